@@ -1,0 +1,162 @@
+// The local index of verified records (LMDB).
+//
+// One Index owns one LMDB environment under a folder. Every record is
+// verified before it is stored; the record and all the indexes derived from
+// it are written in one write transaction, so a crash leaves either all of
+// them or none. Thread-safe: any number of concurrent readers, writes are
+// serialized. Reads see the last committed state.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "seedbank/protocol/bytes.h"
+#include "seedbank/protocol/keys.h"
+#include "seedbank/protocol/record.h"
+#include "seedbank/protocol/result.h"
+
+namespace seedbank::indexer {
+
+using protocol::Bytes;
+using protocol::ByteView;
+using protocol::PublicKey;
+using protocol::Record;
+using protocol::RecordId;
+using protocol::Result;
+using protocol::Status;
+
+struct IndexOptions {
+  std::filesystem::path dir;                 // created (0700) when missing
+  std::string network = "main";              // records of other networks are refused
+  std::uint64_t map_size = 64ull << 30;      // upper bound of the file; disk is used as needed
+  unsigned verify_threads = 2;               // signature checks in batch ingest
+};
+
+// How one record fared on ingest.
+enum class IngestStatus {
+  added,       // new, and now the current record for its key
+  duplicate,   // already stored: nothing changed
+  superseded,  // stored, but a newer record of the same author and target wins
+  rejected,    // failed verification: not stored (see error)
+};
+
+struct IngestOutcome {
+  IngestStatus status = IngestStatus::rejected;
+  RecordId id{};
+  protocol::Error error;  // set when rejected
+};
+
+// The hash types an alias can be. Stable: stored in keys.
+enum class HashType : std::uint8_t {
+  sha256 = 'S',       // file SHA-256 (AutoV2 is its 10-hex prefix)
+  autov1 = '1',
+  autov3 = '3',
+  crc32 = 'C',
+  pieces_root = 'P',  // BitTorrent v2 per-file merkle root
+  btih_v1 = 'b',      // BitTorrent v1 info-hash (SHA-1)
+  btih_v2 = 'B',      // BitTorrent v2 info-hash (SHA-256)
+  release_id = 'R',   // a Seedbank release record id
+};
+std::string_view to_string(HashType type);  // "SHA256", "AutoV1", ...
+
+inline constexpr std::uint16_t kReleaseLevel = 0xffff;  // match is the release, not one file
+inline constexpr std::uint16_t kImageFlag = 0x8000;    // file index names a sample image
+
+struct HashMatch {
+  std::string matched_as;  // "SHA256", "AutoV2", "AutoV1", "AutoV3", "CRC32", "BTIHv1", "BTIHv2", ...
+  HashType type = HashType::sha256;
+  Bytes hash;              // the full stored hash that matched
+  RecordId release{};
+  std::uint16_t file = kReleaseLevel;  // index into files, or kImageFlag|index into images
+};
+
+enum class SortOrder { newest, highest_rated };
+
+struct ReleaseQuery {
+  std::optional<std::uint16_t> type;        // schema::ModelType value
+  std::string base_model;                   // exact, case-insensitive
+  std::string tag;                          // exact, case-insensitive
+  std::string text;                         // every word must start a word of the model name
+  std::optional<PublicKey> creator;
+  SortOrder sort = SortOrder::newest;
+  std::size_t limit = 20;                   // 1..100
+  std::string cursor;                       // from a previous page's next_cursor
+  bool include_retracted = false;
+};
+
+struct ReleasePage {
+  std::vector<Record> items;
+  std::string next_cursor;  // empty on the last page
+};
+
+struct RatingAggregate {
+  std::uint32_t count = 0;  // current ratings, one per author
+  std::uint64_t sum = 0;    // of stars
+  double mean() const { return count ? static_cast<double>(sum) / count : 0.0; }
+};
+
+struct IndexStats {
+  std::uint64_t records = 0;
+  std::uint64_t by_kind[8] = {};  // indexed by RecordKind
+};
+
+class Index {
+ public:
+  static Result<std::unique_ptr<Index>> open(const IndexOptions& options);
+  ~Index();
+  Index(const Index&) = delete;
+  Index& operator=(const Index&) = delete;
+
+  const std::string& network() const;
+
+  // Verifies then stores one record (untrusted bytes).
+  IngestOutcome ingest(ByteView bytes);
+  // Verifies on verify_threads threads, then stores all valid records in one
+  // write transaction. Outcomes are in input order. A storage failure (disk
+  // full) rejects every record of the batch and stores none.
+  std::vector<IngestOutcome> ingest_batch(std::span<const Bytes> records);
+
+  bool contains(const RecordId& id) const;
+  // Error not_found when absent.
+  Result<Record> get(const RecordId& id) const;
+
+  // Any hash people use (SHA256, AutoV2, AutoV1, AutoV3, CRC32, pieces root,
+  // BitTorrent v1/v2 info-hash, release id), any case, or a hex prefix of at
+  // least 8 digits. Also "sha256:<hex>", "urn:btih:<hex>" and
+  // "urn:btmh:1220<hex>". Every match, deduplicated; error invalid_argument
+  // when the text is no hash at all.
+  Result<std::vector<HashMatch>> find_by_hash(std::string_view text, std::size_t limit = 100) const;
+
+  // Releases matching every given filter, newest or highest rated first.
+  Result<ReleasePage> query_releases(const ReleaseQuery& query) const;
+
+  RatingAggregate rating(const RecordId& release) const;
+  // The author's current record of `kind` for `target` (a release id for
+  // ratings and retractions, empty for profiles), if any.
+  std::optional<RecordId> current(protocol::RecordKind kind, const PublicKey& author, ByteView target = {}) const;
+  bool is_retracted(const RecordId& release) const;
+
+  IndexStats stats() const;
+
+  // Record ids ordered by (createdAt, id), for set reconciliation: calls
+  // `visit` from `after` on until it returns false.
+  void for_each_by_time(std::uint64_t from_ms, const std::function<bool(std::uint64_t, const RecordId&)>& visit) const;
+
+ private:
+  struct Impl;
+  explicit Index(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The key under which a record replaces an older one of the same author
+// (rating: the release; profile: nothing; deny list: its name). nullopt for
+// kinds that are never replaced (release, image post).
+std::optional<Bytes> replacement_target(const Record& record);
+
+}  // namespace seedbank::indexer

@@ -1,0 +1,750 @@
+#include "seedbank/indexer/index.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "key_codec.h"
+#include "lmdb_txn.h"
+
+namespace seedbank::indexer {
+namespace {
+
+namespace sc = seedbank::schema;
+using keys::append;
+using keys::get_be;
+using keys::put_be;
+using protocol::ErrorCode;
+using protocol::make_error;
+using protocol::RecordKind;
+
+constexpr std::string_view kSchemaVersion = "1";
+constexpr std::size_t kMaxQueryScan = 100000;  // candidates one page may examine
+constexpr std::size_t kMaxTextCandidates = 100000;
+
+// Every named database; docs/architecture.md describes each key.
+struct Dbs {
+  MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating,
+      agg, current, posts;
+};
+
+Bytes time_id(std::uint64_t t, const RecordId& id) {
+  Bytes k;
+  put_be(k, t, 8);
+  append(k, id);
+  return k;
+}
+
+Bytes id_bytes(const RecordId& id) { return Bytes(id.begin(), id.end()); }
+
+ByteView data_view(capnp::Data::Reader d) { return ByteView(d.begin(), d.size()); }
+std::string_view text_view(capnp::Text::Reader t) { return std::string_view(t.cStr(), t.size()); }
+
+RecordId to_id(ByteView b) {
+  RecordId id{};
+  std::memcpy(id.data(), b.data(), 32);
+  return id;
+}
+
+// Sort score for "highest rated": a Bayesian mean (three phantom 3-star
+// votes), so one 5-star rating does not outrank a hundred 4.9s; unrated last.
+Bytes rating_key(const RatingAggregate& agg, std::uint64_t t, const RecordId& id) {
+  Bytes k;
+  double score = agg.count ? (static_cast<double>(agg.sum) + 9.0) / (agg.count + 3.0) : 0.0;
+  put_be(k, static_cast<std::uint64_t>(std::llround(score * 1e6)), 4);
+  put_be(k, agg.count, 4);
+  put_be(k, t, 8);
+  append(k, id);
+  return k;
+}
+
+Bytes hash_key(HashType type, ByteView hash) {
+  Bytes k{static_cast<std::uint8_t>(type)};
+  append(k, hash);
+  return k;
+}
+
+Bytes hash_value(const RecordId& release, std::uint16_t file) {
+  Bytes v = id_bytes(release);
+  put_be(v, file, 2);
+  return v;
+}
+
+Bytes current_key(RecordKind kind, const PublicKey& author, ByteView target) {
+  Bytes k{static_cast<std::uint8_t>(kind)};
+  append(k, author.bytes);
+  append(k, target);
+  return k;
+}
+
+struct CurrentEntry {
+  RecordId id;
+  std::uint64_t t;
+};
+
+std::optional<CurrentEntry> parse_current(std::optional<ByteView> v) {
+  if (!v || v->size() != 40) return std::nullopt;
+  return CurrentEntry{to_id(*v), get_be(*v, 32, 8)};
+}
+
+}  // namespace
+
+std::string_view to_string(HashType type) {
+  switch (type) {
+    case HashType::sha256: return "SHA256";
+    case HashType::autov1: return "AutoV1";
+    case HashType::autov3: return "AutoV3";
+    case HashType::crc32: return "CRC32";
+    case HashType::pieces_root: return "PiecesRoot";
+    case HashType::btih_v1: return "BTIHv1";
+    case HashType::btih_v2: return "BTIHv2";
+    case HashType::release_id: return "ReleaseId";
+  }
+  return "?";
+}
+
+std::optional<Bytes> replacement_target(const Record& record) {
+  auto p = record.body().getPayload();
+  switch (record.kind()) {
+    case RecordKind::rating: {
+      auto b = data_view(p.getRating().getRelease());
+      return Bytes(b.begin(), b.end());
+    }
+    case RecordKind::retraction: {
+      auto b = data_view(p.getRetraction().getRelease());
+      return Bytes(b.begin(), b.end());
+    }
+    case RecordKind::profile:
+    case RecordKind::key_rotation:
+      return Bytes{};
+    case RecordKind::deny_list: {
+      auto name = text_view(p.getDenyList().getName());
+      auto h = protocol::record_id_of(protocol::as_bytes(name));  // SHA-256 of the list name
+      return Bytes(h.begin(), h.end());
+    }
+    case RecordKind::release:
+    case RecordKind::image_post:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+struct Index::Impl {
+  IndexOptions options;
+  MDB_env* env = nullptr;
+  Dbs db{};
+  std::mutex write_mutex;
+
+  ~Impl() {
+    if (env) mdb_env_close(env);
+  }
+
+  Result<lmdb::Txn> begin(bool write) const {
+    int rc = 0;
+    lmdb::Txn txn(env, write, &rc);
+    if (rc) return lmdb::lmdb_error(write ? "begin write" : "begin read", rc);
+    return txn;
+  }
+
+  // ---- ingest ----
+
+  Result<IngestStatus> apply(lmdb::Txn& txn, const Record& rec) {
+    if (txn.get(db.records, rec.id())) return IngestStatus::duplicate;
+    if (auto st = txn.put(db.records, rec.id(), rec.bytes()); !st) return st.error();
+    if (auto st = txn.put(db.by_time, time_id(rec.created_at(), rec.id()), {}); !st) return st.error();
+    if (auto st = bump_count(txn, rec.kind()); !st) return st.error();
+
+    auto target = replacement_target(rec);
+    if (target) {
+      auto author = rec.author();
+      Bytes ckey = current_key(rec.kind(), author, *target);
+      auto previous = parse_current(txn.get(db.current, ckey));
+      if (previous && std::tie(previous->t, previous->id) > std::make_tuple(rec.created_at(), rec.id()))
+        return IngestStatus::superseded;
+      Bytes value = id_bytes(rec.id());
+      put_be(value, rec.created_at(), 8);
+      if (auto st = txn.put(db.current, ckey, value); !st) return st.error();
+      if (rec.kind() == RecordKind::rating) {
+        if (auto st = apply_rating(txn, rec, previous); !st) return st.error();
+      }
+    }
+    if (rec.kind() == RecordKind::release) {
+      if (auto st = index_release(txn, rec); !st) return st.error();
+    }
+    if (rec.kind() == RecordKind::image_post) {
+      Bytes k;
+      append(k, data_view(rec.body().getPayload().getImagePost().getRelease()));
+      append(k, time_id(rec.created_at(), rec.id()));
+      if (auto st = txn.put(db.posts, k, {}); !st) return st.error();
+    }
+    return IngestStatus::added;
+  }
+
+  Status bump_count(lmdb::Txn& txn, RecordKind kind) {
+    std::string key = "count/" + std::string(protocol::to_string(kind));
+    std::uint64_t n = 0;
+    if (auto v = txn.get(db.meta, protocol::as_bytes(key)); v && v->size() == 8) n = get_be(*v, 0, 8);
+    Bytes value;
+    put_be(value, n + 1, 8);
+    return txn.put(db.meta, protocol::as_bytes(key), value);
+  }
+
+  RatingAggregate read_agg(const lmdb::Txn& txn, ByteView release) const {
+    RatingAggregate agg;
+    if (auto v = txn.get(db.agg, release); v && v->size() == 12) {
+      agg.count = static_cast<std::uint32_t>(get_be(*v, 0, 4));
+      agg.sum = get_be(*v, 4, 8);
+    }
+    return agg;
+  }
+
+  Status apply_rating(lmdb::Txn& txn, const Record& rec, const std::optional<CurrentEntry>& previous) {
+    auto release = data_view(rec.body().getPayload().getRating().getRelease());
+    RatingAggregate before = read_agg(txn, release);
+    RatingAggregate after = before;
+    if (previous) {
+      auto old_bytes = txn.get(db.records, previous->id);
+      if (old_bytes) {
+        auto old = protocol::load_stored_record(*old_bytes, &previous->id);
+        if (old) after.sum -= old->body().getPayload().getRating().getStars();
+      }
+    } else {
+      after.count += 1;
+    }
+    after.sum += rec.body().getPayload().getRating().getStars();
+    Bytes value;
+    put_be(value, after.count, 4);
+    put_be(value, after.sum, 8);
+    if (auto st = txn.put(db.agg, release, value); !st) return st;
+    // Move the release in the rating order, if the release is here.
+    if (auto bytes = txn.get(db.records, release)) {
+      RecordId rid = to_id(release);
+      auto stored = protocol::load_stored_record(*bytes, &rid);
+      if (stored && stored->kind() == RecordKind::release) {
+        if (auto st = txn.del(db.rel_rating, rating_key(before, stored->created_at(), rid)); !st) return st;
+        if (auto st = txn.put(db.rel_rating, rating_key(after, stored->created_at(), rid), {}); !st) return st;
+      }
+    }
+    return {};
+  }
+
+  Status index_release(lmdb::Txn& txn, const Record& rec) {
+    auto r = rec.body().getPayload().getRelease();
+    const RecordId& id = rec.id();
+    const std::uint64_t t = rec.created_at();
+    Bytes tid = time_id(t, id);
+    auto put_ordered = [&](MDB_dbi dbi, Bytes prefix) {
+      append(prefix, tid);
+      return txn.put(dbi, prefix, {});
+    };
+    auto put_hash = [&](HashType type, ByteView hash, std::uint16_t file) {
+      if (hash.empty()) return Status{};
+      return txn.put(db.hashes, hash_key(type, hash), hash_value(id, file));
+    };
+#define SB_TRY_ST(expr)          \
+  if (auto _st = (expr); !_st) \
+    return _st;
+
+    SB_TRY_ST(put_ordered(db.rel_time, {}));
+    {
+      Bytes p;
+      append(p, rec.author().bytes);
+      SB_TRY_ST(put_ordered(db.rel_creator, p));
+    }
+    {
+      Bytes p;
+      put_be(p, static_cast<std::uint16_t>(r.getType()), 2);
+      SB_TRY_ST(put_ordered(db.rel_type, p));
+    }
+    if (r.getBaseModel().size() > 0) {
+      Bytes p;
+      append(p, keys::fold_case(text_view(r.getBaseModel())));
+      p.push_back(0);
+      SB_TRY_ST(put_ordered(db.rel_base, p));
+    }
+    for (auto tag : r.getTags()) {
+      Bytes p;
+      append(p, keys::fold_case(text_view(tag)));
+      p.push_back(0);
+      SB_TRY_ST(put_ordered(db.rel_tag, p));
+    }
+    for (const auto& word : keys::words(text_view(r.getModelName()))) {
+      Bytes p;
+      append(p, word);
+      p.push_back(0);
+      SB_TRY_ST(put_ordered(db.rel_word, p));
+    }
+    SB_TRY_ST(txn.put(db.rel_rating, rating_key(read_agg(txn, id), t, id), {}));
+
+    SB_TRY_ST(put_hash(HashType::release_id, id, kReleaseLevel));
+    SB_TRY_ST(put_hash(HashType::btih_v2, data_view(r.getTorrent().getInfoHashV2()), kReleaseLevel));
+    SB_TRY_ST(put_hash(HashType::btih_v1, data_view(r.getTorrent().getInfoHashV1()), kReleaseLevel));
+    auto files = r.getFiles();
+    for (unsigned i = 0; i < files.size(); ++i) {
+      auto h = files[i].getHashes();
+      auto file = static_cast<std::uint16_t>(i);
+      SB_TRY_ST(put_hash(HashType::sha256, data_view(h.getSha256()), file));
+      SB_TRY_ST(put_hash(HashType::autov1, data_view(h.getAutoV1()), file));
+      SB_TRY_ST(put_hash(HashType::autov3, data_view(h.getAutoV3()), file));
+      SB_TRY_ST(put_hash(HashType::pieces_root, data_view(h.getPiecesRoot()), file));
+      Bytes crc;
+      put_be(crc, h.getCrc32(), 4);
+      SB_TRY_ST(put_hash(HashType::crc32, crc, file));
+    }
+    auto images = r.getImages();
+    for (unsigned i = 0; i < images.size(); ++i)
+      SB_TRY_ST(put_hash(HashType::sha256, data_view(images[i].getSha256()),
+                         static_cast<std::uint16_t>(kImageFlag | i)));
+#undef SB_TRY_ST
+    return {};
+  }
+
+  // ---- queries ----
+
+  bool retracted(const lmdb::Txn& txn, const Record& release) const {
+    return txn.get(db.current, current_key(RecordKind::retraction, release.author(), release.id())).has_value();
+  }
+
+  bool matches(const lmdb::Txn& txn, const Record& rec, const ReleaseQuery& q,
+               const std::vector<std::string>& text_words) const {
+    if (rec.kind() != RecordKind::release) return false;
+    auto r = rec.body().getPayload().getRelease();
+    if (q.type && static_cast<std::uint16_t>(r.getType()) != *q.type) return false;
+    if (q.creator && rec.author() != *q.creator) return false;
+    if (!q.base_model.empty() && keys::fold_case(text_view(r.getBaseModel())) != keys::fold_case(q.base_model))
+      return false;
+    if (!q.tag.empty()) {
+      auto want = keys::fold_case(q.tag);
+      bool found = false;
+      for (auto tag : r.getTags()) found = found || keys::fold_case(text_view(tag)) == want;
+      if (!found) return false;
+    }
+    if (!text_words.empty()) {
+      auto name_words = keys::words(text_view(r.getModelName()));
+      for (const auto& w : text_words) {
+        bool found = false;
+        for (const auto& nw : name_words) found = found || nw.compare(0, w.size(), w) == 0;
+        if (!found) return false;
+      }
+    }
+    if (!q.include_retracted && retracted(txn, rec)) return false;
+    return true;
+  }
+
+  std::optional<Record> load(const lmdb::Txn& txn, const RecordId& id) const {
+    auto bytes = txn.get(db.records, id);
+    if (!bytes) return std::nullopt;
+    auto rec = protocol::load_stored_record(*bytes, &id);
+    if (!rec) return std::nullopt;
+    return std::move(rec).value();
+  }
+};
+
+Index::Index(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Index::~Index() = default;
+const std::string& Index::network() const { return impl_->options.network; }
+
+Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  if (ec) return make_error(ErrorCode::io, options.dir.string() + ": cannot create index folder: " + ec.message());
+  ::chmod(options.dir.c_str(), 0700);
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  int rc = mdb_env_create(&impl->env);
+  if (rc) return lmdb::lmdb_error("create environment", rc);
+  mdb_env_set_maxdbs(impl->env, 32);
+  mdb_env_set_maxreaders(impl->env, 512);
+  mdb_env_set_mapsize(impl->env, options.map_size);
+  rc = mdb_env_open(impl->env, options.dir.c_str(), MDB_NOTLS, 0600);
+  if (rc) {
+    auto err = lmdb::lmdb_error(("open " + options.dir.string()).c_str(), rc);
+    if (rc == EAGAIN || rc == EBUSY) err.message += "; another process holds it";
+    return err;
+  }
+  int stale = 0;
+  mdb_reader_check(impl->env, &stale);  // readers left by a killed process
+
+  auto txn = impl->begin(true);
+  if (!txn) return txn.error();
+  struct Named {
+    const char* name;
+    MDB_dbi* dbi;
+    unsigned flags;
+  };
+  Dbs& d = impl->db;
+  const Named named[] = {
+      {"meta", &d.meta, 0},           {"records", &d.records, 0},
+      {"by_time", &d.by_time, 0},     {"hashes", &d.hashes, MDB_DUPSORT | MDB_DUPFIXED},
+      {"rel_time", &d.rel_time, 0},   {"rel_creator", &d.rel_creator, 0},
+      {"rel_type", &d.rel_type, 0},   {"rel_base", &d.rel_base, 0},
+      {"rel_tag", &d.rel_tag, 0},     {"rel_word", &d.rel_word, 0},
+      {"rel_rating", &d.rel_rating, 0}, {"agg", &d.agg, 0},
+      {"current", &d.current, 0},     {"posts", &d.posts, 0},
+  };
+  for (const auto& n : named) {
+    rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
+    if (rc) return lmdb::lmdb_error((std::string("open database ") + n.name).c_str(), rc);
+  }
+  auto version = txn->get(d.meta, protocol::as_bytes("version"));
+  if (version && std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) != kSchemaVersion)
+    return make_error(ErrorCode::conflict, options.dir.string() + ": index format " +
+                                               std::string(reinterpret_cast<const char*>(version->data()),
+                                                           version->size()) +
+                                               " is not supported by this seedbank; upgrade seedbank");
+  auto network = txn->get(d.meta, protocol::as_bytes("network"));
+  if (network) {
+    std::string_view stored(reinterpret_cast<const char*>(network->data()), network->size());
+    if (stored != options.network)
+      return make_error(ErrorCode::conflict, options.dir.string() + ": this index belongs to network '" +
+                                                 std::string(stored) + "', not '" + options.network +
+                                                 "'; use another data dir for another network");
+  }
+  if (!version) {
+    if (auto st = txn->put(d.meta, protocol::as_bytes("version"), protocol::as_bytes(kSchemaVersion)); !st)
+      return st.error();
+    if (auto st = txn->put(d.meta, protocol::as_bytes("network"), protocol::as_bytes(options.network)); !st)
+      return st.error();
+  }
+  if (auto st = txn->commit(); !st) return st.error();
+  return std::unique_ptr<Index>(new Index(std::move(impl)));
+}
+
+IngestOutcome Index::ingest(ByteView bytes) {
+  Bytes copy(bytes.begin(), bytes.end());
+  return ingest_batch(std::span<const Bytes>(&copy, 1))[0];
+}
+
+std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records) {
+  std::vector<IngestOutcome> outcomes(records.size());
+  std::vector<std::optional<Record>> verified(records.size());
+  protocol::RecordLimits limits;
+  limits.now_ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  auto verify_range = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      auto rec = protocol::verify_record(records[i], impl_->options.network, limits);
+      if (rec) {
+        outcomes[i].id = rec->id();
+        verified[i] = std::move(rec).value();
+      } else {
+        outcomes[i].status = IngestStatus::rejected;
+        outcomes[i].error = rec.error();
+      }
+    }
+  };
+  unsigned threads = std::max(1u, std::min<unsigned>(impl_->options.verify_threads, records.size() / 16 + 1));
+  if (threads == 1) {
+    verify_range(0, records.size());
+  } else {
+    std::vector<std::thread> pool;
+    std::size_t per = (records.size() + threads - 1) / threads;
+    for (unsigned t = 1; t < threads; ++t)
+      pool.emplace_back(verify_range, std::min(records.size(), t * per), std::min(records.size(), (t + 1) * per));
+    verify_range(0, std::min(records.size(), per));
+    for (auto& th : pool) th.join();
+  }
+
+  std::lock_guard lock(impl_->write_mutex);
+  auto txn = impl_->begin(true);
+  auto fail_all = [&](const protocol::Error& e) {
+    for (std::size_t i = 0; i < records.size(); ++i)
+      if (verified[i]) outcomes[i] = IngestOutcome{IngestStatus::rejected, verified[i]->id(), e};
+    return outcomes;
+  };
+  if (!txn) return fail_all(txn.error());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    if (!verified[i]) continue;
+    auto status = impl_->apply(*txn, *verified[i]);
+    if (!status) return fail_all(status.error());
+    outcomes[i].status = *status;
+  }
+  if (auto st = txn->commit(); !st) return fail_all(st.error());
+  return outcomes;
+}
+
+bool Index::contains(const RecordId& id) const {
+  auto txn = impl_->begin(false);
+  return txn && txn->get(impl_->db.records, id).has_value();
+}
+
+Result<Record> Index::get(const RecordId& id) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return txn.error();
+  auto bytes = txn->get(impl_->db.records, id);
+  if (!bytes) return make_error(ErrorCode::not_found, "no record " + protocol::to_hex(id) + " in the local index");
+  return protocol::load_stored_record(*bytes, &id);
+}
+
+namespace {
+
+// A hex query normalised to nibbles, plus which hash types it may be.
+struct HashQuery {
+  std::string hex;  // lowercase
+  std::optional<HashType> only;
+};
+
+std::optional<HashQuery> parse_hash_query(std::string_view text) {
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+  };
+  text = trim(text);
+  HashQuery q;
+  auto strip = [&](std::string_view prefix, std::optional<HashType> type) {
+    if (text.size() >= prefix.size() && keys::fold_case(text.substr(0, prefix.size())) == prefix) {
+      text.remove_prefix(prefix.size());
+      q.only = type;
+      return true;
+    }
+    return false;
+  };
+  strip("sha256:", HashType::sha256) || strip("urn:btih:", HashType::btih_v1) ||
+      strip("urn:btmh:1220", HashType::btih_v2) || strip("0x", std::nullopt);
+  for (char c : text)
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+  if (text.size() < 8 || text.size() > 64) return std::nullopt;
+  q.hex = keys::fold_case(text);
+  return q;
+}
+
+}  // namespace
+
+Result<std::vector<HashMatch>> Index::find_by_hash(std::string_view text, std::size_t limit) const {
+  auto q = parse_hash_query(text);
+  if (!q)
+    return make_error(ErrorCode::invalid_argument,
+                      "'" + std::string(text) + "' is not a hash: give 8 to 64 hex digits (SHA256, AutoV2, AutoV1, "
+                                                "AutoV3, CRC32, info-hash or release id)");
+  auto txn = impl_->begin(false);
+  if (!txn) return txn.error();
+  const std::size_t n = q->hex.size();
+  struct Candidate {
+    HashType type;
+    std::size_t max_hex;
+    bool exact_only;
+  };
+  const Candidate candidates[] = {
+      {HashType::sha256, 64, false},     {HashType::autov1, 8, true},  {HashType::autov3, 64, false},
+      {HashType::crc32, 8, true},        {HashType::btih_v1, 40, false}, {HashType::btih_v2, 64, false},
+      {HashType::pieces_root, 64, false}, {HashType::release_id, 64, false},
+  };
+  std::vector<HashMatch> out;
+  for (const auto& c : candidates) {
+    if (q->only && *q->only != c.type) continue;
+    if (n > c.max_hex || (c.exact_only && n != c.max_hex)) continue;
+    // Whole bytes of the prefix, then an optional high nibble.
+    auto whole = *protocol::from_hex(std::string_view(q->hex).substr(0, n & ~std::size_t{1}));
+    Bytes prefix = hash_key(c.type, whole);
+    std::optional<std::uint8_t> nibble;
+    if (n % 2) nibble = static_cast<std::uint8_t>(*protocol::from_hex(std::string(1, q->hex[n - 1]) + "0") ->data());
+    Bytes start = prefix;
+    if (nibble) start.push_back(*nibble);
+    lmdb::Cursor cursor(*txn, impl_->db.hashes);
+    for (bool ok = cursor.seek(start); ok && out.size() < limit; ok = cursor.next()) {
+      auto key = cursor.key();
+      if (!keys::starts_with(key, prefix)) break;
+      if (nibble && (key.size() <= prefix.size() || (key[prefix.size()] & 0xf0) != *nibble)) break;
+      auto value = cursor.value();
+      if (value.size() != 34) continue;
+      HashMatch m;
+      m.type = c.type;
+      m.hash.assign(key.begin() + 1, key.end());
+      m.release = to_id(value);
+      m.file = static_cast<std::uint16_t>(get_be(value, 32, 2));
+      if (c.type == HashType::sha256) m.matched_as = n == 64 ? "SHA256" : n == 10 ? "AutoV2" : "SHA256 prefix";
+      else m.matched_as = std::string(to_string(c.type));
+      out.push_back(std::move(m));
+    }
+  }
+  return out;
+}
+
+RatingAggregate Index::rating(const RecordId& release) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return {};
+  return impl_->read_agg(*txn, release);
+}
+
+std::optional<RecordId> Index::current(RecordKind kind, const PublicKey& author, ByteView target) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return std::nullopt;
+  auto entry = parse_current(txn->get(impl_->db.current, current_key(kind, author, target)));
+  if (!entry) return std::nullopt;
+  return entry->id;
+}
+
+bool Index::is_retracted(const RecordId& release) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return false;
+  auto rec = impl_->load(*txn, release);
+  return rec && impl_->retracted(*txn, *rec);
+}
+
+IndexStats Index::stats() const {
+  IndexStats s;
+  auto txn = impl_->begin(false);
+  if (!txn) return s;
+  MDB_stat st;
+  if (mdb_stat(txn->get(), impl_->db.records, &st) == 0) s.records = st.ms_entries;
+  for (int k = 1; k <= 7; ++k) {
+    std::string key = "count/" + std::string(protocol::to_string(static_cast<RecordKind>(k)));
+    if (auto v = txn->get(impl_->db.meta, protocol::as_bytes(key)); v && v->size() == 8) s.by_kind[k] = get_be(*v, 0, 8);
+  }
+  return s;
+}
+
+void Index::for_each_by_time(std::uint64_t from_ms,
+                             const std::function<bool(std::uint64_t, const RecordId&)>& visit) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return;
+  lmdb::Cursor cursor(*txn, impl_->db.by_time);
+  Bytes start;
+  put_be(start, from_ms, 8);
+  for (bool ok = cursor.seek(start); ok; ok = cursor.next()) {
+    auto key = cursor.key();
+    if (key.size() != 40) continue;
+    if (!visit(get_be(key, 0, 8), to_id(key.subspan(8)))) break;
+  }
+}
+
+namespace {
+
+// The smallest key greater than every key starting with `prefix`; empty
+// when there is none (all 0xff).
+Bytes prefix_successor(Bytes prefix) {
+  while (!prefix.empty()) {
+    if (prefix.back() != 0xff) {
+      ++prefix.back();
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+}  // namespace
+
+Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
+  const std::size_t limit = std::clamp<std::size_t>(q.limit, 1, 100);
+  std::optional<Bytes> cursor_key;
+  if (!q.cursor.empty()) {
+    cursor_key = protocol::from_hex(q.cursor);
+    if (!cursor_key)
+      return make_error(ErrorCode::invalid_argument, "cursor '" + q.cursor + "' is not one this node returned");
+  }
+  auto txn = impl_->begin(false);
+  if (!txn) return txn.error();
+  const auto text_words = keys::words(q.text);
+
+  // A driver yields (order key, release id) in descending order, strictly
+  // below the cursor; the order key of the last item is the next cursor.
+  struct Item {
+    Bytes order;
+    RecordId id;
+  };
+  std::vector<Item> in_memory;  // text search: candidates sorted here
+  std::size_t in_memory_pos = 0;
+  std::optional<lmdb::Cursor> index_cursor;
+  Bytes index_prefix;
+  bool started = false;
+
+  if (!text_words.empty()) {
+    // Candidates come from the word index (every word starting with the
+    // query's longest word), then are ordered in memory.
+    const std::string& probe = *std::max_element(text_words.begin(), text_words.end(),
+                                                 [](auto& a, auto& b) { return a.size() < b.size(); });
+    lmdb::Cursor c(*txn, impl_->db.rel_word);
+    for (bool ok = c.seek(protocol::as_bytes(probe)); ok && in_memory.size() < kMaxTextCandidates; ok = c.next()) {
+      auto key = c.key();
+      if (!keys::starts_with(key, protocol::as_bytes(probe))) break;
+      if (key.size() < 41) continue;
+      RecordId id = to_id(key.subspan(key.size() - 32));
+      std::uint64_t t = get_be(key, key.size() - 40, 8);
+      Bytes order = q.sort == SortOrder::highest_rated ? rating_key(impl_->read_agg(*txn, id), t, id) : time_id(t, id);
+      if (cursor_key && !(order < *cursor_key)) continue;
+      in_memory.push_back({std::move(order), id});
+    }
+    std::sort(in_memory.begin(), in_memory.end(), [](auto& a, auto& b) { return a.order > b.order; });
+    in_memory.erase(std::unique(in_memory.begin(), in_memory.end(), [](auto& a, auto& b) { return a.order == b.order; }),
+                    in_memory.end());
+  } else {
+    MDB_dbi dbi = impl_->db.rel_time;
+    if (q.sort == SortOrder::highest_rated) {
+      dbi = impl_->db.rel_rating;
+    } else if (q.creator) {
+      dbi = impl_->db.rel_creator;
+      append(index_prefix, q.creator->bytes);
+    } else if (!q.tag.empty()) {
+      dbi = impl_->db.rel_tag;
+      append(index_prefix, keys::fold_case(q.tag));
+      index_prefix.push_back(0);
+    } else if (!q.base_model.empty()) {
+      dbi = impl_->db.rel_base;
+      append(index_prefix, keys::fold_case(q.base_model));
+      index_prefix.push_back(0);
+    } else if (q.type) {
+      dbi = impl_->db.rel_type;
+      put_be(index_prefix, *q.type, 2);
+    }
+    index_cursor.emplace(*txn, dbi);
+  }
+
+  auto next = [&]() -> std::optional<Item> {
+    if (!index_cursor) {
+      if (in_memory_pos >= in_memory.size()) return std::nullopt;
+      return in_memory[in_memory_pos++];
+    }
+    lmdb::Cursor& c = *index_cursor;
+    bool ok;
+    if (started) {
+      ok = c.prev();
+    } else {
+      started = true;
+      if (cursor_key) {
+        ok = c.seek_at_or_before(*cursor_key);
+        if (ok && std::equal(c.key().begin(), c.key().end(), cursor_key->begin(), cursor_key->end())) ok = c.prev();
+      } else {
+        Bytes end = prefix_successor(index_prefix);
+        ok = end.empty() ? c.last() : c.seek_at_or_before(end);
+        if (ok && !end.empty() && std::equal(c.key().begin(), c.key().end(), end.begin(), end.end())) ok = c.prev();
+      }
+    }
+    if (!ok || !keys::starts_with(c.key(), index_prefix) || c.key().size() < 32) return std::nullopt;
+    auto key = c.key();
+    return Item{Bytes(key.begin(), key.end()), to_id(key.subspan(key.size() - 32))};
+  };
+
+  ReleasePage page;
+  Bytes last_order;
+  for (std::size_t scanned = 0;; ++scanned) {
+    auto item = next();
+    if (!item) break;
+    if (scanned == kMaxQueryScan) {
+      // Rare filters over a huge index: return what was found and let the
+      // caller continue from here.
+      page.next_cursor = protocol::to_hex(last_order.empty() ? item->order : last_order);
+      break;
+    }
+    auto rec = impl_->load(*txn, item->id);
+    if (!rec || !impl_->matches(*txn, *rec, q, text_words)) {
+      last_order = item->order;
+      continue;
+    }
+    if (page.items.size() == limit) {
+      page.next_cursor = protocol::to_hex(last_order);
+      break;
+    }
+    page.items.push_back(std::move(*rec));
+    last_order = item->order;
+  }
+  return page;
+}
+
+}  // namespace seedbank::indexer

@@ -1,0 +1,28 @@
+// Where a node keeps its state.
+//
+//   <data dir>/            0700
+//     identity.key         the node's default signing key (seed, 0600)
+//     index/               LMDB environment (indexer::Index)
+//     store/               content-addressed files, by SHA-256 (publish issue)
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "seedbank/protocol/result.h"
+
+namespace seedbank::node {
+
+// --data-dir, else $SEEDBANK_DATA_DIR, else $XDG_DATA_HOME/seedbank, else
+// ~/.local/share/seedbank.
+std::filesystem::path default_data_dir();
+
+// Creates the folder (mode 0700) when missing and checks it is writable.
+protocol::Status prepare_data_dir(const std::filesystem::path& dir);
+
+inline std::filesystem::path index_dir(const std::filesystem::path& data_dir) { return data_dir / "index"; }
+inline std::filesystem::path default_key_path(const std::filesystem::path& data_dir) {
+  return data_dir / "identity.key";
+}
+
+}  // namespace seedbank::node

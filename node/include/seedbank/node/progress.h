@@ -1,0 +1,35 @@
+// A one-line progress bar on stderr, drawn only when stderr is a terminal.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace seedbank::node {
+
+class ProgressBar {
+ public:
+  // `enabled` false (e.g. --json) draws nothing.
+  ProgressBar(std::string label, std::uint64_t total, bool enabled);
+  ~ProgressBar();
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
+
+  // Redraws at most ~10 times a second. `extra` is appended (peers, ...).
+  void update(std::uint64_t done, const std::string& extra = {});
+  void finish();
+
+ private:
+  std::string label_;
+  std::uint64_t total_;
+  bool enabled_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_draw_{};
+};
+
+bool stderr_is_terminal();
+std::string human_bytes(std::uint64_t bytes);     // "1.5 GiB"
+std::string human_rate(double bytes_per_second);  // "1.4 GB/s"
+
+}  // namespace seedbank::node

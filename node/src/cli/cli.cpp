@@ -1,0 +1,28 @@
+#include "cli.h"
+
+#include <iostream>
+
+#include "seedbank/node/data_dir.h"
+
+namespace seedbank::node::cli {
+
+std::filesystem::path GlobalOptions::resolved_data_dir() const {
+  return data_dir.empty() ? default_data_dir() : std::filesystem::path(data_dir);
+}
+
+int report(const protocol::Error& error) {
+  std::cerr << "seedbank: " << error.message << "\n";
+  switch (error.code) {
+    case protocol::ErrorCode::not_found: return kNotFound;
+    case protocol::ErrorCode::ambiguous: return kAmbiguous;
+    case protocol::ErrorCode::bad_signature: return kVerifyFailed;
+    case protocol::ErrorCode::invalid_argument: return kUsage;
+    default: return kError;
+  }
+}
+
+void print_json(const nlohmann::json& value) {
+  std::cout << value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+}  // namespace seedbank::node::cli

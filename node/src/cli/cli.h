@@ -1,0 +1,49 @@
+// The `seedbank` command line: one add_*_command per subcommand group.
+// Private to node/.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "seedbank/protocol/result.h"
+
+namespace seedbank::node::cli {
+
+// Exit codes shared by every command (docs/user-guide.md lists them).
+enum ExitCode : int {
+  kOk = 0,
+  kError = 1,         // anything else: the message says what
+  kUsage = 2,         // bad command line
+  kNotFound = 3,      // no such record or hash
+  kAmbiguous = 4,     // a short hash matched several things
+  kVerifyFailed = 5,  // content or signature did not verify
+  kNoPeers = 6,       // nobody to fetch from
+};
+
+struct GlobalOptions {
+  std::string data_dir;       // empty: default_data_dir()
+  std::string network = "main";
+  std::filesystem::path resolved_data_dir() const;
+};
+
+// Each command sets `exit_code` from its callback.
+struct Context {
+  GlobalOptions global;
+  int exit_code = kOk;
+};
+
+void add_hash_command(CLI::App& app, Context& ctx);
+void add_inspect_command(CLI::App& app, Context& ctx);
+void add_key_commands(CLI::App& app, Context& ctx);
+void add_node_command(CLI::App& app, Context& ctx);
+
+// Prints "seedbank: <message>" to stderr and returns the exit code that
+// matches the error.
+int report(const protocol::Error& error);
+void print_json(const nlohmann::json& value);
+
+}  // namespace seedbank::node::cli

@@ -1,0 +1,27 @@
+// The seedbank executable: parses the command line and runs one command.
+#include "cli/cli.h"
+
+int main(int argc, char** argv) {
+  using namespace seedbank::node::cli;
+  CLI::App app{"seedbank: a peer-to-peer hub for generative-AI models"};
+  app.require_subcommand(1);
+  Context ctx;
+  app.add_option("--data-dir", ctx.global.data_dir,
+                 "Node state folder (default $SEEDBANK_DATA_DIR, else ~/.local/share/seedbank)");
+  app.add_option("--network", ctx.global.network, "Network id; records never cross networks (default main)");
+  add_hash_command(app, ctx);
+  add_inspect_command(app, ctx);
+  add_key_commands(app, ctx);
+  add_node_command(app, ctx);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kUsage;
+  }
+  return ctx.exit_code;
+}

@@ -1,0 +1,76 @@
+#include "seedbank/node/progress.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace seedbank::node {
+
+bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
+
+std::string human_bytes(std::uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string human_rate(double bps) {
+  const char* units[] = {"B/s", "kB/s", "MB/s", "GB/s"};
+  int u = 0;
+  while (bps >= 1000 && u < 3) {
+    bps /= 1000;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", bps, units[u]);
+  return buf;
+}
+
+ProgressBar::ProgressBar(std::string label, std::uint64_t total, bool enabled)
+    : label_(std::move(label)), total_(total), enabled_(enabled && stderr_is_terminal()),
+      start_(std::chrono::steady_clock::now()) {}
+
+ProgressBar::~ProgressBar() { finish(); }
+
+void ProgressBar::update(std::uint64_t done, const std::string& extra) {
+  if (!enabled_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (drawn_ && done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  drawn_ = true;
+  double elapsed = std::chrono::duration<double>(now - start_).count();
+  double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+  double frac = total_ ? static_cast<double>(done) / static_cast<double>(total_) : 1.0;
+  constexpr int kWidth = 24;
+  int filled = static_cast<int>(frac * kWidth);
+  std::string bar(static_cast<std::size_t>(filled), '#');
+  bar.resize(kWidth, '.');
+  std::string eta = "--:--";
+  if (rate > 0 && done < total_) {
+    auto secs = static_cast<long>(static_cast<double>(total_ - done) / rate);
+    char b[16];
+    std::snprintf(b, sizeof b, "%ld:%02ld", secs / 60, secs % 60);
+    eta = b;
+  }
+  std::fprintf(stderr, "\r\033[K%s [%s] %3d%% %s/%s %s ETA %s%s%s", label_.c_str(), bar.c_str(),
+               static_cast<int>(frac * 100), human_bytes(done).c_str(), human_bytes(total_).c_str(),
+               human_rate(rate).c_str(), eta.c_str(), extra.empty() ? "" : " ", extra.c_str());
+  std::fflush(stderr);
+}
+
+void ProgressBar::finish() {
+  if (enabled_ && drawn_) {
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+  }
+  drawn_ = false;
+}
+
+}  // namespace seedbank::node

@@ -1,0 +1,114 @@
+// Signed records: the unit of Seedbank's replicated index.
+//
+// Wire and storage form: a SignedRecord (schemas/record.capnp) in canonical
+// Cap'n Proto encoding (single segment, no segment table). The signature is
+// Ed25519 by body.author over "seedbank/record/v1\0" ++ canonical(body). A
+// record's id is the SHA-256 of its canonical bytes, so one record has one
+// id. docs/protocol.md specifies all of this.
+//
+// verify_record() is the only way untrusted bytes become a Record: it checks
+// size, canonical form, schema, field limits and the signature, in that
+// order, before anything else reads a field.
+#pragma once
+
+#include <capnp/message.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "seedbank/protocol/bytes.h"
+#include "seedbank/protocol/keys.h"
+#include "seedbank/protocol/result.h"
+#include "seedbank/schemas/record.capnp.h"
+
+namespace seedbank::protocol {
+
+using RecordId = Sha256Digest;
+
+// Stable numbering, used in index keys: never renumber.
+enum class RecordKind : std::uint8_t {
+  release = 1,
+  rating = 2,
+  profile = 3,
+  image_post = 4,
+  retraction = 5,
+  key_rotation = 6,
+  deny_list = 7,
+};
+std::string_view to_string(RecordKind kind);
+
+inline constexpr std::string_view kRecordDomain{"seedbank/record/v1\0", 19};
+inline constexpr std::string_view kRotationDomain{"seedbank/rotation/v1\0", 21};
+
+struct RecordLimits {
+  std::size_t max_record_bytes = 2 * 1024 * 1024;
+  unsigned nesting_limit = 16;
+  // Reject records stamped further than this in the future (0: no check).
+  std::uint64_t now_ms = 0;
+  std::uint64_t max_future_ms = 10 * 60 * 1000;
+};
+
+// An immutable, verified (or locally stored) record. Cheap to move; the
+// readers it hands out live as long as the Record.
+class Record {
+ public:
+  Record(Record&&) noexcept;
+  Record& operator=(Record&&) noexcept;
+  ~Record();
+
+  const RecordId& id() const;
+  RecordKind kind() const;
+  PublicKey author() const;
+  std::uint64_t created_at() const;
+  std::string network() const;
+  ByteView bytes() const;  // canonical SignedRecord
+  schema::SignedRecord::Reader reader() const;
+  schema::RecordBody::Reader body() const { return reader().getBody(); }
+
+  struct Impl;  // defined in record.cpp
+
+ private:
+  explicit Record(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  friend Result<Record> verify_record(ByteView, std::string_view, const RecordLimits&);
+  friend Result<Record> load_stored_record(ByteView, const RecordId*);
+};
+
+// Untrusted bytes -> Record. `network` is the only network accepted.
+Result<Record> verify_record(ByteView bytes, std::string_view network, const RecordLimits& limits = {});
+
+// Bytes this node stored after verifying them: parse (bounds-checked) but
+// do not re-verify the signature. `id` may be passed to skip re-hashing.
+Result<Record> load_stored_record(ByteView bytes, const RecordId* id = nullptr);
+
+// Builds, validates and signs a record. `fill` sets the payload union (and
+// anything else) on the body; author, createdAt and network are set here.
+// Returns canonical bytes, or the reason the content breaks a limit.
+using BodyFiller = std::function<void(schema::RecordBody::Builder)>;
+Result<Bytes> sign_record(const SecretKey& key, std::string_view network, std::uint64_t created_at_ms,
+                          const BodyFiller& fill);
+
+// The bytes signed by a KeyRotation's new key.
+Bytes rotation_message(const PublicKey& old_key, const PublicKey& new_key, std::uint64_t created_at_ms);
+
+// Checks every limit of a body (sizes, counts, UTF-8, hash lengths, enum
+// ranges) without the signature; used by sign_record and verify_record.
+Status validate_body(schema::RecordBody::Reader body);
+
+RecordId record_id_of(ByteView canonical_bytes);
+bool valid_utf8(std::string_view text);
+
+}  // namespace seedbank::protocol
+
+namespace seedbank::protocol {
+
+// A file name that is safe to create inside a folder on Linux, macOS and
+// Windows: not empty, at most 255 bytes of UTF-8, no '/', '\\', NUL or other
+// control characters, not "." or "..", no Windows-reserved name (CON, NUL,
+// COM1, ...) and no trailing dot or space.
+Status validate_file_name(std::string_view name);
+
+}  // namespace seedbank::protocol

@@ -1,0 +1,81 @@
+// Building Release records from plain structs, and Civitai's vocabulary.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "seedbank/protocol/bytes.h"
+#include "seedbank/protocol/content_hash.h"
+#include "seedbank/protocol/record.h"
+
+namespace seedbank::protocol {
+
+struct ReleaseFile {
+  std::string name;
+  std::uint64_t size = 0;
+  schema::FileRole role = schema::FileRole::MODEL;
+  schema::FileFormat format = schema::FileFormat::SAFE_TENSOR;
+  schema::Precision precision = schema::Precision::UNKNOWN;
+  bool primary = false;
+  Sha256Digest sha256{};
+  Sha256Digest autov1{};
+  std::optional<Sha256Digest> autov3;
+  std::uint32_t crc32 = 0;
+  std::optional<Sha256Digest> pieces_root;
+
+  // Copies every hash from a hashing pass.
+  void set_hashes(const FileDigests& digests);
+};
+
+struct ReleaseImage {
+  std::string name;
+  Sha256Digest sha256{};
+  std::uint64_t size = 0;
+  std::uint32_t width = 0, height = 0;
+  std::string mime_type;
+  bool nsfw = false;
+};
+
+struct ReleaseDraft {
+  std::string model_name;
+  std::string model_slug;  // empty: slugify(model_name)
+  std::string version_name;
+  schema::ModelType type = schema::ModelType::OTHER;
+  std::string base_model;
+  std::string description;
+  std::vector<std::string> tags;
+  std::vector<std::string> trigger_words;
+  std::string license_name;
+  std::vector<schema::CommercialUse> allow_commercial_use;
+  bool allow_derivatives = true;
+  bool allow_no_credit = true;
+  bool allow_different_license = true;
+  std::vector<ReleaseFile> files;
+  std::vector<ReleaseImage> images;
+  Sha256Digest info_hash_v2{};
+  std::optional<Sha1Digest> info_hash_v1;
+  Bytes torrent_info;          // bencoded info dictionary
+  Bytes torrent_piece_layers;  // bencoded, may be empty
+  std::vector<std::string> trackers;
+  std::optional<RecordId> supersedes;
+  bool nsfw = false;
+};
+
+// Writes the draft into a body's payload.
+void fill_release(const ReleaseDraft& draft, schema::RecordBody::Builder body);
+
+// "Detail Tweaker XL!" -> "detail-tweaker-xl"
+std::string slugify(std::string_view name);
+
+// Civitai's model type names ("Checkpoint", "LORA", "TextualInversion", ...).
+std::string_view model_type_name(schema::ModelType type);
+// Case-insensitive; also accepts common aliases ("lora", "embedding", "ti").
+std::optional<schema::ModelType> parse_model_type(std::string_view name);
+std::vector<std::string_view> model_type_names();
+// Civitai's base model names, for --help and warnings about unknown ones.
+const std::vector<std::string_view>& known_base_models();
+
+}  // namespace seedbank::protocol

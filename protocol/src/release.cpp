@@ -1,0 +1,168 @@
+#include "seedbank/protocol/release.h"
+
+#include <algorithm>
+#include <array>
+
+namespace seedbank::protocol {
+namespace {
+
+namespace sc = seedbank::schema;
+
+capnp::Data::Reader as_data(ByteView b) { return capnp::Data::Reader(b.data(), b.size()); }
+
+template <typename List>
+void set_text_list(List list, const std::vector<std::string>& values) {
+  for (unsigned i = 0; i < values.size(); ++i) list.set(i, values[i]);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+struct TypeName {
+  sc::ModelType type;
+  std::string_view name;
+};
+
+constexpr std::array<TypeName, 16> kTypeNames = {{
+    {sc::ModelType::CHECKPOINT, "Checkpoint"},
+    {sc::ModelType::TEXTUAL_INVERSION, "TextualInversion"},
+    {sc::ModelType::HYPERNETWORK, "Hypernetwork"},
+    {sc::ModelType::AESTHETIC_GRADIENT, "AestheticGradient"},
+    {sc::ModelType::LORA, "LORA"},
+    {sc::ModelType::LOCON, "LoCon"},
+    {sc::ModelType::DORA, "DoRA"},
+    {sc::ModelType::CONTROLNET, "Controlnet"},
+    {sc::ModelType::UPSCALER, "Upscaler"},
+    {sc::ModelType::MOTION_MODULE, "MotionModule"},
+    {sc::ModelType::VAE, "VAE"},
+    {sc::ModelType::POSES, "Poses"},
+    {sc::ModelType::WILDCARDS, "Wildcards"},
+    {sc::ModelType::WORKFLOWS, "Workflows"},
+    {sc::ModelType::DETECTION, "Detection"},
+    {sc::ModelType::OTHER, "Other"},
+}};
+
+}  // namespace
+
+void ReleaseFile::set_hashes(const FileDigests& d) {
+  size = d.size;
+  sha256 = d.sha256;
+  autov1 = d.autov1;
+  autov3 = d.autov3;
+  crc32 = d.crc32;
+  pieces_root = d.pieces_root;
+}
+
+void fill_release(const ReleaseDraft& d, sc::RecordBody::Builder body) {
+  auto r = body.initPayload().initRelease();
+  r.setModelName(d.model_name);
+  r.setModelSlug(d.model_slug.empty() ? slugify(d.model_name) : d.model_slug);
+  r.setVersionName(d.version_name);
+  r.setType(d.type);
+  r.setBaseModel(d.base_model);
+  r.setDescription(d.description);
+  set_text_list(r.initTags(static_cast<unsigned>(d.tags.size())), d.tags);
+  set_text_list(r.initTriggerWords(static_cast<unsigned>(d.trigger_words.size())), d.trigger_words);
+  auto license = r.initLicense();
+  license.setName(d.license_name);
+  auto uses = license.initAllowCommercialUse(static_cast<unsigned>(d.allow_commercial_use.size()));
+  for (unsigned i = 0; i < d.allow_commercial_use.size(); ++i) uses.set(i, d.allow_commercial_use[i]);
+  license.setAllowDerivatives(d.allow_derivatives);
+  license.setAllowNoCredit(d.allow_no_credit);
+  license.setAllowDifferentLicense(d.allow_different_license);
+
+  auto files = r.initFiles(static_cast<unsigned>(d.files.size()));
+  for (unsigned i = 0; i < d.files.size(); ++i) {
+    const auto& f = d.files[i];
+    auto out = files[i];
+    out.setName(f.name);
+    out.setSize(f.size);
+    out.setRole(f.role);
+    out.setFormat(f.format);
+    out.setPrecision(f.precision);
+    out.setPrimary(f.primary);
+    auto h = out.initHashes();
+    h.setSha256(as_data(f.sha256));
+    h.setAutoV1(as_data(f.autov1));
+    if (f.autov3) h.setAutoV3(as_data(*f.autov3));
+    h.setCrc32(f.crc32);
+    if (f.pieces_root) h.setPiecesRoot(as_data(*f.pieces_root));
+  }
+  auto images = r.initImages(static_cast<unsigned>(d.images.size()));
+  for (unsigned i = 0; i < d.images.size(); ++i) {
+    const auto& img = d.images[i];
+    auto out = images[i];
+    out.setName(img.name);
+    out.setSha256(as_data(img.sha256));
+    out.setSize(img.size);
+    out.setWidth(img.width);
+    out.setHeight(img.height);
+    out.setMimeType(img.mime_type);
+    out.setNsfw(img.nsfw);
+  }
+  auto t = r.initTorrent();
+  t.setInfoHashV2(as_data(d.info_hash_v2));
+  if (d.info_hash_v1) t.setInfoHashV1(as_data(*d.info_hash_v1));
+  t.setInfo(as_data(d.torrent_info));
+  if (!d.torrent_piece_layers.empty()) t.setPieceLayers(as_data(d.torrent_piece_layers));
+  set_text_list(t.initTrackers(static_cast<unsigned>(d.trackers.size())), d.trackers);
+  if (d.supersedes) r.setSupersedes(as_data(*d.supersedes));
+  r.setNsfw(d.nsfw);
+}
+
+std::string slugify(std::string_view name) {
+  std::string out;
+  bool dash = false;
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) && u < 0x80) {
+      if (dash && !out.empty()) out += '-';
+      out += static_cast<char>(std::tolower(u));
+      dash = false;
+    } else {
+      dash = true;
+    }
+  }
+  if (out.size() > 96) out.resize(96);
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out;
+}
+
+std::string_view model_type_name(sc::ModelType type) {
+  for (const auto& t : kTypeNames)
+    if (t.type == type) return t.name;
+  return "Other";
+}
+
+std::optional<sc::ModelType> parse_model_type(std::string_view name) {
+  std::string n = lower(name);
+  for (const auto& t : kTypeNames)
+    if (lower(t.name) == n) return t.type;
+  if (n == "embedding" || n == "ti" || n == "textual-inversion") return sc::ModelType::TEXTUAL_INVERSION;
+  if (n == "lycoris") return sc::ModelType::LOCON;
+  if (n == "controlnet" || n == "control-net") return sc::ModelType::CONTROLNET;
+  if (n == "motion" || n == "animatediff") return sc::ModelType::MOTION_MODULE;
+  return std::nullopt;
+}
+
+std::vector<std::string_view> model_type_names() {
+  std::vector<std::string_view> out;
+  for (const auto& t : kTypeNames) out.push_back(t.name);
+  return out;
+}
+
+const std::vector<std::string_view>& known_base_models() {
+  static const std::vector<std::string_view> names = {
+      "SD 1.4", "SD 1.5", "SD 1.5 LCM", "SD 1.5 Hyper", "SD 2.0", "SD 2.0 768", "SD 2.1", "SD 2.1 768",
+      "SD 2.1 Unclip", "SDXL 0.9", "SDXL 1.0", "SDXL 1.0 LCM", "SDXL Distilled", "SDXL Turbo", "SDXL Lightning",
+      "SDXL Hyper", "Pony", "Illustrious", "NoobAI", "SD 3", "SD 3.5", "SD 3.5 Medium", "SD 3.5 Large",
+      "SD 3.5 Large Turbo", "Flux.1 S", "Flux.1 D", "Flux.1 Kontext", "AuraFlow", "Stable Cascade", "SVD",
+      "SVD XT", "Playground v2", "PixArt a", "PixArt E", "Hunyuan 1", "Hunyuan Video", "Lumina", "Kolors",
+      "Mochi", "LTXV", "CogVideoX", "Wan Video", "HiDream", "Chroma", "Qwen", "Other"};
+  return names;
+}
+
+}  // namespace seedbank::protocol

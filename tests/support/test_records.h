@@ -1,0 +1,89 @@
+// Helpers that build real signed records for tests and benchmarks.
+#pragma once
+
+#include <sodium.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "seedbank/protocol/release.h"
+
+namespace seedbank::testing {
+
+inline std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// SHA-256 of (seed, salt): unrelated digests for distinct arguments.
+inline protocol::Sha256Digest fake_digest(std::uint64_t seed, std::uint8_t salt) {
+  std::uint8_t in[9];
+  std::memcpy(in, &seed, 8);
+  in[8] = salt;
+  protocol::Sha256Digest d{};
+  crypto_hash_sha256(d.data(), in, sizeof in);
+  return d;
+}
+
+// A plausible release draft; `n` makes its hashes and name unique.
+inline protocol::ReleaseDraft sample_release(std::uint64_t n, schema::ModelType type = schema::ModelType::LORA,
+                                             std::string base_model = "SDXL 1.0") {
+  protocol::ReleaseDraft d;
+  d.model_name = "Detail Tweaker " + std::to_string(n);
+  d.version_name = "v1.0";
+  d.type = type;
+  d.base_model = std::move(base_model);
+  d.description = "Adds detail. Release number " + std::to_string(n) + ".";
+  d.tags = {"detail", "style", "tag" + std::to_string(n % 50)};
+  d.trigger_words = {"add_detail"};
+  d.license_name = "CreativeML OpenRAIL-M";
+  d.allow_commercial_use = {schema::CommercialUse::IMAGE, schema::CommercialUse::RENT};
+  protocol::ReleaseFile f;
+  f.name = "detail_tweaker_" + std::to_string(n) + ".safetensors";
+  f.size = 151000000 + n;
+  f.primary = true;
+  f.precision = schema::Precision::FP16;
+  f.sha256 = fake_digest(n, 1);
+  f.autov1 = fake_digest(n, 2);
+  f.autov3 = fake_digest(n, 3);
+  f.crc32 = static_cast<std::uint32_t>(n * 2654435761u);
+  f.pieces_root = fake_digest(n, 4);
+  d.files.push_back(f);
+  protocol::ReleaseImage img;
+  img.name = "sample_" + std::to_string(n) + ".png";
+  img.sha256 = fake_digest(n, 5);
+  img.size = 1234567;
+  img.width = 832;
+  img.height = 1216;
+  img.mime_type = "image/png";
+  d.images.push_back(img);
+  d.info_hash_v2 = fake_digest(n, 6);
+  auto v1 = fake_digest(n, 7);
+  protocol::Sha1Digest h1{};
+  std::memcpy(h1.data(), v1.data(), 20);
+  d.info_hash_v1 = h1;
+  d.torrent_info = {'d', 'e'};
+  return d;
+}
+
+inline protocol::Bytes sign_release(const protocol::SecretKey& key, const protocol::ReleaseDraft& draft,
+                                    std::uint64_t created_at, std::string_view network = "test") {
+  auto bytes = protocol::sign_record(key, network, created_at,
+                                     [&](schema::RecordBody::Builder body) { protocol::fill_release(draft, body); });
+  return std::move(bytes).value();
+}
+
+inline protocol::Bytes sign_rating(const protocol::SecretKey& key, const protocol::RecordId& release,
+                                   std::uint8_t stars, std::uint64_t created_at, std::string_view network = "test") {
+  auto bytes = protocol::sign_record(key, network, created_at, [&](schema::RecordBody::Builder body) {
+    auto r = body.initPayload().initRating();
+    r.setRelease(capnp::Data::Reader(release.data(), release.size()));
+    r.setStars(stars);
+    r.setReview("review " + std::to_string(stars));
+  });
+  return std::move(bytes).value();
+}
+
+}  // namespace seedbank::testing

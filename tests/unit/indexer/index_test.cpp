@@ -1,0 +1,296 @@
+#include <boost/test/unit_test.hpp>
+
+#include "support/require_ok.h"
+
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "seedbank/indexer/index.h"
+#include "support/test_records.h"
+
+using namespace seedbank;
+using namespace seedbank::indexer;
+using protocol::SecretKey;
+using protocol::to_hex;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct IndexFixture {
+  fs::path dir = fs::temp_directory_path() / ("seedbank-index-" + std::to_string(std::random_device{}()));
+  std::unique_ptr<Index> index;
+  SecretKey alice = SecretKey::generate();
+  SecretKey bob = SecretKey::generate();
+
+  IndexFixture() { reopen(); }
+  ~IndexFixture() {
+    index.reset();
+    fs::remove_all(dir);
+  }
+  void reopen() {
+    index.reset();
+    IndexOptions options;
+    options.dir = dir;
+    options.network = "test";
+    options.map_size = 1ull << 30;
+    auto opened = Index::open(options);
+    SB_REQUIRE_OK(opened);
+    index = std::move(opened).value();
+  }
+  protocol::RecordId add(const protocol::Bytes& bytes) {
+    auto out = index->ingest(bytes);
+    BOOST_REQUIRE_MESSAGE(out.status == IngestStatus::added, out.error.message);
+    return out.id;
+  }
+};
+
+std::set<std::string> releases_of(const std::vector<HashMatch>& matches) {
+  std::set<std::string> out;
+  for (const auto& m : matches) out.insert(to_hex(m.release));
+  return out;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(index_test, IndexFixture)
+
+BOOST_AUTO_TEST_CASE(ingest_is_idempotent_and_survives_reopen) {
+  auto bytes = testing::sign_release(alice, testing::sample_release(1), 1000);
+  auto id = add(bytes);
+  BOOST_TEST((index->ingest(bytes).status == IngestStatus::duplicate));
+  reopen();
+  BOOST_TEST(index->contains(id));
+  auto rec = index->get(id);
+  BOOST_REQUIRE(rec.ok());
+  BOOST_TEST((rec->bytes().size() == bytes.size()));
+  BOOST_TEST(std::equal(bytes.begin(), bytes.end(), rec->bytes().begin()));
+  BOOST_TEST(index->stats().records == 1u);
+  BOOST_TEST(index->stats().by_kind[1] == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_records_are_never_stored) {
+  auto bytes = testing::sign_release(alice, testing::sample_release(1), 1000);
+  bytes[bytes.size() / 2] ^= 0x40;
+  auto out = index->ingest(bytes);
+  BOOST_TEST((out.status == IngestStatus::rejected));
+  BOOST_TEST(!out.error.message.empty());
+  BOOST_TEST(index->stats().records == 0u);
+  auto other_net = testing::sign_release(alice, testing::sample_release(2), 1000, "main");
+  BOOST_TEST((index->ingest(other_net).status == IngestStatus::rejected));
+}
+
+BOOST_AUTO_TEST_CASE(every_hash_alias_finds_the_release) {
+  auto draft = testing::sample_release(7);
+  auto id = add(testing::sign_release(alice, draft, 1000));
+  const auto& f = draft.files[0];
+  auto find = [&](const std::string& q) {
+    auto r = index->find_by_hash(q);
+    SB_REQUIRE_OK(r);
+    return *r;
+  };
+  auto only_this = [&](const std::vector<HashMatch>& m, const std::string& as) {
+    BOOST_REQUIRE_EQUAL(m.size(), 1u);
+    BOOST_TEST(to_hex(m[0].release) == to_hex(id));
+    BOOST_TEST(m[0].matched_as == as);
+  };
+  std::string sha = protocol::to_hex_upper(f.sha256);
+  only_this(find(sha), "SHA256");
+  only_this(find("sha256:" + protocol::to_hex(f.sha256)), "SHA256");
+  only_this(find(sha.substr(0, 10)), "AutoV2");
+  only_this(find(protocol::to_hex(f.autov1).substr(0, 8)), "AutoV1");
+  only_this(find(protocol::to_hex(*f.autov3).substr(0, 12)), "AutoV3");
+  char crc[9];
+  std::snprintf(crc, sizeof crc, "%08X", f.crc32);
+  only_this(find(crc), "CRC32");
+  only_this(find(protocol::to_hex(*f.pieces_root)), "PiecesRoot");
+  only_this(find(protocol::to_hex(draft.info_hash_v2)), "BTIHv2");
+  only_this(find(protocol::to_hex(*draft.info_hash_v1)), "BTIHv1");
+  only_this(find("urn:btih:" + protocol::to_hex(*draft.info_hash_v1)), "BTIHv1");
+  only_this(find(to_hex(id)), "ReleaseId");
+  // The sample image is found too, flagged as an image.
+  auto img = find(protocol::to_hex(draft.images[0].sha256));
+  BOOST_REQUIRE_EQUAL(img.size(), 1u);
+  BOOST_TEST((img[0].file & kImageFlag) != 0);
+  // Odd-length prefixes match on the nibble.
+  only_this(find(sha.substr(0, 11)), "SHA256 prefix");
+  // Unknown and malformed.
+  BOOST_TEST(find("0123456789abcdef0123").empty());
+  BOOST_TEST(!index->find_by_hash("xyz").ok());
+  BOOST_TEST(!index->find_by_hash("1234567").ok());  // shorter than 8
+}
+
+BOOST_AUTO_TEST_CASE(ambiguous_prefix_returns_every_match) {
+  auto a = testing::sample_release(1);
+  auto b = testing::sample_release(2);
+  b.files[0].sha256 = a.files[0].sha256;  // the same file in two releases
+  b.files[0].sha256[31] ^= 1;             // ... or nearly: same first 31 bytes
+  auto ida = add(testing::sign_release(alice, a, 1000));
+  auto idb = add(testing::sign_release(bob, b, 1001));
+  auto m = index->find_by_hash(protocol::to_hex(a.files[0].sha256).substr(0, 10));
+  BOOST_REQUIRE(m.ok());
+  BOOST_TEST((releases_of(*m) == std::set<std::string>{to_hex(ida), to_hex(idb)}));
+}
+
+BOOST_AUTO_TEST_CASE(same_file_in_two_releases_maps_to_both) {
+  auto a = testing::sample_release(1);
+  auto b = testing::sample_release(2);
+  b.files[0].sha256 = a.files[0].sha256;
+  auto ida = add(testing::sign_release(alice, a, 1000));
+  auto idb = add(testing::sign_release(alice, b, 1001));
+  auto m = index->find_by_hash(protocol::to_hex(a.files[0].sha256));
+  BOOST_REQUIRE(m.ok());
+  BOOST_TEST((releases_of(*m) == std::set<std::string>{to_hex(ida), to_hex(idb)}));
+}
+
+BOOST_AUTO_TEST_CASE(filters_sort_and_cursor_pagination) {
+  using schema::ModelType;
+  std::vector<protocol::RecordId> loras;
+  for (int i = 0; i < 25; ++i) {
+    auto type = i % 2 ? ModelType::CHECKPOINT : ModelType::LORA;
+    auto draft = testing::sample_release(static_cast<std::uint64_t>(i), type, i % 3 ? "SDXL 1.0" : "SD 1.5");
+    auto id = add(testing::sign_release(i % 5 ? alice : bob, draft, 1000 + static_cast<std::uint64_t>(i)));
+    if (type == ModelType::LORA) loras.push_back(id);
+  }
+  // All LORAs, newest first, in pages of 5.
+  ReleaseQuery q;
+  q.type = static_cast<std::uint16_t>(ModelType::LORA);
+  q.limit = 5;
+  std::vector<std::string> seen;
+  for (int page = 0; page < 10; ++page) {
+    auto r = index->query_releases(q);
+    BOOST_REQUIRE(r.ok());
+    for (const auto& rec : r->items) seen.push_back(to_hex(rec.id()));
+    if (r->next_cursor.empty()) break;
+    q.cursor = r->next_cursor;
+  }
+  std::vector<std::string> expect;
+  for (auto it = loras.rbegin(); it != loras.rend(); ++it) expect.push_back(to_hex(*it));
+  BOOST_TEST(seen == expect, boost::test_tools::per_element());
+
+  // Combined filters: base model + creator + tag, case-insensitive.
+  ReleaseQuery combo;
+  combo.base_model = "sd 1.5";
+  combo.creator = bob.public_key();
+  combo.tag = "DETAIL";
+  auto r = index->query_releases(combo);
+  BOOST_REQUIRE(r.ok());
+  for (const auto& rec : r->items) {
+    auto rel = rec.body().getPayload().getRelease();
+    BOOST_TEST(std::string(rel.getBaseModel().cStr()) == "SD 1.5");
+    BOOST_TEST((rec.author() == bob.public_key()));
+  }
+  BOOST_TEST(r->items.size() == 2u);  // i = 0 and 15
+
+  // Text: every word must start a word of the name.
+  ReleaseQuery text;
+  text.text = "detail twea 12";
+  auto t = index->query_releases(text);
+  BOOST_REQUIRE(t.ok());
+  BOOST_REQUIRE_EQUAL(t->items.size(), 1u);
+  BOOST_TEST(std::string(t->items[0].body().getPayload().getRelease().getModelName().cStr()) == "Detail Tweaker 12");
+  text.text = "nomatch";
+  BOOST_TEST(index->query_releases(text)->items.empty());
+
+  ReleaseQuery bad;
+  bad.cursor = "not-hex";
+  BOOST_TEST(!index->query_releases(bad).ok());
+}
+
+BOOST_AUTO_TEST_CASE(ratings_last_writer_wins_and_aggregates_update) {
+  auto release = add(testing::sign_release(alice, testing::sample_release(1), 1000));
+  auto other = add(testing::sign_release(alice, testing::sample_release(2), 1001));
+  add(testing::sign_rating(alice, release, 5, 2000));
+  add(testing::sign_rating(bob, release, 3, 2000));
+  BOOST_TEST(index->rating(release).count == 2u);
+  BOOST_TEST(index->rating(release).sum == 8u);
+  // Bob changes his mind: replaces, does not add.
+  add(testing::sign_rating(bob, release, 1, 3000));
+  BOOST_TEST(index->rating(release).count == 2u);
+  BOOST_TEST(index->rating(release).sum == 6u);
+  // An older rating arriving late is stored (it replicates) but changes nothing.
+  auto late = index->ingest(testing::sign_rating(bob, release, 4, 2500));
+  BOOST_TEST((late.status == IngestStatus::superseded));
+  BOOST_TEST(index->rating(release).sum == 6u);
+  BOOST_TEST(to_hex(*index->current(protocol::RecordKind::rating, bob.public_key(), release)) !=
+             to_hex(late.id));
+  // Highest rated: `other` has 5 stars from two keys, `release` 3.0 mean.
+  add(testing::sign_rating(alice, other, 5, 2000));
+  add(testing::sign_rating(bob, other, 5, 2000));
+  ReleaseQuery q;
+  q.sort = SortOrder::highest_rated;
+  auto r = index->query_releases(q);
+  BOOST_REQUIRE(r.ok());
+  BOOST_REQUIRE_EQUAL(r->items.size(), 2u);
+  BOOST_TEST(to_hex(r->items[0].id()) == to_hex(other));
+  reopen();
+  BOOST_TEST(index->rating(release).sum == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(rating_before_its_release_still_counts) {
+  auto draft = testing::sample_release(4);
+  auto release_bytes = testing::sign_release(alice, draft, 1000);
+  auto release_id = protocol::record_id_of(release_bytes);
+  add(testing::sign_rating(bob, release_id, 4, 2000));
+  add(release_bytes);
+  BOOST_TEST(index->rating(release_id).count == 1u);
+  ReleaseQuery q;
+  q.sort = SortOrder::highest_rated;
+  BOOST_TEST(index->query_releases(q)->items.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(retraction_by_the_author_hides_the_release) {
+  auto release = add(testing::sign_release(alice, testing::sample_release(1), 1000));
+  auto retract = [&](const SecretKey& key) {
+    return protocol::sign_record(key, "test", 2000, [&](schema::RecordBody::Builder b) {
+      auto r = b.initPayload().initRetraction();
+      r.setRelease(capnp::Data::Reader(release.data(), 32));
+      r.setReason("broken weights");
+    });
+  };
+  add(*retract(bob));  // someone else cannot retract it
+  BOOST_TEST(!index->is_retracted(release));
+  BOOST_TEST(index->query_releases({})->items.size() == 1u);
+  add(*retract(alice));
+  BOOST_TEST(index->is_retracted(release));
+  BOOST_TEST(index->query_releases({})->items.empty());
+  ReleaseQuery all;
+  all.include_retracted = true;
+  BOOST_TEST(index->query_releases(all)->items.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(batch_ingest_reports_each_record) {
+  std::vector<protocol::Bytes> batch;
+  for (int i = 0; i < 100; ++i)
+    batch.push_back(testing::sign_release(alice, testing::sample_release(static_cast<std::uint64_t>(i)), 1000 + i));
+  batch[10][40] ^= 1;     // tampered
+  batch.push_back(batch[5]);  // duplicate within the batch
+  auto out = index->ingest_batch(batch);
+  BOOST_REQUIRE_EQUAL(out.size(), batch.size());
+  BOOST_TEST((out[10].status == IngestStatus::rejected));
+  BOOST_TEST((out[100].status == IngestStatus::duplicate));
+  BOOST_TEST(index->stats().records == 99u);
+  std::uint64_t n = 0, last = 0;
+  bool ordered = true;
+  index->for_each_by_time(0, [&](std::uint64_t t, const protocol::RecordId&) {
+    ordered = ordered && t >= last;
+    last = t;
+    ++n;
+    return true;
+  });
+  BOOST_TEST(n == 99u);
+  BOOST_TEST(ordered);
+}
+
+BOOST_AUTO_TEST_CASE(an_index_belongs_to_one_network) {
+  index.reset();
+  IndexOptions options;
+  options.dir = dir;
+  options.network = "main";
+  auto other = Index::open(options);
+  BOOST_REQUIRE(!other.ok());
+  BOOST_TEST(other.error().message.find("belongs to network 'test'") != std::string::npos);
+  reopen();
+}
+
+BOOST_AUTO_TEST_SUITE_END()

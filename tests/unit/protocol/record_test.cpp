@@ -1,0 +1,180 @@
+#include <boost/test/unit_test.hpp>
+
+#include "support/require_ok.h"
+#include <capnp/message.h>
+
+#include "seedbank/protocol/record.h"
+#include "seedbank/protocol/release.h"
+#include "support/test_records.h"
+
+using namespace seedbank;
+using namespace seedbank::protocol;
+
+namespace {
+
+const SecretKey& creator() {
+  static SecretKey key = SecretKey::generate();
+  return key;
+}
+
+Bytes release_bytes(std::uint64_t n = 1) {
+  return testing::sign_release(creator(), testing::sample_release(n), testing::now_ms());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(record_test)
+
+BOOST_AUTO_TEST_CASE(signed_release_verifies_and_reads_back) {
+  auto bytes = release_bytes();
+  auto rec = verify_record(bytes, "test");
+  SB_REQUIRE_OK(rec);
+  BOOST_TEST((rec->kind() == RecordKind::release));
+  BOOST_TEST((rec->author() == creator().public_key()));
+  BOOST_TEST(to_hex(rec->id()) == to_hex(record_id_of(bytes)));
+  auto r = rec->body().getPayload().getRelease();
+  BOOST_TEST(std::string(r.getModelName().cStr()) == "Detail Tweaker 1");
+  BOOST_TEST(std::string(r.getModelSlug().cStr()) == "detail-tweaker-1");
+  BOOST_TEST(r.getFiles().size() == 1u);
+  BOOST_TEST(r.getLicense().getAllowCommercialUse().size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(flipping_any_byte_is_rejected) {
+  auto bytes = release_bytes();
+  std::size_t rejected = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    auto tampered = bytes;
+    tampered[i] ^= 0x01;
+    auto rec = verify_record(tampered, "test");
+    if (!rec.ok()) ++rejected;
+    else BOOST_ERROR("byte " << i << " flipped and still verified");
+  }
+  BOOST_TEST(rejected == bytes.size());
+}
+
+BOOST_AUTO_TEST_CASE(truncated_or_padded_records_are_rejected) {
+  auto bytes = release_bytes();
+  for (std::size_t cut : {std::size_t{0}, std::size_t{7}, std::size_t{8}, bytes.size() / 2, bytes.size() - 8}) {
+    Bytes prefix(bytes.begin(), bytes.begin() + static_cast<long>(cut));
+    BOOST_TEST(!verify_record(prefix, "test").ok(), "cut at " << cut);
+  }
+  auto padded = bytes;
+  padded.insert(padded.end(), 8, 0);
+  auto r = verify_record(padded, "test");
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.error().message.find("canonical") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(non_canonical_encoding_is_rejected_even_with_valid_signature) {
+  // Re-encode the same record with a segment table and extra segments: the
+  // content and signature are unchanged, but the bytes are not canonical.
+  auto bytes = release_bytes();
+  auto rec = verify_record(bytes, "test");
+  BOOST_REQUIRE(rec.ok());
+  capnp::MallocMessageBuilder builder(1);  // tiny first segment forces several
+  builder.setRoot(rec->reader());
+  auto segments = builder.getSegmentsForOutput();
+  BOOST_REQUIRE(segments.size() > 1);
+  // Concatenate segments without a table: still not canonical.
+  Bytes joined;
+  for (auto seg : segments) {
+    auto b = seg.asBytes();
+    joined.insert(joined.end(), b.begin(), b.end());
+  }
+  BOOST_TEST(!verify_record(joined, "test").ok());
+}
+
+BOOST_AUTO_TEST_CASE(wrong_network_and_future_timestamps_are_rejected) {
+  auto bytes = release_bytes();
+  auto other = verify_record(bytes, "main");
+  BOOST_REQUIRE(!other.ok());
+  BOOST_TEST(other.error().message.find("network") != std::string::npos);
+
+  auto future = testing::sign_release(creator(), testing::sample_release(2), testing::now_ms() + 3600 * 1000);
+  RecordLimits limits;
+  limits.now_ms = testing::now_ms();
+  auto f = verify_record(future, "test", limits);
+  BOOST_REQUIRE(!f.ok());
+  BOOST_TEST(f.error().message.find("future") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(oversize_records_are_rejected_before_parsing) {
+  auto bytes = release_bytes();
+  RecordLimits limits;
+  limits.max_record_bytes = bytes.size() - 8;
+  auto r = verify_record(bytes, "test", limits);
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST((r.error().code == ErrorCode::limit));
+}
+
+BOOST_AUTO_TEST_CASE(field_limits_are_enforced_when_signing) {
+  auto draft = testing::sample_release(3);
+  draft.files[0].name = "../../etc/passwd";
+  auto r = sign_record(creator(), "test", testing::now_ms(),
+                       [&](schema::RecordBody::Builder b) { fill_release(draft, b); });
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.error().message.find("release.files[0].name") != std::string::npos);
+
+  draft = testing::sample_release(3);
+  draft.tags.assign(65, "x");
+  BOOST_TEST(!sign_record(creator(), "test", testing::now_ms(), [&](auto b) { fill_release(draft, b); }).ok());
+
+  draft = testing::sample_release(3);
+  draft.model_name = std::string("bad\xff utf8");
+  auto u = sign_record(creator(), "test", testing::now_ms(), [&](auto b) { fill_release(draft, b); });
+  BOOST_REQUIRE(!u.ok());
+  BOOST_TEST(u.error().message.find("UTF-8") != std::string::npos);
+
+  draft = testing::sample_release(3);
+  draft.files.clear();
+  BOOST_TEST(!sign_record(creator(), "test", testing::now_ms(), [&](auto b) { fill_release(draft, b); }).ok());
+
+  auto rating = sign_record(creator(), "test", testing::now_ms(), [](schema::RecordBody::Builder b) {
+    auto r = b.initPayload().initRating();
+    r.setRelease(capnp::Data::Reader(RecordId{}.data(), 32));
+    r.setStars(6);
+  });
+  BOOST_REQUIRE(!rating.ok());
+  BOOST_TEST(rating.error().message.find("rating.stars") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(key_rotation_needs_the_new_keys_signature) {
+  auto new_key = SecretKey::generate();
+  auto now = testing::now_ms();
+  auto good = sign_record(creator(), "test", now, [&](schema::RecordBody::Builder b) {
+    auto r = b.initPayload().initKeyRotation();
+    r.setNewKey(capnp::Data::Reader(new_key.public_key().bytes.data(), 32));
+    auto sig = new_key.sign(rotation_message(creator().public_key(), new_key.public_key(), now));
+    r.setNewKeySignature(capnp::Data::Reader(sig.data(), 64));
+  });
+  BOOST_REQUIRE(good.ok());
+  BOOST_TEST(verify_record(*good, "test").ok());
+
+  auto forged = sign_record(creator(), "test", now, [&](schema::RecordBody::Builder b) {
+    auto r = b.initPayload().initKeyRotation();
+    r.setNewKey(capnp::Data::Reader(new_key.public_key().bytes.data(), 32));
+    auto sig = new_key.sign(rotation_message(creator().public_key(), new_key.public_key(), now + 1));
+    r.setNewKeySignature(capnp::Data::Reader(sig.data(), 64));
+  });
+  BOOST_REQUIRE(!forged.ok());
+  BOOST_TEST(forged.error().message.find("new key did not sign") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(same_content_gives_same_id) {
+  auto draft = testing::sample_release(9);
+  auto a = testing::sign_release(creator(), draft, 1700000000000);
+  auto b = testing::sign_release(creator(), draft, 1700000000000);
+  BOOST_TEST(a == b);  // Ed25519 is deterministic and the encoding canonical
+  auto c = testing::sign_release(creator(), draft, 1700000000001);
+  BOOST_TEST(to_hex(record_id_of(a)) != to_hex(record_id_of(c)));
+}
+
+BOOST_AUTO_TEST_CASE(file_names_that_escape_or_break_filesystems_are_refused) {
+  for (std::string bad : std::vector<std::string>{"", ".", "..", "a/b", "a\\b", std::string("a\0b", 3), "CON", "nul.txt", "COM1.safetensors",
+                          "trailing.", "trailing ", std::string(256, 'x'), "\x01name"})
+    BOOST_TEST(!validate_file_name(bad).ok(), "accepted '" << bad << "'");
+  for (std::string good : std::vector<std::string>{"model.safetensors", "detail tweaker v1.0.safetensors", "コンテ.png", "console.txt"})
+    BOOST_TEST(validate_file_name(good).ok(), "refused '" << good << "'");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

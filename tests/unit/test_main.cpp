@@ -1,0 +1,3 @@
+// The one Boost.Test main for each unit-test binary.
+#define BOOST_TEST_MODULE seedbank
+#include <boost/test/unit_test.hpp>
