@@ -55,7 +55,7 @@ void ProgressBar::update(std::uint64_t done, const std::string& extra) {
   std::string eta = "--:--";
   if (rate > 0 && done < total_) {
     auto secs = static_cast<long>(static_cast<double>(total_ - done) / rate);
-    char b[16];
+    char b[48];
     std::snprintf(b, sizeof b, "%ld:%02ld", secs / 60, secs % 60);
     eta = b;
   }

@@ -8,6 +8,7 @@
 #include <limits>
 #include <cstring>
 
+#include "seedbank/protocol/text.h"
 #include "sha.h"
 
 namespace seedbank::protocol {
@@ -294,29 +295,6 @@ schema::SignedRecord::Reader Record::reader() const {
 
 RecordId record_id_of(ByteView canonical_bytes) { return detail::sha256(canonical_bytes); }
 
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) { ++i; continue; }
-    std::size_t n;
-    std::uint32_t cp;
-    if ((c & 0xe0) == 0xc0) { n = 1; cp = c & 0x1f; }
-    else if ((c & 0xf0) == 0xe0) { n = 2; cp = c & 0x0f; }
-    else if ((c & 0xf8) == 0xf0) { n = 3; cp = c & 0x07; }
-    else return false;
-    if (i + n >= s.size()) return false;  // continuation bytes missing
-    for (std::size_t k = 1; k <= n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = cp << 6 | (cc & 0x3f);
-    }
-    static constexpr std::uint32_t kMin[4] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += n + 1;
-  }
-  return true;
-}
 
 Status validate_file_name(std::string_view name) {
   if (name.empty()) return make_error(ErrorCode::invalid_argument, "file name is empty");

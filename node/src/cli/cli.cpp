@@ -21,8 +21,8 @@ int report(const protocol::Error& error) {
   }
 }
 
-void print_json(const nlohmann::json& value) {
-  std::cout << value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+void print_json(const nlohmann::ordered_json& value) {
+  std::cout << value.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 
 }  // namespace seedbank::node::cli

@@ -44,6 +44,6 @@ void add_node_command(CLI::App& app, Context& ctx);
 // Prints "seedbank: <message>" to stderr and returns the exit code that
 // matches the error.
 int report(const protocol::Error& error);
-void print_json(const nlohmann::json& value);
+void print_json(const nlohmann::ordered_json& value);
 
 }  // namespace seedbank::node::cli

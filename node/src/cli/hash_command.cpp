@@ -16,16 +16,16 @@ struct HashArgs {
   unsigned threads = 2;
 };
 
-nlohmann::json to_json(const std::string& file, const protocol::FileDigests& d) {
-  nlohmann::json hashes = {
+nlohmann::ordered_json to_json(const std::string& file, const protocol::FileDigests& d) {
+  nlohmann::ordered_json hashes = {
       {"SHA256", d.sha256_hex()},
       {"AutoV1", d.autov1_hex()},
       {"AutoV2", d.autov2_hex()},
       {"CRC32", d.crc32_hex()},
   };
   if (d.autov3) hashes["AutoV3"] = d.autov3_hex();
-  nlohmann::json out = {{"file", file}, {"size", d.size}, {"hashes", hashes}};
-  out["piecesRoot"] = d.pieces_root ? protocol::to_hex(*d.pieces_root) : nlohmann::json(nullptr);
+  nlohmann::ordered_json out = {{"file", file}, {"size", d.size}, {"hashes", hashes}};
+  out["piecesRoot"] = d.pieces_root ? nlohmann::ordered_json(protocol::to_hex(*d.pieces_root)) : nlohmann::ordered_json(nullptr);
   out["autoV1WindowShort"] = d.autov1_window_short;
   if (d.autov3) out["autoV3Offset"] = d.autov3_offset;
   return out;
@@ -43,7 +43,7 @@ void print_text(const std::string& file, const protocol::FileDigests& d) {
 }
 
 int run(const HashArgs& args) {
-  nlohmann::json all = nlohmann::json::array();
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
   int status = kOk;
   for (const auto& file : args.files) {
     std::error_code ec;

@@ -46,6 +46,17 @@ enum class IngestStatus {
   rejected,    // failed verification: not stored (see error)
 };
 
+// How hard a commit tries to survive power loss. Every commit is atomic and
+// survives a crash of the process (kill -9) either way.
+enum class Durability {
+  // Records from peers: one fsync per commit; an OS crash or power loss may
+  // undo the last commit, which set reconciliation then fetches again.
+  replicated,
+  // Records made on this node (publish, rate): fully synced before returning,
+  // since no peer may have them yet.
+  local,
+};
+
 struct IngestOutcome {
   IngestStatus status = IngestStatus::rejected;
   RecordId id{};
@@ -116,11 +127,15 @@ class Index {
   const std::string& network() const;
 
   // Verifies then stores one record (untrusted bytes).
-  IngestOutcome ingest(ByteView bytes);
-  // Verifies on verify_threads threads, then stores all valid records in one
-  // write transaction. Outcomes are in input order. A storage failure (disk
-  // full) rejects every record of the batch and stores none.
-  std::vector<IngestOutcome> ingest_batch(std::span<const Bytes> records);
+  IngestOutcome ingest(ByteView bytes, Durability durability = Durability::replicated);
+  // Verifies on verify_threads threads while this thread writes what is
+  // verified, committing every 1,000 records (verification goes on during
+  // each commit). Outcomes are in input order; returns once everything
+  // stored is committed. A storage failure (disk full) stops the batch: the
+  // groups committed before it stay stored, the rest are rejected with the
+  // error.
+  std::vector<IngestOutcome> ingest_batch(std::span<const Bytes> records,
+                                          Durability durability = Durability::replicated);
 
   bool contains(const RecordId& id) const;
   // Error not_found when absent.

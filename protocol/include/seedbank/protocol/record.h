@@ -22,6 +22,7 @@
 #include "seedbank/protocol/bytes.h"
 #include "seedbank/protocol/keys.h"
 #include "seedbank/protocol/result.h"
+#include "seedbank/protocol/text.h"
 #include "seedbank/schemas/record.capnp.h"
 
 namespace seedbank::protocol {
@@ -99,7 +100,6 @@ Bytes rotation_message(const PublicKey& old_key, const PublicKey& new_key, std::
 Status validate_body(schema::RecordBody::Reader body);
 
 RecordId record_id_of(ByteView canonical_bytes);
-bool valid_utf8(std::string_view text);
 
 }  // namespace seedbank::protocol
 

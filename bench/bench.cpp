@@ -1,0 +1,320 @@
+// seedbank-bench [SECTION...] [--dir DIR] [--size-mib N] [--releases N] [--json]
+//
+// Each section measures Seedbank against a reference measured in the same
+// run on the same data, and prints the ratio: timings on shared machines
+// drift, a ratio within one run does not (much).
+//   hash    all content hashes of a 1 GiB file vs `openssl dgst -sha256`
+//   ingest  index ingest rate vs raw libsodium verification of the same records
+//   lookup  by-hash lookup latency (p50/p99) with --releases releases indexed
+#include <sodium.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "seedbank/indexer/index.h"
+#include "seedbank/protocol/content_hash.h"
+#include "seedbank/protocol/record.h"
+#include "support/test_records.h"
+
+namespace fs = std::filesystem;
+using namespace seedbank;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  std::vector<std::string> sections;
+  fs::path dir;
+  std::uint64_t size_mib = 1024;
+  std::uint64_t releases = 1000000;
+  std::uint64_t ingest_records = 20000;
+  int repeats = 3;
+  bool json = false;
+};
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double percentile(std::vector<double>& sorted, double p) {
+  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * static_cast<double>(sorted.size())))];
+}
+
+void say(const Options& o, const std::string& line) {
+  if (!o.json) std::cout << line << std::endl;
+}
+
+// Runs a shell command, discarding its output; returns wall seconds.
+double time_command(const std::string& cmd) {
+  auto t = Clock::now();
+  int rc = std::system((cmd + " >/dev/null").c_str());
+  if (rc != 0) throw std::runtime_error("command failed: " + cmd);
+  return seconds_since(t);
+}
+
+// A safetensors-shaped file (so AutoV3 is computed too) of incompressible bytes.
+fs::path make_model_file(const fs::path& dir, std::uint64_t size, bool safetensors) {
+  fs::path path = dir / (safetensors ? "bench.safetensors" : "bench.bin");
+  if (fs::exists(path) && fs::file_size(path) == size) return path;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  std::uint64_t written = 0;
+  if (safetensors) {
+    std::uint64_t data = size - 8 - 64;
+    std::string header = "{\"w\":{\"dtype\":\"U8\",\"shape\":[" + std::to_string(data) + "],\"data_offsets\":[0," +
+                         std::to_string(data) + "]}}";
+    header.resize(64, ' ');
+    std::uint64_t len = header.size();
+    out.write(reinterpret_cast<const char*>(&len), 8);
+    out << header;
+    written = 8 + header.size();
+  }
+  std::vector<std::uint8_t> block(1 << 20);
+  std::mt19937_64 rng(42);
+  while (written < size) {
+    for (std::size_t i = 0; i < block.size(); i += 8) {
+      std::uint64_t r = rng();
+      std::memcpy(block.data() + i, &r, 8);
+    }
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), size - written));
+    out.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(n));
+    written += n;
+  }
+  return path;
+}
+
+nlohmann::json bench_hash(const Options& o) {
+  nlohmann::json result;
+  for (bool st : {true, false}) {
+    auto path = make_model_file(o.dir, o.size_mib << 20, st);
+    time_command("cat '" + path.string() + "'");  // warm the page cache for both sides
+    std::vector<double> ref, ours, ours1;
+    for (int i = 0; i < o.repeats; ++i) {
+      ref.push_back(time_command("openssl dgst -sha256 '" + path.string() + "'"));
+      auto t = Clock::now();
+      auto d = protocol::hash_file(path);
+      ours.push_back(seconds_since(t));
+      if (!d) throw std::runtime_error(d.error().message);
+      protocol::HashOptions one;
+      one.threads = 1;
+      t = Clock::now();
+      (void)protocol::hash_file(path, one);
+      ours1.push_back(seconds_since(t));
+    }
+    double r = median(ref), s = median(ours), s1 = median(ours1);
+    std::string name = st ? "safetensors" : "plain";
+    result[name] = {{"bytes", o.size_mib << 20}, {"openssl_s", r}, {"seedbank_s", s}, {"ratio", s / r},
+                    {"seedbank_1thread_s", s1}, {"ratio_1thread", s1 / r}};
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "hash %-11s %llu MiB: openssl dgst -sha256 %.3f s | seedbank all hashes %.3f s (%.2fx) | "
+                  "1 thread %.3f s (%.2fx)   [goal <= 1.2x]",
+                  name.c_str(), static_cast<unsigned long long>(o.size_mib), r, s, s / r, s1, s1 / r);
+    say(o, line);
+  }
+  return result;
+}
+
+// Signs `n` distinct releases with `keys` authors on two threads.
+std::vector<protocol::Bytes> make_releases(std::uint64_t n, std::uint64_t first, const std::string& network) {
+  std::vector<protocol::Bytes> out(n);
+  auto work = [&](std::uint64_t begin, std::uint64_t end) {
+    std::vector<protocol::SecretKey> keys;
+    for (int k = 0; k < 16; ++k) keys.push_back(protocol::SecretKey::generate());
+    for (std::uint64_t i = begin; i < end; ++i) {
+      auto type = (i % 3 == 0) ? schema::ModelType::CHECKPOINT : schema::ModelType::LORA;
+      out[i] = testing::sign_release(keys[i % keys.size()], testing::sample_release(first + i, type),
+                                     1700000000000 + first + i, network);
+    }
+  };
+  std::thread t(work, n / 2, n);
+  work(0, n / 2);
+  t.join();
+  return out;
+}
+
+indexer::IndexOptions index_options(const fs::path& dir, unsigned threads) {
+  indexer::IndexOptions io;
+  io.dir = dir;
+  io.network = "bench";
+  io.map_size = 64ull << 30;
+  io.verify_threads = threads;
+  return io;
+}
+
+nlohmann::json bench_ingest(const Options& o) {
+  auto records = make_releases(o.ingest_records, 0, "bench");
+  // Reference: libsodium verification alone, one core, on the same records'
+  // signed messages (prepared outside the timing).
+  std::vector<protocol::Bytes> messages;
+  std::vector<protocol::Signature> sigs;
+  std::vector<protocol::PublicKey> authors;
+  for (const auto& b : records) {
+    auto rec = protocol::verify_record(b, "bench");
+    auto body = rec->body();
+    auto words = capnp::canonicalize(body);
+    protocol::Bytes m(protocol::kRecordDomain.begin(), protocol::kRecordDomain.end());
+    auto wb = words.asBytes();
+    m.insert(m.end(), wb.begin(), wb.end());
+    messages.push_back(std::move(m));
+    protocol::Signature s;
+    std::memcpy(s.data(), rec->reader().getSignature().begin(), 64);
+    sigs.push_back(s);
+    authors.push_back(rec->author());
+  }
+  // Rounds interleave the reference and Seedbank so drift hits both; the
+  // reported ratio is the median of the per-round ratios.
+  auto raw_verify = [&] {
+    auto t = Clock::now();
+    for (std::size_t i = 0; i < messages.size(); ++i)
+      if (crypto_sign_verify_detached(sigs[i].data(), messages[i].data(), messages[i].size(),
+                                      authors[i].bytes.data()))
+        throw std::runtime_error("reference verification failed");
+    return static_cast<double>(messages.size()) / seconds_since(t);
+  };
+  auto ingest = [&](unsigned threads) {
+    fs::path dir = o.dir / ("ingest-" + std::to_string(threads));
+    fs::remove_all(dir);
+    auto index = std::move(indexer::Index::open(index_options(dir, threads))).value();
+    auto t = Clock::now();
+    // What a sync from a peer does: hand the index everything received.
+    constexpr std::size_t kBatch = 20000;
+    for (std::size_t i = 0; i < records.size(); i += kBatch) {
+      auto end = std::min(records.size(), i + kBatch);
+      auto out = index->ingest_batch(std::span<const protocol::Bytes>(records.data() + i, end - i));
+      for (auto& r : out)
+        if (r.status != indexer::IngestStatus::added) throw std::runtime_error("ingest failed: " + r.error.message);
+    }
+    double rate = static_cast<double>(records.size()) / seconds_since(t);
+    index.reset();
+    fs::remove_all(dir);
+    return rate;
+  };
+  std::vector<double> raw_rates, ratios, ratios1, rates, rates1, record_rates;
+  for (int round = 0; round < o.repeats; ++round) {
+    double raw = raw_verify();
+    auto t = Clock::now();
+    for (const auto& b : records)
+      if (!protocol::verify_record(b, "bench")) throw std::runtime_error("verify_record failed");
+    record_rates.push_back(static_cast<double>(records.size()) / seconds_since(t));
+    double r2 = ingest(2), r1 = ingest(1);
+    raw_rates.push_back(raw);
+    rates.push_back(r2);
+    rates1.push_back(r1);
+    ratios.push_back(r2 / raw);
+    ratios1.push_back(r1 / raw);
+  }
+  double raw_rate = median(raw_rates), record_rate = median(record_rates);
+  nlohmann::json result = {{"records", records.size()},          {"batch", 20000},
+                           {"raw_verify_per_s", raw_rate},       {"verify_record_per_s", record_rate},
+                           {"ingest_per_s", median(rates)},      {"ratio", median(ratios)},
+                           {"ingest_1thread_per_s", median(rates1)}, {"ratio_1thread", median(ratios1)}};
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "ingest %zu releases: raw libsodium verify %.0f/s (1 core) | verify_record %.0f/s | ingest %.0f/s "
+                "(%.2fx) | ingest verifying on 1 thread %.0f/s (%.2fx)   [goal >= 0.8x]",
+                records.size(), raw_rate, record_rate, result["ingest_per_s"].get<double>(), result["ratio"].get<double>(),
+                result["ingest_1thread_per_s"].get<double>(), result["ratio_1thread"].get<double>());
+  say(o, line);
+  return result;
+}
+
+nlohmann::json bench_lookup(const Options& o) {
+  fs::path dir = o.dir / "lookup-index";
+  auto index = std::move(indexer::Index::open(index_options(dir, 2))).value();
+  std::uint64_t have = index->stats().by_kind[1];
+  if (have < o.releases) {
+    say(o, "lookup: building an index of " + std::to_string(o.releases) + " releases (kept in " + dir.string() +
+               " for the next run)...");
+    auto t = Clock::now();
+    constexpr std::uint64_t kChunk = 20000;
+    for (std::uint64_t i = have; i < o.releases; i += kChunk) {
+      auto batch = make_releases(std::min(kChunk, o.releases - i), i, "bench");
+      for (auto& r : index->ingest_batch(batch))
+        if (r.status == indexer::IngestStatus::rejected) throw std::runtime_error(r.error.message);
+    }
+    say(o, "lookup: built in " + std::to_string(static_cast<int>(seconds_since(t))) + " s");
+  }
+  std::mt19937_64 rng(7);
+  auto measure = [&](auto make_query, std::size_t expect_min) {
+    std::vector<double> us;
+    for (int i = 0; i < 100000; ++i) {
+      std::string q = make_query(rng() % o.releases);
+      auto t = Clock::now();
+      auto r = index->find_by_hash(q);
+      us.push_back(seconds_since(t) * 1e6);
+      if (!r || r->size() < expect_min) throw std::runtime_error("lookup missed " + q);
+    }
+    std::sort(us.begin(), us.end());
+    return nlohmann::json{{"p50_us", percentile(us, 0.5)}, {"p99_us", percentile(us, 0.99)},
+                          {"max_us", us.back()}};
+  };
+  nlohmann::json result = {{"releases", o.releases}};
+  result["sha256"] = measure([](std::uint64_t n) { return protocol::to_hex(testing::fake_digest(n, 1)); }, 1);
+  result["autov2"] = measure([](std::uint64_t n) { return protocol::to_hex(testing::fake_digest(n, 1)).substr(0, 10); }, 1);
+  result["miss"] = measure([](std::uint64_t n) { return protocol::to_hex(testing::fake_digest(n, 99)); }, 0);
+  for (const char* k : {"sha256", "autov2", "miss"}) {
+    char line[200];
+    std::snprintf(line, sizeof line, "lookup %-6s with %llu releases: p50 %.1f us, p99 %.1f us, max %.0f us   [goal p99 <= 50 us]",
+                  k, static_cast<unsigned long long>(o.releases), result[k]["p50_us"].get<double>(),
+                  result[k]["p99_us"].get<double>(), result[k]["max_us"].get<double>());
+    say(o, line);
+  }
+  return result;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&] {
+      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+      return std::string(argv[++i]);
+    };
+    if (a == "--dir") o.dir = value();
+    else if (a == "--size-mib") o.size_mib = std::stoull(value());
+    else if (a == "--releases") o.releases = std::stoull(value());
+    else if (a == "--ingest-records") o.ingest_records = std::stoull(value());
+    else if (a == "--repeats") o.repeats = std::stoi(value());
+    else if (a == "--json") o.json = true;
+    else if (a == "--help" || a == "-h") {
+      std::cout << "usage: seedbank-bench [hash] [ingest] [lookup] [--dir DIR] [--size-mib N] [--releases N]\n"
+                   "                      [--ingest-records N] [--repeats N] [--json]\n"
+                   "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
+                   "test file and the lookup index between runs.\n";
+      return 0;
+    } else o.sections.push_back(a);
+  }
+  if (o.sections.empty()) o.sections = {"hash", "ingest", "lookup"};
+  if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
+  fs::create_directories(o.dir);
+  if (sodium_init() < 0) return 1;
+  nlohmann::json all;
+  try {
+    for (const auto& s : o.sections) {
+      if (s == "hash") all["hash"] = bench_hash(o);
+      else if (s == "ingest") all["ingest"] = bench_ingest(o);
+      else if (s == "lookup") all["lookup"] = bench_lookup(o);
+      else throw std::runtime_error("unknown section '" + s + "' (hash, ingest, lookup)");
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "seedbank-bench: " << e.what() << "\n";
+    return 1;
+  }
+  if (o.json) std::cout << all.dump(2) << "\n";
+  return 0;
+}
