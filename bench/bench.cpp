@@ -5,6 +5,7 @@
 // drift, a ratio within one run does not (much).
 //   hash    all content hashes of a 1 GiB file vs `openssl dgst -sha256`
 //   ingest  index ingest rate vs raw libsodium verification of the same records
+//   publish a 1 GiB release (all hashes, torrent, signed record) vs `openssl dgst -sha256`
 //   lookup  by-hash lookup latency (p50/p99) with --releases releases indexed
 #include <sodium.h>
 #include <sys/wait.h>
@@ -22,6 +23,8 @@
 #include <vector>
 
 #include "seedbank/indexer/index.h"
+#include "seedbank/node/context.h"
+#include "seedbank/node/publish.h"
 #include "seedbank/protocol/content_hash.h"
 #include "seedbank/protocol/record.h"
 #include "support/test_records.h"
@@ -67,15 +70,16 @@ double time_command(const std::string& cmd) {
 
 // A safetensors-shaped file (so AutoV3 is computed too) of incompressible bytes.
 fs::path make_model_file(const fs::path& dir, std::uint64_t size, bool safetensors) {
-  fs::path path = dir / (safetensors ? "bench.safetensors" : "bench.bin");
+  fs::path path = dir / (safetensors ? "bench-v2.safetensors" : "bench.bin");
   if (fs::exists(path) && fs::file_size(path) == size) return path;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   std::uint64_t written = 0;
   if (safetensors) {
-    std::uint64_t data = size - 8 - 64;
+    // A header padded to 128 bytes describing one U8 tensor over the rest.
+    std::uint64_t data = size - 8 - 128;
     std::string header = "{\"w\":{\"dtype\":\"U8\",\"shape\":[" + std::to_string(data) + "],\"data_offsets\":[0," +
                          std::to_string(data) + "]}}";
-    header.resize(64, ' ');
+    header.resize(128, ' ');
     std::uint64_t len = header.size();
     out.write(reinterpret_cast<const char*>(&len), 8);
     out << header;
@@ -275,6 +279,49 @@ nlohmann::json bench_lookup(const Options& o) {
   return result;
 }
 
+nlohmann::json bench_publish(const Options& o) {
+  auto path = make_model_file(o.dir, o.size_mib << 20, true);
+  time_command("cat '" + path.string() + "'");
+  auto key = protocol::SecretKey::generate();
+  nlohmann::json result;
+  for (bool v2_only : {false, true}) {
+    std::vector<double> ref, ours, store;
+    for (int i = 0; i < o.repeats; ++i) {
+      ref.push_back(time_command("openssl dgst -sha256 '" + path.string() + "'"));
+      fs::path data = o.dir / "publish-data";
+      fs::remove_all(data);
+      node::NodeOptions no;
+      no.data_dir = data;
+      no.network = "bench";
+      auto n = std::move(node::NodeContext::open(no)).value();
+      node::PublishTarget target{*n->index, *n->store, "bench"};
+      node::PublishRequest req;
+      req.files = {path};
+      req.name = "Bench Model";
+      req.type = "Checkpoint";
+      req.v2_only = v2_only;
+      auto t = Clock::now();
+      auto r = node::publish(target, key, req);
+      double total = seconds_since(t);
+      if (!r) throw std::runtime_error(r.error().message);
+      ours.push_back(total - r->store_seconds);
+      store.push_back(r->store_seconds);
+      n.reset();
+      fs::remove_all(data);
+    }
+    double r = median(ref), s = median(ours), c = median(store);
+    std::string name = v2_only ? "v2-only" : "hybrid";
+    result[name] = {{"openssl_s", r}, {"publish_s", s}, {"ratio", s / r}, {"store_copy_s", c}};
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "publish %-7s %llu MiB safetensors: openssl dgst -sha256 %.3f s | publish (hashes, torrent, "
+                  "record) %.3f s (%.2fx) | store copy apart %.3f s   [goal <= 1.3x]",
+                  name.c_str(), static_cast<unsigned long long>(o.size_mib), r, s, s / r, c);
+    say(o, line);
+  }
+  return result;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -292,14 +339,14 @@ int main(int argc, char** argv) {
     else if (a == "--repeats") o.repeats = std::stoi(value());
     else if (a == "--json") o.json = true;
     else if (a == "--help" || a == "-h") {
-      std::cout << "usage: seedbank-bench [hash] [ingest] [lookup] [--dir DIR] [--size-mib N] [--releases N]\n"
+      std::cout << "usage: seedbank-bench [hash] [publish] [ingest] [lookup] [--dir DIR] [--size-mib N] [--releases N]\n"
                    "                      [--ingest-records N] [--repeats N] [--json]\n"
                    "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
                    "test file and the lookup index between runs.\n";
       return 0;
     } else o.sections.push_back(a);
   }
-  if (o.sections.empty()) o.sections = {"hash", "ingest", "lookup"};
+  if (o.sections.empty()) o.sections = {"hash", "publish", "ingest", "lookup"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
@@ -309,7 +356,8 @@ int main(int argc, char** argv) {
       if (s == "hash") all["hash"] = bench_hash(o);
       else if (s == "ingest") all["ingest"] = bench_ingest(o);
       else if (s == "lookup") all["lookup"] = bench_lookup(o);
-      else throw std::runtime_error("unknown section '" + s + "' (hash, ingest, lookup)");
+      else if (s == "publish") all["publish"] = bench_publish(o);
+      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, ingest, lookup)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";

@@ -19,6 +19,8 @@ protocol::Result<std::unique_ptr<NodeContext>> NodeContext::open(const NodeOptio
   auto index = indexer::Index::open(index_options);
   if (!index) return index.error();
   node->index = std::move(index).value();
+  node->store = std::make_unique<ContentStore>(store_dir(options.data_dir));
+  if (auto st = node->store->open(); !st) return st.error();
   return node;
 }
 

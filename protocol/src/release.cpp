@@ -102,6 +102,7 @@ void fill_release(const ReleaseDraft& d, sc::RecordBody::Builder body) {
     out.setHeight(img.height);
     out.setMimeType(img.mime_type);
     out.setNsfw(img.nsfw);
+    if (img.generation) fill_generation(*img.generation, out.initGeneration());
   }
   auto t = r.initTorrent();
   t.setInfoHashV2(as_data(d.info_hash_v2));
@@ -111,6 +112,49 @@ void fill_release(const ReleaseDraft& d, sc::RecordBody::Builder body) {
   set_text_list(t.initTrackers(static_cast<unsigned>(d.trackers.size())), d.trackers);
   if (d.supersedes) r.setSupersedes(as_data(*d.supersedes));
   r.setNsfw(d.nsfw);
+}
+
+void fill_generation(const GenerationParams& g, sc::GenerationParams::Builder out) {
+  out.setPrompt(g.prompt);
+  out.setNegativePrompt(g.negative_prompt);
+  if (g.steps) out.setSteps(*g.steps);
+  out.setSampler(g.sampler);
+  if (g.cfg_scale) out.setCfgScale(*g.cfg_scale);
+  if (g.seed) {
+    out.setSeed(*g.seed);
+    out.setHasSeed(true);
+  }
+  if (g.width) out.setWidth(*g.width);
+  if (g.height) out.setHeight(*g.height);
+  out.setModelHash(g.model_hash);
+  out.setModelName(g.model_name);
+  auto settings = out.initSettings(static_cast<unsigned>(g.settings.size()));
+  for (unsigned i = 0; i < g.settings.size(); ++i) {
+    settings[i].setKey(g.settings[i].first);
+    settings[i].setValue(g.settings[i].second);
+  }
+  out.setComfyPrompt(g.comfy_prompt);
+  out.setComfyWorkflow(g.comfy_workflow);
+  out.setRaw(g.raw);
+}
+
+GenerationParams read_generation(sc::GenerationParams::Reader in) {
+  GenerationParams g;
+  g.prompt = in.getPrompt();
+  g.negative_prompt = in.getNegativePrompt();
+  if (in.getSteps()) g.steps = in.getSteps();
+  g.sampler = in.getSampler();
+  if (in.getCfgScale() != 0) g.cfg_scale = in.getCfgScale();
+  if (in.getHasSeed()) g.seed = in.getSeed();
+  if (in.getWidth()) g.width = in.getWidth();
+  if (in.getHeight()) g.height = in.getHeight();
+  g.model_hash = in.getModelHash();
+  g.model_name = in.getModelName();
+  for (auto s : in.getSettings()) g.settings.emplace_back(s.getKey(), s.getValue());
+  g.comfy_prompt = in.getComfyPrompt();
+  g.comfy_workflow = in.getComfyWorkflow();
+  g.raw = in.getRaw();
+  return g;
 }
 
 std::string slugify(std::string_view name) {

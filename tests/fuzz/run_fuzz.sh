@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # run_fuzz.sh FUZZER SEED_CORPUS_DIR SECONDS
 # Runs a libFuzzer target on a scratch copy of its seed corpus, so the
-# committed corpus only changes when someone adds to it on purpose.
-set -euo pipefail
+# committed corpus only changes when someone adds to it on purpose. On
+# failure the whole log and any crash/leak/timeout input are kept in
+# $SEEDBANK_FUZZ_ARTIFACTS (default /tmp/seedbank-fuzz-artifacts).
+set -uo pipefail
 fuzzer=$1 seeds=$2 seconds=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus"
-[ -d "$seeds" ] && cp -r "$seeds"/. "$work/corpus/" 2>/dev/null || true
-"$fuzzer" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-  -artifact_prefix="$work/" -print_final_stats=1 "$work/corpus" 2>&1 | tail -n 20
-status=${PIPESTATUS[0]}
+[ -d "$seeds" ] && cp -r "$seeds"/. "$work/corpus/" 2>/dev/null
+"$fuzzer" -max_total_time="$seconds" -max_len=65536 -timeout=25 -rss_limit_mb=2048 \
+  -artifact_prefix="$work/" -print_final_stats=1 "$work/corpus" >"$work/log" 2>&1
+status=$?
 if [ "$status" -ne 0 ]; then
-  mkdir -p "${SEEDBANK_FUZZ_ARTIFACTS:-/tmp/seedbank-fuzz-artifacts}"
-  cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* \
-    "${SEEDBANK_FUZZ_ARTIFACTS:-/tmp/seedbank-fuzz-artifacts}/" 2>/dev/null || true
+  keep="${SEEDBANK_FUZZ_ARTIFACTS:-/tmp/seedbank-fuzz-artifacts}"
+  mkdir -p "$keep"
+  name=$(basename "$fuzzer")
+  cp "$work/log" "$keep/$name.log"
+  cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* "$keep/" 2>/dev/null
+  grep -E "ERROR|SUMMARY|Test unit written|Done" "$work/log" | head -n 20
+  tail -n 40 "$work/log"
+  echo "run_fuzz.sh: $name failed (exit $status); log and inputs kept in $keep"
+else
+  grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" "$work/log"
 fi
 exit "$status"

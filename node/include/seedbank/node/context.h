@@ -8,6 +8,7 @@
 #include <string>
 
 #include "seedbank/indexer/index.h"
+#include "seedbank/node/store.h"
 #include "seedbank/protocol/result.h"
 
 namespace boost::asio {
@@ -24,8 +25,9 @@ struct NodeOptions {
 struct NodeContext {
   NodeOptions options;
   std::unique_ptr<indexer::Index> index;
+  std::unique_ptr<ContentStore> store;
 
-  // Opens (creating when missing) the data dir and the index.
+  // Opens (creating when missing) the data dir, the index and the store.
   static protocol::Result<std::unique_ptr<NodeContext>> open(const NodeOptions& options);
 };
 

@@ -3,7 +3,7 @@
 //   <data dir>/            0700
 //     identity.key         the node's default signing key (seed, 0600)
 //     index/               LMDB environment (indexer::Index)
-//     store/               content-addressed files, by SHA-256 (publish issue)
+//     store/               content-addressed files, by SHA-256 (ContentStore)
 #pragma once
 
 #include <filesystem>
@@ -21,6 +21,7 @@ std::filesystem::path default_data_dir();
 protocol::Status prepare_data_dir(const std::filesystem::path& dir);
 
 inline std::filesystem::path index_dir(const std::filesystem::path& data_dir) { return data_dir / "index"; }
+inline std::filesystem::path store_dir(const std::filesystem::path& data_dir) { return data_dir / "store"; }
 inline std::filesystem::path default_key_path(const std::filesystem::path& data_dir) {
   return data_dir / "identity.key";
 }

@@ -9,6 +9,7 @@
 
 #include "seedbank/protocol/bytes.h"
 #include "seedbank/protocol/content_hash.h"
+#include "seedbank/protocol/generation_params.h"
 #include "seedbank/protocol/record.h"
 
 namespace seedbank::protocol {
@@ -37,6 +38,7 @@ struct ReleaseImage {
   std::uint32_t width = 0, height = 0;
   std::string mime_type;
   bool nsfw = false;
+  std::optional<GenerationParams> generation;
 };
 
 struct ReleaseDraft {
@@ -66,6 +68,10 @@ struct ReleaseDraft {
 
 // Writes the draft into a body's payload.
 void fill_release(const ReleaseDraft& draft, schema::RecordBody::Builder body);
+
+// GenerationParams <-> schema, for sample images and image posts.
+void fill_generation(const GenerationParams& params, schema::GenerationParams::Builder out);
+GenerationParams read_generation(schema::GenerationParams::Reader in);
 
 // "Detail Tweaker XL!" -> "detail-tweaker-xl"
 std::string slugify(std::string_view name);

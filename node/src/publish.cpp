@@ -1,0 +1,425 @@
+#include "seedbank/node/publish.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "seedbank/protocol/civitai_import.h"
+#include "seedbank/protocol/image_meta.h"
+#include "seedbank/protocol/model_format.h"
+#include "seedbank/protocol/release.h"
+#include "seedbank/protocol/safetensors.h"
+#include "torrent_builder.h"
+
+namespace seedbank::node {
+namespace {
+
+namespace p = seedbank::protocol;
+namespace sc = seedbank::schema;
+using p::ErrorCode;
+using p::make_error;
+
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// One input file after validation, before hashing.
+struct Candidate {
+  std::filesystem::path path;
+  std::string name;
+  bool image = false;
+  FileIdentity identity;
+  // models
+  sc::FileFormat format = sc::FileFormat::OTHER;
+  sc::FileRole role = sc::FileRole::OTHER;
+  sc::Precision precision = sc::Precision::UNKNOWN;
+  std::optional<p::ModelHints> hints;
+  // images
+  p::ImageInfo image_info;
+  std::optional<p::GenerationParams> generation;
+};
+
+p::Result<p::Bytes> read_prefix(const std::filesystem::path& path, std::size_t n) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(ErrorCode::io, path.string() + ": cannot open: " + std::strerror(errno));
+  p::Bytes out(n);
+  ssize_t got = ::read(fd, out.data(), n);
+  ::close(fd);
+  if (got < 0) return make_error(ErrorCode::io, path.string() + ": cannot read: " + std::strerror(errno));
+  out.resize(static_cast<std::size_t>(got));
+  return out;
+}
+
+sc::Precision precision_of(const std::string& s) {
+  if (s == "fp16") return sc::Precision::FP16;
+  if (s == "fp32") return sc::Precision::FP32;
+  if (s == "bf16") return sc::Precision::BF16;
+  if (s == "fp8") return sc::Precision::FP8;
+  return sc::Precision::UNKNOWN;
+}
+
+sc::FileRole role_for(const std::filesystem::path& path, p::ModelFileFormat format) {
+  auto ext = lower(path.extension().string());
+  if (format != p::ModelFileFormat::unknown) return sc::FileRole::MODEL;
+  if (ext == ".yaml" || ext == ".yml" || ext == ".json") return sc::FileRole::CONFIG;
+  if (ext == ".zip" || ext == ".tar" || ext == ".gz" || ext == ".7z") return sc::FileRole::ARCHIVE;
+  return sc::FileRole::OTHER;
+}
+
+p::Status check_common(const std::filesystem::path& path, Candidate* c) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    return make_error(ErrorCode::not_found, path.string() + ": no such file");
+  if (!std::filesystem::is_regular_file(path, ec))
+    return make_error(ErrorCode::invalid_argument, path.string() + ": not a regular file");
+  c->path = path;
+  c->name = path.filename().string();
+  if (auto st = p::validate_file_name(c->name); !st)
+    return make_error(ErrorCode::invalid_argument, path.string() + ": " + st.error().message);
+  auto id = file_identity(path);
+  if (!id) return id.error();
+  c->identity = *id;
+  if (c->identity.size == 0)
+    return make_error(ErrorCode::invalid_argument, path.string() + ": the file is empty; there is nothing to share");
+  return {};
+}
+
+p::Result<Candidate> check_model(const std::filesystem::path& path, bool allow_unsafe) {
+  Candidate c;
+  if (auto st = check_common(path, &c); !st) return st.error();
+  auto prefix = read_prefix(path, p::kFormatSniffBytes);
+  if (!prefix) return prefix.error();
+  auto detection = p::detect_model_format(*prefix, c.name);
+  switch (detection.format) {
+    case p::ModelFileFormat::safetensors: {
+      auto header = p::read_safetensors_header(path);
+      if (!header) return header.error();
+      c.hints = p::derive_model_hints(*header);
+      c.format = sc::FileFormat::SAFE_TENSOR;
+      c.precision = precision_of(c.hints->precision);
+      break;
+    }
+    case p::ModelFileFormat::pickle:
+      if (!allow_unsafe)
+        return make_error(ErrorCode::unsafe, path.string() + ": " + detection.detail +
+                                                 ". Publish a safetensors file instead, or pass --allow-unsafe to "
+                                                 "share it anyway (it will be marked unsafe)");
+      c.format = sc::FileFormat::PICKLE_TENSOR;
+      break;
+    case p::ModelFileFormat::gguf:
+      c.format = sc::FileFormat::GGUF;
+      break;
+    case p::ModelFileFormat::onnx:
+      c.format = sc::FileFormat::ONNX;
+      break;
+    case p::ModelFileFormat::unknown:
+      c.format = sc::FileFormat::OTHER;
+      break;
+  }
+  c.role = role_for(path, detection.format);
+  return c;
+}
+
+p::Result<Candidate> check_image(const std::filesystem::path& path) {
+  Candidate c;
+  c.image = true;
+  if (auto st = check_common(path, &c); !st) return st.error();
+  auto info = p::read_image_file(path);
+  if (!info) return info.error();
+  c.image_info = *info;
+  c.generation = p::generation_params_from_image(*info);
+  return c;
+}
+
+p::Result<std::vector<sc::CommercialUse>> parse_commercial_use(const std::vector<std::string>& values) {
+  std::vector<sc::CommercialUse> out;
+  for (const auto& raw : values) {
+    std::stringstream ss(raw);
+    std::string v;
+    while (std::getline(ss, v, ',')) {
+      auto l = lower(v);
+      l.erase(0, l.find_first_not_of(' '));
+      l.erase(l.find_last_not_of(' ') + 1);
+      if (l.empty() || l == "none") continue;
+      if (l == "image") out.push_back(sc::CommercialUse::IMAGE);
+      else if (l == "rentcivit") out.push_back(sc::CommercialUse::RENT_CIVIT);
+      else if (l == "rent") out.push_back(sc::CommercialUse::RENT);
+      else if (l == "sell") out.push_back(sc::CommercialUse::SELL);
+      else
+        return make_error(ErrorCode::invalid_argument,
+                          "--allow-commercial-use: '" + v + "' is not one of None, Image, RentCivit, Rent, Sell");
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string first_nonempty(std::initializer_list<std::string> values) {
+  for (const auto& v : values)
+    if (!v.empty()) return v;
+  return {};
+}
+
+p::Result<p::RecordId> parse_release_id(const std::string& hex) {
+  auto id = p::from_hex_fixed<32>(hex);
+  if (!id)
+    return make_error(ErrorCode::invalid_argument,
+                      "--supersedes: '" + hex + "' is not a release id (64 hex digits, see `seedbank releases`)");
+  return *id;
+}
+
+}  // namespace
+
+p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key, const PublishRequest& req,
+                                 const p::ProgressFn& progress) {
+  PublishResult result;
+  // ---- 1. validate every input before anything is written ----
+  if (req.files.empty()) return make_error(ErrorCode::invalid_argument, "give at least one model file to publish");
+  std::vector<Candidate> inputs;
+  std::set<std::string> names;
+  for (const auto& f : req.files) {
+    auto c = check_model(f, req.allow_unsafe);
+    if (!c) return c.error();
+    inputs.push_back(std::move(*c));
+  }
+  for (const auto& f : req.images) {
+    auto c = check_image(f);
+    if (!c) return c.error();
+    inputs.push_back(std::move(*c));
+  }
+  for (const auto& c : inputs)
+    if (!names.insert(c.name).second)
+      return make_error(ErrorCode::invalid_argument,
+                        "two files are named '" + c.name + "'; names must be unique within a release");
+
+  std::optional<p::CivitaiImport> civitai;
+  if (req.civitai_json) {
+    std::ifstream in(*req.civitai_json, std::ios::binary);
+    if (!in) return make_error(ErrorCode::not_found, req.civitai_json->string() + ": cannot read");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto parsed = p::parse_civitai_version_json(ss.str(), req.civitai_json->string());
+    if (!parsed) return parsed.error();
+    civitai = std::move(*parsed);
+  }
+  const Candidate& primary = inputs.front();
+  const p::ModelHints hints = primary.hints.value_or(p::ModelHints{});
+
+  // ---- 2. metadata: flags, then the Civitai import, then the file's own ----
+  p::ReleaseDraft draft;
+  draft.model_name = first_nonempty({req.name, civitai ? civitai->model_name : "", hints.title,
+                                     primary.path.stem().string()});
+  draft.version_name = first_nonempty({req.version, civitai ? civitai->version_name : "", "v1.0"});
+  std::string type_name = first_nonempty({req.type, civitai ? civitai->type : "", hints.type});
+  if (type_name.empty())
+    return make_error(ErrorCode::invalid_argument,
+                      "the model type is unknown: pass --type (Checkpoint, LORA, TextualInversion, ...)");
+  auto type = p::parse_model_type(type_name);
+  if (!type)
+    return make_error(ErrorCode::invalid_argument, "'" + type_name + "' is not a model type; see `seedbank publish --help`");
+  draft.type = *type;
+  draft.base_model = first_nonempty({req.base_model, civitai ? civitai->base_model : "", hints.base_model});
+  if (!draft.base_model.empty()) {
+    bool known = false;
+    for (auto b : p::known_base_models()) known = known || lower(std::string(b)) == lower(draft.base_model);
+    if (!known)
+      result.warnings.push_back("base model '" + draft.base_model +
+                                "' is not one Civitai lists; tools that filter by base model may not find it");
+  }
+  draft.description = first_nonempty({req.description, civitai ? civitai->description : "", hints.description});
+  draft.tags = req.tags;
+  if (civitai)
+    for (const auto& t : civitai->tags)
+      if (std::find(draft.tags.begin(), draft.tags.end(), t) == draft.tags.end()) draft.tags.push_back(t);
+  draft.trigger_words = !req.trigger_words.empty() ? req.trigger_words
+                        : (civitai && !civitai->trained_words.empty()) ? civitai->trained_words
+                                                                       : hints.trigger_words;
+  draft.license_name = first_nonempty({req.license, hints.license});
+  auto uses = parse_commercial_use(req.commercial_use);
+  if (!uses) return uses.error();
+  draft.allow_commercial_use = *uses;
+  draft.allow_derivatives = req.allow_derivatives.value_or(true);
+  draft.allow_no_credit = req.allow_no_credit.value_or(true);
+  draft.allow_different_license = req.allow_different_license.value_or(true);
+  draft.nsfw = req.nsfw || (civitai && civitai->nsfw);
+  draft.trackers = req.trackers;
+
+  // ---- 3. hash every file once ----
+  std::uint64_t total = 0;
+  for (const auto& c : inputs) total += c.identity.size;
+  const std::uint64_t piece_size = choose_piece_size(total);
+  p::HashOptions options;
+  options.piece_size = piece_size;
+  options.v1_pieces = !req.v2_only;
+  options.pad_last_v1_piece = true;
+  // (Copying into the store in this same read was measured slower: the
+  // writes take CPU from the hashing threads, while copy_file_range after
+  // hashing runs in the kernel. The copy is checked against the hash by the
+  // file's identity before and after.)
+  std::uint64_t before = 0;
+  auto hash_start = std::chrono::steady_clock::now();
+  for (const auto& c : inputs) {
+    auto d = p::hash_file(c.path, options, [&](std::uint64_t done, std::uint64_t) {
+      if (progress) progress(before + done, total);
+    });
+    if (!d) return d.error();
+    before += c.identity.size;
+    result.files.push_back(PublishedFile{c.name, c.image, false, std::move(*d)});
+  }
+  result.hash_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - hash_start).count();
+
+  // ---- 4. the torrent ----
+  std::string slug = p::slugify(draft.model_name);
+  std::string version_slug = p::slugify(draft.version_name);
+  result.torrent_name = slug.empty() ? "release" : slug;
+  if (!version_slug.empty()) result.torrent_name += "-" + version_slug;
+  std::vector<TorrentInput> torrent_files;
+  for (const auto& f : result.files)
+    torrent_files.push_back(TorrentInput{(f.image ? "images/" : "") + f.name, &f.digests});
+  auto torrent = build_torrent(result.torrent_name, torrent_files, piece_size, req.v2_only);
+  if (!torrent) return torrent.error();
+  result.piece_size = piece_size;
+  result.magnet = magnet_link(torrent->info_hash_v2, torrent->info_hash_v1, result.torrent_name, req.trackers);
+
+  // Publishing the same torrent again is a no-op.
+  auto existing = target.index.find_by_hash(p::to_hex(torrent->info_hash_v2));
+  if (existing) {
+    for (const auto& m : *existing) {
+      if (m.type != indexer::HashType::btih_v2) continue;
+      auto rec = target.index.get(m.release);
+      if (rec && rec->author() == key.public_key()) {
+        result.record = std::move(*rec);
+        result.already_published = true;
+        break;
+      }
+    }
+  }
+
+  // ---- 5. which release this one supersedes ----
+  if (!result.already_published) {
+    if (!req.supersedes.empty()) {
+      auto id = parse_release_id(req.supersedes);
+      if (!id) return id.error();
+      auto prev = target.index.get(*id);
+      if (prev && prev->kind() != p::RecordKind::release)
+        return make_error(ErrorCode::invalid_argument, "--supersedes: " + req.supersedes + " is not a release");
+      if (!prev) result.warnings.push_back("superseded release " + req.supersedes + " is not in the local index");
+      draft.supersedes = *id;
+    } else {
+      indexer::ReleaseQuery q;
+      q.creator = key.public_key();
+      q.text = draft.model_name;
+      q.limit = 100;
+      auto page = target.index.query_releases(q);
+      if (page) {
+        for (const auto& r : page->items) {
+          if (std::string(r.body().getPayload().getRelease().getModelSlug().cStr()) == p::slugify(draft.model_name)) {
+            draft.supersedes = r.id();
+            break;
+          }
+        }
+      }
+    }
+  }
+
+  // ---- 6. files into the store (rolled back if the record fails) ----
+  std::vector<p::Sha256Digest> added;
+  auto rollback = [&] {
+    for (const auto& h : added) target.store.remove(h);
+  };
+  auto store_start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    auto changed = [&] {
+      rollback();
+      return make_error(ErrorCode::conflict, inputs[i].path.string() +
+                                                 ": the file changed while it was being published; publish again "
+                                                 "once nothing is writing to it");
+    };
+    auto now = file_identity(inputs[i].path);
+    if (!now || !(*now == inputs[i].identity)) return changed();
+    auto stored = target.store.add(inputs[i].path, result.files[i].digests.sha256,
+                                   req.link ? ContentStore::AddMode::hardlink : ContentStore::AddMode::copy);
+    if (!stored) {
+      rollback();
+      return stored.error();
+    }
+    result.files[i].stored_new = stored->was_new;
+    if (stored->was_new) added.push_back(result.files[i].digests.sha256);
+    auto after = file_identity(inputs[i].path);
+    if (!after || !(*after == inputs[i].identity)) return changed();
+  }
+  result.store_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - store_start).count();
+  if (result.already_published) return result;
+
+  // ---- 7. the signed record ----
+  bool primary_set = false;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const auto& c = inputs[i];
+    const auto& d = result.files[i].digests;
+    if (c.image) {
+      p::ReleaseImage img;
+      img.name = c.name;
+      img.sha256 = d.sha256;
+      img.size = d.size;
+      img.width = c.image_info.width;
+      img.height = c.image_info.height;
+      img.mime_type = c.image_info.mime_type;
+      img.nsfw = draft.nsfw;
+      img.generation = c.generation;
+      // A local image without parameters takes the Civitai image's, by position.
+      std::size_t k = draft.images.size();
+      if (!img.generation && civitai && k < civitai->images.size() && civitai->images[k].meta)
+        img.generation = civitai->images[k].meta;
+      draft.images.push_back(std::move(img));
+    } else {
+      p::ReleaseFile f;
+      f.name = c.name;
+      f.role = c.role;
+      f.format = c.format;
+      f.precision = c.precision;
+      f.primary = !primary_set && c.role == sc::FileRole::MODEL;
+      primary_set = primary_set || f.primary;
+      f.set_hashes(d);
+      draft.files.push_back(std::move(f));
+    }
+  }
+  if (!primary_set) draft.files.front().primary = true;
+  draft.info_hash_v2 = torrent->info_hash_v2;
+  draft.info_hash_v1 = torrent->info_hash_v1;
+  draft.torrent_info = torrent->info;
+  draft.torrent_piece_layers = torrent->piece_layers;
+
+  auto bytes = p::sign_record(key, target.network, now_ms(),
+                              [&](sc::RecordBody::Builder body) { p::fill_release(draft, body); });
+  if (!bytes) {
+    rollback();
+    return bytes.error();
+  }
+  auto outcome = target.index.ingest(*bytes, indexer::Durability::local);
+  if (outcome.status == indexer::IngestStatus::rejected) {
+    rollback();
+    return outcome.error;
+  }
+  auto rec = target.index.get(outcome.id);
+  if (!rec) {
+    rollback();
+    return rec.error();
+  }
+  result.record = std::move(*rec);
+  return result;
+}
+
+}  // namespace seedbank::node

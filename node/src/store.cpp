@@ -1,0 +1,138 @@
+#include "seedbank/node/store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+namespace seedbank::node {
+namespace {
+
+using protocol::ErrorCode;
+using protocol::make_error;
+
+protocol::Error io_error(const std::string& what, const std::filesystem::path& path, int err) {
+  std::string hint;
+  if (err == ENOSPC) hint = "; the disk is full: free space and try again";
+  if (err == EXDEV) hint = "; --link needs the file on the same filesystem as the data dir";
+  return make_error(ErrorCode::io, path.string() + ": " + what + ": " + std::strerror(err) + hint);
+}
+
+// Copies with copy_file_range (in-kernel; reflinks where supported).
+protocol::Status copy_contents(int in, int out, std::uint64_t size, const std::filesystem::path& source) {
+  std::uint64_t done = 0;
+  while (done < size) {
+    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, size - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+      // Fall back to read/write.
+      std::vector<char> buf(1 << 20);
+      for (;;) {
+        ssize_t r = ::pread(in, buf.data(), buf.size(), static_cast<off_t>(done));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return io_error("read failed", source, errno);
+        if (r == 0) break;
+        for (ssize_t w = 0; w < r;) {
+          ssize_t k = ::write(out, buf.data() + w, static_cast<std::size_t>(r - w));
+          if (k < 0 && errno == EINTR) continue;
+          if (k < 0) return io_error("write to the store failed", source, errno);
+          w += k;
+        }
+        done += static_cast<std::uint64_t>(r);
+      }
+      break;
+    }
+    if (n < 0) return io_error("copy into the store failed", source, errno);
+    if (n == 0) break;
+    done += static_cast<std::uint64_t>(n);
+  }
+  if (done != size) return make_error(ErrorCode::io, source.string() + ": the file changed size while it was copied");
+  return {};
+}
+
+}  // namespace
+
+ContentStore::ContentStore(std::filesystem::path root) : root_(std::move(root)) {}
+
+protocol::Status ContentStore::open() {
+  for (const auto& dir : {root_, root_ / "sha256", root_ / "tmp"}) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return make_error(ErrorCode::io, dir.string() + ": cannot create store folder: " + ec.message());
+    ::chmod(dir.c_str(), 0700);
+  }
+  return {};
+}
+
+std::filesystem::path ContentStore::path_of(const protocol::Sha256Digest& sha256) const {
+  std::string hex = protocol::to_hex(sha256);
+  return root_ / "sha256" / hex.substr(0, 2) / hex;
+}
+
+bool ContentStore::contains(const protocol::Sha256Digest& sha256) const {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path_of(sha256), ec);
+}
+
+protocol::Result<ContentStore::Added> ContentStore::add(const std::filesystem::path& source,
+                                                        const protocol::Sha256Digest& sha256, AddMode mode) {
+  auto final_path = path_of(sha256);
+  if (contains(sha256)) return Added{final_path, false};
+  std::error_code ec;
+  std::filesystem::create_directories(final_path.parent_path(), ec);
+  if (ec) return make_error(ErrorCode::io, final_path.parent_path().string() + ": " + ec.message());
+
+  std::string tmp_name = protocol::to_hex(sha256) + "." + std::to_string(std::random_device{}()) + ".part";
+  auto tmp = root_ / "tmp" / tmp_name;
+  if (mode == AddMode::hardlink) {
+    if (::link(source.c_str(), tmp.c_str()) != 0) return io_error("cannot hard-link into the store", source, errno);
+  } else {
+    int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) return io_error("cannot open", source, errno);
+    struct stat st {};
+    ::fstat(in, &st);
+    int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0) {
+      int err = errno;
+      ::close(in);
+      return io_error("cannot create a file in the store", tmp, err);
+    }
+    auto copied = copy_contents(in, out, static_cast<std::uint64_t>(st.st_size), source);
+    bool synced = copied && ::fsync(out) == 0;
+    int sync_err = errno;
+    ::close(in);
+    ::close(out);
+    if (!copied || !synced) {
+      ::unlink(tmp.c_str());
+      if (!copied) return copied.error();
+      return io_error("cannot flush the stored copy", tmp, sync_err);
+    }
+  }
+  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return io_error("cannot move the file into place", final_path, err);
+  }
+  return Added{final_path, true};
+}
+
+void ContentStore::remove(const protocol::Sha256Digest& sha256) {
+  std::error_code ec;
+  std::filesystem::remove(path_of(sha256), ec);
+}
+
+protocol::Result<FileIdentity> file_identity(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return io_error("cannot stat", path, errno);
+  FileIdentity id;
+  id.device = st.st_dev;
+  id.inode = st.st_ino;
+  id.size = static_cast<std::uint64_t>(st.st_size);
+  id.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  return id;
+}
+
+}  // namespace seedbank::node

@@ -1,0 +1,129 @@
+#include "torrent_builder.h"
+
+#include <libtorrent/bencode.hpp>
+#include <libtorrent/create_torrent.hpp>
+#include <libtorrent/file_storage.hpp>
+#include <libtorrent/hex.hpp>
+#include <libtorrent/torrent_info.hpp>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+namespace seedbank::node {
+namespace {
+
+using protocol::ErrorCode;
+using protocol::make_error;
+
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+template <std::size_t N>
+std::array<std::uint8_t, N> digest(const EVP_MD* md, const protocol::Bytes& data) {
+  std::array<std::uint8_t, N> out{};
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &n, md, nullptr);
+  return out;
+}
+
+}  // namespace
+
+std::uint64_t choose_piece_size(std::uint64_t total) {
+  std::uint64_t piece = 256 * 1024;
+  while (piece < 16 * 1024 * 1024 && total / piece > 1000) piece *= 2;
+  return piece;
+}
+
+protocol::Result<BuiltTorrent> build_torrent(const std::string& name, const std::vector<TorrentInput>& files,
+                                             std::uint64_t piece_size, bool v2_only) {
+  if (files.empty()) return make_error(ErrorCode::invalid_argument, "a torrent needs at least one file");
+  try {
+    lt::file_storage fs;
+    std::map<std::string, const protocol::FileDigests*> by_path;
+    for (const auto& f : files) {
+      std::string path = name + "/" + f.path;
+      if (!by_path.emplace(path, f.digests).second)
+        return make_error(ErrorCode::invalid_argument, "two files would both be '" + f.path + "' in the torrent");
+      if (f.digests->size == 0)
+        return make_error(ErrorCode::invalid_argument, f.path + ": the file is empty; there is nothing to share");
+      fs.add_file(path, static_cast<std::int64_t>(f.digests->size));
+    }
+    lt::create_torrent ct(fs, static_cast<int>(piece_size), v2_only ? lt::create_torrent::v2_only : lt::create_flags_t{});
+    ct.set_creation_date(0);
+    const auto& layout = ct.files();
+    for (auto i : layout.file_range()) {
+      if (layout.pad_file_at(i)) continue;
+      auto it = by_path.find(layout.file_path(i));
+      if (it == by_path.end())
+        return make_error(ErrorCode::internal, "torrent layout lost file " + layout.file_path(i));
+      const protocol::FileDigests& d = *it->second;
+      if (!v2_only) {
+        if (d.v1_pieces.empty())
+          return make_error(ErrorCode::internal, layout.file_path(i) + ": v1 piece hashes were not computed");
+        auto first = static_cast<int>(layout.file_offset(i) / static_cast<std::int64_t>(piece_size));
+        for (std::size_t k = 0; k < d.v1_pieces.size(); ++k) {
+          lt::sha1_hash h;
+          std::memcpy(h.data(), d.v1_pieces[k].data(), 20);
+          ct.set_hash(lt::piece_index_t(first + static_cast<int>(k)), h);
+        }
+      }
+      if (d.piece_layer.empty()) {
+        lt::sha256_hash root;
+        std::memcpy(root.data(), d.pieces_root->data(), 32);
+        ct.set_hash2(i, lt::piece_index_t::diff_type(0), root);
+      } else {
+        for (std::size_t k = 0; k < d.piece_layer.size(); ++k) {
+          lt::sha256_hash h;
+          std::memcpy(h.data(), d.piece_layer[k].data(), 32);
+          ct.set_hash2(i, lt::piece_index_t::diff_type(static_cast<int>(k)), h);
+        }
+      }
+    }
+    lt::entry torrent = ct.generate();
+    BuiltTorrent out;
+    out.piece_size = piece_size;
+    lt::bencode(std::back_inserter(out.info), torrent["info"]);
+    if (auto* layers = torrent.find_key("piece layers"); layers && !layers->dict().empty())
+      lt::bencode(std::back_inserter(out.piece_layers), *layers);
+    out.info_hash_v2 = digest<32>(EVP_sha256(), out.info);
+    if (!v2_only) out.info_hash_v1 = digest<20>(EVP_sha1(), out.info);
+
+    // Self-check: libtorrent must load what we made and agree on the hashes.
+    protocol::Bytes whole;
+    lt::bencode(std::back_inserter(whole), torrent);
+    lt::error_code ec;
+    lt::torrent_info ti(reinterpret_cast<const char*>(whole.data()), static_cast<int>(whole.size()), ec);
+    if (ec) return make_error(ErrorCode::internal, "the generated torrent does not load: " + ec.message());
+    if (std::memcmp(ti.info_hashes().v2.data(), out.info_hash_v2.data(), 32) != 0)
+      return make_error(ErrorCode::internal, "the generated torrent's v2 info-hash does not match");
+    return out;
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::internal, std::string("building the torrent failed: ") + e.what());
+  }
+}
+
+std::string magnet_link(const protocol::Sha256Digest& v2, const std::optional<protocol::Sha1Digest>& v1,
+                        const std::string& name, const std::vector<std::string>& trackers) {
+  std::string m = "magnet:?";
+  if (v1) m += "xt=urn:btih:" + protocol::to_hex(*v1) + "&";
+  m += "xt=urn:btmh:1220" + protocol::to_hex(v2);
+  m += "&dn=" + url_encode(name);
+  for (const auto& t : trackers) m += "&tr=" + url_encode(t);
+  return m;
+}
+
+}  // namespace seedbank::node

@@ -1,0 +1,145 @@
+#include "seedbank/protocol/civitai_import.h"
+
+#include <nlohmann/json.hpp>
+
+#include "seedbank/protocol/text.h"
+
+namespace seedbank::protocol {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::size_t kMaxJson = 16u << 20;
+
+// Reads a string field; a missing or null field gives "".
+Status read_string(const json& obj, const char* key, std::string* out, const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return {};
+  if (!it->is_string()) return make_error(ErrorCode::malformed, where + ": \"" + key + "\" is not a string");
+  *out = sanitize_utf8(it->get<std::string>());
+  return {};
+}
+
+Status read_string_list(const json& obj, const char* key, std::vector<std::string>* out, const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return {};
+  if (!it->is_array()) return make_error(ErrorCode::malformed, where + ": \"" + key + "\" is not a list");
+  for (const auto& v : *it) {
+    if (v.is_string()) out->push_back(sanitize_utf8(v.get<std::string>()));
+    else if (v.is_object() && v.contains("name") && v["name"].is_string())  // tags as {"name": ...}
+      out->push_back(sanitize_utf8(v["name"].get<std::string>()));
+  }
+  return {};
+}
+
+std::string scalar_text(const json& v) {
+  if (v.is_string()) return sanitize_utf8(v.get<std::string>());
+  if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
+  if (v.is_number()) {
+    std::string s = v.dump();
+    return s;
+  }
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  return sanitize_utf8(v.dump());
+}
+
+GenerationParams meta_from_json(const json& meta) {
+  GenerationParams g;
+  if (!meta.is_object()) return g;
+  for (auto it = meta.begin(); it != meta.end(); ++it) {
+    const std::string& key = it.key();
+    const json& v = it.value();
+    if (v.is_null()) continue;
+    if (key == "prompt" && v.is_string()) g.prompt = sanitize_utf8(v.get<std::string>());
+    else if (key == "negativePrompt" && v.is_string()) g.negative_prompt = sanitize_utf8(v.get<std::string>());
+    else if (key == "steps" && v.is_number_unsigned()) g.steps = static_cast<std::uint32_t>(v.get<std::uint64_t>());
+    else if (key == "sampler" && v.is_string()) g.sampler = sanitize_utf8(v.get<std::string>());
+    else if (key == "cfgScale" && v.is_number()) g.cfg_scale = v.get<double>();
+    else if (key == "seed" && v.is_number_integer()) g.seed = v.get<std::int64_t>();
+    else if (key == "Model hash" && v.is_string()) g.model_hash = sanitize_utf8(v.get<std::string>());
+    else if (key == "Model" && v.is_string()) g.model_name = sanitize_utf8(v.get<std::string>());
+    else if (key == "Size" && v.is_string()) {
+      auto s = v.get<std::string>();
+      auto x = s.find('x');
+      try {
+        if (x != std::string::npos) {
+          g.width = static_cast<std::uint32_t>(std::stoul(s.substr(0, x)));
+          g.height = static_cast<std::uint32_t>(std::stoul(s.substr(x + 1)));
+        }
+      } catch (const std::exception&) {
+      }
+      g.settings.emplace_back(key, sanitize_utf8(s));
+    } else if (key == "comfy" && v.is_string()) {
+      g.comfy_prompt = sanitize_utf8(v.get<std::string>());
+    } else if (v.is_string() || v.is_number() || v.is_boolean()) {
+      g.settings.emplace_back(key, scalar_text(v));
+    }
+  }
+  return g;
+}
+
+}  // namespace
+
+GenerationParams generation_from_civitai_meta(std::string_view meta_json) {
+  auto meta = json::parse(meta_json.begin(), meta_json.end(), nullptr, false);
+  if (meta.is_discarded()) return {};
+  return meta_from_json(meta);
+}
+
+Result<CivitaiImport> parse_civitai_version_json(std::string_view text, std::string_view name) {
+  const std::string where(name);
+  if (text.size() > kMaxJson)
+    return make_error(ErrorCode::limit, where + ": " + std::to_string(text.size()) +
+                                            " bytes is more than a Civitai model-version file can be (16 MiB)");
+  json doc = json::parse(text.begin(), text.end(), nullptr, false, /*ignore_comments=*/false);
+  if (doc.is_discarded())
+    return make_error(ErrorCode::malformed, where + ": not valid JSON; give a .civitai.info file or the JSON of "
+                                                    "Civitai's /api/v1/model-versions endpoint");
+  if (!doc.is_object())
+    return make_error(ErrorCode::malformed, where + ": expected a JSON object (a Civitai model version)");
+  // GET /api/v1/models/:id returns a model with modelVersions: take the first.
+  if (doc.contains("modelVersions") && doc["modelVersions"].is_array() && !doc["modelVersions"].empty()) {
+    json model = doc;
+    json version = doc["modelVersions"][0];
+    if (!version.is_object()) return make_error(ErrorCode::malformed, where + ": modelVersions[0] is not an object");
+    model.erase("modelVersions");
+    version["model"] = model;
+    doc = version;
+  }
+  CivitaiImport out;
+  if (auto st = read_string(doc, "name", &out.version_name, where); !st) return st.error();
+  if (auto st = read_string(doc, "baseModel", &out.base_model, where); !st) return st.error();
+  if (auto st = read_string(doc, "description", &out.description, where); !st) return st.error();
+  if (auto st = read_string_list(doc, "trainedWords", &out.trained_words, where); !st) return st.error();
+  if (auto it = doc.find("model"); it != doc.end() && it->is_object()) {
+    const json& model = *it;
+    if (auto st = read_string(model, "name", &out.model_name, where + ": model"); !st) return st.error();
+    if (auto st = read_string(model, "type", &out.type, where + ": model"); !st) return st.error();
+    if (out.description.empty())
+      if (auto st = read_string(model, "description", &out.description, where + ": model"); !st) return st.error();
+    if (auto st = read_string_list(model, "tags", &out.tags, where + ": model"); !st) return st.error();
+    if (auto n = model.find("nsfw"); n != model.end() && n->is_boolean()) out.nsfw = n->get<bool>();
+  }
+  if (auto it = doc.find("images"); it != doc.end() && it->is_array()) {
+    for (const auto& img : *it) {
+      if (!img.is_object()) continue;
+      CivitaiImage ci;
+      if (auto w = img.find("width"); w != img.end() && w->is_number_unsigned())
+        ci.width = static_cast<std::uint32_t>(w->get<std::uint64_t>());
+      if (auto h = img.find("height"); h != img.end() && h->is_number_unsigned())
+        ci.height = static_cast<std::uint32_t>(h->get<std::uint64_t>());
+      if (auto n = img.find("nsfw"); n != img.end()) {
+        if (n->is_boolean()) ci.nsfw = n->get<bool>();
+        else if (n->is_string()) ci.nsfw = n->get<std::string>() != "None";
+      }
+      if (auto m = img.find("meta"); m != img.end() && m->is_object()) {
+        auto g = meta_from_json(*m);
+        if (!g.empty()) ci.meta = std::move(g);
+      }
+      out.images.push_back(std::move(ci));
+    }
+  }
+  return out;
+}
+
+}  // namespace seedbank::protocol

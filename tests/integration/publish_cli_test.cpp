@@ -1,0 +1,94 @@
+// `seedbank publish` and `seedbank releases`, run as real processes.
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "support/process.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct PublishCli {
+  fs::path dir = fs::temp_directory_path() / ("seedbank-pubcli-" + std::to_string(std::random_device{}()));
+  int calls = 0;
+  PublishCli() { fs::create_directories(dir); }
+  ~PublishCli() { fs::remove_all(dir); }
+  seedbank::testing::ProcessResult sb(std::vector<std::string> args) {
+    args.insert(args.begin(), {SEEDBANK_BINARY, "--data-dir", (dir / "data").string(), "--network", "test"});
+    return seedbank::testing::run(args, (dir / ("call" + std::to_string(++calls))).string());
+  }
+  fs::path model(const std::string& name, std::size_t n, unsigned seed) {
+    std::string header = R"({"__metadata__":{"ss_base_model_version":"sd_v1"},"w":{"dtype":"U8","shape":[)" +
+                         std::to_string(n) + R"(],"data_offsets":[0,)" + std::to_string(n) + "]}}";
+    header.resize((header.size() + 7) / 8 * 8, ' ');
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[static_cast<std::size_t>(i)] = static_cast<char>(header.size() >> (8 * i));
+    bytes += header;
+    std::mt19937 rng(seed);
+    for (std::size_t i = 0; i < n; ++i) bytes += static_cast<char>(rng());
+    std::ofstream(dir / name, std::ios::binary) << bytes;
+    return dir / name;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(publish_cli_test, PublishCli)
+
+BOOST_AUTO_TEST_CASE(publish_then_list) {
+  BOOST_REQUIRE_EQUAL(sb({"keygen"}).exit_code, 0);
+  auto file = model("castle.safetensors", 300000, 1);
+  std::string png = (fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.png").string();
+  auto r = sb({"publish", file.string(), "--name", "Castle Walls", "--version", "v1.0", "--type", "LORA", "--tag",
+               "architecture", "--trigger", "castle_walls", "--image", png, "--allow-commercial-use", "Image",
+               "--json"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto j = nlohmann::json::parse(r.out);
+  BOOST_TEST(j["alreadyPublished"] == false);
+  BOOST_TEST(j["type"] == "LORA");
+  BOOST_TEST(j["baseModel"] == "SD 1.5");  // from the file's metadata
+  std::string id = j["releaseId"];
+  BOOST_TEST(id.size() == 64u);
+  BOOST_TEST(j["files"].size() == 2u);
+  BOOST_TEST(j["files"][0]["hashes"].contains("AutoV3"));
+  std::string magnet = j["magnet"];
+  BOOST_TEST(magnet.find("xt=urn:btih:") != std::string::npos);
+  BOOST_TEST(magnet.find("xt=urn:btmh:1220") != std::string::npos);
+
+  auto again = sb({"publish", file.string(), "--name", "Castle Walls", "--version", "v1.0", "--type", "LORA",
+                   "--tag", "architecture", "--trigger", "castle_walls", "--image", png, "--allow-commercial-use",
+                   "Image", "--json"});
+  BOOST_REQUIRE_EQUAL(again.exit_code, 0);
+  BOOST_TEST(nlohmann::json::parse(again.out)["alreadyPublished"] == true);
+  BOOST_TEST(nlohmann::json::parse(again.out)["releaseId"] == id);
+
+  auto list = sb({"releases", "--mine", "--json"});
+  BOOST_REQUIRE_EQUAL(list.exit_code, 0);
+  auto l = nlohmann::json::parse(list.out);
+  BOOST_REQUIRE_EQUAL(l.size(), 1u);
+  BOOST_TEST(l[0]["releaseId"] == id);
+  BOOST_TEST(l[0]["model"] == "Castle Walls");
+}
+
+BOOST_AUTO_TEST_CASE(refusals_say_why_and_store_nothing) {
+  BOOST_REQUIRE_EQUAL(sb({"keygen"}).exit_code, 0);
+  std::ofstream(dir / "old.ckpt", std::ios::binary) << std::string("\x80\x02}q\x00.", 6);
+  auto r = sb({"publish", (dir / "old.ckpt").string(), "--type", "Checkpoint"});
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("--allow-unsafe") != std::string::npos);
+  auto nokey = sb({"publish", model("m.safetensors", 1000, 2).string(), "--key", (dir / "nokey").string()});
+  BOOST_TEST(nokey.exit_code != 0);
+  BOOST_TEST(nokey.err.find("seedbank keygen") != std::string::npos);
+  auto list = sb({"releases", "--json"});
+  BOOST_TEST(nlohmann::json::parse(list.out).empty());
+  std::size_t stored = 0;
+  if (fs::exists(dir / "data" / "store" / "sha256"))
+    for (auto& e : fs::recursive_directory_iterator(dir / "data" / "store" / "sha256")) stored += e.is_regular_file();
+  BOOST_TEST(stored == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
