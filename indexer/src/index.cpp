@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -489,8 +490,13 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
     }
     if (!failure)
       if (auto st = txn->commit(); !st) failure = st.error();
-    if (!failure && durability == Durability::local)
-      if (int rc = mdb_env_sync(impl_->env, 1); rc) failure = lmdb::lmdb_error("sync", rc);
+    if (!failure && durability == Durability::local) {
+      // The group is committed (it survives a process crash); a failed
+      // flush only weakens power-loss safety, so it is retried and reported
+      // on stderr, and the records stay "added".
+      if (int rc = mdb_env_sync(impl_->env, 1); rc && (rc = mdb_env_sync(impl_->env, 1)))
+        std::fprintf(stderr, "seedbank: %s\n", lmdb::lmdb_error("flushing the index to disk", rc).message.c_str());
+    }
     if (failure) {
       for (std::size_t i = group_begin; i < end; ++i)
         if (verified[i]) outcomes[i] = IngestOutcome{IngestStatus::rejected, verified[i]->id(), *failure};

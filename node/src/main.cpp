@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   add_key_commands(app, ctx);
   add_node_command(app, ctx);
   add_publish_commands(app, ctx);
+  add_fetch_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -264,7 +264,9 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   p::HashOptions options;
   options.piece_size = piece_size;
   options.v1_pieces = !req.v2_only;
-  options.pad_last_v1_piece = true;
+  // libtorrent pads every file of a multi-file hybrid torrent to a piece
+  // boundary (the last one too, since 2.0.8), and a single file not at all.
+  options.pad_last_v1_piece = inputs.size() > 1;
   // (Copying into the store in this same read was measured slower: the
   // writes take CPU from the hashing threads, while copy_file_range after
   // hashing runs in the kernel. The copy is checked against the hash by the
@@ -300,7 +302,7 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
     for (const auto& m : *existing) {
       if (m.type != indexer::HashType::btih_v2) continue;
       auto rec = target.index.get(m.release);
-      if (rec && rec->author() == key.public_key()) {
+      if (rec && rec->author() == key.public_key() && !target.index.is_retracted(m.release)) {
         result.record = std::move(*rec);
         result.already_published = true;
         break;
@@ -410,14 +412,13 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   }
   auto outcome = target.index.ingest(*bytes, indexer::Durability::local);
   if (outcome.status == indexer::IngestStatus::rejected) {
-    rollback();
+    // Roll back only if the record really is not there: the store files are
+    // what it points to.
+    if (!target.index.contains(p::record_id_of(*bytes))) rollback();
     return outcome.error;
   }
   auto rec = target.index.get(outcome.id);
-  if (!rec) {
-    rollback();
-    return rec.error();
-  }
+  if (!rec) return rec.error();
   result.record = std::move(*rec);
   return result;
 }

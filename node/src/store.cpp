@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <random>
 
@@ -55,7 +56,11 @@ protocol::Status copy_contents(int in, int out, std::uint64_t size, const std::f
 
 }  // namespace
 
-ContentStore::ContentStore(std::filesystem::path root) : root_(std::move(root)) {}
+ContentStore::ContentStore(std::filesystem::path root) {
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(root, ec);
+  root_ = ec ? std::move(root) : absolute.lexically_normal();
+}
 
 protocol::Status ContentStore::open() {
   for (const auto& dir : {root_, root_ / "sha256", root_ / "tmp"}) {
@@ -63,6 +68,13 @@ protocol::Status ContentStore::open() {
     std::filesystem::create_directories(dir, ec);
     if (ec) return make_error(ErrorCode::io, dir.string() + ": cannot create store folder: " + ec.message());
     ::chmod(dir.c_str(), 0700);
+  }
+  // Copies left by a process killed mid-add: never renamed, so never visible.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root_ / "tmp", ec)) {
+    auto age = std::filesystem::file_time_type::clock::now() - entry.last_write_time(ec);
+    if (!ec && entry.path().extension() == ".part" && age > std::chrono::minutes(10))
+      std::filesystem::remove(entry.path(), ec);
   }
   return {};
 }
@@ -115,6 +127,11 @@ protocol::Result<ContentStore::Added> ContentStore::add(const std::filesystem::p
     int err = errno;
     ::unlink(tmp.c_str());
     return io_error("cannot move the file into place", final_path, err);
+  }
+  // The rename itself must survive power loss before a record points here.
+  if (int dir = ::open(final_path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
   }
   return Added{final_path, true};
 }

@@ -120,6 +120,22 @@ Result<CivitaiImport> parse_civitai_version_json(std::string_view text, std::str
     if (auto st = read_string_list(model, "tags", &out.tags, where + ": model"); !st) return st.error();
     if (auto n = model.find("nsfw"); n != model.end() && n->is_boolean()) out.nsfw = n->get<bool>();
   }
+  // Keep within what a release record may hold, so a publish that imports
+  // this never fails late on a limit.
+  auto clip_list = [](std::vector<std::string>& v, std::size_t max_items, std::size_t max_len) {
+    std::vector<std::string> out;
+    for (auto& s : v) {
+      if (s.empty() || s.size() > max_len || out.size() == max_items) continue;
+      if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(std::move(s));
+    }
+    v = std::move(out);
+  };
+  clip_list(out.tags, 64, 64);
+  clip_list(out.trained_words, 128, 1024);
+  if (out.description.size() > 100 * 1024) out.description = sanitize_utf8(out.description.substr(0, 100 * 1024));
+  if (out.model_name.size() > 256) out.model_name = sanitize_utf8(out.model_name.substr(0, 256));
+  if (out.version_name.size() > 256) out.version_name = sanitize_utf8(out.version_name.substr(0, 256));
+  if (out.base_model.size() > 64) out.base_model.clear();
   if (auto it = doc.find("images"); it != doc.end() && it->is_array()) {
     for (const auto& img : *it) {
       if (!img.is_object()) continue;

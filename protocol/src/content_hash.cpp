@@ -48,6 +48,14 @@ Sha256Digest sha256(ByteView data) {
   return out;
 }
 
+Sha1Digest sha1(ByteView data) {
+  thread_local Digest digest(sha1_md());
+  Sha1Digest out;
+  digest.update(data);
+  digest.finish(out.data());
+  return out;
+}
+
 }  // namespace detail
 
 namespace {
@@ -56,6 +64,7 @@ using detail::Digest;
 
 constexpr std::uint64_t kMinChunk = 4 * 1024 * 1024;
 constexpr std::size_t kSlots = 3;  // read one chunk while two are hashed
+constexpr std::uint64_t kMaxPieceSize = 64 * 1024 * 1024;
 
 // Relative cost per byte, measured with OpenSSL on SHA-NI hardware; only
 // the balance between the two workers depends on them.
@@ -389,10 +398,11 @@ class Pass {
 };
 
 Status validate(const HashOptions& options) {
-  if (options.piece_size != 0 && (!is_pow2(options.piece_size) || options.piece_size < kMerkleBlockSize))
+  if (options.piece_size != 0 && (!is_pow2(options.piece_size) || options.piece_size < kMerkleBlockSize ||
+                                 options.piece_size > kMaxPieceSize))
     return make_error(ErrorCode::invalid_argument,
                       "piece size " + std::to_string(options.piece_size) +
-                          " is not a power of two of at least 16 KiB; BitTorrent v2 needs one");
+                          " is not a power of two from 16 KiB to 64 MiB; BitTorrent v2 needs one");
   return {};
 }
 
@@ -466,8 +476,37 @@ Result<FileDigests> hash_file(const std::filesystem::path& path, const HashOptio
   FileSource source(fd, name, static_cast<std::size_t>(std::max<std::uint64_t>(kMinChunk, options.piece_size)));
   Pass pass(source, size, options);
   auto result = pass.run(progress);
+  struct stat after {};
+  bool changed = ::fstat(fd, &after) != 0 || after.st_size != st.st_size ||
+                 after.st_mtim.tv_sec != st.st_mtim.tv_sec || after.st_mtim.tv_nsec != st.st_mtim.tv_nsec;
   ::close(fd);
+  if (result && changed)
+    return make_error(ErrorCode::io, name + ": the file changed while it was being hashed; hash it again once "
+                                            "nothing is writing to it");
   return result;
+}
+
+Result<Sha256Digest> sha256_file(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(ErrorCode::io, path.string() + ": cannot open: " + std::strerror(errno));
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  Digest digest(detail::sha256_md());
+  std::unique_ptr<std::uint8_t[]> buf(new std::uint8_t[kMinChunk]);
+  for (;;) {
+    ssize_t n = ::read(fd, buf.get(), kMinChunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return make_error(ErrorCode::io, path.string() + ": read failed: " + std::strerror(err));
+    }
+    if (n == 0) break;
+    digest.update(buf.get(), static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  Sha256Digest out;
+  digest.finish(out.data());
+  return out;
 }
 
 FileDigests hash_bytes(ByteView data, const HashOptions& options) {

@@ -99,8 +99,21 @@ Status check_image(sc::SampleImage::Reader image, const std::string& field) {
   return check_generation(image.getGeneration(), field + ".generation");
 }
 
+// Values a newer schema may add are refused: this node could not show them.
+Status check_enum(unsigned value, unsigned max, const std::string& field) {
+  if (value > max)
+    return invalid(field, "value " + std::to_string(value) +
+                              " is unknown; the record may be from a newer Seedbank: upgrade this node");
+  return {};
+}
+
 Status check_release(sc::Release::Reader r) {
   SB_TRY(check_text(r.getModelName(), kMaxName, "release.modelName", true));
+  SB_TRY(check_enum(static_cast<unsigned>(r.getType()), static_cast<unsigned>(sc::ModelType::DETECTION),
+                    "release.type"));
+  for (auto use : r.getLicense().getAllowCommercialUse())
+    SB_TRY(check_enum(static_cast<unsigned>(use), static_cast<unsigned>(sc::CommercialUse::SELL),
+                      "release.license.allowCommercialUse"));
   SB_TRY(check_text(r.getModelSlug(), kMaxName, "release.modelSlug"));
   for (char c : std::string_view(r.getModelSlug().cStr(), r.getModelSlug().size()))
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
@@ -125,6 +138,11 @@ Status check_release(sc::Release::Reader r) {
     if (auto st = validate_file_name(name); !st) return invalid(field + ".name", st.error().message);
     SB_TRY(check_text(f.getName(), kMaxName, field + ".name", true));
     names.push_back(name);
+    SB_TRY(check_enum(static_cast<unsigned>(f.getRole()), static_cast<unsigned>(sc::FileRole::OTHER), field + ".role"));
+    SB_TRY(check_enum(static_cast<unsigned>(f.getFormat()), static_cast<unsigned>(sc::FileFormat::ONNX),
+                      field + ".format"));
+    SB_TRY(check_enum(static_cast<unsigned>(f.getPrecision()), static_cast<unsigned>(sc::Precision::OTHER),
+                      field + ".precision"));
     auto h = f.getHashes();
     SB_TRY(check_data(h.getSha256(), {32}, field + ".hashes.sha256"));
     SB_TRY(check_data(h.getAutoV1(), {32}, field + ".hashes.autoV1"));
@@ -137,14 +155,33 @@ Status check_release(sc::Release::Reader r) {
     SB_TRY(check_image(images[i], "release.images[" + std::to_string(i) + "]"));
     names.emplace_back(images[i].getName().cStr(), images[i].getName().size());
   }
-  std::sort(names.begin(), names.end());
-  if (auto dup = std::adjacent_find(names.begin(), names.end()); dup != names.end())
-    return invalid("release", "two files are named '" + std::string(*dup) + "'; names must be unique in a release");
+  // Unique even on case-insensitive filesystems (Windows, macOS).
+  std::vector<std::string> folded;
+  for (auto n : names) {
+    std::string f(n);
+    for (auto& c : f) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    folded.push_back(std::move(f));
+  }
+  std::sort(folded.begin(), folded.end());
+  if (auto dup = std::adjacent_find(folded.begin(), folded.end()); dup != folded.end())
+    return invalid("release", "two files are named '" + *dup +
+                                  "' (ignoring case); names must be unique in a release");
 
   auto t = r.getTorrent();
   SB_TRY(check_data(t.getInfoHashV2(), {32}, "release.torrent.infoHashV2"));
   SB_TRY(check_data(t.getInfoHashV1(), {0, 20}, "release.torrent.infoHashV1"));
   if (t.getInfo().size() == 0) return invalid("release.torrent.info", "must hold the bencoded info dictionary");
+  // The info-hashes are defined by the info dictionary: a record may not
+  // claim another torrent's identity.
+  ByteView info(t.getInfo().begin(), t.getInfo().size());
+  auto v2 = detail::sha256(info);
+  if (!std::equal(v2.begin(), v2.end(), t.getInfoHashV2().begin()))
+    return invalid("release.torrent.infoHashV2", "is not the SHA-256 of the info dictionary");
+  if (t.getInfoHashV1().size() == 20) {
+    auto v1 = detail::sha1(info);
+    if (!std::equal(v1.begin(), v1.end(), t.getInfoHashV1().begin()))
+      return invalid("release.torrent.infoHashV1", "is not the SHA-1 of the info dictionary");
+  }
   SB_TRY(check_text_list(t.getTrackers(), kMaxTrackers, kMaxUrl, "release.torrent.trackers"));
   SB_TRY(check_data(r.getSupersedes(), {0, 32}, "release.supersedes"));
   return {};
@@ -306,6 +343,9 @@ Status validate_file_name(std::string_view name) {
     if (c == '/' || c == '\\')
       return make_error(ErrorCode::invalid_argument,
                         "'" + std::string(name) + "' contains a path separator; give a plain file name");
+    if (std::string_view(":*?\"<>|").find(c) != std::string_view::npos)
+      return make_error(ErrorCode::invalid_argument, "'" + std::string(name) + "' contains '" + std::string(1, c) +
+                                                         "', which Windows cannot store in a file name");
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
       return make_error(ErrorCode::invalid_argument, "file name contains a control character");
   }

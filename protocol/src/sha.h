@@ -35,5 +35,6 @@ class Digest {
 };
 
 Sha256Digest sha256(ByteView data);
+Sha1Digest sha1(ByteView data);
 
 }  // namespace seedbank::protocol::detail

@@ -1,6 +1,7 @@
 // Helpers that build real signed records for tests and benchmarks.
 #pragma once
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <chrono>
@@ -59,12 +60,14 @@ inline protocol::ReleaseDraft sample_release(std::uint64_t n, schema::ModelType 
   img.height = 1216;
   img.mime_type = "image/png";
   d.images.push_back(img);
-  d.info_hash_v2 = fake_digest(n, 6);
-  auto v1 = fake_digest(n, 7);
+  // A stand-in info dictionary; the info-hashes must be its digests.
+  std::string info = "d4:name" + std::to_string(std::to_string(n).size()) + ":" + std::to_string(n) + "e";
+  d.torrent_info.assign(info.begin(), info.end());
+  crypto_hash_sha256(d.info_hash_v2.data(), d.torrent_info.data(), d.torrent_info.size());
   protocol::Sha1Digest h1{};
-  std::memcpy(h1.data(), v1.data(), 20);
+  unsigned int len = 0;
+  EVP_Digest(d.torrent_info.data(), d.torrent_info.size(), h1.data(), &len, EVP_sha1(), nullptr);
   d.info_hash_v1 = h1;
-  d.torrent_info = {'d', 'e'};
   return d;
 }
 

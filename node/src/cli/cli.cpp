@@ -7,7 +7,11 @@
 namespace seedbank::node::cli {
 
 std::filesystem::path GlobalOptions::resolved_data_dir() const {
-  return data_dir.empty() ? default_data_dir() : std::filesystem::path(data_dir);
+  // Absolute, because BitTorrent maps files by absolute store paths.
+  std::error_code ec;
+  auto dir = data_dir.empty() ? default_data_dir() : std::filesystem::path(data_dir);
+  auto absolute = std::filesystem::absolute(dir, ec);
+  return ec ? dir : absolute.lexically_normal();
 }
 
 int report(const protocol::Error& error) {

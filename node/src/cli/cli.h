@@ -41,6 +41,7 @@ void add_inspect_command(CLI::App& app, Context& ctx);
 void add_key_commands(CLI::App& app, Context& ctx);
 void add_node_command(CLI::App& app, Context& ctx);
 void add_publish_commands(CLI::App& app, Context& ctx);
+void add_fetch_commands(CLI::App& app, Context& ctx);
 
 // Prints "seedbank: <message>" to stderr and returns the exit code that
 // matches the error.

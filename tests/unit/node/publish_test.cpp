@@ -178,6 +178,30 @@ BOOST_AUTO_TEST_CASE(torrent_matches_what_libtorrent_makes_from_the_stored_files
   }
 }
 
+BOOST_AUTO_TEST_CASE(single_file_torrent_matches_libtorrent) {
+  // One model, no images: libtorrent does not pad a lone file, so its last
+  // v1 piece must hash the file's tail alone.
+  auto model = write("solo.safetensors", lora_bytes(700001, 11));
+  auto req = request(model);
+  req.images.clear();
+  auto result = run(req);
+  SB_REQUIRE_OK(result);
+  auto t = result->record->body().getPayload().getRelease().getTorrent();
+  fs::path layout = root / "solo-layout";
+  fs::create_directories(layout / result->torrent_name);
+  fs::create_hard_link(node->store->path_of(result->files[0].digests.sha256),
+                       layout / result->torrent_name / "solo.safetensors");
+  lt::file_storage files;
+  lt::add_files(files, (layout / result->torrent_name).string(), lt::create_torrent::no_attributes);
+  lt::create_torrent ct(files, static_cast<int>(result->piece_size));
+  lt::set_piece_hashes(ct, layout.string());
+  std::vector<char> info;
+  lt::entry e = ct.generate();
+  lt::bencode(std::back_inserter(info), e["info"]);
+  BOOST_TEST(std::string(info.begin(), info.end()) ==
+             std::string(reinterpret_cast<const char*>(t.getInfo().begin()), t.getInfo().size()));
+}
+
 BOOST_AUTO_TEST_CASE(republishing_is_idempotent_and_reproducible) {
   auto model = write("m.safetensors", lora_bytes(100000, 3));
   auto first = run(request(model));

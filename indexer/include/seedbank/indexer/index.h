@@ -129,7 +129,7 @@ class Index {
   // Verifies then stores one record (untrusted bytes).
   IngestOutcome ingest(ByteView bytes, Durability durability = Durability::replicated);
   // Verifies on verify_threads threads while this thread writes what is
-  // verified, committing every 1,000 records (verification goes on during
+  // verified, committing every 4,000 records (verification goes on during
   // each commit). Outcomes are in input order; returns once everything
   // stored is committed. A storage failure (disk full) stops the batch: the
   // groups committed before it stay stored, the rest are rejected with the

@@ -9,6 +9,7 @@
 
 #include "seedbank/indexer/index.h"
 #include "seedbank/node/store.h"
+#include "seedbank/node/torrents.h"
 #include "seedbank/protocol/result.h"
 
 namespace boost::asio {
@@ -20,18 +21,22 @@ namespace seedbank::node {
 struct NodeOptions {
   std::filesystem::path data_dir;
   std::string network = "main";
+  TorrentOptions torrents;  // used by run_node; data_dir is filled in
 };
 
 struct NodeContext {
   NodeOptions options;
   std::unique_ptr<indexer::Index> index;
   std::unique_ptr<ContentStore> store;
+  std::unique_ptr<TorrentService> torrents;  // started by run_node
 
   // Opens (creating when missing) the data dir, the index and the store.
   static protocol::Result<std::unique_ptr<NodeContext>> open(const NodeOptions& options);
 };
 
-// Runs the node on `io` until SIGINT or SIGTERM; returns the exit code.
+// Starts BitTorrent (seeding everything complete in the store) and the
+// control socket, then runs `io` until SIGINT or SIGTERM; saves resume data
+// and returns the exit code.
 int run_node(NodeContext& node, boost::asio::io_context& io);
 
 }  // namespace seedbank::node

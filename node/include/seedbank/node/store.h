@@ -18,7 +18,7 @@ namespace seedbank::node {
 
 class ContentStore {
  public:
-  explicit ContentStore(std::filesystem::path root);
+  explicit ContentStore(std::filesystem::path root);  // made absolute
 
   // Creates the folders (0700). Call once before use.
   protocol::Status open();

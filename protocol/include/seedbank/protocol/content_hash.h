@@ -31,7 +31,7 @@ inline constexpr std::uint64_t kAutoV1Length = 0x10000;
 inline constexpr std::uint64_t kMerkleBlockSize = 16 * 1024;  // BEP 52 leaf size
 
 struct HashOptions {
-  // 0: no torrent pieces. Otherwise a power of two >= 16 KiB: fills
+  // 0: no torrent pieces. Otherwise a power of two, 16 KiB to 64 MiB: fills
   // piece_layer (BEP 52) and, with v1_pieces, the SHA-1 piece hashes.
   std::uint64_t piece_size = 0;
   bool v1_pieces = false;
@@ -69,6 +69,9 @@ using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
 // while it was read (then no digest is returned).
 Result<FileDigests> hash_file(const std::filesystem::path& path, const HashOptions& options = {},
                               const ProgressFn& progress = {});
+
+// Only the SHA-256 of a file, one pass on one core (checking a download).
+Result<Sha256Digest> sha256_file(const std::filesystem::path& path);
 
 // Same, over bytes in memory (tests, small sample images).
 FileDigests hash_bytes(ByteView data, const HashOptions& options = {});

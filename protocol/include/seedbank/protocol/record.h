@@ -107,8 +107,8 @@ namespace seedbank::protocol {
 
 // A file name that is safe to create inside a folder on Linux, macOS and
 // Windows: not empty, at most 255 bytes of UTF-8, no '/', '\\', NUL or other
-// control characters, not "." or "..", no Windows-reserved name (CON, NUL,
-// COM1, ...) and no trailing dot or space.
+// control characters, none of : * ? " < > |, not "." or "..", no
+// Windows-reserved name (CON, NUL, COM1, ...) and no trailing dot or space.
 Status validate_file_name(std::string_view name);
 
 }  // namespace seedbank::protocol

@@ -1,0 +1,265 @@
+// seedbank fetch RELEASE_ID|HASH [--images-only] [--peer HOST:PORT]... [--out DIR] [--json]
+// seedbank status [--json]
+// seedbank record export ID [--out FILE] / seedbank record import FILE...
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "../control.h"
+#include "cli.h"
+#include "seedbank/node/context.h"
+#include "seedbank/node/progress.h"
+
+namespace seedbank::node::cli {
+namespace {
+
+namespace p = seedbank::protocol;
+
+// A release id, or any hash that names exactly one release.
+p::Result<p::Record> find_release(indexer::Index& index, const std::string& what) {
+  if (auto id = p::from_hex_fixed<32>(what)) {
+    auto rec = index.get(*id);
+    if (rec && rec->kind() == p::RecordKind::release) return rec;
+  }
+  auto matches = index.find_by_hash(what);
+  if (!matches) return matches.error();
+  std::vector<p::RecordId> releases;
+  for (const auto& m : *matches)
+    if (std::find(releases.begin(), releases.end(), m.release) == releases.end()) releases.push_back(m.release);
+  if (releases.empty())
+    return p::make_error(p::ErrorCode::not_found, "no release in the local index matches " + what +
+                                                      "; import its record first (`seedbank record import`)");
+  if (releases.size() > 1) {
+    std::string list;
+    for (const auto& r : releases) list += "\n  " + p::to_hex(r);
+    return p::make_error(p::ErrorCode::ambiguous, what + " matches " + std::to_string(releases.size()) +
+                                                      " releases; give one release id:" + list);
+  }
+  return index.get(releases[0]);
+}
+
+struct FetchArgs {
+  std::string what, out, bt_listen = "0.0.0.0:0";
+  std::vector<std::string> peers;
+  bool images_only = false, json = false, no_dht = false;
+  int timeout = 600;
+};
+
+// Places the release's files (those in the store) in `out` under their names.
+p::Status place_files(const p::Record& rec, ContentStore& store, const std::filesystem::path& out, bool images_only) {
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) return p::make_error(p::ErrorCode::io, out.string() + ": " + ec.message());
+  auto r = rec.body().getPayload().getRelease();
+  auto place = [&](const char* name, capnp::Data::Reader sha) -> p::Status {
+    p::Sha256Digest d;
+    std::memcpy(d.data(), sha.begin(), 32);
+    auto src = store.path_of(d);
+    auto dst = out / name;
+    if (std::filesystem::exists(dst)) return {};
+    std::filesystem::create_hard_link(src, dst, ec);
+    if (ec) {
+      ec.clear();
+      std::filesystem::copy_file(src, dst, ec);
+    }
+    if (ec) return p::make_error(p::ErrorCode::io, dst.string() + ": " + ec.message());
+    return {};
+  };
+  if (!images_only)
+    for (auto f : r.getFiles())
+      if (auto st = place(f.getName().cStr(), f.getHashes().getSha256()); !st) return st;
+  for (auto i : r.getImages())
+    if (auto st = place(i.getName().cStr(), i.getSha256()); !st) return st;
+  return {};
+}
+
+int run_fetch(const FetchArgs& a, const Context& ctx) {
+  NodeOptions options;
+  options.data_dir = ctx.global.resolved_data_dir();
+  options.network = ctx.global.network;
+  auto node = NodeContext::open(options);
+  if (!node) return report(node.error());
+  auto rec = find_release(*(*node)->index, a.what);
+  if (!rec) return report(rec.error());
+  std::string release_hex = p::to_hex(rec->id());
+  auto r = rec->body().getPayload().getRelease();
+  if (!a.json)
+    std::cerr << "fetching " << r.getModelName().cStr() << " " << r.getVersionName().cStr() << " ("
+              << release_hex.substr(0, 12) << ")" << (a.images_only ? ", sample images only" : "") << "\n";
+
+  // Through the running node when there is one; otherwise an embedded session.
+  std::function<p::Result<nlohmann::json>()> poll_status;
+  std::unique_ptr<TorrentService> embedded;
+  nlohmann::json request = {{"cmd", "fetch"}, {"release", release_hex}, {"imagesOnly", a.images_only}, {"peers", a.peers}};
+  auto reply = control_request(options.data_dir, request);
+  if (reply) {
+    if (reply->contains("error")) return report(p::make_error(p::ErrorCode::io, (*reply)["error"].get<std::string>()));
+    poll_status = [&] { return control_request(options.data_dir, {{"cmd", "torrent"}, {"release", release_hex}}); };
+  } else {
+    TorrentOptions topts;
+    topts.data_dir = options.data_dir;
+    topts.listen = a.bt_listen;
+    topts.dht = !a.no_dht;
+    auto started = TorrentService::start(topts, *(*node)->index, *(*node)->store);
+    if (!started) return report(started.error());
+    embedded = std::move(started).value();
+    if (auto st = embedded->fetch(*rec, a.images_only, a.peers); !st) return report(st.error());
+    poll_status = [&]() -> p::Result<nlohmann::json> {
+      embedded->poll();
+      auto s = embedded->status_of(release_hex);
+      if (!s) return p::make_error(p::ErrorCode::internal, "torrent vanished");
+      return nlohmann::json{{"state", s->state}, {"wanted", s->wanted}, {"done", s->done},
+                            {"downloadRate", s->download_rate}, {"peers", s->peers},
+                            {"filesWanted", s->files_wanted}, {"filesStored", s->files_stored},
+                            {"complete", s->complete}, {"error", s->error}};
+    };
+  }
+
+  auto start = std::chrono::steady_clock::now();
+  auto last_peer = start;
+  std::optional<ProgressBar> bar;  // made once the size is known
+  nlohmann::json last;
+  int code = kOk;
+  for (;;) {
+    auto s = poll_status();
+    if (!s) return report(s.error());
+    last = *s;
+    if (last.value("peers", 0) > 0) last_peer = std::chrono::steady_clock::now();
+    if (!last.value("error", std::string()).empty()) {
+      code = report(p::make_error(p::ErrorCode::bad_signature, last["error"].get<std::string>()));
+      break;
+    }
+    if (last.value("complete", false)) break;
+    if (!bar && last.value("wanted", 0ull) > 0) bar.emplace("fetch", last.value("wanted", 0ull), !a.json);
+    if (bar) bar->update(last.value("done", 0ull), std::to_string(last.value("peers", 0)) + " peers");
+    auto now = std::chrono::steady_clock::now();
+    if (now - start > std::chrono::seconds(a.timeout)) {
+      code = report(p::make_error(p::ErrorCode::io, "gave up after " + std::to_string(a.timeout) + " s"));
+      break;
+    }
+    if (now - last_peer > std::chrono::seconds(std::min(a.timeout, 30))) {
+      std::cerr << "seedbank: no peer has this release; pass --peer HOST:PORT of a node that seeds it\n";
+      code = kNoPeers;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (bar) bar->finish();
+  if (embedded) embedded.reset();  // saves resume data for a later try
+  if (code == kOk && !a.out.empty())
+    if (auto st = place_files(*rec, *(*node)->store, a.out, a.images_only); !st) return report(st.error());
+  if (a.json)
+    print_json({{"releaseId", release_hex}, {"complete", code == kOk}, {"status", last}, {"out", a.out}});
+  else if (code == kOk)
+    std::cerr << "fetched and verified " << last.value("filesStored", 0) << " files"
+              << (a.out.empty() ? "" : " into " + a.out) << "\n";
+  return code;
+}
+
+int run_status(bool json, const Context& ctx) {
+  auto reply = control_request(ctx.global.resolved_data_dir(), {{"cmd", "status"}});
+  if (!reply) return report(reply.error());
+  if (json) {
+    print_json(nlohmann::ordered_json::parse(reply->dump()));
+    return kOk;
+  }
+  std::cout << "network " << (*reply)["network"].get<std::string>() << ", BitTorrent on "
+            << (*reply)["btListen"].get<std::string>() << ", " << (*reply)["releases"] << " releases indexed\n";
+  for (const auto& t : (*reply)["torrents"]) {
+    std::cout << t["releaseId"].get<std::string>().substr(0, 12) << "  " << t["name"].get<std::string>() << "  "
+              << t["state"].get<std::string>() << "  " << human_bytes(t["done"]) << "/" << human_bytes(t["wanted"])
+              << "  down " << human_rate(t["downloadRate"].get<double>()) << "  up "
+              << human_rate(t["uploadRate"].get<double>()) << "  " << t["peers"] << " peers";
+    if (!t["error"].get<std::string>().empty()) std::cout << "  error: " << t["error"].get<std::string>();
+    std::cout << "\n";
+  }
+  return kOk;
+}
+
+}  // namespace
+
+void add_fetch_commands(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<FetchArgs>();
+  auto* fetch = app.add_subcommand("fetch", "Download a release over BitTorrent, verified, into the store");
+  fetch->footer(
+      "RELEASE is a release id or any hash of one of its files (SHA256, AutoV2, ...).\n"
+      "Goes through the running node when there is one; otherwise starts BitTorrent\n"
+      "for the duration of the command. Every file's SHA-256 is checked against the\n"
+      "signed release before it enters the store. Exit codes: 0 done, 3 not found,\n"
+      "4 ambiguous, 5 verification failed, 6 no peers.");
+  fetch->add_option("release", a->what, "Release id or file hash")->required();
+  fetch->add_flag("--images-only", a->images_only, "Only the sample images");
+  fetch->add_option("--peer", a->peers, "HOST:PORT of a node that seeds it (repeatable)");
+  fetch->add_option("--out", a->out, "Also place the files in this folder");
+  fetch->add_option("--bt-listen", a->bt_listen, "Listen address without a running node (default 0.0.0.0:0)");
+  fetch->add_flag("--no-dht", a->no_dht, "Without a running node: do not use the DHT");
+  fetch->add_option("--timeout", a->timeout, "Give up after this many seconds (default 600)");
+  fetch->add_flag("--json", a->json, "Print the result as JSON");
+  fetch->callback([a, &ctx] { ctx.exit_code = run_fetch(*a, ctx); });
+
+  auto json = std::make_shared<bool>(false);
+  auto* status = app.add_subcommand("status", "Torrents of the running node: state, rates, peers");
+  status->add_flag("--json", *json, "Print JSON");
+  status->callback([json, &ctx] { ctx.exit_code = run_status(*json, ctx); });
+
+  auto* record = app.add_subcommand("record", "Move signed records between nodes by hand");
+  record->require_subcommand(1);
+  auto export_id = std::make_shared<std::string>();
+  auto export_out = std::make_shared<std::string>();
+  auto* exp = record->add_subcommand("export", "Write a record's signed bytes");
+  exp->add_option("id", *export_id, "Record id (64 hex)")->required();
+  exp->add_option("--out", *export_out, "File (default stdout)");
+  exp->callback([&ctx, export_id, export_out] {
+    NodeOptions o;
+    o.data_dir = ctx.global.resolved_data_dir();
+    o.network = ctx.global.network;
+    auto node = NodeContext::open(o);
+    if (!node) {
+      ctx.exit_code = report(node.error());
+      return;
+    }
+    auto id = p::from_hex_fixed<32>(*export_id);
+    if (!id) {
+      ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument, *export_id + " is not a record id"));
+      return;
+    }
+    auto rec = (*node)->index->get(*id);
+    if (!rec) {
+      ctx.exit_code = report(rec.error());
+      return;
+    }
+    auto bytes = rec->bytes();
+    if (export_out->empty()) std::cout.write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+    else std::ofstream(*export_out, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+  });
+  auto files = std::make_shared<std::vector<std::string>>();
+  auto* imp = record->add_subcommand("import", "Verify and add signed records to the local index");
+  imp->add_option("files", *files, "Record files")->required()->check(CLI::ExistingFile);
+  imp->callback([&ctx, files] {
+    NodeOptions o;
+    o.data_dir = ctx.global.resolved_data_dir();
+    o.network = ctx.global.network;
+    auto node = NodeContext::open(o);
+    if (!node) {
+      ctx.exit_code = report(node.error());
+      return;
+    }
+    for (const auto& f : *files) {
+      std::ifstream in(f, std::ios::binary);
+      p::Bytes bytes((std::istreambuf_iterator<char>(in)), {});
+      auto out = (*node)->index->ingest(bytes, indexer::Durability::local);
+      if (out.status == indexer::IngestStatus::rejected) {
+        ctx.exit_code = report(p::make_error(out.error.code, f + ": " + out.error.message));
+        continue;
+      }
+      std::cout << p::to_hex(out.id) << (out.status == indexer::IngestStatus::duplicate ? " (already here)" : "")
+                << "\n";
+    }
+  });
+}
+
+}  // namespace seedbank::node::cli

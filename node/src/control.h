@@ -1,0 +1,45 @@
+// The control channel between the CLI and a running node: a Unix socket at
+// <data dir>/control.sock (mode 0600), one JSON request line in, one JSON
+// reply line out, per connection. Private to node/.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+
+#include "seedbank/protocol/result.h"
+
+namespace seedbank::node {
+
+inline std::filesystem::path control_socket_path(const std::filesystem::path& data_dir) {
+  return data_dir / "control.sock";
+}
+
+using ControlHandler = std::function<nlohmann::json(const nlohmann::json& request)>;
+
+// Serves requests on `io` until destroyed. Requests over 1 MiB, or not JSON,
+// get {"error": ...}.
+class ControlServer {
+ public:
+  static protocol::Result<std::unique_ptr<ControlServer>> start(boost::asio::io_context& io,
+                                                                const std::filesystem::path& socket_path,
+                                                                ControlHandler handler);
+  ~ControlServer();
+
+ private:
+  ControlServer(boost::asio::io_context& io, std::filesystem::path path, ControlHandler handler);
+  void accept();
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  std::filesystem::path path_;
+  ControlHandler handler_;
+};
+
+// Sends one request to the node on `data_dir`. Error not_found when no node
+// is running there.
+protocol::Result<nlohmann::json> control_request(const std::filesystem::path& data_dir, const nlohmann::json& request);
+
+}  // namespace seedbank::node

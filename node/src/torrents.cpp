@@ -1,0 +1,484 @@
+#include "seedbank/node/torrents.h"
+
+#include <libtorrent/add_torrent_params.hpp>
+#include <libtorrent/alert_types.hpp>
+#include <libtorrent/read_resume_data.hpp>
+#include <libtorrent/session.hpp>
+#include <libtorrent/session_params.hpp>
+#include <libtorrent/torrent_handle.hpp>
+#include <libtorrent/torrent_info.hpp>
+#include <libtorrent/torrent_status.hpp>
+#include <libtorrent/write_resume_data.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <map>
+#include <sstream>
+
+#include "seedbank/protocol/content_hash.h"
+
+namespace seedbank::node {
+namespace {
+
+namespace p = seedbank::protocol;
+using p::ErrorCode;
+using p::make_error;
+
+p::Bytes read_all(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return p::Bytes(std::istreambuf_iterator<char>(in), {});
+}
+
+p::Status write_atomically(const std::filesystem::path& path, const std::vector<char>& bytes) {
+  auto tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) return make_error(ErrorCode::io, tmp.string() + ": cannot write (disk full?)");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return make_error(ErrorCode::io, path.string() + ": " + ec.message());
+  return {};
+}
+
+std::string hex_of(const lt::sha256_hash& h) {
+  return p::to_hex(p::ByteView(reinterpret_cast<const std::uint8_t*>(h.data()), 32));
+}
+
+// One release file, as it appears in the torrent.
+struct Slot {
+  lt::file_index_t index;
+  std::string name;
+  bool image = false;
+  p::Sha256Digest sha256{};
+  std::uint64_t size = 0;
+  bool wanted = false;
+  bool stored = false;     // in the content store, verified
+  bool verifying = false;  // a SHA-256 check is running
+};
+
+struct Managed {
+  p::RecordId release{};
+  std::string release_hex, info_hash, name;
+  lt::torrent_handle handle;
+  std::vector<Slot> slots;
+  std::string error;
+};
+
+struct Verification {
+  std::string info_hash;
+  std::size_t slot;
+  std::future<p::Result<p::Sha256Digest>> result;
+};
+
+}  // namespace
+
+p::Bytes torrent_file_of(schema::Release::Reader release) {
+  auto t = release.getTorrent();
+  std::string whole = "d4:info";
+  whole.append(reinterpret_cast<const char*>(t.getInfo().begin()), t.getInfo().size());
+  if (t.getPieceLayers().size()) {
+    whole += "12:piece layers";
+    whole.append(reinterpret_cast<const char*>(t.getPieceLayers().begin()), t.getPieceLayers().size());
+  }
+  whole += "e";
+  return p::Bytes(whole.begin(), whole.end());
+}
+
+struct TorrentService::Impl {
+  TorrentOptions options;
+  indexer::Index& index;
+  ContentStore& store;
+  std::unique_ptr<lt::session> session;
+  std::map<std::string, Managed> torrents;  // by v2 info-hash hex
+  std::vector<Verification> verifications;
+  std::string listen_address;
+
+  Impl(const TorrentOptions& o, indexer::Index& i, ContentStore& s) : options(o), index(i), store(s) {}
+
+  std::filesystem::path resume_dir() const { return options.data_dir / "resume"; }
+  std::filesystem::path partial_dir(const std::string& info_hash) const {
+    return options.data_dir / "partial" / info_hash;
+  }
+
+  // Builds the add parameters for a release: files mapped onto the store
+  // when they are there, onto partial/ otherwise.
+  p::Result<lt::add_torrent_params> params_for(const p::Record& rec, Managed* m, bool images_only, bool fetching) {
+    auto r = rec.body().getPayload().getRelease();
+    auto bytes = torrent_file_of(r);
+    lt::error_code ec;
+    auto ti = std::make_shared<lt::torrent_info>(
+        lt::span<char const>(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size())), ec,
+        lt::from_span);
+    if (ec) return make_error(ErrorCode::malformed, "release " + p::to_hex(rec.id()) + ": its torrent does not load: " +
+                                                        ec.message());
+    lt::add_torrent_params atp;
+    m->info_hash = hex_of(ti->info_hashes().v2);
+    auto resume = resume_dir() / (m->info_hash + ".resume");
+    if (std::filesystem::exists(resume)) {
+      auto buf = read_all(resume);
+      lt::add_torrent_params loaded =
+          lt::read_resume_data(lt::span<char const>(reinterpret_cast<const char*>(buf.data()), static_cast<long>(buf.size())), ec);
+      if (!ec) atp = std::move(loaded);
+    }
+    atp.ti = ti;
+    atp.save_path = store.root().string();
+    m->release = rec.id();
+    m->release_hex = p::to_hex(rec.id());
+    m->name = ti->name();
+    m->slots.clear();
+    std::map<std::string, std::pair<bool, unsigned>> by_name;  // name -> (image, index)
+    for (unsigned i = 0; i < r.getFiles().size(); ++i) by_name[r.getFiles()[i].getName().cStr()] = {false, i};
+    for (unsigned i = 0; i < r.getImages().size(); ++i) by_name[r.getImages()[i].getName().cStr()] = {true, i};
+    const auto& fs = ti->files();
+    // Pad files keep the default priority; an unwanted file anywhere would
+    // also take a seed out of seed mode.
+    atp.file_priorities.assign(static_cast<std::size_t>(fs.num_files()), lt::default_priority);
+    for (auto i : fs.file_range()) {
+      if (fs.pad_file_at(i)) continue;
+      std::string name(fs.file_name(i));
+      auto it = by_name.find(name);
+      if (it == by_name.end())
+        return make_error(ErrorCode::malformed, "release " + m->release_hex + ": torrent file '" + name +
+                                                    "' is not listed in the release");
+      Slot slot;
+      slot.index = i;
+      slot.name = name;
+      slot.image = it->second.first;
+      auto sha = slot.image ? r.getImages()[it->second.second].getSha256() : r.getFiles()[it->second.second].getHashes().getSha256();
+      std::memcpy(slot.sha256.data(), sha.begin(), 32);
+      slot.size = static_cast<std::uint64_t>(fs.file_size(i));
+      slot.stored = store.contains(slot.sha256);
+      slot.wanted = slot.stored || !fetching || !images_only || slot.image;
+      atp.file_priorities[static_cast<std::size_t>(static_cast<int>(i))] =
+          slot.wanted ? lt::default_priority : lt::dont_download;
+      atp.renamed_files[i] = slot.stored ? store.path_of(slot.sha256).string()
+                                         : (partial_dir(m->info_hash) / std::to_string(static_cast<int>(i))).string();
+      m->slots.push_back(slot);
+    }
+    // Added active and unmanaged: auto-management would queue all but a few.
+    atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
+    bool all_stored = std::all_of(m->slots.begin(), m->slots.end(), [](const Slot& s) { return s.stored; });
+    bool all_wanted = std::all_of(m->slots.begin(), m->slots.end(), [](const Slot& s) { return s.wanted; });
+    if (all_wanted) atp.file_priorities.clear();
+    if (all_stored && !std::filesystem::exists(resume)) atp.flags |= lt::torrent_flags::seed_mode;
+    return atp;
+  }
+
+  p::Status add(const p::Record& rec, bool images_only, bool fetching) {
+    if (rec.kind() != p::RecordKind::release)
+      return make_error(ErrorCode::invalid_argument, p::to_hex(rec.id()) + " is not a release");
+    Managed m;
+    auto atp = params_for(rec, &m, images_only, fetching);
+    if (!atp) return atp.error();
+    auto existing = torrents.find(m.info_hash);
+    if (existing != torrents.end()) {
+      // Already known: widen what is wanted (e.g. images first, then all).
+      if (fetching) {
+        for (std::size_t i = 0; i < existing->second.slots.size(); ++i) {
+          auto& slot = existing->second.slots[i];
+          if (!slot.wanted && m.slots[i].wanted) {
+            slot.wanted = true;
+            existing->second.handle.file_priority(slot.index, lt::default_priority);
+          }
+        }
+      }
+      return {};
+    }
+    std::error_code fec;
+    std::filesystem::create_directories(partial_dir(m.info_hash), fec);
+    lt::error_code ec;
+    m.handle = session->add_torrent(std::move(*atp), ec);
+    if (ec) return make_error(ErrorCode::io, "cannot add torrent " + m.info_hash + ": " + ec.message());
+    torrents.emplace(m.info_hash, std::move(m));
+    return {};
+  }
+
+  Managed* find(const lt::torrent_handle& h) {
+    auto ih = h.info_hashes();
+    if (!ih.has_v2()) return nullptr;
+    auto it = torrents.find(hex_of(ih.v2));
+    return it == torrents.end() ? nullptr : &it->second;
+  }
+
+  void start_verification(Managed& m, std::size_t slot) {
+    Slot& s = m.slots[slot];
+    if (s.stored || s.verifying) return;
+    s.verifying = true;
+    auto path = partial_dir(m.info_hash) / std::to_string(static_cast<int>(s.index));
+    verifications.push_back(
+        {m.info_hash, slot, std::async(std::launch::async, [path] { return p::sha256_file(path); })});
+  }
+
+  void finish_verifications() {
+    for (auto it = verifications.begin(); it != verifications.end();) {
+      if (it->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        ++it;
+        continue;
+      }
+      auto digest = it->result.get();
+      auto t = torrents.find(it->info_hash);
+      if (t != torrents.end()) {
+        Managed& m = t->second;
+        Slot& s = m.slots[it->slot];
+        s.verifying = false;
+        if (!digest) {
+          m.error = digest.error().message;
+        } else if (*digest != s.sha256) {
+          // The torrent's pieces verified, but the bytes are not what the
+          // signed release promises: never store or serve them.
+          m.error = s.name + ": SHA-256 " + p::to_hex(*digest) + " does not match the release's " +
+                    p::to_hex(s.sha256) + "; the release's torrent does not hold the file it claims";
+          m.handle.file_priority(s.index, lt::dont_download);
+          m.handle.pause();
+        } else {
+          // Verified: libtorrent renames it into the store (atomic, same filesystem).
+          auto dest = store.path_of(s.sha256);
+          std::error_code ec;
+          std::filesystem::create_directories(dest.parent_path(), ec);
+          m.handle.rename_file(s.index, dest.string());
+        }
+      }
+      it = verifications.erase(it);
+    }
+  }
+
+  void handle_alerts() {
+    std::vector<lt::alert*> alerts;
+    session->pop_alerts(&alerts);
+    for (lt::alert* a : alerts) {
+      if (auto* fc = lt::alert_cast<lt::file_completed_alert>(a)) {
+        if (Managed* m = find(fc->handle))
+          for (std::size_t i = 0; i < m->slots.size(); ++i)
+            if (m->slots[i].index == fc->index && !m->slots[i].stored) start_verification(*m, i);
+      } else if (auto* fr = lt::alert_cast<lt::file_renamed_alert>(a)) {
+        if (Managed* m = find(fr->handle))
+          for (auto& s : m->slots)
+            if (s.index == fr->index && std::string(fr->new_name()) == store.path_of(s.sha256).string()) s.stored = true;
+      } else if (auto* ff = lt::alert_cast<lt::file_rename_failed_alert>(a)) {
+        if (Managed* m = find(ff->handle)) m->error = "cannot move a verified file into the store: " + ff->error.message();
+      } else if (auto* te = lt::alert_cast<lt::torrent_error_alert>(a)) {
+        if (Managed* m = find(te->handle)) m->error = te->error.message() + " (" + te->filename() + ")";
+      } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
+        if (Managed* m = find(fe->handle)) {
+          m->error = std::string(fe->filename()) + ": " + fe->error.message();
+          if (fe->error == boost::system::errc::no_space_on_device)
+            m->error += "; the disk is full: downloads are paused until space is freed";
+        }
+      } else if (auto* ls = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
+        if (ls->socket_type == lt::socket_type_t::tcp)
+          listen_address = ls->address.to_string() + ":" + std::to_string(ls->port);
+      }
+    }
+  }
+};
+
+TorrentService::TorrentService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+TorrentService::~TorrentService() {
+  if (impl_ && impl_->session) {
+    save_state();
+    impl_->session.reset();
+  }
+}
+
+p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOptions& options,
+                                                                  indexer::Index& index, ContentStore& store) {
+  auto impl = std::make_unique<Impl>(options, index, store);
+  std::error_code ec;
+  std::filesystem::create_directories(impl->resume_dir(), ec);
+  std::filesystem::create_directories(options.data_dir / "partial", ec);
+
+  lt::settings_pack pack = lt::high_performance_seed();
+  pack.set_str(lt::settings_pack::listen_interfaces, options.listen);
+  pack.set_str(lt::settings_pack::user_agent, "seedbank/0.1");
+  pack.set_int(lt::settings_pack::alert_mask, lt::alert_category::status | lt::alert_category::error |
+                                                  lt::alert_category::storage | lt::alert_category::file_progress);
+  // uTP's delay-based congestion control crawls on loopback and LANs.
+  pack.set_bool(lt::settings_pack::enable_outgoing_utp, false);
+  pack.set_bool(lt::settings_pack::enable_incoming_utp, false);
+  pack.set_bool(lt::settings_pack::allow_multiple_connections_per_ip, true);
+  pack.set_bool(lt::settings_pack::enable_lsd, options.local_discovery);
+  pack.set_bool(lt::settings_pack::enable_upnp, options.port_mapping);
+  pack.set_bool(lt::settings_pack::enable_natpmp, options.port_mapping);
+  pack.set_bool(lt::settings_pack::enable_dht, options.dht);
+  pack.set_bool(lt::settings_pack::dht_restrict_routing_ips, false);
+  pack.set_bool(lt::settings_pack::dht_restrict_search_ips, false);
+  if (!options.dht_bootstrap.empty()) pack.set_str(lt::settings_pack::dht_bootstrap_nodes, "");
+  // A peer that had not loaded a torrent yet is retried soon, not in 60 s.
+  pack.set_int(lt::settings_pack::min_reconnect_time, 1);
+  pack.set_int(lt::settings_pack::active_limit, 100000);
+  pack.set_int(lt::settings_pack::active_seeds, 100000);
+  pack.set_int(lt::settings_pack::active_downloads, 100000);
+
+  lt::session_params params(pack);
+  auto state = options.data_dir / "session.state";
+  if (std::filesystem::exists(state)) {
+    auto buf = read_all(state);
+    try {
+      auto loaded = lt::read_session_params(
+          lt::span<char const>(reinterpret_cast<const char*>(buf.data()), static_cast<long>(buf.size())),
+          lt::session::save_dht_state);
+      params.dht_state = std::move(loaded.dht_state);
+    } catch (const std::exception&) {
+      // A damaged state file only costs the DHT routing table.
+    }
+  }
+  try {
+    impl->session = std::make_unique<lt::session>(std::move(params));
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::io, std::string("cannot start BitTorrent on ") + options.listen + ": " + e.what());
+  }
+  for (const auto& node : options.dht_bootstrap) {
+    auto colon = node.rfind(':');
+    if (colon == std::string::npos) continue;
+    impl->session->add_dht_node({node.substr(0, colon), std::atoi(node.c_str() + colon + 1)});
+  }
+  // Wait briefly for the listen socket so listen_address() is meaningful.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (impl->listen_address.empty() && std::chrono::steady_clock::now() < deadline) {
+    impl->session->wait_for_alert(std::chrono::milliseconds(100));
+    impl->handle_alerts();
+  }
+  if (impl->listen_address.empty())
+    return make_error(ErrorCode::io, "BitTorrent could not listen on " + options.listen +
+                                         "; is the port in use? pick another with --bt-listen");
+  return std::unique_ptr<TorrentService>(new TorrentService(std::move(impl)));
+}
+
+std::size_t TorrentService::seed_all() {
+  std::size_t added = 0;
+  indexer::ReleaseQuery q;
+  q.limit = 100;
+  for (;;) {
+    auto page = impl_->index.query_releases(q);
+    if (!page) break;
+    for (const auto& rec : page->items) {
+      auto before = impl_->torrents.size();
+      auto r = rec.body().getPayload().getRelease();
+      bool complete = true;
+      for (auto f : r.getFiles()) {
+        p::Sha256Digest d;
+        std::memcpy(d.data(), f.getHashes().getSha256().begin(), 32);
+        complete = complete && impl_->store.contains(d);
+      }
+      // Unfinished fetches leave resume data; continue those too.
+      bool resumable = false;
+      {
+        auto bytes = torrent_file_of(r);
+        lt::error_code ec;
+        lt::torrent_info ti(lt::span<char const>(reinterpret_cast<const char*>(bytes.data()),
+                                                 static_cast<long>(bytes.size())),
+                            ec, lt::from_span);
+        if (!ec) resumable = std::filesystem::exists(impl_->resume_dir() / (hex_of(ti.info_hashes().v2) + ".resume"));
+      }
+      if (complete || resumable) {
+        if (impl_->add(rec, false, !complete)) added += impl_->torrents.size() - before;
+      }
+    }
+    if (page->next_cursor.empty()) break;
+    q.cursor = page->next_cursor;
+  }
+  return added;
+}
+
+p::Status TorrentService::seed(const p::Record& release) { return impl_->add(release, false, false); }
+
+p::Status TorrentService::fetch(const p::Record& release, bool images_only, const std::vector<std::string>& peers) {
+  if (auto st = impl_->add(release, images_only, true); !st) return st;
+  add_peers(p::to_hex(release.id()), peers);
+  return {};
+}
+
+void TorrentService::add_peers(const std::string& release_hex, const std::vector<std::string>& peers) {
+  for (auto& [ih, m] : impl_->torrents) {
+    if (m.release_hex != release_hex) continue;
+    for (const auto& peer : peers) {
+      auto colon = peer.rfind(':');
+      if (colon == std::string::npos) continue;
+      lt::error_code ec;
+      auto addr = lt::make_address(peer.substr(0, colon), ec);
+      if (ec) continue;
+      m.handle.connect_peer(lt::tcp::endpoint(addr, static_cast<std::uint16_t>(std::atoi(peer.c_str() + colon + 1))));
+    }
+  }
+}
+
+void TorrentService::poll() {
+  impl_->handle_alerts();
+  impl_->finish_verifications();
+}
+
+std::vector<TorrentStatus> TorrentService::status() {
+  std::vector<TorrentStatus> out;
+  for (auto& [ih, m] : impl_->torrents) {
+    auto st = m.handle.status();
+    TorrentStatus s;
+    s.release_id = m.release_hex;
+    s.name = m.name;
+    s.info_hash = ih;
+    s.wanted = static_cast<std::uint64_t>(st.total_wanted);
+    s.done = static_cast<std::uint64_t>(st.total_wanted_done);
+    s.download_rate = static_cast<std::uint64_t>(st.download_payload_rate);
+    s.upload_rate = static_cast<std::uint64_t>(st.upload_payload_rate);
+    s.peers = st.num_peers;
+    bool verifying = false;
+    for (const auto& slot : m.slots) {
+      s.files_wanted += slot.wanted;
+      s.files_stored += slot.wanted && slot.stored;
+      verifying = verifying || slot.verifying;
+    }
+    s.complete = s.files_stored == s.files_wanted;
+    s.error = m.error;
+    if (s.error.empty() && st.errc) s.error = st.errc.message() + (st.error_file >= lt::file_index_t(0) ? " (file " + std::to_string(static_cast<int>(st.error_file)) + ")" : "");
+    if (!s.error.empty()) s.state = "error";
+    else if (st.state == lt::torrent_status::checking_files || st.state == lt::torrent_status::checking_resume_data)
+      s.state = "checking";
+    else if (verifying || (!s.complete && st.is_finished)) s.state = "verifying";
+    else if (s.complete) s.state = "seeding";
+    else s.state = "downloading";
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::optional<TorrentStatus> TorrentService::status_of(const std::string& release_hex) {
+  for (auto& s : status())
+    if (s.release_id == release_hex) return s;
+  return std::nullopt;
+}
+
+std::string TorrentService::listen_address() const { return impl_->listen_address; }
+
+void TorrentService::save_state() {
+  auto& session = *impl_->session;
+  int pending = 0;
+  for (auto& [ih, m] : impl_->torrents) {
+    if (!m.handle.is_valid()) continue;
+    m.handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
+    ++pending;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (pending > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (!session.wait_for_alert(std::chrono::milliseconds(200))) continue;
+    std::vector<lt::alert*> alerts;
+    session.pop_alerts(&alerts);
+    for (lt::alert* a : alerts) {
+      if (auto* rd = lt::alert_cast<lt::save_resume_data_alert>(a)) {
+        --pending;
+        auto buf = lt::write_resume_data_buf(rd->params);
+        if (rd->params.info_hashes.has_v2())
+          (void)write_atomically(impl_->resume_dir() / (hex_of(rd->params.info_hashes.v2) + ".resume"), buf);
+      } else if (lt::alert_cast<lt::save_resume_data_failed_alert>(a)) {
+        --pending;
+      }
+    }
+  }
+  auto state = lt::write_session_params_buf(session.session_state(lt::session::save_dht_state));
+  (void)write_atomically(impl_->options.data_dir / "session.state", state);
+}
+
+}  // namespace seedbank::node

@@ -1,0 +1,146 @@
+// Fetching releases between real seedbank processes on 127.0.0.1.
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+
+#include "support/process.h"
+
+namespace fs = std::filesystem;
+using seedbank::testing::Process;
+
+namespace {
+
+std::string read_file(const fs::path& p) { return seedbank::testing::slurp(p.string()); }
+
+struct Swarm {
+  fs::path dir = fs::temp_directory_path() / ("seedbank-fetch-" + std::to_string(std::random_device{}()));
+  int calls = 0;
+  Swarm() { fs::create_directories(dir / "in"); }
+  ~Swarm() { fs::remove_all(dir); }
+
+  seedbank::testing::ProcessResult sb(const std::string& node, std::vector<std::string> args) {
+    args.insert(args.begin(), {SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test"});
+    return seedbank::testing::run(args, (dir / ("call" + std::to_string(++calls))).string());
+  }
+  std::unique_ptr<Process> start_node(const std::string& node, std::string* bt_address) {
+    auto p = std::make_unique<Process>(
+        std::vector<std::string>{SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test", "node",
+                                 "--bt-listen", "127.0.0.1:0", "--no-dht"},
+        (dir / (node + "-node")).string());
+    BOOST_REQUIRE_MESSAGE(p->wait_for_err("running"), p->err());
+    std::smatch m;
+    std::string err = p->err();
+    BOOST_REQUIRE(std::regex_search(err, m, std::regex("BitTorrent on ([0-9.]+:[0-9]+)")));
+    *bt_address = m[1];
+    return p;
+  }
+  fs::path model(const std::string& name, std::size_t n, unsigned seed) {
+    std::string header = R"({"w":{"dtype":"U8","shape":[)" + std::to_string(n) + R"(],"data_offsets":[0,)" +
+                         std::to_string(n) + "]}}";
+    header.resize((header.size() + 7) / 8 * 8, ' ');
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[static_cast<std::size_t>(i)] = static_cast<char>(header.size() >> (8 * i));
+    bytes += header;
+    std::mt19937 rng(seed);
+    for (std::size_t i = 0; i < n; ++i) bytes += static_cast<char>(rng());
+    std::ofstream(dir / "in" / name, std::ios::binary) << bytes;
+    return dir / "in" / name;
+  }
+  // Publishes on `node`; returns the release JSON.
+  nlohmann::json publish(const std::string& node, const fs::path& file, const std::string& name) {
+    std::string png = (fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.png").string();
+    auto r = sb(node, {"publish", file.string(), "--name", name, "--type", "Checkpoint", "--image", png, "--json"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "exit " << r.exit_code << ": " << r.err << r.out);
+    return nlohmann::json::parse(r.out);
+  }
+  void copy_record(const std::string& from, const std::string& to, const std::string& id) {
+    auto file = dir / (id.substr(0, 8) + ".record");
+    BOOST_REQUIRE_EQUAL(sb(from, {"record", "export", id, "--out", file.string()}).exit_code, 0);
+    auto imp = sb(to, {"record", "import", file.string()});
+    BOOST_REQUIRE_MESSAGE(imp.exit_code == 0, imp.err);
+  }
+  bool stored(const std::string& node, const std::string& sha256_upper) {
+    std::string hex = sha256_upper;
+    for (auto& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return fs::exists(dir / node / "store" / "sha256" / hex.substr(0, 2) / hex);
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(fetch_test, Swarm)
+
+BOOST_AUTO_TEST_CASE(fetch_whole_release_and_images_only_from_a_seed) {
+  BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
+  auto file = model("castle.safetensors", 3 * 1024 * 1024 + 17, 1);
+  auto release = publish("a", file, "Castle");
+  std::string id = release["releaseId"];
+  std::string model_sha = release["files"][0]["hashes"]["SHA256"];
+  std::string image_sha = release["files"][1]["hashes"]["SHA256"];
+
+  std::string seed_address;
+  auto seed = start_node("a", &seed_address);
+  copy_record("a", "b", id);
+  copy_record("a", "c", id);
+
+  // B: the whole release, found by its AutoV2 hash, placed in a folder too.
+  auto b = sb("b", {"fetch", release["files"][0]["hashes"]["AutoV2"], "--peer", seed_address, "--no-dht",
+                    "--bt-listen", "127.0.0.1:0", "--timeout", "60", "--out", (dir / "b-out").string(), "--json"});
+  BOOST_REQUIRE_MESSAGE(b.exit_code == 0, b.err);
+  BOOST_TEST(stored("b", model_sha));
+  BOOST_TEST(stored("b", image_sha));
+  BOOST_TEST(read_file(dir / "b-out" / "castle.safetensors") == read_file(file));
+  BOOST_TEST(fs::exists(dir / "b-out" / "a1111.png"));
+
+  // C: only the sample images.
+  auto c = sb("c", {"fetch", id, "--images-only", "--peer", seed_address, "--no-dht", "--bt-listen", "127.0.0.1:0",
+                    "--timeout", "60"});
+  BOOST_REQUIRE_MESSAGE(c.exit_code == 0, c.err);
+  BOOST_TEST(stored("c", image_sha));
+  BOOST_TEST(!stored("c", model_sha));
+
+  // The seed reports what it serves.
+  auto status = sb("a", {"status", "--json"});
+  BOOST_REQUIRE_EQUAL(status.exit_code, 0);
+  auto s = nlohmann::json::parse(status.out);
+  BOOST_REQUIRE_EQUAL(s["torrents"].size(), 1u);
+  BOOST_TEST(s["torrents"][0]["state"] == "seeding");
+  seed->signal(SIGTERM);
+  BOOST_TEST(seed->wait(std::chrono::seconds(20)) == 0);
+  BOOST_TEST(!fs::directory_iterator(dir / "a" / "resume").operator*().path().empty());
+}
+
+BOOST_AUTO_TEST_CASE(corrupted_seed_data_never_reaches_the_fetchers_store) {
+  BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
+  auto file = model("bad.safetensors", 2 * 1024 * 1024, 2);
+  auto release = publish("a", file, "Bad Seed");
+  std::string id = release["releaseId"];
+  std::string model_sha = release["files"][0]["hashes"]["SHA256"];
+  // Flip one byte of the seed's stored copy.
+  std::string hex = model_sha;
+  for (auto& ch : hex) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto stored_path = dir / "a" / "store" / "sha256" / hex.substr(0, 2) / hex;
+  {
+    std::fstream f(stored_path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1024 * 1024);
+    f.put('\x42' ^ static_cast<char>(f.peek()));
+  }
+  std::string seed_address;
+  auto seed = start_node("a", &seed_address);
+  copy_record("a", "d", id);
+  auto d = sb("d", {"fetch", id, "--peer", seed_address, "--no-dht", "--bt-listen", "127.0.0.1:0", "--timeout", "12"});
+  BOOST_TEST(d.exit_code != 0);
+  BOOST_TEST(!stored("d", model_sha));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_release_is_not_found) {
+  auto r = sb("e", {"fetch", "0123456789abcdef0123", "--no-dht", "--timeout", "5"});
+  BOOST_TEST(r.exit_code == 3);
+  BOOST_TEST(r.err.find("record import") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
