@@ -2,6 +2,7 @@
 
 #include <libtorrent/add_torrent_params.hpp>
 #include <libtorrent/alert_types.hpp>
+#include <libtorrent/ip_filter.hpp>
 #include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_params.hpp>
@@ -126,6 +127,9 @@ struct TorrentService::Impl {
     }
     atp.ti = ti;
     atp.save_path = store.root().string();
+    // Trackers recorded in the release (outside the info dictionary).
+    atp.trackers.clear();
+    for (auto t : r.getTorrent().getTrackers()) atp.trackers.emplace_back(t.cStr());
     m->release = rec.id();
     m->release_hex = p::to_hex(rec.id());
     m->name = ti->name();
@@ -313,6 +317,10 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
   pack.set_int(lt::settings_pack::active_limit, 100000);
   pack.set_int(lt::settings_pack::active_seeds, 100000);
   pack.set_int(lt::settings_pack::active_downloads, 100000);
+  if (options.download_limit > 0)
+    pack.set_int(lt::settings_pack::download_rate_limit, static_cast<int>(options.download_limit));
+  if (options.upload_limit > 0)
+    pack.set_int(lt::settings_pack::upload_rate_limit, static_cast<int>(options.upload_limit));
 
   lt::session_params params(pack);
   auto state = options.data_dir / "session.state";
@@ -331,6 +339,16 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
     impl->session = std::make_unique<lt::session>(std::move(params));
   } catch (const std::exception& e) {
     return make_error(ErrorCode::io, std::string("cannot start BitTorrent on ") + options.listen + ": " + e.what());
+  }
+  if (options.download_limit > 0 || options.upload_limit > 0) {
+    // Peers on loopback and the LAN are in an unlimited class by default;
+    // put every address in the global class so the limits hold there too.
+    lt::ip_filter classes;
+    classes.add_rule(lt::make_address("0.0.0.0"), lt::make_address("255.255.255.255"),
+                     1u << static_cast<std::uint32_t>(lt::session::global_peer_class_id));
+    classes.add_rule(lt::make_address("::"), lt::make_address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+                     1u << static_cast<std::uint32_t>(lt::session::global_peer_class_id));
+    impl->session->set_peer_class_filter(classes);
   }
   for (const auto& node : options.dht_bootstrap) {
     auto colon = node.rfind(':');
@@ -424,6 +442,7 @@ std::vector<TorrentStatus> TorrentService::status() {
     s.done = static_cast<std::uint64_t>(st.total_wanted_done);
     s.download_rate = static_cast<std::uint64_t>(st.download_payload_rate);
     s.upload_rate = static_cast<std::uint64_t>(st.upload_payload_rate);
+    s.downloaded = static_cast<std::uint64_t>(st.total_payload_download);
     s.peers = st.num_peers;
     bool verifying = false;
     for (const auto& slot : m.slots) {

@@ -6,7 +6,10 @@
 #include <fstream>
 #include <random>
 #include <regex>
+#include <sys/stat.h>
+#include <thread>
 
+#include "support/model_files.h"
 #include "support/process.h"
 
 namespace fs = std::filesystem;
@@ -39,16 +42,7 @@ struct Swarm {
     return p;
   }
   fs::path model(const std::string& name, std::size_t n, unsigned seed) {
-    std::string header = R"({"w":{"dtype":"U8","shape":[)" + std::to_string(n) + R"(],"data_offsets":[0,)" +
-                         std::to_string(n) + "]}}";
-    header.resize((header.size() + 7) / 8 * 8, ' ');
-    std::string bytes(8, '\0');
-    for (int i = 0; i < 8; ++i) bytes[static_cast<std::size_t>(i)] = static_cast<char>(header.size() >> (8 * i));
-    bytes += header;
-    std::mt19937 rng(seed);
-    for (std::size_t i = 0; i < n; ++i) bytes += static_cast<char>(rng());
-    std::ofstream(dir / "in" / name, std::ios::binary) << bytes;
-    return dir / "in" / name;
+    return seedbank::testing::write_safetensors(dir / "in" / name, n, seed);
   }
   // Publishes on `node`; returns the release JSON.
   nlohmann::json publish(const std::string& node, const fs::path& file, const std::string& name) {
@@ -135,6 +129,69 @@ BOOST_AUTO_TEST_CASE(corrupted_seed_data_never_reaches_the_fetchers_store) {
   auto d = sb("d", {"fetch", id, "--peer", seed_address, "--no-dht", "--bt-listen", "127.0.0.1:0", "--timeout", "12"});
   BOOST_TEST(d.exit_code != 0);
   BOOST_TEST(!stored("d", model_sha));
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_fetch_resumes_without_starting_over) {
+  BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
+  const std::size_t size = 8 * 1024 * 1024;
+  auto release = publish("a", model("big.safetensors", size, 3), "Big");
+  std::string id = release["releaseId"];
+  std::string seed_address;
+  auto seed = start_node("a", &seed_address);
+  copy_record("a", "b", id);
+  {
+    // At 1 MB/s the fetch is still running when it is killed.
+    Process slow({SEEDBANK_BINARY, "--data-dir", (dir / "b").string(), "--network", "test", "fetch", id, "--peer",
+                  seed_address, "--no-dht", "--bt-listen", "127.0.0.1:0", "--download-limit", "1000000"},
+                 (dir / "slow").string());
+    // Kill it once at least 2 MiB have reached the disk.
+    auto on_disk = [&] {
+      std::uint64_t bytes = 0;
+      std::error_code ec;
+      for (auto& e : fs::recursive_directory_iterator(dir / "b" / "partial", ec)) {
+        struct stat st {};
+        if (e.is_regular_file() && ::stat(e.path().c_str(), &st) == 0) bytes += static_cast<std::uint64_t>(st.st_blocks) * 512;
+      }
+      return bytes;
+    };
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (on_disk() < 2 * 1024 * 1024 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    BOOST_REQUIRE_MESSAGE(on_disk() >= 2 * 1024 * 1024, "the slow fetch never got going: " << slow.err());
+    slow.signal(SIGKILL);
+    slow.wait(std::chrono::seconds(5));
+  }
+  BOOST_TEST(!stored("b", release["files"][0]["hashes"]["SHA256"]));
+  auto again = sb("b", {"fetch", id, "--peer", seed_address, "--no-dht", "--bt-listen", "127.0.0.1:0", "--timeout",
+                        "60", "--json"});
+  BOOST_REQUIRE_MESSAGE(again.exit_code == 0, again.err);
+  BOOST_TEST(stored("b", release["files"][0]["hashes"]["SHA256"]));
+  auto j = nlohmann::json::parse(again.out);
+  std::uint64_t downloaded = j["status"]["downloaded"];
+  BOOST_TEST(downloaded < size - 1024 * 1024, "downloaded " << downloaded << " of " << size << " again");
+}
+
+BOOST_AUTO_TEST_CASE(another_seed_finishes_when_the_first_dies) {
+  BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
+  const std::size_t size = 8 * 1024 * 1024;
+  auto release = publish("a", model("twice.safetensors", size, 4), "Twice Seeded");
+  std::string id = release["releaseId"];
+  std::string a_address, c_address;
+  auto a = start_node("a", &a_address);
+  copy_record("a", "c", id);
+  copy_record("a", "b", id);
+  auto c_fetch = sb("c", {"fetch", id, "--peer", a_address, "--no-dht", "--bt-listen", "127.0.0.1:0", "--timeout", "60"});
+  BOOST_REQUIRE_MESSAGE(c_fetch.exit_code == 0, c_fetch.err);
+  auto c = start_node("c", &c_address);
+
+  Process b({SEEDBANK_BINARY, "--data-dir", (dir / "b").string(), "--network", "test", "fetch", id, "--peer", a_address,
+             "--peer", c_address, "--no-dht", "--bt-listen", "127.0.0.1:0", "--download-limit", "2000000", "--timeout",
+             "90"},
+            (dir / "b-fetch").string());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  a->signal(SIGKILL);
+  BOOST_TEST(b.wait(std::chrono::seconds(90)) == 0, b.err());
+  BOOST_TEST(stored("b", release["files"][0]["hashes"]["SHA256"]));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_release_is_not_found) {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 
+#include "support/model_files.h"
 #include "support/process.h"
 
 namespace fs = std::filesystem;
@@ -22,16 +23,7 @@ struct PublishCli {
     return seedbank::testing::run(args, (dir / ("call" + std::to_string(++calls))).string());
   }
   fs::path model(const std::string& name, std::size_t n, unsigned seed) {
-    std::string header = R"({"__metadata__":{"ss_base_model_version":"sd_v1"},"w":{"dtype":"U8","shape":[)" +
-                         std::to_string(n) + R"(],"data_offsets":[0,)" + std::to_string(n) + "]}}";
-    header.resize((header.size() + 7) / 8 * 8, ' ');
-    std::string bytes(8, '\0');
-    for (int i = 0; i < 8; ++i) bytes[static_cast<std::size_t>(i)] = static_cast<char>(header.size() >> (8 * i));
-    bytes += header;
-    std::mt19937 rng(seed);
-    for (std::size_t i = 0; i < n; ++i) bytes += static_cast<char>(rng());
-    std::ofstream(dir / name, std::ios::binary) << bytes;
-    return dir / name;
+    return seedbank::testing::write_safetensors(dir / name, n, seed, R"({"ss_base_model_version":"sd_v1"})");
   }
 };
 

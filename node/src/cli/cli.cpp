@@ -14,6 +14,13 @@ std::filesystem::path GlobalOptions::resolved_data_dir() const {
   return ec ? dir : absolute.lexically_normal();
 }
 
+protocol::Result<std::unique_ptr<NodeContext>> open_node(const Context& ctx) {
+  NodeOptions options;
+  options.data_dir = ctx.global.resolved_data_dir();
+  options.network = ctx.global.network;
+  return NodeContext::open(options);
+}
+
 int report(const protocol::Error& error) {
   std::cerr << "seedbank: " << error.message << "\n";
   switch (error.code) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "seedbank/node/context.h"
 #include "seedbank/protocol/result.h"
 
 namespace seedbank::node::cli {
@@ -42,6 +43,9 @@ void add_key_commands(CLI::App& app, Context& ctx);
 void add_node_command(CLI::App& app, Context& ctx);
 void add_publish_commands(CLI::App& app, Context& ctx);
 void add_fetch_commands(CLI::App& app, Context& ctx);
+
+// Opens the data dir of the command line (index and store; no network).
+protocol::Result<std::unique_ptr<NodeContext>> open_node(const Context& ctx);
 
 // Prints "seedbank: <message>" to stderr and returns the exit code that
 // matches the error.

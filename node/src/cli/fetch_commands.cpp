@@ -47,6 +47,7 @@ struct FetchArgs {
   std::vector<std::string> peers;
   bool images_only = false, json = false, no_dht = false;
   int timeout = 600;
+  std::uint64_t download_limit = 0;
 };
 
 // Places the release's files (those in the store) in `out` under their names.
@@ -78,11 +79,9 @@ p::Status place_files(const p::Record& rec, ContentStore& store, const std::file
 }
 
 int run_fetch(const FetchArgs& a, const Context& ctx) {
-  NodeOptions options;
-  options.data_dir = ctx.global.resolved_data_dir();
-  options.network = ctx.global.network;
-  auto node = NodeContext::open(options);
+  auto node = open_node(ctx);
   if (!node) return report(node.error());
+  const auto& options = (*node)->options;
   auto rec = find_release(*(*node)->index, a.what);
   if (!rec) return report(rec.error());
   std::string release_hex = p::to_hex(rec->id());
@@ -104,6 +103,7 @@ int run_fetch(const FetchArgs& a, const Context& ctx) {
     topts.data_dir = options.data_dir;
     topts.listen = a.bt_listen;
     topts.dht = !a.no_dht;
+    topts.download_limit = a.download_limit;
     auto started = TorrentService::start(topts, *(*node)->index, *(*node)->store);
     if (!started) return report(started.error());
     embedded = std::move(started).value();
@@ -113,7 +113,7 @@ int run_fetch(const FetchArgs& a, const Context& ctx) {
       auto s = embedded->status_of(release_hex);
       if (!s) return p::make_error(p::ErrorCode::internal, "torrent vanished");
       return nlohmann::json{{"state", s->state}, {"wanted", s->wanted}, {"done", s->done},
-                            {"downloadRate", s->download_rate}, {"peers", s->peers},
+                            {"downloadRate", s->download_rate}, {"downloaded", s->downloaded}, {"peers", s->peers},
                             {"filesWanted", s->files_wanted}, {"filesStored", s->files_stored},
                             {"complete", s->complete}, {"error", s->error}};
     };
@@ -198,6 +198,7 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
   fetch->add_option("--bt-listen", a->bt_listen, "Listen address without a running node (default 0.0.0.0:0)");
   fetch->add_flag("--no-dht", a->no_dht, "Without a running node: do not use the DHT");
   fetch->add_option("--timeout", a->timeout, "Give up after this many seconds (default 600)");
+  fetch->add_option("--download-limit", a->download_limit, "Without a running node: bytes/s (0: none)");
   fetch->add_flag("--json", a->json, "Print the result as JSON");
   fetch->callback([a, &ctx] { ctx.exit_code = run_fetch(*a, ctx); });
 
@@ -214,10 +215,7 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
   exp->add_option("id", *export_id, "Record id (64 hex)")->required();
   exp->add_option("--out", *export_out, "File (default stdout)");
   exp->callback([&ctx, export_id, export_out] {
-    NodeOptions o;
-    o.data_dir = ctx.global.resolved_data_dir();
-    o.network = ctx.global.network;
-    auto node = NodeContext::open(o);
+    auto node = open_node(ctx);
     if (!node) {
       ctx.exit_code = report(node.error());
       return;
@@ -236,14 +234,44 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
     if (export_out->empty()) std::cout.write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
     else std::ofstream(*export_out, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
   });
+  auto torrent_id = std::make_shared<std::string>();
+  auto torrent_out = std::make_shared<std::string>();
+  auto* torrent = app.add_subcommand("torrent", "Write a release's .torrent file for other BitTorrent clients");
+  torrent->add_option("release", *torrent_id, "Release id or file hash")->required();
+  torrent->add_option("--out", *torrent_out, "File to write")->required();
+  torrent->callback([&ctx, torrent_id, torrent_out] {
+    auto node = open_node(ctx);
+    if (!node) {
+      ctx.exit_code = report(node.error());
+      return;
+    }
+    auto rec = find_release(*(*node)->index, *torrent_id);
+    if (!rec) {
+      ctx.exit_code = report(rec.error());
+      return;
+    }
+    auto r = rec->body().getPayload().getRelease();
+    // announce-list from the release's trackers, then the info dictionary.
+    auto bytes = torrent_file_of(r);
+    std::string whole(bytes.begin(), bytes.end());
+    auto trackers = r.getTorrent().getTrackers();
+    if (trackers.size()) {
+      std::string list = "13:announce-listl";
+      for (auto t : trackers) list += "l" + std::to_string(t.size()) + ":" + std::string(t.cStr()) + "e";
+      list += "e";
+      std::string first(trackers[0].cStr());
+      whole = "d8:announce" + std::to_string(first.size()) + ":" + first + list + whole.substr(1);
+    }
+    std::ofstream out(*torrent_out, std::ios::binary);
+    out << whole;
+    if (!out) ctx.exit_code = report(p::make_error(p::ErrorCode::io, *torrent_out + ": cannot write"));
+  });
+
   auto files = std::make_shared<std::vector<std::string>>();
   auto* imp = record->add_subcommand("import", "Verify and add signed records to the local index");
   imp->add_option("files", *files, "Record files")->required()->check(CLI::ExistingFile);
   imp->callback([&ctx, files] {
-    NodeOptions o;
-    o.data_dir = ctx.global.resolved_data_dir();
-    o.network = ctx.global.network;
-    auto node = NodeContext::open(o);
+    auto node = open_node(ctx);
     if (!node) {
       ctx.exit_code = report(node.error());
       return;

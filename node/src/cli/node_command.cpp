@@ -22,6 +22,8 @@ void add_node_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--dht-bootstrap", options->dht_bootstrap, "DHT bootstrap router HOST:PORT (repeatable)");
   cmd->add_flag("--lsd", options->local_discovery, "Local service discovery on the LAN");
   cmd->add_flag("--port-mapping", options->port_mapping, "Ask the router for a port (UPnP, NAT-PMP)");
+  cmd->add_option("--download-limit", options->download_limit, "Download limit in bytes/s (0: none)");
+  cmd->add_option("--upload-limit", options->upload_limit, "Upload limit in bytes/s (0: none)");
   cmd->callback([&ctx, options, no_dht] {
     NodeOptions node_options;
     node_options.data_dir = ctx.global.resolved_data_dir();

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "../control.h"
 #include "cli.h"
 #include "seedbank/node/context.h"
 #include "seedbank/node/data_dir.h"
@@ -75,10 +76,7 @@ int run_publish(const PublishArgs& a, const Context& ctx) {
   req.link = a.link;
   req.allow_unsafe = a.allow_unsafe;
 
-  NodeOptions options;
-  options.data_dir = data_dir;
-  options.network = ctx.global.network;
-  auto node = NodeContext::open(options);
+  auto node = open_node(ctx);
   if (!node) return report(node.error());
   PublishTarget target{*(*node)->index, *(*node)->store, ctx.global.network};
 
@@ -89,6 +87,9 @@ int run_publish(const PublishArgs& a, const Context& ctx) {
   bar.finish();
   if (!result) return report(result.error());
   for (const auto& w : result->warnings) std::cerr << "seedbank: warning: " << w << "\n";
+  // A node running on this data dir starts seeding now rather than at its
+  // next scan.
+  (void)control_request((*node)->options.data_dir, {{"cmd", "rescan"}});
 
   auto release = result->record->body().getPayload().getRelease();
   if (a.json) {
@@ -141,10 +142,7 @@ struct ReleasesArgs {
 };
 
 int run_releases(const ReleasesArgs& a, const Context& ctx) {
-  NodeOptions options;
-  options.data_dir = ctx.global.resolved_data_dir();
-  options.network = ctx.global.network;
-  auto node = NodeContext::open(options);
+  auto node = open_node(ctx);
   if (!node) return report(node.error());
   indexer::ReleaseQuery q;
   q.limit = std::min<std::size_t>(a.limit, 100);
@@ -158,7 +156,8 @@ int run_releases(const ReleasesArgs& a, const Context& ctx) {
     q.type = static_cast<std::uint16_t>(*t);
   }
   if (a.mine) {
-    auto key = p::load_secret_key(a.key.empty() ? default_key_path(options.data_dir) : std::filesystem::path(a.key));
+    auto key = p::load_secret_key(a.key.empty() ? default_key_path((*node)->options.data_dir)
+                                                : std::filesystem::path(a.key));
     if (!key) return report(key.error());
     q.creator = key->public_key();
   }

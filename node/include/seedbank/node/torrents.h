@@ -30,6 +30,8 @@ struct TorrentOptions {
   std::vector<std::string> dht_bootstrap;    // host:port routers (add_dht_node)
   bool local_discovery = false;              // LSD
   bool port_mapping = false;                 // UPnP and NAT-PMP
+  std::uint64_t download_limit = 0;          // bytes/s, 0 = none (applies on loopback too)
+  std::uint64_t upload_limit = 0;
 };
 
 struct TorrentStatus {
@@ -40,6 +42,7 @@ struct TorrentStatus {
   std::uint64_t wanted = 0;   // bytes wanted
   std::uint64_t done = 0;     // bytes of wanted verified by pieces
   std::uint64_t download_rate = 0, upload_rate = 0;  // bytes/s
+  std::uint64_t downloaded = 0;  // payload bytes received since this process added it
   int peers = 0;
   int files_wanted = 0, files_stored = 0;  // files in the store after SHA-256 checks
   bool complete = false;      // every wanted file is in the store
