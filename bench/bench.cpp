@@ -6,6 +6,7 @@
 //   hash    all content hashes of a 1 GiB file vs `openssl dgst -sha256`
 //   ingest  index ingest rate vs raw libsodium verification of the same records
 //   publish a 1 GiB release (all hashes, torrent, signed record) vs `openssl dgst -sha256`
+//   fetch   node-to-node fetch of a 1 GiB release on loopback vs `cp` + `sync`
 //   lookup  by-hash lookup latency (p50/p99) with --releases releases indexed
 #include <sodium.h>
 #include <sys/wait.h>
@@ -25,6 +26,7 @@
 #include "seedbank/indexer/index.h"
 #include "seedbank/node/context.h"
 #include "seedbank/node/publish.h"
+#include "seedbank/node/torrents.h"
 #include "seedbank/protocol/content_hash.h"
 #include "seedbank/protocol/record.h"
 #include "support/test_records.h"
@@ -322,6 +324,78 @@ nlohmann::json bench_publish(const Options& o) {
   return result;
 }
 
+nlohmann::json bench_fetch(const Options& o) {
+  auto path = make_model_file(o.dir, o.size_mib << 20, true);
+  time_command("cat '" + path.string() + "'");
+  auto key = protocol::SecretKey::generate();
+  fs::path a_dir = o.dir / "fetch-a", b_dir = o.dir / "fetch-b";
+  fs::remove_all(a_dir);
+  node::NodeOptions ao;
+  ao.data_dir = a_dir;
+  ao.network = "bench";
+  auto a = std::move(node::NodeContext::open(ao)).value();
+  node::PublishTarget target{*a->index, *a->store, "bench"};
+  node::PublishRequest req;
+  req.files = {path};
+  req.name = "Fetch Bench";
+  req.type = "Checkpoint";
+  auto published = node::publish(target, key, req);
+  if (!published) throw std::runtime_error(published.error().message);
+  node::TorrentOptions at;
+  at.data_dir = a_dir;
+  at.listen = "127.0.0.1:0";
+  at.dht = false;
+  auto seeder = std::move(node::TorrentService::start(at, *a->index, *a->store)).value();
+  seeder->seed_all();
+  auto stored = a->store->path_of(published->files[0].digests.sha256);
+  time_command("cat '" + stored.string() + "'");
+
+  std::vector<double> ref, ours;
+  for (int i = 0; i < o.repeats; ++i) {
+    fs::path copy = o.dir / "fetch-cp-copy";
+    ref.push_back(time_command("cp '" + stored.string() + "' '" + copy.string() + "' && sync '" + copy.string() + "'"));
+    fs::remove(copy);
+    fs::remove_all(b_dir);
+    node::NodeOptions bo;
+    bo.data_dir = b_dir;
+    bo.network = "bench";
+    auto b = std::move(node::NodeContext::open(bo)).value();
+    b->index->ingest(published->record->bytes());
+    node::TorrentOptions bt = at;
+    bt.data_dir = b_dir;
+    auto fetcher = std::move(node::TorrentService::start(bt, *b->index, *b->store)).value();
+    auto t = Clock::now();
+    if (auto st = fetcher->fetch(*published->record, false, {seeder->listen_address()}); !st)
+      throw std::runtime_error(st.error().message);
+    for (;;) {
+      fetcher->poll();
+      seeder->poll();
+      auto s = fetcher->status_of(protocol::to_hex(published->record->id()));
+      if (s && s->complete) break;
+      if (s && !s->error.empty()) throw std::runtime_error(s->error);
+      if (seconds_since(t) > 300) throw std::runtime_error("fetch did not finish in 300 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ours.push_back(seconds_since(t));
+    fetcher.reset();
+    b.reset();
+    fs::remove_all(b_dir);
+  }
+  seeder.reset();
+  a.reset();
+  fs::remove_all(a_dir);
+  double r = median(ref), s = median(ours);
+  double mib = static_cast<double>(o.size_mib);
+  nlohmann::json result = {{"bytes", o.size_mib << 20}, {"cp_s", r}, {"fetch_s", s}, {"throughput_vs_cp", r / s}};
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "fetch %llu MiB node to node on loopback (verified into the store): %.3f s (%.0f MiB/s) | cp + sync "
+                "%.3f s (%.0f MiB/s) | throughput %.2fx cp   [goal >= 0.6x]",
+                static_cast<unsigned long long>(o.size_mib), s, mib / s, r, mib / r, r / s);
+  say(o, line);
+  return result;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -339,14 +413,14 @@ int main(int argc, char** argv) {
     else if (a == "--repeats") o.repeats = std::stoi(value());
     else if (a == "--json") o.json = true;
     else if (a == "--help" || a == "-h") {
-      std::cout << "usage: seedbank-bench [hash] [publish] [ingest] [lookup] [--dir DIR] [--size-mib N] [--releases N]\n"
+      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [--dir DIR] [--size-mib N] [--releases N]\n"
                    "                      [--ingest-records N] [--repeats N] [--json]\n"
                    "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
                    "test file and the lookup index between runs.\n";
       return 0;
     } else o.sections.push_back(a);
   }
-  if (o.sections.empty()) o.sections = {"hash", "publish", "ingest", "lookup"};
+  if (o.sections.empty()) o.sections = {"hash", "publish", "fetch", "ingest", "lookup"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
@@ -357,7 +431,8 @@ int main(int argc, char** argv) {
       else if (s == "ingest") all["ingest"] = bench_ingest(o);
       else if (s == "lookup") all["lookup"] = bench_lookup(o);
       else if (s == "publish") all["publish"] = bench_publish(o);
-      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, ingest, lookup)");
+      else if (s == "fetch") all["fetch"] = bench_fetch(o);
+      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, fetch, ingest, lookup)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";

@@ -13,7 +13,10 @@
 
 #include <chrono>
 #include <fstream>
-#include <future>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <map>
 #include <sstream>
 
@@ -58,7 +61,11 @@ struct Slot {
   std::uint64_t size = 0;
   bool wanted = false;
   bool stored = false;     // in the content store, verified
-  bool verifying = false;  // a SHA-256 check is running
+  bool verifying = false;     // the digest is being finished
+  bool complete_seen = false;  // libtorrent has every piece of the file
+  std::uint64_t offset = 0;  // where the file starts in the torrent (piece-aligned)
+  std::uint64_t queued = 0;  // bytes handed to the verifier so far, in order
+  std::shared_ptr<p::Sha256Stream> stream = std::make_shared<p::Sha256Stream>();
 };
 
 struct Managed {
@@ -66,13 +73,78 @@ struct Managed {
   std::string release_hex, info_hash, name;
   lt::torrent_handle handle;
   std::vector<Slot> slots;
+  std::vector<bool> requested;  // pieces asked for with read_piece
+  std::map<std::size_t, std::pair<boost::shared_array<char>, int>> arrived;  // read, not yet hashed
+  std::uint64_t piece_size = 0;
   std::string error;
 };
 
-struct Verification {
-  std::string info_hash;
-  std::size_t slot;
-  std::future<p::Result<p::Sha256Digest>> result;
+// Hashes downloading files on one background thread, each file's bytes in
+// order, from pieces libtorrent verified and read back (read_piece goes
+// through its disk layer, so it sees blocks not yet flushed to the file).
+// A file's SHA-256 is then ready moments after its last piece.
+class Verifier {
+ public:
+  struct Task {
+    std::string info_hash;
+    std::size_t slot;
+    boost::shared_array<char> data;  // a piece
+    std::size_t start = 0, length = 0;
+    bool finish = false;
+    std::shared_ptr<p::Sha256Stream> stream;
+  };
+  struct Done {
+    std::string info_hash;
+    std::size_t slot;
+    p::Result<p::Sha256Digest> digest;
+  };
+
+  Verifier() : thread_([this] { run(); }) {}
+  ~Verifier() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void push(Task task) {
+    {
+      std::lock_guard lock(mutex_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_all();
+  }
+  std::vector<Done> take_done() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(done_, {});
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      Task task;
+      {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
+        if (stop_) return;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      if (task.length)
+        task.stream->update(p::ByteView(reinterpret_cast<const std::uint8_t*>(task.data.get()) + task.start, task.length));
+      if (task.finish) {
+        std::lock_guard lock(mutex_);
+        done_.push_back({task.info_hash, task.slot, task.stream->finish()});
+      }
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Task> tasks_;
+  std::vector<Done> done_;
+  bool stop_ = false;
+  std::thread thread_;
 };
 
 }  // namespace
@@ -95,7 +167,7 @@ struct TorrentService::Impl {
   ContentStore& store;
   std::unique_ptr<lt::session> session;
   std::map<std::string, Managed> torrents;  // by v2 info-hash hex
-  std::vector<Verification> verifications;
+  Verifier verifier;
   std::string listen_address;
 
   Impl(const TorrentOptions& o, indexer::Index& i, ContentStore& s) : options(o), index(i), store(s) {}
@@ -138,6 +210,8 @@ struct TorrentService::Impl {
     for (unsigned i = 0; i < r.getFiles().size(); ++i) by_name[r.getFiles()[i].getName().cStr()] = {false, i};
     for (unsigned i = 0; i < r.getImages().size(); ++i) by_name[r.getImages()[i].getName().cStr()] = {true, i};
     const auto& fs = ti->files();
+    m->piece_size = static_cast<std::uint64_t>(fs.piece_length());
+    m->requested.assign(static_cast<std::size_t>(fs.num_pieces()), false);
     // Pad files keep the default priority; an unwanted file anywhere would
     // also take a seed out of seed mode.
     atp.file_priorities.assign(static_cast<std::size_t>(fs.num_files()), lt::default_priority);
@@ -155,6 +229,7 @@ struct TorrentService::Impl {
       auto sha = slot.image ? r.getImages()[it->second.second].getSha256() : r.getFiles()[it->second.second].getHashes().getSha256();
       std::memcpy(slot.sha256.data(), sha.begin(), 32);
       slot.size = static_cast<std::uint64_t>(fs.file_size(i));
+      slot.offset = static_cast<std::uint64_t>(fs.file_offset(i));
       slot.stored = store.contains(slot.sha256);
       slot.wanted = slot.stored || !fetching || !images_only || slot.image;
       atp.file_priorities[static_cast<std::size_t>(static_cast<int>(i))] =
@@ -169,6 +244,8 @@ struct TorrentService::Impl {
     bool all_wanted = std::all_of(m->slots.begin(), m->slots.end(), [](const Slot& s) { return s.wanted; });
     if (all_wanted) atp.file_priorities.clear();
     if (all_stored && !std::filesystem::exists(resume)) atp.flags |= lt::torrent_flags::seed_mode;
+    // In order, so files can be hashed while they arrive.
+    if (!all_stored) atp.flags |= lt::torrent_flags::sequential_download;
     return atp;
   }
 
@@ -208,45 +285,74 @@ struct TorrentService::Impl {
     return it == torrents.end() ? nullptr : &it->second;
   }
 
-  void start_verification(Managed& m, std::size_t slot) {
-    Slot& s = m.slots[slot];
-    if (s.stored || s.verifying) return;
-    s.verifying = true;
-    auto path = partial_dir(m.info_hash) / std::to_string(static_cast<int>(s.index));
-    verifications.push_back(
-        {m.info_hash, slot, std::async(std::launch::async, [path] { return p::sha256_file(path); })});
+  std::pair<std::size_t, std::size_t> piece_range(const Managed& m, const Slot& s) const {
+    return {static_cast<std::size_t>(s.offset / m.piece_size),
+            static_cast<std::size_t>((s.offset + s.size + m.piece_size - 1) / m.piece_size)};
+  }
+
+  void request(Managed& m, std::size_t piece) {
+    if (piece >= m.requested.size() || m.requested[piece]) return;
+    m.requested[piece] = true;
+    m.handle.read_piece(lt::piece_index_t(static_cast<int>(piece)));
+  }
+
+  // Hands the verifier the bytes that follow, without a gap, what it had;
+  // finishes the digest once the whole file is queued and complete.
+  void advance(Managed& m, std::size_t i) {
+    Slot& s = m.slots[i];
+    if (s.stored || s.verifying || !s.wanted) return;
+    while (s.queued < s.size) {
+      std::uint64_t at = s.offset + s.queued;
+      auto piece = static_cast<std::size_t>(at / m.piece_size);
+      auto it = m.arrived.find(piece);
+      if (it == m.arrived.end()) break;
+      std::uint64_t start = at - piece * m.piece_size;
+      std::uint64_t length = std::min<std::uint64_t>(static_cast<std::uint64_t>(it->second.second) - start, s.size - s.queued);
+      verifier.push({m.info_hash, i, it->second.first, static_cast<std::size_t>(start), static_cast<std::size_t>(length),
+                     false, s.stream});
+      s.queued += length;
+      m.arrived.erase(it);  // pieces never span two files (they are piece-aligned)
+    }
+    if (s.queued == s.size && s.complete_seen) {
+      s.verifying = true;
+      verifier.push({m.info_hash, i, {}, 0, 0, true, s.stream});
+    }
+  }
+
+  // The file is complete: ask for every piece not seen yet (pieces found by
+  // a recheck raise no piece alerts), then finish in advance().
+  void complete(Managed& m, std::size_t i) {
+    Slot& s = m.slots[i];
+    if (s.stored || s.verifying || s.complete_seen) return;
+    s.complete_seen = true;
+    auto [first, end] = piece_range(m, s);
+    for (auto piece = first; piece < end; ++piece) request(m, piece);
+    advance(m, i);
   }
 
   void finish_verifications() {
-    for (auto it = verifications.begin(); it != verifications.end();) {
-      if (it->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-        ++it;
-        continue;
+    for (auto& done : verifier.take_done()) {
+      auto t = torrents.find(done.info_hash);
+      if (t == torrents.end()) continue;
+      Managed& m = t->second;
+      Slot& s = m.slots[done.slot];
+      s.verifying = false;
+      if (!done.digest) {
+        m.error = done.digest.error().message;
+      } else if (*done.digest != s.sha256) {
+        // The torrent's pieces verified, but the bytes are not what the
+        // signed release promises: never store or serve them.
+        m.error = s.name + ": SHA-256 " + p::to_hex(*done.digest) + " does not match the release's " +
+                  p::to_hex(s.sha256) + "; the release's torrent does not hold the file it claims";
+        m.handle.file_priority(s.index, lt::dont_download);
+        m.handle.pause();
+      } else {
+        // Verified: libtorrent renames it into the store (atomic, same filesystem).
+        auto dest = store.path_of(s.sha256);
+        std::error_code ec;
+        std::filesystem::create_directories(dest.parent_path(), ec);
+        m.handle.rename_file(s.index, dest.string());
       }
-      auto digest = it->result.get();
-      auto t = torrents.find(it->info_hash);
-      if (t != torrents.end()) {
-        Managed& m = t->second;
-        Slot& s = m.slots[it->slot];
-        s.verifying = false;
-        if (!digest) {
-          m.error = digest.error().message;
-        } else if (*digest != s.sha256) {
-          // The torrent's pieces verified, but the bytes are not what the
-          // signed release promises: never store or serve them.
-          m.error = s.name + ": SHA-256 " + p::to_hex(*digest) + " does not match the release's " +
-                    p::to_hex(s.sha256) + "; the release's torrent does not hold the file it claims";
-          m.handle.file_priority(s.index, lt::dont_download);
-          m.handle.pause();
-        } else {
-          // Verified: libtorrent renames it into the store (atomic, same filesystem).
-          auto dest = store.path_of(s.sha256);
-          std::error_code ec;
-          std::filesystem::create_directories(dest.parent_path(), ec);
-          m.handle.rename_file(s.index, dest.string());
-        }
-      }
-      it = verifications.erase(it);
     }
   }
 
@@ -254,10 +360,27 @@ struct TorrentService::Impl {
     std::vector<lt::alert*> alerts;
     session->pop_alerts(&alerts);
     for (lt::alert* a : alerts) {
-      if (auto* fc = lt::alert_cast<lt::file_completed_alert>(a)) {
+      if (auto* pf = lt::alert_cast<lt::piece_finished_alert>(a)) {
+        if (Managed* m = find(pf->handle)) {
+          auto piece = static_cast<std::size_t>(static_cast<int>(pf->piece_index));
+          for (auto& slot : m->slots) {
+            auto [first, end] = piece_range(*m, slot);
+            if (slot.wanted && !slot.stored && piece >= first && piece < end) request(*m, piece);
+          }
+        }
+      } else if (auto* rp = lt::alert_cast<lt::read_piece_alert>(a)) {
+        if (Managed* m = find(rp->handle)) {
+          if (rp->error) {
+            m->error = "cannot read back a downloaded piece: " + rp->error.message();
+          } else {
+            m->arrived[static_cast<std::size_t>(static_cast<int>(rp->piece))] = {rp->buffer, rp->size};
+            for (std::size_t i = 0; i < m->slots.size(); ++i) advance(*m, i);
+          }
+        }
+      } else if (auto* fc = lt::alert_cast<lt::file_completed_alert>(a)) {
         if (Managed* m = find(fc->handle))
           for (std::size_t i = 0; i < m->slots.size(); ++i)
-            if (m->slots[i].index == fc->index && !m->slots[i].stored) start_verification(*m, i);
+            if (m->slots[i].index == fc->index) complete(*m, i);
       } else if (auto* fr = lt::alert_cast<lt::file_renamed_alert>(a)) {
         if (Managed* m = find(fr->handle))
           for (auto& s : m->slots)
@@ -300,7 +423,8 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
   pack.set_str(lt::settings_pack::listen_interfaces, options.listen);
   pack.set_str(lt::settings_pack::user_agent, "seedbank/0.1");
   pack.set_int(lt::settings_pack::alert_mask, lt::alert_category::status | lt::alert_category::error |
-                                                  lt::alert_category::storage | lt::alert_category::file_progress);
+                                                  lt::alert_category::storage | lt::alert_category::file_progress |
+                                                  lt::alert_category::piece_progress);
   // uTP's delay-based congestion control crawls on loopback and LANs.
   pack.set_bool(lt::settings_pack::enable_outgoing_utp, false);
   pack.set_bool(lt::settings_pack::enable_incoming_utp, false);

@@ -486,6 +486,22 @@ Result<FileDigests> hash_file(const std::filesystem::path& path, const HashOptio
   return result;
 }
 
+Sha256Stream::Sha256Stream() : ctx_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex2(static_cast<EVP_MD_CTX*>(ctx_), detail::sha256_md(), nullptr);
+}
+Sha256Stream::~Sha256Stream() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+Sha256Stream::Sha256Stream(Sha256Stream&& other) noexcept : ctx_(other.ctx_) { other.ctx_ = nullptr; }
+void Sha256Stream::update(ByteView data) {
+  if (!data.empty()) EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
+}
+Sha256Digest Sha256Stream::finish() {
+  Sha256Digest out;
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), out.data(), &n);
+  EVP_DigestInit_ex2(static_cast<EVP_MD_CTX*>(ctx_), detail::sha256_md(), nullptr);
+  return out;
+}
+
 Result<Sha256Digest> sha256_file(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return make_error(ErrorCode::io, path.string() + ": cannot open: " + std::strerror(errno));

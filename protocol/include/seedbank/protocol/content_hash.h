@@ -70,6 +70,21 @@ using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
 Result<FileDigests> hash_file(const std::filesystem::path& path, const HashOptions& options = {},
                               const ProgressFn& progress = {});
 
+// A running SHA-256 (OpenSSL), for data that arrives in pieces. Not
+// thread-safe; movable.
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(Sha256Stream&& other) noexcept;
+  Sha256Stream& operator=(Sha256Stream&&) = delete;
+  void update(ByteView data);
+  Sha256Digest finish();
+
+ private:
+  void* ctx_;  // EVP_MD_CTX
+};
+
 // Only the SHA-256 of a file, one pass on one core (checking a download).
 Result<Sha256Digest> sha256_file(const std::filesystem::path& path);
 
