@@ -136,6 +136,18 @@ protocol::Result<ContentStore::Added> ContentStore::add(const std::filesystem::p
   return Added{final_path, true};
 }
 
+std::uint64_t ContentStore::used_bytes() const {
+  std::uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(root_ / "sha256", ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (it->is_regular_file(ec) && ::stat(it->path().c_str(), &st) == 0)
+      total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
 void ContentStore::remove(const protocol::Sha256Digest& sha256) {
   std::error_code ec;
   std::filesystem::remove(path_of(sha256), ec);

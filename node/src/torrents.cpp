@@ -255,9 +255,26 @@ struct TorrentService::Impl {
     Managed m;
     auto atp = params_for(rec, &m, images_only, fetching);
     if (!atp) return atp.error();
+    if (fetching && options.store_quota > 0) {
+      std::uint64_t need = 0;
+      for (const auto& slot : m.slots)
+        if (slot.wanted && !slot.stored) need += slot.size;
+      std::uint64_t used = store.used_bytes();
+      if (used + need > options.store_quota)
+        return make_error(ErrorCode::limit, "the store holds " + std::to_string(used) + " bytes and this release needs " +
+                                                std::to_string(need) + " more, over the quota of " +
+                                                std::to_string(options.store_quota) +
+                                                " bytes; raise --store-quota or free space");
+    }
     auto existing = torrents.find(m.info_hash);
     if (existing != torrents.end()) {
-      // Already known: widen what is wanted (e.g. images first, then all).
+      // Already known: widen what is wanted (e.g. images first, then all),
+      // and retry after an error such as a full disk.
+      if (fetching && !existing->second.error.empty()) {
+        existing->second.error.clear();
+        existing->second.handle.clear_error();
+        existing->second.handle.resume();
+      }
       if (fetching) {
         for (std::size_t i = 0; i < existing->second.slots.size(); ++i) {
           auto& slot = existing->second.slots[i];

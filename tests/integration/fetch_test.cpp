@@ -194,6 +194,17 @@ BOOST_AUTO_TEST_CASE(another_seed_finishes_when_the_first_dies) {
   BOOST_TEST(stored("b", release["files"][0]["hashes"]["SHA256"]));
 }
 
+BOOST_AUTO_TEST_CASE(store_quota_refuses_a_fetch_that_does_not_fit) {
+  BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
+  auto release = publish("a", model("quota.safetensors", 3 * 1024 * 1024, 5), "Quota");
+  std::string id = release["releaseId"];
+  copy_record("a", "b", id);
+  auto r = sb("b", {"fetch", id, "--no-dht", "--bt-listen", "127.0.0.1:0", "--store-quota", "1000000", "--timeout", "5"});
+  BOOST_TEST(r.exit_code != 0);
+  BOOST_TEST(r.err.find("quota") != std::string::npos, r.err);
+  BOOST_TEST((!fs::exists(dir / "b" / "partial") || fs::is_empty(dir / "b" / "partial")));
+}
+
 BOOST_AUTO_TEST_CASE(unknown_release_is_not_found) {
   auto r = sb("e", {"fetch", "0123456789abcdef0123", "--no-dht", "--timeout", "5"});
   BOOST_TEST(r.exit_code == 3);

@@ -48,6 +48,7 @@ struct FetchArgs {
   bool images_only = false, json = false, no_dht = false;
   int timeout = 600;
   std::uint64_t download_limit = 0;
+  std::uint64_t store_quota = 0;
 };
 
 // Places the release's files (those in the store) in `out` under their names.
@@ -104,6 +105,7 @@ int run_fetch(const FetchArgs& a, const Context& ctx) {
     topts.listen = a.bt_listen;
     topts.dht = !a.no_dht;
     topts.download_limit = a.download_limit;
+    topts.store_quota = a.store_quota;
     auto started = TorrentService::start(topts, *(*node)->index, *(*node)->store);
     if (!started) return report(started.error());
     embedded = std::move(started).value();
@@ -199,6 +201,7 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
   fetch->add_flag("--no-dht", a->no_dht, "Without a running node: do not use the DHT");
   fetch->add_option("--timeout", a->timeout, "Give up after this many seconds (default 600)");
   fetch->add_option("--download-limit", a->download_limit, "Without a running node: bytes/s (0: none)");
+  fetch->add_option("--store-quota", a->store_quota, "Without a running node: refuse if the store would exceed this");
   fetch->add_flag("--json", a->json, "Print the result as JSON");
   fetch->callback([a, &ctx] { ctx.exit_code = run_fetch(*a, ctx); });
 

@@ -24,6 +24,7 @@ void add_node_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--port-mapping", options->port_mapping, "Ask the router for a port (UPnP, NAT-PMP)");
   cmd->add_option("--download-limit", options->download_limit, "Download limit in bytes/s (0: none)");
   cmd->add_option("--upload-limit", options->upload_limit, "Upload limit in bytes/s (0: none)");
+  cmd->add_option("--store-quota", options->store_quota, "Refuse fetches that would grow the store past this many bytes");
   cmd->callback([&ctx, options, no_dht] {
     NodeOptions node_options;
     node_options.data_dir = ctx.global.resolved_data_dir();

@@ -40,6 +40,9 @@ class ContentStore {
   protocol::Result<Added> add(const std::filesystem::path& source, const protocol::Sha256Digest& sha256,
                               AddMode mode);
 
+  // Bytes the stored files take on disk.
+  std::uint64_t used_bytes() const;
+
   // Removes a stored file (used to roll back a failed publish).
   void remove(const protocol::Sha256Digest& sha256);
 

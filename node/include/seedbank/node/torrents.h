@@ -31,6 +31,7 @@ struct TorrentOptions {
   bool local_discovery = false;              // LSD
   bool port_mapping = false;                 // UPnP and NAT-PMP
   std::uint64_t download_limit = 0;          // bytes/s, 0 = none (applies on loopback too)
+  std::uint64_t store_quota = 0;             // bytes the store may hold, 0 = no limit
   std::uint64_t upload_limit = 0;
 };
 
@@ -63,7 +64,9 @@ class TorrentService {
   // Seeds one release whose files are all in the store; no-op if added.
   protocol::Status seed(const protocol::Record& release);
   // Starts (or continues) fetching a release: all files, or only its sample
-  // images. `peers` are host:port hints to connect to.
+  // images. `peers` are host:port hints to connect to. Error limit when the
+  // store quota cannot hold it. Continuing a fetch that stopped on an error
+  // (a full disk) clears the error and resumes.
   protocol::Status fetch(const protocol::Record& release, bool images_only, const std::vector<std::string>& peers);
   // Connects a known torrent to more peers.
   void add_peers(const std::string& release_id_hex, const std::vector<std::string>& peers);
