@@ -171,6 +171,43 @@ BOOST_AUTO_TEST_CASE(a_killed_fetch_resumes_without_starting_over) {
   BOOST_TEST(downloaded < size - 1024 * 1024, "downloaded " << downloaded << " of " << size << " again");
 }
 
+BOOST_AUTO_TEST_CASE(a_restarted_node_resumes_its_fetch_by_itself) {
+  BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
+  const std::size_t size = 6 * 1024 * 1024;
+  auto release = publish("a", model("resume.safetensors", size, 6), "Resumed");
+  std::string id = release["releaseId"];
+  std::string model_sha = release["files"][0]["hashes"]["SHA256"];
+  std::string a_address, b_address;
+  auto a = start_node("a", &a_address);
+  copy_record("a", "b", id);
+  {
+    // B's node downloads slowly; stop it part-way with SIGTERM.
+    Process b({SEEDBANK_BINARY, "--data-dir", (dir / "b").string(), "--network", "test", "node", "--bt-listen",
+               "127.0.0.1:0", "--no-dht", "--download-limit", "1000000"},
+              (dir / "b-node1").string());
+    BOOST_REQUIRE_MESSAGE(b.wait_for_err("running"), b.err());
+    auto started = sb("b", {"fetch", id, "--peer", a_address, "--timeout", "2"});  // returns; the node goes on
+    BOOST_TEST(started.exit_code != 0);  // not done within 2 s at 1 MB/s
+    b.signal(SIGTERM);
+    BOOST_REQUIRE_EQUAL(b.wait(std::chrono::seconds(20)), 0);
+  }
+  BOOST_TEST(!stored("b", model_sha));
+  BOOST_TEST(!fs::is_empty(dir / "b" / "resume"));
+  // Restarted without any fetch command: it resumes from its resume data,
+  // and A is found again through the peer list saved with it.
+  auto b = start_node("b", &b_address);
+  nlohmann::json status;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    status = nlohmann::json::parse(sb("b", {"status", "--json"}).out);
+  } while (!(status["torrents"].size() == 1 && status["torrents"][0]["complete"] == true) &&
+           std::chrono::steady_clock::now() < deadline);
+  BOOST_REQUIRE_EQUAL(status["torrents"].size(), 1u);
+  BOOST_TEST(status["torrents"][0]["complete"] == true, status.dump());
+  BOOST_TEST(stored("b", model_sha));
+}
+
 BOOST_AUTO_TEST_CASE(another_seed_finishes_when_the_first_dies) {
   BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
   const std::size_t size = 8 * 1024 * 1024;
