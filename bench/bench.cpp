@@ -393,6 +393,26 @@ nlohmann::json bench_fetch(const Options& o) {
                 "%.3f s (%.0f MiB/s) | throughput %.2fx cp   [goal >= 0.6x]",
                 static_cast<unsigned long long>(o.size_mib), s, mib / s, r, mib / r, r / s);
   say(o, line);
+  // Second reference: aria2c seeding to aria2c, when the tools are here.
+  if (std::system("command -v aria2c >/dev/null && command -v opentracker >/dev/null && "
+                  "command -v transmission-create >/dev/null") == 0) {
+    std::string script = std::string(SEEDBANK_SOURCE_DIR) + "/bench/aria2_baseline.sh '" + path.string() + "'";
+    if (FILE* pipe = ::popen(script.c_str(), "r")) {
+      char buf[64] = {};
+      bool ok = std::fgets(buf, sizeof buf, pipe) != nullptr;
+      if (::pclose(pipe) == 0 && ok) {
+        double aria = std::atof(buf);
+        result["aria2c_s"] = aria;
+        result["speed_vs_aria2c"] = aria / s;
+        char line[200];
+        std::snprintf(line, sizeof line, "fetch vs aria2c seeding to aria2c (v1 torrent, local tracker): %.3f s -> "
+                      "seedbank %.2fx faster   [goal > 1x]", aria, aria / s);
+        say(o, line);
+      }
+    }
+  } else {
+    say(o, "fetch vs aria2c: skipped (install aria2, opentracker, transmission-cli)");
+  }
   return result;
 }
 

@@ -141,7 +141,9 @@ BOOST_AUTO_TEST_CASE(inspect_reads_safetensors_pickles_and_images) {
 
 BOOST_AUTO_TEST_CASE(node_starts_on_a_fresh_data_dir_and_stops_on_sigterm) {
   auto data = dir / "data";
-  Process node({SEEDBANK_BINARY, "--data-dir", data.string(), "node"}, (dir / "node").string());
+  // Loopback only, no DHT: tests never reach outside this machine.
+  Process node({SEEDBANK_BINARY, "--data-dir", data.string(), "node", "--bt-listen", "127.0.0.1:0", "--no-dht"},
+               (dir / "node").string());
   BOOST_REQUIRE_MESSAGE(node.wait_for_err("running"), node.err());
   struct stat st {};
   BOOST_REQUIRE(::stat(data.c_str(), &st) == 0);
