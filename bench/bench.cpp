@@ -281,6 +281,17 @@ nlohmann::json bench_lookup(const Options& o) {
   return result;
 }
 
+// A node on an emptied data dir, on the bench network.
+std::unique_ptr<node::NodeContext> fresh_node(const fs::path& dir) {
+  fs::remove_all(dir);
+  node::NodeOptions options;
+  options.data_dir = dir;
+  options.network = "bench";
+  auto n = node::NodeContext::open(options);
+  if (!n) throw std::runtime_error(n.error().message);
+  return std::move(n).value();
+}
+
 nlohmann::json bench_publish(const Options& o) {
   auto path = make_model_file(o.dir, o.size_mib << 20, true);
   time_command("cat '" + path.string() + "'");
@@ -291,11 +302,7 @@ nlohmann::json bench_publish(const Options& o) {
     for (int i = 0; i < o.repeats; ++i) {
       ref.push_back(time_command("openssl dgst -sha256 '" + path.string() + "'"));
       fs::path data = o.dir / "publish-data";
-      fs::remove_all(data);
-      node::NodeOptions no;
-      no.data_dir = data;
-      no.network = "bench";
-      auto n = std::move(node::NodeContext::open(no)).value();
+      auto n = fresh_node(data);
       node::PublishTarget target{*n->index, *n->store, "bench"};
       node::PublishRequest req;
       req.files = {path};
@@ -329,11 +336,7 @@ nlohmann::json bench_fetch(const Options& o) {
   time_command("cat '" + path.string() + "'");
   auto key = protocol::SecretKey::generate();
   fs::path a_dir = o.dir / "fetch-a", b_dir = o.dir / "fetch-b";
-  fs::remove_all(a_dir);
-  node::NodeOptions ao;
-  ao.data_dir = a_dir;
-  ao.network = "bench";
-  auto a = std::move(node::NodeContext::open(ao)).value();
+  auto a = fresh_node(a_dir);
   node::PublishTarget target{*a->index, *a->store, "bench"};
   node::PublishRequest req;
   req.files = {path};
@@ -355,11 +358,7 @@ nlohmann::json bench_fetch(const Options& o) {
     fs::path copy = o.dir / "fetch-cp-copy";
     ref.push_back(time_command("cp '" + stored.string() + "' '" + copy.string() + "' && sync '" + copy.string() + "'"));
     fs::remove(copy);
-    fs::remove_all(b_dir);
-    node::NodeOptions bo;
-    bo.data_dir = b_dir;
-    bo.network = "bench";
-    auto b = std::move(node::NodeContext::open(bo)).value();
+    auto b = fresh_node(b_dir);
     b->index->ingest(published->record->bytes());
     node::TorrentOptions bt = at;
     bt.data_dir = b_dir;

@@ -544,8 +544,6 @@ std::size_t TorrentService::seed_all() {
   return added;
 }
 
-p::Status TorrentService::seed(const p::Record& release) { return impl_->add(release, false, false); }
-
 p::Status TorrentService::fetch(const p::Record& release, bool images_only, const std::vector<std::string>& peers) {
   if (auto st = impl_->add(release, images_only, true); !st) return st;
   add_peers(p::to_hex(release.id()), peers);

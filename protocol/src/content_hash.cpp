@@ -502,29 +502,6 @@ Sha256Digest Sha256Stream::finish() {
   return out;
 }
 
-Result<Sha256Digest> sha256_file(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(ErrorCode::io, path.string() + ": cannot open: " + std::strerror(errno));
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  Digest digest(detail::sha256_md());
-  std::unique_ptr<std::uint8_t[]> buf(new std::uint8_t[kMinChunk]);
-  for (;;) {
-    ssize_t n = ::read(fd, buf.get(), kMinChunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return make_error(ErrorCode::io, path.string() + ": read failed: " + std::strerror(err));
-    }
-    if (n == 0) break;
-    digest.update(buf.get(), static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  Sha256Digest out;
-  digest.finish(out.data());
-  return out;
-}
-
 FileDigests hash_bytes(ByteView data, const HashOptions& options) {
   MemorySource source(data);
   Pass pass(source, data.size(), options);

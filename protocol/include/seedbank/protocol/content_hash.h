@@ -85,9 +85,6 @@ class Sha256Stream {
   void* ctx_;  // EVP_MD_CTX
 };
 
-// Only the SHA-256 of a file, one pass on one core (checking a download).
-Result<Sha256Digest> sha256_file(const std::filesystem::path& path);
-
 // Same, over bytes in memory (tests, small sample images).
 FileDigests hash_bytes(ByteView data, const HashOptions& options = {});
 
