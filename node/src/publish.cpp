@@ -338,6 +338,8 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   }
 
   // ---- 6. files into the store (rolled back if the record fails) ----
+  auto store_lock = target.store.lock();  // held until the record is indexed
+  if (!store_lock) return store_lock.error();
   std::vector<p::Sha256Digest> added;
   auto rollback = [&] {
     for (const auto& h : added) target.store.remove(h);

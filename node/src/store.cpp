@@ -1,6 +1,7 @@
 #include "seedbank/node/store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -134,6 +135,23 @@ protocol::Result<ContentStore::Added> ContentStore::add(const std::filesystem::p
     ::close(dir);
   }
   return Added{final_path, true};
+}
+
+protocol::Result<ContentStore::Lock> ContentStore::lock() {
+  auto path = root_ / "lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return io_error("cannot open the store lock", path, errno);
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    int err = errno;
+    ::close(fd);
+    return io_error("cannot lock the store", path, err);
+  }
+  return Lock(fd);
+}
+
+ContentStore::Lock::~Lock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
 }
 
 std::uint64_t ContentStore::used_bytes() const {

@@ -40,6 +40,22 @@ class ContentStore {
   protocol::Result<Added> add(const std::filesystem::path& source, const protocol::Sha256Digest& sha256,
                               AddMode mode);
 
+  // An exclusive lock on the store (flock on store/lock), across processes.
+  // Publish holds it from adding files until its record is in the index, so
+  // a rollback can never remove a file another publish just came to need.
+  class Lock {
+   public:
+    Lock(Lock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    Lock& operator=(Lock&&) = delete;
+    ~Lock();
+
+   private:
+    friend class ContentStore;
+    explicit Lock(int fd) : fd_(fd) {}
+    int fd_;
+  };
+  protocol::Result<Lock> lock();
+
   // Bytes the stored files take on disk.
   std::uint64_t used_bytes() const;
 
