@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "control.h"
+#include "views.h"
 #include "seedbank/node/data_dir.h"
 
 namespace seedbank::node {
@@ -27,15 +28,6 @@ protocol::Result<std::unique_ptr<NodeContext>> NodeContext::open(const NodeOptio
 }
 
 namespace {
-
-nlohmann::json torrent_status_json(const TorrentStatus& s) {
-  return {{"releaseId", s.release_id}, {"name", s.name},        {"infoHash", s.info_hash},
-          {"state", s.state},          {"wanted", s.wanted},    {"done", s.done},
-          {"downloadRate", s.download_rate}, {"uploadRate", s.upload_rate}, {"downloaded", s.downloaded},
-          {"peers", s.peers},
-          {"filesWanted", s.files_wanted},   {"filesStored", s.files_stored}, {"complete", s.complete},
-          {"error", s.error}};
-}
 
 // Answers the CLI's requests (see control.h).
 nlohmann::json handle_control(NodeContext& node, const nlohmann::json& req) {

@@ -1,7 +1,5 @@
 #include "seedbank/node/publish.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstring>
@@ -51,17 +49,6 @@ struct Candidate {
   std::optional<p::GenerationParams> generation;
 };
 
-p::Result<p::Bytes> read_prefix(const std::filesystem::path& path, std::size_t n) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(ErrorCode::io, path.string() + ": cannot open: " + std::strerror(errno));
-  p::Bytes out(n);
-  ssize_t got = ::read(fd, out.data(), n);
-  ::close(fd);
-  if (got < 0) return make_error(ErrorCode::io, path.string() + ": cannot read: " + std::strerror(errno));
-  out.resize(static_cast<std::size_t>(got));
-  return out;
-}
-
 sc::Precision precision_of(const std::string& s) {
   if (s == "fp16") return sc::Precision::FP16;
   if (s == "fp32") return sc::Precision::FP32;
@@ -99,7 +86,7 @@ p::Status check_common(const std::filesystem::path& path, Candidate* c) {
 p::Result<Candidate> check_model(const std::filesystem::path& path, bool allow_unsafe) {
   Candidate c;
   if (auto st = check_common(path, &c); !st) return st.error();
-  auto prefix = read_prefix(path, p::kFormatSniffBytes);
+  auto prefix = p::read_file_prefix(path);
   if (!prefix) return prefix.error();
   auto detection = p::detect_model_format(*prefix, c.name);
   switch (detection.format) {

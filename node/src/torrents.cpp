@@ -516,8 +516,11 @@ std::size_t TorrentService::seed_all() {
     auto page = impl_->index.query_releases(q);
     if (!page) break;
     for (const auto& rec : page->items) {
-      auto before = impl_->torrents.size();
       auto r = rec.body().getPayload().getRelease();
+      // The record's v2 info-hash is the SHA-256 of its info dictionary
+      // (verified on ingest), so no torrent needs parsing to find it.
+      std::string info_hash = p::to_hex(p::ByteView(r.getTorrent().getInfoHashV2().begin(), 32));
+      if (impl_->torrents.count(info_hash)) continue;  // already seeding or fetching
       bool complete = true;
       for (auto f : r.getFiles()) {
         p::Sha256Digest d;
@@ -525,18 +528,8 @@ std::size_t TorrentService::seed_all() {
         complete = complete && impl_->store.contains(d);
       }
       // Unfinished fetches leave resume data; continue those too.
-      bool resumable = false;
-      {
-        auto bytes = torrent_file_of(r);
-        lt::error_code ec;
-        lt::torrent_info ti(lt::span<char const>(reinterpret_cast<const char*>(bytes.data()),
-                                                 static_cast<long>(bytes.size())),
-                            ec, lt::from_span);
-        if (!ec) resumable = std::filesystem::exists(impl_->resume_dir() / (hex_of(ti.info_hashes().v2) + ".resume"));
-      }
-      if (complete || resumable) {
-        if (impl_->add(rec, false, !complete)) added += impl_->torrents.size() - before;
-      }
+      bool resumable = std::filesystem::exists(impl_->resume_dir() / (info_hash + ".resume"));
+      if ((complete || resumable) && impl_->add(rec, false, !complete)) ++added;
     }
     if (page->next_cursor.empty()) break;
     q.cursor = page->next_cursor;

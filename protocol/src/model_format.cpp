@@ -1,7 +1,12 @@
 #include "seedbank/protocol/model_format.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 
 #include "seedbank/protocol/safetensors.h"
@@ -227,6 +232,18 @@ std::string_view to_string(ModelFileFormat format) {
       break;
   }
   return "unknown";
+}
+
+Result<Bytes> read_file_prefix(const std::filesystem::path& path, std::size_t n) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(ErrorCode::io, path.string() + ": cannot open: " + std::strerror(errno));
+  Bytes out(n);
+  ssize_t got = ::read(fd, out.data(), n);
+  int err = errno;
+  ::close(fd);
+  if (got < 0) return make_error(ErrorCode::io, path.string() + ": cannot read: " + std::strerror(err));
+  out.resize(static_cast<std::size_t>(got));
+  return out;
 }
 
 }  // namespace seedbank::protocol

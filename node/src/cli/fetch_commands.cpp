@@ -11,6 +11,7 @@
 
 #include "../control.h"
 #include "cli.h"
+#include "views.h"
 #include "seedbank/node/context.h"
 #include "seedbank/node/progress.h"
 
@@ -114,10 +115,7 @@ int run_fetch(const FetchArgs& a, const Context& ctx) {
       embedded->poll();
       auto s = embedded->status_of(release_hex);
       if (!s) return p::make_error(p::ErrorCode::internal, "torrent vanished");
-      return nlohmann::json{{"state", s->state}, {"wanted", s->wanted}, {"done", s->done},
-                            {"downloadRate", s->download_rate}, {"downloaded", s->downloaded}, {"peers", s->peers},
-                            {"filesWanted", s->files_wanted}, {"filesStored", s->files_stored},
-                            {"complete", s->complete}, {"error", s->error}};
+      return nlohmann::json(torrent_status_json(*s));
     };
   }
 

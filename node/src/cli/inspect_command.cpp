@@ -1,6 +1,4 @@
 // seedbank inspect FILE... [--json] [--full]
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <iostream>
 #include <map>
@@ -32,17 +30,6 @@ bool looks_like_image(p::ByteView b) {
     return true;
   };
   return starts("\x89PNG\r\n\x1a\n") || starts("\xff\xd8\xff") || (starts("RIFF") && starts("WEBP", 8));
-}
-
-p::Result<p::Bytes> read_prefix(const std::string& path, std::size_t n) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return p::make_error(p::ErrorCode::io, path + ": cannot open: " + std::strerror(errno));
-  p::Bytes out(n);
-  ssize_t got = ::read(fd, out.data(), n);
-  ::close(fd);
-  if (got < 0) return p::make_error(p::ErrorCode::io, path + ": cannot read: " + std::strerror(errno));
-  out.resize(static_cast<std::size_t>(got));
-  return out;
 }
 
 std::string clip(const std::string& s, bool full, std::size_t n = 160) {
@@ -133,7 +120,7 @@ int run(const InspectArgs& args) {
   int status = kOk;
   nlohmann::ordered_json all = nlohmann::ordered_json::array();
   for (const auto& file : args.files) {
-    auto prefix = read_prefix(file, p::kFormatSniffBytes);
+    auto prefix = p::read_file_prefix(file);
     if (!prefix) {
       status = report(prefix.error());
       all.push_back({{"file", file}, {"error", prefix.error().message}});

@@ -10,6 +10,7 @@
 
 #include "seedbank/node/context.h"
 #include "seedbank/node/publish.h"
+#include "seedbank/node/torrents.h"
 #include "seedbank/protocol/release.h"
 #include "support/require_ok.h"
 
@@ -165,11 +166,8 @@ BOOST_AUTO_TEST_CASE(torrent_matches_what_libtorrent_makes_from_the_stored_files
 
     // The record alone is enough to add the torrent: info dictionary plus
     // piece layers, wrapped as a .torrent, load with no metadata exchange.
-    std::string whole = "d4:info" + std::string(reinterpret_cast<const char*>(t.getInfo().begin()), t.getInfo().size());
-    if (t.getPieceLayers().size())
-      whole += "12:piece layers" +
-               std::string(reinterpret_cast<const char*>(t.getPieceLayers().begin()), t.getPieceLayers().size());
-    whole += "e";
+    auto bytes = torrent_file_of(result->record->body().getPayload().getRelease());
+    std::string whole(bytes.begin(), bytes.end());
     lt::error_code ec;
     lt::torrent_info ti(lt::span<char const>(whole.data(), static_cast<long>(whole.size())), ec, lt::from_span);
     BOOST_TEST(!ec, ec.message());

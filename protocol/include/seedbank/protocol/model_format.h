@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstddef>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
 #include "seedbank/protocol/bytes.h"
+#include "seedbank/protocol/result.h"
 
 namespace seedbank::protocol {
 
@@ -36,6 +38,9 @@ inline constexpr std::size_t kFormatSniffBytes = 4096;
 //   is reported as pickle: PyTorch's oldest pickle protocols have no magic.
 // `unsafe` is true exactly for pickle. Never fails; unrecognised content is
 // ModelFileFormat::unknown with a detail saying so.
+// The first `n` bytes of a file (fewer if it is shorter), for sniffing.
+Result<Bytes> read_file_prefix(const std::filesystem::path& path, std::size_t n = kFormatSniffBytes);
+
 FormatDetection detect_model_format(ByteView first_bytes, std::string_view file_name);
 
 // "safetensors", "pickle", "gguf", "onnx", "unknown".
