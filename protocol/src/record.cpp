@@ -423,6 +423,15 @@ Result<Record> verify_record(ByteView bytes, std::string_view network, const Rec
       return make_error(ErrorCode::malformed, "record is not in canonical Cap'n Proto form; it was re-encoded or "
                                               "tampered with");
     auto root = checked.getRoot<schema::SignedRecord>();
+    // isCanonical() does not look at bits the reader masks off (the top bit
+    // of an inline-composite list's element count), so two byte strings
+    // could pass with one signature and two ids. Canonical means exactly the
+    // bytes canonicalize() writes.
+    auto canonical_words = capnp::canonicalize(root);
+    auto canonical = canonical_words.asBytes();
+    if (canonical.size() != bytes.size() || !std::equal(canonical.begin(), canonical.end(), bytes.begin()))
+      return make_error(ErrorCode::malformed, "record is not in canonical Cap'n Proto form; it was re-encoded or "
+                                              "tampered with");
     auto body = root.getBody();
     if (auto st = check_body(body); !st) return st.error();
     if (std::string_view(body.getNetwork().cStr(), body.getNetwork().size()) != network)
