@@ -16,7 +16,7 @@ PACKAGES=(
   nlohmann-json3-dev zlib1g-dev libcli11-dev
 )
 # Only the test suite needs these (fuzz targets build with clang).
-TEST_PACKAGES=(clang libclang-rt-14-dev llvm)
+TEST_PACKAGES=(clang libclang-rt-14-dev llvm aria2 opentracker)
 
 install_packages() {
   local missing=()

@@ -1,5 +1,6 @@
 #include "torrent_builder.h"
 
+#include <libtorrent/bdecode.hpp>
 #include <libtorrent/bencode.hpp>
 #include <libtorrent/create_torrent.hpp>
 #include <libtorrent/file_storage.hpp>
@@ -10,6 +11,8 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+
+#include "seedbank/node/torrents.h"
 
 namespace seedbank::node {
 namespace {
@@ -123,6 +126,70 @@ std::string magnet_link(const protocol::Sha256Digest& v2, const std::optional<pr
   m += "xt=urn:btmh:1220" + protocol::to_hex(v2);
   m += "&dn=" + url_encode(name);
   for (const auto& t : trackers) m += "&tr=" + url_encode(t);
+  return m;
+}
+
+protocol::Result<CompatTorrent> v1_compat_info(schema::Release::Reader release) {
+  auto t = release.getTorrent();
+  if (t.getInfoHashV1().size() == 0)
+    return make_error(ErrorCode::invalid_argument,
+                      "this release's torrent is v2-only, so it has no v1 form; v1-only clients cannot fetch it "
+                      "(its creator can publish without --v2-only)");
+  lt::error_code ec;
+  auto node = lt::bdecode({reinterpret_cast<const char*>(t.getInfo().begin()), static_cast<long>(t.getInfo().size())},
+                          ec);
+  if (ec || node.type() != lt::bdecode_node::dict_t)
+    return make_error(ErrorCode::malformed, "the release's info dictionary does not decode: " + ec.message());
+  lt::entry info(node);
+  info.dict().erase("file tree");
+  info.dict().erase("meta version");
+  CompatTorrent out;
+  lt::bencode(std::back_inserter(out.info), info);  // keys stay sorted: canonical bencoding
+  out.info_hash = digest<20>(EVP_sha1(), out.info);
+  return out;
+}
+
+protocol::Result<protocol::Bytes> torrent_file_for_clients(schema::Release::Reader release, bool v1_compat) {
+  std::string whole = "d";
+  auto trackers = release.getTorrent().getTrackers();
+  if (trackers.size()) {
+    auto bstr = [](std::string_view s) { return std::to_string(s.size()) + ":" + std::string(s); };
+    whole += bstr("announce") + bstr(trackers[0].cStr()) + bstr("announce-list") + "l";
+    for (auto tr : trackers) whole += "l" + bstr(tr.cStr()) + "e";
+    whole += "e";
+  }
+  whole += "4:info";
+  if (v1_compat) {
+    auto compat = v1_compat_info(release);
+    if (!compat) return compat.error();
+    whole.append(compat->info.begin(), compat->info.end());
+  } else {
+    auto hybrid = torrent_file_of(release);  // "d4:info...e" with piece layers
+    whole.append(hybrid.begin() + 7, hybrid.end() - 1);
+  }
+  whole += "e";
+  return protocol::Bytes(whole.begin(), whole.end());
+}
+
+protocol::Result<std::string> magnet_of(schema::Release::Reader release, bool v1_compat) {
+  auto t = release.getTorrent();
+  std::vector<std::string> trackers;
+  for (auto tr : t.getTrackers()) trackers.emplace_back(tr.cStr());
+  lt::error_code ec;
+  auto info = lt::bdecode({reinterpret_cast<const char*>(t.getInfo().begin()), static_cast<long>(t.getInfo().size())},
+                          ec);
+  std::string name = ec ? std::string() : std::string(info.dict_find_string_value("name"));
+  if (!v1_compat) {
+    protocol::Sha256Digest v2{};
+    std::memcpy(v2.data(), t.getInfoHashV2().begin(), 32);
+    std::optional<protocol::Sha1Digest> v1;
+    if (t.getInfoHashV1().size() == 20) std::memcpy(v1.emplace().data(), t.getInfoHashV1().begin(), 20);
+    return magnet_link(v2, v1, name, trackers);
+  }
+  auto compat = v1_compat_info(release);
+  if (!compat) return compat.error();
+  std::string m = "magnet:?xt=urn:btih:" + protocol::to_hex(compat->info_hash) + "&dn=" + url_encode(name);
+  for (const auto& tr : trackers) m += "&tr=" + url_encode(tr);
   return m;
 }
 

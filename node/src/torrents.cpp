@@ -11,7 +11,10 @@
 #include <libtorrent/torrent_status.hpp>
 #include <libtorrent/write_resume_data.hpp>
 
+#include <sys/statvfs.h>
+
 #include <chrono>
+#include <limits>
 #include <fstream>
 #include <condition_variable>
 #include <deque>
@@ -37,15 +40,23 @@ p::Bytes read_all(const std::filesystem::path& path) {
 p::Status write_atomically(const std::filesystem::path& path, const std::vector<char>& bytes) {
   auto tmp = path;
   tmp += ".tmp";
+  std::error_code ec;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) return make_error(ErrorCode::io, tmp.string() + ": cannot write (disk full?)");
+    out.close();  // a full disk often shows only when the buffer is flushed
+    if (!out) {
+      std::filesystem::remove(tmp, ec);
+      return make_error(ErrorCode::io, tmp.string() + ": cannot write (disk full?); the previous copy is kept");
+    }
   }
-  std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) return make_error(ErrorCode::io, path.string() + ": " + ec.message());
   return {};
+}
+
+std::string hex_of_v1(const lt::sha1_hash& h) {
+  return p::to_hex(p::ByteView(reinterpret_cast<const std::uint8_t*>(h.data()), 20));
 }
 
 std::string hex_of(const lt::sha256_hash& h) {
@@ -77,6 +88,22 @@ struct Managed {
   std::map<std::size_t, std::pair<boost::shared_array<char>, int>> arrived;  // read, not yet hashed
   std::uint64_t piece_size = 0;
   std::string error;
+  ErrorKind error_kind = ErrorKind::none;
+  std::vector<std::string> trackers;
+  p::Bytes compat_info;  // the v1-compat info dictionary; empty when off or v2-only
+  // While a fetch has no peers in the hybrid swarm: since when.
+  std::optional<std::chrono::steady_clock::time_point> peerless_since;
+  // Peers named with --peer: tried again while the torrent has none (a
+  // connection asked for while the torrent was still checking is dropped).
+  std::vector<lt::tcp::endpoint> hints;
+};
+
+// A release's v1-compat torrent (see v1_compat_info): seeding once every
+// file is in the store, or downloading as a fallback into the same partial
+// files as the hybrid torrent, which then rechecks and verifies as usual.
+struct Compat {
+  lt::torrent_handle handle;
+  bool seeding = false;
 };
 
 // Hashes downloading files on one background thread, each file's bytes in
@@ -167,6 +194,12 @@ struct TorrentService::Impl {
   ContentStore& store;
   std::unique_ptr<lt::session> session;
   std::map<std::string, Managed> torrents;  // by v2 info-hash hex
+  std::map<std::string, Compat> compat;     // by the hybrid's v2 info-hash hex
+  std::chrono::steady_clock::time_point last_peer_check{};
+  // Held while verified files are being renamed into the store, so a
+  // publish rolling back at that moment cannot remove one of them.
+  std::optional<ContentStore::Lock> rename_lock;
+  int renames_pending = 0;
   Verifier verifier;
   std::string listen_address;
 
@@ -202,6 +235,10 @@ struct TorrentService::Impl {
     // Trackers recorded in the release (outside the info dictionary).
     atp.trackers.clear();
     for (auto t : r.getTorrent().getTrackers()) atp.trackers.emplace_back(t.cStr());
+    m->trackers = atp.trackers;
+    if (options.v1_compat) {
+      if (auto c = v1_compat_info(r)) m->compat_info = std::move(c->info);
+    }
     m->release = rec.id();
     m->release_hex = p::to_hex(rec.id());
     m->name = ti->name();
@@ -239,12 +276,16 @@ struct TorrentService::Impl {
       m->slots.push_back(slot);
     }
     // Added active and unmanaged: auto-management would queue all but a few.
-    atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
+    // libtorrent answers a full disk with upload mode and keeps that in the
+    // resume data; a fetch (the user's retry) must download again.
+    atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed | lt::torrent_flags::upload_mode);
     bool all_stored = std::all_of(m->slots.begin(), m->slots.end(), [](const Slot& s) { return s.stored; });
     bool all_wanted = std::all_of(m->slots.begin(), m->slots.end(), [](const Slot& s) { return s.wanted; });
     if (all_wanted) atp.file_priorities.clear();
     if (all_stored && !std::filesystem::exists(resume)) atp.flags |= lt::torrent_flags::seed_mode;
-    // In order, so files can be hashed while they arrive.
+    // In order, so files can be hashed while they arrive. Files stay sparse
+    // (add() checks the free space first; a disk that fills up later stops
+    // the torrent with a clear error, see storage_error).
     if (!all_stored) atp.flags |= lt::torrent_flags::sequential_download;
     return atp;
   }
@@ -266,13 +307,31 @@ struct TorrentService::Impl {
                                                 std::to_string(options.store_quota) +
                                                 " bytes; raise --store-quota or free space");
     }
+    if (fetching) {
+      std::uint64_t need = 0;
+      for (const auto& slot : m.slots)
+        if (slot.wanted && !slot.stored) need += slot.size;
+      auto partial = partial_dir(m.info_hash);
+      for (const auto& slot : m.slots) {  // what an earlier attempt wrote already
+        std::error_code fec;
+        auto have = std::filesystem::file_size(partial / std::to_string(static_cast<int>(slot.index)), fec);
+        if (!fec && slot.wanted && !slot.stored) need -= std::min<std::uint64_t>(need, have);
+      }
+      auto free = free_bytes();
+      if (need > free)
+        return make_error(ErrorCode::limit, "the disk holding " + options.data_dir.string() + " has " +
+                                                std::to_string(free) + " bytes free and this release needs " +
+                                                std::to_string(need) + "; free space or use a data dir on a larger disk");
+    }
     auto existing = torrents.find(m.info_hash);
     if (existing != torrents.end()) {
       // Already known: widen what is wanted (e.g. images first, then all),
       // and retry after an error such as a full disk.
       if (fetching && !existing->second.error.empty()) {
         existing->second.error.clear();
+        existing->second.error_kind = ErrorKind::none;
         existing->second.handle.clear_error();
+        existing->second.handle.unset_flags(lt::torrent_flags::upload_mode);
         existing->second.handle.resume();
       }
       if (fetching) {
@@ -291,8 +350,91 @@ struct TorrentService::Impl {
     lt::error_code ec;
     m.handle = session->add_torrent(std::move(*atp), ec);
     if (ec) return make_error(ErrorCode::io, "cannot add torrent " + m.info_hash + ": " + ec.message());
-    torrents.emplace(m.info_hash, std::move(m));
+    auto& added = torrents.emplace(m.info_hash, std::move(m)).first->second;
+    if (all_stored(added)) add_compat(added, true);
     return {};
+  }
+
+  static bool all_stored(const Managed& m) {
+    return std::all_of(m.slots.begin(), m.slots.end(), [](const Slot& s) { return s.stored; });
+  }
+
+  // Adds the release's v1-compat torrent over the same files: the store's
+  // when seeding, the hybrid's partial files when downloading.
+  void add_compat(Managed& m, bool seeding) {
+    if (m.compat_info.empty()) return;
+    if (auto it = compat.find(m.info_hash); it != compat.end()) {
+      if (it->second.seeding == seeding) return;
+      session->remove_torrent(it->second.handle);
+      compat.erase(it);
+    }
+    std::string whole = "d4:info";
+    whole.append(m.compat_info.begin(), m.compat_info.end());
+    whole += "e";
+    lt::error_code ec;
+    auto ti = std::make_shared<lt::torrent_info>(lt::span<char const>(whole.data(), static_cast<long>(whole.size())),
+                                                 ec, lt::from_span);
+    if (ec) return;  // derived from a verified info dictionary; cannot happen
+    lt::add_torrent_params atp;
+    atp.ti = ti;
+    atp.save_path = store.root().string();
+    atp.trackers = m.trackers;
+    atp.file_priorities.assign(static_cast<std::size_t>(ti->files().num_files()), lt::default_priority);
+    for (const auto& slot : m.slots) {
+      atp.renamed_files[slot.index] = slot.stored ? store.path_of(slot.sha256).string()
+                                                  : (partial_dir(m.info_hash) / std::to_string(static_cast<int>(slot.index))).string();
+      if (!slot.wanted) atp.file_priorities[static_cast<std::size_t>(static_cast<int>(slot.index))] = lt::dont_download;
+    }
+    atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
+    atp.flags |= seeding ? lt::torrent_flags::seed_mode : lt::torrent_flags::sequential_download;
+    auto handle = session->add_torrent(std::move(atp), ec);
+    if (!ec) compat[m.info_hash] = {handle, seeding};
+  }
+
+  // Once a second, for fetches without peers: retry the --peer hints, and
+  // after a few seconds with none in the hybrid swarm also join the
+  // v1-compat swarm, where plain v1 clients seed.
+  void look_for_peers() {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_peer_check < std::chrono::seconds(1)) return;
+    last_peer_check = now;
+    for (auto& [ih, m] : torrents) {
+      if (!m.error.empty()) continue;
+      bool pending = std::any_of(m.slots.begin(), m.slots.end(), [](const Slot& s) { return s.wanted && !s.stored; });
+      if (!pending) continue;
+      if (m.handle.status().num_peers > 0) {
+        m.peerless_since.reset();
+        continue;
+      }
+      for (const auto& hint : m.hints) m.handle.connect_peer(hint);
+      if (!m.peerless_since) m.peerless_since = now;
+      else if (now - *m.peerless_since >= std::chrono::seconds(5) && !compat.count(ih)) add_compat(m, false);
+    }
+  }
+
+  // The v1-compat download finished: the hybrid torrent rechecks the shared
+  // partial files and takes over (SHA-256 check, move into the store).
+  void compat_finished(const lt::torrent_handle& h) {
+    for (auto it = compat.begin(); it != compat.end(); ++it) {
+      if (it->second.handle != h || it->second.seeding) continue;
+      auto m = torrents.find(it->first);
+      session->remove_torrent(it->second.handle);
+      compat.erase(it);
+      if (m != torrents.end()) m->second.handle.force_recheck();
+      return;
+    }
+  }
+
+  // After a recheck, files found complete raise no completion alerts.
+  void checked(Managed& m) {
+    std::vector<std::int64_t> progress;
+    m.handle.file_progress(progress, lt::torrent_handle::piece_granularity);
+    for (std::size_t i = 0; i < m.slots.size(); ++i) {
+      const Slot& s = m.slots[i];
+      auto at = static_cast<std::size_t>(static_cast<int>(s.index));
+      if (s.wanted && !s.stored && at < progress.size() && static_cast<std::uint64_t>(progress[at]) == s.size)
+        complete(m, i);
+    }
   }
 
   Managed* find(const lt::torrent_handle& h) {
@@ -359,6 +501,7 @@ struct TorrentService::Impl {
       } else if (*done.digest != s.sha256) {
         // The torrent's pieces verified, but the bytes are not what the
         // signed release promises: never store or serve them.
+        m.error_kind = ErrorKind::verification;
         m.error = s.name + ": SHA-256 " + p::to_hex(*done.digest) + " does not match the release's " +
                   p::to_hex(s.sha256) + "; the release's torrent does not hold the file it claims";
         m.handle.file_priority(s.index, lt::dont_download);
@@ -368,9 +511,51 @@ struct TorrentService::Impl {
         auto dest = store.path_of(s.sha256);
         std::error_code ec;
         std::filesystem::create_directories(dest.parent_path(), ec);
+        if (!rename_lock) {
+          auto lock = store.lock();
+          if (!lock) {
+            m.error = "cannot lock the store to move a verified file in: " + lock.error().message;
+            continue;
+          }
+          rename_lock.emplace(std::move(*lock));
+        }
+        ++renames_pending;
         m.handle.rename_file(s.index, dest.string());
       }
     }
+  }
+
+  // Bytes still to be written for the wanted files of a torrent.
+  static std::uint64_t bytes_missing(const lt::torrent_status& st) {
+    auto wanted = static_cast<std::uint64_t>(st.total_wanted), done = static_cast<std::uint64_t>(st.total_wanted_done);
+    return wanted > done ? wanted - done : 0;
+  }
+
+  std::uint64_t free_bytes() const {
+    struct statvfs fs {};
+    if (::statvfs((options.data_dir / "partial").c_str(), &fs) != 0) return std::numeric_limits<std::uint64_t>::max();
+    return static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+  }
+
+  // A write failed. libtorrent stops the torrent; say whether the disk is
+  // full (writes through a memory map report a full disk as EFAULT).
+  void storage_error(Managed& m, const lt::error_code& error, const std::string& file) {
+    auto missing = bytes_missing(m.handle.status());
+    auto free = free_bytes();
+    if (error == boost::system::errc::no_space_on_device || (error == boost::system::errc::bad_address && free < missing)) {
+      m.error_kind = ErrorKind::disk_full;
+      m.error = "the disk holding " + options.data_dir.string() + " is full (" + std::to_string(free) +
+                " bytes free, " + std::to_string(missing) +
+                " more needed); the download is paused and nothing unverified entered the store; free space and "
+                "run the fetch again to continue";
+    } else {
+      m.error_kind = ErrorKind::io;
+      m.error = (file.empty() ? std::string() : file + ": ") + error.message();
+    }
+  }
+
+  void rename_done() {
+    if (renames_pending > 0 && --renames_pending == 0) rename_lock.reset();
   }
 
   void handle_alerts() {
@@ -399,19 +584,23 @@ struct TorrentService::Impl {
           for (std::size_t i = 0; i < m->slots.size(); ++i)
             if (m->slots[i].index == fc->index) complete(*m, i);
       } else if (auto* fr = lt::alert_cast<lt::file_renamed_alert>(a)) {
-        if (Managed* m = find(fr->handle))
+        rename_done();
+        if (Managed* m = find(fr->handle)) {
           for (auto& s : m->slots)
             if (s.index == fr->index && std::string(fr->new_name()) == store.path_of(s.sha256).string()) s.stored = true;
+          if (all_stored(*m)) add_compat(*m, true);
+        }
+      } else if (auto* tf = lt::alert_cast<lt::torrent_finished_alert>(a)) {
+        if (!tf->handle.info_hashes().has_v2()) compat_finished(tf->handle);
+      } else if (auto* tc = lt::alert_cast<lt::torrent_checked_alert>(a)) {
+        if (Managed* m = find(tc->handle)) checked(*m);
       } else if (auto* ff = lt::alert_cast<lt::file_rename_failed_alert>(a)) {
+        rename_done();
         if (Managed* m = find(ff->handle)) m->error = "cannot move a verified file into the store: " + ff->error.message();
       } else if (auto* te = lt::alert_cast<lt::torrent_error_alert>(a)) {
-        if (Managed* m = find(te->handle)) m->error = te->error.message() + " (" + te->filename() + ")";
+        if (Managed* m = find(te->handle)) storage_error(*m, te->error, te->filename());
       } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
-        if (Managed* m = find(fe->handle)) {
-          m->error = std::string(fe->filename()) + ": " + fe->error.message();
-          if (fe->error == boost::system::errc::no_space_on_device)
-            m->error += "; the disk is full: downloads are paused until space is freed";
-        }
+        if (Managed* m = find(fe->handle)) storage_error(*m, fe->error, fe->filename());
       } else if (auto* ls = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
         if (ls->socket_type == lt::socket_type_t::tcp)
           listen_address = ls->address.to_string() + ":" + std::to_string(ls->port);
@@ -552,7 +741,9 @@ void TorrentService::add_peers(const std::string& release_hex, const std::vector
       lt::error_code ec;
       auto addr = lt::make_address(peer.substr(0, colon), ec);
       if (ec) continue;
-      m.handle.connect_peer(lt::tcp::endpoint(addr, static_cast<std::uint16_t>(std::atoi(peer.c_str() + colon + 1))));
+      lt::tcp::endpoint endpoint(addr, static_cast<std::uint16_t>(std::atoi(peer.c_str() + colon + 1)));
+      if (std::find(m.hints.begin(), m.hints.end(), endpoint) == m.hints.end()) m.hints.push_back(endpoint);
+      m.handle.connect_peer(endpoint);
     }
   }
 }
@@ -560,6 +751,7 @@ void TorrentService::add_peers(const std::string& release_hex, const std::vector
 void TorrentService::poll() {
   impl_->handle_alerts();
   impl_->finish_verifications();
+  impl_->look_for_peers();
 }
 
 std::vector<TorrentStatus> TorrentService::status() {
@@ -576,6 +768,15 @@ std::vector<TorrentStatus> TorrentService::status() {
     s.upload_rate = static_cast<std::uint64_t>(st.upload_payload_rate);
     s.downloaded = static_cast<std::uint64_t>(st.total_payload_download);
     s.peers = st.num_peers;
+    if (auto c = impl_->compat.find(ih); c != impl_->compat.end()) {
+      auto cs = c->second.handle.status();
+      s.peers += cs.num_peers;
+      s.download_rate += static_cast<std::uint64_t>(cs.download_payload_rate);
+      s.upload_rate += static_cast<std::uint64_t>(cs.upload_payload_rate);
+      s.downloaded += static_cast<std::uint64_t>(cs.total_payload_download);
+      if (!c->second.seeding) s.done = std::max(s.done, static_cast<std::uint64_t>(cs.total_wanted_done));
+      s.v1_compat_info_hash = hex_of_v1(cs.info_hashes.v1);
+    }
     bool verifying = false;
     for (const auto& slot : m.slots) {
       s.files_wanted += slot.wanted;
@@ -584,6 +785,7 @@ std::vector<TorrentStatus> TorrentService::status() {
     }
     s.complete = s.files_stored == s.files_wanted;
     s.error = m.error;
+    s.error_kind = m.error_kind;
     if (s.error.empty() && st.errc) s.error = st.errc.message() + (st.error_file >= lt::file_index_t(0) ? " (file " + std::to_string(static_cast<int>(st.error_file)) + ")" : "");
     if (!s.error.empty()) s.state = "error";
     else if (st.state == lt::torrent_status::checking_files || st.state == lt::torrent_status::checking_resume_data)

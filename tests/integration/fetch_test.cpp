@@ -6,7 +6,9 @@
 #include <fstream>
 #include <random>
 #include <regex>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <thread>
 
 #include "support/model_files.h"
@@ -240,6 +242,43 @@ BOOST_AUTO_TEST_CASE(store_quota_refuses_a_fetch_that_does_not_fit) {
   BOOST_TEST(r.exit_code != 0);
   BOOST_TEST(r.err.find("quota") != std::string::npos, r.err);
   BOOST_TEST((!fs::exists(dir / "b" / "partial") || fs::is_empty(dir / "b" / "partial")));
+}
+
+BOOST_AUTO_TEST_CASE(a_full_disk_stops_the_fetch_clearly_and_it_continues_once_space_is_freed) {
+  // B's data dir lives on a 10 MiB tmpfs (mounting needs root, as in CI).
+  auto disk = dir / "small-disk";
+  fs::create_directories(disk);
+  if (::geteuid() != 0 || ::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=10m") != 0) {
+    BOOST_TEST_MESSAGE("skipped: mounting a small tmpfs needs root");
+    return;
+  }
+  struct Unmount {
+    fs::path path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{disk};
+
+  BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
+  auto file = model("big.safetensors", 7 * 1024 * 1024, 9);
+  auto release = publish("a", file, "Big");
+  std::string id = release["releaseId"];
+  std::string seed_address;
+  auto seed = start_node("a", &seed_address);
+  copy_record("a", "small-disk/b", id);
+  std::ofstream(disk / "filler", std::ios::binary) << std::string(4 * 1024 * 1024, 'x');
+
+  auto full = sb("small-disk/b", {"fetch", id, "--peer", seed_address, "--no-dht", "--bt-listen", "127.0.0.1:0",
+                                  "--timeout", "30"});
+  BOOST_TEST(full.exit_code == 1, full.err);
+  BOOST_TEST(full.err.find("bytes free") != std::string::npos, full.err);
+  BOOST_TEST(full.err.find("free space") != std::string::npos, full.err);
+  BOOST_TEST(!stored("small-disk/b", release["files"][0]["hashes"]["SHA256"]));
+
+  fs::remove(disk / "filler");
+  auto retry = sb("small-disk/b", {"fetch", id, "--peer", seed_address, "--no-dht", "--bt-listen", "127.0.0.1:0",
+                                   "--timeout", "60", "--out", (dir / "b-out").string()});
+  BOOST_REQUIRE_MESSAGE(retry.exit_code == 0, retry.err);
+  BOOST_TEST(stored("small-disk/b", release["files"][0]["hashes"]["SHA256"]));
+  BOOST_TEST(read_file(dir / "b-out" / "big.safetensors") == read_file(file));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_release_is_not_found) {

@@ -130,7 +130,10 @@ int run_fetch(const FetchArgs& a, const Context& ctx) {
     last = *s;
     if (last.value("peers", 0) > 0) last_peer = std::chrono::steady_clock::now();
     if (!last.value("error", std::string()).empty()) {
-      code = report(p::make_error(p::ErrorCode::bad_signature, last["error"].get<std::string>()));
+      // Exit 5 only when a file failed its SHA-256 check; 1 for the rest.
+      bool verification = last.value("errorKind", std::string()) == "verification";
+      code = report(p::make_error(verification ? p::ErrorCode::bad_signature : p::ErrorCode::io,
+                                  last["error"].get<std::string>()));
       break;
     }
     if (last.value("complete", false)) break;
@@ -240,7 +243,11 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
   auto* torrent = app.add_subcommand("torrent", "Write a release's .torrent file for other BitTorrent clients");
   torrent->add_option("release", *torrent_id, "Release id or file hash")->required();
   torrent->add_option("--out", *torrent_out, "File to write")->required();
-  torrent->callback([&ctx, torrent_id, torrent_out] {
+  auto torrent_compat = std::make_shared<bool>(false);
+  torrent->add_flag("--v1-compat", *torrent_compat,
+                    "Write the plain v1 form (same files and pieces) for clients that cannot load BEP 52 torrents, "
+                    "such as aria2 1.36 and Transmission 3");
+  torrent->callback([&ctx, torrent_id, torrent_out, torrent_compat] {
     auto node = open_node(ctx);
     if (!node) {
       ctx.exit_code = report(node.error());
@@ -251,20 +258,13 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
       ctx.exit_code = report(rec.error());
       return;
     }
-    auto r = rec->body().getPayload().getRelease();
-    // announce-list from the release's trackers, then the info dictionary.
-    auto bytes = torrent_file_of(r);
-    std::string whole(bytes.begin(), bytes.end());
-    auto trackers = r.getTorrent().getTrackers();
-    if (trackers.size()) {
-      std::string list = "13:announce-listl";
-      for (auto t : trackers) list += "l" + std::to_string(t.size()) + ":" + std::string(t.cStr()) + "e";
-      list += "e";
-      std::string first(trackers[0].cStr());
-      whole = "d8:announce" + std::to_string(first.size()) + ":" + first + list + whole.substr(1);
+    auto bytes = torrent_file_for_clients(rec->body().getPayload().getRelease(), *torrent_compat);
+    if (!bytes) {
+      ctx.exit_code = report(bytes.error());
+      return;
     }
     std::ofstream out(*torrent_out, std::ios::binary);
-    out << whole;
+    out.write(reinterpret_cast<const char*>(bytes->data()), static_cast<long>(bytes->size()));
     if (!out) ctx.exit_code = report(p::make_error(p::ErrorCode::io, *torrent_out + ": cannot write"));
   });
 

@@ -25,12 +25,17 @@ void add_node_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--download-limit", options->download_limit, "Download limit in bytes/s (0: none)");
   cmd->add_option("--upload-limit", options->upload_limit, "Upload limit in bytes/s (0: none)");
   cmd->add_option("--store-quota", options->store_quota, "Refuse fetches that would grow the store past this many bytes");
-  cmd->callback([&ctx, options, no_dht] {
+  auto no_compat = std::make_shared<bool>(false);
+  cmd->add_flag("--no-v1-compat", *no_compat,
+                "Do not also seed each release as a plain v1 torrent (for clients that cannot load BEP 52 "
+                "torrents, e.g. aria2 1.36, Transmission 3)");
+  cmd->callback([&ctx, options, no_dht, no_compat] {
     NodeOptions node_options;
     node_options.data_dir = ctx.global.resolved_data_dir();
     node_options.network = ctx.global.network;
     node_options.torrents = *options;
     node_options.torrents.dht = !*no_dht;
+    node_options.torrents.v1_compat = !*no_compat;
     auto node = NodeContext::open(node_options);
     if (!node) {
       ctx.exit_code = report(node.error());

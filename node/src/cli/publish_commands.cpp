@@ -92,6 +92,9 @@ int run_publish(const PublishArgs& a, const Context& ctx) {
   (void)control_request((*node)->options.data_dir, {{"cmd", "rescan"}});
 
   auto release = result->record->body().getPayload().getRelease();
+  // The plain v1 form for clients that cannot load BEP 52 torrents.
+  auto compat = v1_compat_info(release);
+  auto compat_magnet = magnet_of(release, true);
   if (a.json) {
     nlohmann::ordered_json files = nlohmann::ordered_json::array();
     for (const auto& f : result->files) files.push_back(file_json(f));
@@ -113,6 +116,8 @@ int run_publish(const PublishArgs& a, const Context& ctx) {
                 {"torrentName", result->torrent_name},
                 {"pieceSize", result->piece_size},
                 {"magnet", result->magnet},
+                {"infoHashV1Compat", compat ? nlohmann::ordered_json(p::to_hex(compat->info_hash)) : nullptr},
+                {"magnetV1Compat", compat_magnet ? nlohmann::ordered_json(*compat_magnet) : nullptr},
                 {"files", files},
                 {"warnings", result->warnings}});
     return kOk;
@@ -132,6 +137,7 @@ int run_publish(const PublishArgs& a, const Context& ctx) {
               << "\n";
   }
   std::cout << "  magnet   " << result->magnet << "\n";
+  if (compat_magnet) std::cout << "  v1 only  " << *compat_magnet << "\n";
   return kOk;
 }
 

@@ -33,12 +33,21 @@ struct TorrentOptions {
   std::uint64_t download_limit = 0;          // bytes/s, 0 = none (applies on loopback too)
   std::uint64_t store_quota = 0;             // bytes the store may hold, 0 = no limit
   std::uint64_t upload_limit = 0;
+  // Also seed each hybrid release as a plain v1 torrent (its "v1-compat"
+  // form, see v1_compat_info), and fall back to that swarm when a fetch finds
+  // no peers for the hybrid one. Clients that only know v1 can then fetch.
+  bool v1_compat = true;
 };
+
+// Why a torrent stopped: a file that failed its SHA-256 check against the
+// signed release, a full disk, or another read/write error.
+enum class ErrorKind { none, verification, disk_full, io };
 
 struct TorrentStatus {
   std::string release_id;     // hex
   std::string name;           // torrent name
   std::string info_hash;      // v2, hex
+  std::string v1_compat_info_hash;  // hex, when its v1-compat torrent is in the session
   std::string state;          // "checking", "downloading", "seeding", "verifying", "error", ...
   std::uint64_t wanted = 0;   // bytes wanted
   std::uint64_t done = 0;     // bytes of wanted verified by pieces
@@ -48,6 +57,7 @@ struct TorrentStatus {
   int files_wanted = 0, files_stored = 0;  // files in the store after SHA-256 checks
   bool complete = false;      // every wanted file is in the store
   std::string error;
+  ErrorKind error_kind = ErrorKind::none;
 };
 
 class TorrentService {
@@ -88,5 +98,29 @@ class TorrentService {
 
 // The .torrent bytes (info dictionary plus piece layers) a release carries.
 protocol::Bytes torrent_file_of(schema::Release::Reader release);
+
+// The v1-compat form of a hybrid release's torrent: its info dictionary
+// without "file tree" and "meta version", i.e. a plain BEP 3 torrent of the
+// same files, pad files and pieces. Needed because some widely installed
+// clients cannot load any BEP 52 torrent: Debian 12's aria2 1.36 drops the
+// empty keys of a file tree and so computes a different info-hash, and
+// Transmission 3.00 refuses the file. Derived from the signed info
+// dictionary, so every node computes the same bytes and info-hash; the
+// SHA-1 pieces are the hybrid torrent's, so it is as verifiable.
+// Error invalid_argument for a v2-only release (it has no v1 pieces).
+struct CompatTorrent {
+  protocol::Bytes info;
+  protocol::Sha1Digest info_hash{};
+};
+protocol::Result<CompatTorrent> v1_compat_info(schema::Release::Reader release);
+
+// A whole .torrent file for other clients: the release's trackers as
+// announce/announce-list, then the hybrid (or, with v1_compat, the v1-compat)
+// info dictionary.
+protocol::Result<protocol::Bytes> torrent_file_for_clients(schema::Release::Reader release, bool v1_compat);
+
+// A magnet link with the release's trackers. The hybrid form carries both
+// the v1 (btih) and v2 (btmh) info-hashes; the v1-compat form only its btih.
+protocol::Result<std::string> magnet_of(schema::Release::Reader release, bool v1_compat);
 
 }  // namespace seedbank::node

@@ -1,0 +1,180 @@
+// Interoperability with an independent BitTorrent client: Debian's aria2c
+// and a local opentracker on 127.0.0.1. aria2 1.36 cannot load BEP 52
+// torrents, so it uses a release's v1-compat form (same files and pieces);
+// in both directions the peers find each other only through the tracker.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include "support/model_files.h"
+#include "support/process.h"
+
+namespace fs = std::filesystem;
+using seedbank::testing::Process;
+
+namespace {
+
+// A port that was free a moment ago (for programs that need a fixed one).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool accepts_connections(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+std::string which(const std::string& program) {
+  for (const char* dir : {"/usr/bin", "/usr/local/bin", "/bin"})
+    if (fs::exists(fs::path(dir) / program)) return (fs::path(dir) / program).string();
+  return {};
+}
+
+struct Interop {
+  fs::path dir = fs::temp_directory_path() / ("seedbank-interop-" + std::to_string(std::random_device{}()));
+  int calls = 0;
+  Interop() {
+    fs::create_directories(dir / "in");
+    // opentracker drops to the user `nobody` and chroots here.
+    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
+  }
+  ~Interop() { fs::remove_all(dir); }
+
+  seedbank::testing::ProcessResult sb(const std::string& node, std::vector<std::string> args) {
+    args.insert(args.begin(), {SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test"});
+    return seedbank::testing::run(args, (dir / ("call" + std::to_string(++calls))).string());
+  }
+  std::unique_ptr<Process> spawn(const std::vector<std::string>& args, const std::string& name) {
+    return std::make_unique<Process>(args, (dir / name).string());
+  }
+  // opentracker on 127.0.0.1 that tracks only the listed info-hashes.
+  std::unique_ptr<Process> start_tracker(int port, const std::vector<std::string>& hashes) {
+    auto tracker_dir = dir / "tracker";
+    fs::create_directories(tracker_dir);
+    fs::permissions(tracker_dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                     fs::perms::others_read | fs::perms::others_exec);
+    std::ofstream(tracker_dir / "whitelist") << hashes[0] << "\n" << hashes[1] << "\n";
+    std::string bin = which("opentracker");
+    BOOST_REQUIRE_MESSAGE(!bin.empty(), "opentracker is not installed (./test.sh installs it: apt-get install opentracker)");
+    std::vector<std::string> args{bin, "-i", "127.0.0.1", "-p", std::to_string(port), "-P", std::to_string(port),
+                                  "-d", tracker_dir.string()};
+    if (::geteuid() == 0) args.insert(args.end(), {"-u", "nobody", "-w", "/whitelist"});  // path inside its chroot
+    else args.insert(args.end(), {"-w", (tracker_dir / "whitelist").string()});
+    auto tracker = spawn(args, "tracker");
+    for (int i = 0; i < 200 && !accepts_connections(port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    BOOST_REQUIRE_MESSAGE(accepts_connections(port), "opentracker did not start: " << tracker->err());
+    return tracker;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(interop_test, Interop)
+
+BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_through_opentracker) {
+  std::string aria2c = which("aria2c");
+  BOOST_REQUIRE_MESSAGE(!aria2c.empty(), "aria2c is not installed (./test.sh installs it: apt-get install aria2)");
+  int tracker_port = free_port();
+  std::string announce = "http://127.0.0.1:" + std::to_string(tracker_port) + "/announce";
+
+  // A release of two files (so the torrent has a pad file) with a tracker.
+  BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
+  auto model = seedbank::testing::write_safetensors(dir / "in" / "lantern.safetensors", 2 * 1024 * 1024 + 999, 7);
+  std::string png = (fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.png").string();
+  auto pub = sb("a", {"publish", model.string(), "--name", "Lantern", "--type", "LORA", "--image", png, "--tracker",
+                      announce, "--json"});
+  BOOST_REQUIRE_MESSAGE(pub.exit_code == 0, pub.err);
+  auto release = nlohmann::json::parse(pub.out);
+  std::string id = release["releaseId"];
+  std::string compat_hash = release["infoHashV1Compat"];
+  std::string magnet = release["magnetV1Compat"];
+  BOOST_TEST(magnet.find("xt=urn:btih:" + compat_hash) != std::string::npos);
+  BOOST_TEST(magnet.find("tr=http%3A%2F%2F127.0.0.1%3A" + std::to_string(tracker_port)) != std::string::npos);
+  auto tracker = start_tracker(tracker_port, {compat_hash, release["infoHashV1"].get<std::string>()});
+
+  // 1. aria2c, given only the magnet link, finds the node through the
+  //    tracker, fetches the info dictionary from it, then the files.
+  auto seed = spawn({SEEDBANK_BINARY, "--data-dir", (dir / "a").string(), "--network", "test", "node", "--bt-listen",
+                     "127.0.0.1:0", "--no-dht"},
+                    "a-node");
+  BOOST_REQUIRE_MESSAGE(seed->wait_for_err("running"), seed->err());
+  auto got = dir / "aria2-got";
+  auto leech = spawn({aria2c, "--dir", got.string(), "--seed-time=0", "--enable-dht=false", "--enable-dht6=false",
+                      "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--listen-port=" + std::to_string(free_port()),
+                      "--summary-interval=0", "--console-log-level=warn", "--bt-stop-timeout=60", magnet},
+                     "aria2-leech");
+  int leech_exit = leech->wait(std::chrono::seconds(90));
+  BOOST_REQUIRE_MESSAGE(leech_exit == 0, "aria2c exit " << leech_exit << ": " << leech->out() << leech->err());
+  std::string torrent_name = release["torrentName"];
+  BOOST_TEST(seedbank::testing::slurp((got / torrent_name / "lantern.safetensors").string()) ==
+             seedbank::testing::slurp(model.string()));
+  BOOST_TEST(seedbank::testing::slurp((got / torrent_name / "images" / "a1111.png").string()) == seedbank::testing::slurp(png));
+  seed->signal(SIGTERM);
+  BOOST_REQUIRE_EQUAL(seed->wait(std::chrono::seconds(20)), 0);
+
+  // 2. Now only aria2c seeds (the v1-compat .torrent over what it fetched).
+  //    Node B knows the release record only; its fetch finds no peer in the
+  //    hybrid swarm, falls back to the v1-compat swarm, and verifies every
+  //    file's SHA-256 before it enters the store.
+  auto torrent_file = dir / "compat.torrent";
+  auto exported = sb("a", {"torrent", id, "--v1-compat", "--out", torrent_file.string()});
+  BOOST_REQUIRE_MESSAGE(exported.exit_code == 0, exported.err);
+  auto aria_seed = spawn({aria2c, "--dir", got.string(), "--check-integrity=true", "--seed-ratio=0.0",
+                          "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+                          "--enable-peer-exchange=false", "--listen-port=" + std::to_string(free_port()),
+                          "--summary-interval=0", "--console-log-level=warn", torrent_file.string()},
+                         "aria2-seed");
+  auto record = dir / "release.record";
+  BOOST_REQUIRE_EQUAL(sb("a", {"record", "export", id, "--out", record.string()}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(sb("b", {"record", "import", record.string()}).exit_code, 0);
+  auto fetched = sb("b", {"fetch", id, "--no-dht", "--bt-listen", "127.0.0.1:0", "--timeout", "90", "--out",
+                          (dir / "b-out").string(), "--json"});
+  BOOST_REQUIRE_MESSAGE(fetched.exit_code == 0, "fetch exit " << fetched.exit_code << ": " << fetched.err
+                                                              << fetched.out << "\naria2c: " << aria_seed->out());
+  auto result = nlohmann::json::parse(fetched.out);
+  BOOST_TEST(result["complete"] == true);
+  BOOST_TEST(seedbank::testing::slurp((dir / "b-out" / "lantern.safetensors").string()) ==
+             seedbank::testing::slurp(model.string()));
+  std::string sha = release["files"][0]["hashes"]["SHA256"];
+  for (auto& c : sha) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  BOOST_TEST(fs::exists(dir / "b" / "store" / "sha256" / sha.substr(0, 2) / sha));
+}
+
+BOOST_AUTO_TEST_CASE(v2_only_releases_have_no_v1_compat_form) {
+  BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
+  auto model = seedbank::testing::write_safetensors(dir / "in" / "v2.safetensors", 300 * 1024, 3);
+  auto pub = sb("a", {"publish", model.string(), "--name", "Only V2", "--type", "LORA", "--v2-only", "--json"});
+  BOOST_REQUIRE_MESSAGE(pub.exit_code == 0, pub.err);
+  auto release = nlohmann::json::parse(pub.out);
+  BOOST_TEST(release["infoHashV1Compat"].is_null());
+  auto exported = sb("a", {"torrent", release["releaseId"], "--v1-compat", "--out", (dir / "x.torrent").string()});
+  BOOST_TEST(exported.exit_code != 0);
+  BOOST_TEST(exported.err.find("v2-only") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
