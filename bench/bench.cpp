@@ -28,6 +28,7 @@
 #include "seedbank/node/publish.h"
 #include "seedbank/node/torrents.h"
 #include "seedbank/protocol/content_hash.h"
+#include "seedbank/protocol/reconcile.h"
 #include "seedbank/protocol/record.h"
 #include "support/test_records.h"
 
@@ -421,6 +422,62 @@ nlohmann::json bench_fetch(const Options& o) {
   return result;
 }
 
+// Set reconciliation between two in-memory sets of 100,000 record ids that
+// differ by d (half on each side): bytes of reconciliation messages and
+// round trips until both know what to fetch. Framing and encryption add
+// about 40 bytes per message on the wire (see docs/protocol.md).
+nlohmann::json bench_reconcile(const Options& o) {
+  namespace rc = seedbank::protocol::reconcile;
+  nlohmann::json result = nlohmann::json::object();
+  const std::size_t n = 100'000;
+  for (std::size_t d : {std::size_t{0}, std::size_t{100}, std::size_t{1000}}) {
+    std::mt19937_64 rng(d + 1);
+    auto item = [&](std::uint64_t t) {
+      rc::Item it;
+      it.time = t;
+      for (auto& b : it.id) b = static_cast<std::uint8_t>(rng());
+      return it;
+    };
+    std::vector<rc::Item> a, b;
+    std::uint64_t t = 1'700'000'000'000;
+    for (std::size_t i = 0; i < n; ++i) {
+      auto it = item(t += rng() % 60'000);
+      a.push_back(it);
+      b.push_back(it);
+    }
+    for (std::size_t i = 0; i < d; ++i) (i % 2 ? a : b).push_back(item(1'700'000'000'000 + rng() % (t - 1'700'000'000'000)));
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    rc::Reconciler ra(a), rb(b);
+    rc::Outcome oa, ob;
+    auto start = std::chrono::steady_clock::now();
+    auto msg = ra.initiate();
+    std::size_t bytes = 0, messages = 0;
+    for (bool to_b = true; !msg.empty(); to_b = !to_b) {
+      bytes += msg.size();
+      ++messages;
+      auto r = to_b ? rb.reply(msg, &ob) : ra.reply(msg, &oa);
+      if (!r) throw std::runtime_error(r.error().message);
+      msg = std::move(r).value();
+    }
+    double secs = seconds_since(start);
+    std::size_t found = oa.need.size() + oa.have.size() + ob.need.size() + ob.have.size();
+    // Each difference is found once, by the side that receives the id list.
+    if (found != d) throw std::runtime_error("reconciliation found " + std::to_string(found) + " of " +
+                                                 std::to_string(d) + " differences");
+    double round_trips = static_cast<double>(messages) / 2.0;
+    result["diff_" + std::to_string(d)] = {{"bytes", bytes}, {"messages", messages}, {"round_trips", round_trips},
+                                            {"cpu_s", secs}};
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "reconcile 100000 ids, %zu differ: %zu bytes in %zu messages (%.1f round trips), %.3f s CPU   "
+                  "[goal %s]",
+                  d, bytes, messages, round_trips, secs, d == 0 ? "<= 1 KiB" : d == 100 ? "<= 64 KiB, <= 6 RT" : "-");
+    say(o, line);
+  }
+  return result;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -438,14 +495,14 @@ int main(int argc, char** argv) {
     else if (a == "--repeats") o.repeats = std::stoi(value());
     else if (a == "--json") o.json = true;
     else if (a == "--help" || a == "-h") {
-      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [--dir DIR] [--size-mib N] [--releases N]\n"
+      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [--dir DIR] [--size-mib N] [--releases N]\n"
                    "                      [--ingest-records N] [--repeats N] [--json]\n"
                    "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
                    "test file and the lookup index between runs.\n";
       return 0;
     } else o.sections.push_back(a);
   }
-  if (o.sections.empty()) o.sections = {"hash", "publish", "fetch", "ingest", "lookup"};
+  if (o.sections.empty()) o.sections = {"hash", "publish", "fetch", "ingest", "lookup", "reconcile"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
@@ -457,7 +514,8 @@ int main(int argc, char** argv) {
       else if (s == "lookup") all["lookup"] = bench_lookup(o);
       else if (s == "publish") all["publish"] = bench_publish(o);
       else if (s == "fetch") all["fetch"] = bench_fetch(o);
-      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, fetch, ingest, lookup)");
+      else if (s == "reconcile") all["reconcile"] = bench_reconcile(o);
+      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, fetch, ingest, lookup, reconcile)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";
