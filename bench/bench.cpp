@@ -11,7 +11,12 @@
 #include <sodium.h>
 #include <sys/wait.h>
 
+#include <boost/asio/io_context.hpp>
+
 #include <algorithm>
+#include <deque>
+#include <map>
+#include <set>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -25,6 +30,7 @@
 
 #include "seedbank/indexer/index.h"
 #include "seedbank/node/context.h"
+#include "seedbank/node/gossip.h"
 #include "seedbank/node/publish.h"
 #include "seedbank/node/torrents.h"
 #include "seedbank/protocol/content_hash.h"
@@ -44,6 +50,7 @@ struct Options {
   std::uint64_t size_mib = 1024;
   std::uint64_t releases = 1000000;
   std::uint64_t ingest_records = 20000;
+  std::uint64_t sync_records = 100000;
   int repeats = 3;
   bool json = false;
 };
@@ -161,13 +168,24 @@ indexer::IndexOptions index_options(const fs::path& dir, unsigned threads) {
   return io;
 }
 
-nlohmann::json bench_ingest(const Options& o) {
-  auto records = make_releases(o.ingest_records, 0, "bench");
-  // Reference: libsodium verification alone, one core, on the same records'
-  // signed messages (prepared outside the timing).
+// Reference for ingest and sync: libsodium verification alone, one core, on
+// the same records' signed messages (prepared outside the timing).
+struct RawVerify {
   std::vector<protocol::Bytes> messages;
   std::vector<protocol::Signature> sigs;
   std::vector<protocol::PublicKey> authors;
+  explicit RawVerify(const std::vector<protocol::Bytes>& records);
+  double rate() const {  // records per second
+    auto t = Clock::now();
+    for (std::size_t i = 0; i < messages.size(); ++i)
+      if (crypto_sign_verify_detached(sigs[i].data(), messages[i].data(), messages[i].size(),
+                                      authors[i].bytes.data()))
+        throw std::runtime_error("reference verification failed");
+    return static_cast<double>(messages.size()) / seconds_since(t);
+  }
+};
+
+RawVerify::RawVerify(const std::vector<protocol::Bytes>& records) {
   for (const auto& b : records) {
     auto rec = protocol::verify_record(b, "bench");
     auto body = rec->body();
@@ -181,16 +199,14 @@ nlohmann::json bench_ingest(const Options& o) {
     sigs.push_back(s);
     authors.push_back(rec->author());
   }
+}
+
+nlohmann::json bench_ingest(const Options& o) {
+  auto records = make_releases(o.ingest_records, 0, "bench");
+  RawVerify reference(records);
   // Rounds interleave the reference and Seedbank so drift hits both; the
   // reported ratio is the median of the per-round ratios.
-  auto raw_verify = [&] {
-    auto t = Clock::now();
-    for (std::size_t i = 0; i < messages.size(); ++i)
-      if (crypto_sign_verify_detached(sigs[i].data(), messages[i].data(), messages[i].size(),
-                                      authors[i].bytes.data()))
-        throw std::runtime_error("reference verification failed");
-    return static_cast<double>(messages.size()) / seconds_since(t);
-  };
+  auto raw_verify = [&] { return reference.rate(); };
   auto ingest = [&](unsigned threads) {
     fs::path dir = o.dir / ("ingest-" + std::to_string(threads));
     fs::remove_all(dir);
@@ -422,6 +438,175 @@ nlohmann::json bench_fetch(const Options& o) {
   return result;
 }
 
+// Full sync over a real gossip session on 127.0.0.1: a node holding N
+// records, a fresh node bootstrapping from it; time until the fresh index
+// holds all N, as records/s against raw signature verification of the same
+// records on one core. Both nodes share this process (one I/O thread and
+// each index's two verification threads).
+nlohmann::json bench_sync(const Options& o) {
+  auto records = make_releases(o.sync_records, 0, "bench");
+  RawVerify reference(records);
+  auto src_dir = o.dir / "sync-source";
+  fs::remove_all(src_dir);
+  {
+    auto index = std::move(indexer::Index::open(index_options(src_dir / "index", 2))).value();
+    for (std::size_t i = 0; i < records.size(); i += 20000) {
+      auto end = std::min(records.size(), i + 20000);
+      index->ingest_batch(std::span<const protocol::Bytes>(records.data() + i, end - i));
+    }
+  }
+  std::vector<double> ratios, rates, raws;
+  for (int round = 0; round < o.repeats; ++round) {
+    double raw = reference.rate();
+    auto dst_dir = o.dir / "sync-fresh";
+    fs::remove_all(dst_dir);
+    auto src = std::move(indexer::Index::open(index_options(src_dir / "index", 2))).value();
+    auto dst = std::move(indexer::Index::open(index_options(dst_dir / "index", 2))).value();
+    boost::asio::io_context io;
+    auto key_a = protocol::SecretKey::generate(), key_b = protocol::SecretKey::generate();
+    node::GossipOptions ga;
+    ga.data_dir = src_dir;
+    ga.network = "bench";
+    ga.listen = "127.0.0.1:0";
+    ga.sync_interval = std::chrono::hours(1);
+    auto a = std::move(node::GossipService::start(io, ga, *src, key_a)).value();
+    node::GossipOptions gb = ga;
+    gb.data_dir = dst_dir;
+    gb.bootstrap = {a->listen_address()};
+    auto t = Clock::now();
+    auto b = std::move(node::GossipService::start(io, gb, *dst, key_b)).value();
+    while (dst->stats().records < records.size()) {
+      io.run_for(std::chrono::milliseconds(20));
+      if (seconds_since(t) > 600) throw std::runtime_error("sync did not finish in 600 s");
+    }
+    double rate = static_cast<double>(records.size()) / seconds_since(t);
+    b.reset();
+    a.reset();
+    raws.push_back(raw);
+    rates.push_back(rate);
+    ratios.push_back(rate / raw);
+    dst.reset();
+    fs::remove_all(dst_dir);
+  }
+  fs::remove_all(src_dir);
+  double ratio = median(ratios);
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "sync %llu records to a fresh node over gossip: %.0f records/s | raw verify %.0f/s (1 core) | %.2fx   "
+                "[goal >= 0.5x]",
+                static_cast<unsigned long long>(records.size()), median(rates), median(raws), ratio);
+  say(o, line);
+  return {{"records", records.size()}, {"records_per_s", median(rates)}, {"raw_verify_per_s", median(raws)},
+          {"ratio", ratio}};
+}
+
+// Convergence: 32 nodes on 127.0.0.1, each dialling 2 random others (mean
+// degree about 4). A record published on one node: time until every index
+// holds it, and bytes all nodes sent meanwhile per node, against the
+// record's size. Hops: the graph distance from the origin to the farthest
+// node (every session announces, so a record travels shortest paths).
+nlohmann::json bench_converge(const Options& o) {
+  constexpr int kNodes = 32, kRecords = 10;
+  auto records = make_releases(kRecords, 500000, "bench");
+  auto root = o.dir / "converge";
+  fs::remove_all(root);
+  boost::asio::io_context io;
+  std::vector<std::unique_ptr<indexer::Index>> indexes;
+  std::vector<std::unique_ptr<node::GossipService>> nodes;
+  std::vector<protocol::SecretKey> keys;
+  std::map<std::string, int> by_id;
+  for (int i = 0; i < kNodes; ++i) {
+    auto opts = index_options(root / std::to_string(i) / "index", 2);
+    opts.map_size = 1ull << 30;
+    indexes.push_back(std::move(indexer::Index::open(opts)).value());
+    keys.push_back(protocol::SecretKey::generate());
+    node::GossipOptions g;
+    g.data_dir = root / std::to_string(i);
+    g.network = "bench";
+    g.listen = "127.0.0.1:0";
+    g.outbound = 2;
+    g.sync_interval = std::chrono::hours(1);
+    nodes.push_back(std::move(node::GossipService::start(io, g, *indexes.back(), keys.back())).value());
+    by_id[nodes.back()->node_id()] = i;
+  }
+  std::mt19937 rng(7);
+  for (int i = 0; i < kNodes; ++i) {
+    std::set<int> picks;
+    while (picks.size() < 2) {
+      int j = static_cast<int>(rng() % kNodes);
+      if (j != i) picks.insert(j);
+    }
+    for (int j : picks) nodes[i]->add_peer(nodes[j]->listen_address());
+  }
+  io.run_for(std::chrono::seconds(2));  // sessions open, first reconciliations done
+  // The graph as the sessions formed it.
+  std::vector<std::set<int>> graph(kNodes);
+  std::size_t edges = 0;
+  for (int i = 0; i < kNodes; ++i)
+    for (const auto& p : nodes[i]->peers())
+      if (p.state == "open" && by_id.count(p.node_id)) {
+        graph[i].insert(by_id[p.node_id]);
+        graph[by_id[p.node_id]].insert(i);
+      }
+  for (const auto& g : graph) edges += g.size();
+  auto sent = [&] {
+    std::uint64_t total = 0;
+    for (auto& n : nodes)
+      for (const auto& p : n->peers()) total += p.bytes_out;
+    return total;
+  };
+  std::vector<double> times, per_node_ratios;
+  int hops_max = 0;
+  for (int r = 0; r < kRecords; ++r) {
+    int origin = static_cast<int>(rng() % kNodes);
+    // Distance from the origin to the farthest node.
+    std::vector<int> dist(kNodes, -1);
+    std::deque<int> queue{origin};
+    dist[origin] = 0;
+    while (!queue.empty()) {
+      int u = queue.front();
+      queue.pop_front();
+      for (int v : graph[u])
+        if (dist[v] < 0) {
+          dist[v] = dist[u] + 1;
+          queue.push_back(v);
+        }
+    }
+    int hops = *std::max_element(dist.begin(), dist.end());
+    if (*std::min_element(dist.begin(), dist.end()) < 0) throw std::runtime_error("the random graph is not connected");
+    hops_max = std::max(hops_max, hops);
+    auto before = sent();
+    auto t = Clock::now();
+    indexes[origin]->ingest(records[r], indexer::Durability::replicated);
+    nodes[origin]->scan_local();
+    auto id = protocol::record_id_of(records[r]);
+    for (;;) {
+      io.run_for(std::chrono::milliseconds(1));
+      bool all = true;
+      for (auto& idx : indexes) all = all && idx->contains(id);
+      if (all) break;
+      if (seconds_since(t) > 60) throw std::runtime_error("record did not reach every node in 60 s");
+    }
+    times.push_back(seconds_since(t));
+    io.run_for(std::chrono::milliseconds(200));  // let the last announcements go out
+    double per_node = static_cast<double>(sent() - before) / kNodes;
+    per_node_ratios.push_back(per_node / static_cast<double>(records[r].size()));
+  }
+  nodes.clear();
+  indexes.clear();
+  fs::remove_all(root);
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "converge: %d nodes, mean degree %.1f: a new record everywhere in %.1f ms (median of %d), up to %d "
+                "hops; bytes sent per node %.2fx the record (%zu bytes)   [goal <= 3x]",
+                kNodes, static_cast<double>(edges) / kNodes, median(times) * 1000, kRecords, hops_max,
+                median(per_node_ratios), records[0].size());
+  say(o, line);
+  return {{"nodes", kNodes}, {"mean_degree", static_cast<double>(edges) / kNodes}, {"time_s", median(times)},
+          {"max_hops", hops_max}, {"bytes_per_node_vs_record", median(per_node_ratios)},
+          {"record_bytes", records[0].size()}};
+}
+
 // Set reconciliation between two in-memory sets of 100,000 record ids that
 // differ by d (half on each side): bytes of reconciliation messages and
 // round trips until both know what to fetch. Framing and encryption add
@@ -492,17 +677,18 @@ int main(int argc, char** argv) {
     else if (a == "--size-mib") o.size_mib = std::stoull(value());
     else if (a == "--releases") o.releases = std::stoull(value());
     else if (a == "--ingest-records") o.ingest_records = std::stoull(value());
+    else if (a == "--sync-records") o.sync_records = std::stoull(value());
     else if (a == "--repeats") o.repeats = std::stoi(value());
     else if (a == "--json") o.json = true;
     else if (a == "--help" || a == "-h") {
-      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [--dir DIR] [--size-mib N] [--releases N]\n"
+      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] [--dir DIR] [--size-mib N] [--releases N]\n"
                    "                      [--ingest-records N] [--repeats N] [--json]\n"
                    "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
                    "test file and the lookup index between runs.\n";
       return 0;
     } else o.sections.push_back(a);
   }
-  if (o.sections.empty()) o.sections = {"hash", "publish", "fetch", "ingest", "lookup", "reconcile"};
+  if (o.sections.empty()) o.sections = {"hash", "publish", "fetch", "ingest", "lookup", "reconcile", "sync", "converge"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
@@ -515,7 +701,9 @@ int main(int argc, char** argv) {
       else if (s == "publish") all["publish"] = bench_publish(o);
       else if (s == "fetch") all["fetch"] = bench_fetch(o);
       else if (s == "reconcile") all["reconcile"] = bench_reconcile(o);
-      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, fetch, ingest, lookup, reconcile)");
+      else if (s == "sync") all["sync"] = bench_sync(o);
+      else if (s == "converge") all["converge"] = bench_converge(o);
+      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";

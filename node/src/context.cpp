@@ -4,6 +4,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <cstring>
 #include <iostream>
 
 #include "control.h"
@@ -36,8 +37,12 @@ nlohmann::json handle_control(NodeContext& node, const nlohmann::json& req) {
     nlohmann::json torrents = nlohmann::json::array();
     for (const auto& s : node.torrents->status()) torrents.push_back(torrent_status_json(s));
     auto stats = node.index->stats();
-    return {{"network", node.options.network}, {"btListen", node.torrents->listen_address()},
-            {"records", stats.records},        {"releases", stats.by_kind[1]},
+    return {{"network", node.options.network},
+            {"btListen", node.torrents->listen_address()},
+            {"gossipListen", node.gossip ? node.gossip->listen_address() : ""},
+            {"gossipPeers", node.gossip ? node.gossip->peers().size() : 0},
+            {"records", stats.records},
+            {"releases", stats.by_kind[1]},
             {"torrents", torrents}};
   }
   if (cmd == "fetch") {
@@ -46,6 +51,12 @@ nlohmann::json handle_control(NodeContext& node, const nlohmann::json& req) {
     auto rec = node.index->get(*id);
     if (!rec) return {{"error", rec.error().message}};
     std::vector<std::string> peers = req.value("peers", std::vector<std::string>{});
+    if (node.gossip) {
+      auto r = rec->body().getPayload().getRelease();
+      protocol::Sha256Digest ih{};
+      std::memcpy(ih.data(), r.getTorrent().getInfoHashV2().begin(), 32);
+      for (auto& seeder : node.gossip->seeders_of(ih)) peers.push_back(seeder);
+    }
     if (auto st = node.torrents->fetch(*rec, req.value("imagesOnly", false), peers); !st)
       return {{"error", st.error().message}};
     return {{"ok", true}};
@@ -55,8 +66,53 @@ nlohmann::json handle_control(NodeContext& node, const nlohmann::json& req) {
     if (!s) return {{"error", "not loaded"}};
     return torrent_status_json(*s);
   }
-  if (cmd == "rescan") return {{"added", node.torrents->seed_all()}};
+  if (cmd == "rescan") {
+    if (node.gossip) node.gossip->scan_local();
+    return {{"added", node.torrents->seed_all()}};
+  }
+  if (cmd == "peers") {
+    nlohmann::json peers = nlohmann::json::array();
+    if (node.gossip)
+      for (const auto& p : node.gossip->peers())
+        peers.push_back({{"address", p.address}, {"nodeId", p.node_id}, {"outbound", p.outbound},
+                         {"state", p.state}, {"agent", p.agent}, {"gossipPort", p.gossip_port},
+                         {"btPort", p.bt_port}, {"bytesIn", p.bytes_in}, {"bytesOut", p.bytes_out},
+                         {"recordsIn", p.records_in}, {"recordsOut", p.records_out},
+                         {"connectedSeconds", p.connected_seconds}});
+    nlohmann::json out = {{"peers", peers}};
+    if (node.gossip) {
+      auto st = node.gossip->stats();
+      out["nodeId"] = node.gossip->node_id();
+      out["listen"] = node.gossip->listen_address();
+      out["recordsReceived"] = st.records_received;
+      out["bans"] = st.bans;
+      out["reconciliations"] = st.reconciliations;
+    }
+    return out;
+  }
+  if (cmd == "add-peer") {
+    if (!node.gossip) return {{"error", "gossip is off on this node"}};
+    node.gossip->add_peer(req.value("address", ""));
+    return {{"ok", true}};
+  }
   return {{"error", "unknown command '" + cmd + "'"}};
+}
+
+// Tells peers which releases this node seeds, and hands downloading
+// torrents the BitTorrent addresses of peers that seed them.
+void share_swarms(NodeContext& node) {
+  std::vector<protocol::Sha256Digest> seeding;
+  for (const auto& s : node.torrents->status()) {
+    auto ih = protocol::from_hex_fixed<32>(s.info_hash);
+    if (!ih) continue;
+    if (s.complete) {
+      seeding.push_back(*ih);
+    } else if (s.peers == 0) {
+      auto seeders = node.gossip->seeders_of(*ih);
+      if (!seeders.empty()) node.torrents->add_peers(s.release_id, seeders);
+    }
+  }
+  node.gossip->set_seeding(std::move(seeding));
 }
 
 }  // namespace
@@ -77,26 +133,58 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
     return 1;
   }
   std::size_t seeding = node.torrents->seed_all();
+  if (node.options.gossip_enabled) {
+    auto key_path = node_key_path(node.options.data_dir);
+    if (!std::filesystem::exists(key_path)) {
+      if (auto st = protocol::save_secret_key(key_path, protocol::SecretKey::generate()); !st) {
+        std::cerr << "seedbank node: " << st.error().message << "\n";
+        return 1;
+      }
+    }
+    auto key = protocol::load_secret_key(key_path);
+    if (!key) {
+      std::cerr << "seedbank node: " << key.error().message << "\n";
+      return 1;
+    }
+    GossipOptions gopts = node.options.gossip;
+    gopts.data_dir = node.options.data_dir;
+    gopts.network = node.options.network;
+    auto bt = node.torrents->listen_address();
+    gopts.bt_port = static_cast<std::uint16_t>(std::atoi(bt.c_str() + bt.rfind(':') + 1));
+    auto gossip = GossipService::start(io, gopts, *node.index, *key);
+    if (!gossip) {
+      std::cerr << "seedbank node: " << gossip.error().message << "\n";
+      return 1;
+    }
+    node.gossip = std::move(gossip).value();
+  }
   auto stats = node.index->stats();
   std::cerr << "seedbank node: data dir " << node.options.data_dir.string() << ", network '" << node.options.network
             << "', " << stats.records << " records (" << stats.by_kind[1] << " releases)\n"
             << "seedbank node: BitTorrent on " << node.torrents->listen_address() << ", seeding " << seeding
-            << " releases\n"
+            << " releases\n";
+  if (node.gossip)
+    std::cerr << "seedbank node: gossip on " << (node.gossip->listen_address().empty() ? std::string("(not listening)")
+                                                                                    : node.gossip->listen_address())
+              << ", node id " << node.gossip->node_id() << "\n";
+  std::cerr
             << "seedbank node: running; press Ctrl-C to stop\n";
 
   // Alerts every 100 ms; new releases (published by another process on
   // this data dir) picked up within 2 s.
   boost::asio::steady_timer poll_timer(io);
-  std::uint64_t known_releases = stats.by_kind[1];
+  std::uint64_t known_records = stats.records;
   int ticks = 0;
   std::function<void()> poll = [&] {
     node.torrents->poll();
     if (++ticks % 20 == 0) {
-      auto now = node.index->stats().by_kind[1];
-      if (now != known_releases) {
-        known_releases = now;
+      auto now = node.index->stats().records;
+      if (now != known_records) {
+        known_records = now;
         node.torrents->seed_all();
+        if (node.gossip) node.gossip->scan_local();
       }
+      if (node.gossip) share_swarms(node);
     }
     poll_timer.expires_after(std::chrono::milliseconds(100));
     poll_timer.async_wait([&](const boost::system::error_code& ec) {
@@ -112,6 +200,7 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
   });
   io.run();
   control->reset();
+  node.gossip.reset();
   node.torrents->save_state();
   node.torrents.reset();
   std::cerr << "seedbank node: stopped\n";

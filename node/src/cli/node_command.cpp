@@ -1,12 +1,60 @@
 // seedbank node [--bt-listen ADDR] [--no-dht] [--dht-bootstrap HOST:PORT]...
 #include <boost/asio/io_context.hpp>
 
+#include <filesystem>
+#include <iostream>
+
+#include "../control.h"
 #include "cli.h"
 #include "seedbank/node/context.h"
+#include "seedbank/node/progress.h"
 
 namespace seedbank::node::cli {
 
+namespace {
+
+void add_peers_command(CLI::App& app, Context& ctx) {
+  auto json = std::make_shared<bool>(false);
+  auto add = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand("peers", "Gossip peers of the running node and their state");
+  cmd->add_flag("--json", *json, "Print JSON");
+  cmd->add_option("--add", *add, "Dial HOST:PORT now");
+  cmd->callback([&ctx, json, add] {
+    auto dir = ctx.global.resolved_data_dir();
+    if (!add->empty()) {
+      auto r = control_request(dir, {{"cmd", "add-peer"}, {"address", *add}});
+      if (!r) {
+        ctx.exit_code = report(r.error());
+        return;
+      }
+    }
+    auto reply = control_request(dir, {{"cmd", "peers"}});
+    if (!reply) {
+      ctx.exit_code = report(reply.error());
+      return;
+    }
+    if (reply->contains("error")) {
+      ctx.exit_code = report(protocol::make_error(protocol::ErrorCode::io, (*reply)["error"].get<std::string>()));
+      return;
+    }
+    if (*json) {
+      print_json(nlohmann::ordered_json::parse(reply->dump()));
+      return;
+    }
+    std::cout << "node " << reply->value("nodeId", "") << ", gossip on " << reply->value("listen", "") << ", "
+              << (*reply)["peers"].size() << " peers\n";
+    for (const auto& p : (*reply)["peers"])
+      std::cout << "  " << p["address"].get<std::string>() << "  " << (p["outbound"].get<bool>() ? "out" : "in ")
+                << "  " << p["state"].get<std::string>() << "  " << p["nodeId"].get<std::string>() << "  "
+                << human_bytes(p["bytesIn"].get<std::uint64_t>()) << " in, " << human_bytes(p["bytesOut"].get<std::uint64_t>()) << " out, "
+                << p["recordsIn"] << " records in\n";
+  });
+}
+
+}  // namespace
+
 void add_node_command(CLI::App& app, Context& ctx) {
+  add_peers_command(app, ctx);
   auto options = std::make_shared<TorrentOptions>();
   auto no_dht = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("node", "Run a node: seed the store, fetch on request, until Ctrl-C");
@@ -25,17 +73,46 @@ void add_node_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--download-limit", options->download_limit, "Download limit in bytes/s (0: none)");
   cmd->add_option("--upload-limit", options->upload_limit, "Upload limit in bytes/s (0: none)");
   cmd->add_option("--store-quota", options->store_quota, "Refuse fetches that would grow the store past this many bytes");
+  auto gossip = std::make_shared<GossipOptions>();
+  auto bootstrap = std::make_shared<std::vector<std::string>>();
+  auto no_gossip = std::make_shared<bool>(false);
+  auto sync_ms = std::make_shared<unsigned>(10000);
+  cmd->add_option("--listen", gossip->listen, "Gossip listen address HOST:PORT, or 'off' (default 0.0.0.0:7400)");
+  cmd->add_option("--bootstrap", *bootstrap,
+                  "Peer to start from: HOST:PORT, or a file listing them (repeatable; see bootstrap/README.md). "
+                  "Without it: <data dir>/bootstrap.txt if present, and the peers remembered in peers.json");
+  cmd->add_option("--outbound", gossip->outbound, "Gossip sessions to keep dialled (default 4)");
+  cmd->add_option("--sync-interval", *sync_ms, "Milliseconds between reconciliations with a random peer (default 10000)");
+  cmd->add_flag("--no-gossip", *no_gossip, "Do not talk to other nodes (BitTorrent only)");
   auto no_compat = std::make_shared<bool>(false);
   cmd->add_flag("--no-v1-compat", *no_compat,
                 "Do not also seed each release as a plain v1 torrent (for clients that cannot load BEP 52 "
                 "torrents, e.g. aria2 1.36, Transmission 3)");
-  cmd->callback([&ctx, options, no_dht, no_compat] {
+  cmd->callback([&ctx, options, no_dht, no_compat, gossip, bootstrap, no_gossip, sync_ms] {
     NodeOptions node_options;
     node_options.data_dir = ctx.global.resolved_data_dir();
     node_options.network = ctx.global.network;
     node_options.torrents = *options;
     node_options.torrents.dht = !*no_dht;
     node_options.torrents.v1_compat = !*no_compat;
+    node_options.gossip = *gossip;
+    node_options.gossip.sync_interval = std::chrono::milliseconds(std::max(100u, *sync_ms));
+    node_options.gossip_enabled = !*no_gossip;
+    auto entries = *bootstrap;
+    auto default_list = node_options.data_dir / "bootstrap.txt";
+    if (entries.empty() && std::filesystem::exists(default_list)) entries.push_back(default_list.string());
+    for (const auto& entry : entries) {
+      if (std::filesystem::exists(entry)) {
+        auto list = read_bootstrap_file(entry);
+        if (!list) {
+          ctx.exit_code = report(list.error());
+          return;
+        }
+        for (auto& a : *list) node_options.gossip.bootstrap.push_back(a);
+      } else {
+        node_options.gossip.bootstrap.push_back(entry);
+      }
+    }
     auto node = NodeContext::open(node_options);
     if (!node) {
       ctx.exit_code = report(node.error());

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "seedbank/indexer/index.h"
+#include "seedbank/node/gossip.h"
 #include "seedbank/node/store.h"
 #include "seedbank/node/torrents.h"
 #include "seedbank/protocol/result.h"
@@ -22,6 +23,8 @@ struct NodeOptions {
   std::filesystem::path data_dir;
   std::string network = "main";
   TorrentOptions torrents;  // used by run_node; data_dir is filled in
+  GossipOptions gossip;     // used by run_node; data_dir, network, bt_port filled in
+  bool gossip_enabled = true;
 };
 
 struct NodeContext {
@@ -29,6 +32,7 @@ struct NodeContext {
   std::unique_ptr<indexer::Index> index;
   std::unique_ptr<ContentStore> store;
   std::unique_ptr<TorrentService> torrents;  // started by run_node
+  std::unique_ptr<GossipService> gossip;     // started by run_node
 
   // Opens (creating when missing) the data dir, the index and the store.
   static protocol::Result<std::unique_ptr<NodeContext>> open(const NodeOptions& options);

@@ -2,6 +2,8 @@
 //
 //   <data dir>/            0700
 //     identity.key         the node's default signing key (seed, 0600)
+//     node.key             the node's gossip identity (seed, 0600)
+//     peers.json           gossip peers learnt, reused after a restart
 //     index/               LMDB environment (indexer::Index)
 //     store/               content-addressed files, by SHA-256 (ContentStore)
 #pragma once
@@ -25,5 +27,8 @@ inline std::filesystem::path store_dir(const std::filesystem::path& data_dir) { 
 inline std::filesystem::path default_key_path(const std::filesystem::path& data_dir) {
   return data_dir / "identity.key";
 }
+// The node's own key for gossip sessions (its node id), made on first run.
+// Separate from identity.key so a node id never reveals who publishes.
+inline std::filesystem::path node_key_path(const std::filesystem::path& data_dir) { return data_dir / "node.key"; }
 
 }  // namespace seedbank::node

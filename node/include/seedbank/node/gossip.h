@@ -1,0 +1,105 @@
+// The node's gossip side: encrypted, authenticated sessions with other
+// nodes over TCP (protocol/gossip_session.h), which keep every node's index
+// the same. New records are announced by id to every peer and fetched by
+// those that lack them; every few seconds a random peer is reconciled with
+// (protocol/reconcile.h) to repair what announcements missed. Peers also
+// exchange addresses, the info-hashes they seed, and answer hash queries.
+//
+// Every record is verified before it is stored or announced. A peer that
+// sends something invalid (a bad signature, a malformed or oversize frame, a
+// flood of messages) is disconnected and banned for a while.
+//
+// Runs on the node's io_context (one thread); not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "seedbank/indexer/index.h"
+#include "seedbank/protocol/keys.h"
+#include "seedbank/protocol/result.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace seedbank::node {
+
+struct GossipOptions {
+  std::filesystem::path data_dir;       // peers.json lives here
+  std::string network = "main";
+  std::string listen = "0.0.0.0:7400";  // --listen; port 0 picks one; "off" accepts no sessions
+  std::vector<std::string> bootstrap;   // HOST:PORT to dial at start
+  std::size_t outbound = 4;             // sessions this node keeps dialled
+  std::size_t max_sessions = 256;       // inbound + outbound
+  std::chrono::milliseconds sync_interval{10000};  // reconcile with a random peer this often
+  std::chrono::seconds ban_time{600};
+  std::uint16_t bt_port = 0;            // advertised in hello, for "seeding"
+};
+
+struct PeerInfo {
+  std::string address;    // host:port of the connection
+  std::string node_id;    // sbpk1... once authenticated
+  bool outbound = false;
+  std::string state;      // "handshake", "open"
+  std::string agent;
+  std::uint16_t gossip_port = 0, bt_port = 0;
+  std::uint64_t bytes_in = 0, bytes_out = 0, records_in = 0, records_out = 0;
+  double connected_seconds = 0;
+};
+
+struct GossipStats {
+  std::uint64_t records_received = 0;  // new records stored from peers
+  std::uint64_t sessions_opened = 0, sessions_refused = 0, bans = 0;
+  std::uint64_t reconciliations = 0;
+};
+
+class GossipService {
+ public:
+  // Starts listening (unless "off") and dialling the bootstrap list and the
+  // peers remembered in peers.json.
+  static protocol::Result<std::unique_ptr<GossipService>> start(boost::asio::io_context& io,
+                                                                 const GossipOptions& options,
+                                                                 indexer::Index& index,
+                                                                 const protocol::SecretKey& node_key);
+  ~GossipService();  // saves peers.json, closes every session
+  GossipService(const GossipService&) = delete;
+  GossipService& operator=(const GossipService&) = delete;
+
+  std::string listen_address() const;  // host:port, empty when not listening
+  std::string node_id() const;         // sbpk1...
+  std::vector<PeerInfo> peers() const;
+  GossipStats stats() const;
+
+  // Looks for records stored by another process on this data dir (a
+  // publish, an import) and announces them. Cheap when nothing changed.
+  void scan_local();
+  // Dials HOST:PORT now (and remembers it).
+  void add_peer(const std::string& host_port);
+
+  // The v2 info-hashes this node seeds completely; announced to peers.
+  void set_seeding(std::vector<protocol::Sha256Digest> info_hashes);
+  // BitTorrent endpoints (host:port) of peers that say they seed it.
+  std::vector<std::string> seeders_of(const protocol::Sha256Digest& info_hash) const;
+
+  // Asks every open session about `hash` (the index did not know it); the
+  // answers are verified and stored, then `done` runs with how many new
+  // records arrived, once all peers answered or after `timeout`.
+  void query(const std::string& hash, std::chrono::milliseconds timeout, std::function<void(std::size_t)> done);
+
+ private:
+  struct Impl;
+  explicit GossipService(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+// Reads a bootstrap list (bootstrap/README.md): one HOST:PORT per line,
+// optionally followed by the node's sbpk1 key; '#' starts a comment.
+protocol::Result<std::vector<std::string>> read_bootstrap_file(const std::filesystem::path& path);
+
+}  // namespace seedbank::node

@@ -1,0 +1,1102 @@
+#include "seedbank/node/gossip.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <capnp/message.h>
+#include <nlohmann/json.hpp>
+
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <iostream>
+#include <sstream>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+
+#include "seedbank/protocol/gossip_message.h"
+#include "seedbank/protocol/gossip_session.h"
+#include "seedbank/protocol/reconcile.h"
+
+namespace seedbank::node {
+namespace {
+
+namespace asio = boost::asio;
+namespace p = seedbank::protocol;
+namespace g = seedbank::protocol::gossip;
+namespace rc = seedbank::protocol::reconcile;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using p::ErrorCode;
+using p::make_error;
+
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kMaxIds = 8192;                 // ids in one have/want message
+constexpr std::size_t kRecordsPerFrame = 1u << 20;    // bytes of records in one message
+constexpr std::size_t kQueueLow = 4u << 20;           // refill pushes below this
+constexpr std::size_t kMaxQueued = 48u << 20;         // a peer that reads slower is dropped
+constexpr std::size_t kMaxPushQueue = 2'000'000;      // ids waiting to be sent to one peer
+constexpr std::size_t kMaxSeeding = 200'000;          // info-hashes one peer may claim
+constexpr std::size_t kMaxKnown = 2000;               // addresses remembered
+constexpr std::size_t kIngestBatch = 8000;            // records gathered into one index commit
+constexpr std::size_t kMaxInFlight = 500'000;         // ids requested and not yet received, all peers
+constexpr std::size_t kMaxPerAddress = 8;             // sessions from one (non-loopback) IP address
+constexpr std::size_t kMaxBans = 100'000;
+constexpr std::size_t kMaxReplyBytes = 2u << 20;      // records in one query reply
+constexpr std::size_t kPeersPerMessage = 32;
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
+constexpr auto kFrameTimeout = std::chrono::seconds(30);
+constexpr auto kIdleTimeout = std::chrono::seconds(120);
+constexpr auto kPingEvery = std::chrono::seconds(30);
+constexpr auto kInFlightTimeout = std::chrono::seconds(30);
+constexpr double kMessagesPerSecond = 1000, kMessageBurst = 4000;
+constexpr double kBytesPerSecond = 96.0 * (1 << 20), kByteBurst = 192.0 * (1 << 20);
+
+p::RecordId id_of(capnp::Data::Reader d) {
+  p::RecordId id{};
+  std::memcpy(id.data(), d.begin(), 32);
+  return id;
+}
+
+// IPv4 peers on a dual-stack socket appear as ::ffff:a.b.c.d.
+asio::ip::address normalized(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a;
+}
+
+bool is_loopback(const asio::ip::address& a) { return normalized(a).is_loopback(); }
+
+std::optional<tcp::endpoint> parse_endpoint(const std::string& host_port, bool port_zero_ok = false) {
+  auto colon = host_port.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  std::string host = host_port.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return std::nullopt;
+  int port = std::atoi(host_port.c_str() + colon + 1);
+  if (port < 0 || port > 65535 || (port == 0 && !port_zero_ok)) return std::nullopt;
+  return tcp::endpoint(addr, static_cast<std::uint16_t>(port));
+}
+
+std::string endpoint_text(const asio::ip::address& a, std::uint16_t port) {
+  return a.is_v6() ? "[" + a.to_string() + "]:" + std::to_string(port) : a.to_string() + ":" + std::to_string(port);
+}
+
+// ---- one session ----------------------------------------------------------
+
+struct GossipImpl;
+
+struct Session : std::enable_shared_from_this<Session> {
+  enum class State { handshake, auth, open, closed };
+
+  std::shared_ptr<GossipImpl> impl;
+  tcp::socket socket;
+  bool outbound;
+  std::string dial_address;  // what we dialled (outbound)
+  asio::ip::address remote_ip;
+  std::uint16_t remote_port = 0;
+  State state = State::handshake;
+  std::unique_ptr<g::Handshake> handshake;
+  std::optional<g::FrameSealer> sealer;
+  std::optional<g::FrameOpener> opener;
+  std::array<std::uint8_t, g::kHelloSize> peer_hello{};
+  std::array<std::uint8_t, g::kHeaderSize> header{};
+  p::Bytes body;
+  std::deque<p::Bytes> out;
+  std::size_t queued = 0;
+  bool writing = false;
+  asio::steady_timer deadline;
+  asio::steady_timer throttle;
+  std::optional<p::PublicKey> peer_id;
+  std::string agent;
+  std::uint16_t gossip_port = 0, bt_port = 0;
+  std::vector<p::Sha256Digest> seeding;       // sorted, the last complete list
+  std::vector<p::Sha256Digest> seeding_next;  // full chunks of the list being received
+  std::deque<p::RecordId> push_queue;
+  std::vector<p::Bytes> ingest_buffer;  // received records not yet stored
+  Clock::time_point opened = Clock::now();
+  double message_tokens = kMessageBurst, byte_tokens = kByteBurst;
+  Clock::time_point refilled = Clock::now();
+  std::uint64_t bytes_in = 0, bytes_out = 0, records_in = 0, records_out = 0;
+
+  Session(std::shared_ptr<GossipImpl> i, tcp::socket s, bool out_bound)
+      : impl(std::move(i)), socket(std::move(s)), outbound(out_bound), deadline(socket.get_executor()),
+        throttle(socket.get_executor()) {
+    boost::system::error_code ec;
+    auto ep = socket.remote_endpoint(ec);
+    if (!ec) {
+      remote_ip = normalized(ep.address());
+      remote_port = ep.port();
+    }
+  }
+
+  std::string remote() const { return endpoint_text(remote_ip, remote_port); }
+
+  void start();
+  void close(const std::string& reason, bool ban = false);
+  void send(capnp::MessageBuilder& message);
+  void send_raw_frame(p::ByteView plaintext);
+  void pump();
+
+ private:
+  void write_next();
+  void read_header();
+  void read_body(std::size_t n);
+  void on_frame();
+  void arm(std::chrono::seconds after, const char* why);
+};
+
+// ---- the service ------------------------------------------------------------
+
+struct Known {
+  std::string node_id;     // sbpk1, when known
+  std::int64_t last_seen = 0;  // unix seconds of the last good session
+  unsigned fails = 0;
+  Clock::time_point next_try{};
+  bool self = false;
+};
+
+struct PendingQuery {
+  std::set<const Session*> asked;  // sessions that have not answered yet
+  std::size_t received = 0;
+  std::function<void(std::size_t)> done;
+  std::unique_ptr<asio::steady_timer> timer;
+};
+
+struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
+  asio::io_context& io;
+  GossipOptions options;
+  indexer::Index& index;
+  p::SecretKey node_key;
+  std::optional<tcp::acceptor> acceptor;
+  std::string listen_address;
+  std::vector<std::shared_ptr<Session>> sessions;
+  std::map<std::string, Known> known;                 // by host:port
+  std::map<std::string, Clock::time_point> bans;      // "id:<hex>" or "ip:<addr>"
+  std::vector<rc::Item> items, pending_items;
+  struct Requested {
+    Clock::time_point until;
+    const Session* from;
+  };
+  std::map<p::RecordId, Requested> in_flight;
+  std::vector<std::pair<p::RecordId, const Session*>> to_announce;  // id, and who sent it to us
+  bool announce_posted = false;
+  std::vector<p::Sha256Digest> my_seeding;
+  std::map<std::uint32_t, PendingQuery> queries;
+  std::uint32_t next_query = 1;
+  asio::steady_timer tick_timer, sync_timer;
+  std::mt19937_64 rng{std::random_device{}()};
+  GossipStats stats;
+  bool stopped = false;
+  unsigned ticks = 0;
+
+  GossipImpl(asio::io_context& i, const GossipOptions& o, indexer::Index& idx, p::SecretKey key)
+      : io(i), options(o), index(idx), node_key(std::move(key)), tick_timer(i), sync_timer(i) {}
+
+  std::filesystem::path peers_file() const { return options.data_dir / "peers.json"; }
+
+  // -- item set for reconciliation --
+  const std::vector<rc::Item>& item_set() {
+    if (!pending_items.empty()) {
+      std::sort(pending_items.begin(), pending_items.end());
+      auto mid = items.size();
+      items.insert(items.end(), pending_items.begin(), pending_items.end());
+      std::inplace_merge(items.begin(), items.begin() + static_cast<long>(mid), items.end());
+      items.erase(std::unique(items.begin(), items.end()), items.end());
+      pending_items.clear();
+    }
+    return items;
+  }
+  void load_items() {
+    items.clear();
+    index.for_each_by_time(0, [&](std::uint64_t t, const p::RecordId& id) {
+      items.push_back({t, id});
+      return true;
+    });
+  }
+
+  // -- bans --
+  bool banned(const std::string& key) {
+    auto it = bans.find(key);
+    if (it == bans.end()) return false;
+    if (it->second < Clock::now()) {
+      bans.erase(it);
+      return false;
+    }
+    return true;
+  }
+  void ban(Session& s, const std::string& reason) {
+    ++stats.bans;
+    auto until = Clock::now() + options.ban_time;
+    if (s.peer_id) bans["id:" + p::to_hex(s.peer_id->bytes)] = until;
+    // Loopback peers share one address (tests, devnets): ban only the key.
+    if (!is_loopback(s.remote_ip)) bans["ip:" + s.remote_ip.to_string()] = until;
+    std::cerr << "seedbank gossip: banned " << s.remote() << " for " << options.ban_time.count() << " s: " << reason
+              << "\n";
+  }
+
+  // -- sessions --
+  std::vector<std::shared_ptr<Session>> open_sessions() const {
+    std::vector<std::shared_ptr<Session>> out;
+    for (const auto& s : sessions)
+      if (s->state == Session::State::open) out.push_back(s);
+    return out;
+  }
+  void remove(Session* s) {
+    // What it was asked for may be asked of others at once.
+    for (auto it = in_flight.begin(); it != in_flight.end();) it = it->second.from == s ? in_flight.erase(it) : std::next(it);
+    for (auto& [id, q] : queries) q.asked.erase(s);
+    sessions.erase(std::remove_if(sessions.begin(), sessions.end(), [s](const auto& x) { return x.get() == s; }),
+                   sessions.end());
+  }
+
+  void accept() {
+    if (!acceptor) return;
+    acceptor->async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
+      if (self->stopped) return;
+      if (!ec) {
+        boost::system::error_code e2;
+        auto ep = socket.remote_endpoint(e2);
+        auto addr = e2 ? asio::ip::address() : normalized(ep.address());
+        std::size_t inbound = 0, same_address = 0;
+        for (const auto& s : self->sessions) {
+          inbound += !s->outbound;
+          same_address += !s->outbound && s->remote_ip == addr;
+        }
+        // Room is kept for the sessions this node dials itself.
+        std::size_t inbound_limit = self->options.max_sessions - std::min(self->options.max_sessions, self->options.outbound);
+        if (e2 || inbound >= inbound_limit || (!is_loopback(addr) && same_address >= kMaxPerAddress) ||
+            (!is_loopback(addr) && self->banned("ip:" + addr.to_string()))) {
+          ++self->stats.sessions_refused;
+          socket.close(e2);
+        } else {
+          auto s = std::make_shared<Session>(self, std::move(socket), false);
+          self->sessions.push_back(s);
+          s->start();
+        }
+      }
+      if (ec && ec != asio::error::operation_aborted) {
+        // Out of file descriptors, say: try again shortly, not in a spin.
+        auto timer = std::make_shared<asio::steady_timer>(self->io, std::chrono::milliseconds(200));
+        timer->async_wait([self, timer](const boost::system::error_code&) { self->accept(); });
+        return;
+      }
+      if (!ec) self->accept();
+    });
+  }
+
+  bool connected_to(const std::string& host_port) const {
+    auto ep = parse_endpoint(host_port);
+    for (const auto& s : sessions) {
+      if (s->dial_address == host_port) return true;
+      if (ep && s->remote_ip == ep->address() && s->gossip_port == ep->port()) return true;
+    }
+    return false;
+  }
+
+  void dial(const std::string& host_port) {
+    auto ep = parse_endpoint(host_port);
+    if (!ep) return;
+    auto& k = known[host_port];
+    k.next_try = Clock::now() + std::chrono::seconds(std::min(300u, 1u << std::min(k.fails, 8u)));
+    auto socket = std::make_shared<tcp::socket>(io);
+    auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(5));
+    timer->async_wait([socket](const boost::system::error_code& ec) {
+      if (!ec) {
+        boost::system::error_code e2;
+        socket->close(e2);
+      }
+    });
+    // Counted as an outbound session while connecting, so the dialler does
+    // not start more than it wants.
+    auto placeholder = std::make_shared<Session>(shared_from_this(), tcp::socket(io), true);
+    placeholder->dial_address = host_port;
+    sessions.push_back(placeholder);
+    socket->async_connect(*ep, [self = shared_from_this(), socket, timer, placeholder, host_port](
+                                   const boost::system::error_code& ec) {
+      timer->cancel();
+      self->remove(placeholder.get());
+      if (self->stopped) return;
+      if (ec) {
+        ++self->known[host_port].fails;
+        return;
+      }
+      auto s = std::make_shared<Session>(self, std::move(*socket), true);
+      s->dial_address = host_port;
+      self->sessions.push_back(s);
+      s->start();
+    });
+  }
+
+  void tick() {
+    if (stopped) return;
+    ++ticks;
+    auto now = Clock::now();
+    // Keep `outbound` sessions.
+    std::size_t outbound = 0;
+    for (const auto& s : sessions) outbound += s->outbound;
+    if (outbound < options.outbound && sessions.size() < options.max_sessions) {
+      std::vector<std::string> candidates;
+      for (const auto& [addr, k] : known) {
+        if (k.self || k.next_try > now || connected_to(addr)) continue;
+        if (!k.node_id.empty()) {
+          auto key = p::PublicKey::from_text(k.node_id);
+          if (key && banned("id:" + p::to_hex(key->bytes))) continue;
+        }
+        candidates.push_back(addr);
+      }
+      std::shuffle(candidates.begin(), candidates.end(), rng);
+      for (std::size_t i = 0; i < candidates.size() && outbound < options.outbound; ++i, ++outbound) dial(candidates[i]);
+    }
+    for (auto it = in_flight.begin(); it != in_flight.end();)
+      it = it->second.until < now ? in_flight.erase(it) : std::next(it);
+    for (auto it = bans.begin(); it != bans.end();) it = it->second < now ? bans.erase(it) : std::next(it);
+    if (known.size() > kMaxKnown * 9 / 10)  // forget addresses that never worked
+      for (auto it = known.begin(); it != known.end();)
+        it = it->second.last_seen == 0 && it->second.fails > 0 ? known.erase(it) : std::next(it);
+    if (ticks % std::max<unsigned>(1, static_cast<unsigned>(kPingEvery.count())) == 0)
+      for (auto& s : open_sessions()) {
+        capnp::MallocMessageBuilder m;
+        m.initRoot<schema::GossipMessage>().setPing();
+        s->send(m);
+      }
+    if (ticks % 60 == 0) save_peers();
+    tick_timer.expires_after(std::chrono::seconds(1));
+    tick_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->tick();
+    });
+  }
+
+  void sync_tick() {
+    if (stopped) return;
+    // One round at a time per peer: skip peers still being sent records.
+    auto open = open_sessions();
+    open.erase(std::remove_if(open.begin(), open.end(), [](const auto& s) { return !s->push_queue.empty(); }),
+               open.end());
+    if (!open.empty()) start_reconcile(*open[rng() % open.size()]);
+    sync_timer.expires_after(options.sync_interval);
+    sync_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->sync_tick();
+    });
+  }
+
+  void start_reconcile(Session& s) {
+    ++stats.reconciliations;
+    rc::Reconciler r(item_set());
+    auto first = r.initiate();
+    capnp::MallocMessageBuilder m;
+    m.initRoot<schema::GossipMessage>().setReconcile(capnp::Data::Reader(first.data(), first.size()));
+    s.send(m);
+  }
+
+  // -- peers.json --
+  void load_peers() {
+    std::ifstream in(peers_file());
+    if (!in) return;
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (!j.is_array()) return;  // a damaged file costs only the remembered peers
+    for (const auto& e : j) {
+      if (!e.is_object()) continue;
+      std::string addr = e.value("address", "");
+      if (!parse_endpoint(addr)) continue;
+      auto& k = known[addr];
+      k.node_id = e.value("nodeId", "");
+      k.last_seen = e.value("lastSeen", std::int64_t{0});
+    }
+  }
+  void save_peers() {
+    std::vector<std::pair<std::string, Known>> list(known.begin(), known.end());
+    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.second.last_seen > b.second.last_seen; });
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& [addr, k] : list) {
+      if (k.self || (k.last_seen == 0 && k.fails > 0)) continue;
+      if (j.size() >= 1000) break;
+      j.push_back({{"address", addr}, {"nodeId", k.node_id}, {"lastSeen", k.last_seen}});
+    }
+    auto tmp = peers_file();
+    tmp += ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << j.dump(1) << "\n";
+      out.close();
+      if (!out) {
+        std::error_code ec;
+        std::filesystem::remove(tmp, ec);
+        return;
+      }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, peers_file(), ec);
+  }
+
+  void remember(const std::string& addr, const std::string& node_id, bool seen) {
+    if (known.size() >= kMaxKnown && !known.count(addr)) return;
+    auto& k = known[addr];
+    if (!node_id.empty()) k.node_id = node_id;
+    if (seen) {
+      k.last_seen = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count();
+      k.fails = 0;
+    }
+  }
+
+  // -- messages --
+  void on_open(Session& s) {
+    ++stats.sessions_opened;
+    if (s.outbound && !s.dial_address.empty()) remember(s.dial_address, s.peer_id->to_text(), true);
+    {
+      capnp::MallocMessageBuilder m;
+      auto h = m.initRoot<schema::GossipMessage>().initHello();
+      h.setVersion(kVersion);
+      h.setAgent("seedbank/0.1");
+      h.setGossipPort(acceptor ? acceptor->local_endpoint().port() : 0);
+      h.setBtPort(options.bt_port);
+      h.setRecords(item_set().size());
+      s.send(m);
+    }
+    send_peers(s);
+    send_seeding(s);
+    if (s.outbound) start_reconcile(s);
+  }
+
+  void send_peers(Session& s) {
+    std::vector<std::pair<std::string, const Known*>> list;
+    for (const auto& [addr, k] : known)
+      if (!k.self && k.last_seen > 0 && addr != s.dial_address) list.emplace_back(addr, &k);
+    std::shuffle(list.begin(), list.end(), rng);
+    if (list.size() > kPeersPerMessage) list.resize(kPeersPerMessage);
+    if (list.empty()) return;
+    capnp::MallocMessageBuilder m;
+    auto peers = m.initRoot<schema::GossipMessage>().initPeers(static_cast<unsigned>(list.size()));
+    for (unsigned i = 0; i < list.size(); ++i) {
+      auto ep = parse_endpoint(list[i].first);
+      peers[i].setHost(ep->address().to_string());
+      peers[i].setPort(ep->port());
+      if (auto key = p::PublicKey::from_text(list[i].second->node_id))
+        peers[i].setNodeId(capnp::Data::Reader(key->bytes.data(), 32));
+    }
+    s.send(m);
+  }
+
+  // Full chunks, then one shorter (possibly empty) chunk that ends the list.
+  void send_seeding(Session& s) {
+    for (std::size_t at = 0;; at += kMaxIds) {
+      std::size_t n = std::min(kMaxIds, my_seeding.size() - at);
+      capnp::MallocMessageBuilder m;
+      auto list = m.initRoot<schema::GossipMessage>().initSeeding(static_cast<unsigned>(n));
+      for (std::size_t i = 0; i < n; ++i) list.set(static_cast<unsigned>(i), capnp::Data::Reader(my_seeding[at + i].data(), 32));
+      s.send(m);
+      if (n < kMaxIds) break;
+    }
+  }
+
+  void send_ids(Session& s, bool want, const std::vector<p::RecordId>& ids) {
+    for (std::size_t at = 0; at < ids.size(); at += kMaxIds) {
+      std::size_t n = std::min(kMaxIds, ids.size() - at);
+      capnp::MallocMessageBuilder m;
+      auto root = m.initRoot<schema::GossipMessage>();
+      auto list = want ? root.initWant(static_cast<unsigned>(n)) : root.initHave(static_cast<unsigned>(n));
+      for (std::size_t i = 0; i < n; ++i) list.set(static_cast<unsigned>(i), capnp::Data::Reader(ids[at + i].data(), 32));
+      s.send(m);
+    }
+  }
+
+  // Asks `s` for the ids this node lacks and nobody is sending yet.
+  void request(Session& s, const std::vector<p::RecordId>& ids) {
+    std::vector<p::RecordId> wanted;
+    auto now = Clock::now();
+    for (const auto& id : ids) {
+      if (in_flight.size() >= kMaxInFlight) break;  // the rest comes with a later reconciliation
+      if (in_flight.count(id) || index.contains(id)) continue;
+      in_flight[id] = {now + kInFlightTimeout, &s};
+      wanted.push_back(id);
+    }
+    if (!wanted.empty()) send_ids(s, true, wanted);
+  }
+
+  // Queues ids for one `have` per peer at the end of this I/O turn, so a
+  // busy relay sends one announcement for many received messages; the peer
+  // a record came from is not told about it.
+  void announce(const std::vector<p::RecordId>& ids, const Session* from) {
+    if (ids.empty()) return;
+    for (const auto& id : ids) to_announce.emplace_back(id, from);
+    if (announce_posted) return;
+    announce_posted = true;
+    asio::post(io, [w = weak_from_this()] {
+      auto self = w.lock();
+      if (!self || self->stopped) return;
+      self->announce_posted = false;
+      auto queued = std::exchange(self->to_announce, {});
+      for (auto& s : self->open_sessions()) {
+        std::vector<p::RecordId> ids;
+        for (const auto& [id, from] : queued)
+          if (from != s.get()) ids.push_back(id);
+        if (!ids.empty()) self->send_ids(*s, false, ids);
+      }
+    });
+  }
+
+  // Verifies and stores records from a peer. False when the peer must go.
+  bool store(Session& s, std::vector<p::Bytes> batch) {
+    // Records already here cost a hash, not a signature check.
+    batch.erase(std::remove_if(batch.begin(), batch.end(),
+                               [&](const p::Bytes& b) {
+                                 auto id = p::record_id_of(b);
+                                 if (!index.contains(id)) return false;
+                                 in_flight.erase(id);
+                                 return true;
+                               }),
+                batch.end());
+    if (batch.empty()) return true;
+    auto outcomes = index.ingest_batch(batch);
+    std::vector<p::RecordId> fresh;
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      const auto& o = outcomes[i];
+      in_flight.erase(o.id);
+      if (o.status == indexer::IngestStatus::added || o.status == indexer::IngestStatus::superseded) {
+        fresh.push_back(o.id);
+        auto rec = p::load_stored_record(batch[i]);
+        if (rec) pending_items.push_back({rec->body().getCreatedAt(), o.id});
+      } else if (o.status == indexer::IngestStatus::rejected) {
+        auto code = o.error.code;
+        if (code == ErrorCode::bad_signature || code == ErrorCode::malformed || code == ErrorCode::limit ||
+            code == ErrorCode::conflict) {
+          announce(fresh, &s);
+          s.close("sent an invalid record: " + o.error.message, true);
+          return false;
+        }
+        // Otherwise (a clock ahead of ours, a storage error): drop it, keep the peer.
+      }
+    }
+    s.records_in += fresh.size();
+    stats.records_received += fresh.size();
+    announce(fresh, &s);
+    return true;
+  }
+
+  void on_message(Session& s, const schema::GossipMessage::Reader& m) {
+    using W = schema::GossipMessage;
+    auto ids_of = [&](capnp::List<capnp::Data>::Reader list, std::vector<p::RecordId>* out) {
+      if (list.size() > kMaxIds) return false;
+      for (auto d : list) {
+        if (d.size() != 32) return false;
+        out->push_back(id_of(d));
+      }
+      return true;
+    };
+    switch (m.which()) {
+      case W::HELLO: {
+        auto h = m.getHello();
+        s.agent = std::string(h.getAgent().cStr()).substr(0, 64);
+        s.gossip_port = h.getGossipPort();
+        s.bt_port = h.getBtPort();
+        if (s.gossip_port) remember(endpoint_text(s.remote_ip, s.gossip_port), s.peer_id->to_text(), true);
+        break;
+      }
+      case W::HAVE: {
+        std::vector<p::RecordId> ids;
+        if (!ids_of(m.getHave(), &ids)) return s.close("malformed have", true);
+        request(s, ids);
+        break;
+      }
+      case W::WANT: {
+        std::vector<p::RecordId> ids;
+        if (!ids_of(m.getWant(), &ids)) return s.close("malformed want", true);
+        if (s.push_queue.size() + ids.size() > kMaxPushQueue) return s.close("asks for too much at once", true);
+        s.push_queue.insert(s.push_queue.end(), ids.begin(), ids.end());
+        s.pump();
+        break;
+      }
+      case W::RECORDS: {
+        auto list = m.getRecords();
+        if (list.size() > kMaxIds) return s.close("too many records in one message", true);
+        for (auto r : list) s.ingest_buffer.emplace_back(r.begin(), r.end());
+        if (s.ingest_buffer.size() >= kIngestBatch) store(s, std::exchange(s.ingest_buffer, {}));
+        break;  // or once no frame is waiting (Session::on_frame)
+      }
+      case W::RECONCILE: {
+        auto data = m.getReconcile();
+        rc::Reconciler r(item_set());
+        rc::Outcome outcome;
+        auto reply = r.reply(p::ByteView(data.begin(), data.size()), &outcome);
+        if (!reply) return s.close("bad reconciliation message: " + reply.error().message, true);
+        if (!reply->empty()) {
+          capnp::MallocMessageBuilder out;
+          out.initRoot<schema::GossipMessage>().setReconcile(capnp::Data::Reader(reply->data(), reply->size()));
+          s.send(out);
+        }
+        request(s, outcome.need);
+        // Over the cap, the rest waits for a later round (nothing is lost).
+        for (const auto& id : outcome.have)
+          if (s.push_queue.size() < kMaxPushQueue) s.push_queue.push_back(id);
+        s.pump();
+        break;
+      }
+      case W::PEERS: {
+        auto peers = m.getPeers();
+        if (peers.size() > 4 * kPeersPerMessage) return s.close("too many peer addresses", true);
+        for (auto a : peers) {
+          boost::system::error_code ec;
+          auto addr = asio::ip::make_address(a.getHost().cStr(), ec);
+          if (ec || a.getPort() == 0) continue;
+          // The key a peer claims for an address is only a hint; it is
+          // learnt for real from the session (so it cannot get an honest
+          // address skipped as banned).
+          if (a.getNodeId().size() == 32 &&
+              std::memcmp(a.getNodeId().begin(), node_key.public_key().bytes.data(), 32) == 0)
+            continue;
+          // A loopback address only means something from a loopback peer.
+          if (addr.is_loopback() && !is_loopback(s.remote_ip)) continue;
+          auto text = endpoint_text(addr, a.getPort());
+          if (!known.count(text)) remember(text, "", false);
+        }
+        break;
+      }
+      case W::SEEDING: {
+        // Full chunks of kMaxIds build a list; a shorter (maybe empty)
+        // chunk ends it and replaces the previous one.
+        auto list = m.getSeeding();
+        if (list.size() > kMaxIds) return s.close("malformed seeding list", true);
+        if (s.seeding_next.size() + list.size() > kMaxSeeding) return s.close("claims to seed too much", true);
+        for (auto d : list) {
+          if (d.size() != 32) return s.close("malformed seeding list", true);
+          p::Sha256Digest h;
+          std::memcpy(h.data(), d.begin(), 32);
+          s.seeding_next.push_back(h);
+        }
+        if (list.size() < kMaxIds) {
+          s.seeding = std::exchange(s.seeding_next, {});
+          std::sort(s.seeding.begin(), s.seeding.end());
+          s.seeding.erase(std::unique(s.seeding.begin(), s.seeding.end()), s.seeding.end());
+        }
+        break;
+      }
+      case W::QUERY: {
+        auto q = m.getQuery();
+        std::string hash(q.getHash().cStr(), std::min<std::size_t>(q.getHash().size(), 200));
+        capnp::MallocMessageBuilder out;
+        auto reply = out.initRoot<schema::GossipMessage>().initQueryReply();
+        reply.setId(q.getId());
+        std::vector<p::Bytes> found;
+        if (auto matches = index.find_by_hash(hash, 16)) {
+          std::set<p::RecordId> seen;
+          std::size_t bytes = 0;
+          for (const auto& match : *matches) {
+            if (!seen.insert(match.release).second) continue;
+            if (auto rec = index.get(match.release)) {
+              if (bytes + rec->bytes().size() > kMaxReplyBytes) break;
+              bytes += rec->bytes().size();
+              found.emplace_back(rec->bytes().begin(), rec->bytes().end());
+            }
+          }
+        }
+        auto list = reply.initRecords(static_cast<unsigned>(found.size()));
+        for (unsigned i = 0; i < found.size(); ++i) list.set(i, capnp::Data::Reader(found[i].data(), found[i].size()));
+        s.send(out);
+        break;
+      }
+      case W::QUERY_REPLY: {
+        auto r = m.getQueryReply();
+        auto it = queries.find(r.getId());
+        if (r.getRecords().size() > 16) return s.close("oversize query reply", true);
+        // Only the first answer of a session that was asked counts.
+        if (it == queries.end() || !it->second.asked.erase(&s)) break;
+        auto before = stats.records_received;
+        std::vector<p::Bytes> batch;
+        for (auto rec : r.getRecords()) batch.emplace_back(rec.begin(), rec.end());
+        if (!store(s, std::move(batch))) return;
+        it->second.received += static_cast<std::size_t>(stats.records_received - before);
+        if (it->second.asked.empty()) finish_query(r.getId());
+        break;
+      }
+      case W::PING:
+        break;
+      case W::BYE:
+        return s.close("peer said bye: " + std::string(m.getBye().cStr()).substr(0, 200));
+      default:
+        break;  // a newer message kind: ignore
+    }
+  }
+
+  void finish_query(std::uint32_t id) {
+    auto it = queries.find(id);
+    if (it == queries.end()) return;
+    auto done = std::move(it->second.done);
+    auto received = it->second.received;
+    queries.erase(it);
+    if (done) done(received);
+  }
+};
+
+// ---- Session implementation ----
+
+void Session::arm(std::chrono::seconds after, const char* why) {
+  deadline.expires_after(after);
+  deadline.async_wait([self = shared_from_this(), why](const boost::system::error_code& ec) {
+    if (!ec) self->close(why);
+  });
+}
+
+void Session::start() {
+  handshake = std::make_unique<g::Handshake>(outbound ? g::Handshake::Role::initiator : g::Handshake::Role::responder,
+                                             impl->node_key, impl->options.network);
+  arm(std::chrono::duration_cast<std::chrono::seconds>(kHandshakeTimeout), "handshake timed out");
+  const auto& hello = handshake->hello();
+  p::Bytes raw(hello.begin(), hello.end());
+  out.push_back(std::move(raw));
+  queued += g::kHelloSize;
+  write_next();
+  asio::async_read(socket, asio::buffer(peer_hello), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+    if (ec || self->state == State::closed) return self->close("connection closed during handshake");
+    self->bytes_in += g::kHelloSize;
+    if (auto st = self->handshake->receive_hello(p::ByteView(self->peer_hello.data(), self->peer_hello.size())); !st)
+      return self->close(st.error().message, st.error().code == ErrorCode::malformed);
+    self->sealer.emplace(self->handshake->send_key());
+    self->opener.emplace(self->handshake->receive_key());
+    self->state = State::auth;
+    auto auth = self->handshake->auth(self->impl->node_key);
+    self->send_raw_frame(auth);
+    self->read_header();
+  });
+}
+
+void Session::send_raw_frame(p::ByteView plaintext) {
+  p::Bytes frame;
+  sealer->seal(plaintext, &frame);
+  queued += frame.size();
+  out.push_back(std::move(frame));
+  if (queued > kMaxQueued) return close("the peer reads too slowly (" + std::to_string(queued) + " bytes queued)");
+  write_next();
+}
+
+void Session::send(capnp::MessageBuilder& message) {
+  if (state != State::open) return;
+  auto plain = g::encode(message);
+  send_raw_frame(plain);
+}
+
+void Session::pump() {
+  while (state == State::open && queued < kQueueLow && !push_queue.empty()) {
+    std::vector<p::Bytes> batch;
+    std::size_t bytes = 0;
+    while (!push_queue.empty() && bytes < kRecordsPerFrame && batch.size() < kMaxIds) {
+      auto rec = impl->index.get(push_queue.front());
+      push_queue.pop_front();
+      if (!rec) continue;
+      auto b = rec->bytes();
+      if (!batch.empty() && bytes + b.size() > g::kMaxFramePlaintext - 65536) {
+        push_queue.push_front(rec->id());
+        break;
+      }
+      bytes += b.size();
+      batch.emplace_back(b.begin(), b.end());
+    }
+    if (batch.empty()) break;
+    capnp::MallocMessageBuilder m;
+    auto list = m.initRoot<schema::GossipMessage>().initRecords(static_cast<unsigned>(batch.size()));
+    for (unsigned i = 0; i < batch.size(); ++i) list.set(i, capnp::Data::Reader(batch[i].data(), batch[i].size()));
+    records_out += batch.size();
+    send(m);
+  }
+}
+
+void Session::write_next() {
+  if (writing || out.empty() || state == State::closed) return;
+  writing = true;
+  asio::async_write(socket, asio::buffer(out.front()), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+    self->writing = false;
+    if (ec) return self->close("write failed: " + ec.message());
+    self->bytes_out += n;
+    self->queued -= self->out.front().size();
+    self->out.pop_front();
+    self->write_next();
+    self->pump();
+  });
+}
+
+void Session::read_header() {
+  if (state == State::closed) return;
+  if (state == State::open) arm(std::chrono::duration_cast<std::chrono::seconds>(kIdleTimeout), "idle for too long");
+  asio::async_read(socket, asio::buffer(header), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+    if (ec || self->state == State::closed) return self->close("connection closed");
+    auto n = self->opener->body_size(self->header.data());
+    if (!n) return self->close(n.error().message, true);
+    // The rest of a frame must follow promptly (no slow-drip frames). During
+    // the handshake its own deadline stays.
+    if (self->state == State::open)
+      self->arm(std::chrono::duration_cast<std::chrono::seconds>(kFrameTimeout), "a frame arrived too slowly");
+    self->read_body(*n);
+  });
+}
+
+void Session::read_body(std::size_t n) {
+  body.resize(n);
+  asio::async_read(socket, asio::buffer(body), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+    if (ec || self->state == State::closed) return self->close("connection closed");
+    self->on_frame();
+  });
+}
+
+void Session::on_frame() {
+  bytes_in += g::kHeaderSize + body.size();
+  auto plain = opener->open(header.data(), body);
+  if (!plain) return close(plain.error().message, true);
+  if (state == State::auth) {
+    auto id = handshake->receive_auth(*plain);
+    if (!id) return close(id.error().message, true);
+    peer_id = *id;
+    if (*id == impl->node_key.public_key()) {
+      if (!dial_address.empty()) impl->known[dial_address].self = true;
+      return close("connected to itself");
+    }
+    if (impl->banned("id:" + p::to_hex(id->bytes))) return close("banned");
+    // Two sessions with one node (both dialled at once): both ends keep the
+    // one dialled by the smaller node key and close the other.
+    std::shared_ptr<Session> other;
+    for (const auto& o : impl->sessions)
+      if (o.get() != this && o->peer_id && *o->peer_id == *id && o->state == State::open) other = o;
+    if (other) {
+      auto initiator = [&](const Session& x) { return x.outbound ? impl->node_key.public_key().bytes : x.peer_id->bytes; };
+      if (outbound == other->outbound || initiator(*other) <= initiator(*this))
+        return close("already connected to this node");
+      other->close("replaced by a session both ends prefer");
+    }
+    state = State::open;
+    deadline.cancel();
+    handshake.reset();
+    impl->on_open(*this);
+    return read_header();
+  }
+  // Rate limits: too many messages is a flood; too many bytes only slows
+  // reading down.
+  auto now = Clock::now();
+  double dt = std::chrono::duration<double>(now - refilled).count();
+  refilled = now;
+  message_tokens = std::min(kMessageBurst, message_tokens + dt * kMessagesPerSecond) - 1;
+  byte_tokens = std::min(kByteBurst, byte_tokens + dt * kBytesPerSecond) - static_cast<double>(body.size());
+  if (message_tokens < 0) return close("flooding: over " + std::to_string(static_cast<int>(kMessagesPerSecond)) +
+                                           " messages a second", true);
+  auto message = g::ReceivedMessage::parse(*plain);
+  if (!message) return close(message.error().message, true);
+  try {
+    impl->on_message(*this, message->root());
+  } catch (const kj::Exception& e) {
+    return close(std::string("malformed message: ") + e.getDescription().cStr(), true);
+  }
+  // Records are gathered while more frames already wait on the socket (a
+  // sync in full flow): one index commit for many messages.
+  boost::system::error_code ec;
+  if (state == State::open && !ingest_buffer.empty() && (socket.available(ec) == 0 || ec))
+    impl->store(*this, std::exchange(ingest_buffer, {}));
+  if (state == State::closed) return;
+  if (byte_tokens < 0) {
+    auto wait = std::chrono::milliseconds(static_cast<long>(-byte_tokens / kBytesPerSecond * 1000) + 1);
+    throttle.expires_after(wait);
+    throttle.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->read_header();
+    });
+    return;
+  }
+  read_header();
+}
+
+void Session::close(const std::string& reason, bool ban) {
+  if (state == State::closed) return;
+  bool was_open = state == State::open;
+  state = State::closed;
+  if (!was_open && outbound && !dial_address.empty() && remote_port != 0) ++impl->known[dial_address].fails;
+  if (ban) impl->ban(*this, reason);
+  else if (was_open && !impl->stopped && reason != "connection closed")
+    std::cerr << "seedbank gossip: closed " << remote() << ": " << reason << "\n";
+  boost::system::error_code ec;
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+  deadline.cancel();
+  throttle.cancel();
+  impl->remove(this);
+}
+
+}  // namespace
+
+// ---- public API ----
+
+GossipService::GossipService(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+struct GossipService::Impl : GossipImpl {
+  using GossipImpl::GossipImpl;
+};
+
+GossipService::~GossipService() {
+  if (!impl_) return;
+  impl_->save_peers();
+  impl_->stopped = true;
+  boost::system::error_code ec;
+  if (impl_->acceptor) impl_->acceptor->close(ec);
+  impl_->tick_timer.cancel();
+  impl_->sync_timer.cancel();
+  auto sessions = impl_->sessions;
+  for (auto& s : sessions) s->close("node shutting down");
+  impl_->sessions.clear();
+  for (auto& [id, q] : impl_->queries)
+    if (q.timer) q.timer->cancel();
+}
+
+p::Result<std::unique_ptr<GossipService>> GossipService::start(asio::io_context& io, const GossipOptions& options,
+                                                               indexer::Index& index, const p::SecretKey& node_key) {
+  auto key = p::SecretKey::from_seed(node_key.seed());
+  if (!key) return key.error();
+  auto impl = std::make_shared<Impl>(io, options, index, std::move(key).value());
+  impl->load_items();
+  impl->load_peers();
+  if (options.listen != "off") {
+    auto ep = parse_endpoint(options.listen, true);
+    if (!ep) return make_error(ErrorCode::invalid_argument, "--listen " + options.listen + ": expected HOST:PORT");
+    impl->acceptor.emplace(io);
+    boost::system::error_code ec;
+    impl->acceptor->open(ep->protocol(), ec);
+    if (!ec) impl->acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) impl->acceptor->bind(*ep, ec);
+    if (!ec) impl->acceptor->listen(256, ec);
+    if (ec)
+      return make_error(ErrorCode::io, "gossip cannot listen on " + options.listen + ": " + ec.message() +
+                                           "; is the port in use? pick another with --listen");
+    auto local = impl->acceptor->local_endpoint();
+    impl->listen_address = endpoint_text(local.address(), local.port());
+    impl->accept();
+  }
+  for (const auto& b : options.bootstrap) {
+    if (!parse_endpoint(b))
+      return make_error(ErrorCode::invalid_argument, "bootstrap peer '" + b + "' is not HOST:PORT with an IP address");
+    impl->known[b].next_try = Clock::time_point{};
+  }
+  impl->tick();
+  impl->sync_timer.expires_after(options.sync_interval);
+  impl->sync_timer.async_wait([w = std::weak_ptr<GossipImpl>(impl)](const boost::system::error_code& ec) {
+    if (auto self = w.lock(); self && !ec) self->sync_tick();
+  });
+  return std::unique_ptr<GossipService>(new GossipService(impl));
+}
+
+std::string GossipService::listen_address() const { return impl_->listen_address; }
+std::string GossipService::node_id() const { return impl_->node_key.public_key().to_text(); }
+GossipStats GossipService::stats() const { return impl_->stats; }
+
+std::vector<PeerInfo> GossipService::peers() const {
+  std::vector<PeerInfo> out;
+  auto now = Clock::now();
+  for (const auto& s : impl_->sessions) {
+    if (s->state == Session::State::closed || s->remote_port == 0) continue;
+    PeerInfo i;
+    i.address = s->remote();
+    i.node_id = s->peer_id ? s->peer_id->to_text() : "";
+    i.outbound = s->outbound;
+    i.state = s->state == Session::State::open ? "open" : "handshake";
+    i.agent = s->agent;
+    i.gossip_port = s->gossip_port;
+    i.bt_port = s->bt_port;
+    i.bytes_in = s->bytes_in;
+    i.bytes_out = s->bytes_out;
+    i.records_in = s->records_in;
+    i.records_out = s->records_out;
+    i.connected_seconds = std::chrono::duration<double>(now - s->opened).count();
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+void GossipService::scan_local() {
+  auto& impl = *impl_;
+  auto stored = impl.index.stats().records;
+  if (stored == impl.items.size() + impl.pending_items.size()) return;
+  const auto& items = impl.item_set();
+  std::vector<p::RecordId> fresh;
+  impl.index.for_each_by_time(0, [&](std::uint64_t t, const p::RecordId& id) {
+    rc::Item item{t, id};
+    if (!std::binary_search(items.begin(), items.end(), item)) {
+      impl.pending_items.push_back(item);
+      fresh.push_back(id);
+    }
+    return true;
+  });
+  impl.announce(fresh, nullptr);
+}
+
+void GossipService::add_peer(const std::string& host_port) {
+  if (!parse_endpoint(host_port)) return;
+  impl_->known[host_port].next_try = Clock::time_point{};
+  if (!impl_->connected_to(host_port)) impl_->dial(host_port);
+}
+
+void GossipService::set_seeding(std::vector<p::Sha256Digest> info_hashes) {
+  std::sort(info_hashes.begin(), info_hashes.end());
+  if (info_hashes == impl_->my_seeding) return;
+  impl_->my_seeding = std::move(info_hashes);
+  for (auto& s : impl_->open_sessions()) impl_->send_seeding(*s);
+}
+
+std::vector<std::string> GossipService::seeders_of(const p::Sha256Digest& info_hash) const {
+  std::vector<std::string> out;
+  for (const auto& s : impl_->sessions)
+    if (s->state == Session::State::open && s->bt_port &&
+        std::binary_search(s->seeding.begin(), s->seeding.end(), info_hash))
+      out.push_back(endpoint_text(s->remote_ip, s->bt_port));
+  return out;
+}
+
+void GossipService::query(const std::string& hash, std::chrono::milliseconds timeout,
+                          std::function<void(std::size_t)> done) {
+  auto open = impl_->open_sessions();
+  if (open.empty()) {
+    asio::post(impl_->io, [done] { done(0); });
+    return;
+  }
+  auto id = impl_->next_query++;
+  auto& q = impl_->queries[id];
+  for (auto& s : open) q.asked.insert(s.get());
+  q.done = std::move(done);
+  q.timer = std::make_unique<asio::steady_timer>(impl_->io, timeout);
+  q.timer->async_wait([w = std::weak_ptr<GossipImpl>(impl_), id](const boost::system::error_code& ec) {
+    if (auto self = w.lock(); self && !ec) self->finish_query(id);
+  });
+  for (auto& s : open) {
+    capnp::MallocMessageBuilder m;
+    auto qm = m.initRoot<schema::GossipMessage>().initQuery();
+    qm.setId(id);
+    qm.setHash(hash);
+    s->send(m);
+  }
+}
+
+p::Result<std::vector<std::string>> read_bootstrap_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return make_error(ErrorCode::io, path.string() + ": cannot read the bootstrap list");
+  std::vector<std::string> out;
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::istringstream words(line);
+    std::string address, key;
+    if (!(words >> address)) continue;
+    if (!parse_endpoint(address))
+      return make_error(ErrorCode::malformed, path.string() + ":" + std::to_string(n) + ": '" + address +
+                                                  "' is not HOST:PORT with an IP address");
+    if (words >> key && !p::PublicKey::from_text(key))
+      return make_error(ErrorCode::malformed, path.string() + ":" + std::to_string(n) + ": '" + key +
+                                                  "' is not a node key (sbpk1...)");
+    out.push_back(address);
+  }
+  return out;
+}
+
+}  // namespace seedbank::node

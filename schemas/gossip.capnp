@@ -1,0 +1,57 @@
+@0xd8e1a26e9687cb53;
+# Messages between Seedbank nodes, one per encrypted frame of a gossip
+# session (docs/protocol.md, "Gossip"). Records inside travel as the bytes
+# of their canonical SignedRecord and are verified one by one on arrival.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("seedbank::schema");
+
+struct GossipMessage {
+  union {
+    hello @0 :Hello;
+    # Record ids the sender has (new ones, announced once).
+    have @1 :List(Data);
+    # Record ids the sender asks for.
+    want @2 :List(Data);
+    # Records, each a canonical SignedRecord.
+    records @3 :List(Data);
+    # One set reconciliation message (protocol/reconcile.h).
+    reconcile @4 :Data;
+    # Addresses of other nodes.
+    peers @5 :List(PeerAddress);
+    # v2 info-hashes (32 bytes) the sender seeds completely, on its
+    # BitTorrent port from hello.
+    seeding @6 :List(Data);
+    # Any hash the sender's index does not know (see Index::find_by_hash).
+    query @7 :Query;
+    queryReply @8 :QueryReply;
+    # Keep-alive; also asks for nothing.
+    ping @9 :Void;
+    # The sender is closing the session, and why.
+    bye @10 :Text;
+  }
+}
+
+struct Hello {
+  version @0 :UInt32;       # 1
+  agent @1 :Text;           # "seedbank/0.1"
+  gossipPort @2 :UInt16;    # where the sender accepts sessions; 0 if it does not
+  btPort @3 :UInt16;        # its BitTorrent port; 0 if none
+  records @4 :UInt64;       # how many records it holds (informational)
+}
+
+struct PeerAddress {
+  host @0 :Text;            # IPv4 or IPv6 literal
+  port @1 :UInt16;
+  nodeId @2 :Data;          # 32-byte Ed25519 node key, when known
+}
+
+struct Query {
+  id @0 :UInt32;            # echoed in the reply
+  hash @1 :Text;
+}
+
+struct QueryReply {
+  id @0 :UInt32;
+  records @1 :List(Data);   # matching releases, at most 16
+}

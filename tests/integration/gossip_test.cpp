@@ -1,0 +1,303 @@
+// Gossip between real `seedbank node` processes on 127.0.0.1, and a hostile
+// peer written here that speaks the wire protocol.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <capnp/message.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include "seedbank/indexer/index.h"
+#include "seedbank/protocol/gossip_message.h"
+#include "seedbank/protocol/gossip_session.h"
+#include "support/process.h"
+#include "support/test_records.h"
+
+namespace fs = std::filesystem;
+using namespace seedbank;
+using seedbank::testing::Process;
+
+namespace {
+
+struct Net {
+  fs::path dir = fs::temp_directory_path() / ("seedbank-gossip-" + std::to_string(std::random_device{}()));
+  int calls = 0;
+  Net() { fs::create_directories(dir); }
+  ~Net() { fs::remove_all(dir); }
+
+  seedbank::testing::ProcessResult sb(const std::string& node, std::vector<std::string> args) {
+    args.insert(args.begin(), {SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test"});
+    return seedbank::testing::run(args, (dir / ("call" + std::to_string(++calls))).string());
+  }
+  // Starts a node; returns it and its gossip address.
+  std::unique_ptr<Process> start(const std::string& node, std::vector<std::string> bootstrap, std::string* gossip,
+                                 std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test", "node",
+                                  "--bt-listen", "127.0.0.1:0", "--no-dht", "--listen", "127.0.0.1:0",
+                                  "--sync-interval", "500"};
+    for (const auto& b : bootstrap) args.insert(args.end(), {"--bootstrap", b});
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto p = std::make_unique<Process>(args, (dir / (node + "-node-" + std::to_string(++calls))).string());
+    BOOST_REQUIRE_MESSAGE(p->wait_for_err("running"), p->err());
+    std::smatch m;
+    std::string err = p->err();
+    BOOST_REQUIRE(std::regex_search(err, m, std::regex("gossip on ([0-9.]+:[0-9]+)")));
+    *gossip = m[1];
+    return p;
+  }
+  std::uint64_t records(const std::string& node) {
+    auto r = sb(node, {"status", "--json"});
+    if (r.exit_code != 0) return 0;
+    return nlohmann::json::parse(r.out)["records"].get<std::uint64_t>();
+  }
+  bool has(const std::string& node, const std::string& id) {
+    return sb(node, {"record", "export", id, "--out", (dir / "probe").string()}).exit_code == 0;
+  }
+  template <class F>
+  bool eventually(F f, std::chrono::seconds limit = std::chrono::seconds(20)) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (f()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return f();
+  }
+  // Writes signed records to files and imports them on `node`.
+  std::vector<std::string> import(const std::string& node, const std::vector<protocol::Bytes>& records) {
+    std::vector<std::string> args{"record", "import"}, ids;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      auto f = dir / (node + "-rec-" + std::to_string(calls) + "-" + std::to_string(i));
+      std::ofstream(f, std::ios::binary).write(reinterpret_cast<const char*>(records[i].data()),
+                                               static_cast<long>(records[i].size()));
+      args.push_back(f.string());
+      ids.push_back(protocol::to_hex(protocol::record_id_of(records[i])));
+    }
+    auto r = sb(node, args);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return ids;
+  }
+};
+
+std::vector<protocol::Bytes> releases(std::uint64_t first, std::size_t n) {
+  static protocol::SecretKey key = protocol::SecretKey::generate();
+  std::vector<protocol::Bytes> out;
+  for (std::size_t i = 0; i < n; ++i)
+    out.push_back(seedbank::testing::sign_release(key, seedbank::testing::sample_release(first + i),
+                                                  seedbank::testing::now_ms() - 1000 * (first + i)));
+  return out;
+}
+
+// A peer written against the wire protocol, with blocking sockets.
+class WireClient {
+ public:
+  explicit WireClient(const std::string& address) {
+    auto colon = address.rfind(':');
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
+    ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &a.sin_addr);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~WireClient() { ::close(fd_); }
+
+  // Runs the handshake as the initiator; false when the node closed on us.
+  bool handshake(const protocol::SecretKey& key, const std::string& network = "test") {
+    if (!connected_) return false;
+    protocol::gossip::Handshake hs(protocol::gossip::Handshake::Role::initiator, key, network);
+    if (!send_all(hs.hello().data(), hs.hello().size())) return false;
+    std::uint8_t peer[protocol::gossip::kHelloSize];
+    if (!recv_all(peer, sizeof peer)) return false;
+    if (!hs.receive_hello(protocol::ByteView(peer, sizeof peer))) return false;
+    sealer_.emplace(hs.send_key());
+    opener_.emplace(hs.receive_key());
+    auto auth = hs.auth(key);
+    send_frame(auth);
+    auto theirs = read_frame();
+    return theirs && hs.receive_auth(*theirs).ok();
+  }
+  bool send_frame(protocol::ByteView plaintext) {
+    protocol::Bytes frame;
+    sealer_->seal(plaintext, &frame);
+    return send_all(frame.data(), frame.size());
+  }
+  bool send_all(const void* data, std::size_t n) {
+    return ::send(fd_, data, n, MSG_NOSIGNAL) == static_cast<ssize_t>(n);
+  }
+  std::optional<protocol::Bytes> read_frame() {
+    std::uint8_t header[4];
+    if (!recv_all(header, 4)) return std::nullopt;
+    auto n = opener_->body_size(header);
+    if (!n) return std::nullopt;
+    protocol::Bytes body(*n);
+    if (!recv_all(body.data(), body.size())) return std::nullopt;
+    auto plain = opener_->open(header, body);
+    if (!plain) return std::nullopt;
+    return *plain;
+  }
+  // True when the node closes the connection within `limit` (frames it
+  // sends meanwhile are read and dropped).
+  bool closed_within(std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    std::uint8_t buf[65536];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      auto r = ::recv(fd_, buf, sizeof buf, 0);
+      if (r <= 0) return true;
+    }
+    return false;
+  }
+
+ private:
+  bool recv_all(std::uint8_t* out, std::size_t n) {
+    std::size_t got = 0;
+    while (got < n) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 10000) <= 0) return false;
+      auto r = ::recv(fd_, out + got, n - got, 0);
+      if (r <= 0) return false;
+      got += static_cast<std::size_t>(r);
+    }
+    return true;
+  }
+  int fd_ = -1;
+  bool connected_ = false;
+  std::optional<protocol::gossip::FrameSealer> sealer_;
+  std::optional<protocol::gossip::FrameOpener> opener_;
+};
+
+protocol::Bytes records_message(const std::vector<protocol::Bytes>& records) {
+  capnp::MallocMessageBuilder m;
+  auto list = m.initRoot<schema::GossipMessage>().initRecords(static_cast<unsigned>(records.size()));
+  for (unsigned i = 0; i < records.size(); ++i) list.set(i, capnp::Data::Reader(records[i].data(), records[i].size()));
+  return protocol::gossip::encode(m);
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(gossip_test, Net)
+
+BOOST_AUTO_TEST_CASE(five_nodes_in_a_line_share_a_release_and_a_rating) {
+  std::vector<std::unique_ptr<Process>> nodes;
+  std::string previous;
+  for (int i = 0; i < 5; ++i) {
+    std::string address;
+    std::vector<std::string> bootstrap;
+    if (!previous.empty()) bootstrap.push_back(previous);
+    nodes.push_back(start("n" + std::to_string(i), bootstrap, &address, {"--outbound", "1"}));
+    previous = address;
+  }
+  auto release = releases(1, 1);
+  auto ids = import("n0", release);
+  BOOST_TEST(eventually([&] { return has("n4", ids[0]); }), "the release did not reach the last node");
+
+  auto rater = protocol::SecretKey::generate();
+  auto rating = seedbank::testing::sign_rating(rater, protocol::record_id_of(release[0]), 4, seedbank::testing::now_ms());
+  auto rating_ids = import("n4", {rating});
+  BOOST_TEST(eventually([&] { return has("n0", rating_ids[0]); }), "the rating did not reach the first node");
+
+  auto peers = sb("n2", {"peers", "--json"});
+  BOOST_REQUIRE_EQUAL(peers.exit_code, 0);
+  auto j = nlohmann::json::parse(peers.out);
+  BOOST_TEST(j["peers"].size() >= 2u);
+  BOOST_TEST(j["nodeId"].get<std::string>().rfind("sbpk1", 0) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(partitions_heal_to_the_union) {
+  std::string a1, a2, b1, b2;
+  auto na1 = start("a1", {}, &a1);
+  auto na2 = start("a2", {a1}, &a2);
+  auto nb1 = start("b1", {}, &b1);
+  auto nb2 = start("b2", {b1}, &b2);
+  import("a2", releases(100, 20));
+  import("b2", releases(200, 30));
+  BOOST_TEST(eventually([&] { return records("a1") == 20u && records("b1") == 30u; }));
+  // Heal: one session across the partition; reconciliation does the rest.
+  BOOST_REQUIRE_EQUAL(sb("a1", {"peers", "--add", b1}).exit_code, 0);
+  BOOST_TEST(eventually([&] {
+    return records("a1") == 50u && records("a2") == 50u && records("b1") == 50u && records("b2") == 50u;
+  }), "a1 " << records("a1") << ", a2 " << records("a2") << ", b1 " << records("b1") << ", b2 " << records("b2"));
+}
+
+BOOST_AUTO_TEST_CASE(a_fresh_node_gets_all_of_10000_records) {
+  {
+    indexer::IndexOptions o;
+    o.dir = dir / "big" / "index";
+    o.network = "test";
+    fs::create_directories(o.dir);
+    auto index = indexer::Index::open(o);
+    BOOST_REQUIRE(index.ok());
+    auto batch = releases(1000, 10000);
+    for (const auto& out : (*index)->ingest_batch(batch)) BOOST_REQUIRE(out.status == indexer::IngestStatus::added);
+  }
+  std::string big, fresh;
+  auto nbig = start("big", {}, &big);
+  auto start_time = std::chrono::steady_clock::now();
+  auto nfresh = start("fresh", {big}, &fresh);
+  BOOST_TEST(eventually([&] { return records("fresh") == 10000u; }, std::chrono::seconds(60)),
+             "the fresh node has " << records("fresh") << " of 10000");
+  BOOST_TEST_MESSAGE("10,000 records synced in "
+                     << std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count() << " s");
+}
+
+BOOST_AUTO_TEST_CASE(a_hostile_peer_is_cut_off_and_banned_while_others_keep_syncing) {
+  std::string a, b;
+  auto na = start("a", {}, &a);
+  auto nb = start("b", {a}, &b);
+
+  // Another network's node fails the handshake.
+  {
+    WireClient other(a);
+    BOOST_TEST(!other.handshake(protocol::SecretKey::generate(), "elsewhere"));
+  }
+  // Garbage in an authentic frame.
+  auto mallory = protocol::SecretKey::generate();
+  {
+    WireClient c(a);
+    BOOST_REQUIRE(c.handshake(mallory));
+    protocol::Bytes garbage(333, 0x5a);
+    c.send_frame(garbage);
+    BOOST_TEST(c.closed_within(std::chrono::seconds(5)));
+  }
+  // Banned: the same key is refused right after authenticating.
+  {
+    WireClient c(a);
+    c.handshake(mallory);
+    BOOST_TEST(c.closed_within(std::chrono::seconds(5)));
+  }
+  // A record with an invalid signature.
+  {
+    WireClient c(a);
+    BOOST_REQUIRE(c.handshake(protocol::SecretKey::generate()));
+    auto bad = releases(5000, 1)[0];
+    bad[bad.size() - 1] ^= 1;  // the last byte of the signature
+    c.send_frame(records_message({bad}));
+    BOOST_TEST(c.closed_within(std::chrono::seconds(5)));
+    BOOST_TEST(!has("a", protocol::to_hex(protocol::record_id_of(bad))));
+  }
+  // A frame header announcing 100 MiB.
+  {
+    WireClient c(a);
+    BOOST_REQUIRE(c.handshake(protocol::SecretKey::generate()));
+    std::uint8_t header[4] = {0x06, 0x40, 0x00, 0x00};
+    c.send_all(header, 4);
+    BOOST_TEST(c.closed_within(std::chrono::seconds(5)));
+  }
+  // Meanwhile the honest session still carries records.
+  auto ids = import("b", releases(6000, 3));
+  BOOST_TEST(eventually([&] { return has("a", ids[2]); }));
+  auto peers = nlohmann::json::parse(sb("a", {"peers", "--json"}).out);
+  BOOST_TEST(peers["bans"].get<int>() >= 3);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
