@@ -29,7 +29,17 @@ struct GossipMessage {
     ping @9 :Void;
     # The sender is closing the session, and why.
     bye @10 :Text;
+    # Who seeds this v2 info-hash (32 bytes)? Answered with `seeders`.
+    findSeeders @11 :Data;
+    seeders @12 :Seeders;
   }
+}
+
+struct Seeders {
+  infoHash @0 :Data;        # 32 bytes
+  # BitTorrent endpoints known to seed it; an empty host means the sender's
+  # own address (it seeds it itself).
+  peers @1 :List(PeerAddress);
 }
 
 struct Hello {

@@ -4,6 +4,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 
@@ -56,9 +57,12 @@ nlohmann::json handle_control(NodeContext& node, const nlohmann::json& req) {
       protocol::Sha256Digest ih{};
       std::memcpy(ih.data(), r.getTorrent().getInfoHashV2().begin(), 32);
       for (auto& seeder : node.gossip->seeders_of(ih)) peers.push_back(seeder);
+      node.gossip->ask_seeders(ih);
     }
-    if (auto st = node.torrents->fetch(*rec, req.value("imagesOnly", false), peers); !st)
-      return {{"error", st.error().message}};
+    std::vector<std::string> files = req.value("files", std::vector<std::string>{});
+    auto st = files.empty() ? node.torrents->fetch(*rec, req.value("imagesOnly", false), peers)
+                            : node.torrents->fetch_files(*rec, files, peers);
+    if (!st) return {{"error", st.error().message}};
     return {{"ok", true}};
   }
   if (cmd == "torrent") {
@@ -90,6 +94,25 @@ nlohmann::json handle_control(NodeContext& node, const nlohmann::json& req) {
     }
     return out;
   }
+  if (cmd == "query") {
+    // Asks every peer about a hash; the answer comes with "query-status".
+    if (!node.gossip) return {{"error", "gossip is off on this node"}};
+    auto id = node.next_query++;
+    if (node.queries.size() > 1000) node.queries.clear();
+    node.queries[id] = std::nullopt;
+    int wait_ms = std::clamp(req.value("timeoutMs", 5000), 100, 60000);
+    node.gossip->query(req.value("hash", ""), std::chrono::milliseconds(wait_ms),
+                       [&node, id](std::size_t received) { node.queries[id] = received; });
+    return {{"queryId", id}, {"peers", node.gossip->open_sessions()}};
+  }
+  if (cmd == "query-status") {
+    auto it = node.queries.find(req.value("queryId", 0u));
+    if (it == node.queries.end()) return {{"error", "no such query"}};
+    if (!it->second) return {{"done", false}};
+    nlohmann::json out = {{"done", true}, {"received", *it->second}};
+    node.queries.erase(it);
+    return out;
+  }
   if (cmd == "add-peer") {
     if (!node.gossip) return {{"error", "gossip is off on this node"}};
     node.gossip->add_peer(req.value("address", ""));
@@ -108,6 +131,7 @@ void share_swarms(NodeContext& node) {
     if (s.complete) {
       seeding.push_back(*ih);
     } else if (s.peers == 0) {
+      node.gossip->ask_seeders(*ih);
       auto seeders = node.gossip->seeders_of(*ih);
       if (!seeders.empty()) node.torrents->add_peers(s.release_id, seeders);
     }

@@ -191,6 +191,10 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   std::vector<std::pair<p::RecordId, const Session*>> to_announce;  // id, and who sent it to us
   bool announce_posted = false;
   std::vector<p::Sha256Digest> my_seeding;
+  // BitTorrent endpoints other nodes told us seed an info-hash (answers to
+  // findSeeders), and when each info-hash was last asked about.
+  std::map<p::Sha256Digest, std::set<std::string>> learned_seeders;
+  std::map<p::Sha256Digest, Clock::time_point> asked_seeders;
   std::map<std::uint32_t, PendingQuery> queries;
   std::uint32_t next_query = 1;
   asio::steady_timer tick_timer, sync_timer;
@@ -718,6 +722,53 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
         if (it->second.asked.empty()) finish_query(r.getId());
         break;
       }
+      case W::FIND_SEEDERS: {
+        auto d = m.getFindSeeders();
+        if (d.size() != 32) return s.close("malformed findSeeders", true);
+        p::Sha256Digest ih;
+        std::memcpy(ih.data(), d.begin(), 32);
+        std::vector<std::pair<std::string, std::uint16_t>> found;
+        if (options.bt_port && std::binary_search(my_seeding.begin(), my_seeding.end(), ih))
+          found.emplace_back("", options.bt_port);
+        for (const auto& other : sessions)
+          if (other.get() != &s && other->state == Session::State::open && other->bt_port &&
+              std::binary_search(other->seeding.begin(), other->seeding.end(), ih))
+            found.emplace_back(other->remote_ip.to_string(), other->bt_port);
+        if (auto it = learned_seeders.find(ih); it != learned_seeders.end())
+          for (const auto& e : it->second)
+            if (auto ep = parse_endpoint(e)) found.emplace_back(ep->address().to_string(), ep->port());
+        if (found.size() > kPeersPerMessage) found.resize(kPeersPerMessage);
+        capnp::MallocMessageBuilder out;
+        auto reply = out.initRoot<schema::GossipMessage>().initSeeders();
+        reply.setInfoHash(capnp::Data::Reader(ih.data(), 32));
+        auto list = reply.initPeers(static_cast<unsigned>(found.size()));
+        for (unsigned i = 0; i < found.size(); ++i) {
+          list[i].setHost(found[i].first);
+          list[i].setPort(found[i].second);
+        }
+        s.send(out);
+        break;
+      }
+      case W::SEEDERS: {
+        auto r = m.getSeeders();
+        if (r.getInfoHash().size() != 32 || r.getPeers().size() > 4 * kPeersPerMessage)
+          return s.close("malformed seeders", true);
+        p::Sha256Digest ih;
+        std::memcpy(ih.data(), r.getInfoHash().begin(), 32);
+        if (!asked_seeders.count(ih)) break;  // unsolicited
+        auto& set = learned_seeders[ih];
+        for (auto a : r.getPeers()) {
+          if (a.getPort() == 0 || set.size() >= 64) continue;
+          asio::ip::address addr = s.remote_ip;
+          if (a.getHost().size()) {
+            boost::system::error_code ec;
+            addr = normalized(asio::ip::make_address(a.getHost().cStr(), ec));
+            if (ec || (addr.is_loopback() && !is_loopback(s.remote_ip))) continue;
+          }
+          set.insert(endpoint_text(addr, a.getPort()));
+        }
+        break;
+      }
       case W::PING:
         break;
       case W::BYE:
@@ -987,6 +1038,7 @@ p::Result<std::unique_ptr<GossipService>> GossipService::start(asio::io_context&
 }
 
 std::string GossipService::listen_address() const { return impl_->listen_address; }
+std::size_t GossipService::open_sessions() const { return impl_->open_sessions().size(); }
 std::string GossipService::node_id() const { return impl_->node_key.public_key().to_text(); }
 GossipStats GossipService::stats() const { return impl_->stats; }
 
@@ -1043,8 +1095,27 @@ void GossipService::set_seeding(std::vector<p::Sha256Digest> info_hashes) {
   for (auto& s : impl_->open_sessions()) impl_->send_seeding(*s);
 }
 
+void GossipService::ask_seeders(const p::Sha256Digest& info_hash) {
+  auto now = Clock::now();
+  auto& last = impl_->asked_seeders[info_hash];
+  if (last != Clock::time_point{} && now - last < std::chrono::seconds(5)) return;
+  last = now;
+  if (impl_->asked_seeders.size() > 10000) {  // forget old questions (and their answers)
+    impl_->asked_seeders.clear();
+    impl_->learned_seeders.clear();
+    impl_->asked_seeders[info_hash] = now;
+  }
+  for (auto& s : impl_->open_sessions()) {
+    capnp::MallocMessageBuilder m;
+    m.initRoot<schema::GossipMessage>().setFindSeeders(capnp::Data::Reader(info_hash.data(), 32));
+    s->send(m);
+  }
+}
+
 std::vector<std::string> GossipService::seeders_of(const p::Sha256Digest& info_hash) const {
   std::vector<std::string> out;
+  if (auto it = impl_->learned_seeders.find(info_hash); it != impl_->learned_seeders.end())
+    out.assign(it->second.begin(), it->second.end());
   for (const auto& s : impl_->sessions)
     if (s->state == Session::State::open && s->bt_port &&
         std::binary_search(s->seeding.begin(), s->seeding.end(), info_hash))

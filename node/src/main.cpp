@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   add_node_command(app, ctx);
   add_publish_commands(app, ctx);
   add_fetch_commands(app, ctx);
+  add_resolve_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -212,7 +212,8 @@ struct TorrentService::Impl {
 
   // Builds the add parameters for a release: files mapped onto the store
   // when they are there, onto partial/ otherwise.
-  p::Result<lt::add_torrent_params> params_for(const p::Record& rec, Managed* m, bool images_only, bool fetching) {
+  p::Result<lt::add_torrent_params> params_for(const p::Record& rec, Managed* m, bool images_only, bool fetching,
+                                               const std::vector<std::string>* only = nullptr) {
     auto r = rec.body().getPayload().getRelease();
     auto bytes = torrent_file_of(r);
     lt::error_code ec;
@@ -268,7 +269,8 @@ struct TorrentService::Impl {
       slot.size = static_cast<std::uint64_t>(fs.file_size(i));
       slot.offset = static_cast<std::uint64_t>(fs.file_offset(i));
       slot.stored = store.contains(slot.sha256);
-      slot.wanted = slot.stored || !fetching || !images_only || slot.image;
+      slot.wanted = slot.stored || !fetching ||
+                    (only ? std::find(only->begin(), only->end(), name) != only->end() : !images_only || slot.image);
       atp.file_priorities[static_cast<std::size_t>(static_cast<int>(i))] =
           slot.wanted ? lt::default_priority : lt::dont_download;
       atp.renamed_files[i] = slot.stored ? store.path_of(slot.sha256).string()
@@ -290,11 +292,11 @@ struct TorrentService::Impl {
     return atp;
   }
 
-  p::Status add(const p::Record& rec, bool images_only, bool fetching) {
+  p::Status add(const p::Record& rec, bool images_only, bool fetching, const std::vector<std::string>* only = nullptr) {
     if (rec.kind() != p::RecordKind::release)
       return make_error(ErrorCode::invalid_argument, p::to_hex(rec.id()) + " is not a release");
     Managed m;
-    auto atp = params_for(rec, &m, images_only, fetching);
+    auto atp = params_for(rec, &m, images_only, fetching, only);
     if (!atp) return atp.error();
     if (fetching && options.store_quota > 0) {
       std::uint64_t need = 0;
@@ -728,6 +730,13 @@ std::size_t TorrentService::seed_all() {
 
 p::Status TorrentService::fetch(const p::Record& release, bool images_only, const std::vector<std::string>& peers) {
   if (auto st = impl_->add(release, images_only, true); !st) return st;
+  add_peers(p::to_hex(release.id()), peers);
+  return {};
+}
+
+p::Status TorrentService::fetch_files(const p::Record& release, const std::vector<std::string>& files,
+                                     const std::vector<std::string>& peers) {
+  if (auto st = impl_->add(release, false, true, &files); !st) return st;
   add_peers(p::to_hex(release.id()), peers);
   return {};
 }

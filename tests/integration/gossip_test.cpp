@@ -19,73 +19,16 @@
 #include "seedbank/indexer/index.h"
 #include "seedbank/protocol/gossip_message.h"
 #include "seedbank/protocol/gossip_session.h"
+#include "support/net.h"
 #include "support/process.h"
 #include "support/test_records.h"
 
 namespace fs = std::filesystem;
 using namespace seedbank;
+using seedbank::testing::Net;
 using seedbank::testing::Process;
 
 namespace {
-
-struct Net {
-  fs::path dir = fs::temp_directory_path() / ("seedbank-gossip-" + std::to_string(std::random_device{}()));
-  int calls = 0;
-  Net() { fs::create_directories(dir); }
-  ~Net() { fs::remove_all(dir); }
-
-  seedbank::testing::ProcessResult sb(const std::string& node, std::vector<std::string> args) {
-    args.insert(args.begin(), {SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test"});
-    return seedbank::testing::run(args, (dir / ("call" + std::to_string(++calls))).string());
-  }
-  // Starts a node; returns it and its gossip address.
-  std::unique_ptr<Process> start(const std::string& node, std::vector<std::string> bootstrap, std::string* gossip,
-                                 std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test", "node",
-                                  "--bt-listen", "127.0.0.1:0", "--no-dht", "--listen", "127.0.0.1:0",
-                                  "--sync-interval", "500"};
-    for (const auto& b : bootstrap) args.insert(args.end(), {"--bootstrap", b});
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto p = std::make_unique<Process>(args, (dir / (node + "-node-" + std::to_string(++calls))).string());
-    BOOST_REQUIRE_MESSAGE(p->wait_for_err("running"), p->err());
-    std::smatch m;
-    std::string err = p->err();
-    BOOST_REQUIRE(std::regex_search(err, m, std::regex("gossip on ([0-9.]+:[0-9]+)")));
-    *gossip = m[1];
-    return p;
-  }
-  std::uint64_t records(const std::string& node) {
-    auto r = sb(node, {"status", "--json"});
-    if (r.exit_code != 0) return 0;
-    return nlohmann::json::parse(r.out)["records"].get<std::uint64_t>();
-  }
-  bool has(const std::string& node, const std::string& id) {
-    return sb(node, {"record", "export", id, "--out", (dir / "probe").string()}).exit_code == 0;
-  }
-  template <class F>
-  bool eventually(F f, std::chrono::seconds limit = std::chrono::seconds(20)) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (f()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return f();
-  }
-  // Writes signed records to files and imports them on `node`.
-  std::vector<std::string> import(const std::string& node, const std::vector<protocol::Bytes>& records) {
-    std::vector<std::string> args{"record", "import"}, ids;
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      auto f = dir / (node + "-rec-" + std::to_string(calls) + "-" + std::to_string(i));
-      std::ofstream(f, std::ios::binary).write(reinterpret_cast<const char*>(records[i].data()),
-                                               static_cast<long>(records[i].size()));
-      args.push_back(f.string());
-      ids.push_back(protocol::to_hex(protocol::record_id_of(records[i])));
-    }
-    auto r = sb(node, args);
-    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-    return ids;
-  }
-};
 
 std::vector<protocol::Bytes> releases(std::uint64_t first, std::size_t n) {
   static protocol::SecretKey key = protocol::SecretKey::generate();
@@ -227,6 +170,22 @@ BOOST_AUTO_TEST_CASE(partitions_heal_to_the_union) {
   BOOST_TEST(eventually([&] {
     return records("a1") == 50u && records("a2") == 50u && records("b1") == 50u && records("b2") == 50u;
   }), "a1 " << records("a1") << ", a2 " << records("a2") << ", b1 " << records("b1") << ", b2 " << records("b2"));
+}
+
+BOOST_AUTO_TEST_CASE(peers_learnt_are_dialled_again_after_a_restart) {
+  std::string a, b;
+  auto na = start("a", {}, &a);
+  {
+    auto nb = start("b", {a}, &b);
+    BOOST_TEST(eventually([&] { return nlohmann::json::parse(sb("a", {"peers", "--json"}).out)["peers"].size() == 1u; }));
+    nb->signal(SIGTERM);
+    BOOST_REQUIRE_EQUAL(nb->wait(std::chrono::seconds(20)), 0);
+  }
+  BOOST_TEST(fs::exists(dir / "b" / "peers.json"));
+  // No --bootstrap this time: b finds a through peers.json.
+  auto nb = start("b", {}, &b);
+  auto ids = import("a", releases(7000, 1));
+  BOOST_TEST(eventually([&] { return has("b", ids[0]); }), "b did not reconnect to a after its restart");
 }
 
 BOOST_AUTO_TEST_CASE(a_fresh_node_gets_all_of_10000_records) {

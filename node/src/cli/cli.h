@@ -44,6 +44,14 @@ void add_node_command(CLI::App& app, Context& ctx);
 void add_publish_commands(CLI::App& app, Context& ctx);
 void add_fetch_commands(CLI::App& app, Context& ctx);
 
+// Follows a fetch until its wanted files are stored (0), an error, the
+// timeout, or 30 s without a peer (its exit code). `poll` returns the
+// torrent's status (torrent_status_json); a progress bar shows on a TTY
+// unless `quiet`. The last status is left in `last`.
+int follow_fetch(const std::function<protocol::Result<nlohmann::json>()>& poll, int timeout_s, bool quiet,
+                 nlohmann::json* last);
+void add_resolve_command(CLI::App& app, Context& ctx);
+
 // Opens the data dir of the command line (index and store; no network).
 protocol::Result<std::unique_ptr<NodeContext>> open_node(const Context& ctx);
 

@@ -119,39 +119,8 @@ int run_fetch(const FetchArgs& a, const Context& ctx) {
     };
   }
 
-  auto start = std::chrono::steady_clock::now();
-  auto last_peer = start;
-  std::optional<ProgressBar> bar;  // made once the size is known
   nlohmann::json last;
-  int code = kOk;
-  for (;;) {
-    auto s = poll_status();
-    if (!s) return report(s.error());
-    last = *s;
-    if (last.value("peers", 0) > 0) last_peer = std::chrono::steady_clock::now();
-    if (!last.value("error", std::string()).empty()) {
-      // Exit 5 only when a file failed its SHA-256 check; 1 for the rest.
-      bool verification = last.value("errorKind", std::string()) == "verification";
-      code = report(p::make_error(verification ? p::ErrorCode::bad_signature : p::ErrorCode::io,
-                                  last["error"].get<std::string>()));
-      break;
-    }
-    if (last.value("complete", false)) break;
-    if (!bar && last.value("wanted", 0ull) > 0) bar.emplace("fetch", last.value("wanted", 0ull), !a.json);
-    if (bar) bar->update(last.value("done", 0ull), std::to_string(last.value("peers", 0)) + " peers");
-    auto now = std::chrono::steady_clock::now();
-    if (now - start > std::chrono::seconds(a.timeout)) {
-      code = report(p::make_error(p::ErrorCode::io, "gave up after " + std::to_string(a.timeout) + " s"));
-      break;
-    }
-    if (now - last_peer > std::chrono::seconds(std::min(a.timeout, 30))) {
-      std::cerr << "seedbank: no peer has this release; pass --peer HOST:PORT of a node that seeds it\n";
-      code = kNoPeers;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (bar) bar->finish();
+  int code = follow_fetch(poll_status, a.timeout, a.json, &last);
   if (embedded) embedded.reset();  // saves resume data for a later try
   if (code == kOk && !a.out.empty())
     if (auto st = place_files(*rec, *(*node)->store, a.out, a.images_only); !st) return report(st.error());
@@ -184,6 +153,44 @@ int run_status(bool json, const Context& ctx) {
 }
 
 }  // namespace
+
+int follow_fetch(const std::function<p::Result<nlohmann::json>()>& poll_status, int timeout, bool quiet,
+                 nlohmann::json* out) {
+  auto start = std::chrono::steady_clock::now();
+  auto last_peer = start;
+  std::optional<ProgressBar> bar;  // made once the size is known
+  nlohmann::json& last = *out;
+  int code = kOk;
+  for (;;) {
+    auto s = poll_status();
+    if (!s) return report(s.error());
+    last = *s;
+    if (last.value("peers", 0) > 0) last_peer = std::chrono::steady_clock::now();
+    if (!last.value("error", std::string()).empty()) {
+      // Exit 5 only when a file failed its SHA-256 check; 1 for the rest.
+      bool verification = last.value("errorKind", std::string()) == "verification";
+      code = report(p::make_error(verification ? p::ErrorCode::bad_signature : p::ErrorCode::io,
+                                  last["error"].get<std::string>()));
+      break;
+    }
+    if (last.value("complete", false)) break;
+    if (!bar && last.value("wanted", 0ull) > 0) bar.emplace("fetch", last.value("wanted", 0ull), !quiet);
+    if (bar) bar->update(last.value("done", 0ull), std::to_string(last.value("peers", 0)) + " peers");
+    auto now = std::chrono::steady_clock::now();
+    if (now - start > std::chrono::seconds(timeout)) {
+      code = report(p::make_error(p::ErrorCode::io, "gave up after " + std::to_string(timeout) + " s"));
+      break;
+    }
+    if (now - last_peer > std::chrono::seconds(std::min(timeout, 30))) {
+      std::cerr << "seedbank: no peer has this release; pass --peer HOST:PORT of a node that seeds it\n";
+      code = kNoPeers;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (bar) bar->finish();
+  return code;
+}
 
 void add_fetch_commands(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<FetchArgs>();

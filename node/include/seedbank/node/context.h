@@ -4,7 +4,9 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "seedbank/indexer/index.h"
@@ -33,6 +35,10 @@ struct NodeContext {
   std::unique_ptr<ContentStore> store;
   std::unique_ptr<TorrentService> torrents;  // started by run_node
   std::unique_ptr<GossipService> gossip;     // started by run_node
+  // Hash queries to peers started through the control socket: id -> new
+  // records received once finished.
+  std::map<std::uint32_t, std::optional<std::size_t>> queries;
+  std::uint32_t next_query = 1;
 
   // Opens (creating when missing) the data dir, the index and the store.
   static protocol::Result<std::unique_ptr<NodeContext>> open(const NodeOptions& options);

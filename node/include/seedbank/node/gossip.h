@@ -84,8 +84,14 @@ class GossipService {
 
   // The v2 info-hashes this node seeds completely; announced to peers.
   void set_seeding(std::vector<protocol::Sha256Digest> info_hashes);
-  // BitTorrent endpoints (host:port) of peers that say they seed it.
+  // BitTorrent endpoints (host:port) of peers that say they seed it, and
+  // of nodes further away that peers named in answers to ask_seeders.
   std::vector<std::string> seeders_of(const protocol::Sha256Digest& info_hash) const;
+  // Asks every peer who seeds `info_hash` (at most every 5 s per hash);
+  // answers arrive in seeders_of.
+  void ask_seeders(const protocol::Sha256Digest& info_hash);
+  // How many sessions are open.
+  std::size_t open_sessions() const;
 
   // Asks every open session about `hash` (the index did not know it); the
   // answers are verified and stored, then `done` runs with how many new

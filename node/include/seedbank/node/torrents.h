@@ -76,6 +76,10 @@ class TorrentService {
   // store quota cannot hold it. Continuing a fetch that stopped on an error
   // (a full disk) clears the error and resumes.
   protocol::Status fetch(const protocol::Record& release, bool images_only, const std::vector<std::string>& peers);
+  // The same for some files only: `files` names files and sample images of
+  // the release (what `resolve` needs: one model file and a preview).
+  protocol::Status fetch_files(const protocol::Record& release, const std::vector<std::string>& files,
+                               const std::vector<std::string>& peers);
   // Connects a known torrent to more peers.
   void add_peers(const std::string& release_id_hex, const std::vector<std::string>& peers);
 

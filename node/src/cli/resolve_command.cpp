@@ -1,0 +1,639 @@
+// seedbank resolve HASH [--out DIR | --layout a1111|comfyui --models-dir DIR] [--first|--pick N] [--json]
+// seedbank resolve --from-dir MODELS_DIR [--fetch-missing-previews] [--json]
+//
+// Any hash people have for a model file, from the local index or from
+// peers, to the verified file where the user's tools look for it.
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include "../civitai.h"
+#include "../control.h"
+#include "cli.h"
+#include "seedbank/node/data_dir.h"
+#include "seedbank/node/gossip.h"
+#include "seedbank/node/progress.h"
+#include "seedbank/protocol/content_hash.h"
+#include "seedbank/protocol/release.h"
+#include "views.h"
+
+namespace seedbank::node::cli {
+namespace {
+
+namespace p = seedbank::protocol;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct ResolveArgs {
+  std::string hash, out, layout, models_dir, from_dir, bt_listen = "0.0.0.0:0";
+  std::vector<std::string> peers, bootstrap;
+  bool json = false, first = false, no_dht = false, fetch_previews = false;
+  int pick = 0, timeout = 600;
+};
+
+// One file a hash named: which release, which file (or sample image).
+struct Candidate {
+  p::RecordId release{};
+  std::uint16_t file = 0;
+  bool image = false;
+  std::string matched_as;
+};
+
+// The folder a model of `type` goes in for a tool, relative to its models
+// folder; empty when the tool has none for that type.
+std::string layout_folder(const std::string& layout, schema::ModelType type) {
+  using T = schema::ModelType;
+  bool comfy = layout == "comfyui";
+  switch (type) {
+    case T::CHECKPOINT: return comfy ? "checkpoints" : "Stable-diffusion";
+    case T::LORA:
+    case T::LOCON:
+    case T::DORA: return comfy ? "loras" : "Lora";
+    case T::TEXTUAL_INVERSION: return comfy ? "embeddings" : "../embeddings";  // A1111 keeps them beside models/
+    case T::HYPERNETWORK: return "hypernetworks";
+    case T::VAE: return comfy ? "vae" : "VAE";
+    case T::CONTROLNET: return comfy ? "controlnet" : "ControlNet";
+    case T::UPSCALER: return comfy ? "upscale_models" : "ESRGAN";
+    case T::MOTION_MODULE: return comfy ? "animatediff_models" : "AnimateDiff";
+    case T::DETECTION: return comfy ? "ultralytics" : "adetailer";
+    default: return "";
+  }
+}
+
+// Expands a magnet link into the hashes it carries; anything else as is.
+std::vector<std::string> hash_forms(const std::string& text) {
+  if (text.rfind("magnet:?", 0) != 0) return {text};
+  std::vector<std::string> out;
+  std::size_t at = 8;
+  while (at < text.size()) {
+    auto end = text.find('&', at);
+    if (end == std::string::npos) end = text.size();
+    auto part = text.substr(at, end - at);
+    if (part.rfind("xt=", 0) == 0) out.push_back(part.substr(3));
+    at = end + 1;
+  }
+  return out;
+}
+
+p::Result<std::vector<Candidate>> lookup(indexer::Index& index, const std::string& text) {
+  std::vector<Candidate> out;
+  std::optional<p::Error> first_error;
+  for (const auto& form : hash_forms(text)) {
+    auto matches = index.find_by_hash(form);
+    if (!matches) {
+      if (!first_error) first_error = matches.error();
+      continue;
+    }
+    for (const auto& m : *matches) {
+      auto rec = index.get(m.release);
+      if (!rec || rec->kind() != p::RecordKind::release || index.is_retracted(m.release)) continue;
+      auto r = rec->body().getPayload().getRelease();
+      Candidate c;
+      c.release = m.release;
+      c.matched_as = m.matched_as;
+      if (m.file == indexer::kReleaseLevel) {
+        // A release id or info-hash: its primary model file.
+        if (r.getFiles().size() == 0) continue;
+        unsigned primary = 0;
+        for (unsigned i = 0; i < r.getFiles().size(); ++i)
+          if (r.getFiles()[i].getPrimary()) {
+            primary = i;
+            break;
+          }
+        c.file = static_cast<std::uint16_t>(primary);
+      } else {
+        c.image = (m.file & indexer::kImageFlag) != 0;
+        c.file = static_cast<std::uint16_t>(m.file & ~indexer::kImageFlag);
+      }
+      bool seen = false;
+      for (const auto& o : out) seen = seen || (o.release == c.release && o.file == c.file && o.image == c.image);
+      if (!seen) out.push_back(c);
+    }
+  }
+  if (out.empty() && first_error && hash_forms(text).size() == 1) return *first_error;
+  return out;
+}
+
+struct FileRef {
+  std::string name;
+  std::uint64_t size = 0;
+  p::Sha256Digest sha256{};
+};
+
+FileRef file_of(const p::Record& rec, const Candidate& c) {
+  auto r = rec.body().getPayload().getRelease();
+  FileRef f;
+  if (c.image) {
+    auto img = r.getImages()[c.file];
+    f.name = img.getName().cStr();
+    f.size = img.getSize();
+    std::memcpy(f.sha256.data(), img.getSha256().begin(), 32);
+  } else {
+    auto file = r.getFiles()[c.file];
+    f.name = file.getName().cStr();
+    f.size = file.getSize();
+    std::memcpy(f.sha256.data(), file.getHashes().getSha256().begin(), 32);
+  }
+  return f;
+}
+
+std::string creator_name(indexer::Index& index, const p::PublicKey& author) {
+  auto id = index.current(p::RecordKind::profile, author);
+  if (!id) return "";
+  auto rec = index.get(*id);
+  if (!rec) return "";
+  return rec->body().getPayload().getProfile().getDisplayName().cStr();
+}
+
+std::string license_text(schema::License::Reader l) {
+  static const char* uses[] = {"Image", "RentCivit", "Rent", "Sell"};
+  std::string commercial;
+  for (auto u : l.getAllowCommercialUse()) {
+    auto i = static_cast<unsigned>(u);
+    commercial += (commercial.empty() ? "" : ", ") + std::string(i < 4 ? uses[i] : "?");
+  }
+  std::string out = l.getName().size() ? std::string(l.getName().cStr()) + ": " : "";
+  out += "commercial use " + (commercial.empty() ? std::string("none") : commercial);
+  out += l.getAllowDerivatives() ? "; derivatives allowed" : "; no derivatives";
+  out += l.getAllowNoCredit() ? "; credit not required" : "; credit required";
+  out += l.getAllowDifferentLicense() ? "; other licenses allowed" : "; same license required";
+  return out;
+}
+
+p::Result<p::Sha256Digest> sha256_of_file(const fs::path& path) {
+  auto d = p::hash_file(path);
+  if (!d) return d.error();
+  return d->sha256;
+}
+
+// Puts a verified store file at `dest`: a hard link or a copy under a
+// temporary name in the same folder, checked, then renamed.
+p::Status place(ContentStore& store, const p::Sha256Digest& sha, const fs::path& dest) {
+  std::error_code ec;
+  fs::create_directories(dest.parent_path(), ec);
+  if (ec) return p::make_error(p::ErrorCode::io, dest.parent_path().string() + ": " + ec.message());
+  auto tmp = dest.parent_path() / ("." + dest.filename().string() + ".seedbank-tmp");
+  fs::remove(tmp, ec);
+  ec.clear();
+  fs::create_hard_link(store.path_of(sha), tmp, ec);
+  if (ec) {
+    ec.clear();
+    fs::copy_file(store.path_of(sha), tmp, ec);
+    if (ec) return p::make_error(p::ErrorCode::io, tmp.string() + ": " + ec.message() + " (is the disk full?)");
+    auto copied = sha256_of_file(tmp);
+    if (!copied || *copied != sha) {
+      fs::remove(tmp, ec);
+      return p::make_error(p::ErrorCode::bad_signature, dest.string() + ": the copy does not have the right SHA-256");
+    }
+  }
+  fs::rename(tmp, dest, ec);
+  if (ec) {
+    std::error_code ignore;
+    fs::remove(tmp, ignore);
+    return p::make_error(p::ErrorCode::io, dest.string() + ": " + ec.message());
+  }
+  return {};
+}
+
+p::Status write_text(const fs::path& dest, const std::string& text) {
+  auto tmp = dest.parent_path() / ("." + dest.filename().string() + ".seedbank-tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) return p::make_error(p::ErrorCode::io, tmp.string() + ": cannot write (disk full?)");
+  }
+  std::error_code ec;
+  fs::rename(tmp, dest, ec);
+  if (ec) return p::make_error(p::ErrorCode::io, dest.string() + ": " + ec.message());
+  return {};
+}
+
+// The network side of one command: the running node through its control
+// socket, or an embedded gossip and BitTorrent session for the duration.
+class Network {
+ public:
+  Network(const ResolveArgs& a, NodeContext& node) : a_(a), node_(node) {
+    running_ = control_request(node.options.data_dir, {{"cmd", "status"}}).ok();
+  }
+  ~Network() {
+    torrents_.reset();  // saves resume data
+    gossip_.reset();
+  }
+  bool running() const { return running_; }
+
+  // Asks peers about `hash`; how many records arrived and how many peers were asked.
+  std::pair<std::size_t, std::size_t> query(const std::string& hash) {
+    if (running_) {
+      auto r = control_request(node_.options.data_dir, {{"cmd", "query"}, {"hash", hash}, {"timeoutMs", 5000}});
+      if (!r || r->contains("error")) return {0, 0};
+      std::size_t peers = r->value("peers", 0u);
+      auto id = (*r)["queryId"].get<std::uint32_t>();
+      auto deadline = Clock::now() + std::chrono::seconds(7);
+      while (Clock::now() < deadline) {
+        auto st = control_request(node_.options.data_dir, {{"cmd", "query-status"}, {"queryId", id}});
+        if (!st || st->contains("error")) break;
+        if (st->value("done", false)) return {st->value("received", 0u), peers};
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      return {0, peers};
+    }
+    if (!start_gossip()) return {0, 0};
+    std::optional<std::size_t> received;
+    gossip_->query(hash, std::chrono::milliseconds(5000), [&](std::size_t n) { received = n; });
+    while (!received) io_.run_for(std::chrono::milliseconds(5));
+    return {*received, gossip_->open_sessions()};
+  }
+
+  // Starts fetching `files` of the release; returns the status poller.
+  p::Result<std::function<p::Result<nlohmann::json>()>> fetch(const p::Record& rec,
+                                                              const std::vector<std::string>& files) {
+    std::string release_hex = p::to_hex(rec.id());
+    if (running_) {
+      nlohmann::json req = {{"cmd", "fetch"}, {"release", release_hex}, {"files", files}, {"peers", a_.peers}};
+      auto reply = control_request(node_.options.data_dir, req);
+      if (!reply) return reply.error();
+      if (reply->contains("error")) return p::make_error(p::ErrorCode::io, (*reply)["error"].get<std::string>());
+      auto dir = node_.options.data_dir;
+      return std::function<p::Result<nlohmann::json>()>(
+          [dir, release_hex] { return control_request(dir, {{"cmd", "torrent"}, {"release", release_hex}}); });
+    }
+    start_gossip();
+    TorrentOptions topts;
+    topts.data_dir = node_.options.data_dir;
+    topts.listen = a_.bt_listen;
+    topts.dht = !a_.no_dht;
+    auto started = TorrentService::start(topts, *node_.index, *node_.store);
+    if (!started) return started.error();
+    torrents_ = std::move(started).value();
+    auto r = rec.body().getPayload().getRelease();
+    p::Sha256Digest ih{};
+    std::memcpy(ih.data(), r.getTorrent().getInfoHashV2().begin(), 32);
+    std::vector<std::string> peers = a_.peers;
+    if (gossip_) {
+      gossip_->ask_seeders(ih);
+      for (auto& s : gossip_->seeders_of(ih)) peers.push_back(s);
+    }
+    if (auto st = torrents_->fetch_files(rec, files, peers); !st) return st.error();
+    auto last_ask = Clock::now();
+    return std::function<p::Result<nlohmann::json>()>([this, release_hex, ih, last_ask]() mutable
+                                                      -> p::Result<nlohmann::json> {
+      io_.poll();
+      torrents_->poll();
+      if (gossip_ && Clock::now() - last_ask > std::chrono::seconds(1)) {
+        last_ask = Clock::now();
+        gossip_->ask_seeders(ih);
+        auto seeders = gossip_->seeders_of(ih);
+        if (!seeders.empty()) torrents_->add_peers(release_hex, seeders);
+      }
+      auto s = torrents_->status_of(release_hex);
+      if (!s) return p::make_error(p::ErrorCode::internal, "the torrent vanished");
+      return nlohmann::json(torrent_status_json(*s));
+    });
+  }
+
+ private:
+  // Gossip without listening: the bootstrap list (or the data dir's),
+  // and the peers remembered in peers.json. Waits up to 5 s for a session.
+  bool start_gossip() {
+    if (gossip_) return gossip_->open_sessions() > 0;
+    auto key_path = node_key_path(node_.options.data_dir);
+    if (!fs::exists(key_path)) (void)p::save_secret_key(key_path, p::SecretKey::generate());
+    auto key = p::load_secret_key(key_path);
+    if (!key) return false;
+    GossipOptions g;
+    g.data_dir = node_.options.data_dir;
+    g.network = node_.options.network;
+    g.listen = "off";
+    g.sync_interval = std::chrono::hours(1);  // only what this command asks for
+    auto entries = a_.bootstrap;
+    if (entries.empty() && fs::exists(node_.options.data_dir / "bootstrap.txt"))
+      entries.push_back((node_.options.data_dir / "bootstrap.txt").string());
+    for (const auto& e : entries) {
+      if (fs::exists(e)) {
+        if (auto list = read_bootstrap_file(e))
+          for (auto& x : *list) g.bootstrap.push_back(x);
+      } else {
+        g.bootstrap.push_back(e);
+      }
+    }
+    auto started = GossipService::start(io_, g, *node_.index, *key);
+    if (!started) {
+      std::cerr << "seedbank: " << started.error().message << "\n";
+      return false;
+    }
+    gossip_ = std::move(started).value();
+    auto deadline = Clock::now() + std::chrono::seconds(5);
+    while (gossip_->open_sessions() == 0 && Clock::now() < deadline) io_.run_for(std::chrono::milliseconds(10));
+    io_.run_for(std::chrono::milliseconds(50));  // hello, seeding lists
+    return gossip_->open_sessions() > 0;
+  }
+
+  const ResolveArgs& a_;
+  NodeContext& node_;
+  bool running_ = false;
+  boost::asio::io_context io_;
+  std::unique_ptr<GossipService> gossip_;
+  std::unique_ptr<TorrentService> torrents_;
+};
+
+struct Outcome {
+  nlohmann::ordered_json json;
+  int code = kOk;
+};
+
+// Writes `<stem>.civitai.info` and, when the first sample image is in the
+// store, `<stem>.preview.png` beside `model_path`.
+std::vector<std::string> write_sidecars(const p::Record& rec, NodeContext& node, const fs::path& model_path,
+                                        bool overwrite) {
+  std::vector<std::string> written;
+  auto stem = model_path.parent_path() / model_path.stem();
+  auto info = fs::path(stem.string() + ".civitai.info");
+  if (overwrite || !fs::exists(info)) {
+    auto st = write_text(info, civitai_model_version(rec, *node.index).dump(2) + "\n");
+    if (st) written.push_back(info.string());
+    else std::cerr << "seedbank: " << st.error().message << "\n";
+  }
+  auto r = rec.body().getPayload().getRelease();
+  auto preview = fs::path(stem.string() + ".preview.png");
+  if (r.getImages().size() && (overwrite || !fs::exists(preview))) {
+    p::Sha256Digest sha{};
+    std::memcpy(sha.data(), r.getImages()[0].getSha256().begin(), 32);
+    if (node.store->contains(sha)) {
+      std::error_code ec;
+      fs::remove(preview, ec);
+      fs::copy_file(node.store->path_of(sha), preview, ec);
+      if (!ec) written.push_back(preview.string());
+    }
+  }
+  return written;
+}
+
+int resolve_one(const ResolveArgs& a, NodeContext& node) {
+  auto started = Clock::now();
+  Network net(a, node);
+  auto candidates = lookup(*node.index, a.hash);
+  if (!candidates) return report(candidates.error());
+  std::string found_via = "local index";
+  std::size_t asked = 0;
+  if (candidates->empty()) {
+    // Unknown here: ask peers (by every form a magnet link carries).
+    for (const auto& form : hash_forms(a.hash)) {
+      auto [received, peers] = net.query(form);
+      asked = std::max(asked, peers);
+      if (received) break;
+    }
+    candidates = lookup(*node.index, a.hash);
+    if (!candidates) return report(candidates.error());
+    found_via = "peers";
+  }
+  double lookup_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  if (candidates->empty())
+    return report(p::make_error(p::ErrorCode::not_found,
+                                "no model file with hash " + a.hash + " in the local index or on " +
+                                    std::to_string(asked) + " peers; check the hash, or connect to more peers "
+                                    "(--bootstrap HOST:PORT)"));
+  std::size_t choice = 0;
+  if (candidates->size() > 1 && !a.first && a.pick == 0) {
+    std::cerr << "seedbank: " << a.hash << " matches " << candidates->size()
+              << " files; pick one with --pick N (or --first):\n";
+    for (std::size_t i = 0; i < candidates->size(); ++i) {
+      auto rec = node.index->get((*candidates)[i].release);
+      if (!rec) continue;
+      auto r = rec->body().getPayload().getRelease();
+      auto f = file_of(*rec, (*candidates)[i]);
+      std::cerr << "  " << i + 1 << ". " << r.getModelName().cStr() << " " << r.getVersionName().cStr() << " ("
+                << p::model_type_name(r.getType()) << ")  " << f.name << "  SHA256 "
+                << p::to_hex_upper(f.sha256).substr(0, 12) << "  release " << p::to_hex(rec->id()).substr(0, 12)
+                << "\n";
+    }
+    return kAmbiguous;
+  }
+  if (a.pick > 0) {
+    if (static_cast<std::size_t>(a.pick) > candidates->size())
+      return report(p::make_error(p::ErrorCode::invalid_argument, "--pick " + std::to_string(a.pick) + ": there are only " +
+                                                                      std::to_string(candidates->size()) + " matches"));
+    choice = static_cast<std::size_t>(a.pick - 1);
+  }
+  const auto& c = (*candidates)[choice];
+  auto rec = node.index->get(c.release);
+  if (!rec) return report(rec.error());
+  auto r = rec->body().getPayload().getRelease();
+  auto f = file_of(*rec, c);
+  std::string creator = rec->author().to_text(), name = creator_name(*node.index, rec->author());
+
+  // Where it goes.
+  fs::path dir = a.out.empty() ? fs::path(".") : fs::path(a.out);
+  if (!a.layout.empty()) {
+    auto sub = layout_folder(a.layout, r.getType());
+    if (sub.empty())
+      return report(p::make_error(p::ErrorCode::invalid_argument,
+                                  std::string(p::model_type_name(r.getType())) + " models have no folder in " +
+                                      a.layout + "; use --out DIR"));
+    dir = (fs::path(a.models_dir) / sub).lexically_normal();
+  }
+  fs::path dest = dir / f.name;
+
+  if (!a.json) {
+    std::cerr << r.getModelName().cStr() << " " << r.getVersionName().cStr() << "  ("
+              << p::model_type_name(r.getType()) << (r.getBaseModel().size() ? ", " : "") << r.getBaseModel().cStr()
+              << ")\n"
+              << "  creator  " << creator << (name.empty() ? "" : " (" + name + ")") << "\n"
+              << "  file     " << f.name << "  " << human_bytes(f.size) << "  SHA256 " << p::to_hex_upper(f.sha256)
+              << "\n"
+              << "  license  " << license_text(r.getLicense()) << "\n"
+              << "  found    by " << c.matched_as << " in the " << found_via << ", release "
+              << p::to_hex(rec->id()) << "\n"
+              << "  to       " << dest.string() << "\n";
+  }
+
+  bool already = false, fetched = false;
+  if (fs::exists(dest)) {
+    auto have = sha256_of_file(dest);
+    if (have && *have == f.sha256) already = true;
+    else if (have)
+      return report(p::make_error(p::ErrorCode::conflict, dest.string() +
+                                                              " exists with other content; move it away or choose --out"));
+  }
+  nlohmann::json last;
+  if (!already && !node.store->contains(f.sha256)) {
+    std::vector<std::string> files{f.name};
+    if (!a.layout.empty() && r.getImages().size()) files.push_back(r.getImages()[0].getName().cStr());
+    auto poll = net.fetch(*rec, files);
+    if (!poll) return report(poll.error());
+    int code = follow_fetch(*poll, a.timeout, a.json, &last);
+    if (code != kOk) return code;
+    if (!node.store->contains(f.sha256))
+      return report(p::make_error(p::ErrorCode::internal, "the fetch finished but the file is not in the store"));
+    fetched = true;
+  }
+  if (!already)
+    if (auto st = place(*node.store, f.sha256, dest); !st) return report(st.error());
+  std::vector<std::string> sidecars;
+  if (!a.layout.empty()) sidecars = write_sidecars(*rec, node, dest, true);
+
+  auto h = r.getFiles().size() > c.file && !c.image ? r.getFiles()[c.file].getHashes() : schema::FileHashes::Reader();
+  nlohmann::ordered_json out = {
+      {"releaseId", p::to_hex(rec->id())},
+      {"model", r.getModelName().cStr()},
+      {"version", r.getVersionName().cStr()},
+      {"type", std::string(p::model_type_name(r.getType()))},
+      {"baseModel", r.getBaseModel().cStr()},
+      {"creator", creator},
+      {"creatorName", name},
+      {"license", license_text(r.getLicense())},
+      {"file", {{"name", f.name}, {"size", f.size}, {"SHA256", p::to_hex_upper(f.sha256)},
+                {"AutoV2", p::to_hex_upper(f.sha256).substr(0, 10)}}},
+      {"matchedAs", c.matched_as},
+      {"foundIn", found_via},
+      {"lookupMs", lookup_ms},
+      {"path", fs::absolute(dest).lexically_normal().string()},
+      {"alreadyPresent", already},
+      {"fetched", fetched},
+      {"sidecars", sidecars}};
+  (void)h;
+  if (a.json) print_json(out);
+  else
+    std::cerr << (already ? "already there, verified: " : "verified: ") << dest.string()
+              << (sidecars.empty() ? "" : " (+" + std::to_string(sidecars.size()) + " sidecars)") << "\n";
+  return kOk;
+}
+
+// Civitai Helper's scan: every model file in a folder, known or not.
+int resolve_dir(const ResolveArgs& a, NodeContext& node) {
+  static const std::set<std::string> kExtensions = {".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft"};
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(a.from_dir, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    auto ext = it->path().extension().string();
+    for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (kExtensions.count(ext)) files.push_back(it->path());
+  }
+  if (ec) return report(p::make_error(p::ErrorCode::io, a.from_dir + ": " + ec.message()));
+  std::sort(files.begin(), files.end());
+  Network net(a, node);
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  std::size_t known = 0;
+  for (const auto& path : files) {
+    std::optional<ProgressBar> bar;
+    if (!a.json) bar.emplace(path.filename().string(), fs::file_size(path, ec), true);
+    auto d = p::hash_file(path, {}, [&](std::uint64_t done, std::uint64_t) {
+      if (bar) bar->update(done);
+    });
+    if (bar) bar->finish();
+    nlohmann::ordered_json item = {{"path", path.string()}};
+    if (!d) {
+      item["error"] = d.error().message;
+      results.push_back(item);
+      continue;
+    }
+    std::string sha = d->sha256_hex();
+    item["SHA256"] = sha;
+    item["AutoV2"] = d->autov2_hex();
+    auto candidates = lookup(*node.index, sha);
+    if (candidates && candidates->empty()) {
+      net.query(sha);
+      candidates = lookup(*node.index, sha);
+    }
+    if (!candidates || candidates->empty()) {
+      item["known"] = false;
+      results.push_back(item);
+      continue;
+    }
+    ++known;
+    auto rec = node.index->get((*candidates)[0].release);
+    if (!rec) continue;
+    auto r = rec->body().getPayload().getRelease();
+    item["known"] = true;
+    item["releaseId"] = p::to_hex(rec->id());
+    item["model"] = r.getModelName().cStr();
+    item["version"] = r.getVersionName().cStr();
+    item["type"] = std::string(p::model_type_name(r.getType()));
+    if (a.fetch_previews && r.getImages().size()) {
+      p::Sha256Digest img{};
+      std::memcpy(img.data(), r.getImages()[0].getSha256().begin(), 32);
+      if (!node.store->contains(img)) {
+        if (auto poll = net.fetch(*rec, {r.getImages()[0].getName().cStr()})) {
+          nlohmann::json last;
+          (void)follow_fetch(*poll, std::min(a.timeout, 120), true, &last);
+        }
+      }
+    }
+    item["sidecars"] = write_sidecars(*rec, node, path, false);
+    results.push_back(item);
+  }
+  if (a.json) {
+    print_json({{"folder", a.from_dir}, {"files", results.size()}, {"known", known}, {"results", results}});
+  } else {
+    for (const auto& item : results) {
+      std::cout << (item.value("known", false) ? "known    " : (item.contains("error") ? "error    " : "unknown  "))
+                << item["path"].get<std::string>();
+      if (item.value("known", false))
+        std::cout << "  ->  " << item["model"].get<std::string>() << " " << item["version"].get<std::string>();
+      std::cout << "\n";
+    }
+    std::cout << known << " of " << results.size() << " model files are known to the network\n";
+  }
+  return kOk;
+}
+
+}  // namespace
+
+void add_resolve_command(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<ResolveArgs>();
+  auto* cmd = app.add_subcommand("resolve", "Any model hash, from any peer, to a verified file where your tools look");
+  cmd->footer(
+      "HASH: SHA256, AutoV2 (10 hex, A1111's \"Model hash\"), AutoV1 (8), AutoV3 (12), CRC32,\n"
+      "a BitTorrent v1/v2 info-hash, a magnet link or a release id. Unknown locally, it is\n"
+      "asked of peers (through the running node, or a gossip session this command opens\n"
+      "from --bootstrap, <data dir>/bootstrap.txt or peers.json). The file is fetched over\n"
+      "BitTorrent, its SHA-256 checked, and only then renamed into place.\n"
+      "--layout a1111: --models-dir is webui/models (Stable-diffusion, Lora, VAE, ControlNet,\n"
+      "ESRGAN, hypernetworks; embeddings go to webui/embeddings). --layout comfyui:\n"
+      "ComfyUI/models (checkpoints, loras, embeddings, vae, controlnet, upscale_models).\n"
+      "Both also get <model>.civitai.info and <model>.preview.png.\n"
+      "Exit codes: 0 done, 3 not found, 4 ambiguous, 5 verification failed, 6 no peers, 1 other.");
+  cmd->add_option("hash", a->hash, "The hash, magnet link or release id");
+  cmd->add_option("--out", a->out, "Folder for the file (default: the current folder)");
+  cmd->add_option("--layout", a->layout, "Put it where a tool looks: a1111 or comfyui")
+      ->check(CLI::IsMember({"a1111", "comfyui"}));
+  cmd->add_option("--models-dir", a->models_dir, "The tool's models folder (with --layout)");
+  cmd->add_flag("--first", a->first, "When a short hash matches several files, take the first");
+  cmd->add_option("--pick", a->pick, "When a short hash matches several files, take the N-th (1-based)");
+  cmd->add_option("--peer", a->peers, "BitTorrent HOST:PORT of a node that seeds it (repeatable)");
+  cmd->add_option("--bootstrap", a->bootstrap, "Gossip peer HOST:PORT or list file, without a running node");
+  cmd->add_option("--bt-listen", a->bt_listen, "Without a running node: BitTorrent listen address");
+  cmd->add_flag("--no-dht", a->no_dht, "Without a running node: no Mainline DHT");
+  cmd->add_option("--timeout", a->timeout, "Give up after this many seconds (default 600)");
+  cmd->add_option("--from-dir", a->from_dir, "Hash every model file in a folder and report which are known");
+  cmd->add_flag("--fetch-missing-previews", a->fetch_previews, "With --from-dir: fetch sample images for previews");
+  cmd->add_flag("--json", a->json, "Print the result as JSON");
+  cmd->callback([a, &ctx] {
+    if (a->hash.empty() == a->from_dir.empty()) {
+      ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument, "give a HASH or --from-dir FOLDER"));
+      return;
+    }
+    if (!a->layout.empty() && a->models_dir.empty()) {
+      ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument, "--layout needs --models-dir"));
+      return;
+    }
+    if (!a->layout.empty() && !a->out.empty()) {
+      ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument, "use --out or --layout, not both"));
+      return;
+    }
+    auto node = open_node(ctx);
+    if (!node) {
+      ctx.exit_code = report(node.error());
+      return;
+    }
+    ctx.exit_code = a->from_dir.empty() ? resolve_one(*a, **node) : resolve_dir(*a, **node);
+  });
+}
+
+}  // namespace seedbank::node::cli
