@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <map>
 #include <set>
@@ -607,6 +608,116 @@ nlohmann::json bench_converge(const Options& o) {
           {"record_bytes", records[0].size()}};
 }
 
+// `seedbank resolve` (the real binary, as a user runs it, with no node of
+// its own: it opens a gossip session, asks for the hash, finds the seeds,
+// fetches, verifies, places) of a 256 MiB release seeded by two nodes on
+// 127.0.0.1 (in this process), split into lookup, peer connect and
+// transfer; transfer throughput against cp + sync of the same file.
+nlohmann::json bench_resolve(const Options& o) {
+  const std::uint64_t size = 256ull << 20;
+  auto path = make_model_file(o.dir, size, true);
+  auto key = protocol::SecretKey::generate();
+  fs::path a_dir = o.dir / "resolve-a", b_dir = o.dir / "resolve-b", c_dir = o.dir / "resolve-c";
+  fs::remove_all(a_dir);
+  fs::remove_all(b_dir);
+  auto a = fresh_node(a_dir);
+  auto b = fresh_node(b_dir);
+  node::PublishTarget target{*a->index, *a->store, "bench"};
+  node::PublishRequest req;
+  req.files = {path};
+  req.name = "Resolve Bench";
+  req.type = "Checkpoint";
+  auto published = node::publish(target, key, req);
+  if (!published) throw std::runtime_error(published.error().message);
+  const auto& digests = published->files[0].digests;
+  b->index->ingest(published->record->bytes());
+  if (auto added = b->store->add(a->store->path_of(digests.sha256), digests.sha256, node::ContentStore::AddMode::hardlink);
+      !added)
+    throw std::runtime_error(added.error().message);
+  auto stored = a->store->path_of(digests.sha256);
+  time_command("cat '" + stored.string() + "'");
+
+  // Two seeding nodes, BitTorrent and gossip, on one background thread.
+  boost::asio::io_context io;
+  std::vector<std::unique_ptr<node::TorrentService>> torrents;
+  std::vector<std::unique_ptr<node::GossipService>> gossips;
+  std::vector<protocol::SecretKey> keys;
+  keys.push_back(protocol::SecretKey::generate());
+  keys.push_back(protocol::SecretKey::generate());
+  auto r = published->record->body().getPayload().getRelease();
+  protocol::Sha256Digest ih{};
+  std::memcpy(ih.data(), r.getTorrent().getInfoHashV2().begin(), 32);
+  for (int i = 0; i < 2; ++i) {
+    auto& n = i == 0 ? *a : *b;
+    node::TorrentOptions t;
+    t.data_dir = i == 0 ? a_dir : b_dir;
+    t.listen = "127.0.0.1:0";
+    t.dht = false;
+    torrents.push_back(std::move(node::TorrentService::start(t, *n.index, *n.store)).value());
+    torrents.back()->seed_all();
+    node::GossipOptions g;
+    g.data_dir = t.data_dir;
+    g.network = "bench";
+    g.listen = "127.0.0.1:0";
+    auto bt = torrents.back()->listen_address();
+    g.bt_port = static_cast<std::uint16_t>(std::atoi(bt.c_str() + bt.rfind(':') + 1));
+    if (i == 1) g.bootstrap = {gossips[0]->listen_address()};
+    gossips.push_back(std::move(node::GossipService::start(io, g, *n.index, keys[static_cast<std::size_t>(i)])).value());
+    gossips.back()->set_seeding({ih});
+  }
+  std::atomic<bool> stop{false};
+  std::thread service([&] {
+    while (!stop) {
+      io.run_for(std::chrono::milliseconds(5));
+      for (auto& t : torrents) t->poll();
+    }
+  });
+  std::string bootstrap = gossips[0]->listen_address();
+  std::vector<double> ref, lookups, connects, transfers, totals;
+  for (int i = 0; i < o.repeats; ++i) {
+    fs::path copy = o.dir / "resolve-cp-copy";
+    ref.push_back(time_command("cp '" + stored.string() + "' '" + copy.string() + "' && sync '" + copy.string() + "'"));
+    fs::remove(copy);
+    fs::remove_all(c_dir);
+    std::string cmd = std::string(SEEDBANK_BINARY) + " --data-dir '" + c_dir.string() +
+                      "' --network bench resolve " + digests.autov2_hex() + " --bootstrap " + bootstrap +
+                      " --no-dht --bt-listen 127.0.0.1:0 --json --out '" + (c_dir / "out").string() + "'";
+    auto t = Clock::now();
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    if (!pipe) throw std::runtime_error("cannot run seedbank resolve");
+    std::string out;
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+    if (::pclose(pipe) != 0) throw std::runtime_error("seedbank resolve failed: " + out);
+    double wall = seconds_since(t);
+    auto j = nlohmann::json::parse(out);
+    auto tm = j["timings"];
+    lookups.push_back(tm["lookupMs"].get<double>());
+    connects.push_back(tm["connectMs"].get<double>());
+    transfers.push_back(tm["transferMs"].get<double>() / 1000);
+    totals.push_back(wall);
+  }
+  stop = true;
+  service.join();
+  gossips.clear();
+  torrents.clear();
+  a.reset();
+  b.reset();
+  fs::remove_all(a_dir);
+  fs::remove_all(b_dir);
+  fs::remove_all(c_dir);
+  double cp = median(ref), transfer = median(transfers);
+  char line[400];
+  std::snprintf(line, sizeof line,
+                "resolve 256 MiB (hash unknown locally, 2 seeds, own gossip + BitTorrent session): total %.2f s = "
+                "lookup %.1f ms [goal <= 50 ms] + connect %.0f ms + transfer %.2f s | cp + sync %.2f s | transfer "
+                "%.2fx cp [goal >= 0.5x]",
+                median(totals), median(lookups), median(connects), transfer, cp, cp / transfer);
+  say(o, line);
+  return {{"total_s", median(totals)}, {"lookup_ms", median(lookups)}, {"connect_ms", median(connects)},
+          {"transfer_s", transfer}, {"cp_s", cp}, {"transfer_vs_cp", cp / transfer}};
+}
+
 // Set reconciliation between two in-memory sets of 100,000 record ids that
 // differ by d (half on each side): bytes of reconciliation messages and
 // round trips until both know what to fetch. Framing and encryption add
@@ -681,14 +792,14 @@ int main(int argc, char** argv) {
     else if (a == "--repeats") o.repeats = std::stoi(value());
     else if (a == "--json") o.json = true;
     else if (a == "--help" || a == "-h") {
-      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] [--dir DIR] [--size-mib N] [--releases N]\n"
+      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] [resolve] [--dir DIR] [--size-mib N] [--releases N]\n"
                    "                      [--ingest-records N] [--repeats N] [--json]\n"
                    "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
                    "test file and the lookup index between runs.\n";
       return 0;
     } else o.sections.push_back(a);
   }
-  if (o.sections.empty()) o.sections = {"hash", "publish", "fetch", "ingest", "lookup", "reconcile", "sync", "converge"};
+  if (o.sections.empty()) o.sections = {"hash", "publish", "fetch", "ingest", "lookup", "reconcile", "sync", "converge", "resolve"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
@@ -703,7 +814,8 @@ int main(int argc, char** argv) {
       else if (s == "reconcile") all["reconcile"] = bench_reconcile(o);
       else if (s == "sync") all["sync"] = bench_sync(o);
       else if (s == "converge") all["converge"] = bench_converge(o);
-      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge)");
+      else if (s == "resolve") all["resolve"] = bench_resolve(o);
+      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";

@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
@@ -156,6 +157,13 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
     std::cerr << "seedbank node: " << control.error().message << "\n";
     return 1;
   }
+  // libtorrent's news (a piece to verify, a file to move) is handled at
+  // once, not at the next 100 ms tick.
+  node.torrents->set_notify([&io, &node] {
+    boost::asio::post(io, [&node] {
+      if (node.torrents) node.torrents->poll();
+    });
+  });
   std::size_t seeding = node.torrents->seed_all();
   if (node.options.gossip_enabled) {
     auto key_path = node_key_path(node.options.data_dir);
@@ -225,6 +233,7 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
   io.run();
   control->reset();
   node.gossip.reset();
+  node.torrents->set_notify({});
   node.torrents->save_state();
   node.torrents.reset();
   std::cerr << "seedbank node: stopped\n";

@@ -49,7 +49,7 @@ void add_fetch_commands(CLI::App& app, Context& ctx);
 // torrent's status (torrent_status_json); a progress bar shows on a TTY
 // unless `quiet`. The last status is left in `last`.
 int follow_fetch(const std::function<protocol::Result<nlohmann::json>()>& poll, int timeout_s, bool quiet,
-                 nlohmann::json* last);
+                 nlohmann::json* last, double* first_peer_seconds = nullptr);
 void add_resolve_command(CLI::App& app, Context& ctx);
 
 // Opens the data dir of the command line (index and store; no network).

@@ -112,7 +112,7 @@ int run_fetch(const FetchArgs& a, const Context& ctx) {
     embedded = std::move(started).value();
     if (auto st = embedded->fetch(*rec, a.images_only, a.peers); !st) return report(st.error());
     poll_status = [&]() -> p::Result<nlohmann::json> {
-      embedded->poll();
+      embedded->wait(std::chrono::milliseconds(20));
       auto s = embedded->status_of(release_hex);
       if (!s) return p::make_error(p::ErrorCode::internal, "torrent vanished");
       return nlohmann::json(torrent_status_json(*s));
@@ -155,7 +155,7 @@ int run_status(bool json, const Context& ctx) {
 }  // namespace
 
 int follow_fetch(const std::function<p::Result<nlohmann::json>()>& poll_status, int timeout, bool quiet,
-                 nlohmann::json* out) {
+                 nlohmann::json* out, double* first_peer_seconds) {
   auto start = std::chrono::steady_clock::now();
   auto last_peer = start;
   std::optional<ProgressBar> bar;  // made once the size is known
@@ -165,7 +165,11 @@ int follow_fetch(const std::function<p::Result<nlohmann::json>()>& poll_status, 
     auto s = poll_status();
     if (!s) return report(s.error());
     last = *s;
-    if (last.value("peers", 0) > 0) last_peer = std::chrono::steady_clock::now();
+    if (last.value("peers", 0) > 0) {
+      last_peer = std::chrono::steady_clock::now();
+      if (first_peer_seconds && *first_peer_seconds < 0)
+        *first_peer_seconds = std::chrono::duration<double>(last_peer - start).count();
+    }
     if (!last.value("error", std::string()).empty()) {
       // Exit 5 only when a file failed its SHA-256 check; 1 for the rest.
       bool verification = last.value("errorKind", std::string()) == "verification";
@@ -186,7 +190,7 @@ int follow_fetch(const std::function<p::Result<nlohmann::json>()>& poll_status, 
       code = kNoPeers;
       break;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (bar) bar->finish();
   return code;

@@ -275,7 +275,10 @@ class Network {
     std::memcpy(ih.data(), r.getTorrent().getInfoHashV2().begin(), 32);
     std::vector<std::string> peers = a_.peers;
     if (gossip_) {
+      // Who seeds it: ask, and give the answers a moment to arrive.
       gossip_->ask_seeders(ih);
+      auto deadline = Clock::now() + std::chrono::milliseconds(300);
+      while (gossip_->seeders_of(ih).empty() && Clock::now() < deadline) io_.run_for(std::chrono::milliseconds(2));
       for (auto& s : gossip_->seeders_of(ih)) peers.push_back(s);
     }
     if (auto st = torrents_->fetch_files(rec, files, peers); !st) return st.error();
@@ -283,7 +286,7 @@ class Network {
     return std::function<p::Result<nlohmann::json>()>([this, release_hex, ih, last_ask]() mutable
                                                       -> p::Result<nlohmann::json> {
       io_.poll();
-      torrents_->poll();
+      torrents_->wait(std::chrono::milliseconds(20));
       if (gossip_ && Clock::now() - last_ask > std::chrono::seconds(1)) {
         last_ask = Clock::now();
         gossip_->ask_seeders(ih);
@@ -328,8 +331,7 @@ class Network {
     }
     gossip_ = std::move(started).value();
     auto deadline = Clock::now() + std::chrono::seconds(5);
-    while (gossip_->open_sessions() == 0 && Clock::now() < deadline) io_.run_for(std::chrono::milliseconds(10));
-    io_.run_for(std::chrono::milliseconds(50));  // hello, seeding lists
+    while (gossip_->open_sessions() == 0 && Clock::now() < deadline) io_.run_for(std::chrono::milliseconds(1));
     return gossip_->open_sessions() > 0;
   }
 
@@ -460,19 +462,24 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
                                                               " exists with other content; move it away or choose --out"));
   }
   nlohmann::json last;
+  double connect_s = -1, transfer_s = 0, place_s = 0;
+  auto fetch_start = Clock::now();
   if (!already && !node.store->contains(f.sha256)) {
     std::vector<std::string> files{f.name};
     if (!a.layout.empty() && r.getImages().size()) files.push_back(r.getImages()[0].getName().cStr());
     auto poll = net.fetch(*rec, files);
     if (!poll) return report(poll.error());
-    int code = follow_fetch(*poll, a.timeout, a.json, &last);
+    int code = follow_fetch(*poll, a.timeout, a.json, &last, &connect_s);
     if (code != kOk) return code;
+    transfer_s = std::chrono::duration<double>(Clock::now() - fetch_start).count() - std::max(0.0, connect_s);
     if (!node.store->contains(f.sha256))
       return report(p::make_error(p::ErrorCode::internal, "the fetch finished but the file is not in the store"));
     fetched = true;
   }
+  auto place_start = Clock::now();
   if (!already)
     if (auto st = place(*node.store, f.sha256, dest); !st) return report(st.error());
+  place_s = std::chrono::duration<double>(Clock::now() - place_start).count();
   std::vector<std::string> sidecars;
   if (!a.layout.empty()) sidecars = write_sidecars(*rec, node, dest, true);
 
@@ -491,6 +498,12 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
       {"matchedAs", c.matched_as},
       {"foundIn", found_via},
       {"lookupMs", lookup_ms},
+      {"timings",
+       {{"lookupMs", lookup_ms},
+        {"connectMs", fetched ? std::max(0.0, connect_s) * 1000 : 0.0},
+        {"transferMs", transfer_s * 1000},
+        {"placeMs", place_s * 1000},
+        {"totalMs", std::chrono::duration<double, std::milli>(Clock::now() - started).count()}}},
       {"path", fs::absolute(dest).lexically_normal().string()},
       {"alreadyPresent", already},
       {"fetched", fetched},

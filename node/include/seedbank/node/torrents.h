@@ -10,7 +10,9 @@
 // runs its own threads behind it. libtorrent headers stay in the .cpp.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -86,6 +88,11 @@ class TorrentService {
   // Handles libtorrent's alerts (completions, SHA-256 checks, errors). Call
   // often (the node does every 100 ms); cheap when nothing happened.
   void poll();
+  // Calls `notify` (from another thread) whenever poll() has work: post a
+  // poll to the owning thread from it. Without it, poll on a timer.
+  void set_notify(std::function<void()> notify);
+  // Waits up to `timeout` for libtorrent to have news, then polls.
+  bool wait(std::chrono::milliseconds timeout);
   std::vector<TorrentStatus> status();
   std::optional<TorrentStatus> status_of(const std::string& release_id_hex);
 
