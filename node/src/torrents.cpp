@@ -73,6 +73,7 @@ struct Slot {
   bool wanted = false;
   bool stored = false;     // in the content store, verified
   bool verifying = false;     // the digest is being finished
+  bool moving = false;        // verified; being renamed into the store
   bool complete_seen = false;  // libtorrent has every piece of the file
   std::uint64_t offset = 0;  // where the file starts in the torrent (piece-aligned)
   std::uint64_t queued = 0;  // bytes handed to the verifier so far, in order
@@ -206,6 +207,7 @@ struct TorrentService::Impl {
   std::map<std::string, Managed> torrents;  // by v2 info-hash hex
   std::map<std::string, Compat> compat;     // by the hybrid's v2 info-hash hex
   std::chrono::steady_clock::time_point last_peer_check{};
+  std::chrono::steady_clock::time_point last_resume_save = std::chrono::steady_clock::now();
   // Held while verified files are being renamed into the store, so a
   // publish rolling back at that moment cannot remove one of them.
   std::optional<ContentStore::Lock> rename_lock;
@@ -364,6 +366,9 @@ struct TorrentService::Impl {
     if (ec) return make_error(ErrorCode::io, "cannot add torrent " + m.info_hash + ": " + ec.message());
     auto& added = torrents.emplace(m.info_hash, std::move(m)).first->second;
     if (all_stored(added)) add_compat(added, true);
+    // A fetch is remembered at once: a node killed before its next save
+    // still resumes it after a restart.
+    else if (fetching) added.handle.save_resume_data(lt::torrent_handle::save_info_dict);
     return {};
   }
 
@@ -471,7 +476,7 @@ struct TorrentService::Impl {
   // finishes the digest once the whole file is queued and complete.
   void advance(Managed& m, std::size_t i) {
     Slot& s = m.slots[i];
-    if (s.stored || s.verifying || !s.wanted) return;
+    if (s.stored || s.verifying || s.moving || !s.wanted) return;
     while (s.queued < s.size) {
       std::uint64_t at = s.offset + s.queued;
       auto piece = static_cast<std::size_t>(at / m.piece_size);
@@ -494,7 +499,7 @@ struct TorrentService::Impl {
   // a recheck raise no piece alerts), then finish in advance().
   void complete(Managed& m, std::size_t i) {
     Slot& s = m.slots[i];
-    if (s.stored || s.verifying || s.complete_seen) return;
+    if (s.stored || s.verifying || s.moving || s.complete_seen) return;
     s.complete_seen = true;
     auto [first, end] = piece_range(m, s);
     for (auto piece = first; piece < end; ++piece) request(m, piece);
@@ -532,6 +537,9 @@ struct TorrentService::Impl {
           rename_lock.emplace(std::move(*lock));
         }
         ++renames_pending;
+        // Until the rename lands, nothing may hash this file again (a
+        // second finish() would digest an empty stream).
+        s.moving = true;
         m.handle.rename_file(s.index, dest.string());
       }
     }
@@ -613,6 +621,10 @@ struct TorrentService::Impl {
         if (Managed* m = find(te->handle)) storage_error(*m, te->error, te->filename());
       } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
         if (Managed* m = find(fe->handle)) storage_error(*m, fe->error, fe->filename());
+      } else if (auto* rd = lt::alert_cast<lt::save_resume_data_alert>(a)) {
+        if (rd->params.info_hashes.has_v2())
+          (void)write_atomically(resume_dir() / (hex_of(rd->params.info_hashes.v2) + ".resume"),
+                                 lt::write_resume_data_buf(rd->params));
       } else if (auto* ls = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
         if (ls->socket_type == lt::socket_type_t::tcp)
           listen_address = ls->address.to_string() + ":" + std::to_string(ls->port);
@@ -785,6 +797,13 @@ void TorrentService::poll() {
   impl_->handle_alerts();
   impl_->finish_verifications();
   impl_->look_for_peers();
+  // Downloads save their progress every 10 s, so a crash loses at most that.
+  auto now = std::chrono::steady_clock::now();
+  if (now - impl_->last_resume_save > std::chrono::seconds(10)) {
+    impl_->last_resume_save = now;
+    for (auto& [ih, m] : impl_->torrents)
+      if (!Impl::all_stored(m)) m.handle.save_resume_data(lt::torrent_handle::only_if_modified);
+  }
 }
 
 std::vector<TorrentStatus> TorrentService::status() {
@@ -814,7 +833,7 @@ std::vector<TorrentStatus> TorrentService::status() {
     for (const auto& slot : m.slots) {
       s.files_wanted += slot.wanted;
       s.files_stored += slot.wanted && slot.stored;
-      verifying = verifying || slot.verifying;
+      verifying = verifying || slot.verifying || slot.moving;
     }
     s.complete = s.files_stored == s.files_wanted;
     s.error = m.error;
