@@ -83,20 +83,12 @@ BOOST_AUTO_TEST_CASE(killed_during_publish) {
 }
 
 BOOST_AUTO_TEST_CASE(killed_while_ingesting_a_large_sync) {
-  {
-    indexer::IndexOptions o;
-    o.dir = dir / "big" / "index";
-    o.network = "test";
-    fs::create_directories(o.dir);
-    auto index = indexer::Index::open(o);
-    BOOST_REQUIRE(index.ok());
-    static protocol::SecretKey key = protocol::SecretKey::generate();
-    std::vector<protocol::Bytes> batch;
-    for (std::uint64_t i = 0; i < 20000; ++i)
-      batch.push_back(seedbank::testing::sign_release(key, seedbank::testing::sample_release(i),
-                                                      seedbank::testing::now_ms() - i));
-    for (const auto& out : (*index)->ingest_batch(batch)) BOOST_REQUIRE(out.status == indexer::IngestStatus::added);
-  }
+  static protocol::SecretKey key = protocol::SecretKey::generate();
+  std::vector<protocol::Bytes> batch;
+  for (std::uint64_t i = 0; i < 20000; ++i)
+    batch.push_back(
+        seedbank::testing::sign_release(key, seedbank::testing::sample_release(i), seedbank::testing::now_ms() - i));
+  seed_index("big", batch);
   std::string big, fresh;
   auto nbig = start("big", {}, &big);
   {

@@ -189,16 +189,7 @@ BOOST_AUTO_TEST_CASE(peers_learnt_are_dialled_again_after_a_restart) {
 }
 
 BOOST_AUTO_TEST_CASE(a_fresh_node_gets_all_of_10000_records) {
-  {
-    indexer::IndexOptions o;
-    o.dir = dir / "big" / "index";
-    o.network = "test";
-    fs::create_directories(o.dir);
-    auto index = indexer::Index::open(o);
-    BOOST_REQUIRE(index.ok());
-    auto batch = releases(1000, 10000);
-    for (const auto& out : (*index)->ingest_batch(batch)) BOOST_REQUIRE(out.status == indexer::IngestStatus::added);
-  }
+  seed_index("big", releases(1000, 10000));
   std::string big, fresh;
   auto nbig = start("big", {}, &big);
   auto start_time = std::chrono::steady_clock::now();
