@@ -25,6 +25,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,9 +36,12 @@
 #include "seedbank/node/publish.h"
 #include "seedbank/node/torrents.h"
 #include "seedbank/protocol/content_hash.h"
+#include "seedbank/protocol/gossip_message.h"
 #include "seedbank/protocol/reconcile.h"
 #include "seedbank/protocol/record.h"
+#include "support/process.h"
 #include "support/test_records.h"
+#include "support/wire_client.h"
 
 namespace fs = std::filesystem;
 using namespace seedbank;
@@ -52,6 +56,7 @@ struct Options {
   std::uint64_t releases = 1000000;
   std::uint64_t ingest_records = 20000;
   std::uint64_t sync_records = 100000;
+  int load_seconds = 60;
   int repeats = 3;
   bool json = false;
 };
@@ -718,6 +723,119 @@ nlohmann::json bench_resolve(const Options& o) {
           {"transfer_s", transfer}, {"cp_s", cp}, {"transfer_vs_cp", cp / transfer}};
 }
 
+// Load on one real `seedbank node` process: 200 gossip sessions held open
+// for --load-seconds (each authenticated, each asking for a reconciliation
+// and answering nothing), while the CLI keeps asking the node for its
+// status. Reports sessions that stayed open, status latency, whether a new
+// record still reaches all 200, and the node's peak RSS.
+nlohmann::json bench_load(const Options& o) {
+  constexpr int kSessions = 200;
+  auto dir = o.dir / "load";
+  fs::remove_all(dir);
+  {
+    auto index = std::move(indexer::Index::open(index_options(dir / "index", 2))).value();
+    auto records = make_releases(5000, 900000, "bench");
+    index->ingest_batch(records);
+  }
+  testing::Process node({SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "node", "--bt-listen",
+                         "127.0.0.1:0", "--no-dht", "--listen", "127.0.0.1:0"},
+                        (o.dir / "load-node").string());
+  if (!node.wait_for_err("running")) throw std::runtime_error("node did not start: " + node.err());
+  std::smatch m;
+  std::string err = node.err();
+  if (!std::regex_search(err, m, std::regex("gossip on ([0-9.]+:[0-9]+)"))) throw std::runtime_error("no gossip address");
+  std::string address = m[1];
+  std::vector<std::unique_ptr<testing::WireClient>> clients;
+  std::vector<protocol::SecretKey> keys;
+  auto t0 = Clock::now();
+  for (int i = 0; i < kSessions; ++i) {
+    keys.push_back(protocol::SecretKey::generate());
+    clients.push_back(std::make_unique<testing::WireClient>(address));
+    if (!clients.back()->handshake(keys.back(), "bench")) throw std::runtime_error("handshake " + std::to_string(i) + " failed");
+    // Ask for a reconciliation of an empty set: the node answers with
+    // fingerprints of its 5,000 records.
+    std::vector<seedbank::protocol::reconcile::Item> none;
+    auto first = seedbank::protocol::reconcile::Reconciler(none).initiate();
+    capnp::MallocMessageBuilder msg;
+    msg.initRoot<schema::GossipMessage>().setReconcile(capnp::Data::Reader(first.data(), first.size()));
+    clients.back()->send_frame(protocol::gossip::encode(msg));
+  }
+  double connect_s = seconds_since(t0);
+  std::vector<double> status_ms;
+  std::size_t frames = 0;
+  auto until = Clock::now() + std::chrono::seconds(o.load_seconds);
+  auto last_ping = Clock::now();
+  auto drain = [&] {
+    std::vector<pollfd> fds;
+    for (auto& c : clients) fds.push_back({c->fd(), POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), 20) <= 0) return;
+    for (std::size_t i = 0; i < fds.size(); ++i)
+      if (fds[i].revents & POLLIN)
+        if (clients[i]->read_frame()) ++frames;
+  };
+  while (Clock::now() < until) {
+    drain();
+    auto t = Clock::now();
+    auto r = testing::run({SEEDBANK_BINARY, "--data-dir", dir.string(), "status", "--json"}, (o.dir / "load-status").string());
+    status_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+    if (r.exit_code != 0) throw std::runtime_error("status failed under load: " + r.err);
+    if (Clock::now() - last_ping > std::chrono::seconds(20)) {
+      last_ping = Clock::now();
+      for (auto& c : clients) {
+        capnp::MallocMessageBuilder ping;
+        ping.initRoot<schema::GossipMessage>().setPing();
+        c->send_frame(protocol::gossip::encode(ping));
+      }
+    }
+  }
+  // A record imported now must still be announced to every session.
+  auto record = make_releases(1, 990000, "bench")[0];
+  auto file = o.dir / "load-record";
+  std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(record.data()), static_cast<long>(record.size()));
+  testing::run({SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "record", "import", file.string()},
+               (o.dir / "load-import").string());
+  auto peers = testing::run({SEEDBANK_BINARY, "--data-dir", dir.string(), "peers", "--json"}, (o.dir / "load-peers").string());
+  std::size_t open = nlohmann::json::parse(peers.out)["peers"].size();
+  // Each session now gets a `have`; count sessions that received a frame.
+  std::size_t announced = 0;
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  std::vector<bool> got(clients.size(), false);
+  while (announced < clients.size() && Clock::now() < deadline) {
+    std::vector<pollfd> fds;
+    for (auto& c : clients) fds.push_back({c->fd(), POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
+    for (std::size_t i = 0; i < fds.size(); ++i)
+      if (fds[i].revents & POLLIN) {
+        auto frame = clients[i]->read_frame();
+        if (!frame || got[i]) continue;
+        auto msg = protocol::gossip::ReceivedMessage::parse(*frame);
+        if (msg && msg->root().which() == schema::GossipMessage::HAVE) {
+          got[i] = true;
+          ++announced;
+        }
+      }
+  }
+  std::string status = testing::slurp("/proc/" + std::to_string(node.pid()) + "/status");
+  std::smatch hwm;
+  double peak_mib = 0;
+  if (std::regex_search(status, hwm, std::regex("VmHWM:\\s+([0-9]+) kB"))) peak_mib = std::stod(hwm[1]) / 1024.0;
+  clients.clear();
+  node.signal(SIGTERM);
+  node.wait(std::chrono::seconds(20));
+  fs::remove_all(dir);
+  std::sort(status_ms.begin(), status_ms.end());
+  double p50 = status_ms.empty() ? 0 : status_ms[status_ms.size() / 2];
+  double p99 = status_ms.empty() ? 0 : status_ms[std::min(status_ms.size() - 1, status_ms.size() * 99 / 100)];
+  char line[400];
+  std::snprintf(line, sizeof line,
+                "load: %d gossip sessions for %d s (opened in %.2f s): %zu open at the end, %zu/%d got the new "
+                "record's announcement, status p50 %.1f ms p99 %.1f ms, node peak RSS %.0f MiB",
+                kSessions, o.load_seconds, connect_s, open, announced, kSessions, p50, p99, peak_mib);
+  say(o, line);
+  return {{"sessions", kSessions}, {"seconds", o.load_seconds}, {"open_at_end", open}, {"announced", announced},
+          {"status_p50_ms", p50}, {"status_p99_ms", p99}, {"peak_rss_mib", peak_mib}, {"frames_received", frames}};
+}
+
 // Set reconciliation between two in-memory sets of 100,000 record ids that
 // differ by d (half on each side): bytes of reconciliation messages and
 // round trips until both know what to fetch. Framing and encryption add
@@ -789,17 +907,18 @@ int main(int argc, char** argv) {
     else if (a == "--releases") o.releases = std::stoull(value());
     else if (a == "--ingest-records") o.ingest_records = std::stoull(value());
     else if (a == "--sync-records") o.sync_records = std::stoull(value());
+    else if (a == "--load-seconds") o.load_seconds = std::stoi(value());
     else if (a == "--repeats") o.repeats = std::stoi(value());
     else if (a == "--json") o.json = true;
     else if (a == "--help" || a == "-h") {
-      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] [resolve] [--dir DIR] [--size-mib N] [--releases N]\n"
+      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] [resolve] [load] [--dir DIR] [--size-mib N] [--releases N]\n"
                    "                      [--ingest-records N] [--repeats N] [--json]\n"
                    "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
                    "test file and the lookup index between runs.\n";
       return 0;
     } else o.sections.push_back(a);
   }
-  if (o.sections.empty()) o.sections = {"hash", "publish", "fetch", "ingest", "lookup", "reconcile", "sync", "converge", "resolve"};
+  if (o.sections.empty()) o.sections = {"hash", "publish", "fetch", "ingest", "lookup", "reconcile", "sync", "converge", "resolve", "load"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
@@ -815,7 +934,8 @@ int main(int argc, char** argv) {
       else if (s == "sync") all["sync"] = bench_sync(o);
       else if (s == "converge") all["converge"] = bench_converge(o);
       else if (s == "resolve") all["resolve"] = bench_resolve(o);
-      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve)");
+      else if (s == "load") all["load"] = bench_load(o);
+      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";
