@@ -129,9 +129,9 @@ void share_swarms(NodeContext& node) {
   for (const auto& s : node.torrents->status()) {
     auto ih = protocol::from_hex_fixed<32>(s.info_hash);
     if (!ih) continue;
-    if (s.complete) {
+    if (s.all_stored) {
       seeding.push_back(*ih);
-    } else if (s.peers == 0) {
+    } else if (!s.complete && s.peers == 0) {
       node.gossip->ask_seeders(*ih);
       auto seeders = node.gossip->seeders_of(*ih);
       if (!seeders.empty()) node.torrents->add_peers(s.release_id, seeders);
@@ -157,13 +157,6 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
     std::cerr << "seedbank node: " << control.error().message << "\n";
     return 1;
   }
-  // libtorrent's news (a piece to verify, a file to move) is handled at
-  // once, not at the next 100 ms tick.
-  node.torrents->set_notify([&io, &node] {
-    boost::asio::post(io, [&node] {
-      if (node.torrents) node.torrents->poll();
-    });
-  });
   std::size_t seeding = node.torrents->seed_all();
   if (node.options.gossip_enabled) {
     auto key_path = node_key_path(node.options.data_dir);
@@ -190,6 +183,13 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
     }
     node.gossip = std::move(gossip).value();
   }
+  // libtorrent's news (a piece to verify, a file to move) is handled at
+  // once, not at the next 100 ms tick.
+  node.torrents->set_notify([&io, &node] {
+    boost::asio::post(io, [&node] {
+      if (node.torrents) node.torrents->poll();
+    });
+  });
   auto stats = node.index->stats();
   std::cerr << "seedbank node: data dir " << node.options.data_dir.string() << ", network '" << node.options.network
             << "', " << stats.records << " records (" << stats.by_kind[1] << " releases)\n"

@@ -150,6 +150,20 @@ protocol::Result<ContentStore::Lock> ContentStore::lock() {
   return Lock(fd);
 }
 
+protocol::Result<std::optional<ContentStore::Lock>> ContentStore::try_lock() {
+  auto path = root_ / "lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return io_error("cannot open the store lock", path, errno);
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return std::optional<Lock>();
+    return io_error("cannot lock the store", path, err);
+  }
+  return std::optional<Lock>(Lock(fd));
+}
+
 ContentStore::Lock::~Lock() {
   if (fd_ >= 0) ::close(fd_);  // closing releases the flock
 }

@@ -11,6 +11,7 @@
 #include <libtorrent/torrent_status.hpp>
 #include <libtorrent/write_resume_data.hpp>
 
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <chrono>
@@ -74,6 +75,7 @@ struct Slot {
   bool stored = false;     // in the content store, verified
   bool verifying = false;     // the digest is being finished
   bool moving = false;        // verified; being renamed into the store
+  bool failed = false;        // its SHA-256 did not match: never hashed or stored again
   bool complete_seen = false;  // libtorrent has every piece of the file
   std::uint64_t offset = 0;  // where the file starts in the torrent (piece-aligned)
   std::uint64_t queued = 0;  // bytes handed to the verifier so far, in order
@@ -97,6 +99,7 @@ struct Managed {
   // Peers named with --peer: tried again while the torrent has none (a
   // connection asked for while the torrent was still checking is dropped).
   std::vector<lt::tcp::endpoint> hints;
+  bool compat_fallback_done = false;  // the v1-compat swarm was tried once
 };
 
 // A release's v1-compat torrent (see v1_compat_info): seeding once every
@@ -212,6 +215,7 @@ struct TorrentService::Impl {
   // publish rolling back at that moment cannot remove one of them.
   std::optional<ContentStore::Lock> rename_lock;
   int renames_pending = 0;
+  std::vector<std::pair<std::string, std::size_t>> waiting_renames;  // verified: (info-hash, slot)
   Verifier verifier;
   std::string listen_address;
 
@@ -248,6 +252,8 @@ struct TorrentService::Impl {
     // Trackers recorded in the release (outside the info dictionary).
     atp.trackers.clear();
     for (auto t : r.getTorrent().getTrackers()) atp.trackers.emplace_back(t.cStr());
+    for (const auto& t : options.trackers)
+      if (std::find(atp.trackers.begin(), atp.trackers.end(), t) == atp.trackers.end()) atp.trackers.push_back(t);
     m->trackers = atp.trackers;
     if (options.v1_compat) {
       if (auto c = v1_compat_info(r)) m->compat_info = std::move(c->info);
@@ -327,9 +333,11 @@ struct TorrentService::Impl {
         if (slot.wanted && !slot.stored) need += slot.size;
       auto partial = partial_dir(m.info_hash);
       for (const auto& slot : m.slots) {  // what an earlier attempt wrote already
-        std::error_code fec;
-        auto have = std::filesystem::file_size(partial / std::to_string(static_cast<int>(slot.index)), fec);
-        if (!fec && slot.wanted && !slot.stored) need -= std::min<std::uint64_t>(need, have);
+        // Allocated blocks, not the size: partial files are sparse.
+        struct stat st {};
+        if (slot.wanted && !slot.stored &&
+            ::stat((partial / std::to_string(static_cast<int>(slot.index))).c_str(), &st) == 0)
+          need -= std::min<std::uint64_t>(need, static_cast<std::uint64_t>(st.st_blocks) * 512);
       }
       auto free = free_bytes();
       if (need > free)
@@ -341,7 +349,9 @@ struct TorrentService::Impl {
     if (existing != torrents.end()) {
       // Already known: widen what is wanted (e.g. images first, then all),
       // and retry after an error such as a full disk.
-      if (fetching && !existing->second.error.empty()) {
+      // (A file that failed its SHA-256 check stays failed: the release's
+      // torrent does not hold what it claims, and retrying cannot help.)
+      if (fetching && !existing->second.error.empty() && existing->second.error_kind != ErrorKind::verification) {
         existing->second.error.clear();
         existing->second.error_kind = ErrorKind::none;
         existing->second.handle.clear_error();
@@ -425,7 +435,8 @@ struct TorrentService::Impl {
       }
       for (const auto& hint : m.hints) m.handle.connect_peer(hint);
       if (!m.peerless_since) m.peerless_since = now;
-      else if (now - *m.peerless_since >= std::chrono::seconds(5) && !compat.count(ih)) add_compat(m, false);
+      else if (now - *m.peerless_since >= std::chrono::seconds(5) && !compat.count(ih) && !m.compat_fallback_done)
+        add_compat(m, false);
     }
   }
 
@@ -437,7 +448,11 @@ struct TorrentService::Impl {
       auto m = torrents.find(it->first);
       session->remove_torrent(it->second.handle);
       compat.erase(it);
-      if (m != torrents.end()) m->second.handle.force_recheck();
+      if (m != torrents.end()) {
+        m->second.compat_fallback_done = true;
+        m->second.peerless_since.reset();
+        m->second.handle.force_recheck();
+      }
       return;
     }
   }
@@ -476,7 +491,7 @@ struct TorrentService::Impl {
   // finishes the digest once the whole file is queued and complete.
   void advance(Managed& m, std::size_t i) {
     Slot& s = m.slots[i];
-    if (s.stored || s.verifying || s.moving || !s.wanted) return;
+    if (s.stored || s.verifying || s.moving || s.failed || !s.wanted) return;
     while (s.queued < s.size) {
       std::uint64_t at = s.offset + s.queued;
       auto piece = static_cast<std::size_t>(at / m.piece_size);
@@ -489,6 +504,7 @@ struct TorrentService::Impl {
       s.queued += length;
       m.arrived.erase(it);  // pieces never span two files (they are piece-aligned)
     }
+    if (s.complete_seen) request_window(m, s);
     if (s.queued == s.size && s.complete_seen) {
       s.verifying = true;
       verifier.push({m.info_hash, i, {}, 0, 0, true, s.stream});
@@ -499,11 +515,19 @@ struct TorrentService::Impl {
   // a recheck raise no piece alerts), then finish in advance().
   void complete(Managed& m, std::size_t i) {
     Slot& s = m.slots[i];
-    if (s.stored || s.verifying || s.moving || s.complete_seen) return;
+    if (s.stored || s.verifying || s.moving || s.failed || s.complete_seen) return;
     s.complete_seen = true;
-    auto [first, end] = piece_range(m, s);
-    for (auto piece = first; piece < end; ++piece) request(m, piece);
+    request_window(m, s);
     advance(m, i);
+  }
+
+  // Reads back at most kReadAhead pieces beyond what the verifier has, so
+  // a file found complete at once (a recheck) is not held in memory whole.
+  static constexpr std::size_t kReadAhead = 32;
+  void request_window(Managed& m, const Slot& s) {
+    auto [first, end] = piece_range(m, s);
+    auto from = static_cast<std::size_t>((s.offset + s.queued) / m.piece_size);
+    for (auto piece = std::max(first, from); piece < end && piece < from + kReadAhead; ++piece) request(m, piece);
   }
 
   void finish_verifications() {
@@ -519,6 +543,7 @@ struct TorrentService::Impl {
         // The torrent's pieces verified, but the bytes are not what the
         // signed release promises: never store or serve them.
         m.error_kind = ErrorKind::verification;
+        s.failed = true;
         m.error = s.name + ": SHA-256 " + p::to_hex(*done.digest) + " does not match the release's " +
                   p::to_hex(s.sha256) + "; the release's torrent does not hold the file it claims";
         m.handle.file_priority(s.index, lt::dont_download);
@@ -528,20 +553,39 @@ struct TorrentService::Impl {
         auto dest = store.path_of(s.sha256);
         std::error_code ec;
         std::filesystem::create_directories(dest.parent_path(), ec);
-        if (!rename_lock) {
-          auto lock = store.lock();
-          if (!lock) {
-            m.error = "cannot lock the store to move a verified file in: " + lock.error().message;
-            continue;
-          }
-          rename_lock.emplace(std::move(*lock));
-        }
-        ++renames_pending;
         // Until the rename lands, nothing may hash this file again (a
         // second finish() would digest an empty stream).
         s.moving = true;
-        m.handle.rename_file(s.index, dest.string());
+        waiting_renames.emplace_back(m.info_hash, done.slot);
       }
+    }
+    start_renames();
+  }
+
+  // Renames verified files into the store under the store lock. A publish
+  // in another process may hold it for a while (copying a big file): then
+  // try again at the next poll rather than block this thread.
+  void start_renames() {
+    if (waiting_renames.empty()) return;
+    if (!rename_lock) {
+      auto lock = store.try_lock();
+      if (!lock) {
+        for (auto& [ih, slot] : waiting_renames)
+          if (auto t = torrents.find(ih); t != torrents.end())
+            t->second.error = "cannot lock the store to move a verified file in: " + lock.error().message;
+        waiting_renames.clear();
+        return;
+      }
+      if (!*lock) return;  // busy: next poll
+      rename_lock.emplace(std::move(**lock));
+    }
+    for (auto& [ih, slot] : std::exchange(waiting_renames, {})) {
+      auto t = torrents.find(ih);
+      if (t == torrents.end()) continue;
+      Managed& m = t->second;
+      Slot& s = m.slots[slot];
+      ++renames_pending;
+      m.handle.rename_file(s.index, store.path_of(s.sha256).string());
     }
   }
 
@@ -607,7 +651,10 @@ struct TorrentService::Impl {
         rename_done();
         if (Managed* m = find(fr->handle)) {
           for (auto& s : m->slots)
-            if (s.index == fr->index && std::string(fr->new_name()) == store.path_of(s.sha256).string()) s.stored = true;
+            if (s.index == fr->index && std::string(fr->new_name()) == store.path_of(s.sha256).string()) {
+              s.stored = true;
+              s.moving = false;
+            }
           if (all_stored(*m)) add_compat(*m, true);
         }
       } else if (auto* tf = lt::alert_cast<lt::torrent_finished_alert>(a)) {
@@ -616,7 +663,11 @@ struct TorrentService::Impl {
         if (Managed* m = find(tc->handle)) checked(*m);
       } else if (auto* ff = lt::alert_cast<lt::file_rename_failed_alert>(a)) {
         rename_done();
-        if (Managed* m = find(ff->handle)) m->error = "cannot move a verified file into the store: " + ff->error.message();
+        if (Managed* m = find(ff->handle)) {
+          m->error = "cannot move a verified file into the store: " + ff->error.message();
+          for (auto& s : m->slots)
+            if (s.index == ff->index) s.moving = false;
+        }
       } else if (auto* te = lt::alert_cast<lt::torrent_error_alert>(a)) {
         if (Managed* m = find(te->handle)) storage_error(*m, te->error, te->filename());
       } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
@@ -796,6 +847,7 @@ bool TorrentService::wait(std::chrono::milliseconds timeout) {
 void TorrentService::poll() {
   impl_->handle_alerts();
   impl_->finish_verifications();
+  impl_->start_renames();
   impl_->look_for_peers();
   // Downloads save their progress every 10 s, so a crash loses at most that.
   auto now = std::chrono::steady_clock::now();
@@ -836,6 +888,7 @@ std::vector<TorrentStatus> TorrentService::status() {
       verifying = verifying || slot.verifying || slot.moving;
     }
     s.complete = s.files_stored == s.files_wanted;
+    s.all_stored = Impl::all_stored(m);
     s.error = m.error;
     s.error_kind = m.error_kind;
     if (s.error.empty() && st.errc) s.error = st.errc.message() + (st.error_file >= lt::file_index_t(0) ? " (file " + std::to_string(static_cast<int>(st.error_file)) + ")" : "");

@@ -78,7 +78,9 @@ struct Interop {
     fs::create_directories(tracker_dir);
     fs::permissions(tracker_dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                                      fs::perms::others_read | fs::perms::others_exec);
-    std::ofstream(tracker_dir / "whitelist") << hashes[0] << "\n" << hashes[1] << "\n";
+    std::ofstream whitelist(tracker_dir / "whitelist");
+    for (const auto& h : hashes) whitelist << h << "\n";
+    whitelist.close();
     std::string bin = which("opentracker");
     BOOST_REQUIRE_MESSAGE(!bin.empty(), "opentracker is not installed (./test.sh installs it: apt-get install opentracker)");
     std::vector<std::string> args{bin, "-i", "127.0.0.1", "-p", std::to_string(port), "-P", std::to_string(port),
@@ -115,12 +117,20 @@ BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_t
   std::string magnet = release["magnetV1Compat"];
   BOOST_TEST(magnet.find("xt=urn:btih:" + compat_hash) != std::string::npos);
   BOOST_TEST(magnet.find("tr=http%3A%2F%2F127.0.0.1%3A" + std::to_string(tracker_port)) != std::string::npos);
-  auto tracker = start_tracker(tracker_port, {compat_hash, release["infoHashV1"].get<std::string>()});
+  // A second release with no tracker of its own: the node's --tracker
+  // announces it.
+  auto moth = seedbank::testing::write_safetensors(dir / "in" / "moth.safetensors", 700 * 1024 + 3, 8);
+  auto pub2 = sb("a", {"publish", moth.string(), "--name", "Moth", "--type", "LORA", "--json"});
+  BOOST_REQUIRE_MESSAGE(pub2.exit_code == 0, pub2.err);
+  auto release2 = nlohmann::json::parse(pub2.out);
+  BOOST_TEST(release2["magnetV1Compat"].get<std::string>().find("&tr=") == std::string::npos);
+  auto tracker = start_tracker(tracker_port, {compat_hash, release["infoHashV1"].get<std::string>(),
+                                              release2["infoHashV1Compat"].get<std::string>()});
 
   // 1. aria2c, given only the magnet link, finds the node through the
   //    tracker, fetches the info dictionary from it, then the files.
   auto seed = spawn({SEEDBANK_BINARY, "--data-dir", (dir / "a").string(), "--network", "test", "node", "--bt-listen",
-                     "127.0.0.1:0", "--no-dht", "--listen", "off"},
+                     "127.0.0.1:0", "--no-dht", "--listen", "off", "--tracker", announce},
                     "a-node");
   BOOST_REQUIRE_MESSAGE(seed->wait_for_err("running"), seed->err());
   auto got = dir / "aria2-got";
@@ -134,6 +144,20 @@ BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_t
   BOOST_TEST(seedbank::testing::slurp((got / torrent_name / "lantern.safetensors").string()) ==
              seedbank::testing::slurp(model.string()));
   BOOST_TEST(seedbank::testing::slurp((got / torrent_name / "images" / "a1111.png").string()) == seedbank::testing::slurp(png));
+  {
+    // The tracker-less release, found through the node's --tracker.
+    std::string magnet2 = release2["magnetV1Compat"].get<std::string>() + "&tr=" + "http%3A%2F%2F127.0.0.1%3A" +
+                          std::to_string(tracker_port) + "%2Fannounce";
+    auto leech2 = spawn({aria2c, "--dir", (dir / "aria2-moth").string(), "--seed-time=0", "--enable-dht=false",
+                         "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+                         "--listen-port=" + std::to_string(free_port()), "--summary-interval=0",
+                         "--console-log-level=warn", "--bt-stop-timeout=60", magnet2},
+                        "aria2-leech2");
+    int rc = leech2->wait(std::chrono::seconds(90));
+    BOOST_REQUIRE_MESSAGE(rc == 0, "aria2c exit " << rc << ": " << leech2->out() << leech2->err());
+    BOOST_TEST(seedbank::testing::slurp((dir / "aria2-moth" / release2["torrentName"].get<std::string>() /
+                                         "moth.safetensors").string()) == seedbank::testing::slurp(moth.string()));
+  }
   seed->signal(SIGTERM);
   BOOST_REQUIRE_EQUAL(seed->wait(std::chrono::seconds(20)), 0);
 

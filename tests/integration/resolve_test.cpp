@@ -35,6 +35,8 @@ struct Line : Net {
     na = start("a", {}, &a, {"--outbound", "0"});
     nb = start("b", {a}, &b, {"--outbound", "1"});
     nc = start("c", {b}, &c, {"--outbound", "1"});
+    // The relay has the release (C may not yet: then it asks B).
+    BOOST_REQUIRE(eventually([&] { return has("b", release["releaseId"]); }));
   }
   std::string file_hash(const std::string& type) { return release["files"][0]["hashes"][type]; }
   std::string read(const fs::path& p) { return seedbank::testing::slurp(p.string()); }
@@ -148,6 +150,29 @@ BOOST_AUTO_TEST_CASE(a_hash_shared_by_two_releases_is_ambiguous_until_picked) {
                          "--timeout", "60"});
   BOOST_REQUIRE_MESSAGE(picked.exit_code == 0, picked.err);
   BOOST_TEST(read(dir / "amb" / "lantern.safetensors") == read(model));
+}
+
+BOOST_AUTO_TEST_CASE(from_dir_reports_known_files_and_writes_their_sidecars) {
+  up();
+  auto folder = dir / "my-loras";
+  fs::create_directories(folder / "sub");
+  fs::copy_file(model, folder / "sub" / "my-lantern.safetensors");
+  seedbank::testing::write_safetensors(folder / "mine-only.safetensors", 100 * 1024, 99);
+  std::ofstream(folder / "notes.txt") << "not a model";
+  auto r = sb("c", {"resolve", "--from-dir", folder.string(), "--fetch-missing-previews", "--json", "--timeout", "60"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto j = nlohmann::json::parse(r.out);
+  BOOST_TEST(j["files"] == 2);
+  BOOST_TEST(j["known"] == 1);
+  for (const auto& item : j["results"]) {
+    bool lantern = item["path"].get<std::string>().find("my-lantern") != std::string::npos;
+    BOOST_TEST(item["known"] == lantern);
+    if (lantern) BOOST_TEST(item["releaseId"] == release["releaseId"]);
+  }
+  auto info = nlohmann::json::parse(read(folder / "sub" / "my-lantern.civitai.info"));
+  BOOST_TEST(info["files"][0]["hashes"]["SHA256"] == file_hash("SHA256"));
+  BOOST_TEST(read(folder / "sub" / "my-lantern.preview.png") == read(png));
+  BOOST_TEST(!fs::exists(folder / "mine-only.civitai.info"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
+#include <functional>
+#include <random>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -164,6 +166,15 @@ std::string license_text(schema::License::Reader l) {
   return out;
 }
 
+// A short temporary name in the same folder (names may be up to 255 bytes,
+// so the final name is not reused), unique per call.
+fs::path temp_beside(const fs::path& dest) {
+  static std::mt19937_64 rng(std::random_device{}());
+  char name[32];
+  std::snprintf(name, sizeof name, ".sb-%016llx.tmp", static_cast<unsigned long long>(rng()));
+  return dest.parent_path() / name;
+}
+
 p::Result<p::Sha256Digest> sha256_of_file(const fs::path& path) {
   auto d = p::hash_file(path);
   if (!d) return d.error();
@@ -176,14 +187,17 @@ p::Status place(ContentStore& store, const p::Sha256Digest& sha, const fs::path&
   std::error_code ec;
   fs::create_directories(dest.parent_path(), ec);
   if (ec) return p::make_error(p::ErrorCode::io, dest.parent_path().string() + ": " + ec.message());
-  auto tmp = dest.parent_path() / ("." + dest.filename().string() + ".seedbank-tmp");
-  fs::remove(tmp, ec);
-  ec.clear();
+  auto tmp = temp_beside(dest);
   fs::create_hard_link(store.path_of(sha), tmp, ec);
   if (ec) {
     ec.clear();
     fs::copy_file(store.path_of(sha), tmp, ec);
-    if (ec) return p::make_error(p::ErrorCode::io, tmp.string() + ": " + ec.message() + " (is the disk full?)");
+    if (ec) {
+      std::error_code ignore;
+      fs::remove(tmp, ignore);
+      return p::make_error(p::ErrorCode::io, dest.string() + ": cannot copy the file there: " + ec.message() +
+                                                  " (is the disk full?)");
+    }
     auto copied = sha256_of_file(tmp);
     if (!copied || *copied != sha) {
       fs::remove(tmp, ec);
@@ -199,18 +213,30 @@ p::Status place(ContentStore& store, const p::Sha256Digest& sha, const fs::path&
   return {};
 }
 
-p::Status write_text(const fs::path& dest, const std::string& text) {
-  auto tmp = dest.parent_path() / ("." + dest.filename().string() + ".seedbank-tmp");
+// Writes a file whole or not at all (temporary name, then rename).
+p::Status write_file(const fs::path& dest, const std::function<bool(std::ofstream&)>& fill) {
+  auto tmp = temp_beside(dest);
+  std::error_code ec;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
+    bool ok = out && fill(out);
     out.close();
-    if (!out) return p::make_error(p::ErrorCode::io, tmp.string() + ": cannot write (disk full?)");
+    if (!ok || !out) {
+      fs::remove(tmp, ec);
+      return p::make_error(p::ErrorCode::io, dest.string() + ": cannot write (disk full?)");
+    }
   }
-  std::error_code ec;
   fs::rename(tmp, dest, ec);
-  if (ec) return p::make_error(p::ErrorCode::io, dest.string() + ": " + ec.message());
+  if (ec) {
+    std::error_code ignore;
+    fs::remove(tmp, ignore);
+    return p::make_error(p::ErrorCode::io, dest.string() + ": " + ec.message());
+  }
   return {};
+}
+
+p::Status write_text(const fs::path& dest, const std::string& text) {
+  return write_file(dest, [&](std::ofstream& out) { return static_cast<bool>(out << text); });
 }
 
 // The network side of one command: the running node through its control
@@ -263,13 +289,15 @@ class Network {
           [dir, release_hex] { return control_request(dir, {{"cmd", "torrent"}, {"release", release_hex}}); });
     }
     start_gossip();
-    TorrentOptions topts;
-    topts.data_dir = node_.options.data_dir;
-    topts.listen = a_.bt_listen;
-    topts.dht = !a_.no_dht;
-    auto started = TorrentService::start(topts, *node_.index, *node_.store);
-    if (!started) return started.error();
-    torrents_ = std::move(started).value();
+    if (!torrents_) {  // one session for every fetch of this command
+      TorrentOptions topts;
+      topts.data_dir = node_.options.data_dir;
+      topts.listen = a_.bt_listen;
+      topts.dht = !a_.no_dht;
+      auto started = TorrentService::start(topts, *node_.index, *node_.store);
+      if (!started) return started.error();
+      torrents_ = std::move(started).value();
+    }
     auto r = rec.body().getPayload().getRelease();
     p::Sha256Digest ih{};
     std::memcpy(ih.data(), r.getTorrent().getInfoHashV2().begin(), 32);
@@ -366,10 +394,10 @@ std::vector<std::string> write_sidecars(const p::Record& rec, NodeContext& node,
     p::Sha256Digest sha{};
     std::memcpy(sha.data(), r.getImages()[0].getSha256().begin(), 32);
     if (node.store->contains(sha)) {
-      std::error_code ec;
-      fs::remove(preview, ec);
-      fs::copy_file(node.store->path_of(sha), preview, ec);
-      if (!ec) written.push_back(preview.string());
+      std::ifstream in(node.store->path_of(sha), std::ios::binary);
+      auto st = write_file(preview, [&](std::ofstream& out) { return static_cast<bool>(out << in.rdbuf()); });
+      if (st) written.push_back(preview.string());
+      else std::cerr << "seedbank: " << st.error().message << "\n";
     }
   }
   return written;
@@ -394,6 +422,11 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
     found_via = "peers";
   }
   double lookup_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  if (candidates->empty() && asked == 0 && found_via == "peers") {
+    std::cerr << "seedbank: " << a.hash << " is not in the local index and no peer could be asked; start a node, or "
+              << "pass --bootstrap HOST:PORT\n";
+    return kNoPeers;
+  }
   if (candidates->empty())
     return report(p::make_error(p::ErrorCode::not_found,
                                 "no model file with hash " + a.hash + " in the local index or on " +
@@ -483,7 +516,6 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
   std::vector<std::string> sidecars;
   if (!a.layout.empty()) sidecars = write_sidecars(*rec, node, dest, true);
 
-  auto h = r.getFiles().size() > c.file && !c.image ? r.getFiles()[c.file].getHashes() : schema::FileHashes::Reader();
   nlohmann::ordered_json out = {
       {"releaseId", p::to_hex(rec->id())},
       {"model", r.getModelName().cStr()},
@@ -508,7 +540,6 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
       {"alreadyPresent", already},
       {"fetched", fetched},
       {"sidecars", sidecars}};
-  (void)h;
   if (a.json) print_json(out);
   else
     std::cerr << (already ? "already there, verified: " : "verified: ") << dest.string()
@@ -559,9 +590,9 @@ int resolve_dir(const ResolveArgs& a, NodeContext& node) {
       results.push_back(item);
       continue;
     }
-    ++known;
     auto rec = node.index->get((*candidates)[0].release);
     if (!rec) continue;
+    ++known;
     auto r = rec->body().getPayload().getRelease();
     item["known"] = true;
     item["releaseId"] = p::to_hex(rec->id());
@@ -618,7 +649,8 @@ void add_resolve_command(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"a1111", "comfyui"}));
   cmd->add_option("--models-dir", a->models_dir, "The tool's models folder (with --layout)");
   cmd->add_flag("--first", a->first, "When a short hash matches several files, take the first");
-  cmd->add_option("--pick", a->pick, "When a short hash matches several files, take the N-th (1-based)");
+  cmd->add_option("--pick", a->pick, "When a short hash matches several files, take the N-th (1-based)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--peer", a->peers, "BitTorrent HOST:PORT of a node that seeds it (repeatable)");
   cmd->add_option("--bootstrap", a->bootstrap, "Gossip peer HOST:PORT or list file, without a running node");
   cmd->add_option("--bt-listen", a->bt_listen, "Without a running node: BitTorrent listen address");

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "seedbank/protocol/bytes.h"
@@ -55,6 +56,8 @@ class ContentStore {
     int fd_;
   };
   protocol::Result<Lock> lock();
+  // The same without waiting: nullopt while another process holds it.
+  protocol::Result<std::optional<Lock>> try_lock();
 
   // Bytes the stored files take on disk.
   std::uint64_t used_bytes() const;

@@ -39,6 +39,8 @@ struct TorrentOptions {
   // form, see v1_compat_info), and fall back to that swarm when a fetch finds
   // no peers for the hybrid one. Clients that only know v1 can then fetch.
   bool v1_compat = true;
+  // Trackers every torrent is also announced to (besides the release's own).
+  std::vector<std::string> trackers;
 };
 
 // Why a torrent stopped: a file that failed its SHA-256 check against the
@@ -58,6 +60,7 @@ struct TorrentStatus {
   int peers = 0;
   int files_wanted = 0, files_stored = 0;  // files in the store after SHA-256 checks
   bool complete = false;      // every wanted file is in the store
+  bool all_stored = false;    // every file of the release is (it can seed it all)
   std::string error;
   ErrorKind error_kind = ErrorKind::none;
 };
