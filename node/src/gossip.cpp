@@ -22,6 +22,7 @@
 #include <random>
 #include <set>
 
+#include "seedbank/protocol/bootstrap_list.h"
 #include "seedbank/protocol/gossip_message.h"
 #include "seedbank/protocol/gossip_session.h"
 #include "seedbank/protocol/reconcile.h"
@@ -1148,25 +1149,16 @@ void GossipService::query(const std::string& hash, std::chrono::milliseconds tim
 }
 
 p::Result<std::vector<std::string>> read_bootstrap_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(ErrorCode::io, path.string() + ": cannot read the bootstrap list");
+  std::string text;
+  text.resize(p::kMaxBootstrapBytes + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  auto entries = p::parse_bootstrap_list(text, path.string());
+  if (!entries) return entries.error();
   std::vector<std::string> out;
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
-    std::istringstream words(line);
-    std::string address, key;
-    if (!(words >> address)) continue;
-    if (!parse_endpoint(address))
-      return make_error(ErrorCode::malformed, path.string() + ":" + std::to_string(n) + ": '" + address +
-                                                  "' is not HOST:PORT with an IP address");
-    if (words >> key && !p::PublicKey::from_text(key))
-      return make_error(ErrorCode::malformed, path.string() + ":" + std::to_string(n) + ": '" + key +
-                                                  "' is not a node key (sbpk1...)");
-    out.push_back(address);
-  }
+  for (auto& e : *entries) out.push_back(std::move(e.address));
   return out;
 }
 

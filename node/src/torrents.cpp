@@ -22,6 +22,7 @@
 #include <mutex>
 #include <thread>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "seedbank/protocol/content_hash.h"
@@ -913,25 +914,27 @@ std::string TorrentService::listen_address() const { return impl_->listen_addres
 
 void TorrentService::save_state() {
   auto& session = *impl_->session;
-  int pending = 0;
+  // Wait for exactly the saves asked for here (earlier periodic saves may
+  // still be answered in between).
+  std::set<lt::torrent_handle> pending;
   for (auto& [ih, m] : impl_->torrents) {
     if (!m.handle.is_valid()) continue;
     m.handle.save_resume_data(lt::torrent_handle::flush_disk_cache);
-    ++pending;
+    pending.insert(m.handle);
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (pending > 0 && std::chrono::steady_clock::now() < deadline) {
+  while (!pending.empty() && std::chrono::steady_clock::now() < deadline) {
     if (!session.wait_for_alert(std::chrono::milliseconds(200))) continue;
     std::vector<lt::alert*> alerts;
     session.pop_alerts(&alerts);
     for (lt::alert* a : alerts) {
       if (auto* rd = lt::alert_cast<lt::save_resume_data_alert>(a)) {
-        --pending;
         auto buf = lt::write_resume_data_buf(rd->params);
         if (rd->params.info_hashes.has_v2())
           (void)write_atomically(impl_->resume_dir() / (hex_of(rd->params.info_hashes.v2) + ".resume"), buf);
-      } else if (lt::alert_cast<lt::save_resume_data_failed_alert>(a)) {
-        --pending;
+        if (pending.erase(rd->handle) == 0) continue;  // an earlier save: still written, not counted
+      } else if (auto* failed = lt::alert_cast<lt::save_resume_data_failed_alert>(a)) {
+        pending.erase(failed->handle);
       }
     }
   }
