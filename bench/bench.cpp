@@ -321,6 +321,21 @@ std::unique_ptr<node::NodeContext> fresh_node(const fs::path& dir) {
   return std::move(n).value();
 }
 
+// Publishes one model file as a Checkpoint on `n` (what every bench that
+// needs a release starts with).
+node::PublishResult publish_one(node::NodeContext& n, const protocol::SecretKey& key, const fs::path& file,
+                                const std::string& name, bool v2_only = false) {
+  node::PublishTarget target{*n.index, *n.store, "bench"};
+  node::PublishRequest req;
+  req.files = {file};
+  req.name = name;
+  req.type = "Checkpoint";
+  req.v2_only = v2_only;
+  auto published = node::publish(target, key, req);
+  if (!published) throw std::runtime_error(published.error().message);
+  return std::move(published).value();
+}
+
 nlohmann::json bench_publish(const Options& o) {
   auto path = make_model_file(o.dir, o.size_mib << 20, true);
   time_command("cat '" + path.string() + "'");
@@ -332,18 +347,11 @@ nlohmann::json bench_publish(const Options& o) {
       ref.push_back(time_command("openssl dgst -sha256 '" + path.string() + "'"));
       fs::path data = o.dir / "publish-data";
       auto n = fresh_node(data);
-      node::PublishTarget target{*n->index, *n->store, "bench"};
-      node::PublishRequest req;
-      req.files = {path};
-      req.name = "Bench Model";
-      req.type = "Checkpoint";
-      req.v2_only = v2_only;
       auto t = Clock::now();
-      auto r = node::publish(target, key, req);
+      auto r = publish_one(*n, key, path, "Bench Model", v2_only);
       double total = seconds_since(t);
-      if (!r) throw std::runtime_error(r.error().message);
-      ours.push_back(total - r->store_seconds);
-      store.push_back(r->store_seconds);
+      ours.push_back(total - r.store_seconds);
+      store.push_back(r.store_seconds);
       n.reset();
       fs::remove_all(data);
     }
@@ -366,20 +374,14 @@ nlohmann::json bench_fetch(const Options& o) {
   auto key = protocol::SecretKey::generate();
   fs::path a_dir = o.dir / "fetch-a", b_dir = o.dir / "fetch-b";
   auto a = fresh_node(a_dir);
-  node::PublishTarget target{*a->index, *a->store, "bench"};
-  node::PublishRequest req;
-  req.files = {path};
-  req.name = "Fetch Bench";
-  req.type = "Checkpoint";
-  auto published = node::publish(target, key, req);
-  if (!published) throw std::runtime_error(published.error().message);
+  auto published = publish_one(*a, key, path, "Fetch Bench");
   node::TorrentOptions at;
   at.data_dir = a_dir;
   at.listen = "127.0.0.1:0";
   at.dht = false;
   auto seeder = std::move(node::TorrentService::start(at, *a->index, *a->store)).value();
   seeder->seed_all();
-  auto stored = a->store->path_of(published->files[0].digests.sha256);
+  auto stored = a->store->path_of(published.files[0].digests.sha256);
   time_command("cat '" + stored.string() + "'");
 
   std::vector<double> ref, ours;
@@ -388,17 +390,17 @@ nlohmann::json bench_fetch(const Options& o) {
     ref.push_back(time_command("cp '" + stored.string() + "' '" + copy.string() + "' && sync '" + copy.string() + "'"));
     fs::remove(copy);
     auto b = fresh_node(b_dir);
-    b->index->ingest(published->record->bytes());
+    b->index->ingest(published.record->bytes());
     node::TorrentOptions bt = at;
     bt.data_dir = b_dir;
     auto fetcher = std::move(node::TorrentService::start(bt, *b->index, *b->store)).value();
     auto t = Clock::now();
-    if (auto st = fetcher->fetch(*published->record, false, {seeder->listen_address()}); !st)
+    if (auto st = fetcher->fetch(*published.record, false, {seeder->listen_address()}); !st)
       throw std::runtime_error(st.error().message);
     for (;;) {
       fetcher->poll();
       seeder->poll();
-      auto s = fetcher->status_of(protocol::to_hex(published->record->id()));
+      auto s = fetcher->status_of(protocol::to_hex(published.record->id()));
       if (s && s->complete) break;
       if (s && !s->error.empty()) throw std::runtime_error(s->error);
       if (seconds_since(t) > 300) throw std::runtime_error("fetch did not finish in 300 s");
@@ -627,15 +629,9 @@ nlohmann::json bench_resolve(const Options& o) {
   fs::remove_all(b_dir);
   auto a = fresh_node(a_dir);
   auto b = fresh_node(b_dir);
-  node::PublishTarget target{*a->index, *a->store, "bench"};
-  node::PublishRequest req;
-  req.files = {path};
-  req.name = "Resolve Bench";
-  req.type = "Checkpoint";
-  auto published = node::publish(target, key, req);
-  if (!published) throw std::runtime_error(published.error().message);
-  const auto& digests = published->files[0].digests;
-  b->index->ingest(published->record->bytes());
+  auto published = publish_one(*a, key, path, "Resolve Bench");
+  const auto& digests = published.files[0].digests;
+  b->index->ingest(published.record->bytes());
   if (auto added = b->store->add(a->store->path_of(digests.sha256), digests.sha256, node::ContentStore::AddMode::hardlink);
       !added)
     throw std::runtime_error(added.error().message);
@@ -649,7 +645,7 @@ nlohmann::json bench_resolve(const Options& o) {
   std::vector<protocol::SecretKey> keys;
   keys.push_back(protocol::SecretKey::generate());
   keys.push_back(protocol::SecretKey::generate());
-  auto r = published->record->body().getPayload().getRelease();
+  auto r = published.record->body().getPayload().getRelease();
   protocol::Sha256Digest ih{};
   std::memcpy(ih.data(), r.getTorrent().getInfoHashV2().begin(), 32);
   for (int i = 0; i < 2; ++i) {

@@ -159,14 +159,7 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
   }
   std::size_t seeding = node.torrents->seed_all();
   if (node.options.gossip_enabled) {
-    auto key_path = node_key_path(node.options.data_dir);
-    if (!std::filesystem::exists(key_path)) {
-      if (auto st = protocol::save_secret_key(key_path, protocol::SecretKey::generate()); !st) {
-        std::cerr << "seedbank node: " << st.error().message << "\n";
-        return 1;
-      }
-    }
-    auto key = protocol::load_secret_key(key_path);
+    auto key = load_or_create_node_key(node.options.data_dir);
     if (!key) {
       std::cerr << "seedbank node: " << key.error().message << "\n";
       return 1;

@@ -26,6 +26,8 @@
 #include "seedbank/protocol/gossip_message.h"
 #include "seedbank/protocol/gossip_session.h"
 #include "seedbank/protocol/reconcile.h"
+#include "files.h"
+#include "seedbank/node/data_dir.h"
 
 namespace seedbank::node {
 namespace {
@@ -427,20 +429,7 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
       if (j.size() >= 1000) break;
       j.push_back({{"address", addr}, {"nodeId", k.node_id}, {"lastSeen", k.last_seen}});
     }
-    auto tmp = peers_file();
-    tmp += ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << j.dump(1) << "\n";
-      out.close();
-      if (!out) {
-        std::error_code ec;
-        std::filesystem::remove(tmp, ec);
-        return;
-      }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, peers_file(), ec);
+    (void)write_file_atomically(peers_file(), j.dump(1) + "\n");  // a failure costs only remembered peers
   }
 
   void remember(const std::string& addr, const std::string& node_id, bool seen) {
@@ -1160,6 +1149,31 @@ p::Result<std::vector<std::string>> read_bootstrap_file(const std::filesystem::p
   std::vector<std::string> out;
   for (auto& e : *entries) out.push_back(std::move(e.address));
   return out;
+}
+
+p::Result<std::vector<std::string>> bootstrap_peers(const std::filesystem::path& data_dir,
+                                                   const std::vector<std::string>& entries) {
+  auto sources = entries;
+  if (sources.empty() && std::filesystem::exists(data_dir / "bootstrap.txt"))
+    sources.push_back((data_dir / "bootstrap.txt").string());
+  std::vector<std::string> out;
+  for (const auto& entry : sources) {
+    if (!std::filesystem::exists(entry)) {
+      out.push_back(entry);
+      continue;
+    }
+    auto list = read_bootstrap_file(entry);
+    if (!list) return list.error();
+    out.insert(out.end(), list->begin(), list->end());
+  }
+  return out;
+}
+
+p::Result<p::SecretKey> load_or_create_node_key(const std::filesystem::path& data_dir) {
+  auto path = node_key_path(data_dir);
+  if (!std::filesystem::exists(path))
+    if (auto st = p::save_secret_key(path, p::SecretKey::generate()); !st) return st.error();
+  return p::load_secret_key(path);
 }
 
 }  // namespace seedbank::node

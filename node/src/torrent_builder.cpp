@@ -119,12 +119,12 @@ protocol::Result<BuiltTorrent> build_torrent(const std::string& name, const std:
   }
 }
 
-std::string magnet_link(const protocol::Sha256Digest& v2, const std::optional<protocol::Sha1Digest>& v1,
+std::string magnet_link(const std::optional<protocol::Sha256Digest>& v2, const std::optional<protocol::Sha1Digest>& v1,
                         const std::string& name, const std::vector<std::string>& trackers) {
   std::string m = "magnet:?";
   if (v1) m += "xt=urn:btih:" + protocol::to_hex(*v1) + "&";
-  m += "xt=urn:btmh:1220" + protocol::to_hex(v2);
-  m += "&dn=" + url_encode(name);
+  if (v2) m += "xt=urn:btmh:1220" + protocol::to_hex(*v2) + "&";
+  m += "dn=" + url_encode(name);
   for (const auto& t : trackers) m += "&tr=" + url_encode(t);
   return m;
 }
@@ -188,9 +188,7 @@ protocol::Result<std::string> magnet_of(schema::Release::Reader release, bool v1
   }
   auto compat = v1_compat_info(release);
   if (!compat) return compat.error();
-  std::string m = "magnet:?xt=urn:btih:" + protocol::to_hex(compat->info_hash) + "&dn=" + url_encode(name);
-  for (const auto& tr : trackers) m += "&tr=" + url_encode(tr);
-  return m;
+  return magnet_link(std::nullopt, compat->info_hash, name, trackers);
 }
 
 }  // namespace seedbank::node

@@ -37,8 +37,8 @@ std::uint64_t choose_piece_size(std::uint64_t total_bytes);
 protocol::Result<BuiltTorrent> build_torrent(const std::string& name, const std::vector<TorrentInput>& files,
                                              std::uint64_t piece_size, bool v2_only);
 
-// magnet:?xt=urn:btih:...&xt=urn:btmh:1220...&dn=...&tr=...
-std::string magnet_link(const protocol::Sha256Digest& v2, const std::optional<protocol::Sha1Digest>& v1,
+// magnet:?xt=urn:btih:...&xt=urn:btmh:1220...&dn=...&tr=... (each xt when given)
+std::string magnet_link(const std::optional<protocol::Sha256Digest>& v2, const std::optional<protocol::Sha1Digest>& v1,
                         const std::string& name, const std::vector<std::string>& trackers);
 
 }  // namespace seedbank::node

@@ -26,6 +26,7 @@
 #include <sstream>
 
 #include "seedbank/protocol/content_hash.h"
+#include "files.h"
 
 namespace seedbank::node {
 namespace {
@@ -40,21 +41,7 @@ p::Bytes read_all(const std::filesystem::path& path) {
 }
 
 p::Status write_atomically(const std::filesystem::path& path, const std::vector<char>& bytes) {
-  auto tmp = path;
-  tmp += ".tmp";
-  std::error_code ec;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();  // a full disk often shows only when the buffer is flushed
-    if (!out) {
-      std::filesystem::remove(tmp, ec);
-      return make_error(ErrorCode::io, tmp.string() + ": cannot write (disk full?); the previous copy is kept");
-    }
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return make_error(ErrorCode::io, path.string() + ": " + ec.message());
-  return {};
+  return write_file_atomically(path, std::string_view(bytes.data(), bytes.size()));
 }
 
 std::string hex_of_v1(const lt::sha1_hash& h) {

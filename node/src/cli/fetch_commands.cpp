@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "../control.h"
+#include "../files.h"
 #include "cli.h"
 #include "views.h"
 #include "seedbank/node/context.h"
@@ -61,16 +62,9 @@ p::Status place_files(const p::Record& rec, ContentStore& store, const std::file
   auto place = [&](const char* name, capnp::Data::Reader sha) -> p::Status {
     p::Sha256Digest d;
     std::memcpy(d.data(), sha.begin(), 32);
-    auto src = store.path_of(d);
     auto dst = out / name;
     if (std::filesystem::exists(dst)) return {};
-    std::filesystem::create_hard_link(src, dst, ec);
-    if (ec) {
-      ec.clear();
-      std::filesystem::copy_file(src, dst, ec);
-    }
-    if (ec) return p::make_error(p::ErrorCode::io, dst.string() + ": " + ec.message());
-    return {};
+    return place_from_store(store, d, dst);
   };
   if (!images_only)
     for (auto f : r.getFiles())

@@ -59,9 +59,10 @@ void add_node_command(CLI::App& app, Context& ctx) {
   auto no_dht = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("node", "Run a node: seed the store, fetch on request, until Ctrl-C");
   cmd->footer(
-      "Opens (or creates) the data dir, seeds every release whose files are in the\n"
-      "store, resumes unfinished fetches, and answers `seedbank fetch` and\n"
-      "`seedbank status` on <data dir>/control.sock. Releases published on the same\n"
+      "Opens (or creates) the data dir, keeps its index in sync with other nodes over\n"
+      "gossip (--listen, --bootstrap; peers learnt are kept in peers.json), seeds every\n"
+      "release whose files are in the store, resumes unfinished fetches, and answers\n"
+      "`fetch`, `resolve`, `status` and `peers` on <data dir>/control.sock. Releases published on the same\n"
       "data dir while it runs are seeded within 2 seconds. SIGINT/SIGTERM save resume\n"
       "data and close the index. BitTorrent runs over TCP (uTP off); LSD, UPnP and\n"
       "NAT-PMP are off unless asked for.");
@@ -100,21 +101,12 @@ void add_node_command(CLI::App& app, Context& ctx) {
     node_options.gossip = *gossip;
     node_options.gossip.sync_interval = std::chrono::milliseconds(std::max(100u, *sync_ms));
     node_options.gossip_enabled = !*no_gossip;
-    auto entries = *bootstrap;
-    auto default_list = node_options.data_dir / "bootstrap.txt";
-    if (entries.empty() && std::filesystem::exists(default_list)) entries.push_back(default_list.string());
-    for (const auto& entry : entries) {
-      if (std::filesystem::exists(entry)) {
-        auto list = read_bootstrap_file(entry);
-        if (!list) {
-          ctx.exit_code = report(list.error());
-          return;
-        }
-        for (auto& a : *list) node_options.gossip.bootstrap.push_back(a);
-      } else {
-        node_options.gossip.bootstrap.push_back(entry);
-      }
+    auto peers = bootstrap_peers(node_options.data_dir, *bootstrap);
+    if (!peers) {
+      ctx.exit_code = report(peers.error());
+      return;
     }
+    node_options.gossip.bootstrap = std::move(peers).value();
     auto node = NodeContext::open(node_options);
     if (!node) {
       ctx.exit_code = report(node.error());

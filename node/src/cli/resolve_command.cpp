@@ -15,6 +15,7 @@
 
 #include "../civitai.h"
 #include "../control.h"
+#include "../files.h"
 #include "cli.h"
 #include "seedbank/node/data_dir.h"
 #include "seedbank/node/gossip.h"
@@ -166,77 +167,10 @@ std::string license_text(schema::License::Reader l) {
   return out;
 }
 
-// A short temporary name in the same folder (names may be up to 255 bytes,
-// so the final name is not reused), unique per call.
-fs::path temp_beside(const fs::path& dest) {
-  static std::mt19937_64 rng(std::random_device{}());
-  char name[32];
-  std::snprintf(name, sizeof name, ".sb-%016llx.tmp", static_cast<unsigned long long>(rng()));
-  return dest.parent_path() / name;
-}
-
 p::Result<p::Sha256Digest> sha256_of_file(const fs::path& path) {
   auto d = p::hash_file(path);
   if (!d) return d.error();
   return d->sha256;
-}
-
-// Puts a verified store file at `dest`: a hard link or a copy under a
-// temporary name in the same folder, checked, then renamed.
-p::Status place(ContentStore& store, const p::Sha256Digest& sha, const fs::path& dest) {
-  std::error_code ec;
-  fs::create_directories(dest.parent_path(), ec);
-  if (ec) return p::make_error(p::ErrorCode::io, dest.parent_path().string() + ": " + ec.message());
-  auto tmp = temp_beside(dest);
-  fs::create_hard_link(store.path_of(sha), tmp, ec);
-  if (ec) {
-    ec.clear();
-    fs::copy_file(store.path_of(sha), tmp, ec);
-    if (ec) {
-      std::error_code ignore;
-      fs::remove(tmp, ignore);
-      return p::make_error(p::ErrorCode::io, dest.string() + ": cannot copy the file there: " + ec.message() +
-                                                  " (is the disk full?)");
-    }
-    auto copied = sha256_of_file(tmp);
-    if (!copied || *copied != sha) {
-      fs::remove(tmp, ec);
-      return p::make_error(p::ErrorCode::bad_signature, dest.string() + ": the copy does not have the right SHA-256");
-    }
-  }
-  fs::rename(tmp, dest, ec);
-  if (ec) {
-    std::error_code ignore;
-    fs::remove(tmp, ignore);
-    return p::make_error(p::ErrorCode::io, dest.string() + ": " + ec.message());
-  }
-  return {};
-}
-
-// Writes a file whole or not at all (temporary name, then rename).
-p::Status write_file(const fs::path& dest, const std::function<bool(std::ofstream&)>& fill) {
-  auto tmp = temp_beside(dest);
-  std::error_code ec;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    bool ok = out && fill(out);
-    out.close();
-    if (!ok || !out) {
-      fs::remove(tmp, ec);
-      return p::make_error(p::ErrorCode::io, dest.string() + ": cannot write (disk full?)");
-    }
-  }
-  fs::rename(tmp, dest, ec);
-  if (ec) {
-    std::error_code ignore;
-    fs::remove(tmp, ignore);
-    return p::make_error(p::ErrorCode::io, dest.string() + ": " + ec.message());
-  }
-  return {};
-}
-
-p::Status write_text(const fs::path& dest, const std::string& text) {
-  return write_file(dest, [&](std::ofstream& out) { return static_cast<bool>(out << text); });
 }
 
 // The network side of one command: the running node through its control
@@ -332,26 +266,19 @@ class Network {
   // and the peers remembered in peers.json. Waits up to 5 s for a session.
   bool start_gossip() {
     if (gossip_) return gossip_->open_sessions() > 0;
-    auto key_path = node_key_path(node_.options.data_dir);
-    if (!fs::exists(key_path)) (void)p::save_secret_key(key_path, p::SecretKey::generate());
-    auto key = p::load_secret_key(key_path);
+    auto key = load_or_create_node_key(node_.options.data_dir);
     if (!key) return false;
     GossipOptions g;
     g.data_dir = node_.options.data_dir;
     g.network = node_.options.network;
     g.listen = "off";
     g.sync_interval = std::chrono::hours(1);  // only what this command asks for
-    auto entries = a_.bootstrap;
-    if (entries.empty() && fs::exists(node_.options.data_dir / "bootstrap.txt"))
-      entries.push_back((node_.options.data_dir / "bootstrap.txt").string());
-    for (const auto& e : entries) {
-      if (fs::exists(e)) {
-        if (auto list = read_bootstrap_file(e))
-          for (auto& x : *list) g.bootstrap.push_back(x);
-      } else {
-        g.bootstrap.push_back(e);
-      }
+    auto peers = bootstrap_peers(node_.options.data_dir, a_.bootstrap);
+    if (!peers) {
+      std::cerr << "seedbank: " << peers.error().message << "\n";
+      return false;
     }
+    g.bootstrap = std::move(peers).value();
     auto started = GossipService::start(io_, g, *node_.index, *key);
     if (!started) {
       std::cerr << "seedbank: " << started.error().message << "\n";
@@ -384,7 +311,7 @@ std::vector<std::string> write_sidecars(const p::Record& rec, NodeContext& node,
   auto stem = model_path.parent_path() / model_path.stem();
   auto info = fs::path(stem.string() + ".civitai.info");
   if (overwrite || !fs::exists(info)) {
-    auto st = write_text(info, civitai_model_version(rec, *node.index).dump(2) + "\n");
+    auto st = write_file_atomically(info, civitai_model_version(rec, *node.index).dump(2) + "\n");
     if (st) written.push_back(info.string());
     else std::cerr << "seedbank: " << st.error().message << "\n";
   }
@@ -394,8 +321,7 @@ std::vector<std::string> write_sidecars(const p::Record& rec, NodeContext& node,
     p::Sha256Digest sha{};
     std::memcpy(sha.data(), r.getImages()[0].getSha256().begin(), 32);
     if (node.store->contains(sha)) {
-      std::ifstream in(node.store->path_of(sha), std::ios::binary);
-      auto st = write_file(preview, [&](std::ofstream& out) { return static_cast<bool>(out << in.rdbuf()); });
+      auto st = place_from_store(*node.store, sha, preview);
       if (st) written.push_back(preview.string());
       else std::cerr << "seedbank: " << st.error().message << "\n";
     }
@@ -511,7 +437,7 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
   }
   auto place_start = Clock::now();
   if (!already)
-    if (auto st = place(*node.store, f.sha256, dest); !st) return report(st.error());
+    if (auto st = place_from_store(*node.store, f.sha256, dest); !st) return report(st.error());
   place_s = std::chrono::duration<double>(Clock::now() - place_start).count();
   std::vector<std::string> sidecars;
   if (!a.layout.empty()) sidecars = write_sidecars(*rec, node, dest, true);

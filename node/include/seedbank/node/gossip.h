@@ -108,4 +108,12 @@ class GossipService {
 // optionally followed by the node's sbpk1 key; '#' starts a comment.
 protocol::Result<std::vector<std::string>> read_bootstrap_file(const std::filesystem::path& path);
 
+// The peers to start from: each entry is HOST:PORT or a bootstrap list
+// file; with no entries, <data dir>/bootstrap.txt when it exists.
+protocol::Result<std::vector<std::string>> bootstrap_peers(const std::filesystem::path& data_dir,
+                                                           const std::vector<std::string>& entries);
+
+// The node's gossip identity (<data dir>/node.key), made on first use.
+protocol::Result<protocol::SecretKey> load_or_create_node_key(const std::filesystem::path& data_dir);
+
 }  // namespace seedbank::node

@@ -1,0 +1,67 @@
+#include "files.h"
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+
+#include "seedbank/protocol/content_hash.h"
+
+namespace seedbank::node {
+
+namespace fs = std::filesystem;
+namespace p = seedbank::protocol;
+
+fs::path temp_path_beside(const fs::path& dest) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  char name[32];
+  std::snprintf(name, sizeof name, ".sb-%016llx.tmp", static_cast<unsigned long long>(rng()));
+  return dest.parent_path() / name;
+}
+
+p::Status replace_file(const fs::path& tmp, const fs::path& dest) {
+  std::error_code ec;
+  fs::rename(tmp, dest, ec);
+  if (!ec) return {};
+  std::error_code ignore;
+  fs::remove(tmp, ignore);
+  return p::make_error(p::ErrorCode::io, dest.string() + ": " + ec.message());
+}
+
+p::Status write_file_atomically(const fs::path& dest, std::string_view bytes) {
+  auto tmp = temp_path_beside(dest);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();  // a full disk often shows only when the buffer is flushed
+    if (!out) {
+      std::error_code ignore;
+      fs::remove(tmp, ignore);
+      return p::make_error(p::ErrorCode::io, dest.string() + ": cannot write (disk full?); the previous copy is kept");
+    }
+  }
+  return replace_file(tmp, dest);
+}
+
+p::Status place_from_store(const ContentStore& store, const p::Sha256Digest& sha, const fs::path& dest) {
+  std::error_code ec;
+  fs::create_directories(dest.parent_path(), ec);
+  if (ec) return p::make_error(p::ErrorCode::io, dest.parent_path().string() + ": " + ec.message());
+  auto tmp = temp_path_beside(dest);
+  fs::create_hard_link(store.path_of(sha), tmp, ec);
+  if (ec) {
+    ec.clear();
+    fs::copy_file(store.path_of(sha), tmp, ec);
+    auto copied = ec ? p::Result<p::FileDigests>(p::make_error(p::ErrorCode::io, ec.message())) : p::hash_file(tmp);
+    if (!copied || copied->sha256 != sha) {
+      std::error_code ignore;
+      fs::remove(tmp, ignore);
+      if (ec)
+        return p::make_error(p::ErrorCode::io, dest.string() + ": cannot copy the file there: " + ec.message() +
+                                                    " (is the disk full?)");
+      return p::make_error(p::ErrorCode::bad_signature, dest.string() + ": the copy does not have the right SHA-256");
+    }
+  }
+  return replace_file(tmp, dest);
+}
+
+}  // namespace seedbank::node
