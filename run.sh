@@ -13,10 +13,11 @@ PACKAGES=(
   g++ cmake ninja-build pkg-config ccache git ca-certificates
   libtorrent-rasterbar-dev libboost-dev libboost-system-dev libboost-test-dev
   libsodium-dev liblmdb-dev libcapnp-dev capnproto libssl-dev openssl
-  nlohmann-json3-dev zlib1g-dev libcli11-dev
+  nlohmann-json3-dev zlib1g-dev libcli11-dev libgd-dev
 )
-# Only the test suite needs these (fuzz targets build with clang).
-TEST_PACKAGES=(clang libclang-rt-14-dev llvm aria2 opentracker)
+# Only the test suite and benchmarks need these (fuzz targets build with
+# clang; the gallery is tested in Debian's Chromium; wrk loads the HTTP API).
+TEST_PACKAGES=(clang libclang-rt-14-dev llvm aria2 opentracker chromium wrk)
 
 install_packages() {
   local missing=()
@@ -44,7 +45,15 @@ build() {
 
 mode=run
 if [ "${1:-}" = "--build" ]; then mode=build; shift; fi
-if [ "${1:-}" = "--test-deps" ]; then install_packages "${TEST_PACKAGES[@]}"; exit 0; fi
+if [ "${1:-}" = "--test-deps" ]; then
+  install_packages "${TEST_PACKAGES[@]}"
+  # Node.js for the browser test: Debian's, unless one is installed already.
+  command -v node >/dev/null && command -v npm >/dev/null || install_packages nodejs npm
+  # playwright-core, pinned by tests/browser/package-lock.json (it drives
+  # Debian's chromium; no browser is downloaded).
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  exit 0
+fi
 
 install_packages "${PACKAGES[@]}"
 build

@@ -260,22 +260,27 @@ nlohmann::json bench_ingest(const Options& o) {
   return result;
 }
 
+// Adds releases until `index` holds --releases of them (kept between runs:
+// building a million takes minutes).
+void fill_releases(const Options& o, indexer::Index& index, const std::string& section, const fs::path& dir) {
+  std::uint64_t have = index.stats().by_kind[1];
+  if (have >= o.releases) return;
+  say(o, section + ": building an index of " + std::to_string(o.releases) + " releases (kept in " + dir.string() +
+             " for the next run)...");
+  auto t = Clock::now();
+  constexpr std::uint64_t kChunk = 20000;
+  for (std::uint64_t i = have; i < o.releases; i += kChunk) {
+    auto batch = make_releases(std::min(kChunk, o.releases - i), i, "bench");
+    for (auto& r : index.ingest_batch(batch))
+      if (r.status == indexer::IngestStatus::rejected) throw std::runtime_error(r.error.message);
+  }
+  say(o, section + ": built in " + std::to_string(static_cast<int>(seconds_since(t))) + " s");
+}
+
 nlohmann::json bench_lookup(const Options& o) {
   fs::path dir = o.dir / "lookup-index";
   auto index = std::move(indexer::Index::open(index_options(dir, 2))).value();
-  std::uint64_t have = index->stats().by_kind[1];
-  if (have < o.releases) {
-    say(o, "lookup: building an index of " + std::to_string(o.releases) + " releases (kept in " + dir.string() +
-               " for the next run)...");
-    auto t = Clock::now();
-    constexpr std::uint64_t kChunk = 20000;
-    for (std::uint64_t i = have; i < o.releases; i += kChunk) {
-      auto batch = make_releases(std::min(kChunk, o.releases - i), i, "bench");
-      for (auto& r : index->ingest_batch(batch))
-        if (r.status == indexer::IngestStatus::rejected) throw std::runtime_error(r.error.message);
-    }
-    say(o, "lookup: built in " + std::to_string(static_cast<int>(seconds_since(t))) + " s");
-  }
+  fill_releases(o, *index, "lookup", dir);
   // Warm the page cache first: the goal is the index's own latency, not how
   // fast the disk pages in a 3 GB file after other sections evicted it.
   {
@@ -734,7 +739,7 @@ nlohmann::json bench_load(const Options& o) {
     index->ingest_batch(records);
   }
   testing::Process node({SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "node", "--bt-listen",
-                         "127.0.0.1:0", "--no-dht", "--listen", "127.0.0.1:0"},
+                         "127.0.0.1:0", "--no-dht", "--listen", "127.0.0.1:0", "--http", "off"},
                         (o.dir / "load-node").string());
   if (!node.wait_for_err("running")) throw std::runtime_error("node did not start: " + node.err());
   std::smatch m;
@@ -832,6 +837,145 @@ nlohmann::json bench_load(const Options& o) {
           {"status_p50_ms", p50}, {"status_p99_ms", p99}, {"peak_rss_mib", peak_mib}, {"frames_received", frames}};
 }
 
+// wrk against one node's HTTP API on an index of --releases releases
+// (kept in DIR/http-node between runs): by-hash lookups with random hashes,
+// the filtered listing the issue names, and as the reference the same
+// server answering with a constant file (its floor), each for 10 s with 4
+// connections. Then a 60 s (--load-seconds) mix of API requests: rate,
+// errors and the node's peak RSS.
+struct WrkResult {
+  double rps = 0, p50_ms = 0, p99_ms = 0;
+  std::uint64_t requests = 0, errors = 0;
+};
+
+WrkResult run_wrk(const Options& o, const std::string& url, const fs::path& script, int seconds, int connections) {
+  static const std::string wrk = [] {
+    for (const char* dir : {"/usr/bin/", "/usr/local/bin/", "/bin/"})
+      if (fs::exists(std::string(dir) + "wrk")) return std::string(dir) + "wrk";
+    throw std::runtime_error("wrk is not installed (apt-get install wrk; test.sh installs it)");
+  }();
+  std::vector<std::string> args{wrk, "-t1", "-c" + std::to_string(connections), "-d" + std::to_string(seconds) + "s",
+                                "--latency"};
+  if (!script.empty()) args.insert(args.end(), {"-s", script.string()});
+  args.push_back(url);
+  testing::Process p(args, (o.dir / "wrk").string());
+  testing::ProcessResult r;
+  r.exit_code = p.wait(std::chrono::seconds(seconds + 60));
+  r.out = p.out();
+  r.err = p.err();
+  if (r.exit_code != 0) throw std::runtime_error("wrk failed: " + r.err + r.out);
+  WrkResult w;
+  std::smatch m;
+  auto ms = [](const std::string& v, const std::string& unit) {
+    double x = std::stod(v);
+    return unit == "us" ? x / 1000 : unit == "s" ? x * 1000 : x;
+  };
+  if (std::regex_search(r.out, m, std::regex("Requests/sec:\\s+([0-9.]+)"))) w.rps = std::stod(m[1]);
+  if (std::regex_search(r.out, m, std::regex("50%\\s+([0-9.]+)(us|ms|s)"))) w.p50_ms = ms(m[1], m[2]);
+  if (std::regex_search(r.out, m, std::regex("99%\\s+([0-9.]+)(us|ms|s)"))) w.p99_ms = ms(m[1], m[2]);
+  if (std::regex_search(r.out, m, std::regex("([0-9]+) requests in"))) w.requests = std::stoull(m[1]);
+  if (std::regex_search(r.out, m, std::regex("Non-2xx or 3xx responses: ([0-9]+)"))) w.errors += std::stoull(m[1]);
+  if (std::regex_search(r.out, m, std::regex("Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)")))
+    w.errors += std::stoull(m[1]) + std::stoull(m[2]) + std::stoull(m[3]) + std::stoull(m[4]);
+  return w;
+}
+
+// A wrk script that requests `paths` in random order.
+fs::path wrk_script(const fs::path& file, const std::vector<std::string>& paths) {
+  std::ofstream out(file);
+  out << "local paths = {\n";
+  for (const auto& p : paths) out << "  \"" << p << "\",\n";
+  out << "}\nrequest = function()\n  return wrk.format(\"GET\", paths[math.random(#paths)])\nend\n";
+  return file;
+}
+
+nlohmann::json bench_http(const Options& o) {
+  auto dir = o.dir / "http-node";
+  std::uint64_t ratings_wanted = o.releases / 10;
+  {
+    auto index = std::move(indexer::Index::open(index_options(dir / "index", 2))).value();
+    fill_releases(o, *index, "http", dir);
+    // Ratings from 8 keys on random releases, so "Highest Rated" has an order.
+    std::uint64_t rated = index->stats().by_kind[static_cast<int>(protocol::RecordKind::rating)];
+    if (rated < ratings_wanted) {
+      std::vector<protocol::SecretKey> raters;
+      for (int k = 0; k < 8; ++k) raters.push_back(protocol::SecretKey::generate());
+      std::mt19937_64 rng(rated + 11);
+      std::vector<protocol::Bytes> batch;
+      for (std::uint64_t i = rated; i < ratings_wanted; ++i) {
+        auto page = index->find_by_hash(protocol::to_hex(testing::fake_digest(rng() % o.releases, 1)));
+        if (!page || page->empty()) continue;
+        batch.push_back(testing::sign_rating(raters[i % raters.size()], (*page)[0].release,
+                                             static_cast<std::uint8_t>(1 + rng() % 5), 1700000000000 + 2000000 + i, "bench"));
+        if (batch.size() == 20000) {
+          index->ingest_batch(batch);
+          batch.clear();
+        }
+      }
+      index->ingest_batch(batch);
+    }
+  }
+  testing::Process node({SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "node", "--bt-listen",
+                         "127.0.0.1:0", "--no-dht", "--no-gossip", "--http", "127.0.0.1:0"},
+                        (o.dir / "http-node-log").string());
+  if (!node.wait_for_err("running", std::chrono::seconds(600))) throw std::runtime_error("node did not start: " + node.err());
+  std::smatch m;
+  std::string err = node.err();
+  if (!std::regex_search(err, m, std::regex("API on http://([0-9.]+:[0-9]+)/"))) throw std::runtime_error("no HTTP address");
+  std::string base = "http://" + std::string(m[1]);
+
+  std::mt19937_64 rng(5);
+  std::vector<std::string> by_hash, mixed;
+  for (int i = 0; i < 5000; ++i) {
+    auto hex = protocol::to_hex(testing::fake_digest(rng() % o.releases, 1));
+    by_hash.push_back("/api/v1/model-versions/by-hash/" + (i % 2 ? hex : hex.substr(0, 10)));
+  }
+  auto hash_script = wrk_script(o.dir / "wrk-by-hash.lua", by_hash);
+  const std::string list = "/api/v1/models?types=LORA&sort=Highest%20Rated";
+  // Warm the page cache (a 3 GB index) so the figures are the server's.
+  run_wrk(o, base + "/", hash_script, 5, 4);
+  run_wrk(o, base + list, {}, 3, 4);
+
+  auto floor = run_wrk(o, base + "/static/style.css", {}, 10, 4);
+  auto hashes = run_wrk(o, base + "/", hash_script, 10, 4);
+  auto listing = run_wrk(o, base + list, {}, 10, 4);
+  auto listing20 = run_wrk(o, base + list + "&limit=20", {}, 10, 4);
+  for (int i = 0; i < 2000; ++i) {
+    mixed.push_back(by_hash[static_cast<std::size_t>(i)]);
+    if (i % 4 == 0) mixed.push_back("/api/v1/models?limit=20&types=LORA&sort=Highest%20Rated");
+    if (i % 4 == 1) mixed.push_back("/api/v1/models?limit=20&query=tweaker%20" + std::to_string(rng() % 1000));
+    if (i % 4 == 2) mixed.push_back("/api/v1/models?limit=20&tag=tag" + std::to_string(rng() % 50));
+    if (i % 4 == 3) mixed.push_back("/api/v1/tags?limit=20");
+  }
+  auto load = run_wrk(o, base + "/", wrk_script(o.dir / "wrk-mixed.lua", mixed), o.load_seconds, 16);
+  std::string status = testing::slurp("/proc/" + std::to_string(node.pid()) + "/status");
+  double peak_mib = 0;
+  if (std::regex_search(status, m, std::regex("VmHWM:\\s+([0-9]+) kB"))) peak_mib = std::stod(m[1]) / 1024.0;
+  node.signal(SIGTERM);
+  node.wait(std::chrono::seconds(30));
+
+  char line[600];
+  std::snprintf(line, sizeof line,
+                "http with %llu releases (wrk, 4 connections, 10 s): constant file %.0f req/s p99 %.2f ms | by-hash "
+                "%.0f req/s (%.2fx the floor) p50 %.2f ms p99 %.2f ms [goal p99 <= 1 ms] | models?types=LORA&sort="
+                "Highest Rated (100 per page) %.0f req/s p99 %.1f ms, limit=20 %.0f req/s p99 %.1f ms [goal p99 <= 20 ms]",
+                static_cast<unsigned long long>(o.releases), floor.rps, floor.p99_ms, hashes.rps, hashes.rps / floor.rps,
+                hashes.p50_ms, hashes.p99_ms, listing.rps, listing.p99_ms, listing20.rps, listing20.p99_ms);
+  say(o, line);
+  std::snprintf(line, sizeof line,
+                "http load: %d s of mixed API requests on 16 connections: %llu requests, %.0f req/s [goal >= 2000], "
+                "%llu errors, p99 %.1f ms, node peak RSS %.0f MiB",
+                o.load_seconds, static_cast<unsigned long long>(load.requests), load.rps,
+                static_cast<unsigned long long>(load.errors), load.p99_ms, peak_mib);
+  say(o, line);
+  auto j = [](const WrkResult& w) {
+    return nlohmann::json{{"rps", w.rps}, {"p50_ms", w.p50_ms}, {"p99_ms", w.p99_ms}, {"requests", w.requests},
+                          {"errors", w.errors}};
+  };
+  return {{"releases", o.releases}, {"floor", j(floor)},     {"by_hash", j(hashes)},
+          {"list_100", j(listing)}, {"list_20", j(listing20)}, {"load", j(load)}, {"peak_rss_mib", peak_mib}};
+}
+
 // Set reconciliation between two in-memory sets of 100,000 record ids that
 // differ by d (half on each side): bytes of reconciliation messages and
 // round trips until both know what to fetch. Framing and encryption add
@@ -907,14 +1051,14 @@ int main(int argc, char** argv) {
     else if (a == "--repeats") o.repeats = std::stoi(value());
     else if (a == "--json") o.json = true;
     else if (a == "--help" || a == "-h") {
-      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] [resolve] [load] [--dir DIR] [--size-mib N] [--releases N]\n"
+      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] [resolve] [load] [http] [--dir DIR] [--size-mib N] [--releases N]\n"
                    "                      [--ingest-records N] [--repeats N] [--json]\n"
                    "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
                    "test file and the lookup index between runs.\n";
       return 0;
     } else o.sections.push_back(a);
   }
-  if (o.sections.empty()) o.sections = {"hash", "publish", "fetch", "ingest", "lookup", "reconcile", "sync", "converge", "resolve", "load"};
+  if (o.sections.empty()) o.sections = {"hash", "publish", "fetch", "ingest", "lookup", "reconcile", "sync", "converge", "resolve", "load", "http"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
@@ -931,7 +1075,8 @@ int main(int argc, char** argv) {
       else if (s == "converge") all["converge"] = bench_converge(o);
       else if (s == "resolve") all["resolve"] = bench_resolve(o);
       else if (s == "load") all["load"] = bench_load(o);
-      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load)");
+      else if (s == "http") all["http"] = bench_http(o);
+      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load, http)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";

@@ -25,16 +25,66 @@ using protocol::ErrorCode;
 using protocol::make_error;
 using protocol::RecordKind;
 
-constexpr std::string_view kSchemaVersion = "1";
+// 2 added models, numeric ids, tags, creators, names and rel_ratings; an
+// index of format 1 is upgraded in place when opened (see migrate_from_1).
+constexpr std::string_view kSchemaVersion = "2";
 constexpr std::size_t kMaxQueryScan = 100000;  // candidates one page may examine
-constexpr std::size_t kMaxTextCandidates = 100000;
+constexpr std::size_t kMaxTextCandidates = 200000;  // sorted in memory; more: walk the sort order
 constexpr std::size_t kCommitGroup = 4000;  // records per write transaction in a large batch
 
 // Every named database; docs/architecture.md describes each key.
 struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating,
-      agg, current, posts;
+      agg, current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings;
 };
+
+// What `models` holds per model key.
+struct ModelEntry {
+  RecordId head{};  // all zero: every version is retracted
+  std::uint64_t head_t = 0;
+  RatingAggregate agg;
+  std::uint32_t versions = 0;
+  bool has_head() const { return head != RecordId{}; }
+};
+
+Bytes encode_model(const ModelEntry& m) {
+  Bytes v(m.head.begin(), m.head.end());
+  put_be(v, m.head_t, 8);
+  put_be(v, m.agg.count, 4);
+  put_be(v, m.agg.sum, 8);
+  put_be(v, m.versions, 4);
+  return v;
+}
+
+std::optional<ModelEntry> decode_model(std::optional<ByteView> v) {
+  if (!v || v->size() != 56) return std::nullopt;
+  ModelEntry m;
+  std::memcpy(m.head.data(), v->data(), 32);
+  m.head_t = get_be(*v, 32, 8);
+  m.agg.count = static_cast<std::uint32_t>(get_be(*v, 40, 4));
+  m.agg.sum = get_be(*v, 44, 8);
+  m.versions = static_cast<std::uint32_t>(get_be(*v, 52, 4));
+  return m;
+}
+
+// The smallest key greater than every key starting with `prefix`; empty
+// when there is none (all 0xff).
+Bytes prefix_successor(Bytes prefix) {
+  while (!prefix.empty()) {
+    if (prefix.back() != 0xff) {
+      ++prefix.back();
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+Bytes number_key(char kind, std::uint64_t n) {
+  Bytes k{static_cast<std::uint8_t>(kind)};
+  put_be(k, n, 8);
+  return k;
+}
 
 Bytes time_id(std::uint64_t t, const RecordId& id) {
   Bytes k;
@@ -111,6 +161,22 @@ std::string_view to_string(HashType type) {
   return "?";
 }
 
+ModelKey model_key(const PublicKey& author, std::string_view slug) {
+  Bytes input;
+  append(input, std::string_view("seedbank/model/v1"));
+  input.push_back(0);
+  append(input, author.bytes);
+  append(input, slug);
+  return protocol::record_id_of(input);
+}
+
+std::uint64_t numeric_id(const protocol::Sha256Digest& d) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 7; ++i) v = (v << 8) | d[static_cast<std::size_t>(i)];
+  v >>= 3;  // 53 bits
+  return v ? v : 1;
+}
+
 std::optional<Bytes> replacement_target(const Record& record) {
   auto p = record.body().getPayload();
   switch (record.kind()) {
@@ -174,9 +240,11 @@ struct Index::Impl {
       if (rec.kind() == RecordKind::rating) {
         if (auto st = apply_rating(txn, rec, previous); !st) return st.error();
       }
+      if (auto st = apply_current(txn, rec, previous ? &previous->id : nullptr); !st) return st.error();
     }
     if (rec.kind() == RecordKind::release) {
       if (auto st = index_release(txn, rec); !st) return st.error();
+      if (auto st = index_model(txn, rec); !st) return st.error();
     }
     if (rec.kind() == RecordKind::image_post) {
       Bytes k;
@@ -230,6 +298,13 @@ struct Index::Impl {
       if (stored && stored->kind() == RecordKind::release) {
         if (auto st = txn.del(db.rel_rating, rating_key(before, stored->created_at(), rid)); !st) return st;
         if (auto st = txn.put(db.rel_rating, rating_key(after, stored->created_at(), rid), {}); !st) return st;
+        auto mkey = model_key_of(*stored);
+        if (auto m = decode_model(txn.get(db.models, mkey))) {
+          ModelEntry changed = *m;
+          changed.agg.count = changed.agg.count - before.count + after.count;
+          changed.agg.sum = changed.agg.sum - before.sum + after.sum;
+          if (auto st = write_model(txn, mkey, &*m, changed); !st) return st;
+        }
       }
     }
     return {};
@@ -306,7 +381,163 @@ struct Index::Impl {
     return {};
   }
 
+  static ModelKey model_key_of(const Record& release) {
+    return model_key(release.author(), text_view(release.body().getPayload().getRelease().getModelSlug()));
+  }
+
+  // Replaces a model's entry, keeping model_rating in step (only models
+  // with a head are ranked).
+  Status write_model(lmdb::Txn& txn, const ModelKey& key, const ModelEntry* before, const ModelEntry& after) {
+    if (before && before->has_head())
+      if (auto st = txn.del(db.model_rating, rating_key(before->agg, before->head_t, before->head)); !st) return st;
+    if (after.has_head())
+      if (auto st = txn.put(db.model_rating, rating_key(after.agg, after.head_t, after.head), {}); !st) return st;
+    return txn.put(db.models, key, encode_model(after));
+  }
+
+  // A new version of a model: counts, numeric ids, and the head when it is
+  // the newest version not retracted.
+  Status index_model(lmdb::Txn& txn, const Record& rec) {
+    auto r = rec.body().getPayload().getRelease();
+    const ModelKey key = model_key_of(rec);
+    Bytes versions_key(key.begin(), key.end());
+    append(versions_key, time_id(rec.created_at(), rec.id()));
+    if (auto st = txn.put(db.rel_model, versions_key, {}); !st) return st;
+    if (auto st = txn.put(db.ids, number_key('v', numeric_id(rec.id())), rec.id()); !st) return st;
+    auto before = decode_model(txn.get(db.models, key));
+    ModelEntry after = before.value_or(ModelEntry{});
+    after.versions += 1;
+    RatingAggregate agg = read_agg(txn, rec.id());  // ratings that came before the release
+    after.agg.count += agg.count;
+    after.agg.sum += agg.sum;
+    if (!retracted(txn, rec) &&
+        (!after.has_head() || std::tie(after.head_t, after.head) < std::make_tuple(rec.created_at(), rec.id()))) {
+      after.head = rec.id();
+      after.head_t = rec.created_at();
+    }
+    if (!before) {
+      // A new model: its numeric id, its creator's and its tags' counts.
+      if (auto st = txn.put(db.ids, number_key('m', numeric_id(key)), key); !st) return st;
+      if (auto st = bump(txn, db.creators, rec.author().bytes, {}); !st) return st;
+      std::vector<std::string> seen;
+      for (auto tag : r.getTags()) {
+        auto folded = keys::fold_case(text_view(tag));
+        if (folded.empty() || folded.size() > 200 || std::find(seen.begin(), seen.end(), folded) != seen.end()) continue;
+        seen.push_back(folded);
+        if (auto st = bump(txn, db.tags, protocol::as_bytes(folded), text_view(tag)); !st) return st;
+      }
+    }
+    return write_model(txn, key, before ? &*before : nullptr, after);
+  }
+
+  // Adds one to a count kept as 8 bytes, followed by `label` when first written.
+  Status bump(lmdb::Txn& txn, MDB_dbi dbi, ByteView key, std::string_view label) {
+    Bytes value;
+    std::uint64_t n = 0;
+    if (auto v = txn.get(dbi, key); v && v->size() >= 8) {
+      n = get_be(*v, 0, 8);
+      value.assign(v->begin() + 8, v->end());
+    } else {
+      append(value, label);
+    }
+    Bytes out;
+    put_be(out, n + 1, 8);
+    append(out, value);
+    return txn.put(dbi, key, out);
+  }
+
+  // A replaceable record became its author's current one for its target
+  // (replacing `previous`, if any): keep the views derived from it in step.
+  Status apply_current(lmdb::Txn& txn, const Record& rec, const RecordId* previous) {
+    auto p = rec.body().getPayload();
+    switch (rec.kind()) {
+      case RecordKind::rating: {
+        Bytes k;
+        append(k, data_view(p.getRating().getRelease()));
+        append(k, rec.author().bytes);
+        return txn.put(db.rel_ratings, k, rec.id());
+      }
+      case RecordKind::profile: {
+        if (previous)
+          if (auto old = load(txn, *previous); old && old->kind() == RecordKind::profile)
+            if (auto st = txn.del(db.names, name_key(text_view(old->body().getPayload().getProfile().getDisplayName()),
+                                                     old->author()));
+                !st)
+              return st;
+        if (p.getProfile().getDisplayName().size() == 0) return {};
+        return txn.put(db.names, name_key(text_view(p.getProfile().getDisplayName()), rec.author()), {});
+      }
+      case RecordKind::retraction: {
+        if (previous) return {};  // already retracted
+        auto release_bytes = data_view(p.getRetraction().getRelease());
+        if (release_bytes.size() != 32) return {};
+        auto release = load(txn, to_id(release_bytes));
+        if (!release || release->kind() != RecordKind::release || release->author() != rec.author()) return {};
+        return refresh_head(txn, model_key_of(*release));
+      }
+      default:
+        return {};
+    }
+  }
+
+  static Bytes name_key(std::string_view name, const PublicKey& author) {
+    Bytes k;
+    append(k, keys::fold_case(name.substr(0, 200)));
+    k.push_back(0);
+    append(k, author.bytes);
+    return k;
+  }
+
+  // After a retraction: the head is the newest version still listed.
+  Status refresh_head(lmdb::Txn& txn, const ModelKey& key) {
+    auto before = decode_model(txn.get(db.models, key));
+    if (!before) return {};
+    ModelEntry after = *before;
+    after.head = RecordId{};
+    after.head_t = 0;
+    lmdb::Cursor c(txn, db.rel_model);
+    Bytes end(key.begin(), key.end());
+    end = prefix_successor(std::move(end));
+    ByteView prefix(key.data(), key.size());
+    for (bool ok = c.seek_at_or_before(end); ok && keys::starts_with(c.key(), prefix); ok = c.prev()) {
+      auto k = c.key();
+      if (k.size() != 72 || std::equal(k.begin(), k.end(), end.begin(), end.end())) continue;
+      auto version = load(txn, to_id(k.subspan(40)));
+      if (!version || retracted(txn, *version)) continue;
+      after.head = version->id();
+      after.head_t = version->created_at();
+      break;
+    }
+    return write_model(txn, key, &*before, after);
+  }
+
+  // Builds what format 2 added from the records of a format 1 index.
+  Status migrate_from_1(lmdb::Txn& txn) {
+    lmdb::Cursor c(txn, db.by_time);
+    for (bool ok = c.first(); ok; ok = c.next()) {
+      if (c.key().size() != 40) continue;
+      auto rec = load(txn, to_id(c.key().subspan(8)));
+      if (!rec) continue;
+      if (rec->kind() == RecordKind::release) {
+        if (auto st = index_model(txn, *rec); !st) return st;
+        continue;
+      }
+      auto target = replacement_target(*rec);
+      if (!target) continue;
+      auto cur = parse_current(txn.get(db.current, current_key(rec->kind(), rec->author(), *target)));
+      if (!cur || cur->id != rec->id() || rec->kind() == RecordKind::retraction) continue;
+      if (auto st = apply_current(txn, *rec, nullptr); !st) return st;
+    }
+    return {};
+  }
+
   // ---- queries ----
+
+  // In `models_only` queries, a release is listed when it is its model's head.
+  bool is_head(const lmdb::Txn& txn, const Record& rec) const {
+    auto m = decode_model(txn.get(db.models, model_key_of(rec)));
+    return m && m->head == rec.id();
+  }
 
   bool retracted(const lmdb::Txn& txn, const Record& release) const {
     return txn.get(db.current, current_key(RecordKind::retraction, release.author(), release.id())).has_value();
@@ -318,6 +549,20 @@ struct Index::Impl {
     auto r = rec.body().getPayload().getRelease();
     if (q.type && static_cast<std::uint16_t>(r.getType()) != *q.type) return false;
     if (q.creator && rec.author() != *q.creator) return false;
+    if (!q.any_type.empty() && std::find(q.any_type.begin(), q.any_type.end(),
+                                         static_cast<std::uint16_t>(r.getType())) == q.any_type.end())
+      return false;
+    if (!q.any_base_model.empty()) {
+      auto base = keys::fold_case(text_view(r.getBaseModel()));
+      bool found = false;
+      for (const auto& b : q.any_base_model) found = found || keys::fold_case(b) == base;
+      if (!found) return false;
+    }
+    if (rec.created_at() < q.created_after_ms) return false;
+    if (q.hide_nsfw && r.getNsfw()) return false;
+    if (!q.any_creator.empty() &&
+        std::find(q.any_creator.begin(), q.any_creator.end(), rec.author()) == q.any_creator.end())
+      return false;
     if (!q.base_model.empty() && keys::fold_case(text_view(r.getBaseModel())) != keys::fold_case(q.base_model))
       return false;
     if (!q.tag.empty()) {
@@ -335,6 +580,7 @@ struct Index::Impl {
       }
     }
     if (!q.include_retracted && retracted(txn, rec)) return false;
+    if (q.models_only && !is_head(txn, rec)) return false;
     return true;
   }
 
@@ -389,12 +635,22 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"rel_tag", &d.rel_tag, 0},     {"rel_word", &d.rel_word, 0},
       {"rel_rating", &d.rel_rating, 0}, {"agg", &d.agg, 0},
       {"current", &d.current, 0},     {"posts", &d.posts, 0},
+      {"models", &d.models, 0},       {"rel_model", &d.rel_model, 0},
+      {"model_rating", &d.model_rating, 0}, {"ids", &d.ids, MDB_DUPSORT},
+      {"tags", &d.tags, 0},           {"creators", &d.creators, 0},
+      {"names", &d.names, 0},         {"rel_ratings", &d.rel_ratings, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
     if (rc) return lmdb::lmdb_error((std::string("open database ") + n.name).c_str(), rc);
   }
   auto version = txn->get(d.meta, protocol::as_bytes("version"));
+  if (version && std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "1") {
+    if (auto st = impl->migrate_from_1(*txn); !st) return st.error();
+    if (auto st = txn->put(d.meta, protocol::as_bytes("version"), protocol::as_bytes(kSchemaVersion)); !st)
+      return st.error();
+    version = txn->get(d.meta, protocol::as_bytes("version"));
+  }
   if (version && std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) != kSchemaVersion)
     return make_error(ErrorCode::conflict, options.dir.string() + ": index format " +
                                                std::string(reinterpret_cast<const char*>(version->data()),
@@ -682,22 +938,10 @@ void Index::for_each_by_time(std::uint64_t from_ms,
   }
 }
 
-namespace {
-
-// The smallest key greater than every key starting with `prefix`; empty
-// when there is none (all 0xff).
-Bytes prefix_successor(Bytes prefix) {
-  while (!prefix.empty()) {
-    if (prefix.back() != 0xff) {
-      ++prefix.back();
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return prefix;
+bool Index::matches(const Record& release, const ReleaseQuery& query) const {
+  auto txn = impl_->begin(false);
+  return txn && impl_->matches(*txn, release, query, keys::words(query.text));
 }
-
-}  // namespace
 
 Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
   const std::size_t limit = std::clamp<std::size_t>(q.limit, 1, 100);
@@ -717,17 +961,42 @@ Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
     Bytes order;
     RecordId id;
   };
-  std::vector<Item> in_memory;  // text search: candidates sorted here
+  // Text search: candidates' order keys (time_id: 40 bytes, rating_key:
+  // 48) sorted here, in fixed arrays so 200,000 of them sort quickly.
+  struct Candidate {
+    std::array<std::uint8_t, 48> key{};
+    bool operator>(const Candidate& o) const { return key > o.key; }
+    bool operator==(const Candidate& o) const { return key == o.key; }
+  };
+  std::vector<Candidate> in_memory;
+  std::size_t key_length = 0;
   std::size_t in_memory_pos = 0;
   std::optional<lmdb::Cursor> index_cursor;
   Bytes index_prefix;
   bool started = false;
 
+  // Text: candidates come from the word index (every name word starting
+  // with the query's rarest word), then are ordered in memory. A query
+  // whose every word is common (more than kMaxTextCandidates releases)
+  // walks the sort order instead and checks the words on each release:
+  // matches are dense then, so a page comes quickly.
+  std::string probe;
   if (!text_words.empty()) {
-    // Candidates come from the word index (every word starting with the
-    // query's longest word), then are ordered in memory.
-    const std::string& probe = *std::max_element(text_words.begin(), text_words.end(),
-                                                 [](auto& a, auto& b) { return a.size() < b.size(); });
+    std::size_t fewest = kMaxTextCandidates + 1;
+    for (const auto& w : text_words) {
+      lmdb::Cursor c(*txn, impl_->db.rel_word);
+      std::size_t n = 0;
+      for (bool ok = c.seek(protocol::as_bytes(w)); ok && n <= kMaxTextCandidates && n < fewest; ok = c.next()) {
+        if (!keys::starts_with(c.key(), protocol::as_bytes(w))) break;
+        ++n;
+      }
+      if (n < fewest) {
+        fewest = n;
+        probe = w;
+      }
+    }
+  }
+  if (!probe.empty()) {
     lmdb::Cursor c(*txn, impl_->db.rel_word);
     for (bool ok = c.seek(protocol::as_bytes(probe)); ok && in_memory.size() < kMaxTextCandidates; ok = c.next()) {
       auto key = c.key();
@@ -735,31 +1004,46 @@ Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
       if (key.size() < 41) continue;
       RecordId id = to_id(key.subspan(key.size() - 32));
       std::uint64_t t = get_be(key, key.size() - 40, 8);
-      Bytes order = q.sort == SortOrder::highest_rated ? rating_key(impl_->read_agg(*txn, id), t, id) : time_id(t, id);
+      Bytes order = time_id(t, id);
+      if (q.sort == SortOrder::highest_rated) {
+        RatingAggregate agg = impl_->read_agg(*txn, id);
+        if (q.models_only) {
+          // Ranked by the model's ratings, as model_rating orders heads.
+          auto rec = impl_->load(*txn, id);
+          auto m = rec && rec->kind() == RecordKind::release
+                       ? decode_model(txn->get(impl_->db.models, Impl::model_key_of(*rec)))
+                       : std::nullopt;
+          if (m) agg = m->agg;
+        }
+        order = rating_key(agg, t, id);
+      }
       if (cursor_key && !(order < *cursor_key)) continue;
-      in_memory.push_back({std::move(order), id});
+      Candidate cand;
+      key_length = std::min(order.size(), cand.key.size());
+      std::copy_n(order.begin(), key_length, cand.key.begin());
+      in_memory.push_back(cand);
     }
-    std::sort(in_memory.begin(), in_memory.end(), [](auto& a, auto& b) { return a.order > b.order; });
-    in_memory.erase(std::unique(in_memory.begin(), in_memory.end(), [](auto& a, auto& b) { return a.order == b.order; }),
-                    in_memory.end());
+    std::sort(in_memory.begin(), in_memory.end(), std::greater<>());
+    in_memory.erase(std::unique(in_memory.begin(), in_memory.end()), in_memory.end());
   } else {
     MDB_dbi dbi = impl_->db.rel_time;
+    const PublicKey* creator = q.creator ? &*q.creator : q.any_creator.size() == 1 ? &q.any_creator[0] : nullptr;
     if (q.sort == SortOrder::highest_rated) {
-      dbi = impl_->db.rel_rating;
-    } else if (q.creator) {
+      dbi = q.models_only ? impl_->db.model_rating : impl_->db.rel_rating;
+    } else if (creator) {
       dbi = impl_->db.rel_creator;
-      append(index_prefix, q.creator->bytes);
+      append(index_prefix, creator->bytes);
     } else if (!q.tag.empty()) {
       dbi = impl_->db.rel_tag;
       append(index_prefix, keys::fold_case(q.tag));
       index_prefix.push_back(0);
-    } else if (!q.base_model.empty()) {
+    } else if (!q.base_model.empty() || q.any_base_model.size() == 1) {
       dbi = impl_->db.rel_base;
-      append(index_prefix, keys::fold_case(q.base_model));
+      append(index_prefix, keys::fold_case(q.base_model.empty() ? q.any_base_model[0] : q.base_model));
       index_prefix.push_back(0);
-    } else if (q.type) {
+    } else if (q.type || q.any_type.size() == 1) {
       dbi = impl_->db.rel_type;
-      put_be(index_prefix, *q.type, 2);
+      put_be(index_prefix, q.type ? *q.type : q.any_type[0], 2);
     }
     index_cursor.emplace(*txn, dbi);
   }
@@ -767,7 +1051,9 @@ Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
   auto next = [&]() -> std::optional<Item> {
     if (!index_cursor) {
       if (in_memory_pos >= in_memory.size()) return std::nullopt;
-      return in_memory[in_memory_pos++];
+      const auto& k = in_memory[in_memory_pos++].key;
+      Bytes order(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(key_length));
+      return Item{order, to_id(ByteView(order).subspan(key_length - 32))};
     }
     lmdb::Cursor& c = *index_cursor;
     bool ok;
@@ -813,6 +1099,128 @@ Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
     last_order = item->order;
   }
   return page;
+}
+
+std::optional<ModelInfo> Index::model(const ModelKey& key) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return std::nullopt;
+  auto m = decode_model(txn->get(impl_->db.models, key));
+  if (!m) return std::nullopt;
+  ModelInfo info;
+  info.key = key;
+  if (m->has_head()) info.head = m->head;
+  info.rating = m->agg;
+  info.version_count = m->versions;
+  lmdb::Cursor c(*txn, impl_->db.rel_model);
+  Bytes end = prefix_successor(Bytes(key.begin(), key.end()));
+  ByteView prefix(key.data(), key.size());
+  for (bool ok = c.seek_at_or_before(end); ok && keys::starts_with(c.key(), prefix) && info.versions.size() < 100;
+       ok = c.prev())
+    if (c.key().size() == 72) info.versions.push_back(to_id(c.key().subspan(40)));
+  return info;
+}
+
+std::optional<ModelKey> Index::model_by_number(std::uint64_t id) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return std::nullopt;
+  auto v = txn->get(impl_->db.ids, number_key('m', id));  // the first, if two keys ever share a number
+  if (!v || v->size() != 32) return std::nullopt;
+  return to_id(*v);
+}
+
+std::optional<RecordId> Index::release_by_number(std::uint64_t id) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return std::nullopt;
+  auto v = txn->get(impl_->db.ids, number_key('v', id));
+  if (!v || v->size() != 32) return std::nullopt;
+  return to_id(*v);
+}
+
+std::vector<TagCount> Index::tags(std::string_view prefix, std::string_view after, std::size_t limit) const {
+  std::vector<TagCount> out;
+  auto txn = impl_->begin(false);
+  if (!txn) return out;
+  const std::string folded_prefix = keys::fold_case(prefix);
+  std::string start = std::max(folded_prefix, keys::fold_case(after));
+  lmdb::Cursor c(*txn, impl_->db.tags);
+  for (bool ok = start.empty() ? c.first() : c.seek(protocol::as_bytes(start)); ok && out.size() < limit;
+       ok = c.next()) {
+    auto k = c.key();
+    std::string name(reinterpret_cast<const char*>(k.data()), k.size());
+    if (!after.empty() && name == keys::fold_case(after)) continue;
+    if (name.compare(0, folded_prefix.size(), folded_prefix) != 0) break;
+    auto v = c.value();
+    if (v.size() < 8) continue;
+    out.push_back({std::string(reinterpret_cast<const char*>(v.data()) + 8, v.size() - 8), get_be(v, 0, 8)});
+  }
+  return out;
+}
+
+std::vector<CreatorCount> Index::creators(const std::optional<PublicKey>& after, std::size_t limit) const {
+  std::vector<CreatorCount> out;
+  auto txn = impl_->begin(false);
+  if (!txn) return out;
+  lmdb::Cursor c(*txn, impl_->db.creators);
+  bool ok = after ? c.seek(after->bytes) : c.first();
+  if (ok && after && std::equal(c.key().begin(), c.key().end(), after->bytes.begin(), after->bytes.end())) ok = c.next();
+  for (; ok && out.size() < limit; ok = c.next()) {
+    if (c.key().size() != 32 || c.value().size() < 8) continue;
+    CreatorCount cc;
+    std::memcpy(cc.key.bytes.data(), c.key().data(), 32);
+    cc.models = get_be(c.value(), 0, 8);
+    out.push_back(cc);
+  }
+  return out;
+}
+
+std::uint64_t Index::model_count(const PublicKey& creator) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return 0;
+  auto v = txn->get(impl_->db.creators, creator.bytes);
+  return v && v->size() >= 8 ? get_be(*v, 0, 8) : 0;
+}
+
+std::vector<PublicKey> Index::keys_named(std::string_view name, bool prefix, std::size_t limit) const {
+  std::vector<PublicKey> out;
+  auto txn = impl_->begin(false);
+  if (!txn) return out;
+  Bytes start;
+  append(start, keys::fold_case(name.substr(0, 200)));
+  if (!prefix) start.push_back(0);
+  lmdb::Cursor c(*txn, impl_->db.names);
+  for (bool ok = start.empty() ? c.first() : c.seek(start); ok && out.size() < limit; ok = c.next()) {
+    auto k = c.key();
+    if (!keys::starts_with(k, start) || k.size() < 33) break;
+    if (k[k.size() - 33] != 0) continue;
+    PublicKey key;
+    std::memcpy(key.bytes.data(), k.data() + k.size() - 32, 32);
+    out.push_back(key);
+  }
+  return out;
+}
+
+std::vector<RecordId> Index::ratings_of(const RecordId& release, std::size_t limit) const {
+  std::vector<RecordId> out;
+  auto txn = impl_->begin(false);
+  if (!txn) return out;
+  lmdb::Cursor c(*txn, impl_->db.rel_ratings);
+  ByteView prefix(release.data(), release.size());
+  for (bool ok = c.seek(prefix); ok && out.size() < limit && keys::starts_with(c.key(), prefix); ok = c.next())
+    if (c.value().size() == 32) out.push_back(to_id(c.value()));
+  return out;
+}
+
+std::vector<RecordId> Index::posts_of(const RecordId& release, std::size_t limit) const {
+  std::vector<RecordId> out;
+  auto txn = impl_->begin(false);
+  if (!txn) return out;
+  lmdb::Cursor c(*txn, impl_->db.posts);
+  Bytes end = prefix_successor(Bytes(release.begin(), release.end()));
+  ByteView prefix(release.data(), release.size());
+  for (bool ok = c.seek_at_or_before(end); ok && out.size() < limit && keys::starts_with(c.key(), prefix);
+       ok = c.prev())
+    if (c.key().size() == 72) out.push_back(to_id(c.key().subspan(40)));
+  return out;
 }
 
 }  // namespace seedbank::indexer

@@ -1,7 +1,6 @@
 #include "civitai.h"
 
-#include <openssl/evp.h>
-
+#include <cmath>
 #include <cstring>
 #include <ctime>
 
@@ -13,22 +12,10 @@ namespace seedbank::node {
 
 namespace p = seedbank::protocol;
 
-std::uint64_t civitai_id(const p::Sha256Digest& d) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 7; ++i) v = (v << 8) | d[static_cast<std::size_t>(i)];
-  v >>= 3;  // 53 bits
-  return v ? v : 1;
-}
+std::uint64_t civitai_id(const p::Sha256Digest& d) { return indexer::numeric_id(d); }
 
 std::uint64_t civitai_model_id(const p::PublicKey& author, std::string_view slug) {
-  std::string input = "seedbank/model/v1";
-  input.push_back('\0');
-  input.append(reinterpret_cast<const char*>(author.bytes.data()), 32);
-  input.append(slug);
-  p::Sha256Digest d{};
-  unsigned n = 0;
-  EVP_Digest(input.data(), input.size(), d.data(), &n, EVP_sha256(), nullptr);
-  return civitai_id(d);
+  return indexer::numeric_id(indexer::model_key(author, slug));
 }
 
 std::string civitai_file_type(schema::FileRole role) {
@@ -84,100 +71,280 @@ p::Sha256Digest digest_of(capnp::Data::Reader d) {
   return out;
 }
 
+void write_stats(JsonOut& out, const RatingSummary& s, std::uint64_t downloads) {
+  out.begin_object()
+      .field("downloadCount", downloads)
+      .field("ratingCount", s.aggregate.count)
+      .field("rating", std::round(s.aggregate.mean() * 100) / 100)
+      .field("thumbsUpCount", s.thumbs_up)
+      .field("thumbsDownCount", s.thumbs_down)
+      .field("favoriteCount", 0)
+      .field("commentCount", s.comments)
+      .end_object();
+}
+
 std::string upper_hex(capnp::Data::Reader d, std::size_t bytes) {
   return p::to_hex_upper(p::ByteView(d.begin(), std::min<std::size_t>(bytes, d.size())));
 }
 
+std::string hex_of(capnp::Data::Reader d) { return p::to_hex(p::ByteView(d.begin(), d.size())); }
+
 }  // namespace
 
-nlohmann::ordered_json civitai_model_version(const p::Record& record, const indexer::Index& index,
-                                             const CivitaiLinks& links) {
+void write_generation_meta(JsonOut& out, const p::GenerationParams& g) {
+  out.begin_object();
+  std::vector<std::string_view> written;
+  auto put = [&](std::string_view k) -> JsonOut& {
+    written.push_back(k);
+    return out.key(k);
+  };
+  if (!g.prompt.empty()) put("prompt").value(g.prompt);
+  if (!g.negative_prompt.empty()) put("negativePrompt").value(g.negative_prompt);
+  if (g.steps) put("steps").value(static_cast<std::uint64_t>(*g.steps));
+  if (!g.sampler.empty()) put("sampler").value(g.sampler);
+  if (g.cfg_scale) put("cfgScale").value(*g.cfg_scale);
+  if (g.seed) put("seed").value(static_cast<std::int64_t>(*g.seed));
+  if (g.width && g.height) put("Size").value(std::to_string(*g.width) + "x" + std::to_string(*g.height));
+  if (!g.model_hash.empty()) put("Model hash").value(g.model_hash);
+  if (!g.model_name.empty()) put("Model").value(g.model_name);
+  static const char* typed[] = {"Steps", "Sampler", "CFG scale", "Seed", "Size", "Model hash", "Model"};
+  for (const auto& [key, value] : g.settings) {
+    bool skip = false;
+    for (const char* t : typed) skip = skip || key == t;
+    for (auto w : written) skip = skip || key == w;
+    if (!skip) put(key).value(value);
+  }
+  if (!g.comfy_prompt.empty()) put("comfy").value(g.comfy_prompt);
+  if (!g.comfy_workflow.empty()) put("workflow").value(g.comfy_workflow);
+  out.end_object();
+}
+
+VersionStats write_model_version(JsonOut& out, const p::Record& record, const indexer::Index& index,
+                                 const CivitaiLinks& links, bool nested) {
   auto body = record.body();
   auto r = body.getPayload().getRelease();
   auto version_id = civitai_id(record.id());
   auto model_id = civitai_model_id(record.author(), r.getModelSlug().cStr());
-  std::string release_hex = p::to_hex(record.id());
   auto magnet = magnet_of(r, false);
   std::string download = links.base_url.empty() ? (magnet ? *magnet : std::string())
                                                 : links.base_url + "/api/download/models/" + std::to_string(version_id);
+  auto summary = rating_summary(index, record.id());
+  auto t = r.getTorrent();
 
-  nlohmann::ordered_json files = nlohmann::ordered_json::array();
+  out.begin_object()
+      .field("id", version_id)
+      .field("modelId", model_id)
+      .field("name", r.getVersionName().cStr())
+      .field("createdAt", iso8601(body.getCreatedAt()))
+      .field("updatedAt", iso8601(body.getCreatedAt()))
+      .field("publishedAt", iso8601(body.getCreatedAt()));
+  out.key("trainedWords").begin_array();
+  for (auto w : r.getTriggerWords()) out.value(w.cStr());
+  out.end_array();
+  out.field("baseModel", r.getBaseModel().cStr()).field("description", r.getDescription().cStr());
+  VersionStats stats{summary, links.seeders ? links.seeders(digest_of(t.getInfoHashV2())) : 0};
+  out.key("stats");
+  write_stats(out, summary, stats.downloads);
+  if (!nested) {
+    out.key("model")
+        .begin_object()
+        .field("name", r.getModelName().cStr())
+        .field("type", p::model_type_name(r.getType()))
+        .field("nsfw", r.getNsfw())
+        .field("poi", false)
+        .end_object();
+  }
+
+  out.key("files").begin_array();
   bool any_primary = false;
   for (auto f : r.getFiles()) any_primary = any_primary || f.getPrimary();
   for (unsigned i = 0; i < r.getFiles().size(); ++i) {
     auto f = r.getFiles()[i];
     auto h = f.getHashes();
-    nlohmann::ordered_json hashes = {{"AutoV1", upper_hex(h.getAutoV1(), 4)},
-                                     {"AutoV2", upper_hex(h.getSha256(), 5)},
-                                     {"SHA256", upper_hex(h.getSha256(), 32)},
-                                     {"CRC32", p::to_hex_upper(p::ByteView(std::array<std::uint8_t, 4>{
-                                                   static_cast<std::uint8_t>(h.getCrc32() >> 24),
-                                                   static_cast<std::uint8_t>(h.getCrc32() >> 16),
-                                                   static_cast<std::uint8_t>(h.getCrc32() >> 8),
-                                                   static_cast<std::uint8_t>(h.getCrc32())}))}};
-    if (h.getAutoV3().size()) hashes["AutoV3"] = upper_hex(h.getAutoV3(), 6);
-    nlohmann::ordered_json metadata = {{"format", civitai_format(f.getFormat())}};
+    auto file_id = civitai_id(digest_of(h.getSha256()));
+    std::uint32_t crc = h.getCrc32();
+    std::array<std::uint8_t, 4> crc_bytes{static_cast<std::uint8_t>(crc >> 24), static_cast<std::uint8_t>(crc >> 16),
+                                          static_cast<std::uint8_t>(crc >> 8), static_cast<std::uint8_t>(crc)};
+    out.begin_object()
+        .field("id", file_id)
+        .field("name", f.getName().cStr())
+        .field("sizeKB", static_cast<double>(f.getSize()) / 1024.0)
+        .field("type", civitai_file_type(f.getRole()))
+        .field("primary", f.getPrimary() || (!any_primary && i == 0));
+    out.key("metadata").begin_object().field("format", civitai_format(f.getFormat()));
     auto fp = civitai_precision(f.getPrecision());
-    metadata["fp"] = fp.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(fp);
-    metadata["size"] = f.getRole() == schema::FileRole::PRUNED_MODEL ? "pruned" : "full";
-    files.push_back({{"id", civitai_id(digest_of(h.getSha256()))},
-                     {"name", f.getName().cStr()},
-                     {"sizeKB", static_cast<double>(f.getSize()) / 1024.0},
-                     {"type", civitai_file_type(f.getRole())},
-                     {"primary", f.getPrimary() || (!any_primary && i == 0)},
-                     {"metadata", metadata},
-                     {"pickleScanResult", f.getFormat() == schema::FileFormat::PICKLE_TENSOR ? "Danger" : "Success"},
-                     {"hashes", hashes},
-                     {"downloadUrl", download + (links.base_url.empty() ? "" : "?file=" + std::string(f.getName().cStr()))}});
+    out.key("fp");
+    if (fp.empty()) out.null();
+    else out.value(fp);
+    out.field("size", f.getRole() == schema::FileRole::PRUNED_MODEL ? "pruned" : "full").end_object();
+    out.field("pickleScanResult", f.getFormat() == schema::FileFormat::PICKLE_TENSOR ? "Danger" : "Success");
+    out.key("hashes")
+        .begin_object()
+        .field("AutoV1", upper_hex(h.getAutoV1(), 4))
+        .field("AutoV2", upper_hex(h.getSha256(), 5))
+        .field("SHA256", upper_hex(h.getSha256(), 32))
+        .field("CRC32", p::to_hex_upper(p::ByteView(crc_bytes)));
+    if (h.getAutoV3().size()) out.field("AutoV3", upper_hex(h.getAutoV3(), 6));
+    out.end_object();
+    out.field("downloadUrl", download + (links.base_url.empty() ? std::string() : "?fileId=" + std::to_string(file_id)));
+    out.end_object();
   }
-  nlohmann::ordered_json images = nlohmann::ordered_json::array();
+  out.end_array();
+
+  out.key("images").begin_array();
   for (auto img : r.getImages()) {
-    std::string sha = p::to_hex(p::ByteView(img.getSha256().begin(), img.getSha256().size()));
-    nlohmann::ordered_json meta = generation_meta_json(p::read_generation(img.getGeneration()));
-    images.push_back({{"url", links.base_url.empty() ? std::string(img.getName().cStr())
-                                                      : links.base_url + "/api/images/" + sha},
-                      {"nsfw", img.getNsfw()},
-                      {"width", img.getWidth()},
-                      {"height", img.getHeight()},
-                      {"hash", sha},
-                      {"type", "image"},
-                      {"meta", meta.empty() ? nlohmann::ordered_json(nullptr) : meta}});
+    std::string sha = hex_of(img.getSha256());
+    out.begin_object()
+        .field("url", links.base_url.empty() ? std::string(img.getName().cStr()) : links.base_url + "/api/images/" + sha)
+        .field("nsfw", img.getNsfw())
+        .field("width", img.getWidth())
+        .field("height", img.getHeight())
+        .field("hash", sha)
+        .field("type", "image");
+    out.key("meta");
+    auto g = p::read_generation(img.getGeneration());
+    bool empty = g.prompt.empty() && g.negative_prompt.empty() && !g.steps && g.sampler.empty() && !g.cfg_scale &&
+                 !g.seed && !(g.width && g.height) && g.model_hash.empty() && g.model_name.empty() &&
+                 g.settings.empty() && g.comfy_prompt.empty() && g.comfy_workflow.empty();
+    if (empty) out.null();
+    else write_generation_meta(out, g);
+    out.end_object();
   }
-  auto rating = index.rating(record.id());
-  nlohmann::ordered_json trained = nlohmann::ordered_json::array();
-  for (auto w : r.getTriggerWords()) trained.push_back(w.cStr());
-  auto t = r.getTorrent();
-  nlohmann::ordered_json out = {
-      {"id", version_id},
-      {"modelId", model_id},
-      {"name", r.getVersionName().cStr()},
-      {"createdAt", iso8601(body.getCreatedAt())},
-      {"updatedAt", iso8601(body.getCreatedAt())},
-      {"trainedWords", trained},
-      {"baseModel", r.getBaseModel().cStr()},
-      {"description", r.getDescription().cStr()},
-      {"stats",
-       {{"downloadCount", 0},
-        {"ratingCount", rating.count},
-        {"rating", rating.mean()},
-        {"thumbsUpCount", 0}}},
-      {"model",
-       {{"name", r.getModelName().cStr()}, {"type", std::string(p::model_type_name(r.getType()))}, {"nsfw", r.getNsfw()},
-        {"poi", false}}},
-      {"files", files},
-      {"images", images},
-      {"downloadUrl", download},
-      {"seedbank",
-       {{"releaseId", release_hex},
-        {"creator", record.author().to_text()},
-        {"modelSlug", r.getModelSlug().cStr()},
-        {"infoHashV2", p::to_hex(p::ByteView(t.getInfoHashV2().begin(), t.getInfoHashV2().size()))},
-        {"infoHashV1", t.getInfoHashV1().size() ? nlohmann::ordered_json(p::to_hex(p::ByteView(
-                                                      t.getInfoHashV1().begin(), t.getInfoHashV1().size())))
-                                                : nlohmann::ordered_json(nullptr)},
-        {"magnet", magnet ? *magnet : std::string()},
-        {"license", r.getLicense().getName().cStr()}}}};
+  out.end_array();
+  out.field("downloadUrl", download);
+  out.key("seedbank")
+      .begin_object()
+      .field("releaseId", p::to_hex(record.id()))
+      .field("creator", record.author().to_text())
+      .field("modelSlug", r.getModelSlug().cStr())
+      .field("infoHashV2", hex_of(t.getInfoHashV2()));
+  out.key("infoHashV1");
+  if (t.getInfoHashV1().size()) out.value(hex_of(t.getInfoHashV1()));
+  else out.null();
+  out.field("magnet", magnet ? *magnet : std::string())
+      .field("license", r.getLicense().getName().cStr())
+      .field("retracted", index.is_retracted(record.id()))
+      .end_object();
+  out.end_object();
+  return stats;
+}
+
+nlohmann::ordered_json civitai_model_version(const p::Record& record, const indexer::Index& index,
+                                             const CivitaiLinks& links) {
+  JsonOut out;
+  write_model_version(out, record, index, links, false);
+  return nlohmann::ordered_json::parse(out.str());
+}
+
+std::string display_name(const indexer::Index& index, const p::PublicKey& author) {
+  auto id = index.current(p::RecordKind::profile, author);
+  if (!id) return "";
+  auto rec = index.get(*id);
+  if (!rec) return "";
+  return rec->body().getPayload().getProfile().getDisplayName().cStr();
+}
+
+std::string username_of(const indexer::Index& index, const p::PublicKey& author) {
+  auto name = display_name(index, author);
+  return name.empty() ? author.to_text() : name;
+}
+
+RatingSummary rating_summary(const indexer::Index& index, const p::RecordId& release) {
+  RatingSummary out;
+  out.aggregate = index.rating(release);
+  // Only a few hundred are read: the aggregate itself is exact.
+  for (const auto& id : index.ratings_of(release, 200)) {
+    auto rec = index.get(id);
+    if (!rec || rec->kind() != p::RecordKind::rating) continue;
+    auto r = rec->body().getPayload().getRating();
+    if (r.getStars() >= 4) ++out.thumbs_up;
+    if (r.getStars() <= 2) ++out.thumbs_down;
+    if (r.getReview().size()) ++out.comments;
+  }
   return out;
+}
+
+void write_creator(JsonOut& out, const p::PublicKey& author, const indexer::Index& index, const CivitaiLinks& links,
+                   std::optional<std::uint64_t> model_count) {
+  std::string name, bio, image;
+  std::vector<std::string> profile_links;
+  if (auto id = index.current(p::RecordKind::profile, author)) {
+    if (auto rec = index.get(*id)) {
+      auto pr = rec->body().getPayload().getProfile();
+      name = pr.getDisplayName().cStr();
+      bio = pr.getBio().cStr();
+      if (pr.getAvatar().size() == 32) image = links.base_url + "/api/images/" + hex_of(pr.getAvatar());
+      for (auto l : pr.getLinks()) profile_links.emplace_back(l.cStr());
+    }
+  }
+  std::string key = author.to_text();
+  out.begin_object().field("username", name.empty() ? key : name).key("image");
+  if (image.empty()) out.null();
+  else out.value(image);
+  if (model_count) {
+    out.field("modelCount", *model_count)
+        .field("link", links.base_url + "/api/v1/models?username=" + key);
+  }
+  out.key("seedbank").begin_object().field("key", key).field("displayName", name).field("bio", bio);
+  out.key("links").begin_array();
+  for (const auto& l : profile_links) out.value(l);
+  out.end_array().end_object().end_object();
+}
+
+void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record& head, const indexer::Index& index,
+                 const CivitaiLinks& links) {
+  auto r = head.body().getPayload().getRelease();
+  auto license = r.getLicense();
+  static const char* uses[] = {"Image", "RentCivit", "Rent", "Sell"};
+  // The versions first (their stats add up to the model's), then the model
+  // around them.
+  JsonOut versions;
+  versions.begin_array();
+  RatingSummary total;
+  std::uint64_t downloads = 0;
+  for (const auto& id : model.versions) {
+    auto rec = index.get(id);
+    if (!rec || index.is_retracted(id)) continue;
+    auto stats = write_model_version(versions, *rec, index, links, true);
+    total.thumbs_up += stats.summary.thumbs_up;
+    total.thumbs_down += stats.summary.thumbs_down;
+    total.comments += stats.summary.comments;
+    downloads += stats.downloads;
+  }
+  versions.end_array();
+  total.aggregate = model.rating;
+
+  out.begin_object()
+      .field("id", indexer::numeric_id(model.key))
+      .field("name", r.getModelName().cStr())
+      .field("description", r.getDescription().cStr())
+      .field("type", p::model_type_name(r.getType()))
+      .field("poi", false)
+      .field("nsfw", r.getNsfw())
+      .field("nsfwLevel", r.getNsfw() ? 4 : 1)
+      .field("allowNoCredit", license.getAllowNoCredit());
+  out.key("allowCommercialUse").begin_array();
+  for (auto u : license.getAllowCommercialUse())
+    if (static_cast<unsigned>(u) < 4) out.value(uses[static_cast<unsigned>(u)]);
+  out.end_array();
+  out.field("allowDerivatives", license.getAllowDerivatives())
+      .field("allowDifferentLicense", license.getAllowDifferentLicense());
+  out.key("stats");
+  write_stats(out, total, downloads);
+  out.key("creator");
+  write_creator(out, head.author(), index, links, std::nullopt);
+  out.key("tags").begin_array();
+  for (auto t : r.getTags()) out.value(t.cStr());
+  out.end_array();
+  out.key("modelVersions").raw(versions.str());
+  out.key("seedbank")
+      .begin_object()
+      .field("creator", head.author().to_text())
+      .field("slug", r.getModelSlug().cStr())
+      .field("modelKey", p::to_hex(model.key))
+      .field("license", license.getName().cStr())
+      .end_object();
+  out.end_object();
 }
 
 }  // namespace seedbank::node

@@ -7,9 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
+#include "json_out.h"
 #include "seedbank/indexer/index.h"
+#include "seedbank/protocol/generation_params.h"
 #include "seedbank/protocol/record.h"
 
 namespace seedbank::node {
@@ -31,13 +35,53 @@ struct CivitaiLinks {
   // "http://127.0.0.1:7480"); empty: downloadUrl is the release's magnet
   // link and image urls are file names inside the release.
   std::string base_url;
+  // How many nodes are known to seed a release (by v2 info-hash): its
+  // downloadCount. Unset: 0.
+  std::function<std::uint32_t(const protocol::Sha256Digest&)> seeders;
 };
-
-// The model-version object for a release record.
-nlohmann::ordered_json civitai_model_version(const protocol::Record& release, const indexer::Index& index,
-                                             const CivitaiLinks& links = {});
 
 // ISO 8601 UTC with milliseconds, as Civitai writes createdAt.
 std::string iso8601(std::uint64_t unix_ms);
+
+// An author's current profile's display name, or "" without one.
+std::string display_name(const indexer::Index& index, const protocol::PublicKey& author);
+// The name the API shows for an author: the display name, else the key.
+std::string username_of(const indexer::Index& index, const protocol::PublicKey& author);
+
+// Ratings of one release as Civitai counts them.
+struct RatingSummary {
+  indexer::RatingAggregate aggregate;
+  std::uint32_t thumbs_up = 0;  // 4 or 5 stars
+  std::uint32_t thumbs_down = 0;  // 1 or 2 stars
+  std::uint32_t comments = 0;   // with a review text
+};
+RatingSummary rating_summary(const indexer::Index& index, const protocol::RecordId& release);
+
+// The model-version object for a release record, as a document (for
+// `.civitai.info` sidecars).
+nlohmann::ordered_json civitai_model_version(const protocol::Record& release, const indexer::Index& index,
+                                             const CivitaiLinks& links = {});
+
+// Writers of Civitai's objects into a JSON text (fast: the API's listings).
+// The model-version object; `nested` leaves out "model" (inside a model's
+// modelVersions).
+// Returns the figures it wrote, for a model's totals.
+struct VersionStats {
+  RatingSummary summary;
+  std::uint64_t downloads = 0;
+};
+VersionStats write_model_version(JsonOut& out, const protocol::Record& release, const indexer::Index& index,
+                                 const CivitaiLinks& links, bool nested);
+// Civitai's creator object {username, image} plus Seedbank's key and
+// profile; with modelCount and link when `model_count` is given.
+void write_creator(JsonOut& out, const protocol::PublicKey& author, const indexer::Index& index,
+                   const CivitaiLinks& links, std::optional<std::uint64_t> model_count);
+// The model object: the newest listed version's name, type, tags and
+// license, and every version not retracted, newest first. `head` is the
+// record of model.head.
+void write_model(JsonOut& out, const indexer::ModelInfo& model, const protocol::Record& head,
+                 const indexer::Index& index, const CivitaiLinks& links);
+// Civitai's image "meta" object from generation parameters.
+void write_generation_meta(JsonOut& out, const protocol::GenerationParams& params);
 
 }  // namespace seedbank::node

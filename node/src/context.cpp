@@ -7,9 +7,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <future>
 #include <iostream>
 
 #include "control.h"
+#include "http/api.h"
 #include "views.h"
 #include "seedbank/node/data_dir.h"
 
@@ -42,6 +44,7 @@ nlohmann::json handle_control(NodeContext& node, const nlohmann::json& req) {
     return {{"network", node.options.network},
             {"btListen", node.torrents->listen_address()},
             {"gossipListen", node.gossip ? node.gossip->listen_address() : ""},
+            {"httpListen", node.http_listen},
             {"gossipPeers", node.gossip ? node.gossip->peers().size() : 0},
             {"records", stats.records},
             {"releases", stats.by_kind[1]},
@@ -176,6 +179,35 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
     }
     node.gossip = std::move(gossip).value();
   }
+  // The gallery and API: their own threads; BitTorrent is reached
+  // through jobs posted to this thread.
+  std::unique_ptr<Api> api;
+  std::unique_ptr<HttpServer> http;
+  if (node.options.http != "off") {
+    NodeLink link;
+    link.torrents = node.torrents.get();
+    link.gossip = node.gossip.get();
+    link.run = [&io](std::function<void()> job, std::chrono::milliseconds timeout) {
+      auto done = std::make_shared<std::promise<void>>();
+      auto ran = done->get_future();
+      boost::asio::post(io, [job = std::move(job), done] {
+        job();
+        done->set_value();
+      });
+      return timeout.count() == 0 || ran.wait_for(timeout) == std::future_status::ready;
+    };
+    api = std::make_unique<Api>(*node.index, *node.store, node.options.data_dir, std::move(link));
+    HttpOptions hopts;
+    hopts.listen = node.options.http;
+    hopts.threads = node.options.http_threads;
+    auto server = HttpServer::start(hopts, [a = api.get()](const HttpRequest& r) { return a->handle(r); });
+    if (!server) {
+      std::cerr << "seedbank node: " << server.error().message << "\n";
+      return 1;
+    }
+    http = std::move(server).value();
+    node.http_listen = http->listen_address();
+  }
   // libtorrent's news (a piece to verify, a file to move) is handled at
   // once, not at the next 100 ms tick.
   node.torrents->set_notify([&io, &node] {
@@ -192,8 +224,9 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
     std::cerr << "seedbank node: gossip on " << (node.gossip->listen_address().empty() ? std::string("(not listening)")
                                                                                     : node.gossip->listen_address())
               << ", node id " << node.gossip->node_id() << "\n";
-  std::cerr
-            << "seedbank node: running; press Ctrl-C to stop\n";
+  if (http)
+    std::cerr << "seedbank node: web gallery and API on http://" << http->listen_address() << "/\n";
+  std::cerr << "seedbank node: running; press Ctrl-C to stop\n";
 
   // Alerts every 100 ms; new releases (published by another process on
   // this data dir) picked up within 2 s.
@@ -224,6 +257,8 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
     io.stop();
   });
   io.run();
+  http.reset();  // its threads may wait on jobs for this thread: stop them first
+  api.reset();
   control->reset();
   node.gossip.reset();
   node.torrents->set_notify({});

@@ -18,6 +18,8 @@
 #include <sstream>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <random>
 #include <set>
@@ -194,6 +196,23 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   std::vector<std::pair<p::RecordId, const Session*>> to_announce;  // id, and who sent it to us
   bool announce_posted = false;
   std::vector<p::Sha256Digest> my_seeding;
+  // How many nodes (this one and open sessions) seed each info-hash, kept
+  // in step with the seeding lists; read from other threads (HTTP API).
+  struct DigestHash {
+    std::size_t operator()(const p::Sha256Digest& d) const {
+      std::size_t h;
+      std::memcpy(&h, d.data(), sizeof h);
+      return h;
+    }
+  };
+  mutable std::mutex seeder_mutex;
+  std::unordered_map<p::Sha256Digest, std::uint32_t, DigestHash> seeder_counts;
+  void recount(const std::vector<p::Sha256Digest>& removed, const std::vector<p::Sha256Digest>& added) {
+    std::lock_guard lock(seeder_mutex);
+    for (const auto& h : removed)
+      if (auto it = seeder_counts.find(h); it != seeder_counts.end() && --it->second == 0) seeder_counts.erase(it);
+    for (const auto& h : added) ++seeder_counts[h];
+  }
   // BitTorrent endpoints other nodes told us seed an info-hash (answers to
   // findSeeders), and when each info-hash was last asked about.
   std::map<p::Sha256Digest, std::set<std::string>> learned_seeders;
@@ -262,6 +281,7 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     // What it was asked for may be asked of others at once.
     for (auto it = in_flight.begin(); it != in_flight.end();) it = it->second.from == s ? in_flight.erase(it) : std::next(it);
     for (auto& [id, q] : queries) q.asked.erase(s);
+    recount(s->seeding, {});
     sessions.erase(std::remove_if(sessions.begin(), sessions.end(), [s](const auto& x) { return x.get() == s; }),
                    sessions.end());
   }
@@ -668,9 +688,10 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
           s.seeding_next.push_back(h);
         }
         if (list.size() < kMaxIds) {
-          s.seeding = std::exchange(s.seeding_next, {});
+          auto old = std::exchange(s.seeding, std::exchange(s.seeding_next, {}));
           std::sort(s.seeding.begin(), s.seeding.end());
           s.seeding.erase(std::unique(s.seeding.begin(), s.seeding.end()), s.seeding.end());
+          recount(old, s.seeding);
         }
         break;
       }
@@ -1081,6 +1102,7 @@ void GossipService::add_peer(const std::string& host_port) {
 void GossipService::set_seeding(std::vector<p::Sha256Digest> info_hashes) {
   std::sort(info_hashes.begin(), info_hashes.end());
   if (info_hashes == impl_->my_seeding) return;
+  impl_->recount(impl_->my_seeding, info_hashes);
   impl_->my_seeding = std::move(info_hashes);
   for (auto& s : impl_->open_sessions()) impl_->send_seeding(*s);
 }
@@ -1100,6 +1122,28 @@ void GossipService::ask_seeders(const p::Sha256Digest& info_hash) {
     m.initRoot<schema::GossipMessage>().setFindSeeders(capnp::Data::Reader(info_hash.data(), 32));
     s->send(m);
   }
+}
+
+std::uint32_t GossipService::seeder_count(const p::Sha256Digest& info_hash) const {
+  std::lock_guard lock(impl_->seeder_mutex);
+  auto it = impl_->seeder_counts.find(info_hash);
+  return it == impl_->seeder_counts.end() ? 0 : it->second;
+}
+
+std::vector<std::pair<p::Sha256Digest, std::uint32_t>> GossipService::most_seeded(std::size_t n) const {
+  std::vector<std::pair<p::Sha256Digest, std::uint32_t>> out;
+  {
+    std::lock_guard lock(impl_->seeder_mutex);
+    out.assign(impl_->seeder_counts.begin(), impl_->seeder_counts.end());
+  }
+  auto by_count = [](const auto& a, const auto& b) { return std::tie(b.second, a.first) < std::tie(a.second, b.first); };
+  if (out.size() > n) {
+    std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), by_count);
+    out.resize(n);
+  } else {
+    std::sort(out.begin(), out.end(), by_count);
+  }
+  return out;
 }
 
 std::vector<std::string> GossipService::seeders_of(const p::Sha256Digest& info_hash) const {

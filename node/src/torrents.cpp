@@ -897,6 +897,39 @@ std::optional<TorrentStatus> TorrentService::status_of(const std::string& releas
   return std::nullopt;
 }
 
+std::optional<TorrentService::FileProgress> TorrentService::file_progress(const std::string& release_hex,
+                                                                          const std::string& file_name) {
+  for (auto& [ih, m] : impl_->torrents) {
+    if (m.release_hex != release_hex) continue;
+    for (const auto& slot : m.slots) {
+      if (slot.name != file_name) continue;
+      FileProgress out;
+      out.size = slot.size;
+      if (slot.stored) {
+        out.path = impl_->store.path_of(slot.sha256);
+        out.ready = slot.size;
+        out.stored = true;
+        return out;
+      }
+      out.path = impl_->partial_dir(m.info_hash) / std::to_string(static_cast<int>(slot.index));
+      if (slot.failed) out.error = "its SHA-256 does not match the signed release";
+      else if (!m.error.empty()) out.error = m.error;
+      if (!m.handle.is_valid() || m.piece_size == 0) return out;
+      // Files start on a piece boundary (pad files), so the file's pieces
+      // run from offset / piece_size on.
+      auto first = static_cast<int>(slot.offset / m.piece_size);
+      auto pieces = static_cast<int>((slot.size + m.piece_size - 1) / m.piece_size);
+      auto st = m.handle.status(lt::torrent_handle::query_pieces);  // one call, not one per piece
+      int have = 0;
+      while (have < pieces && first + have < st.pieces.size() && st.pieces.get_bit(lt::piece_index_t(first + have)))
+        ++have;
+      out.ready = std::min<std::uint64_t>(slot.size, static_cast<std::uint64_t>(have) * m.piece_size);
+      return out;
+    }
+  }
+  return std::nullopt;
+}
+
 std::string TorrentService::listen_address() const { return impl_->listen_address; }
 
 void TorrentService::save_state() {

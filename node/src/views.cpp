@@ -1,27 +1,13 @@
 #include "views.h"
 
+#include "civitai.h"
+
 namespace seedbank::node {
 
 nlohmann::ordered_json generation_meta_json(const protocol::GenerationParams& g) {
-  nlohmann::ordered_json meta = nlohmann::ordered_json::object();
-  if (!g.prompt.empty()) meta["prompt"] = g.prompt;
-  if (!g.negative_prompt.empty()) meta["negativePrompt"] = g.negative_prompt;
-  if (g.steps) meta["steps"] = *g.steps;
-  if (!g.sampler.empty()) meta["sampler"] = g.sampler;
-  if (g.cfg_scale) meta["cfgScale"] = *g.cfg_scale;
-  if (g.seed) meta["seed"] = *g.seed;
-  if (g.width && g.height) meta["Size"] = std::to_string(*g.width) + "x" + std::to_string(*g.height);
-  if (!g.model_hash.empty()) meta["Model hash"] = g.model_hash;
-  if (!g.model_name.empty()) meta["Model"] = g.model_name;
-  static const char* typed[] = {"Steps", "Sampler", "CFG scale", "Seed", "Size", "Model hash", "Model"};
-  for (const auto& [key, value] : g.settings) {
-    bool is_typed = false;
-    for (const char* t : typed) is_typed = is_typed || key == t;
-    if (!is_typed && !meta.contains(key)) meta[key] = value;
-  }
-  if (!g.comfy_prompt.empty()) meta["comfy"] = g.comfy_prompt;
-  if (!g.comfy_workflow.empty()) meta["workflow"] = g.comfy_workflow;
-  return meta;
+  JsonOut out;
+  write_generation_meta(out, g);
+  return nlohmann::ordered_json::parse(out.str());
 }
 
 nlohmann::ordered_json model_hints_json(const protocol::ModelHints& h) {

@@ -130,7 +130,7 @@ BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_t
   // 1. aria2c, given only the magnet link, finds the node through the
   //    tracker, fetches the info dictionary from it, then the files.
   auto seed = spawn({SEEDBANK_BINARY, "--data-dir", (dir / "a").string(), "--network", "test", "node", "--bt-listen",
-                     "127.0.0.1:0", "--no-dht", "--listen", "off", "--tracker", announce},
+                     "127.0.0.1:0", "--no-dht", "--listen", "off", "--http", "off", "--tracker", announce},
                     "a-node");
   BOOST_REQUIRE_MESSAGE(seed->wait_for_err("running"), seed->err());
   auto got = dir / "aria2-got";

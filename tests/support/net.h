@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <regex>
 #include <string>
@@ -25,6 +26,7 @@ namespace fs = std::filesystem;
 struct Net {
   fs::path dir = fs::temp_directory_path() / ("seedbank-net-" + std::to_string(std::random_device{}()));
   int calls = 0;
+  std::map<std::string, std::string> http;  // node -> its HTTP API's HOST:PORT, once started
   Net() { fs::create_directories(dir); }
   ~Net() { fs::remove_all(dir); }
 
@@ -37,7 +39,7 @@ struct Net {
                                  std::vector<std::string> extra = {}) {
     std::vector<std::string> args{SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test", "node",
                                   "--bt-listen", "127.0.0.1:0", "--no-dht", "--listen", "127.0.0.1:0",
-                                  "--sync-interval", "500"};
+                                  "--sync-interval", "500", "--http", "127.0.0.1:0"};
     for (const auto& b : bootstrap) args.insert(args.end(), {"--bootstrap", b});
     args.insert(args.end(), extra.begin(), extra.end());
     auto p = std::make_unique<Process>(args, (dir / (node + "-node-" + std::to_string(++calls))).string());
@@ -46,6 +48,7 @@ struct Net {
     std::string err = p->err();
     BOOST_REQUIRE(std::regex_search(err, m, std::regex("gossip on ([0-9.]+:[0-9]+)")));
     *gossip = m[1];
+    if (std::regex_search(err, m, std::regex("API on http://([0-9.]+:[0-9]+)/"))) http[node] = m[1];
     return p;
   }
   std::uint64_t records(const std::string& node) {

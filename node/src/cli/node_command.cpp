@@ -1,6 +1,7 @@
 // seedbank node [--bt-listen ADDR] [--no-dht] [--dht-bootstrap HOST:PORT]...
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -62,7 +63,8 @@ void add_node_command(CLI::App& app, Context& ctx) {
       "Opens (or creates) the data dir, keeps its index in sync with other nodes over\n"
       "gossip (--listen, --bootstrap; peers learnt are kept in peers.json), seeds every\n"
       "release whose files are in the store, resumes unfinished fetches, and answers\n"
-      "`fetch`, `resolve`, `status` and `peers` on <data dir>/control.sock. Releases published on the same\n"
+      "`fetch`, `resolve`, `status` and `peers` on <data dir>/control.sock. It serves the web\n"
+      "gallery and a Civitai-compatible API on --http (docs/http-api.md). Releases published on the same\n"
       "data dir while it runs are seeded within 2 seconds. SIGINT/SIGTERM save resume\n"
       "data and close the index. BitTorrent runs over TCP (uTP off); LSD, UPnP and\n"
       "NAT-PMP are off unless asked for.");
@@ -87,11 +89,17 @@ void add_node_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--outbound", gossip->outbound, "Gossip sessions to keep dialled (default 4)");
   cmd->add_option("--sync-interval", *sync_ms, "Milliseconds between reconciliations with a random peer (default 10000)");
   cmd->add_flag("--no-gossip", *no_gossip, "Do not talk to other nodes (BitTorrent only)");
+  auto http = std::make_shared<std::string>("127.0.0.1:7480");
+  auto http_threads = std::make_shared<unsigned>(2);
+  cmd->add_option("--http", *http,
+                  "Web gallery and Civitai-compatible API address HOST:PORT, or 'off' (default 127.0.0.1:7480: "
+                  "this machine only; 0.0.0.0:7480 serves the network)");
+  cmd->add_option("--http-threads", *http_threads, "Threads answering HTTP requests (default 2)");
   auto no_compat = std::make_shared<bool>(false);
   cmd->add_flag("--no-v1-compat", *no_compat,
                 "Do not also seed each release as a plain v1 torrent (for clients that cannot load BEP 52 "
                 "torrents, e.g. aria2 1.36, Transmission 3)");
-  cmd->callback([&ctx, options, no_dht, no_compat, gossip, bootstrap, no_gossip, sync_ms] {
+  cmd->callback([&ctx, options, no_dht, no_compat, gossip, bootstrap, no_gossip, sync_ms, http, http_threads] {
     NodeOptions node_options;
     node_options.data_dir = ctx.global.resolved_data_dir();
     node_options.network = ctx.global.network;
@@ -101,6 +109,8 @@ void add_node_command(CLI::App& app, Context& ctx) {
     node_options.gossip = *gossip;
     node_options.gossip.sync_interval = std::chrono::milliseconds(std::max(100u, *sync_ms));
     node_options.gossip_enabled = !*no_gossip;
+    node_options.http = *http;
+    node_options.http_threads = std::clamp(*http_threads, 1u, 64u);
     auto peers = bootstrap_peers(node_options.data_dir, *bootstrap);
     if (!peers) {
       ctx.exit_code = report(peers.error());

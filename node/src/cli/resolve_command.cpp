@@ -144,14 +144,6 @@ FileRef file_of(const p::Record& rec, const Candidate& c) {
   return f;
 }
 
-std::string creator_name(indexer::Index& index, const p::PublicKey& author) {
-  auto id = index.current(p::RecordKind::profile, author);
-  if (!id) return "";
-  auto rec = index.get(*id);
-  if (!rec) return "";
-  return rec->body().getPayload().getProfile().getDisplayName().cStr();
-}
-
 std::string license_text(schema::License::Reader l) {
   static const char* uses[] = {"Image", "RentCivit", "Rent", "Sell"};
   std::string commercial;
@@ -385,7 +377,7 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
   if (!rec) return report(rec.error());
   auto r = rec->body().getPayload().getRelease();
   auto f = file_of(*rec, c);
-  std::string creator = rec->author().to_text(), name = creator_name(*node.index, rec->author());
+  std::string creator = rec->author().to_text(), name = display_name(*node.index, rec->author());
 
   // Where it goes.
   fs::path dir = a.out.empty() ? fs::path(".") : fs::path(a.out);

@@ -2,6 +2,8 @@
 
 #include "support/require_ok.h"
 
+#include <lmdb.h>
+
 #include <filesystem>
 #include <random>
 #include <set>
@@ -257,6 +259,143 @@ BOOST_AUTO_TEST_CASE(retraction_by_the_author_hides_the_release) {
   ReleaseQuery all;
   all.include_retracted = true;
   BOOST_TEST(index->query_releases(all)->items.size() == 1u);
+}
+
+namespace {
+
+protocol::Bytes sign_profile(const SecretKey& key, const std::string& name, std::uint64_t t) {
+  return *protocol::sign_record(key, "test", t, [&](schema::RecordBody::Builder b) {
+    b.initPayload().initProfile().setDisplayName(name);
+  });
+}
+
+protocol::Bytes sign_retraction(const SecretKey& key, const protocol::RecordId& release, std::uint64_t t) {
+  return *protocol::sign_record(key, "test", t, [&](schema::RecordBody::Builder b) {
+    b.initPayload().initRetraction().setRelease(capnp::Data::Reader(release.data(), 32));
+  });
+}
+
+}  // namespace
+
+// What the HTTP API lists: models (versions grouped by author and slug),
+// their numeric ids, tags, creators and profile names.
+struct ModelViews {
+  protocol::RecordId v1, v2, other;
+  ModelKey alice_model{};
+
+  void build(IndexFixture& f) {
+    auto first = testing::sample_release(1);
+    auto second = testing::sample_release(2);
+    second.model_name = first.model_name;  // the same model, a newer version
+    second.version_name = "v2.0";
+    second.tags = {"detail", "portrait"};
+    v1 = f.add(testing::sign_release(f.alice, first, 1000));
+    v2 = f.add(testing::sign_release(f.alice, second, 2000));
+    other = f.add(testing::sign_release(f.bob, testing::sample_release(3), 1500));
+    alice_model = model_key(f.alice.public_key(), "detail-tweaker-1");
+    f.add(testing::sign_rating(f.bob, v1, 5, 3000));
+    f.add(testing::sign_rating(f.alice, v2, 4, 3000));
+    f.add(testing::sign_rating(f.alice, other, 3, 3000));
+    f.add(sign_profile(f.alice, "Alice A", 3000));
+  }
+
+  void check(IndexFixture& f) {
+    ReleaseQuery q;
+    q.models_only = true;
+    auto page = f.index->query_releases(q);
+    BOOST_REQUIRE(page.ok());
+    BOOST_REQUIRE_EQUAL(page->items.size(), 2u);  // one per model, newest version
+    BOOST_TEST(to_hex(page->items[0].id()) == to_hex(v2));
+    BOOST_TEST(to_hex(page->items[1].id()) == to_hex(other));
+
+    auto m = f.index->model(alice_model);
+    BOOST_REQUIRE(m);
+    BOOST_REQUIRE_EQUAL(m->versions.size(), 2u);
+    BOOST_TEST(to_hex(m->versions[0]) == to_hex(v2));
+    BOOST_TEST(to_hex(*m->head) == to_hex(v2));
+    BOOST_TEST(m->rating.count == 2u);  // both versions' ratings
+    BOOST_TEST(m->rating.sum == 9u);
+    BOOST_TEST(to_hex(*f.index->model_by_number(numeric_id(alice_model))) == to_hex(alice_model));
+    BOOST_TEST(to_hex(*f.index->release_by_number(numeric_id(v1))) == to_hex(v1));
+    BOOST_TEST(!f.index->release_by_number(12345));
+    BOOST_TEST(numeric_id(v1) < (1ull << 53));
+
+    // Highest rated models: alice's 4.5 over bob's 3.0, each listed once.
+    q.sort = SortOrder::highest_rated;
+    page = f.index->query_releases(q);
+    BOOST_REQUIRE_EQUAL(page->items.size(), 2u);
+    BOOST_TEST(to_hex(page->items[0].id()) == to_hex(v2));
+
+    // Tags count models, under the first version's tags.
+    std::map<std::string, std::uint64_t> tags;
+    for (auto& t : f.index->tags("", "", 100)) tags[t.name] = t.models;
+    BOOST_TEST(tags["detail"] == 2u);
+    BOOST_TEST(tags["tag1"] == 1u);
+    BOOST_TEST(tags.count("portrait") == 0u);
+    BOOST_TEST(f.index->tags("ta", "", 100).size() == 2u);  // tag1, tag3
+
+    BOOST_TEST(f.index->creators(std::nullopt, 10).size() == 2u);
+    BOOST_TEST(f.index->model_count(f.alice.public_key()) == 1u);
+    auto named = f.index->keys_named("alice a");
+    BOOST_REQUIRE_EQUAL(named.size(), 1u);
+    BOOST_TEST((named[0] == f.alice.public_key()));
+    BOOST_TEST(f.index->ratings_of(v1, 10).size() == 1u);
+  }
+};
+
+BOOST_AUTO_TEST_CASE(models_group_versions_with_ids_tags_creators_and_names) {
+  ModelViews views;
+  views.build(*this);
+  views.check(*this);
+  reopen();
+  views.check(*this);
+
+  // A new profile name replaces the old one.
+  add(sign_profile(alice, "Alicia", 4000));
+  BOOST_TEST(index->keys_named("alice a").empty());
+  BOOST_TEST(index->keys_named("ALI", true).size() == 1u);
+
+  // Retracting the newest version lists the one before it.
+  add(sign_retraction(alice, views.v2, 5000));
+  ReleaseQuery q;
+  q.models_only = true;
+  auto page = index->query_releases(q);
+  BOOST_REQUIRE_EQUAL(page->items.size(), 2u);
+  BOOST_TEST(to_hex(page->items[1].id()) == to_hex(views.v1));
+  BOOST_TEST(to_hex(*index->model(views.alice_model)->head) == to_hex(views.v1));
+  // Retracting every version takes the model off the list.
+  add(sign_retraction(alice, views.v1, 5001));
+  BOOST_TEST(!index->model(views.alice_model)->head);
+  BOOST_TEST(index->query_releases(q)->items.size() == 1u);
+  q.sort = SortOrder::highest_rated;
+  BOOST_TEST(index->query_releases(q)->items.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_index_of_format_1_is_upgraded_when_opened) {
+  ModelViews views;
+  views.build(*this);
+  index.reset();
+  // Turn the folder back into format 1: the views format 2 added are gone.
+  MDB_env* env = nullptr;
+  BOOST_REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, 32);
+  BOOST_REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0600) == 0);
+  MDB_txn* txn = nullptr;
+  BOOST_REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+  for (const char* name : {"models", "rel_model", "model_rating", "ids", "tags", "creators", "names", "rel_ratings"}) {
+    MDB_dbi dbi;
+    BOOST_REQUIRE(mdb_dbi_open(txn, name, 0, &dbi) == 0);
+    BOOST_REQUIRE(mdb_drop(txn, dbi, 1) == 0);
+  }
+  MDB_dbi meta;
+  BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+  MDB_val k{7, const_cast<char*>("version")}, v{1, const_cast<char*>("1")};
+  BOOST_REQUIRE(mdb_put(txn, meta, &k, &v, 0) == 0);
+  BOOST_REQUIRE(mdb_txn_commit(txn) == 0);
+  mdb_env_close(env);
+
+  reopen();
+  views.check(*this);
 }
 
 BOOST_AUTO_TEST_CASE(batch_ingest_reports_each_record) {

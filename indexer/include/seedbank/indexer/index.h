@@ -95,6 +95,14 @@ struct ReleaseQuery {
   std::string tag;                          // exact, case-insensitive
   std::string text;                         // every word must start a word of the model name
   std::optional<PublicKey> creator;
+  std::vector<PublicKey> any_creator;       // author is one of these (a profile name several keys use)
+  std::vector<std::uint16_t> any_type;      // type is one of these
+  std::vector<std::string> any_base_model;  // base model is one of these (case-insensitive)
+  std::uint64_t created_after_ms = 0;       // a period: only releases made since
+  bool hide_nsfw = false;
+  // One item per model (author and slug): its newest version that is not
+  // retracted; "highest rated" then ranks models by all their versions' ratings.
+  bool models_only = false;
   SortOrder sort = SortOrder::newest;
   std::size_t limit = 20;                   // 1..100
   std::string cursor;                       // from a previous page's next_cursor
@@ -110,6 +118,33 @@ struct RatingAggregate {
   std::uint32_t count = 0;  // current ratings, one per author
   std::uint64_t sum = 0;    // of stars
   double mean() const { return count ? static_cast<double>(sum) / count : 0.0; }
+};
+
+// A model groups the versions (releases) one author publishes under one
+// slug: SHA-256 of "seedbank/model/v1\0" ++ author ++ slug.
+using ModelKey = protocol::Sha256Digest;
+ModelKey model_key(const PublicKey& author, std::string_view slug);
+// Civitai's ids are integers; ours are the first 53 bits of a SHA-256 (a
+// record id, a model key, a file's hash): stable, within JavaScript's safe
+// integer range, never 0.
+std::uint64_t numeric_id(const protocol::Sha256Digest& digest);
+
+struct ModelInfo {
+  ModelKey key{};
+  std::optional<RecordId> head;    // newest version that is not retracted
+  std::vector<RecordId> versions;  // newest first, retracted ones included (at most 100)
+  std::uint32_t version_count = 0;
+  RatingAggregate rating;          // over every version
+};
+
+struct TagCount {
+  std::string name;     // as first written
+  std::uint64_t models = 0;
+};
+
+struct CreatorCount {
+  PublicKey key;
+  std::uint64_t models = 0;
 };
 
 struct IndexStats {
@@ -148,6 +183,9 @@ class Index {
   // when the text is no hash at all.
   Result<std::vector<HashMatch>> find_by_hash(std::string_view text, std::size_t limit = 100) const;
 
+  // Whether one release passes every filter of `query` (cursor, limit and
+  // sort aside).
+  bool matches(const Record& release, const ReleaseQuery& query) const;
   // Releases matching every given filter, newest or highest rated first.
   Result<ReleasePage> query_releases(const ReleaseQuery& query) const;
 
@@ -158,6 +196,24 @@ class Index {
   bool is_retracted(const RecordId& release) const;
 
   IndexStats stats() const;
+
+  // ---- models, numeric ids, tags, creators (the HTTP API's views) ----
+  std::optional<ModelInfo> model(const ModelKey& key) const;
+  std::optional<ModelKey> model_by_number(std::uint64_t id) const;
+  std::optional<RecordId> release_by_number(std::uint64_t id) const;
+  // Tags by name (case-insensitive), from the first after `after`, only
+  // those starting with `prefix`; counts are models whose first version has the tag.
+  std::vector<TagCount> tags(std::string_view prefix, std::string_view after, std::size_t limit) const;
+  // Creators by key, from the first after `after` (empty: the start).
+  std::vector<CreatorCount> creators(const std::optional<PublicKey>& after, std::size_t limit) const;
+  std::uint64_t model_count(const PublicKey& creator) const;
+  // Keys whose current profile's display name is `name` (case-insensitive),
+  // or starts with it when `prefix` is set.
+  std::vector<PublicKey> keys_named(std::string_view name, bool prefix = false, std::size_t limit = 100) const;
+  // Current ratings of a release (one per author), newest author key order.
+  std::vector<RecordId> ratings_of(const RecordId& release, std::size_t limit) const;
+  // Image posts about a release, newest first.
+  std::vector<RecordId> posts_of(const RecordId& release, std::size_t limit) const;
 
   // Record ids ordered by (createdAt, id), for set reconciliation: calls
   // `visit` from `after` on until it returns false.

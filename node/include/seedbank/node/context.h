@@ -27,6 +27,8 @@ struct NodeOptions {
   TorrentOptions torrents;  // used by run_node; data_dir is filled in
   GossipOptions gossip;     // used by run_node; data_dir, network, bt_port filled in
   bool gossip_enabled = true;
+  std::string http = "127.0.0.1:7480";  // web gallery and API; "off": none
+  unsigned http_threads = 2;
 };
 
 struct NodeContext {
@@ -39,6 +41,7 @@ struct NodeContext {
   // records received once finished.
   std::map<std::uint32_t, std::optional<std::size_t>> queries;
   std::uint32_t next_query = 1;
+  std::string http_listen;  // where the gallery and API answer, once started
 
   // Opens (creating when missing) the data dir, the index and the store.
   static protocol::Result<std::unique_ptr<NodeContext>> open(const NodeOptions& options);

@@ -87,6 +87,11 @@ class GossipService {
   // BitTorrent endpoints (host:port) of peers that say they seed it, and
   // of nodes further away that peers named in answers to ask_seeders.
   std::vector<std::string> seeders_of(const protocol::Sha256Digest& info_hash) const;
+  // How many nodes seed `info_hash` completely: this one and the peers of
+  // open sessions. Thread-safe (the HTTP API's downloadCount).
+  std::uint32_t seeder_count(const protocol::Sha256Digest& info_hash) const;
+  // The `n` info-hashes with the most seeders, most first. Thread-safe.
+  std::vector<std::pair<protocol::Sha256Digest, std::uint32_t>> most_seeded(std::size_t n) const;
   // Asks every peer who seeds `info_hash` (at most every 5 s per hash);
   // answers arrive in seeders_of.
   void ask_seeders(const protocol::Sha256Digest& info_hash);

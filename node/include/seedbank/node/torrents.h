@@ -99,6 +99,20 @@ class TorrentService {
   std::vector<TorrentStatus> status();
   std::optional<TorrentStatus> status_of(const std::string& release_id_hex);
 
+  // How much of one file of a loaded release a reader can have now, in
+  // order from its start (to stream a download while it arrives). Bytes
+  // before `ready` passed their piece hash checks (SHA-256 merkle leaves of
+  // the signed info dictionary), so they are the release's bytes even
+  // before the whole file's SHA-256 is checked. nullopt when the release is
+  // not loaded or has no such file.
+  struct FileProgress {
+    std::filesystem::path path;  // the store file once stored, the partial file before
+    std::uint64_t size = 0;
+    std::uint64_t ready = 0;
+    bool stored = false;
+    std::string error;  // the torrent or the file failed; no more will come
+  };
+  std::optional<FileProgress> file_progress(const std::string& release_id_hex, const std::string& file_name);
   // The address BitTorrent peers can reach this node at (after start).
   std::string listen_address() const;
   // Saves resume data for every torrent (also done by the destructor).

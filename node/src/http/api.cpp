@@ -1,0 +1,922 @@
+#include "http/api.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "civitai.h"
+#include "files.h"
+#include "http/thumbnail.h"
+#include "http/web_assets.h"
+#include "seedbank/protocol/http_target.h"
+#include "seedbank/protocol/image_meta.h"
+#include "seedbank/protocol/release.h"
+#include "json_out.h"
+
+namespace seedbank::node {
+
+namespace p = seedbank::protocol;
+using json = nlohmann::ordered_json;
+using p::HttpTarget;
+
+namespace {
+
+constexpr std::size_t kDefaultLimit = 100;         // Civitai's default page size
+constexpr std::size_t kMaxPageWalk = 10000;         // items a `page` parameter may skip
+constexpr auto kImageFetchInterval = std::chrono::seconds(30);  // per release
+constexpr auto kRankingLifetime = std::chrono::seconds(5);      // "Most Downloaded" order is reused this long
+const unsigned kThumbnailWidths[] = {160, 320, 450, 640, 1024};
+
+HttpResponse json_response(unsigned status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  return r;
+}
+
+HttpResponse text_json(unsigned status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  return r;
+}
+
+HttpResponse error_response(unsigned status, const std::string& message) {
+  return json_response(status, json{{"error", message}});
+}
+
+std::optional<std::uint64_t> parse_number(std::string_view text) {
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return n;
+}
+
+// The scheme and host clients used to reach us, for absolute URLs (tools
+// download `url` and `downloadUrl` as given). Relative when the Host header
+// is missing or not a plain host[:port].
+std::string base_url_of(const HttpRequest& request) {
+  const std::string& host = request.host;
+  if (host.empty() || host.size() > 255) return "";
+  for (char c : host)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr(".-:[]_", c)) return "";
+  return "http://" + host;
+}
+
+// A file read with pread: in the store (complete), or a partial download
+// that grows as its pieces pass their checks.
+class FileSource final : public BodySource {
+ public:
+  using Refresh = std::function<std::optional<TorrentService::FileProgress>()>;
+  FileSource(std::filesystem::path path, std::uint64_t size, std::uint64_t ready, Refresh refresh)
+      : path_(std::move(path)), size_(size), ready_(ready), refresh_(std::move(refresh)) {}
+  ~FileSource() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  std::uint64_t size() const override { return size_; }
+  p::Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t n) override {
+    if (offset >= ready_) {
+      if (!refresh_) return p::make_error(p::ErrorCode::io, "file is shorter than announced");
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_refresh_ < std::chrono::milliseconds(100)) return std::size_t{0};
+      last_refresh_ = now;
+      auto progress = refresh_();
+      if (!progress) return p::make_error(p::ErrorCode::io, "the download stopped");
+      if (!progress->error.empty()) return p::make_error(p::ErrorCode::io, progress->error);
+      if (progress->path.empty()) return std::size_t{0};  // the node was busy: no news
+      if (progress->path != path_) {  // moved into the store: same bytes, new name
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+        path_ = progress->path;
+      }
+      ready_ = progress->ready;
+      if (progress->stored) refresh_ = nullptr;
+      if (offset >= ready_) return std::size_t{0};
+    }
+    if (fd_ < 0) {
+      fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd_ < 0) {
+        if (refresh_) return std::size_t{0};  // being renamed into the store: ask again
+        return p::make_error(p::ErrorCode::io, path_.string() + ": " + std::strerror(errno));
+      }
+    }
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, ready_ - offset));
+    ssize_t got = ::pread(fd_, out, want, static_cast<off_t>(offset));
+    if (got < 0) return p::make_error(p::ErrorCode::io, path_.string() + ": " + std::strerror(errno));
+    if (got == 0) return p::make_error(p::ErrorCode::io, path_.string() + ": shorter than its release says");
+    return static_cast<std::size_t>(got);
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::uint64_t size_;
+  std::uint64_t ready_;
+  Refresh refresh_;
+  int fd_ = -1;
+  std::chrono::steady_clock::time_point last_refresh_{};
+};
+
+p::Sha256Digest digest_of(capnp::Data::Reader d) {
+  p::Sha256Digest out{};
+  if (d.size() == 32) std::memcpy(out.data(), d.begin(), 32);
+  return out;
+}
+
+std::string quoted_file_name(std::string name) {
+  for (auto& c : name)
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = '_';
+  return name;
+}
+
+}  // namespace
+
+struct Api::Impl {
+  indexer::Index& index;
+  ContentStore& store;
+  std::filesystem::path data_dir;
+  NodeLink link;
+
+  std::mutex mutex;  // guards what follows
+  std::map<p::RecordId, std::chrono::steady_clock::time_point> image_fetches;
+  struct Ranked {
+    indexer::ModelKey model;
+    std::uint64_t seeders;
+  };
+  std::vector<Ranked> ranking;
+  std::chrono::steady_clock::time_point ranking_time{};
+
+  Impl(indexer::Index& i, ContentStore& s, std::filesystem::path d, NodeLink l)
+      : index(i), store(s), data_dir(std::move(d)), link(std::move(l)) {}
+
+  CivitaiLinks links_for(const HttpRequest& request) const {
+    CivitaiLinks links;
+    links.base_url = base_url_of(request);
+    if (link.gossip) {
+      GossipService* gossip = link.gossip;
+      links.seeders = [gossip](const p::Sha256Digest& ih) { return gossip->seeder_count(ih); };
+    }
+    return links;
+  }
+
+  // ---- routing ----
+
+  HttpResponse handle(const HttpRequest& request) {
+    if (request.method == "OPTIONS") {
+      HttpResponse r;
+      r.status = 204;
+      r.content_type.clear();
+      r.headers = {{"Access-Control-Allow-Origin", "*"},
+                   {"Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS"},
+                   {"Access-Control-Allow-Headers", "Content-Type, Range, Authorization"},
+                   {"Access-Control-Max-Age", "86400"}};
+      return r;
+    }
+    auto target = p::parse_target(request.target);
+    if (!target) return error_response(400, target.error().message);
+    const HttpTarget& t = *target;
+    const bool get = request.method == "GET" || request.method == "HEAD";
+    const bool post = request.method == "POST";
+    if (!get && !post) return error_response(405, "method " + request.method + " is not supported here");
+
+    if (t.path == "/api/v1/model-versions/by-hash" && post) return by_hash_list(request);
+    if (post) return error_response(405, "POST is only for /api/v1/model-versions/by-hash");
+    if (t.path == "/api/v1/models") return list_models(request, t);
+    if (auto seg = t.segments_after("/api/v1/models"); seg && seg->size() == 1) return one_model(request, (*seg)[0]);
+    if (auto seg = t.segments_after("/api/v1/model-versions/by-hash"); seg && seg->size() == 1)
+      return by_hash(request, (*seg)[0]);
+    if (auto seg = t.segments_after("/api/v1/model-versions"); seg && seg->size() == 1)
+      return one_version(request, (*seg)[0]);
+    if (t.path == "/api/v1/images") return list_images(request, t);
+    if (t.path == "/api/v1/tags") return list_tags(request, t);
+    if (t.path == "/api/v1/creators") return list_creators(request, t);
+    if (t.path == "/api/seedbank/reviews") return reviews(request, t);
+    if (auto seg = t.segments_after("/api/images"); seg && seg->size() == 1) return image(request, t, (*seg)[0]);
+    if (auto seg = t.segments_after("/api/download/models"); seg && seg->size() == 1)
+      return download(request, t, (*seg)[0]);
+    if (t.path.rfind("/api/", 0) == 0 || t.path == "/api")
+      return error_response(404, "no API route " + t.path + "; see docs/http-api.md");
+    return page(t);
+  }
+
+  HttpResponse page(const HttpTarget& t) {
+    std::string path = t.path;
+    if (path == "/" || path.rfind("/models/", 0) == 0 || path.rfind("/user/", 0) == 0 || path == "/images")
+      path = "/index.html";
+    for (std::size_t i = 0; i < kWebAssetCount; ++i) {
+      if (path != kWebAssets[i].path) continue;
+      HttpResponse r;
+      r.content_type = kWebAssets[i].content_type;
+      r.body.assign(reinterpret_cast<const char*>(kWebAssets[i].data), kWebAssets[i].size);
+      r.headers.emplace_back("Cache-Control", "no-cache");
+      return r;
+    }
+    HttpResponse r;
+    r.status = 404;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = "Not found: " + t.path + "\n";
+    return r;
+  }
+
+  // ---- models ----
+
+  struct ListRequest {
+    indexer::ReleaseQuery query;
+    std::size_t limit = kDefaultLimit;
+    bool most_downloaded = false;
+    bool nobody = false;  // a username no key uses: nothing matches
+  };
+
+  p::Result<ListRequest> read_list_request(const HttpTarget& t) {
+    ListRequest out;
+    auto& q = out.query;
+    q.models_only = true;
+    auto limit = p::integer_param(t, "limit", 0, 100);
+    if (!limit) return limit.error();
+    if (*limit && **limit > 0) out.limit = **limit;
+    if (auto v = t.get("query")) q.text = v->substr(0, 200);
+    if (auto v = t.get("tag")) q.tag = v->substr(0, 200);
+    if (auto v = t.get("username"); v && !v->empty()) {
+      if (auto key = p::PublicKey::from_text(*v)) {
+        q.creator = *key;
+      } else {
+        q.any_creator = index.keys_named(*v);
+        out.nobody = q.any_creator.empty();
+      }
+    }
+    for (const auto& name : t.all("types")) {
+      auto type = p::parse_model_type(name);
+      if (!type) {
+        std::string names;
+        for (auto n : p::model_type_names()) names += (names.empty() ? "" : ", ") + std::string(n);
+        return p::make_error(p::ErrorCode::invalid_argument,
+                             "types: '" + name.substr(0, 100) + "' is not a model type; use one of " + names);
+      }
+      q.any_type.push_back(static_cast<std::uint16_t>(*type));
+    }
+    for (const auto& base : t.all("baseModels")) q.any_base_model.push_back(base.substr(0, 100));
+    if (auto sort = t.get("sort")) {
+      if (*sort == "Highest Rated" || *sort == "Most Liked" || *sort == "Most Discussed") {
+        q.sort = indexer::SortOrder::highest_rated;
+      } else if (*sort == "Most Downloaded" || *sort == "Most Collected") {
+        out.most_downloaded = true;
+      } else if (*sort != "Newest") {
+        return p::make_error(p::ErrorCode::invalid_argument,
+                             "sort: '" + sort->substr(0, 100) +
+                                 "' is not a sort; use Highest Rated, Most Downloaded, Most Liked, Most Discussed, "
+                                 "Most Collected or Newest");
+      }
+    }
+    if (auto period = t.get("period")) {
+      std::uint64_t day = 86400000ull, span = 0;
+      if (*period == "Day") span = day;
+      else if (*period == "Week") span = 7 * day;
+      else if (*period == "Month") span = 30 * day;
+      else if (*period == "Year") span = 365 * day;
+      else if (*period != "AllTime")
+        return p::make_error(p::ErrorCode::invalid_argument,
+                             "period: '" + period->substr(0, 100) + "' is not a period; use AllTime, Year, Month, Week or Day");
+      auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
+      if (span) q.created_after_ms = now > span ? now - span : 0;
+    }
+    auto nsfw = p::bool_param(t, "nsfw");
+    if (!nsfw) return nsfw.error();
+    if (*nsfw && !**nsfw) q.hide_nsfw = true;
+    return out;
+  }
+
+  // One page of model heads (newest, highest rated, or most downloaded).
+  p::Result<std::pair<std::vector<p::Record>, std::string>> model_page(const ListRequest& l, std::string cursor) {
+    std::vector<p::Record> heads;
+    if (l.nobody) return std::pair{std::move(heads), std::string()};
+    if (!l.most_downloaded) {
+      auto q = l.query;
+      q.limit = l.limit;
+      q.cursor = cursor;
+      auto page = index.query_releases(q);
+      if (!page) return page.error();
+      return std::pair{std::move(page->items), page->next_cursor};
+    }
+    // Most downloaded: models by how many nodes seed their versions, then
+    // every other model, newest first. Cursors: "d<offset>" in the ranking,
+    // "n<index cursor>" after it.
+    auto ranking = current_ranking();
+    std::set<indexer::ModelKey> ranked;
+    for (const auto& r : ranking) ranked.insert(r.model);
+    std::size_t offset = 0;
+    if (cursor.empty() || cursor[0] == 'd') {
+      if (cursor.size() > 1) {
+        auto n = parse_number(std::string_view(cursor).substr(1));
+        if (!n) return p::make_error(p::ErrorCode::invalid_argument, "cursor '" + cursor + "' is not one this node returned");
+        offset = *n;
+      }
+      for (; offset < ranking.size() && heads.size() < l.limit; ++offset) {
+        auto m = index.model(ranking[offset].model);
+        if (!m || !m->head) continue;
+        auto head = index.get(*m->head);
+        if (head && index.matches(*head, l.query)) heads.push_back(std::move(*head));
+      }
+      if (heads.size() == l.limit) return std::pair{std::move(heads), "d" + std::to_string(offset)};
+      cursor = "n";
+    }
+    if (cursor[0] != 'n')
+      return p::make_error(p::ErrorCode::invalid_argument, "cursor '" + cursor + "' is not one this node returned");
+    std::string rest = cursor.substr(1);
+    for (int rounds = 0; rounds < 20 && heads.size() < l.limit; ++rounds) {
+      auto q = l.query;
+      q.limit = l.limit;
+      q.cursor = rest;
+      auto page = index.query_releases(q);
+      if (!page) return page.error();
+      for (auto& rec : page->items) {
+        auto key = indexer::model_key(rec.author(), rec.body().getPayload().getRelease().getModelSlug().cStr());
+        if (!ranked.count(key) && heads.size() < l.limit) heads.push_back(std::move(rec));
+      }
+      rest = page->next_cursor;
+      if (rest.empty()) return std::pair{std::move(heads), std::string()};
+    }
+    return std::pair{std::move(heads), "n" + rest};
+  }
+
+  std::vector<Ranked> current_ranking() {
+    std::lock_guard lock(mutex);
+    auto now = std::chrono::steady_clock::now();
+    if (now - ranking_time < kRankingLifetime && ranking_time != std::chrono::steady_clock::time_point{})
+      return ranking;
+    ranking_time = now;
+    ranking.clear();
+    if (!link.gossip) return ranking;
+    std::map<indexer::ModelKey, std::uint64_t> per_model;
+    for (const auto& [ih, count] : link.gossip->most_seeded(5000)) {
+      auto matches = index.find_by_hash("urn:btmh:1220" + p::to_hex(ih), 4);
+      if (!matches || matches->empty()) continue;
+      auto rec = index.get((*matches)[0].release);
+      if (!rec || rec->kind() != p::RecordKind::release) continue;
+      per_model[indexer::model_key(rec->author(), rec->body().getPayload().getRelease().getModelSlug().cStr())] += count;
+    }
+    for (const auto& [key, count] : per_model) ranking.push_back({key, count});
+    std::stable_sort(ranking.begin(), ranking.end(), [](auto& a, auto& b) { return a.seeders > b.seeders; });
+    return ranking;
+  }
+
+  void write_model_of(JsonOut& out, const p::Record& head, const CivitaiLinks& links) {
+    auto key = indexer::model_key(head.author(), head.body().getPayload().getRelease().getModelSlug().cStr());
+    auto m = index.model(key);
+    if (!m) {  // cannot happen for an indexed release; show the one version
+      m.emplace();
+      m->key = key;
+      m->head = head.id();
+      m->versions = {head.id()};
+    }
+    write_model(out, *m, head, index, links);
+  }
+
+  HttpResponse list_models(const HttpRequest& request, const HttpTarget& t) {
+    auto l = read_list_request(t);
+    if (!l) return error_response(400, l.error().message);
+    std::string cursor = t.get("cursor").value_or("");
+    auto page_number = p::integer_param(t, "page", 1, 1000000);
+    if (!page_number) return error_response(400, page_number.error().message);
+    if (*page_number && cursor.empty()) {
+      // Pages are walked from the first (cursors are the fast way).
+      if ((**page_number - 1) * l->limit > kMaxPageWalk)
+        return error_response(400, "page: at most " + std::to_string(kMaxPageWalk) +
+                                       " items can be skipped with page; use cursor (metadata.nextCursor)");
+      for (std::uint64_t i = 1; i < **page_number; ++i) {
+        auto skipped = model_page(*l, cursor);
+        if (!skipped) return error_response(400, skipped.error().message);
+        cursor = skipped->second;
+        if (cursor.empty()) break;
+      }
+      if (cursor.empty() && **page_number > 1) return json_response(200, json{{"items", json::array()}, {"metadata", {{"currentPage", **page_number}, {"pageSize", l->limit}}}});
+    }
+    auto result = model_page(*l, cursor);
+    if (!result) return error_response(400, result.error().message);
+    auto links = links_for(request);
+    JsonOut out;
+    out.begin_object().key("items").begin_array();
+    for (const auto& head : result->first) write_model_of(out, head, links);
+    out.end_array();
+    json metadata = {{"pageSize", l->limit}};
+    if (*page_number) metadata["currentPage"] = **page_number;
+    if (!result->second.empty()) {
+      metadata["nextCursor"] = result->second;
+      std::string next = links.base_url + "/api/v1/models?";
+      for (const auto& [k, v] : t.params)
+        if (k != "cursor" && k != "page") next += p::percent_encode(k) + "=" + p::percent_encode(v) + "&";
+      metadata["nextPage"] = next + "cursor=" + p::percent_encode(result->second);
+    }
+    out.key("metadata").raw(metadata.dump()).end_object();
+    return text_json(200, out.take());
+  }
+
+  HttpResponse one_model(const HttpRequest& request, const std::string& id_text) {
+    auto id = parse_number(id_text);
+    if (!id) return error_response(400, "model id '" + id_text.substr(0, 100) + "' is not a number");
+    auto key = index.model_by_number(*id);
+    auto m = key ? index.model(*key) : std::nullopt;
+    if (!m || !m->head) return error_response(404, "No model with id " + std::to_string(*id));
+    auto head = index.get(*m->head);
+    if (!head) return error_response(404, "No model with id " + std::to_string(*id));
+    JsonOut out;
+    write_model(out, *m, *head, index, links_for(request));
+    return text_json(200, out.take());
+  }
+
+  std::optional<p::Record> listed_release(std::uint64_t number) {
+    auto id = index.release_by_number(number);
+    if (!id || index.is_retracted(*id)) return std::nullopt;
+    auto rec = index.get(*id);
+    if (!rec || rec->kind() != p::RecordKind::release) return std::nullopt;
+    return std::move(rec).value();
+  }
+
+  HttpResponse one_version(const HttpRequest& request, const std::string& id_text) {
+    auto id = parse_number(id_text);
+    if (!id) return error_response(400, "model version id '" + id_text.substr(0, 100) + "' is not a number");
+    auto rec = listed_release(*id);
+    if (!rec) return error_response(404, "No model version with id " + std::to_string(*id));
+    JsonOut out;
+    write_model_version(out, *rec, index, links_for(request), false);
+    return text_json(200, out.take());
+  }
+
+  // The release a hash names: a model file's hash first, then a
+  // release-level one (info-hash, release id); never a sample image's.
+  std::optional<p::Record> release_for_hash(const std::string& hash) {
+    auto matches = index.find_by_hash(hash, 16);
+    if (!matches) return std::nullopt;
+    std::optional<p::Record> fallback;
+    for (const auto& m : *matches) {
+      if (m.file != indexer::kReleaseLevel && (m.file & indexer::kImageFlag)) continue;
+      if (index.is_retracted(m.release)) continue;
+      auto rec = index.get(m.release);
+      if (!rec || rec->kind() != p::RecordKind::release) continue;
+      if (m.file != indexer::kReleaseLevel) return std::move(rec).value();
+      if (!fallback) fallback = std::move(rec).value();
+    }
+    return fallback;
+  }
+
+  HttpResponse by_hash(const HttpRequest& request, const std::string& hash) {
+    auto rec = release_for_hash(hash);
+    if (!rec) return error_response(404, "Model not found");
+    JsonOut out;
+    write_model_version(out, *rec, index, links_for(request), false);
+    return text_json(200, out.take());
+  }
+
+  HttpResponse by_hash_list(const HttpRequest& request) {
+    auto body = nlohmann::json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_array())
+      return error_response(400, "the body must be a JSON array of hashes, e.g. [\"<sha256>\", ...]");
+    if (body.size() > 10000) return error_response(400, "at most 10000 hashes per request");
+    auto links = links_for(request);
+    JsonOut out;
+    out.begin_array();
+    std::set<p::RecordId> seen;
+    for (const auto& h : body) {
+      if (!h.is_string()) return error_response(400, "the body must be a JSON array of strings");
+      auto rec = release_for_hash(h.get<std::string>());
+      if (rec && seen.insert(rec->id()).second) write_model_version(out, *rec, index, links, false);
+    }
+    out.end_array();
+    return text_json(200, out.take());
+  }
+
+  // ---- images, tags, creators, reviews ----
+
+  HttpResponse list_images(const HttpRequest& request, const HttpTarget& t) {
+    auto limit = p::integer_param(t, "limit", 0, 200);
+    if (!limit) return error_response(400, limit.error().message);
+    const std::size_t want = *limit && **limit ? **limit : kDefaultLimit;
+    std::uint64_t skip = 0;
+    if (auto c = t.get("cursor"); c && !c->empty()) {
+      auto n = parse_number(*c);
+      if (!n) return error_response(400, "cursor '" + c->substr(0, 100) + "' is not one this node returned");
+      skip = *n;
+    }
+    // The releases whose images are listed.
+    std::vector<p::Record> releases;
+    bool whole_list = false;  // releases came from a listing that may go on
+    std::string release_cursor;
+    indexer::ReleaseQuery q;
+    q.limit = 100;
+    if (auto v = t.get("modelVersionId")) {
+      auto n = parse_number(*v);
+      if (!n) return error_response(400, "modelVersionId '" + v->substr(0, 100) + "' is not a number");
+      if (auto rec = listed_release(*n)) releases.push_back(std::move(*rec));
+    } else if (auto v = t.get("modelId")) {
+      auto n = parse_number(*v);
+      if (!n) return error_response(400, "modelId '" + v->substr(0, 100) + "' is not a number");
+      auto key = index.model_by_number(*n);
+      if (auto m = key ? index.model(*key) : std::nullopt)
+        for (const auto& id : m->versions)
+          if (auto rec = index.get(id); rec && !index.is_retracted(id)) releases.push_back(std::move(*rec));
+    } else {
+      if (auto v = t.get("username"); v && !v->empty()) {
+        if (auto key = p::PublicKey::from_text(*v)) q.creator = *key;
+        else if (q.any_creator = index.keys_named(*v); q.any_creator.empty())
+          return json_response(200, json{{"items", json::array()}, {"metadata", json::object()}});
+      }
+      whole_list = true;
+    }
+    auto links = links_for(request);
+    json items = json::array();
+    std::uint64_t position = 0;
+    auto emit = [&](const p::Record& rec) {
+      auto r = rec.body().getPayload().getRelease();
+      std::string username = username_of(index, rec.author());
+      for (auto img : r.getImages()) {
+        if (position++ < skip) continue;
+        if (items.size() >= want) return;
+        std::string sha = p::to_hex(p::ByteView(img.getSha256().begin(), img.getSha256().size()));
+        auto meta = nlohmann::ordered_json::parse([&] {
+          JsonOut m;
+          write_generation_meta(m, p::read_generation(img.getGeneration()));
+          return m.take();
+        }());
+        items.push_back({{"id", civitai_id(digest_of(img.getSha256()))},
+                         {"url", links.base_url + "/api/images/" + sha},
+                         {"hash", sha},
+                         {"width", img.getWidth()},
+                         {"height", img.getHeight()},
+                         {"nsfw", img.getNsfw()},
+                         {"nsfwLevel", img.getNsfw() ? "X" : "None"},
+                         {"createdAt", iso8601(rec.created_at())},
+                         {"postId", nullptr},
+                         {"stats", {{"cryCount", 0}, {"laughCount", 0}, {"likeCount", 0}, {"heartCount", 0}, {"commentCount", 0}}},
+                         {"meta", meta.empty() ? json(nullptr) : json(meta)},
+                         {"username", username},
+                         {"baseModel", r.getBaseModel().cStr()},
+                         {"modelVersionId", civitai_id(rec.id())},
+                         {"seedbank", {{"releaseId", p::to_hex(rec.id())}, {"name", img.getName().cStr()}}}});
+      }
+    };
+    for (const auto& rec : releases) emit(rec);
+    // A listing: newest releases, as many pages as the images need.
+    for (int rounds = 0; whole_list && items.size() < want && rounds < 50; ++rounds) {
+      q.cursor = release_cursor;
+      auto page = index.query_releases(q);
+      if (!page) return error_response(400, page.error().message);
+      for (const auto& rec : page->items) emit(rec);
+      release_cursor = page->next_cursor;
+      if (release_cursor.empty()) break;
+    }
+    json metadata = json::object();
+    if (items.size() == want) {
+      metadata["nextCursor"] = std::to_string(skip + want);
+      std::string next = links.base_url + "/api/v1/images?";
+      for (const auto& [k, v] : t.params)
+        if (k != "cursor") next += p::percent_encode(k) + "=" + p::percent_encode(v) + "&";
+      metadata["nextPage"] = next + "cursor=" + std::to_string(skip + want);
+    }
+    return json_response(200, json{{"items", items}, {"metadata", metadata}});
+  }
+
+  HttpResponse list_tags(const HttpRequest& request, const HttpTarget& t) {
+    auto limit = p::integer_param(t, "limit", 0, 200);
+    if (!limit) return error_response(400, limit.error().message);
+    const std::size_t want = *limit && **limit ? **limit : 20;
+    auto page_number = p::integer_param(t, "page", 1, 1000000);
+    if (!page_number) return error_response(400, page_number.error().message);
+    std::string prefix = t.get("query").value_or("").substr(0, 200);
+    std::string after = t.get("cursor").value_or("");
+    std::uint64_t page = page_number->value_or(1);
+    if (!after.empty()) page = 1;
+    if ((page - 1) * want > kMaxPageWalk) return error_response(400, "page: too far; use cursor (metadata.nextCursor)");
+    std::vector<indexer::TagCount> tags;
+    for (std::uint64_t i = 0; i < page; ++i) {
+      tags = index.tags(prefix, after, want);
+      if (tags.size() < want) {
+        if (i + 1 < page) tags.clear();
+        break;
+      }
+      if (i + 1 < page) after = tags.back().name;
+    }
+    auto base = base_url_of(request);
+    json items = json::array();
+    for (const auto& tag : tags)
+      items.push_back({{"name", tag.name}, {"modelCount", tag.models},
+                       {"link", base + "/api/v1/models?tag=" + p::percent_encode(tag.name)}});
+    json metadata = {{"currentPage", page}, {"pageSize", want}};
+    if (tags.size() == want) {
+      metadata["nextCursor"] = tags.back().name;
+      metadata["nextPage"] = base + "/api/v1/tags?limit=" + std::to_string(want) +
+                             (prefix.empty() ? "" : "&query=" + p::percent_encode(prefix)) +
+                             "&cursor=" + p::percent_encode(tags.back().name);
+    }
+    return json_response(200, json{{"items", items}, {"metadata", metadata}});
+  }
+
+  HttpResponse list_creators(const HttpRequest& request, const HttpTarget& t) {
+    auto limit = p::integer_param(t, "limit", 0, 200);
+    if (!limit) return error_response(400, limit.error().message);
+    const std::size_t want = *limit && **limit ? **limit : 20;
+    auto links = links_for(request);
+    std::vector<p::PublicKey> keys;
+    std::string next_cursor;
+    if (auto query = t.get("query"); query && !query->empty()) {
+      if (auto key = p::PublicKey::from_text(*query)) keys.push_back(*key);
+      for (const auto& k : index.keys_named(*query, true, want))
+        if (std::find(keys.begin(), keys.end(), k) == keys.end() && keys.size() < want) keys.push_back(k);
+    } else {
+      std::optional<p::PublicKey> after;
+      if (auto c = t.get("cursor"); c && !c->empty()) {
+        after = p::PublicKey::from_text(*c);
+        if (!after) return error_response(400, "cursor '" + c->substr(0, 100) + "' is not one this node returned");
+      }
+      auto page_number = p::integer_param(t, "page", 1, 1000000);
+      if (!page_number) return error_response(400, page_number.error().message);
+      std::uint64_t page = after ? 1 : page_number->value_or(1);
+      if ((page - 1) * want > kMaxPageWalk) return error_response(400, "page: too far; use cursor (metadata.nextCursor)");
+      std::vector<indexer::CreatorCount> found;
+      for (std::uint64_t i = 0; i < page; ++i) {
+        found = index.creators(after, want);
+        if (found.size() < want) {
+          if (i + 1 < page) found.clear();
+          break;
+        }
+        after = found.back().key;
+      }
+      for (const auto& c : found) keys.push_back(c.key);
+      if (found.size() == want) next_cursor = found.back().key.to_text();
+    }
+    JsonOut out;
+    out.begin_object().key("items").begin_array();
+    for (const auto& key : keys) write_creator(out, key, index, links, index.model_count(key));
+    out.end_array();
+    json metadata = {{"pageSize", want}};
+    if (!next_cursor.empty()) {
+      metadata["nextCursor"] = next_cursor;
+      metadata["nextPage"] = links.base_url + "/api/v1/creators?limit=" + std::to_string(want) + "&cursor=" + next_cursor;
+    }
+    out.key("metadata").raw(metadata.dump()).end_object();
+    return text_json(200, out.take());
+  }
+
+  HttpResponse reviews(const HttpRequest&, const HttpTarget& t) {
+    auto v = t.get("modelVersionId");
+    auto n = v ? parse_number(*v) : std::nullopt;
+    if (!n) return error_response(400, "modelVersionId: give a model version id");
+    auto rec = listed_release(*n);
+    if (!rec) return error_response(404, "No model version with id " + std::to_string(*n));
+    json items = json::array();
+    for (const auto& id : index.ratings_of(rec->id(), 500)) {
+      auto rating = index.get(id);
+      if (!rating || rating->kind() != p::RecordKind::rating) continue;
+      auto r = rating->body().getPayload().getRating();
+      items.push_back({{"username", username_of(index, rating->author())},
+                       {"creator", rating->author().to_text()},
+                       {"stars", r.getStars()},
+                       {"review", r.getReview().cStr()},
+                       {"createdAt", iso8601(rating->created_at())}});
+    }
+    auto agg = index.rating(rec->id());
+    return json_response(200, json{{"items", items}, {"ratingCount", agg.count}, {"rating", agg.mean()}});
+  }
+
+  // ---- files ----
+
+  // Starts an images-only fetch of `release` on the node thread, at most
+  // every kImageFetchInterval per release; does not wait.
+  void fetch_images(const p::Record& release) {
+    if (!link.run || !link.torrents) return;
+    {
+      std::lock_guard lock(mutex);
+      auto now = std::chrono::steady_clock::now();
+      auto& last = image_fetches[release.id()];
+      if (last != std::chrono::steady_clock::time_point{} && now - last < kImageFetchInterval) return;
+      last = now;
+      if (image_fetches.size() > 10000) image_fetches.clear();
+    }
+    TorrentService* torrents = link.torrents;
+    GossipService* gossip = link.gossip;
+    indexer::Index* idx = &index;
+    auto id = release.id();
+    link.run(
+        [idx, id, torrents, gossip] {
+          auto rec = idx->get(id);
+          if (!rec) return;
+          std::vector<std::string> peers;
+          if (gossip) {
+            p::Sha256Digest ih{};
+            std::memcpy(ih.data(), rec->body().getPayload().getRelease().getTorrent().getInfoHashV2().begin(), 32);
+            peers = gossip->seeders_of(ih);
+            gossip->ask_seeders(ih);
+          }
+          auto st = torrents->fetch(*rec, true, peers);
+          (void)st;  // shown by `seedbank status`; the gallery retries the image
+        },
+        std::chrono::milliseconds(0));
+  }
+
+  HttpResponse image(const HttpRequest&, const HttpTarget& t, const std::string& hex) {
+    auto sha = p::from_hex_fixed<32>(hex);
+    if (!sha) return error_response(400, "image '" + hex.substr(0, 100) + "' is not a SHA-256 (64 hex digits)");
+    auto width = p::integer_param(t, "width", 1, 100000);
+    if (!width) return error_response(400, width.error().message);
+    if (!store.contains(*sha)) {
+      auto matches = index.find_by_hash("sha256:" + p::to_hex(*sha), 16);
+      if (matches)
+        for (const auto& m : *matches) {
+          if (m.file == indexer::kReleaseLevel || !(m.file & indexer::kImageFlag)) continue;
+          auto rec = index.get(m.release);
+          if (!rec || index.is_retracted(m.release)) continue;
+          fetch_images(*rec);
+          auto r = error_response(503, "image " + p::to_hex(*sha) + " is being fetched from peers; try again in a few seconds");
+          r.headers.emplace_back("Retry-After", "2");
+          return r;
+        }
+      return error_response(404, "no image " + p::to_hex(*sha) + " is known to this node");
+    }
+    auto path = store.path_of(*sha);
+    std::string etag = "\"" + p::to_hex(*sha) + "\"";
+    std::error_code ec;
+    auto size = std::filesystem::file_size(path, ec);
+    if (ec) return error_response(500, path.string() + ": " + ec.message());
+    // The type from the bytes themselves: the store holds content, not names.
+    std::string head(std::min<std::uintmax_t>(size, 64 * 1024), '\0');
+    {
+      std::ifstream in(path, std::ios::binary);
+      in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    }
+    std::string mime = "application/octet-stream";
+    if (head.rfind("\x89PNG", 0) == 0) mime = "image/png";
+    else if (head.rfind("\xff\xd8", 0) == 0) mime = "image/jpeg";
+    else if (head.size() > 12 && head.compare(8, 4, "WEBP") == 0) mime = "image/webp";
+    if (*width && mime != "application/octet-stream") {
+      unsigned w = kThumbnailWidths[std::size(kThumbnailWidths) - 1];
+      for (unsigned candidate : kThumbnailWidths)
+        if (candidate >= **width) {
+          w = candidate;
+          break;
+        }
+      auto thumb = thumbnail(*sha, path, size, w);
+      if (thumb) {
+        HttpResponse r;
+        r.content_type = "image/jpeg";
+        r.body = std::move(*thumb);
+        r.etag = "\"" + p::to_hex(*sha) + "-" + std::to_string(w) + "\"";
+        r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
+        return r;
+      }
+      // Not decodable here: the original is still a valid answer.
+    }
+    HttpResponse r;
+    r.content_type = mime;
+    r.etag = etag;
+    r.source = std::make_shared<FileSource>(path, size, size, nullptr);
+    r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
+    return r;
+  }
+
+  // A cached thumbnail (<data dir>/thumbs/<sha>-<width>.jpg), made once.
+  std::optional<std::string> thumbnail(const p::Sha256Digest& sha, const std::filesystem::path& path,
+                                       std::uint64_t size, unsigned width) {
+    auto cached = data_dir / "thumbs" / (p::to_hex(sha) + "-" + std::to_string(width) + ".jpg");
+    {
+      std::ifstream in(cached, std::ios::binary);
+      if (in) return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    if (size > p::kMaxImageFileBytes) return std::nullopt;
+    std::string bytes(size, '\0');
+    {
+      std::ifstream in(path, std::ios::binary);
+      if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) return std::nullopt;
+    }
+    auto thumb = make_thumbnail(p::as_bytes(bytes), width);
+    if (!thumb) return std::nullopt;
+    std::error_code ec;
+    std::filesystem::create_directories(cached.parent_path(), ec);
+    (void)write_file_atomically(cached, *thumb);  // a cache: failing to keep it costs only time
+    return std::move(thumb).value();
+  }
+
+  HttpResponse download(const HttpRequest&, const HttpTarget& t, const std::string& id_text) {
+    auto id = parse_number(id_text);
+    if (!id) return error_response(400, "model version id '" + id_text.substr(0, 100) + "' is not a number");
+    auto rec = listed_release(*id);
+    if (!rec) return error_response(404, "No model version with id " + std::to_string(*id));
+    auto r = rec->body().getPayload().getRelease();
+    auto files = r.getFiles();
+    if (files.size() == 0) return error_response(404, "model version " + std::to_string(*id) + " has no files");
+    // Which file: ?fileId= or ?file= (name), else Civitai's type/format/
+    // size/fp preferences, else the primary file.
+    auto file_id = t.get("fileId");
+    auto file_name = t.get("file");
+    auto type = t.get("type"), format = t.get("format"), size_pref = t.get("size"), fp = t.get("fp");
+    std::optional<unsigned> chosen;
+    for (unsigned i = 0; i < files.size() && !chosen; ++i) {
+      auto f = files[i];
+      p::Sha256Digest sha{};
+      if (f.getHashes().getSha256().size() == 32) std::memcpy(sha.data(), f.getHashes().getSha256().begin(), 32);
+      if (file_id) {
+        if (*file_id == std::to_string(civitai_id(sha))) chosen = i;
+        continue;
+      }
+      if (file_name) {
+        if (*file_name == f.getName().cStr()) chosen = i;
+        continue;
+      }
+      if (type && *type != civitai_file_type(f.getRole())) continue;
+      if (format && *format != civitai_format(f.getFormat())) continue;
+      if (size_pref && *size_pref != (f.getRole() == schema::FileRole::PRUNED_MODEL ? "pruned" : "full")) continue;
+      if (fp && *fp != civitai_precision(f.getPrecision())) continue;
+      if (type || format || size_pref || fp || f.getPrimary()) chosen = i;
+    }
+    if (!chosen && !file_id && !file_name && !type && !format && !size_pref && !fp) chosen = 0;
+    if (!chosen) return error_response(404, "model version " + std::to_string(*id) + " has no file matching the request");
+    auto f = files[*chosen];
+    p::Sha256Digest sha{};
+    if (f.getHashes().getSha256().size() == 32) std::memcpy(sha.data(), f.getHashes().getSha256().begin(), 32);
+    HttpResponse res;
+    res.content_type = "application/octet-stream";
+    res.etag = "\"" + p::to_hex(sha) + "\"";
+    res.headers.emplace_back("Content-Disposition",
+                             "attachment; filename=\"" + quoted_file_name(f.getName().cStr()) + "\"");
+    res.headers.emplace_back("Access-Control-Allow-Origin", "*");
+    if (store.contains(sha)) {
+      res.source = std::make_shared<FileSource>(store.path_of(sha), f.getSize(), f.getSize(), nullptr);
+      return res;
+    }
+    // Not here yet: fetch this file over BitTorrent (in piece order) and
+    // stream it as its pieces pass their checks.
+    if (!link.run || !link.torrents) return error_response(503, "this node does not run BitTorrent; the file is not here");
+    auto progress = start_download(*rec, f.getName().cStr());
+    if (!progress) return error_response(503, "the node is busy; try again");
+    if (!progress->error.empty()) return error_response(502, "fetching " + std::string(f.getName().cStr()) + " failed: " + progress->error);
+    auto release_hex = p::to_hex(rec->id());
+    std::string name = f.getName().cStr();
+    NodeLink l = link;
+    auto refresh = [l, release_hex, name]() -> std::optional<TorrentService::FileProgress> {
+      auto out = std::make_shared<std::optional<TorrentService::FileProgress>>();
+      TorrentService* torrents = l.torrents;
+      if (!l.run([out, torrents, release_hex, name] { *out = torrents->file_progress(release_hex, name); },
+                 std::chrono::seconds(5)))
+        return TorrentService::FileProgress{};  // busy: nothing new this time
+      return *out;
+    };
+    res.source = std::make_shared<FileSource>(progress->path, f.getSize(), progress->ready,
+                                              progress->stored ? FileSource::Refresh{} : refresh);
+    return res;
+  }
+
+  std::optional<TorrentService::FileProgress> start_download(const p::Record& rec, const std::string& name) {
+    struct Shared {
+      std::optional<TorrentService::FileProgress> progress;
+      std::string error;
+    };
+    auto shared = std::make_shared<Shared>();
+    TorrentService* torrents = link.torrents;
+    GossipService* gossip = link.gossip;
+    indexer::Index* idx = &index;
+    auto id = rec.id();
+    bool ran = link.run(
+        [shared, idx, id, torrents, gossip, name] {
+          auto release = idx->get(id);
+          if (!release) return;
+          std::vector<std::string> peers;
+          if (gossip) {
+            p::Sha256Digest ih{};
+            std::memcpy(ih.data(), release->body().getPayload().getRelease().getTorrent().getInfoHashV2().begin(), 32);
+            peers = gossip->seeders_of(ih);
+            gossip->ask_seeders(ih);
+          }
+          auto st = torrents->fetch_files(*release, {name}, peers);
+          if (!st) {
+            shared->progress = TorrentService::FileProgress{};
+            shared->progress->error = st.error().message;
+            return;
+          }
+          shared->progress = torrents->file_progress(p::to_hex(release->id()), name);
+          if (!shared->progress) {
+            shared->progress = TorrentService::FileProgress{};
+            shared->progress->error = "the release's torrent does not list " + name;
+          }
+        },
+        std::chrono::seconds(5));
+    if (!ran) return std::nullopt;
+    return shared->progress;
+  }
+};
+
+Api::Api(indexer::Index& index, ContentStore& store, std::filesystem::path data_dir, NodeLink link)
+    : impl_(std::make_unique<Impl>(index, store, std::move(data_dir), std::move(link))) {}
+Api::~Api() = default;
+
+HttpResponse Api::handle(const HttpRequest& request) { return impl_->handle(request); }
+
+}  // namespace seedbank::node

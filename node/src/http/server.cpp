@@ -1,0 +1,295 @@
+#include "http/server.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "seedbank/protocol/http_target.h"
+
+namespace seedbank::node {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+
+namespace {
+
+constexpr auto kIdleTimeout = std::chrono::seconds(30);   // between requests, and to read one
+constexpr auto kWriteTimeout = std::chrono::seconds(60);  // for each piece of a response
+constexpr auto kStallLimit = std::chrono::minutes(10);    // a download that brings nothing new
+constexpr std::size_t kChunk = 256 * 1024;
+
+std::string json_error(const std::string& message) {
+  std::string out = "{\"error\":\"";
+  for (char c : message) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out.push_back(c);
+  }
+  return out + "\"}";
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  HttpOptions options;
+  HttpHandler handler;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::vector<std::thread> threads;
+  std::atomic<std::size_t> open{0};
+  std::atomic<std::uint64_t> requests{0};
+  std::string listen;
+
+  awaitable<void> accept_loop() {
+    for (;;) {
+      tcp::socket socket(asio::make_strand(io));
+      boost::system::error_code ec;
+      co_await acceptor.async_accept(socket, asio::redirect_error(use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec) {  // out of file descriptors, say: back off instead of spinning
+        asio::steady_timer t(io, std::chrono::milliseconds(100));
+        co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      if (open.load() >= options.max_connections) {
+        socket.close(ec);
+        continue;
+      }
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, serve(std::move(socket)), asio::detached);
+    }
+  }
+
+  awaitable<void> serve(tcp::socket socket) {
+    ++open;
+    struct Closed {
+      std::atomic<std::size_t>& open;
+      ~Closed() { --open; }
+    } closed{open};
+    boost::system::error_code ec;
+    auto endpoint = socket.remote_endpoint(ec);
+    std::string remote = ec ? std::string() : endpoint.address().to_string();
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(16 * 1024);
+      parser.body_limit(kMaxRequestBody);
+      stream.expires_after(kIdleTimeout);
+      co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (ec.category() == http::make_error_code(http::error::end_of_stream).category() && ec != http::error::end_of_stream &&
+            ec != http::error::partial_message) {
+          // Malformed: say so (best effort) and close.
+          http::response<http::string_body> bad{http::status::bad_request, 11};
+          bad.set(http::field::content_type, "application/json; charset=utf-8");
+          bad.body() = json_error("malformed HTTP request: " + ec.message());
+          bad.keep_alive(false);
+          bad.prepare_payload();
+          stream.expires_after(kWriteTimeout);
+          co_await http::async_write(stream, bad, asio::redirect_error(use_awaitable, ec));
+        }
+        break;
+      }
+      auto& req = parser.get();
+      HttpRequest request;
+      request.method = std::string(req.method_string());
+      request.target = std::string(req.target());
+      request.body = std::move(req.body());
+      request.host = std::string(req[http::field::host]);
+      request.remote = remote;
+      HttpResponse response;
+      try {
+        response = handler(request);
+      } catch (const std::exception& e) {
+        response = HttpResponse{};
+        response.status = 500;
+        response.body = json_error(std::string("internal error: ") + e.what());
+      }
+      ++requests;
+      bool keep = req.keep_alive();
+      bool ok = co_await respond(stream, req, response, keep);
+      if (!ok || !keep) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  template <class Response>
+  static void common_headers(Response& res, const HttpResponse& response, bool keep, unsigned version) {
+    res.version(version);
+    res.keep_alive(keep);
+    res.set(http::field::server, "seedbank");
+    if (!response.content_type.empty()) res.set(http::field::content_type, response.content_type);
+    if (!response.etag.empty()) res.set(http::field::etag, response.etag);
+    for (const auto& [name, value] : response.headers) res.set(name, value);
+  }
+
+  // Writes the response; false when the connection must close.
+  awaitable<bool> respond(beast::tcp_stream& stream, const http::request<http::string_body>& req,
+                          HttpResponse& response, bool keep) {
+    boost::system::error_code ec;
+    const bool head = req.method() == http::verb::head;
+    if (!response.etag.empty() && response.status == 200) {
+      auto inm = req[http::field::if_none_match];
+      if (!inm.empty() && (inm == response.etag || inm == "*" ||
+                           std::string(inm).find(response.etag) != std::string::npos)) {
+        http::response<http::empty_body> res{http::status::not_modified, req.version()};
+        common_headers(res, response, keep, req.version());
+        res.erase(http::field::content_type);
+        stream.expires_after(kWriteTimeout);
+        co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+        co_return !ec;
+      }
+    }
+    if (!response.source) {
+      http::response<http::string_body> res{static_cast<http::status>(response.status), req.version()};
+      common_headers(res, response, keep, req.version());
+      res.body() = std::move(response.body);
+      res.prepare_payload();
+      if (head) {
+        // The length of the body a GET would get, without it.
+        http::response<http::empty_body> h{res.result(), req.version()};
+        h.base() = res.base();
+        stream.expires_after(kWriteTimeout);
+        http::response_serializer<http::empty_body> sr{h};
+        co_await http::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
+        co_return !ec;
+      }
+      stream.expires_after(kWriteTimeout);
+      co_await http::async_write(stream, res, asio::redirect_error(use_awaitable, ec));
+      co_return !ec;
+    }
+
+    // A body from a source: whole, or the one range asked for.
+    const std::uint64_t size = response.source->size();
+    std::uint64_t first = 0, last = size ? size - 1 : 0, length = size;
+    http::response<http::empty_body> res{http::status::ok, req.version()};
+    common_headers(res, response, keep, req.version());
+    res.set(http::field::accept_ranges, "bytes");
+    std::optional<protocol::ByteRange> range;
+    if (response.status == 200 && req.count(http::field::range)) {
+      auto if_range = req[http::field::if_range];
+      if (if_range.empty() || if_range == response.etag) range = protocol::parse_range(std::string(req[http::field::range]), size);
+    }
+    if (range && range->unsatisfiable) {
+      http::response<http::string_body> bad{http::status::range_not_satisfiable, req.version()};
+      common_headers(bad, response, keep, req.version());
+      bad.set(http::field::content_range, "bytes */" + std::to_string(size));
+      bad.set(http::field::content_type, "application/json; charset=utf-8");
+      bad.body() = json_error("range not satisfiable: the file has " + std::to_string(size) + " bytes");
+      bad.prepare_payload();
+      stream.expires_after(kWriteTimeout);
+      co_await http::async_write(stream, bad, asio::redirect_error(use_awaitable, ec));
+      co_return !ec;
+    }
+    if (range) {
+      first = range->first;
+      last = range->last;
+      length = last - first + 1;
+      res.result(http::status::partial_content);
+      res.set(http::field::content_range,
+              "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size));
+    } else {
+      res.result(static_cast<http::status>(response.status));
+    }
+    res.content_length(length);
+    {
+      http::response_serializer<http::empty_body> sr{res};
+      stream.expires_after(kWriteTimeout);
+      co_await http::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
+      if (ec) co_return false;
+    }
+    if (head || length == 0) co_return true;
+    std::vector<char> chunk(kChunk);
+    std::uint64_t at = first, end = first + length;
+    auto last_progress = std::chrono::steady_clock::now();
+    asio::steady_timer wait(stream.get_executor());
+    while (at < end) {
+      auto n = response.source->read(at, chunk.data(), static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, end - at)));
+      if (!n) co_return false;  // the source failed: a short body tells the client
+      if (*n == 0) {
+        if (std::chrono::steady_clock::now() - last_progress > kStallLimit) co_return false;
+        wait.expires_after(std::chrono::milliseconds(100));
+        co_await wait.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      last_progress = std::chrono::steady_clock::now();
+      stream.expires_after(kWriteTimeout);
+      co_await asio::async_write(stream, asio::buffer(chunk.data(), *n), asio::redirect_error(use_awaitable, ec));
+      if (ec) co_return false;
+      at += *n;
+    }
+    co_return true;
+  }
+};
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() {
+  boost::system::error_code ec;
+  asio::post(impl_->io, [this] {
+    boost::system::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+  impl_->io.stop();
+  for (auto& t : impl_->threads) t.join();
+}
+
+protocol::Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpOptions& options, HttpHandler handler) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->handler = std::move(handler);
+  auto colon = options.listen.rfind(':');
+  if (colon == std::string::npos)
+    return protocol::make_error(protocol::ErrorCode::invalid_argument,
+                                "--http '" + options.listen + "' is not HOST:PORT (e.g. 127.0.0.1:7480)");
+  std::string host = options.listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  unsigned long port = 0;
+  try {
+    port = std::stoul(options.listen.substr(colon + 1));
+  } catch (...) {
+    ec = asio::error::invalid_argument;
+  }
+  if (ec || port > 65535)
+    return protocol::make_error(protocol::ErrorCode::invalid_argument,
+                                "--http '" + options.listen + "' is not HOST:PORT with an IP address (e.g. 127.0.0.1:7480)");
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return protocol::make_error(protocol::ErrorCode::io, "cannot serve HTTP on " + options.listen + ": " + ec.message() +
+                                                             "; pick another address with --http, or --http off");
+  auto bound = impl->acceptor.local_endpoint();
+  impl->listen = (bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string()) +
+                 ":" + std::to_string(bound.port());
+  asio::co_spawn(impl->io, impl->accept_loop(), asio::detached);
+  auto* raw = impl.get();
+  for (unsigned i = 0; i < std::max(1u, options.threads); ++i) raw->threads.emplace_back([raw] { raw->io.run(); });
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+std::string HttpServer::listen_address() const { return impl_->listen; }
+std::uint64_t HttpServer::requests_served() const { return impl_->requests.load(); }
+
+}  // namespace seedbank::node

@@ -1,0 +1,84 @@
+// The node's HTTP/1.1 server (Boost.Beast behind this header): the
+// Civitai-compatible API and the web gallery are handlers on it.
+//
+// It runs its own io_context on `threads` threads, so a slow listing never
+// waits behind gossip and a handler may block briefly (an LMDB read, a
+// short wait for the node thread). Handlers are called concurrently from
+// those threads and must be thread-safe. Requests are untrusted: sizes are
+// bounded (16 KiB of headers, 1 MiB of body), idle or slow connections time
+// out, and a handler's exception becomes a 500, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "seedbank/protocol/result.h"
+
+namespace seedbank::node {
+
+inline constexpr std::size_t kMaxRequestBody = 1u << 20;
+
+struct HttpRequest {
+  std::string method;  // "GET", "HEAD", "POST", "OPTIONS", ...
+  std::string target;  // as sent ("/api/v1/models?limit=2")
+  std::string body;
+  std::string host;    // the Host header, for absolute URLs in answers
+  std::string remote;  // the client's IP address
+};
+
+// A response body read in pieces while it is sent, possibly while it is
+// still arriving (a file being downloaded). Called from one connection at
+// a time.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  virtual std::uint64_t size() const = 0;
+  // Up to `n` bytes at `offset` into `out`; 0 when none are there yet (the
+  // server asks again shortly); an error ends the connection (the client
+  // sees a short body, as with any broken download).
+  virtual protocol::Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t n) = 0;
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "application/json; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Instead of `body`: the server answers Range requests (206, 416) and
+  // HEAD from it, with Accept-Ranges.
+  std::shared_ptr<BodySource> source;
+  // A strong validator ("\"<sha256>\""): If-None-Match gets 304, and
+  // If-Range must match it for a range to be served.
+  std::string etag;
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpOptions {
+  std::string listen = "127.0.0.1:7480";  // HOST:PORT; port 0 picks a free one
+  unsigned threads = 2;
+  std::size_t max_connections = 1024;     // more are closed at once
+};
+
+class HttpServer {
+ public:
+  // Binds and starts serving. Error io when the address cannot be bound.
+  static protocol::Result<std::unique_ptr<HttpServer>> start(const HttpOptions& options, HttpHandler handler);
+  ~HttpServer();  // stops accepting, drops connections, joins its threads
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  std::string listen_address() const;  // "127.0.0.1:7480"
+  std::uint64_t requests_served() const;
+
+ private:
+  struct Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace seedbank::node

@@ -1,0 +1,146 @@
+// A JSON text written straight into a string, for answers built often
+// (API listings of 100 models): no document tree, no allocation per value.
+// Strings are escaped and made valid UTF-8 (bad bytes become U+FFFD), as
+// record texts come from anyone. Commas are placed by the writer; callers
+// only nest begin/end correctly. Private to node/.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace seedbank::node {
+
+class JsonOut {
+ public:
+  JsonOut& begin_object() { return open('{'); }
+  JsonOut& end_object() { return close('}'); }
+  JsonOut& begin_array() { return open('['); }
+  JsonOut& end_array() { return close(']'); }
+  JsonOut& key(std::string_view k) {
+    separate();
+    string(k);
+    out_.push_back(':');
+    after_key_ = true;
+    return *this;
+  }
+  JsonOut& value(std::string_view s) {
+    separate();
+    string(s);
+    return *this;
+  }
+  JsonOut& value(const char* s) { return value(std::string_view(s)); }
+  JsonOut& value(const std::string& s) { return value(std::string_view(s)); }
+  JsonOut& value(bool b) { return raw(b ? "true" : "false"); }
+  JsonOut& value(std::uint64_t n) { return raw(std::to_string(n)); }
+  JsonOut& value(std::int64_t n) { return raw(std::to_string(n)); }
+  JsonOut& value(std::uint32_t n) { return value(static_cast<std::uint64_t>(n)); }
+  JsonOut& value(int n) { return value(static_cast<std::int64_t>(n)); }
+  JsonOut& value(double d) {
+    if (!std::isfinite(d)) return null();
+    // Integral doubles as Civitai writes them (7, 0), others shortest-ish (4.5).
+    if (d == static_cast<double>(static_cast<std::int64_t>(d)) && d < 1e15 && d > -1e15)
+      return raw(std::to_string(static_cast<std::int64_t>(d)));
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.15g", d);
+    return raw(buf);
+  }
+  JsonOut& null() { return raw("null"); }
+  // Text that is already JSON (one value).
+  JsonOut& raw(std::string_view json) {
+    separate();
+    out_.append(json);
+    return *this;
+  }
+  // A key and its value at once.
+  template <class T>
+  JsonOut& field(std::string_view k, const T& v) {
+    key(k);
+    return value(v);
+  }
+
+  const std::string& str() const { return out_; }
+  std::string take() { return std::move(out_); }
+
+ private:
+  JsonOut& open(char c) {
+    separate();
+    out_.push_back(c);
+    first_.push_back(true);
+    return *this;
+  }
+  JsonOut& close(char c) {
+    out_.push_back(c);
+    if (!first_.empty()) first_.pop_back();
+    return *this;
+  }
+  void separate() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (!first_.empty()) {
+      if (!first_.back()) out_.push_back(',');
+      first_.back() = false;
+    }
+  }
+  void string(std::string_view s) {
+    static const char* hex = "0123456789abcdef";
+    out_.push_back('"');
+    for (std::size_t i = 0; i < s.size();) {
+      auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x80) {
+        if (c == '"' || c == '\\') {
+          out_.push_back('\\');
+          out_.push_back(static_cast<char>(c));
+        } else if (c < 0x20) {
+          if (c == '\n') out_ += "\\n";
+          else if (c == '\t') out_ += "\\t";
+          else if (c == '\r') out_ += "\\r";
+          else {
+            out_ += "\\u00";
+            out_.push_back(hex[c >> 4]);
+            out_.push_back(hex[c & 15]);
+          }
+        } else {
+          out_.push_back(static_cast<char>(c));
+        }
+        ++i;
+        continue;
+      }
+      std::size_t n = utf8_length(s, i);
+      if (n == 0) {
+        out_ += "\xEF\xBF\xBD";  // U+FFFD
+        ++i;
+      } else {
+        out_.append(s.substr(i, n));
+        i += n;
+      }
+    }
+    out_.push_back('"');
+  }
+  // Bytes of the valid UTF-8 sequence at s[i] (a lead byte >= 0x80), or 0.
+  static std::size_t utf8_length(std::string_view s, std::size_t i) {
+    auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = at(i);
+    std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    if (n == 0 || i + n > s.size()) return 0;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((at(i + k) & 0xC0) != 0x80) return 0;
+    unsigned char d = at(i + 1);
+    if (c == 0xE0 && d < 0xA0) return 0;  // overlong
+    if (c == 0xED && d > 0x9F) return 0;  // surrogates
+    if (c == 0xF0 && d < 0x90) return 0;  // overlong
+    if (c == 0xF4 && d > 0x8F) return 0;  // past U+10FFFF
+    return n;
+  }
+
+  std::string out_;
+  std::vector<bool> first_;
+  bool after_key_ = false;
+};
+
+}  // namespace seedbank::node

@@ -1,0 +1,316 @@
+#!/usr/bin/env node
+// Drives a running node's web gallery in headless Chromium the way a person
+// would: home grid, type filter, model page, image details, creator page.
+//
+//   node tests/browser/gallery_test.mjs --base http://127.0.0.1:PORT \
+//        --expect EXPECT.json --out OUTDIR
+//
+// EXPECT.json: {"models": [{"name", "type", "sha256", "autoV2", "imageHash"}],
+//               "filterType": "LORA"}
+// Progress goes to stderr; the last stdout line is a one-line JSON summary.
+// Exit 0 when every step passed, 1 when one failed, 2 on bad arguments.
+// Chromium is Debian's /usr/bin/chromium (env CHROMIUM overrides): the test
+// never downloads a browser.
+
+import { createRequire } from 'node:module';
+import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+// playwright-core from tests/browser/node_modules (npm install there); ES
+// module imports ignore NODE_PATH, so a CommonJS require that honours it is
+// the fallback for a test that points NODE_PATH at another install.
+async function loadChromium() {
+  try {
+    return (await import('playwright-core')).chromium;
+  } catch (importError) {
+    try {
+      return createRequire(import.meta.url)('playwright-core').chromium;
+    } catch {
+      process.stderr.write(`cannot load playwright-core (${importError.message}); run npm install in tests/browser or set NODE_PATH\n`);
+      process.stdout.write(`${JSON.stringify({ ok: false, failedStep: 'setup', error: 'playwright-core not installed' })}\n`);
+      process.exit(1);
+    }
+  }
+}
+const chromium = await loadChromium();
+
+const IMAGE_TIMEOUT_MS = 30000; // images may first answer 503 while the node fetches them
+const PAGE_TIMEOUT_MS = 30000;
+
+function usage(message) {
+  process.stderr.write(`${message}\nusage: node gallery_test.mjs --base http://127.0.0.1:PORT --expect EXPECT.json --out OUTDIR\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const args = {};
+  for (let i = 0; i < argv.length; i += 1) {
+    const key = argv[i];
+    if (!['--base', '--expect', '--out'].includes(key)) usage(`unknown argument ${key}`);
+    if (i + 1 >= argv.length) usage(`${key} needs a value`);
+    args[key.slice(2)] = argv[(i += 1)];
+  }
+  for (const key of ['base', 'expect', 'out']) if (!args[key]) usage(`--${key} is required`);
+  args.base = args.base.replace(/\/+$/, '');
+  return args;
+}
+
+async function readExpect(file) {
+  let data;
+  try {
+    data = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    usage(`${file}: ${err.message}`);
+  }
+  if (!Array.isArray(data.models) || !data.models.length) usage(`${file}: "models" must be a non-empty array`);
+  for (const [i, m] of data.models.entries()) {
+    if (!m || typeof m.name !== 'string' || typeof m.type !== 'string') usage(`${file}: models[${i}] needs "name" and "type"`);
+  }
+  if (typeof data.filterType !== 'string' || !data.models.some((m) => m.type === data.filterType)) {
+    usage(`${file}: "filterType" must be the type of at least one expected model`);
+  }
+  return data;
+}
+
+class StepFailure extends Error {}
+
+// Polls `check` (which returns {ok, seen}) until ok or the deadline; the
+// failure names what was last seen, so a red run says what the page showed.
+async function until(what, check, timeoutMs = PAGE_TIMEOUT_MS, intervalMs = 250) {
+  const deadline = Date.now() + timeoutMs;
+  let last = { ok: false, seen: 'nothing yet' };
+  for (;;) {
+    try {
+      last = await check();
+    } catch (err) {
+      last = { ok: false, seen: `error while checking: ${err.message.split('\n')[0]}` };
+    }
+    if (last.ok) return last;
+    if (Date.now() >= deadline) {
+      throw new StepFailure(`timed out after ${timeoutMs / 1000}s waiting for ${what}; saw ${JSON.stringify(last.seen)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+const same = (a, b) => String(a || '').trim().toLowerCase() === String(b || '').trim().toLowerCase();
+
+// What the grid shows: every card's id, type, name and first image state.
+function readCards(page, rootSelector = 'body') {
+  return page.evaluate((root) => [...document.querySelectorAll(`${root} .model-card`)].map((card) => {
+    const img = card.querySelector('img[data-hash]');
+    return {
+      id: card.dataset.modelId,
+      type: card.dataset.type,
+      name: (card.querySelector('.model-name') || {}).textContent?.trim() ?? '',
+      imageHash: img ? img.dataset.hash : null,
+      imageLoaded: !!img && img.complete && img.naturalWidth > 0,
+    };
+  }), rootSelector);
+}
+
+function readErrors(page) {
+  return page.evaluate(() => [...document.querySelectorAll('.message.error')]
+    .filter((e) => e.offsetParent !== null)
+    .map((e) => e.textContent.trim().replace(/\s+/g, ' ')));
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const expect = await readExpect(args.expect);
+  await mkdir(args.out, { recursive: true });
+
+  const summary = { ok: false, base: args.base, steps: [], screenshots: [], pageErrors: [] };
+  const started = Date.now();
+  const profileDir = await mkdtemp(path.join(os.tmpdir(), 'seedbank-chromium-'));
+  let context = null;
+  let page = null;
+  let exitCode = 1;
+  let stepName = 'launch';
+
+  const pageErrors = [];
+  const step = async (name, fn) => {
+    stepName = name;
+    const t0 = Date.now();
+    process.stderr.write(`step ${name} ...\n`);
+    const detail = await fn();
+    // An uncaught exception in the page fails the step it happened in.
+    if (pageErrors.length) throw new StepFailure(`uncaught page error(s): ${pageErrors.join(' | ')}`);
+    summary.steps.push({ name, ms: Date.now() - t0, ...(detail || {}) });
+    process.stderr.write(`step ${name} ok (${Date.now() - t0} ms)\n`);
+  };
+
+  try {
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+    });
+    page = context.pages()[0] || await context.newPage();
+    page.setDefaultTimeout(PAGE_TIMEOUT_MS);
+    page.on('pageerror', (err) => {
+      pageErrors.push(err.message);
+      summary.pageErrors.push(err.message);
+    });
+    const shot = async (name) => {
+      const file = path.join(args.out, name);
+      await page.screenshot({ path: file, fullPage: true });
+      summary.screenshots.push(file);
+    };
+    const cardFor = (name) => page.locator('.model-card').filter({
+      has: page.locator('.model-name', { hasText: new RegExp(`^\\s*${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`) }),
+    }).first();
+
+    // (1) Home lists every expected model.
+    await step('home', async () => {
+      const response = await page.goto(`${args.base}/`, { waitUntil: 'domcontentloaded' });
+      if (!response || !response.ok()) throw new StepFailure(`GET / answered ${response ? response.status() : 'nothing'}`);
+      await until('a card for every expected model', async () => {
+        const cards = await readCards(page);
+        const names = cards.map((c) => c.name);
+        const missing = expect.models.filter((m) => !names.includes(m.name)).map((m) => m.name);
+        // More models than one page: scroll down so the grid fetches the next.
+        if (missing.length) await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+        return { ok: !missing.length, seen: { missing, cards: names, errors: await readErrors(page) } };
+      });
+      return { cards: (await readCards(page)).length };
+    });
+
+    // (2) Each expected card shows its type and its first sample image.
+    await step('home-images', async () => {
+      for (const model of expect.models) {
+        const card = cardFor(model.name);
+        await card.scrollIntoViewIfNeeded();
+        const info = await until(`the image of card "${model.name}" to load`, async () => {
+          const c = (await readCards(page)).find((x) => x.name === model.name);
+          return { ok: !!c && c.imageLoaded, seen: c || 'card gone' };
+        }, IMAGE_TIMEOUT_MS);
+        const c = info.seen;
+        if (c.type !== model.type) throw new StepFailure(`card "${model.name}" has data-type "${c.type}", expected "${model.type}"`);
+        if (model.imageHash && !same(c.imageHash, model.imageHash)) {
+          throw new StepFailure(`card "${model.name}" shows image ${c.imageHash}, expected its first sample image ${model.imageHash}`);
+        }
+      }
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shot('home.png');
+    });
+
+    // (3) The type filter keeps that type only, and survives a reload.
+    await step('filter', async () => {
+      const wanted = expect.models.filter((m) => m.type === expect.filterType).map((m) => m.name);
+      const others = expect.models.filter((m) => m.type !== expect.filterType).map((m) => m.name);
+      const filtered = async () => {
+        const cards = await readCards(page);
+        const wrongType = cards.filter((c) => c.type !== expect.filterType).map((c) => `${c.name} (${c.type})`);
+        const missing = wanted.filter((n) => !cards.some((c) => c.name === n));
+        const stillShown = others.filter((n) => cards.some((c) => c.name === n));
+        return {
+          ok: cards.length > 0 && !wrongType.length && !missing.length && !stillShown.length,
+          seen: { url: page.url(), wrongType, missing, stillShown, errors: await readErrors(page) },
+        };
+      };
+      await page.selectOption('#filter-type', expect.filterType);
+      await until(`only ${expect.filterType} cards`, filtered);
+      const url = new URL(page.url());
+      if (url.searchParams.get('types') !== expect.filterType) {
+        throw new StepFailure(`the address ${page.url()} does not carry types=${expect.filterType}`);
+      }
+      await page.reload({ waitUntil: 'domcontentloaded' });
+      await until(`only ${expect.filterType} cards after a reload`, filtered);
+      const selected = await page.inputValue('#filter-type');
+      if (selected !== expect.filterType) throw new StepFailure(`after a reload the type select shows "${selected}"`);
+      await shot('filtered.png');
+    });
+
+    // (4) The model page: name, hashes, a sample image and its prompt.
+    const target = expect.models.find((m) => m.type === expect.filterType);
+    let modelId = null;
+    await step('model', async () => {
+      await cardFor(target.name).click();
+      await until(`the model page of "${target.name}"`, async () => {
+        const seen = await page.evaluate(() => ({
+          path: location.pathname,
+          name: document.querySelector('#model-page h1.model-name')?.textContent.trim() ?? null,
+          errors: [...document.querySelectorAll('.message.error')].map((e) => e.textContent.trim()),
+        }));
+        return { ok: /^\/models\/\d+/.test(seen.path) && seen.name === target.name, seen };
+      });
+      modelId = new URL(page.url()).pathname.split('/')[2];
+      const hashes = await until(`SHA256 ${target.sha256 || '(any)'} and AutoV2 ${target.autoV2 || '(any)'} among [data-hash-type]`, async () => {
+        const shown = await page.evaluate(() => [...document.querySelectorAll('#model-page [data-hash-type]')]
+          .map((e) => ({ type: e.dataset.hashType, value: e.textContent.trim() })));
+        const has = (type, value) => shown.some((s) => s.type === type && same(s.value, value));
+        const ok = (!target.sha256 || has('SHA256', target.sha256)) && (!target.autoV2 || has('AutoV2', target.autoV2));
+        return { ok, seen: shown };
+      });
+      const image = await until('a loaded sample image on the model page', async () => {
+        const imgs = await page.evaluate(() => [...document.querySelectorAll('#model-page img[data-hash]')]
+          .map((img) => ({ hash: img.dataset.hash, loaded: img.complete && img.naturalWidth > 0 })));
+        const loaded = imgs.filter((i) => i.loaded);
+        const preferred = target.imageHash ? loaded.find((i) => same(i.hash, target.imageHash)) : loaded[0];
+        return { ok: !!preferred, seen: { images: imgs, want: target.imageHash || 'any' }, hash: preferred && preferred.hash };
+      }, IMAGE_TIMEOUT_MS);
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shot('model.png');
+
+      await page.locator(`#model-page img[data-hash="${image.hash}"]`).first().click();
+      const prompt = await until('the image\'s prompt after clicking it', async () => {
+        const seen = await page.evaluate(() => {
+          const dialog = document.querySelector('dialog[open]');
+          const prompt = dialog && dialog.querySelector('[data-meta-key="prompt"] dd');
+          return { open: !!dialog, prompt: prompt ? prompt.textContent.trim() : null, text: dialog ? dialog.textContent.slice(0, 300) : null };
+        });
+        return { ok: !!seen.prompt, seen };
+      });
+      await shot('model-image.png');
+      await page.keyboard.press('Escape');
+      await until('the image details to close', async () => {
+        const open = await page.evaluate(() => !!document.querySelector('dialog[open]'));
+        return { ok: !open, seen: { open } };
+      }, 5000);
+      return { modelId, hashes: hashes.seen.length, prompt: prompt.seen.prompt.slice(0, 80) };
+    });
+
+    // (5) The creator link leads to a page that lists the model.
+    await step('creator', async () => {
+      const link = page.locator('#model-page a.creator-link').first();
+      const creator = (await link.textContent()).trim();
+      await link.click();
+      await until(`the creator page of "${creator}" listing "${target.name}"`, async () => {
+        const seen = await page.evaluate(() => ({
+          path: location.pathname,
+          page: !!document.querySelector('#creator-page'),
+          errors: [...document.querySelectorAll('.message.error')].map((e) => e.textContent.trim()),
+        }));
+        const cards = seen.page ? await readCards(page, '#creator-page') : [];
+        seen.cards = cards.map((c) => c.name);
+        return { ok: seen.page && /^\/user\//.test(seen.path) && seen.cards.includes(target.name), seen };
+      });
+      await shot('creator.png');
+      return { creator };
+    });
+
+    summary.ok = true;
+    exitCode = 0;
+  } catch (err) {
+    summary.failedStep = stepName;
+    summary.error = err instanceof StepFailure ? err.message : (err.stack || String(err)).split('\n').slice(0, 3).join(' ');
+    process.stderr.write(`FAILED at step ${stepName}: ${summary.error}\n`);
+    // What the page looked like when it failed, next to the other screenshots.
+    if (page) {
+      const file = path.join(args.out, 'failure.png');
+      await page.screenshot({ path: file, fullPage: true }).then(() => summary.screenshots.push(file), () => {});
+    }
+  } finally {
+    if (context) await context.close().catch(() => {});
+    await rm(profileDir, { recursive: true, force: true }).catch(() => {});
+  }
+  summary.ms = Date.now() - started;
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  process.exit(exitCode);
+}
+
+main();

@@ -1,0 +1,340 @@
+// The HTTP API between real node processes on 127.0.0.1: A publishes, B
+// learns the releases over gossip and serves them with Civitai's shapes;
+// images and model files B does not have come from A over BitTorrent.
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/http_client.h"
+#include "support/model_files.h"
+#include "support/net.h"
+#include "support/process.h"
+#include "support/test_records.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using seedbank::testing::http_get;
+using seedbank::testing::http_request;
+using seedbank::testing::HttpReply;
+using seedbank::testing::Net;
+using seedbank::testing::Process;
+
+namespace {
+
+std::string sha256_hex(const std::string& bytes) {
+  unsigned char d[32];
+  unsigned n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), d, &n, EVP_sha256(), nullptr);
+  return seedbank::protocol::to_hex(seedbank::protocol::ByteView(d, 32));
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+struct Gallery : Net {
+  std::string a, b;
+  std::unique_ptr<Process> na, nb;
+  json alpha1, alpha2, beta;
+  fs::path images = fs::path(SEEDBANK_FIXTURES_DIR) / "images";
+  fs::path beta_file;
+
+  json publish(const std::vector<std::string>& args) {
+    auto r = sb("a", args);
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return json::parse(r.out);
+  }
+
+  Gallery() {
+    BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
+    auto f1 = seedbank::testing::write_safetensors(dir / "alpha.safetensors", 300 * 1024, 1);
+    auto f2 = seedbank::testing::write_safetensors(dir / "alpha_v2.safetensors", 310 * 1024, 2);
+    beta_file = seedbank::testing::write_safetensors(dir / "beta.safetensors", 3 * 1024 * 1024 + 5, 3);
+    alpha1 = publish({"publish", f1.string(), "--name", "Alpha LoRA", "--type", "LORA", "--base-model", "SD 1.5",
+                      "--tag", "anime", "--image", (images / "a1111.png").string(), "--image",
+                      (images / "a1111.jpg").string(), "--json"});
+    alpha2 = publish({"publish", f2.string(), "--name", "Alpha LoRA", "--version", "v2.0", "--type", "LORA",
+                      "--base-model", "SD 1.5", "--tag", "anime", "--image", (images / "a1111.png").string(), "--json"});
+    beta = publish({"publish", beta_file.string(), "--name", "Beta Checkpoint", "--type", "Checkpoint", "--base-model",
+                    "SDXL 1.0", "--tag", "photo", "--image", (images / "a1111.webp").string(), "--json"});
+    // Ratings from three other keys: Alpha 5 and 4 (on two versions), Beta 2.
+    auto k1 = seedbank::protocol::SecretKey::generate(), k2 = seedbank::protocol::SecretKey::generate();
+    auto id = [](const json& j) { return *seedbank::protocol::from_hex_fixed<32>(j["releaseId"].get<std::string>()); };
+    auto now = seedbank::testing::now_ms();
+    import("a", {seedbank::testing::sign_rating(k1, id(alpha1), 5, now), seedbank::testing::sign_rating(k2, id(alpha2), 4, now),
+                 seedbank::testing::sign_rating(k1, id(beta), 2, now)});
+    na = start("a", {}, &a);
+    nb = start("b", {a}, &b);
+    BOOST_REQUIRE(http.count("a") && http.count("b"));
+    BOOST_REQUIRE(eventually([&] { return has("b", beta["releaseId"]) && has("b", alpha2["releaseId"]); }));
+    BOOST_REQUIRE(eventually([&] {
+      auto r = http_get(http["b"], "/api/v1/models");
+      return r.status == 200 && json::parse(r.body)["items"].size() == 2;
+    }));
+  }
+
+  json get_json(const std::string& target, int status = 200) {
+    auto r = http_get(http["b"], target);
+    BOOST_TEST_CONTEXT(target) {
+      BOOST_REQUIRE_EQUAL(r.status, status);
+      BOOST_TEST(r.header("content-type").rfind("application/json", 0) == 0u);
+    }
+    return json::parse(r.body);
+  }
+  std::vector<std::string> names(const json& page) {
+    std::vector<std::string> out;
+    for (const auto& m : page["items"]) out.push_back(m["name"]);
+    return out;
+  }
+  json version_of(const json& published) {
+    auto id = published["releaseId"].get<std::string>();
+    auto page = get_json("/api/v1/models?limit=100");
+    for (const auto& m : page["items"])
+      for (const auto& v : m["modelVersions"])
+        if (v["seedbank"]["releaseId"] == id) return v;
+    BOOST_FAIL("release " + id + " is not listed");
+    return {};
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(http_test, Gallery)
+
+BOOST_AUTO_TEST_CASE(models_are_listed_filtered_and_paged_with_civitai_fields) {
+  auto page = get_json("/api/v1/models");
+  BOOST_TEST((names(page) == std::vector<std::string>{"Beta Checkpoint", "Alpha LoRA"}));  // newest first
+  auto alpha = page["items"][1];
+  BOOST_TEST(alpha["type"] == "LORA");
+  BOOST_TEST(alpha["creator"]["username"] == alpha1["creator"]);
+  BOOST_TEST(alpha["tags"] == json::array({"anime"}));
+  BOOST_TEST(alpha["allowDerivatives"] == true);
+  BOOST_TEST(alpha["id"].get<std::uint64_t>() < (1ull << 53));
+  // Both versions, newest first, each with its files, hashes and images.
+  BOOST_REQUIRE_EQUAL(alpha["modelVersions"].size(), 2u);
+  auto v2 = alpha["modelVersions"][0];
+  BOOST_TEST(v2["name"] == "v2.0");
+  BOOST_TEST(v2["modelId"] == alpha["id"]);
+  BOOST_TEST(v2["baseModel"] == "SD 1.5");
+  BOOST_TEST(v2["files"][0]["hashes"]["SHA256"] == alpha2["files"][0]["hashes"]["SHA256"]);
+  BOOST_TEST(v2["files"][0]["hashes"]["AutoV2"] == alpha2["files"][0]["hashes"]["AutoV2"]);
+  BOOST_TEST(v2["files"][0]["primary"] == true);
+  BOOST_TEST(v2["files"][0]["downloadUrl"].get<std::string>().rfind("http://" + http["b"] + "/api/download/models/" +
+                                                                       std::to_string(v2["id"].get<std::uint64_t>()),
+                                                                   0) == 0u);
+  BOOST_TEST(!v2["images"][0]["meta"]["prompt"].get<std::string>().empty());
+  // Ratings: one per key, mean over the model's versions.
+  BOOST_TEST(alpha["stats"]["ratingCount"] == 2);
+  BOOST_TEST(alpha["stats"]["rating"] == 4.5);
+  BOOST_TEST(v2["stats"]["ratingCount"] == 1);
+  // Downloads = nodes known to seed: A (B seeds nothing yet).
+  BOOST_TEST(eventually([&] { return version_of(alpha2)["stats"]["downloadCount"] == 1; }));
+
+  BOOST_TEST((names(get_json("/api/v1/models?types=LORA")) == std::vector<std::string>{"Alpha LoRA"}));
+  BOOST_TEST((names(get_json("/api/v1/models?types=Checkpoint,VAE")) == std::vector<std::string>{"Beta Checkpoint"}));
+  BOOST_TEST((names(get_json("/api/v1/models?baseModels=SDXL%201.0")) == std::vector<std::string>{"Beta Checkpoint"}));
+  BOOST_TEST((names(get_json("/api/v1/models?tag=anime")) == std::vector<std::string>{"Alpha LoRA"}));
+  BOOST_TEST((names(get_json("/api/v1/models?query=bet")) == std::vector<std::string>{"Beta Checkpoint"}));
+  BOOST_TEST((names(get_json("/api/v1/models?sort=Highest%20Rated")) ==
+              std::vector<std::string>{"Alpha LoRA", "Beta Checkpoint"}));
+  BOOST_TEST(names(get_json("/api/v1/models?username=" + alpha1["creator"].get<std::string>())).size() == 2u);
+  BOOST_TEST(names(get_json("/api/v1/models?username=nobody")).empty());
+  BOOST_TEST(names(get_json("/api/v1/models?types=LORA&sort=Most%20Downloaded")).size() == 1u);
+
+  // Cursor paging: one per page, then the end.
+  auto first = get_json("/api/v1/models?limit=1");
+  BOOST_REQUIRE(first["metadata"].contains("nextCursor"));
+  auto next = first["metadata"]["nextPage"].get<std::string>();
+  auto second = get_json(next.substr(next.find("/api/")));
+  BOOST_TEST((names(second) == std::vector<std::string>{"Alpha LoRA"}));
+  BOOST_TEST((names(get_json("/api/v1/models?limit=1&page=2")) == std::vector<std::string>{"Alpha LoRA"}));
+  BOOST_TEST(!second["metadata"].contains("nextCursor"));  // the last page
+
+  // One model, one version, by their numeric ids.
+  auto model = get_json("/api/v1/models/" + std::to_string(alpha["id"].get<std::uint64_t>()));
+  BOOST_TEST(model["name"] == "Alpha LoRA");
+  auto version = get_json("/api/v1/model-versions/" + std::to_string(v2["id"].get<std::uint64_t>()));
+  BOOST_TEST(version["model"]["name"] == "Alpha LoRA");
+  BOOST_TEST(version["model"]["type"] == "LORA");
+}
+
+BOOST_AUTO_TEST_CASE(every_hash_type_finds_the_version_by_hash) {
+  auto expected = version_of(beta)["id"];
+  auto h = beta["files"][0]["hashes"];
+  for (std::string hash : {h["SHA256"].get<std::string>(), lower(h["SHA256"]), h["AutoV2"].get<std::string>(),
+                           lower(h["AutoV2"]), h["AutoV1"].get<std::string>(), h["AutoV3"].get<std::string>(),
+                           h["CRC32"].get<std::string>(), beta["infoHashV1"].get<std::string>(),
+                           beta["infoHashV2"].get<std::string>()}) {
+    BOOST_TEST_CONTEXT(hash) {
+      auto v = get_json("/api/v1/model-versions/by-hash/" + hash);
+      BOOST_TEST(v["id"] == expected);
+      BOOST_TEST(v["files"][0]["name"] == "beta.safetensors");
+    }
+  }
+  BOOST_TEST(get_json("/api/v1/model-versions/by-hash/0123456789abcdef", 404)["error"] == "Model not found");
+  // POST: several SHA256s at once; unknown ones are left out.
+  json body = json::array({h["SHA256"], alpha1["files"][0]["hashes"]["SHA256"], std::string(64, 'a')});
+  auto r = http_request(http["b"], "POST", "/api/v1/model-versions/by-hash", body.dump(),
+                        {{"Content-Type", "application/json"}});
+  BOOST_REQUIRE_EQUAL(r.status, 200);
+  auto list = json::parse(r.body);
+  BOOST_REQUIRE_EQUAL(list.size(), 2u);
+  BOOST_TEST(list[0]["id"] == expected);
+  auto bad = http_request(http["b"], "POST", "/api/v1/model-versions/by-hash", "{\"not\":\"a list\"}");
+  BOOST_TEST(bad.status == 400);
+  BOOST_TEST(json::parse(bad.body).contains("error"));
+}
+
+BOOST_AUTO_TEST_CASE(images_tags_creators_and_reviews) {
+  auto v1 = version_of(alpha1);
+  auto imgs = get_json("/api/v1/images?modelVersionId=" + std::to_string(v1["id"].get<std::uint64_t>()));
+  BOOST_REQUIRE_EQUAL(imgs["items"].size(), 2u);
+  BOOST_TEST(imgs["items"][0]["hash"] == v1["images"][0]["hash"]);
+  BOOST_TEST(imgs["items"][0]["username"] == alpha1["creator"]);
+  BOOST_TEST(!imgs["items"][0]["meta"]["prompt"].get<std::string>().empty());
+  auto all = get_json("/api/v1/images?limit=2");
+  BOOST_TEST(all["items"].size() == 2u);
+  BOOST_TEST(all["metadata"].contains("nextCursor"));
+
+  auto tags = get_json("/api/v1/tags");
+  std::map<std::string, int> counts;
+  for (const auto& t : tags["items"]) counts[t["name"]] = t["modelCount"];
+  BOOST_TEST(counts["anime"] == 1);  // one model, two versions
+  BOOST_TEST(counts["photo"] == 1);
+
+  auto creators = get_json("/api/v1/creators");
+  BOOST_REQUIRE_EQUAL(creators["items"].size(), 1u);
+  BOOST_TEST(creators["items"][0]["modelCount"] == 2);
+  BOOST_TEST(creators["items"][0]["username"] == alpha1["creator"]);
+
+  auto reviews = get_json("/api/seedbank/reviews?modelVersionId=" + std::to_string(v1["id"].get<std::uint64_t>()));
+  BOOST_REQUIRE_EQUAL(reviews["items"].size(), 1u);
+  BOOST_TEST(reviews["items"][0]["stars"] == 5);
+}
+
+BOOST_AUTO_TEST_CASE(odd_requests_get_civitai_style_errors) {
+  for (const char* target : {"/api/v1/models?types=Bogus", "/api/v1/models?sort=Worst", "/api/v1/models?limit=1000",
+                             "/api/v1/models?cursor=zz", "/api/v1/models?nsfw=maybe", "/api/v1/models/abc",
+                             "/api/v1/models?limit=%zz", "/api/v1/images?modelId=x", "/api/images/nothex"}) {
+    BOOST_TEST_CONTEXT(target) { BOOST_TEST(get_json(target, 400).contains("error")); }
+  }
+  for (const char* target : {"/api/v1/models/1", "/api/v1/model-versions/1", "/api/v1/nothing",
+                             "/api/download/models/1", "/api/images/" "0000000000000000000000000000000000000000000000000000000000000000"}) {
+    BOOST_TEST_CONTEXT(target) { BOOST_TEST(get_json(target, 404).contains("error")); }
+  }
+  BOOST_TEST(http_request(http["b"], "DELETE", "/api/v1/models").status == 405);
+  // Not HTTP at all, and a header far over the limit: 400, and the node goes on.
+  auto garbage = seedbank::testing::parse_reply(seedbank::testing::http_exchange(http["b"], "HELLO\r\n\r\n"));
+  BOOST_TEST(garbage.status == 400);
+  auto huge = http_get(http["b"], "/api/v1/models", {{"X-Big", std::string(64 * 1024, 'x')}});
+  BOOST_TEST(huge.status == 400);
+  BOOST_TEST(http_get(http["b"], "/api/v1/models").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(images_and_model_files_not_here_come_from_peers) {
+  // B has only records. An image answers 503 while B fetches it, then the image.
+  auto v = version_of(beta);
+  auto sha = v["images"][0]["hash"].get<std::string>();
+  auto first = http_get(http["b"], "/api/images/" + sha);
+  BOOST_TEST(first.status == 503);
+  BOOST_TEST(first.header("retry-after") == "2");
+  HttpReply image;
+  BOOST_REQUIRE(eventually([&] { return (image = http_get(http["b"], "/api/images/" + sha)).status == 200; },
+                           std::chrono::seconds(60)));
+  BOOST_TEST(sha256_hex(image.body) == sha);
+  BOOST_TEST(image.header("content-type") == "image/webp");
+  auto thumb = http_get(http["b"], "/api/images/" + sha + "?width=160");
+  BOOST_REQUIRE_EQUAL(thumb.status, 200);
+  BOOST_TEST(thumb.header("content-type") == "image/jpeg");
+  BOOST_TEST(thumb.body.rfind("\xff\xd8", 0) == 0u);
+
+  // The model file streams from A through B, then B has it for ranges.
+  auto url = v["downloadUrl"].get<std::string>();
+  auto target = url.substr(url.find("/api/"));
+  auto whole = http_get(http["b"], target);
+  BOOST_REQUIRE_EQUAL(whole.status, 200);
+  auto expected = seedbank::testing::slurp(beta_file.string());
+  BOOST_TEST(whole.body.size() == expected.size());
+  BOOST_TEST(whole.header("content-length") == std::to_string(expected.size()));
+  BOOST_TEST(sha256_hex(whole.body) == lower(beta["files"][0]["hashes"]["SHA256"]));
+  BOOST_TEST(whole.header("etag") == "\"" + lower(beta["files"][0]["hashes"]["SHA256"]) + "\"");
+  BOOST_TEST(whole.header("content-disposition").find("beta.safetensors") != std::string::npos);
+  BOOST_REQUIRE_MESSAGE(eventually([&] {  // the model file and the image
+    auto s = sb("b", {"status", "--json"});
+    if (s.exit_code != 0) return false;
+    auto status = json::parse(s.out);
+    for (const auto& t : status["torrents"])
+      if (t["releaseId"] == beta["releaseId"]) return t["filesStored"] == 2;
+    return false;
+  }, std::chrono::seconds(30)), sb("b", {"status", "--json"}).out);
+  auto part = http_get(http["b"], target, {{"Range", "bytes=1000-1999"}});
+  BOOST_REQUIRE_EQUAL(part.status, 206);
+  BOOST_TEST(part.header("content-range") == "bytes 1000-1999/" + std::to_string(expected.size()));
+  BOOST_TEST(part.body == expected.substr(1000, 1000));
+  auto tail = http_get(http["b"], target, {{"Range", "bytes=-10"}});
+  BOOST_TEST(tail.body == expected.substr(expected.size() - 10));
+  BOOST_TEST(http_get(http["b"], target, {{"Range", "bytes=99999999-"}}).status == 416);
+  auto head = http_request(http["b"], "HEAD", target);
+  BOOST_TEST(head.status == 200);
+  BOOST_TEST(head.header("content-length") == std::to_string(expected.size()));
+  BOOST_TEST(head.body.empty());
+  auto cached = http_get(http["b"], target, {{"If-None-Match", whole.header("etag")}});
+  BOOST_TEST(cached.status == 304);
+  // Now that B seeds the file, it counts as a second seeder of beta... on A,
+  // once B tells it; B itself counts A and itself.
+  BOOST_TEST(eventually([&] { return version_of(beta)["stats"]["downloadCount"] == 2; }, std::chrono::seconds(30)));
+}
+
+BOOST_AUTO_TEST_CASE(the_gallery_pages_are_served_from_the_binary) {
+  for (const char* path : {"/", "/models/123", "/user/someone"}) {
+    auto r = http_get(http["b"], path);
+    BOOST_TEST_CONTEXT(path) {
+      BOOST_TEST(r.status == 200);
+      BOOST_TEST(r.header("content-type").rfind("text/html", 0) == 0u);
+      BOOST_TEST(r.body.find("/static/app.js") != std::string::npos);
+    }
+  }
+  BOOST_TEST(http_get(http["b"], "/static/app.js").header("content-type").rfind("text/javascript", 0) == 0u);
+  BOOST_TEST(http_get(http["b"], "/static/style.css").status == 200);
+}
+
+// The gallery in a real browser: Debian's Chromium driven by playwright-core
+// (tests/browser/gallery_test.mjs; ./test.sh installs both) loads B's home
+// grid, filters by type, opens a model page and checks names, images and
+// hashes. Screenshots stay in <build>/test-output/gallery/.
+BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
+  std::string node_js;
+  for (const char* candidate : {"/usr/bin/node", "/usr/local/bin/node", "/usr/bin/nodejs"})
+    if (fs::exists(candidate)) node_js = candidate;
+  auto browser_dir = fs::path(SEEDBANK_SOURCE_DIR) / "tests" / "browser";
+  BOOST_REQUIRE_MESSAGE(!node_js.empty() && fs::exists("/usr/bin/chromium") &&
+                            fs::exists(browser_dir / "node_modules" / "playwright-core"),
+                        "the browser test needs Node.js, Debian's chromium and playwright-core: run ./test.sh (it "
+                        "installs them) or `apt-get install chromium nodejs npm && (cd tests/browser && npm ci)`");
+  auto first_image = [&](const json& published) { return version_of(published)["images"][0]["hash"]; };
+  json expect = {
+      {"filterType", "LORA"},
+      {"models",
+       json::array({{{"name", "Alpha LoRA"}, {"type", "LORA"}, {"sha256", alpha2["files"][0]["hashes"]["SHA256"]},
+                     {"autoV2", alpha2["files"][0]["hashes"]["AutoV2"]}, {"imageHash", first_image(alpha2)}},
+                    {{"name", "Beta Checkpoint"}, {"type", "Checkpoint"}, {"sha256", beta["files"][0]["hashes"]["SHA256"]},
+                     {"autoV2", beta["files"][0]["hashes"]["AutoV2"]}, {"imageHash", first_image(beta)}}})}};
+  auto expect_file = dir / "expect.json";
+  std::ofstream(expect_file) << expect.dump(2);
+  auto out = fs::path(SEEDBANK_TEST_OUTPUT_DIR) / "gallery";
+  fs::create_directories(out);
+  Process browser({node_js, (browser_dir / "gallery_test.mjs").string(), "--base", "http://" + http["b"], "--expect",
+                   expect_file.string(), "--out", out.string()},
+                  (dir / "browser").string());
+  int code = browser.wait(std::chrono::seconds(240));
+  BOOST_TEST_MESSAGE(browser.err());
+  BOOST_REQUIRE_MESSAGE(code == 0, "gallery_test.mjs exited " << code << ":\n" << browser.err() << browser.out());
+  BOOST_TEST(fs::exists(out / "home.png"));
+  BOOST_TEST(fs::exists(out / "model.png"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,100 @@
+// A minimal blocking HTTP/1.1 client over a real socket, for tests: one
+// request per connection (Connection: close), the whole reply read.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace seedbank::testing {
+
+struct HttpReply {
+  int status = 0;  // 0: no reply (connection failed or closed early)
+  std::map<std::string, std::string> headers;  // names lowercase
+  std::string body;
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+// Sends `raw` bytes to host:port and returns everything until EOF.
+inline std::string http_exchange(const std::string& host_port, const std::string& raw, int timeout_s = 60) {
+  auto colon = host_port.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(std::stoi(host_port.substr(colon + 1))));
+  ::inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr);
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{timeout_s, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "";
+  }
+  std::size_t sent = 0;
+  while (sent < raw.size()) {
+    auto n = ::send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+inline HttpReply parse_reply(const std::string& raw) {
+  HttpReply r;
+  auto end = raw.find("\r\n\r\n");
+  if (raw.rfind("HTTP/1.", 0) != 0 || end == std::string::npos) return r;
+  r.status = std::stoi(raw.substr(9, 3));
+  std::size_t at = raw.find("\r\n") + 2;
+  while (at < end) {
+    auto eol = raw.find("\r\n", at);
+    auto line = raw.substr(at, eol - at);
+    auto colon = line.find(':');
+    if (colon != std::string::npos) {
+      std::string name = line.substr(0, colon);
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      auto value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      r.headers[name] = value;
+    }
+    at = eol + 2;
+  }
+  r.body = raw.substr(end + 4);
+  return r;
+}
+
+inline HttpReply http_request(const std::string& host_port, const std::string& method, const std::string& target,
+                              const std::string& body = "",
+                              const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+  std::string raw = method + " " + target + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n";
+  for (const auto& [k, v] : headers) raw += k + ": " + v + "\r\n";
+  if (!body.empty() || method == "POST") raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  raw += "\r\n" + body;
+  return parse_reply(http_exchange(host_port, raw));
+}
+
+inline HttpReply http_get(const std::string& host_port, const std::string& target,
+                          const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+  return http_request(host_port, "GET", target, "", headers);
+}
+
+}  // namespace seedbank::testing
