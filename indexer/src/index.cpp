@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -53,17 +54,23 @@ Bytes encode_model(const ModelEntry& m) {
   put_be(v, m.agg.count, 4);
   put_be(v, m.agg.sum, 8);
   put_be(v, m.versions, 4);
+  put_be(v, m.agg.thumbs_up, 4);
+  put_be(v, m.agg.thumbs_down, 4);
+  put_be(v, m.agg.reviews, 4);
   return v;
 }
 
 std::optional<ModelEntry> decode_model(std::optional<ByteView> v) {
-  if (!v || v->size() != 56) return std::nullopt;
+  if (!v || v->size() != 68) return std::nullopt;
   ModelEntry m;
   std::memcpy(m.head.data(), v->data(), 32);
   m.head_t = get_be(*v, 32, 8);
   m.agg.count = static_cast<std::uint32_t>(get_be(*v, 40, 4));
   m.agg.sum = get_be(*v, 44, 8);
   m.versions = static_cast<std::uint32_t>(get_be(*v, 52, 4));
+  m.agg.thumbs_up = static_cast<std::uint32_t>(get_be(*v, 56, 4));
+  m.agg.thumbs_down = static_cast<std::uint32_t>(get_be(*v, 60, 4));
+  m.agg.reviews = static_cast<std::uint32_t>(get_be(*v, 64, 4));
   return m;
 }
 
@@ -264,13 +271,48 @@ struct Index::Impl {
     return txn.put(db.meta, protocol::as_bytes(key), value);
   }
 
+  // agg values: count u32 ++ sum u64 (format 1), then thumbs up, thumbs
+  // down and reviews u32 each (format 2).
   RatingAggregate read_agg(const lmdb::Txn& txn, ByteView release) const {
     RatingAggregate agg;
-    if (auto v = txn.get(db.agg, release); v && v->size() == 12) {
+    if (auto v = txn.get(db.agg, release); v && v->size() >= 12) {
       agg.count = static_cast<std::uint32_t>(get_be(*v, 0, 4));
       agg.sum = get_be(*v, 4, 8);
+      if (v->size() >= 24) {
+        agg.thumbs_up = static_cast<std::uint32_t>(get_be(*v, 12, 4));
+        agg.thumbs_down = static_cast<std::uint32_t>(get_be(*v, 16, 4));
+        agg.reviews = static_cast<std::uint32_t>(get_be(*v, 20, 4));
+      }
     }
     return agg;
+  }
+
+  static Bytes encode_agg(const RatingAggregate& a) {
+    Bytes value;
+    put_be(value, a.count, 4);
+    put_be(value, a.sum, 8);
+    put_be(value, a.thumbs_up, 4);
+    put_be(value, a.thumbs_down, 4);
+    put_be(value, a.reviews, 4);
+    return value;
+  }
+
+  // Adds (sign +1) or removes (-1) one rating's share of an aggregate.
+  static void count_rating(RatingAggregate& a, schema::Rating::Reader r, int sign) {
+    auto add = [sign](auto& field, std::uint64_t n) { field = static_cast<std::remove_reference_t<decltype(field)>>(field + sign * static_cast<std::int64_t>(n)); };
+    add(a.count, 1);
+    add(a.sum, r.getStars());
+    if (r.getStars() >= 4) add(a.thumbs_up, 1);
+    if (r.getStars() <= 2) add(a.thumbs_down, 1);
+    if (r.getReview().size()) add(a.reviews, 1);
+  }
+
+  static void add_agg(RatingAggregate& to, const RatingAggregate& a, int sign) {
+    to.count = static_cast<std::uint32_t>(to.count + sign * static_cast<std::int64_t>(a.count));
+    to.sum = static_cast<std::uint64_t>(static_cast<std::int64_t>(to.sum) + sign * static_cast<std::int64_t>(a.sum));
+    to.thumbs_up = static_cast<std::uint32_t>(to.thumbs_up + sign * static_cast<std::int64_t>(a.thumbs_up));
+    to.thumbs_down = static_cast<std::uint32_t>(to.thumbs_down + sign * static_cast<std::int64_t>(a.thumbs_down));
+    to.reviews = static_cast<std::uint32_t>(to.reviews + sign * static_cast<std::int64_t>(a.reviews));
   }
 
   Status apply_rating(lmdb::Txn& txn, const Record& rec, const std::optional<CurrentEntry>& previous) {
@@ -281,16 +323,11 @@ struct Index::Impl {
       auto old_bytes = txn.get(db.records, previous->id);
       if (old_bytes) {
         auto old = protocol::load_stored_record(*old_bytes, &previous->id);
-        if (old) after.sum -= old->body().getPayload().getRating().getStars();
+        if (old) count_rating(after, old->body().getPayload().getRating(), -1);
       }
-    } else {
-      after.count += 1;
     }
-    after.sum += rec.body().getPayload().getRating().getStars();
-    Bytes value;
-    put_be(value, after.count, 4);
-    put_be(value, after.sum, 8);
-    if (auto st = txn.put(db.agg, release, value); !st) return st;
+    count_rating(after, rec.body().getPayload().getRating(), +1);
+    if (auto st = txn.put(db.agg, release, encode_agg(after)); !st) return st;
     // Move the release in the rating order, if the release is here.
     if (auto bytes = txn.get(db.records, release)) {
       RecordId rid = to_id(release);
@@ -299,10 +336,11 @@ struct Index::Impl {
         if (auto st = txn.del(db.rel_rating, rating_key(before, stored->created_at(), rid)); !st) return st;
         if (auto st = txn.put(db.rel_rating, rating_key(after, stored->created_at(), rid), {}); !st) return st;
         auto mkey = model_key_of(*stored);
-        if (auto m = decode_model(txn.get(db.models, mkey))) {
+        auto m = decode_model(txn.get(db.models, mkey));
+        if (m && !retracted(txn, *stored)) {  // a model's figures cover its listed versions
           ModelEntry changed = *m;
-          changed.agg.count = changed.agg.count - before.count + after.count;
-          changed.agg.sum = changed.agg.sum - before.sum + after.sum;
+          add_agg(changed.agg, before, -1);
+          add_agg(changed.agg, after, +1);
           if (auto st = write_model(txn, mkey, &*m, changed); !st) return st;
         }
       }
@@ -392,46 +430,60 @@ struct Index::Impl {
       if (auto st = txn.del(db.model_rating, rating_key(before->agg, before->head_t, before->head)); !st) return st;
     if (after.has_head())
       if (auto st = txn.put(db.model_rating, rating_key(after.agg, after.head_t, after.head), {}); !st) return st;
+    // Tag and creator counts follow the head: what a listing shows.
+    RecordId old_head = before ? before->head : RecordId{};
+    if (old_head != after.head) {
+      if (before && before->has_head())
+        if (auto st = count_head(txn, before->head, -1, !after.has_head()); !st) return st;
+      if (after.has_head())
+        if (auto st = count_head(txn, after.head, +1, !(before && before->has_head())); !st) return st;
+    }
     return txn.put(db.models, key, encode_model(after));
   }
 
-  // A new version of a model: counts, numeric ids, and the head when it is
-  // the newest version not retracted.
+  // Adds (+1) or removes (-1) a head's tags from the tag counts, and its
+  // model from its creator's count when the model appears or disappears.
+  Status count_head(lmdb::Txn& txn, const RecordId& head, int delta, bool model_changes) {
+    auto rec = load(txn, head);
+    if (!rec || rec->kind() != RecordKind::release) return {};
+    if (model_changes)
+      if (auto st = bump(txn, db.creators, rec->author().bytes, {}, delta); !st) return st;
+    std::vector<std::string> seen;
+    for (auto tag : rec->body().getPayload().getRelease().getTags()) {
+      auto folded = keys::fold_case(text_view(tag));
+      if (folded.empty() || folded.size() > 200 || std::find(seen.begin(), seen.end(), folded) != seen.end()) continue;
+      seen.push_back(folded);
+      if (auto st = bump(txn, db.tags, protocol::as_bytes(folded), text_view(tag), delta); !st) return st;
+    }
+    return {};
+  }
+
+  // A new version of a model: its numeric id, and the head when it is the
+  // newest version not retracted.
   Status index_model(lmdb::Txn& txn, const Record& rec) {
-    auto r = rec.body().getPayload().getRelease();
     const ModelKey key = model_key_of(rec);
     Bytes versions_key(key.begin(), key.end());
     append(versions_key, time_id(rec.created_at(), rec.id()));
     if (auto st = txn.put(db.rel_model, versions_key, {}); !st) return st;
     if (auto st = txn.put(db.ids, number_key('v', numeric_id(rec.id())), rec.id()); !st) return st;
     auto before = decode_model(txn.get(db.models, key));
+    if (!before)
+      if (auto st = txn.put(db.ids, number_key('m', numeric_id(key)), key); !st) return st;
     ModelEntry after = before.value_or(ModelEntry{});
     after.versions += 1;
-    RatingAggregate agg = read_agg(txn, rec.id());  // ratings that came before the release
-    after.agg.count += agg.count;
-    after.agg.sum += agg.sum;
-    if (!retracted(txn, rec) &&
-        (!after.has_head() || std::tie(after.head_t, after.head) < std::make_tuple(rec.created_at(), rec.id()))) {
-      after.head = rec.id();
-      after.head_t = rec.created_at();
-    }
-    if (!before) {
-      // A new model: its numeric id, its creator's and its tags' counts.
-      if (auto st = txn.put(db.ids, number_key('m', numeric_id(key)), key); !st) return st;
-      if (auto st = bump(txn, db.creators, rec.author().bytes, {}); !st) return st;
-      std::vector<std::string> seen;
-      for (auto tag : r.getTags()) {
-        auto folded = keys::fold_case(text_view(tag));
-        if (folded.empty() || folded.size() > 200 || std::find(seen.begin(), seen.end(), folded) != seen.end()) continue;
-        seen.push_back(folded);
-        if (auto st = bump(txn, db.tags, protocol::as_bytes(folded), text_view(tag)); !st) return st;
+    if (!retracted(txn, rec)) {
+      add_agg(after.agg, read_agg(txn, rec.id()), +1);  // ratings that came before the release
+      if (!after.has_head() || std::tie(after.head_t, after.head) < std::make_tuple(rec.created_at(), rec.id())) {
+        after.head = rec.id();
+        after.head_t = rec.created_at();
       }
     }
     return write_model(txn, key, before ? &*before : nullptr, after);
   }
 
-  // Adds one to a count kept as 8 bytes, followed by `label` when first written.
-  Status bump(lmdb::Txn& txn, MDB_dbi dbi, ByteView key, std::string_view label) {
+  // Adds `delta` to a count kept as 8 bytes, followed by `label` when first
+  // written; a count that reaches 0 is removed.
+  Status bump(lmdb::Txn& txn, MDB_dbi dbi, ByteView key, std::string_view label, int delta = 1) {
     Bytes value;
     std::uint64_t n = 0;
     if (auto v = txn.get(dbi, key); v && v->size() >= 8) {
@@ -440,8 +492,10 @@ struct Index::Impl {
     } else {
       append(value, label);
     }
+    std::uint64_t next = delta < 0 ? (n > 0 ? n - 1 : 0) : n + 1;
+    if (next == 0) return txn.del(dbi, key);
     Bytes out;
-    put_be(out, n + 1, 8);
+    put_be(out, next, 8);
     append(out, value);
     return txn.put(dbi, key, out);
   }
@@ -473,7 +527,7 @@ struct Index::Impl {
         if (release_bytes.size() != 32) return {};
         auto release = load(txn, to_id(release_bytes));
         if (!release || release->kind() != RecordKind::release || release->author() != rec.author()) return {};
-        return refresh_head(txn, model_key_of(*release));
+        return refresh_head(txn, model_key_of(*release), read_agg(txn, release->id()));
       }
       default:
         return {};
@@ -488,11 +542,13 @@ struct Index::Impl {
     return k;
   }
 
-  // After a retraction: the head is the newest version still listed.
-  Status refresh_head(lmdb::Txn& txn, const ModelKey& key) {
+  // After a retraction: the head is the newest version still listed, and
+  // the retracted version's ratings no longer count for the model.
+  Status refresh_head(lmdb::Txn& txn, const ModelKey& key, const RatingAggregate& withdrawn) {
     auto before = decode_model(txn.get(db.models, key));
     if (!before) return {};
     ModelEntry after = *before;
+    add_agg(after.agg, withdrawn, -1);  // the retracted version's ratings leave the model's
     after.head = RecordId{};
     after.head_t = 0;
     lmdb::Cursor c(txn, db.rel_model);
@@ -513,20 +569,45 @@ struct Index::Impl {
 
   // Builds what format 2 added from the records of a format 1 index.
   Status migrate_from_1(lmdb::Txn& txn) {
-    lmdb::Cursor c(txn, db.by_time);
-    for (bool ok = c.first(); ok; ok = c.next()) {
-      if (c.key().size() != 40) continue;
-      auto rec = load(txn, to_id(c.key().subspan(8)));
-      if (!rec) continue;
-      if (rec->kind() == RecordKind::release) {
-        if (auto st = index_model(txn, *rec); !st) return st;
-        continue;
+    // Two passes: the rating counters format 2 added first, so models built
+    // in the second pass sum complete figures.
+    std::map<RecordId, RatingAggregate> thumbs;
+    for (int pass = 0; pass < 2; ++pass) {
+      lmdb::Cursor c(txn, db.by_time);
+      for (bool ok = c.first(); ok; ok = c.next()) {
+        if (c.key().size() != 40) continue;
+        auto rec = load(txn, to_id(c.key().subspan(8)));
+        if (!rec) continue;
+        if (rec->kind() == RecordKind::release) {
+          if (pass == 1)
+            if (auto st = index_model(txn, *rec); !st) return st;
+          continue;
+        }
+        auto target = replacement_target(*rec);
+        if (!target) continue;
+        auto cur = parse_current(txn.get(db.current, current_key(rec->kind(), rec->author(), *target)));
+        if (!cur || cur->id != rec->id() || rec->kind() == RecordKind::retraction) continue;
+        if (pass == 0) {
+          // Format 1 kept count and sum; the thumbs and review counts are
+          // counted afresh from the current ratings.
+          if (rec->kind() != RecordKind::rating) continue;
+          RatingAggregate share;
+          count_rating(share, rec->body().getPayload().getRating(), +1);
+          auto& counts = thumbs[to_id(data_view(rec->body().getPayload().getRating().getRelease()))];
+          add_agg(counts, share, +1);
+        } else if (auto st = apply_current(txn, *rec, nullptr); !st) {
+          return st;
+        }
       }
-      auto target = replacement_target(*rec);
-      if (!target) continue;
-      auto cur = parse_current(txn.get(db.current, current_key(rec->kind(), rec->author(), *target)));
-      if (!cur || cur->id != rec->id() || rec->kind() == RecordKind::retraction) continue;
-      if (auto st = apply_current(txn, *rec, nullptr); !st) return st;
+      if (pass == 0) {
+        for (const auto& [release, counts] : thumbs) {
+          RatingAggregate agg = read_agg(txn, release);
+          agg.thumbs_up = counts.thumbs_up;
+          agg.thumbs_down = counts.thumbs_down;
+          agg.reviews = counts.reviews;
+          if (auto st = txn.put(db.agg, release, encode_agg(agg)); !st) return st;
+        }
+      }
     }
     return {};
   }

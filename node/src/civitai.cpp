@@ -186,7 +186,11 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
         .field("CRC32", p::to_hex_upper(p::ByteView(crc_bytes)));
     if (h.getAutoV3().size()) out.field("AutoV3", upper_hex(h.getAutoV3(), 6));
     out.end_object();
-    out.field("downloadUrl", download + (links.base_url.empty() ? std::string() : "?fileId=" + std::to_string(file_id)));
+    // The primary file's URL is the version's, bare: tools append
+    // "?token=..." to it as they do on Civitai.
+    bool primary = f.getPrimary() || (!any_primary && i == 0);
+    out.field("downloadUrl", download + (links.base_url.empty() || primary ? std::string()
+                                                                          : "?fileId=" + std::to_string(file_id)));
     out.end_object();
   }
   out.end_array();
@@ -252,15 +256,9 @@ std::string username_of(const indexer::Index& index, const p::PublicKey& author)
 RatingSummary rating_summary(const indexer::Index& index, const p::RecordId& release) {
   RatingSummary out;
   out.aggregate = index.rating(release);
-  // Only a few hundred are read: the aggregate itself is exact.
-  for (const auto& id : index.ratings_of(release, 200)) {
-    auto rec = index.get(id);
-    if (!rec || rec->kind() != p::RecordKind::rating) continue;
-    auto r = rec->body().getPayload().getRating();
-    if (r.getStars() >= 4) ++out.thumbs_up;
-    if (r.getStars() <= 2) ++out.thumbs_down;
-    if (r.getReview().size()) ++out.comments;
-  }
+  out.thumbs_up = out.aggregate.thumbs_up;
+  out.thumbs_down = out.aggregate.thumbs_down;
+  out.comments = out.aggregate.reviews;
   return out;
 }
 
@@ -300,19 +298,18 @@ void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record&
   // around them.
   JsonOut versions;
   versions.begin_array();
-  RatingSummary total;
   std::uint64_t downloads = 0;
   for (const auto& id : model.versions) {
     auto rec = index.get(id);
     if (!rec || index.is_retracted(id)) continue;
-    auto stats = write_model_version(versions, *rec, index, links, true);
-    total.thumbs_up += stats.summary.thumbs_up;
-    total.thumbs_down += stats.summary.thumbs_down;
-    total.comments += stats.summary.comments;
-    downloads += stats.downloads;
+    downloads += write_model_version(versions, *rec, index, links, true).downloads;
   }
   versions.end_array();
+  RatingSummary total;  // the model's: every listed version's ratings
   total.aggregate = model.rating;
+  total.thumbs_up = model.rating.thumbs_up;
+  total.thumbs_down = model.rating.thumbs_down;
+  total.comments = model.rating.reviews;
 
   out.begin_object()
       .field("id", indexer::numeric_id(model.key))

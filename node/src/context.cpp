@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <future>
 #include <iostream>
@@ -183,20 +184,27 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
   // through jobs posted to this thread.
   std::unique_ptr<Api> api;
   std::unique_ptr<HttpServer> http;
+  auto stopping = std::make_shared<std::atomic<bool>>(false);
   if (node.options.http != "off") {
     NodeLink link;
     link.torrents = node.torrents.get();
     link.gossip = node.gossip.get();
-    link.run = [&io](std::function<void()> job, std::chrono::milliseconds timeout) {
+    link.run = [&io, stopping](std::function<void()> job, std::chrono::milliseconds timeout) {
+      if (stopping->load()) return false;  // nothing posted now would run
       auto done = std::make_shared<std::promise<void>>();
       auto ran = done->get_future();
       boost::asio::post(io, [job = std::move(job), done] {
-        job();
+        try {
+          job();
+        } catch (const std::exception& e) {  // a request must never stop the node
+          std::cerr << "seedbank node: HTTP job failed: " << e.what() << "\n";
+        }
         done->set_value();
       });
       return timeout.count() == 0 || ran.wait_for(timeout) == std::future_status::ready;
     };
     api = std::make_unique<Api>(*node.index, *node.store, node.options.data_dir, std::move(link));
+    api->set_listen_address(node.options.http);
     HttpOptions hopts;
     hopts.listen = node.options.http;
     hopts.threads = node.options.http_threads;
@@ -207,6 +215,7 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
     }
     http = std::move(server).value();
     node.http_listen = http->listen_address();
+    api->set_listen_address(node.http_listen);
   }
   // libtorrent's news (a piece to verify, a file to move) is handled at
   // once, not at the next 100 ms tick.
@@ -254,6 +263,7 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (!ec) std::cerr << "seedbank node: signal " << signal << ", shutting down\n";
+    stopping->store(true);
     io.stop();
   });
   io.run();

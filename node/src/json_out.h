@@ -5,6 +5,7 @@
 // only nest begin/end correctly. Private to node/.
 #pragma once
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -41,12 +42,12 @@ class JsonOut {
   JsonOut& value(int n) { return value(static_cast<std::int64_t>(n)); }
   JsonOut& value(double d) {
     if (!std::isfinite(d)) return null();
-    // Integral doubles as Civitai writes them (7, 0), others shortest-ish (4.5).
-    if (d == static_cast<double>(static_cast<std::int64_t>(d)) && d < 1e15 && d > -1e15)
-      return raw(std::to_string(static_cast<std::int64_t>(d)));
+    // Integral doubles as Civitai writes them (7, 0); others in the
+    // shortest form that reads back the same (4.5, 0.1).
+    if (std::fabs(d) < 1e15 && d == std::trunc(d)) return raw(std::to_string(static_cast<std::int64_t>(d)));
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.15g", d);
-    return raw(buf);
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+    return raw(std::string_view(buf, ec == std::errc() ? static_cast<std::size_t>(end - buf) : 0));
   }
   JsonOut& null() { return raw("null"); }
   // Text that is already JSON (one value).
@@ -126,7 +127,7 @@ class JsonOut {
   static std::size_t utf8_length(std::string_view s, std::size_t i) {
     auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
     unsigned char c = at(i);
-    std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+    std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
     if (n == 0 || i + n > s.size()) return 0;
     for (std::size_t k = 1; k < n; ++k)
       if ((at(i + k) & 0xC0) != 0x80) return 0;

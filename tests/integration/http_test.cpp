@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "support/http_client.h"
 #include "support/model_files.h"
@@ -227,6 +228,9 @@ BOOST_AUTO_TEST_CASE(odd_requests_get_civitai_style_errors) {
     BOOST_TEST_CONTEXT(target) { BOOST_TEST(get_json(target, 404).contains("error")); }
   }
   BOOST_TEST(http_request(http["b"], "DELETE", "/api/v1/models").status == 405);
+  // A name that is not this machine's (DNS rebinding) gets nothing.
+  auto raw = "GET /api/v1/models HTTP/1.1\r\nHost: evil.example:7480\r\nConnection: close\r\n\r\n";
+  BOOST_TEST(seedbank::testing::parse_reply(seedbank::testing::http_exchange(http["b"], raw)).status == 421);
   // Not HTTP at all, and a header far over the limit: 400, and the node goes on.
   auto garbage = seedbank::testing::parse_reply(seedbank::testing::http_exchange(http["b"], "HELLO\r\n\r\n"));
   BOOST_TEST(garbage.status == 400);
@@ -287,6 +291,37 @@ BOOST_AUTO_TEST_CASE(images_and_model_files_not_here_come_from_peers) {
   // Now that B seeds the file, it counts as a second seeder of beta... on A,
   // once B tells it; B itself counts A and itself.
   BOOST_TEST(eventually([&] { return version_of(beta)["stats"]["downloadCount"] == 2; }, std::chrono::seconds(30)));
+}
+
+BOOST_AUTO_TEST_CASE(images_page_by_cursor_and_downloads_follow_civitai_rules) {
+  // Every sample image once, one per page, by following nextCursor.
+  std::set<std::string> seen;
+  std::string target = "/api/v1/images?limit=1";
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = get_json(target);
+    for (const auto& i : page["items"]) BOOST_TEST(seen.insert(i["hash"].get<std::string>() + i["modelVersionId"].dump()).second);
+    if (!page["metadata"].contains("nextCursor")) break;
+    auto next = page["metadata"]["nextPage"].get<std::string>();
+    target = next.substr(next.find("/api/"));
+  }
+  BOOST_TEST(seen.size() == 4u);  // alpha v1.0: 2, v2.0: 1, beta: 1
+
+  auto v = version_of(alpha1);
+  auto url = v["downloadUrl"].get<std::string>();
+  auto target_of = [](const std::string& u) { return u.substr(u.find("/api/")); };
+  // The primary file's URL is the version's, so "?token=" can be appended.
+  BOOST_TEST(v["files"][0]["downloadUrl"] == url);
+  // Not on B: a HEAD does not fetch, a page of another site may not make B
+  // download, a tool may.
+  BOOST_TEST(http_request(http["b"], "HEAD", target_of(url)).status == 503);
+  BOOST_TEST(http_get(http["b"], target_of(url), {{"Sec-Fetch-Site", "cross-site"}}).status == 403);
+  auto got = http_get(http["b"], target_of(url) + "?token=abc");
+  BOOST_REQUIRE_EQUAL(got.status, 200);
+  BOOST_TEST(sha256_hex(got.body) == lower(alpha1["files"][0]["hashes"]["SHA256"]));
+  // format/size/fp are preferences, as on Civitai: no exact match still
+  // gets the model file; an unknown type matches nothing.
+  BOOST_TEST(http_get(http["b"], target_of(url) + "?type=Model&format=PickleTensor&size=pruned&fp=fp32").status == 200);
+  BOOST_TEST(http_get(http["b"], target_of(url) + "?type=Config").status == 404);
 }
 
 BOOST_AUTO_TEST_CASE(the_gallery_pages_are_served_from_the_binary) {

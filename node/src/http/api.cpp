@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
+#include <deque>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -34,6 +36,7 @@ constexpr std::size_t kDefaultLimit = 100;         // Civitai's default page siz
 constexpr std::size_t kMaxPageWalk = 10000;         // items a `page` parameter may skip
 constexpr auto kImageFetchInterval = std::chrono::seconds(30);  // per release
 constexpr auto kRankingLifetime = std::chrono::seconds(5);      // "Most Downloaded" order is reused this long
+constexpr std::size_t kApiFetchesPerMinute = 30;                // fetches HTTP clients may start (images, files)
 const unsigned kThumbnailWidths[] = {160, 320, 450, 640, 1024};
 
 HttpResponse json_response(unsigned status, const json& body) {
@@ -74,40 +77,58 @@ std::string base_url_of(const HttpRequest& request) {
   return "http://" + host;
 }
 
+// A download's progress as the node thread last reported it. HTTP threads
+// only read it; jobs on the node thread write it. Never waited on.
+struct DownloadWatch {
+  std::mutex mutex;
+  std::optional<TorrentService::FileProgress> progress;  // none yet: starting
+  bool asking = false;                                   // a refresh job is posted
+  std::chrono::steady_clock::time_point asked{};
+};
+
 // A file read with pread: in the store (complete), or a partial download
-// that grows as its pieces pass their checks.
+// that grows as its pieces pass their checks (then `watch` is set, and
+// `ask` posts a job that refreshes it).
 class FileSource final : public BodySource {
  public:
-  using Refresh = std::function<std::optional<TorrentService::FileProgress>()>;
-  FileSource(std::filesystem::path path, std::uint64_t size, std::uint64_t ready, Refresh refresh)
-      : path_(std::move(path)), size_(size), ready_(ready), refresh_(std::move(refresh)) {}
+  FileSource(std::filesystem::path path, std::uint64_t size) : path_(std::move(path)), size_(size), ready_(size) {}
+  FileSource(std::uint64_t size, std::shared_ptr<DownloadWatch> watch, std::function<void()> ask)
+      : size_(size), watch_(std::move(watch)), ask_(std::move(ask)) {}
   ~FileSource() override {
     if (fd_ >= 0) ::close(fd_);
   }
   std::uint64_t size() const override { return size_; }
+  std::uint64_t available() const override {
+    if (!watch_) return ready_;
+    std::lock_guard lock(watch_->mutex);
+    return watch_->progress ? watch_->progress->ready : 0;
+  }
   p::Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t n) override {
-    if (offset >= ready_) {
-      if (!refresh_) return p::make_error(p::ErrorCode::io, "file is shorter than announced");
-      auto now = std::chrono::steady_clock::now();
-      if (now - last_refresh_ < std::chrono::milliseconds(100)) return std::size_t{0};
-      last_refresh_ = now;
-      auto progress = refresh_();
-      if (!progress) return p::make_error(p::ErrorCode::io, "the download stopped");
-      if (!progress->error.empty()) return p::make_error(p::ErrorCode::io, progress->error);
-      if (progress->path.empty()) return std::size_t{0};  // the node was busy: no news
-      if (progress->path != path_) {  // moved into the store: same bytes, new name
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-        path_ = progress->path;
+    if (offset >= ready_ && watch_) {
+      std::lock_guard lock(watch_->mutex);
+      if (watch_->progress) {
+        const auto& now = *watch_->progress;
+        if (!now.error.empty()) return p::make_error(p::ErrorCode::io, now.error);
+        if (now.path != path_) {  // found, or moved into the store: same bytes, new name
+          if (fd_ >= 0) ::close(fd_);
+          fd_ = -1;
+          path_ = now.path;
+        }
+        ready_ = now.ready;
+        if (now.stored) watch_.reset();
       }
-      ready_ = progress->ready;
-      if (progress->stored) refresh_ = nullptr;
-      if (offset >= ready_) return std::size_t{0};
+      if (watch_ && offset >= ready_ && !watch_->asking &&
+          std::chrono::steady_clock::now() - watch_->asked > std::chrono::milliseconds(100)) {
+        watch_->asking = true;
+        watch_->asked = std::chrono::steady_clock::now();
+        ask_();
+      }
     }
+    if (offset >= ready_) return std::size_t{0};  // not here yet
     if (fd_ < 0) {
       fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd_ < 0) {
-        if (refresh_) return std::size_t{0};  // being renamed into the store: ask again
+        if (watch_) return std::size_t{0};  // being renamed into the store: ask again
         return p::make_error(p::ErrorCode::io, path_.string() + ": " + std::strerror(errno));
       }
     }
@@ -121,10 +142,10 @@ class FileSource final : public BodySource {
  private:
   std::filesystem::path path_;
   std::uint64_t size_;
-  std::uint64_t ready_;
-  Refresh refresh_;
+  std::uint64_t ready_ = 0;
+  std::shared_ptr<DownloadWatch> watch_;
+  std::function<void()> ask_;
   int fd_ = -1;
-  std::chrono::steady_clock::time_point last_refresh_{};
 };
 
 p::Sha256Digest digest_of(capnp::Data::Reader d) {
@@ -133,11 +154,21 @@ p::Sha256Digest digest_of(capnp::Data::Reader d) {
   return out;
 }
 
-std::string quoted_file_name(std::string name) {
-  for (auto& c : name)
-    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) c = '_';
-  return name;
+// Content-Disposition for a file name: an ASCII fallback and the UTF-8 name
+// (RFC 6266), so non-ASCII names survive clients that read headers as Latin-1.
+std::string content_disposition(const std::string& name) {
+  std::string ascii;
+  bool plain = true;
+  for (unsigned char c : name) {
+    bool ok = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    plain = plain && ok;
+    ascii.push_back(ok ? static_cast<char>(c) : '_');
+  }
+  std::string out = "attachment; filename=\"" + ascii + "\"";
+  if (!plain) out += "; filename*=UTF-8''" + p::percent_encode(name);
+  return out;
 }
+
 
 }  // namespace
 
@@ -149,6 +180,12 @@ struct Api::Impl {
 
   std::mutex mutex;  // guards what follows
   std::map<p::RecordId, std::chrono::steady_clock::time_point> image_fetches;
+  std::deque<std::chrono::steady_clock::time_point> api_fetches;
+  std::mutex thumb_mutex;
+  std::condition_variable thumb_cv;
+  int thumbs_running = 0;  // started for HTTP clients, last minute
+  std::string listen_address;                                      // fallback for URLs without a Host
+  bool loopback_only = false;                                      // then Host must name this machine
   struct Ranked {
     indexer::ModelKey model;
     std::uint64_t seeders;
@@ -159,9 +196,16 @@ struct Api::Impl {
   Impl(indexer::Index& i, ContentStore& s, std::filesystem::path d, NodeLink l)
       : index(i), store(s), data_dir(std::move(d)), link(std::move(l)) {}
 
-  CivitaiLinks links_for(const HttpRequest& request) const {
+  std::string base_for(const HttpRequest& request) {
+    auto base = base_url_of(request);
+    if (!base.empty()) return base;
+    std::lock_guard lock(mutex);
+    return listen_address.empty() ? std::string() : "http://" + listen_address;
+  }
+
+  CivitaiLinks links_for(const HttpRequest& request) {
     CivitaiLinks links;
-    links.base_url = base_url_of(request);
+    links.base_url = base_for(request);
     if (link.gossip) {
       GossipService* gossip = link.gossip;
       links.seeders = [gossip](const p::Sha256Digest& ih) { return gossip->seeder_count(ih); };
@@ -170,6 +214,27 @@ struct Api::Impl {
   }
 
   // ---- routing ----
+
+  // A node on loopback answers only requests naming a loopback host: a web
+  // page whose name an attacker points at 127.0.0.1 (DNS rebinding) gets
+  // nothing.
+  std::optional<HttpResponse> check_host(const HttpRequest& request) {
+    {
+      std::lock_guard lock(mutex);
+      if (!loopback_only) return std::nullopt;
+    }
+    std::string host = request.host;
+    if (!host.empty() && host[0] == '[') {
+      if (auto end = host.find(']'); end != std::string::npos) host = host.substr(0, end + 1);
+    } else if (auto colon = host.find(':'); colon != std::string::npos) {
+      host = host.substr(0, colon);
+    }
+    if (host.empty() || host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0 ||
+        (host.size() > 10 && host.compare(host.size() - 10, 10, ".localhost") == 0))
+      return std::nullopt;
+    return error_response(421, "this node serves 127.0.0.1 only, not '" + request.host.substr(0, 100) +
+                                   "'; to serve other names run it with --http 0.0.0.0:PORT");
+  }
 
   HttpResponse handle(const HttpRequest& request) {
     if (request.method == "OPTIONS") {
@@ -182,6 +247,7 @@ struct Api::Impl {
                    {"Access-Control-Max-Age", "86400"}};
       return r;
     }
+    if (auto refused = check_host(request)) return *refused;
     auto target = p::parse_target(request.target);
     if (!target) return error_response(400, target.error().message);
     const HttpTarget& t = *target;
@@ -336,13 +402,13 @@ struct Api::Impl {
     std::string rest = cursor.substr(1);
     for (int rounds = 0; rounds < 20 && heads.size() < l.limit; ++rounds) {
       auto q = l.query;
-      q.limit = l.limit;
+      q.limit = l.limit - heads.size();  // so the page's cursor ends at the last one taken
       q.cursor = rest;
       auto page = index.query_releases(q);
       if (!page) return page.error();
       for (auto& rec : page->items) {
         auto key = indexer::model_key(rec.author(), rec.body().getPayload().getRelease().getModelSlug().cStr());
-        if (!ranked.count(key) && heads.size() < l.limit) heads.push_back(std::move(rec));
+        if (!ranked.count(key)) heads.push_back(std::move(rec));
       }
       rest = page->next_cursor;
       if (rest.empty()) return std::pair{std::move(heads), std::string()};
@@ -502,18 +568,22 @@ struct Api::Impl {
     auto limit = p::integer_param(t, "limit", 0, 200);
     if (!limit) return error_response(400, limit.error().message);
     const std::size_t want = *limit && **limit ? **limit : kDefaultLimit;
+    // Cursor: "<release page cursor>.<images to skip in that page>" (the
+    // cursor part is empty for the first page, and for one version or model).
     std::uint64_t skip = 0;
+    std::string release_cursor;
     if (auto c = t.get("cursor"); c && !c->empty()) {
-      auto n = parse_number(*c);
+      auto dot = c->rfind('.');
+      auto n = dot == std::string::npos ? std::nullopt : parse_number(std::string_view(*c).substr(dot + 1));
       if (!n) return error_response(400, "cursor '" + c->substr(0, 100) + "' is not one this node returned");
       skip = *n;
+      release_cursor = c->substr(0, dot);
     }
     // The releases whose images are listed.
     std::vector<p::Record> releases;
-    bool whole_list = false;  // releases came from a listing that may go on
-    std::string release_cursor;
+    bool whole_list = false;  // releases come from a listing, page by page
     indexer::ReleaseQuery q;
-    q.limit = 100;
+    q.limit = 20;
     if (auto v = t.get("modelVersionId")) {
       auto n = parse_number(*v);
       if (!n) return error_response(400, "modelVersionId '" + v->substr(0, 100) + "' is not a number");
@@ -540,8 +610,8 @@ struct Api::Impl {
       auto r = rec.body().getPayload().getRelease();
       std::string username = username_of(index, rec.author());
       for (auto img : r.getImages()) {
-        if (position++ < skip) continue;
         if (items.size() >= want) return;
+        if (position++ < skip) continue;
         std::string sha = p::to_hex(p::ByteView(img.getSha256().begin(), img.getSha256().size()));
         auto meta = nlohmann::ordered_json::parse([&] {
           JsonOut m;
@@ -565,23 +635,39 @@ struct Api::Impl {
                          {"seedbank", {{"releaseId", p::to_hex(rec.id())}, {"name", img.getName().cStr()}}}});
       }
     };
-    for (const auto& rec : releases) emit(rec);
-    // A listing: newest releases, as many pages as the images need.
-    for (int rounds = 0; whole_list && items.size() < want && rounds < 50; ++rounds) {
-      q.cursor = release_cursor;
-      auto page = index.query_releases(q);
-      if (!page) return error_response(400, page.error().message);
-      for (const auto& rec : page->items) emit(rec);
-      release_cursor = page->next_cursor;
-      if (release_cursor.empty()) break;
+    std::string next_cursor;
+    if (!whole_list) {
+      for (const auto& rec : releases) emit(rec);
+      if (items.size() == want) next_cursor = "." + std::to_string(position);
+    } else {
+      // Newest releases a page at a time; the cursor says where in which
+      // page the next image is, so no page is walked twice.
+      for (int rounds = 0;; ++rounds) {
+        if (rounds == 50) {  // many releases without images: go on next time
+          next_cursor = release_cursor + "." + std::to_string(skip);
+          break;
+        }
+        q.cursor = release_cursor;
+        auto page = index.query_releases(q);
+        if (!page) return error_response(400, "cursor: " + page.error().message);
+        position = 0;
+        for (const auto& rec : page->items) emit(rec);
+        if (items.size() == want) {
+          next_cursor = release_cursor + "." + std::to_string(position);
+          break;
+        }
+        if (page->next_cursor.empty()) break;
+        release_cursor = page->next_cursor;
+        skip = 0;
+      }
     }
     json metadata = json::object();
-    if (items.size() == want) {
-      metadata["nextCursor"] = std::to_string(skip + want);
+    if (!next_cursor.empty()) {
+      metadata["nextCursor"] = next_cursor;
       std::string next = links.base_url + "/api/v1/images?";
       for (const auto& [k, v] : t.params)
         if (k != "cursor") next += p::percent_encode(k) + "=" + p::percent_encode(v) + "&";
-      metadata["nextPage"] = next + "cursor=" + std::to_string(skip + want);
+      metadata["nextPage"] = next + "cursor=" + p::percent_encode(next_cursor);
     }
     return json_response(200, json{{"items", items}, {"metadata", metadata}});
   }
@@ -606,7 +692,7 @@ struct Api::Impl {
       }
       if (i + 1 < page) after = tags.back().name;
     }
-    auto base = base_url_of(request);
+    auto base = base_for(request);
     json items = json::array();
     for (const auto& tag : tags)
       items.push_back({{"name", tag.name}, {"modelCount", tag.models},
@@ -692,15 +778,20 @@ struct Api::Impl {
 
   // Starts an images-only fetch of `release` on the node thread, at most
   // every kImageFetchInterval per release; does not wait.
-  void fetch_images(const p::Record& release) {
+  void fetch_images(const HttpRequest& request, const p::Record& release) {
     if (!link.run || !link.torrents) return;
     {
       std::lock_guard lock(mutex);
       auto now = std::chrono::steady_clock::now();
-      auto& last = image_fetches[release.id()];
-      if (last != std::chrono::steady_clock::time_point{} && now - last < kImageFetchInterval) return;
-      last = now;
-      if (image_fetches.size() > 10000) image_fetches.clear();
+      auto it = image_fetches.find(release.id());
+      if (it != image_fetches.end() && now - it->second < kImageFetchInterval) return;
+      if (image_fetches.size() > 10000)  // forget the expired ones only
+        std::erase_if(image_fetches, [&](const auto& e) { return now - e.second >= kImageFetchInterval; });
+    }
+    if (may_fetch(request)) return;  // refused: the image stays 503
+    {
+      std::lock_guard lock(mutex);
+      image_fetches[release.id()] = std::chrono::steady_clock::now();
     }
     TorrentService* torrents = link.torrents;
     GossipService* gossip = link.gossip;
@@ -723,7 +814,7 @@ struct Api::Impl {
         std::chrono::milliseconds(0));
   }
 
-  HttpResponse image(const HttpRequest&, const HttpTarget& t, const std::string& hex) {
+  HttpResponse image(const HttpRequest& request, const HttpTarget& t, const std::string& hex) {
     auto sha = p::from_hex_fixed<32>(hex);
     if (!sha) return error_response(400, "image '" + hex.substr(0, 100) + "' is not a SHA-256 (64 hex digits)");
     auto width = p::integer_param(t, "width", 1, 100000);
@@ -735,7 +826,7 @@ struct Api::Impl {
           if (m.file == indexer::kReleaseLevel || !(m.file & indexer::kImageFlag)) continue;
           auto rec = index.get(m.release);
           if (!rec || index.is_retracted(m.release)) continue;
-          fetch_images(*rec);
+          fetch_images(request, *rec);
           auto r = error_response(503, "image " + p::to_hex(*sha) + " is being fetched from peers; try again in a few seconds");
           r.headers.emplace_back("Retry-After", "2");
           return r;
@@ -778,7 +869,7 @@ struct Api::Impl {
     HttpResponse r;
     r.content_type = mime;
     r.etag = etag;
-    r.source = std::make_shared<FileSource>(path, size, size, nullptr);
+    r.source = std::make_shared<FileSource>(path, size);
     r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
     return r;
   }
@@ -797,7 +888,19 @@ struct Api::Impl {
       std::ifstream in(path, std::ios::binary);
       if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) return std::nullopt;
     }
+    // Decoding takes up to a few hundred MB for a large image: two at a
+    // time, whatever the number of HTTP threads.
+    {
+      std::unique_lock lock(thumb_mutex);
+      thumb_cv.wait(lock, [&] { return thumbs_running < 2; });
+      ++thumbs_running;
+    }
     auto thumb = make_thumbnail(p::as_bytes(bytes), width);
+    {
+      std::lock_guard lock(thumb_mutex);
+      --thumbs_running;
+    }
+    thumb_cv.notify_one();
     if (!thumb) return std::nullopt;
     std::error_code ec;
     std::filesystem::create_directories(cached.parent_path(), ec);
@@ -805,7 +908,7 @@ struct Api::Impl {
     return std::move(thumb).value();
   }
 
-  HttpResponse download(const HttpRequest&, const HttpTarget& t, const std::string& id_text) {
+  HttpResponse download(const HttpRequest& request, const HttpTarget& t, const std::string& id_text) {
     auto id = parse_number(id_text);
     if (!id) return error_response(400, "model version id '" + id_text.substr(0, 100) + "' is not a number");
     auto rec = listed_release(*id);
@@ -813,31 +916,7 @@ struct Api::Impl {
     auto r = rec->body().getPayload().getRelease();
     auto files = r.getFiles();
     if (files.size() == 0) return error_response(404, "model version " + std::to_string(*id) + " has no files");
-    // Which file: ?fileId= or ?file= (name), else Civitai's type/format/
-    // size/fp preferences, else the primary file.
-    auto file_id = t.get("fileId");
-    auto file_name = t.get("file");
-    auto type = t.get("type"), format = t.get("format"), size_pref = t.get("size"), fp = t.get("fp");
-    std::optional<unsigned> chosen;
-    for (unsigned i = 0; i < files.size() && !chosen; ++i) {
-      auto f = files[i];
-      p::Sha256Digest sha{};
-      if (f.getHashes().getSha256().size() == 32) std::memcpy(sha.data(), f.getHashes().getSha256().begin(), 32);
-      if (file_id) {
-        if (*file_id == std::to_string(civitai_id(sha))) chosen = i;
-        continue;
-      }
-      if (file_name) {
-        if (*file_name == f.getName().cStr()) chosen = i;
-        continue;
-      }
-      if (type && *type != civitai_file_type(f.getRole())) continue;
-      if (format && *format != civitai_format(f.getFormat())) continue;
-      if (size_pref && *size_pref != (f.getRole() == schema::FileRole::PRUNED_MODEL ? "pruned" : "full")) continue;
-      if (fp && *fp != civitai_precision(f.getPrecision())) continue;
-      if (type || format || size_pref || fp || f.getPrimary()) chosen = i;
-    }
-    if (!chosen && !file_id && !file_name && !type && !format && !size_pref && !fp) chosen = 0;
+    auto chosen = choose_file(r, t);
     if (!chosen) return error_response(404, "model version " + std::to_string(*id) + " has no file matching the request");
     auto f = files[*chosen];
     p::Sha256Digest sha{};
@@ -845,71 +924,130 @@ struct Api::Impl {
     HttpResponse res;
     res.content_type = "application/octet-stream";
     res.etag = "\"" + p::to_hex(sha) + "\"";
-    res.headers.emplace_back("Content-Disposition",
-                             "attachment; filename=\"" + quoted_file_name(f.getName().cStr()) + "\"");
+    res.headers.emplace_back("Content-Disposition", content_disposition(f.getName().cStr()));
     res.headers.emplace_back("Access-Control-Allow-Origin", "*");
     if (store.contains(sha)) {
-      res.source = std::make_shared<FileSource>(store.path_of(sha), f.getSize(), f.getSize(), nullptr);
+      res.source = std::make_shared<FileSource>(store.path_of(sha), f.getSize());
       return res;
     }
     // Not here yet: fetch this file over BitTorrent (in piece order) and
     // stream it as its pieces pass their checks.
     if (!link.run || !link.torrents) return error_response(503, "this node does not run BitTorrent; the file is not here");
-    auto progress = start_download(*rec, f.getName().cStr());
-    if (!progress) return error_response(503, "the node is busy; try again");
-    if (!progress->error.empty()) return error_response(502, "fetching " + std::string(f.getName().cStr()) + " failed: " + progress->error);
-    auto release_hex = p::to_hex(rec->id());
+    if (auto refused = may_fetch(request)) return *refused;
+    auto watch = std::make_shared<DownloadWatch>();
     std::string name = f.getName().cStr();
-    NodeLink l = link;
-    auto refresh = [l, release_hex, name]() -> std::optional<TorrentService::FileProgress> {
-      auto out = std::make_shared<std::optional<TorrentService::FileProgress>>();
-      TorrentService* torrents = l.torrents;
-      if (!l.run([out, torrents, release_hex, name] { *out = torrents->file_progress(release_hex, name); },
-                 std::chrono::seconds(5)))
-        return TorrentService::FileProgress{};  // busy: nothing new this time
-      return *out;
-    };
-    res.source = std::make_shared<FileSource>(progress->path, f.getSize(), progress->ready,
-                                              progress->stored ? FileSource::Refresh{} : refresh);
-    return res;
-  }
-
-  std::optional<TorrentService::FileProgress> start_download(const p::Record& rec, const std::string& name) {
-    struct Shared {
-      std::optional<TorrentService::FileProgress> progress;
-      std::string error;
-    };
-    auto shared = std::make_shared<Shared>();
     TorrentService* torrents = link.torrents;
     GossipService* gossip = link.gossip;
     indexer::Index* idx = &index;
-    auto id = rec.id();
-    bool ran = link.run(
-        [shared, idx, id, torrents, gossip, name] {
-          auto release = idx->get(id);
-          if (!release) return;
+    auto release_id = rec->id();
+    // Starts the fetch without waiting; the first refresh reports how it went.
+    link.run(
+        [watch, idx, release_id, torrents, gossip, name] {
+          auto release = idx->get(release_id);
+          TorrentService::FileProgress failed;
+          if (!release) failed.error = "the release left the index";
           std::vector<std::string> peers;
-          if (gossip) {
+          if (release && gossip) {
             p::Sha256Digest ih{};
             std::memcpy(ih.data(), release->body().getPayload().getRelease().getTorrent().getInfoHashV2().begin(), 32);
             peers = gossip->seeders_of(ih);
             gossip->ask_seeders(ih);
           }
-          auto st = torrents->fetch_files(*release, {name}, peers);
-          if (!st) {
-            shared->progress = TorrentService::FileProgress{};
-            shared->progress->error = st.error().message;
-            return;
-          }
-          shared->progress = torrents->file_progress(p::to_hex(release->id()), name);
-          if (!shared->progress) {
-            shared->progress = TorrentService::FileProgress{};
-            shared->progress->error = "the release's torrent does not list " + name;
-          }
+          if (release)
+            if (auto st = torrents->fetch_files(*release, {name}, peers); !st) failed.error = st.error().message;
+          std::lock_guard lock(watch->mutex);
+          if (!failed.error.empty()) watch->progress = failed;
         },
-        std::chrono::seconds(5));
-    if (!ran) return std::nullopt;
-    return shared->progress;
+        std::chrono::milliseconds(0));
+    NodeLink l = link;
+    auto release_hex = p::to_hex(release_id);
+    auto ask = [l, watch, torrents, release_hex, name] {
+      bool posted = l.run(
+          [watch, torrents, release_hex, name] {
+            auto now = torrents->file_progress(release_hex, name);
+            std::lock_guard lock(watch->mutex);
+            watch->asking = false;
+            if (watch->progress && !watch->progress->error.empty()) return;  // the start failed
+            if (now) watch->progress = std::move(now);
+          },
+          std::chrono::milliseconds(0));
+      if (!posted) {
+        std::lock_guard lock(watch->mutex);
+        watch->progress = TorrentService::FileProgress{};
+        watch->progress->error = "the node is shutting down";
+      }
+    };
+    res.source = std::make_shared<FileSource>(f.getSize(), watch, ask);
+    return res;
+  }
+
+  // The file a download asks for: ?fileId= (leading digits, so a tool's
+  // appended "?token=..." does no harm) or ?file= (a name); else, as
+  // Civitai does, `type` filters and format/size/fp are preferences
+  // weighed 100/10/1, the primary file winning ties.
+  static std::optional<unsigned> choose_file(schema::Release::Reader r, const HttpTarget& t) {
+    auto files = r.getFiles();
+    auto sha_of = [](schema::ModelFile::Reader f) {
+      p::Sha256Digest sha{};
+      if (f.getHashes().getSha256().size() == 32) std::memcpy(sha.data(), f.getHashes().getSha256().begin(), 32);
+      return sha;
+    };
+    if (auto file_id = t.get("fileId")) {
+      std::string digits;
+      for (char c : *file_id) {
+        if (!std::isdigit(static_cast<unsigned char>(c))) break;
+        digits.push_back(c);
+      }
+      for (unsigned i = 0; i < files.size(); ++i)
+        if (digits == std::to_string(civitai_id(sha_of(files[i])))) return i;
+      return std::nullopt;
+    }
+    if (auto name = t.get("file")) {
+      for (unsigned i = 0; i < files.size(); ++i)
+        if (*name == files[i].getName().cStr()) return i;
+      return std::nullopt;
+    }
+    auto type = t.get("type"), format = t.get("format"), size = t.get("size"), fp = t.get("fp");
+    bool any_primary = false;
+    for (auto f : files) any_primary = any_primary || f.getPrimary();
+    std::optional<unsigned> best;
+    int best_score = -1;
+    for (unsigned i = 0; i < files.size(); ++i) {
+      auto f = files[i];
+      if (type && *type != civitai_file_type(f.getRole())) continue;
+      int score = 0;
+      if (format && *format == civitai_format(f.getFormat())) score += 100;
+      if (size && *size == (f.getRole() == schema::FileRole::PRUNED_MODEL ? "pruned" : "full")) score += 10;
+      if (fp && *fp == civitai_precision(f.getPrecision())) score += 1;
+      score = score * 2 + ((f.getPrimary() || (!any_primary && i == 0)) ? 1 : 0);
+      if (score > best_score) {
+        best_score = score;
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  // Whether this request may make the node fetch from peers: not a HEAD,
+  // not from another web site's page (a browser says so in Sec-Fetch-Site;
+  // tools send none), and at most kApiFetchesPerMinute a minute. nullopt:
+  // it may; otherwise the answer to give.
+  std::optional<HttpResponse> may_fetch(const HttpRequest& request) {
+    if (request.method == "HEAD") return error_response(503, "not on this node yet; a GET fetches it from peers");
+    if (request.sec_fetch_site == "cross-site" || request.sec_fetch_site == "same-site")
+      return error_response(403, "another web site cannot make this node download; open the link from the node's own "
+                                 "gallery or a tool");
+    std::lock_guard lock(mutex);
+    auto now = std::chrono::steady_clock::now();
+    while (!api_fetches.empty() && now - api_fetches.front() > std::chrono::minutes(1)) api_fetches.pop_front();
+    if (api_fetches.size() >= kApiFetchesPerMinute) {
+      auto r = error_response(503, "this node started " + std::to_string(kApiFetchesPerMinute) +
+                                       " fetches for HTTP clients in the last minute; try again shortly");
+      r.headers.emplace_back("Retry-After", "10");
+      return r;
+    }
+    api_fetches.push_back(now);
+    return std::nullopt;
   }
 };
 
@@ -918,5 +1056,11 @@ Api::Api(indexer::Index& index, ContentStore& store, std::filesystem::path data_
 Api::~Api() = default;
 
 HttpResponse Api::handle(const HttpRequest& request) { return impl_->handle(request); }
+
+void Api::set_listen_address(const std::string& address) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->listen_address = address;
+  impl_->loopback_only = address.rfind("127.", 0) == 0 || address.rfind("[::1]", 0) == 0;
+}
 
 }  // namespace seedbank::node

@@ -36,6 +36,10 @@ class Api {
   Api(indexer::Index& index, ContentStore& store, std::filesystem::path data_dir, NodeLink link);
   ~Api();
   HttpResponse handle(const HttpRequest& request);
+  // Where the server listens (HOST:PORT): the base of absolute URLs when a
+  // request has no usable Host header; on a loopback address, requests
+  // must name a loopback host.
+  void set_listen_address(const std::string& address);
 
  private:
   struct Impl;

@@ -49,12 +49,14 @@ std::string json_error(const std::string& message) {
 struct HttpServer::Impl {
   HttpOptions options;
   HttpHandler handler;
-  asio::io_context io;
-  tcp::acceptor acceptor{io};
-  std::vector<std::thread> threads;
+  // Declared before io: connections still suspended when io is destroyed
+  // count themselves out of `open` as their frames are destroyed.
   std::atomic<std::size_t> open{0};
   std::atomic<std::uint64_t> requests{0};
   std::string listen;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::vector<std::thread> threads;
 
   awaitable<void> accept_loop() {
     for (;;) {
@@ -113,6 +115,7 @@ struct HttpServer::Impl {
       request.target = std::string(req.target());
       request.body = std::move(req.body());
       request.host = std::string(req[http::field::host]);
+      request.sec_fetch_site = std::string(req["Sec-Fetch-Site"]);
       request.remote = remote;
       HttpResponse response;
       try {
@@ -219,11 +222,16 @@ struct HttpServer::Impl {
     std::vector<char> chunk(kChunk);
     std::uint64_t at = first, end = first + length;
     auto last_progress = std::chrono::steady_clock::now();
+    std::uint64_t last_available = response.source->available();
     asio::steady_timer wait(stream.get_executor());
     while (at < end) {
       auto n = response.source->read(at, chunk.data(), static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, end - at)));
       if (!n) co_return false;  // the source failed: a short body tells the client
       if (*n == 0) {
+        if (auto available = response.source->available(); available > last_available) {
+          last_available = available;  // the download moves, just not at this range yet
+          last_progress = std::chrono::steady_clock::now();
+        }
         if (std::chrono::steady_clock::now() - last_progress > kStallLimit) co_return false;
         wait.expires_after(std::chrono::milliseconds(100));
         co_await wait.async_wait(asio::redirect_error(use_awaitable, ec));

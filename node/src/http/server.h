@@ -28,6 +28,8 @@ struct HttpRequest {
   std::string body;
   std::string host;    // the Host header, for absolute URLs in answers
   std::string remote;  // the client's IP address
+  // Set by browsers: "same-origin", "cross-site", ... (empty from tools).
+  std::string sec_fetch_site;
 };
 
 // A response body read in pieces while it is sent, possibly while it is
@@ -41,6 +43,9 @@ class BodySource {
   // server asks again shortly); an error ends the connection (the client
   // sees a short body, as with any broken download).
   virtual protocol::Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t n) = 0;
+  // Bytes readable so far (a download's progress): while it grows the
+  // server keeps waiting even when the client's range starts further on.
+  virtual std::uint64_t available() const { return size(); }
 };
 
 struct HttpResponse {

@@ -11,7 +11,7 @@ namespace seedbank::node {
 
 // Images above this many pixels are not decoded (a small PNG can claim
 // 60000x60000 and inflate to gigabytes).
-inline constexpr std::uint64_t kMaxThumbnailSourcePixels = 64ull << 20;
+inline constexpr std::uint64_t kMaxThumbnailSourcePixels = 32ull << 20;
 
 // A JPEG at most `width` pixels wide (never wider than the original), with
 // transparency flattened onto the gallery's background. `image` is a PNG,

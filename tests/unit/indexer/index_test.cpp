@@ -277,6 +277,12 @@ protocol::Bytes sign_retraction(const SecretKey& key, const protocol::RecordId& 
 
 }  // namespace
 
+std::map<std::string, std::uint64_t> tag_counts(IndexFixture& f) {
+  std::map<std::string, std::uint64_t> tags;
+  for (auto& t : f.index->tags("", "", 100)) tags[t.name] = t.models;
+  return tags;
+}
+
 // What the HTTP API lists: models (versions grouped by author and slug),
 // their numeric ids, tags, creators and profile names.
 struct ModelViews {
@@ -315,6 +321,9 @@ struct ModelViews {
     BOOST_TEST(to_hex(*m->head) == to_hex(v2));
     BOOST_TEST(m->rating.count == 2u);  // both versions' ratings
     BOOST_TEST(m->rating.sum == 9u);
+    BOOST_TEST(m->rating.thumbs_up == 2u);
+    BOOST_TEST(f.index->rating(other).thumbs_down == 0u);
+    BOOST_TEST(f.index->rating(v1).reviews == 1u);
     BOOST_TEST(to_hex(*f.index->model_by_number(numeric_id(alice_model))) == to_hex(alice_model));
     BOOST_TEST(to_hex(*f.index->release_by_number(numeric_id(v1))) == to_hex(v1));
     BOOST_TEST(!f.index->release_by_number(12345));
@@ -326,13 +335,12 @@ struct ModelViews {
     BOOST_REQUIRE_EQUAL(page->items.size(), 2u);
     BOOST_TEST(to_hex(page->items[0].id()) == to_hex(v2));
 
-    // Tags count models, under the first version's tags.
-    std::map<std::string, std::uint64_t> tags;
-    for (auto& t : f.index->tags("", "", 100)) tags[t.name] = t.models;
+    // Tags count listed models, under each model's newest version's tags.
+    auto tags = tag_counts(f);
     BOOST_TEST(tags["detail"] == 2u);
-    BOOST_TEST(tags["tag1"] == 1u);
-    BOOST_TEST(tags.count("portrait") == 0u);
-    BOOST_TEST(f.index->tags("ta", "", 100).size() == 2u);  // tag1, tag3
+    BOOST_TEST(tags["portrait"] == 1u);
+    BOOST_TEST(tags.count("tag1") == 0u);  // only v1.0 had it
+    BOOST_TEST(f.index->tags("ta", "", 100).size() == 1u);  // tag3, bob's
 
     BOOST_TEST(f.index->creators(std::nullopt, 10).size() == 2u);
     BOOST_TEST(f.index->model_count(f.alice.public_key()) == 1u);
@@ -363,9 +371,19 @@ BOOST_AUTO_TEST_CASE(models_group_versions_with_ids_tags_creators_and_names) {
   BOOST_REQUIRE_EQUAL(page->items.size(), 2u);
   BOOST_TEST(to_hex(page->items[1].id()) == to_hex(views.v1));
   BOOST_TEST(to_hex(*index->model(views.alice_model)->head) == to_hex(views.v1));
+  // The model's figures and tags are now v1.0's alone.
+  BOOST_TEST(index->model(views.alice_model)->rating.count == 1u);
+  BOOST_TEST(index->model(views.alice_model)->rating.sum == 5u);
+  BOOST_TEST(tag_counts(*this)["tag1"] == 1u);
+  BOOST_TEST(tag_counts(*this).count("portrait") == 0u);
+  // A rating of the retracted version does not count for the model.
+  add(testing::sign_rating(bob, views.v2, 1, 6000));
+  BOOST_TEST(index->model(views.alice_model)->rating.count == 1u);
   // Retracting every version takes the model off the list.
   add(sign_retraction(alice, views.v1, 5001));
   BOOST_TEST(!index->model(views.alice_model)->head);
+  BOOST_TEST(index->creators(std::nullopt, 10).size() == 1u);  // bob's model only
+  BOOST_TEST(tag_counts(*this).count("tag1") == 0u);
   BOOST_TEST(index->query_releases(q)->items.size() == 1u);
   q.sort = SortOrder::highest_rated;
   BOOST_TEST(index->query_releases(q)->items.size() == 1u);

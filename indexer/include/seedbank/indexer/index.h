@@ -117,6 +117,9 @@ struct ReleasePage {
 struct RatingAggregate {
   std::uint32_t count = 0;  // current ratings, one per author
   std::uint64_t sum = 0;    // of stars
+  std::uint32_t thumbs_up = 0;    // of them 4 or 5 stars
+  std::uint32_t thumbs_down = 0;  // 1 or 2 stars
+  std::uint32_t reviews = 0;      // with a review text
   double mean() const { return count ? static_cast<double>(sum) / count : 0.0; }
 };
 
@@ -134,7 +137,7 @@ struct ModelInfo {
   std::optional<RecordId> head;    // newest version that is not retracted
   std::vector<RecordId> versions;  // newest first, retracted ones included (at most 100)
   std::uint32_t version_count = 0;
-  RatingAggregate rating;          // over every version
+  RatingAggregate rating;          // over every version not retracted
 };
 
 struct TagCount {
@@ -202,9 +205,11 @@ class Index {
   std::optional<ModelKey> model_by_number(std::uint64_t id) const;
   std::optional<RecordId> release_by_number(std::uint64_t id) const;
   // Tags by name (case-insensitive), from the first after `after`, only
-  // those starting with `prefix`; counts are models whose first version has the tag.
+  // those starting with `prefix`; counts are listed models (those with a
+  // head) whose head has the tag. Tags no listed model has are left out.
   std::vector<TagCount> tags(std::string_view prefix, std::string_view after, std::size_t limit) const;
-  // Creators by key, from the first after `after` (empty: the start).
+  // Creators of listed models by key, from the first after `after` (empty:
+  // the start).
   std::vector<CreatorCount> creators(const std::optional<PublicKey>& after, std::size_t limit) const;
   std::uint64_t model_count(const PublicKey& creator) const;
   // Keys whose current profile's display name is `name` (case-insensitive),
