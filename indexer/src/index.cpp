@@ -36,7 +36,7 @@ constexpr std::size_t kCommitGroup = 4000;  // records per write transaction in 
 // Every named database; docs/architecture.md describes each key.
 struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating,
-      agg, current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings;
+      agg, current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied;
 };
 
 // What `models` holds per model key.
@@ -521,6 +521,14 @@ struct Index::Impl {
         if (p.getProfile().getDisplayName().size() == 0) return {};
         return txn.put(db.names, name_key(text_view(p.getProfile().getDisplayName()), rec.author()), {});
       }
+      case RecordKind::deny_list: {
+        // The list's entries replace its previous version's: counts per
+        // (curator, target), since two lists of a curator may name the same.
+        if (previous)
+          if (auto old = load(txn, *previous); old && old->kind() == RecordKind::deny_list)
+            if (auto st = count_denied(txn, *old, -1); !st) return st;
+        return count_denied(txn, rec, +1);
+      }
       case RecordKind::retraction: {
         if (previous) return {};  // already retracted
         auto release_bytes = data_view(p.getRetraction().getRelease());
@@ -532,6 +540,57 @@ struct Index::Impl {
       default:
         return {};
     }
+  }
+
+  static Bytes denied_key(const PublicKey& curator, char kind, ByteView target) {
+    Bytes k(curator.bytes.begin(), curator.bytes.end());
+    k.push_back(static_cast<std::uint8_t>(kind));
+    append(k, target);
+    return k;
+  }
+
+  Status count_denied(lmdb::Txn& txn, const Record& list, int delta) {
+    for (auto e : list.body().getPayload().getDenyList().getEntries()) {
+      auto target = e.getTarget();
+      char kind = 0;
+      ByteView bytes;
+      switch (target.which()) {
+        case schema::DenyEntry::Target::RELEASE: kind = 'r', bytes = data_view(target.getRelease()); break;
+        case schema::DenyEntry::Target::CONTENT_HASH: kind = 'h', bytes = data_view(target.getContentHash()); break;
+        case schema::DenyEntry::Target::CREATOR: kind = 'c', bytes = data_view(target.getCreator()); break;
+        default: continue;
+      }
+      if (auto st = bump(txn, db.denied, denied_key(list.author(), kind, bytes), {}, delta); !st) return st;
+    }
+    return {};
+  }
+
+  bool denied(const lmdb::Txn& txn, const Record& rec, const std::vector<PublicKey>& curators) const {
+    if (curators.empty() || rec.kind() != RecordKind::release) return false;
+    auto r = rec.body().getPayload().getRelease();
+    for (const auto& c : curators) {
+      if (txn.get(db.denied, denied_key(c, 'r', rec.id())) || txn.get(db.denied, denied_key(c, 'c', rec.author().bytes)))
+        return true;
+      for (auto f : r.getFiles())
+        if (txn.get(db.denied, denied_key(c, 'h', data_view(f.getHashes().getSha256())))) return true;
+      for (auto img : r.getImages())
+        if (txn.get(db.denied, denied_key(c, 'h', data_view(img.getSha256())))) return true;
+    }
+    return false;
+  }
+
+  std::optional<Rotation> rotation_of(const lmdb::Txn& txn, const PublicKey& author) const {
+    auto cur = parse_current(txn.get(db.current, current_key(RecordKind::key_rotation, author, {})));
+    if (!cur) return std::nullopt;
+    auto rec = load(txn, cur->id);
+    if (!rec || rec->kind() != RecordKind::key_rotation) return std::nullopt;
+    auto k = rec->body().getPayload().getKeyRotation();
+    Rotation out;
+    std::memcpy(out.new_key.bytes.data(), k.getNewKey().begin(), 32);
+    out.revoked = k.getRevokeOld();
+    out.at_ms = rec->created_at();
+    out.record = rec->id();
+    return out;
   }
 
   static Bytes name_key(std::string_view name, const PublicKey& author) {
@@ -662,6 +721,9 @@ struct Index::Impl {
     }
     if (!q.include_retracted && retracted(txn, rec)) return false;
     if (q.models_only && !is_head(txn, rec)) return false;
+    if (denied(txn, rec, q.deny_curators)) return false;
+    // A key its owner declared compromised signs nothing after that.
+    if (auto rot = rotation_of(txn, rec.author()); rot && rot->revoked && rec.created_at() > rot->at_ms) return false;
     return true;
   }
 
@@ -720,6 +782,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"model_rating", &d.model_rating, 0}, {"ids", &d.ids, MDB_DUPSORT},
       {"tags", &d.tags, 0},           {"creators", &d.creators, 0},
       {"names", &d.names, 0},         {"rel_ratings", &d.rel_ratings, 0},
+      {"denied", &d.denied, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
@@ -990,6 +1053,17 @@ bool Index::is_retracted(const RecordId& release) const {
   if (!txn) return false;
   auto rec = impl_->load(*txn, release);
   return rec && impl_->retracted(*txn, *rec);
+}
+
+bool Index::is_denied(const Record& release, const std::vector<PublicKey>& curators) const {
+  auto txn = impl_->begin(false);
+  return txn && impl_->denied(*txn, release, curators);
+}
+
+std::optional<Rotation> Index::rotation(const PublicKey& author) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return std::nullopt;
+  return impl_->rotation_of(*txn, author);
 }
 
 IndexStats Index::stats() const {

@@ -248,9 +248,19 @@ std::string display_name(const indexer::Index& index, const p::PublicKey& author
   return rec->body().getPayload().getProfile().getDisplayName().cStr();
 }
 
+p::PublicKey current_identity(const indexer::Index& index, p::PublicKey key) {
+  for (int hops = 0; hops < 8; ++hops) {  // a chain of rotations; 8 is plenty and ends any loop
+    auto r = index.rotation(key);
+    if (!r) break;
+    key = r->new_key;
+  }
+  return key;
+}
+
 std::string username_of(const indexer::Index& index, const p::PublicKey& author) {
-  auto name = display_name(index, author);
-  return name.empty() ? author.to_text() : name;
+  auto identity = current_identity(index, author);
+  auto name = display_name(index, identity);
+  return name.empty() ? identity.to_text() : name;
 }
 
 RatingSummary rating_summary(const indexer::Index& index, const p::RecordId& release) {
@@ -266,7 +276,9 @@ void write_creator(JsonOut& out, const p::PublicKey& author, const indexer::Inde
                    std::optional<std::uint64_t> model_count) {
   std::string name, bio, image;
   std::vector<std::string> profile_links;
-  if (auto id = index.current(p::RecordKind::profile, author)) {
+  // Releases of a rotated key show under the key it rotated to.
+  auto identity = current_identity(index, author);
+  if (auto id = index.current(p::RecordKind::profile, identity)) {
     if (auto rec = index.get(*id)) {
       auto pr = rec->body().getPayload().getProfile();
       name = pr.getDisplayName().cStr();
@@ -276,7 +288,7 @@ void write_creator(JsonOut& out, const p::PublicKey& author, const indexer::Inde
     }
   }
   std::string key = author.to_text();
-  out.begin_object().field("username", name.empty() ? key : name).key("image");
+  out.begin_object().field("username", name.empty() ? identity.to_text() : name).key("image");
   if (image.empty()) out.null();
   else out.value(image);
   if (model_count) {
@@ -284,6 +296,9 @@ void write_creator(JsonOut& out, const p::PublicKey& author, const indexer::Inde
         .field("link", links.base_url + "/api/v1/models?username=" + key);
   }
   out.key("seedbank").begin_object().field("key", key).field("displayName", name).field("bio", bio);
+  out.key("rotatedTo");
+  if (identity == author) out.null();
+  else out.value(identity.to_text());
   out.key("links").begin_array();
   for (const auto& l : profile_links) out.value(l);
   out.end_array().end_object().end_object();

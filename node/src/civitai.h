@@ -45,7 +45,11 @@ std::string iso8601(std::uint64_t unix_ms);
 
 // An author's current profile's display name, or "" without one.
 std::string display_name(const indexer::Index& index, const protocol::PublicKey& author);
-// The name the API shows for an author: the display name, else the key.
+// The key an author's releases show under: the author's, or the key its
+// rotations (KeyRotation records) lead to.
+protocol::PublicKey current_identity(const indexer::Index& index, protocol::PublicKey key);
+// The name the API shows for an author: the display name of its current
+// identity, else that key.
 std::string username_of(const indexer::Index& index, const protocol::PublicKey& author);
 
 // Ratings of one release as Civitai counts them.

@@ -149,6 +149,7 @@ void share_swarms(NodeContext& node) {
 int run_node(NodeContext& node, boost::asio::io_context& io) {
   TorrentOptions topts = node.options.torrents;
   topts.data_dir = node.options.data_dir;
+  if (topts.store_quota == 0) topts.store_quota = node.options.config.store_quota;
   auto torrents = TorrentService::start(topts, *node.index, *node.store);
   if (!torrents) {
     std::cerr << "seedbank node: " << torrents.error().message << "\n";
@@ -161,6 +162,9 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
     std::cerr << "seedbank node: " << control.error().message << "\n";
     return 1;
   }
+  // Retracted, denied and out-of-policy releases are neither seeded nor fetched.
+  node.torrents->set_filter(
+      [&node](const protocol::Record& rec) { return node.options.config.refuses(rec, *node.index); });
   std::size_t seeding = node.torrents->seed_all();
   if (node.options.gossip_enabled) {
     auto key = load_or_create_node_key(node.options.data_dir);
@@ -203,7 +207,7 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
       });
       return timeout.count() == 0 || ran.wait_for(timeout) == std::future_status::ready;
     };
-    api = std::make_unique<Api>(*node.index, *node.store, node.options.data_dir, std::move(link));
+    api = std::make_unique<Api>(*node.index, *node.store, node.options.data_dir, std::move(link), node.options.config);
     api->set_listen_address(node.options.http);
     HttpOptions hopts;
     hopts.listen = node.options.http;
@@ -248,6 +252,9 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
       auto now = node.index->stats().records;
       if (now != known_records) {
         known_records = now;
+        // A retraction or deny-list may have arrived: stop seeding those.
+        if (auto dropped = node.torrents->prune())
+          std::cerr << "seedbank node: stopped seeding " << dropped << " releases (retracted, denied or out of policy)\n";
         node.torrents->seed_all();
         if (node.gossip) node.gossip->scan_local();
       }

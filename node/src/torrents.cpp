@@ -197,6 +197,7 @@ struct TorrentService::Impl {
   std::unique_ptr<lt::session> session;
   std::map<std::string, Managed> torrents;  // by v2 info-hash hex
   std::map<std::string, Compat> compat;     // by the hybrid's v2 info-hash hex
+  TorrentService::ReleaseFilter filter;
   std::chrono::steady_clock::time_point last_peer_check{};
   std::chrono::steady_clock::time_point last_resume_save = std::chrono::steady_clock::now();
   // Held while verified files are being renamed into the store, so a
@@ -776,6 +777,7 @@ std::size_t TorrentService::seed_all() {
       // (verified on ingest), so no torrent needs parsing to find it.
       std::string info_hash = p::to_hex(p::ByteView(r.getTorrent().getInfoHashV2().begin(), 32));
       if (impl_->torrents.count(info_hash)) continue;  // already seeding or fetching
+      if (impl_->filter && impl_->filter(rec)) continue;
       bool complete = true;
       for (auto f : r.getFiles()) {
         p::Sha256Digest d;
@@ -792,7 +794,34 @@ std::size_t TorrentService::seed_all() {
   return added;
 }
 
+void TorrentService::set_filter(ReleaseFilter filter) { impl_->filter = std::move(filter); }
+
+std::size_t TorrentService::prune() {
+  if (!impl_->filter) return 0;
+  std::size_t removed = 0;
+  for (auto it = impl_->torrents.begin(); it != impl_->torrents.end();) {
+    auto rec = impl_->index.get(it->second.release);
+    if (!rec || !impl_->filter(*rec)) {
+      ++it;
+      continue;
+    }
+    if (auto c = impl_->compat.find(it->first); c != impl_->compat.end()) {
+      if (c->second.handle.is_valid()) impl_->session->remove_torrent(c->second.handle);
+      impl_->compat.erase(c);
+    }
+    if (it->second.handle.is_valid()) impl_->session->remove_torrent(it->second.handle);
+    std::error_code ec;
+    std::filesystem::remove(impl_->resume_dir() / (it->first + ".resume"), ec);  // not resumed after a restart
+    it = impl_->torrents.erase(it);
+    ++removed;
+  }
+  return removed;
+}
+
 p::Status TorrentService::fetch(const p::Record& release, bool images_only, const std::vector<std::string>& peers) {
+  if (impl_->filter)
+    if (auto why = impl_->filter(release))
+      return make_error(ErrorCode::conflict, "release " + p::to_hex(release.id()) + " is " + *why + " on this node");
   if (auto st = impl_->add(release, images_only, true); !st) return st;
   add_peers(p::to_hex(release.id()), peers);
   return {};
@@ -800,6 +829,9 @@ p::Status TorrentService::fetch(const p::Record& release, bool images_only, cons
 
 p::Status TorrentService::fetch_files(const p::Record& release, const std::vector<std::string>& files,
                                      const std::vector<std::string>& peers) {
+  if (impl_->filter)
+    if (auto why = impl_->filter(release))
+      return make_error(ErrorCode::conflict, "release " + p::to_hex(release.id()) + " is " + *why + " on this node");
   if (auto st = impl_->add(release, false, true, &files); !st) return st;
   add_peers(p::to_hex(release.id()), peers);
   return {};

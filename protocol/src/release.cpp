@@ -93,16 +93,7 @@ void fill_release(const ReleaseDraft& d, sc::RecordBody::Builder body) {
   }
   auto images = r.initImages(static_cast<unsigned>(d.images.size()));
   for (unsigned i = 0; i < d.images.size(); ++i) {
-    const auto& img = d.images[i];
-    auto out = images[i];
-    out.setName(img.name);
-    out.setSha256(as_data(img.sha256));
-    out.setSize(img.size);
-    out.setWidth(img.width);
-    out.setHeight(img.height);
-    out.setMimeType(img.mime_type);
-    out.setNsfw(img.nsfw);
-    if (img.generation) fill_generation(*img.generation, out.initGeneration());
+    fill_sample_image(d.images[i], images[i]);
   }
   auto t = r.initTorrent();
   t.setInfoHashV2(as_data(d.info_hash_v2));
@@ -112,6 +103,17 @@ void fill_release(const ReleaseDraft& d, sc::RecordBody::Builder body) {
   set_text_list(t.initTrackers(static_cast<unsigned>(d.trackers.size())), d.trackers);
   if (d.supersedes) r.setSupersedes(as_data(*d.supersedes));
   r.setNsfw(d.nsfw);
+}
+
+void fill_sample_image(const ReleaseImage& img, sc::SampleImage::Builder out) {
+  out.setName(img.name);
+  out.setSha256(as_data(img.sha256));
+  out.setSize(img.size);
+  out.setWidth(img.width);
+  out.setHeight(img.height);
+  out.setMimeType(img.mime_type);
+  out.setNsfw(img.nsfw);
+  if (img.generation) fill_generation(*img.generation, out.initGeneration());
 }
 
 void fill_generation(const GenerationParams& g, sc::GenerationParams::Builder out) {

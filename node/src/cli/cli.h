@@ -51,6 +51,11 @@ void add_fetch_commands(CLI::App& app, Context& ctx);
 int follow_fetch(const std::function<protocol::Result<nlohmann::json>()>& poll, int timeout_s, bool quiet,
                  nlohmann::json* last, double* first_peer_seconds = nullptr);
 void add_resolve_command(CLI::App& app, Context& ctx);
+void add_community_commands(CLI::App& app, Context& ctx);
+
+// A release id, or any hash that names exactly one release of the local
+// index. Errors: not_found, ambiguous (listing the candidates).
+protocol::Result<protocol::Record> find_release(indexer::Index& index, const std::string& what);
 
 // Opens the data dir of the command line (index and store; no network).
 protocol::Result<std::unique_ptr<NodeContext>> open_node(const Context& ctx);

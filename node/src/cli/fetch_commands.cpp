@@ -21,29 +21,6 @@ namespace {
 
 namespace p = seedbank::protocol;
 
-// A release id, or any hash that names exactly one release.
-p::Result<p::Record> find_release(indexer::Index& index, const std::string& what) {
-  if (auto id = p::from_hex_fixed<32>(what)) {
-    auto rec = index.get(*id);
-    if (rec && rec->kind() == p::RecordKind::release) return rec;
-  }
-  auto matches = index.find_by_hash(what);
-  if (!matches) return matches.error();
-  std::vector<p::RecordId> releases;
-  for (const auto& m : *matches)
-    if (std::find(releases.begin(), releases.end(), m.release) == releases.end()) releases.push_back(m.release);
-  if (releases.empty())
-    return p::make_error(p::ErrorCode::not_found, "no release in the local index matches " + what +
-                                                      "; import its record first (`seedbank record import`)");
-  if (releases.size() > 1) {
-    std::string list;
-    for (const auto& r : releases) list += "\n  " + p::to_hex(r);
-    return p::make_error(p::ErrorCode::ambiguous, what + " matches " + std::to_string(releases.size()) +
-                                                      " releases; give one release id:" + list);
-  }
-  return index.get(releases[0]);
-}
-
 struct FetchArgs {
   std::string what, out, bt_listen = "0.0.0.0:0";
   std::vector<std::string> peers;
@@ -147,6 +124,31 @@ int run_status(bool json, const Context& ctx) {
 }
 
 }  // namespace
+
+// A release id, or any hash that names exactly one release.
+protocol::Result<protocol::Record> find_release(indexer::Index& index, const std::string& what) {
+  namespace p = seedbank::protocol;
+  if (auto id = p::from_hex_fixed<32>(what)) {
+    auto rec = index.get(*id);
+    if (rec && rec->kind() == p::RecordKind::release) return rec;
+  }
+  auto matches = index.find_by_hash(what);
+  if (!matches) return matches.error();
+  std::vector<p::RecordId> releases;
+  for (const auto& m : *matches)
+    if (std::find(releases.begin(), releases.end(), m.release) == releases.end()) releases.push_back(m.release);
+  if (releases.empty())
+    return p::make_error(p::ErrorCode::not_found, "no release in the local index matches " + what +
+                                                      "; import its record first (`seedbank record import`)");
+  if (releases.size() > 1) {
+    std::string list;
+    for (const auto& r : releases) list += "\n  " + p::to_hex(r);
+    return p::make_error(p::ErrorCode::ambiguous, what + " matches " + std::to_string(releases.size()) +
+                                                      " releases; give one release id:" + list);
+  }
+  return index.get(releases[0]);
+}
+
 
 int follow_fetch(const std::function<p::Result<nlohmann::json>()>& poll_status, int timeout, bool quiet,
                  nlohmann::json* out, double* first_peer_seconds) {

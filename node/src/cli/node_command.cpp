@@ -89,6 +89,10 @@ void add_node_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--outbound", gossip->outbound, "Gossip sessions to keep dialled (default 4)");
   cmd->add_option("--sync-interval", *sync_ms, "Milliseconds between reconciliations with a random peer (default 10000)");
   cmd->add_flag("--no-gossip", *no_gossip, "Do not talk to other nodes (BitTorrent only)");
+  auto config_file = std::make_shared<std::string>();
+  cmd->add_option("--config", *config_file,
+                  "Node config: deny-lists followed, content policy, store quota (default <data dir>/config.json; "
+                  "see docs/user-guide.md)");
   auto http = std::make_shared<std::string>("127.0.0.1:7480");
   auto http_threads = std::make_shared<unsigned>(2);
   cmd->add_option("--http", *http,
@@ -99,7 +103,7 @@ void add_node_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--no-v1-compat", *no_compat,
                 "Do not also seed each release as a plain v1 torrent (for clients that cannot load BEP 52 "
                 "torrents, e.g. aria2 1.36, Transmission 3)");
-  cmd->callback([&ctx, options, no_dht, no_compat, gossip, bootstrap, no_gossip, sync_ms, http, http_threads] {
+  cmd->callback([&ctx, options, no_dht, no_compat, gossip, bootstrap, no_gossip, sync_ms, http, http_threads, config_file] {
     NodeOptions node_options;
     node_options.data_dir = ctx.global.resolved_data_dir();
     node_options.network = ctx.global.network;
@@ -117,6 +121,12 @@ void add_node_command(CLI::App& app, Context& ctx) {
       return;
     }
     node_options.gossip.bootstrap = std::move(peers).value();
+    auto config = load_node_config(config_file->empty() ? config_path(node_options.data_dir) : std::filesystem::path(*config_file));
+    if (!config) {
+      ctx.exit_code = report(config.error());
+      return;
+    }
+    node_options.config = std::move(config).value();
     auto node = NodeContext::open(node_options);
     if (!node) {
       ctx.exit_code = report(node.error());

@@ -177,6 +177,7 @@ struct Api::Impl {
   ContentStore& store;
   std::filesystem::path data_dir;
   NodeLink link;
+  const NodeConfig config;
 
   std::mutex mutex;  // guards what follows
   std::map<p::RecordId, std::chrono::steady_clock::time_point> image_fetches;
@@ -193,8 +194,8 @@ struct Api::Impl {
   std::vector<Ranked> ranking;
   std::chrono::steady_clock::time_point ranking_time{};
 
-  Impl(indexer::Index& i, ContentStore& s, std::filesystem::path d, NodeLink l)
-      : index(i), store(s), data_dir(std::move(d)), link(std::move(l)) {}
+  Impl(indexer::Index& i, ContentStore& s, std::filesystem::path d, NodeLink l, NodeConfig c)
+      : index(i), store(s), data_dir(std::move(d)), link(std::move(l)), config(std::move(c)) {}
 
   std::string base_for(const HttpRequest& request) {
     auto base = base_url_of(request);
@@ -360,6 +361,19 @@ struct Api::Impl {
     auto nsfw = p::bool_param(t, "nsfw");
     if (!nsfw) return nsfw.error();
     if (*nsfw && !**nsfw) q.hide_nsfw = true;
+    // The node's own policy narrows every listing.
+    q.deny_curators = config.deny_curators;
+    if (!config.nsfw) q.hide_nsfw = true;
+    if (!config.types.empty()) {
+      if (q.any_type.empty()) {
+        q.any_type = config.types;
+      } else {
+        std::erase_if(q.any_type, [&](std::uint16_t t) {
+          return std::find(config.types.begin(), config.types.end(), t) == config.types.end();
+        });
+        out.nobody = out.nobody || q.any_type.empty();
+      }
+    }
     return out;
   }
 
@@ -495,7 +509,7 @@ struct Api::Impl {
     auto m = key ? index.model(*key) : std::nullopt;
     if (!m || !m->head) return error_response(404, "No model with id " + std::to_string(*id));
     auto head = index.get(*m->head);
-    if (!head) return error_response(404, "No model with id " + std::to_string(*id));
+    if (!head || config.refuses(*head, index)) return error_response(404, "No model with id " + std::to_string(*id));
     JsonOut out;
     write_model(out, *m, *head, index, links_for(request));
     return text_json(200, out.take());
@@ -503,9 +517,9 @@ struct Api::Impl {
 
   std::optional<p::Record> listed_release(std::uint64_t number) {
     auto id = index.release_by_number(number);
-    if (!id || index.is_retracted(*id)) return std::nullopt;
+    if (!id) return std::nullopt;
     auto rec = index.get(*id);
-    if (!rec || rec->kind() != p::RecordKind::release) return std::nullopt;
+    if (!rec || rec->kind() != p::RecordKind::release || config.refuses(*rec, index)) return std::nullopt;
     return std::move(rec).value();
   }
 
@@ -527,9 +541,8 @@ struct Api::Impl {
     std::optional<p::Record> fallback;
     for (const auto& m : *matches) {
       if (m.file != indexer::kReleaseLevel && (m.file & indexer::kImageFlag)) continue;
-      if (index.is_retracted(m.release)) continue;
       auto rec = index.get(m.release);
-      if (!rec || rec->kind() != p::RecordKind::release) continue;
+      if (!rec || rec->kind() != p::RecordKind::release || config.refuses(*rec, index)) continue;
       if (m.file != indexer::kReleaseLevel) return std::move(rec).value();
       if (!fallback) fallback = std::move(rec).value();
     }
@@ -594,13 +607,16 @@ struct Api::Impl {
       auto key = index.model_by_number(*n);
       if (auto m = key ? index.model(*key) : std::nullopt)
         for (const auto& id : m->versions)
-          if (auto rec = index.get(id); rec && !index.is_retracted(id)) releases.push_back(std::move(*rec));
+          if (auto rec = index.get(id); rec && !config.refuses(*rec, index)) releases.push_back(std::move(*rec));
     } else {
       if (auto v = t.get("username"); v && !v->empty()) {
         if (auto key = p::PublicKey::from_text(*v)) q.creator = *key;
         else if (q.any_creator = index.keys_named(*v); q.any_creator.empty())
           return json_response(200, json{{"items", json::array()}, {"metadata", json::object()}});
       }
+      q.deny_curators = config.deny_curators;
+      q.hide_nsfw = !config.nsfw;
+      q.any_type = config.types;
       whole_list = true;
     }
     auto links = links_for(request);
@@ -825,7 +841,7 @@ struct Api::Impl {
         for (const auto& m : *matches) {
           if (m.file == indexer::kReleaseLevel || !(m.file & indexer::kImageFlag)) continue;
           auto rec = index.get(m.release);
-          if (!rec || index.is_retracted(m.release)) continue;
+          if (!rec || config.refuses(*rec, index)) continue;
           fetch_images(request, *rec);
           auto r = error_response(503, "image " + p::to_hex(*sha) + " is being fetched from peers; try again in a few seconds");
           r.headers.emplace_back("Retry-After", "2");
@@ -1051,8 +1067,8 @@ struct Api::Impl {
   }
 };
 
-Api::Api(indexer::Index& index, ContentStore& store, std::filesystem::path data_dir, NodeLink link)
-    : impl_(std::make_unique<Impl>(index, store, std::move(data_dir), std::move(link))) {}
+Api::Api(indexer::Index& index, ContentStore& store, std::filesystem::path data_dir, NodeLink link, NodeConfig config)
+    : impl_(std::make_unique<Impl>(index, store, std::move(data_dir), std::move(link), std::move(config))) {}
 Api::~Api() = default;
 
 HttpResponse Api::handle(const HttpRequest& request) { return impl_->handle(request); }

@@ -16,6 +16,7 @@
 
 #include "http/server.h"
 #include "seedbank/indexer/index.h"
+#include "seedbank/node/config.h"
 #include "seedbank/node/gossip.h"
 #include "seedbank/node/store.h"
 #include "seedbank/node/torrents.h"
@@ -33,7 +34,10 @@ struct NodeLink {
 
 class Api {
  public:
-  Api(indexer::Index& index, ContentStore& store, std::filesystem::path data_dir, NodeLink link);
+  // `config`: deny-lists followed and content policy; what they refuse is
+  // not listed or served (404, as if unknown).
+  Api(indexer::Index& index, ContentStore& store, std::filesystem::path data_dir, NodeLink link,
+      NodeConfig config = {});
   ~Api();
   HttpResponse handle(const HttpRequest& request);
   // Where the server listens (HOST:PORT): the base of absolute URLs when a

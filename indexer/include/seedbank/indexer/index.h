@@ -100,6 +100,9 @@ struct ReleaseQuery {
   std::vector<std::string> any_base_model;  // base model is one of these (case-insensitive)
   std::uint64_t created_after_ms = 0;       // a period: only releases made since
   bool hide_nsfw = false;
+  // Leave out what a current deny-list of any of these curators names (the
+  // release, its creator, or one of its files' or images' SHA-256).
+  std::vector<PublicKey> deny_curators;
   // One item per model (author and slug): its newest version that is not
   // retracted; "highest rated" then ranks models by all their versions' ratings.
   bool models_only = false;
@@ -121,6 +124,14 @@ struct RatingAggregate {
   std::uint32_t thumbs_down = 0;  // 1 or 2 stars
   std::uint32_t reviews = 0;      // with a review text
   double mean() const { return count ? static_cast<double>(sum) / count : 0.0; }
+};
+
+// An author's current key rotation (see KeyRotation in record.capnp).
+struct Rotation {
+  PublicKey new_key;
+  bool revoked = false;        // the old key is compromised
+  std::uint64_t at_ms = 0;     // the rotation's createdAt
+  RecordId record{};
 };
 
 // A model groups the versions (releases) one author publishes under one
@@ -197,6 +208,12 @@ class Index {
   // ratings and retractions, empty for profiles), if any.
   std::optional<RecordId> current(protocol::RecordKind kind, const PublicKey& author, ByteView target = {}) const;
   bool is_retracted(const RecordId& release) const;
+  // Whether a current deny-list of one of `curators` names the release,
+  // its creator, or the SHA-256 of one of its files or images.
+  bool is_denied(const Record& release, const std::vector<PublicKey>& curators) const;
+  // The author's current rotation to a new key, if any. Releases a revoking
+  // rotation's old key signed after it are never listed (matches() is false).
+  std::optional<Rotation> rotation(const PublicKey& author) const;
 
   IndexStats stats() const;
 

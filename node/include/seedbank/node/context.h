@@ -10,6 +10,7 @@
 #include <string>
 
 #include "seedbank/indexer/index.h"
+#include "seedbank/node/config.h"
 #include "seedbank/node/gossip.h"
 #include "seedbank/node/store.h"
 #include "seedbank/node/torrents.h"
@@ -28,6 +29,7 @@ struct NodeOptions {
   GossipOptions gossip;     // used by run_node; data_dir, network, bt_port filled in
   bool gossip_enabled = true;
   std::string http = "127.0.0.1:7480";  // web gallery and API; "off": none
+  NodeConfig config;                     // <data dir>/config.json
   unsigned http_threads = 2;
 };
 

@@ -85,6 +85,15 @@ class TorrentService {
   // the release (what `resolve` needs: one model file and a preview).
   protocol::Status fetch_files(const protocol::Record& release, const std::vector<std::string>& files,
                                const std::vector<std::string>& peers);
+  // Releases this node will not seed or fetch (retracted, denied by a
+  // deny-list it subscribes to, outside its content policy): the filter
+  // returns why, or nullopt when the release is fine. seed_all skips them,
+  // fetch refuses them (error conflict, with the reason).
+  using ReleaseFilter = std::function<std::optional<std::string>(const protocol::Record&)>;
+  void set_filter(ReleaseFilter filter);
+  // Removes loaded torrents whose release the filter now refuses; their
+  // files stay in the store. Returns how many were removed.
+  std::size_t prune();
   // Connects a known torrent to more peers.
   void add_peers(const std::string& release_id_hex, const std::vector<std::string>& peers);
 

@@ -71,6 +71,8 @@ void fill_release(const ReleaseDraft& draft, schema::RecordBody::Builder body);
 
 // GenerationParams <-> schema, for sample images and image posts.
 void fill_generation(const GenerationParams& params, schema::GenerationParams::Builder out);
+// A sample image (of a release, or of an image post).
+void fill_sample_image(const ReleaseImage& image, schema::SampleImage::Builder out);
 GenerationParams read_generation(schema::GenerationParams::Reader in);
 
 // "Detail Tweaker XL!" -> "detail-tweaker-xl"

@@ -1,0 +1,46 @@
+// A node's own choices, in <data dir>/config.json: whose deny-lists it
+// follows and which content it stores, seeds and shows. Every key is
+// optional; a missing file means the defaults (follow no one, keep
+// everything). docs/user-guide.md ("Trust and moderation") documents it.
+//
+//   {
+//     "denyListCurators": ["sbpk1..."],
+//     "policy": {"types": ["Checkpoint", "LORA"], "nsfw": false},
+//     "storeQuota": 500000000000
+//   }
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "seedbank/protocol/keys.h"
+#include "seedbank/protocol/record.h"
+#include "seedbank/protocol/result.h"
+
+namespace seedbank::indexer {
+class Index;
+}
+
+namespace seedbank::node {
+
+struct NodeConfig {
+  std::vector<protocol::PublicKey> deny_curators;  // their current deny-lists apply here
+  std::vector<std::uint16_t> types;                // schema::ModelType values kept; empty: all
+  bool nsfw = true;                                // keep releases marked NSFW
+  std::uint64_t store_quota = 0;                   // bytes; 0: no limit (--store-quota wins)
+
+  // Why this node does not keep `release` (retracted, denied, outside the
+  // policy, signed by a revoked key), or nullopt when it does.
+  std::optional<std::string> refuses(const protocol::Record& release, const indexer::Index& index) const;
+};
+
+inline std::filesystem::path config_path(const std::filesystem::path& data_dir) { return data_dir / "config.json"; }
+
+// Reads the config; defaults when the file does not exist. Errors name the
+// file, the key and what it should be (malformed, invalid_argument).
+protocol::Result<NodeConfig> load_node_config(const std::filesystem::path& path);
+
+}  // namespace seedbank::node

@@ -1,0 +1,79 @@
+#include "seedbank/node/config.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "seedbank/indexer/index.h"
+#include "seedbank/protocol/release.h"
+
+namespace seedbank::node {
+
+namespace p = seedbank::protocol;
+
+std::optional<std::string> NodeConfig::refuses(const p::Record& release, const indexer::Index& index) const {
+  if (release.kind() != p::RecordKind::release) return "not a release";
+  auto r = release.body().getPayload().getRelease();
+  if (index.is_retracted(release.id())) return std::string("retracted by its author");
+  if (index.is_denied(release, deny_curators)) return std::string("denied by a deny-list this node follows");
+  if (!types.empty() &&
+      std::find(types.begin(), types.end(), static_cast<std::uint16_t>(r.getType())) == types.end())
+    return "a " + std::string(p::model_type_name(r.getType())) + ", a type this node's policy leaves out";
+  if (!nsfw && r.getNsfw()) return std::string("marked NSFW, which this node's policy leaves out");
+  if (auto rot = index.rotation(release.author()); rot && rot->revoked && release.created_at() > rot->at_ms)
+    return std::string("signed by a key its owner revoked before signing it");
+  return std::nullopt;
+}
+
+p::Result<NodeConfig> load_node_config(const std::filesystem::path& path) {
+  NodeConfig config;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (!std::filesystem::exists(path)) return config;
+    return p::make_error(p::ErrorCode::io, path.string() + ": cannot be read");
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  auto bad = [&](const std::string& what) {
+    return p::make_error(p::ErrorCode::invalid_argument, path.string() + ": " + what +
+                                                             "; see docs/user-guide.md, \"Trust and moderation\"");
+  };
+  if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+  for (const auto& [key, value] : j.items()) {
+    if (key == "denyListCurators") {
+      if (!value.is_array()) return bad("denyListCurators must be a list of keys (sbpk1...)");
+      for (const auto& k : value) {
+        auto pk = k.is_string() ? p::PublicKey::from_text(k.get<std::string>()) : std::nullopt;
+        if (!pk) return bad("denyListCurators: " + k.dump() + " is not a public key (sbpk1...)");
+        config.deny_curators.push_back(*pk);
+      }
+    } else if (key == "policy") {
+      if (!value.is_object()) return bad("policy must be an object {\"types\": [...], \"nsfw\": true|false}");
+      for (const auto& [pkey, pvalue] : value.items()) {
+        if (pkey == "types") {
+          if (!pvalue.is_array()) return bad("policy.types must be a list of model types");
+          for (const auto& t : pvalue) {
+            auto type = t.is_string() ? p::parse_model_type(t.get<std::string>()) : std::nullopt;
+            if (!type) return bad("policy.types: " + t.dump() + " is not a model type (Checkpoint, LORA, ...)");
+            config.types.push_back(static_cast<std::uint16_t>(*type));
+          }
+        } else if (pkey == "nsfw") {
+          if (!pvalue.is_boolean()) return bad("policy.nsfw must be true or false");
+          config.nsfw = pvalue.get<bool>();
+        } else {
+          return bad("policy has no key '" + pkey + "' (types, nsfw)");
+        }
+      }
+    } else if (key == "storeQuota") {
+      if (!value.is_number_unsigned()) return bad("storeQuota must be a number of bytes");
+      config.store_quota = value.get<std::uint64_t>();
+    } else {
+      return bad("unknown key '" + key + "' (denyListCurators, policy, storeQuota)");
+    }
+  }
+  return config;
+}
+
+}  // namespace seedbank::node

@@ -1,0 +1,175 @@
+// Community records between real nodes on 127.0.0.1 (A <- B <- C): ratings
+// converge, a retraction stops seeding everywhere, a deny-list binds only
+// its subscribers, a key rotation moves releases to the new identity.
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/http_client.h"
+#include "support/model_files.h"
+#include "support/net.h"
+#include "support/process.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using seedbank::testing::http_get;
+using seedbank::testing::Net;
+using seedbank::testing::Process;
+
+namespace {
+
+struct Community : Net {
+  std::string a, b, c;
+  std::unique_ptr<Process> na, nb, nc;
+  json release;
+  std::uint64_t version_id = 0;
+
+  std::string keygen(const std::string& name) {
+    auto file = dir / (name + ".key");
+    auto r = sb("a", {"keygen", "--out", file.string()});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    auto pub = sb("a", {"pubkey", "--key", file.string()});
+    key_text[name] = pub.out.substr(0, pub.out.find_first_of(" \n"));
+    return file.string();
+  }
+  std::map<std::string, std::string> key_text;
+
+  // Publishes on A, then starts the line; `config_b` is B's config.json.
+  void up(const json& config_b = json::object()) {
+    BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
+    auto model = seedbank::testing::write_safetensors(dir / "lamp.safetensors", 600 * 1024, 7);
+    auto pub = sb("a", {"publish", model.string(), "--name", "Lamp", "--type", "LORA", "--image",
+                        (fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.png").string(), "--json"});
+    BOOST_REQUIRE_MESSAGE(pub.exit_code == 0, pub.err);
+    release = json::parse(pub.out);
+    fs::create_directories(dir / "b");
+    std::ofstream(dir / "b" / "config.json") << config_b.dump();
+    na = start("a", {}, &a);
+    nb = start("b", {a}, &b);
+    nc = start("c", {b}, &c, {"--outbound", "1"});
+    BOOST_REQUIRE(eventually([&] { return has("c", release["releaseId"]); }));
+    auto v = version("c");
+    BOOST_REQUIRE(v.contains("id"));
+    version_id = v["id"];
+  }
+  json version(const std::string& node) {
+    auto hash = release["files"][0]["hashes"]["SHA256"].get<std::string>();
+    auto r = http_get(http[node], "/api/v1/model-versions/by-hash/" + hash);
+    return r.status == 200 ? json::parse(r.body) : json{{"status", r.status}};
+  }
+  bool listed(const std::string& node) {
+    auto r = http_get(http[node], "/api/v1/models");
+    return r.status == 200 && json::parse(r.body)["items"].size() == 1;
+  }
+  bool seeding(const std::string& node) {
+    auto s = sb(node, {"status", "--json"});
+    if (s.exit_code != 0) return false;
+    auto status = json::parse(s.out);
+    for (const auto& t : status["torrents"])
+      if (t["releaseId"] == release["releaseId"]) return t["state"] == "seeding";
+    return false;
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(community_test, Community)
+
+BOOST_AUTO_TEST_CASE(ratings_from_three_keys_converge_and_a_replaced_one_counts_once) {
+  up();
+  auto k1 = keygen("k1"), k2 = keygen("k2"), k3 = keygen("k3");
+  std::string id = release["releaseId"];
+  BOOST_REQUIRE_EQUAL(sb("a", {"rate", id, "--stars", "5", "--key", k1}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(sb("b", {"rate", id, "--stars", "4", "--review", "good", "--key", k2}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(sb("c", {"rate", release["files"][0]["hashes"]["AutoV2"], "--stars", "3", "--key", k3}).exit_code, 0);
+  // k1 changes its mind: the newer rating replaces the older everywhere.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  BOOST_REQUIRE_EQUAL(sb("a", {"rate", id, "--stars", "2", "--key", k1}).exit_code, 0);
+  for (const char* node : {"a", "b", "c"}) {
+    BOOST_TEST_CONTEXT(node) {
+      BOOST_TEST(eventually([&] {
+        auto v = version(node);
+        return v["stats"]["ratingCount"] == 3 && v["stats"]["rating"] == 3;  // (2 + 4 + 3) / 3
+      }));
+      auto reviews = json::parse(
+          http_get(http[node], "/api/seedbank/reviews?modelVersionId=" + std::to_string(version_id)).body);
+      BOOST_TEST(reviews["items"].size() == 3u);
+    }
+  }
+  // Out of range is refused before anything is signed.
+  BOOST_TEST(sb("a", {"rate", id, "--stars", "6", "--key", k1}).exit_code != 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_retraction_stops_listing_and_seeding_on_every_node) {
+  up();
+  std::string id = release["releaseId"];
+  for (const char* node : {"b", "c"}) {
+    auto f = sb(node, {"fetch", id, "--timeout", "60"});
+    BOOST_REQUIRE_MESSAGE(f.exit_code == 0, f.err);
+  }
+  BOOST_REQUIRE(eventually([&] { return seeding("a") && seeding("b") && seeding("c"); }));
+  // Only the author can retract.
+  auto other = keygen("other");
+  BOOST_TEST(sb("a", {"retract", id, "--key", other}).exit_code != 0);
+  auto r = sb("a", {"retract", id, "--reason", "broken weights"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  for (const char* node : {"a", "b", "c"}) {
+    BOOST_TEST_CONTEXT(node) {
+      BOOST_TEST(eventually([&] { return !listed(node) && !seeding(node); }, std::chrono::seconds(30)));
+      BOOST_TEST(version(node)["status"] == 404);
+    }
+  }
+  // The retraction itself replicated (the release record is kept).
+  BOOST_TEST(has("c", id));
+}
+
+BOOST_AUTO_TEST_CASE(a_deny_list_binds_its_subscribers_only) {
+  auto curator = keygen("curator");
+  up({{"denyListCurators", {key_text["curator"]}}});
+  std::string id = release["releaseId"];
+  BOOST_TEST(listed("b"));
+  auto d = sb("a", {"deny-list", "--name", "takedowns", "--release", id, "--reason", "not theirs to share", "--key", curator});
+  BOOST_REQUIRE_MESSAGE(d.exit_code == 0, d.err);
+  // B follows the curator: it stops listing the release and will not fetch it.
+  BOOST_TEST(eventually([&] { return !listed("b"); }));
+  BOOST_TEST(version("b")["status"] == 404);
+  auto refused = sb("b", {"fetch", id, "--timeout", "20"});
+  BOOST_TEST(refused.exit_code != 0);
+  BOOST_TEST(refused.err.find("denied") != std::string::npos, refused.err);
+  // C does not: it lists and fetches it as before.
+  BOOST_TEST(listed("c"));
+  auto got = sb("c", {"fetch", id, "--timeout", "60"});
+  BOOST_TEST(got.exit_code == 0, got.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_key_rotation_moves_releases_to_the_new_identity) {
+  up();
+  auto next = keygen("next");
+  BOOST_REQUIRE_EQUAL(sb("a", {"profile", "--name", "Lamp Maker", "--key", next}).exit_code, 0);
+  auto rot = sb("a", {"rotate-key", "--new", next, "--revoke", "--reason", "laptop stolen", "--json"});
+  BOOST_REQUIRE_MESSAGE(rot.exit_code == 0, rot.err);
+  for (const char* node : {"b", "c"}) {
+    BOOST_TEST_CONTEXT(node) {
+      BOOST_TEST(eventually([&] {
+        auto r = http_get(http[node], "/api/v1/models");
+        if (r.status != 200) return false;
+        auto items = json::parse(r.body)["items"];
+        return items.size() == 1 && items[0]["creator"]["username"] == "Lamp Maker" &&
+               items[0]["creator"]["seedbank"]["rotatedTo"] == key_text["next"];
+      }));
+    }
+  }
+  // The revoked key's later signatures are distrusted: a release it signs
+  // now is not listed.
+  auto late = seedbank::testing::write_safetensors(dir / "late.safetensors", 100 * 1024, 9);
+  auto pub = sb("a", {"publish", late.string(), "--name", "Forged", "--type", "LORA", "--json"});
+  BOOST_REQUIRE_MESSAGE(pub.exit_code == 0, pub.err);
+  BOOST_REQUIRE(eventually([&] { return has("c", json::parse(pub.out)["releaseId"]); }));
+  auto models = json::parse(http_get(http["c"], "/api/v1/models").body);
+  BOOST_TEST(models["items"].size() == 1u);
+  BOOST_TEST(models["items"][0]["name"] == "Lamp");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
