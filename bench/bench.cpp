@@ -147,8 +147,11 @@ nlohmann::json bench_hash(const Options& o) {
   return result;
 }
 
-// Signs `n` distinct releases with `keys` authors on two threads.
-std::vector<protocol::Bytes> make_releases(std::uint64_t n, std::uint64_t first, const std::string& network) {
+// Signs `n` distinct releases with `keys` authors on two threads. Releases
+// that travel over gossip carry the work stamp nodes ask of new keys;
+// those written straight into an index need none.
+std::vector<protocol::Bytes> make_releases(std::uint64_t n, std::uint64_t first, const std::string& network,
+                                           std::uint32_t work_bits = 0) {
   std::vector<protocol::Bytes> out(n);
   auto work = [&](std::uint64_t begin, std::uint64_t end) {
     std::vector<protocol::SecretKey> keys;
@@ -156,7 +159,7 @@ std::vector<protocol::Bytes> make_releases(std::uint64_t n, std::uint64_t first,
     for (std::uint64_t i = begin; i < end; ++i) {
       auto type = (i % 3 == 0) ? schema::ModelType::CHECKPOINT : schema::ModelType::LORA;
       out[i] = testing::sign_release(keys[i % keys.size()], testing::sample_release(first + i, type),
-                                     1700000000000 + first + i, network);
+                                     1700000000000 + first + i, network, work_bits);
     }
   };
   std::thread t(work, n / 2, n);
@@ -457,7 +460,7 @@ nlohmann::json bench_fetch(const Options& o) {
 // records on one core. Both nodes share this process (one I/O thread and
 // each index's two verification threads).
 nlohmann::json bench_sync(const Options& o) {
-  auto records = make_releases(o.sync_records, 0, "bench");
+  auto records = make_releases(o.sync_records, 0, "bench", testing::kTestWorkBits);
   RawVerify reference(records);
   auto src_dir = o.dir / "sync-source";
   fs::remove_all(src_dir);
@@ -520,7 +523,7 @@ nlohmann::json bench_sync(const Options& o) {
 // node (every session announces, so a record travels shortest paths).
 nlohmann::json bench_converge(const Options& o) {
   constexpr int kNodes = 32, kRecords = 10;
-  auto records = make_releases(kRecords, 500000, "bench");
+  auto records = make_releases(kRecords, 500000, "bench", testing::kTestWorkBits);
   auto root = o.dir / "converge";
   fs::remove_all(root);
   boost::asio::io_context io;
@@ -906,7 +909,7 @@ nlohmann::json bench_http(const Options& o) {
         auto page = index->find_by_hash(protocol::to_hex(testing::fake_digest(rng() % o.releases, 1)));
         if (!page || page->empty()) continue;
         batch.push_back(testing::sign_rating(raters[i % raters.size()], (*page)[0].release,
-                                             static_cast<std::uint8_t>(1 + rng() % 5), 1700000000000 + 2000000 + i, "bench"));
+                                             static_cast<std::uint8_t>(1 + rng() % 5), 1700000000000 + 2000000 + i, "bench", 0));
         if (batch.size() == 20000) {
           index->ingest_batch(batch);
           batch.clear();

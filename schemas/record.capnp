@@ -27,6 +27,7 @@ struct RecordBody {
     keyRotation @8 :KeyRotation;
     denyList @9 :DenyList;
   }
+  workNonce @10 :UInt64;     # proof-of-work stamp: see workBits in docs/protocol.md
 }
 
 enum ModelType {

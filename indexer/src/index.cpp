@@ -36,7 +36,7 @@ constexpr std::size_t kCommitGroup = 4000;  // records per write transaction in 
 // Every named database; docs/architecture.md describes each key.
 struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating,
-      agg, current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied;
+      agg, current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time;
 };
 
 // What `models` holds per model key.
@@ -233,6 +233,7 @@ struct Index::Impl {
     if (txn.get(db.records, rec.id())) return IngestStatus::duplicate;
     if (auto st = txn.put(db.records, rec.id(), rec.bytes()); !st) return st.error();
     if (auto st = txn.put(db.by_time, time_id(rec.created_at(), rec.id()), {}); !st) return st.error();
+    if (auto st = txn.put(db.author_time, author_time_key(rec), {}); !st) return st.error();
 
     auto target = replacement_target(rec);
     if (target) {
@@ -542,6 +543,38 @@ struct Index::Impl {
     }
   }
 
+  static Bytes author_time_key(const Record& rec) {
+    const auto author = rec.author();  // one copy: begin and end of the same array
+    Bytes k(author.bytes.begin(), author.bytes.end());
+    append(k, time_id(rec.created_at(), rec.id()));
+    return k;
+  }
+
+  // Why a verified record from a peer is refused (Admission), or nullopt.
+  std::optional<std::string> refuse(const lmdb::Txn& txn, const Record& rec, const Admission& a,
+                                    std::uint64_t now_ms) const {
+    if (!a.new_key_work_bits && !a.per_author_per_hour) return std::nullopt;
+    const auto key = rec.author();
+    const auto& author = key.bytes;
+    lmdb::Cursor c(txn, db.author_time);
+    bool known = c.seek(ByteView(author.data(), 32)) && keys::starts_with(c.key(), ByteView(author.data(), 32));
+    if (!known && a.new_key_work_bits && protocol::work_bits(rec) < a.new_key_work_bits)
+      return "its author " + rec.author().to_text() + " is new here and the record carries " +
+             std::to_string(protocol::work_bits(rec)) + " bits of work, not the " +
+             std::to_string(a.new_key_work_bits) + " this node asks of new keys";
+    const std::uint64_t hour = 3600 * 1000;
+    if (known && a.per_author_per_hour && rec.created_at() + hour > now_ms) {
+      Bytes from(author.begin(), author.end());
+      put_be(from, now_ms > hour ? now_ms - hour : 0, 8);
+      std::uint32_t recent = 0;
+      for (bool ok = c.seek(from); ok && keys::starts_with(c.key(), ByteView(author.data(), 32)); ok = c.next())
+        if (++recent >= a.per_author_per_hour)
+          return "its author " + rec.author().to_text() + " has " + std::to_string(recent) +
+                 " records from the last hour here, this node's limit per author";
+    }
+    return std::nullopt;
+  }
+
   static Bytes denied_key(const PublicKey& curator, char kind, ByteView target) {
     Bytes k(curator.bytes.begin(), curator.bytes.end());
     k.push_back(static_cast<std::uint8_t>(kind));
@@ -637,6 +670,8 @@ struct Index::Impl {
         if (c.key().size() != 40) continue;
         auto rec = load(txn, to_id(c.key().subspan(8)));
         if (!rec) continue;
+        if (pass == 1)
+          if (auto st = txn.put(db.author_time, author_time_key(*rec), {}); !st) return st;
         if (rec->kind() == RecordKind::release) {
           if (pass == 1)
             if (auto st = index_model(txn, *rec); !st) return st;
@@ -782,7 +817,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"model_rating", &d.model_rating, 0}, {"ids", &d.ids, MDB_DUPSORT},
       {"tags", &d.tags, 0},           {"creators", &d.creators, 0},
       {"names", &d.names, 0},         {"rel_ratings", &d.rel_ratings, 0},
-      {"denied", &d.denied, 0},
+      {"denied", &d.denied, 0},       {"author_time", &d.author_time, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
@@ -823,7 +858,8 @@ IngestOutcome Index::ingest(ByteView bytes, Durability durability) {
   return ingest_batch(std::span<const Bytes>(&copy, 1), durability)[0];
 }
 
-std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, Durability durability) {
+std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, Durability durability,
+                                               const Admission& admission) {
   const std::size_t n = records.size();
   std::vector<IngestOutcome> outcomes(n);
   std::vector<std::optional<Record>> verified(n);
@@ -914,6 +950,13 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
       continue;
     }
     if (!verified[i]) continue;
+    if (auto why = impl_->refuse(*txn, *verified[i], admission, limits.now_ms);
+        why && !txn->get(impl_->db.records, verified[i]->id())) {
+      outcomes[i] = IngestOutcome{IngestStatus::rejected, verified[i]->id(),
+                                  make_error(ErrorCode::refused, "record " + protocol::to_hex(verified[i]->id()) +
+                                                                     " refused: " + *why)};
+      continue;
+    }
     auto status = impl_->apply(*txn, *verified[i]);
     if (!status) {
       failure = status.error();

@@ -66,11 +66,25 @@ p::Result<NodeConfig> load_node_config(const std::filesystem::path& path) {
           return bad("policy has no key '" + pkey + "' (types, nsfw)");
         }
       }
+    } else if (key == "spam") {
+      if (!value.is_object()) return bad("spam must be an object {\"newKeyWorkBits\": N, \"perAuthorPerHour\": N}");
+      for (const auto& [skey, svalue] : value.items()) {
+        if (!svalue.is_number_unsigned() || svalue.get<std::uint64_t>() > 0xffffffffu)
+          return bad("spam." + skey + " must be a whole number");
+        if (skey == "newKeyWorkBits") {
+          if (svalue.get<std::uint64_t>() > 32) return bad("spam.newKeyWorkBits above 32 would make new keys useless");
+          config.new_key_work_bits = svalue.get<std::uint32_t>();
+        } else if (skey == "perAuthorPerHour") {
+          config.per_author_per_hour = svalue.get<std::uint32_t>();
+        } else {
+          return bad("spam has no key '" + skey + "' (newKeyWorkBits, perAuthorPerHour)");
+        }
+      }
     } else if (key == "storeQuota") {
       if (!value.is_number_unsigned()) return bad("storeQuota must be a number of bytes");
       config.store_quota = value.get<std::uint64_t>();
     } else {
-      return bad("unknown key '" + key + "' (denyListCurators, policy, storeQuota)");
+      return bad("unknown key '" + key + "' (denyListCurators, policy, storeQuota, spam)");
     }
   }
   return config;

@@ -174,6 +174,9 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
     }
     GossipOptions gopts = node.options.gossip;
     gopts.data_dir = node.options.data_dir;
+    if (node.options.config.new_key_work_bits) gopts.admission.new_key_work_bits = *node.options.config.new_key_work_bits;
+    if (node.options.config.per_author_per_hour)
+      gopts.admission.per_author_per_hour = *node.options.config.per_author_per_hour;
     gopts.network = node.options.network;
     auto bt = node.torrents->listen_address();
     gopts.bt_port = static_cast<std::uint16_t>(std::atoi(bt.c_str() + bt.rfind(':') + 1));

@@ -125,6 +125,7 @@ struct Session : std::enable_shared_from_this<Session> {
   std::string agent;
   std::uint16_t gossip_port = 0, bt_port = 0;
   std::vector<p::Sha256Digest> seeding;       // sorted, the last complete list
+  std::uint32_t refused = 0;                  // records it sent that admission refused
   std::vector<p::Sha256Digest> seeding_next;  // full chunks of the list being received
   std::deque<p::RecordId> push_queue;
   std::vector<p::Bytes> ingest_buffer;  // received records not yet stored
@@ -524,13 +525,26 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     }
   }
 
+  // Records admission refused are not asked for again for an hour (a rate
+  // limit may allow them then), so reconciliation does not fetch them from
+  // every peer over and over.
+  std::set<p::RecordId> refused_ids;
+  Clock::time_point refused_since = Clock::now();
+  void remember_refused(const p::RecordId& id) {
+    if (refused_ids.size() >= 100000 || Clock::now() - refused_since > std::chrono::hours(1)) {
+      refused_ids.clear();
+      refused_since = Clock::now();
+    }
+    refused_ids.insert(id);
+  }
+
   // Asks `s` for the ids this node lacks and nobody is sending yet.
   void request(Session& s, const std::vector<p::RecordId>& ids) {
     std::vector<p::RecordId> wanted;
     auto now = Clock::now();
     for (const auto& id : ids) {
       if (in_flight.size() >= kMaxInFlight) break;  // the rest comes with a later reconciliation
-      if (in_flight.count(id) || index.contains(id)) continue;
+      if (in_flight.count(id) || refused_ids.count(id) || index.contains(id)) continue;
       in_flight[id] = {now + kInFlightTimeout, &s};
       wanted.push_back(id);
     }
@@ -562,16 +576,18 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   // Verifies and stores records from a peer. False when the peer must go.
   bool store(Session& s, std::vector<p::Bytes> batch) {
     // Records already here cost a hash, not a signature check.
+    // So do records refused a moment ago (a peer's reconciliation offers
+    // them again each round); they count against the peer only once.
     batch.erase(std::remove_if(batch.begin(), batch.end(),
                                [&](const p::Bytes& b) {
                                  auto id = p::record_id_of(b);
-                                 if (!index.contains(id)) return false;
+                                 if (!refused_ids.count(id) && !index.contains(id)) return false;
                                  in_flight.erase(id);
                                  return true;
                                }),
                 batch.end());
     if (batch.empty()) return true;
-    auto outcomes = index.ingest_batch(batch);
+    auto outcomes = index.ingest_batch(batch, indexer::Durability::replicated, options.admission);
     std::vector<p::RecordId> fresh;
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
       const auto& o = outcomes[i];
@@ -588,7 +604,16 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
           s.close("sent an invalid record: " + o.error.message, true);
           return false;
         }
-        // Otherwise (a clock ahead of ours, a storage error): drop it, keep the peer.
+        if (code == ErrorCode::refused) remember_refused(o.id);
+        if (code == ErrorCode::refused && ++s.refused > options.refused_limit) {
+          // An honest relay may pass on a spammer's records; one that keeps
+          // doing so at this rate is part of the flood.
+          announce(fresh, &s);
+          s.close("forwarded " + std::to_string(s.refused) + " records this node refuses: " + o.error.message, true);
+          return false;
+        }
+        // Otherwise (refused by policy, a clock ahead of ours, a storage
+        // error): drop it, keep the peer.
       }
     }
     s.records_in += fresh.size();

@@ -393,8 +393,9 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   draft.torrent_info = torrent->info;
   draft.torrent_piece_layers = torrent->piece_layers;
 
-  auto bytes = p::sign_record(key, target.network, now_ms(),
-                              [&](sc::RecordBody::Builder body) { p::fill_release(draft, body); });
+  auto bytes = p::sign_record(
+      key, target.network, now_ms(), [&](sc::RecordBody::Builder body) { p::fill_release(draft, body); },
+      p::kDefaultWorkBits);
   if (!bytes) {
     rollback();
     return bytes.error();

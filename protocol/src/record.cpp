@@ -1,5 +1,7 @@
 #include "seedbank/protocol/record.h"
 
+#include <openssl/evp.h>
+
 #include <capnp/serialize.h>
 
 #include <algorithm>
@@ -470,8 +472,42 @@ Result<Record> load_stored_record(ByteView bytes, const RecordId* id) {
   return Record(std::move(impl));
 }
 
+std::uint32_t work_bits(const PublicKey& author, std::uint64_t created_at_ms, std::uint64_t nonce) {
+  std::uint8_t in[17 + 32 + 16];
+  std::memcpy(in, "seedbank/work/v1", 16);
+  in[16] = 0;
+  std::memcpy(in + 17, author.bytes.data(), 32);
+  for (int i = 0; i < 8; ++i) {
+    in[49 + i] = static_cast<std::uint8_t>(created_at_ms >> (8 * i));
+    in[57 + i] = static_cast<std::uint8_t>(nonce >> (8 * i));
+  }
+  Sha256Digest d{};
+  unsigned n = 0;
+  EVP_Digest(in, sizeof in, d.data(), &n, EVP_sha256(), nullptr);
+  std::uint32_t bits = 0;
+  for (auto byte : d) {
+    if (byte == 0) {
+      bits += 8;
+      continue;
+    }
+    bits += static_cast<std::uint32_t>(__builtin_clz(byte) - 24);
+    break;
+  }
+  return bits;
+}
+
+std::uint64_t find_work_nonce(const PublicKey& author, std::uint64_t created_at_ms, std::uint32_t bits) {
+  std::uint64_t nonce = 0;
+  while (work_bits(author, created_at_ms, nonce) < bits) ++nonce;
+  return nonce;
+}
+
+std::uint32_t work_bits(const Record& record) {
+  return work_bits(record.author(), record.created_at(), record.body().getWorkNonce());
+}
+
 Result<Bytes> sign_record(const SecretKey& key, std::string_view network, std::uint64_t created_at_ms,
-                          const BodyFiller& fill) {
+                          const BodyFiller& fill, std::uint32_t work) {
   try {
     capnp::MallocMessageBuilder builder;
     auto body = builder.initRoot<schema::RecordBody>();
@@ -479,6 +515,7 @@ Result<Bytes> sign_record(const SecretKey& key, std::string_view network, std::u
     body.setCreatedAt(created_at_ms);
     body.setNetwork(std::string(network));
     fill(body);
+    if (work) body.setWorkNonce(find_work_nonce(key.public_key(), created_at_ms, work));
     if (auto st = check_body(body.asReader()); !st) return st.error();
     auto signature = key.sign(signing_message(body.asReader()));
 

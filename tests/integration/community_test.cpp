@@ -11,6 +11,7 @@
 #include "support/model_files.h"
 #include "support/net.h"
 #include "support/process.h"
+#include "support/test_records.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -37,7 +38,7 @@ struct Community : Net {
   std::map<std::string, std::string> key_text;
 
   // Publishes on A, then starts the line; `config_b` is B's config.json.
-  void up(const json& config_b = json::object()) {
+  void up(const json& config_b = json::object(), const std::function<void()>& before_start = {}) {
     BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
     auto model = seedbank::testing::write_safetensors(dir / "lamp.safetensors", 600 * 1024, 7);
     auto pub = sb("a", {"publish", model.string(), "--name", "Lamp", "--type", "LORA", "--image",
@@ -46,6 +47,7 @@ struct Community : Net {
     release = json::parse(pub.out);
     fs::create_directories(dir / "b");
     std::ofstream(dir / "b" / "config.json") << config_b.dump();
+    if (before_start) before_start();
     na = start("a", {}, &a);
     nb = start("b", {a}, &b);
     nc = start("c", {b}, &c, {"--outbound", "1"});
@@ -100,6 +102,31 @@ BOOST_AUTO_TEST_CASE(ratings_from_three_keys_converge_and_a_replaced_one_counts_
   }
   // Out of range is refused before anything is signed.
   BOOST_TEST(sb("a", {"rate", id, "--stars", "6", "--key", k1}).exit_code != 0);
+
+  // A user's image made with the release shows with the release's images,
+  // with its generation parameters.
+  auto post = sb("a", {"post-image", (fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.jpg").string(), "--release",
+                       id, "--caption", "mine", "--key", k2, "--json"});
+  BOOST_REQUIRE_MESSAGE(post.exit_code == 0, post.err);
+  auto sha = json::parse(post.out)["sha256"].get<std::string>();
+  BOOST_TEST(eventually([&] {
+    auto images = json::parse(
+        http_get(http["a"], "/api/v1/images?modelVersionId=" + std::to_string(version_id)).body)["items"];
+    for (const auto& i : images)
+      if (i["hash"] == sha) return !i["postId"].is_null() && !i["meta"]["prompt"].get<std::string>().empty();
+    return false;
+  }));
+  BOOST_TEST(http_get(http["a"], "/api/images/" + sha).status == 200);
+
+  // Favourites and follows are local, and export to another node.
+  BOOST_REQUIRE_EQUAL(sb("a", {"favorite", "add", id}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(sb("a", {"follow", "add", release["creator"]}).exit_code, 0);
+  auto exported = sb("a", {"favorite", "list", "--json"});
+  BOOST_TEST(json::parse(exported.out)["favorites"] == json::array({id}));
+  std::ofstream(dir / "favorites.json") << exported.out;
+  BOOST_REQUIRE_EQUAL(sb("c", {"favorite", "import", (dir / "favorites.json").string()}).exit_code, 0);
+  BOOST_TEST(sb("c", {"favorite", "list"}).out == id + "\n");
+  BOOST_TEST(sb("a", {"follow", "add", "not-a-key"}).exit_code != 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_retraction_stops_listing_and_seeding_on_every_node) {
@@ -170,6 +197,44 @@ BOOST_AUTO_TEST_CASE(a_key_rotation_moves_releases_to_the_new_identity) {
   auto models = json::parse(http_get(http["c"], "/api/v1/models").body);
   BOOST_TEST(models["items"].size() == 1u);
   BOOST_TEST(models["items"][0]["name"] == "Lamp");
+}
+
+BOOST_AUTO_TEST_CASE(a_flood_from_one_key_is_capped_without_hurting_other_authors) {
+  auto flooder = seedbank::protocol::SecretKey::generate();
+  auto honest = seedbank::protocol::SecretKey::generate();
+  std::string honest_id;
+  up({{"spam", {{"perAuthorPerHour", 50}}}}, [&] {
+    std::vector<seedbank::protocol::Bytes> records;
+    auto now = seedbank::testing::now_ms();
+    for (int i = 0; i < 200; ++i)
+      records.push_back(seedbank::testing::sign_release(flooder, seedbank::testing::sample_release(1000 + i), now - i));
+    auto h = seedbank::testing::sign_release(honest, seedbank::testing::sample_release(5000), now);
+    honest_id = seedbank::protocol::to_hex(seedbank::protocol::record_id_of(h));
+    records.push_back(std::move(h));
+    import("a", records);
+  });
+  // B takes at most 50 of the flooder's records from the last hour, and
+  // still everything else; A (no limit set but the default) has them all.
+  BOOST_TEST(eventually([&] { return has("b", honest_id); }));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // a few more reconciliations
+  auto count = [&](const std::string& node) {
+    auto r = http_get(http[node], "/api/v1/models?limit=100&username=" + flooder.public_key().to_text());
+    return json::parse(r.body)["items"].size();
+  };
+  BOOST_TEST(count("a") == 100u);  // a full page: A kept all 200
+  BOOST_TEST(count("b") == 50u);
+  // B did not ban A for relaying them: they are still connected.
+  auto peers = json::parse(sb("b", {"peers", "--json"}).out);
+  BOOST_TEST(peers["peers"].size() >= 2u);
+  // A record from a key B has never seen, without the work stamp B asks
+  // of new keys, is refused even from an honest peer.
+  auto lazy = seedbank::protocol::SecretKey::generate();
+  auto unstamped = seedbank::testing::sign_release(lazy, seedbank::testing::sample_release(6000),
+                                                   seedbank::testing::now_ms(), "test", 0);
+  auto ids = import("a", {unstamped});
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  BOOST_TEST(has("a", ids[0]));
+  BOOST_TEST(!has("b", ids[0]));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -165,11 +165,37 @@ BOOST_AUTO_TEST_CASE(a_hostile_peer_is_cut_off_and_banned_while_others_keep_sync
     c.send_all(header, 4);
     BOOST_TEST(c.closed_within(std::chrono::seconds(5)));
   }
+  // A slowloris: one byte of hello a second, never finishing. Cut off by
+  // the handshake deadline (10 s).
+  {
+    WireClient c(a);
+    auto started = std::chrono::steady_clock::now();
+    bool closed = false;
+    for (int i = 0; i < 20 && !closed; ++i) {
+      std::uint8_t byte = 'S';
+      c.send_all(&byte, 1);
+      closed = c.closed_within(std::chrono::seconds(1));
+    }
+    BOOST_TEST(closed);
+    BOOST_TEST((std::chrono::steady_clock::now() - started < std::chrono::seconds(15)));
+  }
+  // A connection flood: 400 sockets that never say anything. The node
+  // refuses what it cannot hold and keeps serving its honest session.
+  std::vector<std::unique_ptr<WireClient>> flood;
+  for (int i = 0; i < 400; ++i) flood.push_back(std::make_unique<WireClient>(a));
   // Meanwhile the honest session still carries records.
   auto ids = import("b", releases(6000, 3));
   BOOST_TEST(eventually([&] { return has("a", ids[2]); }));
   auto peers = nlohmann::json::parse(sb("a", {"peers", "--json"}).out);
   BOOST_TEST(peers["bans"].get<int>() >= 3);
+  BOOST_TEST(peers["peers"].size() <= 256u);  // max_sessions
+  flood.clear();
+  // The node's memory stayed bounded through all of it.
+  std::string status = seedbank::testing::slurp("/proc/" + std::to_string(na->pid()) + "/status");
+  std::smatch rss;
+  BOOST_REQUIRE(std::regex_search(status, rss, std::regex("VmHWM:\\s+([0-9]+) kB")));
+  BOOST_TEST_MESSAGE("node peak RSS " << std::stoul(rss[1]) / 1024 << " MiB");
+  BOOST_TEST(std::stoul(rss[1]) < 512u * 1024);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -71,21 +71,28 @@ inline protocol::ReleaseDraft sample_release(std::uint64_t n, schema::ModelType 
   return d;
 }
 
+// Test records carry the work stamp nodes ask of new keys by default (see
+// GossipOptions::admission), so they gossip like records users sign.
+inline constexpr std::uint32_t kTestWorkBits = 10;
+
 inline protocol::Bytes sign_release(const protocol::SecretKey& key, const protocol::ReleaseDraft& draft,
-                                    std::uint64_t created_at, std::string_view network = "test") {
-  auto bytes = protocol::sign_record(key, network, created_at,
-                                     [&](schema::RecordBody::Builder body) { protocol::fill_release(draft, body); });
+                                    std::uint64_t created_at, std::string_view network = "test",
+                                    std::uint32_t work_bits = kTestWorkBits) {
+  auto bytes = protocol::sign_record(
+      key, network, created_at, [&](schema::RecordBody::Builder body) { protocol::fill_release(draft, body); },
+      work_bits);
   return std::move(bytes).value();
 }
 
 inline protocol::Bytes sign_rating(const protocol::SecretKey& key, const protocol::RecordId& release,
-                                   std::uint8_t stars, std::uint64_t created_at, std::string_view network = "test") {
+                                   std::uint8_t stars, std::uint64_t created_at, std::string_view network = "test",
+                                   std::uint32_t work_bits = kTestWorkBits) {
   auto bytes = protocol::sign_record(key, network, created_at, [&](schema::RecordBody::Builder body) {
     auto r = body.initPayload().initRating();
     r.setRelease(capnp::Data::Reader(release.data(), release.size()));
     r.setStars(stars);
     r.setReview("review " + std::to_string(stars));
-  });
+  }, work_bits);
   return std::move(bytes).value();
 }
 

@@ -2,10 +2,14 @@
 // post-image, rotate-key and deny-list. Each is stored in the local index
 // at once (fully synced: no peer has it yet) and a running node on the same
 // data dir announces it to its peers within moments.
+#include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "../control.h"
+#include "../files.h"
 #include "cli.h"
 #include "seedbank/node/data_dir.h"
 #include "seedbank/protocol/content_hash.h"
@@ -31,7 +35,7 @@ p::Result<p::SecretKey> key_of(const Context& ctx, const std::string& key) {
 // Signs, stores and announces one record; prints its id (or JSON).
 int sign_and_store(const Context& ctx, NodeContext& node, const p::SecretKey& key, const char* what, bool json,
                    const std::function<void(sc::RecordBody::Builder)>& fill, nlohmann::ordered_json extra = {}) {
-  auto bytes = p::sign_record(key, ctx.global.network, now_ms(), fill);
+  auto bytes = p::sign_record(key, ctx.global.network, now_ms(), fill, p::kDefaultWorkBits);
   if (!bytes) return report(bytes.error());
   auto out = node.index->ingest(*bytes, indexer::Durability::local);
   if (out.status == indexer::IngestStatus::rejected) return report(out.error);
@@ -228,7 +232,7 @@ void add_rotate_key(CLI::App& app, Context& ctx) {
       r.setNewKeySignature(as_data(consent));
       r.setRevokeOld(a->revoke);
       r.setReason(a->reason);
-    });
+    }, p::kDefaultWorkBits);
     if (!bytes) return void(ctx.exit_code = report(bytes.error()));
     auto out = (*node)->index->ingest(*bytes, indexer::Durability::local);
     if (out.status == indexer::IngestStatus::rejected) return void(ctx.exit_code = report(out.error));
@@ -295,9 +299,98 @@ void add_deny_list(CLI::App& app, Context& ctx) {
   });
 }
 
+// Favourites and follows are this node's own, never gossiped:
+// <data dir>/local.json {"favorites": [release ids], "follows": [keys]}.
+std::filesystem::path local_path(const Context& ctx) { return ctx.global.resolved_data_dir() / "local.json"; }
+
+p::Result<nlohmann::ordered_json> read_local(const std::filesystem::path& path) {
+  nlohmann::ordered_json j = {{"favorites", nlohmann::ordered_json::array()}, {"follows", nlohmann::ordered_json::array()}};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return j;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto read = nlohmann::ordered_json::parse(ss.str(), nullptr, false);
+  if (read.is_discarded() || !read.is_object())
+    return p::make_error(p::ErrorCode::malformed, path.string() + ": not a JSON object; fix or remove it");
+  for (const char* list : {"favorites", "follows"})
+    if (read.contains(list) && read[list].is_array())
+      for (const auto& v : read[list])
+        if (v.is_string()) j[list].push_back(v);
+  return j;
+}
+
+void add_local_list(CLI::App& app, Context& ctx, const char* command, const char* list, const char* what) {
+  auto* cmd = app.add_subcommand(command, std::string("Your ") + what + " on this node (local; export with --json)");
+  cmd->require_subcommand(1);
+  auto item = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  auto change = [&ctx, list, item](bool add) {
+    auto path = local_path(ctx);
+    auto j = read_local(path);
+    if (!j) return report(j.error());
+    std::string value = *item;
+    if (std::string(list) == "follows") {
+      if (!p::PublicKey::from_text(value))
+        return report(p::make_error(p::ErrorCode::invalid_argument, "'" + value + "' is not a creator key (sbpk1...)"));
+    } else {
+      auto node = open_node(ctx);
+      if (!node) return report(node.error());
+      auto rec = find_release(*(*node)->index, value);
+      if (!rec) return report(rec.error());
+      value = p::to_hex(rec->id());
+    }
+    auto& arr = (*j)[list];
+    auto it = std::find(arr.begin(), arr.end(), value);
+    if (add && it == arr.end()) arr.push_back(value);
+    if (!add && it != arr.end()) arr.erase(it);
+    if (auto st = write_file_atomically(path, j->dump(2) + "\n"); !st) return report(st.error());
+    std::cout << (add ? "added " : "removed ") << value << "\n";
+    return static_cast<int>(kOk);
+  };
+  auto* add = cmd->add_subcommand("add", "Add one");
+  add->add_option("item", *item, std::string(list) == std::string("follows") ? "Creator key (sbpk1...)"
+                                                                             : "Release id or any hash of its files")
+      ->required();
+  add->callback([&ctx, change] { ctx.exit_code = change(true); });
+  auto* remove = cmd->add_subcommand("remove", "Remove one");
+  remove->add_option("item", *item, "As given to add")->required();
+  remove->callback([&ctx, change] { ctx.exit_code = change(false); });
+  auto* ls = cmd->add_subcommand("list", "List them (with --json: an export another node can import)");
+  ls->add_flag("--json", *json, "Print JSON");
+  ls->callback([&ctx, list, json] {
+    auto j = read_local(local_path(ctx));
+    if (!j) return void(ctx.exit_code = report(j.error()));
+    if (*json) print_json({{list, (*j)[list]}});
+    else
+      for (const auto& v : (*j)[list]) std::cout << v.get<std::string>() << "\n";
+  });
+  auto file = std::make_shared<std::string>();
+  auto* import = cmd->add_subcommand("import", "Add every entry of an exported list (JSON from list --json)");
+  import->add_option("file", *file, "The exported JSON")->required();
+  import->callback([&ctx, list, file] {
+    auto theirs = read_local(*file);
+    if (!theirs) return void(ctx.exit_code = report(theirs.error()));
+    auto path = local_path(ctx);
+    auto mine = read_local(path);
+    if (!mine) return void(ctx.exit_code = report(mine.error()));
+    std::size_t added = 0;
+    for (const auto& v : (*theirs)[list]) {
+      auto& arr = (*mine)[list];
+      if (std::find(arr.begin(), arr.end(), v) == arr.end()) {
+        arr.push_back(v);
+        ++added;
+      }
+    }
+    if (auto st = write_file_atomically(path, mine->dump(2) + "\n"); !st) return void(ctx.exit_code = report(st.error()));
+    std::cout << "imported " << added << " new " << list << "\n";
+  });
+}
+
 }  // namespace
 
 void add_community_commands(CLI::App& app, Context& ctx) {
+  add_local_list(app, ctx, "favorite", "favorites", "favourite releases");
+  add_local_list(app, ctx, "follow", "follows", "followed creators");
   add_rate(app, ctx);
   add_retract(app, ctx);
   add_profile(app, ctx);

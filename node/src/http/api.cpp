@@ -27,6 +27,7 @@
 namespace seedbank::node {
 
 namespace p = seedbank::protocol;
+namespace sc = seedbank::schema;
 using json = nlohmann::ordered_json;
 using p::HttpTarget;
 
@@ -135,7 +136,10 @@ class FileSource final : public BodySource {
     auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, ready_ - offset));
     ssize_t got = ::pread(fd_, out, want, static_cast<off_t>(offset));
     if (got < 0) return p::make_error(p::ErrorCode::io, path_.string() + ": " + std::strerror(errno));
-    if (got == 0) return p::make_error(p::ErrorCode::io, path_.string() + ": shorter than its release says");
+    if (got == 0) {
+      if (watch_) return std::size_t{0};  // still being written: ask again
+      return p::make_error(p::ErrorCode::io, path_.string() + ": shorter than its release says");
+    }
     return static_cast<std::size_t>(got);
   }
 
@@ -622,38 +626,54 @@ struct Api::Impl {
     auto links = links_for(request);
     json items = json::array();
     std::uint64_t position = 0;
+    // One image: of a release (`by` is the release) or of a user's post
+    // about it (`by` is the post).
+    auto emit_image = [&](const p::Record& by, sc::SampleImage::Reader img, const p::Record& release,
+                          std::optional<std::uint64_t> post_id) {
+      if (items.size() >= want) return;
+      if (position++ < skip) return;
+      auto r = release.body().getPayload().getRelease();
+      std::string sha = p::to_hex(p::ByteView(img.getSha256().begin(), img.getSha256().size()));
+      auto meta = nlohmann::ordered_json::parse([&] {
+        JsonOut m;
+        write_generation_meta(m, p::read_generation(img.getGeneration()));
+        return m.take();
+      }());
+      items.push_back({{"id", civitai_id(digest_of(img.getSha256()))},
+                       {"url", links.base_url + "/api/images/" + sha},
+                       {"hash", sha},
+                       {"width", img.getWidth()},
+                       {"height", img.getHeight()},
+                       {"nsfw", img.getNsfw()},
+                       {"nsfwLevel", img.getNsfw() ? "X" : "None"},
+                       {"createdAt", iso8601(by.created_at())},
+                       {"postId", post_id ? json(*post_id) : json(nullptr)},
+                       {"stats", {{"cryCount", 0}, {"laughCount", 0}, {"likeCount", 0}, {"heartCount", 0}, {"commentCount", 0}}},
+                       {"meta", meta.empty() ? json(nullptr) : json(meta)},
+                       {"username", username_of(index, by.author())},
+                       {"baseModel", r.getBaseModel().cStr()},
+                       {"modelVersionId", civitai_id(release.id())},
+                       {"seedbank", {{"releaseId", p::to_hex(release.id())}, {"name", img.getName().cStr()},
+                                     {"sha256", sha}}}});
+    };
     auto emit = [&](const p::Record& rec) {
-      auto r = rec.body().getPayload().getRelease();
-      std::string username = username_of(index, rec.author());
-      for (auto img : r.getImages()) {
-        if (items.size() >= want) return;
-        if (position++ < skip) continue;
-        std::string sha = p::to_hex(p::ByteView(img.getSha256().begin(), img.getSha256().size()));
-        auto meta = nlohmann::ordered_json::parse([&] {
-          JsonOut m;
-          write_generation_meta(m, p::read_generation(img.getGeneration()));
-          return m.take();
-        }());
-        items.push_back({{"id", civitai_id(digest_of(img.getSha256()))},
-                         {"url", links.base_url + "/api/images/" + sha},
-                         {"hash", sha},
-                         {"width", img.getWidth()},
-                         {"height", img.getHeight()},
-                         {"nsfw", img.getNsfw()},
-                         {"nsfwLevel", img.getNsfw() ? "X" : "None"},
-                         {"createdAt", iso8601(rec.created_at())},
-                         {"postId", nullptr},
-                         {"stats", {{"cryCount", 0}, {"laughCount", 0}, {"likeCount", 0}, {"heartCount", 0}, {"commentCount", 0}}},
-                         {"meta", meta.empty() ? json(nullptr) : json(meta)},
-                         {"username", username},
-                         {"baseModel", r.getBaseModel().cStr()},
-                         {"modelVersionId", civitai_id(rec.id())},
-                         {"seedbank", {{"releaseId", p::to_hex(rec.id())}, {"name", img.getName().cStr()}}}});
+      for (auto img : rec.body().getPayload().getRelease().getImages()) emit_image(rec, img, rec, std::nullopt);
+    };
+    // Users' posts about a release: those whose image this node has (post
+    // images travel with their poster's node only).
+    auto emit_posts = [&](const p::Record& release) {
+      for (const auto& id : index.posts_of(release.id(), 200)) {
+        auto post = index.get(id);
+        if (!post || post->kind() != p::RecordKind::image_post) continue;
+        auto img = post->body().getPayload().getImagePost().getImage();
+        if (img.getSha256().size() != 32 || !store.contains(digest_of(img.getSha256()))) continue;
+        emit_image(*post, img, release, civitai_id(post->id()));
       }
     };
     std::string next_cursor;
     if (!whole_list) {
       for (const auto& rec : releases) emit(rec);
+      for (const auto& rec : releases) emit_posts(rec);
       if (items.size() == want) next_cursor = "." + std::to_string(position);
     } else {
       // Newest releases a page at a time; the cursor says where in which

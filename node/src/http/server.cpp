@@ -13,6 +13,7 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <thread>
 
@@ -226,7 +227,11 @@ struct HttpServer::Impl {
     asio::steady_timer wait(stream.get_executor());
     while (at < end) {
       auto n = response.source->read(at, chunk.data(), static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, end - at)));
-      if (!n) co_return false;  // the source failed: a short body tells the client
+      if (!n) {  // the source failed: a short body tells the client
+        std::fprintf(stderr, "seedbank node: HTTP %s stopped at byte %llu: %s\n", std::string(req.target()).c_str(),
+                     static_cast<unsigned long long>(at), n.error().message.c_str());
+        co_return false;
+      }
       if (*n == 0) {
         if (auto available = response.source->available(); available > last_available) {
           last_available = available;  // the download moves, just not at this range yet

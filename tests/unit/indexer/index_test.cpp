@@ -229,6 +229,31 @@ BOOST_AUTO_TEST_CASE(ratings_last_writer_wins_and_aggregates_update) {
   BOOST_TEST(index->rating(release).sum == 6u);
 }
 
+BOOST_AUTO_TEST_CASE(contradicting_records_with_one_timestamp_resolve_the_same_in_any_order) {
+  // Two ratings by one key of one release, stamped the same millisecond:
+  // every node must keep the same one, whichever arrives first.
+  auto release = add(testing::sign_release(alice, testing::sample_release(1), 1000));
+  auto r1 = testing::sign_rating(bob, release, 1, 5000);
+  auto r5 = testing::sign_rating(bob, release, 5, 5000);
+  auto winner = std::max(protocol::record_id_of(r1), protocol::record_id_of(r5));
+  index->ingest(r5);
+  index->ingest(r1);
+  auto first = index->current(protocol::RecordKind::rating, bob.public_key(), release);
+  auto sum_first = index->rating(release).sum;
+  // A second node: a fresh index, the other order.
+  index.reset();
+  fs::remove_all(dir);
+  reopen();
+  add(testing::sign_release(alice, testing::sample_release(1), 1000));  // the same bytes: signing is deterministic
+  index->ingest(r1);
+  index->ingest(r5);
+  BOOST_REQUIRE(first);
+  BOOST_TEST(to_hex(*first) == to_hex(winner));
+  BOOST_TEST(to_hex(*index->current(protocol::RecordKind::rating, bob.public_key(), release)) == to_hex(winner));
+  BOOST_TEST(index->rating(release).count == 1u);
+  BOOST_TEST(index->rating(release).sum == sum_first);
+}
+
 BOOST_AUTO_TEST_CASE(rating_before_its_release_still_counts) {
   auto draft = testing::sample_release(4);
   auto release_bytes = testing::sign_release(alice, draft, 1000);
@@ -414,6 +439,34 @@ BOOST_AUTO_TEST_CASE(an_index_of_format_1_is_upgraded_when_opened) {
 
   reopen();
   views.check(*this);
+}
+
+BOOST_AUTO_TEST_CASE(admission_asks_work_of_new_keys_and_caps_recent_records_per_author) {
+  Admission admission;
+  admission.new_key_work_bits = 10;
+  admission.per_author_per_hour = 5;
+  auto now = testing::now_ms();
+  // A new key without work is refused; with it, accepted.
+  auto lazy = testing::sign_release(alice, testing::sample_release(1), now, "test", 0);
+  auto refused = index->ingest_batch(std::vector<protocol::Bytes>{lazy}, Durability::replicated, admission);
+  BOOST_TEST((refused[0].status == IngestStatus::rejected));
+  BOOST_TEST((refused[0].error.code == protocol::ErrorCode::refused));
+  std::vector<protocol::Bytes> recent, old;
+  for (int i = 0; i < 8; ++i) recent.push_back(testing::sign_release(alice, testing::sample_release(10 + i), now - i * 1000));
+  for (int i = 0; i < 8; ++i)
+    old.push_back(testing::sign_release(alice, testing::sample_release(20 + i), now - 2 * 3600 * 1000 - i, "test", 0));
+  int added = 0;
+  for (auto& o : index->ingest_batch(recent, Durability::replicated, admission)) added += o.status == IngestStatus::added;
+  BOOST_TEST(added == 5);  // the cap
+  // Records older than an hour (a history being synced) are not capped,
+  // and need no work once the key is known.
+  added = 0;
+  for (auto& o : index->ingest_batch(old, Durability::replicated, admission)) added += o.status == IngestStatus::added;
+  BOOST_TEST(added == 8);
+  // Another author is not affected.
+  auto other = testing::sign_release(bob, testing::sample_release(30), now);
+  BOOST_TEST((index->ingest_batch(std::vector<protocol::Bytes>{other}, Durability::replicated, admission)[0].status ==
+              IngestStatus::added));
 }
 
 BOOST_AUTO_TEST_CASE(batch_ingest_reports_each_record) {

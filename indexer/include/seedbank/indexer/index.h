@@ -57,6 +57,18 @@ enum class Durability {
   local,
 };
 
+// Spam resistance for records from peers: what ingest_batch asks before
+// storing a verified record. Refusals are outcomes with error code refused.
+struct Admission {
+  // A record whose author has nothing stored here must carry a work stamp
+  // of at least this many bits (protocol::work_bits); 0: no stamp needed.
+  std::uint32_t new_key_work_bits = 0;
+  // At most this many records per author stamped within the last hour
+  // (by createdAt; older records, a history being synced, are not
+  // limited); 0: no limit.
+  std::uint32_t per_author_per_hour = 0;
+};
+
 struct IngestOutcome {
   IngestStatus status = IngestStatus::rejected;
   RecordId id{};
@@ -184,7 +196,8 @@ class Index {
   // groups committed before it stay stored, the rest are rejected with the
   // error.
   std::vector<IngestOutcome> ingest_batch(std::span<const Bytes> records,
-                                          Durability durability = Durability::replicated);
+                                          Durability durability = Durability::replicated,
+                                          const Admission& admission = {});
 
   bool contains(const RecordId& id) const;
   // Error not_found when absent.

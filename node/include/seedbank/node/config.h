@@ -6,7 +6,8 @@
 //   {
 //     "denyListCurators": ["sbpk1..."],
 //     "policy": {"types": ["Checkpoint", "LORA"], "nsfw": false},
-//     "storeQuota": 500000000000
+//     "storeQuota": 500000000000,
+//     "spam": {"newKeyWorkBits": 10, "perAuthorPerHour": 10000}
 //   }
 #pragma once
 
@@ -31,6 +32,10 @@ struct NodeConfig {
   std::vector<std::uint16_t> types;                // schema::ModelType values kept; empty: all
   bool nsfw = true;                                // keep releases marked NSFW
   std::uint64_t store_quota = 0;                   // bytes; 0: no limit (--store-quota wins)
+  // "spam": {"newKeyWorkBits": N, "perAuthorPerHour": N}; unset: the
+  // gossip defaults (kDefaultNewKeyWorkBits, kDefaultPerAuthorPerHour).
+  std::optional<std::uint32_t> new_key_work_bits;
+  std::optional<std::uint32_t> per_author_per_hour;
 
   // Why this node does not keep `release` (retracted, denied, outside the
   // policy, signed by a revoked key), or nullopt when it does.

@@ -30,6 +30,12 @@ class io_context;
 
 namespace seedbank::node {
 
+// Defaults of config.json "spam": a new key's first record costs about
+// 2^10 SHA-256 (0.3 ms; `seedbank` stamps 16 bits), and an author's records
+// from the last hour are capped.
+inline constexpr std::uint32_t kDefaultNewKeyWorkBits = 10;
+inline constexpr std::uint32_t kDefaultPerAuthorPerHour = 10000;
+
 struct GossipOptions {
   std::filesystem::path data_dir;       // peers.json lives here
   std::string network = "main";
@@ -40,6 +46,10 @@ struct GossipOptions {
   std::chrono::milliseconds sync_interval{10000};  // reconcile with a random peer this often
   std::chrono::seconds ban_time{600};
   std::uint16_t bt_port = 0;            // advertised in hello, for "seeding"
+  // Spam resistance on records from peers (config.json "spam"); a session
+  // that forwards more than refused_limit refused records is banned.
+  indexer::Admission admission{kDefaultNewKeyWorkBits, kDefaultPerAuthorPerHour};
+  std::uint32_t refused_limit = 1000;
 };
 
 struct PeerInfo {

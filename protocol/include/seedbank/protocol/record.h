@@ -89,8 +89,22 @@ Result<Record> load_stored_record(ByteView bytes, const RecordId* id = nullptr);
 // anything else) on the body; author, createdAt and network are set here.
 // Returns canonical bytes, or the reason the content breaks a limit.
 using BodyFiller = std::function<void(schema::RecordBody::Builder)>;
+// `work_bits` > 0 also stamps the record with a proof of work of that
+// strength (find_work_nonce); nodes ask it of keys they have never seen.
 Result<Bytes> sign_record(const SecretKey& key, std::string_view network, std::uint64_t created_at_ms,
-                          const BodyFiller& fill);
+                          const BodyFiller& fill, std::uint32_t work_bits = 0);
+
+// Proof of work: the leading zero bits of SHA-256("seedbank/work/v1\0" ++
+// author ++ u64le(createdAt) ++ u64le(nonce)). It is tied to a key and a
+// time, not to content: its job is to make each fresh key cost something.
+// 2^bits hashes on average (12 bits: about 1 ms; 20 bits: about 0.3 s).
+std::uint32_t work_bits(const PublicKey& author, std::uint64_t created_at_ms, std::uint64_t nonce);
+std::uint64_t find_work_nonce(const PublicKey& author, std::uint64_t created_at_ms, std::uint32_t bits);
+// The stamp a record carries.
+std::uint32_t work_bits(const Record& record);
+
+// Records a node signs for its user carry this much work.
+inline constexpr std::uint32_t kDefaultWorkBits = 16;
 
 // The bytes signed by a KeyRotation's new key.
 Bytes rotation_message(const PublicKey& old_key, const PublicKey& new_key, std::uint64_t created_at_ms);

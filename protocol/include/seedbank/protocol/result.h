@@ -21,6 +21,7 @@ enum class ErrorCode {
   ambiguous,
   unsafe,            // a format that can run code when loaded
   conflict,          // contradicts what is already stored
+  refused,           // valid, but this node's policy turned it down (spam limits, work stamp)
   internal,
 };
 
