@@ -1113,7 +1113,40 @@
     }));
     box.replaceChildren(section('Ratings and reviews',
       h('div', { class: 'review-summary' }, stars(mean, count)),
-      items.length ? list : h('p', { class: 'muted' }, 'No reviews of this version yet.')));
+      items.length ? list : h('p', { class: 'muted' }, 'No reviews of this version yet.'),
+      rateForm(version, box, signal)));
+  }
+
+  // Rate with this node's identity key (the node signs; one rating per key,
+  // a new one replaces it). The node refuses requests from other sites.
+  function rateForm(version, box, signal) {
+    const choice = h('select', { id: 'rate-stars', 'aria-label': 'Stars' },
+      [5, 4, 3, 2, 1].map((n) => h('option', { value: n }, `${'★'.repeat(n)} ${n}`)));
+    const review = h('textarea', { id: 'rate-review', rows: 3, placeholder: 'A review (optional)', maxlength: 16000 });
+    const note = h('p', { class: 'muted', role: 'status' });
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Sign and share my rating');
+    const form = h('form', { class: 'rate-form', id: 'rate-form' },
+      h('h3', null, 'Rate this version'), choice, review, submit, note);
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      submit.disabled = true;
+      note.textContent = 'Signing…';
+      try {
+        const response = await fetch('/api/seedbank/ratings', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+          body: JSON.stringify({ modelVersionId: version.id, stars: Number(choice.value), review: review.value }),
+        });
+        const data = await response.json().catch(() => ({}));
+        if (!response.ok) throw new Error(text(data.error) || `HTTP ${response.status}`);
+        note.textContent = 'Signed and shared.';
+        await loadReviews(version, box, signal);
+      } catch (err) {
+        note.textContent = `Not rated: ${err.message}`;
+        submit.disabled = false;
+      }
+    });
+    return form;
   }
 
   // -------------------------------------------------------------------- lightbox

@@ -100,6 +100,17 @@ BOOST_AUTO_TEST_CASE(ratings_from_three_keys_converge_and_a_replaced_one_counts_
       BOOST_TEST(reviews["items"].size() == 3u);
     }
   }
+  // The gallery's rating form: the node signs with its identity key. Pages
+  // of other sites cannot make it do so.
+  std::string body = "{\"modelVersionId\": " + std::to_string(version_id) + ", \"stars\": 5, \"review\": \"from the gallery\"}";
+  auto forged = seedbank::testing::http_request(http["a"], "POST", "/api/seedbank/ratings", body,
+                                                {{"Content-Type", "application/json"}, {"Sec-Fetch-Site", "cross-site"}});
+  BOOST_TEST(forged.status == 403);
+  auto posted = seedbank::testing::http_request(http["a"], "POST", "/api/seedbank/ratings", body,
+                                                {{"Content-Type", "application/json"}, {"Origin", "http://" + http["a"]}});
+  BOOST_REQUIRE_MESSAGE(posted.status == 200, posted.body);
+  BOOST_TEST(eventually([&] { return version("c")["stats"]["ratingCount"] == 4; }));
+
   // Out of range is refused before anything is signed.
   BOOST_TEST(sb("a", {"rate", id, "--stars", "6", "--key", k1}).exit_code != 0);
 

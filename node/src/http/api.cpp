@@ -21,6 +21,7 @@
 #include "http/web_assets.h"
 #include "seedbank/protocol/http_target.h"
 #include "seedbank/protocol/image_meta.h"
+#include "seedbank/protocol/keys.h"
 #include "seedbank/protocol/release.h"
 #include "json_out.h"
 
@@ -261,7 +262,8 @@ struct Api::Impl {
     if (!get && !post) return error_response(405, "method " + request.method + " is not supported here");
 
     if (t.path == "/api/v1/model-versions/by-hash" && post) return by_hash_list(request);
-    if (post) return error_response(405, "POST is only for /api/v1/model-versions/by-hash");
+    if (t.path == "/api/seedbank/ratings" && post) return rate(request);
+    if (post) return error_response(405, "POST is only for /api/v1/model-versions/by-hash and /api/seedbank/ratings");
     if (t.path == "/api/v1/models") return list_models(request, t);
     if (auto seg = t.segments_after("/api/v1/models"); seg && seg->size() == 1) return one_model(request, (*seg)[0]);
     if (auto seg = t.segments_after("/api/v1/model-versions/by-hash"); seg && seg->size() == 1)
@@ -808,6 +810,47 @@ struct Api::Impl {
     }
     auto agg = index.rating(rec->id());
     return json_response(200, json{{"items", items}, {"ratingCount", agg.count}, {"rating", agg.mean()}});
+  }
+
+  // POST /api/seedbank/ratings {modelVersionId, stars, review}: the node
+  // signs a rating with its identity key (<data dir>/identity.key), as
+  // `seedbank rate` does. Only for the node's own pages and local tools:
+  // a request another site's page makes is refused.
+  HttpResponse rate(const HttpRequest& request) {
+    if (request.sec_fetch_site == "cross-site" || request.sec_fetch_site == "same-site")
+      return error_response(403, "another web site cannot rate with this node's key");
+    if (!request.origin.empty() && request.origin != "http://" + request.host)
+      return error_response(403, "origin " + request.origin.substr(0, 100) + " cannot rate with this node's key");
+    auto body = nlohmann::json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object() || !body.contains("modelVersionId") || !body.contains("stars") ||
+        !body["modelVersionId"].is_number_unsigned() || !body["stars"].is_number_unsigned())
+      return error_response(400, "the body must be {\"modelVersionId\": N, \"stars\": 1-5, \"review\": \"...\"}");
+    auto stars = body["stars"].get<std::uint64_t>();
+    if (stars < 1 || stars > 5) return error_response(400, "stars must be 1 to 5");
+    std::string review = body.value("review", "");
+    auto rec = listed_release(body["modelVersionId"].get<std::uint64_t>());
+    if (!rec) return error_response(404, "No model version with id " + body["modelVersionId"].dump());
+    auto key = p::load_secret_key(data_dir / "identity.key");
+    if (!key)
+      return error_response(409, "this node has no identity key to sign with; run `seedbank keygen` on its data dir");
+    auto id = rec->id();
+    auto now = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    auto bytes = p::sign_record(*key, index.network(), now, [&](sc::RecordBody::Builder b) {
+      auto r = b.initPayload().initRating();
+      r.setRelease(capnp::Data::Reader(id.data(), id.size()));
+      r.setStars(static_cast<std::uint8_t>(stars));
+      r.setReview(review);
+    }, p::kDefaultWorkBits);
+    if (!bytes) return error_response(400, bytes.error().message);
+    auto out = index.ingest(*bytes, indexer::Durability::local);
+    if (out.status == indexer::IngestStatus::rejected) return error_response(400, out.error.message);
+    if (link.run && link.gossip) {  // announce it now, not at the next scan
+      GossipService* gossip = link.gossip;
+      link.run([gossip] { gossip->scan_local(); }, std::chrono::milliseconds(0));
+    }
+    return json_response(200, json{{"recordId", p::to_hex(out.id)}, {"author", key->public_key().to_text()},
+                                   {"stars", stars}});
   }
 
   // ---- files ----

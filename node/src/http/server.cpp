@@ -117,6 +117,7 @@ struct HttpServer::Impl {
       request.body = std::move(req.body());
       request.host = std::string(req[http::field::host]);
       request.sec_fetch_site = std::string(req["Sec-Fetch-Site"]);
+      request.origin = std::string(req[http::field::origin]);
       request.remote = remote;
       HttpResponse response;
       try {

@@ -30,6 +30,7 @@ struct HttpRequest {
   std::string remote;  // the client's IP address
   // Set by browsers: "same-origin", "cross-site", ... (empty from tools).
   std::string sec_fetch_site;
+  std::string origin;  // the Origin header, set by browsers on POST
 };
 
 // A response body read in pieces while it is sent, possibly while it is
