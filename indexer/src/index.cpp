@@ -31,12 +31,13 @@ using protocol::RecordKind;
 constexpr std::string_view kSchemaVersion = "2";
 constexpr std::size_t kMaxQueryScan = 100000;  // candidates one page may examine
 constexpr std::size_t kMaxTextCandidates = 200000;  // sorted in memory; more: walk the sort order
-constexpr std::size_t kCommitGroup = 4000;  // records per write transaction in a large batch
+constexpr std::size_t kCommitGroup = 4000;
+constexpr std::uint64_t kHourMs = 3600 * 1000;  // records per write transaction in a large batch
 
 // Every named database; docs/architecture.md describes each key.
 struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating,
-      agg, current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time;
+      agg, current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time, author_hour;
 };
 
 // What `models` holds per model key.
@@ -234,10 +235,17 @@ struct Index::Impl {
     if (auto st = txn.put(db.records, rec.id(), rec.bytes()); !st) return st.error();
     if (auto st = txn.put(db.by_time, time_id(rec.created_at(), rec.id()), {}); !st) return st.error();
     if (auto st = txn.put(db.author_time, author_time_key(rec), {}); !st) return st.error();
+    if (auto st = bump(txn, db.author_hour, author_hour_key(rec.author(), rec.created_at() / kHourMs), {}); !st)
+      return st.error();
 
     auto target = replacement_target(rec);
     if (target) {
       auto author = rec.author();
+      // A key revoked by its rotation signs nothing that counts after it:
+      // no later rotation (a thief cannot undo the revocation), rating,
+      // profile, retraction or deny-list. The record is kept (it replicates).
+      if (auto rot = rotation_of(txn, author); rot && rot->revoked && rec.created_at() > rot->at_ms)
+        return IngestStatus::superseded;
       Bytes ckey = current_key(rec.kind(), author, *target);
       auto previous = parse_current(txn.get(db.current, ckey));
       if (previous && std::tie(previous->t, previous->id) > std::make_tuple(rec.created_at(), rec.id()))
@@ -543,6 +551,12 @@ struct Index::Impl {
     }
   }
 
+  static Bytes author_hour_key(const PublicKey& author, std::uint64_t hour) {
+    Bytes k(author.bytes.begin(), author.bytes.end());
+    put_be(k, hour, 8);
+    return k;
+  }
+
   static Bytes author_time_key(const Record& rec) {
     const auto author = rec.author();  // one copy: begin and end of the same array
     Bytes k(author.bytes.begin(), author.bytes.end());
@@ -562,15 +576,18 @@ struct Index::Impl {
       return "its author " + rec.author().to_text() + " is new here and the record carries " +
              std::to_string(protocol::work_bits(rec)) + " bits of work, not the " +
              std::to_string(a.new_key_work_bits) + " this node asks of new keys";
-    const std::uint64_t hour = 3600 * 1000;
-    if (known && a.per_author_per_hour && rec.created_at() + hour > now_ms) {
-      Bytes from(author.begin(), author.end());
-      put_be(from, now_ms > hour ? now_ms - hour : 0, 8);
-      std::uint32_t recent = 0;
-      for (bool ok = c.seek(from); ok && keys::starts_with(c.key(), ByteView(author.data(), 32)); ok = c.next())
-        if (++recent >= a.per_author_per_hour)
-          return "its author " + rec.author().to_text() + " has " + std::to_string(recent) +
-                 " records from the last hour here, this node's limit per author";
+    // Recent records per author, by the clock hour of their createdAt: this
+    // hour's and the last one's counts (two reads, whatever the limit).
+    if (known && a.per_author_per_hour && rec.created_at() + kHourMs > now_ms) {
+      auto count = [&](std::uint64_t hour) {
+        auto v = txn.get(db.author_hour, author_hour_key(key, hour));
+        return v && v->size() >= 8 ? get_be(*v, 0, 8) : 0;
+      };
+      std::uint64_t hour = now_ms / kHourMs;
+      std::uint64_t recent = count(hour) + (hour ? count(hour - 1) : 0);
+      if (recent >= a.per_author_per_hour)
+        return "its author " + rec.author().to_text() + " has " + std::to_string(recent) +
+               " records from the last hour or two here, this node's limit per author";
     }
     return std::nullopt;
   }
@@ -670,8 +687,11 @@ struct Index::Impl {
         if (c.key().size() != 40) continue;
         auto rec = load(txn, to_id(c.key().subspan(8)));
         if (!rec) continue;
-        if (pass == 1)
+        if (pass == 1) {
           if (auto st = txn.put(db.author_time, author_time_key(*rec), {}); !st) return st;
+          if (auto st = bump(txn, db.author_hour, author_hour_key(rec->author(), rec->created_at() / kHourMs), {}); !st)
+            return st;
+        }
         if (rec->kind() == RecordKind::release) {
           if (pass == 1)
             if (auto st = index_model(txn, *rec); !st) return st;
@@ -818,6 +838,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"tags", &d.tags, 0},           {"creators", &d.creators, 0},
       {"names", &d.names, 0},         {"rel_ratings", &d.rel_ratings, 0},
       {"denied", &d.denied, 0},       {"author_time", &d.author_time, 0},
+      {"author_hour", &d.author_hour, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
@@ -1101,6 +1122,17 @@ bool Index::is_retracted(const RecordId& release) const {
 bool Index::is_denied(const Record& release, const std::vector<PublicKey>& curators) const {
   auto txn = impl_->begin(false);
   return txn && impl_->denied(*txn, release, curators);
+}
+
+bool Index::is_denied(const protocol::Sha256Digest& content, const std::vector<PublicKey>& curators,
+                      const std::optional<PublicKey>& creator) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return false;
+  for (const auto& c : curators) {
+    if (txn->get(impl_->db.denied, Impl::denied_key(c, 'h', content))) return true;
+    if (creator && txn->get(impl_->db.denied, Impl::denied_key(c, 'c', creator->bytes))) return true;
+  }
+  return false;
 }
 
 std::optional<Rotation> Index::rotation(const PublicKey& author) const {

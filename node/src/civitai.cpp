@@ -316,7 +316,7 @@ void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record&
   std::uint64_t downloads = 0;
   for (const auto& id : model.versions) {
     auto rec = index.get(id);
-    if (!rec || index.is_retracted(id)) continue;
+    if (!rec || index.is_retracted(id) || (links.hidden && links.hidden(*rec))) continue;
     downloads += write_model_version(versions, *rec, index, links, true).downloads;
   }
   versions.end_array();

@@ -38,6 +38,9 @@ struct CivitaiLinks {
   // How many nodes are known to seed a release (by v2 info-hash): its
   // downloadCount. Unset: 0.
   std::function<std::uint32_t(const protocol::Sha256Digest&)> seeders;
+  // Versions this node does not show (its config.json refuses them). Unset:
+  // only retracted ones are left out.
+  std::function<bool(const protocol::Record&)> hidden;
 };
 
 // ISO 8601 UTC with milliseconds, as Civitai writes createdAt.

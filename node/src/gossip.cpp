@@ -528,14 +528,21 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   // Records admission refused are not asked for again for an hour (a rate
   // limit may allow them then), so reconciliation does not fetch them from
   // every peer over and over.
-  std::set<p::RecordId> refused_ids;
-  Clock::time_point refused_since = Clock::now();
+  std::map<p::RecordId, Clock::time_point> refused_ids;  // id -> when refused
   void remember_refused(const p::RecordId& id) {
-    if (refused_ids.size() >= 100000 || Clock::now() - refused_since > std::chrono::hours(1)) {
-      refused_ids.clear();
-      refused_since = Clock::now();
+    auto now = Clock::now();
+    if (refused_ids.size() >= 100000) {  // forget the expired ones; at worst, all
+      std::erase_if(refused_ids, [&](const auto& e) { return now - e.second > std::chrono::hours(1); });
+      if (refused_ids.size() >= 100000) refused_ids.clear();
     }
-    refused_ids.insert(id);
+    refused_ids[id] = now;
+  }
+  bool recently_refused(const p::RecordId& id) {
+    auto it = refused_ids.find(id);
+    if (it == refused_ids.end()) return false;
+    if (Clock::now() - it->second <= std::chrono::hours(1)) return true;
+    refused_ids.erase(it);
+    return false;
   }
 
   // Asks `s` for the ids this node lacks and nobody is sending yet.
@@ -544,7 +551,7 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     auto now = Clock::now();
     for (const auto& id : ids) {
       if (in_flight.size() >= kMaxInFlight) break;  // the rest comes with a later reconciliation
-      if (in_flight.count(id) || refused_ids.count(id) || index.contains(id)) continue;
+      if (in_flight.count(id) || recently_refused(id) || index.contains(id)) continue;
       in_flight[id] = {now + kInFlightTimeout, &s};
       wanted.push_back(id);
     }
@@ -576,12 +583,12 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   // Verifies and stores records from a peer. False when the peer must go.
   bool store(Session& s, std::vector<p::Bytes> batch) {
     // Records already here cost a hash, not a signature check.
-    // So do records refused a moment ago (a peer's reconciliation offers
-    // them again each round); they count against the peer only once.
+    // So do records refused within the hour (a peer's reconciliation
+    // offers them again each round).
     batch.erase(std::remove_if(batch.begin(), batch.end(),
                                [&](const p::Bytes& b) {
                                  auto id = p::record_id_of(b);
-                                 if (!refused_ids.count(id) && !index.contains(id)) return false;
+                                 if (!recently_refused(id) && !index.contains(id)) return false;
                                  in_flight.erase(id);
                                  return true;
                                }),
@@ -604,16 +611,14 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
           s.close("sent an invalid record: " + o.error.message, true);
           return false;
         }
-        if (code == ErrorCode::refused) remember_refused(o.id);
-        if (code == ErrorCode::refused && ++s.refused > options.refused_limit) {
-          // An honest relay may pass on a spammer's records; one that keeps
-          // doing so at this rate is part of the flood.
-          announce(fresh, &s);
-          s.close("forwarded " + std::to_string(s.refused) + " records this node refuses: " + o.error.message, true);
-          return false;
+        // Refused by this node's own limits (which the peer cannot know:
+        // its limits or view may differ, and an attacker could feed it
+        // records to get it banned here), a clock ahead of ours, a storage
+        // error: drop the record, keep the peer.
+        if (code == ErrorCode::refused) {
+          remember_refused(o.id);
+          ++s.refused;
         }
-        // Otherwise (refused by policy, a clock ahead of ours, a storage
-        // error): drop it, keep the peer.
       }
     }
     s.records_in += fresh.size();

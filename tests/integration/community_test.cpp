@@ -168,8 +168,11 @@ BOOST_AUTO_TEST_CASE(a_deny_list_binds_its_subscribers_only) {
   up({{"denyListCurators", {key_text["curator"]}}});
   std::string id = release["releaseId"];
   BOOST_TEST(listed("b"));
-  auto d = sb("a", {"deny-list", "--name", "takedowns", "--release", id, "--reason", "not theirs to share", "--key", curator});
+  auto d = sb("a", {"deny-list", "--name", "takedowns", "--release", id, "--reason", "not theirs to share", "--key",
+                    curator, "--json"});
   BOOST_REQUIRE_MESSAGE(d.exit_code == 0, d.err);
+  // Every node gets the list; only B follows its curator.
+  BOOST_REQUIRE(eventually([&] { return has("c", json::parse(d.out)["recordId"]); }));
   // B follows the curator: it stops listing the release and will not fetch it.
   BOOST_TEST(eventually([&] { return !listed("b"); }));
   BOOST_TEST(version("b")["status"] == 404);
@@ -227,23 +230,32 @@ BOOST_AUTO_TEST_CASE(a_flood_from_one_key_is_capped_without_hurting_other_author
   // B takes at most 50 of the flooder's records from the last hour, and
   // still everything else; A (no limit set but the default) has them all.
   BOOST_TEST(eventually([&] { return has("b", honest_id); }));
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // a few more reconciliations
-  auto count = [&](const std::string& node) {
-    auto r = http_get(http[node], "/api/v1/models?limit=100&username=" + flooder.public_key().to_text());
-    return json::parse(r.body)["items"].size();
+  auto page = [&](const std::string& node) {
+    return json::parse(
+        http_get(http[node], "/api/v1/models?limit=100&username=" + flooder.public_key().to_text()).body);
   };
-  BOOST_TEST(count("a") == 100u);  // a full page: A kept all 200
+  auto count = [&](const std::string& node) { return page(node)["items"].size(); };
+  BOOST_TEST(eventually([&] { return count("b") == 50u; }));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // more reconciliations change nothing
   BOOST_TEST(count("b") == 50u);
+  BOOST_TEST(count("a") == 100u);  // a full page, and more: A kept all 200
+  BOOST_TEST(page("a")["metadata"].contains("nextCursor"));
   // B did not ban A for relaying them: they are still connected.
   auto peers = json::parse(sb("b", {"peers", "--json"}).out);
   BOOST_TEST(peers["peers"].size() >= 2u);
   // A record from a key B has never seen, without the work stamp B asks
   // of new keys, is refused even from an honest peer.
   auto lazy = seedbank::protocol::SecretKey::generate();
-  auto unstamped = seedbank::testing::sign_release(lazy, seedbank::testing::sample_release(6000),
-                                                   seedbank::testing::now_ms(), "test", 0);
-  auto ids = import("a", {unstamped});
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  auto unstamped = seedbank::testing::sign_release(
+      lazy, seedbank::testing::sample_release(6000),
+      seedbank::testing::unstamped_time(lazy, seedbank::testing::now_ms(), 10u /* the default spam.newKeyWorkBits */), "test", 0);
+  // A stamped record from another new key goes with it: once B has that,
+  // B has seen (and refused) the other.
+  auto marker = seedbank::testing::sign_release(seedbank::protocol::SecretKey::generate(),
+                                                seedbank::testing::sample_release(6001), seedbank::testing::now_ms());
+  auto ids = import("a", {unstamped, marker});
+  BOOST_REQUIRE(eventually([&] { return has("b", ids[1]); }));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
   BOOST_TEST(has("a", ids[0]));
   BOOST_TEST(!has("b", ids[0]));
 }

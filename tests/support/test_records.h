@@ -75,6 +75,13 @@ inline protocol::ReleaseDraft sample_release(std::uint64_t n, schema::ModelType 
 // GossipOptions::admission), so they gossip like records users sign.
 inline constexpr std::uint32_t kTestWorkBits = 10;
 
+// A time near `t` at which `key`'s records without a stamp (nonce 0)
+// happen to fall short of `bits` (1 in 2^bits times they would not).
+inline std::uint64_t unstamped_time(const protocol::SecretKey& key, std::uint64_t t, std::uint32_t bits) {
+  while (protocol::work_bits(key.public_key(), t, 0) >= bits) --t;
+  return t;
+}
+
 inline protocol::Bytes sign_release(const protocol::SecretKey& key, const protocol::ReleaseDraft& draft,
                                     std::uint64_t created_at, std::string_view network = "test",
                                     std::uint32_t work_bits = kTestWorkBits) {

@@ -329,7 +329,10 @@ void add_local_list(CLI::App& app, Context& ctx, const char* command, const char
     auto j = read_local(path);
     if (!j) return report(j.error());
     std::string value = *item;
-    if (std::string(list) == "follows") {
+    auto& existing = (*j)[list];
+    if (!add && std::find(existing.begin(), existing.end(), value) != existing.end()) {
+      // Removing exactly what is listed needs no lookup (the release may not be here).
+    } else if (std::string(list) == "follows") {
       if (!p::PublicKey::from_text(value))
         return report(p::make_error(p::ErrorCode::invalid_argument, "'" + value + "' is not a creator key (sbpk1...)"));
     } else {
@@ -368,8 +371,18 @@ void add_local_list(CLI::App& app, Context& ctx, const char* command, const char
   auto* import = cmd->add_subcommand("import", "Add every entry of an exported list (JSON from list --json)");
   import->add_option("file", *file, "The exported JSON")->required();
   import->callback([&ctx, list, file] {
+    if (!std::filesystem::exists(*file))
+      return void(ctx.exit_code = report(p::make_error(p::ErrorCode::not_found, *file + ": no such file to import")));
     auto theirs = read_local(*file);
     if (!theirs) return void(ctx.exit_code = report(theirs.error()));
+    for (const auto& v : (*theirs)[list]) {
+      bool ok = std::string(list) == "follows" ? p::PublicKey::from_text(v.get<std::string>()).has_value()
+                                               : p::from_hex_fixed<32>(v.get<std::string>()).has_value();
+      if (!ok)
+        return void(ctx.exit_code = report(p::make_error(
+                        p::ErrorCode::malformed, *file + ": '" + v.get<std::string>() + "' is not a " +
+                                                     (std::string(list) == "follows" ? "creator key" : "release id"))));
+    }
     auto path = local_path(ctx);
     auto mine = read_local(path);
     if (!mine) return void(ctx.exit_code = report(mine.error()));

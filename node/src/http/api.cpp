@@ -212,6 +212,7 @@ struct Api::Impl {
   CivitaiLinks links_for(const HttpRequest& request) {
     CivitaiLinks links;
     links.base_url = base_for(request);
+    links.hidden = [this](const p::Record& rec) { return config.refuses(rec, index).has_value(); };
     if (link.gossip) {
       GossipService* gossip = link.gossip;
       links.seeders = [gossip](const p::Sha256Digest& ih) { return gossip->seeder_count(ih); };
@@ -587,6 +588,9 @@ struct Api::Impl {
     auto limit = p::integer_param(t, "limit", 0, 200);
     if (!limit) return error_response(400, limit.error().message);
     const std::size_t want = *limit && **limit ? **limit : kDefaultLimit;
+    auto nsfw = p::bool_param(t, "nsfw");
+    if (!nsfw) return error_response(400, nsfw.error().message);
+    const bool hide_nsfw = *nsfw && !**nsfw;
     // Cursor: "<release page cursor>.<images to skip in that page>" (the
     // cursor part is empty for the first page, and for one version or model).
     std::uint64_t skip = 0;
@@ -621,7 +625,7 @@ struct Api::Impl {
           return json_response(200, json{{"items", json::array()}, {"metadata", json::object()}});
       }
       q.deny_curators = config.deny_curators;
-      q.hide_nsfw = !config.nsfw;
+      q.hide_nsfw = !config.nsfw || hide_nsfw;
       q.any_type = config.types;
       whole_list = true;
     }
@@ -634,6 +638,7 @@ struct Api::Impl {
                           std::optional<std::uint64_t> post_id) {
       if (items.size() >= want) return;
       if (position++ < skip) return;
+      if (img.getNsfw() && (hide_nsfw || !config.nsfw)) return;
       auto r = release.body().getPayload().getRelease();
       std::string sha = p::to_hex(p::ByteView(img.getSha256().begin(), img.getSha256().size()));
       auto meta = nlohmann::ordered_json::parse([&] {
@@ -669,6 +674,10 @@ struct Api::Impl {
         if (!post || post->kind() != p::RecordKind::image_post) continue;
         auto img = post->body().getPayload().getImagePost().getImage();
         if (img.getSha256().size() != 32 || !store.contains(digest_of(img.getSha256()))) continue;
+        // The node's policy applies to posts as to releases.
+        if (index.is_denied(digest_of(img.getSha256()), config.deny_curators, post->author())) continue;
+        if (img.getNsfw() && (!config.nsfw || hide_nsfw)) continue;
+        if (auto rot = index.rotation(post->author()); rot && rot->revoked && post->created_at() > rot->at_ms) continue;
         emit_image(*post, img, release, civitai_id(post->id()));
       }
     };
@@ -898,6 +907,8 @@ struct Api::Impl {
     if (!sha) return error_response(400, "image '" + hex.substr(0, 100) + "' is not a SHA-256 (64 hex digits)");
     auto width = p::integer_param(t, "width", 1, 100000);
     if (!width) return error_response(400, width.error().message);
+    if (index.is_denied(*sha, config.deny_curators))
+      return error_response(404, "no image " + p::to_hex(*sha) + " is known to this node");
     if (!store.contains(*sha)) {
       auto matches = index.find_by_hash("sha256:" + p::to_hex(*sha), 16);
       if (matches)

@@ -447,14 +447,15 @@ BOOST_AUTO_TEST_CASE(admission_asks_work_of_new_keys_and_caps_recent_records_per
   admission.per_author_per_hour = 5;
   auto now = testing::now_ms();
   // A new key without work is refused; with it, accepted.
-  auto lazy = testing::sign_release(alice, testing::sample_release(1), now, "test", 0);
+  auto lazy = testing::sign_release(alice, testing::sample_release(1), testing::unstamped_time(alice, now, 10), "test", 0);
   auto refused = index->ingest_batch(std::vector<protocol::Bytes>{lazy}, Durability::replicated, admission);
   BOOST_TEST((refused[0].status == IngestStatus::rejected));
   BOOST_TEST((refused[0].error.code == protocol::ErrorCode::refused));
   std::vector<protocol::Bytes> recent, old;
   for (int i = 0; i < 8; ++i) recent.push_back(testing::sign_release(alice, testing::sample_release(10 + i), now - i * 1000));
+  // (the first is stamped: test records carry kTestWorkBits)
   for (int i = 0; i < 8; ++i)
-    old.push_back(testing::sign_release(alice, testing::sample_release(20 + i), now - 2 * 3600 * 1000 - i, "test", 0));
+    old.push_back(testing::sign_release(alice, testing::sample_release(20 + i), now - 3 * 3600 * 1000 - i, "test", 0));
   int added = 0;
   for (auto& o : index->ingest_batch(recent, Durability::replicated, admission)) added += o.status == IngestStatus::added;
   BOOST_TEST(added == 5);  // the cap
@@ -467,6 +468,30 @@ BOOST_AUTO_TEST_CASE(admission_asks_work_of_new_keys_and_caps_recent_records_per
   auto other = testing::sign_release(bob, testing::sample_release(30), now);
   BOOST_TEST((index->ingest_batch(std::vector<protocol::Bytes>{other}, Durability::replicated, admission)[0].status ==
               IngestStatus::added));
+}
+
+BOOST_AUTO_TEST_CASE(a_revocation_cannot_be_undone_by_the_revoked_key) {
+  auto owner_new = SecretKey::generate(), thief = SecretKey::generate();
+  auto rotate = [&](const SecretKey& to, bool revoke, std::uint64_t t) {
+    auto consent = to.sign(protocol::rotation_message(alice.public_key(), to.public_key(), t));
+    return *protocol::sign_record(alice, "test", t, [&](schema::RecordBody::Builder b) {
+      auto r = b.initPayload().initKeyRotation();
+      r.setNewKey(capnp::Data::Reader(to.public_key().bytes.data(), 32));
+      r.setNewKeySignature(capnp::Data::Reader(consent.data(), 64));
+      r.setRevokeOld(revoke);
+    });
+  };
+  auto release = add(testing::sign_release(bob, testing::sample_release(1), 1000));
+  add(rotate(owner_new, true, 2000));
+  // The thief, holding the old key, rotates it again later, and rates.
+  auto undo = index->ingest(rotate(thief, false, 3000));
+  BOOST_TEST((undo.status == IngestStatus::superseded));
+  auto rot = index->rotation(alice.public_key());
+  BOOST_REQUIRE(rot);
+  BOOST_TEST((rot->new_key == owner_new.public_key()));
+  BOOST_TEST(rot->revoked);
+  BOOST_TEST((index->ingest(testing::sign_rating(alice, release, 1, 4000)).status == IngestStatus::superseded));
+  BOOST_TEST(index->rating(release).count == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(batch_ingest_reports_each_record) {

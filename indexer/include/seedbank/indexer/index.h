@@ -224,6 +224,10 @@ class Index {
   // Whether a current deny-list of one of `curators` names the release,
   // its creator, or the SHA-256 of one of its files or images.
   bool is_denied(const Record& release, const std::vector<PublicKey>& curators) const;
+  // Whether a current deny-list of one of `curators` names this content
+  // hash, or (when given) this creator.
+  bool is_denied(const protocol::Sha256Digest& content, const std::vector<PublicKey>& curators,
+                 const std::optional<PublicKey>& creator = std::nullopt) const;
   // The author's current rotation to a new key, if any. Releases a revoking
   // rotation's old key signed after it are never listed (matches() is false).
   std::optional<Rotation> rotation(const PublicKey& author) const;

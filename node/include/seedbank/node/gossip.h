@@ -46,10 +46,10 @@ struct GossipOptions {
   std::chrono::milliseconds sync_interval{10000};  // reconcile with a random peer this often
   std::chrono::seconds ban_time{600};
   std::uint16_t bt_port = 0;            // advertised in hello, for "seeding"
-  // Spam resistance on records from peers (config.json "spam"); a session
-  // that forwards more than refused_limit refused records is banned.
+  // Spam resistance on records from peers (config.json "spam"). Refused
+  // records are dropped and not asked for again for an hour; the peer that
+  // sent them is not punished, as it cannot know this node's limits.
   indexer::Admission admission{kDefaultNewKeyWorkBits, kDefaultPerAuthorPerHour};
-  std::uint32_t refused_limit = 1000;
 };
 
 struct PeerInfo {
