@@ -525,6 +525,8 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     }
   }
 
+  static constexpr std::uint32_t kMaxRefusedPerSession = 1000;
+
   // Records admission refused are not asked for again for an hour (a rate
   // limit may allow them then), so reconciliation does not fetch them from
   // every peer over and over.
@@ -617,7 +619,13 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
         // error: drop the record, keep the peer.
         if (code == ErrorCode::refused) {
           remember_refused(o.id);
-          ++s.refused;
+          // The penalty: a session that keeps bringing refused records is
+          // closed, not banned (it may be an honest relay; it can redial).
+          if (++s.refused > kMaxRefusedPerSession) {
+            announce(fresh, &s);
+            s.close("sent " + std::to_string(s.refused) + " records this node refuses (" + o.error.message + ")");
+            return false;
+          }
         }
       }
     }

@@ -77,10 +77,12 @@ int run_fetch(const FetchArgs& a, const Context& ctx) {
     topts.listen = a.bt_listen;
     topts.dht = !a.no_dht;
     topts.download_limit = a.download_limit;
-    topts.store_quota = a.store_quota;
+    topts.store_quota = a.store_quota ? a.store_quota : (*node)->options.config.store_quota;
     auto started = TorrentService::start(topts, *(*node)->index, *(*node)->store);
     if (!started) return report(started.error());
     embedded = std::move(started).value();
+    NodeContext* n = node->get();
+    embedded->set_filter([n](const p::Record& r) { return n->options.config.refuses(r, *n->index); });
     if (auto st = embedded->fetch(*rec, a.images_only, a.peers); !st) return report(st.error());
     poll_status = [&]() -> p::Result<nlohmann::json> {
       embedded->wait(std::chrono::milliseconds(20));

@@ -220,9 +220,12 @@ class Network {
       topts.data_dir = node_.options.data_dir;
       topts.listen = a_.bt_listen;
       topts.dht = !a_.no_dht;
+      topts.store_quota = node_.options.config.store_quota;
       auto started = TorrentService::start(topts, *node_.index, *node_.store);
       if (!started) return started.error();
       torrents_ = std::move(started).value();
+      NodeContext* n = &node_;
+      torrents_->set_filter([n](const p::Record& r) { return n->options.config.refuses(r, *n->index); });
     }
     auto r = rec.body().getPayload().getRelease();
     p::Sha256Digest ih{};

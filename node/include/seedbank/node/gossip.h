@@ -47,8 +47,9 @@ struct GossipOptions {
   std::chrono::seconds ban_time{600};
   std::uint16_t bt_port = 0;            // advertised in hello, for "seeding"
   // Spam resistance on records from peers (config.json "spam"). Refused
-  // records are dropped and not asked for again for an hour; the peer that
-  // sent them is not punished, as it cannot know this node's limits.
+  // records are dropped and not asked for again for an hour; a session
+  // bringing over 1,000 is closed, never banned (the peer cannot know this
+  // node's limits).
   indexer::Admission admission{kDefaultNewKeyWorkBits, kDefaultPerAuthorPerHour};
 };
 
