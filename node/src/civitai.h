@@ -18,6 +18,9 @@
 
 namespace seedbank::node {
 
+// A 32-byte hash field of a record as a digest (zero when it is not 32 bytes).
+protocol::Sha256Digest digest_of(capnp::Data::Reader data);
+
 // Civitai's ids are integers; ours are stable ones derived from record ids:
 // the first 53 bits of a SHA-256 (within JavaScript's safe integer range),
 // never 0.

@@ -57,13 +57,7 @@ nlohmann::json handle_control(NodeContext& node, const nlohmann::json& req) {
     auto rec = node.index->get(*id);
     if (!rec) return {{"error", rec.error().message}};
     std::vector<std::string> peers = req.value("peers", std::vector<std::string>{});
-    if (node.gossip) {
-      auto r = rec->body().getPayload().getRelease();
-      protocol::Sha256Digest ih{};
-      std::memcpy(ih.data(), r.getTorrent().getInfoHashV2().begin(), 32);
-      for (auto& seeder : node.gossip->seeders_of(ih)) peers.push_back(seeder);
-      node.gossip->ask_seeders(ih);
-    }
+    for (auto& seeder : seeders_for(node.gossip.get(), *rec)) peers.push_back(seeder);
     std::vector<std::string> files = req.value("files", std::vector<std::string>{});
     auto st = files.empty() ? node.torrents->fetch(*rec, req.value("imagesOnly", false), peers)
                             : node.torrents->fetch_files(*rec, files, peers);

@@ -1162,6 +1162,16 @@ void GossipService::ask_seeders(const p::Sha256Digest& info_hash) {
   }
 }
 
+std::vector<std::string> seeders_for(GossipService* gossip, const p::Record& release) {
+  if (!gossip || release.kind() != p::RecordKind::release) return {};
+  auto v2 = release.body().getPayload().getRelease().getTorrent().getInfoHashV2();
+  if (v2.size() != 32) return {};
+  p::Sha256Digest ih{};
+  std::memcpy(ih.data(), v2.begin(), 32);
+  gossip->ask_seeders(ih);
+  return gossip->seeders_of(ih);
+}
+
 std::uint32_t GossipService::seeder_count(const p::Sha256Digest& info_hash) const {
   std::lock_guard lock(impl_->seeder_mutex);
   auto it = impl_->seeder_counts.find(info_hash);

@@ -53,6 +53,25 @@ int sign_and_store(const Context& ctx, NodeContext& node, const p::SecretKey& ke
   return kOk;
 }
 
+// Reads an image's header and parameters, hashes it and adds it to the
+// store (an avatar or a posted image: content-addressed, served by this node).
+p::Result<p::ReleaseImage> store_image(NodeContext& node, const std::string& path) {
+  auto info = p::read_image_file(path);
+  if (!info) return info.error();
+  auto digests = p::hash_file(path);
+  if (!digests) return digests.error();
+  if (auto stored = node.store->add(path, digests->sha256, ContentStore::AddMode::copy); !stored) return stored.error();
+  p::ReleaseImage img;
+  img.name = std::filesystem::path(path).filename().string();
+  img.sha256 = digests->sha256;
+  img.size = digests->size;
+  img.width = info->width;
+  img.height = info->height;
+  img.mime_type = info->mime_type;
+  img.generation = p::generation_params_from_image(*info);
+  return img;
+}
+
 capnp::Data::Reader as_data(p::ByteView b) { return capnp::Data::Reader(b.data(), b.size()); }
 
 void add_rate(CLI::App& app, Context& ctx) {
@@ -138,13 +157,9 @@ void add_profile(CLI::App& app, Context& ctx) {
     if (!node) return void(ctx.exit_code = report(node.error()));
     std::optional<p::Sha256Digest> avatar;
     if (!a->avatar.empty()) {
-      auto info = p::read_image_file(a->avatar);
-      if (!info) return void(ctx.exit_code = report(info.error()));
-      auto digests = p::hash_file(a->avatar);
-      if (!digests) return void(ctx.exit_code = report(digests.error()));
-      auto stored = (*node)->store->add(a->avatar, digests->sha256, ContentStore::AddMode::copy);
+      auto stored = store_image(**node, a->avatar);
       if (!stored) return void(ctx.exit_code = report(stored.error()));
-      avatar = digests->sha256;
+      avatar = stored->sha256;
     }
     ctx.exit_code = sign_and_store(ctx, **node, *key, "profile", a->json, [&](sc::RecordBody::Builder b) {
       auto r = b.initPayload().initProfile();
@@ -177,28 +192,17 @@ void add_post_image(CLI::App& app, Context& ctx) {
     if (!node) return void(ctx.exit_code = report(node.error()));
     auto rec = find_release(*(*node)->index, a->release);
     if (!rec) return void(ctx.exit_code = report(rec.error()));
-    auto info = p::read_image_file(a->image);
-    if (!info) return void(ctx.exit_code = report(info.error()));
-    auto digests = p::hash_file(a->image);
-    if (!digests) return void(ctx.exit_code = report(digests.error()));
-    auto stored = (*node)->store->add(a->image, digests->sha256, ContentStore::AddMode::copy);
+    auto stored = store_image(**node, a->image);
     if (!stored) return void(ctx.exit_code = report(stored.error()));
-    p::ReleaseImage img;
-    img.name = std::filesystem::path(a->image).filename().string();
-    img.sha256 = digests->sha256;
-    img.size = digests->size;
-    img.width = info->width;
-    img.height = info->height;
-    img.mime_type = info->mime_type;
+    p::ReleaseImage img = std::move(stored).value();
     img.nsfw = a->nsfw;
-    img.generation = p::generation_params_from_image(*info);
     auto id = rec->id();
     ctx.exit_code = sign_and_store(ctx, **node, *key, "imagePost", a->json, [&](sc::RecordBody::Builder b) {
       auto r = b.initPayload().initImagePost();
       r.setRelease(as_data(id));
       p::fill_sample_image(img, r.initImage());
       r.setCaption(a->caption);
-    }, {{"release", p::to_hex(id)}, {"sha256", p::to_hex(digests->sha256)}});
+    }, {{"release", p::to_hex(id)}, {"sha256", p::to_hex(img.sha256)}});
   });
 }
 

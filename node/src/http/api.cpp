@@ -153,12 +153,6 @@ class FileSource final : public BodySource {
   int fd_ = -1;
 };
 
-p::Sha256Digest digest_of(capnp::Data::Reader d) {
-  p::Sha256Digest out{};
-  if (d.size() == 32) std::memcpy(out.data(), d.begin(), 32);
-  return out;
-}
-
 // Content-Disposition for a file name: an ASCII fallback and the UTF-8 name
 // (RFC 6266), so non-ASCII names survive clients that read headers as Latin-1.
 std::string content_disposition(const std::string& name) {
@@ -889,14 +883,7 @@ struct Api::Impl {
         [idx, id, torrents, gossip] {
           auto rec = idx->get(id);
           if (!rec) return;
-          std::vector<std::string> peers;
-          if (gossip) {
-            p::Sha256Digest ih{};
-            std::memcpy(ih.data(), rec->body().getPayload().getRelease().getTorrent().getInfoHashV2().begin(), 32);
-            peers = gossip->seeders_of(ih);
-            gossip->ask_seeders(ih);
-          }
-          auto st = torrents->fetch(*rec, true, peers);
+          auto st = torrents->fetch(*rec, true, seeders_for(gossip, *rec));
           (void)st;  // shown by `seedbank status`; the gallery retries the image
         },
         std::chrono::milliseconds(0));
@@ -1009,8 +996,7 @@ struct Api::Impl {
     auto chosen = choose_file(r, t);
     if (!chosen) return error_response(404, "model version " + std::to_string(*id) + " has no file matching the request");
     auto f = files[*chosen];
-    p::Sha256Digest sha{};
-    if (f.getHashes().getSha256().size() == 32) std::memcpy(sha.data(), f.getHashes().getSha256().begin(), 32);
+    auto sha = digest_of(f.getHashes().getSha256());
     HttpResponse res;
     res.content_type = "application/octet-stream";
     res.etag = "\"" + p::to_hex(sha) + "\"";
@@ -1036,15 +1022,8 @@ struct Api::Impl {
           auto release = idx->get(release_id);
           TorrentService::FileProgress failed;
           if (!release) failed.error = "the release left the index";
-          std::vector<std::string> peers;
-          if (release && gossip) {
-            p::Sha256Digest ih{};
-            std::memcpy(ih.data(), release->body().getPayload().getRelease().getTorrent().getInfoHashV2().begin(), 32);
-            peers = gossip->seeders_of(ih);
-            gossip->ask_seeders(ih);
-          }
-          if (release)
-            if (auto st = torrents->fetch_files(*release, {name}, peers); !st) failed.error = st.error().message;
+          else if (auto st = torrents->fetch_files(*release, {name}, seeders_for(gossip, *release)); !st)
+            failed.error = st.error().message;
           std::lock_guard lock(watch->mutex);
           if (!failed.error.empty()) watch->progress = failed;
         },
@@ -1077,11 +1056,7 @@ struct Api::Impl {
   // weighed 100/10/1, the primary file winning ties.
   static std::optional<unsigned> choose_file(schema::Release::Reader r, const HttpTarget& t) {
     auto files = r.getFiles();
-    auto sha_of = [](schema::ModelFile::Reader f) {
-      p::Sha256Digest sha{};
-      if (f.getHashes().getSha256().size() == 32) std::memcpy(sha.data(), f.getHashes().getSha256().begin(), 32);
-      return sha;
-    };
+    auto sha_of = [](schema::ModelFile::Reader f) { return digest_of(f.getHashes().getSha256()); };
     if (auto file_id = t.get("fileId")) {
       std::string digits;
       for (char c : *file_id) {

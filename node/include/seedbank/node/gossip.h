@@ -132,4 +132,9 @@ protocol::Result<std::vector<std::string>> bootstrap_peers(const std::filesystem
 // The node's gossip identity (<data dir>/node.key), made on first use.
 protocol::Result<protocol::SecretKey> load_or_create_node_key(const std::filesystem::path& data_dir);
 
+// The BitTorrent endpoints known to seed `release` now, after asking every
+// peer who seeds it (answers arrive later, in seeders_of). Empty without
+// gossip. Call on the gossip service's thread.
+std::vector<std::string> seeders_for(GossipService* gossip, const protocol::Record& release);
+
 }  // namespace seedbank::node
