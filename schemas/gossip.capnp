@@ -32,7 +32,32 @@ struct GossipMessage {
     # Who seeds this v2 info-hash (32 bytes)? Answered with `seeders`.
     findSeeders @11 :Data;
     seeders @12 :Seeders;
+    # Asks for part of a small file a record names (an image post's image,
+    # a profile's avatar, a release's sample image) by its SHA-256.
+    wantBlob @13 :WantBlob;
+    # The answer to wantBlob.
+    blob @14 :Blob;
   }
+}
+
+struct WantBlob {
+  sha256 @0 :Data;          # 32 bytes
+  record @1 :Data;          # id of a record that names it
+  offset @2 :UInt64;        # first byte wanted; answers hold at most 1 MiB
+}
+
+enum BlobStatus {
+  ok @0;                    # `data` holds bytes from `offset`
+  later @1;                 # the sender is fetching it, or busy: ask again in a few seconds
+  unknown @2;               # the sender does not have it and will not fetch it
+}
+
+struct Blob {
+  sha256 @0 :Data;
+  offset @1 :UInt64;
+  size @2 :UInt64;          # the whole file's size (with `ok`)
+  data @3 :Data;
+  status @4 :BlobStatus;
 }
 
 struct Seeders {

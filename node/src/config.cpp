@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -11,6 +12,14 @@
 namespace seedbank::node {
 
 namespace p = seedbank::protocol;
+
+namespace {
+p::RecordId id_from(capnp::Data::Reader d) {
+  p::RecordId id{};
+  std::memcpy(id.data(), d.begin(), id.size());
+  return id;
+}
+}  // namespace
 
 std::optional<std::string> NodeConfig::refuses(const p::Record& release, const indexer::Index& index) const {
   if (release.kind() != p::RecordKind::release) return "not a release";
@@ -22,6 +31,46 @@ std::optional<std::string> NodeConfig::refuses(const p::Record& release, const i
     return "a " + std::string(p::model_type_name(r.getType())) + ", a type this node's policy leaves out";
   if (!nsfw && r.getNsfw()) return std::string("marked NSFW, which this node's policy leaves out");
   if (auto rot = index.rotation(release.author()); rot && rot->revoked && release.created_at() > rot->at_ms)
+    return std::string("signed by a key its owner revoked before signing it");
+  return std::nullopt;
+}
+
+std::optional<std::string> NodeConfig::refuses_image(const p::Record& owner, const p::Sha256Digest& sha256,
+                                                     const indexer::Index& index) const {
+  auto same = [&](capnp::Data::Reader d) { return d.size() == 32 && std::memcmp(d.begin(), sha256.data(), 32) == 0; };
+  bool image_nsfw = false;
+  switch (owner.kind()) {
+    case p::RecordKind::release: {
+      if (auto why = refuses(owner, index)) return why;
+      bool found = false;
+      for (auto img : owner.body().getPayload().getRelease().getImages())
+        if (same(img.getSha256())) {
+          found = true;
+          image_nsfw = img.getNsfw();
+        }
+      if (!found) return std::string("the release does not name this image");
+      break;
+    }
+    case p::RecordKind::image_post: {
+      auto post = owner.body().getPayload().getImagePost();
+      if (!same(post.getImage().getSha256())) return std::string("the post does not name this image");
+      image_nsfw = post.getImage().getNsfw();
+      if (post.getRelease().size() != 32) return std::string("a post about no release");
+      auto release = index.get(id_from(post.getRelease()));
+      if (!release) return std::string("a post about a release this node does not know");
+      if (auto why = refuses(*release, index)) return "a post about a release this node leaves out: " + *why;
+      break;
+    }
+    case p::RecordKind::profile:
+      if (!same(owner.body().getPayload().getProfile().getAvatar())) return std::string("the profile has another avatar");
+      break;
+    default:
+      return std::string("records of this kind name no image");
+  }
+  if (!nsfw && image_nsfw) return std::string("marked NSFW, which this node's policy leaves out");
+  if (index.is_denied(sha256, deny_curators, owner.author()))
+    return std::string("denied by a deny-list this node follows");
+  if (auto rot = index.rotation(owner.author()); rot && rot->revoked && owner.created_at() > rot->at_ms)
     return std::string("signed by a key its owner revoked before signing it");
   return std::nullopt;
 }

@@ -172,6 +172,11 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
     if (node.options.config.per_author_per_hour)
       gopts.admission.per_author_per_hour = *node.options.config.per_author_per_hour;
     gopts.network = node.options.network;
+    gopts.store = node.store.get();
+    gopts.store_quota = topts.store_quota;
+    gopts.image_policy = [&node](const protocol::Record& owner, const protocol::Sha256Digest& sha256) {
+      return node.options.config.refuses_image(owner, sha256, *node.index);
+    };
     auto bt = node.torrents->listen_address();
     gopts.bt_port = static_cast<std::uint16_t>(std::atoi(bt.c_str() + bt.rfind(':') + 1));
     auto gossip = GossipService::start(io, gopts, *node.index, *key);

@@ -25,6 +25,7 @@
 #include <set>
 
 #include "seedbank/protocol/bootstrap_list.h"
+#include "seedbank/protocol/content_hash.h"
 #include "seedbank/protocol/gossip_message.h"
 #include "seedbank/protocol/gossip_session.h"
 #include "seedbank/protocol/reconcile.h"
@@ -56,6 +57,12 @@ constexpr std::size_t kMaxInFlight = 500'000;         // ids requested and not y
 constexpr std::size_t kMaxPerAddress = 8;             // sessions from one (non-loopback) IP address
 constexpr std::size_t kMaxBans = 100'000;
 constexpr std::size_t kMaxReplyBytes = 2u << 20;      // records in one query reply
+constexpr std::size_t kMaxBlobFetches = 4;             // images fetched at once; more wait in a queue
+constexpr std::size_t kMaxBlobQueue = 1024;
+constexpr auto kBlobAnswerTimeout = std::chrono::seconds(20);
+constexpr auto kBlobPatience = std::chrono::seconds(120);  // how long peers that are fetching it are waited for
+constexpr auto kBlobRetry = std::chrono::seconds(3);
+constexpr auto kBlobFailedFor = std::chrono::seconds(30);  // a fetch that found no peer is not retried sooner
 constexpr std::size_t kPeersPerMessage = 32;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kFrameTimeout = std::chrono::seconds(30);
@@ -220,6 +227,32 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   std::map<p::Sha256Digest, Clock::time_point> asked_seeders;
   std::map<std::uint32_t, PendingQuery> queries;
   std::uint32_t next_query = 1;
+  // Images fetched from peers (wantBlob/blob), one session asked at a time.
+  struct BlobFetch {
+    p::RecordId record{};              // names the image
+    const Session* exclude = nullptr;  // a peer that asked us for it (so lacks it)
+    const Session* asking = nullptr;   // the peer asked now
+    std::set<const Session*> tried;
+    bool any_later = false;            // a peer said it is fetching it
+    p::Bytes data;                     // from the peer asked now
+    std::uint64_t size = 0;
+    Clock::time_point started = Clock::now();
+    std::shared_ptr<asio::steady_timer> timer;
+    std::vector<std::function<void(p::Status)>> done;
+  };
+  struct QueuedBlob {
+    p::Sha256Digest sha{};
+    p::RecordId record{};
+    const Session* exclude = nullptr;
+    std::vector<std::function<void(p::Status)>> done;
+  };
+  std::map<p::Sha256Digest, BlobFetch> blobs;
+  std::deque<QueuedBlob> blob_queue;
+  std::map<p::Sha256Digest, Clock::time_point> blob_failed;  // until when not to try again
+  mutable std::mutex blob_mutex;
+  std::set<p::Sha256Digest> blob_wanted;  // fetched or queued; read from other threads
+  std::uint64_t store_used = 0;
+  Clock::time_point store_used_at{};
   asio::steady_timer tick_timer, sync_timer;
   std::mt19937_64 rng{std::random_device{}()};
   GossipStats stats;
@@ -282,6 +315,13 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     // What it was asked for may be asked of others at once.
     for (auto it = in_flight.begin(); it != in_flight.end();) it = it->second.from == s ? in_flight.erase(it) : std::next(it);
     for (auto& [id, q] : queries) q.asked.erase(s);
+    for (const auto& [sha, f] : blobs)
+      if (f.asking == s)
+        asio::post(io, [w = weak_from_this(), sha = sha, s] {
+          auto self = w.lock();
+          if (!self || self->stopped) return;
+          if (auto it = self->blobs.find(sha); it != self->blobs.end() && it->second.asking == s) self->next_blob_peer(sha);
+        });
     recount(s->seeding, {});
     sessions.erase(std::remove_if(sessions.begin(), sessions.end(), [s](const auto& x) { return x.get() == s; }),
                    sessions.end());
@@ -605,6 +645,7 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
         fresh.push_back(o.id);
         auto rec = p::load_stored_record(batch[i]);
         if (rec) pending_items.push_back({rec->body().getCreatedAt(), o.id});
+        if (rec) fetch_image_of(*rec);
       } else if (o.status == indexer::IngestStatus::rejected) {
         auto code = o.error.code;
         if (code == ErrorCode::bad_signature || code == ErrorCode::malformed || code == ErrorCode::limit ||
@@ -818,6 +859,15 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
         }
         break;
       }
+      case W::WANT_BLOB: {
+        auto w = m.getWantBlob();
+        if (w.getSha256().size() != 32 || w.getRecord().size() != 32) return s.close("malformed wantBlob", true);
+        serve_blob(s, id_of(w.getSha256()), id_of(w.getRecord()), w.getOffset());
+        break;
+      }
+      case W::BLOB:
+        on_blob(s, m.getBlob());
+        break;
       case W::PING:
         break;
       case W::BYE:
@@ -825,6 +875,237 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
       default:
         break;  // a newer message kind: ignore
     }
+  }
+
+  // -- images over gossip --
+
+  // Why this node will not fetch or serve image `sha` of `record`, or nullopt.
+  std::optional<std::string> image_refused(const p::Sha256Digest& sha, const p::RecordId& record) {
+    if (!options.store || !options.image_policy) return std::string("this node keeps no images from peers");
+    auto rec = index.get(record);
+    if (!rec) return std::string("the record naming it is not known here");
+    return options.image_policy(*rec, sha);
+  }
+
+  // Starts (or joins, or queues) a fetch of image `sha`. False, with `done`
+  // told why, when it will not be fetched.
+  bool want_blob(const p::Sha256Digest& sha, const p::RecordId& record, const Session* exclude,
+                 std::function<void(p::Status)> done) {
+    auto fail = [&](const std::string& why) {
+      if (done) asio::post(io, [done, e = make_error(ErrorCode::not_found, "image " + p::to_hex(sha) + ": " + why)] { done(e); });
+      return false;
+    };
+    if (options.store && options.store->contains(sha)) {
+      if (done) asio::post(io, [done] { done(p::Status{}); });
+      return false;
+    }
+    if (auto why = image_refused(sha, record)) return fail(*why);
+    if (auto it = blobs.find(sha); it != blobs.end()) {
+      if (done) it->second.done.push_back(std::move(done));
+      return true;
+    }
+    for (auto& q : blob_queue)
+      if (q.sha == sha) {
+        if (done) q.done.push_back(std::move(done));
+        return true;
+      }
+    if (auto it = blob_failed.find(sha); it != blob_failed.end()) {
+      if (Clock::now() < it->second) return fail("no peer had it a moment ago; try again in half a minute");
+      blob_failed.erase(it);
+    }
+    if (options.store_quota) {
+      if (Clock::now() - store_used_at > std::chrono::minutes(1)) {
+        store_used = options.store->used_bytes();
+        store_used_at = Clock::now();
+      }
+      if (store_used >= options.store_quota)
+        return fail("the store is at its quota of " + std::to_string(options.store_quota) + " bytes");
+    }
+    if (blobs.size() >= kMaxBlobFetches && blob_queue.size() >= kMaxBlobQueue)
+      return fail("too many images are waiting to be fetched; try again later");
+    QueuedBlob q{sha, record, exclude, {}};
+    if (done) q.done.push_back(std::move(done));
+    {
+      std::lock_guard lock(blob_mutex);
+      blob_wanted.insert(sha);
+    }
+    if (blobs.size() >= kMaxBlobFetches) {
+      blob_queue.push_back(std::move(q));
+      return true;
+    }
+    start_blob(std::move(q));
+    return blobs.count(sha) > 0;  // not when no peer could be asked
+  }
+
+  void start_blob(QueuedBlob q) {
+    auto& f = blobs[q.sha];
+    f.record = q.record;
+    f.exclude = q.exclude;
+    f.done = std::move(q.done);
+    f.timer = std::make_shared<asio::steady_timer>(io);
+    next_blob_peer(q.sha);
+  }
+
+  // Asks the next peer not asked yet; once all were, waits and asks again
+  // while any said it is fetching the image itself.
+  void next_blob_peer(const p::Sha256Digest& sha) {
+    auto it = blobs.find(sha);
+    if (it == blobs.end()) return;
+    auto& f = it->second;
+    f.asking = nullptr;
+    f.data.clear();  // bytes from one peer are never mixed with another's
+    f.size = 0;
+    f.timer->cancel();
+    for (auto& s : open_sessions()) {
+      if (s.get() == f.exclude || !f.tried.insert(s.get()).second) continue;
+      f.asking = s.get();
+      ask_blob(*s, sha, f);
+      return;
+    }
+    if (f.any_later && Clock::now() - f.started < kBlobPatience) {
+      f.any_later = false;
+      f.tried.clear();
+      f.timer->expires_after(kBlobRetry);
+      f.timer->async_wait([w = weak_from_this(), sha](const boost::system::error_code& ec) {
+        auto self = w.lock();
+        if (!ec && self && !self->stopped) self->next_blob_peer(sha);
+      });
+      return;
+    }
+    finish_blob(sha, make_error(ErrorCode::not_found, "no peer has the image " + p::to_hex(sha) + " (" +
+                                                          std::to_string(f.tried.size()) + " asked)"));
+  }
+
+  void ask_blob(Session& s, const p::Sha256Digest& sha, BlobFetch& f) {
+    capnp::MallocMessageBuilder m;
+    auto want = m.initRoot<schema::GossipMessage>().initWantBlob();
+    want.setSha256(capnp::Data::Reader(sha.data(), sha.size()));
+    want.setRecord(capnp::Data::Reader(f.record.data(), f.record.size()));
+    want.setOffset(f.data.size());
+    f.timer->expires_after(kBlobAnswerTimeout);
+    f.timer->async_wait([w = weak_from_this(), sha, asked = &s](const boost::system::error_code& ec) {
+      auto self = w.lock();
+      if (ec || !self || self->stopped) return;
+      if (auto it = self->blobs.find(sha); it != self->blobs.end() && it->second.asking == asked) self->next_blob_peer(sha);
+    });
+    s.send(m);
+  }
+
+  void on_blob(Session& s, schema::Blob::Reader b) {
+    if (b.getSha256().size() != 32 || b.getData().size() > kBlobChunk) return s.close("malformed blob", true);
+    auto sha = id_of(b.getSha256());
+    auto it = blobs.find(sha);
+    if (it == blobs.end() || it->second.asking != &s) return;  // late, or never asked: ignored
+    auto& f = it->second;
+    if (b.getStatus() != schema::BlobStatus::OK) {
+      if (b.getStatus() == schema::BlobStatus::LATER) f.any_later = true;
+      return next_blob_peer(sha);
+    }
+    auto size = b.getSize(), offset = b.getOffset();
+    auto n = b.getData().size();
+    if (offset != f.data.size() || size > kMaxBlobBytes || (f.size && size != f.size) || offset + n > size ||
+        (n == 0 && offset < size))
+      return s.close("sent a part of an image that does not fit what was asked", true);
+    f.size = size;
+    f.data.insert(f.data.end(), b.getData().begin(), b.getData().end());
+    if (f.data.size() < size) return ask_blob(s, sha, f);
+    p::Sha256Stream h;
+    h.update(f.data);
+    if (h.finish() != sha) return s.close("sent an image whose bytes do not match its SHA-256", true);
+    finish_blob(sha, save_blob(sha, f.data));
+  }
+
+  p::Status save_blob(const p::Sha256Digest& sha, const p::Bytes& data) {
+    auto tmp = options.store->root() / "tmp" / (p::to_hex(sha) + ".image");
+    auto st = write_file_atomically(tmp, std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+    if (!st) return st;
+    auto added = options.store->add(tmp, sha, ContentStore::AddMode::hardlink);
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    if (!added) return added.error();
+    store_used += data.size();
+    return {};
+  }
+
+  void finish_blob(const p::Sha256Digest& sha, p::Status status) {
+    auto node = blobs.extract(sha);
+    if (node.empty()) return;
+    node.mapped().timer->cancel();
+    if (!status) {
+      auto now = Clock::now();
+      if (blob_failed.size() > 10000) std::erase_if(blob_failed, [&](const auto& e) { return e.second < now; });
+      blob_failed[sha] = now + kBlobFailedFor;
+    }
+    {
+      std::lock_guard lock(blob_mutex);
+      blob_wanted.erase(sha);
+    }
+    for (auto& d : node.mapped().done) d(status);
+    while (blobs.size() < kMaxBlobFetches && !blob_queue.empty()) {
+      auto q = std::move(blob_queue.front());
+      blob_queue.pop_front();
+      if (options.store->contains(q.sha)) {
+        {
+          std::lock_guard lock(blob_mutex);
+          blob_wanted.erase(q.sha);
+        }
+        for (auto& d : q.done) d(p::Status{});
+        continue;
+      }
+      start_blob(std::move(q));
+    }
+  }
+
+  // Answers a peer's wantBlob: a chunk from the store; "later" while this
+  // node fetches it from its other peers, or is busy; "unknown" otherwise.
+  void serve_blob(Session& s, const p::Sha256Digest& sha, const p::RecordId& record, std::uint64_t offset) {
+    capnp::MallocMessageBuilder m;
+    auto reply = m.initRoot<schema::GossipMessage>().initBlob();
+    reply.setSha256(capnp::Data::Reader(sha.data(), sha.size()));
+    reply.setOffset(offset);
+    reply.setStatus(schema::BlobStatus::UNKNOWN);
+    if (image_refused(sha, record)) return s.send(m);
+    if (!options.store->contains(sha)) {
+      if (want_blob(sha, record, &s, {})) reply.setStatus(schema::BlobStatus::LATER);
+      return s.send(m);
+    }
+    if (s.queued > kQueueLow) {
+      reply.setStatus(schema::BlobStatus::LATER);
+      return s.send(m);
+    }
+    auto path = options.store->path_of(sha);
+    std::error_code ec;
+    auto size = std::filesystem::file_size(path, ec);
+    if (ec || size > kMaxBlobBytes || offset > size) return s.send(m);
+    p::Bytes chunk(static_cast<std::size_t>(std::min<std::uint64_t>(kBlobChunk, size - offset)));
+    std::ifstream in(path, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(offset));
+    in.read(reinterpret_cast<char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
+    if (!in) return s.send(m);
+    reply.setStatus(schema::BlobStatus::OK);
+    reply.setSize(size);
+    reply.setData(capnp::Data::Reader(chunk.data(), chunk.size()));
+    s.send(m);
+  }
+
+  // An image post's image or a profile's avatar that just arrived: fetched
+  // at once (within the node's policy and quota), so images travel with
+  // their records from node to node.
+  void fetch_image_of(const p::Record& rec) {
+    if (!options.store || !options.image_policy) return;
+    p::Sha256Digest sha{};
+    if (rec.kind() == p::RecordKind::image_post) {
+      auto img = rec.body().getPayload().getImagePost().getImage();
+      if (img.getSha256().size() != 32 || img.getSize() > kMaxBlobBytes) return;
+      sha = id_of(img.getSha256());
+    } else if (rec.kind() == p::RecordKind::profile) {
+      auto avatar = rec.body().getPayload().getProfile().getAvatar();
+      if (avatar.size() != 32) return;
+      sha = id_of(avatar);
+    } else {
+      return;
+    }
+    if (!options.store->contains(sha)) want_blob(sha, rec.id(), nullptr, {});
   }
 
   void finish_query(std::uint32_t id) {
@@ -1203,6 +1484,16 @@ std::vector<std::string> GossipService::seeders_of(const p::Sha256Digest& info_h
         std::binary_search(s->seeding.begin(), s->seeding.end(), info_hash))
       out.push_back(endpoint_text(s->remote_ip, s->bt_port));
   return out;
+}
+
+void GossipService::fetch_blob(const p::Sha256Digest& sha256, const p::RecordId& record,
+                               std::function<void(p::Status)> done) {
+  impl_->want_blob(sha256, record, nullptr, std::move(done));
+}
+
+bool GossipService::fetching_blob(const p::Sha256Digest& sha256) const {
+  std::lock_guard lock(impl_->blob_mutex);
+  return impl_->blob_wanted.count(sha256) > 0;
 }
 
 void GossipService::query(const std::string& hash, std::chrono::milliseconds timeout,

@@ -140,6 +140,55 @@ BOOST_AUTO_TEST_CASE(ratings_from_three_keys_converge_and_a_replaced_one_counts_
   BOOST_TEST(sb("a", {"follow", "add", "not-a-key"}).exit_code != 0);
 }
 
+BOOST_AUTO_TEST_CASE(post_images_and_avatars_travel_to_nodes_two_hops_away) {
+  up();
+  auto k = keygen("poster");
+  std::string id = release["releaseId"];
+  auto image = fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.jpg";
+  auto avatar = fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.webp";
+  auto bytes_of = [](const fs::path& f) {
+    std::ifstream in(f, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  auto post = sb("a", {"post-image", image.string(), "--release", id, "--key", k, "--json"});
+  BOOST_REQUIRE_MESSAGE(post.exit_code == 0, post.err);
+  auto sha = json::parse(post.out)["sha256"].get<std::string>();
+  auto profile = sb("a", {"profile", "--name", "Poster", "--avatar", avatar.string(), "--key", k, "--json"});
+  BOOST_REQUIRE_MESSAGE(profile.exit_code == 0, profile.err);
+  // C learns both records through B; B fetches the images from A as the
+  // records arrive, and C from B. Nothing was fetched by hand.
+  for (const char* node : {"b", "c"}) {
+    BOOST_TEST_CONTEXT(node) {
+      BOOST_TEST(eventually([&] {
+        auto images = json::parse(
+            http_get(http[node], "/api/v1/images?modelVersionId=" + std::to_string(version_id)).body)["items"];
+        for (const auto& i : images)
+          if (i["hash"] == sha) return !i["postId"].is_null() && i["username"] == "Poster";
+        return false;
+      }, std::chrono::seconds(30)));
+      BOOST_TEST(eventually([&] { return http_get(http[node], "/api/images/" + sha).status == 200; },
+                            std::chrono::seconds(30)));
+      BOOST_TEST(http_get(http[node], "/api/images/" + sha).body == bytes_of(image));
+      auto creators = json::parse(http_get(http[node], "/api/v1/creators?query=Poster").body)["items"];
+      BOOST_REQUIRE_EQUAL(creators.size(), 1u);
+      std::string url = creators[0]["image"];
+      auto path = url.substr(url.find("/api/images/"));
+      BOOST_TEST(eventually([&] { return http_get(http[node], path).status == 200; }, std::chrono::seconds(30)));
+      BOOST_TEST(http_get(http[node], path).body == bytes_of(avatar));
+    }
+  }
+  // Too big to travel: refused before anything is signed, saying why.
+  auto big = dir / "big.png";
+  {
+    auto png = bytes_of(fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.png");
+    png.resize(17u << 20, '\0');  // trailing bytes after IEND: still a readable PNG
+    std::ofstream(big, std::ios::binary) << png;
+  }
+  auto refused = sb("a", {"post-image", big.string(), "--release", id, "--key", k});
+  BOOST_TEST(refused.exit_code != 0);
+  BOOST_TEST(refused.err.find("16 MiB") != std::string::npos, refused.err);
+}
+
 BOOST_AUTO_TEST_CASE(a_retraction_stops_listing_and_seeding_on_every_node) {
   up();
   std::string id = release["releaseId"];

@@ -19,6 +19,8 @@
 #include "seedbank/indexer/index.h"
 #include "seedbank/protocol/gossip_message.h"
 #include "seedbank/protocol/gossip_session.h"
+#include "seedbank/protocol/content_hash.h"
+#include "support/http_client.h"
 #include "support/net.h"
 #include "support/wire_client.h"
 #include "support/process.h"
@@ -179,6 +181,48 @@ BOOST_AUTO_TEST_CASE(a_hostile_peer_is_cut_off_and_banned_while_others_keep_sync
     BOOST_TEST(closed);
     BOOST_TEST((std::chrono::steady_clock::now() - started < std::chrono::seconds(15)));
   }
+  // A peer that sends an image post, then bytes that are not its image:
+  // cut off and banned when they fail their SHA-256; nothing is stored.
+  {
+    WireClient c(a);
+    auto key = protocol::SecretKey::generate();
+    BOOST_REQUIRE(c.handshake(key));
+    auto release = releases(7000, 1)[0];
+    auto release_id = protocol::record_id_of(release);
+    protocol::Bytes image(3000, 0x42);
+    auto sha = protocol::hash_bytes(image).sha256;
+    auto post = protocol::sign_record(key, "test", seedbank::testing::now_ms(), [&](schema::RecordBody::Builder b) {
+      auto p = b.initPayload().initImagePost();
+      p.setRelease(capnp::Data::Reader(release_id.data(), release_id.size()));
+      auto img = p.initImage();
+      img.setSha256(capnp::Data::Reader(sha.data(), sha.size()));
+      img.setSize(image.size());
+      img.setName("made.png");
+      img.setMimeType("image/png");
+    }, seedbank::testing::kTestWorkBits);
+    BOOST_REQUIRE(post.ok());
+    c.send_frame(records_message({release, *post}));
+    bool asked = false;  // the node asks for the image by itself
+    for (int i = 0; i < 200 && !asked; ++i) {
+      auto frame = c.read_frame();
+      if (!frame) break;
+      auto m = protocol::gossip::ReceivedMessage::parse(*frame);
+      asked = m && m->root().which() == schema::GossipMessage::WANT_BLOB &&
+              std::equal(sha.begin(), sha.end(), m->root().getWantBlob().getSha256().begin());
+    }
+    BOOST_REQUIRE(asked);
+    image[0] ^= 1;
+    capnp::MallocMessageBuilder m;
+    auto blob = m.initRoot<schema::GossipMessage>().initBlob();
+    blob.setSha256(capnp::Data::Reader(sha.data(), sha.size()));
+    blob.setSize(image.size());
+    blob.setData(capnp::Data::Reader(image.data(), image.size()));
+    blob.setStatus(schema::BlobStatus::OK);
+    c.send_frame(protocol::gossip::encode(m));
+    BOOST_TEST(c.closed_within(std::chrono::seconds(5)));
+    BOOST_TEST(na->err().find("image whose bytes do not match its SHA-256") != std::string::npos, na->err());
+    BOOST_TEST(seedbank::testing::http_get(http["a"], "/api/images/" + protocol::to_hex(sha)).status != 200);
+  }
   // A connection flood: 400 sockets that never say anything. The node
   // refuses what it cannot hold and keeps serving its honest session.
   std::vector<std::unique_ptr<WireClient>> flood;
@@ -187,7 +231,7 @@ BOOST_AUTO_TEST_CASE(a_hostile_peer_is_cut_off_and_banned_while_others_keep_sync
   auto ids = import("b", releases(6000, 3));
   BOOST_TEST(eventually([&] { return has("a", ids[2]); }));
   auto peers = nlohmann::json::parse(sb("a", {"peers", "--json"}).out);
-  BOOST_TEST(peers["bans"].get<int>() >= 3);
+  BOOST_TEST(peers["bans"].get<int>() >= 4);
   BOOST_TEST(peers["peers"].size() <= 256u);  // max_sessions
   flood.clear();
   // The node's memory stayed bounded through all of it.

@@ -12,6 +12,7 @@
 #include "../files.h"
 #include "cli.h"
 #include "seedbank/node/data_dir.h"
+#include "seedbank/node/gossip.h"
 #include "seedbank/protocol/content_hash.h"
 #include "seedbank/protocol/image_meta.h"
 #include "seedbank/protocol/release.h"
@@ -60,6 +61,11 @@ p::Result<p::ReleaseImage> store_image(NodeContext& node, const std::string& pat
   if (!info) return info.error();
   auto digests = p::hash_file(path);
   if (!digests) return digests.error();
+  if (digests->size > kMaxBlobBytes)
+    return p::make_error(p::ErrorCode::limit, path + ": " + std::to_string(digests->size) +
+                                                  " bytes; images shared this way travel between nodes up to " +
+                                                  std::to_string(kMaxBlobBytes >> 20) +
+                                                  " MiB; scale it down or save it as JPEG or WebP");
   if (auto stored = node.store->add(path, digests->sha256, ContentStore::AddMode::copy); !stored) return stored.error();
   p::ReleaseImage img;
   img.name = std::filesystem::path(path).filename().string();

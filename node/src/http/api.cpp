@@ -660,18 +660,22 @@ struct Api::Impl {
     auto emit = [&](const p::Record& rec) {
       for (auto img : rec.body().getPayload().getRelease().getImages()) emit_image(rec, img, rec, std::nullopt);
     };
-    // Users' posts about a release: those whose image this node has (post
-    // images travel with their poster's node only).
+    // Users' posts about a release. Their images travel over gossip: one
+    // not here yet is fetched, and answers 503 until it arrives.
     auto emit_posts = [&](const p::Record& release) {
       for (const auto& id : index.posts_of(release.id(), 200)) {
         auto post = index.get(id);
         if (!post || post->kind() != p::RecordKind::image_post) continue;
         auto img = post->body().getPayload().getImagePost().getImage();
-        if (img.getSha256().size() != 32 || !store.contains(digest_of(img.getSha256()))) continue;
+        if (img.getSha256().size() != 32) continue;
+        auto sha = digest_of(img.getSha256());
         // The node's policy applies to posts as to releases.
-        if (index.is_denied(digest_of(img.getSha256()), config.deny_curators, post->author())) continue;
-        if (img.getNsfw() && (!config.nsfw || hide_nsfw)) continue;
-        if (auto rot = index.rotation(post->author()); rot && rot->revoked && post->created_at() > rot->at_ms) continue;
+        if (config.refuses_image(*post, sha, index)) continue;
+        if (img.getNsfw() && hide_nsfw) continue;
+        if (!store.contains(sha)) {
+          if (!link.gossip) continue;
+          fetch_post_image(request, *post, sha);
+        }
         emit_image(*post, img, release, civitai_id(post->id()));
       }
     };
@@ -889,6 +893,23 @@ struct Api::Impl {
         std::chrono::milliseconds(0));
   }
 
+  // Asks gossip for a post's image, at most every kImageFetchInterval per
+  // post; does not wait.
+  void fetch_post_image(const HttpRequest& request, const p::Record& post, const p::Sha256Digest& sha) {
+    if (!link.run || !link.gossip || request.method == "HEAD") return;
+    {
+      std::lock_guard lock(mutex);
+      auto now = std::chrono::steady_clock::now();
+      auto it = image_fetches.find(post.id());
+      if (it != image_fetches.end() && now - it->second < kImageFetchInterval) return;
+      if (image_fetches.size() > 10000)
+        std::erase_if(image_fetches, [&](const auto& e) { return now - e.second >= kImageFetchInterval; });
+      image_fetches[post.id()] = now;
+    }
+    GossipService* gossip = link.gossip;
+    link.run([gossip, sha, id = post.id()] { gossip->fetch_blob(sha, id); }, std::chrono::milliseconds(0));
+  }
+
   HttpResponse image(const HttpRequest& request, const HttpTarget& t, const std::string& hex) {
     auto sha = p::from_hex_fixed<32>(hex);
     if (!sha) return error_response(400, "image '" + hex.substr(0, 100) + "' is not a SHA-256 (64 hex digits)");
@@ -897,6 +918,11 @@ struct Api::Impl {
     if (index.is_denied(*sha, config.deny_curators))
       return error_response(404, "no image " + p::to_hex(*sha) + " is known to this node");
     if (!store.contains(*sha)) {
+      if (link.gossip && link.gossip->fetching_blob(*sha)) {
+        auto r = error_response(503, "image " + p::to_hex(*sha) + " is being fetched from peers; try again in a few seconds");
+        r.headers.emplace_back("Retry-After", "2");
+        return r;
+      }
       auto matches = index.find_by_hash("sha256:" + p::to_hex(*sha), 16);
       if (matches)
         for (const auto& m : *matches) {

@@ -40,6 +40,11 @@ struct NodeConfig {
   // Why this node does not keep `release` (retracted, denied, outside the
   // policy, signed by a revoked key), or nullopt when it does.
   std::optional<std::string> refuses(const protocol::Record& release, const indexer::Index& index) const;
+  // The same for an image that `owner` names (a release's sample image, an
+  // image post's image, a profile's avatar): also when `owner` does not
+  // name it, or the post's release is refused or unknown.
+  std::optional<std::string> refuses_image(const protocol::Record& owner, const protocol::Sha256Digest& sha256,
+                                           const indexer::Index& index) const;
 };
 
 inline std::filesystem::path config_path(const std::filesystem::path& data_dir) { return data_dir / "config.json"; }

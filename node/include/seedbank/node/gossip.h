@@ -17,10 +17,12 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "seedbank/indexer/index.h"
+#include "seedbank/node/store.h"
 #include "seedbank/protocol/keys.h"
 #include "seedbank/protocol/result.h"
 
@@ -35,6 +37,11 @@ namespace seedbank::node {
 // from the last hour are capped.
 inline constexpr std::uint32_t kDefaultNewKeyWorkBits = 10;
 inline constexpr std::uint32_t kDefaultPerAuthorPerHour = 10000;
+
+// Small files that records name (image posts' images, avatars) travel over
+// gossip, a chunk at a time, up to this size.
+inline constexpr std::uint64_t kMaxBlobBytes = 16u << 20;
+inline constexpr std::uint64_t kBlobChunk = 1u << 20;
 
 struct GossipOptions {
   std::filesystem::path data_dir;       // peers.json lives here
@@ -51,6 +58,14 @@ struct GossipOptions {
   // bringing over 1,000 is closed, never banned (the peer cannot know this
   // node's limits).
   indexer::Admission admission{kDefaultNewKeyWorkBits, kDefaultPerAuthorPerHour};
+  // Where images fetched from peers go and are served from; null: this
+  // node neither asks for nor serves them.
+  ContentStore* store = nullptr;
+  std::uint64_t store_quota = 0;  // bytes; 0: no limit
+  // Why this node does not keep the image a record names (NodeConfig::
+  // refuses_image), or nullopt; unset: every image is kept.
+  std::function<std::optional<std::string>(const protocol::Record& owner, const protocol::Sha256Digest& sha256)>
+      image_policy;
 };
 
 struct PeerInfo {
@@ -113,6 +128,16 @@ class GossipService {
   // answers are verified and stored, then `done` runs with how many new
   // records arrived, once all peers answered or after `timeout`.
   void query(const std::string& hash, std::chrono::milliseconds timeout, std::function<void(std::size_t)> done);
+
+  // Fetches the image `sha256` that `record` names (at most kMaxBlobBytes)
+  // from peers into the store, trying each open session in turn and asking
+  // again for up to two minutes while peers are still fetching it
+  // themselves. Images of posts and profiles arriving over gossip are
+  // fetched this way by themselves. `done` runs with the outcome.
+  void fetch_blob(const protocol::Sha256Digest& sha256, const protocol::RecordId& record,
+                  std::function<void(protocol::Status)> done = {});
+  // Whether a fetch of `sha256` is under way or waiting. Thread-safe.
+  bool fetching_blob(const protocol::Sha256Digest& sha256) const;
 
  private:
   struct Impl;
