@@ -189,6 +189,79 @@ BOOST_AUTO_TEST_CASE(post_images_and_avatars_travel_to_nodes_two_hops_away) {
   BOOST_TEST(refused.err.find("16 MiB") != std::string::npos, refused.err);
 }
 
+BOOST_AUTO_TEST_CASE(the_gallerys_forms_sign_posts_profiles_retractions_and_keep_favourites) {
+  up();
+  using seedbank::testing::http_request;
+  auto bytes_of = [](const fs::path& f) {
+    std::ifstream in(f, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  auto post = [&](const std::string& node, const std::string& path, const std::string& body,
+                  const std::string& type = "application/json") {
+    return http_request(http[node], "POST", path, body, {{"Content-Type", type}, {"Origin", "http://" + http[node]}});
+  };
+  std::string vid = std::to_string(version_id);
+  // Who the gallery acts as: A's identity, the release's author.
+  auto me = json::parse(http_get(http["a"], "/api/seedbank/me").body);
+  BOOST_TEST(me["identity"] == release["creator"]);
+  BOOST_TEST(me["favorites"].empty());
+
+  // Favourites and follows: the same local lists the CLI keeps.
+  auto fav = post("a", "/api/seedbank/favorites", "{\"modelVersionId\": " + vid + ", \"favorite\": true}");
+  BOOST_REQUIRE_MESSAGE(fav.status == 200, fav.body);
+  BOOST_TEST(json::parse(fav.body)["favorites"][0]["releaseId"] == release["releaseId"]);
+  BOOST_TEST(sb("a", {"favorite", "list"}).out == release["releaseId"].get<std::string>() + "\n");
+  auto follow = post("a", "/api/seedbank/follows", "{\"creator\": \"" + key_text["k"] + "\", \"follow\": true}");
+  BOOST_TEST(follow.status == 400);  // not a key
+  keygen("k");
+  follow = post("a", "/api/seedbank/follows", "{\"creator\": \"" + key_text["k"] + "\", \"follow\": true}");
+  BOOST_TEST(json::parse(follow.body)["follows"] == json::array({key_text["k"]}));
+  fav = post("a", "/api/seedbank/favorites", "{\"modelVersionId\": " + vid + ", \"favorite\": false}");
+  BOOST_TEST(json::parse(fav.body)["favorites"].empty());
+  BOOST_TEST(json::parse(http_get(http["a"], "/api/seedbank/me").body)["follows"].size() == 1u);
+
+  // An image: uploaded, then posted; its parameters are read from it.
+  auto image = fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.jpg";
+  auto up_image = post("a", "/api/seedbank/images", bytes_of(image), "image/jpeg");
+  BOOST_REQUIRE_MESSAGE(up_image.status == 200, up_image.body);
+  auto uploaded = json::parse(up_image.body);
+  BOOST_TEST(!uploaded["meta"]["prompt"].get<std::string>().empty());
+  std::string sha = uploaded["sha256"];
+  BOOST_TEST(post("a", "/api/seedbank/images", "not an image", "image/png").status == 400);
+  auto foreign = http_request(http["a"], "POST", "/api/seedbank/images", bytes_of(image),
+                              {{"Content-Type", "image/jpeg"}, {"Sec-Fetch-Site", "cross-site"}});
+  BOOST_TEST(foreign.status == 403);
+  // Over 16 MiB: refused as the header arrives, before any of the body.
+  auto big = seedbank::testing::parse_reply(seedbank::testing::http_exchange(
+      http["a"], "POST /api/seedbank/images HTTP/1.1\r\nHost: " + http["a"] + "\r\nContent-Length: " +
+                     std::to_string(17u << 20) + "\r\n\r\n"));
+  BOOST_TEST(big.status == 413);
+  auto posted = post("a", "/api/seedbank/posts",
+                     "{\"modelVersionId\": " + vid + ", \"image\": \"" + sha + "\", \"caption\": \"mine\"}");
+  BOOST_REQUIRE_MESSAGE(posted.status == 200, posted.body);
+  BOOST_TEST(post("a", "/api/seedbank/posts", "{\"modelVersionId\": " + vid + ", \"image\": \"" +
+                                                  std::string(64, 'a') + "\"}").status == 404);
+  // A profile with that image as avatar.
+  auto profile = post("a", "/api/seedbank/profile",
+                      "{\"displayName\": \"Lamp Maker\", \"bio\": \"hi\", \"links\": [\"https://example.org\"], "
+                      "\"avatar\": \"" + sha + "\"}");
+  BOOST_REQUIRE_MESSAGE(profile.status == 200, profile.body);
+  // Both reach C, two hops away, with the image.
+  BOOST_TEST(eventually([&] {
+    auto images = json::parse(http_get(http["c"], "/api/v1/images?modelVersionId=" + vid).body)["items"];
+    for (const auto& i : images)
+      if (i["hash"] == sha) return i["username"] == "Lamp Maker";
+    return false;
+  }, std::chrono::seconds(30)));
+  BOOST_TEST(eventually([&] { return http_get(http["c"], "/api/images/" + sha).status == 200; }, std::chrono::seconds(30)));
+
+  // Retraction: B's node has no identity key; on A, the author's, it works.
+  BOOST_TEST(post("b", "/api/seedbank/retractions", "{\"modelVersionId\": " + vid + "}").status == 409);
+  auto retracted = post("a", "/api/seedbank/retractions", "{\"modelVersionId\": " + vid + ", \"reason\": \"broken\"}");
+  BOOST_REQUIRE_MESSAGE(retracted.status == 200, retracted.body);
+  BOOST_TEST(eventually([&] { return version("c")["status"] == 404; }, std::chrono::seconds(30)));
+}
+
 BOOST_AUTO_TEST_CASE(a_retraction_stops_listing_and_seeding_on_every_node) {
   up();
   std::string id = release["releaseId"];

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "../control.h"
+#include "../community.h"
 #include "../files.h"
 #include "cli.h"
 #include "seedbank/node/data_dir.h"
@@ -34,48 +35,22 @@ p::Result<p::SecretKey> key_of(const Context& ctx, const std::string& key) {
 }
 
 // Signs, stores and announces one record; prints its id (or JSON).
-int sign_and_store(const Context& ctx, NodeContext& node, const p::SecretKey& key, const char* what, bool json,
+int sign_and_store(NodeContext& node, const p::SecretKey& key, const char* what, bool json,
                    const std::function<void(sc::RecordBody::Builder)>& fill, nlohmann::ordered_json extra = {}) {
-  auto bytes = p::sign_record(key, ctx.global.network, now_ms(), fill, p::kDefaultWorkBits);
-  if (!bytes) return report(bytes.error());
-  auto out = node.index->ingest(*bytes, indexer::Durability::local);
-  if (out.status == indexer::IngestStatus::rejected) return report(out.error);
+  auto out = sign_and_ingest(*node.index, key, fill);
+  if (!out) return report(out.error());
   // A running node announces it now rather than at its next scan.
   (void)control_request(node.options.data_dir, {{"cmd", "rescan"}});
   if (json) {
-    nlohmann::ordered_json j = {{"recordId", p::to_hex(out.id)}, {"kind", what}, {"author", key.public_key().to_text()}};
-    if (out.status == indexer::IngestStatus::superseded) j["superseded"] = true;
+    nlohmann::ordered_json j = {{"recordId", p::to_hex(out->id)}, {"kind", what}, {"author", key.public_key().to_text()}};
+    if (out->status == indexer::IngestStatus::superseded) j["superseded"] = true;
     for (auto& [k, v] : extra.items()) j[k] = v;
     print_json(j);
   } else {
-    std::cout << what << " " << p::to_hex(out.id) << " signed by " << key.public_key().to_text()
-              << (out.status == indexer::IngestStatus::superseded ? " (a newer one of yours already wins)" : "") << "\n";
+    std::cout << what << " " << p::to_hex(out->id) << " signed by " << key.public_key().to_text()
+              << (out->status == indexer::IngestStatus::superseded ? " (a newer one of yours already wins)" : "") << "\n";
   }
   return kOk;
-}
-
-// Reads an image's header and parameters, hashes it and adds it to the
-// store (an avatar or a posted image: content-addressed, served by this node).
-p::Result<p::ReleaseImage> store_image(NodeContext& node, const std::string& path) {
-  auto info = p::read_image_file(path);
-  if (!info) return info.error();
-  auto digests = p::hash_file(path);
-  if (!digests) return digests.error();
-  if (digests->size > kMaxBlobBytes)
-    return p::make_error(p::ErrorCode::limit, path + ": " + std::to_string(digests->size) +
-                                                  " bytes; images shared this way travel between nodes up to " +
-                                                  std::to_string(kMaxBlobBytes >> 20) +
-                                                  " MiB; scale it down or save it as JPEG or WebP");
-  if (auto stored = node.store->add(path, digests->sha256, ContentStore::AddMode::copy); !stored) return stored.error();
-  p::ReleaseImage img;
-  img.name = std::filesystem::path(path).filename().string();
-  img.sha256 = digests->sha256;
-  img.size = digests->size;
-  img.width = info->width;
-  img.height = info->height;
-  img.mime_type = info->mime_type;
-  img.generation = p::generation_params_from_image(*info);
-  return img;
 }
 
 capnp::Data::Reader as_data(p::ByteView b) { return capnp::Data::Reader(b.data(), b.size()); }
@@ -101,7 +76,7 @@ void add_rate(CLI::App& app, Context& ctx) {
     auto rec = find_release(*(*node)->index, a->release);
     if (!rec) return void(ctx.exit_code = report(rec.error()));
     auto id = rec->id();
-    ctx.exit_code = sign_and_store(ctx, **node, *key, "rating", a->json, [&](sc::RecordBody::Builder b) {
+    ctx.exit_code = sign_and_store(**node, *key, "rating", a->json, [&](sc::RecordBody::Builder b) {
       auto r = b.initPayload().initRating();
       r.setRelease(as_data(id));
       r.setStars(static_cast<std::uint8_t>(a->stars));
@@ -134,7 +109,7 @@ void add_retract(CLI::App& app, Context& ctx) {
                       "release " + p::to_hex(rec->id()) + " was signed by " + rec->author().to_text() +
                           ", not by " + key->public_key().to_text() + "; only its author can retract it (--key)")));
     auto id = rec->id();
-    ctx.exit_code = sign_and_store(ctx, **node, *key, "retraction", a->json, [&](sc::RecordBody::Builder b) {
+    ctx.exit_code = sign_and_store(**node, *key, "retraction", a->json, [&](sc::RecordBody::Builder b) {
       auto r = b.initPayload().initRetraction();
       r.setRelease(as_data(id));
       r.setReason(a->reason);
@@ -163,11 +138,11 @@ void add_profile(CLI::App& app, Context& ctx) {
     if (!node) return void(ctx.exit_code = report(node.error()));
     std::optional<p::Sha256Digest> avatar;
     if (!a->avatar.empty()) {
-      auto stored = store_image(**node, a->avatar);
+      auto stored = store_image(*(*node)->store, a->avatar);
       if (!stored) return void(ctx.exit_code = report(stored.error()));
       avatar = stored->sha256;
     }
-    ctx.exit_code = sign_and_store(ctx, **node, *key, "profile", a->json, [&](sc::RecordBody::Builder b) {
+    ctx.exit_code = sign_and_store(**node, *key, "profile", a->json, [&](sc::RecordBody::Builder b) {
       auto r = b.initPayload().initProfile();
       r.setDisplayName(a->name);
       r.setBio(a->bio);
@@ -198,12 +173,12 @@ void add_post_image(CLI::App& app, Context& ctx) {
     if (!node) return void(ctx.exit_code = report(node.error()));
     auto rec = find_release(*(*node)->index, a->release);
     if (!rec) return void(ctx.exit_code = report(rec.error()));
-    auto stored = store_image(**node, a->image);
+    auto stored = store_image(*(*node)->store, a->image);
     if (!stored) return void(ctx.exit_code = report(stored.error()));
     p::ReleaseImage img = std::move(stored).value();
     img.nsfw = a->nsfw;
     auto id = rec->id();
-    ctx.exit_code = sign_and_store(ctx, **node, *key, "imagePost", a->json, [&](sc::RecordBody::Builder b) {
+    ctx.exit_code = sign_and_store(**node, *key, "imagePost", a->json, [&](sc::RecordBody::Builder b) {
       auto r = b.initPayload().initImagePost();
       r.setRelease(as_data(id));
       p::fill_sample_image(img, r.initImage());
@@ -293,7 +268,7 @@ void add_deny_list(CLI::App& app, Context& ctx) {
     }
     auto node = open_node(ctx);
     if (!node) return void(ctx.exit_code = report(node.error()));
-    ctx.exit_code = sign_and_store(ctx, **node, *key, "denyList", a->json, [&](sc::RecordBody::Builder b) {
+    ctx.exit_code = sign_and_store(**node, *key, "denyList", a->json, [&](sc::RecordBody::Builder b) {
       auto list = b.initPayload().initDenyList();
       list.setName(a->name);
       auto out = list.initEntries(static_cast<unsigned>(entries.size()));
@@ -309,24 +284,10 @@ void add_deny_list(CLI::App& app, Context& ctx) {
   });
 }
 
-// Favourites and follows are this node's own, never gossiped:
-// <data dir>/local.json {"favorites": [release ids], "follows": [keys]}.
-std::filesystem::path local_path(const Context& ctx) { return ctx.global.resolved_data_dir() / "local.json"; }
+std::filesystem::path local_path(const Context& ctx) { return local_lists_path(ctx.global.resolved_data_dir()); }
 
-p::Result<nlohmann::ordered_json> read_local(const std::filesystem::path& path) {
-  nlohmann::ordered_json j = {{"favorites", nlohmann::ordered_json::array()}, {"follows", nlohmann::ordered_json::array()}};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return j;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto read = nlohmann::ordered_json::parse(ss.str(), nullptr, false);
-  if (read.is_discarded() || !read.is_object())
-    return p::make_error(p::ErrorCode::malformed, path.string() + ": not a JSON object; fix or remove it");
-  for (const char* list : {"favorites", "follows"})
-    if (read.contains(list) && read[list].is_array())
-      for (const auto& v : read[list])
-        if (v.is_string()) j[list].push_back(v);
-  return j;
+std::vector<std::string>& list_named(LocalLists& lists, const char* list) {
+  return std::string(list) == "follows" ? lists.follows : lists.favorites;
 }
 
 void add_local_list(CLI::App& app, Context& ctx, const char* command, const char* list, const char* what) {
@@ -336,10 +297,10 @@ void add_local_list(CLI::App& app, Context& ctx, const char* command, const char
   auto json = std::make_shared<bool>(false);
   auto change = [&ctx, list, item](bool add) {
     auto path = local_path(ctx);
-    auto j = read_local(path);
-    if (!j) return report(j.error());
+    auto lists = read_local_lists(path);
+    if (!lists) return report(lists.error());
     std::string value = *item;
-    auto& existing = (*j)[list];
+    auto& existing = list_named(*lists, list);
     if (!add && std::find(existing.begin(), existing.end(), value) != existing.end()) {
       // Removing exactly what is listed needs no lookup (the release may not be here).
     } else if (std::string(list) == "follows") {
@@ -352,11 +313,8 @@ void add_local_list(CLI::App& app, Context& ctx, const char* command, const char
       if (!rec) return report(rec.error());
       value = p::to_hex(rec->id());
     }
-    auto& arr = (*j)[list];
-    auto it = std::find(arr.begin(), arr.end(), value);
-    if (add && it == arr.end()) arr.push_back(value);
-    if (!add && it != arr.end()) arr.erase(it);
-    if (auto st = write_file_atomically(path, j->dump(2) + "\n"); !st) return report(st.error());
+    set_listed(existing, value, add);
+    if (auto st = write_local_lists(path, *lists); !st) return report(st.error());
     std::cout << (add ? "added " : "removed ") << value << "\n";
     return static_cast<int>(kOk);
   };
@@ -371,11 +329,12 @@ void add_local_list(CLI::App& app, Context& ctx, const char* command, const char
   auto* ls = cmd->add_subcommand("list", "List them (with --json: an export another node can import)");
   ls->add_flag("--json", *json, "Print JSON");
   ls->callback([&ctx, list, json] {
-    auto j = read_local(local_path(ctx));
-    if (!j) return void(ctx.exit_code = report(j.error()));
-    if (*json) print_json({{list, (*j)[list]}});
+    auto lists = read_local_lists(local_path(ctx));
+    if (!lists) return void(ctx.exit_code = report(lists.error()));
+    const auto& entries = list_named(*lists, list);
+    if (*json) print_json({{list, entries}});
     else
-      for (const auto& v : (*j)[list]) std::cout << v.get<std::string>() << "\n";
+      for (const auto& v : entries) std::cout << v << "\n";
   });
   auto file = std::make_shared<std::string>();
   auto* import = cmd->add_subcommand("import", "Add every entry of an exported list (JSON from list --json)");
@@ -383,28 +342,22 @@ void add_local_list(CLI::App& app, Context& ctx, const char* command, const char
   import->callback([&ctx, list, file] {
     if (!std::filesystem::exists(*file))
       return void(ctx.exit_code = report(p::make_error(p::ErrorCode::not_found, *file + ": no such file to import")));
-    auto theirs = read_local(*file);
+    auto theirs = read_local_lists(*file);
     if (!theirs) return void(ctx.exit_code = report(theirs.error()));
-    for (const auto& v : (*theirs)[list]) {
-      bool ok = std::string(list) == "follows" ? p::PublicKey::from_text(v.get<std::string>()).has_value()
-                                               : p::from_hex_fixed<32>(v.get<std::string>()).has_value();
+    for (const auto& v : list_named(*theirs, list)) {
+      bool ok = std::string(list) == "follows" ? p::PublicKey::from_text(v).has_value()
+                                               : p::from_hex_fixed<32>(v).has_value();
       if (!ok)
         return void(ctx.exit_code = report(p::make_error(
-                        p::ErrorCode::malformed, *file + ": '" + v.get<std::string>() + "' is not a " +
+                        p::ErrorCode::malformed, *file + ": '" + v + "' is not a " +
                                                      (std::string(list) == "follows" ? "creator key" : "release id"))));
     }
     auto path = local_path(ctx);
-    auto mine = read_local(path);
+    auto mine = read_local_lists(path);
     if (!mine) return void(ctx.exit_code = report(mine.error()));
     std::size_t added = 0;
-    for (const auto& v : (*theirs)[list]) {
-      auto& arr = (*mine)[list];
-      if (std::find(arr.begin(), arr.end(), v) == arr.end()) {
-        arr.push_back(v);
-        ++added;
-      }
-    }
-    if (auto st = write_file_atomically(path, mine->dump(2) + "\n"); !st) return void(ctx.exit_code = report(st.error()));
+    for (const auto& v : list_named(*theirs, list)) added += set_listed(list_named(*mine, list), v, true);
+    if (auto st = write_local_lists(path, *mine); !st) return void(ctx.exit_code = report(st.error()));
     std::cout << "imported " << added << " new " << list << "\n";
   });
 }

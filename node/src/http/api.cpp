@@ -14,8 +14,10 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <variant>
 
 #include "civitai.h"
+#include "community.h"
 #include "files.h"
 #include "http/thumbnail.h"
 #include "http/web_assets.h"
@@ -181,6 +183,7 @@ struct Api::Impl {
   std::mutex mutex;  // guards what follows
   std::map<p::RecordId, std::chrono::steady_clock::time_point> image_fetches;
   std::deque<std::chrono::steady_clock::time_point> api_fetches;
+  std::mutex local_mutex;  // local.json: one change at a time
   std::mutex thumb_mutex;
   std::condition_variable thumb_cv;
   int thumbs_running = 0;  // started for HTTP clients, last minute
@@ -257,8 +260,17 @@ struct Api::Impl {
     if (!get && !post) return error_response(405, "method " + request.method + " is not supported here");
 
     if (t.path == "/api/v1/model-versions/by-hash" && post) return by_hash_list(request);
-    if (t.path == "/api/seedbank/ratings" && post) return rate(request);
-    if (post) return error_response(405, "POST is only for /api/v1/model-versions/by-hash and /api/seedbank/ratings");
+    if (post) {
+      if (t.path == "/api/seedbank/ratings") return rate(request);
+      if (t.path == kUploadTarget) return upload_image(request);
+      if (t.path == "/api/seedbank/posts") return post_image(request);
+      if (t.path == "/api/seedbank/profile") return set_profile(request);
+      if (t.path == "/api/seedbank/retractions") return retract(request);
+      if (t.path == "/api/seedbank/favorites") return set_local(request, false);
+      if (t.path == "/api/seedbank/follows") return set_local(request, true);
+      return error_response(405, "POST is not for " + t.path.substr(0, 200) + "; see docs/http-api.md");
+    }
+    if (t.path == "/api/seedbank/me") return me(request);
     if (t.path == "/api/v1/models") return list_models(request, t);
     if (auto seg = t.segments_after("/api/v1/models"); seg && seg->size() == 1) return one_model(request, (*seg)[0]);
     if (auto seg = t.segments_after("/api/v1/model-versions/by-hash"); seg && seg->size() == 1)
@@ -279,7 +291,8 @@ struct Api::Impl {
 
   HttpResponse page(const HttpTarget& t) {
     std::string path = t.path;
-    if (path == "/" || path.rfind("/models/", 0) == 0 || path.rfind("/user/", 0) == 0 || path == "/images")
+    if (path == "/" || path.rfind("/models/", 0) == 0 || path.rfind("/user/", 0) == 0 || path == "/images" ||
+        path == "/me")
       path = "/index.html";
     for (std::size_t i = 0; i < kWebAssetCount; ++i) {
       if (path != kWebAssets[i].path) continue;
@@ -819,45 +832,272 @@ struct Api::Impl {
     return json_response(200, json{{"items", items}, {"ratingCount", agg.count}, {"rating", agg.mean()}});
   }
 
-  // POST /api/seedbank/ratings {modelVersionId, stars, review}: the node
-  // signs a rating with its identity key (<data dir>/identity.key), as
-  // `seedbank rate` does. Only for the node's own pages and local tools:
-  // a request another site's page makes is refused.
-  HttpResponse rate(const HttpRequest& request) {
+  // ---- acts in the name of this node's user ----
+  //
+  // The gallery's forms: the node signs with its identity key
+  // (<data dir>/identity.key), as the matching `seedbank` command does. Only
+  // for the node's own pages and local tools: requests another site's page
+  // makes are refused (Sec-Fetch-Site, Origin).
+
+  std::optional<HttpResponse> foreign(const HttpRequest& request, const std::string& what) {
     if (request.sec_fetch_site == "cross-site" || request.sec_fetch_site == "same-site")
-      return error_response(403, "another web site cannot rate with this node's key");
+      return error_response(403, "another web site cannot " + what);
     if (!request.origin.empty() && request.origin != "http://" + request.host)
-      return error_response(403, "origin " + request.origin.substr(0, 100) + " cannot rate with this node's key");
-    auto body = nlohmann::json::parse(request.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object() || !body.contains("modelVersionId") || !body.contains("stars") ||
-        !body["modelVersionId"].is_number_unsigned() || !body["stars"].is_number_unsigned())
-      return error_response(400, "the body must be {\"modelVersionId\": N, \"stars\": 1-5, \"review\": \"...\"}");
-    auto stars = body["stars"].get<std::uint64_t>();
-    if (stars < 1 || stars > 5) return error_response(400, "stars must be 1 to 5");
-    std::string review = body.value("review", "");
-    auto rec = listed_release(body["modelVersionId"].get<std::uint64_t>());
-    if (!rec) return error_response(404, "No model version with id " + body["modelVersionId"].dump());
+      return error_response(403, "origin " + request.origin.substr(0, 100) + " cannot " + what);
+    return std::nullopt;
+  }
+
+  // The body as a JSON object, or the 400 to answer.
+  std::variant<json, HttpResponse> json_body(const HttpRequest& request, const char* shape) {
+    auto body = json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) return error_response(400, std::string("the body must be ") + shape);
+    return body;
+  }
+
+  std::variant<p::SecretKey, HttpResponse> identity() {
     auto key = p::load_secret_key(data_dir / "identity.key");
     if (!key)
       return error_response(409, "this node has no identity key to sign with; run `seedbank keygen` on its data dir");
-    auto id = rec->id();
-    auto now = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-    auto bytes = p::sign_record(*key, index.network(), now, [&](sc::RecordBody::Builder b) {
-      auto r = b.initPayload().initRating();
-      r.setRelease(capnp::Data::Reader(id.data(), id.size()));
-      r.setStars(static_cast<std::uint8_t>(stars));
-      r.setReview(review);
-    }, p::kDefaultWorkBits);
-    if (!bytes) return error_response(400, bytes.error().message);
-    auto out = index.ingest(*bytes, indexer::Durability::local);
-    if (out.status == indexer::IngestStatus::rejected) return error_response(400, out.error.message);
+    return std::move(key).value();
+  }
+
+  // Signs and stores a record, has gossip announce it now, and answers
+  // `fields` plus its recordId.
+  HttpResponse sign(const p::SecretKey& key, const std::function<void(sc::RecordBody::Builder)>& fill, json fields) {
+    auto out = sign_and_ingest(index, key, fill);
+    if (!out) return error_response(400, out.error().message);
     if (link.run && link.gossip) {  // announce it now, not at the next scan
       GossipService* gossip = link.gossip;
       link.run([gossip] { gossip->scan_local(); }, std::chrono::milliseconds(0));
     }
-    return json_response(200, json{{"recordId", p::to_hex(out.id)}, {"author", key->public_key().to_text()},
-                                   {"stars", stars}});
+    fields["recordId"] = p::to_hex(out->id);
+    fields["author"] = key.public_key().to_text();
+    return json_response(200, fields);
+  }
+
+  // A listed release from a body's "modelVersionId", or the answer to give.
+  std::variant<p::Record, HttpResponse> body_release(const json& body) {
+    if (!body.contains("modelVersionId") || !body["modelVersionId"].is_number_unsigned())
+      return error_response(400, "modelVersionId: give a model version id (a number)");
+    auto rec = listed_release(body["modelVersionId"].get<std::uint64_t>());
+    if (!rec) return error_response(404, "No model version with id " + body["modelVersionId"].dump());
+    return std::move(*rec);
+  }
+
+  // A SHA-256 in a body field, of an image in this node's store.
+  std::variant<p::Sha256Digest, HttpResponse> body_image(const json& body, const char* field) {
+    auto v = body.contains(field) && body[field].is_string() ? p::from_hex_fixed<32>(body[field].get<std::string>())
+                                                             : std::nullopt;
+    if (!v) return error_response(400, std::string(field) + ": give the sha256 that POST /api/seedbank/images returned");
+    if (!store.contains(*v))
+      return error_response(404, std::string(field) + ": this node has no image " + p::to_hex(*v) +
+                                     "; upload it with POST /api/seedbank/images first");
+    return *v;
+  }
+
+  std::string text_field(const json& body, const char* field, std::size_t max = 16000) {
+    return body.contains(field) && body[field].is_string() ? body[field].get<std::string>().substr(0, max) : "";
+  }
+
+  // POST /api/seedbank/ratings {modelVersionId, stars, review}
+  HttpResponse rate(const HttpRequest& request) {
+    if (auto r = foreign(request, "rate with this node's key")) return *r;
+    auto body = json_body(request, "{\"modelVersionId\": N, \"stars\": 1-5, \"review\": \"...\"}");
+    if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
+    auto& b = std::get<json>(body);
+    if (!b.contains("stars") || !b["stars"].is_number_unsigned() || b["stars"].get<std::uint64_t>() < 1 ||
+        b["stars"].get<std::uint64_t>() > 5)
+      return error_response(400, "stars must be 1 to 5");
+    auto stars = b["stars"].get<std::uint64_t>();
+    auto rec = body_release(b);
+    if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
+    auto key = identity();
+    if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
+    auto id = std::get<p::Record>(rec).id();
+    std::string review = text_field(b, "review");
+    return sign(std::get<p::SecretKey>(key), [&](sc::RecordBody::Builder rb) {
+      auto r = rb.initPayload().initRating();
+      r.setRelease(capnp::Data::Reader(id.data(), id.size()));
+      r.setStars(static_cast<std::uint8_t>(stars));
+      r.setReview(review);
+    }, {{"stars", stars}});
+  }
+
+  // POST /api/seedbank/images: the body is an image (PNG, JPEG, WebP) to
+  // share; it is stored, not yet published. Answers its sha256, size and
+  // generation parameters.
+  HttpResponse upload_image(const HttpRequest& request) {
+    if (auto r = foreign(request, "store images on this node")) return *r;
+    if (request.body.empty()) return error_response(400, "the body must be the image file (PNG, JPEG or WebP)");
+    auto tmp = temp_path_beside(store.root() / "tmp" / "upload");
+    if (auto st = write_file_atomically(tmp, request.body); !st) return error_response(500, st.error().message);
+    auto img = store_image(store, tmp);
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    if (!img) return error_response(img.error().code == p::ErrorCode::io ? 500 : 400,
+                                    "the image: " + img.error().message);
+    std::string m;
+    if (img->generation) {
+      JsonOut meta;
+      write_generation_meta(meta, *img->generation);
+      m = meta.take();
+    }
+    return json_response(200, json{{"sha256", p::to_hex(img->sha256)},
+                                   {"size", img->size},
+                                   {"width", img->width},
+                                   {"height", img->height},
+                                   {"mimeType", img->mime_type},
+                                   {"meta", m.empty() ? json(nullptr) : json::parse(m)}});
+  }
+
+  // POST /api/seedbank/posts {modelVersionId, image, caption, nsfw}
+  HttpResponse post_image(const HttpRequest& request) {
+    if (auto r = foreign(request, "post images with this node's key")) return *r;
+    auto body = json_body(request, "{\"modelVersionId\": N, \"image\": \"<sha256>\", \"caption\": \"...\"}");
+    if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
+    auto& b = std::get<json>(body);
+    auto rec = body_release(b);
+    if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
+    auto sha = body_image(b, "image");
+    if (auto* r = std::get_if<HttpResponse>(&sha)) return *r;
+    auto key = identity();
+    if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
+    auto img = store_image(store, store.path_of(std::get<p::Sha256Digest>(sha)));
+    if (!img) return error_response(400, "the image: " + img.error().message);
+    img->name = p::to_hex(img->sha256).substr(0, 16) + (img->mime_type == "image/png"    ? ".png"
+                                                         : img->mime_type == "image/webp" ? ".webp"
+                                                                                          : ".jpg");
+    img->nsfw = b.contains("nsfw") && b["nsfw"].is_boolean() && b["nsfw"].get<bool>();
+    auto id = std::get<p::Record>(rec).id();
+    std::string caption = text_field(b, "caption");
+    auto answer = sign(std::get<p::SecretKey>(key), [&](sc::RecordBody::Builder rb) {
+      auto r = rb.initPayload().initImagePost();
+      r.setRelease(capnp::Data::Reader(id.data(), id.size()));
+      p::fill_sample_image(*img, r.initImage());
+      r.setCaption(caption);
+    }, {{"sha256", p::to_hex(img->sha256)}});
+    if (answer.status == 200) {
+      auto j = json::parse(answer.body);
+      j["postId"] = civitai_id(*p::from_hex_fixed<32>(j["recordId"].get<std::string>()));
+      answer = json_response(200, j);
+    }
+    return answer;
+  }
+
+  // POST /api/seedbank/profile {displayName, bio, links, avatar}
+  HttpResponse set_profile(const HttpRequest& request) {
+    if (auto r = foreign(request, "change this node's profile")) return *r;
+    auto body = json_body(request, "{\"displayName\": \"...\", \"bio\": \"...\", \"links\": [...], \"avatar\": \"<sha256>\"}");
+    if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
+    auto& b = std::get<json>(body);
+    std::string name = text_field(b, "displayName", 200);
+    if (name.empty()) return error_response(400, "displayName: give a name to show");
+    std::vector<std::string> links;
+    if (b.contains("links")) {
+      if (!b["links"].is_array() || b["links"].size() > 20)
+        return error_response(400, "links: give a list of at most 20 URLs");
+      for (const auto& l : b["links"])
+        if (l.is_string() && !l.get<std::string>().empty()) links.push_back(l.get<std::string>().substr(0, 2000));
+    }
+    std::optional<p::Sha256Digest> avatar;
+    if (b.contains("avatar") && !b["avatar"].is_null()) {
+      auto sha = body_image(b, "avatar");
+      if (auto* r = std::get_if<HttpResponse>(&sha)) return *r;
+      avatar = std::get<p::Sha256Digest>(sha);
+    }
+    auto key = identity();
+    if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
+    std::string bio = text_field(b, "bio");
+    return sign(std::get<p::SecretKey>(key), [&](sc::RecordBody::Builder rb) {
+      auto r = rb.initPayload().initProfile();
+      r.setDisplayName(name);
+      r.setBio(bio);
+      if (avatar) r.setAvatar(capnp::Data::Reader(avatar->data(), avatar->size()));
+      auto list = r.initLinks(static_cast<unsigned>(links.size()));
+      for (unsigned i = 0; i < links.size(); ++i) list.set(i, links[i]);
+    }, {{"displayName", name}});
+  }
+
+  // POST /api/seedbank/retractions {modelVersionId, reason}: the node's
+  // identity must be the release's author.
+  HttpResponse retract(const HttpRequest& request) {
+    if (auto r = foreign(request, "retract releases with this node's key")) return *r;
+    auto body = json_body(request, "{\"modelVersionId\": N, \"reason\": \"...\"}");
+    if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
+    auto& b = std::get<json>(body);
+    auto rec = body_release(b);
+    if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
+    auto key = identity();
+    if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
+    const auto& release = std::get<p::Record>(rec);
+    const auto& k = std::get<p::SecretKey>(key);
+    if (release.author() != k.public_key())
+      return error_response(403, "this version was signed by " + release.author().to_text() +
+                                     "; only its author can retract it, and this node's key is " +
+                                     k.public_key().to_text());
+    auto id = release.id();
+    std::string reason = text_field(b, "reason");
+    return sign(k, [&](sc::RecordBody::Builder rb) {
+      auto r = rb.initPayload().initRetraction();
+      r.setRelease(capnp::Data::Reader(id.data(), id.size()));
+      r.setReason(reason);
+    }, {{"releaseId", p::to_hex(id)}});
+  }
+
+  // ---- favourites and follows (this node's own, never gossiped) ----
+
+  json favorites_json(const LocalLists& lists) {
+    json out = json::array();
+    for (const auto& hex : lists.favorites)
+      if (auto id = p::from_hex_fixed<32>(hex)) out.push_back({{"releaseId", hex}, {"modelVersionId", civitai_id(*id)}});
+    return out;
+  }
+
+  // GET /api/seedbank/me
+  HttpResponse me(const HttpRequest& request) {
+    if (auto r = foreign(request, "read this node's favourites")) return *r;
+    std::lock_guard lock(local_mutex);
+    auto lists = read_local_lists(local_lists_path(data_dir));
+    if (!lists) return error_response(500, lists.error().message);
+    json identity_key = nullptr, username = nullptr;
+    if (auto key = p::load_secret_key(data_dir / "identity.key")) {
+      identity_key = key->public_key().to_text();
+      username = username_of(index, key->public_key());
+    }
+    return json_response(200, json{{"identity", identity_key},
+                                   {"username", username},
+                                   {"favorites", favorites_json(*lists)},
+                                   {"follows", lists->follows}});
+  }
+
+  // POST /api/seedbank/favorites {modelVersionId, favorite} and
+  // /api/seedbank/follows {creator, follow}
+  HttpResponse set_local(const HttpRequest& request, bool follows) {
+    if (auto r = foreign(request, "change this node's favourites")) return *r;
+    auto body = json_body(request, follows ? "{\"creator\": \"sbpk1...\", \"follow\": true|false}"
+                                           : "{\"modelVersionId\": N, \"favorite\": true|false}");
+    if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
+    auto& b = std::get<json>(body);
+    const char* flag = follows ? "follow" : "favorite";
+    if (!b.contains(flag) || !b[flag].is_boolean()) return error_response(400, std::string(flag) + ": give true or false");
+    std::string value;
+    if (follows) {
+      auto key = p::PublicKey::from_text(text_field(b, "creator", 200));
+      if (!key) return error_response(400, "creator: give a creator key (sbpk1...)");
+      value = key->to_text();
+    } else {
+      auto rec = body_release(b);
+      if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
+      value = p::to_hex(std::get<p::Record>(rec).id());
+    }
+    std::lock_guard lock(local_mutex);
+    auto path = local_lists_path(data_dir);
+    auto lists = read_local_lists(path);
+    if (!lists) return error_response(500, lists.error().message);
+    if (set_listed(follows ? lists->follows : lists->favorites, value, b[flag].get<bool>()))
+      if (auto st = write_local_lists(path, *lists); !st) return error_response(500, st.error().message);
+    if (follows) return json_response(200, json{{"follows", lists->follows}});
+    return json_response(200, json{{"favorites", favorites_json(*lists)}});
   }
 
   // ---- files ----

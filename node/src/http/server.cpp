@@ -93,9 +93,32 @@ struct HttpServer::Impl {
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.header_limit(16 * 1024);
-      parser.body_limit(kMaxRequestBody);
+      // Beast checks a Content-Length against the limit as the header
+      // ends: the larger limit first, and the usual one for all but images
+      // shared from the gallery.
+      parser.body_limit(kMaxUploadBody);
       stream.expires_after(kIdleTimeout);
-      co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      if (!ec) {
+        const auto& head = parser.get();
+        std::string_view target(head.target().data(), head.target().size());
+        if (head.method() != http::verb::post || !target.starts_with(kUploadTarget)) {
+          if (parser.content_length() && *parser.content_length() > kMaxRequestBody) ec = http::error::body_limit;
+          else parser.body_limit(kMaxRequestBody);
+        }
+        if (!ec) co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      }
+      if (ec == http::error::body_limit) {
+        http::response<http::string_body> big{http::status::payload_too_large, 11};
+        big.set(http::field::content_type, "application/json; charset=utf-8");
+        big.body() = json_error("the request body is too large: at most " + std::to_string(kMaxRequestBody) +
+                                " bytes, or " + std::to_string(kMaxUploadBody) + " for " + std::string(kUploadTarget));
+        big.keep_alive(false);
+        big.prepare_payload();
+        stream.expires_after(kWriteTimeout);
+        co_await http::async_write(stream, big, asio::redirect_error(use_awaitable, ec));
+        break;
+      }
       if (ec) {
         if (ec.category() == http::make_error_code(http::error::end_of_stream).category() && ec != http::error::end_of_stream &&
             ec != http::error::partial_message) {

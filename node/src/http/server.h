@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,6 +22,10 @@
 namespace seedbank::node {
 
 inline constexpr std::size_t kMaxRequestBody = 1u << 20;
+// POSTs of images to share (the gallery's forms) may be larger: 16 MiB, the
+// most an image travels over gossip (kMaxBlobBytes).
+inline constexpr std::string_view kUploadTarget = "/api/seedbank/images";
+inline constexpr std::size_t kMaxUploadBody = 16u << 20;
 
 struct HttpRequest {
   std::string method;  // "GET", "HEAD", "POST", "OPTIONS", ...
