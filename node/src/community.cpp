@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "files.h"
+#include "seedbank/node/data_dir.h"
 #include "seedbank/node/gossip.h"
 #include "seedbank/protocol/content_hash.h"
 #include "seedbank/protocol/image_meta.h"
@@ -69,6 +70,7 @@ p::Result<LocalLists> read_local_lists(const std::filesystem::path& path) {
 }
 
 p::Status write_local_lists(const std::filesystem::path& path, const LocalLists& lists) {
+  if (auto st = prepare_data_dir(path.parent_path()); !st) return st;
   nlohmann::ordered_json j = {{"favorites", lists.favorites}, {"follows", lists.follows}};
   return write_file_atomically(path, j.dump(2) + "\n");
 }

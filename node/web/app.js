@@ -213,6 +213,107 @@
     return err && err.name === 'AbortError';
   }
 
+  // POST to one of the routes that act for this node's user (sign, store,
+  // remember); the node refuses them from other sites' pages. A refusal
+  // becomes an ApiError carrying the node's {error}.
+  async function post(path, body, contentType) {
+    let response;
+    try {
+      response = await fetch(path, {
+        method: 'POST',
+        headers: { 'Content-Type': contentType, Accept: 'application/json' },
+        body,
+      });
+    } catch (err) {
+      throw new ApiError(`Could not reach this node for ${path} (${err.message}). Is it still running?`);
+    }
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = new ApiError(data && typeof data.error === 'string' && data.error ? data.error : `HTTP ${response.status}`);
+      error.status = response.status;
+      throw error;
+    }
+    return data && typeof data === 'object' ? data : {};
+  }
+
+  function postJson(path, body) {
+    return post(path, JSON.stringify(body), 'application/json');
+  }
+
+  const SHAREABLE_TYPES = ['image/png', 'image/jpeg', 'image/webp'];
+  // The node's limit: the largest image that travels over gossip. Checked
+  // here too, because the node closes the connection on a larger body and
+  // the browser then reports a network error instead of its message.
+  const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
+
+  // Stores an image file on this node without publishing it; resolves to
+  // {sha256, width, height, mimeType, meta}.
+  async function uploadImage(file) {
+    if (file.type && !SHAREABLE_TYPES.includes(file.type)) {
+      throw new ApiError(`${file.name} is ${file.type}; choose a PNG, JPEG or WebP image`);
+    }
+    if (file.size > MAX_UPLOAD_BYTES) {
+      throw new ApiError(`${file.name} is ${formatSize(file.size / 1024)}; this node takes images up to 16 MB`);
+    }
+    return post('/api/seedbank/images', file, file.type || 'application/octet-stream');
+  }
+
+  // ------------------------------------------------------------- this node's user
+
+  // {identity, username, favorites, follows}, fetched once per page load and
+  // again after forgetMe(), which every change calls.
+  let mePromise = null;
+
+  function me() {
+    if (!mePromise) {
+      const asked = api('/api/seedbank/me').catch((err) => {
+        if (mePromise === asked) mePromise = null; // the next caller asks again
+        throw err;
+      });
+      mePromise = asked;
+    }
+    return mePromise;
+  }
+
+  function forgetMe() {
+    mePromise = null;
+  }
+
+  function isFavorite(favorites, versionId) {
+    return Array.isArray(favorites) && favorites.some((f) => f && String(f.modelVersionId) === String(versionId));
+  }
+
+  // In place of a form that needs the node's signing key, when it has none.
+  function noKeyNote(what) {
+    return h('p', { class: 'muted no-key-note' }, `To ${what}, this node needs a signing key: run `,
+      h('code', null, 'seedbank keygen'), ' on its data dir, then reload this page.');
+  }
+
+  // A button that stays pressed while something is on (a favourite, a
+  // follow). `change(on)` asks the node and resolves to the state it saved;
+  // `label(on)` gives the button's content.
+  function toggleButton(id, label, pressed, change) {
+    const button = h('button', { type: 'button', id, class: 'btn toggle-btn' });
+    const note = h('span', { class: 'toggle-note', role: 'status' });
+    const show = (on) => {
+      button.setAttribute('aria-pressed', String(on));
+      button.classList.toggle('on', on);
+      button.replaceChildren(...[label(on)].flat());
+    };
+    show(pressed);
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      note.textContent = '';
+      try {
+        show(await change(button.getAttribute('aria-pressed') !== 'true'));
+      } catch (err) {
+        note.textContent = `Not saved: ${err.message}`;
+      }
+      button.disabled = false;
+    });
+    return h('span', { class: 'toggle' }, button, note);
+  }
+
   function query(path, params) {
     const search = new URLSearchParams();
     for (const [key, value] of Object.entries(params)) {
@@ -458,7 +559,7 @@
 
   // ------------------------------------------------------------------ navigation
 
-  const APP_PATH_RE = /^\/(?:|index\.html|images\/?|models\/[^/]+(?:\/[^/]*)?\/?|user\/[^/]+\/?)$/;
+  const APP_PATH_RE = /^\/(?:|index\.html|images\/?|me|models\/[^/]+(?:\/[^/]*)?\/?|user\/[^/]+\/?)$/;
 
   function navigate(path, { replace = false } = {}) {
     if (replace) history.replaceState(null, '', path);
@@ -508,6 +609,7 @@
     let m;
     if (path === '/' || path === '/index.html') return renderHome();
     if (/^\/images\/?$/.test(path)) return renderImages();
+    if (path === '/me') return renderMe();
     // A non-numeric id still goes to the API, whose error says what is wrong.
     if ((m = path.match(/^\/models\/([^/]+)(?:\/[^/]*)?\/?$/))) return renderModel(decodeSegment(m[1]));
     if ((m = path.match(/^\/user\/([^/]+)\/?$/))) return renderCreator(decodeSegment(m[1]));
@@ -928,9 +1030,7 @@
     const images = (Array.isArray(version.images) ? version.images : []).filter((i) => i && typeof i === 'object');
     const gallery = imageGrid(images, 'gallery');
     main.append(section('Images', images.length ? gallery : h('p', { class: 'muted' }, 'This version has no sample images.')));
-    const community = h('div');
-    main.append(community);
-    loadCommunityImages(version, images, community, signal);
+    main.append(communitySection(version, images, signal));
 
     if (text(version.description).trim()) main.append(section('About this version', richText(version.description)));
     if (text(model.description).trim()) main.append(section('About this model', richText(model.description)));
@@ -939,15 +1039,63 @@
     main.append(reviews);
     loadReviews(version, reviews, signal);
 
-    side.append(detailsPanel(version), licensePanel(model, version));
+    side.append(detailsPanel(version, favoriteSlot(version, signal)), licensePanel(model, version));
     const magnet = magnetPanel(version);
     if (magnet) side.append(magnet);
     const resolve = resolvePanel(version);
     if (resolve) side.append(resolve);
+    side.append(retractSlot(model, version, signal));
     return h('div', { class: 'model-layout', dataset: { versionId: text(version.id) } }, main, side);
   }
 
-  function detailsPanel(version) {
+  // Favourites are this node's own list, so they need no signing key.
+  function favoriteSlot(version, signal) {
+    const slot = h('div', { class: 'version-actions' });
+    me().then((mine) => {
+      if (signal.aborted) return;
+      slot.append(toggleButton('favorite-button',
+        (on) => [h('span', { class: 'toggle-icon', 'aria-hidden': 'true' }, on ? '★' : '☆'), on ? ' Favourited' : ' Favourite'],
+        isFavorite(mine.favorites, version.id),
+        async (on) => {
+          const data = await postJson('/api/seedbank/favorites', { modelVersionId: version.id, favorite: on });
+          forgetMe();
+          return isFavorite(data.favorites, version.id);
+        }));
+    }, () => {}); // a node without /api/seedbank/me: no button
+    return slot;
+  }
+
+  // Only the author's key can retract a release, so the button shows only
+  // on a node whose identity signed this one.
+  function retractSlot(model, version, signal) {
+    const slot = h('div');
+    const creator = version.seedbank && typeof version.seedbank.creator === 'string' ? version.seedbank.creator : '';
+    me().then((mine) => {
+      if (signal.aborted || !creator || mine.identity !== creator) return;
+      const note = h('p', { class: 'muted', role: 'status' });
+      const button = h('button', { type: 'button', id: 'retract-button', class: 'btn btn-danger' }, 'Retract this version');
+      button.addEventListener('click', async () => {
+        const label = [text(model.name), text(version.name)].filter(Boolean).join(' · ') || `version ${text(version.id)}`;
+        if (!window.confirm(`Retract "${label}"? Every node stops listing and seeding it. This cannot be undone.`)) return;
+        const reason = window.prompt('Why do you retract it? (optional; other people see this)', '');
+        if (reason === null) return;
+        button.disabled = true;
+        note.textContent = 'Signing…';
+        try {
+          await postJson('/api/seedbank/retractions', { modelVersionId: version.id, reason: reason.trim() });
+          navigate('/');
+        } catch (err) {
+          note.textContent = `Not retracted: ${err.message}`;
+          button.disabled = false;
+        }
+      });
+      slot.replaceChildren(section('You published this version',
+        h('p', { class: 'muted' }, 'Retracting asks every node to stop listing and seeding it.'), button, note));
+    }, () => {});
+    return slot;
+  }
+
+  function detailsPanel(version, actions) {
     const stats = version.stats || {};
     const file = primaryFile(version);
     const download = safeHttpUrl((file && file.downloadUrl) || version.downloadUrl);
@@ -962,6 +1110,7 @@
     return section(null,
       download && h('a', { class: 'btn btn-primary btn-block', href: download, download: '' },
         `Download${file && file.sizeKB ? ` (${formatSize(file.sizeKB)})` : ''}`),
+      actions,
       h('dl', { class: 'details' }, rows.filter(([, v]) => v !== '').map(([k, v]) =>
         h('div', { class: 'details-row' }, h('dt', null, k), h('dd', null, v)))),
       words.length > 0 && h('div', { class: 'trained-words' },
@@ -1068,14 +1217,29 @@
     return grid;
   }
 
-  async function loadCommunityImages(version, shown, box, signal) {
-    const known = new Set(shown.map((i) => text(i.hash).toLowerCase()).filter(Boolean));
+  // Users' images made with this version, and the form to add one.
+  function communitySection(version, samples, signal) {
+    const images = h('div', { class: 'community-images' }, loadingBlock('Loading community images…'));
+    const share = h('div', { class: 'community-share' });
+    const reload = () => loadCommunityImages(version, samples, images, signal);
+    me().then((mine) => {
+      if (!signal.aborted) share.replaceChildren(mine.identity ? postForm(version, reload) : noKeyNote('share images'));
+    }, () => {});
+    reload();
+    const box = section('Community images', images, share);
+    box.id = 'community-images';
+    return box;
+  }
+
+  async function loadCommunityImages(version, samples, box, signal) {
+    // A sample image reposted by someone is shown once, as a sample.
+    const known = new Set(samples.map((i) => text(i.hash).toLowerCase()).filter(Boolean));
     let data;
     try {
       data = await api(query('/api/v1/images', { modelVersionId: version.id, limit: 50 }), signal);
     } catch (err) {
       if (isAbort(err)) return;
-      box.replaceChildren(section('Community images', h('p', { class: 'message error' }, err.message)));
+      box.replaceChildren(h('p', { class: 'message error' }, err.message));
       return;
     }
     const extra = [];
@@ -1086,7 +1250,48 @@
       if (hash) known.add(hash);
       extra.push(image);
     }
-    if (extra.length) box.replaceChildren(section('Community images', imageGrid(extra, 'community', true)));
+    box.replaceChildren(extra.length
+      ? imageGrid(extra, 'community', true)
+      : h('p', { class: 'muted' }, 'No one has shared an image made with this version yet.'));
+  }
+
+  // Share an image made with this version, signed with this node's key: the
+  // file goes to the node first, then a signed post names it by its hash.
+  function postForm(version, shared) {
+    const file = h('input', { id: 'post-file', name: 'image', type: 'file', accept: SHAREABLE_TYPES.join(','), required: true });
+    const caption = h('textarea', { id: 'post-caption', name: 'caption', rows: 2, maxlength: 16000 });
+    const nsfw = h('input', { id: 'post-nsfw', name: 'nsfw', type: 'checkbox' });
+    const note = h('p', { class: 'muted', role: 'status' });
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Sign and share');
+    const form = h('form', { class: 'stack-form', id: 'post-form' },
+      h('h3', null, 'Share an image you made'),
+      h('label', { for: 'post-file' }, 'Image ', h('span', { class: 'muted' }, '(PNG, JPEG or WebP, up to 16 MB)')), file,
+      h('label', { for: 'post-caption' }, 'Caption ', h('span', { class: 'muted' }, '(optional)')), caption,
+      h('label', { class: 'check', for: 'post-nsfw' }, nsfw, 'Not safe for work'),
+      h('div', null, submit), note);
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const chosen = file.files && file.files[0];
+      if (!chosen) {
+        note.textContent = 'Choose an image file first.';
+        return;
+      }
+      submit.disabled = true;
+      try {
+        note.textContent = 'Uploading…';
+        const image = await uploadImage(chosen);
+        note.textContent = 'Signing…';
+        await postJson('/api/seedbank/posts',
+          { modelVersionId: version.id, image: image.sha256, caption: caption.value, nsfw: nsfw.checked });
+        form.reset();
+        note.textContent = image.meta ? 'Signed and shared, with the generation data in the file.' : 'Signed and shared.';
+        shared();
+      } catch (err) {
+        note.textContent = `Not shared: ${err.message}`;
+      }
+      submit.disabled = false;
+    });
+    return form;
   }
 
   async function loadReviews(version, box, signal) {
@@ -1111,10 +1316,11 @@
           h('span', { class: 'muted' }, formatDate(r.createdAt))),
         text(r.review).trim() && h('p', { class: 'review-text' }, text(r.review)));
     }));
+    const mine = await me().catch(() => null);
     box.replaceChildren(section('Ratings and reviews',
       h('div', { class: 'review-summary' }, stars(mean, count)),
       items.length ? list : h('p', { class: 'muted' }, 'No reviews of this version yet.'),
-      rateForm(version, box, signal)));
+      mine && !mine.identity ? noKeyNote('rate this version') : rateForm(version, box, signal)));
   }
 
   // Rate with this node's identity key (the node signs; one rating per key,
@@ -1132,13 +1338,7 @@
       submit.disabled = true;
       note.textContent = 'Signing…';
       try {
-        const response = await fetch('/api/seedbank/ratings', {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-          body: JSON.stringify({ modelVersionId: version.id, stars: Number(choice.value), review: review.value }),
-        });
-        const data = await response.json().catch(() => ({}));
-        if (!response.ok) throw new Error(text(data.error) || `HTTP ${response.status}`);
+        await postJson('/api/seedbank/ratings', { modelVersionId: version.id, stars: Number(choice.value), review: review.value });
         note.textContent = 'Signed and shared.';
         await loadReviews(version, box, signal);
       } catch (err) {
@@ -1269,11 +1469,106 @@
     }
     const items = Array.isArray(data.items) ? data.items : [];
     const creator = items.find((c) => c && c.username === username) || items[0] || null;
+    const actions = h('div', { class: 'profile-actions' });
+    const editor = h('div', { class: 'profile-editor' });
     profile.replaceChildren();
-    add(profile, profileView(username, creator));
+    add(profile, [profileView(username, creator, actions), editor]);
+    const sb = creator && creator.seedbank && typeof creator.seedbank === 'object' ? creator.seedbank : null;
+    const key = sb && typeof sb.key === 'string' ? sb.key : '';
+    if (!key) return;
+    let mine;
+    try {
+      mine = await me();
+    } catch {
+      return; // a node without /api/seedbank/me: the page is whole without these
+    }
+    if (page.signal.aborted) return;
+    // Releases of a rotated key show under the key it rotated to.
+    if (mine.identity && (mine.identity === key || mine.identity === sb.rotatedTo)) {
+      editor.append(profileForm(creator, username));
+      return;
+    }
+    actions.append(toggleButton('follow-button', (on) => (on ? 'Following' : 'Follow'),
+      Array.isArray(mine.follows) && mine.follows.includes(key),
+      async (on) => {
+        const data = await postJson('/api/seedbank/follows', { creator: key, follow: on });
+        forgetMe();
+        return Array.isArray(data.follows) && data.follows.includes(key);
+      }));
   }
 
-  function profileView(username, creator) {
+  // The sha256 an image URL of this node names (…/api/images/<sha256>).
+  function imageSha(url) {
+    const m = typeof url === 'string' ? url.match(/\/api\/images\/([0-9a-f]{64})(?:[?#]|$)/i) : null;
+    return m ? m[1].toLowerCase() : null;
+  }
+
+  // Edits this node's own profile: a new signed profile replaces the old
+  // one on every node.
+  function profileForm(creator, username) {
+    const sb = creator.seedbank;
+    const name = h('input', { id: 'profile-name', name: 'displayName', type: 'text', required: true, maxlength: 200,
+      value: text(sb.displayName) });
+    const bio = h('textarea', { id: 'profile-bio', name: 'bio', rows: 4, maxlength: 16000 });
+    bio.value = text(sb.bio);
+    const links = h('textarea', { id: 'profile-links', name: 'links', rows: 3, placeholder: 'https://…' });
+    links.value = (Array.isArray(sb.links) ? sb.links : []).map(text).join('\n');
+    const avatarFile = h('input', { id: 'profile-avatar', name: 'avatar', type: 'file', accept: SHAREABLE_TYPES.join(',') });
+    const currentAvatar = imageSha(creator.image);
+    const dropAvatar = currentAvatar ? h('input', { id: 'profile-avatar-remove', type: 'checkbox' }) : null;
+    const note = h('p', { class: 'muted', role: 'status' });
+    const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Sign and publish');
+    const form = h('form', { class: 'stack-form', id: 'profile-form' },
+      h('label', { for: 'profile-name' }, 'Display name'), name,
+      h('label', { for: 'profile-bio' }, 'Bio ', h('span', { class: 'muted' }, '(Markdown)')), bio,
+      h('label', { for: 'profile-links' }, 'Links ', h('span', { class: 'muted' }, '(one http(s) address a line, at most 20)')), links,
+      h('label', { for: 'profile-avatar' }, currentAvatar ? 'New avatar ' : 'Avatar ',
+        h('span', { class: 'muted' }, '(PNG, JPEG or WebP; optional)')), avatarFile,
+      dropAvatar && h('label', { class: 'check', for: 'profile-avatar-remove' }, dropAvatar, 'Remove the current avatar'),
+      h('div', null, submit), note);
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const displayName = name.value.trim();
+      const lines = links.value.split('\n').map((l) => l.trim()).filter(Boolean);
+      const bad = lines.find((l) => !/^https?:\/\//i.test(l) || !safeHttpUrl(l));
+      if (!displayName) {
+        note.textContent = 'Not published: give a display name.';
+        return;
+      }
+      if (bad) {
+        note.textContent = `Not published: "${bad.slice(0, 100)}" is not a web address; give one http:// or https:// link a line.`;
+        return;
+      }
+      if (lines.length > 20) {
+        note.textContent = `Not published: ${lines.length} links; a profile holds at most 20.`;
+        return;
+      }
+      submit.disabled = true;
+      try {
+        // Without a new file the current avatar stays: a profile replaces
+        // the old one whole.
+        let avatar = dropAvatar && dropAvatar.checked ? null : currentAvatar;
+        const chosen = avatarFile.files && avatarFile.files[0];
+        if (chosen) {
+          note.textContent = 'Uploading the avatar…';
+          avatar = (await uploadImage(chosen)).sha256;
+        }
+        note.textContent = 'Signing…';
+        await postJson('/api/seedbank/profile', { displayName, bio: bio.value, links: lines, avatar });
+        forgetMe();
+        if (displayName !== username) navigate(userPath(displayName));
+        else renderCreator(username);
+      } catch (err) {
+        note.textContent = `Not published: ${err.message}`;
+        submit.disabled = false;
+      }
+    });
+    return h('details', { class: 'profile-edit' }, h('summary', null, 'Edit profile'),
+      h('p', { class: 'muted' }, 'This is your node\'s identity. A new profile, signed with its key, replaces the old one on every node.'),
+      form);
+  }
+
+  function profileView(username, creator, actions) {
     if (!creator || typeof creator !== 'object') {
       return [h('div', { class: 'profile-head' }, avatar(username, null),
         h('div', null, h('h1', { class: 'creator-name' }, username),
@@ -1290,7 +1585,8 @@
           h('h1', { class: 'creator-name' }, name),
           h('p', { class: 'muted' }, Number.isFinite(count) ? `${count} model${count === 1 ? '' : 's'}` : ''),
           sb.key && h('div', { class: 'copy-row creator-key' },
-            h('span', { class: 'muted' }, 'Key'), h('code', { title: text(sb.key) }, text(sb.key)), copyButton(text(sb.key))))),
+            h('span', { class: 'muted' }, 'Key'), h('code', { title: text(sb.key) }, text(sb.key)), copyButton(text(sb.key)))),
+        actions),
       text(sb.bio).trim() && richText(sb.bio, 'rich-text profile-bio'),
       links.length > 0 && h('ul', { class: 'profile-links' }, links.map((href) => h('li', null, externalLink(href, href)))),
     ];
@@ -1327,6 +1623,149 @@
       image.username && h('span', { class: 'tile-user' }, text(image.username))),
     });
     page.onClose(() => feed.destroy());
+  }
+
+  // ------------------------------------------------------------------------ me
+
+  async function renderMe() {
+    const page = startPage('You');
+    const root = h('div', { id: 'me-page', class: 'page' }, loadingBlock());
+    app.append(root);
+    let mine;
+    try {
+      mine = await me();
+    } catch (err) {
+      if (page.signal.aborted) return;
+      root.replaceChildren(errorBox(err.message, () => renderMe()));
+      return;
+    }
+    if (page.signal.aborted) return;
+    const favorites = (Array.isArray(mine.favorites) ? mine.favorites : []).filter((f) => f && typeof f === 'object');
+    const follows = (Array.isArray(mine.follows) ? mine.follows : []).filter((k) => typeof k === 'string' && k);
+    root.replaceChildren(
+      h('div', { class: 'page-intro' }, h('h1', null, 'You'),
+        h('p', { class: 'muted' }, 'This node\'s identity, and the favourites and follows it keeps for you alone.')),
+      h('div', { class: 'me-grid' },
+        identityPanel(mine),
+        section('Favourites', ownList('favorite-list', 'No favourites yet: use ☆ Favourite on a model page.',
+          favorites.map((f) => favoriteItem(f, page.signal)))),
+        section('Following', ownList('follow-list', 'You follow no one yet: use Follow on a creator\'s page.',
+          follows.map((key) => followItem(key, page.signal)))),
+        exportPanel()));
+  }
+
+  function identityPanel(mine) {
+    if (!mine.identity) {
+      return section('Your identity', h('p', null, 'This node has no signing key, so it cannot rate, share images, publish ' +
+        'a profile or retract releases. Run ', h('code', null, 'seedbank keygen'), ' on the node\'s data dir, then reload this page.'));
+    }
+    const key = text(mine.identity);
+    const named = mine.username && mine.username !== key;
+    return section('Your identity',
+      h('div', { class: 'copy-row', id: 'identity-key' },
+        h('span', { class: 'muted' }, 'Key'), h('code', { title: key }, key), copyButton(key)),
+      h('p', null, h('a', { id: 'profile-link', href: userPath(key) }, named ? `Your profile: ${text(mine.username)}` : 'Your profile'),
+        !named && h('span', { class: 'muted' }, ' (none published yet; edit it there)')));
+  }
+
+  // A list whose items remove themselves; the empty text shows when the last goes.
+  function ownList(id, emptyText, items) {
+    const list = h('ul', { id, class: 'own-list' }, items);
+    const empty = h('p', { class: 'muted' }, emptyText);
+    const update = () => {
+      empty.hidden = list.children.length > 0;
+    };
+    new MutationObserver(update).observe(list, { childList: true });
+    update();
+    return [list, empty];
+  }
+
+  function removeButton(label, remove) {
+    const button = h('button', { type: 'button', class: 'btn btn-small btn-ghost remove-btn', 'aria-label': label }, 'Remove');
+    button.addEventListener('click', async () => {
+      const item = button.closest('li');
+      button.disabled = true;
+      try {
+        await remove();
+        forgetMe();
+        item.remove();
+      } catch (err) {
+        button.disabled = false;
+        const note = item.querySelector('.own-note') || item.appendChild(h('span', { class: 'own-note', role: 'status' }));
+        note.textContent = `Not removed: ${err.message}`;
+      }
+    });
+    return button;
+  }
+
+  // A favourite that this node no longer lists (retracted, or hidden by its
+  // policy) is left out.
+  function favoriteItem(favorite, signal) {
+    const id = text(favorite.modelVersionId);
+    const remove = () => postJson('/api/seedbank/favorites', { modelVersionId: favorite.modelVersionId, favorite: false });
+    const item = h('li', { class: 'own-item', dataset: { versionId: id } }, h('span', { class: 'muted' }, `Version ${id}…`));
+    api(`/api/v1/model-versions/${encodeURIComponent(id)}`, signal).then((version) => {
+      const modelName = version.model && version.model.name ? text(version.model.name) : '';
+      const href = query(`/models/${encodeURIComponent(text(version.modelId))}`, { modelVersionId: text(version.id) });
+      item.replaceChildren(
+        h('a', { class: 'own-link', href }, modelName || 'Untitled model',
+          text(version.name) && h('span', { class: 'muted' }, ` · ${text(version.name)}`)),
+        removeButton(`Remove ${modelName || 'this version'} from favourites`, remove));
+    }, (err) => {
+      if (isAbort(err)) return;
+      if (err.status === 404) {
+        item.remove();
+        return;
+      }
+      item.replaceChildren(h('span', null, `Version ${id} `, h('span', { class: 'muted' }, `(${err.message})`)),
+        removeButton(`Remove version ${id} from favourites`, remove));
+    });
+    return item;
+  }
+
+  function followItem(key, signal) {
+    const link = h('a', { class: 'own-link', href: userPath(key) }, h('code', null, key));
+    const item = h('li', { class: 'own-item', dataset: { creator: key } }, link,
+      removeButton('Stop following this creator', () => postJson('/api/seedbank/follows', { creator: key, follow: false })));
+    // The creator's name, once known; the key alone still works.
+    api(query('/api/v1/creators', { query: key, limit: 1 }), signal).then((data) => {
+      const creator = (Array.isArray(data.items) ? data.items : []).find((c) => c && c.seedbank && c.seedbank.key === key);
+      const name = creator ? text(creator.username) : '';
+      if (name && name !== key) link.replaceChildren(name, ' ', h('code', { class: 'muted' }, key));
+    }, () => {});
+    return item;
+  }
+
+  // The same JSON as `seedbank favorite list --json` and `follow list
+  // --json`, so `seedbank favorite import` and `follow import` take it.
+  function exportPanel() {
+    const note = h('p', { class: 'muted', role: 'status' });
+    const button = h('button', { type: 'button', id: 'export-button', class: 'btn' }, 'Download as JSON');
+    button.addEventListener('click', async () => {
+      let mine;
+      try {
+        mine = await me();
+      } catch (err) {
+        note.textContent = `Not exported: ${err.message}`;
+        return;
+      }
+      const lists = {
+        favorites: (Array.isArray(mine.favorites) ? mine.favorites : []).map((f) => f && f.releaseId).filter(Boolean),
+        follows: Array.isArray(mine.follows) ? mine.follows : [],
+      };
+      const url = URL.createObjectURL(new Blob([`${JSON.stringify(lists, null, 2)}\n`], { type: 'application/json' }));
+      const link = h('a', { href: url, download: 'seedbank-favorites-follows.json', hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      note.textContent = `Exported ${lists.favorites.length} favourite${lists.favorites.length === 1 ? '' : 's'} and ` +
+        `${lists.follows.length} followed creator${lists.follows.length === 1 ? '' : 's'}.`;
+    });
+    return section('Export',
+      h('p', { class: 'muted' }, 'Take your favourites and follows to another node: ',
+        h('code', null, 'seedbank favorite import FILE'), ' and ', h('code', null, 'seedbank follow import FILE'), '.'),
+      button, note);
   }
 
   // --------------------------------------------------------------------- start

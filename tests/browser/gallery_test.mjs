@@ -1,21 +1,28 @@
 #!/usr/bin/env node
 // Drives a running node's web gallery in headless Chromium the way a person
-// would: home grid, type filter, model page, image details, creator page.
+// would: home grid, type filter, model page, image details, a favourite and
+// the /me page that lists it, sharing an image made with the model, and the
+// creator page with its follow button.
 //
 //   node tests/browser/gallery_test.mjs --base http://127.0.0.1:PORT \
 //        --expect EXPECT.json --out OUTDIR
 //
 // EXPECT.json: {"models": [{"name", "type", "sha256", "autoV2", "imageHash"}],
 //               "filterType": "LORA"}
+// The node needs an identity key (`seedbank keygen` on its data dir) to sign
+// the shared image. That image is tests/fixtures/images/comfyui.png, found
+// from this file's own path; no expected model may use it as a sample image.
 // Progress goes to stderr; the last stdout line is a one-line JSON summary.
 // Exit 0 when every step passed, 1 when one failed, 2 on bad arguments.
 // Chromium is Debian's /usr/bin/chromium (env CHROMIUM overrides): the test
 // never downloads a browser.
 
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 // playwright-core from tests/browser/node_modules (npm install there); ES
 // module imports ignore NODE_PATH, so a CommonJS require that honours it is
@@ -37,6 +44,8 @@ const chromium = await loadChromium();
 
 const IMAGE_TIMEOUT_MS = 30000; // images may first answer 503 while the node fetches them
 const PAGE_TIMEOUT_MS = 30000;
+// An image with ComfyUI generation data that no release uses as a sample.
+const SHARED_IMAGE = fileURLToPath(new URL('../fixtures/images/comfyui.png', import.meta.url));
 
 function usage(message) {
   process.stderr.write(`${message}\nusage: node gallery_test.mjs --base http://127.0.0.1:PORT --expect EXPECT.json --out OUTDIR\n`);
@@ -110,6 +119,24 @@ function readCards(page, rootSelector = 'body') {
   }), rootSelector);
 }
 
+// What the node remembers for its user, asked the way the gallery asks.
+function readMe(page) {
+  return page.evaluate(async () => {
+    const response = await fetch('/api/seedbank/me', { headers: { Accept: 'application/json' } });
+    return { status: response.status, body: await response.json().catch(() => null) };
+  });
+}
+
+function pressed(page, selector) {
+  return page.evaluate((s) => {
+    const button = document.querySelector(s);
+    if (!button) return null;
+    const note = button.parentElement.querySelector('[role="status"]');
+    return { pressed: button.getAttribute('aria-pressed'), text: button.textContent.trim(), disabled: button.disabled,
+      note: note ? note.textContent.trim() : null };
+  }, selector);
+}
+
 function readErrors(page) {
   return page.evaluate(() => [...document.querySelectorAll('.message.error')]
     .filter((e) => e.offsetParent !== null)
@@ -119,6 +146,13 @@ function readErrors(page) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const expect = await readExpect(args.expect);
+  let sharedImage;
+  try {
+    sharedImage = await readFile(SHARED_IMAGE);
+  } catch (err) {
+    usage(`the image to share: ${err.message}`);
+  }
+  const sharedHash = createHash('sha256').update(sharedImage).digest('hex');
   await mkdir(args.out, { recursive: true });
 
   const summary = { ok: false, base: args.base, steps: [], screenshots: [], pageErrors: [] };
@@ -274,7 +308,83 @@ async function main() {
       return { modelId, hashes: hashes.seen.length, prompt: prompt.seen.prompt.slice(0, 80) };
     });
 
-    // (5) The creator link leads to a page that lists the model.
+    // (5) A favourite: the button stays pressed and the node remembers it.
+    let versionId = null;
+    await step('favourite', async () => {
+      versionId = await page.evaluate(() => document.querySelector('#model-page .model-layout')?.dataset.versionId ?? null);
+      if (!versionId) throw new StepFailure('the model page shows no version');
+      await page.locator('#favorite-button').waitFor();
+      const before = await pressed(page, '#favorite-button');
+      if (before.pressed !== 'false') throw new StepFailure(`before any click the favourite button shows ${JSON.stringify(before)}`);
+      await page.click('#favorite-button');
+      await until('the favourite button to show pressed', async () => {
+        const seen = await pressed(page, '#favorite-button');
+        return { ok: !!seen && seen.pressed === 'true' && !seen.disabled, seen };
+      });
+      const mine = await readMe(page);
+      const favorites = mine.body && Array.isArray(mine.body.favorites) ? mine.body.favorites : [];
+      if (!favorites.some((f) => String(f.modelVersionId) === versionId)) {
+        throw new StepFailure(`/api/seedbank/me does not list version ${versionId} after the click: ${JSON.stringify(mine)}`);
+      }
+      return { versionId };
+    });
+
+    // (6) The "You" page shows the node's key and the favourite, whose link
+    // leads back to the same version, still a favourite.
+    await step('me', async () => {
+      const mine = (await readMe(page)).body || {};
+      await page.locator('.site-nav a[href="/me"]').click();
+      await until(`/me listing "${target.name}" as a favourite`, async () => {
+        const seen = await page.evaluate(() => ({
+          path: location.pathname,
+          identity: document.querySelector('#identity-key code')?.textContent.trim() ?? null,
+          favorites: [...document.querySelectorAll('#favorite-list a')].map((a) => ({ text: a.textContent.trim(), href: a.getAttribute('href') })),
+          errors: [...document.querySelectorAll('.message.error')].map((e) => e.textContent.trim()),
+        }));
+        const listed = seen.favorites.some((f) => f.text.startsWith(target.name) &&
+          new URL(f.href, args.base).searchParams.get('modelVersionId') === versionId);
+        return { ok: seen.path === '/me' && listed && seen.identity === (mine.identity || null), seen };
+      });
+      await shot('me.png');
+      await page.locator('#favorite-list a', { hasText: target.name }).first().click();
+      await until(`the model page of version ${versionId} with its favourite button pressed`, async () => {
+        const seen = await page.evaluate(() => ({
+          path: location.pathname,
+          version: document.querySelector('#model-page .model-layout')?.dataset.versionId ?? null,
+        }));
+        seen.favourite = await pressed(page, '#favorite-button');
+        return { ok: seen.path === `/models/${modelId}` && seen.version === versionId && seen.favourite?.pressed === 'true', seen };
+      });
+    });
+
+    // (7) Sharing an image made with the model: it shows under Community
+    // images, served by this node.
+    await step('share', async () => {
+      const mine = (await readMe(page)).body || {};
+      if (!mine.identity) {
+        throw new StepFailure('the node has no identity key to sign the post with; run `seedbank keygen` on its data dir first');
+      }
+      await page.locator('#post-form').waitFor();
+      await page.setInputFiles('#post-file', SHARED_IMAGE);
+      await page.fill('#post-caption', 'Made while testing the gallery');
+      await page.locator('#post-form button[type="submit"]').click();
+      await until(`the shared image ${sharedHash} under Community images`, async () => {
+        const seen = await page.evaluate(() => {
+          // Images load lazily: only in view.
+          document.querySelector('#community-images')?.scrollIntoView();
+          return {
+            note: document.querySelector('#post-form [role="status"]')?.textContent.trim() ?? null,
+            images: [...document.querySelectorAll('#community-images img[data-hash]')]
+              .map((img) => ({ hash: img.dataset.hash, loaded: img.complete && img.naturalWidth > 0 })),
+          };
+        });
+        return { ok: seen.images.some((i) => same(i.hash, sharedHash) && i.loaded), seen };
+      }, IMAGE_TIMEOUT_MS);
+      await shot('model-shared.png');
+      return { sha256: sharedHash };
+    });
+
+    // (8) The creator link leads to a page that lists the model.
     await step('creator', async () => {
       const link = page.locator('#model-page a.creator-link').first();
       const creator = (await link.textContent()).trim();
@@ -291,6 +401,30 @@ async function main() {
       });
       await shot('creator.png');
       return { creator };
+    });
+
+    // (9) Following the creator: the button stays pressed across a reload,
+    // and a second click undoes it.
+    await step('follow', async () => {
+      const key = (await page.locator('#creator-page .creator-key code').textContent()).trim();
+      const expectFollowing = async (on) => {
+        await until(`the follow button to show ${on ? 'pressed' : 'not pressed'}`, async () => {
+          const seen = await pressed(page, '#follow-button');
+          return { ok: !!seen && seen.pressed === String(on) && !seen.disabled, seen };
+        });
+        const mine = await readMe(page);
+        const listed = !!mine.body && Array.isArray(mine.body.follows) && mine.body.follows.includes(key);
+        if (listed !== on) throw new StepFailure(`after the click /api/seedbank/me ${listed ? 'lists' : 'does not list'} ${key}: ${JSON.stringify(mine)}`);
+      };
+      await expectFollowing(false);
+      await page.click('#follow-button');
+      await expectFollowing(true);
+      await page.reload({ waitUntil: 'domcontentloaded' });
+      await expectFollowing(true);
+      await shot('creator-followed.png');
+      await page.click('#follow-button');
+      await expectFollowing(false);
+      return { key };
     });
 
     summary.ok = true;

@@ -363,6 +363,8 @@ BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
   std::ofstream(expect_file) << expect.dump(2);
   auto out = fs::path(SEEDBANK_TEST_OUTPUT_DIR) / "gallery";
   fs::create_directories(out);
+  // The gallery's forms sign with B's identity key (favourite, share an image).
+  BOOST_REQUIRE_EQUAL(sb("b", {"keygen"}).exit_code, 0);
   Process browser({node_js, (browser_dir / "gallery_test.mjs").string(), "--base", "http://" + http["b"], "--expect",
                    expect_file.string(), "--out", out.string()},
                   (dir / "browser").string());
@@ -371,6 +373,8 @@ BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
   BOOST_REQUIRE_MESSAGE(code == 0, "gallery_test.mjs exited " << code << ":\n" << browser.err() << browser.out());
   BOOST_TEST(fs::exists(out / "home.png"));
   BOOST_TEST(fs::exists(out / "model.png"));
+  BOOST_TEST(fs::exists(out / "me.png"));
+  BOOST_TEST(fs::exists(out / "model-shared.png"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -934,8 +934,13 @@ struct Api::Impl {
     auto img = store_image(store, tmp);
     std::error_code ec;
     std::filesystem::remove(tmp, ec);
-    if (!img) return error_response(img.error().code == p::ErrorCode::io ? 500 : 400,
-                                    "the image: " + img.error().message);
+    if (!img) {
+      // The message names the temporary file; the user knows it as the upload.
+      std::string message = img.error().message;
+      for (auto at = message.find(tmp.string()); at != std::string::npos; at = message.find(tmp.string()))
+        message.replace(at, tmp.string().size(), "the uploaded file");
+      return error_response(img.error().code == p::ErrorCode::io ? 500 : 400, message);
+    }
     std::string m;
     if (img->generation) {
       JsonOut meta;
