@@ -211,6 +211,11 @@ struct KeyRotation {
   newKeySignature @1 :Data;
   revokeOld @2 :Bool;        # the old key is compromised: distrust its later records
   reason @3 :Text;
+  # With revokeOld and keepListed, the old key's earlier records count only
+  # if listed here (record ids, ascending): a thief cannot back-date records
+  # to before the revocation.
+  keep @4 :List(Data);
+  keepListed @5 :Bool;
 }
 
 struct DenyList {

@@ -230,13 +230,12 @@ struct Index::Impl {
 
   // ---- ingest ----
 
-  Result<IngestStatus> apply(lmdb::Txn& txn, const Record& rec) {
+  Result<IngestStatus> apply(lmdb::Txn& txn, const Record& rec, std::uint64_t arrival_ms) {
     if (txn.get(db.records, rec.id())) return IngestStatus::duplicate;
     if (auto st = txn.put(db.records, rec.id(), rec.bytes()); !st) return st.error();
     if (auto st = txn.put(db.by_time, time_id(rec.created_at(), rec.id()), {}); !st) return st.error();
     if (auto st = txn.put(db.author_time, author_time_key(rec), {}); !st) return st.error();
-    if (auto st = bump(txn, db.author_hour, author_hour_key(rec.author(), rec.created_at() / kHourMs), {}); !st)
-      return st.error();
+    if (auto st = bump(txn, db.author_hour, hour_bucket(rec, arrival_ms), {}); !st) return st.error();
 
     auto target = replacement_target(rec);
     if (target) {
@@ -244,8 +243,7 @@ struct Index::Impl {
       // A key revoked by its rotation signs nothing that counts after it:
       // no later rotation (a thief cannot undo the revocation), rating,
       // profile, retraction or deny-list. The record is kept (it replicates).
-      if (auto rot = rotation_of(txn, author); rot && rot->revoked && rec.created_at() > rot->at_ms)
-        return IngestStatus::superseded;
+      if (voided(txn, rec)) return IngestStatus::superseded;
       Bytes ckey = current_key(rec.kind(), author, *target);
       auto previous = parse_current(txn.get(db.current, ckey));
       if (previous && std::tie(previous->t, previous->id) > std::make_tuple(rec.created_at(), rec.id()))
@@ -551,10 +549,20 @@ struct Index::Impl {
     }
   }
 
-  static Bytes author_hour_key(const PublicKey& author, std::uint64_t hour) {
+  // Records per author and clock hour, for Admission. A record dated within
+  // the hour before it arrived counts in the hour of its createdAt; an older
+  // one (a history being synced, or back-dated to dodge the cap) counts
+  // separately, in the hour it arrived.
+  static Bytes author_hour_key(const PublicKey& author, std::uint64_t hour, bool late = false) {
     Bytes k(author.bytes.begin(), author.bytes.end());
     put_be(k, hour, 8);
+    if (late) k.push_back('L');
     return k;
+  }
+  static bool is_late(const Record& rec, std::uint64_t arrival_ms) { return rec.created_at() + kHourMs <= arrival_ms; }
+  static Bytes hour_bucket(const Record& rec, std::uint64_t arrival_ms) {
+    bool late = is_late(rec, arrival_ms);
+    return author_hour_key(rec.author(), (late ? arrival_ms : rec.created_at()) / kHourMs, late);
   }
 
   static Bytes author_time_key(const Record& rec) {
@@ -576,18 +584,23 @@ struct Index::Impl {
       return "its author " + rec.author().to_text() + " is new here and the record carries " +
              std::to_string(protocol::work_bits(rec)) + " bits of work, not the " +
              std::to_string(a.new_key_work_bits) + " this node asks of new keys";
-    // Recent records per author, by the clock hour of their createdAt: this
-    // hour's and the last one's counts (two reads, whatever the limit).
-    if (known && a.per_author_per_hour && rec.created_at() + kHourMs > now_ms) {
+    // Records per author in this clock hour and the last one (two reads,
+    // whatever the limit): recent ones by createdAt, older ones by arrival,
+    // with kLateFactor times the room (histories are synced in bulk).
+    if (known && a.per_author_per_hour) {
+      const bool late = is_late(rec, now_ms);
       auto count = [&](std::uint64_t hour) {
-        auto v = txn.get(db.author_hour, author_hour_key(key, hour));
+        auto v = txn.get(db.author_hour, author_hour_key(key, hour, late));
         return v && v->size() >= 8 ? get_be(*v, 0, 8) : 0;
       };
       std::uint64_t hour = now_ms / kHourMs;
       std::uint64_t recent = count(hour) + (hour ? count(hour - 1) : 0);
-      if (recent >= a.per_author_per_hour)
+      std::uint64_t limit = std::uint64_t{a.per_author_per_hour} * (late ? kLateFactor : 1);
+      if (recent >= limit)
         return "its author " + rec.author().to_text() + " has " + std::to_string(recent) +
-               " records from the last hour or two here, this node's limit per author";
+               (late ? " records dated over an hour back arriving here within the last hour or two"
+                     : " records from the last hour or two here") +
+               ", this node's limit per author";
     }
     return std::nullopt;
   }
@@ -641,6 +654,31 @@ struct Index::Impl {
     out.at_ms = rec->created_at();
     out.record = rec->id();
     return out;
+  }
+
+  // Whether the current revoking rotation of rec's author voids it: signed
+  // after the rotation, or earlier but not in the rotation's keep list (when
+  // it has one). One lookup for authors who never rotated.
+  bool voided(const lmdb::Txn& txn, const Record& rec) const {
+    auto cur = parse_current(txn.get(db.current, current_key(RecordKind::key_rotation, rec.author(), {})));
+    if (!cur || cur->id == rec.id()) return false;
+    auto rot = load(txn, cur->id);
+    if (!rot || rot->kind() != RecordKind::key_rotation) return false;
+    auto k = rot->body().getPayload().getKeyRotation();
+    if (!k.getRevokeOld()) return false;
+    if (rec.created_at() > rot->created_at()) return true;
+    if (!k.getKeepListed()) return false;
+    auto keep = k.getKeep();
+    const auto id = rec.id();
+    unsigned lo = 0, hi = keep.size();  // ascending (checked on ingest)
+    while (lo < hi) {
+      unsigned mid = lo + (hi - lo) / 2;
+      int c = std::memcmp(keep[mid].begin(), id.data(), 32);
+      if (c == 0) return false;
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return true;
   }
 
   static Bytes name_key(std::string_view name, const PublicKey& author) {
@@ -778,7 +816,7 @@ struct Index::Impl {
     if (q.models_only && !is_head(txn, rec)) return false;
     if (denied(txn, rec, q.deny_curators)) return false;
     // A key its owner declared compromised signs nothing after that.
-    if (auto rot = rotation_of(txn, rec.author()); rot && rot->revoked && rec.created_at() > rot->at_ms) return false;
+    if (voided(txn, rec)) return false;
     return true;
   }
 
@@ -978,7 +1016,7 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
                                                                      " refused: " + *why)};
       continue;
     }
-    auto status = impl_->apply(*txn, *verified[i]);
+    auto status = impl_->apply(*txn, *verified[i], limits.now_ms);
     if (!status) {
       failure = status.error();
       for (std::size_t j = group_begin; j <= i; ++j)
@@ -1133,6 +1171,26 @@ bool Index::is_denied(const protocol::Sha256Digest& content, const std::vector<P
     if (creator && txn->get(impl_->db.denied, Impl::denied_key(c, 'c', creator->bytes))) return true;
   }
   return false;
+}
+
+bool Index::voided(const Record& rec) const {
+  auto txn = impl_->begin(false);
+  return txn && impl_->voided(*txn, rec);
+}
+
+std::vector<RecordId> Index::records_by(const PublicKey& author, std::uint64_t until_ms) const {
+  std::vector<RecordId> out;
+  auto txn = impl_->begin(false);
+  if (!txn) return out;
+  lmdb::Cursor c(*txn, impl_->db.author_time);
+  ByteView prefix(author.bytes.data(), author.bytes.size());
+  for (bool ok = c.seek(prefix); ok && keys::starts_with(c.key(), prefix); ok = c.next()) {
+    auto k = c.key();
+    if (k.size() != 32 + 40) continue;
+    if (get_be(k, 32, 8) > until_ms) break;
+    out.push_back(to_id(k.subspan(40)));
+  }
+  return out;
 }
 
 std::optional<Rotation> Index::rotation(const PublicKey& author) const {

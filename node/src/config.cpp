@@ -30,8 +30,7 @@ std::optional<std::string> NodeConfig::refuses(const p::Record& release, const i
       std::find(types.begin(), types.end(), static_cast<std::uint16_t>(r.getType())) == types.end())
     return "a " + std::string(p::model_type_name(r.getType())) + ", a type this node's policy leaves out";
   if (!nsfw && r.getNsfw()) return std::string("marked NSFW, which this node's policy leaves out");
-  if (auto rot = index.rotation(release.author()); rot && rot->revoked && release.created_at() > rot->at_ms)
-    return std::string("signed by a key its owner revoked before signing it");
+  if (index.voided(release)) return std::string("signed by a key its owner revoked, and not vouched for");
   return std::nullopt;
 }
 
@@ -70,8 +69,7 @@ std::optional<std::string> NodeConfig::refuses_image(const p::Record& owner, con
   if (!nsfw && image_nsfw) return std::string("marked NSFW, which this node's policy leaves out");
   if (index.is_denied(sha256, deny_curators, owner.author()))
     return std::string("denied by a deny-list this node follows");
-  if (auto rot = index.rotation(owner.author()); rot && rot->revoked && owner.created_at() > rot->at_ms)
-    return std::string("signed by a key its owner revoked before signing it");
+  if (index.voided(owner)) return std::string("signed by a key its owner revoked, and not vouched for");
   return std::nullopt;
 }
 

@@ -227,6 +227,15 @@ Status check_body(sc::RecordBody::Reader body) {
       SB_TRY(check_data(r.getNewKey(), {32}, "keyRotation.newKey"));
       SB_TRY(check_data(r.getNewKeySignature(), {64}, "keyRotation.newKeySignature"));
       SB_TRY(check_text(r.getReason(), kMaxReason, "keyRotation.reason"));
+      auto keep = r.getKeep();
+      if ((keep.size() || r.getKeepListed()) && !r.getRevokeOld())
+        return invalid("keyRotation.keep", "is only for a rotation that revokes the old key");
+      if (keep.size() > kMaxKeptRecords) return invalid("keyRotation.keep", "lists too many records");
+      for (unsigned i = 0; i < keep.size(); ++i) {
+        SB_TRY(check_data(keep[i], {32}, "keyRotation.keep"));
+        if (i && std::memcmp(keep[i - 1].begin(), keep[i].begin(), 32) >= 0)
+          return invalid("keyRotation.keep", "must list record ids once each, in ascending order");
+      }
       auto old_key = *PublicKey::from_bytes(ByteView(body.getAuthor().begin(), 32));
       auto new_key = *PublicKey::from_bytes(ByteView(r.getNewKey().begin(), 32));
       if (old_key == new_key) return invalid("keyRotation.newKey", "is the same as the old key");

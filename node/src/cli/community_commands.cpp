@@ -6,6 +6,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "../control.h"
@@ -190,7 +191,8 @@ void add_post_image(CLI::App& app, Context& ctx) {
 void add_rotate_key(CLI::App& app, Context& ctx) {
   struct Args {
     std::string old_key, new_key, reason;
-    bool revoke = false, json = false;
+    std::vector<std::string> drop;
+    bool revoke = false, trust_earlier = false, json = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("rotate-key", "Move your identity to a new key, signed by both; your releases show under the new one");
@@ -199,6 +201,11 @@ void add_rotate_key(CLI::App& app, Context& ctx) {
   cmd->add_flag("--revoke", a->revoke,
                 "The old key is compromised: anything it signs after this rotation is distrusted");
   cmd->add_option("--reason", a->reason, "Why (shown to users)");
+  cmd->add_option("--drop", a->drop,
+                  "With --revoke: a record id of the old key's not to vouch for (one a thief signed; repeatable)");
+  cmd->add_flag("--trust-earlier", a->trust_earlier,
+                "With --revoke: let every record the old key dated before now count, not only those this node "
+                "holds (a thief can then back-date records)");
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([&ctx, a] {
     auto old_key = key_of(ctx, a->old_key);
@@ -210,6 +217,28 @@ void add_rotate_key(CLI::App& app, Context& ctx) {
     // Both keys sign: the old one the record, the new one its consent,
     // over the same createdAt.
     auto t = now_ms();
+    // A revocation vouches for the old key's records this node holds, so
+    // records a thief back-dates to before it count for nothing.
+    std::vector<p::RecordId> keep;
+    const bool keep_listed = a->revoke && !a->trust_earlier;
+    if (keep_listed) {
+      std::set<p::RecordId> drop;
+      for (const auto& d : a->drop) {
+        auto id = p::from_hex_fixed<32>(d);
+        if (!id)
+          return void(ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument,
+                                                           "--drop '" + d + "' is not a record id (64 hex digits)")));
+        drop.insert(*id);
+      }
+      for (const auto& id : (*node)->index->records_by(old_key->public_key(), t))
+        if (!drop.count(id)) keep.push_back(id);
+      std::sort(keep.begin(), keep.end());
+      if (keep.size() > p::kMaxKeptRecords)
+        return void(ctx.exit_code = report(p::make_error(
+                        p::ErrorCode::limit, "the old key signed " + std::to_string(keep.size()) +
+                                                 " records here, more than a revocation can list (" +
+                                                 std::to_string(p::kMaxKeptRecords) + "); use --trust-earlier")));
+    }
     auto consent = new_key->sign(p::rotation_message(old_key->public_key(), new_key->public_key(), t));
     auto bytes = p::sign_record(*old_key, ctx.global.network, t, [&](sc::RecordBody::Builder b) {
       auto r = b.initPayload().initKeyRotation();
@@ -217,6 +246,9 @@ void add_rotate_key(CLI::App& app, Context& ctx) {
       r.setNewKeySignature(as_data(consent));
       r.setRevokeOld(a->revoke);
       r.setReason(a->reason);
+      r.setKeepListed(keep_listed);
+      auto list = r.initKeep(static_cast<unsigned>(keep.size()));
+      for (unsigned i = 0; i < keep.size(); ++i) list.set(i, as_data(keep[i]));
     }, p::kDefaultWorkBits);
     if (!bytes) return void(ctx.exit_code = report(bytes.error()));
     auto out = (*node)->index->ingest(*bytes, indexer::Durability::local);
@@ -224,10 +256,16 @@ void add_rotate_key(CLI::App& app, Context& ctx) {
     (void)control_request((*node)->options.data_dir, {{"cmd", "rescan"}});
     if (a->json)
       print_json({{"recordId", p::to_hex(out.id)}, {"kind", "keyRotation"}, {"old", old_key->public_key().to_text()},
-                  {"new", new_key->public_key().to_text()}, {"revoked", a->revoke}});
+                  {"new", new_key->public_key().to_text()}, {"revoked", a->revoke},
+                  {"kept", keep_listed ? nlohmann::ordered_json(keep.size()) : nlohmann::ordered_json(nullptr)}});
     else
       std::cout << "key rotation " << p::to_hex(out.id) << ": " << old_key->public_key().to_text() << " -> "
-                << new_key->public_key().to_text() << (a->revoke ? " (old key revoked)" : "") << "\n";
+                << new_key->public_key().to_text()
+                << (!a->revoke      ? ""
+                    : keep_listed ? " (old key revoked; its " + std::to_string(keep.size()) +
+                                        " records held here still count, nothing else it signed does)"
+                                  : " (old key revoked; records it dated earlier still count)")
+                << "\n";
   });
 }
 

@@ -459,11 +459,18 @@ BOOST_AUTO_TEST_CASE(admission_asks_work_of_new_keys_and_caps_recent_records_per
   int added = 0;
   for (auto& o : index->ingest_batch(recent, Durability::replicated, admission)) added += o.status == IngestStatus::added;
   BOOST_TEST(added == 5);  // the cap
-  // Records older than an hour (a history being synced) are not capped,
-  // and need no work once the key is known.
+  // Records older than an hour (a history being synced) need no work once
+  // the key is known, and have ten times the room, counted by arrival: so
+  // back-dating does not escape the cap.
   added = 0;
   for (auto& o : index->ingest_batch(old, Durability::replicated, admission)) added += o.status == IngestStatus::added;
   BOOST_TEST(added == 8);
+  std::vector<protocol::Bytes> backdated;
+  for (int i = 0; i < 60; ++i)
+    backdated.push_back(testing::sign_release(alice, testing::sample_release(100 + i), now - 5 * 3600 * 1000 - i, "test", 0));
+  added = 0;
+  for (auto& o : index->ingest_batch(backdated, Durability::replicated, admission)) added += o.status == IngestStatus::added;
+  BOOST_TEST(added == 50 - 8);
   // Another author is not affected.
   auto other = testing::sign_release(bob, testing::sample_release(30), now);
   BOOST_TEST((index->ingest_batch(std::vector<protocol::Bytes>{other}, Durability::replicated, admission)[0].status ==
@@ -492,6 +499,56 @@ BOOST_AUTO_TEST_CASE(a_revocation_cannot_be_undone_by_the_revoked_key) {
   BOOST_TEST(rot->revoked);
   BOOST_TEST((index->ingest(testing::sign_rating(alice, release, 1, 4000)).status == IngestStatus::superseded));
   BOOST_TEST(index->rating(release).count == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_revocation_with_a_keep_list_voids_records_back_dated_before_it) {
+  auto owner_new = SecretKey::generate();
+  auto rotate = [&](std::uint64_t t, std::vector<protocol::RecordId> keep, bool keep_listed = true) {
+    auto consent = owner_new.sign(protocol::rotation_message(alice.public_key(), owner_new.public_key(), t));
+    return protocol::sign_record(alice, "test", t, [&](schema::RecordBody::Builder b) {
+      auto r = b.initPayload().initKeyRotation();
+      r.setNewKey(capnp::Data::Reader(owner_new.public_key().bytes.data(), 32));
+      r.setNewKeySignature(capnp::Data::Reader(consent.data(), 64));
+      r.setRevokeOld(true);
+      r.setKeepListed(keep_listed);
+      auto list = r.initKeep(static_cast<unsigned>(keep.size()));
+      for (unsigned i = 0; i < keep.size(); ++i) list.set(i, capnp::Data::Reader(keep[i].data(), 32));
+    });
+  };
+  auto listed = [&] {
+    ReleaseQuery q;
+    q.creator = alice.public_key();
+    std::set<std::string> names;
+    auto page = index->query_releases(q);
+    for (const auto& r : page->items) names.insert(r.body().getPayload().getRelease().getModelName().cStr());
+    return names;
+  };
+  auto mine = testing::sign_release(alice, testing::sample_release(1), 1000);
+  auto stolen_early = testing::sign_release(alice, testing::sample_release(2), 1500);  // arrives before the revocation
+  BOOST_TEST((index->ingest(mine).status == IngestStatus::added));
+  BOOST_TEST((index->ingest(stolen_early).status == IngestStatus::added));
+  BOOST_TEST(listed().size() == 2u);
+  // Out of order, the keep list is malformed.
+  std::vector<protocol::RecordId> two = {protocol::record_id_of(mine), protocol::record_id_of(stolen_early)};
+  std::sort(two.begin(), two.end(), std::greater<>());
+  auto unordered = rotate(2000, two);
+  BOOST_REQUIRE(!unordered.ok());
+  BOOST_TEST(unordered.error().message.find("ascending order") != std::string::npos, unordered.error().message);
+  // The owner revokes, vouching only for what they signed.
+  BOOST_TEST((index->ingest(*rotate(2000, {protocol::record_id_of(mine)})).status == IngestStatus::added));
+  // A thief back-dates a release to before the revocation: kept, never listed.
+  auto stolen_late = testing::sign_release(alice, testing::sample_release(3), 1900);
+  BOOST_TEST((index->ingest(stolen_late).status == IngestStatus::added));
+  auto record = [&](const protocol::Bytes& b) { return std::move(index->get(protocol::record_id_of(b))).value(); };
+  BOOST_TEST(!index->voided(record(mine)));
+  BOOST_TEST(index->voided(record(stolen_early)));
+  BOOST_TEST(index->voided(record(stolen_late)));
+  auto names = listed();
+  BOOST_TEST(names.size() == 1u);
+  BOOST_TEST(names.count(testing::sample_release(1).model_name) == 1u);
+  // Its back-dated rating counts for nothing either.
+  BOOST_TEST((index->ingest(testing::sign_rating(alice, protocol::record_id_of(mine), 1, 1950)).status ==
+              IngestStatus::superseded));
 }
 
 BOOST_AUTO_TEST_CASE(batch_ingest_reports_each_record) {

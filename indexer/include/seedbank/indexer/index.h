@@ -63,11 +63,13 @@ struct Admission {
   // A record whose author has nothing stored here must carry a work stamp
   // of at least this many bits (protocol::work_bits); 0: no stamp needed.
   std::uint32_t new_key_work_bits = 0;
-  // At most this many records per author stamped within the last hour
-  // (by createdAt; older records, a history being synced, are not
-  // limited); 0: no limit.
+  // At most this many records per author dated within the last hour (by
+  // createdAt); 0: no limit. Records dated earlier (a history being synced,
+  // or back-dated to dodge this) are counted by when they arrive, with
+  // kLateFactor times the room.
   std::uint32_t per_author_per_hour = 0;
 };
+inline constexpr std::uint64_t kLateFactor = 10;
 
 struct IngestOutcome {
   IngestStatus status = IngestStatus::rejected;
@@ -231,6 +233,12 @@ class Index {
   // The author's current rotation to a new key, if any. Releases a revoking
   // rotation's old key signed after it are never listed (matches() is false).
   std::optional<Rotation> rotation(const PublicKey& author) const;
+  // Whether its author's revoking rotation voids `rec`: signed after it, or
+  // not in its keep list (KeyRotation.keep). Such records are kept (they
+  // replicate) but never listed, served or counted.
+  bool voided(const Record& rec) const;
+  // Ids of the records `author` signed dated up to `until_ms`, oldest first.
+  std::vector<RecordId> records_by(const PublicKey& author, std::uint64_t until_ms) const;
 
   IndexStats stats() const;
 

@@ -106,6 +106,10 @@ std::uint32_t work_bits(const Record& record);
 // Records a node signs for its user carry this much work.
 inline constexpr std::uint32_t kDefaultWorkBits = 16;
 
+// The most records a revoking KeyRotation can list in `keep` (40 bytes
+// each, within a record's 2 MiB).
+inline constexpr std::size_t kMaxKeptRecords = 50000;
+
 // The bytes signed by a KeyRotation's new key.
 Bytes rotation_message(const PublicKey& old_key, const PublicKey& new_key, std::uint64_t created_at_ms);
 
