@@ -767,9 +767,40 @@ struct Index::Impl {
   // ---- queries ----
 
   // In `models_only` queries, a release is listed when it is its model's head.
-  bool is_head(const lmdb::Txn& txn, const Record& rec) const {
-    auto m = decode_model(txn.get(db.models, model_key_of(rec)));
-    return m && m->head == rec.id();
+  // The newest version of rec's model older than `rec` that is not
+  // retracted, denied by `curators` or voided: what a model whose head this
+  // node does not show falls back to.
+  std::optional<Record> fallback_version(const lmdb::Txn& txn, const Record& rec,
+                                         const std::vector<PublicKey>& curators) const {
+    const ModelKey key = model_key_of(rec);
+    Bytes from(key.begin(), key.end());
+    append(from, time_id(rec.created_at(), rec.id()));
+    lmdb::Cursor c(txn, db.rel_model);
+    for (bool ok = c.seek(from) && c.prev(); ok && keys::starts_with(c.key(), ByteView(key.data(), key.size())); ok = c.prev()) {
+      auto older = load(txn, to_id(c.key().subspan(key.size() + 8)));
+      if (older && !retracted(txn, *older) && !denied(txn, *older, curators) && !voided(txn, *older)) return older;
+    }
+    return std::nullopt;
+  }
+
+  // Whether `rec` (itself shown) stands for its model in listings: it is
+  // the model's head, or every newer version is retracted, denied by
+  // `curators` or voided, so the model falls back to it.
+  bool shown_head(const lmdb::Txn& txn, const Record& rec, const std::vector<PublicKey>& curators) const {
+    const ModelKey key = model_key_of(rec);
+    auto m = decode_model(txn.get(db.models, key));
+    if (!m) return false;
+    if (m->head == rec.id()) return true;
+    if (m->has_head() && std::make_tuple(m->head_t, m->head) < std::make_tuple(rec.created_at(), rec.id()))
+      return false;  // newer than the head: retracted
+    Bytes from(key.begin(), key.end());
+    append(from, time_id(rec.created_at(), rec.id()));
+    lmdb::Cursor c(txn, db.rel_model);
+    for (bool ok = c.seek(from) && c.next(); ok && keys::starts_with(c.key(), ByteView(key.data(), key.size())); ok = c.next()) {
+      auto newer = load(txn, to_id(c.key().subspan(key.size() + 8)));
+      if (newer && !retracted(txn, *newer) && !denied(txn, *newer, curators) && !voided(txn, *newer)) return false;
+    }
+    return true;
   }
 
   bool retracted(const lmdb::Txn& txn, const Record& release) const {
@@ -813,10 +844,10 @@ struct Index::Impl {
       }
     }
     if (!q.include_retracted && retracted(txn, rec)) return false;
-    if (q.models_only && !is_head(txn, rec)) return false;
     if (denied(txn, rec, q.deny_curators)) return false;
     // A key its owner declared compromised signs nothing after that.
     if (voided(txn, rec)) return false;
+    if (q.models_only && !shown_head(txn, rec, q.deny_curators)) return false;
     return true;
   }
 
@@ -1260,6 +1291,7 @@ Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
   std::size_t key_length = 0;
   std::size_t in_memory_pos = 0;
   std::optional<lmdb::Cursor> index_cursor;
+  bool ranked_heads = false;  // walking model_rating: one head per model
   Bytes index_prefix;
   bool started = false;
 
@@ -1318,6 +1350,7 @@ Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
     const PublicKey* creator = q.creator ? &*q.creator : q.any_creator.size() == 1 ? &q.any_creator[0] : nullptr;
     if (q.sort == SortOrder::highest_rated) {
       dbi = q.models_only ? impl_->db.model_rating : impl_->db.rel_rating;
+      ranked_heads = q.models_only;
     } else if (creator) {
       dbi = impl_->db.rel_creator;
       append(index_prefix, creator->bytes);
@@ -1375,6 +1408,10 @@ Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
       break;
     }
     auto rec = impl_->load(*txn, item->id);
+    // Models ranked by rating are walked by head: one this node does not
+    // show stands in for its newest version that it does.
+    if (rec && ranked_heads && (impl_->denied(*txn, *rec, q.deny_curators) || impl_->voided(*txn, *rec)))
+      rec = impl_->fallback_version(*txn, *rec, q.deny_curators);
     if (!rec || !impl_->matches(*txn, *rec, q, text_words)) {
       last_order = item->order;
       continue;

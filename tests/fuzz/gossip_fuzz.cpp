@@ -36,6 +36,22 @@ void walk(seedbank::schema::GossipMessage::Reader m) {
     case W::QUERY: sink += m.getQuery().getHash().size(); break;
     case W::QUERY_REPLY: data_list(m.getQueryReply().getRecords()); break;
     case W::BYE: sink += m.getBye().size(); break;
+    case W::FIND_SEEDERS: sink += m.getFindSeeders().size(); break;
+    case W::SEEDERS:
+      sink += m.getSeeders().getInfoHash().size();
+      for (auto p : m.getSeeders().getPeers()) sink += p.getHost().size() + p.getPort();
+      break;
+    case W::WANT_BLOB: {
+      auto w = m.getWantBlob();
+      sink += w.getSha256().size() + w.getRecord().size() + w.getOffset();
+      break;
+    }
+    case W::BLOB: {
+      auto b = m.getBlob();
+      sink += b.getSha256().size() + b.getData().size() + b.getOffset() + b.getSize() +
+              static_cast<std::size_t>(b.getStatus());
+      break;
+    }
     default: break;
   }
   (void)sink;

@@ -522,8 +522,15 @@ struct Api::Impl {
     auto key = index.model_by_number(*id);
     auto m = key ? index.model(*key) : std::nullopt;
     if (!m || !m->head) return error_response(404, "No model with id " + std::to_string(*id));
-    auto head = index.get(*m->head);
-    if (!head || config.refuses(*head, index)) return error_response(404, "No model with id " + std::to_string(*id));
+    // The newest version this node shows: a denied newest version leaves
+    // the model to the one before it.
+    std::optional<p::Record> head;
+    for (const auto& v : m->versions)
+      if (auto rec = index.get(v); rec && !config.refuses(*rec, index)) {
+        head = std::move(rec).value();
+        break;
+      }
+    if (!head) return error_response(404, "No model with id " + std::to_string(*id));
     JsonOut out;
     write_model(out, *m, *head, index, links_for(request));
     return text_json(200, out.take());

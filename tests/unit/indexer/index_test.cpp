@@ -414,6 +414,34 @@ BOOST_AUTO_TEST_CASE(models_group_versions_with_ids_tags_creators_and_names) {
   BOOST_TEST(index->query_releases(q)->items.size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_model_whose_newest_version_is_denied_falls_back_to_the_one_before) {
+  ModelViews views;
+  views.build(*this);
+  auto curator = SecretKey::generate();
+  add(*protocol::sign_record(curator, "test", 4000, [&](schema::RecordBody::Builder b) {
+    auto list = b.initPayload().initDenyList();
+    list.setName("takedowns");
+    list.initEntries(1)[0].initTarget().setRelease(capnp::Data::Reader(views.v2.data(), 32));
+  }));
+  for (auto sort : {SortOrder::newest, SortOrder::highest_rated}) {
+    ReleaseQuery q;
+    q.models_only = true;
+    q.sort = sort;
+    q.deny_curators = {curator.public_key()};
+    auto page = index->query_releases(q);
+    BOOST_REQUIRE(page.ok());
+    std::set<std::string> ids;
+    for (const auto& r : page->items) ids.insert(to_hex(r.id()));
+    BOOST_TEST(ids == (std::set<std::string>{to_hex(views.v1), to_hex(views.other)}));
+    // A node that does not follow the curator still shows the newest.
+    q.deny_curators.clear();
+    ids.clear();
+    page = index->query_releases(q);
+    for (const auto& r : page->items) ids.insert(to_hex(r.id()));
+    BOOST_TEST(ids == (std::set<std::string>{to_hex(views.v2), to_hex(views.other)}));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(an_index_of_format_1_is_upgraded_when_opened) {
   ModelViews views;
   views.build(*this);
