@@ -37,7 +37,8 @@ constexpr std::uint64_t kHourMs = 3600 * 1000;  // records per write transaction
 // Every named database; docs/architecture.md describes each key.
 struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating,
-      agg, current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time, author_hour;
+      agg, current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time, author_hour,
+      rotations;
 };
 
 // What `models` holds per model key.
@@ -236,6 +237,8 @@ struct Index::Impl {
     if (auto st = txn.put(db.by_time, time_id(rec.created_at(), rec.id()), {}); !st) return st.error();
     if (auto st = txn.put(db.author_time, author_time_key(rec), {}); !st) return st.error();
     if (auto st = bump(txn, db.author_hour, hour_bucket(rec, arrival_ms), {}); !st) return st.error();
+    if (rec.kind() == RecordKind::key_rotation)
+      if (auto st = index_rotation(txn, rec); !st) return st.error();
 
     auto target = replacement_target(rec);
     if (target) {
@@ -645,7 +648,15 @@ struct Index::Impl {
   std::optional<Rotation> rotation_of(const lmdb::Txn& txn, const PublicKey& author) const {
     auto cur = parse_current(txn.get(db.current, current_key(RecordKind::key_rotation, author, {})));
     if (!cur) return std::nullopt;
-    auto rec = load(txn, cur->id);
+    if (auto summary = txn.get(db.rotations, cur->id); summary && summary->size() == 34) {
+      Rotation out;
+      std::memcpy(out.new_key.bytes.data(), summary->data() + 2, 32);
+      out.revoked = (*summary)[0] != 0;
+      out.at_ms = cur->t;
+      out.record = cur->id;
+      return out;
+    }
+    auto rec = load(txn, cur->id);  // indexed before the rotations table
     if (!rec || rec->kind() != RecordKind::key_rotation) return std::nullopt;
     auto k = rec->body().getPayload().getKeyRotation();
     Rotation out;
@@ -656,29 +667,43 @@ struct Index::Impl {
     return out;
   }
 
+  // rotations: <rotation id> -> revokeOld, keepListed (one byte each) and
+  // the new key (32 bytes), and
+  // <rotation id><kept record id> -> {} for its keep list, so voided()
+  // never reads a rotation record (up to 2 MiB).
+  Status index_rotation(lmdb::Txn& txn, const Record& rec) {
+    auto k = rec.body().getPayload().getKeyRotation();
+    const auto id = rec.id();
+    Bytes flags = {static_cast<std::uint8_t>(k.getRevokeOld()), static_cast<std::uint8_t>(k.getKeepListed())};
+    append(flags, data_view(k.getNewKey()));
+    if (auto st = txn.put(db.rotations, id, flags); !st) return st;
+    for (auto kept : k.getKeep()) {
+      Bytes key(id.begin(), id.end());
+      append(key, data_view(kept));
+      if (auto st = txn.put(db.rotations, key, {}); !st) return st;
+    }
+    return {};
+  }
+
   // Whether the current revoking rotation of rec's author voids it: signed
   // after the rotation, or earlier but not in the rotation's keep list (when
-  // it has one). One lookup for authors who never rotated.
+  // it has one). One lookup for authors who never rotated, three at most.
   bool voided(const lmdb::Txn& txn, const Record& rec) const {
     auto cur = parse_current(txn.get(db.current, current_key(RecordKind::key_rotation, rec.author(), {})));
     if (!cur || cur->id == rec.id()) return false;
-    auto rot = load(txn, cur->id);
-    if (!rot || rot->kind() != RecordKind::key_rotation) return false;
-    auto k = rot->body().getPayload().getKeyRotation();
-    if (!k.getRevokeOld()) return false;
-    if (rec.created_at() > rot->created_at()) return true;
-    if (!k.getKeepListed()) return false;
-    auto keep = k.getKeep();
-    const auto id = rec.id();
-    unsigned lo = 0, hi = keep.size();  // ascending (checked on ingest)
-    while (lo < hi) {
-      unsigned mid = lo + (hi - lo) / 2;
-      int c = std::memcmp(keep[mid].begin(), id.data(), 32);
-      if (c == 0) return false;
-      if (c < 0) lo = mid + 1;
-      else hi = mid;
+    bool revoke = false, keep_listed = false;
+    if (auto flags = txn.get(db.rotations, cur->id); flags && flags->size() == 34) {
+      revoke = (*flags)[0] != 0;
+      keep_listed = (*flags)[1] != 0;
+    } else if (auto rot = load(txn, cur->id); rot && rot->kind() == RecordKind::key_rotation) {
+      revoke = rot->body().getPayload().getKeyRotation().getRevokeOld();  // indexed before the table: no list
     }
-    return true;
+    if (!revoke) return false;
+    if (rec.created_at() > cur->t) return true;
+    if (!keep_listed) return false;
+    Bytes key(cur->id.begin(), cur->id.end());
+    append(key, rec.id());
+    return !txn.get(db.rotations, key).has_value();
   }
 
   static Bytes name_key(std::string_view name, const PublicKey& author) {
@@ -907,7 +932,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"tags", &d.tags, 0},           {"creators", &d.creators, 0},
       {"names", &d.names, 0},         {"rel_ratings", &d.rel_ratings, 0},
       {"denied", &d.denied, 0},       {"author_time", &d.author_time, 0},
-      {"author_hour", &d.author_hour, 0},
+      {"author_hour", &d.author_hour, 0}, {"rotations", &d.rotations, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);

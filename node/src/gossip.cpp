@@ -63,6 +63,9 @@ constexpr auto kBlobAnswerTimeout = std::chrono::seconds(20);
 constexpr auto kBlobPatience = std::chrono::seconds(120);  // how long peers that are fetching it are waited for
 constexpr auto kBlobRetry = std::chrono::seconds(3);
 constexpr auto kBlobFailedFor = std::chrono::seconds(30);  // a fetch that found no peer is not retried sooner
+constexpr auto kBlobGrace = std::chrono::seconds(10);  // a relay's own fetch says "later" this long without bytes
+constexpr std::size_t kMaxBlobsPerAuthor = 32;        // fetching or waiting, images named by one author's records
+constexpr std::size_t kMaxKnownImages = 200000;      // remembered image -> record, for fetches on demand
 constexpr std::size_t kPeersPerMessage = 32;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kFrameTimeout = std::chrono::seconds(30);
@@ -230,10 +233,13 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   // Images fetched from peers (wantBlob/blob), one session asked at a time.
   struct BlobFetch {
     p::RecordId record{};              // names the image
+    p::PublicKey author;               // the naming record's
     const Session* exclude = nullptr;  // a peer that asked us for it (so lacks it)
     const Session* asking = nullptr;   // the peer asked now
     std::set<const Session*> tried;
     bool any_later = false;            // a peer said it is fetching it
+    bool found = false;                // a peer sent some of it
+    unsigned rounds = 0;
     p::Bytes data;                     // from the peer asked now
     std::uint64_t size = 0;
     Clock::time_point started = Clock::now();
@@ -243,6 +249,7 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   struct QueuedBlob {
     p::Sha256Digest sha{};
     p::RecordId record{};
+    p::PublicKey author;
     const Session* exclude = nullptr;
     std::vector<std::function<void(p::Status)>> done;
   };
@@ -251,6 +258,7 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   std::map<p::Sha256Digest, Clock::time_point> blob_failed;  // until when not to try again
   mutable std::mutex blob_mutex;
   std::set<p::Sha256Digest> blob_wanted;  // fetched or queued; read from other threads
+  std::unordered_map<p::Sha256Digest, p::RecordId, DigestHash> known_images;  // image -> a record naming it
   std::uint64_t store_used = 0;
   Clock::time_point store_used_at{};
   asio::steady_timer tick_timer, sync_timer;
@@ -879,51 +887,62 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
 
   // -- images over gossip --
 
-  // Why this node will not fetch or serve image `sha` of `record`, or nullopt.
-  std::optional<std::string> image_refused(const p::Sha256Digest& sha, const p::RecordId& record) {
+  // Why this node will not fetch or serve image `sha` of `owner`, or nullopt.
+  std::optional<std::string> image_refused(const p::Sha256Digest& sha, const p::Record& owner) {
     if (!options.store || !options.image_policy) return std::string("this node keeps no images from peers");
-    auto rec = index.get(record);
-    if (!rec) return std::string("the record naming it is not known here");
-    return options.image_policy(*rec, sha);
+    return options.image_policy(owner, sha);
   }
 
-  // Starts (or joins, or queues) a fetch of image `sha`. False, with `done`
-  // told why, when it will not be fetched.
+  bool over_quota(std::uint64_t extra) {
+    if (!options.store_quota) return false;
+    if (Clock::now() - store_used_at > std::chrono::minutes(1)) {
+      store_used = options.store->used_bytes();
+      store_used_at = Clock::now();
+    }
+    return store_used + extra > options.store_quota;
+  }
+
+  // Starts (or joins, or queues) a fetch of image `sha`, which `record`
+  // names. False, with `done` told why, when it will not be fetched.
   bool want_blob(const p::Sha256Digest& sha, const p::RecordId& record, const Session* exclude,
                  std::function<void(p::Status)> done) {
-    auto fail = [&](const std::string& why) {
-      if (done) asio::post(io, [done, e = make_error(ErrorCode::not_found, "image " + p::to_hex(sha) + ": " + why)] { done(e); });
+    auto fail = [&](ErrorCode code, const std::string& why) {
+      if (done) asio::post(io, [done, e = make_error(code, "image " + p::to_hex(sha) + ": " + why)] { done(e); });
       return false;
     };
     if (options.store && options.store->contains(sha)) {
       if (done) asio::post(io, [done] { done(p::Status{}); });
       return false;
     }
-    if (auto why = image_refused(sha, record)) return fail(*why);
+    auto owner = index.get(record);
+    if (!owner) return fail(ErrorCode::not_found, "the record naming it is not known here");
+    if (auto why = image_refused(sha, *owner)) return fail(ErrorCode::refused, *why);
+    remember_image(sha, record);
     if (auto it = blobs.find(sha); it != blobs.end()) {
       if (done) it->second.done.push_back(std::move(done));
       return true;
     }
-    for (auto& q : blob_queue)
+    std::size_t by_author = 0;
+    for (auto& q : blob_queue) {
       if (q.sha == sha) {
         if (done) q.done.push_back(std::move(done));
         return true;
       }
+      by_author += q.author == owner->author();
+    }
+    for (const auto& [other, f] : blobs) by_author += f.author == owner->author();
     if (auto it = blob_failed.find(sha); it != blob_failed.end()) {
-      if (Clock::now() < it->second) return fail("no peer had it a moment ago; try again in half a minute");
+      if (Clock::now() < it->second) return fail(ErrorCode::not_found, "no peer had it a moment ago; try again in half a minute");
       blob_failed.erase(it);
     }
-    if (options.store_quota) {
-      if (Clock::now() - store_used_at > std::chrono::minutes(1)) {
-        store_used = options.store->used_bytes();
-        store_used_at = Clock::now();
-      }
-      if (store_used >= options.store_quota)
-        return fail("the store is at its quota of " + std::to_string(options.store_quota) + " bytes");
-    }
+    if (over_quota(0)) return fail(ErrorCode::limit, "the store is at its quota of " + std::to_string(options.store_quota) + " bytes");
+    // One author's images cannot crowd out everyone else's.
+    if (by_author >= kMaxBlobsPerAuthor)
+      return fail(ErrorCode::limit, "this node is already fetching " + std::to_string(by_author) + " images of " +
+                                        owner->author().to_text() + "; try again later");
     if (blobs.size() >= kMaxBlobFetches && blob_queue.size() >= kMaxBlobQueue)
-      return fail("too many images are waiting to be fetched; try again later");
-    QueuedBlob q{sha, record, exclude, {}};
+      return fail(ErrorCode::limit, "too many images are waiting to be fetched; try again later");
+    QueuedBlob q{sha, record, owner->author(), exclude, {}};
     if (done) q.done.push_back(std::move(done));
     {
       std::lock_guard lock(blob_mutex);
@@ -940,6 +959,7 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   void start_blob(QueuedBlob q) {
     auto& f = blobs[q.sha];
     f.record = q.record;
+    f.author = q.author;
     f.exclude = q.exclude;
     f.done = std::move(q.done);
     f.timer = std::make_shared<asio::steady_timer>(io);
@@ -965,15 +985,32 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     if (f.any_later && Clock::now() - f.started < kBlobPatience) {
       f.any_later = false;
       f.tried.clear();
-      f.timer->expires_after(kBlobRetry);
-      f.timer->async_wait([w = weak_from_this(), sha](const boost::system::error_code& ec) {
-        auto self = w.lock();
-        if (!ec && self && !self->stopped) self->next_blob_peer(sha);
-      });
+      retry_blob_later(sha, nullptr);
       return;
     }
-    finish_blob(sha, make_error(ErrorCode::not_found, "no peer has the image " + p::to_hex(sha) + " (" +
-                                                          std::to_string(f.tried.size()) + " asked)"));
+    finish_blob(sha, make_error(ErrorCode::not_found, "no peer had the image " + p::to_hex(sha) +
+                                                          (f.rounds ? " after " + std::to_string(f.rounds + 1) +
+                                                                          " rounds of asking"
+                                                                    : std::string())));
+  }
+
+  // In kBlobRetry: asks `same` again from where it left off (it said it was
+  // busy), or, without one, starts another round over every peer.
+  void retry_blob_later(const p::Sha256Digest& sha, const Session* same) {
+    auto& f = blobs.at(sha);
+    ++f.rounds;
+    f.asking = same;
+    f.timer->expires_after(kBlobRetry);
+    f.timer->async_wait([w = weak_from_this(), sha, same](const boost::system::error_code& ec) {
+      auto self = w.lock();
+      if (ec || !self || self->stopped) return;
+      auto it = self->blobs.find(sha);
+      if (it == self->blobs.end()) return;
+      if (same)
+        for (auto& s : self->open_sessions())
+          if (s.get() == same && it->second.asking == same) return self->ask_blob(*s, sha, it->second);
+      self->next_blob_peer(sha);
+    });
   }
 
   void ask_blob(Session& s, const p::Sha256Digest& sha, BlobFetch& f) {
@@ -997,16 +1034,26 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     auto it = blobs.find(sha);
     if (it == blobs.end() || it->second.asking != &s) return;  // late, or never asked: ignored
     auto& f = it->second;
+    // An answer to an earlier request (one that timed out, then was asked
+    // again) is ignored, not held against the peer.
+    if (b.getOffset() != f.data.size()) return;
     if (b.getStatus() != schema::BlobStatus::OK) {
-      if (b.getStatus() == schema::BlobStatus::LATER) f.any_later = true;
+      if (b.getStatus() == schema::BlobStatus::LATER) {
+        f.any_later = true;
+        // Busy in the middle of the file: ask it again for the rest.
+        if (!f.data.empty() && Clock::now() - f.started < kBlobPatience) return retry_blob_later(sha, &s);
+      }
       return next_blob_peer(sha);
     }
     auto size = b.getSize(), offset = b.getOffset();
     auto n = b.getData().size();
-    if (offset != f.data.size() || size > kMaxBlobBytes || (f.size && size != f.size) || offset + n > size ||
-        (n == 0 && offset < size))
+    if (size > kMaxBlobBytes || (f.size && size != f.size) || offset + n > size || (n == 0 && offset < size))
       return s.close("sent a part of an image that does not fit what was asked", true);
+    if (!f.size && over_quota(size))
+      return finish_blob(sha, make_error(ErrorCode::limit, "image " + p::to_hex(sha) + " (" + std::to_string(size) +
+                                                               " bytes) would take the store over its quota"));
     f.size = size;
+    f.found = true;
     f.data.insert(f.data.end(), b.getData().begin(), b.getData().end());
     if (f.data.size() < size) return ask_blob(s, sha, f);
     p::Sha256Stream h;
@@ -1031,14 +1078,15 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     auto node = blobs.extract(sha);
     if (node.empty()) return;
     node.mapped().timer->cancel();
+    auto now = Clock::now();
     if (!status) {
-      auto now = Clock::now();
       if (blob_failed.size() > 10000) std::erase_if(blob_failed, [&](const auto& e) { return e.second < now; });
       blob_failed[sha] = now + kBlobFailedFor;
     }
     {
       std::lock_guard lock(blob_mutex);
       blob_wanted.erase(sha);
+      if (status) known_images.erase(sha);
     }
     for (auto& d : node.mapped().done) d(status);
     while (blobs.size() < kMaxBlobFetches && !blob_queue.empty()) {
@@ -1057,18 +1105,24 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   }
 
   // Answers a peer's wantBlob: a chunk from the store; "later" while this
-  // node fetches it from its other peers, or is busy; "unknown" otherwise.
+  // node's own fetch of it is young or getting bytes, or it is busy;
+  // "unknown" otherwise (so an image nobody has is given up on quickly).
   void serve_blob(Session& s, const p::Sha256Digest& sha, const p::RecordId& record, std::uint64_t offset) {
     capnp::MallocMessageBuilder m;
     auto reply = m.initRoot<schema::GossipMessage>().initBlob();
     reply.setSha256(capnp::Data::Reader(sha.data(), sha.size()));
     reply.setOffset(offset);
     reply.setStatus(schema::BlobStatus::UNKNOWN);
-    if (image_refused(sha, record)) return s.send(m);
+    if (!options.store || !options.image_policy) return s.send(m);
     if (!options.store->contains(sha)) {
-      if (want_blob(sha, record, &s, {})) reply.setStatus(schema::BlobStatus::LATER);
+      want_blob(sha, record, &s, {});
+      auto it = blobs.find(sha);
+      if (it != blobs.end() && (it->second.found || Clock::now() - it->second.started < kBlobGrace))
+        reply.setStatus(schema::BlobStatus::LATER);
       return s.send(m);
     }
+    auto owner = index.get(record);
+    if (!owner || image_refused(sha, *owner)) return s.send(m);
     if (s.queued > kQueueLow) {
       reply.setStatus(schema::BlobStatus::LATER);
       return s.send(m);
@@ -1088,6 +1142,14 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     s.send(m);
   }
 
+  // Images records name, remembered so the HTTP side can fetch one that is
+  // asked for later (an avatar, a post image dropped from a full queue).
+  void remember_image(const p::Sha256Digest& sha, const p::RecordId& record) {
+    std::lock_guard lock(blob_mutex);
+    if (known_images.size() >= kMaxKnownImages && !known_images.count(sha)) return;
+    known_images[sha] = record;
+  }
+
   // An image post's image or a profile's avatar that just arrived: fetched
   // at once (within the node's policy and quota), so images travel with
   // their records from node to node.
@@ -1105,7 +1167,9 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     } else {
       return;
     }
-    if (!options.store->contains(sha)) want_blob(sha, rec.id(), nullptr, {});
+    if (options.store->contains(sha)) return;
+    remember_image(sha, rec.id());
+    want_blob(sha, rec.id(), nullptr, {});
   }
 
   void finish_query(std::uint32_t id) {
@@ -1494,6 +1558,13 @@ void GossipService::fetch_blob(const p::Sha256Digest& sha256, const p::RecordId&
 bool GossipService::fetching_blob(const p::Sha256Digest& sha256) const {
   std::lock_guard lock(impl_->blob_mutex);
   return impl_->blob_wanted.count(sha256) > 0;
+}
+
+std::optional<p::RecordId> GossipService::image_owner(const p::Sha256Digest& sha256) const {
+  std::lock_guard lock(impl_->blob_mutex);
+  auto it = impl_->known_images.find(sha256);
+  if (it == impl_->known_images.end()) return std::nullopt;
+  return it->second;
 }
 
 void GossipService::query(const std::string& hash, std::chrono::milliseconds timeout,

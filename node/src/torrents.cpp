@@ -812,6 +812,11 @@ std::size_t TorrentService::prune() {
     if (it->second.handle.is_valid()) impl_->session->remove_torrent(it->second.handle);
     std::error_code ec;
     std::filesystem::remove(impl_->resume_dir() / (it->first + ".resume"), ec);  // not resumed after a restart
+    // Its partial data goes too, unless a file is being verified into the
+    // store right now (then it is left for a later fetch to reuse).
+    bool busy = false;
+    for (const auto& slot : it->second.slots) busy = busy || slot.verifying || slot.moving;
+    if (!busy) std::filesystem::remove_all(impl_->partial_dir(it->second.info_hash), ec);
     it = impl_->torrents.erase(it);
     ++removed;
   }

@@ -227,15 +227,7 @@ struct Api::Impl {
       std::lock_guard lock(mutex);
       if (!loopback_only) return std::nullopt;
     }
-    std::string host = request.host;
-    if (!host.empty() && host[0] == '[') {
-      if (auto end = host.find(']'); end != std::string::npos) host = host.substr(0, end + 1);
-    } else if (auto colon = host.find(':'); colon != std::string::npos) {
-      host = host.substr(0, colon);
-    }
-    if (host.empty() || host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0 ||
-        (host.size() > 10 && host.compare(host.size() - 10, 10, ".localhost") == 0))
-      return std::nullopt;
+    if (request.host.empty() || names_this_machine(request.host)) return std::nullopt;
     return error_response(421, "this node serves 127.0.0.1 only, not '" + request.host.substr(0, 100) +
                                    "'; to serve other names run it with --http 0.0.0.0:PORT");
   }
@@ -847,6 +839,14 @@ struct Api::Impl {
   // makes are refused (Sec-Fetch-Site, Origin).
 
   std::optional<HttpResponse> foreign(const HttpRequest& request, const std::string& what) {
+    // Only from this machine, by a name of this machine (not a DNS name
+    // rebound to it), whatever address the node listens on.
+    if (!is_loopback_ip(request.remote))
+      return error_response(403, "only the node's own machine can " + what +
+                                     "; open the gallery there (http://127.0.0.1:PORT/) or use the seedbank command");
+    if (!names_this_machine(request.host))
+      return error_response(403, "to " + what + ", name this machine in the address (127.0.0.1, localhost or [::1]), "
+                                 "not '" + request.host.substr(0, 100) + "'");
     if (request.sec_fetch_site == "cross-site" || request.sec_fetch_site == "same-site")
       return error_response(403, "another web site cannot " + what);
     if (!request.origin.empty() && request.origin != "http://" + request.host)
@@ -902,8 +902,15 @@ struct Api::Impl {
     return *v;
   }
 
+  // A text field cut to at most `max` bytes, never inside a character.
   std::string text_field(const json& body, const char* field, std::size_t max = 16000) {
-    return body.contains(field) && body[field].is_string() ? body[field].get<std::string>().substr(0, max) : "";
+    if (!body.contains(field) || !body[field].is_string()) return "";
+    std::string text = body[field].get<std::string>();
+    if (text.size() <= max) return text;
+    std::size_t n = max;
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;  // text[n] starts what is cut
+    text.resize(n);
+    return text;
   }
 
   // POST /api/seedbank/ratings {modelVersionId, stars, review}
@@ -1145,8 +1152,8 @@ struct Api::Impl {
         std::chrono::milliseconds(0));
   }
 
-  // Asks gossip for a post's image, at most every kImageFetchInterval per
-  // post; does not wait.
+  // Asks gossip for the image a post or profile names, at most every
+  // kImageFetchInterval per record; does not wait.
   void fetch_post_image(const HttpRequest& request, const p::Record& post, const p::Sha256Digest& sha) {
     if (!link.run || !link.gossip || request.method == "HEAD") return;
     {
@@ -1170,7 +1177,16 @@ struct Api::Impl {
     if (index.is_denied(*sha, config.deny_curators))
       return error_response(404, "no image " + p::to_hex(*sha) + " is known to this node");
     if (!store.contains(*sha)) {
-      if (link.gossip && link.gossip->fetching_blob(*sha)) {
+      // A post's image or an avatar: gossip is fetching it, or fetches it
+      // now from the record that names it.
+      bool fetching = link.gossip && link.gossip->fetching_blob(*sha);
+      if (link.gossip && !fetching)
+        if (auto owner = link.gossip->image_owner(*sha))
+          if (auto rec = index.get(*owner); rec && !config.refuses_image(*rec, *sha, index)) {
+            fetch_post_image(request, *rec, *sha);
+            fetching = true;
+          }
+      if (fetching) {
         auto r = error_response(503, "image " + p::to_hex(*sha) + " is being fetched from peers; try again in a few seconds");
         r.headers.emplace_back("Retry-After", "2");
         return r;

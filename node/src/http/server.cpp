@@ -21,6 +21,23 @@
 
 namespace seedbank::node {
 
+bool is_loopback_ip(std::string_view ip) {
+  if (ip.starts_with("::ffff:")) ip.remove_prefix(7);  // IPv4 on a dual-stack socket
+  return ip.starts_with("127.") || ip == "::1";
+}
+
+bool names_this_machine(std::string_view host) {
+  if (!host.empty() && host[0] == '[') {
+    if (auto end = host.find(']'); end != std::string_view::npos) host = host.substr(0, end + 1);
+  } else if (auto colon = host.find(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  // 127.x.y.z as digits and dots only: "127.example.com" is a DNS name.
+  bool loopback_v4 = host.starts_with("127.") && host.find_first_not_of("0123456789.") == std::string_view::npos;
+  return host == "localhost" || host == "[::1]" || loopback_v4 || host.ends_with(".localhost");
+}
+
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -102,7 +119,8 @@ struct HttpServer::Impl {
       if (!ec) {
         const auto& head = parser.get();
         std::string_view target(head.target().data(), head.target().size());
-        if (head.method() != http::verb::post || !target.starts_with(kUploadTarget)) {
+        // (Uploads act as the node's user: only from this machine.)
+        if (head.method() != http::verb::post || !target.starts_with(kUploadTarget) || !is_loopback_ip(remote)) {
           if (parser.content_length() && *parser.content_length() > kMaxRequestBody) ec = http::error::body_limit;
           else parser.body_limit(kMaxRequestBody);
         }

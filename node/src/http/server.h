@@ -25,6 +25,12 @@ inline constexpr std::size_t kMaxRequestBody = 1u << 20;
 // POSTs of images to share (the gallery's forms) may be larger: 16 MiB, the
 // most an image travels over gossip (kMaxBlobBytes).
 inline constexpr std::string_view kUploadTarget = "/api/seedbank/images";
+
+// Whether an IP address (as HttpRequest::remote holds it) is a loopback one.
+bool is_loopback_ip(std::string_view ip);
+// Whether a Host header (a name, then maybe ":port") names this machine:
+// localhost, *.localhost, 127.x.y.z or [::1].
+bool names_this_machine(std::string_view host);
 inline constexpr std::size_t kMaxUploadBody = 16u << 20;
 
 struct HttpRequest {

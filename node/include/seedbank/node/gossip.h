@@ -138,6 +138,9 @@ class GossipService {
                   std::function<void(protocol::Status)> done = {});
   // Whether a fetch of `sha256` is under way or waiting. Thread-safe.
   bool fetching_blob(const protocol::Sha256Digest& sha256) const;
+  // A record naming image `sha256` (an image post or profile this node got
+  // and whose image it has not stored yet), to fetch it with. Thread-safe.
+  std::optional<protocol::RecordId> image_owner(const protocol::Sha256Digest& sha256) const;
 
  private:
   struct Impl;

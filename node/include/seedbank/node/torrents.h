@@ -91,8 +91,9 @@ class TorrentService {
   // fetch refuses them (error conflict, with the reason).
   using ReleaseFilter = std::function<std::optional<std::string>(const protocol::Record&)>;
   void set_filter(ReleaseFilter filter);
-  // Removes loaded torrents whose release the filter now refuses; their
-  // files stay in the store. Returns how many were removed.
+  // Removes loaded torrents whose release the filter now refuses. Their
+  // verified files stay in the store; their partial downloads are deleted.
+  // Returns how many were removed.
   std::size_t prune();
   // Connects a known torrent to more peers.
   void add_peers(const std::string& release_id_hex, const std::vector<std::string>& peers);
