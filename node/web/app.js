@@ -284,6 +284,13 @@
   }
 
   // In place of a form that needs the node's signing key, when it has none.
+  // Why favourites, sharing and rating are missing: the node answers them
+  // only on its own machine (or /api/seedbank/me failed otherwise).
+  function actionsUnavailable(err) {
+    return h('p', { class: 'muted no-key-note' },
+      `Favourites, sharing and rating work in the gallery on the node's own machine (${text(err && err.message)}).`);
+  }
+
   function noKeyNote(what) {
     return h('p', { class: 'muted no-key-note' }, `To ${what}, this node needs a signing key: run `,
       h('code', null, 'seedbank keygen'), ' on its data dir, then reload this page.');
@@ -736,8 +743,17 @@
     return model.creator && model.creator.username ? text(model.creator.username) : '';
   }
 
+  // A creator's page. Display names are not unique (any key can claim
+  // any name), so links name the key whenever it is known.
   function userPath(username) {
     return `/user/${encodeURIComponent(username)}`;
+  }
+
+  function creatorKey(model) {
+    const sb = model && model.seedbank && typeof model.seedbank === 'object' ? model.seedbank : {};
+    if (typeof sb.creator === 'string' && sb.creator) return sb.creator;
+    const first = Array.isArray(model && model.modelVersions) ? model.modelVersions[0] : null;
+    return first && first.seedbank && typeof first.seedbank.creator === 'string' ? first.seedbank.creator : '';
   }
 
   function modelCard(model) {
@@ -763,7 +779,7 @@
         h('span', { class: 'downloads', title: 'Downloads' }, `↓ ${formatCount(stats.downloadCount)}`)),
       username && h('div', { class: 'card-creator' },
         h('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' }, username.slice(0, 1).toUpperCase()),
-        h('a', { class: 'creator-link', href: userPath(username) }, username))));
+        h('a', { class: 'creator-link', href: userPath(creatorKey(model) || username) }, username))));
     // The whole card opens the model, except its own links and buttons.
     card.addEventListener('click', (event) => {
       if (event.defaultPrevented || event.target.closest('a, button')) return;
@@ -976,7 +992,7 @@
         badge(text(model.type), 'badge-type'),
         model.nsfw && badge('NSFW', 'badge-nsfw'),
         username && h('span', { class: 'byline-creator' }, 'by ',
-          h('a', { class: 'creator-link', href: userPath(username) }, username)),
+          h('a', { class: 'creator-link', href: userPath(creatorKey(model) || username) }, username)),
         stars(stats.rating, stats.ratingCount),
         h('span', { class: 'muted', title: 'Downloads' }, `↓ ${formatCount(stats.downloadCount)} downloads`)),
       tags.length > 0 && h('div', { class: 'tags' },
@@ -1061,7 +1077,9 @@
           forgetMe();
           return isFavorite(data.favorites, version.id);
         }));
-    }, () => {}); // a node without /api/seedbank/me: no button
+    }, (err) => {
+      if (!signal.aborted) slot.append(actionsUnavailable(err));
+    });
     return slot;
   }
 
@@ -1083,6 +1101,7 @@
         note.textContent = 'Signing…';
         try {
           await postJson('/api/seedbank/retractions', { modelVersionId: version.id, reason: reason.trim() });
+          if (signal.aborted) return; // the user went elsewhere meanwhile
           navigate('/');
         } catch (err) {
           note.textContent = `Not retracted: ${err.message}`;
@@ -1311,7 +1330,7 @@
       const name = text(r.username);
       return h('li', { class: 'review' },
         h('div', { class: 'review-head' },
-          name ? h('a', { class: 'review-user', href: userPath(name), title: text(r.creator) }, name) : h('span', null, 'Someone'),
+          name ? h('a', { class: 'review-user', href: userPath(text(r.creator) || name), title: text(r.creator) }, name) : h('span', null, 'Someone'),
           stars(r.stars, 1, false),
           h('span', { class: 'muted' }, formatDate(r.createdAt))),
         text(r.review).trim() && h('p', { class: 'review-text' }, text(r.review)));
@@ -1461,14 +1480,18 @@
 
     let data;
     try {
-      data = await api(query('/api/v1/creators', { query: username, limit: 1 }), page.signal);
+      data = await api(query('/api/v1/creators', { query: username, limit: 20 }), page.signal);
     } catch (err) {
       if (isAbort(err)) return;
       profile.replaceChildren(h('h1', { class: 'creator-name' }, username), errorBox(err.message, () => renderCreator(username)));
       return;
     }
     const items = Array.isArray(data.items) ? data.items : [];
-    const creator = items.find((c) => c && c.username === username) || items[0] || null;
+    // A key names one creator; a display name may be claimed by several
+    // (and a stranger may take a key as display name): the key wins.
+    const keyOf = (c) => (c && c.seedbank && typeof c.seedbank.key === 'string' ? c.seedbank.key : '');
+    const creator = items.find((c) => keyOf(c) === username) || items.find((c) => c && c.username === username) ||
+      items[0] || null;
     const actions = h('div', { class: 'profile-actions' });
     const editor = h('div', { class: 'profile-editor' });
     profile.replaceChildren();
@@ -1485,7 +1508,7 @@
     if (page.signal.aborted) return;
     // Releases of a rotated key show under the key it rotated to.
     if (mine.identity && (mine.identity === key || mine.identity === sb.rotatedTo)) {
-      editor.append(profileForm(creator, username));
+      editor.append(profileForm(creator, username, mine.identity, page.signal));
       return;
     }
     actions.append(toggleButton('follow-button', (on) => (on ? 'Following' : 'Follow'),
@@ -1505,9 +1528,9 @@
 
   // Edits this node's own profile: a new signed profile replaces the old
   // one on every node.
-  function profileForm(creator, username) {
+  function profileForm(creator, username, identity, signal) {
     const sb = creator.seedbank;
-    const name = h('input', { id: 'profile-name', name: 'displayName', type: 'text', required: true, maxlength: 200,
+    const name = h('input', { id: 'profile-name', name: 'displayName', type: 'text', required: true, maxlength: 100,
       value: text(sb.displayName) });
     const bio = h('textarea', { id: 'profile-bio', name: 'bio', rows: 4, maxlength: 16000 });
     bio.value = text(sb.bio);
@@ -1516,6 +1539,10 @@
     const avatarFile = h('input', { id: 'profile-avatar', name: 'avatar', type: 'file', accept: SHAREABLE_TYPES.join(',') });
     const currentAvatar = imageSha(creator.image);
     const dropAvatar = currentAvatar ? h('input', { id: 'profile-avatar-remove', type: 'checkbox' }) : null;
+    if (dropAvatar) {  // a new avatar and "remove it" exclude each other
+      dropAvatar.addEventListener('change', () => { avatarFile.disabled = dropAvatar.checked; });
+      avatarFile.addEventListener('change', () => { dropAvatar.disabled = avatarFile.files.length > 0; });
+    }
     const note = h('p', { class: 'muted', role: 'status' });
     const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Sign and publish');
     const form = h('form', { class: 'stack-form', id: 'profile-form' },
@@ -1556,7 +1583,9 @@
         note.textContent = 'Signing…';
         await postJson('/api/seedbank/profile', { displayName, bio: bio.value, links: lines, avatar });
         forgetMe();
-        if (displayName !== username) navigate(userPath(displayName));
+        if (signal.aborted) return; // the user went elsewhere meanwhile
+        // The key names this profile for sure; a display name may be shared.
+        if (userPath(identity) !== location.pathname) navigate(userPath(identity));
         else renderCreator(username);
       } catch (err) {
         note.textContent = `Not published: ${err.message}`;

@@ -1009,7 +1009,7 @@ struct Api::Impl {
     auto body = json_body(request, "{\"displayName\": \"...\", \"bio\": \"...\", \"links\": [...], \"avatar\": \"<sha256>\"}");
     if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
     auto& b = std::get<json>(body);
-    std::string name = text_field(b, "displayName", 200);
+    std::string name = text_field(b, "displayName");  // its limit is the record's, with its message
     if (name.empty()) return error_response(400, "displayName: give a name to show");
     std::vector<std::string> links;
     if (b.contains("links")) {
