@@ -31,8 +31,8 @@ using protocol::RecordKind;
 constexpr std::string_view kSchemaVersion = "2";
 constexpr std::size_t kMaxQueryScan = 100000;  // candidates one page may examine
 constexpr std::size_t kMaxTextCandidates = 200000;  // sorted in memory; more: walk the sort order
-constexpr std::size_t kCommitGroup = 4000;
-constexpr std::uint64_t kHourMs = 3600 * 1000;  // records per write transaction in a large batch
+constexpr std::size_t kCommitGroup = 4000;  // records per write transaction in a large batch
+constexpr std::uint64_t kHourMs = 3600 * 1000;
 
 // Every named database; docs/architecture.md describes each key.
 struct Dbs {
@@ -652,6 +652,7 @@ struct Index::Impl {
       Rotation out;
       std::memcpy(out.new_key.bytes.data(), summary->data() + 2, 32);
       out.revoked = (*summary)[0] != 0;
+      out.keep_listed = (*summary)[1] != 0;
       out.at_ms = cur->t;
       out.record = cur->id;
       return out;
@@ -689,19 +690,11 @@ struct Index::Impl {
   // after the rotation, or earlier but not in the rotation's keep list (when
   // it has one). One lookup for authors who never rotated, three at most.
   bool voided(const lmdb::Txn& txn, const Record& rec) const {
-    auto cur = parse_current(txn.get(db.current, current_key(RecordKind::key_rotation, rec.author(), {})));
-    if (!cur || cur->id == rec.id()) return false;
-    bool revoke = false, keep_listed = false;
-    if (auto flags = txn.get(db.rotations, cur->id); flags && flags->size() == 34) {
-      revoke = (*flags)[0] != 0;
-      keep_listed = (*flags)[1] != 0;
-    } else if (auto rot = load(txn, cur->id); rot && rot->kind() == RecordKind::key_rotation) {
-      revoke = rot->body().getPayload().getKeyRotation().getRevokeOld();  // indexed before the table: no list
-    }
-    if (!revoke) return false;
-    if (rec.created_at() > cur->t) return true;
-    if (!keep_listed) return false;
-    Bytes key(cur->id.begin(), cur->id.end());
+    auto rot = rotation_of(txn, rec.author());
+    if (!rot || !rot->revoked || rot->record == rec.id()) return false;
+    if (rec.created_at() > rot->at_ms) return true;
+    if (!rot->keep_listed) return false;
+    Bytes key(rot->record.begin(), rot->record.end());
     append(key, rec.id());
     return !txn.get(db.rotations, key).has_value();
   }
@@ -792,18 +785,24 @@ struct Index::Impl {
   // ---- queries ----
 
   // In `models_only` queries, a release is listed when it is its model's head.
-  // The newest version of rec's model older than `rec` that is not
-  // retracted, denied by `curators` or voided: what a model whose head this
-  // node does not show falls back to.
-  std::optional<Record> fallback_version(const lmdb::Txn& txn, const Record& rec,
-                                         const std::vector<PublicKey>& curators) const {
+  // Whether this node shows release `rec` (given the curators it follows),
+  // as far as retraction, deny-lists and revocation go.
+  bool shown(const lmdb::Txn& txn, const Record& rec, const std::vector<PublicKey>& curators) const {
+    return !retracted(txn, rec) && !denied(txn, rec, curators) && !voided(txn, rec);
+  }
+
+  // The nearest version of rec's model newer (or older) than `rec` that
+  // this node shows, if any.
+  std::optional<Record> nearest_shown(const lmdb::Txn& txn, const Record& rec, const std::vector<PublicKey>& curators,
+                                      bool newer) const {
     const ModelKey key = model_key_of(rec);
     Bytes from(key.begin(), key.end());
     append(from, time_id(rec.created_at(), rec.id()));
     lmdb::Cursor c(txn, db.rel_model);
-    for (bool ok = c.seek(from) && c.prev(); ok && keys::starts_with(c.key(), ByteView(key.data(), key.size())); ok = c.prev()) {
-      auto older = load(txn, to_id(c.key().subspan(key.size() + 8)));
-      if (older && !retracted(txn, *older) && !denied(txn, *older, curators) && !voided(txn, *older)) return older;
+    auto step = [&] { return newer ? c.next() : c.prev(); };
+    for (bool ok = c.seek(from) && step(); ok && keys::starts_with(c.key(), ByteView(key.data(), key.size())); ok = step()) {
+      auto version = load(txn, to_id(c.key().subspan(key.size() + 8)));
+      if (version && shown(txn, *version, curators)) return version;
     }
     return std::nullopt;
   }
@@ -812,20 +811,12 @@ struct Index::Impl {
   // the model's head, or every newer version is retracted, denied by
   // `curators` or voided, so the model falls back to it.
   bool shown_head(const lmdb::Txn& txn, const Record& rec, const std::vector<PublicKey>& curators) const {
-    const ModelKey key = model_key_of(rec);
-    auto m = decode_model(txn.get(db.models, key));
+    auto m = decode_model(txn.get(db.models, model_key_of(rec)));
     if (!m) return false;
     if (m->head == rec.id()) return true;
     if (m->has_head() && std::make_tuple(m->head_t, m->head) < std::make_tuple(rec.created_at(), rec.id()))
       return false;  // newer than the head: retracted
-    Bytes from(key.begin(), key.end());
-    append(from, time_id(rec.created_at(), rec.id()));
-    lmdb::Cursor c(txn, db.rel_model);
-    for (bool ok = c.seek(from) && c.next(); ok && keys::starts_with(c.key(), ByteView(key.data(), key.size())); ok = c.next()) {
-      auto newer = load(txn, to_id(c.key().subspan(key.size() + 8)));
-      if (newer && !retracted(txn, *newer) && !denied(txn, *newer, curators) && !voided(txn, *newer)) return false;
-    }
-    return true;
+    return !nearest_shown(txn, rec, curators, true);
   }
 
   bool retracted(const lmdb::Txn& txn, const Record& release) const {
@@ -1435,8 +1426,8 @@ Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
     auto rec = impl_->load(*txn, item->id);
     // Models ranked by rating are walked by head: one this node does not
     // show stands in for its newest version that it does.
-    if (rec && ranked_heads && (impl_->denied(*txn, *rec, q.deny_curators) || impl_->voided(*txn, *rec)))
-      rec = impl_->fallback_version(*txn, *rec, q.deny_curators);
+    if (rec && ranked_heads && !impl_->shown(*txn, *rec, q.deny_curators))
+      rec = impl_->nearest_shown(*txn, *rec, q.deny_curators, false);
     if (!rec || !impl_->matches(*txn, *rec, q, text_words)) {
       last_order = item->order;
       continue;

@@ -17,7 +17,7 @@ namespace seedbank::node {
 
 namespace p = seedbank::protocol;
 
-p::Result<p::ReleaseImage> store_image(ContentStore& store, const std::filesystem::path& path) {
+p::Result<p::ReleaseImage> read_image(const std::filesystem::path& path) {
   auto info = p::read_image_file(path.string());
   if (!info) return info.error();
   auto digests = p::hash_file(path);
@@ -27,7 +27,6 @@ p::Result<p::ReleaseImage> store_image(ContentStore& store, const std::filesyste
                                                   " bytes; images shared this way travel between nodes up to " +
                                                   std::to_string(kMaxBlobBytes >> 20) +
                                                   " MiB; scale it down or save it as JPEG or WebP");
-  if (auto stored = store.add(path, digests->sha256, ContentStore::AddMode::copy); !stored) return stored.error();
   p::ReleaseImage img;
   img.name = path.filename().string();
   img.sha256 = digests->sha256;
@@ -36,6 +35,13 @@ p::Result<p::ReleaseImage> store_image(ContentStore& store, const std::filesyste
   img.height = info->height;
   img.mime_type = info->mime_type;
   img.generation = p::generation_params_from_image(*info);
+  return img;
+}
+
+p::Result<p::ReleaseImage> store_image(ContentStore& store, const std::filesystem::path& path) {
+  auto img = read_image(path);
+  if (!img) return img;
+  if (auto stored = store.add(path, img->sha256, ContentStore::AddMode::copy); !stored) return stored.error();
   return img;
 }
 

@@ -6,20 +6,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "civitai.h"
 #include "seedbank/indexer/index.h"
 #include "seedbank/protocol/release.h"
 
 namespace seedbank::node {
 
 namespace p = seedbank::protocol;
-
-namespace {
-p::RecordId id_from(capnp::Data::Reader d) {
-  p::RecordId id{};
-  std::memcpy(id.data(), d.begin(), id.size());
-  return id;
-}
-}  // namespace
 
 std::optional<std::string> NodeConfig::refuses(const p::Record& release, const indexer::Index& index) const {
   if (release.kind() != p::RecordKind::release) return "not a release";
@@ -55,7 +48,7 @@ std::optional<std::string> NodeConfig::refuses_image(const p::Record& owner, con
       if (!same(post.getImage().getSha256())) return std::string("the post does not name this image");
       image_nsfw = post.getImage().getNsfw();
       if (post.getRelease().size() != 32) return std::string("a post about no release");
-      auto release = index.get(id_from(post.getRelease()));
+      auto release = index.get(digest_of(post.getRelease()));
       if (!release) return std::string("a post about a release this node does not know");
       if (auto why = refuses(*release, index)) return "a post about a release this node leaves out: " + *why;
       break;

@@ -1167,9 +1167,7 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     } else {
       return;
     }
-    if (options.store->contains(sha)) return;
-    remember_image(sha, rec.id());
-    want_blob(sha, rec.id(), nullptr, {});
+    if (!options.store->contains(sha)) want_blob(sha, rec.id(), nullptr, {});
   }
 
   void finish_query(std::uint32_t id) {

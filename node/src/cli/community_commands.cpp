@@ -4,19 +4,13 @@
 // data dir announces it to its peers within moments.
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <set>
-#include <sstream>
 
 #include "../control.h"
 #include "../community.h"
-#include "../files.h"
 #include "cli.h"
 #include "seedbank/node/data_dir.h"
-#include "seedbank/node/gossip.h"
-#include "seedbank/protocol/content_hash.h"
-#include "seedbank/protocol/image_meta.h"
 #include "seedbank/protocol/release.h"
 
 namespace seedbank::node::cli {

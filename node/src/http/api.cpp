@@ -981,7 +981,7 @@ struct Api::Impl {
     if (auto* r = std::get_if<HttpResponse>(&sha)) return *r;
     auto key = identity();
     if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
-    auto img = store_image(store, store.path_of(std::get<p::Sha256Digest>(sha)));
+    auto img = read_image(store.path_of(std::get<p::Sha256Digest>(sha)));
     if (!img) return error_response(400, "the image: " + img.error().message);
     img->name = p::to_hex(img->sha256).substr(0, 16) + (img->mime_type == "image/png"    ? ".png"
                                                          : img->mime_type == "image/webp" ? ".webp"
@@ -1121,23 +1121,29 @@ struct Api::Impl {
 
   // ---- files ----
 
+  // Image fetches started for HTTP clients, at most one per record every
+  // kImageFetchInterval.
+  bool fetched_lately(const p::RecordId& id) {
+    std::lock_guard lock(mutex);
+    auto now = std::chrono::steady_clock::now();
+    auto it = image_fetches.find(id);
+    if (it != image_fetches.end() && now - it->second < kImageFetchInterval) return true;
+    if (image_fetches.size() > 10000)  // forget the expired ones only
+      std::erase_if(image_fetches, [&](const auto& e) { return now - e.second >= kImageFetchInterval; });
+    return false;
+  }
+  void mark_fetched(const p::RecordId& id) {
+    std::lock_guard lock(mutex);
+    image_fetches[id] = std::chrono::steady_clock::now();
+  }
+
   // Starts an images-only fetch of `release` on the node thread, at most
   // every kImageFetchInterval per release; does not wait.
   void fetch_images(const HttpRequest& request, const p::Record& release) {
     if (!link.run || !link.torrents) return;
-    {
-      std::lock_guard lock(mutex);
-      auto now = std::chrono::steady_clock::now();
-      auto it = image_fetches.find(release.id());
-      if (it != image_fetches.end() && now - it->second < kImageFetchInterval) return;
-      if (image_fetches.size() > 10000)  // forget the expired ones only
-        std::erase_if(image_fetches, [&](const auto& e) { return now - e.second >= kImageFetchInterval; });
-    }
+    if (fetched_lately(release.id())) return;
     if (may_fetch(request)) return;  // refused: the image stays 503
-    {
-      std::lock_guard lock(mutex);
-      image_fetches[release.id()] = std::chrono::steady_clock::now();
-    }
+    mark_fetched(release.id());
     TorrentService* torrents = link.torrents;
     GossipService* gossip = link.gossip;
     indexer::Index* idx = &index;
@@ -1156,15 +1162,8 @@ struct Api::Impl {
   // kImageFetchInterval per record; does not wait.
   void fetch_post_image(const HttpRequest& request, const p::Record& post, const p::Sha256Digest& sha) {
     if (!link.run || !link.gossip || request.method == "HEAD") return;
-    {
-      std::lock_guard lock(mutex);
-      auto now = std::chrono::steady_clock::now();
-      auto it = image_fetches.find(post.id());
-      if (it != image_fetches.end() && now - it->second < kImageFetchInterval) return;
-      if (image_fetches.size() > 10000)
-        std::erase_if(image_fetches, [&](const auto& e) { return now - e.second >= kImageFetchInterval; });
-      image_fetches[post.id()] = now;
-    }
+    if (fetched_lately(post.id())) return;
+    mark_fetched(post.id());
     GossipService* gossip = link.gossip;
     link.run([gossip, sha, id = post.id()] { gossip->fetch_blob(sha, id); }, std::chrono::milliseconds(0));
   }

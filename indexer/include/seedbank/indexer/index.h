@@ -144,6 +144,7 @@ struct RatingAggregate {
 struct Rotation {
   PublicKey new_key;
   bool revoked = false;        // the old key is compromised
+  bool keep_listed = false;    // with revoked: only the records its keep list names count
   std::uint64_t at_ms = 0;     // the rotation's createdAt
   RecordId record{};
 };
