@@ -284,6 +284,14 @@ struct TorrentService::Impl {
                                          : (partial_dir(m->info_hash) / std::to_string(static_cast<int>(i))).string();
       m->slots.push_back(slot);
     }
+    // A node killed between two saves of its resume data left more on disk
+    // than that data says it has. Trusting it would download those pieces
+    // again; without a have-list libtorrent checks the files instead.
+    if (!atp.have_pieces.empty() && disk_ahead_of_resume(*m, atp)) {
+      atp.have_pieces.clear();
+      atp.verified_pieces.clear();
+      atp.unfinished_pieces.clear();
+    }
     // Added active and unmanaged: auto-management would queue all but a few.
     // libtorrent answers a full disk with upload mode and keeps that in the
     // resume data; a fetch (the user's retry) must download again.
@@ -297,6 +305,26 @@ struct TorrentService::Impl {
     // the torrent with a clear error, see storage_error).
     if (!all_stored) atp.flags |= lt::torrent_flags::sequential_download;
     return atp;
+  }
+
+  // Whether some partial file holds more than a piece beyond the pieces the
+  // resume data has or has begun (allocated blocks: partial files are sparse).
+  bool disk_ahead_of_resume(const Managed& m, const lt::add_torrent_params& atp) const {
+    if (m.piece_size == 0) return false;
+    for (const auto& slot : m.slots) {
+      if (slot.stored) continue;
+      struct stat st {};
+      if (::stat((partial_dir(m.info_hash) / std::to_string(static_cast<int>(slot.index))).c_str(), &st) != 0) continue;
+      std::uint64_t accounted = 0;
+      auto [first, end] = piece_range(m, slot);
+      for (auto i = first; i < end; ++i) {
+        lt::piece_index_t piece(static_cast<int>(i));
+        bool have = piece < atp.have_pieces.end_index() && atp.have_pieces.get_bit(piece);
+        if (have || atp.unfinished_pieces.count(piece)) accounted += m.piece_size;
+      }
+      if (static_cast<std::uint64_t>(st.st_blocks) * 512 > accounted + m.piece_size) return true;
+    }
+    return false;
   }
 
   p::Status add(const p::Record& rec, bool images_only, bool fetching, const std::vector<std::string>* only = nullptr) {
@@ -456,6 +484,9 @@ struct TorrentService::Impl {
       if (s.wanted && !s.stored && at < progress.size() && static_cast<std::uint64_t>(progress[at]) == s.size)
         complete(m, i);
     }
+    // Saved again once checked, so the resume data lists what the check
+    // found (the save made when the fetch began came before it).
+    if (!all_stored(m)) m.handle.save_resume_data(lt::torrent_handle::save_info_dict);
   }
 
   Managed* find(const lt::torrent_handle& h) {

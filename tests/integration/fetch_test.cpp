@@ -146,7 +146,13 @@ BOOST_AUTO_TEST_CASE(a_killed_fetch_resumes_without_starting_over) {
     Process slow({SEEDBANK_BINARY, "--data-dir", (dir / "b").string(), "--network", "test", "fetch", id, "--peer",
                   seed_address, "--no-dht", "--bt-listen", "127.0.0.1:0", "--download-limit", "1000000"},
                  (dir / "slow").string());
-    // Kill it once at least 2 MiB have reached the disk.
+    // Kill it once at least 2 MiB have reached the disk, after the resume
+    // data saved once its files were checked (listing no pieces) and before
+    // the next save: the restart must check what is on disk, not trust it.
+    auto resume_saved = [&] {
+      std::error_code ec;
+      return fs::exists(dir / "b" / "resume", ec) && !fs::is_empty(dir / "b" / "resume", ec);
+    };
     auto on_disk = [&] {
       std::uint64_t bytes = 0;
       std::error_code ec;
@@ -157,9 +163,10 @@ BOOST_AUTO_TEST_CASE(a_killed_fetch_resumes_without_starting_over) {
       return bytes;
     };
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (on_disk() < 2 * 1024 * 1024 && std::chrono::steady_clock::now() < deadline)
+    while ((on_disk() < 2 * 1024 * 1024 || !resume_saved()) && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     BOOST_REQUIRE_MESSAGE(on_disk() >= 2 * 1024 * 1024, "the slow fetch never got going: " << slow.err());
+    BOOST_REQUIRE_MESSAGE(resume_saved(), "the fetch saved no resume data: " << slow.err());
     slow.signal(SIGKILL);
     slow.wait(std::chrono::seconds(5));
   }
