@@ -323,6 +323,15 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     // What it was asked for may be asked of others at once.
     for (auto it = in_flight.begin(); it != in_flight.end();) it = it->second.from == s ? in_flight.erase(it) : std::next(it);
     for (auto& [id, q] : queries) q.asked.erase(s);
+    // A later session may get the same address: it must not count as this one.
+    for (auto& [id, from] : to_announce)
+      if (from == s) from = nullptr;
+    for (auto& q : blob_queue)
+      if (q.exclude == s) q.exclude = nullptr;
+    for (auto& [sha, f] : blobs) {
+      f.tried.erase(s);
+      if (f.exclude == s) f.exclude = nullptr;
+    }
     for (const auto& [sha, f] : blobs)
       if (f.asking == s)
         asio::post(io, [w = weak_from_this(), sha = sha, s] {
