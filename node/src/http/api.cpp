@@ -854,8 +854,11 @@ struct Api::Impl {
     return std::nullopt;
   }
 
-  // The body as a JSON object, or the 400 to answer.
-  std::variant<json, HttpResponse> json_body(const HttpRequest& request, const char* shape) {
+  // The body of a request from the node's own user (see foreign(), with
+  // `what` it is for) as a JSON object, or the 403 or 400 to answer.
+  std::variant<json, HttpResponse> own_json_body(const HttpRequest& request, const std::string& what,
+                                                 const char* shape) {
+    if (auto r = foreign(request, what)) return *r;
     auto body = json::parse(request.body, nullptr, false);
     if (body.is_discarded() || !body.is_object()) return error_response(400, std::string("the body must be ") + shape);
     return body;
@@ -915,8 +918,8 @@ struct Api::Impl {
 
   // POST /api/seedbank/ratings {modelVersionId, stars, review}
   HttpResponse rate(const HttpRequest& request) {
-    if (auto r = foreign(request, "rate with this node's key")) return *r;
-    auto body = json_body(request, "{\"modelVersionId\": N, \"stars\": 1-5, \"review\": \"...\"}");
+    auto body = own_json_body(request, "rate with this node's key",
+                              "{\"modelVersionId\": N, \"stars\": 1-5, \"review\": \"...\"}");
     if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
     auto& b = std::get<json>(body);
     if (!b.contains("stars") || !b["stars"].is_number_unsigned() || b["stars"].get<std::uint64_t>() < 1 ||
@@ -971,8 +974,8 @@ struct Api::Impl {
 
   // POST /api/seedbank/posts {modelVersionId, image, caption, nsfw}
   HttpResponse post_image(const HttpRequest& request) {
-    if (auto r = foreign(request, "post images with this node's key")) return *r;
-    auto body = json_body(request, "{\"modelVersionId\": N, \"image\": \"<sha256>\", \"caption\": \"...\"}");
+    auto body = own_json_body(request, "post images with this node's key",
+                              "{\"modelVersionId\": N, \"image\": \"<sha256>\", \"caption\": \"...\"}");
     if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
     auto& b = std::get<json>(body);
     auto rec = body_release(b);
@@ -1005,8 +1008,8 @@ struct Api::Impl {
 
   // POST /api/seedbank/profile {displayName, bio, links, avatar}
   HttpResponse set_profile(const HttpRequest& request) {
-    if (auto r = foreign(request, "change this node's profile")) return *r;
-    auto body = json_body(request, "{\"displayName\": \"...\", \"bio\": \"...\", \"links\": [...], \"avatar\": \"<sha256>\"}");
+    auto body = own_json_body(request, "change this node's profile",
+                              "{\"displayName\": \"...\", \"bio\": \"...\", \"links\": [...], \"avatar\": \"<sha256>\"}");
     if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
     auto& b = std::get<json>(body);
     std::string name = text_field(b, "displayName");  // its limit is the record's, with its message
@@ -1040,8 +1043,8 @@ struct Api::Impl {
   // POST /api/seedbank/retractions {modelVersionId, reason}: the node's
   // identity must be the release's author.
   HttpResponse retract(const HttpRequest& request) {
-    if (auto r = foreign(request, "retract releases with this node's key")) return *r;
-    auto body = json_body(request, "{\"modelVersionId\": N, \"reason\": \"...\"}");
+    auto body = own_json_body(request, "retract releases with this node's key",
+                              "{\"modelVersionId\": N, \"reason\": \"...\"}");
     if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
     auto& b = std::get<json>(body);
     auto rec = body_release(b);
@@ -1092,9 +1095,9 @@ struct Api::Impl {
   // POST /api/seedbank/favorites {modelVersionId, favorite} and
   // /api/seedbank/follows {creator, follow}
   HttpResponse set_local(const HttpRequest& request, bool follows) {
-    if (auto r = foreign(request, "change this node's favourites")) return *r;
-    auto body = json_body(request, follows ? "{\"creator\": \"sbpk1...\", \"follow\": true|false}"
-                                           : "{\"modelVersionId\": N, \"favorite\": true|false}");
+    auto body = own_json_body(request, "change this node's favourites",
+                              follows ? "{\"creator\": \"sbpk1...\", \"follow\": true|false}"
+                                      : "{\"modelVersionId\": N, \"favorite\": true|false}");
     if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
     auto& b = std::get<json>(body);
     const char* flag = follows ? "follow" : "favorite";
