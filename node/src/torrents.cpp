@@ -214,6 +214,15 @@ struct TorrentService::Impl {
   std::filesystem::path partial_dir(const std::string& info_hash) const {
     return options.data_dir / "partial" / info_hash;
   }
+  std::filesystem::path partial_file(const std::string& info_hash, lt::file_index_t index) const {
+    return partial_dir(info_hash) / std::to_string(static_cast<int>(index));
+  }
+  // What a partial file holds: its allocated blocks, not its size, as
+  // partial files are sparse. 0 when there is no such file.
+  static std::uint64_t allocated_bytes(const std::filesystem::path& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_blocks) * 512 : 0;
+  }
 
   // Builds the add parameters for a release: files mapped onto the store
   // when they are there, onto partial/ otherwise.
@@ -281,7 +290,7 @@ struct TorrentService::Impl {
       atp.file_priorities[static_cast<std::size_t>(static_cast<int>(i))] =
           slot.wanted ? lt::default_priority : lt::dont_download;
       atp.renamed_files[i] = slot.stored ? store.path_of(slot.sha256).string()
-                                         : (partial_dir(m->info_hash) / std::to_string(static_cast<int>(i))).string();
+                                         : partial_file(m->info_hash, i).string();
       m->slots.push_back(slot);
     }
     // A node killed between two saves of its resume data left more on disk
@@ -308,13 +317,11 @@ struct TorrentService::Impl {
   }
 
   // Whether some partial file holds more than a piece beyond the pieces the
-  // resume data has or has begun (allocated blocks: partial files are sparse).
+  // resume data has or has begun.
   bool disk_ahead_of_resume(const Managed& m, const lt::add_torrent_params& atp) const {
     if (m.piece_size == 0) return false;
     for (const auto& slot : m.slots) {
       if (slot.stored) continue;
-      struct stat st {};
-      if (::stat((partial_dir(m.info_hash) / std::to_string(static_cast<int>(slot.index))).c_str(), &st) != 0) continue;
       std::uint64_t accounted = 0;
       auto [first, end] = piece_range(m, slot);
       for (auto i = first; i < end; ++i) {
@@ -322,7 +329,7 @@ struct TorrentService::Impl {
         bool have = piece < atp.have_pieces.end_index() && atp.have_pieces.get_bit(piece);
         if (have || atp.unfinished_pieces.count(piece)) accounted += m.piece_size;
       }
-      if (static_cast<std::uint64_t>(st.st_blocks) * 512 > accounted + m.piece_size) return true;
+      if (allocated_bytes(partial_file(m.info_hash, slot.index)) > accounted + m.piece_size) return true;
     }
     return false;
   }
@@ -333,29 +340,20 @@ struct TorrentService::Impl {
     Managed m;
     auto atp = params_for(rec, &m, images_only, fetching, only);
     if (!atp) return atp.error();
-    if (fetching && options.store_quota > 0) {
-      std::uint64_t need = 0;
+    if (fetching) {
+      std::uint64_t need = 0, written = 0;  // written: by an earlier attempt
       for (const auto& slot : m.slots)
-        if (slot.wanted && !slot.stored) need += slot.size;
-      std::uint64_t used = store.used_bytes();
-      if (used + need > options.store_quota)
+        if (slot.wanted && !slot.stored) {
+          need += slot.size;
+          written += allocated_bytes(partial_file(m.info_hash, slot.index));
+        }
+      std::uint64_t used = options.store_quota > 0 ? store.used_bytes() : 0;
+      if (options.store_quota > 0 && used + need > options.store_quota)
         return make_error(ErrorCode::limit, "the store holds " + std::to_string(used) + " bytes and this release needs " +
                                                 std::to_string(need) + " more, over the quota of " +
                                                 std::to_string(options.store_quota) +
                                                 " bytes; raise --store-quota or free space");
-    }
-    if (fetching) {
-      std::uint64_t need = 0;
-      for (const auto& slot : m.slots)
-        if (slot.wanted && !slot.stored) need += slot.size;
-      auto partial = partial_dir(m.info_hash);
-      for (const auto& slot : m.slots) {  // what an earlier attempt wrote already
-        // Allocated blocks, not the size: partial files are sparse.
-        struct stat st {};
-        if (slot.wanted && !slot.stored &&
-            ::stat((partial / std::to_string(static_cast<int>(slot.index))).c_str(), &st) == 0)
-          need -= std::min<std::uint64_t>(need, static_cast<std::uint64_t>(st.st_blocks) * 512);
-      }
+      need -= std::min(need, written);
       auto free = free_bytes();
       if (need > free)
         return make_error(ErrorCode::limit, "the disk holding " + options.data_dir.string() + " has " +
@@ -426,7 +424,7 @@ struct TorrentService::Impl {
     atp.file_priorities.assign(static_cast<std::size_t>(ti->files().num_files()), lt::default_priority);
     for (const auto& slot : m.slots) {
       atp.renamed_files[slot.index] = slot.stored ? store.path_of(slot.sha256).string()
-                                                  : (partial_dir(m.info_hash) / std::to_string(static_cast<int>(slot.index))).string();
+                                                  : partial_file(m.info_hash, slot.index).string();
       if (!slot.wanted) atp.file_priorities[static_cast<std::size_t>(static_cast<int>(slot.index))] = lt::dont_download;
     }
     atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
@@ -979,7 +977,7 @@ std::optional<TorrentService::FileProgress> TorrentService::file_progress(const 
         out.stored = true;
         return out;
       }
-      out.path = impl_->partial_dir(m.info_hash) / std::to_string(static_cast<int>(slot.index));
+      out.path = impl_->partial_file(m.info_hash, slot.index);
       if (slot.failed) out.error = "its SHA-256 does not match the signed release";
       else if (!m.error.empty()) out.error = m.error;
       if (!m.handle.is_valid() || m.piece_size == 0) return out;
