@@ -374,11 +374,17 @@ struct TorrentService::Impl {
         existing->second.handle.resume();
       }
       if (fetching) {
+        // A v1-compat download over the same files (the fallback when the
+        // hybrid swarm had no peers) must want them too: otherwise it holds
+        // the peers while nothing fetches the newly wanted files.
+        auto fallback = compat.find(existing->first);
+        if (fallback != compat.end() && fallback->second.seeding) fallback = compat.end();
         for (std::size_t i = 0; i < existing->second.slots.size(); ++i) {
           auto& slot = existing->second.slots[i];
           if (!slot.wanted && m.slots[i].wanted) {
             slot.wanted = true;
             existing->second.handle.file_priority(slot.index, lt::default_priority);
+            if (fallback != compat.end()) fallback->second.handle.file_priority(slot.index, lt::default_priority);
           }
         }
       }
