@@ -271,7 +271,9 @@ BOOST_AUTO_TEST_CASE(images_and_model_files_not_here_come_from_peers) {
   BOOST_REQUIRE_EQUAL(whole.status, 200);
   auto expected = seedbank::testing::slurp(beta_file.string());
   BOOST_REQUIRE_MESSAGE(whole.body.size() == expected.size(),
-                        "streamed " << whole.body.size() << " of " << expected.size() << " bytes; B's log:\n" << nb->err());
+                        "streamed " << whole.body.size() << " of " << expected.size() << " bytes; B's log:\n"
+                                    << nb->err() << "\nB's status: " << sb("b", {"status", "--json"}).out
+                                    << "\nA's log:\n" << na->err());
   BOOST_TEST(whole.header("content-length") == std::to_string(expected.size()));
   BOOST_TEST(sha256_hex(whole.body) == lower(beta["files"][0]["hashes"]["SHA256"]));
   BOOST_TEST(whole.header("etag") == "\"" + lower(beta["files"][0]["hashes"]["SHA256"]) + "\"");
