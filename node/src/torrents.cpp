@@ -727,6 +727,13 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
   lt::settings_pack pack = lt::high_performance_seed();
   pack.set_str(lt::settings_pack::listen_interfaces, options.listen);
   pack.set_str(lt::settings_pack::user_agent, "seedbank/0.1");
+  // high_performance_seed() closes connections to seeds once a torrent has
+  // what it wants, and gives up on a peer after one failed attempt. A fetch
+  // that then wants more (the model after its images) would find its seed
+  // marked unconnectable and never download: keep the connections, and
+  // allow a peer three failures as libtorrent does by default.
+  pack.set_bool(lt::settings_pack::close_redundant_connections, false);
+  pack.set_int(lt::settings_pack::max_failcount, 3);
   pack.set_int(lt::settings_pack::alert_mask, lt::alert_category::status | lt::alert_category::error |
                                                   lt::alert_category::storage | lt::alert_category::file_progress |
                                                   lt::alert_category::piece_progress);
