@@ -17,6 +17,7 @@
 #include <chrono>
 #include <limits>
 #include <fstream>
+#include <iomanip>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -207,6 +208,8 @@ struct TorrentService::Impl {
   std::vector<std::pair<std::string, std::size_t>> waiting_renames;  // verified: (info-hash, slot)
   Verifier verifier;
   std::string listen_address;
+  std::ofstream log;  // --bt-log, when asked for
+  std::chrono::steady_clock::time_point log_start = std::chrono::steady_clock::now();
 
   Impl(const TorrentOptions& o, indexer::Index& i, ContentStore& s) : options(o), index(i), store(s) {}
 
@@ -650,6 +653,11 @@ struct TorrentService::Impl {
     std::vector<lt::alert*> alerts;
     session->pop_alerts(&alerts);
     for (lt::alert* a : alerts) {
+      if (log.is_open()) {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - log_start);
+        log << ms.count() / 1000 << '.' << std::setw(3) << std::setfill('0') << ms.count() % 1000 << ' '
+            << a->what() << ": " << a->message() << '\n';
+      }
       if (auto* pf = lt::alert_cast<lt::piece_finished_alert>(a)) {
         if (Managed* m = find(pf->handle)) {
           auto piece = static_cast<std::size_t>(static_cast<int>(pf->piece_index));
@@ -737,6 +745,18 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
   pack.set_int(lt::settings_pack::alert_mask, lt::alert_category::status | lt::alert_category::error |
                                                   lt::alert_category::storage | lt::alert_category::file_progress |
                                                   lt::alert_category::piece_progress);
+  if (!options.log_file.empty()) {
+    impl->log.open(options.log_file, std::ios::app);
+    if (!impl->log)
+      return make_error(ErrorCode::io, options.log_file.string() + ": cannot open the BitTorrent log for writing");
+    pack.set_int(lt::settings_pack::alert_mask, pack.get_int(lt::settings_pack::alert_mask) |
+                                                    static_cast<int>(lt::alert_category::connect | lt::alert_category::peer |
+                                                                     lt::alert_category::tracker | lt::alert_category::peer_log |
+                                                                     lt::alert_category::torrent_log));
+    // Peers' messages come by the thousand: room so that none of the
+    // alerts the fetches act on is dropped.
+    pack.set_int(lt::settings_pack::alert_queue_size, 1 << 20);
+  }
   // uTP's delay-based congestion control crawls on loopback and LANs.
   pack.set_bool(lt::settings_pack::enable_outgoing_utp, false);
   pack.set_bool(lt::settings_pack::enable_incoming_utp, false);

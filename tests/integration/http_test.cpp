@@ -273,7 +273,8 @@ BOOST_AUTO_TEST_CASE(images_and_model_files_not_here_come_from_peers) {
   BOOST_REQUIRE_MESSAGE(whole.body.size() == expected.size(),
                         "streamed " << whole.body.size() << " of " << expected.size() << " bytes; B's log:\n"
                                     << nb->err() << "\nB's status: " << sb("b", {"status", "--json"}).out
-                                    << "\nA's log:\n" << na->err());
+                                    << "\nA's log:\n" << na->err() << "\nB's BitTorrent log:\n" << bt_log("b")
+                                    << "\nA's BitTorrent log:\n" << bt_log("a"));
   BOOST_TEST(whole.header("content-length") == std::to_string(expected.size()));
   BOOST_TEST(sha256_hex(whole.body) == lower(beta["files"][0]["hashes"]["SHA256"]));
   BOOST_TEST(whole.header("etag") == "\"" + lower(beta["files"][0]["hashes"]["SHA256"]) + "\"");
@@ -329,7 +330,9 @@ BOOST_AUTO_TEST_CASE(images_page_by_cursor_and_downloads_follow_civitai_rules) {
   auto got = download(target_of(url) + "?token=abc");
   BOOST_REQUIRE_EQUAL(got.status, 200);
   BOOST_TEST(sha256_hex(got.body) == lower(alpha1["files"][0]["hashes"]["SHA256"]),
-             "streamed " << got.body.size() << " bytes; B's log:\n" << nb->err());
+             "streamed " << got.body.size() << " bytes; B's log:\n" << nb->err() << "\nB's status: "
+                         << sb("b", {"status", "--json"}).out << "\nA's log:\n" << na->err()
+                         << "\nB's BitTorrent log:\n" << bt_log("b") << "\nA's BitTorrent log:\n" << bt_log("a"));
   // format/size/fp are preferences, as on Civitai: no exact match still
   // gets the model file; an unknown type matches nothing.
   BOOST_TEST(http_get(http["b"], target_of(url) + "?type=Model&format=PickleTensor&size=pruned&fp=fp32").status == 200);

@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -39,7 +40,8 @@ struct Net {
                                  std::vector<std::string> extra = {}) {
     std::vector<std::string> args{SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test", "node",
                                   "--bt-listen", "127.0.0.1:0", "--no-dht", "--listen", "127.0.0.1:0",
-                                  "--sync-interval", "500", "--http", "127.0.0.1:0"};
+                                  "--sync-interval", "500", "--http", "127.0.0.1:0",
+                                  "--bt-log", (dir / (node + "-bt.log")).string()};
     for (const auto& b : bootstrap) args.insert(args.end(), {"--bootstrap", b});
     args.insert(args.end(), extra.begin(), extra.end());
     auto p = std::make_unique<Process>(args, (dir / (node + "-node-" + std::to_string(++calls))).string());
@@ -50,6 +52,19 @@ struct Net {
     *gossip = m[1];
     if (std::regex_search(err, m, std::regex("API on http://([0-9.]+:[0-9]+)/"))) http[node] = m[1];
     return p;
+  }
+  // The last `lines` lines of `node`'s BitTorrent log (--bt-log), for a
+  // failure message when a download does not move.
+  std::string bt_log(const std::string& node, std::size_t lines = 150) {
+    std::ifstream in(dir / (node + "-bt.log"));
+    std::deque<std::string> tail;
+    for (std::string line; std::getline(in, line);) {
+      tail.push_back(std::move(line));
+      if (tail.size() > lines) tail.pop_front();
+    }
+    std::string out;
+    for (const auto& line : tail) out += line + "\n";
+    return out;
   }
   std::uint64_t records(const std::string& node) {
     auto r = sb(node, {"status", "--json"});

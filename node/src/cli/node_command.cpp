@@ -76,6 +76,9 @@ void add_node_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--download-limit", options->download_limit, "Download limit in bytes/s (0: none)");
   cmd->add_option("--upload-limit", options->upload_limit, "Upload limit in bytes/s (0: none)");
   cmd->add_option("--store-quota", options->store_quota, "Refuse fetches that would grow the store past this many bytes");
+  cmd->add_option("--bt-log", options->log_file,
+                  "Append libtorrent's log of connections, peers' messages and errors to FILE (to find out why a "
+                  "download does not move; verbose)");
   cmd->add_option("--tracker", options->trackers,
                   "Also announce every torrent to this tracker URL (repeatable), besides each release's own");
   auto gossip = std::make_shared<GossipOptions>();

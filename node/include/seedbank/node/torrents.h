@@ -41,6 +41,10 @@ struct TorrentOptions {
   bool v1_compat = true;
   // Trackers every torrent is also announced to (besides the release's own).
   std::vector<std::string> trackers;
+  // --bt-log: where to append libtorrent's account of connections, peers'
+  // messages and errors, for finding out why a download does not move.
+  // Empty: no such log.
+  std::filesystem::path log_file;
 };
 
 // Why a torrent stopped: a file that failed its SHA-256 check against the
