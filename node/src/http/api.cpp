@@ -1,8 +1,5 @@
 #include "http/api.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -19,6 +16,7 @@
 #include "civitai.h"
 #include "community.h"
 #include "files.h"
+#include "http/file_source.h"
 #include "http/thumbnail.h"
 #include "http/web_assets.h"
 #include "seedbank/protocol/http_target.h"
@@ -80,80 +78,6 @@ std::string base_url_of(const HttpRequest& request) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr(".-:[]_", c)) return "";
   return "http://" + host;
 }
-
-// A download's progress as the node thread last reported it. HTTP threads
-// only read it; jobs on the node thread write it. Never waited on.
-struct DownloadWatch {
-  std::mutex mutex;
-  std::optional<TorrentService::FileProgress> progress;  // none yet: starting
-  bool asking = false;                                   // a refresh job is posted
-  std::chrono::steady_clock::time_point asked{};
-};
-
-// A file read with pread: in the store (complete), or a partial download
-// that grows as its pieces pass their checks (then `watch` is set, and
-// `ask` posts a job that refreshes it).
-class FileSource final : public BodySource {
- public:
-  FileSource(std::filesystem::path path, std::uint64_t size) : path_(std::move(path)), size_(size), ready_(size) {}
-  FileSource(std::uint64_t size, std::shared_ptr<DownloadWatch> watch, std::function<void()> ask)
-      : size_(size), watch_(std::move(watch)), ask_(std::move(ask)) {}
-  ~FileSource() override {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  std::uint64_t size() const override { return size_; }
-  std::uint64_t available() const override {
-    if (!watch_) return ready_;
-    std::lock_guard lock(watch_->mutex);
-    return watch_->progress ? watch_->progress->ready : 0;
-  }
-  p::Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t n) override {
-    if (offset >= ready_ && watch_) {
-      std::lock_guard lock(watch_->mutex);
-      if (watch_->progress) {
-        const auto& now = *watch_->progress;
-        if (!now.error.empty()) return p::make_error(p::ErrorCode::io, now.error);
-        if (now.path != path_) {  // found, or moved into the store: same bytes, new name
-          if (fd_ >= 0) ::close(fd_);
-          fd_ = -1;
-          path_ = now.path;
-        }
-        ready_ = now.ready;
-        if (now.stored) watch_.reset();
-      }
-      if (watch_ && offset >= ready_ && !watch_->asking &&
-          std::chrono::steady_clock::now() - watch_->asked > std::chrono::milliseconds(100)) {
-        watch_->asking = true;
-        watch_->asked = std::chrono::steady_clock::now();
-        ask_();
-      }
-    }
-    if (offset >= ready_) return std::size_t{0};  // not here yet
-    if (fd_ < 0) {
-      fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd_ < 0) {
-        if (watch_) return std::size_t{0};  // being renamed into the store: ask again
-        return p::make_error(p::ErrorCode::io, path_.string() + ": " + std::strerror(errno));
-      }
-    }
-    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, ready_ - offset));
-    ssize_t got = ::pread(fd_, out, want, static_cast<off_t>(offset));
-    if (got < 0) return p::make_error(p::ErrorCode::io, path_.string() + ": " + std::strerror(errno));
-    if (got == 0) {
-      if (watch_) return std::size_t{0};  // still being written: ask again
-      return p::make_error(p::ErrorCode::io, path_.string() + ": shorter than its release says");
-    }
-    return static_cast<std::size_t>(got);
-  }
-
- private:
-  std::filesystem::path path_;
-  std::uint64_t size_;
-  std::uint64_t ready_ = 0;
-  std::shared_ptr<DownloadWatch> watch_;
-  std::function<void()> ask_;
-  int fd_ = -1;
-};
 
 // Content-Disposition for a file name: an ASCII fallback and the UTF-8 name
 // (RFC 6266), so non-ASCII names survive clients that read headers as Latin-1.

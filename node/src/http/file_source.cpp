@@ -1,0 +1,90 @@
+#include "http/file_source.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace seedbank::node {
+
+namespace p = seedbank::protocol;
+
+FileSource::FileSource(std::filesystem::path path, std::uint64_t size)
+    : path_(std::move(path)), size_(size), ready_(size) {}
+
+FileSource::FileSource(std::uint64_t size, std::shared_ptr<DownloadWatch> watch, std::function<void()> ask)
+    : size_(size), watch_(std::move(watch)), ask_(std::move(ask)) {}
+
+FileSource::~FileSource() { close_file(); }
+
+void FileSource::close_file() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+std::uint64_t FileSource::available() const {
+  if (!watch_) return ready_;
+  std::lock_guard lock(watch_->mutex);
+  return watch_->progress ? watch_->progress->ready : 0;
+}
+
+p::Status FileSource::refresh(std::uint64_t offset) {
+  auto watch = watch_;  // kept alive below, where watch_ is reset once the file is stored
+  bool ask = false;
+  {
+    std::lock_guard lock(watch->mutex);
+    if (watch->progress) {
+      const auto& now = *watch->progress;
+      if (!now.error.empty()) return p::make_error(p::ErrorCode::io, now.error);
+      if (now.path != path_) {  // found, or moved into the store: same bytes, new name
+        close_file();
+        path_ = now.path;
+        lost_ = false;
+      }
+      ready_ = now.ready;
+      if (now.stored) watch_.reset();
+    }
+    if (watch_ && (offset >= ready_ || lost_) && !watch->asking &&
+        std::chrono::steady_clock::now() - watch->asked > std::chrono::milliseconds(100)) {
+      watch->asking = true;
+      watch->asked = std::chrono::steady_clock::now();
+      ask = true;
+    }
+  }
+  // Outside the lock: when the node is shutting down, `ask_` records that
+  // in the watch under the same mutex.
+  if (ask) ask_();
+  return {};
+}
+
+p::Result<std::size_t> FileSource::read(std::uint64_t offset, char* out, std::size_t n) {
+  if (watch_ && (offset >= ready_ || lost_))
+    if (auto st = refresh(offset); !st) return st.error();
+  if (offset >= ready_) return std::size_t{0};  // not here yet
+  if (fd_ < 0) {
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      int err = errno;
+      if (watch_ && err == ENOENT) {  // moved into the store since the last report
+        lost_ = true;
+        return std::size_t{0};
+      }
+      return p::make_error(p::ErrorCode::io, path_.string() + ": " + std::strerror(err));
+    }
+  }
+  auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, ready_ - offset));
+  ssize_t got = ::pread(fd_, out, want, static_cast<off_t>(offset));
+  if (got < 0) return p::make_error(p::ErrorCode::io, path_.string() + ": " + std::strerror(errno));
+  if (got == 0) {
+    if (watch_) {  // not written out yet, or an old name: look again
+      close_file();
+      lost_ = true;
+      return std::size_t{0};
+    }
+    return p::make_error(p::ErrorCode::io, path_.string() + ": shorter than its release says");
+  }
+  return static_cast<std::size_t>(got);
+}
+
+}  // namespace seedbank::node

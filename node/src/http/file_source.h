@@ -1,0 +1,59 @@
+// A model file as an HTTP body: from the content store, or from a download
+// that is still running, read as its pieces pass their checks.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "server.h"
+#include "seedbank/node/torrents.h"
+
+namespace seedbank::node {
+
+// A download's progress as the node thread last reported it. HTTP threads
+// only read it; jobs on the node thread write it. Never waited on.
+struct DownloadWatch {
+  std::mutex mutex;
+  std::optional<TorrentService::FileProgress> progress;  // none yet: starting
+  bool asking = false;                                   // a refresh job is posted
+  std::chrono::steady_clock::time_point asked{};
+};
+
+// A file read with pread. Either complete at `path`, or a download that
+// `watch` reports on: `ask` posts a job that refreshes the watch, at most
+// every 100 ms, whenever a read needs more than the last report gave (more
+// bytes, or the file's new name once it moved into the store).
+class FileSource final : public BodySource {
+ public:
+  FileSource(std::filesystem::path path, std::uint64_t size);
+  FileSource(std::uint64_t size, std::shared_ptr<DownloadWatch> watch, std::function<void()> ask);
+  ~FileSource() override;
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+
+  std::uint64_t size() const override { return size_; }
+  std::uint64_t available() const override;
+  protocol::Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t n) override;
+
+ private:
+  // Takes the watch's latest report; asks for a new one when `offset` is
+  // past it or the file must be found again. An error the download ended
+  // with is returned.
+  protocol::Status refresh(std::uint64_t offset);
+  void close_file();
+
+  std::filesystem::path path_;
+  std::uint64_t size_;
+  std::uint64_t ready_ = 0;
+  std::shared_ptr<DownloadWatch> watch_;  // reset once the file is in the store
+  std::function<void()> ask_;
+  bool lost_ = false;  // the file was not where the last report said: ask again
+  int fd_ = -1;
+};
+
+}  // namespace seedbank::node
