@@ -1019,9 +1019,18 @@ std::optional<TorrentService::FileProgress> TorrentService::file_progress(const 
       auto first = static_cast<int>(slot.offset / m.piece_size);
       auto pieces = static_cast<int>((slot.size + m.piece_size - 1) / m.piece_size);
       auto st = m.handle.status(lt::torrent_handle::query_pieces);  // one call, not one per piece
+      // A v1-compat fallback download writes the same partial files, with
+      // the same pieces (checked against the signed v1 piece hashes): its
+      // pieces count too, before the hybrid torrent rechecks them.
+      lt::typed_bitfield<lt::piece_index_t> fallback;
+      if (auto c = impl_->compat.find(ih); c != impl_->compat.end() && !c->second.seeding && c->second.handle.is_valid())
+        fallback = c->second.handle.status(lt::torrent_handle::query_pieces).pieces;
+      auto has = [&](int piece) {
+        lt::piece_index_t at(piece);
+        return (piece < st.pieces.size() && st.pieces.get_bit(at)) || (piece < fallback.size() && fallback.get_bit(at));
+      };
       int have = 0;
-      while (have < pieces && first + have < st.pieces.size() && st.pieces.get_bit(lt::piece_index_t(first + have)))
-        ++have;
+      while (have < pieces && has(first + have)) ++have;
       out.ready = std::min<std::uint64_t>(slot.size, static_cast<std::uint64_t>(have) * m.piece_size);
       return out;
     }

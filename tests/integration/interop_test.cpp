@@ -16,6 +16,7 @@
 #include <regex>
 #include <thread>
 
+#include "support/http_client.h"
 #include "support/model_files.h"
 #include "support/process.h"
 
@@ -187,6 +188,74 @@ BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_t
   std::string sha = release["files"][0]["hashes"]["SHA256"];
   for (auto& c : sha) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   BOOST_TEST(fs::exists(dir / "b" / "store" / "sha256" / sha.substr(0, 2) / sha));
+
+  // 3. A running node asked for the file over HTTP streams it while it
+  //    downloads from the v1-compat swarm: the first bytes reach the client
+  //    before the download is finished, from pieces checked against the
+  //    signed v1 piece hashes. aria2c uploads slowly so that this is clear.
+  aria_seed->signal(SIGTERM);
+  (void)aria_seed->wait(std::chrono::seconds(20));
+  auto slow_seed = spawn({aria2c, "--dir", got.string(), "--check-integrity=true", "--seed-ratio=0.0",
+                          "--max-upload-limit=256K", "--enable-dht=false", "--enable-dht6=false",
+                          "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+                          "--listen-port=" + std::to_string(free_port()), "--summary-interval=0",
+                          "--console-log-level=warn", torrent_file.string()},
+                         "aria2-slow-seed");
+  BOOST_REQUIRE_EQUAL(sb("c", {"record", "import", record.string()}).exit_code, 0);
+  auto c = spawn({SEEDBANK_BINARY, "--data-dir", (dir / "c").string(), "--network", "test", "node", "--bt-listen",
+                  "127.0.0.1:0", "--no-dht", "--listen", "off", "--http", "127.0.0.1:0", "--bt-log",
+                  (dir / "c-bt.log").string()},
+                 "c-node");
+  BOOST_REQUIRE_MESSAGE(c->wait_for_err("running"), c->err());
+  std::smatch m;
+  std::string err = c->err();
+  BOOST_REQUIRE(std::regex_search(err, m, std::regex("API on http://([0-9.]+:[0-9]+)/")));
+  std::string http = m[1];
+  auto version = seedbank::testing::http_get(http, "/api/v1/model-versions/by-hash/" + sha);
+  BOOST_REQUIRE_EQUAL(version.status, 200);
+  std::string url = nlohmann::json::parse(version.body)["downloadUrl"];
+  std::string target = url.substr(url.find("/api/"));
+  // C's view of the download when the first body bytes arrived.
+  nlohmann::json at_first_bytes;
+  auto torrent_on_c = [&] {
+    auto st = sb("c", {"status", "--json"});
+    if (st.exit_code != 0) return nlohmann::json{{"statusFailed", st.err}};
+    auto status = nlohmann::json::parse(st.out);
+    for (const auto& t : status["torrents"])
+      if (t["releaseId"] == id) return t;
+    return nlohmann::json{{"notListed", status}};
+  };
+  auto raw = seedbank::testing::http_exchange(
+      http, "GET " + target + " HTTP/1.1\r\nHost: " + http + "\r\nConnection: close\r\n\r\n", 120,
+      [&](const std::string& so_far) {
+        auto end = so_far.find("\r\n\r\n");
+        if (at_first_bytes.is_null() && end != std::string::npos && so_far.size() > end + 4)
+          at_first_bytes = torrent_on_c();
+      });
+  auto reply = seedbank::testing::parse_reply(raw);
+  BOOST_REQUIRE_EQUAL(reply.status, 200);
+  auto tail = [&] {
+    std::ifstream in(dir / "c-bt.log");
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return all.substr(all.size() > 6000 ? all.size() - 6000 : 0);
+  };
+  BOOST_REQUIRE_MESSAGE(reply.body == seedbank::testing::slurp(model.string()),
+                        "streamed " << reply.body.size() << " bytes; C's log:\n" << c->err() << "\nC's BitTorrent log:\n"
+                                    << tail());
+  // Streamed, not served once complete: the download was still under way.
+  BOOST_TEST((at_first_bytes.value("filesStored", -1) == 0 &&
+              at_first_bytes.value("done", 0ull) < at_first_bytes.value("wanted", 0ull)),
+             "when the first bytes came, C's torrent was " << at_first_bytes.dump() << "; C's BitTorrent log:\n"
+                                                           << tail());
+  // Then the hybrid torrent rechecks what the fallback wrote, and the file
+  // is verified into the store.
+  bool in_store = false;
+  for (int i = 0; i < 300 && !in_store; ++i) {
+    in_store = torrent_on_c().value("filesStored", -1) == 1;
+    if (!in_store) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  BOOST_TEST(in_store);
+  BOOST_TEST(fs::exists(dir / "c" / "store" / "sha256" / sha.substr(0, 2) / sha));
 }
 
 BOOST_AUTO_TEST_CASE(v2_only_releases_have_no_v1_compat_form) {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -29,7 +30,10 @@ struct HttpReply {
 };
 
 // Sends `raw` bytes to host:port and returns everything until EOF.
-inline std::string http_exchange(const std::string& host_port, const std::string& raw, int timeout_s = 60) {
+// `on_data`, when given, sees what has arrived so far after each read (a
+// test can look at the node while a download streams).
+inline std::string http_exchange(const std::string& host_port, const std::string& raw, int timeout_s = 60,
+                                 const std::function<void(const std::string&)>& on_data = nullptr) {
   auto colon = host_port.rfind(':');
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -54,6 +58,7 @@ inline std::string http_exchange(const std::string& host_port, const std::string
     auto n = ::recv(fd, buf, sizeof buf, 0);
     if (n <= 0) break;
     out.append(buf, static_cast<std::size_t>(n));
+    if (on_data) on_data(out);
   }
   ::close(fd);
   return out;
