@@ -37,8 +37,10 @@ struct Community : Net {
   }
   std::map<std::string, std::string> key_text;
 
-  // Publishes on A, then starts the line; `config_b` is B's config.json.
-  void up(const json& config_b = json::object(), const std::function<void()>& before_start = {}) {
+  // Publishes on A, then starts the line; `config_b` is B's config.json,
+  // `a_args` more options for A's node.
+  void up(const json& config_b = json::object(), const std::function<void()>& before_start = {},
+          const std::vector<std::string>& a_args = {}) {
     BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
     auto model = seedbank::testing::write_safetensors(dir / "lamp.safetensors", 600 * 1024, 7);
     auto pub = sb("a", {"publish", model.string(), "--name", "Lamp", "--type", "LORA", "--image",
@@ -48,7 +50,7 @@ struct Community : Net {
     fs::create_directories(dir / "b");
     std::ofstream(dir / "b" / "config.json") << config_b.dump();
     if (before_start) before_start();
-    na = start("a", {}, &a);
+    na = start("a", {}, &a, a_args);
     nb = start("b", {a}, &b);
     nc = start("c", {b}, &c, {"--outbound", "1"});
     BOOST_REQUIRE(eventually([&] { return has("c", release["releaseId"]); }));
@@ -283,6 +285,39 @@ BOOST_AUTO_TEST_CASE(a_retraction_stops_listing_and_seeding_on_every_node) {
   }
   // The retraction itself replicated (the release record is kept).
   BOOST_TEST(has("c", id));
+}
+
+BOOST_AUTO_TEST_CASE(a_download_streaming_when_its_release_is_retracted_ends_at_once) {
+  // A seeds at 32 KiB/s, so B's stream of the model is still running when
+  // the author retracts the release.
+  up(json::object(), {}, {"--upload-limit", "32768"});
+  std::string id = release["releaseId"];
+  auto url = version("b")["downloadUrl"].get<std::string>();
+  auto target = url.substr(url.find("/api/"));
+  bool retracted = false;
+  std::string retract_err;
+  auto retracted_at = std::chrono::steady_clock::now();
+  auto raw = seedbank::testing::http_exchange(
+      http["b"], "GET " + target + " HTTP/1.1\r\nHost: " + http["b"] + "\r\nConnection: close\r\n\r\n", 120,
+      [&](const std::string& got) {
+        auto head_end = got.find("\r\n\r\n");
+        if (retracted || head_end == std::string::npos || got.size() == head_end + 4) return;
+        retracted = true;  // the first bytes of the body are here
+        auto r = sb("a", {"retract", id, "--reason", "withdrawn"});
+        if (r.exit_code != 0) retract_err = r.err;
+        retracted_at = std::chrono::steady_clock::now();
+      });
+  auto waited = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - retracted_at);
+  auto reply = seedbank::testing::parse_reply(raw);
+  BOOST_REQUIRE_MESSAGE(retracted, "no body arrived: " << raw.substr(0, 400));
+  BOOST_REQUIRE_MESSAGE(retract_err.empty(), retract_err);
+  BOOST_TEST(reply.status == 200);
+  // B stops the download when the retraction arrives, and the stream ends
+  // short (the client sees fewer bytes than Content-Length) instead of
+  // waiting for bytes that will never come.
+  BOOST_TEST(reply.body.size() < std::stoull(reply.header("content-length")));
+  BOOST_TEST(waited.count() < 30, "the stream ended " << waited.count() << " s after the retraction");
+  BOOST_TEST(eventually([&] { return !listed("b") && !seeding("b"); }, std::chrono::seconds(30)));
 }
 
 BOOST_AUTO_TEST_CASE(a_deny_list_binds_its_subscribers_only) {

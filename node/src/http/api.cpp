@@ -1257,7 +1257,13 @@ struct Api::Impl {
             std::lock_guard lock(watch->mutex);
             watch->asking = false;
             if (watch->progress && !watch->progress->error.empty()) return;  // the start failed
-            if (now) watch->progress = std::move(now);
+            if (now) {
+              watch->progress = std::move(now);
+            } else if (watch->progress) {  // it was running: pruned since (retracted, denied, out of policy)
+              watch->progress->error =
+                  "the download stopped: this node no longer keeps the release (retracted, denied or outside its "
+                  "content policy)";
+            }
           },
           std::chrono::milliseconds(0));
       if (!posted) {

@@ -84,6 +84,7 @@ p::Result<std::size_t> FileSource::read(std::uint64_t offset, char* out, std::si
     }
     return p::make_error(p::ErrorCode::io, path_.string() + ": shorter than its release says");
   }
+  lost_ = false;  // found: later reads need a new report only for more bytes
   return static_cast<std::size_t>(got);
 }
 

@@ -115,6 +115,33 @@ BOOST_AUTO_TEST_CASE(follows_a_file_renamed_while_open) {
   BOOST_TEST((first + rest == bytes));
 }
 
+BOOST_AUTO_TEST_CASE(asks_the_node_again_only_until_the_bytes_are_found) {
+  // The report says every byte is ready, but the disk holds only the first
+  // half yet: the read there finds nothing and asks again. Once the bytes
+  // are on disk, reads below the reported end need no more reports (each
+  // one costs a job on the node thread).
+  const std::size_t half = bytes.size() / 2;
+  std::ofstream(partial, std::ios::binary | std::ios::trunc) << bytes.substr(0, half);
+  next.ready = bytes.size();
+  auto source = streaming();
+  auto head = read_all(*source, 0, half);
+  BOOST_REQUIRE_EQUAL(head.size(), half);
+  char buffer[4096];
+  auto n = source->read(half, buffer, sizeof buffer);
+  BOOST_REQUIRE(n.ok());
+  BOOST_TEST(*n == 0u);
+  std::ofstream(partial, std::ios::binary | std::ios::trunc) << bytes;
+  int before = asks;
+  std::string rest;
+  for (int i = 0; i < 8; ++i) {  // slow reads: a new report may be asked for every 100 ms
+    std::this_thread::sleep_for(std::chrono::milliseconds(120));
+    rest += read_all(*source, half + rest.size(), std::min(bytes.size(), half + rest.size() + sizeof buffer));
+  }
+  BOOST_TEST(rest == bytes.substr(half, rest.size()));
+  BOOST_TEST(rest.size() == 8 * sizeof buffer);
+  BOOST_TEST(asks - before <= 1);
+}
+
 BOOST_AUTO_TEST_CASE(a_download_that_failed_ends_the_stream_with_its_reason) {
   next.ready = 0;
   next.error = "its SHA-256 does not match the signed release";
