@@ -89,6 +89,9 @@ struct Managed {
   // connection asked for while the torrent was still checking is dropped).
   std::vector<lt::tcp::endpoint> hints;
   bool compat_fallback_done = false;  // the v1-compat swarm was tried once
+  // Pieces left to the downloading v1-compat fallback, which has checked
+  // them: not downloaded here until it finishes (see keep_apart).
+  std::set<lt::piece_index_t> held;
 };
 
 // A release's v1-compat torrent (see v1_compat_info): seeding once every
@@ -247,6 +250,7 @@ struct TorrentService::Impl {
       lt::add_torrent_params loaded =
           lt::read_resume_data(lt::span<char const>(reinterpret_cast<const char*>(buf.data()), static_cast<long>(buf.size())), ec);
       if (!ec) atp = std::move(loaded);
+      atp.piece_priorities.clear();  // pieces held for a fallback of an earlier run (keep_apart)
     }
     atp.ti = ti;
     atp.save_path = store.root().string();
@@ -390,6 +394,8 @@ struct TorrentService::Impl {
             if (fallback != compat.end()) fallback->second.handle.file_priority(slot.index, lt::default_priority);
           }
         }
+        // New file priorities reset the pieces' own.
+        if (fallback != compat.end()) keep_apart(existing->second);
       }
       return {};
     }
@@ -464,17 +470,65 @@ struct TorrentService::Impl {
     }
   }
 
+  // The fetch a downloading v1-compat fallback torrent works for, if `h` is one.
+  Managed* fetched_through(const lt::torrent_handle& h) {
+    for (auto& [ih, c] : compat) {
+      if (c.seeding || c.handle != h) continue;
+      auto m = torrents.find(ih);
+      return m == torrents.end() ? nullptr : &m->second;
+    }
+    return nullptr;
+  }
+
+  // While the fallback downloads, it and the hybrid torrent write the same
+  // partial files, and HTTP streams read pieces either has checked. Neither
+  // may write over such a piece: a bad peer in one swarm would spoil checked
+  // data (a stream may have sent it; the file would fail its SHA-256 for
+  // good). A piece one of them has is not downloaded by the other. Called
+  // when the fallback has checked what is on disk and whenever file
+  // priorities change (they reset the pieces' own); pieces finished later
+  // are handed over one by one in handle_alerts.
+  void keep_apart(Managed& m) {
+    auto c = compat.find(m.info_hash);
+    if (c == compat.end() || c->second.seeding || !c->second.handle.is_valid()) return;
+    auto mine = m.handle.status(lt::torrent_handle::query_pieces).pieces;
+    auto theirs = c->second.handle.status(lt::torrent_handle::query_pieces).pieces;
+    std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> to_fallback;
+    for (lt::piece_index_t i(0); i < mine.end_index(); ++i)
+      if (mine.get_bit(i)) to_fallback.emplace_back(i, lt::dont_download);
+      else if (i < theirs.end_index() && theirs.get_bit(i)) m.held.insert(i);
+    std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> to_hybrid;
+    for (auto i : m.held) to_hybrid.emplace_back(i, lt::dont_download);
+    if (!to_fallback.empty()) c->second.handle.prioritize_pieces(to_fallback);
+    if (!to_hybrid.empty()) m.handle.prioritize_pieces(to_hybrid);
+  }
+
   // The v1-compat download finished: the hybrid torrent rechecks the shared
   // partial files and takes over (SHA-256 check, move into the store).
   void compat_finished(const lt::torrent_handle& h) {
     for (auto it = compat.begin(); it != compat.end(); ++it) {
       if (it->second.handle != h || it->second.seeding) continue;
       auto m = torrents.find(it->first);
+      if (m != torrents.end()) keep_apart(m->second);  // notes every piece it has that the hybrid lacks
       session->remove_torrent(it->second.handle);
       compat.erase(it);
       if (m != torrents.end()) {
         m->second.compat_fallback_done = true;
         m->second.peerless_since.reset();
+        // Nothing held: the fallback has nothing the hybrid torrent lacks.
+        if (m->second.held.empty()) return;
+        // Pieces the recheck finds bad are downloaded here again.
+        std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> back;
+        for (auto i : m->second.held) {
+          auto piece = static_cast<std::size_t>(static_cast<int>(i));
+          bool wanted = std::any_of(m->second.slots.begin(), m->second.slots.end(), [&](const Slot& s) {
+            auto [first, end] = piece_range(m->second, s);
+            return s.wanted && piece >= first && piece < end;
+          });
+          back.emplace_back(i, wanted ? lt::default_priority : lt::dont_download);
+        }
+        m->second.held.clear();
+        m->second.handle.prioritize_pieces(back);
         m->second.handle.force_recheck();
       }
       return;
@@ -649,15 +703,23 @@ struct TorrentService::Impl {
     if (renames_pending > 0 && --renames_pending == 0) rename_lock.reset();
   }
 
+  // --bt-log: one line per alert, flushed per batch so that the log's tail
+  // is current while the node runs.
+  void log_alerts(const std::vector<lt::alert*>& alerts) {
+    if (!log.is_open() || alerts.empty()) return;
+    for (const lt::alert* a : alerts) {
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - log_start);
+      log << ms.count() / 1000 << '.' << std::setw(3) << std::setfill('0') << ms.count() % 1000 << ' ' << a->what()
+          << ": " << a->message() << '\n';
+    }
+    log.flush();
+  }
+
   void handle_alerts() {
     std::vector<lt::alert*> alerts;
     session->pop_alerts(&alerts);
+    log_alerts(alerts);
     for (lt::alert* a : alerts) {
-      if (log.is_open()) {
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - log_start);
-        log << ms.count() / 1000 << '.' << std::setw(3) << std::setfill('0') << ms.count() % 1000 << ' '
-            << a->what() << ": " << a->message() << '\n';
-      }
       if (auto* pf = lt::alert_cast<lt::piece_finished_alert>(a)) {
         if (Managed* m = find(pf->handle)) {
           auto piece = static_cast<std::size_t>(static_cast<int>(pf->piece_index));
@@ -665,6 +727,11 @@ struct TorrentService::Impl {
             auto [first, end] = piece_range(*m, slot);
             if (slot.wanted && !slot.stored && piece >= first && piece < end) request(*m, piece);
           }
+          if (auto c = compat.find(m->info_hash); c != compat.end() && !c->second.seeding)
+            c->second.handle.piece_priority(pf->piece_index, lt::dont_download);  // see keep_apart
+        } else if (Managed* fetch = fetched_through(pf->handle)) {
+          fetch->held.insert(pf->piece_index);
+          fetch->handle.piece_priority(pf->piece_index, lt::dont_download);
         }
       } else if (auto* rp = lt::alert_cast<lt::read_piece_alert>(a)) {
         if (Managed* m = find(rp->handle)) {
@@ -693,6 +760,7 @@ struct TorrentService::Impl {
         if (!tf->handle.info_hashes().has_v2()) compat_finished(tf->handle);
       } else if (auto* tc = lt::alert_cast<lt::torrent_checked_alert>(a)) {
         if (Managed* m = find(tc->handle)) checked(*m);
+        else if (Managed* fetch = fetched_through(tc->handle)) keep_apart(*fetch);
       } else if (auto* ff = lt::alert_cast<lt::file_rename_failed_alert>(a)) {
         rename_done();
         if (Managed* m = find(ff->handle)) {
@@ -1055,6 +1123,7 @@ void TorrentService::save_state() {
     if (!session.wait_for_alert(std::chrono::milliseconds(200))) continue;
     std::vector<lt::alert*> alerts;
     session.pop_alerts(&alerts);
+    impl_->log_alerts(alerts);
     for (lt::alert* a : alerts) {
       if (auto* rd = lt::alert_cast<lt::save_resume_data_alert>(a)) {
         auto buf = lt::write_resume_data_buf(rd->params);
