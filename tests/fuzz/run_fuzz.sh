@@ -13,6 +13,8 @@ mkdir -p "$work/corpus"
 "$fuzzer" -max_total_time="$seconds" -max_len=65536 -timeout=25 -rss_limit_mb=2048 \
   -artifact_prefix="$work/" -print_final_stats=1 "$work/corpus" >"$work/log" 2>&1
 status=$?
+# A sanitizer report that did not stop the run still fails it.
+if [ "$status" -eq 0 ] && grep -q "runtime error:" "$work/log"; then status=1; fi
 if [ "$status" -ne 0 ]; then
   keep="${SEEDBANK_FUZZ_ARTIFACTS:-/tmp/seedbank-fuzz-artifacts}"
   mkdir -p "$keep"
