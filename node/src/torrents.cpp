@@ -394,8 +394,8 @@ struct TorrentService::Impl {
             if (fallback != compat.end()) fallback->second.handle.file_priority(slot.index, lt::default_priority);
           }
         }
-        // New file priorities reset the pieces' own.
-        if (fallback != compat.end()) keep_apart(existing->second);
+        // (New file priorities reset the pieces' own once the disk thread has
+        // applied them: keep_apart runs again on file_prio_alert.)
       }
       return {};
     }
@@ -485,9 +485,11 @@ struct TorrentService::Impl {
   // may write over such a piece: a bad peer in one swarm would spoil checked
   // data (a stream may have sent it; the file would fail its SHA-256 for
   // good). A piece one of them has is not downloaded by the other. Called
-  // when the fallback has checked what is on disk and whenever file
-  // priorities change (they reset the pieces' own); pieces finished later
-  // are handed over one by one in handle_alerts.
+  // when the fallback has checked what is on disk and whenever new file
+  // priorities have been applied to either (file_prio_alert: they reset the
+  // pieces' own); pieces finished later are handed over one by one in
+  // handle_alerts. A block already requested may still arrive after its
+  // piece got priority 0, so the recheck in compat_finished stays.
   void keep_apart(Managed& m) {
     auto c = compat.find(m.info_hash);
     if (c == compat.end() || c->second.seeding || !c->second.handle.is_valid()) return;
@@ -515,8 +517,6 @@ struct TorrentService::Impl {
       if (m != torrents.end()) {
         m->second.compat_fallback_done = true;
         m->second.peerless_since.reset();
-        // Nothing held: the fallback has nothing the hybrid torrent lacks.
-        if (m->second.held.empty()) return;
         // Pieces the recheck finds bad are downloaded here again.
         std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> back;
         for (auto i : m->second.held) {
@@ -528,7 +528,7 @@ struct TorrentService::Impl {
           back.emplace_back(i, wanted ? lt::default_priority : lt::dont_download);
         }
         m->second.held.clear();
-        m->second.handle.prioritize_pieces(back);
+        if (!back.empty()) m->second.handle.prioritize_pieces(back);
         m->second.handle.force_recheck();
       }
       return;
@@ -761,6 +761,9 @@ struct TorrentService::Impl {
       } else if (auto* tc = lt::alert_cast<lt::torrent_checked_alert>(a)) {
         if (Managed* m = find(tc->handle)) checked(*m);
         else if (Managed* fetch = fetched_through(tc->handle)) keep_apart(*fetch);
+      } else if (auto* fp = lt::alert_cast<lt::file_prio_alert>(a)) {
+        if (Managed* m = find(fp->handle)) keep_apart(*m);
+        else if (Managed* fetch = fetched_through(fp->handle)) keep_apart(*fetch);
       } else if (auto* ff = lt::alert_cast<lt::file_rename_failed_alert>(a)) {
         rename_done();
         if (Managed* m = find(ff->handle)) {
@@ -1033,7 +1036,13 @@ std::vector<TorrentStatus> TorrentService::status() {
       s.download_rate += static_cast<std::uint64_t>(cs.download_payload_rate);
       s.upload_rate += static_cast<std::uint64_t>(cs.upload_payload_rate);
       s.downloaded += static_cast<std::uint64_t>(cs.total_payload_download);
-      if (!c->second.seeding) s.done = std::max(s.done, static_cast<std::uint64_t>(cs.total_wanted_done));
+      // While the fallback downloads, a piece one of the two has is not
+      // wanted by the other (keep_apart): what they have adds up.
+      if (!c->second.seeding) {
+        s.wanted = 0;
+        for (const auto& slot : m.slots) s.wanted += slot.wanted ? slot.size : 0;
+        s.done = std::min(s.wanted, static_cast<std::uint64_t>(st.total_wanted_done + cs.total_wanted_done));
+      }
       s.v1_compat_info_hash = hex_of_v1(cs.info_hashes.v1);
     }
     bool verifying = false;
@@ -1050,7 +1059,7 @@ std::vector<TorrentStatus> TorrentService::status() {
     if (!s.error.empty()) s.state = "error";
     else if (st.state == lt::torrent_status::checking_files || st.state == lt::torrent_status::checking_resume_data)
       s.state = "checking";
-    else if (verifying || (!s.complete && st.is_finished)) s.state = "verifying";
+    else if (verifying || (!s.complete && st.is_finished && m.held.empty())) s.state = "verifying";
     else if (s.complete) s.state = "seeding";
     else s.state = "downloading";
     out.push_back(std::move(s));
