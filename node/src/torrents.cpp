@@ -384,14 +384,13 @@ struct TorrentService::Impl {
         // A v1-compat download over the same files (the fallback when the
         // hybrid swarm had no peers) must want them too: otherwise it holds
         // the peers while nothing fetches the newly wanted files.
-        auto fallback = compat.find(existing->first);
-        if (fallback != compat.end() && fallback->second.seeding) fallback = compat.end();
+        lt::torrent_handle* fallback = fallback_of(existing->second);
         for (std::size_t i = 0; i < existing->second.slots.size(); ++i) {
           auto& slot = existing->second.slots[i];
           if (!slot.wanted && m.slots[i].wanted) {
             slot.wanted = true;
             existing->second.handle.file_priority(slot.index, lt::default_priority);
-            if (fallback != compat.end()) fallback->second.handle.file_priority(slot.index, lt::default_priority);
+            if (fallback) fallback->file_priority(slot.index, lt::default_priority);
           }
         }
         // (New file priorities reset the pieces' own once the disk thread has
@@ -470,6 +469,12 @@ struct TorrentService::Impl {
     }
   }
 
+  // The downloading v1-compat fallback of a fetch, if it has one.
+  lt::torrent_handle* fallback_of(const Managed& m) {
+    auto c = compat.find(m.info_hash);
+    return c == compat.end() || c->second.seeding || !c->second.handle.is_valid() ? nullptr : &c->second.handle;
+  }
+
   // The fetch a downloading v1-compat fallback torrent works for, if `h` is one.
   Managed* fetched_through(const lt::torrent_handle& h) {
     for (auto& [ih, c] : compat) {
@@ -491,17 +496,17 @@ struct TorrentService::Impl {
   // handle_alerts. A block already requested may still arrive after its
   // piece got priority 0, so the recheck in compat_finished stays.
   void keep_apart(Managed& m) {
-    auto c = compat.find(m.info_hash);
-    if (c == compat.end() || c->second.seeding || !c->second.handle.is_valid()) return;
+    lt::torrent_handle* fallback = fallback_of(m);
+    if (!fallback) return;
     auto mine = m.handle.status(lt::torrent_handle::query_pieces).pieces;
-    auto theirs = c->second.handle.status(lt::torrent_handle::query_pieces).pieces;
+    auto theirs = fallback->status(lt::torrent_handle::query_pieces).pieces;
     std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> to_fallback;
     for (lt::piece_index_t i(0); i < mine.end_index(); ++i)
       if (mine.get_bit(i)) to_fallback.emplace_back(i, lt::dont_download);
       else if (i < theirs.end_index() && theirs.get_bit(i)) m.held.insert(i);
     std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> to_hybrid;
     for (auto i : m.held) to_hybrid.emplace_back(i, lt::dont_download);
-    if (!to_fallback.empty()) c->second.handle.prioritize_pieces(to_fallback);
+    if (!to_fallback.empty()) fallback->prioritize_pieces(to_fallback);
     if (!to_hybrid.empty()) m.handle.prioritize_pieces(to_hybrid);
   }
 
@@ -727,8 +732,8 @@ struct TorrentService::Impl {
             auto [first, end] = piece_range(*m, slot);
             if (slot.wanted && !slot.stored && piece >= first && piece < end) request(*m, piece);
           }
-          if (auto c = compat.find(m->info_hash); c != compat.end() && !c->second.seeding)
-            c->second.handle.piece_priority(pf->piece_index, lt::dont_download);  // see keep_apart
+          if (lt::torrent_handle* fallback = fallback_of(*m))
+            fallback->piece_priority(pf->piece_index, lt::dont_download);  // see keep_apart
         } else if (Managed* fetch = fetched_through(pf->handle)) {
           fetch->held.insert(pf->piece_index);
           fetch->handle.piece_priority(pf->piece_index, lt::dont_download);
@@ -1100,8 +1105,7 @@ std::optional<TorrentService::FileProgress> TorrentService::file_progress(const 
       // the same pieces (checked against the signed v1 piece hashes): its
       // pieces count too, before the hybrid torrent rechecks them.
       lt::typed_bitfield<lt::piece_index_t> fallback;
-      if (auto c = impl_->compat.find(ih); c != impl_->compat.end() && !c->second.seeding && c->second.handle.is_valid())
-        fallback = c->second.handle.status(lt::torrent_handle::query_pieces).pieces;
+      if (lt::torrent_handle* c = impl_->fallback_of(m)) fallback = c->status(lt::torrent_handle::query_pieces).pieces;
       auto has = [&](int piece) {
         lt::piece_index_t at(piece);
         return (piece < st.pieces.size() && st.pieces.get_bit(at)) || (piece < fallback.size() && fallback.get_bit(at));

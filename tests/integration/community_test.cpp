@@ -297,19 +297,14 @@ BOOST_AUTO_TEST_CASE(a_download_streaming_when_its_release_is_retracted_ends_at_
   bool retracted = false;
   std::string retract_err;
   auto retracted_at = std::chrono::steady_clock::now();
-  auto raw = seedbank::testing::http_exchange(
-      http["b"], "GET " + target + " HTTP/1.1\r\nHost: " + http["b"] + "\r\nConnection: close\r\n\r\n", 120,
-      [&](const std::string& got) {
-        auto head_end = got.find("\r\n\r\n");
-        if (retracted || head_end == std::string::npos || got.size() == head_end + 4) return;
-        retracted = true;  // the first bytes of the body are here
-        auto r = sb("a", {"retract", id, "--reason", "withdrawn"});
-        if (r.exit_code != 0) retract_err = r.err;
-        retracted_at = std::chrono::steady_clock::now();
-      });
+  auto reply = seedbank::testing::http_download(http["b"], target, 120, [&] {
+    retracted = true;
+    auto r = sb("a", {"retract", id, "--reason", "withdrawn"});
+    if (r.exit_code != 0) retract_err = r.err;
+    retracted_at = std::chrono::steady_clock::now();
+  });
   auto waited = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - retracted_at);
-  auto reply = seedbank::testing::parse_reply(raw);
-  BOOST_REQUIRE_MESSAGE(retracted, "no body arrived: " << raw.substr(0, 400));
+  BOOST_REQUIRE_MESSAGE(retracted, "no body arrived: status " << reply.status << ": " << reply.body.substr(0, 300));
   BOOST_REQUIRE_MESSAGE(retract_err.empty(), retract_err);
   BOOST_TEST(reply.status == 200);
   // B stops the download when the retraction arrives, and the stream ends

@@ -82,8 +82,7 @@ struct Gallery : Net {
   // under sanitizers on a loaded machine the first byte can take over a
   // minute, so the client waits up to four.
   seedbank::testing::HttpReply download(const std::string& target) {
-    return seedbank::testing::parse_reply(seedbank::testing::http_exchange(
-        http["b"], "GET " + target + " HTTP/1.1\r\nHost: " + http["b"] + "\r\nConnection: close\r\n\r\n", 240));
+    return seedbank::testing::http_download(http["b"], target, 240);
   }
 
   json get_json(const std::string& target, int status = 200) {

@@ -225,14 +225,7 @@ BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_t
       if (t["releaseId"] == id) return t;
     return nlohmann::json{{"notListed", status}};
   };
-  auto raw = seedbank::testing::http_exchange(
-      http, "GET " + target + " HTTP/1.1\r\nHost: " + http + "\r\nConnection: close\r\n\r\n", 120,
-      [&](const std::string& so_far) {
-        auto end = so_far.find("\r\n\r\n");
-        if (at_first_bytes.is_null() && end != std::string::npos && so_far.size() > end + 4)
-          at_first_bytes = torrent_on_c();
-      });
-  auto reply = seedbank::testing::parse_reply(raw);
+  auto reply = seedbank::testing::http_download(http, target, 120, [&] { at_first_bytes = torrent_on_c(); });
   BOOST_REQUIRE_EQUAL(reply.status, 200);
   auto tail = [&] {
     std::ifstream in(dir / "c-bt.log");

@@ -102,4 +102,21 @@ inline HttpReply http_get(const std::string& host_port, const std::string& targe
   return http_request(host_port, "GET", target, "", headers);
 }
 
+// GET of a download that may take a while: waits up to `timeout_s` between
+// reads, and calls `on_first_bytes` once, when the first bytes of the body
+// have arrived (a test can look at the node while the file streams).
+inline HttpReply http_download(const std::string& host_port, const std::string& target, int timeout_s,
+                               const std::function<void()>& on_first_bytes = nullptr) {
+  bool seen = false;
+  auto raw = http_exchange(
+      host_port, "GET " + target + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n", timeout_s,
+      [&](const std::string& so_far) {
+        auto end = so_far.find("\r\n\r\n");
+        if (seen || !on_first_bytes || end == std::string::npos || so_far.size() == end + 4) return;
+        seen = true;
+        on_first_bytes();
+      });
+  return parse_reply(raw);
+}
+
 }  // namespace seedbank::testing
