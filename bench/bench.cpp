@@ -15,17 +15,17 @@
 
 #include <algorithm>
 #include <atomic>
-#include <deque>
-#include <map>
-#include <set>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -135,8 +135,8 @@ nlohmann::json bench_hash(const Options& o) {
     }
     double r = median(ref), s = median(ours), s1 = median(ours1);
     std::string name = st ? "safetensors" : "plain";
-    result[name] = {{"bytes", o.size_mib << 20}, {"openssl_s", r}, {"seedbank_s", s}, {"ratio", s / r},
-                    {"seedbank_1thread_s", s1}, {"ratio_1thread", s1 / r}};
+    result[name] = {{"bytes", o.size_mib << 20}, {"openssl_s", r},         {"seedbank_s", s}, {"ratio", s / r},
+                    {"seedbank_1thread_s", s1},  {"ratio_1thread", s1 / r}};
     char line[256];
     std::snprintf(line, sizeof line,
                   "hash %-11s %llu MiB: openssl dgst -sha256 %.3f s | seedbank all hashes %.3f s (%.2fx) | "
@@ -187,8 +187,7 @@ struct RawVerify {
   double rate() const {  // records per second
     auto t = Clock::now();
     for (std::size_t i = 0; i < messages.size(); ++i)
-      if (crypto_sign_verify_detached(sigs[i].data(), messages[i].data(), messages[i].size(),
-                                      authors[i].bytes.data()))
+      if (crypto_sign_verify_detached(sigs[i].data(), messages[i].data(), messages[i].size(), authors[i].bytes.data()))
         throw std::runtime_error("reference verification failed");
     return static_cast<double>(messages.size()) / seconds_since(t);
   }
@@ -249,16 +248,21 @@ nlohmann::json bench_ingest(const Options& o) {
     ratios1.push_back(r1 / raw);
   }
   double raw_rate = median(raw_rates), record_rate = median(record_rates);
-  nlohmann::json result = {{"records", records.size()},          {"batch", 20000},
-                           {"raw_verify_per_s", raw_rate},       {"verify_record_per_s", record_rate},
-                           {"ingest_per_s", median(rates)},      {"ratio", median(ratios)},
-                           {"ingest_1thread_per_s", median(rates1)}, {"ratio_1thread", median(ratios1)}};
+  nlohmann::json result = {{"records", records.size()},
+                           {"batch", 20000},
+                           {"raw_verify_per_s", raw_rate},
+                           {"verify_record_per_s", record_rate},
+                           {"ingest_per_s", median(rates)},
+                           {"ratio", median(ratios)},
+                           {"ingest_1thread_per_s", median(rates1)},
+                           {"ratio_1thread", median(ratios1)}};
   char line[256];
   std::snprintf(line, sizeof line,
                 "ingest %zu releases: raw libsodium verify %.0f/s (1 core) | verify_record %.0f/s | ingest %.0f/s "
                 "(%.2fx) | ingest verifying on 1 thread %.0f/s (%.2fx)   [goal >= 0.8x]",
-                records.size(), raw_rate, record_rate, result["ingest_per_s"].get<double>(), result["ratio"].get<double>(),
-                result["ingest_1thread_per_s"].get<double>(), result["ratio_1thread"].get<double>());
+                records.size(), raw_rate, record_rate, result["ingest_per_s"].get<double>(),
+                result["ratio"].get<double>(), result["ingest_1thread_per_s"].get<double>(),
+                result["ratio_1thread"].get<double>());
   say(o, line);
   return result;
 }
@@ -288,7 +292,8 @@ nlohmann::json bench_lookup(const Options& o) {
   // fast the disk pages in a 3 GB file after other sections evicted it.
   {
     std::mt19937_64 warm(3);
-    for (int i = 0; i < 50000; ++i) (void)index->find_by_hash(protocol::to_hex(testing::fake_digest(warm() % o.releases, 1)));
+    for (int i = 0; i < 50000; ++i)
+      (void)index->find_by_hash(protocol::to_hex(testing::fake_digest(warm() % o.releases, 1)));
   }
   std::mt19937_64 rng(7);
   auto measure = [&](auto make_query, std::size_t expect_min) {
@@ -301,17 +306,18 @@ nlohmann::json bench_lookup(const Options& o) {
       if (!r || r->size() < expect_min) throw std::runtime_error("lookup missed " + q);
     }
     std::sort(us.begin(), us.end());
-    return nlohmann::json{{"p50_us", percentile(us, 0.5)}, {"p99_us", percentile(us, 0.99)},
-                          {"max_us", us.back()}};
+    return nlohmann::json{{"p50_us", percentile(us, 0.5)}, {"p99_us", percentile(us, 0.99)}, {"max_us", us.back()}};
   };
   nlohmann::json result = {{"releases", o.releases}};
   result["sha256"] = measure([](std::uint64_t n) { return protocol::to_hex(testing::fake_digest(n, 1)); }, 1);
-  result["autov2"] = measure([](std::uint64_t n) { return protocol::to_hex(testing::fake_digest(n, 1)).substr(0, 10); }, 1);
+  result["autov2"] =
+      measure([](std::uint64_t n) { return protocol::to_hex(testing::fake_digest(n, 1)).substr(0, 10); }, 1);
   result["miss"] = measure([](std::uint64_t n) { return protocol::to_hex(testing::fake_digest(n, 99)); }, 0);
   for (const char* k : {"sha256", "autov2", "miss"}) {
     char line[200];
-    std::snprintf(line, sizeof line, "lookup %-6s with %llu releases: p50 %.1f us, p99 %.1f us, max %.0f us   [goal p99 <= 50 us]",
-                  k, static_cast<unsigned long long>(o.releases), result[k]["p50_us"].get<double>(),
+    std::snprintf(line, sizeof line,
+                  "lookup %-6s with %llu releases: p50 %.1f us, p99 %.1f us, max %.0f us   [goal p99 <= 50 us]", k,
+                  static_cast<unsigned long long>(o.releases), result[k]["p50_us"].get<double>(),
                   result[k]["p99_us"].get<double>(), result[k]["max_us"].get<double>());
     say(o, line);
   }
@@ -443,8 +449,10 @@ nlohmann::json bench_fetch(const Options& o) {
         result["aria2c_s"] = aria;
         result["speed_vs_aria2c"] = aria / s;
         char line[200];
-        std::snprintf(line, sizeof line, "fetch vs aria2c seeding to aria2c (v1 torrent, local tracker): %.3f s -> "
-                      "seedbank %.2fx faster   [goal > 1x]", aria, aria / s);
+        std::snprintf(line, sizeof line,
+                      "fetch vs aria2c seeding to aria2c (v1 torrent, local tracker): %.3f s -> "
+                      "seedbank %.2fx faster   [goal > 1x]",
+                      aria, aria / s);
         say(o, line);
       }
     }
@@ -512,7 +520,9 @@ nlohmann::json bench_sync(const Options& o) {
                 "[goal >= 0.5x]",
                 static_cast<unsigned long long>(records.size()), median(rates), median(raws), ratio);
   say(o, line);
-  return {{"records", records.size()}, {"records_per_s", median(rates)}, {"raw_verify_per_s", median(raws)},
+  return {{"records", records.size()},
+          {"records_per_s", median(rates)},
+          {"raw_verify_per_s", median(raws)},
           {"ratio", ratio}};
 }
 
@@ -618,8 +628,11 @@ nlohmann::json bench_converge(const Options& o) {
                 kNodes, static_cast<double>(edges) / kNodes, median(times) * 1000, kRecords, hops_max,
                 median(per_node_ratios), records[0].size());
   say(o, line);
-  return {{"nodes", kNodes}, {"mean_degree", static_cast<double>(edges) / kNodes}, {"time_s", median(times)},
-          {"max_hops", hops_max}, {"bytes_per_node_vs_record", median(per_node_ratios)},
+  return {{"nodes", kNodes},
+          {"mean_degree", static_cast<double>(edges) / kNodes},
+          {"time_s", median(times)},
+          {"max_hops", hops_max},
+          {"bytes_per_node_vs_record", median(per_node_ratios)},
           {"record_bytes", records[0].size()}};
 }
 
@@ -640,7 +653,8 @@ nlohmann::json bench_resolve(const Options& o) {
   auto published = publish_one(*a, key, path, "Resolve Bench");
   const auto& digests = published.files[0].digests;
   b->index->ingest(published.record->bytes());
-  if (auto added = b->store->add(a->store->path_of(digests.sha256), digests.sha256, node::ContentStore::AddMode::hardlink);
+  if (auto added =
+          b->store->add(a->store->path_of(digests.sha256), digests.sha256, node::ContentStore::AddMode::hardlink);
       !added)
     throw std::runtime_error(added.error().message);
   auto stored = a->store->path_of(digests.sha256);
@@ -671,7 +685,8 @@ nlohmann::json bench_resolve(const Options& o) {
     auto bt = torrents.back()->listen_address();
     g.bt_port = static_cast<std::uint16_t>(std::atoi(bt.c_str() + bt.rfind(':') + 1));
     if (i == 1) g.bootstrap = {gossips[0]->listen_address()};
-    gossips.push_back(std::move(node::GossipService::start(io, g, *n.index, keys[static_cast<std::size_t>(i)])).value());
+    gossips.push_back(
+        std::move(node::GossipService::start(io, g, *n.index, keys[static_cast<std::size_t>(i)])).value());
     gossips.back()->set_seeding({ih});
   }
   std::atomic<bool> stop{false};
@@ -688,8 +703,8 @@ nlohmann::json bench_resolve(const Options& o) {
     ref.push_back(time_command("cp '" + stored.string() + "' '" + copy.string() + "' && sync '" + copy.string() + "'"));
     fs::remove(copy);
     fs::remove_all(c_dir);
-    std::string cmd = std::string(SEEDBANK_BINARY) + " --data-dir '" + c_dir.string() +
-                      "' --network bench resolve " + digests.autov2_hex() + " --bootstrap " + bootstrap +
+    std::string cmd = std::string(SEEDBANK_BINARY) + " --data-dir '" + c_dir.string() + "' --network bench resolve " +
+                      digests.autov2_hex() + " --bootstrap " + bootstrap +
                       " --no-dht --bt-listen 127.0.0.1:0 --json --out '" + (c_dir / "out").string() + "'";
     auto t = Clock::now();
     FILE* pipe = ::popen(cmd.c_str(), "r");
@@ -723,8 +738,12 @@ nlohmann::json bench_resolve(const Options& o) {
                 "%.2fx cp [goal >= 0.5x]",
                 median(totals), median(lookups), median(connects), transfer, cp, cp / transfer);
   say(o, line);
-  return {{"total_s", median(totals)}, {"lookup_ms", median(lookups)}, {"connect_ms", median(connects)},
-          {"transfer_s", transfer}, {"cp_s", cp}, {"transfer_vs_cp", cp / transfer}};
+  return {{"total_s", median(totals)},
+          {"lookup_ms", median(lookups)},
+          {"connect_ms", median(connects)},
+          {"transfer_s", transfer},
+          {"cp_s", cp},
+          {"transfer_vs_cp", cp / transfer}};
 }
 
 // Load on one real `seedbank node` process: 200 gossip sessions held open
@@ -747,7 +766,8 @@ nlohmann::json bench_load(const Options& o) {
   if (!node.wait_for_err("running")) throw std::runtime_error("node did not start: " + node.err());
   std::smatch m;
   std::string err = node.err();
-  if (!std::regex_search(err, m, std::regex("gossip on ([0-9.]+:[0-9]+)"))) throw std::runtime_error("no gossip address");
+  if (!std::regex_search(err, m, std::regex("gossip on ([0-9.]+:[0-9]+)")))
+    throw std::runtime_error("no gossip address");
   std::string address = m[1];
   std::vector<std::unique_ptr<testing::WireClient>> clients;
   std::vector<protocol::SecretKey> keys;
@@ -755,7 +775,8 @@ nlohmann::json bench_load(const Options& o) {
   for (int i = 0; i < kSessions; ++i) {
     keys.push_back(protocol::SecretKey::generate());
     clients.push_back(std::make_unique<testing::WireClient>(address));
-    if (!clients.back()->handshake(keys.back(), "bench")) throw std::runtime_error("handshake " + std::to_string(i) + " failed");
+    if (!clients.back()->handshake(keys.back(), "bench"))
+      throw std::runtime_error("handshake " + std::to_string(i) + " failed");
     // Ask for a reconciliation of an empty set: the node answers with
     // fingerprints of its 5,000 records.
     std::vector<seedbank::protocol::reconcile::Item> none;
@@ -780,7 +801,8 @@ nlohmann::json bench_load(const Options& o) {
   while (Clock::now() < until) {
     drain();
     auto t = Clock::now();
-    auto r = testing::run({SEEDBANK_BINARY, "--data-dir", dir.string(), "status", "--json"}, (o.dir / "load-status").string());
+    auto r = testing::run({SEEDBANK_BINARY, "--data-dir", dir.string(), "status", "--json"},
+                          (o.dir / "load-status").string());
     status_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
     if (r.exit_code != 0) throw std::runtime_error("status failed under load: " + r.err);
     if (Clock::now() - last_ping > std::chrono::seconds(20)) {
@@ -795,10 +817,12 @@ nlohmann::json bench_load(const Options& o) {
   // A record imported now must still be announced to every session.
   auto record = make_releases(1, 990000, "bench")[0];
   auto file = o.dir / "load-record";
-  std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(record.data()), static_cast<long>(record.size()));
+  std::ofstream(file, std::ios::binary)
+      .write(reinterpret_cast<const char*>(record.data()), static_cast<long>(record.size()));
   testing::run({SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "record", "import", file.string()},
                (o.dir / "load-import").string());
-  auto peers = testing::run({SEEDBANK_BINARY, "--data-dir", dir.string(), "peers", "--json"}, (o.dir / "load-peers").string());
+  auto peers =
+      testing::run({SEEDBANK_BINARY, "--data-dir", dir.string(), "peers", "--json"}, (o.dir / "load-peers").string());
   std::size_t open = nlohmann::json::parse(peers.out)["peers"].size();
   // Each session now gets a `have`; count sessions that received a frame.
   std::size_t announced = 0;
@@ -836,8 +860,9 @@ nlohmann::json bench_load(const Options& o) {
                 "record's announcement, status p50 %.1f ms p99 %.1f ms, node peak RSS %.0f MiB",
                 kSessions, o.load_seconds, connect_s, open, announced, kSessions, p50, p99, peak_mib);
   say(o, line);
-  return {{"sessions", kSessions}, {"seconds", o.load_seconds}, {"open_at_end", open}, {"announced", announced},
-          {"status_p50_ms", p50}, {"status_p99_ms", p99}, {"peak_rss_mib", peak_mib}, {"frames_received", frames}};
+  return {{"sessions", kSessions},    {"seconds", o.load_seconds}, {"open_at_end", open},
+          {"announced", announced},   {"status_p50_ms", p50},      {"status_p99_ms", p99},
+          {"peak_rss_mib", peak_mib}, {"frames_received", frames}};
 }
 
 // wrk against one node's HTTP API on an index of --releases releases
@@ -878,7 +903,8 @@ WrkResult run_wrk(const Options& o, const std::string& url, const fs::path& scri
   if (std::regex_search(r.out, m, std::regex("99%\\s+([0-9.]+)(us|ms|s)"))) w.p99_ms = ms(m[1], m[2]);
   if (std::regex_search(r.out, m, std::regex("([0-9]+) requests in"))) w.requests = std::stoull(m[1]);
   if (std::regex_search(r.out, m, std::regex("Non-2xx or 3xx responses: ([0-9]+)"))) w.errors += std::stoull(m[1]);
-  if (std::regex_search(r.out, m, std::regex("Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)")))
+  if (std::regex_search(r.out, m,
+                        std::regex("Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)")))
     w.errors += std::stoull(m[1]) + std::stoull(m[2]) + std::stoull(m[3]) + std::stoull(m[4]);
   return w;
 }
@@ -909,7 +935,8 @@ nlohmann::json bench_http(const Options& o) {
         auto page = index->find_by_hash(protocol::to_hex(testing::fake_digest(rng() % o.releases, 1)));
         if (!page || page->empty()) continue;
         batch.push_back(testing::sign_rating(raters[i % raters.size()], (*page)[0].release,
-                                             static_cast<std::uint8_t>(1 + rng() % 5), 1700000000000 + 2000000 + i, "bench", 0));
+                                             static_cast<std::uint8_t>(1 + rng() % 5), 1700000000000 + 2000000 + i,
+                                             "bench", 0));
         if (batch.size() == 20000) {
           index->ingest_batch(batch);
           batch.clear();
@@ -921,10 +948,12 @@ nlohmann::json bench_http(const Options& o) {
   testing::Process node({SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "node", "--bt-listen",
                          "127.0.0.1:0", "--no-dht", "--no-gossip", "--http", "127.0.0.1:0"},
                         (o.dir / "http-node-log").string());
-  if (!node.wait_for_err("running", std::chrono::seconds(600))) throw std::runtime_error("node did not start: " + node.err());
+  if (!node.wait_for_err("running", std::chrono::seconds(600)))
+    throw std::runtime_error("node did not start: " + node.err());
   std::smatch m;
   std::string err = node.err();
-  if (!std::regex_search(err, m, std::regex("API on http://([0-9.]+:[0-9]+)/"))) throw std::runtime_error("no HTTP address");
+  if (!std::regex_search(err, m, std::regex("API on http://([0-9.]+:[0-9]+)/")))
+    throw std::runtime_error("no HTTP address");
   std::string base = "http://" + std::string(m[1]);
 
   std::mt19937_64 rng(5);
@@ -961,12 +990,13 @@ nlohmann::json bench_http(const Options& o) {
   node.wait(std::chrono::seconds(30));
 
   char line[600];
-  std::snprintf(line, sizeof line,
-                "http with %llu releases (wrk, 4 connections, 10 s): constant file %.0f req/s p99 %.2f ms | by-hash "
-                "%.0f req/s (%.2fx the floor) p50 %.2f ms p99 %.2f ms [goal p99 <= 1 ms] | models?types=LORA&sort="
-                "Highest Rated (100 per page) %.0f req/s p99 %.1f ms, limit=20 %.0f req/s p99 %.1f ms [goal p99 <= 20 ms]",
-                static_cast<unsigned long long>(o.releases), floor.rps, floor.p99_ms, hashes.rps, hashes.rps / floor.rps,
-                hashes.p50_ms, hashes.p99_ms, listing.rps, listing.p99_ms, listing20.rps, listing20.p99_ms);
+  std::snprintf(
+      line, sizeof line,
+      "http with %llu releases (wrk, 4 connections, 10 s): constant file %.0f req/s p99 %.2f ms | by-hash "
+      "%.0f req/s (%.2fx the floor) p50 %.2f ms p99 %.2f ms [goal p99 <= 1 ms] | models?types=LORA&sort="
+      "Highest Rated (100 per page) %.0f req/s p99 %.1f ms, limit=20 %.0f req/s p99 %.1f ms [goal p99 <= 20 ms]",
+      static_cast<unsigned long long>(o.releases), floor.rps, floor.p99_ms, hashes.rps, hashes.rps / floor.rps,
+      hashes.p50_ms, hashes.p99_ms, listing.rps, listing.p99_ms, listing20.rps, listing20.p99_ms);
   say(o, line);
   std::snprintf(line, sizeof line,
                 "http load: %d s of mixed API requests on 16 connections: %llu requests, %.0f req/s [goal >= 2000], "
@@ -975,11 +1005,11 @@ nlohmann::json bench_http(const Options& o) {
                 static_cast<unsigned long long>(load.errors), load.p99_ms, peak_mib, anon_mib);
   say(o, line);
   auto j = [](const WrkResult& w) {
-    return nlohmann::json{{"rps", w.rps}, {"p50_ms", w.p50_ms}, {"p99_ms", w.p99_ms}, {"requests", w.requests},
-                          {"errors", w.errors}};
+    return nlohmann::json{
+        {"rps", w.rps}, {"p50_ms", w.p50_ms}, {"p99_ms", w.p99_ms}, {"requests", w.requests}, {"errors", w.errors}};
   };
-  return {{"releases", o.releases}, {"floor", j(floor)},     {"by_hash", j(hashes)},
-          {"list_100", j(listing)}, {"list_20", j(listing20)}, {"load", j(load)}, {"peak_rss_mib", peak_mib}, {"anon_rss_mib", anon_mib}};
+  return {{"releases", o.releases},  {"floor", j(floor)}, {"by_hash", j(hashes)},     {"list_100", j(listing)},
+          {"list_20", j(listing20)}, {"load", j(load)},   {"peak_rss_mib", peak_mib}, {"anon_rss_mib", anon_mib}};
 }
 
 // Set reconciliation between two in-memory sets of 100,000 record ids that
@@ -1005,7 +1035,8 @@ nlohmann::json bench_reconcile(const Options& o) {
       a.push_back(it);
       b.push_back(it);
     }
-    for (std::size_t i = 0; i < d; ++i) (i % 2 ? a : b).push_back(item(1'700'000'000'000 + rng() % (t - 1'700'000'000'000)));
+    for (std::size_t i = 0; i < d; ++i)
+      (i % 2 ? a : b).push_back(item(1'700'000'000'000 + rng() % (t - 1'700'000'000'000)));
     std::sort(a.begin(), a.end());
     std::sort(b.begin(), b.end());
     rc::Reconciler ra(a), rb(b);
@@ -1023,16 +1054,20 @@ nlohmann::json bench_reconcile(const Options& o) {
     double secs = seconds_since(start);
     std::size_t found = oa.need.size() + oa.have.size() + ob.need.size() + ob.have.size();
     // Each difference is found once, by the side that receives the id list.
-    if (found != d) throw std::runtime_error("reconciliation found " + std::to_string(found) + " of " +
-                                                 std::to_string(d) + " differences");
+    if (found != d)
+      throw std::runtime_error("reconciliation found " + std::to_string(found) + " of " + std::to_string(d) +
+                               " differences");
     double round_trips = static_cast<double>(messages) / 2.0;
-    result["diff_" + std::to_string(d)] = {{"bytes", bytes}, {"messages", messages}, {"round_trips", round_trips},
-                                            {"cpu_s", secs}};
+    result["diff_" + std::to_string(d)] = {
+        {"bytes", bytes}, {"messages", messages}, {"round_trips", round_trips}, {"cpu_s", secs}};
     char line[256];
     std::snprintf(line, sizeof line,
                   "reconcile 100000 ids, %zu differ: %zu bytes in %zu messages (%.1f round trips), %.3f s CPU   "
                   "[goal %s]",
-                  d, bytes, messages, round_trips, secs, d == 0 ? "<= 1 KiB" : d == 100 ? "<= 64 KiB, <= 6 RT" : "-");
+                  d, bytes, messages, round_trips, secs,
+                  d == 0     ? "<= 1 KiB"
+                  : d == 100 ? "<= 64 KiB, <= 6 RT"
+                             : "-");
     say(o, line);
   }
   return result;
@@ -1048,41 +1083,67 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
       return std::string(argv[++i]);
     };
-    if (a == "--dir") o.dir = value();
-    else if (a == "--size-mib") o.size_mib = std::stoull(value());
-    else if (a == "--releases") o.releases = std::stoull(value());
-    else if (a == "--ingest-records") o.ingest_records = std::stoull(value());
-    else if (a == "--sync-records") o.sync_records = std::stoull(value());
-    else if (a == "--load-seconds") o.load_seconds = std::stoi(value());
-    else if (a == "--repeats") o.repeats = std::stoi(value());
-    else if (a == "--json") o.json = true;
+    if (a == "--dir")
+      o.dir = value();
+    else if (a == "--size-mib")
+      o.size_mib = std::stoull(value());
+    else if (a == "--releases")
+      o.releases = std::stoull(value());
+    else if (a == "--ingest-records")
+      o.ingest_records = std::stoull(value());
+    else if (a == "--sync-records")
+      o.sync_records = std::stoull(value());
+    else if (a == "--load-seconds")
+      o.load_seconds = std::stoi(value());
+    else if (a == "--repeats")
+      o.repeats = std::stoi(value());
+    else if (a == "--json")
+      o.json = true;
     else if (a == "--help" || a == "-h") {
-      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] [resolve] [load] [http] [--dir DIR] [--size-mib N] [--releases N]\n"
+      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] "
+                   "[resolve] [load] [http] [--dir DIR] [--size-mib N] [--releases N]\n"
                    "                      [--ingest-records N] [--repeats N] [--json]\n"
                    "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
                    "test file and the lookup index between runs.\n";
       return 0;
-    } else o.sections.push_back(a);
+    } else
+      o.sections.push_back(a);
   }
-  if (o.sections.empty()) o.sections = {"hash", "publish", "fetch", "ingest", "lookup", "reconcile", "sync", "converge", "resolve", "load", "http"};
+  if (o.sections.empty())
+    o.sections = {"hash", "publish",  "fetch",   "ingest", "lookup", "reconcile",
+                  "sync", "converge", "resolve", "load",   "http"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
   nlohmann::json all;
   try {
     for (const auto& s : o.sections) {
-      if (s == "hash") all["hash"] = bench_hash(o);
-      else if (s == "ingest") all["ingest"] = bench_ingest(o);
-      else if (s == "lookup") all["lookup"] = bench_lookup(o);
-      else if (s == "publish") all["publish"] = bench_publish(o);
-      else if (s == "fetch") all["fetch"] = bench_fetch(o);
-      else if (s == "reconcile") all["reconcile"] = bench_reconcile(o);
-      else if (s == "sync") all["sync"] = bench_sync(o);
-      else if (s == "converge") all["converge"] = bench_converge(o);
-      else if (s == "resolve") all["resolve"] = bench_resolve(o);
-      else if (s == "load") all["load"] = bench_load(o);
-      else if (s == "http") all["http"] = bench_http(o);
-      else throw std::runtime_error("unknown section '" + s + "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load, http)");
+      if (s == "hash")
+        all["hash"] = bench_hash(o);
+      else if (s == "ingest")
+        all["ingest"] = bench_ingest(o);
+      else if (s == "lookup")
+        all["lookup"] = bench_lookup(o);
+      else if (s == "publish")
+        all["publish"] = bench_publish(o);
+      else if (s == "fetch")
+        all["fetch"] = bench_fetch(o);
+      else if (s == "reconcile")
+        all["reconcile"] = bench_reconcile(o);
+      else if (s == "sync")
+        all["sync"] = bench_sync(o);
+      else if (s == "converge")
+        all["converge"] = bench_converge(o);
+      else if (s == "resolve")
+        all["resolve"] = bench_resolve(o);
+      else if (s == "load")
+        all["load"] = bench_load(o);
+      else if (s == "http")
+        all["http"] = bench_http(o);
+      else
+        throw std::runtime_error(
+            "unknown section '" + s +
+            "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load, http)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";

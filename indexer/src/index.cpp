@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -29,16 +29,16 @@ using protocol::RecordKind;
 // 2 added models, numeric ids, tags, creators, names and rel_ratings; an
 // index of format 1 is upgraded in place when opened (see migrate_from_1).
 constexpr std::string_view kSchemaVersion = "2";
-constexpr std::size_t kMaxQueryScan = 100000;  // candidates one page may examine
+constexpr std::size_t kMaxQueryScan = 100000;       // candidates one page may examine
 constexpr std::size_t kMaxTextCandidates = 200000;  // sorted in memory; more: walk the sort order
-constexpr std::size_t kCommitGroup = 4000;  // records per write transaction in a large batch
+constexpr std::size_t kCommitGroup = 4000;          // records per write transaction in a large batch
 constexpr std::uint64_t kHourMs = 3600 * 1000;
 
 // Every named database; docs/architecture.md describes each key.
 struct Dbs {
-  MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating,
-      agg, current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time, author_hour,
-      rotations;
+  MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating, agg,
+      current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time,
+      author_hour, rotations;
 };
 
 // What `models` holds per model key.
@@ -158,14 +158,22 @@ std::optional<CurrentEntry> parse_current(std::optional<ByteView> v) {
 
 std::string_view to_string(HashType type) {
   switch (type) {
-    case HashType::sha256: return "SHA256";
-    case HashType::autov1: return "AutoV1";
-    case HashType::autov3: return "AutoV3";
-    case HashType::crc32: return "CRC32";
-    case HashType::pieces_root: return "PiecesRoot";
-    case HashType::btih_v1: return "BTIHv1";
-    case HashType::btih_v2: return "BTIHv2";
-    case HashType::release_id: return "ReleaseId";
+    case HashType::sha256:
+      return "SHA256";
+    case HashType::autov1:
+      return "AutoV1";
+    case HashType::autov3:
+      return "AutoV3";
+    case HashType::crc32:
+      return "CRC32";
+    case HashType::pieces_root:
+      return "PiecesRoot";
+    case HashType::btih_v1:
+      return "BTIHv1";
+    case HashType::btih_v2:
+      return "BTIHv2";
+    case HashType::release_id:
+      return "ReleaseId";
   }
   return "?";
 }
@@ -309,7 +317,9 @@ struct Index::Impl {
 
   // Adds (sign +1) or removes (-1) one rating's share of an aggregate.
   static void count_rating(RatingAggregate& a, schema::Rating::Reader r, int sign) {
-    auto add = [sign](auto& field, std::uint64_t n) { field = static_cast<std::remove_reference_t<decltype(field)>>(field + sign * static_cast<std::int64_t>(n)); };
+    auto add = [sign](auto& field, std::uint64_t n) {
+      field = static_cast<std::remove_reference_t<decltype(field)>>(field + sign * static_cast<std::int64_t>(n));
+    };
     add(a.count, 1);
     add(a.sum, r.getStars());
     if (r.getStars() >= 4) add(a.thumbs_up, 1);
@@ -371,9 +381,8 @@ struct Index::Impl {
       if (hash.empty()) return Status{};
       return txn.put(db.hashes, hash_key(type, hash), hash_value(id, file));
     };
-#define SB_TRY_ST(expr)          \
-  if (auto _st = (expr); !_st) \
-    return _st;
+#define SB_TRY_ST(expr) \
+  if (auto _st = (expr); !_st) return _st;
 
     SB_TRY_ST(put_ordered(db.rel_time, {}));
     {
@@ -423,8 +432,8 @@ struct Index::Impl {
     }
     auto images = r.getImages();
     for (unsigned i = 0; i < images.size(); ++i)
-      SB_TRY_ST(put_hash(HashType::sha256, data_view(images[i].getSha256()),
-                         static_cast<std::uint16_t>(kImageFlag | i)));
+      SB_TRY_ST(
+          put_hash(HashType::sha256, data_view(images[i].getSha256()), static_cast<std::uint16_t>(kImageFlag | i)));
 #undef SB_TRY_ST
     return {};
   }
@@ -621,10 +630,17 @@ struct Index::Impl {
       char kind = 0;
       ByteView bytes;
       switch (target.which()) {
-        case schema::DenyEntry::Target::RELEASE: kind = 'r', bytes = data_view(target.getRelease()); break;
-        case schema::DenyEntry::Target::CONTENT_HASH: kind = 'h', bytes = data_view(target.getContentHash()); break;
-        case schema::DenyEntry::Target::CREATOR: kind = 'c', bytes = data_view(target.getCreator()); break;
-        default: continue;
+        case schema::DenyEntry::Target::RELEASE:
+          kind = 'r', bytes = data_view(target.getRelease());
+          break;
+        case schema::DenyEntry::Target::CONTENT_HASH:
+          kind = 'h', bytes = data_view(target.getContentHash());
+          break;
+        case schema::DenyEntry::Target::CREATOR:
+          kind = 'c', bytes = data_view(target.getCreator());
+          break;
+        default:
+          continue;
       }
       if (auto st = bump(txn, db.denied, denied_key(list.author(), kind, bytes), {}, delta); !st) return st;
     }
@@ -635,7 +651,8 @@ struct Index::Impl {
     if (curators.empty() || rec.kind() != RecordKind::release) return false;
     auto r = rec.body().getPayload().getRelease();
     for (const auto& c : curators) {
-      if (txn.get(db.denied, denied_key(c, 'r', rec.id())) || txn.get(db.denied, denied_key(c, 'c', rec.author().bytes)))
+      if (txn.get(db.denied, denied_key(c, 'r', rec.id())) ||
+          txn.get(db.denied, denied_key(c, 'c', rec.author().bytes)))
         return true;
       for (auto f : r.getFiles())
         if (txn.get(db.denied, denied_key(c, 'h', data_view(f.getHashes().getSha256())))) return true;
@@ -800,7 +817,8 @@ struct Index::Impl {
     append(from, time_id(rec.created_at(), rec.id()));
     lmdb::Cursor c(txn, db.rel_model);
     auto step = [&] { return newer ? c.next() : c.prev(); };
-    for (bool ok = c.seek(from) && step(); ok && keys::starts_with(c.key(), ByteView(key.data(), key.size())); ok = step()) {
+    for (bool ok = c.seek(from) && step(); ok && keys::starts_with(c.key(), ByteView(key.data(), key.size()));
+         ok = step()) {
       auto version = load(txn, to_id(c.key().subspan(key.size() + 8)));
       if (version && shown(txn, *version, curators)) return version;
     }
@@ -829,8 +847,8 @@ struct Index::Impl {
     auto r = rec.body().getPayload().getRelease();
     if (q.type && static_cast<std::uint16_t>(r.getType()) != *q.type) return false;
     if (q.creator && rec.author() != *q.creator) return false;
-    if (!q.any_type.empty() && std::find(q.any_type.begin(), q.any_type.end(),
-                                         static_cast<std::uint16_t>(r.getType())) == q.any_type.end())
+    if (!q.any_type.empty() &&
+        std::find(q.any_type.begin(), q.any_type.end(), static_cast<std::uint16_t>(r.getType())) == q.any_type.end())
       return false;
     if (!q.any_base_model.empty()) {
       auto base = keys::fold_case(text_view(r.getBaseModel()));
@@ -911,19 +929,32 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   };
   Dbs& d = impl->db;
   const Named named[] = {
-      {"meta", &d.meta, 0},           {"records", &d.records, 0},
-      {"by_time", &d.by_time, 0},     {"hashes", &d.hashes, MDB_DUPSORT | MDB_DUPFIXED},
-      {"rel_time", &d.rel_time, 0},   {"rel_creator", &d.rel_creator, 0},
-      {"rel_type", &d.rel_type, 0},   {"rel_base", &d.rel_base, 0},
-      {"rel_tag", &d.rel_tag, 0},     {"rel_word", &d.rel_word, 0},
-      {"rel_rating", &d.rel_rating, 0}, {"agg", &d.agg, 0},
-      {"current", &d.current, 0},     {"posts", &d.posts, 0},
-      {"models", &d.models, 0},       {"rel_model", &d.rel_model, 0},
-      {"model_rating", &d.model_rating, 0}, {"ids", &d.ids, MDB_DUPSORT},
-      {"tags", &d.tags, 0},           {"creators", &d.creators, 0},
-      {"names", &d.names, 0},         {"rel_ratings", &d.rel_ratings, 0},
-      {"denied", &d.denied, 0},       {"author_time", &d.author_time, 0},
-      {"author_hour", &d.author_hour, 0}, {"rotations", &d.rotations, 0},
+      {"meta", &d.meta, 0},
+      {"records", &d.records, 0},
+      {"by_time", &d.by_time, 0},
+      {"hashes", &d.hashes, MDB_DUPSORT | MDB_DUPFIXED},
+      {"rel_time", &d.rel_time, 0},
+      {"rel_creator", &d.rel_creator, 0},
+      {"rel_type", &d.rel_type, 0},
+      {"rel_base", &d.rel_base, 0},
+      {"rel_tag", &d.rel_tag, 0},
+      {"rel_word", &d.rel_word, 0},
+      {"rel_rating", &d.rel_rating, 0},
+      {"agg", &d.agg, 0},
+      {"current", &d.current, 0},
+      {"posts", &d.posts, 0},
+      {"models", &d.models, 0},
+      {"rel_model", &d.rel_model, 0},
+      {"model_rating", &d.model_rating, 0},
+      {"ids", &d.ids, MDB_DUPSORT},
+      {"tags", &d.tags, 0},
+      {"creators", &d.creators, 0},
+      {"names", &d.names, 0},
+      {"rel_ratings", &d.rel_ratings, 0},
+      {"denied", &d.denied, 0},
+      {"author_time", &d.author_time, 0},
+      {"author_hour", &d.author_hour, 0},
+      {"rotations", &d.rotations, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
@@ -937,10 +968,10 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
     version = txn->get(d.meta, protocol::as_bytes("version"));
   }
   if (version && std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) != kSchemaVersion)
-    return make_error(ErrorCode::conflict, options.dir.string() + ": index format " +
-                                               std::string(reinterpret_cast<const char*>(version->data()),
-                                                           version->size()) +
-                                               " is not supported by this seedbank; upgrade seedbank");
+    return make_error(ErrorCode::conflict,
+                      options.dir.string() + ": index format " +
+                          std::string(reinterpret_cast<const char*>(version->data()), version->size()) +
+                          " is not supported by this seedbank; upgrade seedbank");
   auto network = txn->get(d.meta, protocol::as_bytes("network"));
   if (network) {
     std::string_view stored(reinterpret_cast<const char*>(network->data()), network->size());
@@ -1058,9 +1089,9 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
     if (!verified[i]) continue;
     if (auto why = impl_->refuse(*txn, *verified[i], admission, limits.now_ms);
         why && !txn->get(impl_->db.records, verified[i]->id())) {
-      outcomes[i] = IngestOutcome{IngestStatus::rejected, verified[i]->id(),
-                                  make_error(ErrorCode::refused, "record " + protocol::to_hex(verified[i]->id()) +
-                                                                     " refused: " + *why)};
+      outcomes[i] = IngestOutcome{
+          IngestStatus::rejected, verified[i]->id(),
+          make_error(ErrorCode::refused, "record " + protocol::to_hex(verified[i]->id()) + " refused: " + *why)};
       continue;
     }
     auto status = impl_->apply(*txn, *verified[i], limits.now_ms);
@@ -1076,8 +1107,10 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
       commit_group(i + 1);
       if (!failure) {
         auto again = impl_->begin(true);
-        if (again) txn = std::move(again);
-        else failure = again.error();
+        if (again)
+          txn = std::move(again);
+        else
+          failure = again.error();
       }
     }
   }
@@ -1137,8 +1170,9 @@ Result<std::vector<HashMatch>> Index::find_by_hash(std::string_view text, std::s
   auto q = parse_hash_query(text);
   if (!q)
     return make_error(ErrorCode::invalid_argument,
-                      "'" + std::string(text) + "' is not a hash: give 8 to 64 hex digits (SHA256, AutoV2, AutoV1, "
-                                                "AutoV3, CRC32, info-hash or release id)");
+                      "'" + std::string(text) +
+                          "' is not a hash: give 8 to 64 hex digits (SHA256, AutoV2, AutoV1, "
+                          "AutoV3, CRC32, info-hash or release id)");
   auto txn = impl_->begin(false);
   if (!txn) return txn.error();
   const std::size_t n = q->hex.size();
@@ -1148,8 +1182,8 @@ Result<std::vector<HashMatch>> Index::find_by_hash(std::string_view text, std::s
     bool exact_only;
   };
   const Candidate candidates[] = {
-      {HashType::sha256, 64, false},     {HashType::autov1, 8, true},  {HashType::autov3, 64, false},
-      {HashType::crc32, 8, true},        {HashType::btih_v1, 40, false}, {HashType::btih_v2, 64, false},
+      {HashType::sha256, 64, false},      {HashType::autov1, 8, true},       {HashType::autov3, 64, false},
+      {HashType::crc32, 8, true},         {HashType::btih_v1, 40, false},    {HashType::btih_v2, 64, false},
       {HashType::pieces_root, 64, false}, {HashType::release_id, 64, false},
   };
   std::vector<HashMatch> out;
@@ -1160,7 +1194,7 @@ Result<std::vector<HashMatch>> Index::find_by_hash(std::string_view text, std::s
     auto whole = *protocol::from_hex(std::string_view(q->hex).substr(0, n & ~std::size_t{1}));
     Bytes prefix = hash_key(c.type, whole);
     std::optional<std::uint8_t> nibble;
-    if (n % 2) nibble = static_cast<std::uint8_t>(*protocol::from_hex(std::string(1, q->hex[n - 1]) + "0") ->data());
+    if (n % 2) nibble = static_cast<std::uint8_t>(*protocol::from_hex(std::string(1, q->hex[n - 1]) + "0")->data());
     Bytes start = prefix;
     if (nibble) start.push_back(*nibble);
     lmdb::Cursor cursor(*txn, impl_->db.hashes);
@@ -1175,8 +1209,10 @@ Result<std::vector<HashMatch>> Index::find_by_hash(std::string_view text, std::s
       m.hash.assign(key.begin() + 1, key.end());
       m.release = to_id(value);
       m.file = static_cast<std::uint16_t>(get_be(value, 32, 2));
-      if (c.type == HashType::sha256) m.matched_as = n == 64 ? "SHA256" : n == 10 ? "AutoV2" : "SHA256 prefix";
-      else m.matched_as = std::string(to_string(c.type));
+      if (c.type == HashType::sha256)
+        m.matched_as = n == 64 ? "SHA256" : n == 10 ? "AutoV2" : "SHA256 prefix";
+      else
+        m.matched_as = std::string(to_string(c.type));
       out.push_back(std::move(m));
     }
   }
@@ -1254,7 +1290,8 @@ IndexStats Index::stats() const {
   if (mdb_stat(txn->get(), impl_->db.records, &st) == 0) s.records = st.ms_entries;
   for (int k = 1; k <= 7; ++k) {
     std::string key = "count/" + std::string(protocol::to_string(static_cast<RecordKind>(k)));
-    if (auto v = txn->get(impl_->db.meta, protocol::as_bytes(key)); v && v->size() == 8) s.by_kind[k] = get_be(*v, 0, 8);
+    if (auto v = txn->get(impl_->db.meta, protocol::as_bytes(key)); v && v->size() == 8)
+      s.by_kind[k] = get_be(*v, 0, 8);
   }
   return s;
 }
@@ -1503,7 +1540,8 @@ std::vector<CreatorCount> Index::creators(const std::optional<PublicKey>& after,
   if (!txn) return out;
   lmdb::Cursor c(*txn, impl_->db.creators);
   bool ok = after ? c.seek(after->bytes) : c.first();
-  if (ok && after && std::equal(c.key().begin(), c.key().end(), after->bytes.begin(), after->bytes.end())) ok = c.next();
+  if (ok && after && std::equal(c.key().begin(), c.key().end(), after->bytes.begin(), after->bytes.end()))
+    ok = c.next();
   for (; ok && out.size() < limit; ok = c.next()) {
     if (c.key().size() != 32 || c.value().size() < 8) continue;
     CreatorCount cc;

@@ -49,8 +49,10 @@ inline std::vector<std::string> words(std::string_view text, std::size_t max_wor
   for (char c : text) {
     auto u = static_cast<unsigned char>(c);
     bool word = (u >= 0x80) || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (word) cur += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    else flush();
+    if (word)
+      cur += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    else
+      flush();
   }
   flush();
   std::sort(out.begin(), out.end());

@@ -31,9 +31,7 @@ inline Error lmdb_error(const char* what, int rc) {
   return protocol::make_error(code, std::string("index: ") + what + ": " + mdb_strerror(rc) + hint);
 }
 
-inline MDB_val val(ByteView bytes) {
-  return MDB_val{bytes.size(), const_cast<std::uint8_t*>(bytes.data())};
-}
+inline MDB_val val(ByteView bytes) { return MDB_val{bytes.size(), const_cast<std::uint8_t*>(bytes.data())}; }
 inline MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 inline ByteView view(const MDB_val& v) { return ByteView(static_cast<const std::uint8_t*>(v.mv_data), v.mv_size); }
 

@@ -26,35 +26,54 @@ std::uint64_t civitai_model_id(const p::PublicKey& author, std::string_view slug
 
 std::string civitai_file_type(schema::FileRole role) {
   switch (role) {
-    case schema::FileRole::MODEL: return "Model";
-    case schema::FileRole::PRUNED_MODEL: return "Pruned Model";
-    case schema::FileRole::TRAINING_DATA: return "Training Data";
-    case schema::FileRole::CONFIG: return "Config";
-    case schema::FileRole::ARCHIVE: return "Archive";
-    case schema::FileRole::VAE: return "VAE";
-    default: return "Other";
+    case schema::FileRole::MODEL:
+      return "Model";
+    case schema::FileRole::PRUNED_MODEL:
+      return "Pruned Model";
+    case schema::FileRole::TRAINING_DATA:
+      return "Training Data";
+    case schema::FileRole::CONFIG:
+      return "Config";
+    case schema::FileRole::ARCHIVE:
+      return "Archive";
+    case schema::FileRole::VAE:
+      return "VAE";
+    default:
+      return "Other";
   }
 }
 
 std::string civitai_format(schema::FileFormat format) {
   switch (format) {
-    case schema::FileFormat::SAFE_TENSOR: return "SafeTensor";
-    case schema::FileFormat::PICKLE_TENSOR: return "PickleTensor";
-    case schema::FileFormat::GGUF: return "GGUF";
-    case schema::FileFormat::DIFFUSERS: return "Diffusers";
-    case schema::FileFormat::ONNX: return "ONNX";
-    default: return "Other";
+    case schema::FileFormat::SAFE_TENSOR:
+      return "SafeTensor";
+    case schema::FileFormat::PICKLE_TENSOR:
+      return "PickleTensor";
+    case schema::FileFormat::GGUF:
+      return "GGUF";
+    case schema::FileFormat::DIFFUSERS:
+      return "Diffusers";
+    case schema::FileFormat::ONNX:
+      return "ONNX";
+    default:
+      return "Other";
   }
 }
 
 std::string civitai_precision(schema::Precision precision) {
   switch (precision) {
-    case schema::Precision::FP32: return "fp32";
-    case schema::Precision::FP16: return "fp16";
-    case schema::Precision::BF16: return "bf16";
-    case schema::Precision::FP8: return "fp8";
-    case schema::Precision::NF4: return "nf4";
-    default: return "";
+    case schema::Precision::FP32:
+      return "fp32";
+    case schema::Precision::FP16:
+      return "fp16";
+    case schema::Precision::BF16:
+      return "bf16";
+    case schema::Precision::FP8:
+      return "fp8";
+    case schema::Precision::NF4:
+      return "nf4";
+    default:
+      return "";
   }
 }
 
@@ -70,7 +89,6 @@ std::string iso8601(std::uint64_t unix_ms) {
 }
 
 namespace {
-
 
 void write_stats(JsonOut& out, const RatingSummary& s, std::uint64_t downloads) {
   out.begin_object()
@@ -175,8 +193,10 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
     out.key("metadata").begin_object().field("format", civitai_format(f.getFormat()));
     auto fp = civitai_precision(f.getPrecision());
     out.key("fp");
-    if (fp.empty()) out.null();
-    else out.value(fp);
+    if (fp.empty())
+      out.null();
+    else
+      out.value(fp);
     out.field("size", f.getRole() == schema::FileRole::PRUNED_MODEL ? "pruned" : "full").end_object();
     out.field("pickleScanResult", f.getFormat() == schema::FileFormat::PICKLE_TENSOR ? "Danger" : "Success");
     out.key("hashes")
@@ -190,8 +210,8 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
     // The primary file's URL is the version's, bare: tools append
     // "?token=..." to it as they do on Civitai.
     bool primary = f.getPrimary() || (!any_primary && i == 0);
-    out.field("downloadUrl", download + (links.base_url.empty() || primary ? std::string()
-                                                                          : "?fileId=" + std::to_string(file_id)));
+    out.field("downloadUrl",
+              download + (links.base_url.empty() || primary ? std::string() : "?fileId=" + std::to_string(file_id)));
     out.end_object();
   }
   out.end_array();
@@ -200,7 +220,8 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
   for (auto img : r.getImages()) {
     std::string sha = hex_of(img.getSha256());
     out.begin_object()
-        .field("url", links.base_url.empty() ? std::string(img.getName().cStr()) : links.base_url + "/api/images/" + sha)
+        .field("url",
+               links.base_url.empty() ? std::string(img.getName().cStr()) : links.base_url + "/api/images/" + sha)
         .field("nsfw", img.getNsfw())
         .field("width", img.getWidth())
         .field("height", img.getHeight())
@@ -211,8 +232,10 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
     bool empty = g.prompt.empty() && g.negative_prompt.empty() && !g.steps && g.sampler.empty() && !g.cfg_scale &&
                  !g.seed && !(g.width && g.height) && g.model_hash.empty() && g.model_name.empty() &&
                  g.settings.empty() && g.comfy_prompt.empty() && g.comfy_workflow.empty();
-    if (empty) out.null();
-    else write_generation_meta(out, g);
+    if (empty)
+      out.null();
+    else
+      write_generation_meta(out, g);
     out.end_object();
   }
   out.end_array();
@@ -224,8 +247,10 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
       .field("modelSlug", r.getModelSlug().cStr())
       .field("infoHashV2", hex_of(t.getInfoHashV2()));
   out.key("infoHashV1");
-  if (t.getInfoHashV1().size()) out.value(hex_of(t.getInfoHashV1()));
-  else out.null();
+  if (t.getInfoHashV1().size())
+    out.value(hex_of(t.getInfoHashV1()));
+  else
+    out.null();
   out.field("magnet", magnet ? *magnet : std::string())
       .field("license", r.getLicense().getName().cStr())
       .field("retracted", index.is_retracted(record.id()))
@@ -290,16 +315,19 @@ void write_creator(JsonOut& out, const p::PublicKey& author, const indexer::Inde
   }
   std::string key = author.to_text();
   out.begin_object().field("username", name.empty() ? identity.to_text() : name).key("image");
-  if (image.empty()) out.null();
-  else out.value(image);
+  if (image.empty())
+    out.null();
+  else
+    out.value(image);
   if (model_count) {
-    out.field("modelCount", *model_count)
-        .field("link", links.base_url + "/api/v1/models?username=" + key);
+    out.field("modelCount", *model_count).field("link", links.base_url + "/api/v1/models?username=" + key);
   }
   out.key("seedbank").begin_object().field("key", key).field("displayName", name).field("bio", bio);
   out.key("rotatedTo");
-  if (identity == author) out.null();
-  else out.value(identity.to_text());
+  if (identity == author)
+    out.null();
+  else
+    out.value(identity.to_text());
   out.key("links").begin_array();
   for (const auto& l : profile_links) out.value(l);
   out.end_array().end_object().end_object();

@@ -61,9 +61,9 @@ std::string username_of(const indexer::Index& index, const protocol::PublicKey& 
 // Ratings of one release as Civitai counts them.
 struct RatingSummary {
   indexer::RatingAggregate aggregate;
-  std::uint32_t thumbs_up = 0;  // 4 or 5 stars
+  std::uint32_t thumbs_up = 0;    // 4 or 5 stars
   std::uint32_t thumbs_down = 0;  // 1 or 2 stars
-  std::uint32_t comments = 0;   // with a review text
+  std::uint32_t comments = 0;     // with a review text
 };
 RatingSummary rating_summary(const indexer::Index& index, const protocol::RecordId& release);
 

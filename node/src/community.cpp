@@ -48,7 +48,8 @@ p::Result<p::ReleaseImage> store_image(ContentStore& store, const std::filesyste
 p::Result<indexer::IngestOutcome> sign_and_ingest(indexer::Index& index, const p::SecretKey& key,
                                                   const std::function<void(schema::RecordBody::Builder)>& fill) {
   auto now = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
   auto bytes = p::sign_record(key, index.network(), now, fill, p::kDefaultWorkBits);
   if (!bytes) return bytes.error();
   auto out = index.ingest(*bytes, indexer::Durability::local);
@@ -84,8 +85,10 @@ p::Status write_local_lists(const std::filesystem::path& path, const LocalLists&
 bool set_listed(std::vector<std::string>& list, const std::string& value, bool listed) {
   auto it = std::find(list.begin(), list.end(), value);
   if (listed == (it != list.end())) return false;
-  if (listed) list.push_back(value);
-  else list.erase(it);
+  if (listed)
+    list.push_back(value);
+  else
+    list.erase(it);
   return true;
 }
 

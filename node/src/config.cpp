@@ -19,8 +19,7 @@ std::optional<std::string> NodeConfig::refuses(const p::Record& release, const i
   auto r = release.body().getPayload().getRelease();
   if (index.is_retracted(release.id())) return std::string("retracted by its author");
   if (index.is_denied(release, deny_curators)) return std::string("denied by a deny-list this node follows");
-  if (!types.empty() &&
-      std::find(types.begin(), types.end(), static_cast<std::uint16_t>(r.getType())) == types.end())
+  if (!types.empty() && std::find(types.begin(), types.end(), static_cast<std::uint16_t>(r.getType())) == types.end())
     return "a " + std::string(p::model_type_name(r.getType())) + ", a type this node's policy leaves out";
   if (!nsfw && r.getNsfw()) return std::string("marked NSFW, which this node's policy leaves out");
   if (index.voided(release)) return std::string("signed by a key its owner revoked, and not vouched for");
@@ -54,7 +53,8 @@ std::optional<std::string> NodeConfig::refuses_image(const p::Record& owner, con
       break;
     }
     case p::RecordKind::profile:
-      if (!same(owner.body().getPayload().getProfile().getAvatar())) return std::string("the profile has another avatar");
+      if (!same(owner.body().getPayload().getProfile().getAvatar()))
+        return std::string("the profile has another avatar");
       break;
     default:
       return std::string("records of this kind name no image");
@@ -77,8 +77,8 @@ p::Result<NodeConfig> load_node_config(const std::filesystem::path& path) {
   ss << in.rdbuf();
   auto j = nlohmann::json::parse(ss.str(), nullptr, false);
   auto bad = [&](const std::string& what) {
-    return p::make_error(p::ErrorCode::invalid_argument, path.string() + ": " + what +
-                                                             "; see docs/user-guide.md, \"Trust and moderation\"");
+    return p::make_error(p::ErrorCode::invalid_argument,
+                         path.string() + ": " + what + "; see docs/user-guide.md, \"Trust and moderation\"");
   };
   if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
   for (const auto& [key, value] : j.items()) {

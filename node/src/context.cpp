@@ -1,8 +1,8 @@
 #include "seedbank/node/context.h"
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
@@ -13,8 +13,8 @@
 
 #include "control.h"
 #include "http/api.h"
-#include "views.h"
 #include "seedbank/node/data_dir.h"
+#include "views.h"
 
 namespace seedbank::node {
 
@@ -77,10 +77,17 @@ nlohmann::json handle_control(NodeContext& node, const nlohmann::json& req) {
     nlohmann::json peers = nlohmann::json::array();
     if (node.gossip)
       for (const auto& p : node.gossip->peers())
-        peers.push_back({{"address", p.address}, {"nodeId", p.node_id}, {"outbound", p.outbound},
-                         {"state", p.state}, {"agent", p.agent}, {"gossipPort", p.gossip_port},
-                         {"btPort", p.bt_port}, {"bytesIn", p.bytes_in}, {"bytesOut", p.bytes_out},
-                         {"recordsIn", p.records_in}, {"recordsOut", p.records_out},
+        peers.push_back({{"address", p.address},
+                         {"nodeId", p.node_id},
+                         {"outbound", p.outbound},
+                         {"state", p.state},
+                         {"agent", p.agent},
+                         {"gossipPort", p.gossip_port},
+                         {"btPort", p.bt_port},
+                         {"bytesIn", p.bytes_in},
+                         {"bytesOut", p.bytes_out},
+                         {"recordsIn", p.records_in},
+                         {"recordsOut", p.records_out},
                          {"connectedSeconds", p.connected_seconds}});
     nlohmann::json out = {{"peers", peers}};
     if (node.gossip) {
@@ -168,7 +175,8 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
     }
     GossipOptions gopts = node.options.gossip;
     gopts.data_dir = node.options.data_dir;
-    if (node.options.config.new_key_work_bits) gopts.admission.new_key_work_bits = *node.options.config.new_key_work_bits;
+    if (node.options.config.new_key_work_bits)
+      gopts.admission.new_key_work_bits = *node.options.config.new_key_work_bits;
     if (node.options.config.per_author_per_hour)
       gopts.admission.per_author_per_hour = *node.options.config.per_author_per_hour;
     gopts.network = node.options.network;
@@ -236,11 +244,11 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
             << "seedbank node: BitTorrent on " << node.torrents->listen_address() << ", seeding " << seeding
             << " releases\n";
   if (node.gossip)
-    std::cerr << "seedbank node: gossip on " << (node.gossip->listen_address().empty() ? std::string("(not listening)")
-                                                                                    : node.gossip->listen_address())
+    std::cerr << "seedbank node: gossip on "
+              << (node.gossip->listen_address().empty() ? std::string("(not listening)")
+                                                        : node.gossip->listen_address())
               << ", node id " << node.gossip->node_id() << "\n";
-  if (http)
-    std::cerr << "seedbank node: web gallery and API on http://" << http->listen_address() << "/\n";
+  if (http) std::cerr << "seedbank node: web gallery and API on http://" << http->listen_address() << "/\n";
   std::cerr << "seedbank node: running; press Ctrl-C to stop\n";
 
   // Alerts every 100 ms; new releases (published by another process on
@@ -256,7 +264,8 @@ int run_node(NodeContext& node, boost::asio::io_context& io) {
         known_records = now;
         // A retraction or deny-list may have arrived: stop seeding those.
         if (auto dropped = node.torrents->prune())
-          std::cerr << "seedbank node: stopped seeding " << dropped << " releases (retracted, denied or out of policy)\n";
+          std::cerr << "seedbank node: stopped seeding " << dropped
+                    << " releases (retracted, denied or out of policy)\n";
         node.torrents->seed_all();
         if (node.gossip) node.gossip->scan_local();
       }

@@ -26,9 +26,11 @@ struct Connection : std::enable_shared_from_this<Connection> {
       if (ec) {
         reply = {{"error", "request too large or connection closed"}};
       } else {
-        std::string line(asio::buffers_begin(self->in.data()), asio::buffers_begin(self->in.data()) + static_cast<long>(n));
+        std::string line(asio::buffers_begin(self->in.data()),
+                         asio::buffers_begin(self->in.data()) + static_cast<long>(n));
         auto request = nlohmann::json::parse(line, nullptr, false);
-        if (request.is_discarded() || !request.is_object()) reply = {{"error", "request is not a JSON object"}};
+        if (request.is_discarded() || !request.is_object())
+          reply = {{"error", "request is not a JSON object"}};
         else {
           try {
             reply = self->handler(request);
@@ -38,7 +40,8 @@ struct Connection : std::enable_shared_from_this<Connection> {
         }
       }
       self->out = reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-      asio::async_write(self->socket, asio::buffer(self->out), [self](const boost::system::error_code&, std::size_t) {});
+      asio::async_write(self->socket, asio::buffer(self->out),
+                        [self](const boost::system::error_code&, std::size_t) {});
     });
   }
 };

@@ -21,9 +21,9 @@ protocol::Status prepare_data_dir(const std::filesystem::path& dir) {
   if (!existed) {
     std::filesystem::create_directories(dir, ec);
     if (ec)
-      return protocol::make_error(protocol::ErrorCode::io,
-                                  dir.string() + ": cannot create the data dir: " + ec.message() +
-                                      "; pass a writable folder with --data-dir");
+      return protocol::make_error(
+          protocol::ErrorCode::io,
+          dir.string() + ": cannot create the data dir: " + ec.message() + "; pass a writable folder with --data-dir");
     ::chmod(dir.c_str(), 0700);
   } else if (!std::filesystem::is_directory(dir, ec)) {
     return protocol::make_error(protocol::ErrorCode::invalid_argument,

@@ -56,8 +56,8 @@ p::Status place_from_store(const ContentStore& store, const p::Sha256Digest& sha
       std::error_code ignore;
       fs::remove(tmp, ignore);
       if (ec)
-        return p::make_error(p::ErrorCode::io, dest.string() + ": cannot copy the file there: " + ec.message() +
-                                                    " (is the disk full?)");
+        return p::make_error(p::ErrorCode::io,
+                             dest.string() + ": cannot copy the file there: " + ec.message() + " (is the disk full?)");
       return p::make_error(p::ErrorCode::bad_signature, dest.string() + ": the copy does not have the right SHA-256");
     }
   }

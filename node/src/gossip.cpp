@@ -1,12 +1,12 @@
 #include "seedbank/node/gossip.h"
 
+#include <capnp/message.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <capnp/message.h>
 #include <nlohmann/json.hpp>
 
 #include <boost/asio/post.hpp>
@@ -14,23 +14,23 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
-#include <iostream>
-#include <sstream>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <mutex>
-#include <unordered_map>
 #include <optional>
 #include <random>
 #include <set>
+#include <sstream>
+#include <unordered_map>
 
+#include "files.h"
+#include "seedbank/node/data_dir.h"
 #include "seedbank/protocol/bootstrap_list.h"
 #include "seedbank/protocol/content_hash.h"
 #include "seedbank/protocol/gossip_message.h"
 #include "seedbank/protocol/gossip_session.h"
 #include "seedbank/protocol/reconcile.h"
-#include "files.h"
-#include "seedbank/node/data_dir.h"
 
 namespace seedbank::node {
 namespace {
@@ -45,27 +45,27 @@ using p::ErrorCode;
 using p::make_error;
 
 constexpr std::uint32_t kVersion = 1;
-constexpr std::size_t kMaxIds = 8192;                 // ids in one have/want message
-constexpr std::size_t kRecordsPerFrame = 1u << 20;    // bytes of records in one message
-constexpr std::size_t kQueueLow = 4u << 20;           // refill pushes below this
-constexpr std::size_t kMaxQueued = 48u << 20;         // a peer that reads slower is dropped
-constexpr std::size_t kMaxPushQueue = 2'000'000;      // ids waiting to be sent to one peer
-constexpr std::size_t kMaxSeeding = 200'000;          // info-hashes one peer may claim
-constexpr std::size_t kMaxKnown = 2000;               // addresses remembered
-constexpr std::size_t kIngestBatch = 8000;            // records gathered into one index commit
-constexpr std::size_t kMaxInFlight = 500'000;         // ids requested and not yet received, all peers
-constexpr std::size_t kMaxPerAddress = 8;             // sessions from one (non-loopback) IP address
+constexpr std::size_t kMaxIds = 8192;               // ids in one have/want message
+constexpr std::size_t kRecordsPerFrame = 1u << 20;  // bytes of records in one message
+constexpr std::size_t kQueueLow = 4u << 20;         // refill pushes below this
+constexpr std::size_t kMaxQueued = 48u << 20;       // a peer that reads slower is dropped
+constexpr std::size_t kMaxPushQueue = 2'000'000;    // ids waiting to be sent to one peer
+constexpr std::size_t kMaxSeeding = 200'000;        // info-hashes one peer may claim
+constexpr std::size_t kMaxKnown = 2000;             // addresses remembered
+constexpr std::size_t kIngestBatch = 8000;          // records gathered into one index commit
+constexpr std::size_t kMaxInFlight = 500'000;       // ids requested and not yet received, all peers
+constexpr std::size_t kMaxPerAddress = 8;           // sessions from one (non-loopback) IP address
 constexpr std::size_t kMaxBans = 100'000;
-constexpr std::size_t kMaxReplyBytes = 2u << 20;      // records in one query reply
-constexpr std::size_t kMaxBlobFetches = 4;             // images fetched at once; more wait in a queue
+constexpr std::size_t kMaxReplyBytes = 2u << 20;  // records in one query reply
+constexpr std::size_t kMaxBlobFetches = 4;        // images fetched at once; more wait in a queue
 constexpr std::size_t kMaxBlobQueue = 1024;
 constexpr auto kBlobAnswerTimeout = std::chrono::seconds(20);
 constexpr auto kBlobPatience = std::chrono::seconds(120);  // how long peers that are fetching it are waited for
 constexpr auto kBlobRetry = std::chrono::seconds(3);
 constexpr auto kBlobFailedFor = std::chrono::seconds(30);  // a fetch that found no peer is not retried sooner
-constexpr auto kBlobGrace = std::chrono::seconds(10);  // a relay's own fetch says "later" this long without bytes
-constexpr std::size_t kMaxBlobsPerAuthor = 32;        // fetching or waiting, images named by one author's records
-constexpr std::size_t kMaxKnownImages = 200000;      // remembered image -> record, for fetches on demand
+constexpr auto kBlobGrace = std::chrono::seconds(10);      // a relay's own fetch says "later" this long without bytes
+constexpr std::size_t kMaxBlobsPerAuthor = 32;             // fetching or waiting, images named by one author's records
+constexpr std::size_t kMaxKnownImages = 200000;            // remembered image -> record, for fetches on demand
 constexpr std::size_t kPeersPerMessage = 32;
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kFrameTimeout = std::chrono::seconds(30);
@@ -145,7 +145,10 @@ struct Session : std::enable_shared_from_this<Session> {
   std::uint64_t bytes_in = 0, bytes_out = 0, records_in = 0, records_out = 0;
 
   Session(std::shared_ptr<GossipImpl> i, tcp::socket s, bool out_bound)
-      : impl(std::move(i)), socket(std::move(s)), outbound(out_bound), deadline(socket.get_executor()),
+      : impl(std::move(i)),
+        socket(std::move(s)),
+        outbound(out_bound),
+        deadline(socket.get_executor()),
         throttle(socket.get_executor()) {
     boost::system::error_code ec;
     auto ep = socket.remote_endpoint(ec);
@@ -174,7 +177,7 @@ struct Session : std::enable_shared_from_this<Session> {
 // ---- the service ------------------------------------------------------------
 
 struct Known {
-  std::string node_id;     // sbpk1, when known
+  std::string node_id;         // sbpk1, when known
   std::int64_t last_seen = 0;  // unix seconds of the last good session
   unsigned fails = 0;
   Clock::time_point next_try{};
@@ -196,8 +199,8 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   std::optional<tcp::acceptor> acceptor;
   std::string listen_address;
   std::vector<std::shared_ptr<Session>> sessions;
-  std::map<std::string, Known> known;                 // by host:port
-  std::map<std::string, Clock::time_point> bans;      // "id:<hex>" or "ip:<addr>"
+  std::map<std::string, Known> known;             // by host:port
+  std::map<std::string, Clock::time_point> bans;  // "id:<hex>" or "ip:<addr>"
   std::vector<rc::Item> items, pending_items;
   struct Requested {
     Clock::time_point until;
@@ -237,10 +240,10 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     const Session* exclude = nullptr;  // a peer that asked us for it (so lacks it)
     const Session* asking = nullptr;   // the peer asked now
     std::set<const Session*> tried;
-    bool any_later = false;            // a peer said it is fetching it
-    bool found = false;                // a peer sent some of it
+    bool any_later = false;  // a peer said it is fetching it
+    bool found = false;      // a peer sent some of it
     unsigned rounds = 0;
-    p::Bytes data;                     // from the peer asked now
+    p::Bytes data;  // from the peer asked now
     std::uint64_t size = 0;
     Clock::time_point started = Clock::now();
     std::shared_ptr<asio::steady_timer> timer;
@@ -321,7 +324,8 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   }
   void remove(Session* s) {
     // What it was asked for may be asked of others at once.
-    for (auto it = in_flight.begin(); it != in_flight.end();) it = it->second.from == s ? in_flight.erase(it) : std::next(it);
+    for (auto it = in_flight.begin(); it != in_flight.end();)
+      it = it->second.from == s ? in_flight.erase(it) : std::next(it);
     for (auto& [id, q] : queries) q.asked.erase(s);
     // A later session may get the same address: it must not count as this one.
     for (auto& [id, from] : to_announce)
@@ -337,7 +341,8 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
         asio::post(io, [w = weak_from_this(), sha = sha, s] {
           auto self = w.lock();
           if (!self || self->stopped) return;
-          if (auto it = self->blobs.find(sha); it != self->blobs.end() && it->second.asking == s) self->next_blob_peer(sha);
+          if (auto it = self->blobs.find(sha); it != self->blobs.end() && it->second.asking == s)
+            self->next_blob_peer(sha);
         });
     recount(s->seeding, {});
     sessions.erase(std::remove_if(sessions.begin(), sessions.end(), [s](const auto& x) { return x.get() == s; }),
@@ -358,7 +363,8 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
           same_address += !s->outbound && s->remote_ip == addr;
         }
         // Room is kept for the sessions this node dials itself.
-        std::size_t inbound_limit = self->options.max_sessions - std::min(self->options.max_sessions, self->options.outbound);
+        std::size_t inbound_limit =
+            self->options.max_sessions - std::min(self->options.max_sessions, self->options.outbound);
         if (e2 || inbound >= inbound_limit || (!is_loopback(addr) && same_address >= kMaxPerAddress) ||
             (!is_loopback(addr) && self->banned("ip:" + addr.to_string()))) {
           ++self->stats.sessions_refused;
@@ -406,20 +412,20 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     auto placeholder = std::make_shared<Session>(shared_from_this(), tcp::socket(io), true);
     placeholder->dial_address = host_port;
     sessions.push_back(placeholder);
-    socket->async_connect(*ep, [self = shared_from_this(), socket, timer, placeholder, host_port](
-                                   const boost::system::error_code& ec) {
-      timer->cancel();
-      self->remove(placeholder.get());
-      if (self->stopped) return;
-      if (ec) {
-        ++self->known[host_port].fails;
-        return;
-      }
-      auto s = std::make_shared<Session>(self, std::move(*socket), true);
-      s->dial_address = host_port;
-      self->sessions.push_back(s);
-      s->start();
-    });
+    socket->async_connect(
+        *ep, [self = shared_from_this(), socket, timer, placeholder, host_port](const boost::system::error_code& ec) {
+          timer->cancel();
+          self->remove(placeholder.get());
+          if (self->stopped) return;
+          if (ec) {
+            ++self->known[host_port].fails;
+            return;
+          }
+          auto s = std::make_shared<Session>(self, std::move(*socket), true);
+          s->dial_address = host_port;
+          self->sessions.push_back(s);
+          s->start();
+        });
   }
 
   void tick() {
@@ -440,7 +446,8 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
         candidates.push_back(addr);
       }
       std::shuffle(candidates.begin(), candidates.end(), rng);
-      for (std::size_t i = 0; i < candidates.size() && outbound < options.outbound; ++i, ++outbound) dial(candidates[i]);
+      for (std::size_t i = 0; i < candidates.size() && outbound < options.outbound; ++i, ++outbound)
+        dial(candidates[i]);
     }
     for (auto it = in_flight.begin(); it != in_flight.end();)
       it = it->second.until < now ? in_flight.erase(it) : std::next(it);
@@ -500,7 +507,8 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
   }
   void save_peers() {
     std::vector<std::pair<std::string, Known>> list(known.begin(), known.end());
-    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.second.last_seen > b.second.last_seen; });
+    std::sort(list.begin(), list.end(),
+              [](const auto& a, const auto& b) { return a.second.last_seen > b.second.last_seen; });
     nlohmann::json j = nlohmann::json::array();
     for (const auto& [addr, k] : list) {
       if (k.self || (k.last_seen == 0 && k.fails > 0)) continue;
@@ -515,8 +523,8 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     auto& k = known[addr];
     if (!node_id.empty()) k.node_id = node_id;
     if (seen) {
-      k.last_seen = std::chrono::duration_cast<std::chrono::seconds>(
-                        std::chrono::system_clock::now().time_since_epoch()).count();
+      k.last_seen =
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
       k.fails = 0;
     }
   }
@@ -565,7 +573,8 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
       std::size_t n = std::min(kMaxIds, my_seeding.size() - at);
       capnp::MallocMessageBuilder m;
       auto list = m.initRoot<schema::GossipMessage>().initSeeding(static_cast<unsigned>(n));
-      for (std::size_t i = 0; i < n; ++i) list.set(static_cast<unsigned>(i), capnp::Data::Reader(my_seeding[at + i].data(), 32));
+      for (std::size_t i = 0; i < n; ++i)
+        list.set(static_cast<unsigned>(i), capnp::Data::Reader(my_seeding[at + i].data(), 32));
       s.send(m);
       if (n < kMaxIds) break;
     }
@@ -577,7 +586,8 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
       capnp::MallocMessageBuilder m;
       auto root = m.initRoot<schema::GossipMessage>();
       auto list = want ? root.initWant(static_cast<unsigned>(n)) : root.initHave(static_cast<unsigned>(n));
-      for (std::size_t i = 0; i < n; ++i) list.set(static_cast<unsigned>(i), capnp::Data::Reader(ids[at + i].data(), 32));
+      for (std::size_t i = 0; i < n; ++i)
+        list.set(static_cast<unsigned>(i), capnp::Data::Reader(ids[at + i].data(), 32));
       s.send(m);
     }
   }
@@ -941,10 +951,12 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     }
     for (const auto& [other, f] : blobs) by_author += f.author == owner->author();
     if (auto it = blob_failed.find(sha); it != blob_failed.end()) {
-      if (Clock::now() < it->second) return fail(ErrorCode::not_found, "no peer had it a moment ago; try again in half a minute");
+      if (Clock::now() < it->second)
+        return fail(ErrorCode::not_found, "no peer had it a moment ago; try again in half a minute");
       blob_failed.erase(it);
     }
-    if (over_quota(0)) return fail(ErrorCode::limit, "the store is at its quota of " + std::to_string(options.store_quota) + " bytes");
+    if (over_quota(0))
+      return fail(ErrorCode::limit, "the store is at its quota of " + std::to_string(options.store_quota) + " bytes");
     // One author's images cannot crowd out everyone else's.
     if (by_author >= kMaxBlobsPerAuthor)
       return fail(ErrorCode::limit, "this node is already fetching " + std::to_string(by_author) + " images of " +
@@ -997,10 +1009,10 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
       retry_blob_later(sha, nullptr);
       return;
     }
-    finish_blob(sha, make_error(ErrorCode::not_found, "no peer had the image " + p::to_hex(sha) +
-                                                          (f.rounds ? " after " + std::to_string(f.rounds + 1) +
-                                                                          " rounds of asking"
-                                                                    : std::string())));
+    finish_blob(sha, make_error(ErrorCode::not_found,
+                                "no peer had the image " + p::to_hex(sha) +
+                                    (f.rounds ? " after " + std::to_string(f.rounds + 1) + " rounds of asking"
+                                              : std::string())));
   }
 
   // In kBlobRetry: asks `same` again from where it left off (it said it was
@@ -1032,7 +1044,8 @@ struct GossipImpl : std::enable_shared_from_this<GossipImpl> {
     f.timer->async_wait([w = weak_from_this(), sha, asked = &s](const boost::system::error_code& ec) {
       auto self = w.lock();
       if (ec || !self || self->stopped) return;
-      if (auto it = self->blobs.find(sha); it != self->blobs.end() && it->second.asking == asked) self->next_blob_peer(sha);
+      if (auto it = self->blobs.find(sha); it != self->blobs.end() && it->second.asking == asked)
+        self->next_blob_peer(sha);
     });
     s.send(m);
   }
@@ -1207,18 +1220,20 @@ void Session::start() {
   out.push_back(std::move(raw));
   queued += g::kHelloSize;
   write_next();
-  asio::async_read(socket, asio::buffer(peer_hello), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-    if (ec || self->state == State::closed) return self->close("connection closed during handshake");
-    self->bytes_in += g::kHelloSize;
-    if (auto st = self->handshake->receive_hello(p::ByteView(self->peer_hello.data(), self->peer_hello.size())); !st)
-      return self->close(st.error().message, st.error().code == ErrorCode::malformed);
-    self->sealer.emplace(self->handshake->send_key());
-    self->opener.emplace(self->handshake->receive_key());
-    self->state = State::auth;
-    auto auth = self->handshake->auth(self->impl->node_key);
-    self->send_raw_frame(auth);
-    self->read_header();
-  });
+  asio::async_read(
+      socket, asio::buffer(peer_hello), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+        if (ec || self->state == State::closed) return self->close("connection closed during handshake");
+        self->bytes_in += g::kHelloSize;
+        if (auto st = self->handshake->receive_hello(p::ByteView(self->peer_hello.data(), self->peer_hello.size()));
+            !st)
+          return self->close(st.error().message, st.error().code == ErrorCode::malformed);
+        self->sealer.emplace(self->handshake->send_key());
+        self->opener.emplace(self->handshake->receive_key());
+        self->state = State::auth;
+        auto auth = self->handshake->auth(self->impl->node_key);
+        self->send_raw_frame(auth);
+        self->read_header();
+      });
 }
 
 void Session::send_raw_frame(p::ByteView plaintext) {
@@ -1264,38 +1279,41 @@ void Session::pump() {
 void Session::write_next() {
   if (writing || out.empty() || state == State::closed) return;
   writing = true;
-  asio::async_write(socket, asio::buffer(out.front()), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-    self->writing = false;
-    if (ec) return self->close("write failed: " + ec.message());
-    self->bytes_out += n;
-    self->queued -= self->out.front().size();
-    self->out.pop_front();
-    self->write_next();
-    self->pump();
-  });
+  asio::async_write(socket, asio::buffer(out.front()),
+                    [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                      self->writing = false;
+                      if (ec) return self->close("write failed: " + ec.message());
+                      self->bytes_out += n;
+                      self->queued -= self->out.front().size();
+                      self->out.pop_front();
+                      self->write_next();
+                      self->pump();
+                    });
 }
 
 void Session::read_header() {
   if (state == State::closed) return;
   if (state == State::open) arm(std::chrono::duration_cast<std::chrono::seconds>(kIdleTimeout), "idle for too long");
-  asio::async_read(socket, asio::buffer(header), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-    if (ec || self->state == State::closed) return self->close("connection closed");
-    auto n = self->opener->body_size(self->header.data());
-    if (!n) return self->close(n.error().message, true);
-    // The rest of a frame must follow promptly (no slow-drip frames). During
-    // the handshake its own deadline stays.
-    if (self->state == State::open)
-      self->arm(std::chrono::duration_cast<std::chrono::seconds>(kFrameTimeout), "a frame arrived too slowly");
-    self->read_body(*n);
-  });
+  asio::async_read(
+      socket, asio::buffer(header), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+        if (ec || self->state == State::closed) return self->close("connection closed");
+        auto n = self->opener->body_size(self->header.data());
+        if (!n) return self->close(n.error().message, true);
+        // The rest of a frame must follow promptly (no slow-drip frames). During
+        // the handshake its own deadline stays.
+        if (self->state == State::open)
+          self->arm(std::chrono::duration_cast<std::chrono::seconds>(kFrameTimeout), "a frame arrived too slowly");
+        self->read_body(*n);
+      });
 }
 
 void Session::read_body(std::size_t n) {
   body.resize(n);
-  asio::async_read(socket, asio::buffer(body), [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-    if (ec || self->state == State::closed) return self->close("connection closed");
-    self->on_frame();
-  });
+  asio::async_read(socket, asio::buffer(body),
+                   [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                     if (ec || self->state == State::closed) return self->close("connection closed");
+                     self->on_frame();
+                   });
 }
 
 void Session::on_frame() {
@@ -1317,7 +1335,9 @@ void Session::on_frame() {
     for (const auto& o : impl->sessions)
       if (o.get() != this && o->peer_id && *o->peer_id == *id && o->state == State::open) other = o;
     if (other) {
-      auto initiator = [&](const Session& x) { return x.outbound ? impl->node_key.public_key().bytes : x.peer_id->bytes; };
+      auto initiator = [&](const Session& x) {
+        return x.outbound ? impl->node_key.public_key().bytes : x.peer_id->bytes;
+      };
       if (outbound == other->outbound || initiator(*other) <= initiator(*this))
         return close("already connected to this node");
       other->close("replaced by a session both ends prefer");
@@ -1335,8 +1355,8 @@ void Session::on_frame() {
   refilled = now;
   message_tokens = std::min(kMessageBurst, message_tokens + dt * kMessagesPerSecond) - 1;
   byte_tokens = std::min(kByteBurst, byte_tokens + dt * kBytesPerSecond) - static_cast<double>(body.size());
-  if (message_tokens < 0) return close("flooding: over " + std::to_string(static_cast<int>(kMessagesPerSecond)) +
-                                           " messages a second", true);
+  if (message_tokens < 0)
+    return close("flooding: over " + std::to_string(static_cast<int>(kMessagesPerSecond)) + " messages a second", true);
   auto message = g::ReceivedMessage::parse(*plain);
   if (!message) return close(message.error().message, true);
   try {
@@ -1366,7 +1386,8 @@ void Session::close(const std::string& reason, bool ban) {
   bool was_open = state == State::open;
   state = State::closed;
   if (!was_open && outbound && !dial_address.empty() && remote_port != 0) ++impl->known[dial_address].fails;
-  if (ban) impl->ban(*this, reason);
+  if (ban)
+    impl->ban(*this, reason);
   else if (was_open && !impl->stopped && reason != "connection closed")
     std::cerr << "seedbank gossip: closed " << remote() << ": " << reason << "\n";
   boost::system::error_code ec;
@@ -1536,7 +1557,9 @@ std::vector<std::pair<p::Sha256Digest, std::uint32_t>> GossipService::most_seede
     std::lock_guard lock(impl_->seeder_mutex);
     out.assign(impl_->seeder_counts.begin(), impl_->seeder_counts.end());
   }
-  auto by_count = [](const auto& a, const auto& b) { return std::tie(b.second, a.first) < std::tie(a.second, b.first); };
+  auto by_count = [](const auto& a, const auto& b) {
+    return std::tie(b.second, a.first) < std::tie(a.second, b.first);
+  };
   if (out.size() > n) {
     std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), by_count);
     out.resize(n);
@@ -1613,7 +1636,7 @@ p::Result<std::vector<std::string>> read_bootstrap_file(const std::filesystem::p
 }
 
 p::Result<std::vector<std::string>> bootstrap_peers(const std::filesystem::path& data_dir,
-                                                   const std::vector<std::string>& entries) {
+                                                    const std::vector<std::string>& entries) {
   auto sources = entries;
   if (sources.empty() && std::filesystem::exists(data_dir / "bootstrap.txt"))
     sources.push_back((data_dir / "bootstrap.txt").string());

@@ -98,9 +98,12 @@ class JsonOut {
           out_.push_back('\\');
           out_.push_back(static_cast<char>(c));
         } else if (c < 0x20) {
-          if (c == '\n') out_ += "\\n";
-          else if (c == '\t') out_ += "\\t";
-          else if (c == '\r') out_ += "\\r";
+          if (c == '\n')
+            out_ += "\\n";
+          else if (c == '\t')
+            out_ += "\\t";
+          else if (c == '\r')
+            out_ += "\\r";
           else {
             out_ += "\\u00";
             out_.push_back(hex[c >> 4]);

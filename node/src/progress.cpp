@@ -34,7 +34,9 @@ std::string human_rate(double bps) {
 }
 
 ProgressBar::ProgressBar(std::string label, std::uint64_t total, bool enabled)
-    : label_(std::move(label)), total_(total), enabled_(enabled && stderr_is_terminal()),
+    : label_(std::move(label)),
+      total_(total),
+      enabled_(enabled && stderr_is_terminal()),
       start_(std::chrono::steady_clock::now()) {}
 
 ProgressBar::~ProgressBar() { finish(); }

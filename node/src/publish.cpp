@@ -1,6 +1,5 @@
 #include "seedbank/node/publish.h"
 
-
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -23,9 +22,9 @@ using p::ErrorCode;
 using p::make_error;
 
 std::uint64_t now_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 std::string lower(std::string s) {
@@ -67,8 +66,7 @@ sc::FileRole role_for(const std::filesystem::path& path, p::ModelFileFormat form
 
 p::Status check_common(const std::filesystem::path& path, Candidate* c) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec))
-    return make_error(ErrorCode::not_found, path.string() + ": no such file");
+  if (!std::filesystem::exists(path, ec)) return make_error(ErrorCode::not_found, path.string() + ": no such file");
   if (!std::filesystem::is_regular_file(path, ec))
     return make_error(ErrorCode::invalid_argument, path.string() + ": not a regular file");
   c->path = path;
@@ -140,10 +138,14 @@ p::Result<std::vector<sc::CommercialUse>> parse_commercial_use(const std::vector
       l.erase(0, l.find_first_not_of(' '));
       l.erase(l.find_last_not_of(' ') + 1);
       if (l.empty() || l == "none") continue;
-      if (l == "image") out.push_back(sc::CommercialUse::IMAGE);
-      else if (l == "rentcivit") out.push_back(sc::CommercialUse::RENT_CIVIT);
-      else if (l == "rent") out.push_back(sc::CommercialUse::RENT);
-      else if (l == "sell") out.push_back(sc::CommercialUse::SELL);
+      if (l == "image")
+        out.push_back(sc::CommercialUse::IMAGE);
+      else if (l == "rentcivit")
+        out.push_back(sc::CommercialUse::RENT_CIVIT);
+      else if (l == "rent")
+        out.push_back(sc::CommercialUse::RENT);
+      else if (l == "sell")
+        out.push_back(sc::CommercialUse::SELL);
       else
         return make_error(ErrorCode::invalid_argument,
                           "--allow-commercial-use: '" + v + "' is not one of None, Image, RentCivit, Rent, Sell");
@@ -207,8 +209,8 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
 
   // ---- 2. metadata: flags, then the Civitai import, then the file's own ----
   p::ReleaseDraft draft;
-  draft.model_name = first_nonempty({req.name, civitai ? civitai->model_name : "", hints.title,
-                                     primary.path.stem().string()});
+  draft.model_name =
+      first_nonempty({req.name, civitai ? civitai->model_name : "", hints.title, primary.path.stem().string()});
   draft.version_name = first_nonempty({req.version, civitai ? civitai->version_name : "", "v1.0"});
   std::string type_name = first_nonempty({req.type, civitai ? civitai->type : "", hints.type});
   if (type_name.empty())
@@ -216,7 +218,8 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
                       "the model type is unknown: pass --type (Checkpoint, LORA, TextualInversion, ...)");
   auto type = p::parse_model_type(type_name);
   if (!type)
-    return make_error(ErrorCode::invalid_argument, "'" + type_name + "' is not a model type; see `seedbank publish --help`");
+    return make_error(ErrorCode::invalid_argument,
+                      "'" + type_name + "' is not a model type; see `seedbank publish --help`");
   draft.type = *type;
   draft.base_model = first_nonempty({req.base_model, civitai ? civitai->base_model : "", hints.base_model});
   if (!draft.base_model.empty()) {
@@ -231,7 +234,7 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   if (civitai)
     for (const auto& t : civitai->tags)
       if (std::find(draft.tags.begin(), draft.tags.end(), t) == draft.tags.end()) draft.tags.push_back(t);
-  draft.trigger_words = !req.trigger_words.empty() ? req.trigger_words
+  draft.trigger_words = !req.trigger_words.empty()                     ? req.trigger_words
                         : (civitai && !civitai->trained_words.empty()) ? civitai->trained_words
                                                                        : hints.trigger_words;
   draft.license_name = first_nonempty({req.license, hints.license});

@@ -1,12 +1,12 @@
 #include "torrent_builder.h"
 
+#include <openssl/evp.h>
 #include <libtorrent/bdecode.hpp>
 #include <libtorrent/bencode.hpp>
 #include <libtorrent/create_torrent.hpp>
 #include <libtorrent/file_storage.hpp>
 #include <libtorrent/hex.hpp>
 #include <libtorrent/torrent_info.hpp>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -65,7 +65,8 @@ protocol::Result<BuiltTorrent> build_torrent(const std::string& name, const std:
         return make_error(ErrorCode::invalid_argument, f.path + ": the file is empty; there is nothing to share");
       fs.add_file(path, static_cast<std::int64_t>(f.digests->size));
     }
-    lt::create_torrent ct(fs, static_cast<int>(piece_size), v2_only ? lt::create_torrent::v2_only : lt::create_flags_t{});
+    lt::create_torrent ct(fs, static_cast<int>(piece_size),
+                          v2_only ? lt::create_torrent::v2_only : lt::create_flags_t{});
     ct.set_creation_date(0);
     const auto& layout = ct.files();
     for (auto i : layout.file_range()) {
@@ -136,8 +137,8 @@ protocol::Result<CompatTorrent> v1_compat_info(schema::Release::Reader release) 
                       "this release's torrent is v2-only, so it has no v1 form; v1-only clients cannot fetch it "
                       "(its creator can publish without --v2-only)");
   lt::error_code ec;
-  auto node = lt::bdecode({reinterpret_cast<const char*>(t.getInfo().begin()), static_cast<long>(t.getInfo().size())},
-                          ec);
+  auto node =
+      lt::bdecode({reinterpret_cast<const char*>(t.getInfo().begin()), static_cast<long>(t.getInfo().size())}, ec);
   if (ec || node.type() != lt::bdecode_node::dict_t)
     return make_error(ErrorCode::malformed, "the release's info dictionary does not decode: " + ec.message());
   lt::entry info(node);
@@ -176,8 +177,8 @@ protocol::Result<std::string> magnet_of(schema::Release::Reader release, bool v1
   std::vector<std::string> trackers;
   for (auto tr : t.getTrackers()) trackers.emplace_back(tr.cStr());
   lt::error_code ec;
-  auto info = lt::bdecode({reinterpret_cast<const char*>(t.getInfo().begin()), static_cast<long>(t.getInfo().size())},
-                          ec);
+  auto info =
+      lt::bdecode({reinterpret_cast<const char*>(t.getInfo().begin()), static_cast<long>(t.getInfo().size())}, ec);
   std::string name = ec ? std::string() : std::string(info.dict_find_string_value("name"));
   if (!v1_compat) {
     protocol::Sha256Digest v2{};

@@ -12,7 +12,7 @@
 namespace seedbank::node {
 
 struct TorrentInput {
-  std::string path;                         // inside the torrent, '/'-separated, without the torrent name
+  std::string path;                                // inside the torrent, '/'-separated, without the torrent name
   const protocol::FileDigests* digests = nullptr;  // hashed with the torrent's piece size
 };
 

@@ -15,19 +15,19 @@
 #include <sys/statvfs.h>
 
 #include <chrono>
-#include <limits>
-#include <fstream>
-#include <iomanip>
 #include <condition_variable>
 #include <deque>
-#include <mutex>
-#include <thread>
+#include <fstream>
+#include <iomanip>
+#include <limits>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
 
-#include "seedbank/protocol/content_hash.h"
 #include "files.h"
+#include "seedbank/protocol/content_hash.h"
 
 namespace seedbank::node {
 namespace {
@@ -61,13 +61,13 @@ struct Slot {
   p::Sha256Digest sha256{};
   std::uint64_t size = 0;
   bool wanted = false;
-  bool stored = false;     // in the content store, verified
-  bool verifying = false;     // the digest is being finished
-  bool moving = false;        // verified; being renamed into the store
-  bool failed = false;        // its SHA-256 did not match: never hashed or stored again
+  bool stored = false;         // in the content store, verified
+  bool verifying = false;      // the digest is being finished
+  bool moving = false;         // verified; being renamed into the store
+  bool failed = false;         // its SHA-256 did not match: never hashed or stored again
   bool complete_seen = false;  // libtorrent has every piece of the file
-  std::uint64_t offset = 0;  // where the file starts in the torrent (piece-aligned)
-  std::uint64_t queued = 0;  // bytes handed to the verifier so far, in order
+  std::uint64_t offset = 0;    // where the file starts in the torrent (piece-aligned)
+  std::uint64_t queued = 0;    // bytes handed to the verifier so far, in order
   std::shared_ptr<p::Sha256Stream> stream = std::make_shared<p::Sha256Stream>();
 };
 
@@ -76,7 +76,7 @@ struct Managed {
   std::string release_hex, info_hash, name;
   lt::torrent_handle handle;
   std::vector<Slot> slots;
-  std::vector<bool> requested;  // pieces asked for with read_piece
+  std::vector<bool> requested;                                               // pieces asked for with read_piece
   std::map<std::size_t, std::pair<boost::shared_array<char>, int>> arrived;  // read, not yet hashed
   std::uint64_t piece_size = 0;
   std::string error;
@@ -159,7 +159,8 @@ class Verifier {
         tasks_.pop_front();
       }
       if (task.length)
-        task.stream->update(p::ByteView(reinterpret_cast<const std::uint8_t*>(task.data.get()) + task.start, task.length));
+        task.stream->update(
+            p::ByteView(reinterpret_cast<const std::uint8_t*>(task.data.get()) + task.start, task.length));
       if (task.finish) {
         std::function<void()> notify;
         {
@@ -240,15 +241,16 @@ struct TorrentService::Impl {
     auto ti = std::make_shared<lt::torrent_info>(
         lt::span<char const>(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size())), ec,
         lt::from_span);
-    if (ec) return make_error(ErrorCode::malformed, "release " + p::to_hex(rec.id()) + ": its torrent does not load: " +
-                                                        ec.message());
+    if (ec)
+      return make_error(ErrorCode::malformed,
+                        "release " + p::to_hex(rec.id()) + ": its torrent does not load: " + ec.message());
     lt::add_torrent_params atp;
     m->info_hash = hex_of(ti->info_hashes().v2);
     auto resume = resume_dir() / (m->info_hash + ".resume");
     if (std::filesystem::exists(resume)) {
       auto buf = read_all(resume);
-      lt::add_torrent_params loaded =
-          lt::read_resume_data(lt::span<char const>(reinterpret_cast<const char*>(buf.data()), static_cast<long>(buf.size())), ec);
+      lt::add_torrent_params loaded = lt::read_resume_data(
+          lt::span<char const>(reinterpret_cast<const char*>(buf.data()), static_cast<long>(buf.size())), ec);
       if (!ec) atp = std::move(loaded);
       atp.piece_priorities.clear();  // pieces held for a fallback of an earlier run (keep_apart)
     }
@@ -281,13 +283,14 @@ struct TorrentService::Impl {
       std::string name(fs.file_name(i));
       auto it = by_name.find(name);
       if (it == by_name.end())
-        return make_error(ErrorCode::malformed, "release " + m->release_hex + ": torrent file '" + name +
-                                                    "' is not listed in the release");
+        return make_error(ErrorCode::malformed,
+                          "release " + m->release_hex + ": torrent file '" + name + "' is not listed in the release");
       Slot slot;
       slot.index = i;
       slot.name = name;
       slot.image = it->second.first;
-      auto sha = slot.image ? r.getImages()[it->second.second].getSha256() : r.getFiles()[it->second.second].getHashes().getSha256();
+      auto sha = slot.image ? r.getImages()[it->second.second].getSha256()
+                            : r.getFiles()[it->second.second].getHashes().getSha256();
       std::memcpy(slot.sha256.data(), sha.begin(), 32);
       slot.size = static_cast<std::uint64_t>(fs.file_size(i));
       slot.offset = static_cast<std::uint64_t>(fs.file_offset(i));
@@ -296,8 +299,7 @@ struct TorrentService::Impl {
                     (only ? std::find(only->begin(), only->end(), name) != only->end() : !images_only || slot.image);
       atp.file_priorities[static_cast<std::size_t>(static_cast<int>(i))] =
           slot.wanted ? lt::default_priority : lt::dont_download;
-      atp.renamed_files[i] = slot.stored ? store.path_of(slot.sha256).string()
-                                         : partial_file(m->info_hash, i).string();
+      atp.renamed_files[i] = slot.stored ? store.path_of(slot.sha256).string() : partial_file(m->info_hash, i).string();
       m->slots.push_back(slot);
     }
     // A node killed between two saves of its resume data left more on disk
@@ -356,16 +358,17 @@ struct TorrentService::Impl {
         }
       std::uint64_t used = options.store_quota > 0 ? store.used_bytes() : 0;
       if (options.store_quota > 0 && used + need > options.store_quota)
-        return make_error(ErrorCode::limit, "the store holds " + std::to_string(used) + " bytes and this release needs " +
-                                                std::to_string(need) + " more, over the quota of " +
-                                                std::to_string(options.store_quota) +
+        return make_error(ErrorCode::limit, "the store holds " + std::to_string(used) +
+                                                " bytes and this release needs " + std::to_string(need) +
+                                                " more, over the quota of " + std::to_string(options.store_quota) +
                                                 " bytes; raise --store-quota or free space");
       need -= std::min(need, written);
       auto free = free_bytes();
       if (need > free)
         return make_error(ErrorCode::limit, "the disk holding " + options.data_dir.string() + " has " +
                                                 std::to_string(free) + " bytes free and this release needs " +
-                                                std::to_string(need) + "; free space or use a data dir on a larger disk");
+                                                std::to_string(need) +
+                                                "; free space or use a data dir on a larger disk");
     }
     auto existing = torrents.find(m.info_hash);
     if (existing != torrents.end()) {
@@ -407,7 +410,8 @@ struct TorrentService::Impl {
     if (all_stored(added)) add_compat(added, true);
     // A fetch is remembered at once: a node killed before its next save
     // still resumes it after a restart.
-    else if (fetching) added.handle.save_resume_data(lt::torrent_handle::save_info_dict);
+    else if (fetching)
+      added.handle.save_resume_data(lt::torrent_handle::save_info_dict);
     return {};
   }
 
@@ -437,8 +441,8 @@ struct TorrentService::Impl {
     atp.trackers = m.trackers;
     atp.file_priorities.assign(static_cast<std::size_t>(ti->files().num_files()), lt::default_priority);
     for (const auto& slot : m.slots) {
-      atp.renamed_files[slot.index] = slot.stored ? store.path_of(slot.sha256).string()
-                                                  : partial_file(m.info_hash, slot.index).string();
+      atp.renamed_files[slot.index] =
+          slot.stored ? store.path_of(slot.sha256).string() : partial_file(m.info_hash, slot.index).string();
       if (!slot.wanted) atp.file_priorities[static_cast<std::size_t>(static_cast<int>(slot.index))] = lt::dont_download;
     }
     atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
@@ -463,7 +467,8 @@ struct TorrentService::Impl {
         continue;
       }
       for (const auto& hint : m.hints) m.handle.connect_peer(hint);
-      if (!m.peerless_since) m.peerless_since = now;
+      if (!m.peerless_since)
+        m.peerless_since = now;
       else if (now - *m.peerless_since >= std::chrono::seconds(5) && !compat.count(ih) && !m.compat_fallback_done)
         add_compat(m, false);
     }
@@ -502,8 +507,10 @@ struct TorrentService::Impl {
     auto theirs = fallback->status(lt::torrent_handle::query_pieces).pieces;
     std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> to_fallback;
     for (lt::piece_index_t i(0); i < mine.end_index(); ++i)
-      if (mine.get_bit(i)) to_fallback.emplace_back(i, lt::dont_download);
-      else if (i < theirs.end_index() && theirs.get_bit(i)) m.held.insert(i);
+      if (mine.get_bit(i))
+        to_fallback.emplace_back(i, lt::dont_download);
+      else if (i < theirs.end_index() && theirs.get_bit(i))
+        m.held.insert(i);
     std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> to_hybrid;
     for (auto i : m.held) to_hybrid.emplace_back(i, lt::dont_download);
     if (!to_fallback.empty()) fallback->prioritize_pieces(to_fallback);
@@ -584,9 +591,10 @@ struct TorrentService::Impl {
       auto it = m.arrived.find(piece);
       if (it == m.arrived.end()) break;
       std::uint64_t start = at - piece * m.piece_size;
-      std::uint64_t length = std::min<std::uint64_t>(static_cast<std::uint64_t>(it->second.second) - start, s.size - s.queued);
-      verifier.push({m.info_hash, i, it->second.first, static_cast<std::size_t>(start), static_cast<std::size_t>(length),
-                     false, s.stream});
+      std::uint64_t length =
+          std::min<std::uint64_t>(static_cast<std::uint64_t>(it->second.second) - start, s.size - s.queued);
+      verifier.push({m.info_hash, i, it->second.first, static_cast<std::size_t>(start),
+                     static_cast<std::size_t>(length), false, s.stream});
       s.queued += length;
       m.arrived.erase(it);  // pieces never span two files (they are piece-aligned)
     }
@@ -692,7 +700,8 @@ struct TorrentService::Impl {
   void storage_error(Managed& m, const lt::error_code& error, const std::string& file) {
     auto missing = bytes_missing(m.handle.status());
     auto free = free_bytes();
-    if (error == boost::system::errc::no_space_on_device || (error == boost::system::errc::bad_address && free < missing)) {
+    if (error == boost::system::errc::no_space_on_device ||
+        (error == boost::system::errc::bad_address && free < missing)) {
       m.error_kind = ErrorKind::disk_full;
       m.error = "the disk holding " + options.data_dir.string() + " is full (" + std::to_string(free) +
                 " bytes free, " + std::to_string(missing) +
@@ -764,11 +773,15 @@ struct TorrentService::Impl {
       } else if (auto* tf = lt::alert_cast<lt::torrent_finished_alert>(a)) {
         if (!tf->handle.info_hashes().has_v2()) compat_finished(tf->handle);
       } else if (auto* tc = lt::alert_cast<lt::torrent_checked_alert>(a)) {
-        if (Managed* m = find(tc->handle)) checked(*m);
-        else if (Managed* fetch = fetched_through(tc->handle)) keep_apart(*fetch);
+        if (Managed* m = find(tc->handle))
+          checked(*m);
+        else if (Managed* fetch = fetched_through(tc->handle))
+          keep_apart(*fetch);
       } else if (auto* fp = lt::alert_cast<lt::file_prio_alert>(a)) {
-        if (Managed* m = find(fp->handle)) keep_apart(*m);
-        else if (Managed* fetch = fetched_through(fp->handle)) keep_apart(*fetch);
+        if (Managed* m = find(fp->handle))
+          keep_apart(*m);
+        else if (Managed* fetch = fetched_through(fp->handle))
+          keep_apart(*fetch);
       } else if (auto* ff = lt::alert_cast<lt::file_rename_failed_alert>(a)) {
         rename_done();
         if (Managed* m = find(ff->handle)) {
@@ -801,8 +814,8 @@ TorrentService::~TorrentService() {
   }
 }
 
-p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOptions& options,
-                                                                  indexer::Index& index, ContentStore& store) {
+p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOptions& options, indexer::Index& index,
+                                                                 ContentStore& store) {
   auto impl = std::make_unique<Impl>(options, index, store);
   std::error_code ec;
   std::filesystem::create_directories(impl->resume_dir(), ec);
@@ -825,10 +838,11 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
     impl->log.open(options.log_file, std::ios::app);
     if (!impl->log)
       return make_error(ErrorCode::io, options.log_file.string() + ": cannot open the BitTorrent log for writing");
-    pack.set_int(lt::settings_pack::alert_mask, pack.get_int(lt::settings_pack::alert_mask) |
-                                                    static_cast<int>(lt::alert_category::connect | lt::alert_category::peer |
-                                                                     lt::alert_category::tracker | lt::alert_category::peer_log |
-                                                                     lt::alert_category::torrent_log));
+    pack.set_int(
+        lt::settings_pack::alert_mask,
+        pack.get_int(lt::settings_pack::alert_mask) |
+            static_cast<int>(lt::alert_category::connect | lt::alert_category::peer | lt::alert_category::tracker |
+                             lt::alert_category::peer_log | lt::alert_category::torrent_log));
     // Peers' messages come by the thousand: room so that none of the
     // alerts the fetches act on is dropped.
     pack.set_int(lt::settings_pack::alert_queue_size, 1 << 20);
@@ -971,7 +985,7 @@ p::Status TorrentService::fetch(const p::Record& release, bool images_only, cons
 }
 
 p::Status TorrentService::fetch_files(const p::Record& release, const std::vector<std::string>& files,
-                                     const std::vector<std::string>& peers) {
+                                      const std::vector<std::string>& peers) {
   if (impl_->filter)
     if (auto why = impl_->filter(release))
       return make_error(ErrorCode::conflict, "release " + p::to_hex(release.id()) + " is " + *why + " on this node");
@@ -1060,13 +1074,20 @@ std::vector<TorrentStatus> TorrentService::status() {
     s.all_stored = Impl::all_stored(m);
     s.error = m.error;
     s.error_kind = m.error_kind;
-    if (s.error.empty() && st.errc) s.error = st.errc.message() + (st.error_file >= lt::file_index_t(0) ? " (file " + std::to_string(static_cast<int>(st.error_file)) + ")" : "");
-    if (!s.error.empty()) s.state = "error";
+    if (s.error.empty() && st.errc)
+      s.error = st.errc.message() + (st.error_file >= lt::file_index_t(0)
+                                         ? " (file " + std::to_string(static_cast<int>(st.error_file)) + ")"
+                                         : "");
+    if (!s.error.empty())
+      s.state = "error";
     else if (st.state == lt::torrent_status::checking_files || st.state == lt::torrent_status::checking_resume_data)
       s.state = "checking";
-    else if (verifying || (!s.complete && st.is_finished && m.held.empty())) s.state = "verifying";
-    else if (s.complete) s.state = "seeding";
-    else s.state = "downloading";
+    else if (verifying || (!s.complete && st.is_finished && m.held.empty()))
+      s.state = "verifying";
+    else if (s.complete)
+      s.state = "seeding";
+    else
+      s.state = "downloading";
     out.push_back(std::move(s));
   }
   return out;
@@ -1093,8 +1114,10 @@ std::optional<TorrentService::FileProgress> TorrentService::file_progress(const 
         return out;
       }
       out.path = impl_->partial_file(m.info_hash, slot.index);
-      if (slot.failed) out.error = "its SHA-256 does not match the signed release";
-      else if (!m.error.empty()) out.error = m.error;
+      if (slot.failed)
+        out.error = "its SHA-256 does not match the signed release";
+      else if (!m.error.empty())
+        out.error = m.error;
       if (!m.handle.is_valid() || m.piece_size == 0) return out;
       // Files start on a piece boundary (pad files), so the file's pieces
       // run from offset / piece_size on.

@@ -45,14 +45,14 @@ Result<std::vector<BootstrapEntry>> parse_bootstrap_list(std::string_view text, 
     auto address = next_word();
     if (address.empty()) continue;
     if (!is_ip_endpoint(address))
-      return make_error(ErrorCode::malformed, where + "'" + std::string(address.substr(0, 100)) +
-                                                  "' is not HOST:PORT with an IP address");
+      return make_error(ErrorCode::malformed,
+                        where + "'" + std::string(address.substr(0, 100)) + "' is not HOST:PORT with an IP address");
     BootstrapEntry entry{std::string(address), std::nullopt};
     if (auto key = next_word(); !key.empty()) {
       entry.key = PublicKey::from_text(key);
       if (!entry.key)
-        return make_error(ErrorCode::malformed, where + "'" + std::string(key.substr(0, 100)) +
-                                                    "' is not a node key (sbpk1...)");
+        return make_error(ErrorCode::malformed,
+                          where + "'" + std::string(key.substr(0, 100)) + "' is not a node key (sbpk1...)");
     }
     if (!next_word().empty()) return make_error(ErrorCode::malformed, where + "extra words after the node key");
     if (out.size() >= kMaxBootstrapEntries)

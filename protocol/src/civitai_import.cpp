@@ -25,7 +25,8 @@ Status read_string_list(const json& obj, const char* key, std::vector<std::strin
   if (it == obj.end() || it->is_null()) return {};
   if (!it->is_array()) return make_error(ErrorCode::malformed, where + ": \"" + key + "\" is not a list");
   for (const auto& v : *it) {
-    if (v.is_string()) out->push_back(sanitize_utf8(v.get<std::string>()));
+    if (v.is_string())
+      out->push_back(sanitize_utf8(v.get<std::string>()));
     else if (v.is_object() && v.contains("name") && v["name"].is_string())  // tags as {"name": ...}
       out->push_back(sanitize_utf8(v["name"].get<std::string>()));
   }
@@ -50,14 +51,22 @@ GenerationParams meta_from_json(const json& meta) {
     const std::string& key = it.key();
     const json& v = it.value();
     if (v.is_null()) continue;
-    if (key == "prompt" && v.is_string()) g.prompt = sanitize_utf8(v.get<std::string>());
-    else if (key == "negativePrompt" && v.is_string()) g.negative_prompt = sanitize_utf8(v.get<std::string>());
-    else if (key == "steps" && v.is_number_unsigned()) g.steps = static_cast<std::uint32_t>(v.get<std::uint64_t>());
-    else if (key == "sampler" && v.is_string()) g.sampler = sanitize_utf8(v.get<std::string>());
-    else if (key == "cfgScale" && v.is_number()) g.cfg_scale = v.get<double>();
-    else if (key == "seed" && v.is_number_integer()) g.seed = v.get<std::int64_t>();
-    else if (key == "Model hash" && v.is_string()) g.model_hash = sanitize_utf8(v.get<std::string>());
-    else if (key == "Model" && v.is_string()) g.model_name = sanitize_utf8(v.get<std::string>());
+    if (key == "prompt" && v.is_string())
+      g.prompt = sanitize_utf8(v.get<std::string>());
+    else if (key == "negativePrompt" && v.is_string())
+      g.negative_prompt = sanitize_utf8(v.get<std::string>());
+    else if (key == "steps" && v.is_number_unsigned())
+      g.steps = static_cast<std::uint32_t>(v.get<std::uint64_t>());
+    else if (key == "sampler" && v.is_string())
+      g.sampler = sanitize_utf8(v.get<std::string>());
+    else if (key == "cfgScale" && v.is_number())
+      g.cfg_scale = v.get<double>();
+    else if (key == "seed" && v.is_number_integer())
+      g.seed = v.get<std::int64_t>();
+    else if (key == "Model hash" && v.is_string())
+      g.model_hash = sanitize_utf8(v.get<std::string>());
+    else if (key == "Model" && v.is_string())
+      g.model_name = sanitize_utf8(v.get<std::string>());
     else if (key == "Size" && v.is_string()) {
       auto s = v.get<std::string>();
       auto x = s.find('x');
@@ -93,8 +102,9 @@ Result<CivitaiImport> parse_civitai_version_json(std::string_view text, std::str
                                             " bytes is more than a Civitai model-version file can be (16 MiB)");
   json doc = json::parse(text.begin(), text.end(), nullptr, false, /*ignore_comments=*/false);
   if (doc.is_discarded())
-    return make_error(ErrorCode::malformed, where + ": not valid JSON; give a .civitai.info file or the JSON of "
-                                                    "Civitai's /api/v1/model-versions endpoint");
+    return make_error(ErrorCode::malformed, where +
+                                                ": not valid JSON; give a .civitai.info file or the JSON of "
+                                                "Civitai's /api/v1/model-versions endpoint");
   if (!doc.is_object())
     return make_error(ErrorCode::malformed, where + ": expected a JSON object (a Civitai model version)");
   // GET /api/v1/models/:id returns a model with modelVersions: take the first.
@@ -145,8 +155,10 @@ Result<CivitaiImport> parse_civitai_version_json(std::string_view text, std::str
       if (auto h = img.find("height"); h != img.end() && h->is_number_unsigned())
         ci.height = static_cast<std::uint32_t>(h->get<std::uint64_t>());
       if (auto n = img.find("nsfw"); n != img.end()) {
-        if (n->is_boolean()) ci.nsfw = n->get<bool>();
-        else if (n->is_string()) ci.nsfw = n->get<std::string>() != "None";
+        if (n->is_boolean())
+          ci.nsfw = n->get<bool>();
+        else if (n->is_string())
+          ci.nsfw = n->get<std::string>() != "None";
       }
       if (auto m = img.find("meta"); m != img.end() && m->is_object()) {
         auto g = meta_from_json(*m);

@@ -122,8 +122,8 @@ class FileSource final : public Source {
       ssize_t n = ::pread(fd_, out + got, size - got, static_cast<off_t>(offset + got));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        *error = make_error(ErrorCode::io, name_ + ": read failed at offset " + std::to_string(offset + got) +
-                                               ": " + std::strerror(errno));
+        *error = make_error(ErrorCode::io, name_ + ": read failed at offset " + std::to_string(offset + got) + ": " +
+                                               std::strerror(errno));
         return nullptr;
       }
       if (n == 0) {
@@ -242,10 +242,10 @@ class Pass {
       if (end > begin) v3 = static_cast<double>(end - begin);
     }
     double divisible = chunk * kCostSha256 + (pieces ? chunk * kCostSha1 : 0);
-    double share0 = workers_ == 1 ? 1.0
-                                  : std::clamp((v3 * kCostSha256 + divisible - chunk * (kCostSha256 + kCostCrc)) /
-                                                   (2 * divisible),
-                                               0.0, 1.0);
+    double share0 =
+        workers_ == 1
+            ? 1.0
+            : std::clamp((v3 * kCostSha256 + divisible - chunk * (kCostSha256 + kCostCrc)) / (2 * divisible), 0.0, 1.0);
     slot.split_leaves = static_cast<std::size_t>(share0 * static_cast<double>(blocks) + 0.5);
     slot.split_pieces = static_cast<std::size_t>(share0 * static_cast<double>(pieces) + 0.5);
     slot.remaining = workers_;
@@ -308,8 +308,10 @@ class Pass {
     }
     if (has_v3_) {
       Sha256Digest v3;
-      if (workers_ == 1) v3_stream_.finish(v3.data());
-      else if (worker == 1) stream.finish(v3.data());
+      if (workers_ == 1)
+        v3_stream_.finish(v3.data());
+      else if (worker == 1)
+        stream.finish(v3.data());
       if (worker == workers_ - 1) result_.autov3 = v3;
     }
   }
@@ -398,8 +400,8 @@ class Pass {
 };
 
 Status validate(const HashOptions& options) {
-  if (options.piece_size != 0 && (!is_pow2(options.piece_size) || options.piece_size < kMerkleBlockSize ||
-                                 options.piece_size > kMaxPieceSize))
+  if (options.piece_size != 0 &&
+      (!is_pow2(options.piece_size) || options.piece_size < kMerkleBlockSize || options.piece_size > kMaxPieceSize))
     return make_error(ErrorCode::invalid_argument,
                       "piece size " + std::to_string(options.piece_size) +
                           " is not a power of two from 16 KiB to 64 MiB; BitTorrent v2 needs one");
@@ -477,12 +479,13 @@ Result<FileDigests> hash_file(const std::filesystem::path& path, const HashOptio
   Pass pass(source, size, options);
   auto result = pass.run(progress);
   struct stat after {};
-  bool changed = ::fstat(fd, &after) != 0 || after.st_size != st.st_size ||
-                 after.st_mtim.tv_sec != st.st_mtim.tv_sec || after.st_mtim.tv_nsec != st.st_mtim.tv_nsec;
+  bool changed = ::fstat(fd, &after) != 0 || after.st_size != st.st_size || after.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+                 after.st_mtim.tv_nsec != st.st_mtim.tv_nsec;
   ::close(fd);
   if (result && changed)
-    return make_error(ErrorCode::io, name + ": the file changed while it was being hashed; hash it again once "
-                                            "nothing is writing to it");
+    return make_error(ErrorCode::io, name +
+                                         ": the file changed while it was being hashed; hash it again once "
+                                         "nothing is writing to it");
   return result;
 }
 

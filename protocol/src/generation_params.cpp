@@ -24,9 +24,7 @@ namespace {
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -52,7 +50,6 @@ std::optional<T> parse_number(std::string_view s) {
   return value;
 }
 
-
 std::optional<char32_t> hex4(std::string_view s, std::size_t at) {
   if (s.size() < at + 4) return std::nullopt;
   unsigned value = 0;
@@ -73,11 +70,21 @@ std::string json_unescape(std::string_view s) {
     }
     const char e = s[++i];
     switch (e) {
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
       case 'u': {
         auto cp = hex4(s, i + 1);
         if (!cp) {
@@ -85,8 +92,7 @@ std::string json_unescape(std::string_view s) {
           break;
         }
         i += 4;
-        if (*cp >= 0xd800 && *cp <= 0xdbff && i + 2 < s.size() && s[i + 1] == '\\' &&
-            s[i + 2] == 'u') {
+        if (*cp >= 0xd800 && *cp <= 0xdbff && i + 2 < s.size() && s[i + 1] == '\\' && s[i + 2] == 'u') {
           auto low = hex4(s, i + 3);
           if (low && *low >= 0xdc00 && *low <= 0xdfff) {
             append_utf8(out, 0x10000 + ((*cp - 0xd800) << 10) + (*low - 0xdc00));
@@ -97,7 +103,9 @@ std::string json_unescape(std::string_view s) {
         append_utf8(out, *cp >= 0xd800 && *cp <= 0xdfff ? 0xfffd : *cp);
         break;
       }
-      default: out += e; break;  // \" \\ \/ and anything unknown
+      default:
+        out += e;
+        break;  // \" \\ \/ and anything unknown
     }
   }
   return out;
@@ -110,8 +118,7 @@ std::string json_unescape(std::string_view s) {
 // and '_' and sometimes non-ASCII letters.
 bool is_key_char(char c) {
   const auto u = static_cast<unsigned char>(c);
-  return std::isalnum(u) || c == '_' || c == ' ' || c == '-' || c == '/' || c == '.' ||
-         u >= 0x80;
+  return std::isalnum(u) || c == '_' || c == ' ' || c == '-' || c == '/' || c == '.' || u >= 0x80;
 }
 
 constexpr std::size_t kMaxKeyLength = 64;
@@ -137,8 +144,8 @@ std::optional<Pairs> split_settings(std::string_view line) {
     while (key_end < line.size() && is_key_char(line[key_end])) ++key_end;
     const std::string_view key = trim(line.substr(pos, key_end - pos));
     const auto first = key.empty() ? 0 : static_cast<unsigned char>(key.front());
-    const bool is_pair = key_end < line.size() && line[key_end] == ':' && !key.empty() &&
-                         key.size() <= kMaxKeyLength && (std::isalnum(first) || first >= 0x80);
+    const bool is_pair = key_end < line.size() && line[key_end] == ':' && !key.empty() && key.size() <= kMaxKeyLength &&
+                         (std::isalnum(first) || first >= 0x80);
     if (!is_pair) {
       if (pairs.empty()) return std::nullopt;
       const std::string_view extra = trim(until_comma());
@@ -175,10 +182,8 @@ std::optional<Pairs> split_settings(std::string_view line) {
 std::optional<Pairs> parse_settings_line(std::string_view line) {
   auto pairs = split_settings(line);
   if (!pairs) return std::nullopt;
-  if (pairs->front().first == "Steps" && parse_number<std::uint32_t>(pairs->front().second))
-    return pairs;
-  static constexpr std::string_view kKnown[] = {"Steps", "Sampler", "CFG scale", "Seed",
-                                                "Size",  "Model hash", "Model"};
+  if (pairs->front().first == "Steps" && parse_number<std::uint32_t>(pairs->front().second)) return pairs;
+  static constexpr std::string_view kKnown[] = {"Steps", "Sampler", "CFG scale", "Seed", "Size", "Model hash", "Model"};
   const auto known = std::count_if(pairs->begin(), pairs->end(), [](const auto& pair) {
     return std::find(std::begin(kKnown), std::end(kKnown), pair.first) != std::end(kKnown);
   });
@@ -235,8 +240,10 @@ bool json_depth_ok(std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {
@@ -261,9 +268,12 @@ class ComfyGraph {
   const json* follow(const json& link) const {
     if (!link.is_array() || link.size() != 2) return nullptr;
     std::string id;
-    if (link[0].is_string()) id = link[0].get<std::string>();
-    else if (link[0].is_number_integer()) id = std::to_string(link[0].get<std::int64_t>());
-    else return nullptr;
+    if (link[0].is_string())
+      id = link[0].get<std::string>();
+    else if (link[0].is_number_integer())
+      id = std::to_string(link[0].get<std::int64_t>());
+    else
+      return nullptr;
     const auto it = graph_.find(id);
     if (it == graph_.end() || !it->is_object()) return nullptr;
     return &*it;
@@ -290,8 +300,8 @@ class ComfyGraph {
     const json* node = follow(input);
     const json* inputs = node ? inputs_of(*node) : nullptr;
     if (!inputs) return std::nullopt;
-    for (const char* key : {"text", "text_g", "prompt", "string", "text_positive", "value",
-                            "conditioning", "conditioning_1", "conditioning_to"}) {
+    for (const char* key : {"text", "text_g", "prompt", "string", "text_positive", "value", "conditioning",
+                            "conditioning_1", "conditioning_to"}) {
       const auto it = inputs->find(key);
       if (it == inputs->end()) continue;
       if (auto text = text_behind(*it, hops + 1, visits)) return text;
@@ -317,8 +327,7 @@ class ComfyGraph {
   std::optional<std::int64_t> integer_behind(const json& input) const {
     if (input.is_number_unsigned()) {
       const auto value = input.get<std::uint64_t>();
-      if (value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-        return std::nullopt;
+      if (value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
       return static_cast<std::int64_t>(value);
     }
     if (input.is_number_integer()) return input.get<std::int64_t>();
@@ -327,8 +336,7 @@ class ComfyGraph {
     if (!inputs) return std::nullopt;
     for (const char* key : {"seed", "noise_seed", "value", "int"}) {
       const auto it = inputs->find(key);
-      if (it != inputs->end() && (it->is_number_integer()))
-        return integer_behind(*it);
+      if (it != inputs->end() && (it->is_number_integer())) return integer_behind(*it);
     }
     return std::nullopt;
   }
@@ -363,8 +371,7 @@ class ComfyGraph {
       if (type->get_ref<const std::string&>().rfind("KSampler", 0) != 0) continue;
       const json* inputs = inputs_of(node);
       if (!inputs || !inputs->contains("positive")) continue;  // not KSamplerSelect
-      const std::int64_t id =
-          parse_number<std::int64_t>(it.key()).value_or(std::numeric_limits<std::int64_t>::max());
+      const std::int64_t id = parse_number<std::int64_t>(it.key()).value_or(std::numeric_limits<std::int64_t>::max());
       if (!best || id < best_id) {
         best = &node;
         best_id = id;
@@ -398,8 +405,7 @@ void fill_from_comfy_prompt(std::string_view text, GenerationParams& p) {
     const json* seed = input("seed") ? input("seed") : input("noise_seed");
     if (seed && !p.seed) p.seed = comfy.integer_behind(*seed);
     if (const json* steps = input("steps"); steps && !p.steps) {
-      if (auto n = comfy.integer_behind(*steps);
-          n && *n >= 0 && *n <= std::numeric_limits<std::uint32_t>::max())
+      if (auto n = comfy.integer_behind(*steps); n && *n >= 0 && *n <= std::numeric_limits<std::uint32_t>::max())
         p.steps = static_cast<std::uint32_t>(*n);
     }
     if (const json* cfg = input("cfg"); cfg && !p.cfg_scale) p.cfg_scale = comfy.number_behind(*cfg);
@@ -413,8 +419,7 @@ void fill_from_comfy_prompt(std::string_view text, GenerationParams& p) {
       if (size) {
         const auto width = size->find("width"), height = size->find("height");
         if (width != size->end() && height != size->end() && width->is_number_unsigned() &&
-            height->is_number_unsigned() &&
-            width->get<std::uint64_t>() <= std::numeric_limits<std::uint32_t>::max() &&
+            height->is_number_unsigned() && width->get<std::uint64_t>() <= std::numeric_limits<std::uint32_t>::max() &&
             height->get<std::uint64_t>() <= std::numeric_limits<std::uint32_t>::max()) {
           p.width = width->get<std::uint32_t>();
           p.height = height->get<std::uint32_t>();
@@ -429,9 +434,9 @@ void fill_from_comfy_prompt(std::string_view text, GenerationParams& p) {
 }  // namespace
 
 bool GenerationParams::empty() const {
-  return prompt.empty() && negative_prompt.empty() && !steps && sampler.empty() && !cfg_scale &&
-         !seed && !width && !height && model_hash.empty() && model_name.empty() &&
-         settings.empty() && comfy_prompt.empty() && comfy_workflow.empty();
+  return prompt.empty() && negative_prompt.empty() && !steps && sampler.empty() && !cfg_scale && !seed && !width &&
+         !height && model_hash.empty() && model_name.empty() && settings.empty() && comfy_prompt.empty() &&
+         comfy_workflow.empty();
 }
 
 GenerationParams parse_a1111_parameters(std::string_view text) {
@@ -457,9 +462,8 @@ GenerationParams parse_a1111_parameters(std::string_view text) {
   // Everything before the first "Negative prompt:" line is the prompt, the
   // rest (that line's remainder included) the negative prompt.
   static constexpr std::string_view kNegative = "Negative prompt:";
-  const auto negative_line = std::find_if(lines.begin(), lines.end(), [](std::string_view line) {
-    return line.substr(0, kNegative.size()) == kNegative;
-  });
+  const auto negative_line = std::find_if(
+      lines.begin(), lines.end(), [](std::string_view line) { return line.substr(0, kNegative.size()) == kNegative; });
   const auto join = [](auto begin, auto end) {
     std::string out;
     for (auto it = begin; it != end; ++it) {

@@ -19,7 +19,8 @@ Result<ReceivedMessage> ReceivedMessage::parse(ByteView plaintext) {
     m.root_ = m.reader_->getRoot<schema::GossipMessage>();
     (void)m.root_.which();
   } catch (const kj::Exception& e) {
-    return make_error(ErrorCode::malformed, std::string("gossip message does not decode: ") + e.getDescription().cStr());
+    return make_error(ErrorCode::malformed,
+                      std::string("gossip message does not decode: ") + e.getDescription().cStr());
   }
   return m;
 }

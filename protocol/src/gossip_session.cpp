@@ -63,9 +63,10 @@ Status Handshake::receive_hello(ByteView peer) {
   std::memcpy(peer_hello_.data(), peer.data(), kHelloSize);
   const std::uint8_t* peer_pk = peer.data() + 36;
   std::array<std::uint8_t, 32> rx{}, tx{};
-  int rc = role_ == Role::initiator
-               ? crypto_kx_client_session_keys(rx.data(), tx.data(), ephemeral_pk_.data(), ephemeral_sk_.data(), peer_pk)
-               : crypto_kx_server_session_keys(rx.data(), tx.data(), ephemeral_pk_.data(), ephemeral_sk_.data(), peer_pk);
+  int rc =
+      role_ == Role::initiator
+          ? crypto_kx_client_session_keys(rx.data(), tx.data(), ephemeral_pk_.data(), ephemeral_sk_.data(), peer_pk)
+          : crypto_kx_server_session_keys(rx.data(), tx.data(), ephemeral_pk_.data(), ephemeral_sk_.data(), peer_pk);
   if (rc != 0) return make_error(ErrorCode::malformed, "the peer's ephemeral key is invalid");
   // Bind the keys to the whole transcript (both hellos, so the network too).
   auto transcript = transcript_hash();

@@ -83,8 +83,8 @@ Result<HttpTarget> parse_target(std::string_view target) {
     auto name = percent_decode(pair.substr(0, eq), true);
     auto value = percent_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
     if (!name || !value)
-      return make_error(ErrorCode::invalid_argument, "query parameter '" + std::string(pair.substr(0, 100)) +
-                                                         "' has a malformed %-escape or a NUL");
+      return make_error(ErrorCode::invalid_argument,
+                        "query parameter '" + std::string(pair.substr(0, 100)) + "' has a malformed %-escape or a NUL");
     out.params.emplace_back(std::move(*name), std::move(*value));
   }
   return out;
@@ -128,8 +128,8 @@ std::optional<std::vector<std::string>> HttpTarget::segments_after(std::string_v
   return out;
 }
 
-Result<std::optional<std::uint64_t>> integer_param(const HttpTarget& target, std::string_view name,
-                                                   std::uint64_t min, std::uint64_t max) {
+Result<std::optional<std::uint64_t>> integer_param(const HttpTarget& target, std::string_view name, std::uint64_t min,
+                                                   std::uint64_t max) {
   auto v = target.get(name);
   if (!v) return std::optional<std::uint64_t>{};
   std::uint64_t n = 0;

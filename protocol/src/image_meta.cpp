@@ -34,22 +34,15 @@ using TextEntries = std::vector<std::pair<std::string, std::string>>;
 
 // ---- Small helpers -------------------------------------------------------
 
-std::uint16_t be16(ByteView b, std::size_t at) {
-  return static_cast<std::uint16_t>(b[at] << 8 | b[at + 1]);
-}
+std::uint16_t be16(ByteView b, std::size_t at) { return static_cast<std::uint16_t>(b[at] << 8 | b[at + 1]); }
 std::uint32_t be32(ByteView b, std::size_t at) {
-  return std::uint32_t{b[at]} << 24 | std::uint32_t{b[at + 1]} << 16 |
-         std::uint32_t{b[at + 2]} << 8 | b[at + 3];
+  return std::uint32_t{b[at]} << 24 | std::uint32_t{b[at + 1]} << 16 | std::uint32_t{b[at + 2]} << 8 | b[at + 3];
 }
-std::uint16_t le16(ByteView b, std::size_t at) {
-  return static_cast<std::uint16_t>(b[at] | b[at + 1] << 8);
-}
+std::uint16_t le16(ByteView b, std::size_t at) { return static_cast<std::uint16_t>(b[at] | b[at + 1] << 8); }
 std::uint32_t le24(ByteView b, std::size_t at) {
   return std::uint32_t{b[at]} | std::uint32_t{b[at + 1]} << 8 | std::uint32_t{b[at + 2]} << 16;
 }
-std::uint32_t le32(ByteView b, std::size_t at) {
-  return le24(b, at) | std::uint32_t{b[at + 3]} << 24;
-}
+std::uint32_t le32(ByteView b, std::size_t at) { return le24(b, at) | std::uint32_t{b[at + 3]} << 24; }
 
 bool starts_with(ByteView b, std::string_view prefix) {
   return b.size() >= prefix.size() && std::memcmp(b.data(), prefix.data(), prefix.size()) == 0;
@@ -104,7 +97,6 @@ Error fail(ErrorCode code, std::string_view name, const std::string& detail) {
 
 // ---- Text encodings ------------------------------------------------------
 
-
 constexpr char32_t kReplacement = 0xfffd;
 
 bool is_valid_utf8(ByteView b) { return valid_utf8(as_chars(b)); }
@@ -124,9 +116,7 @@ std::string legacy_text(ByteView b) {
 std::string utf16_to_utf8(ByteView b, bool big_endian) {
   std::string out;
   out.reserve(b.size());
-  auto unit = [&](std::size_t at) -> char32_t {
-    return big_endian ? be16(b, at) : le16(b, at);
-  };
+  auto unit = [&](std::size_t at) -> char32_t { return big_endian ? be16(b, at) : le16(b, at); };
   for (std::size_t at = 0; at + 1 < b.size(); at += 2) {
     char32_t cp = unit(at);
     if (cp >= 0xd800 && cp <= 0xdbff) {
@@ -215,11 +205,25 @@ constexpr std::uint16_t kTagModel = 0x0110;
 
 std::uint64_t tiff_type_size(std::uint16_t type) {
   switch (type) {
-    case 1: case 2: case 6: case 7: return 1;   // BYTE ASCII SBYTE UNDEFINED
-    case 3: case 8: return 2;                   // SHORT SSHORT
-    case 4: case 9: case 11: case 13: return 4; // LONG SLONG FLOAT IFD
-    case 5: case 10: case 12: return 8;         // RATIONAL SRATIONAL DOUBLE
-    default: return 0;
+    case 1:
+    case 2:
+    case 6:
+    case 7:
+      return 1;  // BYTE ASCII SBYTE UNDEFINED
+    case 3:
+    case 8:
+      return 2;  // SHORT SSHORT
+    case 4:
+    case 9:
+    case 11:
+    case 13:
+      return 4;  // LONG SLONG FLOAT IFD
+    case 5:
+    case 10:
+    case 12:
+      return 8;  // RATIONAL SRATIONAL DOUBLE
+    default:
+      return 0;
   }
 }
 
@@ -241,13 +245,12 @@ class TiffReader {
 
   Result<std::vector<IfdEntry>> read_ifd(std::uint32_t offset, std::string_view ifd_name) const {
     if (offset > tiff_.size() || tiff_.size() - offset < 2)
-      return error(std::string(ifd_name) + " offset " + std::to_string(offset) +
-                   " is outside the " + human_size(tiff_.size()) + " of EXIF data");
+      return error(std::string(ifd_name) + " offset " + std::to_string(offset) + " is outside the " +
+                   human_size(tiff_.size()) + " of EXIF data");
     const std::size_t count = u16(offset);
     if ((tiff_.size() - offset - 2) / 12 < count)
-      return error(std::string(ifd_name) + " at offset " + std::to_string(offset) + " claims " +
-                   std::to_string(count) + " entries but only " +
-                   std::to_string((tiff_.size() - offset - 2) / 12) + " fit in the EXIF data");
+      return error(std::string(ifd_name) + " at offset " + std::to_string(offset) + " claims " + std::to_string(count) +
+                   " entries but only " + std::to_string((tiff_.size() - offset - 2) / 12) + " fit in the EXIF data");
     std::vector<IfdEntry> entries(count);
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t at = offset + 2 + 12 * i;
@@ -265,9 +268,8 @@ class TiffReader {
     if (size <= 4) return tiff_.subspan(entry.entry_offset + 8, size);
     const std::uint32_t offset = u32(entry.entry_offset + 8);
     if (offset > tiff_.size() || tiff_.size() - offset < size)
-      return error(std::string(tag_name) + " claims " + human_size(size) + " at offset " +
-                   std::to_string(offset) + " but the EXIF data has only " +
-                   human_size(tiff_.size()));
+      return error(std::string(tag_name) + " claims " + human_size(size) + " at offset " + std::to_string(offset) +
+                   " but the EXIF data has only " + human_size(tiff_.size()));
     return tiff_.subspan(offset, size);
   }
 
@@ -336,17 +338,17 @@ Status read_exif(ByteView tiff, std::string where, TextEntries& text) {
   } else if (starts_with(tiff, "II")) {
     big = false;
   } else {
-    return make_error(ErrorCode::malformed,
-                      where + ": EXIF data does not start with a TIFF byte order (\"II\" or "
-                              "\"MM\") but with " + hex_prefix(tiff, 4) +
-                              "; the EXIF block is corrupt (re-export the image or strip its "
-                              "EXIF data)");
+    return make_error(ErrorCode::malformed, where +
+                                                ": EXIF data does not start with a TIFF byte order (\"II\" or "
+                                                "\"MM\") but with " +
+                                                hex_prefix(tiff, 4) +
+                                                "; the EXIF block is corrupt (re-export the image or strip its "
+                                                "EXIF data)");
   }
   const TiffReader reader(tiff, big, std::move(where));
   if (tiff.size() < 8) return reader.error("TIFF header is cut off");
   if (reader.u16(2) != 42)
-    return reader.error("TIFF header has magic number " + std::to_string(reader.u16(2)) +
-                        " instead of 42");
+    return reader.error("TIFF header has magic number " + std::to_string(reader.u16(2)) + " instead of 42");
 
   auto ifd0 = reader.read_ifd(reader.u32(4), "IFD0");
   if (!ifd0) return ifd0.error();
@@ -354,16 +356,15 @@ Status read_exif(ByteView tiff, std::string where, TextEntries& text) {
   for (const IfdEntry& entry : *ifd0) {
     if (entry.tag == kTagExifIfd && tiff_type_size(entry.type) == 4 && entry.count == 1) {
       exif_ifd = reader.u32(entry.entry_offset + 8);
-    } else if (entry.tag >= kTagImageDescription && entry.tag <= kTagModel &&
-               tiff_type_size(entry.type) == 1) {
+    } else if (entry.tag >= kTagImageDescription && entry.tag <= kTagModel && tiff_type_size(entry.type) == 1) {
       // ComfyUI's SaveAnimatedWEBP stores "prompt:{json}" and
       // "workflow:{json}" in Model, Make and ImageDescription.
       auto value = reader.value_bytes(entry, "IFD0 tag " + std::to_string(entry.tag));
       if (!value) return value.error();
       std::string s = sanitize_utf8(trim_trailing_nuls(*value));
       for (std::string_view key : {"prompt", "workflow"}) {
-        if (s.size() > key.size() + 1 && s.compare(0, key.size(), key) == 0 &&
-            s[key.size()] == ':' && s[key.size() + 1] == '{') {
+        if (s.size() > key.size() + 1 && s.compare(0, key.size(), key) == 0 && s[key.size()] == ':' &&
+            s[key.size() + 1] == '{') {
           text.emplace_back(std::string(key), s.substr(key.size() + 1));
           break;
         }
@@ -377,8 +378,7 @@ Status read_exif(ByteView tiff, std::string where, TextEntries& text) {
   for (const IfdEntry& entry : *exif) {
     if (entry.tag != kTagUserComment) continue;
     if (tiff_type_size(entry.type) != 1)
-      return reader.error("UserComment has type " + std::to_string(entry.type) +
-                          " instead of UNDEFINED (7)");
+      return reader.error("UserComment has type " + std::to_string(entry.type) + " instead of UNDEFINED (7)");
     auto value = reader.value_bytes(entry, "UserComment");
     if (!value) return value.error();
     std::string comment = decode_user_comment(*value, reader.big_endian());
@@ -408,8 +408,7 @@ class PngReader {
   Result<ImageInfo> read() {
     if (b_.size() < kPngSignature.size())
       return fail(ErrorCode::malformed, name_,
-                  "ends after " + human_size(b_.size()) +
-                      ", inside the PNG signature; the file is truncated");
+                  "ends after " + human_size(b_.size()) + ", inside the PNG signature; the file is truncated");
     if (!std::equal(kPngSignature.begin(), kPngSignature.end(), b_.begin()))
       return fail(ErrorCode::malformed, name_,
                   "has a damaged PNG signature (" + hex_prefix(b_, 8) +
@@ -423,28 +422,26 @@ class PngReader {
     for (;;) {
       const std::size_t left = b_.size() - offset;
       if (left == 0)
-        return fail(ErrorCode::malformed, name_,
-                    "ends after " + std::to_string(chunks) +
-                        " PNG chunks without an IEND chunk; the file is truncated");
+        return fail(
+            ErrorCode::malformed, name_,
+            "ends after " + std::to_string(chunks) + " PNG chunks without an IEND chunk; the file is truncated");
       if (left < 8)
         return fail(ErrorCode::malformed, name_,
-                    "chunk header at offset " + std::to_string(offset) + " needs 8 bytes but " +
-                        human_size(left) + " remain; the file is truncated");
+                    "chunk header at offset " + std::to_string(offset) + " needs 8 bytes but " + human_size(left) +
+                        " remain; the file is truncated");
       const std::uint32_t length = be32(b_, offset);
       const ByteView type = b_.subspan(offset + 4, 4);
       for (std::uint8_t c : type) {
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
           return fail(ErrorCode::malformed, name_,
-                      "chunk at offset " + std::to_string(offset) + " has type '" +
-                          tag_text(type) +
+                      "chunk at offset " + std::to_string(offset) + " has type '" + tag_text(type) +
                           "', which is not four letters; the file is corrupt or not a PNG");
       }
       const std::string type_name = tag_text(type);
       if (length > 0x7fffffffu || length > left - 8)
         return fail(ErrorCode::malformed, name_,
-                    "chunk '" + type_name + "' at offset " + std::to_string(offset) + " claims " +
-                        human_size(length) + " but the file has " + human_size(left - 8) +
-                        " left; the file is truncated or not a PNG");
+                    "chunk '" + type_name + "' at offset " + std::to_string(offset) + " claims " + human_size(length) +
+                        " but the file has " + human_size(left - 8) + " left; the file is truncated or not a PNG");
       if (std::size_t{length} + 4 > left - 8)
         return fail(ErrorCode::malformed, name_,
                     "chunk '" + type_name + "' at offset " + std::to_string(offset) +
@@ -462,9 +459,8 @@ class PngReader {
       const auto actual_crc = static_cast<std::uint32_t>(crc);
       if (stored_crc != actual_crc)
         return fail(ErrorCode::malformed, name_,
-                    "chunk '" + type_name + "' at offset " + std::to_string(offset) +
-                        " has CRC " + to_hex(b_.subspan(offset + 8 + length, 4)) +
-                        " but its bytes give " + crc_hex(actual_crc) +
+                    "chunk '" + type_name + "' at offset " + std::to_string(offset) + " has CRC " +
+                        to_hex(b_.subspan(offset + 8 + length, 4)) + " but its bytes give " + crc_hex(actual_crc) +
                         "; the file is corrupt (download it again)");
 
       chunk_offset_ = offset;
@@ -474,12 +470,10 @@ class PngReader {
                     "first PNG chunk is '" + type_name + "' instead of IHDR; the file is corrupt");
       if (type_name == "IHDR") {
         if (chunks != 1) return chunk_error("is a second IHDR; the file is corrupt");
-        if (length != 13)
-          return chunk_error("is " + human_size(length) + " instead of 13 bytes; the file is corrupt");
+        if (length != 13) return chunk_error("is " + human_size(length) + " instead of 13 bytes; the file is corrupt");
         info.width = be32(data, 0);
         info.height = be32(data, 4);
-        if (info.width == 0 || info.height == 0 || info.width > 0x7fffffffu ||
-            info.height > 0x7fffffffu)
+        if (info.width == 0 || info.height == 0 || info.width > 0x7fffffffu || info.height > 0x7fffffffu)
           return chunk_error("gives an impossible size " + std::to_string(info.width) + "x" +
                              std::to_string(info.height) + "; the file is corrupt");
       } else if (type_name == "IEND") {
@@ -494,16 +488,14 @@ class PngReader {
 
  private:
   static std::string crc_hex(std::uint32_t crc) {
-    const std::array<std::uint8_t, 4> bytes = {
-        static_cast<std::uint8_t>(crc >> 24), static_cast<std::uint8_t>(crc >> 16),
-        static_cast<std::uint8_t>(crc >> 8), static_cast<std::uint8_t>(crc)};
+    const std::array<std::uint8_t, 4> bytes = {static_cast<std::uint8_t>(crc >> 24),
+                                               static_cast<std::uint8_t>(crc >> 16),
+                                               static_cast<std::uint8_t>(crc >> 8), static_cast<std::uint8_t>(crc)};
     return to_hex(bytes);
   }
 
   Error chunk_error(const std::string& detail, ErrorCode code = ErrorCode::malformed) const {
-    return fail(code, name_,
-                "chunk '" + chunk_type_ + "' at offset " + std::to_string(chunk_offset_) + " " +
-                    detail);
+    return fail(code, name_, "chunk '" + chunk_type_ + "' at offset " + std::to_string(chunk_offset_) + " " + detail);
   }
 
   // Splits off a NUL-terminated field from the front of `rest`.
@@ -525,8 +517,7 @@ class PngReader {
         return out;
       case Inflated::too_large:
         if (limit < kMaxInflatedChunkBytes)
-          return chunk_error("takes the file's inflated text past " +
-                                 mib(kMaxInflatedTotalBytes) +
+          return chunk_error("takes the file's inflated text past " + mib(kMaxInflatedTotalBytes) +
                                  ", the limit for one image; the file is a decompression bomb or "
                                  "carries far more text than a sample image needs",
                              ErrorCode::limit);
@@ -539,8 +530,7 @@ class PngReader {
       case Inflated::corrupt:
         break;
     }
-    return chunk_error("holds a zlib stream that does not decode (" + zlib_message +
-                       "); the file is corrupt");
+    return chunk_error("holds a zlib stream that does not decode (" + zlib_message + "); the file is corrupt");
   }
 
   Status read_text_chunk(ByteView data, TextEntries& text) {
@@ -564,8 +554,7 @@ class PngReader {
 
     // iTXt: keyword, compression flag, method, language tag, translated
     // keyword, then UTF-8 text.
-    if (rest.size() < 2)
-      return chunk_error("ends before its compression flag; the chunk is malformed");
+    if (rest.size() < 2) return chunk_error("ends before its compression flag; the chunk is malformed");
     const std::uint8_t compressed = rest[0];
     const std::uint8_t method = rest[1];
     rest = rest.subspan(2);
@@ -576,8 +565,9 @@ class PngReader {
       return chunk_error("uses compression method " + std::to_string(method) +
                          ", but PNG defines only 0 (zlib); the chunk is malformed");
     if (!take_field(rest) || !take_field(rest))
-      return chunk_error("lacks the NUL after its language tag or translated keyword; the chunk "
-                         "is malformed");
+      return chunk_error(
+          "lacks the NUL after its language tag or translated keyword; the chunk "
+          "is malformed");
     if (!compressed) return add_text(text, std::move(key), sanitize_utf8(rest), name_);
     auto inflated = inflate_text(rest);
     if (!inflated) return inflated.error();
@@ -621,15 +611,13 @@ Result<ImageInfo> read_jpeg(ByteView b, std::string_view name) {
   std::size_t segments = 0;
   const auto truncated = [&](std::size_t at) {
     return fail(ErrorCode::malformed, name,
-                "ends at offset " + std::to_string(at) +
-                    " before the JPEG image data (SOS); the file is truncated");
+                "ends at offset " + std::to_string(at) + " before the JPEG image data (SOS); the file is truncated");
   };
   for (;;) {
     if (offset >= b.size()) return truncated(b.size());
     if (b[offset] != 0xff)
       return fail(ErrorCode::malformed, name,
-                  "has byte 0x" + to_hex(b.subspan(offset, 1)) + " at offset " +
-                      std::to_string(offset) +
+                  "has byte 0x" + to_hex(b.subspan(offset, 1)) + " at offset " + std::to_string(offset) +
                       " where a JPEG marker (0xFF) should start; the file is corrupt");
     const std::size_t marker_offset = offset;
     while (offset < b.size() && b[offset] == 0xff) ++offset;  // fill bytes
@@ -640,13 +628,12 @@ Result<ImageInfo> read_jpeg(ByteView b, std::string_view name) {
                   "has more than " + std::to_string(kMaxImageChunks) +
                       " JPEG segments, more than any real image; re-encode the image");
     if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8)) continue;  // no length
-    if (marker == 0xd9) break;                                          // EOI
+    if (marker == 0xd9) break;                                           // EOI
     if (marker == 0x00)
       return fail(ErrorCode::malformed, name,
                   "has 0xFF00 at offset " + std::to_string(marker_offset) +
                       ", which is not a JPEG marker; the file is corrupt");
-    const std::string segment = "segment " + jpeg_marker_name(marker) + " at offset " +
-                                std::to_string(marker_offset);
+    const std::string segment = "segment " + jpeg_marker_name(marker) + " at offset " + std::to_string(marker_offset);
     if (b.size() - offset < 2) return truncated(b.size());
     const std::size_t length = be16(b, offset);
     if (length < 2)
@@ -655,23 +642,19 @@ Result<ImageInfo> read_jpeg(ByteView b, std::string_view name) {
                       ", less than its own 2-byte length field; the file is corrupt");
     if (length > b.size() - offset)
       return fail(ErrorCode::malformed, name,
-                  segment + " claims " + human_size(length) + " but the file has " +
-                      human_size(b.size() - offset) + " left; the file is truncated");
+                  segment + " claims " + human_size(length) + " but the file has " + human_size(b.size() - offset) +
+                      " left; the file is truncated");
     const ByteView payload = b.subspan(offset + 2, length - 2);
     offset += length;
 
     if (marker == 0xda) break;  // SOS: entropy-coded data follows
-    const bool is_frame = marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 &&
-                          marker != 0xc8 && marker != 0xcc;
+    const bool is_frame = marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
     if (is_frame && !have_frame) {
       if (payload.size() < 5)
-        return fail(ErrorCode::malformed, name,
-                    segment + " is too short for a frame header; the file is corrupt");
+        return fail(ErrorCode::malformed, name, segment + " is too short for a frame header; the file is corrupt");
       info.height = be16(payload, 1);
       info.width = be16(payload, 3);
-      if (info.width == 0)
-        return fail(ErrorCode::malformed, name,
-                    segment + " gives width 0; the file is corrupt");
+      if (info.width == 0) return fail(ErrorCode::malformed, name, segment + " gives width 0; the file is corrupt");
       have_frame = true;
     } else if (marker == 0xe1 && starts_with(payload, std::string_view("Exif\0\0", 6))) {
       TextEntries found;
@@ -703,12 +686,11 @@ Result<ImageInfo> read_webp(ByteView b, std::string_view name) {
   const std::uint32_t riff_size = le32(b, 4);
   if (riff_size < 4)
     return fail(ErrorCode::malformed, name,
-                "RIFF header gives size " + std::to_string(riff_size) +
-                    ", too small for a WebP; the file is corrupt");
+                "RIFF header gives size " + std::to_string(riff_size) + ", too small for a WebP; the file is corrupt");
   if (riff_size > b.size() - 8)
     return fail(ErrorCode::malformed, name,
-                "RIFF header claims " + human_size(riff_size) + " but the file has " +
-                    human_size(b.size() - 8) + " after it; the file is truncated");
+                "RIFF header claims " + human_size(riff_size) + " but the file has " + human_size(b.size() - 8) +
+                    " after it; the file is truncated");
   const std::size_t end = 8 + std::size_t{riff_size};
   std::size_t offset = 12;
   std::size_t chunks = 0;
@@ -720,12 +702,11 @@ Result<ImageInfo> read_webp(ByteView b, std::string_view name) {
                       human_size(end - offset) + " are left; the file is truncated");
     const ByteView fourcc = b.subspan(offset, 4);
     const std::uint32_t size = le32(b, offset + 4);
-    const std::string chunk = "WebP chunk '" + tag_text(fourcc) + "' at offset " +
-                              std::to_string(offset);
+    const std::string chunk = "WebP chunk '" + tag_text(fourcc) + "' at offset " + std::to_string(offset);
     if (size > end - offset - 8)
       return fail(ErrorCode::malformed, name,
-                  chunk + " claims " + human_size(size) + " but the file has " +
-                      human_size(end - offset - 8) + " left; the file is truncated");
+                  chunk + " claims " + human_size(size) + " but the file has " + human_size(end - offset - 8) +
+                      " left; the file is truncated");
     if (++chunks > kMaxImageChunks)
       return fail(ErrorCode::limit, name,
                   "has more than " + std::to_string(kMaxImageChunks) +
@@ -744,8 +725,7 @@ Result<ImageInfo> read_webp(ByteView b, std::string_view name) {
     } else if (starts_with(fourcc, "VP8 ") && !have_canvas && !have_size) {
       if (data.size() < 10) return corrupt("is too short for a VP8 frame header");
       if ((data[0] & 1) != 0) return corrupt("does not start with a key frame");
-      if (data[3] != 0x9d || data[4] != 0x01 || data[5] != 0x2a)
-        return corrupt("lacks the VP8 start code 9d 01 2a");
+      if (data[3] != 0x9d || data[4] != 0x01 || data[5] != 0x2a) return corrupt("lacks the VP8 start code 9d 01 2a");
       info.width = le16(data, 6) & 0x3fff;
       info.height = le16(data, 8) & 0x3fff;
       if (info.width == 0 || info.height == 0) return corrupt("gives a zero width or height");
@@ -783,12 +763,9 @@ Result<ImageInfo> read_webp(ByteView b, std::string_view name) {
 
 Result<ImageInfo> read_image_info(ByteView bytes, std::string_view name_for_messages) {
   const std::string_view name = name_for_messages;
-  if (bytes.empty())
-    return fail(ErrorCode::malformed, name,
-                "the file is empty; expected a PNG, JPEG or WebP image");
+  if (bytes.empty()) return fail(ErrorCode::malformed, name, "the file is empty; expected a PNG, JPEG or WebP image");
   if (starts_with(bytes, "\x89PNG")) return PngReader(bytes, name).read();
-  if (bytes.size() >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff)
-    return read_jpeg(bytes, name);
+  if (bytes.size() >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff) return read_jpeg(bytes, name);
   if (bytes.size() >= 12 && starts_with(bytes, "RIFF") && starts_with(bytes.subspan(8), "WEBP"))
     return read_webp(bytes, name);
   return fail(ErrorCode::malformed, name,
@@ -800,22 +777,19 @@ Result<ImageInfo> read_image_file(const std::filesystem::path& path) {
   const std::string name = path.string();
   std::error_code ec;
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec)
-    return make_error(ErrorCode::io, name + ": cannot read the image: " + ec.message());
+  if (ec) return make_error(ErrorCode::io, name + ": cannot read the image: " + ec.message());
   if (size > kMaxImageFileBytes)
-    return make_error(ErrorCode::limit,
-                      name + ": the image is " + human_size(size) + ", more than the " +
-                          mib(kMaxImageFileBytes) +
-                          " Seedbank accepts for a sample image; scale it down or re-encode it");
+    return make_error(ErrorCode::limit, name + ": the image is " + human_size(size) + ", more than the " +
+                                            mib(kMaxImageFileBytes) +
+                                            " Seedbank accepts for a sample image; scale it down or re-encode it");
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(ErrorCode::io, name + ": cannot open the image for reading");
   Bytes bytes(static_cast<std::size_t>(size));
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   if (static_cast<std::uintmax_t>(in.gcount()) != size)
     return make_error(ErrorCode::io, name + ": reading the image stopped after " +
-                                         human_size(static_cast<std::uint64_t>(in.gcount())) +
-                                         " of " + human_size(size) +
-                                         "; was it changed while being read?");
+                                         human_size(static_cast<std::uint64_t>(in.gcount())) + " of " +
+                                         human_size(size) + "; was it changed while being read?");
   return read_image_info(bytes, name);
 }
 

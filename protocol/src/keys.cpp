@@ -197,16 +197,24 @@ Status save_secret_key(const std::filesystem::path& path, const SecretKey& key, 
 Result<SecretKey> load_secret_key(const std::filesystem::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
-    return make_error(ErrorCode::not_found,
-                      path.string() + ": no key file here; create one with `seedbank keygen --out " + path.string() + "`");
+    return make_error(
+        ErrorCode::not_found,
+        path.string() + ": no key file here; create one with `seedbank keygen --out " + path.string() + "`");
   if (!S_ISREG(st.st_mode)) return make_error(ErrorCode::invalid_argument, path.string() + ": not a regular file");
   if (st.st_size != 32)
-    return make_error(ErrorCode::malformed, path.string() + ": a key file holds exactly 32 bytes (an Ed25519 seed), "
-                                                            "this one has " + std::to_string(st.st_size));
+    return make_error(ErrorCode::malformed, path.string() +
+                                                ": a key file holds exactly 32 bytes (an Ed25519 seed), "
+                                                "this one has " +
+                                                std::to_string(st.st_size));
   if (st.st_mode & 077)
-    return make_error(ErrorCode::unsafe, path.string() + ": key file is readable by other users (mode " +
-                                             [&] { char b[8]; std::snprintf(b, sizeof b, "%03o", st.st_mode & 0777); return std::string(b); }() +
-                                             "); run `chmod 600 " + path.string() + "`");
+    return make_error(
+        ErrorCode::unsafe, path.string() + ": key file is readable by other users (mode " +
+                               [&] {
+                                 char b[8];
+                                 std::snprintf(b, sizeof b, "%03o", st.st_mode & 0777);
+                                 return std::string(b);
+                               }() +
+                               "); run `chmod 600 " + path.string() + "`");
   std::ifstream in(path, std::ios::binary);
   std::array<std::uint8_t, 32> seed{};
   in.read(reinterpret_cast<char*>(seed.data()), 32);

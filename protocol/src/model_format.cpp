@@ -31,8 +31,7 @@ std::string extension_of(std::string_view file_name) {
 NamedAs named_as(std::string_view ext) {
   if (ext == ".safetensors" || ext == ".sft") return NamedAs::safetensors;
   if (ext == ".gguf") return NamedAs::gguf;
-  if (ext == ".ckpt" || ext == ".pt" || ext == ".pth" || ext == ".bin" || ext == ".pkl" ||
-      ext == ".pickle")
+  if (ext == ".ckpt" || ext == ".pt" || ext == ".pth" || ext == ".bin" || ext == ".pkl" || ext == ".pickle")
     return NamedAs::pickle;
   if (ext == ".onnx") return NamedAs::onnx;
   return NamedAs::other;
@@ -91,8 +90,7 @@ struct Match {
   std::string consequence;
 };
 
-constexpr std::string_view kRunsPickle =
-    "loading it runs Python pickle code, which can do anything";
+constexpr std::string_view kRunsPickle = "loading it runs Python pickle code, which can do anything";
 
 // PyTorch's zip checkpoints keep their object graph in "<archive>/data.pkl",
 // written as the first entry. Walk the local file headers that fit in
@@ -133,28 +131,23 @@ std::optional<Match> match_content(ByteView bytes, NamedAs name) {
   if (bytes.size() >= 9 && bytes[8] == '{') {
     std::uint64_t length = read_le(bytes, 0, 8);
     if (length >= 2 && length <= kMaxSafetensorsHeader) {
-      return Match{ModelFileFormat::safetensors,
-                   "safetensors file (" + std::to_string(length) + "-byte header)",
+      return Match{ModelFileFormat::safetensors, "safetensors file (" + std::to_string(length) + "-byte header)",
                    "it holds only tensors, so loading it runs no code"};
     }
   }
-  if (bytes.size() >= 4 && bytes[0] == 'G' && bytes[1] == 'G' && bytes[2] == 'U' &&
-      bytes[3] == 'F') {
-    std::string version =
-        bytes.size() >= 8 ? " (version " + std::to_string(read_le(bytes, 4, 4)) + ")" : "";
+  if (bytes.size() >= 4 && bytes[0] == 'G' && bytes[1] == 'G' && bytes[2] == 'U' && bytes[3] == 'F') {
+    std::string version = bytes.size() >= 8 ? " (version " + std::to_string(read_le(bytes, 4, 4)) + ")" : "";
     return Match{ModelFileFormat::gguf, "GGUF file" + version,
                  "it holds tensors and typed metadata, so loading it runs no code"};
   }
   if (bytes.size() >= 4 && read_le(bytes, 0, 4) == 0x04034b50) return match_zip(bytes, name);
   if (bytes.size() >= 2 && bytes[0] == 0x80 && bytes[1] >= 2 && bytes[1] <= 5) {
-    return Match{ModelFileFormat::pickle,
-                 "Python pickle (protocol " + std::to_string(bytes[1]) + ")",
+    return Match{ModelFileFormat::pickle, "Python pickle (protocol " + std::to_string(bytes[1]) + ")",
                  std::string(kRunsPickle)};
   }
   // ONNX is a protobuf ModelProto whose first field is ir_version (field 1,
   // varint: tag 0x08). Too weak a signature to trust without the name.
-  if (name == NamedAs::onnx && bytes.size() >= 2 && bytes[0] == 0x08 && bytes[1] >= 1 &&
-      bytes[1] < 0x80) {
+  if (name == NamedAs::onnx && bytes.size() >= 2 && bytes[0] == 0x08 && bytes[1] >= 1 && bytes[1] < 0x80) {
     return Match{ModelFileFormat::onnx, "ONNX model (IR version " + std::to_string(bytes[1]) + ")",
                  "it holds a compute graph of standard operators, so loading it runs no "
                  "Python code"};
@@ -162,9 +155,7 @@ std::optional<Match> match_content(ByteView bytes, NamedAs name) {
   return std::nullopt;
 }
 
-std::string leading_bytes_hex(ByteView bytes) {
-  return to_hex(bytes.first(std::min<std::size_t>(bytes.size(), 8)));
-}
+std::string leading_bytes_hex(ByteView bytes) { return to_hex(bytes.first(std::min<std::size_t>(bytes.size(), 8))); }
 
 }  // namespace
 
@@ -178,14 +169,12 @@ FormatDetection detect_model_format(ByteView first_bytes, std::string_view file_
     FormatDetection result{match->format, match->format == ModelFileFormat::pickle, ""};
     result.detail = match->what;
     NamedAs expected = named_as(match->format);
-    bool mislabeled =
-        match->format != ModelFileFormat::unknown && name != NamedAs::other && name != expected;
+    bool mislabeled = match->format != ModelFileFormat::unknown && name != NamedAs::other && name != expected;
     if (mislabeled) result.detail += " despite the " + ext + " name";
     result.detail += ": " + match->consequence;
     if (mislabeled) {
       result.detail += "; rename it to " + std::string(usual_extension(match->format));
-      if (match->format == ModelFileFormat::pickle)
-        result.detail += " or convert it to safetensors";
+      if (match->format == ModelFileFormat::pickle) result.detail += " or convert it to safetensors";
     }
     return result;
   }
@@ -214,8 +203,7 @@ FormatDetection detect_model_format(ByteView first_bytes, std::string_view file_
       break;
   }
   return {ModelFileFormat::unknown, false,
-          "not a model format Seedbank recognises (starts with bytes " +
-              leading_bytes_hex(first_bytes) + ")"};
+          "not a model format Seedbank recognises (starts with bytes " + leading_bytes_hex(first_bytes) + ")"};
 }
 
 std::string_view to_string(ModelFileFormat format) {

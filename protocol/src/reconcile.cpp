@@ -289,8 +289,10 @@ Result<Bytes> Reconciler::reply(ByteView message, Outcome* outcome) const {
         for (auto* it = lo; it != hi; ++it) mine.push_back(it->id);
         std::sort(mine.begin(), mine.end());
         if (outcome) {
-          std::set_difference(theirs.begin(), theirs.end(), mine.begin(), mine.end(), std::back_inserter(outcome->need));
-          std::set_difference(mine.begin(), mine.end(), theirs.begin(), theirs.end(), std::back_inserter(outcome->have));
+          std::set_difference(theirs.begin(), theirs.end(), mine.begin(), mine.end(),
+                              std::back_inserter(outcome->need));
+          std::set_difference(mine.begin(), mine.end(), theirs.begin(), theirs.end(),
+                              std::back_inserter(outcome->have));
         }
         w.skip(range.upper);
         break;

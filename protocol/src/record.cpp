@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <limits>
 #include <cstring>
+#include <limits>
 
 #include "seedbank/protocol/text.h"
 #include "sha.h"
@@ -66,10 +66,9 @@ Status check_text_list(capnp::List<capnp::Text>::Reader list, std::size_t max_it
   return {};
 }
 
-#define SB_TRY(expr)             \
-  do {                           \
-    if (auto _st = (expr); !_st) \
-      return _st;                \
+#define SB_TRY(expr)                         \
+  do {                                       \
+    if (auto _st = (expr); !_st) return _st; \
   } while (0)
 
 Status check_generation(sc::GenerationParams::Reader g, const std::string& field) {
@@ -111,8 +110,8 @@ Status check_enum(unsigned value, unsigned max, const std::string& field) {
 
 Status check_release(sc::Release::Reader r) {
   SB_TRY(check_text(r.getModelName(), kMaxName, "release.modelName", true));
-  SB_TRY(check_enum(static_cast<unsigned>(r.getType()), static_cast<unsigned>(sc::ModelType::DETECTION),
-                    "release.type"));
+  SB_TRY(
+      check_enum(static_cast<unsigned>(r.getType()), static_cast<unsigned>(sc::ModelType::DETECTION), "release.type"));
   for (auto use : r.getLicense().getAllowCommercialUse())
     SB_TRY(check_enum(static_cast<unsigned>(use), static_cast<unsigned>(sc::CommercialUse::SELL),
                       "release.license.allowCommercialUse"));
@@ -166,8 +165,7 @@ Status check_release(sc::Release::Reader r) {
   }
   std::sort(folded.begin(), folded.end());
   if (auto dup = std::adjacent_find(folded.begin(), folded.end()); dup != folded.end())
-    return invalid("release", "two files are named '" + *dup +
-                                  "' (ignoring case); names must be unique in a release");
+    return invalid("release", "two files are named '" + *dup + "' (ignoring case); names must be unique in a release");
 
   auto t = r.getTorrent();
   SB_TRY(check_data(t.getInfoHashV2(), {32}, "release.torrent.infoHashV2"));
@@ -286,13 +284,20 @@ Bytes prefixed(std::string_view domain, ByteView rest) {
 
 RecordKind kind_of(Payload::Which which) {
   switch (which) {
-    case Payload::RELEASE: return RecordKind::release;
-    case Payload::RATING: return RecordKind::rating;
-    case Payload::PROFILE: return RecordKind::profile;
-    case Payload::IMAGE_POST: return RecordKind::image_post;
-    case Payload::RETRACTION: return RecordKind::retraction;
-    case Payload::KEY_ROTATION: return RecordKind::key_rotation;
-    case Payload::DENY_LIST: return RecordKind::deny_list;
+    case Payload::RELEASE:
+      return RecordKind::release;
+    case Payload::RATING:
+      return RecordKind::rating;
+    case Payload::PROFILE:
+      return RecordKind::profile;
+    case Payload::IMAGE_POST:
+      return RecordKind::image_post;
+    case Payload::RETRACTION:
+      return RecordKind::retraction;
+    case Payload::KEY_ROTATION:
+      return RecordKind::key_rotation;
+    case Payload::DENY_LIST:
+      return RecordKind::deny_list;
   }
   return RecordKind::release;  // unreachable: validated before
 }
@@ -315,13 +320,20 @@ struct Record::Impl {
 
 std::string_view to_string(RecordKind kind) {
   switch (kind) {
-    case RecordKind::release: return "release";
-    case RecordKind::rating: return "rating";
-    case RecordKind::profile: return "profile";
-    case RecordKind::image_post: return "image-post";
-    case RecordKind::retraction: return "retraction";
-    case RecordKind::key_rotation: return "key-rotation";
-    case RecordKind::deny_list: return "deny-list";
+    case RecordKind::release:
+      return "release";
+    case RecordKind::rating:
+      return "rating";
+    case RecordKind::profile:
+      return "profile";
+    case RecordKind::image_post:
+      return "image-post";
+    case RecordKind::retraction:
+      return "retraction";
+    case RecordKind::key_rotation:
+      return "key-rotation";
+    case RecordKind::deny_list:
+      return "deny-list";
   }
   return "unknown";
 }
@@ -337,17 +349,13 @@ PublicKey Record::author() const { return *PublicKey::from_bytes(ByteView(body()
 std::uint64_t Record::created_at() const { return body().getCreatedAt(); }
 std::string Record::network() const { return body().getNetwork(); }
 ByteView Record::bytes() const { return impl_->words.asBytes(); }
-schema::SignedRecord::Reader Record::reader() const {
-  return impl_->message->getRoot<schema::SignedRecord>();
-}
+schema::SignedRecord::Reader Record::reader() const { return impl_->message->getRoot<schema::SignedRecord>(); }
 
 RecordId record_id_of(ByteView canonical_bytes) { return detail::sha256(canonical_bytes); }
 
-
 Status validate_file_name(std::string_view name) {
   if (name.empty()) return make_error(ErrorCode::invalid_argument, "file name is empty");
-  if (name.size() > 255)
-    return make_error(ErrorCode::invalid_argument, "file name is longer than 255 bytes");
+  if (name.size() > 255) return make_error(ErrorCode::invalid_argument, "file name is longer than 255 bytes");
   if (name == "." || name == "..")
     return make_error(ErrorCode::invalid_argument, std::string("'").append(name).append("' is not a file name"));
   for (char c : name) {
@@ -431,8 +439,9 @@ Result<Record> verify_record(ByteView bytes, std::string_view network, const Rec
     options.nestingLimit = static_cast<int>(limits.nesting_limit);
     capnp::SegmentArrayMessageReader checked(kj::arrayPtr(&impl->segment, 1), options);
     if (!checked.isCanonical())
-      return make_error(ErrorCode::malformed, "record is not in canonical Cap'n Proto form; it was re-encoded or "
-                                              "tampered with");
+      return make_error(ErrorCode::malformed,
+                        "record is not in canonical Cap'n Proto form; it was re-encoded or "
+                        "tampered with");
     auto root = checked.getRoot<schema::SignedRecord>();
     // isCanonical() does not look at bits the reader masks off (the top bit
     // of an inline-composite list's element count), so two byte strings
@@ -441,17 +450,18 @@ Result<Record> verify_record(ByteView bytes, std::string_view network, const Rec
     auto canonical_words = capnp::canonicalize(root);
     auto canonical = canonical_words.asBytes();
     if (canonical.size() != bytes.size() || !std::equal(canonical.begin(), canonical.end(), bytes.begin()))
-      return make_error(ErrorCode::malformed, "record is not in canonical Cap'n Proto form; it was re-encoded or "
-                                              "tampered with");
+      return make_error(ErrorCode::malformed,
+                        "record is not in canonical Cap'n Proto form; it was re-encoded or "
+                        "tampered with");
     auto body = root.getBody();
     if (auto st = check_body(body); !st) return st.error();
     if (std::string_view(body.getNetwork().cStr(), body.getNetwork().size()) != network)
       return make_error(ErrorCode::conflict, "record belongs to network '" + std::string(body.getNetwork().cStr()) +
                                                  "', this node is on '" + std::string(network) + "'");
     if (limits.now_ms && body.getCreatedAt() > limits.now_ms + limits.max_future_ms)
-      return make_error(ErrorCode::invalid_argument,
-                        "record is stamped " + std::to_string((body.getCreatedAt() - limits.now_ms) / 1000) +
-                            " s in the future; the author's clock is wrong");
+      return make_error(ErrorCode::invalid_argument, "record is stamped " +
+                                                         std::to_string((body.getCreatedAt() - limits.now_ms) / 1000) +
+                                                         " s in the future; the author's clock is wrong");
     auto sig = root.getSignature();
     if (sig.size() != 64)
       return make_error(ErrorCode::bad_signature, "signature is " + std::to_string(sig.size()) + " bytes, not 64");

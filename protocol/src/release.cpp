@@ -202,12 +202,14 @@ std::vector<std::string_view> model_type_names() {
 
 const std::vector<std::string_view>& known_base_models() {
   static const std::vector<std::string_view> names = {
-      "SD 1.4", "SD 1.5", "SD 1.5 LCM", "SD 1.5 Hyper", "SD 2.0", "SD 2.0 768", "SD 2.1", "SD 2.1 768",
-      "SD 2.1 Unclip", "SDXL 0.9", "SDXL 1.0", "SDXL 1.0 LCM", "SDXL Distilled", "SDXL Turbo", "SDXL Lightning",
-      "SDXL Hyper", "Pony", "Illustrious", "NoobAI", "SD 3", "SD 3.5", "SD 3.5 Medium", "SD 3.5 Large",
-      "SD 3.5 Large Turbo", "Flux.1 S", "Flux.1 D", "Flux.1 Kontext", "AuraFlow", "Stable Cascade", "SVD",
-      "SVD XT", "Playground v2", "PixArt a", "PixArt E", "Hunyuan 1", "Hunyuan Video", "Lumina", "Kolors",
-      "Mochi", "LTXV", "CogVideoX", "Wan Video", "HiDream", "Chroma", "Qwen", "Other"};
+      "SD 1.4",         "SD 1.5",        "SD 1.5 LCM",     "SD 1.5 Hyper",  "SD 2.0",         "SD 2.0 768",
+      "SD 2.1",         "SD 2.1 768",    "SD 2.1 Unclip",  "SDXL 0.9",      "SDXL 1.0",       "SDXL 1.0 LCM",
+      "SDXL Distilled", "SDXL Turbo",    "SDXL Lightning", "SDXL Hyper",    "Pony",           "Illustrious",
+      "NoobAI",         "SD 3",          "SD 3.5",         "SD 3.5 Medium", "SD 3.5 Large",   "SD 3.5 Large Turbo",
+      "Flux.1 S",       "Flux.1 D",      "Flux.1 Kontext", "AuraFlow",      "Stable Cascade", "SVD",
+      "SVD XT",         "Playground v2", "PixArt a",       "PixArt E",      "Hunyuan 1",      "Hunyuan Video",
+      "Lumina",         "Kolors",        "Mochi",          "LTXV",          "CogVideoX",      "Wan Video",
+      "HiDream",        "Chroma",        "Qwen",           "Other"};
   return names;
 }
 

@@ -84,8 +84,7 @@ std::string offsets_text(const TensorInfo& t) {
 
 // The bytes a tensor occupies, as a half-open range.
 std::string tensor_with_range(const TensorInfo& t) {
-  return tensor_label(t.name) + " (bytes [" + std::to_string(t.begin) + ", " +
-         std::to_string(t.end) + "))";
+  return tensor_label(t.name) + " (bytes [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "))";
 }
 
 // "512 bytes", or "2147483648 bytes (2.1 GB)" when the exact count is hard to read.
@@ -103,11 +102,10 @@ struct DtypeSize {
 };
 
 constexpr std::array<DtypeSize, 22> kDtypes = {{
-    {"BOOL", 8},    {"U8", 8},          {"I8", 8},          {"F8_E5M2", 8}, {"F8_E4M3", 8},
-    {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},
-    {"F16", 16},    {"BF16", 16},       {"I32", 32},        {"U32", 32},    {"F32", 32},
-    {"F64", 64},    {"I64", 64},        {"U64", 64},        {"C64", 64},    {"F4", 4},
-    {"F6_E2M3", 6}, {"F6_E3M2", 6},
+    {"BOOL", 8},        {"U8", 8},          {"I8", 8},      {"F8_E5M2", 8}, {"F8_E4M3", 8}, {"F8_E8M0", 8},
+    {"F8_E4M3FNUZ", 8}, {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},    {"F16", 16},    {"BF16", 16},
+    {"I32", 32},        {"U32", 32},        {"F32", 32},    {"F64", 64},    {"I64", 64},    {"U64", 64},
+    {"C64", 64},        {"F4", 4},          {"F6_E2M3", 6}, {"F6_E3M2", 6},
 }};
 
 std::string known_dtypes() {
@@ -139,9 +137,7 @@ class HeaderReader final : public nlohmann::json_sax<Json> {
     return scalar("a negative number");
   }
   bool number_unsigned(number_unsigned_t value) override { return integer(value); }
-  bool number_float(number_float_t, const string_t&) override {
-    return scalar("a fractional or out-of-range number");
-  }
+  bool number_float(number_float_t, const string_t&) override { return scalar("a fractional or out-of-range number"); }
   bool binary(binary_t&) override { return scalar("binary data"); }
 
   bool string(string_t& value) override {
@@ -187,9 +183,8 @@ class HeaderReader final : public nlohmann::json_sax<Json> {
     Frame& top = stack_.back();  // the parser only reports keys inside an object
     if (top.kind == Kind::root && key != kMetadataKey && key.size() > kMaxTensorNameLength) {
       return fail(ErrorCode::limit, "a tensor name is " + std::to_string(key.size()) +
-                                        " bytes long, more than the limit of " +
-                                        std::to_string(kMaxTensorNameLength) + ": " + quote(key) +
-                                        kCorrupt);
+                                        " bytes long, more than the limit of " + std::to_string(kMaxTensorNameLength) +
+                                        ": " + quote(key) + kCorrupt);
     }
     if (!top.keys.insert(key).second) return duplicate_key(top, key);
     top.key = std::move(key);
@@ -224,17 +219,15 @@ class HeaderReader final : public nlohmann::json_sax<Json> {
     if (kind == Kind::shape) has_shape_ = true;
     if (kind == Kind::offsets) {
       if (offsets_.size() != 2) {
-        return fail(ErrorCode::malformed,
-                    tensor_label(tensor_.name) + ": data_offsets must be [begin, end], found " +
-                        std::to_string(offsets_.size()) + " numbers" + kCorrupt);
+        return fail(ErrorCode::malformed, tensor_label(tensor_.name) + ": data_offsets must be [begin, end], found " +
+                                              std::to_string(offsets_.size()) + " numbers" + kCorrupt);
       }
       has_offsets_ = true;
     }
     return true;
   }
 
-  bool parse_error(std::size_t position, const std::string&,
-                   const nlohmann::detail::exception& e) override {
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
     // e.what() reads "[json.exception.parse_error.101] parse error at line 1,
     // column 7: <detail>"; keep the detail, report the byte offset instead.
     std::string_view what = e.what();
@@ -242,9 +235,8 @@ class HeaderReader final : public nlohmann::json_sax<Json> {
     std::size_t colon = what.find(": ", column == std::string_view::npos ? 0 : column);
     std::string_view detail = colon == std::string_view::npos ? what : what.substr(colon + 2);
     std::size_t at = position == 0 ? 0 : position - 1;  // nlohmann counts from 1
-    return fail(ErrorCode::malformed, "header is not valid JSON at header byte " +
-                                          std::to_string(at) + ": " + printable(detail, 300) +
-                                          kCorrupt);
+    return fail(ErrorCode::malformed, "header is not valid JSON at header byte " + std::to_string(at) + ": " +
+                                          printable(detail, 300) + kCorrupt);
   }
 
  private:
@@ -270,8 +262,8 @@ class HeaderReader final : public nlohmann::json_sax<Json> {
 
   bool push(Kind kind) {
     if (stack_.size() >= kMaxDepth) {
-      return fail(ErrorCode::limit, "header nests JSON deeper than " + std::to_string(kMaxDepth) +
-                                        " levels inside " + tensor_label(tensor_.name) + kCorrupt);
+      return fail(ErrorCode::limit, "header nests JSON deeper than " + std::to_string(kMaxDepth) + " levels inside " +
+                                        tensor_label(tensor_.name) + kCorrupt);
     }
     stack_.push_back(Frame{kind, {}, {}});
     return true;
@@ -279,8 +271,7 @@ class HeaderReader final : public nlohmann::json_sax<Json> {
 
   bool begin_tensor(std::string name) {  // by value: push() may move the frame holding it
     if (tensors_.size() >= kMaxSafetensorsTensors) {
-      return fail(ErrorCode::limit, "header lists more than " +
-                                        std::to_string(kMaxSafetensorsTensors) +
+      return fail(ErrorCode::limit, "header lists more than " + std::to_string(kMaxSafetensorsTensors) +
                                         " tensors, the most Seedbank accepts" + kCorrupt);
     }
     tensor_ = TensorInfo{};
@@ -301,8 +292,7 @@ class HeaderReader final : public nlohmann::json_sax<Json> {
     require(has_shape_, "shape");
     require(has_offsets_, "data_offsets");
     if (!missing.empty()) {
-      return fail(ErrorCode::malformed,
-                  tensor_label(tensor_.name) + " lacks " + missing + kCorrupt);
+      return fail(ErrorCode::malformed, tensor_label(tensor_.name) + " lacks " + missing + kCorrupt);
     }
     tensor_.begin = offsets_[0];
     tensor_.end = offsets_[1];
@@ -317,8 +307,7 @@ class HeaderReader final : public nlohmann::json_sax<Json> {
       case Kind::shape:
         if (tensor_.shape.size() >= kMaxTensorRank) {
           return fail(ErrorCode::limit, tensor_label(tensor_.name) + ": shape has more than " +
-                                            std::to_string(kMaxTensorRank) + " dimensions" +
-                                            kCorrupt);
+                                            std::to_string(kMaxTensorRank) + " dimensions" + kCorrupt);
         }
         tensor_.shape.push_back(value);
         return true;
@@ -374,20 +363,17 @@ class HeaderReader final : public nlohmann::json_sax<Json> {
                                               "data_offsets" +
                                               got + kCorrupt);
       case Kind::metadata:
-        return fail(ErrorCode::malformed,
-                    "__metadata__ value for " + quote(top.key) + " must be a string" + got +
-                        "; safetensors metadata holds only strings, so re-save the file with "
-                        "its metadata values written as strings");
+        return fail(ErrorCode::malformed, "__metadata__ value for " + quote(top.key) + " must be a string" + got +
+                                              "; safetensors metadata holds only strings, so re-save the file with "
+                                              "its metadata values written as strings");
       case Kind::tensor:
         if (top.key == "dtype") {
           return fail(ErrorCode::malformed, tensor + ": dtype must be a string" + got + kCorrupt);
         }
-        return fail(ErrorCode::malformed, tensor + ": " + top.key +
-                                              " must be an array of non-negative integers" + got +
-                                              kCorrupt);
-      case Kind::shape:
         return fail(ErrorCode::malformed,
-                    tensor + ": shape must hold only non-negative integers" + got + kCorrupt);
+                    tensor + ": " + top.key + " must be an array of non-negative integers" + got + kCorrupt);
+      case Kind::shape:
+        return fail(ErrorCode::malformed, tensor + ": shape must hold only non-negative integers" + got + kCorrupt);
       case Kind::offsets:
         return fail(ErrorCode::malformed,
                     tensor + ": data_offsets must hold two non-negative integers" + got + kCorrupt);
@@ -410,12 +396,10 @@ class HeaderReader final : public nlohmann::json_sax<Json> {
         where = tensor_label(tensor_.name) + " has field " + quote(key) + " twice";
         break;
       default:
-        where = tensor_label(tensor_.name) + " has key " + quote(key) +
-                " twice inside an unknown field";
+        where = tensor_label(tensor_.name) + " has key " + quote(key) + " twice inside an unknown field";
         break;
     }
-    return fail(ErrorCode::malformed,
-                where + " (duplicate key: readers disagree on which copy counts)" + kCorrupt);
+    return fail(ErrorCode::malformed, where + " (duplicate key: readers disagree on which copy counts)" + kCorrupt);
   }
 
   std::string file_;
@@ -436,32 +420,28 @@ Status check_tensor(const TensorInfo& t, std::uint64_t data_size, const std::str
   std::string label = file + ": " + tensor_label(t.name);
   std::optional<unsigned> bits = safetensors_dtype_bits(t.dtype);
   if (!bits) {
-    return make_error(ErrorCode::malformed,
-                      label + " has unknown dtype " + quote(t.dtype) + "; known dtypes are " +
-                          known_dtypes() + ", so the file is corrupt or needs a newer Seedbank");
+    return make_error(ErrorCode::malformed, label + " has unknown dtype " + quote(t.dtype) + "; known dtypes are " +
+                                                known_dtypes() + ", so the file is corrupt or needs a newer Seedbank");
   }
   std::uint64_t elements = 1;
   for (std::uint64_t dim : t.shape) {
     if (__builtin_mul_overflow(elements, dim, &elements)) {
-      return make_error(ErrorCode::malformed, label + ": shape " + shape_text(t.shape) +
-                                                  " overflows a 64-bit element count" + kCorrupt);
+      return make_error(ErrorCode::malformed,
+                        label + ": shape " + shape_text(t.shape) + " overflows a 64-bit element count" + kCorrupt);
     }
   }
   std::uint64_t total_bits;
   if (__builtin_mul_overflow(elements, std::uint64_t{*bits}, &total_bits)) {
-    return make_error(ErrorCode::malformed, label + ": " + t.dtype + " shape " +
-                                                shape_text(t.shape) +
+    return make_error(ErrorCode::malformed, label + ": " + t.dtype + " shape " + shape_text(t.shape) +
                                                 " overflows a 64-bit size in bits" + kCorrupt);
   }
   if (total_bits % 8 != 0) {
-    return make_error(ErrorCode::malformed, label + ": " + std::to_string(elements) +
-                                                " elements of " + t.dtype +
+    return make_error(ErrorCode::malformed, label + ": " + std::to_string(elements) + " elements of " + t.dtype +
                                                 " do not fill a whole number of bytes" + kCorrupt);
   }
   std::uint64_t size = total_bits / 8;
   if (t.begin > t.end) {
-    return make_error(ErrorCode::malformed,
-                      label + ": " + offsets_text(t) + " end before they begin" + kCorrupt);
+    return make_error(ErrorCode::malformed, label + ": " + offsets_text(t) + " end before they begin" + kCorrupt);
   }
   if (t.end > data_size) {
     return make_error(ErrorCode::malformed, label + ": " + offsets_text(t) +
@@ -471,46 +451,41 @@ Status check_tensor(const TensorInfo& t, std::uint64_t data_size, const std::str
                                                 "; the file is truncated or its header is corrupt");
   }
   if (t.end - t.begin != size) {
-    return make_error(ErrorCode::malformed, label + ": " + offsets_text(t) + " span " +
-                                                byte_count(t.end - t.begin) + " but " + t.dtype +
-                                                " shape " + shape_text(t.shape) + " needs " +
+    return make_error(ErrorCode::malformed, label + ": " + offsets_text(t) + " span " + byte_count(t.end - t.begin) +
+                                                " but " + t.dtype + " shape " + shape_text(t.shape) + " needs " +
                                                 byte_count(size) + kCorrupt);
   }
   return {};
 }
 
 // `tensors` is sorted by (begin, end).
-Status check_coverage(const std::vector<TensorInfo>& tensors, std::uint64_t data_size,
-                      const std::string& file) {
+Status check_coverage(const std::vector<TensorInfo>& tensors, std::uint64_t data_size, const std::string& file) {
   std::uint64_t covered = 0;
   const TensorInfo* previous = nullptr;
   for (const TensorInfo& t : tensors) {
     if (t.begin > covered) {
       std::string gap = "gap of " + byte_count(t.begin - covered);
-      std::string where =
-          previous == nullptr
-              ? " at the start of the data area, before " + tensor_with_range(t)
-              : " between " + tensor_with_range(*previous) + " and " + tensor_with_range(t);
-      return make_error(
-          ErrorCode::malformed,
-          file + ": " + gap + where + "; every data byte must belong to a tensor" + kCorrupt);
+      std::string where = previous == nullptr
+                              ? " at the start of the data area, before " + tensor_with_range(t)
+                              : " between " + tensor_with_range(*previous) + " and " + tensor_with_range(t);
+      return make_error(ErrorCode::malformed,
+                        file + ": " + gap + where + "; every data byte must belong to a tensor" + kCorrupt);
     }
     if (t.begin < covered) {
       return make_error(ErrorCode::malformed, file + ": " + tensor_with_range(t) + " overlaps " +
-                                                  tensor_with_range(*previous) +
-                                                  "; overlapping tensors share bytes" + kCorrupt);
+                                                  tensor_with_range(*previous) + "; overlapping tensors share bytes" +
+                                                  kCorrupt);
     }
     covered = t.end;
     previous = &t;
   }
   if (covered != data_size) {
-    std::string after = previous == nullptr ? "the header lists no tensors"
-                                            : "the last, " + tensor_label(previous->name) +
-                                                  ", ends at byte " + std::to_string(covered);
-    return make_error(ErrorCode::malformed,
-                      file + ": " + byte_count(data_size - covered) +
-                          " at the end of the data area are not covered by any tensor (" + after +
-                          "); the file has data appended or is corrupt");
+    std::string after = previous == nullptr
+                            ? "the header lists no tensors"
+                            : "the last, " + tensor_label(previous->name) + ", ends at byte " + std::to_string(covered);
+    return make_error(ErrorCode::malformed, file + ": " + byte_count(data_size - covered) +
+                                                " at the end of the data area are not covered by any tensor (" + after +
+                                                "); the file has data appended or is corrupt");
   }
   return {};
 }
@@ -521,56 +496,48 @@ std::uint64_t read_u64le(ByteView bytes) {
   return value;
 }
 
-Result<SafetensorsHeader> parse_unchecked(ByteView prefix, std::uint64_t file_size,
-                                          const std::string& file) {
+Result<SafetensorsHeader> parse_unchecked(ByteView prefix, std::uint64_t file_size, const std::string& file) {
   if (file_size < 8) {
-    return make_error(ErrorCode::malformed,
-                      file + ": file is " + human_size(file_size) +
-                          ", shorter than the 8-byte safetensors length prefix; the file is "
-                          "truncated or not a safetensors file");
+    return make_error(ErrorCode::malformed, file + ": file is " + human_size(file_size) +
+                                                ", shorter than the 8-byte safetensors length prefix; the file is "
+                                                "truncated or not a safetensors file");
   }
   if (prefix.size() > file_size) {
-    return make_error(ErrorCode::invalid_argument,
-                      file + ": given " + std::to_string(prefix.size()) + " bytes for a file of " +
-                          std::to_string(file_size) + "; pass the file's real size");
+    return make_error(ErrorCode::invalid_argument, file + ": given " + std::to_string(prefix.size()) +
+                                                       " bytes for a file of " + std::to_string(file_size) +
+                                                       "; pass the file's real size");
   }
   if (prefix.size() < 8) {
-    return make_error(ErrorCode::invalid_argument,
-                      file + ": given only " + std::to_string(prefix.size()) +
-                          " bytes; pass at least the 8-byte length prefix");
+    return make_error(ErrorCode::invalid_argument, file + ": given only " + std::to_string(prefix.size()) +
+                                                       " bytes; pass at least the 8-byte length prefix");
   }
   SafetensorsHeader header;
   header.file_size = file_size;
   header.header_length = read_u64le(prefix.first(8));
   if (header.header_length > file_size - 8) {
-    return make_error(ErrorCode::malformed,
-                      file + ": header length " + std::to_string(header.header_length) +
-                          " exceeds file size " + human_size(file_size) +
-                          "; the file is truncated or not a safetensors file");
+    return make_error(ErrorCode::malformed, file + ": header length " + std::to_string(header.header_length) +
+                                                " exceeds file size " + human_size(file_size) +
+                                                "; the file is truncated or not a safetensors file");
   }
   if (header.header_length > kMaxSafetensorsHeader) {
-    return make_error(ErrorCode::limit, file + ": header length " +
-                                            std::to_string(header.header_length) + " exceeds the " +
-                                            human_size(kMaxSafetensorsHeader) +
+    return make_error(ErrorCode::limit, file + ": header length " + std::to_string(header.header_length) +
+                                            " exceeds the " + human_size(kMaxSafetensorsHeader) +
                                             " limit for safetensors headers" + kCorrupt);
   }
   if (header.header_length < 2) {
-    return make_error(ErrorCode::malformed, file + ": header length " +
-                                                std::to_string(header.header_length) +
+    return make_error(ErrorCode::malformed, file + ": header length " + std::to_string(header.header_length) +
                                                 " is too small for a JSON object" + kCorrupt);
   }
   header.data_offset = 8 + header.header_length;
   if (prefix.size() < header.data_offset) {
-    return make_error(ErrorCode::invalid_argument,
-                      file + ": given " + std::to_string(prefix.size()) + " bytes but the header " +
-                          "ends at byte " + std::to_string(header.data_offset) +
-                          "; pass the whole header");
+    return make_error(ErrorCode::invalid_argument, file + ": given " + std::to_string(prefix.size()) +
+                                                       " bytes but the header " + "ends at byte " +
+                                                       std::to_string(header.data_offset) + "; pass the whole header");
   }
   ByteView json = prefix.subspan(8, header.header_length);
   if (json[0] != '{') {
     return make_error(ErrorCode::malformed,
-                      file + ": header must start with '{' but starts with byte 0x" +
-                          to_hex(json.first(1)) + kCorrupt);
+                      file + ": header must start with '{' but starts with byte 0x" + to_hex(json.first(1)) + kCorrupt);
   }
 
   HeaderReader reader(file);
@@ -587,12 +554,11 @@ Result<SafetensorsHeader> parse_unchecked(ByteView prefix, std::uint64_t file_si
     if (Status s = check_tensor(t, data_size, file); !s) return s.error();
   }
   header.tensors = std::move(reader.tensors());
-  std::sort(header.tensors.begin(), header.tensors.end(),
-            [](const TensorInfo& a, const TensorInfo& b) {
-              if (a.begin != b.begin) return a.begin < b.begin;
-              if (a.end != b.end) return a.end < b.end;
-              return a.name < b.name;
-            });
+  std::sort(header.tensors.begin(), header.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    if (a.begin != b.begin) return a.begin < b.begin;
+    if (a.end != b.end) return a.end < b.end;
+    return a.name < b.name;
+  });
   if (Status s = check_coverage(header.tensors, data_size, file); !s) return s.error();
 
   header.metadata = std::move(reader.metadata());
@@ -614,12 +580,10 @@ Result<SafetensorsHeader> parse_safetensors(ByteView prefix, std::uint64_t file_
   try {
     return parse_unchecked(prefix, file_size, file);
   } catch (const std::bad_alloc&) {
-    return make_error(ErrorCode::limit,
-                      file + ": not enough memory to hold the header's tensor list");
+    return make_error(ErrorCode::limit, file + ": not enough memory to hold the header's tensor list");
   } catch (const std::exception& e) {
     // The SAX parser reports errors through parse_error(); this is a bug.
-    return make_error(ErrorCode::internal,
-                      file + ": header parser failed: " + printable(e.what(), 200));
+    return make_error(ErrorCode::internal, file + ": header parser failed: " + printable(e.what(), 200));
   }
 }
 
@@ -639,13 +603,11 @@ Result<SafetensorsHeader> read_safetensors_header(const std::filesystem::path& p
   if (!in) return make_error(ErrorCode::io, "cannot open " + full + " for reading");
 
   auto read_into = [&](Bytes& buffer, std::size_t from) -> Status {
-    in.read(reinterpret_cast<char*>(buffer.data() + from),
-            static_cast<std::streamsize>(buffer.size() - from));
+    in.read(reinterpret_cast<char*>(buffer.data() + from), static_cast<std::streamsize>(buffer.size() - from));
     auto got = static_cast<std::uint64_t>(in.gcount());
     if (got != buffer.size() - from) {
-      return make_error(ErrorCode::io, file + ": read only " + std::to_string(from + got) +
-                                           " of the first " + std::to_string(buffer.size()) +
-                                           " bytes; the file shrank while being read");
+      return make_error(ErrorCode::io, file + ": read only " + std::to_string(from + got) + " of the first " +
+                                           std::to_string(buffer.size()) + " bytes; the file shrank while being read");
     }
     return {};
   };
@@ -660,8 +622,7 @@ Result<SafetensorsHeader> read_safetensors_header(const std::filesystem::path& p
       try {
         prefix.resize(static_cast<std::size_t>(8 + length));
       } catch (const std::bad_alloc&) {
-        return make_error(ErrorCode::limit, file + ": not enough memory to read its " +
-                                                human_size(length) + " header");
+        return make_error(ErrorCode::limit, file + ": not enough memory to read its " + human_size(length) + " header");
       }
       if (Status s = read_into(prefix, 8); !s) return s.error();
     }
@@ -675,9 +636,7 @@ namespace {
 // Hints. Everything below is heuristics over trusted-to-be-valid structure
 // but untrusted content: metadata strings may hold anything.
 
-bool contains(std::string_view s, std::string_view part) {
-  return s.find(part) != std::string_view::npos;
-}
+bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
 
 std::string_view trim(std::string_view s) {
   constexpr std::string_view kSpace = " \t\r\n";
@@ -704,8 +663,7 @@ bool truthy(std::string_view value) {
 Json parse_embedded_json(std::string_view text, int max_depth) {
   try {
     return Json::parse(
-        text.begin(), text.end(),
-        [max_depth](int depth, Json::parse_event_t, Json&) { return depth <= max_depth; },
+        text.begin(), text.end(), [max_depth](int depth, Json::parse_event_t, Json&) { return depth <= max_depth; },
         /*allow_exceptions=*/false);
   } catch (const std::exception&) {
     return Json(Json::value_t::discarded);
@@ -730,8 +688,7 @@ std::pair<std::string, std::string> split_architecture(std::string_view architec
 std::string sd3_base(std::string_view name) {
   // SD 3 shipped only as Medium; every Large is 3.5.
   bool large = contains(name, "large");
-  if (!contains(name, "3-5") && !contains(name, "3.5") && !contains(name, "35") && !large)
-    return "SD 3";
+  if (!contains(name, "3-5") && !contains(name, "3.5") && !contains(name, "35") && !large) return "SD 3";
   if (large) return contains(name, "turbo") ? "SD 3.5 Large Turbo" : "SD 3.5 Large";
   if (contains(name, "medium")) return "SD 3.5 Medium";
   return "SD 3.5";
@@ -741,8 +698,7 @@ std::string base_from_architecture(std::string_view base) {
   if (base.starts_with("stable-diffusion-xl")) return "SDXL 1.0";
   if (base.starts_with("stable-diffusion-v1")) return "SD 1.5";  // 1.4 and 1.5 share it
   if (base.starts_with("stable-diffusion-v2")) return "SD 2.1";  // likewise 2.0 and 2.1
-  if (base.starts_with("stable-diffusion-3") || base.starts_with("stable-diffusion-v3"))
-    return sd3_base(base);
+  if (base.starts_with("stable-diffusion-3") || base.starts_with("stable-diffusion-v3")) return sd3_base(base);
   if (base.starts_with("flux-1")) return contains(base, "schnell") ? "Flux.1 S" : "Flux.1 D";
   if (base == "chroma") return "Chroma";
   if (base.starts_with("lumina")) return "Lumina";
@@ -790,8 +746,7 @@ std::string type_from_metadata(std::string_view network_module, std::string_view
   bool dora = truthy(network_arg(network_args, "dora_wd"));
   // Civitai files every LyCORIS algorithm (LoCon, LoHa, LoKr, ...) as "LoCon".
   if (module.starts_with("lycoris")) return dora ? "DoRA" : "LoCon";
-  if (module.starts_with("networks.lora") || module.starts_with("networks.dylora"))
-    return dora ? "DoRA" : "LORA";
+  if (module.starts_with("networks.lora") || module.starts_with("networks.dylora")) return dora ? "DoRA" : "LORA";
   if (adapter == "lora") return "LORA";
   if (adapter == "textual-inversion") return "TextualInversion";
   return "";
@@ -811,7 +766,7 @@ struct TensorSignals {
   bool sdxl_conditioner = false;
   bool sd1_text_encoder = false, sd2_text_encoder = false;
   bool control = false;
-  bool embedding = false;  // A1111 textual inversion: "emb_params" or "string_to_param"
+  bool embedding = false;               // A1111 textual inversion: "emb_params" or "string_to_param"
   bool clip_l = false, clip_g = false;  // SDXL textual inversion
   bool only_autoencoder = true, encoder = false, decoder = false;
   std::uint64_t cross_attention_width = 0;  // in-features of a LoRA attn2.to_k down-projection
@@ -823,15 +778,14 @@ TensorSignals scan_tensors(const std::vector<TensorInfo>& tensors) {
   TensorSignals s;
   for (const TensorInfo& t : tensors) {
     std::string_view n = t.name;
-    bool lora_key = n.starts_with("lora_unet_") || n.starts_with("lora_te") ||
-                    n.starts_with("lora_transformer_") || contains(n, ".lora_down.") ||
-                    contains(n, ".lora_up.") || contains(n, ".lora_A.") || contains(n, ".lora_B.");
+    bool lora_key = n.starts_with("lora_unet_") || n.starts_with("lora_te") || n.starts_with("lora_transformer_") ||
+                    contains(n, ".lora_down.") || contains(n, ".lora_up.") || contains(n, ".lora_A.") ||
+                    contains(n, ".lora_B.");
     s.lora |= lora_key;
     s.lycoris |= contains(n, "hada_") || contains(n, "lokr_");
     s.dora |= contains(n, "dora_scale");
     s.kohya_te2 |= n.starts_with("lora_te2_");
-    s.flux |= contains(n, "double_blocks") || contains(n, "single_blocks") ||
-              contains(n, "single_transformer_blocks");
+    s.flux |= contains(n, "double_blocks") || contains(n, "single_blocks") || contains(n, "single_transformer_blocks");
     s.flux_bare |= n.starts_with("double_blocks.") || n.starts_with("single_blocks.");
     s.flux_guidance |= contains(n, "guidance_in.");
     s.mmdit |= contains(n, "joint_blocks");
@@ -858,8 +812,7 @@ TensorSignals scan_tensors(const std::vector<TensorInfo>& tensors) {
 
     bool down = contains(n, "lora_down") || contains(n, "lora_A");
     if (down && t.shape.size() == 2) {
-      if (contains(n, "attn2_to_k") || contains(n, "attn2.to_k"))
-        s.cross_attention_width = t.shape[1];
+      if (contains(n, "attn2_to_k") || contains(n, "attn2.to_k")) s.cross_attention_width = t.shape[1];
       if (n.starts_with("lora_te_") && contains(n, "mlp_fc1")) s.text_encoder_width = t.shape[1];
     }
   }
@@ -927,8 +880,7 @@ std::vector<std::string> split_phrases(std::string_view text) {
   while (!text.empty()) {
     std::size_t comma = text.find(',');
     std::string phrase(trim(text.substr(0, comma)));
-    if (!phrase.empty() && std::find(out.begin(), out.end(), phrase) == out.end())
-      out.push_back(std::move(phrase));
+    if (!phrase.empty() && std::find(out.begin(), out.end(), phrase) == out.end()) out.push_back(std::move(phrase));
     if (comma == std::string_view::npos) break;
     text.remove_prefix(comma + 1);
   }
@@ -944,25 +896,21 @@ std::vector<std::string> frequent_tags(std::string_view tag_frequency, std::size
     if (!tags.is_object()) continue;
     for (const auto& [tag, count] : tags.items()) {
       if (!count.is_number_integer()) continue;  // also true for unsigned
-      std::uint64_t n =
-          count.is_number_unsigned()
-              ? count.get<std::uint64_t>()
-              : static_cast<std::uint64_t>(std::max<std::int64_t>(0, count.get<std::int64_t>()));
+      std::uint64_t n = count.is_number_unsigned()
+                            ? count.get<std::uint64_t>()
+                            : static_cast<std::uint64_t>(std::max<std::int64_t>(0, count.get<std::int64_t>()));
       std::string name(trim(tag));
       if (n == 0 || name.empty()) continue;
       std::uint64_t& total = totals[name];
-      total = n > std::numeric_limits<std::uint64_t>::max() - total
-                  ? std::numeric_limits<std::uint64_t>::max()
-                  : total + n;
+      total =
+          n > std::numeric_limits<std::uint64_t>::max() - total ? std::numeric_limits<std::uint64_t>::max() : total + n;
     }
   }
   std::vector<std::pair<std::string, std::uint64_t>> ranked(totals.begin(), totals.end());
   // `totals` is in name order, so a stable sort leaves ties alphabetical.
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
   std::vector<std::string> out;
-  for (std::size_t i = 0; i < ranked.size() && i < limit; ++i)
-    out.push_back(std::move(ranked[i].first));
+  for (std::size_t i = 0; i < ranked.size() && i < limit; ++i) out.push_back(std::move(ranked[i].first));
   return out;
 }
 
@@ -988,26 +936,22 @@ constexpr std::size_t kMaxTriggerWordsFromTags = 5;
 
 }  // namespace
 
-std::optional<std::string_view> metadata_value(const SafetensorsHeader& header,
-                                               std::string_view key) {
-  auto it = std::lower_bound(header.metadata.begin(), header.metadata.end(), key,
-                             [](const std::pair<std::string, std::string>& entry,
-                                std::string_view k) { return entry.first < k; });
+std::optional<std::string_view> metadata_value(const SafetensorsHeader& header, std::string_view key) {
+  auto it = std::lower_bound(
+      header.metadata.begin(), header.metadata.end(), key,
+      [](const std::pair<std::string, std::string>& entry, std::string_view k) { return entry.first < k; });
   if (it == header.metadata.end() || it->first != key) return std::nullopt;
   return std::string_view(it->second);
 }
 
 ModelHints derive_model_hints(const SafetensorsHeader& header) {
-  auto meta = [&](std::string_view key) {
-    return trim(metadata_value(header, key).value_or(std::string_view{}));
-  };
+  auto meta = [&](std::string_view key) { return trim(metadata_value(header, key).value_or(std::string_view{})); };
   TensorSignals signals = scan_tensors(header.tensors);
   auto [architecture, adapter] = split_architecture(meta("modelspec.architecture"));
   ModelHints hints;
 
   hints.base_model = base_from_architecture(architecture);
-  if (hints.base_model.empty())
-    hints.base_model = base_from_kohya_version(meta("ss_base_model_version"));
+  if (hints.base_model.empty()) hints.base_model = base_from_kohya_version(meta("ss_base_model_version"));
   if (hints.base_model.empty() && truthy(meta("ss_v2"))) hints.base_model = "SD 2.1";
   if (hints.base_model.empty()) hints.base_model = base_from_tensors(signals);
   // kohya wrote ss_v2 before it wrote ss_base_model_version, when SD 1.x

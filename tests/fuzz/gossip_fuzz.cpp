@@ -24,19 +24,39 @@ void walk(seedbank::schema::GossipMessage::Reader m) {
     for (auto d : list) sink += d.size();
   };
   switch (m.which()) {
-    case W::HELLO: sink += m.getHello().getAgent().size() + m.getHello().getGossipPort(); break;
-    case W::HAVE: data_list(m.getHave()); break;
-    case W::WANT: data_list(m.getWant()); break;
-    case W::RECORDS: data_list(m.getRecords()); break;
-    case W::RECONCILE: sink += m.getReconcile().size(); break;
+    case W::HELLO:
+      sink += m.getHello().getAgent().size() + m.getHello().getGossipPort();
+      break;
+    case W::HAVE:
+      data_list(m.getHave());
+      break;
+    case W::WANT:
+      data_list(m.getWant());
+      break;
+    case W::RECORDS:
+      data_list(m.getRecords());
+      break;
+    case W::RECONCILE:
+      sink += m.getReconcile().size();
+      break;
     case W::PEERS:
       for (auto p : m.getPeers()) sink += p.getHost().size() + p.getNodeId().size() + p.getPort();
       break;
-    case W::SEEDING: data_list(m.getSeeding()); break;
-    case W::QUERY: sink += m.getQuery().getHash().size(); break;
-    case W::QUERY_REPLY: data_list(m.getQueryReply().getRecords()); break;
-    case W::BYE: sink += m.getBye().size(); break;
-    case W::FIND_SEEDERS: sink += m.getFindSeeders().size(); break;
+    case W::SEEDING:
+      data_list(m.getSeeding());
+      break;
+    case W::QUERY:
+      sink += m.getQuery().getHash().size();
+      break;
+    case W::QUERY_REPLY:
+      data_list(m.getQueryReply().getRecords());
+      break;
+    case W::BYE:
+      sink += m.getBye().size();
+      break;
+    case W::FIND_SEEDERS:
+      sink += m.getFindSeeders().size();
+      break;
     case W::SEEDERS:
       sink += m.getSeeders().getInfoHash().size();
       for (auto p : m.getSeeders().getPeers()) sink += p.getHost().size() + p.getPort();
@@ -52,7 +72,8 @@ void walk(seedbank::schema::GossipMessage::Reader m) {
               static_cast<std::size_t>(b.getStatus());
       break;
     }
-    default: break;
+    default:
+      break;
   }
   (void)sink;
 }

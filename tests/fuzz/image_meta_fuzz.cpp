@@ -24,18 +24,18 @@ namespace {
 constexpr std::string_view kName = "fuzz.img";
 
 [[noreturn]] void violated(const char* what, std::string_view detail) {
-  std::fprintf(stderr, "contract violated: %s: %.*s\n", what, static_cast<int>(detail.size()),
-               detail.data());
+  std::fprintf(stderr, "contract violated: %s: %.*s\n", what, static_cast<int>(detail.size()), detail.data());
   std::abort();
 }
 
 bool valid_utf8(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     const auto lead = static_cast<unsigned char>(s[i]);
-    std::size_t length = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2
-                         : lead >= 0xe0 && lead <= 0xef                 ? 3
-                         : lead >= 0xf0 && lead <= 0xf4                 ? 4
-                                                                        : 0;
+    std::size_t length = lead < 0x80                    ? 1
+                         : lead >= 0xc2 && lead <= 0xdf ? 2
+                         : lead >= 0xe0 && lead <= 0xef ? 3
+                         : lead >= 0xf0 && lead <= 0xf4 ? 4
+                                                        : 0;
     if (length == 0 || s.size() - i < length) return false;
     for (std::size_t k = 1; k < length; ++k)
       if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
@@ -52,8 +52,7 @@ void check(sp::ByteView bytes) {
     return;
   }
   const std::string& mime = info->mime_type;
-  if (mime != "image/png" && mime != "image/jpeg" && mime != "image/webp")
-    violated("mime type", mime);
+  if (mime != "image/png" && mime != "image/jpeg" && mime != "image/webp") violated("mime type", mime);
   if (info->text.size() > sp::kMaxImageTextEntries) violated("text entry limit", "");
   for (const auto& [key, value] : info->text) {
     if (!valid_utf8(key)) violated("key is UTF-8", key);
@@ -74,8 +73,7 @@ sp::Bytes with_fixed_crcs(sp::ByteView bytes) {
                                std::size_t{out[offset + 2]} << 8 | out[offset + 3];
     if (length > out.size() - offset - 12) break;
     const auto crc = crc32(0, out.data() + offset + 4, static_cast<uInt>(length + 4));
-    for (int i = 0; i < 4; ++i)
-      out[offset + 8 + length + i] = static_cast<std::uint8_t>(crc >> (24 - 8 * i));
+    for (int i = 0; i < 4; ++i) out[offset + 8 + length + i] = static_cast<std::uint8_t>(crc >> (24 - 8 * i));
     offset += 12 + length;
   }
   return out;

@@ -52,8 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The header alone is enough: parsing just the prefix gives the same result.
   Result<SafetensorsHeader> again =
       parse_safetensors(file.first(static_cast<std::size_t>(header->data_offset)), size, "again");
-  require(again.ok() && again->tensors.size() == header->tensors.size() &&
-          again->metadata == header->metadata);
+  require(again.ok() && again->tensors.size() == header->tensors.size() && again->metadata == header->metadata);
 
   ModelHints hints = derive_model_hints(*header);
   if (hints.resolution) require(hints.resolution->first > 0 && hints.resolution->second > 0);

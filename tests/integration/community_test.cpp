@@ -87,7 +87,8 @@ BOOST_AUTO_TEST_CASE(ratings_from_three_keys_converge_and_a_replaced_one_counts_
   std::string id = release["releaseId"];
   BOOST_REQUIRE_EQUAL(sb("a", {"rate", id, "--stars", "5", "--key", k1}).exit_code, 0);
   BOOST_REQUIRE_EQUAL(sb("b", {"rate", id, "--stars", "4", "--review", "good", "--key", k2}).exit_code, 0);
-  BOOST_REQUIRE_EQUAL(sb("c", {"rate", release["files"][0]["hashes"]["AutoV2"], "--stars", "3", "--key", k3}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(sb("c", {"rate", release["files"][0]["hashes"]["AutoV2"], "--stars", "3", "--key", k3}).exit_code,
+                      0);
   // k1 changes its mind: the newer rating replaces the older everywhere.
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   BOOST_REQUIRE_EQUAL(sb("a", {"rate", id, "--stars", "2", "--key", k1}).exit_code, 0);
@@ -97,19 +98,22 @@ BOOST_AUTO_TEST_CASE(ratings_from_three_keys_converge_and_a_replaced_one_counts_
         auto v = version(node);
         return v["stats"]["ratingCount"] == 3 && v["stats"]["rating"] == 3;  // (2 + 4 + 3) / 3
       }));
-      auto reviews = json::parse(
-          http_get(http[node], "/api/seedbank/reviews?modelVersionId=" + std::to_string(version_id)).body);
+      auto reviews =
+          json::parse(http_get(http[node], "/api/seedbank/reviews?modelVersionId=" + std::to_string(version_id)).body);
       BOOST_TEST(reviews["items"].size() == 3u);
     }
   }
   // The gallery's rating form: the node signs with its identity key. Pages
   // of other sites cannot make it do so.
-  std::string body = "{\"modelVersionId\": " + std::to_string(version_id) + ", \"stars\": 5, \"review\": \"from the gallery\"}";
-  auto forged = seedbank::testing::http_request(http["a"], "POST", "/api/seedbank/ratings", body,
-                                                {{"Content-Type", "application/json"}, {"Sec-Fetch-Site", "cross-site"}});
+  std::string body =
+      "{\"modelVersionId\": " + std::to_string(version_id) + ", \"stars\": 5, \"review\": \"from the gallery\"}";
+  auto forged =
+      seedbank::testing::http_request(http["a"], "POST", "/api/seedbank/ratings", body,
+                                      {{"Content-Type", "application/json"}, {"Sec-Fetch-Site", "cross-site"}});
   BOOST_TEST(forged.status == 403);
-  auto posted = seedbank::testing::http_request(http["a"], "POST", "/api/seedbank/ratings", body,
-                                                {{"Content-Type", "application/json"}, {"Origin", "http://" + http["a"]}});
+  auto posted =
+      seedbank::testing::http_request(http["a"], "POST", "/api/seedbank/ratings", body,
+                                      {{"Content-Type", "application/json"}, {"Origin", "http://" + http["a"]}});
   BOOST_REQUIRE_MESSAGE(posted.status == 200, posted.body);
   BOOST_TEST(eventually([&] { return version("c")["stats"]["ratingCount"] == 4; }));
 
@@ -123,8 +127,8 @@ BOOST_AUTO_TEST_CASE(ratings_from_three_keys_converge_and_a_replaced_one_counts_
   BOOST_REQUIRE_MESSAGE(post.exit_code == 0, post.err);
   auto sha = json::parse(post.out)["sha256"].get<std::string>();
   BOOST_TEST(eventually([&] {
-    auto images = json::parse(
-        http_get(http["a"], "/api/v1/images?modelVersionId=" + std::to_string(version_id)).body)["items"];
+    auto images =
+        json::parse(http_get(http["a"], "/api/v1/images?modelVersionId=" + std::to_string(version_id)).body)["items"];
     for (const auto& i : images)
       if (i["hash"] == sha) return !i["postId"].is_null() && !i["meta"]["prompt"].get<std::string>().empty();
     return false;
@@ -161,13 +165,15 @@ BOOST_AUTO_TEST_CASE(post_images_and_avatars_travel_to_nodes_two_hops_away) {
   // records arrive, and C from B. Nothing was fetched by hand.
   for (const char* node : {"b", "c"}) {
     BOOST_TEST_CONTEXT(node) {
-      BOOST_TEST(eventually([&] {
-        auto images = json::parse(
-            http_get(http[node], "/api/v1/images?modelVersionId=" + std::to_string(version_id)).body)["items"];
-        for (const auto& i : images)
-          if (i["hash"] == sha) return !i["postId"].is_null() && i["username"] == "Poster";
-        return false;
-      }, std::chrono::seconds(30)));
+      BOOST_TEST(eventually(
+          [&] {
+            auto images = json::parse(
+                http_get(http[node], "/api/v1/images?modelVersionId=" + std::to_string(version_id)).body)["items"];
+            for (const auto& i : images)
+              if (i["hash"] == sha) return !i["postId"].is_null() && i["username"] == "Poster";
+            return false;
+          },
+          std::chrono::seconds(30)));
       BOOST_TEST(eventually([&] { return http_get(http[node], "/api/images/" + sha).status == 200; },
                             std::chrono::seconds(30)));
       BOOST_TEST(http_get(http[node], "/api/images/" + sha).body == bytes_of(image));
@@ -234,28 +240,33 @@ BOOST_AUTO_TEST_CASE(the_gallerys_forms_sign_posts_profiles_retractions_and_keep
                               {{"Content-Type", "image/jpeg"}, {"Sec-Fetch-Site", "cross-site"}});
   BOOST_TEST(foreign.status == 403);
   // Over 16 MiB: refused as the header arrives, before any of the body.
-  auto big = seedbank::testing::parse_reply(seedbank::testing::http_exchange(
-      http["a"], "POST /api/seedbank/images HTTP/1.1\r\nHost: " + http["a"] + "\r\nContent-Length: " +
-                     std::to_string(17u << 20) + "\r\n\r\n"));
+  auto big = seedbank::testing::parse_reply(
+      seedbank::testing::http_exchange(http["a"], "POST /api/seedbank/images HTTP/1.1\r\nHost: " + http["a"] +
+                                                      "\r\nContent-Length: " + std::to_string(17u << 20) + "\r\n\r\n"));
   BOOST_TEST(big.status == 413);
   auto posted = post("a", "/api/seedbank/posts",
                      "{\"modelVersionId\": " + vid + ", \"image\": \"" + sha + "\", \"caption\": \"mine\"}");
   BOOST_REQUIRE_MESSAGE(posted.status == 200, posted.body);
-  BOOST_TEST(post("a", "/api/seedbank/posts", "{\"modelVersionId\": " + vid + ", \"image\": \"" +
-                                                  std::string(64, 'a') + "\"}").status == 404);
+  BOOST_TEST(
+      post("a", "/api/seedbank/posts", "{\"modelVersionId\": " + vid + ", \"image\": \"" + std::string(64, 'a') + "\"}")
+          .status == 404);
   // A profile with that image as avatar.
   auto profile = post("a", "/api/seedbank/profile",
                       "{\"displayName\": \"Lamp Maker\", \"bio\": \"hi\", \"links\": [\"https://example.org\"], "
-                      "\"avatar\": \"" + sha + "\"}");
+                      "\"avatar\": \"" +
+                          sha + "\"}");
   BOOST_REQUIRE_MESSAGE(profile.status == 200, profile.body);
   // Both reach C, two hops away, with the image.
-  BOOST_TEST(eventually([&] {
-    auto images = json::parse(http_get(http["c"], "/api/v1/images?modelVersionId=" + vid).body)["items"];
-    for (const auto& i : images)
-      if (i["hash"] == sha) return i["username"] == "Lamp Maker";
-    return false;
-  }, std::chrono::seconds(30)));
-  BOOST_TEST(eventually([&] { return http_get(http["c"], "/api/images/" + sha).status == 200; }, std::chrono::seconds(30)));
+  BOOST_TEST(eventually(
+      [&] {
+        auto images = json::parse(http_get(http["c"], "/api/v1/images?modelVersionId=" + vid).body)["items"];
+        for (const auto& i : images)
+          if (i["hash"] == sha) return i["username"] == "Lamp Maker";
+        return false;
+      },
+      std::chrono::seconds(30)));
+  BOOST_TEST(
+      eventually([&] { return http_get(http["c"], "/api/images/" + sha).status == 200; }, std::chrono::seconds(30)));
 
   // Retraction: B's node has no identity key; on A, the author's, it works.
   BOOST_TEST(post("b", "/api/seedbank/retractions", "{\"modelVersionId\": " + vid + "}").status == 409);
@@ -400,7 +411,8 @@ BOOST_AUTO_TEST_CASE(a_flood_from_one_key_is_capped_without_hurting_other_author
   auto lazy = seedbank::protocol::SecretKey::generate();
   auto unstamped = seedbank::testing::sign_release(
       lazy, seedbank::testing::sample_release(6000),
-      seedbank::testing::unstamped_time(lazy, seedbank::testing::now_ms(), 10u /* the default spam.newKeyWorkBits */), "test", 0);
+      seedbank::testing::unstamped_time(lazy, seedbank::testing::now_ms(), 10u /* the default spam.newKeyWorkBits */),
+      "test", 0);
   // A stamped record from another new key goes with it: once B has that,
   // B has seen (and refused) the other.
   auto marker = seedbank::testing::sign_release(seedbank::protocol::SecretKey::generate(),

@@ -104,7 +104,8 @@ BOOST_AUTO_TEST_CASE(killed_while_ingesting_a_large_sync) {
   BOOST_TEST_MESSAGE("records kept after kill -9: " << kept);
   auto again = start("fresh", {big}, &fresh);
   BOOST_TEST(eventually([&] { return records("fresh") == 20000u; }, std::chrono::seconds(60)),
-             "after the restart the fresh node has " << records("fresh") << "; its log:\n" << again->err());
+             "after the restart the fresh node has " << records("fresh") << "; its log:\n"
+                                                     << again->err());
 }
 
 BOOST_AUTO_TEST_CASE(killed_during_a_download) {

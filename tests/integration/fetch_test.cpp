@@ -2,13 +2,13 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <regex>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <thread>
 
 #include "support/model_files.h"
@@ -84,8 +84,8 @@ BOOST_AUTO_TEST_CASE(fetch_whole_release_and_images_only_from_a_seed) {
   copy_record("a", "c", id);
 
   // B: the whole release, found by its AutoV2 hash, placed in a folder too.
-  auto b = sb("b", {"fetch", release["files"][0]["hashes"]["AutoV2"], "--peer", seed_address, "--no-dht",
-                    "--bt-listen", "127.0.0.1:0", "--timeout", "60", "--out", (dir / "b-out").string(), "--json"});
+  auto b = sb("b", {"fetch", release["files"][0]["hashes"]["AutoV2"], "--peer", seed_address, "--no-dht", "--bt-listen",
+                    "127.0.0.1:0", "--timeout", "60", "--out", (dir / "b-out").string(), "--json"});
   BOOST_REQUIRE_MESSAGE(b.exit_code == 0, b.err);
   BOOST_TEST(stored("b", model_sha));
   BOOST_TEST(stored("b", image_sha));
@@ -158,7 +158,8 @@ BOOST_AUTO_TEST_CASE(a_killed_fetch_resumes_without_starting_over) {
       std::error_code ec;
       for (auto& e : fs::recursive_directory_iterator(dir / "b" / "partial", ec)) {
         struct stat st {};
-        if (e.is_regular_file() && ::stat(e.path().c_str(), &st) == 0) bytes += static_cast<std::uint64_t>(st.st_blocks) * 512;
+        if (e.is_regular_file() && ::stat(e.path().c_str(), &st) == 0)
+          bytes += static_cast<std::uint64_t>(st.st_blocks) * 512;
       }
       return bytes;
     };
@@ -226,14 +227,15 @@ BOOST_AUTO_TEST_CASE(another_seed_finishes_when_the_first_dies) {
   auto a = start_node("a", &a_address);
   copy_record("a", "c", id);
   copy_record("a", "b", id);
-  auto c_fetch = sb("c", {"fetch", id, "--peer", a_address, "--no-dht", "--bt-listen", "127.0.0.1:0", "--timeout", "60"});
+  auto c_fetch =
+      sb("c", {"fetch", id, "--peer", a_address, "--no-dht", "--bt-listen", "127.0.0.1:0", "--timeout", "60"});
   BOOST_REQUIRE_MESSAGE(c_fetch.exit_code == 0, c_fetch.err);
   auto c = start_node("c", &c_address);
 
-  Process b({SEEDBANK_BINARY, "--data-dir", (dir / "b").string(), "--network", "test", "fetch", id, "--peer", a_address,
-             "--peer", c_address, "--no-dht", "--bt-listen", "127.0.0.1:0", "--download-limit", "2000000", "--timeout",
-             "90"},
-            (dir / "b-fetch").string());
+  Process b(
+      {SEEDBANK_BINARY, "--data-dir", (dir / "b").string(), "--network", "test", "fetch", id, "--peer", a_address,
+       "--peer", c_address, "--no-dht", "--bt-listen", "127.0.0.1:0", "--download-limit", "2000000", "--timeout", "90"},
+      (dir / "b-fetch").string());
   std::this_thread::sleep_for(std::chrono::seconds(2));
   a->signal(SIGKILL);
   BOOST_TEST(b.wait(std::chrono::seconds(90)) == 0, b.err());
@@ -245,7 +247,8 @@ BOOST_AUTO_TEST_CASE(store_quota_refuses_a_fetch_that_does_not_fit) {
   auto release = publish("a", model("quota.safetensors", 3 * 1024 * 1024, 5), "Quota");
   std::string id = release["releaseId"];
   copy_record("a", "b", id);
-  auto r = sb("b", {"fetch", id, "--no-dht", "--bt-listen", "127.0.0.1:0", "--store-quota", "1000000", "--timeout", "5"});
+  auto r =
+      sb("b", {"fetch", id, "--no-dht", "--bt-listen", "127.0.0.1:0", "--store-quota", "1000000", "--timeout", "5"});
   BOOST_TEST(r.exit_code != 0);
   BOOST_TEST(r.err.find("quota") != std::string::npos, r.err);
   BOOST_TEST((!fs::exists(dir / "b" / "partial") || fs::is_empty(dir / "b" / "partial")));
@@ -273,8 +276,8 @@ BOOST_AUTO_TEST_CASE(a_full_disk_stops_the_fetch_clearly_and_it_continues_once_s
   copy_record("a", "small-disk/b", id);
   std::ofstream(disk / "filler", std::ios::binary) << std::string(4 * 1024 * 1024, 'x');
 
-  auto full = sb("small-disk/b", {"fetch", id, "--peer", seed_address, "--no-dht", "--bt-listen", "127.0.0.1:0",
-                                  "--timeout", "30"});
+  auto full = sb("small-disk/b",
+                 {"fetch", id, "--peer", seed_address, "--no-dht", "--bt-listen", "127.0.0.1:0", "--timeout", "30"});
   BOOST_TEST(full.exit_code == 1, full.err);
   BOOST_TEST(full.err.find("bytes free") != std::string::npos, full.err);
   BOOST_TEST(full.err.find("free space") != std::string::npos, full.err);

@@ -6,8 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <boost/test/unit_test.hpp>
 #include <capnp/message.h>
+#include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -17,14 +17,14 @@
 #include <thread>
 
 #include "seedbank/indexer/index.h"
+#include "seedbank/protocol/content_hash.h"
 #include "seedbank/protocol/gossip_message.h"
 #include "seedbank/protocol/gossip_session.h"
-#include "seedbank/protocol/content_hash.h"
 #include "support/http_client.h"
 #include "support/net.h"
-#include "support/wire_client.h"
 #include "support/process.h"
 #include "support/test_records.h"
+#include "support/wire_client.h"
 
 namespace fs = std::filesystem;
 using namespace seedbank;
@@ -69,7 +69,8 @@ BOOST_AUTO_TEST_CASE(five_nodes_in_a_line_share_a_release_and_a_rating) {
   BOOST_TEST(eventually([&] { return has("n4", ids[0]); }), "the release did not reach the last node");
 
   auto rater = protocol::SecretKey::generate();
-  auto rating = seedbank::testing::sign_rating(rater, protocol::record_id_of(release[0]), 4, seedbank::testing::now_ms());
+  auto rating =
+      seedbank::testing::sign_rating(rater, protocol::record_id_of(release[0]), 4, seedbank::testing::now_ms());
   auto rating_ids = import("n4", {rating});
   BOOST_TEST(eventually([&] { return has("n0", rating_ids[0]); }), "the rating did not reach the first node");
 
@@ -91,9 +92,10 @@ BOOST_AUTO_TEST_CASE(partitions_heal_to_the_union) {
   BOOST_TEST(eventually([&] { return records("a1") == 20u && records("b1") == 30u; }));
   // Heal: one session across the partition; reconciliation does the rest.
   BOOST_REQUIRE_EQUAL(sb("a1", {"peers", "--add", b1}).exit_code, 0);
-  BOOST_TEST(eventually([&] {
-    return records("a1") == 50u && records("a2") == 50u && records("b1") == 50u && records("b2") == 50u;
-  }), "a1 " << records("a1") << ", a2 " << records("a2") << ", b1 " << records("b1") << ", b2 " << records("b2"));
+  BOOST_TEST(
+      eventually(
+          [&] { return records("a1") == 50u && records("a2") == 50u && records("b1") == 50u && records("b2") == 50u; }),
+      "a1 " << records("a1") << ", a2 " << records("a2") << ", b1 " << records("b1") << ", b2 " << records("b2"));
 }
 
 BOOST_AUTO_TEST_CASE(peers_learnt_are_dialled_again_after_a_restart) {
@@ -101,7 +103,9 @@ BOOST_AUTO_TEST_CASE(peers_learnt_are_dialled_again_after_a_restart) {
   auto na = start("a", {}, &a);
   {
     auto nb = start("b", {a}, &b);
-    BOOST_TEST(eventually([&] { return nlohmann::json::parse(sb("a", {"peers", "--json"}).out)["peers"].size() == 1u; }));
+    BOOST_TEST(eventually([&] {
+      return nlohmann::json::parse(sb("a", {"peers", "--json"}).out)["peers"].size() == 1u;
+    }));
     nb->signal(SIGTERM);
     BOOST_REQUIRE_EQUAL(nb->wait(std::chrono::seconds(20)), 0);
   }
@@ -191,15 +195,18 @@ BOOST_AUTO_TEST_CASE(a_hostile_peer_is_cut_off_and_banned_while_others_keep_sync
     auto release_id = protocol::record_id_of(release);
     protocol::Bytes image(3000, 0x42);
     auto sha = protocol::hash_bytes(image).sha256;
-    auto post = protocol::sign_record(key, "test", seedbank::testing::now_ms(), [&](schema::RecordBody::Builder b) {
-      auto p = b.initPayload().initImagePost();
-      p.setRelease(capnp::Data::Reader(release_id.data(), release_id.size()));
-      auto img = p.initImage();
-      img.setSha256(capnp::Data::Reader(sha.data(), sha.size()));
-      img.setSize(image.size());
-      img.setName("made.png");
-      img.setMimeType("image/png");
-    }, seedbank::testing::kTestWorkBits);
+    auto post = protocol::sign_record(
+        key, "test", seedbank::testing::now_ms(),
+        [&](schema::RecordBody::Builder b) {
+          auto p = b.initPayload().initImagePost();
+          p.setRelease(capnp::Data::Reader(release_id.data(), release_id.size()));
+          auto img = p.initImage();
+          img.setSha256(capnp::Data::Reader(sha.data(), sha.size()));
+          img.setSize(image.size());
+          img.setName("made.png");
+          img.setMimeType("image/png");
+        },
+        seedbank::testing::kTestWorkBits);
     BOOST_REQUIRE(post.ok());
     c.send_frame(records_message({release, *post}));
     bool asked = false;  // the node asks for the image by itself

@@ -1,9 +1,9 @@
 // The HTTP API between real node processes on 127.0.0.1: A publishes, B
 // learns the releases over gossip and serves them with Civitai's shapes;
 // images and model files B does not have come from A over BitTorrent.
+#include <openssl/evp.h>
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 
 #include <filesystem>
 #include <fstream>
@@ -58,15 +58,17 @@ struct Gallery : Net {
     alpha1 = publish({"publish", f1.string(), "--name", "Alpha LoRA", "--type", "LORA", "--base-model", "SD 1.5",
                       "--tag", "anime", "--image", (images / "a1111.png").string(), "--image",
                       (images / "a1111.jpg").string(), "--json"});
-    alpha2 = publish({"publish", f2.string(), "--name", "Alpha LoRA", "--version", "v2.0", "--type", "LORA",
-                      "--base-model", "SD 1.5", "--tag", "anime", "--image", (images / "a1111.png").string(), "--json"});
+    alpha2 =
+        publish({"publish", f2.string(), "--name", "Alpha LoRA", "--version", "v2.0", "--type", "LORA", "--base-model",
+                 "SD 1.5", "--tag", "anime", "--image", (images / "a1111.png").string(), "--json"});
     beta = publish({"publish", beta_file.string(), "--name", "Beta Checkpoint", "--type", "Checkpoint", "--base-model",
                     "SDXL 1.0", "--tag", "photo", "--image", (images / "a1111.webp").string(), "--json"});
     // Ratings from three other keys: Alpha 5 and 4 (on two versions), Beta 2.
     auto k1 = seedbank::protocol::SecretKey::generate(), k2 = seedbank::protocol::SecretKey::generate();
     auto id = [](const json& j) { return *seedbank::protocol::from_hex_fixed<32>(j["releaseId"].get<std::string>()); };
     auto now = seedbank::testing::now_ms();
-    import("a", {seedbank::testing::sign_rating(k1, id(alpha1), 5, now), seedbank::testing::sign_rating(k2, id(alpha2), 4, now),
+    import("a", {seedbank::testing::sign_rating(k1, id(alpha1), 5, now),
+                 seedbank::testing::sign_rating(k2, id(alpha2), 4, now),
                  seedbank::testing::sign_rating(k1, id(beta), 2, now)});
     na = start("a", {}, &a);
     nb = start("b", {a}, &b);
@@ -131,9 +133,9 @@ BOOST_AUTO_TEST_CASE(models_are_listed_filtered_and_paged_with_civitai_fields) {
   BOOST_TEST(v2["files"][0]["hashes"]["SHA256"] == alpha2["files"][0]["hashes"]["SHA256"]);
   BOOST_TEST(v2["files"][0]["hashes"]["AutoV2"] == alpha2["files"][0]["hashes"]["AutoV2"]);
   BOOST_TEST(v2["files"][0]["primary"] == true);
-  BOOST_TEST(v2["files"][0]["downloadUrl"].get<std::string>().rfind("http://" + http["b"] + "/api/download/models/" +
-                                                                       std::to_string(v2["id"].get<std::uint64_t>()),
-                                                                   0) == 0u);
+  BOOST_TEST(v2["files"][0]["downloadUrl"].get<std::string>().rfind(
+                 "http://" + http["b"] + "/api/download/models/" + std::to_string(v2["id"].get<std::uint64_t>()), 0) ==
+             0u);
   BOOST_TEST(!v2["images"][0]["meta"]["prompt"].get<std::string>().empty());
   // Ratings: one per key, mean over the model's versions.
   BOOST_TEST(alpha["stats"]["ratingCount"] == 2);
@@ -173,10 +175,10 @@ BOOST_AUTO_TEST_CASE(models_are_listed_filtered_and_paged_with_civitai_fields) {
 BOOST_AUTO_TEST_CASE(every_hash_type_finds_the_version_by_hash) {
   auto expected = version_of(beta)["id"];
   auto h = beta["files"][0]["hashes"];
-  for (std::string hash : {h["SHA256"].get<std::string>(), lower(h["SHA256"]), h["AutoV2"].get<std::string>(),
-                           lower(h["AutoV2"]), h["AutoV1"].get<std::string>(), h["AutoV3"].get<std::string>(),
-                           h["CRC32"].get<std::string>(), beta["infoHashV1"].get<std::string>(),
-                           beta["infoHashV2"].get<std::string>()}) {
+  for (std::string hash :
+       {h["SHA256"].get<std::string>(), lower(h["SHA256"]), h["AutoV2"].get<std::string>(), lower(h["AutoV2"]),
+        h["AutoV1"].get<std::string>(), h["AutoV3"].get<std::string>(), h["CRC32"].get<std::string>(),
+        beta["infoHashV1"].get<std::string>(), beta["infoHashV2"].get<std::string>()}) {
     BOOST_TEST_CONTEXT(hash) {
       auto v = get_json("/api/v1/model-versions/by-hash/" + hash);
       BOOST_TEST(v["id"] == expected);
@@ -230,8 +232,10 @@ BOOST_AUTO_TEST_CASE(odd_requests_get_civitai_style_errors) {
                              "/api/v1/models?limit=%zz", "/api/v1/images?modelId=x", "/api/images/nothex"}) {
     BOOST_TEST_CONTEXT(target) { BOOST_TEST(get_json(target, 400).contains("error")); }
   }
-  for (const char* target : {"/api/v1/models/1", "/api/v1/model-versions/1", "/api/v1/nothing",
-                             "/api/download/models/1", "/api/images/" "0000000000000000000000000000000000000000000000000000000000000000"}) {
+  for (const char* target :
+       {"/api/v1/models/1", "/api/v1/model-versions/1", "/api/v1/nothing", "/api/download/models/1",
+        "/api/images/"
+        "0000000000000000000000000000000000000000000000000000000000000000"}) {
     BOOST_TEST_CONTEXT(target) { BOOST_TEST(get_json(target, 404).contains("error")); }
   }
   BOOST_TEST(http_request(http["b"], "DELETE", "/api/v1/models").status == 405);
@@ -272,20 +276,25 @@ BOOST_AUTO_TEST_CASE(images_and_model_files_not_here_come_from_peers) {
   BOOST_REQUIRE_MESSAGE(whole.body.size() == expected.size(),
                         "streamed " << whole.body.size() << " of " << expected.size() << " bytes; B's log:\n"
                                     << nb->err() << "\nB's status: " << sb("b", {"status", "--json"}).out
-                                    << "\nA's log:\n" << na->err() << "\nB's BitTorrent log:\n" << bt_log("b")
-                                    << "\nA's BitTorrent log:\n" << bt_log("a"));
+                                    << "\nA's log:\n"
+                                    << na->err() << "\nB's BitTorrent log:\n"
+                                    << bt_log("b") << "\nA's BitTorrent log:\n"
+                                    << bt_log("a"));
   BOOST_TEST(whole.header("content-length") == std::to_string(expected.size()));
   BOOST_TEST(sha256_hex(whole.body) == lower(beta["files"][0]["hashes"]["SHA256"]));
   BOOST_TEST(whole.header("etag") == "\"" + lower(beta["files"][0]["hashes"]["SHA256"]) + "\"");
   BOOST_TEST(whole.header("content-disposition").find("beta.safetensors") != std::string::npos);
-  BOOST_REQUIRE_MESSAGE(eventually([&] {  // the model file and the image
-    auto s = sb("b", {"status", "--json"});
-    if (s.exit_code != 0) return false;
-    auto status = json::parse(s.out);
-    for (const auto& t : status["torrents"])
-      if (t["releaseId"] == beta["releaseId"]) return t["filesStored"] == 2;
-    return false;
-  }, std::chrono::seconds(30)), sb("b", {"status", "--json"}).out);
+  BOOST_REQUIRE_MESSAGE(eventually(
+                            [&] {  // the model file and the image
+                              auto s = sb("b", {"status", "--json"});
+                              if (s.exit_code != 0) return false;
+                              auto status = json::parse(s.out);
+                              for (const auto& t : status["torrents"])
+                                if (t["releaseId"] == beta["releaseId"]) return t["filesStored"] == 2;
+                              return false;
+                            },
+                            std::chrono::seconds(30)),
+                        sb("b", {"status", "--json"}).out);
   auto part = http_get(http["b"], target, {{"Range", "bytes=1000-1999"}});
   BOOST_REQUIRE_EQUAL(part.status, 206);
   BOOST_TEST(part.header("content-range") == "bytes 1000-1999/" + std::to_string(expected.size()));
@@ -310,7 +319,8 @@ BOOST_AUTO_TEST_CASE(images_page_by_cursor_and_downloads_follow_civitai_rules) {
   std::string target = "/api/v1/images?limit=1";
   for (int pages = 0; pages < 10; ++pages) {
     auto page = get_json(target);
-    for (const auto& i : page["items"]) BOOST_TEST(seen.insert(i["hash"].get<std::string>() + i["modelVersionId"].dump()).second);
+    for (const auto& i : page["items"])
+      BOOST_TEST(seen.insert(i["hash"].get<std::string>() + i["modelVersionId"].dump()).second);
     if (!page["metadata"].contains("nextCursor")) break;
     auto next = page["metadata"]["nextPage"].get<std::string>();
     target = next.substr(next.find("/api/"));
@@ -329,9 +339,11 @@ BOOST_AUTO_TEST_CASE(images_page_by_cursor_and_downloads_follow_civitai_rules) {
   auto got = download(target_of(url) + "?token=abc");
   BOOST_REQUIRE_EQUAL(got.status, 200);
   BOOST_TEST(sha256_hex(got.body) == lower(alpha1["files"][0]["hashes"]["SHA256"]),
-             "streamed " << got.body.size() << " bytes; B's log:\n" << nb->err() << "\nB's status: "
-                         << sb("b", {"status", "--json"}).out << "\nA's log:\n" << na->err()
-                         << "\nB's BitTorrent log:\n" << bt_log("b") << "\nA's BitTorrent log:\n" << bt_log("a"));
+             "streamed " << got.body.size() << " bytes; B's log:\n"
+                         << nb->err() << "\nB's status: " << sb("b", {"status", "--json"}).out << "\nA's log:\n"
+                         << na->err() << "\nB's BitTorrent log:\n"
+                         << bt_log("b") << "\nA's BitTorrent log:\n"
+                         << bt_log("a"));
   // format/size/fp are preferences, as on Civitai: no exact match still
   // gets the model file; an unknown type matches nothing.
   BOOST_TEST(http_get(http["b"], target_of(url) + "?type=Model&format=PickleTensor&size=pruned&fp=fp32").status == 200);
@@ -365,13 +377,17 @@ BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
                         "the browser test needs Node.js, Debian's chromium and playwright-core: run ./test.sh (it "
                         "installs them) or `apt-get install chromium nodejs npm && (cd tests/browser && npm ci)`");
   auto first_image = [&](const json& published) { return version_of(published)["images"][0]["hash"]; };
-  json expect = {
-      {"filterType", "LORA"},
-      {"models",
-       json::array({{{"name", "Alpha LoRA"}, {"type", "LORA"}, {"sha256", alpha2["files"][0]["hashes"]["SHA256"]},
-                     {"autoV2", alpha2["files"][0]["hashes"]["AutoV2"]}, {"imageHash", first_image(alpha2)}},
-                    {{"name", "Beta Checkpoint"}, {"type", "Checkpoint"}, {"sha256", beta["files"][0]["hashes"]["SHA256"]},
-                     {"autoV2", beta["files"][0]["hashes"]["AutoV2"]}, {"imageHash", first_image(beta)}}})}};
+  json expect = {{"filterType", "LORA"},
+                 {"models", json::array({{{"name", "Alpha LoRA"},
+                                          {"type", "LORA"},
+                                          {"sha256", alpha2["files"][0]["hashes"]["SHA256"]},
+                                          {"autoV2", alpha2["files"][0]["hashes"]["AutoV2"]},
+                                          {"imageHash", first_image(alpha2)}},
+                                         {{"name", "Beta Checkpoint"},
+                                          {"type", "Checkpoint"},
+                                          {"sha256", beta["files"][0]["hashes"]["SHA256"]},
+                                          {"autoV2", beta["files"][0]["hashes"]["AutoV2"]},
+                                          {"imageHash", first_image(beta)}}})}};
   auto expect_file = dir / "expect.json";
   std::ofstream(expect_file) << expect.dump(2);
   auto out = fs::path(SEEDBANK_TEST_OUTPUT_DIR) / "gallery";

@@ -61,8 +61,8 @@ struct Interop {
   Interop() {
     fs::create_directories(dir / "in");
     // opentracker drops to the user `nobody` and chroots here.
-    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                             fs::perms::others_read | fs::perms::others_exec);
+    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                             fs::perms::others_exec);
   }
   ~Interop() { fs::remove_all(dir); }
 
@@ -83,13 +83,17 @@ struct Interop {
     for (const auto& h : hashes) whitelist << h << "\n";
     whitelist.close();
     std::string bin = which("opentracker");
-    BOOST_REQUIRE_MESSAGE(!bin.empty(), "opentracker is not installed (./test.sh installs it: apt-get install opentracker)");
-    std::vector<std::string> args{bin, "-i", "127.0.0.1", "-p", std::to_string(port), "-P", std::to_string(port),
-                                  "-d", tracker_dir.string()};
-    if (::geteuid() == 0) args.insert(args.end(), {"-u", "nobody", "-w", "/whitelist"});  // path inside its chroot
-    else args.insert(args.end(), {"-w", (tracker_dir / "whitelist").string()});
+    BOOST_REQUIRE_MESSAGE(!bin.empty(),
+                          "opentracker is not installed (./test.sh installs it: apt-get install opentracker)");
+    std::vector<std::string> args{
+        bin, "-i", "127.0.0.1", "-p", std::to_string(port), "-P", std::to_string(port), "-d", tracker_dir.string()};
+    if (::geteuid() == 0)
+      args.insert(args.end(), {"-u", "nobody", "-w", "/whitelist"});  // path inside its chroot
+    else
+      args.insert(args.end(), {"-w", (tracker_dir / "whitelist").string()});
     auto tracker = spawn(args, "tracker");
-    for (int i = 0; i < 200 && !accepts_connections(port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    for (int i = 0; i < 200 && !accepts_connections(port); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
     BOOST_REQUIRE_MESSAGE(accepts_connections(port), "opentracker did not start: " << tracker->err());
     return tracker;
   }
@@ -135,29 +139,32 @@ BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_t
                     "a-node");
   BOOST_REQUIRE_MESSAGE(seed->wait_for_err("running"), seed->err());
   auto got = dir / "aria2-got";
-  auto leech = spawn({aria2c, "--dir", got.string(), "--seed-time=0", "--enable-dht=false", "--enable-dht6=false",
-                      "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--listen-port=" + std::to_string(free_port()),
-                      "--summary-interval=0", "--console-log-level=warn", "--bt-stop-timeout=60", magnet},
-                     "aria2-leech");
+  auto leech =
+      spawn({aria2c, "--dir", got.string(), "--seed-time=0", "--enable-dht=false", "--enable-dht6=false",
+             "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--listen-port=" + std::to_string(free_port()),
+             "--summary-interval=0", "--console-log-level=warn", "--bt-stop-timeout=60", magnet},
+            "aria2-leech");
   int leech_exit = leech->wait(std::chrono::seconds(90));
   BOOST_REQUIRE_MESSAGE(leech_exit == 0, "aria2c exit " << leech_exit << ": " << leech->out() << leech->err());
   std::string torrent_name = release["torrentName"];
   BOOST_TEST(seedbank::testing::slurp((got / torrent_name / "lantern.safetensors").string()) ==
              seedbank::testing::slurp(model.string()));
-  BOOST_TEST(seedbank::testing::slurp((got / torrent_name / "images" / "a1111.png").string()) == seedbank::testing::slurp(png));
+  BOOST_TEST(seedbank::testing::slurp((got / torrent_name / "images" / "a1111.png").string()) ==
+             seedbank::testing::slurp(png));
   {
     // The tracker-less release, found through the node's --tracker.
     std::string magnet2 = release2["magnetV1Compat"].get<std::string>() + "&tr=" + "http%3A%2F%2F127.0.0.1%3A" +
                           std::to_string(tracker_port) + "%2Fannounce";
-    auto leech2 = spawn({aria2c, "--dir", (dir / "aria2-moth").string(), "--seed-time=0", "--enable-dht=false",
-                         "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
-                         "--listen-port=" + std::to_string(free_port()), "--summary-interval=0",
-                         "--console-log-level=warn", "--bt-stop-timeout=60", magnet2},
-                        "aria2-leech2");
+    auto leech2 = spawn(
+        {aria2c, "--dir", (dir / "aria2-moth").string(), "--seed-time=0", "--enable-dht=false", "--enable-dht6=false",
+         "--bt-enable-lpd=false", "--enable-peer-exchange=false", "--listen-port=" + std::to_string(free_port()),
+         "--summary-interval=0", "--console-log-level=warn", "--bt-stop-timeout=60", magnet2},
+        "aria2-leech2");
     int rc = leech2->wait(std::chrono::seconds(90));
     BOOST_REQUIRE_MESSAGE(rc == 0, "aria2c exit " << rc << ": " << leech2->out() << leech2->err());
-    BOOST_TEST(seedbank::testing::slurp((dir / "aria2-moth" / release2["torrentName"].get<std::string>() /
-                                         "moth.safetensors").string()) == seedbank::testing::slurp(moth.string()));
+    BOOST_TEST(seedbank::testing::slurp(
+                   (dir / "aria2-moth" / release2["torrentName"].get<std::string>() / "moth.safetensors").string()) ==
+               seedbank::testing::slurp(moth.string()));
   }
   seed->signal(SIGTERM);
   BOOST_REQUIRE_EQUAL(seed->wait(std::chrono::seconds(20)), 0);
@@ -179,8 +186,8 @@ BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_t
   BOOST_REQUIRE_EQUAL(sb("b", {"record", "import", record.string()}).exit_code, 0);
   auto fetched = sb("b", {"fetch", id, "--no-dht", "--bt-listen", "127.0.0.1:0", "--timeout", "90", "--out",
                           (dir / "b-out").string(), "--json"});
-  BOOST_REQUIRE_MESSAGE(fetched.exit_code == 0, "fetch exit " << fetched.exit_code << ": " << fetched.err
-                                                              << fetched.out << "\naria2c: " << aria_seed->out());
+  BOOST_REQUIRE_MESSAGE(fetched.exit_code == 0, "fetch exit " << fetched.exit_code << ": " << fetched.err << fetched.out
+                                                              << "\naria2c: " << aria_seed->out());
   auto result = nlohmann::json::parse(fetched.out);
   BOOST_TEST(result["complete"] == true);
   BOOST_TEST(seedbank::testing::slurp((dir / "b-out" / "lantern.safetensors").string()) ==
@@ -195,17 +202,17 @@ BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_t
   //    signed v1 piece hashes. aria2c uploads slowly so that this is clear.
   aria_seed->signal(SIGTERM);
   (void)aria_seed->wait(std::chrono::seconds(20));
-  auto slow_seed = spawn({aria2c, "--dir", got.string(), "--check-integrity=true", "--seed-ratio=0.0",
-                          "--max-upload-limit=256K", "--enable-dht=false", "--enable-dht6=false",
-                          "--bt-enable-lpd=false", "--enable-peer-exchange=false",
-                          "--listen-port=" + std::to_string(free_port()), "--summary-interval=0",
-                          "--console-log-level=warn", torrent_file.string()},
-                         "aria2-slow-seed");
+  auto slow_seed =
+      spawn({aria2c, "--dir", got.string(), "--check-integrity=true", "--seed-ratio=0.0", "--max-upload-limit=256K",
+             "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+             "--listen-port=" + std::to_string(free_port()), "--summary-interval=0", "--console-log-level=warn",
+             torrent_file.string()},
+            "aria2-slow-seed");
   BOOST_REQUIRE_EQUAL(sb("c", {"record", "import", record.string()}).exit_code, 0);
-  auto c = spawn({SEEDBANK_BINARY, "--data-dir", (dir / "c").string(), "--network", "test", "node", "--bt-listen",
-                  "127.0.0.1:0", "--no-dht", "--listen", "off", "--http", "127.0.0.1:0", "--bt-log",
-                  (dir / "c-bt.log").string()},
-                 "c-node");
+  auto c = spawn(
+      {SEEDBANK_BINARY, "--data-dir", (dir / "c").string(), "--network", "test", "node", "--bt-listen", "127.0.0.1:0",
+       "--no-dht", "--listen", "off", "--http", "127.0.0.1:0", "--bt-log", (dir / "c-bt.log").string()},
+      "c-node");
   BOOST_REQUIRE_MESSAGE(c->wait_for_err("running"), c->err());
   std::smatch m;
   std::string err = c->err();
@@ -233,7 +240,8 @@ BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_t
     return all.substr(all.size() > 6000 ? all.size() - 6000 : 0);
   };
   BOOST_REQUIRE_MESSAGE(reply.body == seedbank::testing::slurp(model.string()),
-                        "streamed " << reply.body.size() << " bytes; C's log:\n" << c->err() << "\nC's BitTorrent log:\n"
+                        "streamed " << reply.body.size() << " bytes; C's log:\n"
+                                    << c->err() << "\nC's BitTorrent log:\n"
                                     << tail());
   // Streamed, not served once complete: the download was still under way.
   BOOST_TEST((at_first_bytes.value("filesStored", -1) == 0 &&

@@ -35,9 +35,9 @@ BOOST_AUTO_TEST_CASE(publish_then_list) {
   BOOST_REQUIRE_EQUAL(sb({"keygen"}).exit_code, 0);
   auto file = model("castle.safetensors", 300000, 1);
   std::string png = (fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.png").string();
-  auto r = sb({"publish", file.string(), "--name", "Castle Walls", "--version", "v1.0", "--type", "LORA", "--tag",
-               "architecture", "--trigger", "castle_walls", "--image", png, "--allow-commercial-use", "Image",
-               "--json"});
+  auto r =
+      sb({"publish", file.string(), "--name", "Castle Walls", "--version", "v1.0", "--type", "LORA", "--tag",
+          "architecture", "--trigger", "castle_walls", "--image", png, "--allow-commercial-use", "Image", "--json"});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   auto j = nlohmann::json::parse(r.out);
   BOOST_TEST(j["alreadyPublished"] == false);
@@ -51,9 +51,9 @@ BOOST_AUTO_TEST_CASE(publish_then_list) {
   BOOST_TEST(magnet.find("xt=urn:btih:") != std::string::npos);
   BOOST_TEST(magnet.find("xt=urn:btmh:1220") != std::string::npos);
 
-  auto again = sb({"publish", file.string(), "--name", "Castle Walls", "--version", "v1.0", "--type", "LORA",
-                   "--tag", "architecture", "--trigger", "castle_walls", "--image", png, "--allow-commercial-use",
-                   "Image", "--json"});
+  auto again =
+      sb({"publish", file.string(), "--name", "Castle Walls", "--version", "v1.0", "--type", "LORA", "--tag",
+          "architecture", "--trigger", "castle_walls", "--image", png, "--allow-commercial-use", "Image", "--json"});
   BOOST_REQUIRE_EQUAL(again.exit_code, 0);
   BOOST_TEST(nlohmann::json::parse(again.out)["alreadyPublished"] == true);
   BOOST_TEST(nlohmann::json::parse(again.out)["releaseId"] == id);

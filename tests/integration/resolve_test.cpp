@@ -49,11 +49,11 @@ BOOST_FIXTURE_TEST_SUITE(resolve_test, Line)
 BOOST_AUTO_TEST_CASE(every_hash_type_resolves_to_the_verified_file_on_a_node_that_never_met_the_publisher) {
   up();
   std::vector<std::pair<std::string, std::string>> forms = {
-      {"SHA256", file_hash("SHA256")},       {"AutoV2", file_hash("AutoV2")},
-      {"AutoV1", file_hash("AutoV1")},       {"AutoV3", file_hash("AutoV3")},
-      {"CRC32", file_hash("CRC32")},         {"BTIHv1", release["infoHashV1"]},
-      {"BTIHv2", release["infoHashV2"]},     {"magnet", release["magnet"]},
-      {"release", release["releaseId"]},     {"lowercase", ""}};
+      {"SHA256", file_hash("SHA256")},   {"AutoV2", file_hash("AutoV2")},
+      {"AutoV1", file_hash("AutoV1")},   {"AutoV3", file_hash("AutoV3")},
+      {"CRC32", file_hash("CRC32")},     {"BTIHv1", release["infoHashV1"]},
+      {"BTIHv2", release["infoHashV2"]}, {"magnet", release["magnet"]},
+      {"release", release["releaseId"]}, {"lowercase", ""}};
   forms.back().second = file_hash("SHA256");
   for (auto& ch : forms.back().second) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   int i = 0;
@@ -86,8 +86,8 @@ BOOST_AUTO_TEST_CASE(without_a_running_node_resolve_starts_its_own) {
   up();
   // D has no node and an empty index: it asks B for the hash over its own
   // gossip session, learns who seeds it, fetches, verifies, then stops.
-  auto r = sb("d", {"resolve", file_hash("AutoV2"), "--bootstrap", b, "--no-dht", "--bt-listen", "127.0.0.1:0",
-                    "--out", (dir / "d-out").string(), "--json", "--timeout", "60"});
+  auto r = sb("d", {"resolve", file_hash("AutoV2"), "--bootstrap", b, "--no-dht", "--bt-listen", "127.0.0.1:0", "--out",
+                    (dir / "d-out").string(), "--json", "--timeout", "60"});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   auto j = nlohmann::json::parse(r.out);
   BOOST_TEST(j["foundIn"] == "peers");

@@ -20,7 +20,7 @@
 namespace seedbank::testing {
 
 struct HttpReply {
-  int status = 0;  // 0: no reply (connection failed or closed early)
+  int status = 0;                              // 0: no reply (connection failed or closed early)
   std::map<std::string, std::string> headers;  // names lowercase
   std::string body;
   std::string header(const std::string& name) const {
@@ -108,14 +108,14 @@ inline HttpReply http_get(const std::string& host_port, const std::string& targe
 inline HttpReply http_download(const std::string& host_port, const std::string& target, int timeout_s,
                                const std::function<void()>& on_first_bytes = nullptr) {
   bool seen = false;
-  auto raw = http_exchange(
-      host_port, "GET " + target + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n", timeout_s,
-      [&](const std::string& so_far) {
-        auto end = so_far.find("\r\n\r\n");
-        if (seen || !on_first_bytes || end == std::string::npos || so_far.size() == end + 4) return;
-        seen = true;
-        on_first_bytes();
-      });
+  auto raw =
+      http_exchange(host_port, "GET " + target + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n",
+                    timeout_s, [&](const std::string& so_far) {
+                      auto end = so_far.find("\r\n\r\n");
+                      if (seen || !on_first_bytes || end == std::string::npos || so_far.size() == end + 4) return;
+                      seen = true;
+                      on_first_bytes();
+                    });
   return parse_reply(raw);
 }
 

@@ -14,8 +14,8 @@ namespace seedbank::testing {
 inline std::string safetensors_bytes(std::size_t n, unsigned seed, const std::string& metadata_json = "") {
   std::string header = "{";
   if (!metadata_json.empty()) header += "\"__metadata__\":" + metadata_json + ",";
-  header += R"("w":{"dtype":"U8","shape":[)" + std::to_string(n) + R"(],"data_offsets":[0,)" + std::to_string(n) +
-            "]}}";
+  header +=
+      R"("w":{"dtype":"U8","shape":[)" + std::to_string(n) + R"(],"data_offsets":[0,)" + std::to_string(n) + "]}}";
   header.resize((header.size() + 7) / 8 * 8, ' ');
   std::string bytes(8, '\0');
   for (int i = 0; i < 8; ++i) bytes[static_cast<std::size_t>(i)] = static_cast<char>(header.size() >> (8 * i));

@@ -38,10 +38,23 @@ struct Net {
   // Starts a node; returns it and its gossip address.
   std::unique_ptr<Process> start(const std::string& node, std::vector<std::string> bootstrap, std::string* gossip,
                                  std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test", "node",
-                                  "--bt-listen", "127.0.0.1:0", "--no-dht", "--listen", "127.0.0.1:0",
-                                  "--sync-interval", "500", "--http", "127.0.0.1:0",
-                                  "--bt-log", (dir / (node + "-bt.log")).string()};
+    std::vector<std::string> args{SEEDBANK_BINARY,
+                                  "--data-dir",
+                                  (dir / node).string(),
+                                  "--network",
+                                  "test",
+                                  "node",
+                                  "--bt-listen",
+                                  "127.0.0.1:0",
+                                  "--no-dht",
+                                  "--listen",
+                                  "127.0.0.1:0",
+                                  "--sync-interval",
+                                  "500",
+                                  "--http",
+                                  "127.0.0.1:0",
+                                  "--bt-log",
+                                  (dir / (node + "-bt.log")).string()};
     for (const auto& b : bootstrap) args.insert(args.end(), {"--bootstrap", b});
     args.insert(args.end(), extra.begin(), extra.end());
     auto p = std::make_unique<Process>(args, (dir / (node + "-node-" + std::to_string(++calls))).string());
@@ -99,8 +112,8 @@ struct Net {
     std::vector<std::string> args{"record", "import"}, ids;
     for (std::size_t i = 0; i < records.size(); ++i) {
       auto f = dir / (node + "-rec-" + std::to_string(calls) + "-" + std::to_string(i));
-      std::ofstream(f, std::ios::binary).write(reinterpret_cast<const char*>(records[i].data()),
-                                               static_cast<long>(records[i].size()));
+      std::ofstream(f, std::ios::binary)
+          .write(reinterpret_cast<const char*>(records[i].data()), static_cast<long>(records[i].size()));
       args.push_back(f.string());
       ids.push_back(protocol::to_hex(protocol::record_id_of(records[i])));
     }

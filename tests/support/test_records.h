@@ -13,9 +13,9 @@
 namespace seedbank::testing {
 
 inline std::uint64_t now_ms() {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::system_clock::now().time_since_epoch())
-                                        .count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 // SHA-256 of (seed, salt): unrelated digests for distinct arguments.
@@ -94,12 +94,15 @@ inline protocol::Bytes sign_release(const protocol::SecretKey& key, const protoc
 inline protocol::Bytes sign_rating(const protocol::SecretKey& key, const protocol::RecordId& release,
                                    std::uint8_t stars, std::uint64_t created_at, std::string_view network = "test",
                                    std::uint32_t work_bits = kTestWorkBits) {
-  auto bytes = protocol::sign_record(key, network, created_at, [&](schema::RecordBody::Builder body) {
-    auto r = body.initPayload().initRating();
-    r.setRelease(capnp::Data::Reader(release.data(), release.size()));
-    r.setStars(stars);
-    r.setReview("review " + std::to_string(stars));
-  }, work_bits);
+  auto bytes = protocol::sign_record(
+      key, network, created_at,
+      [&](schema::RecordBody::Builder body) {
+        auto r = body.initPayload().initRating();
+        r.setRelease(capnp::Data::Reader(release.data(), release.size()));
+        r.setStars(stars);
+        r.setReview("review " + std::to_string(stars));
+      },
+      work_bits);
   return std::move(bytes).value();
 }
 

@@ -28,11 +28,16 @@ protocol::Result<std::unique_ptr<NodeContext>> open_node(const Context& ctx) {
 int report(const protocol::Error& error) {
   std::cerr << "seedbank: " << error.message << "\n";
   switch (error.code) {
-    case protocol::ErrorCode::not_found: return kNotFound;
-    case protocol::ErrorCode::ambiguous: return kAmbiguous;
-    case protocol::ErrorCode::bad_signature: return kVerifyFailed;
-    case protocol::ErrorCode::invalid_argument: return kUsage;
-    default: return kError;
+    case protocol::ErrorCode::not_found:
+      return kNotFound;
+    case protocol::ErrorCode::ambiguous:
+      return kAmbiguous;
+    case protocol::ErrorCode::bad_signature:
+      return kVerifyFailed;
+    case protocol::ErrorCode::invalid_argument:
+      return kUsage;
+    default:
+      return kError;
   }
 }
 

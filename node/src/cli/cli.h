@@ -26,7 +26,7 @@ enum ExitCode : int {
 };
 
 struct GlobalOptions {
-  std::string data_dir;       // empty: default_data_dir()
+  std::string data_dir;  // empty: default_data_dir()
   std::string network = "main";
   std::filesystem::path resolved_data_dir() const;
 };

@@ -7,8 +7,8 @@
 #include <iostream>
 #include <set>
 
-#include "../control.h"
 #include "../community.h"
+#include "../control.h"
 #include "cli.h"
 #include "seedbank/node/data_dir.h"
 #include "seedbank/protocol/release.h"
@@ -22,11 +22,13 @@ namespace sc = seedbank::schema;
 
 std::uint64_t now_ms() {
   return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 p::Result<p::SecretKey> key_of(const Context& ctx, const std::string& key) {
-  return p::load_secret_key(key.empty() ? default_key_path(ctx.global.resolved_data_dir()) : std::filesystem::path(key));
+  return p::load_secret_key(key.empty() ? default_key_path(ctx.global.resolved_data_dir())
+                                        : std::filesystem::path(key));
 }
 
 // Signs, stores and announces one record; prints its id (or JSON).
@@ -37,13 +39,15 @@ int sign_and_store(NodeContext& node, const p::SecretKey& key, const char* what,
   // A running node announces it now rather than at its next scan.
   (void)control_request(node.options.data_dir, {{"cmd", "rescan"}});
   if (json) {
-    nlohmann::ordered_json j = {{"recordId", p::to_hex(out->id)}, {"kind", what}, {"author", key.public_key().to_text()}};
+    nlohmann::ordered_json j = {
+        {"recordId", p::to_hex(out->id)}, {"kind", what}, {"author", key.public_key().to_text()}};
     if (out->status == indexer::IngestStatus::superseded) j["superseded"] = true;
     for (auto& [k, v] : extra.items()) j[k] = v;
     print_json(j);
   } else {
     std::cout << what << " " << p::to_hex(out->id) << " signed by " << key.public_key().to_text()
-              << (out->status == indexer::IngestStatus::superseded ? " (a newer one of yours already wins)" : "") << "\n";
+              << (out->status == indexer::IngestStatus::superseded ? " (a newer one of yours already wins)" : "")
+              << "\n";
   }
   return kOk;
 }
@@ -57,7 +61,8 @@ void add_rate(CLI::App& app, Context& ctx) {
     bool json = false;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("rate", "Rate a release 1-5 stars, with an optional review (one per key; a new one replaces yours)");
+  auto* cmd = app.add_subcommand(
+      "rate", "Rate a release 1-5 stars, with an optional review (one per key; a new one replaces yours)");
   cmd->add_option("release", a->release, "Release id or any hash of its files")->required();
   cmd->add_option("--stars", a->stars, "1 to 5")->required()->check(CLI::Range(1, 5));
   cmd->add_option("--review", a->review, "Review text (Markdown)");
@@ -71,12 +76,14 @@ void add_rate(CLI::App& app, Context& ctx) {
     auto rec = find_release(*(*node)->index, a->release);
     if (!rec) return void(ctx.exit_code = report(rec.error()));
     auto id = rec->id();
-    ctx.exit_code = sign_and_store(**node, *key, "rating", a->json, [&](sc::RecordBody::Builder b) {
-      auto r = b.initPayload().initRating();
-      r.setRelease(as_data(id));
-      r.setStars(static_cast<std::uint8_t>(a->stars));
-      r.setReview(a->review);
-    }, {{"release", p::to_hex(id)}, {"stars", a->stars}});
+    ctx.exit_code = sign_and_store(**node, *key, "rating", a->json,
+                                   [&](sc::RecordBody::Builder b) {
+                                     auto r = b.initPayload().initRating();
+                                     r.setRelease(as_data(id));
+                                     r.setStars(static_cast<std::uint8_t>(a->stars));
+                                     r.setReview(a->review);
+                                   },
+                                   {{"release", p::to_hex(id)}, {"stars", a->stars}});
   });
 }
 
@@ -101,14 +108,16 @@ void add_retract(CLI::App& app, Context& ctx) {
     if (rec->author() != key->public_key())
       return void(ctx.exit_code = report(p::make_error(
                       p::ErrorCode::invalid_argument,
-                      "release " + p::to_hex(rec->id()) + " was signed by " + rec->author().to_text() +
-                          ", not by " + key->public_key().to_text() + "; only its author can retract it (--key)")));
+                      "release " + p::to_hex(rec->id()) + " was signed by " + rec->author().to_text() + ", not by " +
+                          key->public_key().to_text() + "; only its author can retract it (--key)")));
     auto id = rec->id();
-    ctx.exit_code = sign_and_store(**node, *key, "retraction", a->json, [&](sc::RecordBody::Builder b) {
-      auto r = b.initPayload().initRetraction();
-      r.setRelease(as_data(id));
-      r.setReason(a->reason);
-    }, {{"release", p::to_hex(id)}});
+    ctx.exit_code = sign_and_store(**node, *key, "retraction", a->json,
+                                   [&](sc::RecordBody::Builder b) {
+                                     auto r = b.initPayload().initRetraction();
+                                     r.setRelease(as_data(id));
+                                     r.setReason(a->reason);
+                                   },
+                                   {{"release", p::to_hex(id)}});
   });
 }
 
@@ -119,7 +128,8 @@ void add_profile(CLI::App& app, Context& ctx) {
     bool json = false;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("profile", "Set your public profile: display name, bio, avatar, links (a new one replaces yours)");
+  auto* cmd = app.add_subcommand(
+      "profile", "Set your public profile: display name, bio, avatar, links (a new one replaces yours)");
   cmd->add_option("--name", a->name, "Display name")->required();
   cmd->add_option("--bio", a->bio, "About you (Markdown)");
   cmd->add_option("--avatar", a->avatar, "An image (PNG/JPEG/WebP), added to this node's store");
@@ -137,14 +147,16 @@ void add_profile(CLI::App& app, Context& ctx) {
       if (!stored) return void(ctx.exit_code = report(stored.error()));
       avatar = stored->sha256;
     }
-    ctx.exit_code = sign_and_store(**node, *key, "profile", a->json, [&](sc::RecordBody::Builder b) {
-      auto r = b.initPayload().initProfile();
-      r.setDisplayName(a->name);
-      r.setBio(a->bio);
-      if (avatar) r.setAvatar(as_data(*avatar));
-      auto links = r.initLinks(static_cast<unsigned>(a->links.size()));
-      for (unsigned i = 0; i < a->links.size(); ++i) links.set(i, a->links[i]);
-    }, {{"name", a->name}});
+    ctx.exit_code = sign_and_store(**node, *key, "profile", a->json,
+                                   [&](sc::RecordBody::Builder b) {
+                                     auto r = b.initPayload().initProfile();
+                                     r.setDisplayName(a->name);
+                                     r.setBio(a->bio);
+                                     if (avatar) r.setAvatar(as_data(*avatar));
+                                     auto links = r.initLinks(static_cast<unsigned>(a->links.size()));
+                                     for (unsigned i = 0; i < a->links.size(); ++i) links.set(i, a->links[i]);
+                                   },
+                                   {{"name", a->name}});
   });
 }
 
@@ -154,7 +166,8 @@ void add_post_image(CLI::App& app, Context& ctx) {
     bool nsfw = false, json = false;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("post-image", "Share an image you made with a release, with its generation parameters");
+  auto* cmd =
+      app.add_subcommand("post-image", "Share an image you made with a release, with its generation parameters");
   cmd->add_option("image", a->image, "PNG, JPEG or WebP (parameters are read from it)")->required();
   cmd->add_option("--release", a->release, "Release id or any hash of its files")->required();
   cmd->add_option("--caption", a->caption, "Caption");
@@ -173,12 +186,14 @@ void add_post_image(CLI::App& app, Context& ctx) {
     p::ReleaseImage img = std::move(stored).value();
     img.nsfw = a->nsfw;
     auto id = rec->id();
-    ctx.exit_code = sign_and_store(**node, *key, "imagePost", a->json, [&](sc::RecordBody::Builder b) {
-      auto r = b.initPayload().initImagePost();
-      r.setRelease(as_data(id));
-      p::fill_sample_image(img, r.initImage());
-      r.setCaption(a->caption);
-    }, {{"release", p::to_hex(id)}, {"sha256", p::to_hex(img.sha256)}});
+    ctx.exit_code = sign_and_store(**node, *key, "imagePost", a->json,
+                                   [&](sc::RecordBody::Builder b) {
+                                     auto r = b.initPayload().initImagePost();
+                                     r.setRelease(as_data(id));
+                                     p::fill_sample_image(img, r.initImage());
+                                     r.setCaption(a->caption);
+                                   },
+                                   {{"release", p::to_hex(id)}, {"sha256", p::to_hex(img.sha256)}});
   });
 }
 
@@ -189,7 +204,8 @@ void add_rotate_key(CLI::App& app, Context& ctx) {
     bool revoke = false, trust_earlier = false, json = false;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("rotate-key", "Move your identity to a new key, signed by both; your releases show under the new one");
+  auto* cmd = app.add_subcommand(
+      "rotate-key", "Move your identity to a new key, signed by both; your releases show under the new one");
   cmd->add_option("--old", a->old_key, "The key you leave (default <data dir>/identity.key)");
   cmd->add_option("--new", a->new_key, "The key you move to (make one with `seedbank keygen --out FILE`)")->required();
   cmd->add_flag("--revoke", a->revoke,
@@ -234,28 +250,34 @@ void add_rotate_key(CLI::App& app, Context& ctx) {
                                                  std::to_string(p::kMaxKeptRecords) + "); use --trust-earlier")));
     }
     auto consent = new_key->sign(p::rotation_message(old_key->public_key(), new_key->public_key(), t));
-    auto bytes = p::sign_record(*old_key, ctx.global.network, t, [&](sc::RecordBody::Builder b) {
-      auto r = b.initPayload().initKeyRotation();
-      r.setNewKey(as_data(new_key->public_key().bytes));
-      r.setNewKeySignature(as_data(consent));
-      r.setRevokeOld(a->revoke);
-      r.setReason(a->reason);
-      r.setKeepListed(keep_listed);
-      auto list = r.initKeep(static_cast<unsigned>(keep.size()));
-      for (unsigned i = 0; i < keep.size(); ++i) list.set(i, as_data(keep[i]));
-    }, p::kDefaultWorkBits);
+    auto bytes = p::sign_record(
+        *old_key, ctx.global.network, t,
+        [&](sc::RecordBody::Builder b) {
+          auto r = b.initPayload().initKeyRotation();
+          r.setNewKey(as_data(new_key->public_key().bytes));
+          r.setNewKeySignature(as_data(consent));
+          r.setRevokeOld(a->revoke);
+          r.setReason(a->reason);
+          r.setKeepListed(keep_listed);
+          auto list = r.initKeep(static_cast<unsigned>(keep.size()));
+          for (unsigned i = 0; i < keep.size(); ++i) list.set(i, as_data(keep[i]));
+        },
+        p::kDefaultWorkBits);
     if (!bytes) return void(ctx.exit_code = report(bytes.error()));
     auto out = (*node)->index->ingest(*bytes, indexer::Durability::local);
     if (out.status == indexer::IngestStatus::rejected) return void(ctx.exit_code = report(out.error));
     (void)control_request((*node)->options.data_dir, {{"cmd", "rescan"}});
     if (a->json)
-      print_json({{"recordId", p::to_hex(out.id)}, {"kind", "keyRotation"}, {"old", old_key->public_key().to_text()},
-                  {"new", new_key->public_key().to_text()}, {"revoked", a->revoke},
+      print_json({{"recordId", p::to_hex(out.id)},
+                  {"kind", "keyRotation"},
+                  {"old", old_key->public_key().to_text()},
+                  {"new", new_key->public_key().to_text()},
+                  {"revoked", a->revoke},
                   {"kept", keep_listed ? nlohmann::ordered_json(keep.size()) : nlohmann::ordered_json(nullptr)}});
     else
       std::cout << "key rotation " << p::to_hex(out.id) << ": " << old_key->public_key().to_text() << " -> "
                 << new_key->public_key().to_text()
-                << (!a->revoke      ? ""
+                << (!a->revoke    ? ""
                     : keep_listed ? " (old key revoked; its " + std::to_string(keep.size()) +
                                         " records held here still count, nothing else it signed does)"
                                   : " (old key revoked; records it dated earlier still count)")
@@ -285,34 +307,45 @@ void add_deny_list(CLI::App& app, Context& ctx) {
     std::vector<std::pair<int, p::Bytes>> entries;  // 0 release, 1 hash, 2 creator
     for (const auto& r : a->releases) {
       auto id = p::from_hex_fixed<32>(r);
-      if (!id) return void(ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument, "--release " + r + " is not a release id (64 hex digits)")));
+      if (!id)
+        return void(ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument,
+                                                         "--release " + r + " is not a release id (64 hex digits)")));
       entries.emplace_back(0, p::Bytes(id->begin(), id->end()));
     }
     for (const auto& h : a->hashes) {
       auto sha = p::from_hex_fixed<32>(h.rfind("sha256:", 0) == 0 ? h.substr(7) : h);
-      if (!sha) return void(ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument, "--hash " + h + " is not a SHA-256 (64 hex digits)")));
+      if (!sha)
+        return void(ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument,
+                                                         "--hash " + h + " is not a SHA-256 (64 hex digits)")));
       entries.emplace_back(1, p::Bytes(sha->begin(), sha->end()));
     }
     for (const auto& c : a->creators) {
       auto pk = p::PublicKey::from_text(c);
-      if (!pk) return void(ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument, "--creator " + c + " is not a public key (sbpk1...)")));
+      if (!pk)
+        return void(ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument,
+                                                         "--creator " + c + " is not a public key (sbpk1...)")));
       entries.emplace_back(2, p::Bytes(pk->bytes.begin(), pk->bytes.end()));
     }
     auto node = open_node(ctx);
     if (!node) return void(ctx.exit_code = report(node.error()));
-    ctx.exit_code = sign_and_store(**node, *key, "denyList", a->json, [&](sc::RecordBody::Builder b) {
-      auto list = b.initPayload().initDenyList();
-      list.setName(a->name);
-      auto out = list.initEntries(static_cast<unsigned>(entries.size()));
-      for (unsigned i = 0; i < entries.size(); ++i) {
-        auto target = out[i].initTarget();
-        auto bytes = as_data(entries[i].second);
-        if (entries[i].first == 0) target.setRelease(bytes);
-        else if (entries[i].first == 1) target.setContentHash(bytes);
-        else target.setCreator(bytes);
-        out[i].setReason(a->reason);
-      }
-    }, {{"name", a->name}, {"entries", entries.size()}});
+    ctx.exit_code = sign_and_store(**node, *key, "denyList", a->json,
+                                   [&](sc::RecordBody::Builder b) {
+                                     auto list = b.initPayload().initDenyList();
+                                     list.setName(a->name);
+                                     auto out = list.initEntries(static_cast<unsigned>(entries.size()));
+                                     for (unsigned i = 0; i < entries.size(); ++i) {
+                                       auto target = out[i].initTarget();
+                                       auto bytes = as_data(entries[i].second);
+                                       if (entries[i].first == 0)
+                                         target.setRelease(bytes);
+                                       else if (entries[i].first == 1)
+                                         target.setContentHash(bytes);
+                                       else
+                                         target.setCreator(bytes);
+                                       out[i].setReason(a->reason);
+                                     }
+                                   },
+                                   {{"name", a->name}, {"entries", entries.size()}});
   });
 }
 
@@ -351,8 +384,9 @@ void add_local_list(CLI::App& app, Context& ctx, const char* command, const char
     return static_cast<int>(kOk);
   };
   auto* add = cmd->add_subcommand("add", "Add one");
-  add->add_option("item", *item, std::string(list) == std::string("follows") ? "Creator key (sbpk1...)"
-                                                                             : "Release id or any hash of its files")
+  add->add_option(
+         "item", *item,
+         std::string(list) == std::string("follows") ? "Creator key (sbpk1...)" : "Release id or any hash of its files")
       ->required();
   add->callback([&ctx, change] { ctx.exit_code = change(true); });
   auto* remove = cmd->add_subcommand("remove", "Remove one");
@@ -364,7 +398,8 @@ void add_local_list(CLI::App& app, Context& ctx, const char* command, const char
     auto lists = read_local_lists(local_path(ctx));
     if (!lists) return void(ctx.exit_code = report(lists.error()));
     const auto& entries = list_named(*lists, list);
-    if (*json) print_json({{list, entries}});
+    if (*json)
+      print_json({{list, entries}});
     else
       for (const auto& v : entries) std::cout << v << "\n";
   });
@@ -374,27 +409,27 @@ void add_local_list(CLI::App& app, Context& ctx, const char* command, const char
   import->callback([&ctx, list, file] {
     if (!std::filesystem::exists(*file))
       return void(ctx.exit_code = report(p::make_error(p::ErrorCode::not_found, *file + ": no such file to import")));
-    auto theirs = read_local_lists(*file);
-    if (!theirs) return void(ctx.exit_code = report(theirs.error()));
-    for (const auto& v : list_named(*theirs, list)) {
-      bool ok = std::string(list) == "follows" ? p::PublicKey::from_text(v).has_value()
-                                               : p::from_hex_fixed<32>(v).has_value();
-      if (!ok)
-        return void(ctx.exit_code = report(p::make_error(
-                        p::ErrorCode::malformed, *file + ": '" + v + "' is not a " +
-                                                     (std::string(list) == "follows" ? "creator key" : "release id"))));
-    }
-    auto path = local_path(ctx);
-    auto mine = read_local_lists(path);
-    if (!mine) return void(ctx.exit_code = report(mine.error()));
-    std::size_t added = 0;
-    for (const auto& v : list_named(*theirs, list)) added += set_listed(list_named(*mine, list), v, true);
-    if (auto st = write_local_lists(path, *mine); !st) return void(ctx.exit_code = report(st.error()));
-    std::cout << "imported " << added << " new " << list << "\n";
-  });
-}
-
+  auto theirs = read_local_lists(*file);
+  if (!theirs) return void(ctx.exit_code = report(theirs.error()));
+  for (const auto& v : list_named(*theirs, list)) {
+    bool ok =
+        std::string(list) == "follows" ? p::PublicKey::from_text(v).has_value() : p::from_hex_fixed<32>(v).has_value();
+    if (!ok)
+      return void(ctx.exit_code = report(p::make_error(
+                      p::ErrorCode::malformed, *file + ": '" + v + "' is not a " +
+                                                   (std::string(list) == "follows" ? "creator key" : "release id"))));
+  }
+  auto path = local_path(ctx);
+  auto mine = read_local_lists(path);
+  if (!mine) return void(ctx.exit_code = report(mine.error()));
+  std::size_t added = 0;
+  for (const auto& v : list_named(*theirs, list)) added += set_listed(list_named(*mine, list), v, true);
+  if (auto st = write_local_lists(path, *mine); !st) return void(ctx.exit_code = report(st.error()));
+  std::cout << "imported " << added << " new " << list << "\n";
+});
 }  // namespace
+
+}  // namespace seedbank::node::cli
 
 void add_community_commands(CLI::App& app, Context& ctx) {
   add_local_list(app, ctx, "favorite", "favorites", "favourite releases");

@@ -12,9 +12,9 @@
 #include "../control.h"
 #include "../files.h"
 #include "cli.h"
-#include "views.h"
 #include "seedbank/node/context.h"
 #include "seedbank/node/progress.h"
+#include "views.h"
 
 namespace seedbank::node::cli {
 namespace {
@@ -66,7 +66,8 @@ int run_fetch(const FetchArgs& a, const Context& ctx) {
   // Through the running node when there is one; otherwise an embedded session.
   std::function<p::Result<nlohmann::json>()> poll_status;
   std::unique_ptr<TorrentService> embedded;
-  nlohmann::json request = {{"cmd", "fetch"}, {"release", release_hex}, {"imagesOnly", a.images_only}, {"peers", a.peers}};
+  nlohmann::json request = {
+      {"cmd", "fetch"}, {"release", release_hex}, {"imagesOnly", a.images_only}, {"peers", a.peers}};
   auto reply = control_request(options.data_dir, request);
   if (reply) {
     if (reply->contains("error")) return report(p::make_error(p::ErrorCode::io, (*reply)["error"].get<std::string>()));
@@ -150,7 +151,6 @@ protocol::Result<protocol::Record> find_release(indexer::Index& index, const std
   }
   return index.get(releases[0]);
 }
-
 
 int follow_fetch(const std::function<p::Result<nlohmann::json>()>& poll_status, int timeout, bool quiet,
                  nlohmann::json* out, double* first_peer_seconds) {
@@ -244,8 +244,11 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
       return;
     }
     auto bytes = rec->bytes();
-    if (export_out->empty()) std::cout.write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
-    else std::ofstream(*export_out, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+    if (export_out->empty())
+      std::cout.write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+    else
+      std::ofstream(*export_out, std::ios::binary)
+          .write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
   });
   auto torrent_id = std::make_shared<std::string>();
   auto torrent_out = std::make_shared<std::string>();

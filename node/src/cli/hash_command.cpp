@@ -25,7 +25,8 @@ nlohmann::ordered_json to_json(const std::string& file, const protocol::FileDige
   };
   if (d.autov3) hashes["AutoV3"] = d.autov3_hex();
   nlohmann::ordered_json out = {{"file", file}, {"size", d.size}, {"hashes", hashes}};
-  out["piecesRoot"] = d.pieces_root ? nlohmann::ordered_json(protocol::to_hex(*d.pieces_root)) : nlohmann::ordered_json(nullptr);
+  out["piecesRoot"] =
+      d.pieces_root ? nlohmann::ordered_json(protocol::to_hex(*d.pieces_root)) : nlohmann::ordered_json(nullptr);
   out["autoV1WindowShort"] = d.autov1_window_short;
   if (d.autov3) out["autoV3Offset"] = d.autov3_offset;
   return out;
@@ -59,8 +60,10 @@ int run(const HashArgs& args) {
       if (args.json) all.push_back({{"file", file}, {"error", digests.error().message}});
       continue;
     }
-    if (args.json) all.push_back(to_json(file, *digests));
-    else print_text(file, *digests);
+    if (args.json)
+      all.push_back(to_json(file, *digests));
+    else
+      print_text(file, *digests);
   }
   if (args.json) print_json(all);
   return status;

@@ -43,8 +43,11 @@ nlohmann::ordered_json inspect_image(const std::string& path, const InspectArgs&
     *status = report(info.error());
     return {{"file", path}, {"error", info.error().message}};
   }
-  nlohmann::ordered_json out = {{"file", path}, {"kind", "image"}, {"mimeType", info->mime_type},
-                        {"width", info->width}, {"height", info->height}};
+  nlohmann::ordered_json out = {{"file", path},
+                                {"kind", "image"},
+                                {"mimeType", info->mime_type},
+                                {"width", info->width},
+                                {"height", info->height}};
   nlohmann::ordered_json text = nlohmann::ordered_json::object();
   for (const auto& [k, v] : info->text) text[k] = v;
   out["text"] = text;
@@ -62,17 +65,22 @@ nlohmann::ordered_json inspect_image(const std::string& path, const InspectArgs&
   return out;
 }
 
-nlohmann::ordered_json inspect_model(const std::string& path, const p::Bytes& prefix, const InspectArgs& args, int* status) {
+nlohmann::ordered_json inspect_model(const std::string& path, const p::Bytes& prefix, const InspectArgs& args,
+                                     int* status) {
   auto detection = p::detect_model_format(prefix, std::filesystem::path(path).filename().string());
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
-  nlohmann::ordered_json out = {{"file", path}, {"kind", "model"}, {"size", size},
-                        {"format", std::string(p::to_string(detection.format))}, {"unsafe", detection.unsafe},
-                        {"detail", detection.detail}};
+  nlohmann::ordered_json out = {{"file", path},
+                                {"kind", "model"},
+                                {"size", size},
+                                {"format", std::string(p::to_string(detection.format))},
+                                {"unsafe", detection.unsafe},
+                                {"detail", detection.detail}};
   if (!args.json) {
     std::cout << path << ": " << p::to_string(detection.format) << ", " << size << " bytes (" << human_bytes(size)
               << ")\n";
-    if (!detection.detail.empty()) std::cout << "  " << (detection.unsafe ? "UNSAFE: " : "") << detection.detail << "\n";
+    if (!detection.detail.empty())
+      std::cout << "  " << (detection.unsafe ? "UNSAFE: " : "") << detection.detail << "\n";
   }
   if (detection.format != p::ModelFileFormat::safetensors) return out;
 
@@ -93,9 +101,12 @@ nlohmann::ordered_json inspect_model(const std::string& path, const p::Bytes& pr
   nlohmann::ordered_json meta = nlohmann::ordered_json::object();
   for (const auto& [k, v] : header->metadata) meta[k] = v;
   auto hints = p::derive_model_hints(*header);
-  out["safetensors"] = {{"headerLength", header->header_length}, {"dataOffset", header->data_offset},
-                        {"tensorCount", header->tensors.size()}, {"parameterCount", static_cast<double>(params)},
-                        {"dtypes", dtypes}, {"metadata", meta}};
+  out["safetensors"] = {{"headerLength", header->header_length},
+                        {"dataOffset", header->data_offset},
+                        {"tensorCount", header->tensors.size()},
+                        {"parameterCount", static_cast<double>(params)},
+                        {"dtypes", dtypes},
+                        {"metadata", meta}};
   out["hints"] = model_hints_json(hints);
   if (!args.json) {
     std::cout << "  header: " << header->header_length << " bytes; tensor data from offset " << header->data_offset
@@ -126,8 +137,10 @@ int run(const InspectArgs& args) {
       all.push_back({{"file", file}, {"error", prefix.error().message}});
       continue;
     }
-    if (looks_like_image(*prefix)) all.push_back(inspect_image(file, args, &status));
-    else all.push_back(inspect_model(file, *prefix, args, &status));
+    if (looks_like_image(*prefix))
+      all.push_back(inspect_image(file, args, &status));
+    else
+      all.push_back(inspect_model(file, *prefix, args, &status));
   }
   if (args.json) print_json(args.files.size() == 1 ? all[0] : all);
   return status;

@@ -47,8 +47,8 @@ void add_peers_command(CLI::App& app, Context& ctx) {
     for (const auto& p : (*reply)["peers"])
       std::cout << "  " << p["address"].get<std::string>() << "  " << (p["outbound"].get<bool>() ? "out" : "in ")
                 << "  " << p["state"].get<std::string>() << "  " << p["nodeId"].get<std::string>() << "  "
-                << human_bytes(p["bytesIn"].get<std::uint64_t>()) << " in, " << human_bytes(p["bytesOut"].get<std::uint64_t>()) << " out, "
-                << p["recordsIn"] << " records in\n";
+                << human_bytes(p["bytesIn"].get<std::uint64_t>()) << " in, "
+                << human_bytes(p["bytesOut"].get<std::uint64_t>()) << " out, " << p["recordsIn"] << " records in\n";
   });
 }
 
@@ -75,7 +75,8 @@ void add_node_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--port-mapping", options->port_mapping, "Ask the router for a port (UPnP, NAT-PMP)");
   cmd->add_option("--download-limit", options->download_limit, "Download limit in bytes/s (0: none)");
   cmd->add_option("--upload-limit", options->upload_limit, "Upload limit in bytes/s (0: none)");
-  cmd->add_option("--store-quota", options->store_quota, "Refuse fetches that would grow the store past this many bytes");
+  cmd->add_option("--store-quota", options->store_quota,
+                  "Refuse fetches that would grow the store past this many bytes");
   cmd->add_option("--bt-log", options->log_file,
                   "Append libtorrent's log of connections, peers' messages and errors to FILE (to find out why a "
                   "download does not move; verbose)");
@@ -90,7 +91,8 @@ void add_node_command(CLI::App& app, Context& ctx) {
                   "Peer to start from: HOST:PORT, or a file listing them (repeatable; see bootstrap/README.md). "
                   "Without it: <data dir>/bootstrap.txt if present, and the peers remembered in peers.json");
   cmd->add_option("--outbound", gossip->outbound, "Gossip sessions to keep dialled (default 4)");
-  cmd->add_option("--sync-interval", *sync_ms, "Milliseconds between reconciliations with a random peer (default 10000)");
+  cmd->add_option("--sync-interval", *sync_ms,
+                  "Milliseconds between reconciliations with a random peer (default 10000)");
   cmd->add_flag("--no-gossip", *no_gossip, "Do not talk to other nodes (BitTorrent only)");
   auto config_file = std::make_shared<std::string>();
   cmd->add_option("--config", *config_file,
@@ -106,38 +108,40 @@ void add_node_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--no-v1-compat", *no_compat,
                 "Do not also seed each release as a plain v1 torrent (for clients that cannot load BEP 52 "
                 "torrents, e.g. aria2 1.36, Transmission 3)");
-  cmd->callback([&ctx, options, no_dht, no_compat, gossip, bootstrap, no_gossip, sync_ms, http, http_threads, config_file] {
-    NodeOptions node_options;
-    node_options.data_dir = ctx.global.resolved_data_dir();
-    node_options.network = ctx.global.network;
-    node_options.torrents = *options;
-    node_options.torrents.dht = !*no_dht;
-    node_options.torrents.v1_compat = !*no_compat;
-    node_options.gossip = *gossip;
-    node_options.gossip.sync_interval = std::chrono::milliseconds(std::max(100u, *sync_ms));
-    node_options.gossip_enabled = !*no_gossip;
-    node_options.http = *http;
-    node_options.http_threads = std::clamp(*http_threads, 1u, 64u);
-    auto peers = bootstrap_peers(node_options.data_dir, *bootstrap);
-    if (!peers) {
-      ctx.exit_code = report(peers.error());
-      return;
-    }
-    node_options.gossip.bootstrap = std::move(peers).value();
-    auto config = load_node_config(config_file->empty() ? config_path(node_options.data_dir) : std::filesystem::path(*config_file));
-    if (!config) {
-      ctx.exit_code = report(config.error());
-      return;
-    }
-    node_options.config = std::move(config).value();
-    auto node = NodeContext::open(node_options);
-    if (!node) {
-      ctx.exit_code = report(node.error());
-      return;
-    }
-    boost::asio::io_context io;
-    ctx.exit_code = run_node(**node, io);
-  });
+  cmd->callback(
+      [&ctx, options, no_dht, no_compat, gossip, bootstrap, no_gossip, sync_ms, http, http_threads, config_file] {
+        NodeOptions node_options;
+        node_options.data_dir = ctx.global.resolved_data_dir();
+        node_options.network = ctx.global.network;
+        node_options.torrents = *options;
+        node_options.torrents.dht = !*no_dht;
+        node_options.torrents.v1_compat = !*no_compat;
+        node_options.gossip = *gossip;
+        node_options.gossip.sync_interval = std::chrono::milliseconds(std::max(100u, *sync_ms));
+        node_options.gossip_enabled = !*no_gossip;
+        node_options.http = *http;
+        node_options.http_threads = std::clamp(*http_threads, 1u, 64u);
+        auto peers = bootstrap_peers(node_options.data_dir, *bootstrap);
+        if (!peers) {
+          ctx.exit_code = report(peers.error());
+          return;
+        }
+        node_options.gossip.bootstrap = std::move(peers).value();
+        auto config = load_node_config(config_file->empty() ? config_path(node_options.data_dir)
+                                                            : std::filesystem::path(*config_file));
+        if (!config) {
+          ctx.exit_code = report(config.error());
+          return;
+        }
+        node_options.config = std::move(config).value();
+        auto node = NodeContext::open(node_options);
+        if (!node) {
+          ctx.exit_code = report(node.error());
+          return;
+        }
+        boost::asio::io_context io;
+        ctx.exit_code = run_node(**node, io);
+      });
 }
 
 }  // namespace seedbank::node::cli

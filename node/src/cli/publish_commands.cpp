@@ -32,11 +32,13 @@ std::string join(const std::vector<std::string_view>& v) {
 
 nlohmann::ordered_json file_json(const PublishedFile& f) {
   const auto& d = f.digests;
-  nlohmann::ordered_json hashes = {{"SHA256", d.sha256_hex()}, {"AutoV1", d.autov1_hex()},
-                                   {"AutoV2", d.autov2_hex()}};
+  nlohmann::ordered_json hashes = {{"SHA256", d.sha256_hex()}, {"AutoV1", d.autov1_hex()}, {"AutoV2", d.autov2_hex()}};
   if (d.autov3) hashes["AutoV3"] = d.autov3_hex();
   hashes["CRC32"] = d.crc32_hex();
-  return {{"name", f.name}, {"kind", f.image ? "image" : "model"}, {"size", d.size}, {"hashes", hashes},
+  return {{"name", f.name},
+          {"kind", f.image ? "image" : "model"},
+          {"size", d.size},
+          {"hashes", hashes},
           {"piecesRoot", d.pieces_root ? nlohmann::ordered_json(p::to_hex(*d.pieces_root)) : nullptr},
           {"storedNew", f.stored_new}};
 }
@@ -106,13 +108,13 @@ int run_publish(const PublishArgs& a, const Context& ctx) {
                 {"version", release.getVersionName().cStr()},
                 {"type", std::string(p::model_type_name(release.getType()))},
                 {"baseModel", release.getBaseModel().cStr()},
-                {"supersedes", release.getSupersedes().size() ? nlohmann::ordered_json(p::to_hex(
-                                                                    p::ByteView(release.getSupersedes().begin(), 32)))
-                                                              : nullptr},
+                {"supersedes", release.getSupersedes().size()
+                                   ? nlohmann::ordered_json(p::to_hex(p::ByteView(release.getSupersedes().begin(), 32)))
+                                   : nullptr},
                 {"infoHashV2", p::to_hex(p::ByteView(t.getInfoHashV2().begin(), 32))},
-                {"infoHashV1", t.getInfoHashV1().size() ? nlohmann::ordered_json(p::to_hex(
-                                                              p::ByteView(t.getInfoHashV1().begin(), 20)))
-                                                        : nullptr},
+                {"infoHashV1", t.getInfoHashV1().size()
+                                   ? nlohmann::ordered_json(p::to_hex(p::ByteView(t.getInfoHashV1().begin(), 20)))
+                                   : nullptr},
                 {"torrentName", result->torrent_name},
                 {"pieceSize", result->piece_size},
                 {"magnet", result->magnet},
@@ -132,9 +134,8 @@ int run_publish(const PublishArgs& a, const Context& ctx) {
   for (const auto& f : result->files) {
     const auto& d = f.digests;
     std::cout << "  " << (f.image ? "image " : "file  ") << f.name << "  " << human_bytes(d.size) << "\n"
-              << "        SHA256 " << d.sha256_hex() << "  AutoV2 " << d.autov2_hex() << "  AutoV1 "
-              << d.autov1_hex() << (d.autov3 ? "  AutoV3 " + d.autov3_hex() : "") << "  CRC32 " << d.crc32_hex()
-              << "\n";
+              << "        SHA256 " << d.sha256_hex() << "  AutoV2 " << d.autov2_hex() << "  AutoV1 " << d.autov1_hex()
+              << (d.autov3 ? "  AutoV3 " + d.autov3_hex() : "") << "  CRC32 " << d.crc32_hex() << "\n";
   }
   std::cout << "  magnet   " << result->magnet << "\n";
   if (compat_magnet) std::cout << "  v1 only  " << *compat_magnet << "\n";
@@ -162,8 +163,8 @@ int run_releases(const ReleasesArgs& a, const Context& ctx) {
     q.type = static_cast<std::uint16_t>(*t);
   }
   if (a.mine) {
-    auto key = p::load_secret_key(a.key.empty() ? default_key_path((*node)->options.data_dir)
-                                                : std::filesystem::path(a.key));
+    auto key =
+        p::load_secret_key(a.key.empty() ? default_key_path((*node)->options.data_dir) : std::filesystem::path(a.key));
     if (!key) return report(key.error());
     q.creator = key->public_key();
   }
@@ -201,8 +202,10 @@ int run_releases(const ReleasesArgs& a, const Context& ctx) {
     if (page->next_cursor.empty()) break;
     q.cursor = page->next_cursor;
   }
-  if (a.json) print_json(out);
-  else if (shown == 0) std::cerr << "no releases in the local index\n";
+  if (a.json)
+    print_json(out);
+  else if (shown == 0)
+    std::cerr << "no releases in the local index\n";
   return kOk;
 }
 
@@ -211,8 +214,8 @@ int run_releases(const ReleasesArgs& a, const Context& ctx) {
 void add_publish_commands(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<PublishArgs>();
   auto* cmd = app.add_subcommand("publish", "Publish model files and sample images as a signed, seedable release");
-  cmd->footer("Types: " + join(p::model_type_names()) + "\nBase models (Civitai's names): " +
-              join(p::known_base_models()) +
+  cmd->footer("Types: " + join(p::model_type_names()) +
+              "\nBase models (Civitai's names): " + join(p::known_base_models()) +
               "\n  (others are accepted with a warning)\n"
               "Fields you leave out are taken from --from-civitai, then from the safetensors\n"
               "metadata (type, base model, trigger words). Every file is hashed in one read; the\n"
@@ -236,8 +239,9 @@ void add_publish_commands(CLI::App& app, Context& ctx) {
   cmd->add_flag("--same-license", a->same_license, "Derivatives keep these permissions (allowDifferentLicense false)");
   cmd->add_option("--image", a->images, "A sample image, PNG/JPEG/WebP (repeatable)");
   cmd->add_option("--from-civitai", a->civitai, "Import fields from a .civitai.info or Civitai model-version JSON");
-  cmd->add_option("--supersedes", a->supersedes, "Release id this version replaces (default: your latest release "
-                                                 "of the same model)");
+  cmd->add_option("--supersedes", a->supersedes,
+                  "Release id this version replaces (default: your latest release "
+                  "of the same model)");
   cmd->add_option("--tracker", a->trackers, "Announce URL to record in the release (repeatable)");
   cmd->add_flag("--nsfw", a->nsfw, "Mark the release NSFW");
   cmd->add_flag("--v2-only", a->v2_only, "BitTorrent v2 only (smaller; v1-only clients cannot fetch it)");

@@ -6,10 +6,10 @@
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
-#include <functional>
-#include <random>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -52,18 +52,28 @@ std::string layout_folder(const std::string& layout, schema::ModelType type) {
   using T = schema::ModelType;
   bool comfy = layout == "comfyui";
   switch (type) {
-    case T::CHECKPOINT: return comfy ? "checkpoints" : "Stable-diffusion";
+    case T::CHECKPOINT:
+      return comfy ? "checkpoints" : "Stable-diffusion";
     case T::LORA:
     case T::LOCON:
-    case T::DORA: return comfy ? "loras" : "Lora";
-    case T::TEXTUAL_INVERSION: return comfy ? "embeddings" : "../embeddings";  // A1111 keeps them beside models/
-    case T::HYPERNETWORK: return "hypernetworks";
-    case T::VAE: return comfy ? "vae" : "VAE";
-    case T::CONTROLNET: return comfy ? "controlnet" : "ControlNet";
-    case T::UPSCALER: return comfy ? "upscale_models" : "ESRGAN";
-    case T::MOTION_MODULE: return comfy ? "animatediff_models" : "AnimateDiff";
-    case T::DETECTION: return comfy ? "ultralytics" : "adetailer";
-    default: return "";
+    case T::DORA:
+      return comfy ? "loras" : "Lora";
+    case T::TEXTUAL_INVERSION:
+      return comfy ? "embeddings" : "../embeddings";  // A1111 keeps them beside models/
+    case T::HYPERNETWORK:
+      return "hypernetworks";
+    case T::VAE:
+      return comfy ? "vae" : "VAE";
+    case T::CONTROLNET:
+      return comfy ? "controlnet" : "ControlNet";
+    case T::UPSCALER:
+      return comfy ? "upscale_models" : "ESRGAN";
+    case T::MOTION_MODULE:
+      return comfy ? "animatediff_models" : "AnimateDiff";
+    case T::DETECTION:
+      return comfy ? "ultralytics" : "adetailer";
+    default:
+      return "";
   }
 }
 
@@ -211,8 +221,9 @@ class Network {
       if (!reply) return reply.error();
       if (reply->contains("error")) return p::make_error(p::ErrorCode::io, (*reply)["error"].get<std::string>());
       auto dir = node_.options.data_dir;
-      return std::function<p::Result<nlohmann::json>()>(
-          [dir, release_hex] { return control_request(dir, {{"cmd", "torrent"}, {"release", release_hex}}); });
+      return std::function<p::Result<nlohmann::json>()>([dir, release_hex] {
+        return control_request(dir, {{"cmd", "torrent"}, {"release", release_hex}});
+      });
     }
     start_gossip();
     if (!torrents_) {  // one session for every fetch of this command
@@ -240,20 +251,20 @@ class Network {
     }
     if (auto st = torrents_->fetch_files(rec, files, peers); !st) return st.error();
     auto last_ask = Clock::now();
-    return std::function<p::Result<nlohmann::json>()>([this, release_hex, ih, last_ask]() mutable
-                                                      -> p::Result<nlohmann::json> {
-      io_.poll();
-      torrents_->wait(std::chrono::milliseconds(20));
-      if (gossip_ && Clock::now() - last_ask > std::chrono::seconds(1)) {
-        last_ask = Clock::now();
-        gossip_->ask_seeders(ih);
-        auto seeders = gossip_->seeders_of(ih);
-        if (!seeders.empty()) torrents_->add_peers(release_hex, seeders);
-      }
-      auto s = torrents_->status_of(release_hex);
-      if (!s) return p::make_error(p::ErrorCode::internal, "the torrent vanished");
-      return nlohmann::json(torrent_status_json(*s));
-    });
+    return std::function<p::Result<nlohmann::json>()>(
+        [this, release_hex, ih, last_ask]() mutable -> p::Result<nlohmann::json> {
+          io_.poll();
+          torrents_->wait(std::chrono::milliseconds(20));
+          if (gossip_ && Clock::now() - last_ask > std::chrono::seconds(1)) {
+            last_ask = Clock::now();
+            gossip_->ask_seeders(ih);
+            auto seeders = gossip_->seeders_of(ih);
+            if (!seeders.empty()) torrents_->add_peers(release_hex, seeders);
+          }
+          auto s = torrents_->status_of(release_hex);
+          if (!s) return p::make_error(p::ErrorCode::internal, "the torrent vanished");
+          return nlohmann::json(torrent_status_json(*s));
+        });
   }
 
  private:
@@ -307,8 +318,10 @@ std::vector<std::string> write_sidecars(const p::Record& rec, NodeContext& node,
   auto info = fs::path(stem.string() + ".civitai.info");
   if (overwrite || !fs::exists(info)) {
     auto st = write_file_atomically(info, civitai_model_version(rec, *node.index).dump(2) + "\n");
-    if (st) written.push_back(info.string());
-    else std::cerr << "seedbank: " << st.error().message << "\n";
+    if (st)
+      written.push_back(info.string());
+    else
+      std::cerr << "seedbank: " << st.error().message << "\n";
   }
   auto r = rec.body().getPayload().getRelease();
   auto preview = fs::path(stem.string() + ".preview.png");
@@ -317,8 +330,10 @@ std::vector<std::string> write_sidecars(const p::Record& rec, NodeContext& node,
     std::memcpy(sha.data(), r.getImages()[0].getSha256().begin(), 32);
     if (node.store->contains(sha)) {
       auto st = place_from_store(*node.store, sha, preview);
-      if (st) written.push_back(preview.string());
-      else std::cerr << "seedbank: " << st.error().message << "\n";
+      if (st)
+        written.push_back(preview.string());
+      else
+        std::cerr << "seedbank: " << st.error().message << "\n";
     }
   }
   return written;
@@ -349,10 +364,10 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
     return kNoPeers;
   }
   if (candidates->empty())
-    return report(p::make_error(p::ErrorCode::not_found,
-                                "no model file with hash " + a.hash + " in the local index or on " +
-                                    std::to_string(asked) + " peers; check the hash, or connect to more peers "
-                                    "(--bootstrap HOST:PORT)"));
+    return report(p::make_error(p::ErrorCode::not_found, "no model file with hash " + a.hash +
+                                                             " in the local index or on " + std::to_string(asked) +
+                                                             " peers; check the hash, or connect to more peers "
+                                                             "(--bootstrap HOST:PORT)"));
   std::size_t choice = 0;
   if (candidates->size() > 1 && !a.first && a.pick == 0) {
     std::cerr << "seedbank: " << a.hash << " matches " << candidates->size()
@@ -371,8 +386,9 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
   }
   if (a.pick > 0) {
     if (static_cast<std::size_t>(a.pick) > candidates->size())
-      return report(p::make_error(p::ErrorCode::invalid_argument, "--pick " + std::to_string(a.pick) + ": there are only " +
-                                                                      std::to_string(candidates->size()) + " matches"));
+      return report(p::make_error(
+          p::ErrorCode::invalid_argument,
+          "--pick " + std::to_string(a.pick) + ": there are only " + std::to_string(candidates->size()) + " matches"));
     choice = static_cast<std::size_t>(a.pick - 1);
   }
   const auto& c = (*candidates)[choice];
@@ -387,33 +403,33 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
   if (!a.layout.empty()) {
     auto sub = layout_folder(a.layout, r.getType());
     if (sub.empty())
-      return report(p::make_error(p::ErrorCode::invalid_argument,
-                                  std::string(p::model_type_name(r.getType())) + " models have no folder in " +
-                                      a.layout + "; use --out DIR"));
+      return report(p::make_error(
+          p::ErrorCode::invalid_argument,
+          std::string(p::model_type_name(r.getType())) + " models have no folder in " + a.layout + "; use --out DIR"));
     dir = (fs::path(a.models_dir) / sub).lexically_normal();
   }
   fs::path dest = dir / f.name;
 
   if (!a.json) {
-    std::cerr << r.getModelName().cStr() << " " << r.getVersionName().cStr() << "  ("
-              << p::model_type_name(r.getType()) << (r.getBaseModel().size() ? ", " : "") << r.getBaseModel().cStr()
-              << ")\n"
+    std::cerr << r.getModelName().cStr() << " " << r.getVersionName().cStr() << "  (" << p::model_type_name(r.getType())
+              << (r.getBaseModel().size() ? ", " : "") << r.getBaseModel().cStr() << ")\n"
               << "  creator  " << creator << (name.empty() ? "" : " (" + name + ")") << "\n"
               << "  file     " << f.name << "  " << human_bytes(f.size) << "  SHA256 " << p::to_hex_upper(f.sha256)
               << "\n"
               << "  license  " << license_text(r.getLicense()) << "\n"
-              << "  found    by " << c.matched_as << " in the " << found_via << ", release "
-              << p::to_hex(rec->id()) << "\n"
+              << "  found    by " << c.matched_as << " in the " << found_via << ", release " << p::to_hex(rec->id())
+              << "\n"
               << "  to       " << dest.string() << "\n";
   }
 
   bool already = false, fetched = false;
   if (fs::exists(dest)) {
     auto have = sha256_of_file(dest);
-    if (have && *have == f.sha256) already = true;
+    if (have && *have == f.sha256)
+      already = true;
     else if (have)
-      return report(p::make_error(p::ErrorCode::conflict, dest.string() +
-                                                              " exists with other content; move it away or choose --out"));
+      return report(p::make_error(p::ErrorCode::conflict,
+                                  dest.string() + " exists with other content; move it away or choose --out"));
   }
   nlohmann::json last;
   double connect_s = -1, transfer_s = 0, place_s = 0;
@@ -446,8 +462,11 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
       {"creator", creator},
       {"creatorName", name},
       {"license", license_text(r.getLicense())},
-      {"file", {{"name", f.name}, {"size", f.size}, {"SHA256", p::to_hex_upper(f.sha256)},
-                {"AutoV2", p::to_hex_upper(f.sha256).substr(0, 10)}}},
+      {"file",
+       {{"name", f.name},
+        {"size", f.size},
+        {"SHA256", p::to_hex_upper(f.sha256)},
+        {"AutoV2", p::to_hex_upper(f.sha256).substr(0, 10)}}},
       {"matchedAs", c.matched_as},
       {"foundIn", found_via},
       {"lookupMs", lookup_ms},
@@ -461,7 +480,8 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
       {"alreadyPresent", already},
       {"fetched", fetched},
       {"sidecars", sidecars}};
-  if (a.json) print_json(out);
+  if (a.json)
+    print_json(out);
   else
     std::cerr << (already ? "already there, verified: " : "verified: ") << dest.string()
               << (sidecars.empty() ? "" : " (+" + std::to_string(sidecars.size()) + " sidecars)") << "\n";

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
-#include <deque>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -19,11 +19,11 @@
 #include "http/file_source.h"
 #include "http/thumbnail.h"
 #include "http/web_assets.h"
+#include "json_out.h"
 #include "seedbank/protocol/http_target.h"
 #include "seedbank/protocol/image_meta.h"
 #include "seedbank/protocol/keys.h"
 #include "seedbank/protocol/release.h"
-#include "json_out.h"
 
 namespace seedbank::node {
 
@@ -34,8 +34,8 @@ using p::HttpTarget;
 
 namespace {
 
-constexpr std::size_t kDefaultLimit = 100;         // Civitai's default page size
-constexpr std::size_t kMaxPageWalk = 10000;         // items a `page` parameter may skip
+constexpr std::size_t kDefaultLimit = 100;                      // Civitai's default page size
+constexpr std::size_t kMaxPageWalk = 10000;                     // items a `page` parameter may skip
 constexpr auto kImageFetchInterval = std::chrono::seconds(30);  // per release
 constexpr auto kRankingLifetime = std::chrono::seconds(5);      // "Most Downloaded" order is reused this long
 constexpr std::size_t kApiFetchesPerMinute = 30;                // fetches HTTP clients may start (images, files)
@@ -94,7 +94,6 @@ std::string content_disposition(const std::string& name) {
   return out;
 }
 
-
 }  // namespace
 
 struct Api::Impl {
@@ -110,9 +109,9 @@ struct Api::Impl {
   std::mutex local_mutex;  // local.json: one change at a time
   std::mutex thumb_mutex;
   std::condition_variable thumb_cv;
-  int thumbs_running = 0;  // started for HTTP clients, last minute
-  std::string listen_address;                                      // fallback for URLs without a Host
-  bool loopback_only = false;                                      // then Host must name this machine
+  int thumbs_running = 0;      // started for HTTP clients, last minute
+  std::string listen_address;  // fallback for URLs without a Host
+  bool loopback_only = false;  // then Host must name this machine
   struct Ranked {
     indexer::ModelKey model;
     std::uint64_t seeders;
@@ -276,16 +275,21 @@ struct Api::Impl {
     }
     if (auto period = t.get("period")) {
       std::uint64_t day = 86400000ull, span = 0;
-      if (*period == "Day") span = day;
-      else if (*period == "Week") span = 7 * day;
-      else if (*period == "Month") span = 30 * day;
-      else if (*period == "Year") span = 365 * day;
+      if (*period == "Day")
+        span = day;
+      else if (*period == "Week")
+        span = 7 * day;
+      else if (*period == "Month")
+        span = 30 * day;
+      else if (*period == "Year")
+        span = 365 * day;
       else if (*period != "AllTime")
-        return p::make_error(p::ErrorCode::invalid_argument,
-                             "period: '" + period->substr(0, 100) + "' is not a period; use AllTime, Year, Month, Week or Day");
-      auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                std::chrono::system_clock::now().time_since_epoch())
-                                                .count());
+        return p::make_error(
+            p::ErrorCode::invalid_argument,
+            "period: '" + period->substr(0, 100) + "' is not a period; use AllTime, Year, Month, Week or Day");
+      auto now = static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count());
       if (span) q.created_after_ms = now > span ? now - span : 0;
     }
     auto nsfw = p::bool_param(t, "nsfw");
@@ -329,7 +333,8 @@ struct Api::Impl {
     if (cursor.empty() || cursor[0] == 'd') {
       if (cursor.size() > 1) {
         auto n = parse_number(std::string_view(cursor).substr(1));
-        if (!n) return p::make_error(p::ErrorCode::invalid_argument, "cursor '" + cursor + "' is not one this node returned");
+        if (!n)
+          return p::make_error(p::ErrorCode::invalid_argument, "cursor '" + cursor + "' is not one this node returned");
         offset = *n;
       }
       for (; offset < ranking.size() && heads.size() < l.limit; ++offset) {
@@ -374,7 +379,8 @@ struct Api::Impl {
       if (!matches || matches->empty()) continue;
       auto rec = index.get((*matches)[0].release);
       if (!rec || rec->kind() != p::RecordKind::release) continue;
-      per_model[indexer::model_key(rec->author(), rec->body().getPayload().getRelease().getModelSlug().cStr())] += count;
+      per_model[indexer::model_key(rec->author(), rec->body().getPayload().getRelease().getModelSlug().cStr())] +=
+          count;
     }
     for (const auto& [key, count] : per_model) ranking.push_back({key, count});
     std::stable_sort(ranking.begin(), ranking.end(), [](auto& a, auto& b) { return a.seeders > b.seeders; });
@@ -410,7 +416,9 @@ struct Api::Impl {
         cursor = skipped->second;
         if (cursor.empty()) break;
       }
-      if (cursor.empty() && **page_number > 1) return json_response(200, json{{"items", json::array()}, {"metadata", {{"currentPage", **page_number}, {"pageSize", l->limit}}}});
+      if (cursor.empty() && **page_number > 1)
+        return json_response(200, json{{"items", json::array()},
+                                       {"metadata", {{"currentPage", **page_number}, {"pageSize", l->limit}}}});
     }
     auto result = model_page(*l, cursor);
     if (!result) return error_response(400, result.error().message);
@@ -550,7 +558,8 @@ struct Api::Impl {
           if (auto rec = index.get(id); rec && !config.refuses(*rec, index)) releases.push_back(std::move(*rec));
     } else {
       if (auto v = t.get("username"); v && !v->empty()) {
-        if (auto key = p::PublicKey::from_text(*v)) q.creator = *key;
+        if (auto key = p::PublicKey::from_text(*v))
+          q.creator = *key;
         else if (q.any_creator = index.keys_named(*v); q.any_creator.empty())
           return json_response(200, json{{"items", json::array()}, {"metadata", json::object()}});
       }
@@ -576,22 +585,22 @@ struct Api::Impl {
         write_generation_meta(m, p::read_generation(img.getGeneration()));
         return m.take();
       }());
-      items.push_back({{"id", civitai_id(digest_of(img.getSha256()))},
-                       {"url", links.base_url + "/api/images/" + sha},
-                       {"hash", sha},
-                       {"width", img.getWidth()},
-                       {"height", img.getHeight()},
-                       {"nsfw", img.getNsfw()},
-                       {"nsfwLevel", img.getNsfw() ? "X" : "None"},
-                       {"createdAt", iso8601(by.created_at())},
-                       {"postId", post_id ? json(*post_id) : json(nullptr)},
-                       {"stats", {{"cryCount", 0}, {"laughCount", 0}, {"likeCount", 0}, {"heartCount", 0}, {"commentCount", 0}}},
-                       {"meta", meta.empty() ? json(nullptr) : json(meta)},
-                       {"username", username_of(index, by.author())},
-                       {"baseModel", r.getBaseModel().cStr()},
-                       {"modelVersionId", civitai_id(release.id())},
-                       {"seedbank", {{"releaseId", p::to_hex(release.id())}, {"name", img.getName().cStr()},
-                                     {"sha256", sha}}}});
+      items.push_back(
+          {{"id", civitai_id(digest_of(img.getSha256()))},
+           {"url", links.base_url + "/api/images/" + sha},
+           {"hash", sha},
+           {"width", img.getWidth()},
+           {"height", img.getHeight()},
+           {"nsfw", img.getNsfw()},
+           {"nsfwLevel", img.getNsfw() ? "X" : "None"},
+           {"createdAt", iso8601(by.created_at())},
+           {"postId", post_id ? json(*post_id) : json(nullptr)},
+           {"stats", {{"cryCount", 0}, {"laughCount", 0}, {"likeCount", 0}, {"heartCount", 0}, {"commentCount", 0}}},
+           {"meta", meta.empty() ? json(nullptr) : json(meta)},
+           {"username", username_of(index, by.author())},
+           {"baseModel", r.getBaseModel().cStr()},
+           {"modelVersionId", civitai_id(release.id())},
+           {"seedbank", {{"releaseId", p::to_hex(release.id())}, {"name", img.getName().cStr()}, {"sha256", sha}}}});
     };
     auto emit = [&](const p::Record& rec) {
       for (auto img : rec.body().getPayload().getRelease().getImages()) emit_image(rec, img, rec, std::nullopt);
@@ -676,7 +685,8 @@ struct Api::Impl {
     auto base = base_for(request);
     json items = json::array();
     for (const auto& tag : tags)
-      items.push_back({{"name", tag.name}, {"modelCount", tag.models},
+      items.push_back({{"name", tag.name},
+                       {"modelCount", tag.models},
                        {"link", base + "/api/v1/models?tag=" + p::percent_encode(tag.name)}});
     json metadata = {{"currentPage", page}, {"pageSize", want}};
     if (tags.size() == want) {
@@ -708,7 +718,8 @@ struct Api::Impl {
       auto page_number = p::integer_param(t, "page", 1, 1000000);
       if (!page_number) return error_response(400, page_number.error().message);
       std::uint64_t page = after ? 1 : page_number->value_or(1);
-      if ((page - 1) * want > kMaxPageWalk) return error_response(400, "page: too far; use cursor (metadata.nextCursor)");
+      if ((page - 1) * want > kMaxPageWalk)
+        return error_response(400, "page: too far; use cursor (metadata.nextCursor)");
       std::vector<indexer::CreatorCount> found;
       for (std::uint64_t i = 0; i < page; ++i) {
         found = index.creators(after, want);
@@ -728,7 +739,8 @@ struct Api::Impl {
     json metadata = {{"pageSize", want}};
     if (!next_cursor.empty()) {
       metadata["nextCursor"] = next_cursor;
-      metadata["nextPage"] = links.base_url + "/api/v1/creators?limit=" + std::to_string(want) + "&cursor=" + next_cursor;
+      metadata["nextPage"] =
+          links.base_url + "/api/v1/creators?limit=" + std::to_string(want) + "&cursor=" + next_cursor;
     }
     out.key("metadata").raw(metadata.dump()).end_object();
     return text_json(200, out.take());
@@ -769,8 +781,10 @@ struct Api::Impl {
       return error_response(403, "only the node's own machine can " + what +
                                      "; open the gallery there (http://127.0.0.1:PORT/) or use the seedbank command");
     if (!names_this_machine(request.host))
-      return error_response(403, "to " + what + ", name this machine in the address (127.0.0.1, localhost or [::1]), "
-                                 "not '" + request.host.substr(0, 100) + "'");
+      return error_response(403, "to " + what +
+                                     ", name this machine in the address (127.0.0.1, localhost or [::1]), "
+                                     "not '" +
+                                     request.host.substr(0, 100) + "'");
     if (request.sec_fetch_site == "cross-site" || request.sec_fetch_site == "same-site")
       return error_response(403, "another web site cannot " + what);
     if (!request.origin.empty() && request.origin != "http://" + request.host)
@@ -822,7 +836,8 @@ struct Api::Impl {
   std::variant<p::Sha256Digest, HttpResponse> body_image(const json& body, const char* field) {
     auto v = body.contains(field) && body[field].is_string() ? p::from_hex_fixed<32>(body[field].get<std::string>())
                                                              : std::nullopt;
-    if (!v) return error_response(400, std::string(field) + ": give the sha256 that POST /api/seedbank/images returned");
+    if (!v)
+      return error_response(400, std::string(field) + ": give the sha256 that POST /api/seedbank/images returned");
     if (!store.contains(*v))
       return error_response(404, std::string(field) + ": this node has no image " + p::to_hex(*v) +
                                      "; upload it with POST /api/seedbank/images first");
@@ -856,12 +871,14 @@ struct Api::Impl {
     if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
     auto id = std::get<p::Record>(rec).id();
     std::string review = text_field(b, "review");
-    return sign(std::get<p::SecretKey>(key), [&](sc::RecordBody::Builder rb) {
-      auto r = rb.initPayload().initRating();
-      r.setRelease(capnp::Data::Reader(id.data(), id.size()));
-      r.setStars(static_cast<std::uint8_t>(stars));
-      r.setReview(review);
-    }, {{"stars", stars}});
+    return sign(std::get<p::SecretKey>(key),
+                [&](sc::RecordBody::Builder rb) {
+                  auto r = rb.initPayload().initRating();
+                  r.setRelease(capnp::Data::Reader(id.data(), id.size()));
+                  r.setStars(static_cast<std::uint8_t>(stars));
+                  r.setReview(review);
+                },
+                {{"stars", stars}});
   }
 
   // POST /api/seedbank/images: the body is an image (PNG, JPEG, WebP) to
@@ -911,17 +928,19 @@ struct Api::Impl {
     auto img = read_image(store.path_of(std::get<p::Sha256Digest>(sha)));
     if (!img) return error_response(400, "the image: " + img.error().message);
     img->name = p::to_hex(img->sha256).substr(0, 16) + (img->mime_type == "image/png"    ? ".png"
-                                                         : img->mime_type == "image/webp" ? ".webp"
-                                                                                          : ".jpg");
+                                                        : img->mime_type == "image/webp" ? ".webp"
+                                                                                         : ".jpg");
     img->nsfw = b.contains("nsfw") && b["nsfw"].is_boolean() && b["nsfw"].get<bool>();
     auto id = std::get<p::Record>(rec).id();
     std::string caption = text_field(b, "caption");
-    auto answer = sign(std::get<p::SecretKey>(key), [&](sc::RecordBody::Builder rb) {
-      auto r = rb.initPayload().initImagePost();
-      r.setRelease(capnp::Data::Reader(id.data(), id.size()));
-      p::fill_sample_image(*img, r.initImage());
-      r.setCaption(caption);
-    }, {{"sha256", p::to_hex(img->sha256)}});
+    auto answer = sign(std::get<p::SecretKey>(key),
+                       [&](sc::RecordBody::Builder rb) {
+                         auto r = rb.initPayload().initImagePost();
+                         r.setRelease(capnp::Data::Reader(id.data(), id.size()));
+                         p::fill_sample_image(*img, r.initImage());
+                         r.setCaption(caption);
+                       },
+                       {{"sha256", p::to_hex(img->sha256)}});
     if (answer.status == 200) {
       auto j = json::parse(answer.body);
       j["postId"] = civitai_id(*p::from_hex_fixed<32>(j["recordId"].get<std::string>()));
@@ -932,8 +951,9 @@ struct Api::Impl {
 
   // POST /api/seedbank/profile {displayName, bio, links, avatar}
   HttpResponse set_profile(const HttpRequest& request) {
-    auto body = own_json_body(request, "change this node's profile",
-                              "{\"displayName\": \"...\", \"bio\": \"...\", \"links\": [...], \"avatar\": \"<sha256>\"}");
+    auto body =
+        own_json_body(request, "change this node's profile",
+                      "{\"displayName\": \"...\", \"bio\": \"...\", \"links\": [...], \"avatar\": \"<sha256>\"}");
     if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
     auto& b = std::get<json>(body);
     std::string name = text_field(b, "displayName");  // its limit is the record's, with its message
@@ -954,21 +974,23 @@ struct Api::Impl {
     auto key = identity();
     if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
     std::string bio = text_field(b, "bio");
-    return sign(std::get<p::SecretKey>(key), [&](sc::RecordBody::Builder rb) {
-      auto r = rb.initPayload().initProfile();
-      r.setDisplayName(name);
-      r.setBio(bio);
-      if (avatar) r.setAvatar(capnp::Data::Reader(avatar->data(), avatar->size()));
-      auto list = r.initLinks(static_cast<unsigned>(links.size()));
-      for (unsigned i = 0; i < links.size(); ++i) list.set(i, links[i]);
-    }, {{"displayName", name}});
+    return sign(std::get<p::SecretKey>(key),
+                [&](sc::RecordBody::Builder rb) {
+                  auto r = rb.initPayload().initProfile();
+                  r.setDisplayName(name);
+                  r.setBio(bio);
+                  if (avatar) r.setAvatar(capnp::Data::Reader(avatar->data(), avatar->size()));
+                  auto list = r.initLinks(static_cast<unsigned>(links.size()));
+                  for (unsigned i = 0; i < links.size(); ++i) list.set(i, links[i]);
+                },
+                {{"displayName", name}});
   }
 
   // POST /api/seedbank/retractions {modelVersionId, reason}: the node's
   // identity must be the release's author.
   HttpResponse retract(const HttpRequest& request) {
-    auto body = own_json_body(request, "retract releases with this node's key",
-                              "{\"modelVersionId\": N, \"reason\": \"...\"}");
+    auto body =
+        own_json_body(request, "retract releases with this node's key", "{\"modelVersionId\": N, \"reason\": \"...\"}");
     if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
     auto& b = std::get<json>(body);
     auto rec = body_release(b);
@@ -983,11 +1005,13 @@ struct Api::Impl {
                                      k.public_key().to_text());
     auto id = release.id();
     std::string reason = text_field(b, "reason");
-    return sign(k, [&](sc::RecordBody::Builder rb) {
-      auto r = rb.initPayload().initRetraction();
-      r.setRelease(capnp::Data::Reader(id.data(), id.size()));
-      r.setReason(reason);
-    }, {{"releaseId", p::to_hex(id)}});
+    return sign(k,
+                [&](sc::RecordBody::Builder rb) {
+                  auto r = rb.initPayload().initRetraction();
+                  r.setRelease(capnp::Data::Reader(id.data(), id.size()));
+                  r.setReason(reason);
+                },
+                {{"releaseId", p::to_hex(id)}});
   }
 
   // ---- favourites and follows (this node's own, never gossiped) ----
@@ -995,7 +1019,8 @@ struct Api::Impl {
   json favorites_json(const LocalLists& lists) {
     json out = json::array();
     for (const auto& hex : lists.favorites)
-      if (auto id = p::from_hex_fixed<32>(hex)) out.push_back({{"releaseId", hex}, {"modelVersionId", civitai_id(*id)}});
+      if (auto id = p::from_hex_fixed<32>(hex))
+        out.push_back({{"releaseId", hex}, {"modelVersionId", civitai_id(*id)}});
     return out;
   }
 
@@ -1025,7 +1050,8 @@ struct Api::Impl {
     if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
     auto& b = std::get<json>(body);
     const char* flag = follows ? "follow" : "favorite";
-    if (!b.contains(flag) || !b[flag].is_boolean()) return error_response(400, std::string(flag) + ": give true or false");
+    if (!b.contains(flag) || !b[flag].is_boolean())
+      return error_response(400, std::string(flag) + ": give true or false");
     std::string value;
     if (follows) {
       auto key = p::PublicKey::from_text(text_field(b, "creator", 200));
@@ -1113,7 +1139,8 @@ struct Api::Impl {
             fetching = true;
           }
       if (fetching) {
-        auto r = error_response(503, "image " + p::to_hex(*sha) + " is being fetched from peers; try again in a few seconds");
+        auto r = error_response(
+            503, "image " + p::to_hex(*sha) + " is being fetched from peers; try again in a few seconds");
         r.headers.emplace_back("Retry-After", "2");
         return r;
       }
@@ -1124,7 +1151,8 @@ struct Api::Impl {
           auto rec = index.get(m.release);
           if (!rec || config.refuses(*rec, index)) continue;
           fetch_images(request, *rec);
-          auto r = error_response(503, "image " + p::to_hex(*sha) + " is being fetched from peers; try again in a few seconds");
+          auto r = error_response(
+              503, "image " + p::to_hex(*sha) + " is being fetched from peers; try again in a few seconds");
           r.headers.emplace_back("Retry-After", "2");
           return r;
         }
@@ -1142,9 +1170,12 @@ struct Api::Impl {
       in.read(head.data(), static_cast<std::streamsize>(head.size()));
     }
     std::string mime = "application/octet-stream";
-    if (head.rfind("\x89PNG", 0) == 0) mime = "image/png";
-    else if (head.rfind("\xff\xd8", 0) == 0) mime = "image/jpeg";
-    else if (head.size() > 12 && head.compare(8, 4, "WEBP") == 0) mime = "image/webp";
+    if (head.rfind("\x89PNG", 0) == 0)
+      mime = "image/png";
+    else if (head.rfind("\xff\xd8", 0) == 0)
+      mime = "image/jpeg";
+    else if (head.size() > 12 && head.compare(8, 4, "WEBP") == 0)
+      mime = "image/webp";
     if (*width && mime != "application/octet-stream") {
       unsigned w = kThumbnailWidths[std::size(kThumbnailWidths) - 1];
       for (unsigned candidate : kThumbnailWidths)
@@ -1214,7 +1245,8 @@ struct Api::Impl {
     auto files = r.getFiles();
     if (files.size() == 0) return error_response(404, "model version " + std::to_string(*id) + " has no files");
     auto chosen = choose_file(r, t);
-    if (!chosen) return error_response(404, "model version " + std::to_string(*id) + " has no file matching the request");
+    if (!chosen)
+      return error_response(404, "model version " + std::to_string(*id) + " has no file matching the request");
     auto f = files[*chosen];
     auto sha = digest_of(f.getHashes().getSha256());
     HttpResponse res;
@@ -1228,7 +1260,8 @@ struct Api::Impl {
     }
     // Not here yet: fetch this file over BitTorrent (in piece order) and
     // stream it as its pieces pass their checks.
-    if (!link.run || !link.torrents) return error_response(503, "this node does not run BitTorrent; the file is not here");
+    if (!link.run || !link.torrents)
+      return error_response(503, "this node does not run BitTorrent; the file is not here");
     if (auto refused = may_fetch(request)) return *refused;
     auto watch = std::make_shared<DownloadWatch>();
     std::string name = f.getName().cStr();
@@ -1241,7 +1274,8 @@ struct Api::Impl {
         [watch, idx, release_id, torrents, gossip, name] {
           auto release = idx->get(release_id);
           TorrentService::FileProgress failed;
-          if (!release) failed.error = "the release left the index";
+          if (!release)
+            failed.error = "the release left the index";
           else if (auto st = torrents->fetch_files(*release, {name}, seeders_for(gossip, *release)); !st)
             failed.error = st.error().message;
           std::lock_guard lock(watch->mutex);
@@ -1326,8 +1360,9 @@ struct Api::Impl {
   std::optional<HttpResponse> may_fetch(const HttpRequest& request) {
     if (request.method == "HEAD") return error_response(503, "not on this node yet; a GET fetches it from peers");
     if (request.sec_fetch_site == "cross-site" || request.sec_fetch_site == "same-site")
-      return error_response(403, "another web site cannot make this node download; open the link from the node's own "
-                                 "gallery or a tool");
+      return error_response(403,
+                            "another web site cannot make this node download; open the link from the node's own "
+                            "gallery or a tool");
     std::lock_guard lock(mutex);
     auto now = std::chrono::steady_clock::now();
     while (!api_fetches.empty() && now - api_fetches.front() > std::chrono::minutes(1)) api_fetches.pop_front();

@@ -10,8 +10,8 @@
 #include <mutex>
 #include <optional>
 
-#include "server.h"
 #include "seedbank/node/torrents.h"
+#include "server.h"
 
 namespace seedbank::node {
 

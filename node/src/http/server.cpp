@@ -13,8 +13,8 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "seedbank/protocol/http_target.h"
@@ -36,7 +36,6 @@ bool names_this_machine(std::string_view host) {
   bool loopback_v4 = host.starts_with("127.") && host.find_first_not_of("0123456789.") == std::string_view::npos;
   return host == "localhost" || host == "[::1]" || loopback_v4 || host.ends_with(".localhost");
 }
-
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -121,8 +120,10 @@ struct HttpServer::Impl {
         std::string_view target(head.target().data(), head.target().size());
         // (Uploads act as the node's user: only from this machine.)
         if (head.method() != http::verb::post || !target.starts_with(kUploadTarget) || !is_loopback_ip(remote)) {
-          if (parser.content_length() && *parser.content_length() > kMaxRequestBody) ec = http::error::body_limit;
-          else parser.body_limit(kMaxRequestBody);
+          if (parser.content_length() && *parser.content_length() > kMaxRequestBody)
+            ec = http::error::body_limit;
+          else
+            parser.body_limit(kMaxRequestBody);
         }
         if (!ec) co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
       }
@@ -138,8 +139,8 @@ struct HttpServer::Impl {
         break;
       }
       if (ec) {
-        if (ec.category() == http::make_error_code(http::error::end_of_stream).category() && ec != http::error::end_of_stream &&
-            ec != http::error::partial_message) {
+        if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
+            ec != http::error::end_of_stream && ec != http::error::partial_message) {
           // Malformed: say so (best effort) and close.
           http::response<http::string_body> bad{http::status::bad_request, 11};
           bad.set(http::field::content_type, "application/json; charset=utf-8");
@@ -193,8 +194,8 @@ struct HttpServer::Impl {
     const bool head = req.method() == http::verb::head;
     if (!response.etag.empty() && response.status == 200) {
       auto inm = req[http::field::if_none_match];
-      if (!inm.empty() && (inm == response.etag || inm == "*" ||
-                           std::string(inm).find(response.etag) != std::string::npos)) {
+      if (!inm.empty() &&
+          (inm == response.etag || inm == "*" || std::string(inm).find(response.etag) != std::string::npos)) {
         http::response<http::empty_body> res{http::status::not_modified, req.version()};
         common_headers(res, response, keep, req.version());
         res.erase(http::field::content_type);
@@ -231,7 +232,8 @@ struct HttpServer::Impl {
     std::optional<protocol::ByteRange> range;
     if (response.status == 200 && req.count(http::field::range)) {
       auto if_range = req[http::field::if_range];
-      if (if_range.empty() || if_range == response.etag) range = protocol::parse_range(std::string(req[http::field::range]), size);
+      if (if_range.empty() || if_range == response.etag)
+        range = protocol::parse_range(std::string(req[http::field::range]), size);
     }
     if (range && range->unsatisfiable) {
       http::response<http::string_body> bad{http::status::range_not_satisfiable, req.version()};
@@ -268,7 +270,8 @@ struct HttpServer::Impl {
     std::uint64_t last_available = response.source->available();
     asio::steady_timer wait(stream.get_executor());
     while (at < end) {
-      auto n = response.source->read(at, chunk.data(), static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, end - at)));
+      auto n =
+          response.source->read(at, chunk.data(), static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, end - at)));
       if (!n) {  // the source failed: a short body tells the client
         std::fprintf(stderr, "seedbank node: HTTP %s stopped at byte %llu: %s\n", std::string(req.target()).c_str(),
                      static_cast<unsigned long long>(at), n.error().message.c_str());
@@ -325,15 +328,17 @@ protocol::Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpOption
     ec = asio::error::invalid_argument;
   }
   if (ec || port > 65535)
-    return protocol::make_error(protocol::ErrorCode::invalid_argument,
-                                "--http '" + options.listen + "' is not HOST:PORT with an IP address (e.g. 127.0.0.1:7480)");
+    return protocol::make_error(
+        protocol::ErrorCode::invalid_argument,
+        "--http '" + options.listen + "' is not HOST:PORT with an IP address (e.g. 127.0.0.1:7480)");
   tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
   impl->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(endpoint, ec);
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
-    return protocol::make_error(protocol::ErrorCode::io, "cannot serve HTTP on " + options.listen + ": " + ec.message() +
+    return protocol::make_error(protocol::ErrorCode::io, "cannot serve HTTP on " + options.listen + ": " +
+                                                             ec.message() +
                                                              "; pick another address with --http, or --http off");
   auto bound = impl->acceptor.local_endpoint();
   impl->listen = (bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string()) +

@@ -78,7 +78,7 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 struct HttpOptions {
   std::string listen = "127.0.0.1:7480";  // HOST:PORT; port 0 picks a free one
   unsigned threads = 2;
-  std::size_t max_connections = 1024;     // more are closed at once
+  std::size_t max_connections = 1024;  // more are closed at once
 };
 
 class HttpServer {

@@ -16,14 +16,18 @@ protocol::Result<std::string> make_thumbnail(p::ByteView image, unsigned width) 
   if (info->width == 0 || info->height == 0 ||
       static_cast<std::uint64_t>(info->width) * info->height > kMaxThumbnailSourcePixels)
     return p::make_error(p::ErrorCode::limit, "image is " + std::to_string(info->width) + "x" +
-                                                  std::to_string(info->height) + " pixels; thumbnails are made of images up to " +
+                                                  std::to_string(info->height) +
+                                                  " pixels; thumbnails are made of images up to " +
                                                   std::to_string(kMaxThumbnailSourcePixels >> 20) + " megapixels");
   auto size = static_cast<int>(image.size());
   void* data = const_cast<std::uint8_t*>(image.data());
   gdImagePtr src = nullptr;
-  if (info->mime_type == "image/png") src = gdImageCreateFromPngPtr(size, data);
-  else if (info->mime_type == "image/jpeg") src = gdImageCreateFromJpegPtr(size, data);
-  else if (info->mime_type == "image/webp") src = gdImageCreateFromWebpPtr(size, data);
+  if (info->mime_type == "image/png")
+    src = gdImageCreateFromPngPtr(size, data);
+  else if (info->mime_type == "image/jpeg")
+    src = gdImageCreateFromJpegPtr(size, data);
+  else if (info->mime_type == "image/webp")
+    src = gdImageCreateFromWebpPtr(size, data);
   if (!src) return p::make_error(p::ErrorCode::malformed, "the " + info->mime_type + " image does not decode");
   std::unique_ptr<gdImage, void (*)(gdImagePtr)> src_owner(src, gdImageDestroy);
   const int sw = gdImageSX(src), sh = gdImageSY(src);

@@ -214,8 +214,7 @@ BOOST_AUTO_TEST_CASE(ratings_last_writer_wins_and_aggregates_update) {
   auto late = index->ingest(testing::sign_rating(bob, release, 4, 2500));
   BOOST_TEST((late.status == IngestStatus::superseded));
   BOOST_TEST(index->rating(release).sum == 6u);
-  BOOST_TEST(to_hex(*index->current(protocol::RecordKind::rating, bob.public_key(), release)) !=
-             to_hex(late.id));
+  BOOST_TEST(to_hex(*index->current(protocol::RecordKind::rating, bob.public_key(), release)) != to_hex(late.id));
   // Highest rated: `other` has 5 stars from two keys, `release` 3.0 mean.
   add(testing::sign_rating(alice, other, 5, 2000));
   add(testing::sign_rating(bob, other, 5, 2000));
@@ -289,9 +288,8 @@ BOOST_AUTO_TEST_CASE(retraction_by_the_author_hides_the_release) {
 namespace {
 
 protocol::Bytes sign_profile(const SecretKey& key, const std::string& name, std::uint64_t t) {
-  return *protocol::sign_record(key, "test", t, [&](schema::RecordBody::Builder b) {
-    b.initPayload().initProfile().setDisplayName(name);
-  });
+  return *protocol::sign_record(
+      key, "test", t, [&](schema::RecordBody::Builder b) { b.initPayload().initProfile().setDisplayName(name); });
 }
 
 protocol::Bytes sign_retraction(const SecretKey& key, const protocol::RecordId& release, std::uint64_t t) {
@@ -364,7 +362,7 @@ struct ModelViews {
     auto tags = tag_counts(f);
     BOOST_TEST(tags["detail"] == 2u);
     BOOST_TEST(tags["portrait"] == 1u);
-    BOOST_TEST(tags.count("tag1") == 0u);  // only v1.0 had it
+    BOOST_TEST(tags.count("tag1") == 0u);                   // only v1.0 had it
     BOOST_TEST(f.index->tags("ta", "", 100).size() == 1u);  // tag3, bob's
 
     BOOST_TEST(f.index->creators(std::nullopt, 10).size() == 2u);
@@ -475,17 +473,20 @@ BOOST_AUTO_TEST_CASE(admission_asks_work_of_new_keys_and_caps_recent_records_per
   admission.per_author_per_hour = 5;
   auto now = testing::now_ms();
   // A new key without work is refused; with it, accepted.
-  auto lazy = testing::sign_release(alice, testing::sample_release(1), testing::unstamped_time(alice, now, 10), "test", 0);
+  auto lazy =
+      testing::sign_release(alice, testing::sample_release(1), testing::unstamped_time(alice, now, 10), "test", 0);
   auto refused = index->ingest_batch(std::vector<protocol::Bytes>{lazy}, Durability::replicated, admission);
   BOOST_TEST((refused[0].status == IngestStatus::rejected));
   BOOST_TEST((refused[0].error.code == protocol::ErrorCode::refused));
   std::vector<protocol::Bytes> recent, old;
-  for (int i = 0; i < 8; ++i) recent.push_back(testing::sign_release(alice, testing::sample_release(10 + i), now - i * 1000));
+  for (int i = 0; i < 8; ++i)
+    recent.push_back(testing::sign_release(alice, testing::sample_release(10 + i), now - i * 1000));
   // (the first is stamped: test records carry kTestWorkBits)
   for (int i = 0; i < 8; ++i)
     old.push_back(testing::sign_release(alice, testing::sample_release(20 + i), now - 3 * 3600 * 1000 - i, "test", 0));
   int added = 0;
-  for (auto& o : index->ingest_batch(recent, Durability::replicated, admission)) added += o.status == IngestStatus::added;
+  for (auto& o : index->ingest_batch(recent, Durability::replicated, admission))
+    added += o.status == IngestStatus::added;
   BOOST_TEST(added == 5);  // the cap
   // Records older than an hour (a history being synced) need no work once
   // the key is known, and have ten times the room, counted by arrival: so
@@ -495,9 +496,11 @@ BOOST_AUTO_TEST_CASE(admission_asks_work_of_new_keys_and_caps_recent_records_per
   BOOST_TEST(added == 8);
   std::vector<protocol::Bytes> backdated;
   for (int i = 0; i < 60; ++i)
-    backdated.push_back(testing::sign_release(alice, testing::sample_release(100 + i), now - 5 * 3600 * 1000 - i, "test", 0));
+    backdated.push_back(
+        testing::sign_release(alice, testing::sample_release(100 + i), now - 5 * 3600 * 1000 - i, "test", 0));
   added = 0;
-  for (auto& o : index->ingest_batch(backdated, Durability::replicated, admission)) added += o.status == IngestStatus::added;
+  for (auto& o : index->ingest_batch(backdated, Durability::replicated, admission))
+    added += o.status == IngestStatus::added;
   BOOST_TEST(added == 50 - 8);
   // Another author is not affected.
   auto other = testing::sign_release(bob, testing::sample_release(30), now);
@@ -583,7 +586,7 @@ BOOST_AUTO_TEST_CASE(batch_ingest_reports_each_record) {
   std::vector<protocol::Bytes> batch;
   for (int i = 0; i < 100; ++i)
     batch.push_back(testing::sign_release(alice, testing::sample_release(static_cast<std::uint64_t>(i)), 1000 + i));
-  batch[10][40] ^= 1;     // tampered
+  batch[10][40] ^= 1;         // tampered
   batch.push_back(batch[5]);  // duplicate within the batch
   auto out = index->ingest_batch(batch);
   BOOST_REQUIRE_EQUAL(out.size(), batch.size());

@@ -20,7 +20,8 @@ BOOST_AUTO_TEST_CASE(only_loopback_addresses_are_this_machine) {
 }
 
 BOOST_AUTO_TEST_CASE(host_names_of_this_machine_and_not_rebound_ones) {
-  for (const char* host : {"localhost", "localhost:7480", "127.0.0.1:7480", "127.0.0.1", "[::1]:7480", "app.localhost:80"})
+  for (const char* host :
+       {"localhost", "localhost:7480", "127.0.0.1:7480", "127.0.0.1", "[::1]:7480", "app.localhost:80"})
     BOOST_TEST(names_this_machine(host), host);
   // A DNS name pointed at 127.0.0.1 (rebinding) is not a name of this machine.
   for (const char* host : {"evil.example:7480", "127.evil.example:7480", "127.0.0.1.evil.example", "", "[::2]:80"})

@@ -83,8 +83,7 @@ struct PublishFixture {
   }
   std::size_t stored_files() const {
     std::size_t n = 0;
-    for (auto& e : fs::recursive_directory_iterator(root / "data" / "store" / "sha256"))
-      n += e.is_regular_file();
+    for (auto& e : fs::recursive_directory_iterator(root / "data" / "store" / "sha256")) n += e.is_regular_file();
     return n;
   }
 };
@@ -244,8 +243,8 @@ BOOST_AUTO_TEST_CASE(civitai_json_fills_what_the_flags_leave_out) {
   })");
   // A 1x1 PNG with no text: takes the Civitai image's parameters.
   std::string plain_png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string("\0\0\0\x0dIHDR", 8) +
-                          std::string("\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0", 13) +
-                          std::string("\x1f\x15\xc4\x89", 4) + std::string("\0\0\0\0IEND\xae\x42\x60\x82", 12);
+                          std::string("\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0", 13) + std::string("\x1f\x15\xc4\x89", 4) +
+                          std::string("\0\0\0\0IEND\xae\x42\x60\x82", 12);
   PublishRequest req;
   req.files = {write("zyx.safetensors", lora_bytes(50000, 6))};
   req.images = {write("cat.png", plain_png)};
@@ -319,8 +318,8 @@ BOOST_AUTO_TEST_CASE(bad_inputs_write_nothing) {
   req.type = "Checkpoint";
   auto ok = run(req);
   SB_REQUIRE_OK(ok);
-  BOOST_TEST((ok->record->body().getPayload().getRelease().getFiles()[0].getFormat() ==
-              schema::FileFormat::PICKLE_TENSOR));
+  BOOST_TEST(
+      (ok->record->body().getPayload().getRelease().getFiles()[0].getFormat() == schema::FileFormat::PICKLE_TENSOR));
 }
 
 BOOST_AUTO_TEST_CASE(link_mode_stores_without_copying) {

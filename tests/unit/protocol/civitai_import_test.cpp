@@ -16,7 +16,8 @@ BOOST_AUTO_TEST_CASE(model_version_object_is_imported) {
                 "meta": {"prompt": "a castle", "negativePrompt": "blurry", "steps": 30, "sampler": "Euler a",
                          "cfgScale": 7, "seed": 3920141096, "Size": "768x1024", "Model hash": "e4a30e4607",
                          "Model": "realisticVision", "Clip skip": 2, "Denoising strength": 0.4}}]
-  })", "x.civitai.info");
+  })",
+                                      "x.civitai.info");
   SB_REQUIRE_OK(r);
   BOOST_TEST(r->model_name == "Detail Tweaker LoRA");
   BOOST_TEST(r->version_name == "v1.0");
@@ -42,7 +43,8 @@ BOOST_AUTO_TEST_CASE(model_version_object_is_imported) {
 
 BOOST_AUTO_TEST_CASE(model_object_with_versions_takes_the_first_version) {
   auto r = parse_civitai_version_json(R"({"name": "Zyx", "type": "Checkpoint", "tags": ["anime", "style"],
-    "modelVersions": [{"name": "v2", "baseModel": "SDXL 1.0"}, {"name": "v1"}]})", "model.json");
+    "modelVersions": [{"name": "v2", "baseModel": "SDXL 1.0"}, {"name": "v1"}]})",
+                                      "model.json");
   SB_REQUIRE_OK(r);
   BOOST_TEST(r->model_name == "Zyx");
   BOOST_TEST(r->version_name == "v2");

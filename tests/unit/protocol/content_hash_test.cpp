@@ -3,11 +3,11 @@
 // cross-check of the torrent hashes against libtorrent's own create_torrent.
 #include <boost/test/unit_test.hpp>
 
-#include "support/require_ok.h"
 #include <libtorrent/create_torrent.hpp>
 #include <libtorrent/entry.hpp>
 #include <libtorrent/file_storage.hpp>
 #include <nlohmann/json.hpp>
+#include "support/require_ok.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -24,7 +24,8 @@ namespace {
 
 std::vector<std::uint8_t> pattern(std::size_t n) {
   std::vector<std::uint8_t> out(n);
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(static_cast<std::uint32_t>(i * 2654435761u) >> 13);
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = static_cast<std::uint8_t>(static_cast<std::uint32_t>(i * 2654435761u) >> 13);
   return out;
 }
 
@@ -79,7 +80,6 @@ void check_case(const nlohmann::json& c, const FileDigests& d) {
   }
 }
 
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(content_hash_test)
@@ -127,9 +127,14 @@ BOOST_AUTO_TEST_CASE(piece_layer_and_v1_pieces_match_libtorrent) {
   // Sizes around piece and chunk boundaries; piece sizes below, at and above
   // the 4 MiB internal chunk.
   const std::pair<std::size_t, std::uint64_t> cases[] = {
-      {5 * 1024 * 1024 + 7, 64 * 1024}, {9 * 1024 * 1024, 1024 * 1024}, {9 * 1024 * 1024 + 1, 8 * 1024 * 1024},
-      {100 * 1024, 16 * 1024},           {20 * 1024, 32 * 1024},
-      {20 * 1024, 64 * 1024},            {100 * 1024, 1024 * 1024}, {3 * 1024 * 1024, 4 * 1024 * 1024},
+      {5 * 1024 * 1024 + 7, 64 * 1024},
+      {9 * 1024 * 1024, 1024 * 1024},
+      {9 * 1024 * 1024 + 1, 8 * 1024 * 1024},
+      {100 * 1024, 16 * 1024},
+      {20 * 1024, 32 * 1024},
+      {20 * 1024, 64 * 1024},
+      {100 * 1024, 1024 * 1024},
+      {3 * 1024 * 1024, 4 * 1024 * 1024},
   };
   for (auto [size, piece] : cases) {
     BOOST_TEST_CONTEXT("size " << size << " piece " << piece) {
@@ -217,8 +222,7 @@ BOOST_AUTO_TEST_CASE(crc32_matches_zlib_at_every_length_and_alignment) {
     for (std::size_t off = 0; off < 16; ++off)
       for (std::uint32_t start : {0u, 0xdeadbeefu}) {
         ByteView v(bytes.data() + off, len);
-        BOOST_TEST_REQUIRE(crc32_update(start, v) == crc32_update_portable(start, v),
-                           "len " << len << " off " << off);
+        BOOST_TEST_REQUIRE(crc32_update(start, v) == crc32_update_portable(start, v), "len " << len << " off " << off);
       }
   // Chained updates equal one update.
   auto big = pattern(1 << 20);

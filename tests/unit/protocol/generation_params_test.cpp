@@ -128,8 +128,7 @@ BOOST_AUTO_TEST_CASE(text_without_settings_line_is_all_prompt) {
 }
 
 BOOST_AUTO_TEST_CASE(steps_inside_a_sentence_is_not_a_settings_line) {
-  for (std::string text : {"a staircase of 12 Steps: marble, gold, at dawn",
-                           "Steps: up to the castle, moonlight",
+  for (std::string text : {"a staircase of 12 Steps: marble, gold, at dawn", "Steps: up to the castle, moonlight",
                            "temple\nSeed: of life, glowing"}) {
     BOOST_TEST_CONTEXT(text) {
       const auto p = sp::parse_a1111_parameters(text);
@@ -150,8 +149,7 @@ BOOST_AUTO_TEST_CASE(windows_line_endings_and_trailing_whitespace) {
 }
 
 BOOST_AUTO_TEST_CASE(seeds_beyond_32_bits_and_bad_numbers) {
-  const auto p = sp::parse_a1111_parameters(
-      "x\nSteps: 20, CFG scale: lots, Seed: 98765432109876, Size: big");
+  const auto p = sp::parse_a1111_parameters("x\nSteps: 20, CFG scale: lots, Seed: 98765432109876, Size: big");
   BOOST_CHECK_EQUAL(p.seed.value_or(0), 98765432109876);
   BOOST_CHECK(!p.cfg_scale);
   BOOST_CHECK(!p.width);
@@ -177,8 +175,7 @@ BOOST_AUTO_TEST_CASE(comfyui_png_keeps_json_and_reads_the_graph) {
   BOOST_REQUIRE(p.has_value());
   BOOST_CHECK_EQUAL(p->comfy_prompt, sp::find_text(info, "prompt").value_or("?"));
   BOOST_CHECK_EQUAL(p->comfy_workflow, sp::find_text(info, "workflow").value_or("?"));
-  BOOST_CHECK_EQUAL(p->prompt,
-                    "beautiful scenery nature glass bottle landscape, purple galaxy bottle,");
+  BOOST_CHECK_EQUAL(p->prompt, "beautiful scenery nature glass bottle landscape, purple galaxy bottle,");
   BOOST_CHECK_EQUAL(p->negative_prompt, "text, watermark");
   BOOST_CHECK_EQUAL(p->seed.value_or(0), 156680208700286);
   BOOST_CHECK_EQUAL(p->steps.value_or(0), 20u);

@@ -46,9 +46,9 @@ Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
 Bytes zlib_compress(std::string_view text) {
   uLongf size = compressBound(static_cast<uLong>(text.size()));
   Bytes out(size);
-  BOOST_REQUIRE_EQUAL(compress2(out.data(), &size, reinterpret_cast<const Bytef*>(text.data()),
-                                static_cast<uLong>(text.size()), 9),
-                      Z_OK);
+  BOOST_REQUIRE_EQUAL(
+      compress2(out.data(), &size, reinterpret_cast<const Bytef*>(text.data()), static_cast<uLong>(text.size()), 9),
+      Z_OK);
   out.resize(size);
   return out;
 }
@@ -283,16 +283,14 @@ BOOST_AUTO_TEST_CASE(png_text_entries_keep_file_order_across_idat) {
 }
 
 BOOST_AUTO_TEST_CASE(png_latin1_text_becomes_utf8) {
-  const auto info = read_ok(png(1, 1, {text_chunk("Comment", "caf\xe9 \xb5"),
-                                       text_chunk("Title", "caf\xc3\xa9")}));
+  const auto info = read_ok(png(1, 1, {text_chunk("Comment", "caf\xe9 \xb5"), text_chunk("Title", "caf\xc3\xa9")}));
   BOOST_CHECK_EQUAL(info.text[0].second, "caf\xc3\xa9 \xc2\xb5");  // Latin-1 converted
-  BOOST_CHECK_EQUAL(info.text[1].second, "caf\xc3\xa9");            // UTF-8 kept
+  BOOST_CHECK_EQUAL(info.text[1].second, "caf\xc3\xa9");           // UTF-8 kept
 }
 
 BOOST_AUTO_TEST_CASE(png_itxt_uncompressed_and_compressed) {
   const std::string text = "\xe7\x8b\x90 fox, caf\xc3\xa9\nSteps: 20";
-  const auto info = read_ok(png(8, 8, {itxt_chunk("parameters", text, false),
-                                       itxt_chunk("workflow", text, true)}));
+  const auto info = read_ok(png(8, 8, {itxt_chunk("parameters", text, false), itxt_chunk("workflow", text, true)}));
   BOOST_REQUIRE_EQUAL(info.text.size(), 2u);
   BOOST_CHECK_EQUAL(info.text[0].first, "parameters");
   BOOST_CHECK_EQUAL(info.text[0].second, text);
@@ -301,8 +299,14 @@ BOOST_AUTO_TEST_CASE(png_itxt_uncompressed_and_compressed) {
 }
 
 BOOST_AUTO_TEST_CASE(png_invalid_utf8_in_itxt_is_replaced) {
-  const auto info = read_ok(png(1, 1, {itxt_chunk("parameters", "a\xff" "b", false)}));
-  BOOST_CHECK_EQUAL(info.text[0].second, "a\xef\xbf\xbd" "b");
+  const auto info = read_ok(png(1, 1,
+                                {itxt_chunk("parameters",
+                                            "a\xff"
+                                            "b",
+                                            false)}));
+  BOOST_CHECK_EQUAL(info.text[0].second,
+                    "a\xef\xbf\xbd"
+                    "b");
 }
 
 BOOST_AUTO_TEST_CASE(png_truncated_file_is_reported) {
@@ -426,8 +430,8 @@ BOOST_AUTO_TEST_CASE(jpeg_exif_unicode_byte_order_is_detected) {
 BOOST_AUTO_TEST_CASE(jpeg_exif_ascii_user_comment_and_com_segment) {
   Bytes comment = bytes_of(std::string_view("ASCII\0\0\0", 8));
   put(comment, "a cat\nSteps: 30");
-  const auto info = read_ok(jpeg(100, 50, {jpeg_exif_segment(tiff(true, comment)),
-                                           jpeg_segment(0xfe, bytes_of("made with love"))}));
+  const auto info =
+      read_ok(jpeg(100, 50, {jpeg_exif_segment(tiff(true, comment)), jpeg_segment(0xfe, bytes_of("made with love"))}));
   BOOST_CHECK_EQUAL(info.width, 100u);
   BOOST_CHECK_EQUAL(info.height, 50u);
   BOOST_REQUIRE_EQUAL(info.text.size(), 2u);
@@ -494,8 +498,7 @@ BOOST_AUTO_TEST_CASE(webp_vp8x_canvas_and_exif_user_comment) {
   put(comment, utf16(u"a fox\nSteps: 20", true));
   Bytes exif_with_prefix = bytes_of(std::string_view("Exif\0\0", 6));
   put(exif_with_prefix, tiff(true, comment));
-  const auto info = read_ok(webp({vp8x(1024, 1536), vp8l(1024, 1536),
-                                  riff_chunk("EXIF", exif_with_prefix)}));
+  const auto info = read_ok(webp({vp8x(1024, 1536), vp8l(1024, 1536), riff_chunk("EXIF", exif_with_prefix)}));
   BOOST_CHECK_EQUAL(info.mime_type, "image/webp");
   BOOST_CHECK_EQUAL(info.width, 1024u);
   BOOST_CHECK_EQUAL(info.height, 1536u);
@@ -549,8 +552,7 @@ BOOST_AUTO_TEST_CASE(webp_truncated_chunk_is_reported) {
 }
 
 BOOST_AUTO_TEST_CASE(webp_without_image_chunk_is_reported) {
-  CHECK_CONTAINS(read_error(webp({riff_chunk("ICCP", Bytes(4, 0))})).message,
-                 "no VP8, VP8L or VP8X chunk");
+  CHECK_CONTAINS(read_error(webp({riff_chunk("ICCP", Bytes(4, 0))})).message, "no VP8, VP8L or VP8X chunk");
 }
 
 // ---- Other input -----------------------------------------------------------
@@ -589,8 +591,7 @@ BOOST_AUTO_TEST_CASE(read_image_file_reads_fixtures) {
 }
 
 BOOST_AUTO_TEST_CASE(read_image_file_reports_missing_and_oversized_files) {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("seedbank_image_meta_test_" + std::to_string(::getpid()));
+  const auto dir = std::filesystem::temp_directory_path() / ("seedbank_image_meta_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto missing = sp::read_image_file(dir / "nope.png");
   BOOST_REQUIRE(!missing.ok());

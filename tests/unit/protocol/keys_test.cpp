@@ -1,6 +1,6 @@
-#include <boost/test/unit_test.hpp>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <boost/test/unit_test.hpp>
 
 #include <filesystem>
 #include <fstream>

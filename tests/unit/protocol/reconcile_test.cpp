@@ -68,8 +68,10 @@ std::pair<std::vector<Item>, std::vector<Item>> sets(std::size_t n, std::size_t 
     a.push_back(it);
     b.push_back(it);
   }
-  for (std::size_t i = 0; i < only_a; ++i) a.push_back(random_item(rng, 1'700'000'000'000 + rng() % (n * time_step + 1)));
-  for (std::size_t i = 0; i < only_b; ++i) b.push_back(random_item(rng, 1'700'000'000'000 + rng() % (n * time_step + 1)));
+  for (std::size_t i = 0; i < only_a; ++i)
+    a.push_back(random_item(rng, 1'700'000'000'000 + rng() % (n * time_step + 1)));
+  for (std::size_t i = 0; i < only_b; ++i)
+    b.push_back(random_item(rng, 1'700'000'000'000 + rng() % (n * time_step + 1)));
   std::sort(a.begin(), a.end());
   std::sort(b.begin(), b.end());
   return {a, b};

@@ -1,7 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
-#include "support/require_ok.h"
 #include <capnp/message.h>
+#include "support/require_ok.h"
 
 #include "seedbank/protocol/record.h"
 #include "seedbank/protocol/release.h"
@@ -118,8 +118,8 @@ BOOST_AUTO_TEST_CASE(oversize_records_are_rejected_before_parsing) {
 BOOST_AUTO_TEST_CASE(field_limits_are_enforced_when_signing) {
   auto draft = testing::sample_release(3);
   draft.files[0].name = "../../etc/passwd";
-  auto r = sign_record(creator(), "test", testing::now_ms(),
-                       [&](schema::RecordBody::Builder b) { fill_release(draft, b); });
+  auto r =
+      sign_record(creator(), "test", testing::now_ms(), [&](schema::RecordBody::Builder b) { fill_release(draft, b); });
   BOOST_REQUIRE(!r.ok());
   BOOST_TEST(r.error().message.find("release.files[0].name") != std::string::npos);
 
@@ -178,10 +178,12 @@ BOOST_AUTO_TEST_CASE(same_content_gives_same_id) {
 }
 
 BOOST_AUTO_TEST_CASE(file_names_that_escape_or_break_filesystems_are_refused) {
-  for (std::string bad : std::vector<std::string>{"", ".", "..", "a/b", "a\\b", std::string("a\0b", 3), "CON", "nul.txt", "COM1.safetensors",
-                          "trailing.", "trailing ", std::string(256, 'x'), "\x01name"})
+  for (std::string bad :
+       std::vector<std::string>{"", ".", "..", "a/b", "a\\b", std::string("a\0b", 3), "CON", "nul.txt",
+                                "COM1.safetensors", "trailing.", "trailing ", std::string(256, 'x'), "\x01name"})
     BOOST_TEST(!validate_file_name(bad).ok(), "accepted '" << bad << "'");
-  for (std::string good : std::vector<std::string>{"model.safetensors", "detail tweaker v1.0.safetensors", "コンテ.png", "console.txt"})
+  for (std::string good :
+       std::vector<std::string>{"model.safetensors", "detail tweaker v1.0.safetensors", "コンテ.png", "console.txt"})
     BOOST_TEST(validate_file_name(good).ok(), "refused '" << good << "'");
 }
 

@@ -24,9 +24,7 @@ Bytes make_file(std::string_view json, std::size_t data_size, std::size_t paddin
   return out;
 }
 
-Result<SafetensorsHeader> parse(const Bytes& file) {
-  return parse_safetensors(file, file.size(), "model.safetensors");
-}
+Result<SafetensorsHeader> parse(const Bytes& file) { return parse_safetensors(file, file.size(), "model.safetensors"); }
 
 // The error message for a file that must not parse ("" if it parsed).
 std::string error_of(const Bytes& file) {
@@ -180,8 +178,7 @@ BOOST_AUTO_TEST_CASE(rejects_duplicate_keys) {
   message = error_of(make_file(R"({"__metadata__": {"k": "1", "k": "2"}})", 0));
   BOOST_TEST(contains(message, "__metadata__ has key \"k\" twice"));
 
-  message = error_of(make_file(
-      R"({"w": {"dtype": "U8", "dtype": "U8", "shape": [1], "data_offsets": [0, 1]}})", 1));
+  message = error_of(make_file(R"({"w": {"dtype": "U8", "dtype": "U8", "shape": [1], "data_offsets": [0, 1]}})", 1));
   BOOST_TEST(contains(message, "tensor \"w\" has field \"dtype\" twice"));
 
   message = error_of(make_file(R"({"__metadata__": {}, "__metadata__": {}})", 0));
@@ -189,20 +186,17 @@ BOOST_AUTO_TEST_CASE(rejects_duplicate_keys) {
 }
 
 BOOST_AUTO_TEST_CASE(rejects_unknown_dtype) {
-  std::string message =
-      error_of(make_file(R"({"w": {"dtype": "F17", "shape": [1], "data_offsets": [0, 2]}})", 2));
+  std::string message = error_of(make_file(R"({"w": {"dtype": "F17", "shape": [1], "data_offsets": [0, 2]}})", 2));
   BOOST_TEST(contains(message, "tensor \"w\" has unknown dtype \"F17\""));
   BOOST_TEST(contains(message, "BF16"));  // lists what is known
 }
 
 BOOST_AUTO_TEST_CASE(rejects_size_not_matching_shape_and_dtype) {
-  std::string message = error_of(
-      make_file(R"({"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 20]}})", 20));
+  std::string message = error_of(make_file(R"({"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 20]}})", 20));
   BOOST_TEST(contains(message, "tensor \"w\": data_offsets [0, 20] span 20 bytes"));
   BOOST_TEST(contains(message, "F32 shape [2, 3] needs 24 bytes"));
 
-  message =
-      error_of(make_file(R"({"w": {"dtype": "F4", "shape": [3], "data_offsets": [0, 2]}})", 2));
+  message = error_of(make_file(R"({"w": {"dtype": "F4", "shape": [3], "data_offsets": [0, 2]}})", 2));
   BOOST_TEST(contains(message, "do not fill a whole number of bytes"));
 }
 
@@ -212,8 +206,7 @@ BOOST_AUTO_TEST_CASE(rejects_overlapping_tensors) {
     "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}
   })",
                                            12));
-  BOOST_TEST(
-      contains(message, "tensor \"b\" (bytes [4, 12)) overlaps tensor \"a\" (bytes [0, 8))"));
+  BOOST_TEST(contains(message, "tensor \"b\" (bytes [4, 12)) overlaps tensor \"a\" (bytes [0, 8))"));
 }
 
 BOOST_AUTO_TEST_CASE(rejects_gaps_between_tensors) {
@@ -222,18 +215,14 @@ BOOST_AUTO_TEST_CASE(rejects_gaps_between_tensors) {
     "b": {"dtype": "F32", "shape": [2], "data_offsets": [12, 20]}
   })",
                                            20));
-  BOOST_TEST(
-      contains(message, "gap of 4 bytes between tensor \"a\" (bytes [0, 8)) and tensor \"b\""));
+  BOOST_TEST(contains(message, "gap of 4 bytes between tensor \"a\" (bytes [0, 8)) and tensor \"b\""));
 
-  message =
-      error_of(make_file(R"({"b": {"dtype": "U8", "shape": [2], "data_offsets": [3, 5]}})", 5));
-  BOOST_TEST(
-      contains(message, "gap of 3 bytes at the start of the data area, before tensor \"b\""));
+  message = error_of(make_file(R"({"b": {"dtype": "U8", "shape": [2], "data_offsets": [3, 5]}})", 5));
+  BOOST_TEST(contains(message, "gap of 3 bytes at the start of the data area, before tensor \"b\""));
 }
 
 BOOST_AUTO_TEST_CASE(rejects_data_not_covered_by_tensors) {
-  std::string message =
-      error_of(make_file(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", 12));
+  std::string message = error_of(make_file(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", 12));
   BOOST_TEST(contains(message, "4 bytes at the end of the data area are not covered"));
   BOOST_TEST(contains(message, "tensor \"a\", ends at byte 8"));
 
@@ -243,72 +232,62 @@ BOOST_AUTO_TEST_CASE(rejects_data_not_covered_by_tensors) {
 }
 
 BOOST_AUTO_TEST_CASE(rejects_offsets_past_the_data_area) {
-  std::string message =
-      error_of(make_file(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", 4));
-  BOOST_TEST(contains(
-      message,
-      "tensor \"a\": data_offsets [0, 8] run past the end of the data area, which holds 4 bytes"));
+  std::string message = error_of(make_file(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", 4));
+  BOOST_TEST(
+      contains(message, "tensor \"a\": data_offsets [0, 8] run past the end of the data area, which holds 4 bytes"));
   BOOST_TEST(contains(message, "truncated"));
 
-  message = error_of(make_file(
-      R"({"a": {"dtype": "U8", "shape": [0], "data_offsets": [18446744073709551615, 0]}})", 0));
+  message =
+      error_of(make_file(R"({"a": {"dtype": "U8", "shape": [0], "data_offsets": [18446744073709551615, 0]}})", 0));
   BOOST_TEST(contains(message, "end before they begin"));
 }
 
 BOOST_AUTO_TEST_CASE(rejects_non_string_metadata) {
   std::string message = error_of(make_file(R"({"__metadata__": {"epochs": 10}})", 0));
-  BOOST_TEST(
-      contains(message, "__metadata__ value for \"epochs\" must be a string, found a number"));
+  BOOST_TEST(contains(message, "__metadata__ value for \"epochs\" must be a string, found a number"));
 
   message = error_of(make_file(R"({"__metadata__": ["x"]})", 0));
   BOOST_TEST(contains(message, "__metadata__ must be an object"));
 }
 
 BOOST_AUTO_TEST_CASE(rejects_shapes_that_overflow) {
-  std::string message = error_of(make_file(
-      R"({"w": {"dtype": "U8", "shape": [4294967296, 4294967296, 2], "data_offsets": [0, 0]}})",
-      0));
+  std::string message =
+      error_of(make_file(R"({"w": {"dtype": "U8", "shape": [4294967296, 4294967296, 2], "data_offsets": [0, 0]}})", 0));
   BOOST_TEST(contains(message, "tensor \"w\": shape [4294967296, 4294967296, 2] overflows"));
 
   // Fits as an element count, overflows once multiplied by the dtype size.
-  message = error_of(make_file(
-      R"({"w": {"dtype": "F64", "shape": [4611686018427387904], "data_offsets": [0, 0]}})", 0));
+  message =
+      error_of(make_file(R"({"w": {"dtype": "F64", "shape": [4611686018427387904], "data_offsets": [0, 0]}})", 0));
   BOOST_TEST(contains(message, "overflows"));
 }
 
 BOOST_AUTO_TEST_CASE(rejects_malformed_tensor_entries) {
   BOOST_TEST(contains(error_of(make_file(R"({"w": 3})", 0)),
                       "tensor \"w\" must be an object with dtype, shape and data_offsets"));
-  BOOST_TEST(contains(error_of(make_file(R"({"w": {"dtype": "U8", "shape": [1]}})", 1)),
-                      "tensor \"w\" lacks data_offsets"));
-  BOOST_TEST(contains(
-      error_of(make_file(R"({"w": {"dtype": "U8", "shape": [-1], "data_offsets": [0, 1]}})", 1)),
-      "shape must hold only non-negative integers, found a negative number"));
-  BOOST_TEST(contains(
-      error_of(make_file(R"({"w": {"dtype": "U8", "shape": [1.5], "data_offsets": [0, 1]}})", 1)),
-      "found a fractional or out-of-range number"));
-  BOOST_TEST(contains(
-      error_of(make_file(R"({"w": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1, 2]}})", 1)),
-      "data_offsets must be [begin, end]"));
-  BOOST_TEST(contains(
-      error_of(make_file(R"({"w": {"dtype": "U8", "shape": [1], "data_offsets": [0]}})", 1)),
-      "data_offsets must be [begin, end], found 1 numbers"));
-  BOOST_TEST(contains(
-      error_of(make_file(R"({"w": {"dtype": 8, "shape": [1], "data_offsets": [0, 1]}})", 1)),
-      "dtype must be a string, found a number"));
+  BOOST_TEST(
+      contains(error_of(make_file(R"({"w": {"dtype": "U8", "shape": [1]}})", 1)), "tensor \"w\" lacks data_offsets"));
+  BOOST_TEST(contains(error_of(make_file(R"({"w": {"dtype": "U8", "shape": [-1], "data_offsets": [0, 1]}})", 1)),
+                      "shape must hold only non-negative integers, found a negative number"));
+  BOOST_TEST(contains(error_of(make_file(R"({"w": {"dtype": "U8", "shape": [1.5], "data_offsets": [0, 1]}})", 1)),
+                      "found a fractional or out-of-range number"));
+  BOOST_TEST(contains(error_of(make_file(R"({"w": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1, 2]}})", 1)),
+                      "data_offsets must be [begin, end]"));
+  BOOST_TEST(contains(error_of(make_file(R"({"w": {"dtype": "U8", "shape": [1], "data_offsets": [0]}})", 1)),
+                      "data_offsets must be [begin, end], found 1 numbers"));
+  BOOST_TEST(contains(error_of(make_file(R"({"w": {"dtype": 8, "shape": [1], "data_offsets": [0, 1]}})", 1)),
+                      "dtype must be a string, found a number"));
 }
 
 BOOST_AUTO_TEST_CASE(enforces_limits) {
-  std::string deep = R"({"w": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1], "x": )" +
-                     std::string(100, '[') + std::string(100, ']') + "}}";
+  std::string deep = R"({"w": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1], "x": )" + std::string(100, '[') +
+                     std::string(100, ']') + "}}";
   auto result = parse(make_file(deep, 1));
   BOOST_TEST_REQUIRE(!result.ok());
   BOOST_TEST((result.error().code == ErrorCode::limit));
   BOOST_TEST(contains(result.error().message, "deeper than"));
 
   std::string long_name(kMaxTensorNameLength + 1, 'n');
-  result = parse(make_file(
-      "{\"" + long_name + R"(": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}})", 1));
+  result = parse(make_file("{\"" + long_name + R"(": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}})", 1));
   BOOST_TEST_REQUIRE(!result.ok());
   BOOST_TEST((result.error().code == ErrorCode::limit));
   BOOST_TEST(contains(result.error().message, "4097 bytes long"));
@@ -321,8 +300,8 @@ BOOST_AUTO_TEST_CASE(enforces_limits) {
 }
 
 BOOST_AUTO_TEST_CASE(escapes_names_in_messages) {
-  std::string message = error_of(
-      make_file(R"({"bad\u0001\nname": {"dtype": "X", "shape": [], "data_offsets": [0, 0]}})", 0));
+  std::string message =
+      error_of(make_file(R"({"bad\u0001\nname": {"dtype": "X", "shape": [], "data_offsets": [0, 0]}})", 0));
   BOOST_TEST(contains(message, R"(tensor "bad\x01\x0aname")"));
   for (char c : message) BOOST_TEST(static_cast<unsigned char>(c) >= 0x20);
 }
@@ -347,8 +326,7 @@ BOOST_AUTO_TEST_CASE(never_throws_on_random_corruption) {
 
 BOOST_AUTO_TEST_CASE(reads_only_the_header_from_disk) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::temp_directory_path() /
-                 ("seedbank-safetensors-test-" + std::to_string(std::random_device{}()));
+  fs::path dir = fs::temp_directory_path() / ("seedbank-safetensors-test-" + std::to_string(std::random_device{}()));
   fs::create_directories(dir);
   struct Cleanup {
     fs::path dir;
@@ -361,8 +339,7 @@ BOOST_AUTO_TEST_CASE(reads_only_the_header_from_disk) {
   Bytes image = make_file(kTwoTensors, 32, 3);
   fs::path good = dir / "good.safetensors";
   std::ofstream(good, std::ios::binary)
-      .write(reinterpret_cast<const char*>(image.data()),
-             static_cast<std::streamsize>(image.size()));
+      .write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
   auto header = read_safetensors_header(good);
   BOOST_TEST_REQUIRE(header.ok(), (header.ok() ? "" : header.error().message));
   BOOST_TEST(header->file_size == image.size());
@@ -372,8 +349,7 @@ BOOST_AUTO_TEST_CASE(reads_only_the_header_from_disk) {
   // A download cut off inside the data area.
   fs::path cut = dir / "cut.safetensors";
   std::ofstream(cut, std::ios::binary)
-      .write(reinterpret_cast<const char*>(image.data()),
-             static_cast<std::streamsize>(image.size() - 10));
+      .write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size() - 10));
   auto truncated = read_safetensors_header(cut);
   BOOST_TEST_REQUIRE(!truncated.ok());
   BOOST_TEST(contains(truncated.error().message, "cut.safetensors: tensor \"weight\""));
@@ -468,9 +444,9 @@ BOOST_AUTO_TEST_CASE(hints_from_a_kohya_sdxl_lora) {
 
 BOOST_AUTO_TEST_CASE(hints_tell_sdxl_finetunes_apart_by_training_model) {
   auto with_model = [](std::string name) {
-    return derive_model_hints(header_of({tensor("lora_unet_x.lora_down.weight", {4, 4})},
-                                        {{"ss_base_model_version", "sdxl_base_v1-0"},
-                                         {"ss_sd_model_name", std::move(name)}}))
+    return derive_model_hints(
+               header_of({tensor("lora_unet_x.lora_down.weight", {4, 4})},
+                         {{"ss_base_model_version", "sdxl_base_v1-0"}, {"ss_sd_model_name", std::move(name)}}))
         .base_model;
   };
   BOOST_TEST(with_model("ponyDiffusionV6XL_v6StartWithThisOne.safetensors") == "Pony");
@@ -481,19 +457,18 @@ BOOST_AUTO_TEST_CASE(hints_tell_sdxl_finetunes_apart_by_training_model) {
 
 BOOST_AUTO_TEST_CASE(hints_from_modelspec) {
   nlohmann::json tags = {{"ds", {{"ignored", 99}}}};
-  SafetensorsHeader header =
-      header_of({tensor("lora_unet_down_blocks_0.lora_down.weight", {4, 320}, "BF16"),
-                 tensor("lora_unet_down_blocks_0.alpha", {}, "F32")},
-                {{"modelspec.sai_model_spec", "1.0.0"},
-                 {"modelspec.architecture", "stable-diffusion-v1/lora"},
-                 {"modelspec.title", "Red Hat Girl"},
-                 {"modelspec.description", "A character LoRA."},
-                 {"modelspec.author", "someone"},
-                 {"modelspec.license", "CreativeML Open RAIL-M"},
-                 {"modelspec.resolution", "512x768"},
-                 {"modelspec.trigger_phrase", "mychar, red hat , ,mychar"},
-                 {"ss_output_name", "not the title"},
-                 {"ss_tag_frequency", tags.dump()}});
+  SafetensorsHeader header = header_of({tensor("lora_unet_down_blocks_0.lora_down.weight", {4, 320}, "BF16"),
+                                        tensor("lora_unet_down_blocks_0.alpha", {}, "F32")},
+                                       {{"modelspec.sai_model_spec", "1.0.0"},
+                                        {"modelspec.architecture", "stable-diffusion-v1/lora"},
+                                        {"modelspec.title", "Red Hat Girl"},
+                                        {"modelspec.description", "A character LoRA."},
+                                        {"modelspec.author", "someone"},
+                                        {"modelspec.license", "CreativeML Open RAIL-M"},
+                                        {"modelspec.resolution", "512x768"},
+                                        {"modelspec.trigger_phrase", "mychar, red hat , ,mychar"},
+                                        {"ss_output_name", "not the title"},
+                                        {"ss_tag_frequency", tags.dump()}});
   ModelHints hints = derive_model_hints(header);
   BOOST_TEST(hints.base_model == "SD 1.5");
   BOOST_TEST(hints.type == "LORA");
@@ -531,15 +506,14 @@ BOOST_AUTO_TEST_CASE(hints_map_architectures_and_versions_to_civitai_names) {
   auto type = [](std::string key, std::string value) {
     return derive_model_hints(header_of({}, {{std::move(key), std::move(value)}})).type;
   };
-  BOOST_TEST(type("modelspec.architecture", "stable-diffusion-v1/textual-inversion") ==
-             "TextualInversion");
+  BOOST_TEST(type("modelspec.architecture", "stable-diffusion-v1/textual-inversion") == "TextualInversion");
   BOOST_TEST(type("modelspec.architecture", "stable-diffusion-xl-v1-base") == "Checkpoint");
 }
 
 BOOST_AUTO_TEST_CASE(hints_read_lycoris_and_dora_from_network_settings) {
   auto type = [](std::string module, std::string args) {
-    return derive_model_hints(header_of({}, {{"ss_network_module", std::move(module)},
-                                             {"ss_network_args", std::move(args)}}))
+    return derive_model_hints(
+               header_of({}, {{"ss_network_module", std::move(module)}, {"ss_network_args", std::move(args)}}))
         .type;
   };
   BOOST_TEST(type("lycoris.kohya", R"({"algo": "locon", "conv_dim": "8"})") == "LoCon");
@@ -550,38 +524,30 @@ BOOST_AUTO_TEST_CASE(hints_read_lycoris_and_dora_from_network_settings) {
 }
 
 BOOST_AUTO_TEST_CASE(hints_from_tensor_names_when_metadata_is_silent) {
-  auto hints = [](std::vector<TensorInfo> tensors) {
-    return derive_model_hints(header_of(std::move(tensors)));
-  };
+  auto hints = [](std::vector<TensorInfo> tensors) { return derive_model_hints(header_of(std::move(tensors))); };
 
   ModelHints sdxl = hints({tensor("model.diffusion_model.input_blocks.0.0.weight", {320, 4, 3, 3}),
                            tensor("conditioner.embedders.1.model.ln_final.weight", {1280})});
   BOOST_TEST(sdxl.type == "Checkpoint");
   BOOST_TEST(sdxl.base_model == "SDXL 1.0");
 
-  ModelHints sd1 = hints(
-      {tensor("model.diffusion_model.out.2.weight", {4, 320, 3, 3}, "F32"),
-       tensor("cond_stage_model.transformer.text_model.final_layer_norm.weight", {768}, "F32")});
+  ModelHints sd1 = hints({tensor("model.diffusion_model.out.2.weight", {4, 320, 3, 3}, "F32"),
+                          tensor("cond_stage_model.transformer.text_model.final_layer_norm.weight", {768}, "F32")});
   BOOST_TEST(sd1.type == "Checkpoint");
   BOOST_TEST(sd1.base_model == "SD 1.5");
   BOOST_TEST(sd1.precision == "fp32");
 
   // Cross-attention width pins the base of an otherwise anonymous LoRA.
-  ModelHints lora15 = hints(
-      {tensor(
-           "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight",
-           {4, 768}),
-       tensor("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight",
-              {320, 4})});
+  ModelHints lora15 =
+      hints({tensor("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight", {4, 768}),
+             tensor("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight", {320, 4})});
   BOOST_TEST(lora15.type == "LORA");
   BOOST_TEST(lora15.base_model == "SD 1.5");
 
-  ModelHints lora21 =
-      hints({tensor("lora_te_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", {8, 1024})});
+  ModelHints lora21 = hints({tensor("lora_te_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", {8, 1024})});
   BOOST_TEST(lora21.base_model == "SD 2.1");
 
-  ModelHints te2 =
-      hints({tensor("lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", {8, 1280})});
+  ModelHints te2 = hints({tensor("lora_te2_text_model_encoder_layers_0_mlp_fc1.lora_down.weight", {8, 1280})});
   BOOST_TEST(te2.base_model == "SDXL 1.0");
 
   ModelHints loha = hints({tensor("lora_unet_mid_block_attentions_0_proj_in.hada_w1_a", {320, 8}),
@@ -600,9 +566,9 @@ BOOST_AUTO_TEST_CASE(hints_from_tensor_names_when_metadata_is_silent) {
   BOOST_TEST(embedding15.type == "TextualInversion");
   BOOST_TEST(embedding15.base_model == "SD 1.5");
 
-  ModelHints vae = hints({tensor("encoder.conv_in.weight", {128, 3, 3, 3}),
-                          tensor("decoder.conv_out.weight", {3, 128, 3, 3}),
-                          tensor("quant_conv.weight", {8, 8, 1, 1})});
+  ModelHints vae =
+      hints({tensor("encoder.conv_in.weight", {128, 3, 3, 3}), tensor("decoder.conv_out.weight", {3, 128, 3, 3}),
+             tensor("quant_conv.weight", {8, 8, 1, 1})});
   BOOST_TEST(vae.type == "VAE");
 
   ModelHints controlnet = hints({tensor("control_model.input_blocks.0.0.weight", {320, 4, 3, 3}),
@@ -616,8 +582,8 @@ BOOST_AUTO_TEST_CASE(hints_from_tensor_names_when_metadata_is_silent) {
   ModelHints flux_schnell = hints({tensor("double_blocks.0.img_attn.qkv.weight", {9216, 3072})});
   BOOST_TEST(flux_schnell.base_model == "Flux.1 S");
 
-  ModelHints fp8 = hints({tensor("model.diffusion_model.x", {64}, "F8_E4M3"),
-                          tensor("model.diffusion_model.y", {8}, "F32")});
+  ModelHints fp8 =
+      hints({tensor("model.diffusion_model.x", {64}, "F8_E4M3"), tensor("model.diffusion_model.y", {8}, "F32")});
   BOOST_TEST(fp8.precision == "fp8");
 
   ModelHints nothing = hints({tensor("some.weight", {4})});
@@ -628,16 +594,16 @@ BOOST_AUTO_TEST_CASE(hints_from_tensor_names_when_metadata_is_silent) {
 }
 
 BOOST_AUTO_TEST_CASE(hints_ignore_malformed_metadata) {
-  ModelHints hints = derive_model_hints(header_of(
-      {}, {{"ss_tag_frequency", R"({"ds": {"a": "many", "b": -3, "c": 1.5, "d": [1]}, "x": 5})"},
-           {"ss_resolution", "huge"},
-           {"modelspec.resolution", "0x0"},
-           {"ss_network_args", "[[[[[[[[[["}}));
+  ModelHints hints = derive_model_hints(
+      header_of({}, {{"ss_tag_frequency", R"({"ds": {"a": "many", "b": -3, "c": 1.5, "d": [1]}, "x": 5})"},
+                     {"ss_resolution", "huge"},
+                     {"modelspec.resolution", "0x0"},
+                     {"ss_network_args", "[[[[[[[[[["}}));
   BOOST_TEST(hints.trigger_words.empty());
   BOOST_TEST(!hints.resolution.has_value());
 
-  hints = derive_model_hints(header_of(
-      {}, {{"ss_tag_frequency", std::string(5000, '[')}, {"ss_resolution", "[512, 768]"}}));
+  hints = derive_model_hints(
+      header_of({}, {{"ss_tag_frequency", std::string(5000, '[')}, {"ss_resolution", "[512, 768]"}}));
   BOOST_TEST(hints.trigger_words.empty());
   BOOST_TEST_REQUIRE(hints.resolution.has_value());
   BOOST_TEST(hints.resolution->second == 768u);

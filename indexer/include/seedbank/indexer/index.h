@@ -32,10 +32,10 @@ using protocol::Result;
 using protocol::Status;
 
 struct IndexOptions {
-  std::filesystem::path dir;                 // created (0700) when missing
-  std::string network = "main";              // records of other networks are refused
-  std::uint64_t map_size = 64ull << 30;      // upper bound of the file; disk is used as needed
-  unsigned verify_threads = 2;               // signature checks in batch ingest
+  std::filesystem::path dir;             // created (0700) when missing
+  std::string network = "main";          // records of other networks are refused
+  std::uint64_t map_size = 64ull << 30;  // upper bound of the file; disk is used as needed
+  unsigned verify_threads = 2;           // signature checks in batch ingest
 };
 
 // How one record fared on ingest.
@@ -79,7 +79,7 @@ struct IngestOutcome {
 
 // The hash types an alias can be. Stable: stored in keys.
 enum class HashType : std::uint8_t {
-  sha256 = 'S',       // file SHA-256 (AutoV2 is its 10-hex prefix)
+  sha256 = 'S',  // file SHA-256 (AutoV2 is its 10-hex prefix)
   autov1 = '1',
   autov3 = '3',
   crc32 = 'C',
@@ -91,12 +91,12 @@ enum class HashType : std::uint8_t {
 std::string_view to_string(HashType type);  // "SHA256", "AutoV1", ...
 
 inline constexpr std::uint16_t kReleaseLevel = 0xffff;  // match is the release, not one file
-inline constexpr std::uint16_t kImageFlag = 0x8000;    // file index names a sample image
+inline constexpr std::uint16_t kImageFlag = 0x8000;     // file index names a sample image
 
 struct HashMatch {
   std::string matched_as;  // "SHA256", "AutoV2", "AutoV1", "AutoV3", "CRC32", "BTIHv1", "BTIHv2", ...
   HashType type = HashType::sha256;
-  Bytes hash;              // the full stored hash that matched
+  Bytes hash;  // the full stored hash that matched
   RecordId release{};
   std::uint16_t file = kReleaseLevel;  // index into files, or kImageFlag|index into images
 };
@@ -104,10 +104,10 @@ struct HashMatch {
 enum class SortOrder { newest, highest_rated };
 
 struct ReleaseQuery {
-  std::optional<std::uint16_t> type;        // schema::ModelType value
-  std::string base_model;                   // exact, case-insensitive
-  std::string tag;                          // exact, case-insensitive
-  std::string text;                         // every word must start a word of the model name
+  std::optional<std::uint16_t> type;  // schema::ModelType value
+  std::string base_model;             // exact, case-insensitive
+  std::string tag;                    // exact, case-insensitive
+  std::string text;                   // every word must start a word of the model name
   std::optional<PublicKey> creator;
   std::vector<PublicKey> any_creator;       // author is one of these (a profile name several keys use)
   std::vector<std::uint16_t> any_type;      // type is one of these
@@ -121,8 +121,8 @@ struct ReleaseQuery {
   // retracted; "highest rated" then ranks models by all their versions' ratings.
   bool models_only = false;
   SortOrder sort = SortOrder::newest;
-  std::size_t limit = 20;                   // 1..100
-  std::string cursor;                       // from a previous page's next_cursor
+  std::size_t limit = 20;  // 1..100
+  std::string cursor;      // from a previous page's next_cursor
   bool include_retracted = false;
 };
 
@@ -132,8 +132,8 @@ struct ReleasePage {
 };
 
 struct RatingAggregate {
-  std::uint32_t count = 0;  // current ratings, one per author
-  std::uint64_t sum = 0;    // of stars
+  std::uint32_t count = 0;        // current ratings, one per author
+  std::uint64_t sum = 0;          // of stars
   std::uint32_t thumbs_up = 0;    // of them 4 or 5 stars
   std::uint32_t thumbs_down = 0;  // 1 or 2 stars
   std::uint32_t reviews = 0;      // with a review text
@@ -143,9 +143,9 @@ struct RatingAggregate {
 // An author's current key rotation (see KeyRotation in record.capnp).
 struct Rotation {
   PublicKey new_key;
-  bool revoked = false;        // the old key is compromised
-  bool keep_listed = false;    // with revoked: only the records its keep list names count
-  std::uint64_t at_ms = 0;     // the rotation's createdAt
+  bool revoked = false;      // the old key is compromised
+  bool keep_listed = false;  // with revoked: only the records its keep list names count
+  std::uint64_t at_ms = 0;   // the rotation's createdAt
   RecordId record{};
 };
 
@@ -163,11 +163,11 @@ struct ModelInfo {
   std::optional<RecordId> head;    // newest version that is not retracted
   std::vector<RecordId> versions;  // newest first, retracted ones included (at most 100)
   std::uint32_t version_count = 0;
-  RatingAggregate rating;          // over every version not retracted
+  RatingAggregate rating;  // over every version not retracted
 };
 
 struct TagCount {
-  std::string name;     // as first written
+  std::string name;  // as first written
   std::uint64_t models = 0;
 };
 

@@ -29,7 +29,7 @@ struct NodeOptions {
   GossipOptions gossip;     // used by run_node; data_dir, network, bt_port filled in
   bool gossip_enabled = true;
   std::string http = "127.0.0.1:7480";  // web gallery and API; "off": none
-  NodeConfig config;                     // <data dir>/config.json
+  NodeConfig config;                    // <data dir>/config.json
   unsigned http_threads = 2;
 };
 

@@ -44,15 +44,15 @@ inline constexpr std::uint64_t kMaxBlobBytes = 16u << 20;
 inline constexpr std::uint64_t kBlobChunk = 1u << 20;
 
 struct GossipOptions {
-  std::filesystem::path data_dir;       // peers.json lives here
+  std::filesystem::path data_dir;  // peers.json lives here
   std::string network = "main";
-  std::string listen = "0.0.0.0:7400";  // --listen; port 0 picks one; "off" accepts no sessions
-  std::vector<std::string> bootstrap;   // HOST:PORT to dial at start
-  std::size_t outbound = 4;             // sessions this node keeps dialled
-  std::size_t max_sessions = 256;       // inbound + outbound
+  std::string listen = "0.0.0.0:7400";             // --listen; port 0 picks one; "off" accepts no sessions
+  std::vector<std::string> bootstrap;              // HOST:PORT to dial at start
+  std::size_t outbound = 4;                        // sessions this node keeps dialled
+  std::size_t max_sessions = 256;                  // inbound + outbound
   std::chrono::milliseconds sync_interval{10000};  // reconcile with a random peer this often
   std::chrono::seconds ban_time{600};
-  std::uint16_t bt_port = 0;            // advertised in hello, for "seeding"
+  std::uint16_t bt_port = 0;  // advertised in hello, for "seeding"
   // Spam resistance on records from peers (config.json "spam"). Refused
   // records are dropped and not asked for again for an hour; a session
   // bringing over 1,000 is closed, never banned (the peer cannot know this
@@ -69,10 +69,10 @@ struct GossipOptions {
 };
 
 struct PeerInfo {
-  std::string address;    // host:port of the connection
-  std::string node_id;    // sbpk1... once authenticated
+  std::string address;  // host:port of the connection
+  std::string node_id;  // sbpk1... once authenticated
   bool outbound = false;
-  std::string state;      // "handshake", "open"
+  std::string state;  // "handshake", "open"
   std::string agent;
   std::uint16_t gossip_port = 0, bt_port = 0;
   std::uint64_t bytes_in = 0, bytes_out = 0, records_in = 0, records_out = 0;
@@ -90,9 +90,8 @@ class GossipService {
   // Starts listening (unless "off") and dialling the bootstrap list and the
   // peers remembered in peers.json.
   static protocol::Result<std::unique_ptr<GossipService>> start(boost::asio::io_context& io,
-                                                                 const GossipOptions& options,
-                                                                 indexer::Index& index,
-                                                                 const protocol::SecretKey& node_key);
+                                                                const GossipOptions& options, indexer::Index& index,
+                                                                const protocol::SecretKey& node_key);
   ~GossipService();  // saves peers.json, closes every session
   GossipService(const GossipService&) = delete;
   GossipService& operator=(const GossipService&) = delete;

@@ -40,7 +40,7 @@ struct PublishedFile {
 
 struct PublishResult {
   std::optional<protocol::Record> record;  // always set on success
-  bool already_published = false;  // the same author published the same torrent before
+  bool already_published = false;          // the same author published the same torrent before
   std::vector<PublishedFile> files;
   std::string torrent_name;
   std::string magnet;

@@ -38,8 +38,7 @@ class ContentStore {
   // Adds `source`, whose SHA-256 the caller computed, unless that content is
   // stored already. The caller checks that `source` did not change since it
   // was hashed (size and mtime, see FileIdentity).
-  protocol::Result<Added> add(const std::filesystem::path& source, const protocol::Sha256Digest& sha256,
-                              AddMode mode);
+  protocol::Result<Added> add(const std::filesystem::path& source, const protocol::Sha256Digest& sha256, AddMode mode);
 
   // An exclusive lock on the store (flock on store/lock), across processes.
   // Publish holds it from adding files until its record is in the index, so

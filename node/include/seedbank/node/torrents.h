@@ -12,8 +12,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,13 +27,13 @@ namespace seedbank::node {
 
 struct TorrentOptions {
   std::filesystem::path data_dir;
-  std::string listen = "0.0.0.0:6881";       // --bt-listen; port 0 picks a free one
-  bool dht = true;                           // off for tests and private networks
-  std::vector<std::string> dht_bootstrap;    // host:port routers (add_dht_node)
-  bool local_discovery = false;              // LSD
-  bool port_mapping = false;                 // UPnP and NAT-PMP
-  std::uint64_t download_limit = 0;          // bytes/s, 0 = none (applies on loopback too)
-  std::uint64_t store_quota = 0;             // bytes the store may hold, 0 = no limit
+  std::string listen = "0.0.0.0:6881";     // --bt-listen; port 0 picks a free one
+  bool dht = true;                         // off for tests and private networks
+  std::vector<std::string> dht_bootstrap;  // host:port routers (add_dht_node)
+  bool local_discovery = false;            // LSD
+  bool port_mapping = false;               // UPnP and NAT-PMP
+  std::uint64_t download_limit = 0;        // bytes/s, 0 = none (applies on loopback too)
+  std::uint64_t store_quota = 0;           // bytes the store may hold, 0 = no limit
   std::uint64_t upload_limit = 0;
   // Also seed each hybrid release as a plain v1 torrent (its "v1-compat"
   // form, see v1_compat_info), and fall back to that swarm when a fetch finds
@@ -52,27 +52,27 @@ struct TorrentOptions {
 enum class ErrorKind { none, verification, disk_full, io };
 
 struct TorrentStatus {
-  std::string release_id;     // hex
-  std::string name;           // torrent name
-  std::string info_hash;      // v2, hex
-  std::string v1_compat_info_hash;  // hex, when its v1-compat torrent is in the session
-  std::string state;          // "checking", "downloading", "seeding", "verifying", "error", ...
-  std::uint64_t wanted = 0;   // bytes wanted
-  std::uint64_t done = 0;     // bytes of wanted verified by pieces
+  std::string release_id;                            // hex
+  std::string name;                                  // torrent name
+  std::string info_hash;                             // v2, hex
+  std::string v1_compat_info_hash;                   // hex, when its v1-compat torrent is in the session
+  std::string state;                                 // "checking", "downloading", "seeding", "verifying", "error", ...
+  std::uint64_t wanted = 0;                          // bytes wanted
+  std::uint64_t done = 0;                            // bytes of wanted verified by pieces
   std::uint64_t download_rate = 0, upload_rate = 0;  // bytes/s
-  std::uint64_t downloaded = 0;  // payload bytes received since this process added it
+  std::uint64_t downloaded = 0;                      // payload bytes received since this process added it
   int peers = 0;
   int files_wanted = 0, files_stored = 0;  // files in the store after SHA-256 checks
-  bool complete = false;      // every wanted file is in the store
-  bool all_stored = false;    // every file of the release is (it can seed it all)
+  bool complete = false;                   // every wanted file is in the store
+  bool all_stored = false;                 // every file of the release is (it can seed it all)
   std::string error;
   ErrorKind error_kind = ErrorKind::none;
 };
 
 class TorrentService {
  public:
-  static protocol::Result<std::unique_ptr<TorrentService>> start(const TorrentOptions& options,
-                                                                  indexer::Index& index, ContentStore& store);
+  static protocol::Result<std::unique_ptr<TorrentService>> start(const TorrentOptions& options, indexer::Index& index,
+                                                                 ContentStore& store);
   ~TorrentService();  // saves resume data and stops the session
   TorrentService(const TorrentService&) = delete;
   TorrentService& operator=(const TorrentService&) = delete;

@@ -14,8 +14,8 @@
 namespace seedbank::protocol {
 
 struct BootstrapEntry {
-  std::string address;            // as written: "203.0.113.7:7400", "[2001:db8::5]:7400"
-  std::optional<PublicKey> key;   // the node's key, when the line gives one
+  std::string address;           // as written: "203.0.113.7:7400", "[2001:db8::5]:7400"
+  std::optional<PublicKey> key;  // the node's key, when the line gives one
 };
 
 inline constexpr std::size_t kMaxBootstrapBytes = 1 << 20;

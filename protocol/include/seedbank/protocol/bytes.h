@@ -16,9 +16,7 @@ using ByteView = std::span<const std::uint8_t>;
 using Sha256Digest = std::array<std::uint8_t, 32>;
 using Sha1Digest = std::array<std::uint8_t, 20>;
 
-inline ByteView as_bytes(std::string_view s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
+inline ByteView as_bytes(std::string_view s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
 
 std::string to_hex(ByteView bytes);        // lowercase
 std::string to_hex_upper(ByteView bytes);  // Civitai's style

@@ -21,14 +21,14 @@ struct CivitaiImage {
 };
 
 struct CivitaiImport {
-  std::string model_name;    // model.name
-  std::string version_name;  // name
-  std::string type;          // model.type ("LORA", "Checkpoint", ...)
-  std::string base_model;    // baseModel
-  std::string description;   // description (version), else model.description
+  std::string model_name;                  // model.name
+  std::string version_name;                // name
+  std::string type;                        // model.type ("LORA", "Checkpoint", ...)
+  std::string base_model;                  // baseModel
+  std::string description;                 // description (version), else model.description
   std::vector<std::string> tags;           // model.tags, if present
   std::vector<std::string> trained_words;  // trainedWords
-  bool nsfw = false;                        // model.nsfw
+  bool nsfw = false;                       // model.nsfw
   std::vector<CivitaiImage> images;
 };
 

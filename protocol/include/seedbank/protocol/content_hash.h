@@ -45,10 +45,10 @@ struct HashOptions {
 struct FileDigests {
   std::uint64_t size = 0;
   Sha256Digest sha256{};
-  Sha256Digest autov1{};                 // full digest; AutoV1 shows 4 bytes
-  bool autov1_window_short = false;      // the file ends before 0x110000
-  std::optional<Sha256Digest> autov3;    // full digest; AutoV3 shows 6 bytes
-  std::uint64_t autov3_offset = 0;       // where the hashed tensor data starts
+  Sha256Digest autov1{};               // full digest; AutoV1 shows 4 bytes
+  bool autov1_window_short = false;    // the file ends before 0x110000
+  std::optional<Sha256Digest> autov3;  // full digest; AutoV3 shows 6 bytes
+  std::uint64_t autov3_offset = 0;     // where the hashed tensor data starts
   std::uint32_t crc32 = 0;
   std::optional<Sha256Digest> pieces_root;  // none for an empty file
   std::vector<Sha256Digest> piece_layer;    // only for files larger than piece_size

@@ -22,12 +22,12 @@ struct GenerationParams {
   std::string prompt;
   std::string negative_prompt;
   std::optional<std::uint32_t> steps;
-  std::string sampler;                  // e.g. "Euler a", or ComfyUI's "euler_ancestral"
+  std::string sampler;  // e.g. "Euler a", or ComfyUI's "euler_ancestral"
   std::optional<double> cfg_scale;
-  std::optional<std::int64_t> seed;     // -1 means "random" in A1111
+  std::optional<std::int64_t> seed;  // -1 means "random" in A1111
   std::optional<std::uint32_t> width;
   std::optional<std::uint32_t> height;
-  std::string model_hash;               // A1111's short hash, e.g. "6ce0161689"
+  std::string model_hash;  // A1111's short hash, e.g. "6ce0161689"
   std::string model_name;
   // Every "Key: value" of the A1111 settings line in order, the ones above
   // included, with quoted values unquoted and unescaped.

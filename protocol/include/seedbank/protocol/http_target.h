@@ -22,7 +22,7 @@ inline constexpr std::size_t kMaxTargetBytes = 8192;
 inline constexpr std::size_t kMaxQueryParams = 64;
 
 struct HttpTarget {
-  std::string path;  // percent-decoded; never contains NUL
+  std::string path;                                         // percent-decoded; never contains NUL
   std::vector<std::pair<std::string, std::string>> params;  // in order, decoded ('+' is a space)
 
   // The first value of `name`, if given.
@@ -48,8 +48,8 @@ std::string percent_encode(std::string_view text);
 
 // Parameter readers: nullopt when absent; an error naming the parameter
 // when present but not what it should be.
-Result<std::optional<std::uint64_t>> integer_param(const HttpTarget& target, std::string_view name,
-                                                   std::uint64_t min, std::uint64_t max);
+Result<std::optional<std::uint64_t>> integer_param(const HttpTarget& target, std::string_view name, std::uint64_t min,
+                                                   std::uint64_t max);
 Result<std::optional<bool>> bool_param(const HttpTarget& target, std::string_view name);
 
 // A byte range of a body of `size` bytes asked for with a Range header

@@ -38,9 +38,9 @@ using Fingerprint = std::array<std::uint8_t, 16>;
 Fingerprint fingerprint(const Item* begin, const Item* end);
 
 struct Options {
-  std::size_t branching = 8;   // sub-ranges a differing range splits into (8 and 8: see bench reconcile)
-  std::size_t list_below = 8;  // list a range's ids when it holds fewer than this
-  std::size_t max_ranges = 4096;     // per message; further ranges wait for the next round
+  std::size_t branching = 8;      // sub-ranges a differing range splits into (8 and 8: see bench reconcile)
+  std::size_t list_below = 8;     // list a range's ids when it holds fewer than this
+  std::size_t max_ranges = 4096;  // per message; further ranges wait for the next round
   std::size_t max_message_bytes = 256 * 1024;
 };
 

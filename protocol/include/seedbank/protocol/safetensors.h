@@ -36,7 +36,7 @@ struct SafetensorsHeader {
   std::uint64_t header_length = 0;  // N, the JSON's length including padding
   std::uint64_t data_offset = 0;    // 8 + header_length: where the data area starts
   std::uint64_t file_size = 0;
-  std::vector<TensorInfo> tensors;  // sorted by begin; together they tile the data area
+  std::vector<TensorInfo> tensors;                            // sorted by begin; together they tile the data area
   std::vector<std::pair<std::string, std::string>> metadata;  // __metadata__, sorted by key
 };
 
@@ -84,8 +84,7 @@ Result<SafetensorsHeader> read_safetensors_header(const std::filesystem::path& p
 
 // The __metadata__ value stored under `key`, if any. The view points into
 // `header`.
-std::optional<std::string_view> metadata_value(const SafetensorsHeader& header,
-                                               std::string_view key);
+std::optional<std::string_view> metadata_value(const SafetensorsHeader& header, std::string_view key);
 
 // What a header suggests about the model, to pre-fill a publish form. Every
 // field is a best-effort guess the user confirms; empty means "no idea".
