@@ -80,6 +80,11 @@ BOOST_AUTO_TEST_CASE(a_record_of_a_kind_from_the_future_is_kept_relayed_and_its_
   BOOST_REQUIRE_EQUAL(models.status, 200);
   BOOST_TEST(nlohmann::json::parse(models.body)["items"].size() == 1u);
 
+  // Asked for it by id, a node says it cannot use it yet.
+  auto fetched = sb("b", {"fetch", mirror_id});
+  BOOST_TEST(fetched.exit_code != 0);
+  BOOST_TEST(fetched.err.find("of a kind this version of seedbank does not know") != std::string::npos, fetched.err);
+
   // A node that joins later gets both by set reconciliation, and the
   // reconciliation converges: every node holds the same two records.
   auto nc = start("c", {b}, &c);

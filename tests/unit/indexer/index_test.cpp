@@ -702,6 +702,12 @@ BOOST_AUTO_TEST_CASE(records_kept_opaque_are_indexed_when_a_seedbank_that_knows_
   auto draft = testing::sample_release(3);
   auto bytes = testing::sign_release(alice, draft, 5000);
   auto id = protocol::record_id_of(bytes);
+  // And a release the older seedbank could not check: it has no files.
+  auto broken = testing::sign_future_record(alice, "test", 6000, [](future::RecordBody::Builder body) {
+    body.getPayload().initRelease().setModelName("No Files");
+  });
+  auto broken_id = protocol::record_id_of(broken);
+  BOOST_TEST(!protocol::verify_record(broken, "test").ok());
   index.reset();
   auto be64 = [](protocol::Bytes& out, std::uint64_t v) {
     for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
@@ -725,19 +731,23 @@ BOOST_AUTO_TEST_CASE(records_kept_opaque_are_indexed_when_a_seedbank_that_knows_
     BOOST_REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
   };
   raw([&](MDB_txn* txn) {
-    protocol::Bytes id_key(id.begin(), id.end()), time_key,
-        author_key(alice.public_key().bytes.begin(), alice.public_key().bytes.end());
-    be64(time_key, 5000);
-    time_key.insert(time_key.end(), id.begin(), id.end());
-    author_key.insert(author_key.end(), time_key.begin(), time_key.end());
-    put(txn, "records", id_key, bytes);
-    put(txn, "by_time", time_key, {});
-    put(txn, "author_time", author_key, {});
-    put(txn, "opaque", id_key, {0, 0});
-    protocol::Bytes one;
-    be64(one, 1);
+    auto store_opaque = [&](const protocol::Bytes& record, const protocol::RecordId& rid, std::uint64_t t) {
+      protocol::Bytes id_key(rid.begin(), rid.end()), time_key;
+      protocol::Bytes author_key(alice.public_key().bytes.begin(), alice.public_key().bytes.end());
+      be64(time_key, t);
+      time_key.insert(time_key.end(), rid.begin(), rid.end());
+      author_key.insert(author_key.end(), time_key.begin(), time_key.end());
+      put(txn, "records", id_key, record);
+      put(txn, "by_time", time_key, {});
+      put(txn, "author_time", author_key, {});
+      put(txn, "opaque", id_key, {0, 0});
+    };
+    store_opaque(bytes, id, 5000);
+    store_opaque(broken, broken_id, 6000);
+    protocol::Bytes two;
+    be64(two, 2);
     std::string count = "count/unknown";
-    put(txn, "meta", protocol::Bytes(count.begin(), count.end()), one);
+    put(txn, "meta", protocol::Bytes(count.begin(), count.end()), two);
   });
 
   reopen();
@@ -750,6 +760,8 @@ BOOST_AUTO_TEST_CASE(records_kept_opaque_are_indexed_when_a_seedbank_that_knows_
   BOOST_TEST(to_hex(page->items[0].id()) == to_hex(id));
   BOOST_TEST(index->stats().by_kind[0] == 0u);
   BOOST_TEST(index->stats().by_kind[1] == 1u);
+  // The one that fails its kind's checks stays stored (it replicates), in no view.
+  BOOST_TEST(index->contains(broken_id));
   index.reset();
   raw([&](MDB_txn* txn) {
     MDB_dbi dbi;
