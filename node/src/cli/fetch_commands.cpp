@@ -120,6 +120,10 @@ protocol::Result<protocol::Record> find_release(indexer::Index& index, const std
   if (auto id = p::from_hex_fixed<32>(what)) {
     auto rec = index.get(*id);
     if (rec && rec->kind() == p::RecordKind::release) return rec;
+    if (rec && rec->kind() == p::RecordKind::unknown)
+      return p::make_error(p::ErrorCode::unsupported,
+                           "record " + what + " is of a kind this version of seedbank does not know (payload tag " +
+                               std::to_string(rec->payload_tag()) + "); upgrade seedbank to use it");
   }
   auto matches = index.find_by_hash(what);
   if (!matches) return matches.error();

@@ -158,7 +158,7 @@ std::string license_text(schema::License::Reader l) {
   std::string commercial;
   for (auto u : l.getAllowCommercialUse()) {
     auto i = static_cast<unsigned>(u);
-    commercial += (commercial.empty() ? "" : ", ") + std::string(i < 4 ? uses[i] : "?");
+    commercial += (commercial.empty() ? "" : ", ") + std::string(i < 4 ? uses[i] : "Other");  // a newer schema's value
   }
   std::string out = l.getName().size() ? std::string(l.getName().cStr()) + ": " : "";
   out += "commercial use " + (commercial.empty() ? std::string("none") : commercial);
