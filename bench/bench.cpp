@@ -39,6 +39,7 @@
 #include "seedbank/protocol/gossip_message.h"
 #include "seedbank/protocol/reconcile.h"
 #include "seedbank/protocol/record.h"
+#include "seedbank/protocol/util.h"
 #include "support/process.h"
 #include "support/test_records.h"
 #include "support/wire_client.h"
@@ -683,7 +684,7 @@ nlohmann::json bench_resolve(const Options& o) {
     g.network = "bench";
     g.listen = "127.0.0.1:0";
     auto bt = torrents.back()->listen_address();
-    g.bt_port = static_cast<std::uint16_t>(std::atoi(bt.c_str() + bt.rfind(':') + 1));
+    g.bt_port = protocol::util::port_of(bt);
     if (i == 1) g.bootstrap = {gossips[0]->listen_address()};
     gossips.push_back(
         std::move(node::GossipService::start(io, g, *n.index, keys[static_cast<std::size_t>(i)])).value());

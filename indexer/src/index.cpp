@@ -14,6 +14,7 @@
 
 #include "key_codec.h"
 #include "lmdb_txn.h"
+#include "seedbank/protocol/util.h"
 
 namespace seedbank::indexer {
 namespace {
@@ -725,7 +726,7 @@ struct Index::Impl {
     if (!rec || rec->kind() != RecordKind::key_rotation) return std::nullopt;
     auto k = rec->body().getPayload().getKeyRotation();
     Rotation out;
-    std::memcpy(out.new_key.bytes.data(), k.getNewKey().begin(), 32);
+    out.new_key.bytes = protocol::util::digest_of(k.getNewKey());
     out.revoked = k.getRevokeOld();
     out.at_ms = rec->created_at();
     out.record = rec->id();

@@ -12,12 +12,6 @@ namespace seedbank::node {
 
 namespace p = seedbank::protocol;
 
-p::Sha256Digest digest_of(capnp::Data::Reader d) {
-  p::Sha256Digest out{};
-  if (d.size() == 32) std::memcpy(out.data(), d.begin(), 32);
-  return out;
-}
-
 std::uint64_t civitai_id(const p::Sha256Digest& d) { return indexer::numeric_id(d); }
 
 std::uint64_t civitai_model_id(const p::PublicKey& author, std::string_view slug) {

@@ -15,11 +15,11 @@
 #include "seedbank/indexer/index.h"
 #include "seedbank/protocol/generation_params.h"
 #include "seedbank/protocol/record.h"
+#include "seedbank/protocol/util.h"
 
 namespace seedbank::node {
 
-// A 32-byte hash field of a record as a digest (zero when it is not 32 bytes).
-protocol::Sha256Digest digest_of(capnp::Data::Reader data);
+using protocol::util::digest_of;
 
 // Civitai's ids are integers; ours are stable ones derived from record ids:
 // the first 53 bits of a SHA-256 (within JavaScript's safe integer range),

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "seedbank/protocol/text.h"
+
 namespace seedbank::node {
 
 class JsonOut {
@@ -115,7 +117,7 @@ class JsonOut {
         ++i;
         continue;
       }
-      std::size_t n = utf8_length(s, i);
+      std::size_t n = protocol::utf8_sequence_length(s, i);
       if (n == 0) {
         out_ += "\xEF\xBF\xBD";  // U+FFFD
         ++i;
@@ -126,22 +128,6 @@ class JsonOut {
     }
     out_.push_back('"');
   }
-  // Bytes of the valid UTF-8 sequence at s[i] (a lead byte >= 0x80), or 0.
-  static std::size_t utf8_length(std::string_view s, std::size_t i) {
-    auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-    unsigned char c = at(i);
-    std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-    if (n == 0 || i + n > s.size()) return 0;
-    for (std::size_t k = 1; k < n; ++k)
-      if ((at(i + k) & 0xC0) != 0x80) return 0;
-    unsigned char d = at(i + 1);
-    if (c == 0xE0 && d < 0xA0) return 0;  // overlong
-    if (c == 0xED && d > 0x9F) return 0;  // surrogates
-    if (c == 0xF0 && d < 0x90) return 0;  // overlong
-    if (c == 0xF4 && d > 0x8F) return 0;  // past U+10FFFF
-    return n;
-  }
-
   std::string out_;
   std::vector<bool> first_;
   bool after_key_ = false;

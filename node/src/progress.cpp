@@ -8,31 +8,6 @@ namespace seedbank::node {
 
 bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
-std::string human_bytes(std::uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
-
-std::string human_rate(double bps) {
-  const char* units[] = {"B/s", "kB/s", "MB/s", "GB/s"};
-  int u = 0;
-  while (bps >= 1000 && u < 3) {
-    bps /= 1000;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", bps, units[u]);
-  return buf;
-}
-
 ProgressBar::ProgressBar(std::string label, std::uint64_t total, bool enabled)
     : label_(std::move(label)),
       total_(total),

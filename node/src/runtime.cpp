@@ -15,6 +15,7 @@
 #include "control_protocol.h"
 #include "http/api.h"
 #include "seedbank/node/data_dir.h"
+#include "seedbank/protocol/util.h"
 
 namespace seedbank::node {
 
@@ -72,8 +73,7 @@ struct NodeRuntime::Impl {
       gopts.image_policy = [this](const p::Record& owner, const p::Sha256Digest& sha256) {
         return node.options.config.refuses_image(owner, sha256, *node.index);
       };
-      auto bt = torrents->listen_address();
-      gopts.bt_port = static_cast<std::uint16_t>(std::atoi(bt.c_str() + bt.rfind(':') + 1));
+      gopts.bt_port = p::util::port_of(torrents->listen_address());
     }
     auto started = GossipService::start(io, gopts, *node.index, *key);
     if (!started) return started.error();

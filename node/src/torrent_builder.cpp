@@ -13,6 +13,7 @@
 #include <map>
 
 #include "seedbank/node/torrents.h"
+#include "seedbank/protocol/util.h"
 
 namespace seedbank::node {
 namespace {
@@ -181,10 +182,9 @@ protocol::Result<std::string> magnet_of(schema::Release::Reader release, bool v1
       lt::bdecode({reinterpret_cast<const char*>(t.getInfo().begin()), static_cast<long>(t.getInfo().size())}, ec);
   std::string name = ec ? std::string() : std::string(info.dict_find_string_value("name"));
   if (!v1_compat) {
-    protocol::Sha256Digest v2{};
-    std::memcpy(v2.data(), t.getInfoHashV2().begin(), 32);
+    auto v2 = protocol::util::digest_of(t.getInfoHashV2());
     std::optional<protocol::Sha1Digest> v1;
-    if (t.getInfoHashV1().size() == 20) std::memcpy(v1.emplace().data(), t.getInfoHashV1().begin(), 20);
+    if (t.getInfoHashV1().size() == 20) v1 = protocol::util::fixed_bytes<20>(t.getInfoHashV1());
     return magnet_link(v2, v1, name, trackers);
   }
   auto compat = v1_compat_info(release);

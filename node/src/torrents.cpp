@@ -28,6 +28,7 @@
 
 #include "files.h"
 #include "seedbank/protocol/content_hash.h"
+#include "seedbank/protocol/util.h"
 
 namespace seedbank::node {
 namespace {
@@ -291,7 +292,7 @@ struct TorrentService::Impl {
       slot.image = it->second.first;
       auto sha = slot.image ? r.getImages()[it->second.second].getSha256()
                             : r.getFiles()[it->second.second].getHashes().getSha256();
-      std::memcpy(slot.sha256.data(), sha.begin(), 32);
+      slot.sha256 = p::util::digest_of(sha);
       slot.size = static_cast<std::uint64_t>(fs.file_size(i));
       slot.offset = static_cast<std::uint64_t>(fs.file_offset(i));
       slot.stored = store.contains(slot.sha256);
@@ -900,9 +901,9 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
     impl->session->set_peer_class_filter(classes);
   }
   for (const auto& node : options.dht_bootstrap) {
-    auto colon = node.rfind(':');
-    if (colon == std::string::npos) continue;
-    impl->session->add_dht_node({node.substr(0, colon), std::atoi(node.c_str() + colon + 1)});
+    auto router = p::util::parse_host_port(node);
+    if (!router) return make_error(ErrorCode::invalid_argument, "--dht-bootstrap: " + router.error().message);
+    impl->session->add_dht_node({router->host, router->port});
   }
   // Wait briefly for the listen socket so listen_address() is meaningful.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -940,9 +941,7 @@ bool TorrentService::seed(const p::Record& rec) {
   if (impl_->filter && impl_->filter(rec)) return false;
   bool complete = true;
   for (auto f : r.getFiles()) {
-    p::Sha256Digest d;
-    std::memcpy(d.data(), f.getHashes().getSha256().begin(), 32);
-    complete = complete && impl_->store.contains(d);
+    complete = complete && impl_->store.contains(p::util::digest_of(f.getHashes().getSha256()));
   }
   // Unfinished fetches leave resume data; continue those too.
   bool resumable = std::filesystem::exists(impl_->resume_dir() / (info_hash + ".resume"));
@@ -1001,12 +1000,12 @@ void TorrentService::add_peers(const std::string& release_hex, const std::vector
   for (auto& [ih, m] : impl_->torrents) {
     if (m.release_hex != release_hex) continue;
     for (const auto& peer : peers) {
-      auto colon = peer.rfind(':');
-      if (colon == std::string::npos) continue;
+      auto hp = p::util::parse_host_port(peer);
+      if (!hp) continue;
       lt::error_code ec;
-      auto addr = lt::make_address(peer.substr(0, colon), ec);
+      auto addr = lt::make_address(hp->host, ec);
       if (ec) continue;
-      lt::tcp::endpoint endpoint(addr, static_cast<std::uint16_t>(std::atoi(peer.c_str() + colon + 1)));
+      lt::tcp::endpoint endpoint(addr, hp->port);
       if (std::find(m.hints.begin(), m.hints.end(), endpoint) == m.hints.end()) m.hints.push_back(endpoint);
       m.handle.connect_peer(endpoint);
     }

@@ -84,7 +84,7 @@
   function formatSize(sizeKB) {
     let n = Number(sizeKB) * 1024;
     if (!Number.isFinite(n) || n < 0) return '';
-    const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     let u = 0;
     while (n >= 1024 && u < units.length - 1) {
       n /= 1024;
@@ -241,10 +241,16 @@
   }
 
   const SHAREABLE_TYPES = ['image/png', 'image/jpeg', 'image/webp'];
-  // The node's limit: the largest image that travels over gossip. Checked
-  // here too, because the node closes the connection on a larger body and
-  // the browser then reports a network error instead of its message.
-  const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
+
+  // The node's limit: the largest image that travels over gossip, from
+  // /api/seedbank/me. Checked here too, because the node closes the
+  // connection on a larger body and the browser then reports a network
+  // error instead of its message.
+  async function maxUploadBytes() {
+    const mine = await me().catch(() => null);
+    const limit = Number(mine && mine.limits && mine.limits.imageBytes);
+    return Number.isFinite(limit) && limit > 0 ? limit : Infinity;
+  }
 
   // Stores an image file on this node without publishing it; resolves to
   // {sha256, width, height, mimeType, meta}.
@@ -252,8 +258,9 @@
     if (file.type && !SHAREABLE_TYPES.includes(file.type)) {
       throw new ApiError(`${file.name} is ${file.type}; choose a PNG, JPEG or WebP image`);
     }
-    if (file.size > MAX_UPLOAD_BYTES) {
-      throw new ApiError(`${file.name} is ${formatSize(file.size / 1024)}; this node takes images up to 16 MB`);
+    const limit = await maxUploadBytes();
+    if (file.size > limit) {
+      throw new ApiError(`${file.name} is ${formatSize(file.size / 1024)}; this node takes images up to ${formatSize(limit / 1024)}`);
     }
     return post('/api/seedbank/images', file, file.type || 'application/octet-stream');
   }
@@ -1281,10 +1288,14 @@
     const caption = h('textarea', { id: 'post-caption', name: 'caption', rows: 2, maxlength: 16000 });
     const nsfw = h('input', { id: 'post-nsfw', name: 'nsfw', type: 'checkbox' });
     const note = h('p', { class: 'muted', role: 'status' });
+    const limitNote = h('span', { class: 'muted' }, '(PNG, JPEG or WebP)');
+    maxUploadBytes().then((limit) => {
+      if (Number.isFinite(limit)) limitNote.textContent = `(PNG, JPEG or WebP, up to ${formatSize(limit / 1024)})`;
+    });
     const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Sign and share');
     const form = h('form', { class: 'stack-form', id: 'post-form' },
       h('h3', null, 'Share an image you made'),
-      h('label', { for: 'post-file' }, 'Image ', h('span', { class: 'muted' }, '(PNG, JPEG or WebP, up to 16 MB)')), file,
+      h('label', { for: 'post-file' }, 'Image ', limitNote), file,
       h('label', { for: 'post-caption' }, 'Caption ', h('span', { class: 'muted' }, '(optional)')), caption,
       h('label', { class: 'check', for: 'post-nsfw' }, nsfw, 'Not safe for work'),
       h('div', null, submit), note);

@@ -17,6 +17,7 @@
 #include "seedbank/protocol/image_meta.h"
 
 #include "seedbank/protocol/text.h"
+#include "seedbank/protocol/util.h"
 
 #include <zlib.h>
 
@@ -46,22 +47,6 @@ std::uint32_t le32(ByteView b, std::size_t at) { return le24(b, at) | std::uint3
 
 bool starts_with(ByteView b, std::string_view prefix) {
   return b.size() >= prefix.size() && std::memcmp(b.data(), prefix.data(), prefix.size()) == 0;
-}
-
-// "210 bytes", "4.3 GB": sizes a user can compare at a glance.
-std::string human_size(std::uint64_t n) {
-  if (n < 1000) return std::to_string(n) + (n == 1 ? " byte" : " bytes");
-  static constexpr const char* kUnits[] = {"KB", "MB", "GB", "TB"};
-  double value = static_cast<double>(n);
-  std::size_t unit = 0;
-  value /= 1000;
-  while (value >= 1000 && unit + 1 < std::size(kUnits)) {
-    value /= 1000;
-    ++unit;
-  }
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.1f %s", value, kUnits[unit]);
-  return buffer;
 }
 
 std::string mib(std::size_t n) { return std::to_string(n >> 20) + " MiB"; }
@@ -246,7 +231,7 @@ class TiffReader {
   Result<std::vector<IfdEntry>> read_ifd(std::uint32_t offset, std::string_view ifd_name) const {
     if (offset > tiff_.size() || tiff_.size() - offset < 2)
       return error(std::string(ifd_name) + " offset " + std::to_string(offset) + " is outside the " +
-                   human_size(tiff_.size()) + " of EXIF data");
+                   util::human_bytes(tiff_.size()) + " of EXIF data");
     const std::size_t count = u16(offset);
     if ((tiff_.size() - offset - 2) / 12 < count)
       return error(std::string(ifd_name) + " at offset " + std::to_string(offset) + " claims " + std::to_string(count) +
@@ -268,8 +253,8 @@ class TiffReader {
     if (size <= 4) return tiff_.subspan(entry.entry_offset + 8, size);
     const std::uint32_t offset = u32(entry.entry_offset + 8);
     if (offset > tiff_.size() || tiff_.size() - offset < size)
-      return error(std::string(tag_name) + " claims " + human_size(size) + " at offset " + std::to_string(offset) +
-                   " but the EXIF data has only " + human_size(tiff_.size()));
+      return error(std::string(tag_name) + " claims " + util::human_bytes(size) + " at offset " +
+                   std::to_string(offset) + " but the EXIF data has only " + util::human_bytes(tiff_.size()));
     return tiff_.subspan(offset, size);
   }
 
@@ -408,7 +393,7 @@ class PngReader {
   Result<ImageInfo> read() {
     if (b_.size() < kPngSignature.size())
       return fail(ErrorCode::malformed, name_,
-                  "ends after " + human_size(b_.size()) + ", inside the PNG signature; the file is truncated");
+                  "ends after " + util::human_bytes(b_.size()) + ", inside the PNG signature; the file is truncated");
     if (!std::equal(kPngSignature.begin(), kPngSignature.end(), b_.begin()))
       return fail(ErrorCode::malformed, name_,
                   "has a damaged PNG signature (" + hex_prefix(b_, 8) +
@@ -427,8 +412,8 @@ class PngReader {
             "ends after " + std::to_string(chunks) + " PNG chunks without an IEND chunk; the file is truncated");
       if (left < 8)
         return fail(ErrorCode::malformed, name_,
-                    "chunk header at offset " + std::to_string(offset) + " needs 8 bytes but " + human_size(left) +
-                        " remain; the file is truncated");
+                    "chunk header at offset " + std::to_string(offset) + " needs 8 bytes but " +
+                        util::human_bytes(left) + " remain; the file is truncated");
       const std::uint32_t length = be32(b_, offset);
       const ByteView type = b_.subspan(offset + 4, 4);
       for (std::uint8_t c : type) {
@@ -440,8 +425,9 @@ class PngReader {
       const std::string type_name = tag_text(type);
       if (length > 0x7fffffffu || length > left - 8)
         return fail(ErrorCode::malformed, name_,
-                    "chunk '" + type_name + "' at offset " + std::to_string(offset) + " claims " + human_size(length) +
-                        " but the file has " + human_size(left - 8) + " left; the file is truncated or not a PNG");
+                    "chunk '" + type_name + "' at offset " + std::to_string(offset) + " claims " +
+                        util::human_bytes(length) + " but the file has " + util::human_bytes(left - 8) +
+                        " left; the file is truncated or not a PNG");
       if (std::size_t{length} + 4 > left - 8)
         return fail(ErrorCode::malformed, name_,
                     "chunk '" + type_name + "' at offset " + std::to_string(offset) +
@@ -470,7 +456,8 @@ class PngReader {
                     "first PNG chunk is '" + type_name + "' instead of IHDR; the file is corrupt");
       if (type_name == "IHDR") {
         if (chunks != 1) return chunk_error("is a second IHDR; the file is corrupt");
-        if (length != 13) return chunk_error("is " + human_size(length) + " instead of 13 bytes; the file is corrupt");
+        if (length != 13)
+          return chunk_error("is " + util::human_bytes(length) + " instead of 13 bytes; the file is corrupt");
         info.width = be32(data, 0);
         info.height = be32(data, 4);
         if (info.width == 0 || info.height == 0 || info.width > 0x7fffffffu || info.height > 0x7fffffffu)
@@ -642,8 +629,8 @@ Result<ImageInfo> read_jpeg(ByteView b, std::string_view name) {
                       ", less than its own 2-byte length field; the file is corrupt");
     if (length > b.size() - offset)
       return fail(ErrorCode::malformed, name,
-                  segment + " claims " + human_size(length) + " but the file has " + human_size(b.size() - offset) +
-                      " left; the file is truncated");
+                  segment + " claims " + util::human_bytes(length) + " but the file has " +
+                      util::human_bytes(b.size() - offset) + " left; the file is truncated");
     const ByteView payload = b.subspan(offset + 2, length - 2);
     offset += length;
 
@@ -689,8 +676,8 @@ Result<ImageInfo> read_webp(ByteView b, std::string_view name) {
                 "RIFF header gives size " + std::to_string(riff_size) + ", too small for a WebP; the file is corrupt");
   if (riff_size > b.size() - 8)
     return fail(ErrorCode::malformed, name,
-                "RIFF header claims " + human_size(riff_size) + " but the file has " + human_size(b.size() - 8) +
-                    " after it; the file is truncated");
+                "RIFF header claims " + util::human_bytes(riff_size) + " but the file has " +
+                    util::human_bytes(b.size() - 8) + " after it; the file is truncated");
   const std::size_t end = 8 + std::size_t{riff_size};
   std::size_t offset = 12;
   std::size_t chunks = 0;
@@ -699,14 +686,14 @@ Result<ImageInfo> read_webp(ByteView b, std::string_view name) {
     if (end - offset < 8)
       return fail(ErrorCode::malformed, name,
                   "WebP chunk header at offset " + std::to_string(offset) + " needs 8 bytes but " +
-                      human_size(end - offset) + " are left; the file is truncated");
+                      util::human_bytes(end - offset) + " are left; the file is truncated");
     const ByteView fourcc = b.subspan(offset, 4);
     const std::uint32_t size = le32(b, offset + 4);
     const std::string chunk = "WebP chunk '" + tag_text(fourcc) + "' at offset " + std::to_string(offset);
     if (size > end - offset - 8)
       return fail(ErrorCode::malformed, name,
-                  chunk + " claims " + human_size(size) + " but the file has " + human_size(end - offset - 8) +
-                      " left; the file is truncated");
+                  chunk + " claims " + util::human_bytes(size) + " but the file has " +
+                      util::human_bytes(end - offset - 8) + " left; the file is truncated");
     if (++chunks > kMaxImageChunks)
       return fail(ErrorCode::limit, name,
                   "has more than " + std::to_string(kMaxImageChunks) +
@@ -779,7 +766,7 @@ Result<ImageInfo> read_image_file(const std::filesystem::path& path) {
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
   if (ec) return make_error(ErrorCode::io, name + ": cannot read the image: " + ec.message());
   if (size > kMaxImageFileBytes)
-    return make_error(ErrorCode::limit, name + ": the image is " + human_size(size) + ", more than the " +
+    return make_error(ErrorCode::limit, name + ": the image is " + util::human_bytes(size) + ", more than the " +
                                             mib(kMaxImageFileBytes) +
                                             " Seedbank accepts for a sample image; scale it down or re-encode it");
   std::ifstream in(path, std::ios::binary);
@@ -788,8 +775,8 @@ Result<ImageInfo> read_image_file(const std::filesystem::path& path) {
   in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   if (static_cast<std::uintmax_t>(in.gcount()) != size)
     return make_error(ErrorCode::io, name + ": reading the image stopped after " +
-                                         human_size(static_cast<std::uint64_t>(in.gcount())) + " of " +
-                                         human_size(size) + "; was it changed while being read?");
+                                         util::human_bytes(static_cast<std::uint64_t>(in.gcount())) + " of " +
+                                         util::human_bytes(size) + "; was it changed while being read?");
   return read_image_info(bytes, name);
 }
 

@@ -1,6 +1,7 @@
 #include "seedbank/protocol/safetensors.h"
 
 #include "seedbank/protocol/text.h"
+#include "seedbank/protocol/util.h"
 
 #include <algorithm>
 #include <array>
@@ -53,21 +54,6 @@ std::string quote(std::string_view s) { return "\"" + printable(s, 80) + "\""; }
 
 std::string tensor_label(std::string_view name) { return "tensor " + quote(name); }
 
-// "2.1 GB": decimal units, as file managers show them.
-std::string human_size(std::uint64_t bytes) {
-  if (bytes < 1000) return std::to_string(bytes) + (bytes == 1 ? " byte" : " bytes");
-  static constexpr std::array<const char*, 6> kUnits = {"KB", "MB", "GB", "TB", "PB", "EB"};
-  double value = static_cast<double>(bytes) / 1000.0;
-  std::size_t unit = 0;
-  while (value >= 999.95 && unit + 1 < kUnits.size()) {
-    value /= 1000.0;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f %s", value, kUnits[unit]);
-  return text;
-}
-
 std::string shape_text(const std::vector<std::uint64_t>& shape) {
   std::string out = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) {
@@ -90,7 +76,7 @@ std::string tensor_with_range(const TensorInfo& t) {
 // "512 bytes", or "2147483648 bytes (2.1 GB)" when the exact count is hard to read.
 std::string byte_count(std::uint64_t bytes) {
   std::string exact = std::to_string(bytes) + (bytes == 1 ? " byte" : " bytes");
-  return bytes < 1000 ? exact : exact + " (" + human_size(bytes) + ")";
+  return bytes < 1000 ? exact : exact + " (" + util::human_bytes(bytes) + ")";
 }
 
 // ---------------------------------------------------------------------------
@@ -498,7 +484,7 @@ std::uint64_t read_u64le(ByteView bytes) {
 
 Result<SafetensorsHeader> parse_unchecked(ByteView prefix, std::uint64_t file_size, const std::string& file) {
   if (file_size < 8) {
-    return make_error(ErrorCode::malformed, file + ": file is " + human_size(file_size) +
+    return make_error(ErrorCode::malformed, file + ": file is " + util::human_bytes(file_size) +
                                                 ", shorter than the 8-byte safetensors length prefix; the file is "
                                                 "truncated or not a safetensors file");
   }
@@ -516,12 +502,12 @@ Result<SafetensorsHeader> parse_unchecked(ByteView prefix, std::uint64_t file_si
   header.header_length = read_u64le(prefix.first(8));
   if (header.header_length > file_size - 8) {
     return make_error(ErrorCode::malformed, file + ": header length " + std::to_string(header.header_length) +
-                                                " exceeds file size " + human_size(file_size) +
+                                                " exceeds file size " + util::human_bytes(file_size) +
                                                 "; the file is truncated or not a safetensors file");
   }
   if (header.header_length > kMaxSafetensorsHeader) {
     return make_error(ErrorCode::limit, file + ": header length " + std::to_string(header.header_length) +
-                                            " exceeds the " + human_size(kMaxSafetensorsHeader) +
+                                            " exceeds the " + util::human_bytes(kMaxSafetensorsHeader) +
                                             " limit for safetensors headers" + kCorrupt);
   }
   if (header.header_length < 2) {
@@ -622,7 +608,8 @@ Result<SafetensorsHeader> read_safetensors_header(const std::filesystem::path& p
       try {
         prefix.resize(static_cast<std::size_t>(8 + length));
       } catch (const std::bad_alloc&) {
-        return make_error(ErrorCode::limit, file + ": not enough memory to read its " + human_size(length) + " header");
+        return make_error(ErrorCode::limit,
+                          file + ": not enough memory to read its " + util::human_bytes(length) + " header");
       }
       if (Status s = read_into(prefix, 8); !s) return s.error();
     }

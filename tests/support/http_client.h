@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/sockaddr.h"
+
 namespace seedbank::testing {
 
 struct HttpReply {
@@ -34,11 +36,7 @@ struct HttpReply {
 // test can look at the node while a download streams).
 inline std::string http_exchange(const std::string& host_port, const std::string& raw, int timeout_s = 60,
                                  const std::function<void(const std::string&)>& on_data = nullptr) {
-  auto colon = host_port.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(std::stoi(host_port.substr(colon + 1))));
-  ::inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr);
+  sockaddr_in addr = ipv4_address(host_port);
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   timeval tv{timeout_s, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

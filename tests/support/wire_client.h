@@ -13,6 +13,7 @@
 #include <string>
 
 #include "seedbank/protocol/gossip_session.h"
+#include "support/sockaddr.h"
 
 namespace seedbank::testing {
 
@@ -20,12 +21,8 @@ namespace seedbank::testing {
 class WireClient {
  public:
   explicit WireClient(const std::string& address) {
-    auto colon = address.rfind(':');
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
-    ::inet_pton(AF_INET, address.substr(0, colon).c_str(), &a.sin_addr);
+    sockaddr_in a = ipv4_address(address);
     connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   }
   ~WireClient() { ::close(fd_); }

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "seedbank/node/context.h"
 #include "seedbank/node/progress.h"
+#include "seedbank/protocol/util.h"
 
 namespace seedbank::node::cli {
 namespace {
@@ -36,8 +37,7 @@ p::Status place_files(const p::Record& rec, ContentStore& store, const std::file
   if (ec) return p::make_error(p::ErrorCode::io, out.string() + ": " + ec.message());
   auto r = rec.body().getPayload().getRelease();
   auto place = [&](const char* name, capnp::Data::Reader sha) -> p::Status {
-    p::Sha256Digest d;
-    std::memcpy(d.data(), sha.begin(), 32);
+    auto d = p::util::digest_of(sha);
     auto dst = out / name;
     if (std::filesystem::exists(dst)) return {};
     return place_from_store(store, d, dst);

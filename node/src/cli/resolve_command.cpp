@@ -22,6 +22,7 @@
 #include "seedbank/node/progress.h"
 #include "seedbank/protocol/content_hash.h"
 #include "seedbank/protocol/release.h"
+#include "seedbank/protocol/util.h"
 
 namespace seedbank::node::cli {
 namespace {
@@ -143,12 +144,12 @@ FileRef file_of(const p::Record& rec, const Candidate& c) {
     auto img = r.getImages()[c.file];
     f.name = img.getName().cStr();
     f.size = img.getSize();
-    std::memcpy(f.sha256.data(), img.getSha256().begin(), 32);
+    f.sha256 = p::util::digest_of(img.getSha256());
   } else {
     auto file = r.getFiles()[c.file];
     f.name = file.getName().cStr();
     f.size = file.getSize();
-    std::memcpy(f.sha256.data(), file.getHashes().getSha256().begin(), 32);
+    f.sha256 = p::util::digest_of(file.getHashes().getSha256());
   }
   return f;
 }
@@ -246,8 +247,7 @@ std::vector<std::string> write_sidecars(const p::Record& rec, NodeContext& node,
   auto r = rec.body().getPayload().getRelease();
   auto preview = fs::path(stem.string() + ".preview.png");
   if (r.getImages().size() && (overwrite || !fs::exists(preview))) {
-    p::Sha256Digest sha{};
-    std::memcpy(sha.data(), r.getImages()[0].getSha256().begin(), 32);
+    auto sha = p::util::digest_of(r.getImages()[0].getSha256());
     if (node.store->contains(sha)) {
       auto st = place_from_store(*node.store, sha, preview);
       if (st)
@@ -461,8 +461,7 @@ int resolve_dir(const ResolveArgs& a, NodeContext& node) {
     item["version"] = r.getVersionName().cStr();
     item["type"] = std::string(p::model_type_name(r.getType()));
     if (a.fetch_previews && r.getImages().size()) {
-      p::Sha256Digest img{};
-      std::memcpy(img.data(), r.getImages()[0].getSha256().begin(), 32);
+      auto img = p::util::digest_of(r.getImages()[0].getSha256());
       if (!node.store->contains(img)) {
         if (auto client = net.fetch(*rec, {r.getImages()[0].getName().cStr()})) {
           TorrentStatus last;

@@ -24,6 +24,7 @@
 #include "seedbank/protocol/image_meta.h"
 #include "seedbank/protocol/keys.h"
 #include "seedbank/protocol/release.h"
+#include "seedbank/protocol/util.h"
 
 namespace seedbank::node {
 
@@ -1038,7 +1039,8 @@ struct Api::Impl {
     return json_response(200, json{{"identity", identity_key},
                                    {"username", username},
                                    {"favorites", favorites_json(*lists)},
-                                   {"follows", lists->follows}});
+                                   {"follows", lists->follows},
+                                   {"limits", {{"imageBytes", p::util::kMaxImageBytes}}}});
   }
 
   // POST /api/seedbank/favorites {modelVersionId, favorite} and

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "seedbank/protocol/http_target.h"
+#include "seedbank/protocol/util.h"
 
 namespace seedbank::node {
 
@@ -313,21 +314,12 @@ protocol::Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpOption
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->handler = std::move(handler);
-  auto colon = options.listen.rfind(':');
-  if (colon == std::string::npos)
-    return protocol::make_error(protocol::ErrorCode::invalid_argument,
-                                "--http '" + options.listen + "' is not HOST:PORT (e.g. 127.0.0.1:7480)");
-  std::string host = options.listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  auto listen = protocol::util::parse_host_port(options.listen, true);
+  if (!listen) return protocol::make_error(protocol::ErrorCode::invalid_argument, "--http " + listen.error().message);
   boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  unsigned long port = 0;
-  try {
-    port = std::stoul(options.listen.substr(colon + 1));
-  } catch (...) {
-    ec = asio::error::invalid_argument;
-  }
-  if (ec || port > 65535)
+  auto address = asio::ip::make_address(listen->host, ec);
+  auto port = listen->port;
+  if (ec)
     return protocol::make_error(
         protocol::ErrorCode::invalid_argument,
         "--http '" + options.listen + "' is not HOST:PORT with an IP address (e.g. 127.0.0.1:7480)");

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "seedbank/protocol/result.h"
+#include "seedbank/protocol/util.h"
 
 namespace seedbank::node {
 
@@ -31,7 +32,7 @@ bool is_loopback_ip(std::string_view ip);
 // Whether a Host header (a name, then maybe ":port") names this machine:
 // localhost, *.localhost, 127.x.y.z or [::1].
 bool names_this_machine(std::string_view host);
-inline constexpr std::size_t kMaxUploadBody = 16u << 20;
+inline constexpr std::size_t kMaxUploadBody = protocol::util::kMaxImageBytes;
 
 struct HttpRequest {
   std::string method;  // "GET", "HEAD", "POST", "OPTIONS", ...

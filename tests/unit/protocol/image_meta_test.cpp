@@ -337,7 +337,7 @@ BOOST_AUTO_TEST_CASE(png_oversize_chunk_length_is_reported) {
   bytes[33] = bytes[34] = bytes[35] = 0xff;  // length 0xffffff.. of the chunk at 33
   const auto error = read_error(bytes, "sample.png");
   BOOST_CHECK(error.code == ErrorCode::malformed);
-  CHECK_CONTAINS(error.message, "sample.png: chunk 'tEXt' at offset 33 claims 4.3 GB but the file has");
+  CHECK_CONTAINS(error.message, "sample.png: chunk 'tEXt' at offset 33 claims 4.0 GiB but the file has");
   CHECK_CONTAINS(error.message, "truncated or not a PNG");
 }
 
@@ -462,7 +462,7 @@ BOOST_AUTO_TEST_CASE(jpeg_segment_running_past_the_end_is_reported) {
   put(bytes, "Exif");
   const auto error = read_error(bytes, "photo.jpg");
   BOOST_CHECK(error.code == ErrorCode::malformed);
-  CHECK_CONTAINS(error.message, "photo.jpg: segment APP1 at offset 2 claims 16.4 KB");
+  CHECK_CONTAINS(error.message, "photo.jpg: segment APP1 at offset 2 claims 16.0 KiB");
   CHECK_CONTAINS(error.message, "truncated");
 }
 

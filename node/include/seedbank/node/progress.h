@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "seedbank/protocol/util.h"
+
 namespace seedbank::node {
 
 class ProgressBar {
@@ -29,7 +31,7 @@ class ProgressBar {
 };
 
 bool stderr_is_terminal();
-std::string human_bytes(std::uint64_t bytes);     // "1.5 GiB"
-std::string human_rate(double bytes_per_second);  // "1.4 GB/s"
+using protocol::util::human_bytes;  // "1.5 GiB"
+using protocol::util::human_rate;   // "1.4 MiB/s"
 
 }  // namespace seedbank::node
