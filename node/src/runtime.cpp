@@ -8,12 +8,12 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <future>
 #include <iostream>
 
 #include "control.h"
 #include "control_protocol.h"
 #include "http/api.h"
+#include "node_services.h"
 #include "seedbank/node/data_dir.h"
 #include "seedbank/protocol/util.h"
 
@@ -29,10 +29,10 @@ struct NodeRuntime::Impl {
   std::unique_ptr<TorrentService> torrents;
   std::unique_ptr<GossipService> gossip;
   std::unique_ptr<ControlServer> control;
+  std::unique_ptr<NodeServices> services;  // what HTTP may ask of BitTorrent and gossip
   std::unique_ptr<Api> api;
   std::unique_ptr<HttpServer> http;
   std::string http_listen;
-  std::shared_ptr<std::atomic<bool>> stopping = std::make_shared<std::atomic<bool>>(false);
   asio::steady_timer poll_timer{io};
   std::uint64_t known_records = 0;
   unsigned ticks = 0;
@@ -83,24 +83,8 @@ struct NodeRuntime::Impl {
 
   p::Status start_http() {
     if (node.options.http == "off") return {};
-    NodeLink link;
-    link.torrents = torrents.get();
-    link.gossip = gossip.get();
-    link.run = [this, stopping = stopping](std::function<void()> job, std::chrono::milliseconds timeout) {
-      if (stopping->load()) return false;  // nothing posted now would run
-      auto done = std::make_shared<std::promise<void>>();
-      auto ran = done->get_future();
-      asio::post(io, [job = std::move(job), done] {
-        try {
-          job();
-        } catch (const std::exception& e) {  // a request must never stop the node
-          std::cerr << "seedbank node: HTTP job failed: " << e.what() << "\n";
-        }
-        done->set_value();
-      });
-      return timeout.count() == 0 || ran.wait_for(timeout) == std::future_status::ready;
-    };
-    api = std::make_unique<Api>(*node.index, *node.store, node.options.data_dir, std::move(link), node.options.config);
+    services = std::make_unique<NodeServices>(io, *node.index, *torrents, gossip.get());
+    api = std::make_unique<Api>(*node.index, *node.store, node.options.data_dir, services.get(), node.options.config);
     api->set_listen_address(node.options.http);
     HttpOptions hopts;
     hopts.listen = node.options.http;
@@ -220,10 +204,11 @@ p::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(NodeContext& node, Ru
 
 NodeRuntime::~NodeRuntime() {
   auto& impl = *impl_;
-  impl.stopping->store(true);
+  if (impl.services) impl.services->stop();
   impl.poll_timer.cancel();
-  impl.http.reset();  // its threads may wait on jobs for the node's thread: stop them first
+  impl.http.reset();  // its threads may be in requests: stop them first
   impl.api.reset();
+  impl.services.reset();
   impl.control.reset();
   impl.gossip.reset();
   if (impl.torrents) {
@@ -245,7 +230,7 @@ int NodeRuntime::run_until_signal() {
   asio::signal_set signals(impl.io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (!ec) std::cerr << "seedbank node: signal " << signal << ", shutting down\n";
-    impl.stopping->store(true);
+    if (impl.services) impl.services->stop();  // nothing posted now would run
     impl.io.stop();
   });
   impl.io.run();

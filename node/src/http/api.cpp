@@ -1,5 +1,7 @@
 #include "http/api.h"
 
+#include "node_services.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -35,11 +37,9 @@ using p::HttpTarget;
 
 namespace {
 
-constexpr std::size_t kDefaultLimit = 100;                      // Civitai's default page size
-constexpr std::size_t kMaxPageWalk = 10000;                     // items a `page` parameter may skip
-constexpr auto kImageFetchInterval = std::chrono::seconds(30);  // per release
-constexpr auto kRankingLifetime = std::chrono::seconds(5);      // "Most Downloaded" order is reused this long
-constexpr std::size_t kApiFetchesPerMinute = 30;                // fetches HTTP clients may start (images, files)
+constexpr std::size_t kDefaultLimit = 100;                  // Civitai's default page size
+constexpr std::size_t kMaxPageWalk = 10000;                 // items a `page` parameter may skip
+constexpr auto kRankingLifetime = std::chrono::seconds(5);  // "Most Downloaded" order is reused this long
 const unsigned kThumbnailWidths[] = {160, 320, 450, 640, 1024};
 
 HttpResponse json_response(unsigned status, const json& body) {
@@ -101,12 +101,10 @@ struct Api::Impl {
   indexer::Index& index;
   ContentStore& store;
   std::filesystem::path data_dir;
-  NodeLink link;
+  NodeServices* node;  // null: no network (BitTorrent and gossip off)
   const NodeConfig config;
 
-  std::mutex mutex;  // guards what follows
-  std::map<p::RecordId, std::chrono::steady_clock::time_point> image_fetches;
-  std::deque<std::chrono::steady_clock::time_point> api_fetches;
+  std::mutex mutex;        // guards what follows
   std::mutex local_mutex;  // local.json: one change at a time
   std::mutex thumb_mutex;
   std::condition_variable thumb_cv;
@@ -120,8 +118,8 @@ struct Api::Impl {
   std::vector<Ranked> ranking;
   std::chrono::steady_clock::time_point ranking_time{};
 
-  Impl(indexer::Index& i, ContentStore& s, std::filesystem::path d, NodeLink l, NodeConfig c)
-      : index(i), store(s), data_dir(std::move(d)), link(std::move(l)), config(std::move(c)) {}
+  Impl(indexer::Index& i, ContentStore& s, std::filesystem::path d, NodeServices* n, NodeConfig c)
+      : index(i), store(s), data_dir(std::move(d)), node(n), config(std::move(c)) {}
 
   std::string base_for(const HttpRequest& request) {
     auto base = base_url_of(request);
@@ -134,9 +132,9 @@ struct Api::Impl {
     CivitaiLinks links;
     links.base_url = base_for(request);
     links.hidden = [this](const p::Record& rec) { return config.refuses(rec, index).has_value(); };
-    if (link.gossip) {
-      GossipService* gossip = link.gossip;
-      links.seeders = [gossip](const p::Sha256Digest& ih) { return gossip->seeder_count(ih); };
+    if (node && node->has_gossip()) {
+      NodeServices* services = node;
+      links.seeders = [services](const p::Sha256Digest& ih) { return services->seeder_count(ih); };
     }
     return links;
   }
@@ -373,9 +371,9 @@ struct Api::Impl {
       return ranking;
     ranking_time = now;
     ranking.clear();
-    if (!link.gossip) return ranking;
+    if (!node || !node->has_gossip()) return ranking;
     std::map<indexer::ModelKey, std::uint64_t> per_model;
-    for (const auto& [ih, count] : link.gossip->most_seeded(5000)) {
+    for (const auto& [ih, count] : node->most_seeded(5000)) {
       auto matches = index.find_by_hash("urn:btmh:1220" + p::to_hex(ih), 4);
       if (!matches || matches->empty()) continue;
       auto rec = index.get((*matches)[0].release);
@@ -619,7 +617,7 @@ struct Api::Impl {
         if (config.refuses_image(*post, sha, index)) continue;
         if (img.getNsfw() && hide_nsfw) continue;
         if (!store.contains(sha)) {
-          if (!link.gossip) continue;
+          if (!node || !node->has_gossip()) continue;
           fetch_post_image(request, *post, sha);
         }
         emit_image(*post, img, release, civitai_id(post->id()));
@@ -815,10 +813,7 @@ struct Api::Impl {
   HttpResponse sign(const p::SecretKey& key, const std::function<void(sc::RecordBody::Builder)>& fill, json fields) {
     auto out = sign_and_ingest(index, key, fill);
     if (!out) return error_response(400, out.error().message);
-    if (link.run && link.gossip) {  // announce it now, not at the next scan
-      GossipService* gossip = link.gossip;
-      link.run([gossip] { gossip->scan_local(); }, std::chrono::milliseconds(0));
-    }
+    if (node) node->announce({out->id});  // now, not at the next scan
     fields["recordId"] = p::to_hex(out->id);
     fields["author"] = key.public_key().to_text();
     return json_response(200, fields);
@@ -1076,51 +1071,20 @@ struct Api::Impl {
 
   // ---- files ----
 
-  // Image fetches started for HTTP clients, at most one per record every
-  // kImageFetchInterval.
-  bool fetched_lately(const p::RecordId& id) {
-    std::lock_guard lock(mutex);
-    auto now = std::chrono::steady_clock::now();
-    auto it = image_fetches.find(id);
-    if (it != image_fetches.end() && now - it->second < kImageFetchInterval) return true;
-    if (image_fetches.size() > 10000)  // forget the expired ones only
-      std::erase_if(image_fetches, [&](const auto& e) { return now - e.second >= kImageFetchInterval; });
-    return false;
-  }
-  void mark_fetched(const p::RecordId& id) {
-    std::lock_guard lock(mutex);
-    image_fetches[id] = std::chrono::steady_clock::now();
-  }
-
   // Starts an images-only fetch of `release` on the node thread, at most
   // every kImageFetchInterval per release; does not wait.
   void fetch_images(const HttpRequest& request, const p::Record& release) {
-    if (!link.run || !link.torrents) return;
-    if (fetched_lately(release.id())) return;
+    if (!node || node->fetched_lately(release.id())) return;
     if (may_fetch(request)) return;  // refused: the image stays 503
-    mark_fetched(release.id());
-    TorrentService* torrents = link.torrents;
-    GossipService* gossip = link.gossip;
-    indexer::Index* idx = &index;
-    auto id = release.id();
-    link.run(
-        [idx, id, torrents, gossip] {
-          auto rec = idx->get(id);
-          if (!rec) return;
-          auto st = torrents->fetch(*rec, true, seeders_for(gossip, *rec));
-          (void)st;  // shown by `seedbank status`; the gallery retries the image
-        },
-        std::chrono::milliseconds(0));
+    node->fetch_release_images(release.id());
   }
 
   // Asks gossip for the image a post or profile names, at most every
   // kImageFetchInterval per record; does not wait.
   void fetch_post_image(const HttpRequest& request, const p::Record& post, const p::Sha256Digest& sha) {
-    if (!link.run || !link.gossip || request.method == "HEAD") return;
-    if (fetched_lately(post.id())) return;
-    mark_fetched(post.id());
-    GossipService* gossip = link.gossip;
-    link.run([gossip, sha, id = post.id()] { gossip->fetch_blob(sha, id); }, std::chrono::milliseconds(0));
+    if (!node || !node->has_gossip() || request.method == "HEAD") return;
+    if (node->fetched_lately(post.id())) return;
+    node->fetch_image(sha, post.id());
   }
 
   HttpResponse image(const HttpRequest& request, const HttpTarget& t, const std::string& hex) {
@@ -1133,9 +1097,9 @@ struct Api::Impl {
     if (!store.contains(*sha)) {
       // A post's image or an avatar: gossip is fetching it, or fetches it
       // now from the record that names it.
-      bool fetching = link.gossip && link.gossip->fetching_blob(*sha);
-      if (link.gossip && !fetching)
-        if (auto owner = link.gossip->image_owner(*sha))
+      bool fetching = node && node->fetching_image(*sha);
+      if (node && node->has_gossip() && !fetching)
+        if (auto owner = node->image_owner(*sha))
           if (auto rec = index.get(*owner); rec && !config.refuses_image(*rec, *sha, index)) {
             fetch_post_image(request, *rec, *sha);
             fetching = true;
@@ -1262,53 +1226,9 @@ struct Api::Impl {
     }
     // Not here yet: fetch this file over BitTorrent (in piece order) and
     // stream it as its pieces pass their checks.
-    if (!link.run || !link.torrents)
-      return error_response(503, "this node does not run BitTorrent; the file is not here");
+    if (!node) return error_response(503, "this node does not run BitTorrent; the file is not here");
     if (auto refused = may_fetch(request)) return *refused;
-    auto watch = std::make_shared<DownloadWatch>();
-    std::string name = f.getName().cStr();
-    TorrentService* torrents = link.torrents;
-    GossipService* gossip = link.gossip;
-    indexer::Index* idx = &index;
-    auto release_id = rec->id();
-    // Starts the fetch without waiting; the first refresh reports how it went.
-    link.run(
-        [watch, idx, release_id, torrents, gossip, name] {
-          auto release = idx->get(release_id);
-          TorrentService::FileProgress failed;
-          if (!release)
-            failed.error = "the release left the index";
-          else if (auto st = torrents->fetch_files(*release, {name}, seeders_for(gossip, *release)); !st)
-            failed.error = st.error().message;
-          std::lock_guard lock(watch->mutex);
-          if (!failed.error.empty()) watch->progress = failed;
-        },
-        std::chrono::milliseconds(0));
-    NodeLink l = link;
-    auto release_hex = p::to_hex(release_id);
-    auto ask = [l, watch, torrents, release_hex, name] {
-      bool posted = l.run(
-          [watch, torrents, release_hex, name] {
-            auto now = torrents->file_progress(release_hex, name);
-            std::lock_guard lock(watch->mutex);
-            watch->asking = false;
-            if (watch->progress && !watch->progress->error.empty()) return;  // the start failed
-            if (now) {
-              watch->progress = std::move(now);
-            } else if (watch->progress) {  // it was running: pruned since (retracted, denied, out of policy)
-              watch->progress->error =
-                  "the download stopped: this node no longer keeps the release (retracted, denied or outside its "
-                  "content policy)";
-            }
-          },
-          std::chrono::milliseconds(0));
-      if (!posted) {
-        std::lock_guard lock(watch->mutex);
-        watch->progress = TorrentService::FileProgress{};
-        watch->progress->error = "the node is shutting down";
-      }
-    };
-    res.source = std::make_shared<FileSource>(f.getSize(), watch, ask);
+    res.source = node->stream_file(rec->id(), f.getName().cStr(), f.getSize());
     return res;
   }
 
@@ -1357,7 +1277,7 @@ struct Api::Impl {
 
   // Whether this request may make the node fetch from peers: not a HEAD,
   // not from another web site's page (a browser says so in Sec-Fetch-Site;
-  // tools send none), and at most kApiFetchesPerMinute a minute. nullopt:
+  // tools send none), and within the node's fetch budget for HTTP clients. nullopt:
   // it may; otherwise the answer to give.
   std::optional<HttpResponse> may_fetch(const HttpRequest& request) {
     if (request.method == "HEAD") return error_response(503, "not on this node yet; a GET fetches it from peers");
@@ -1365,22 +1285,19 @@ struct Api::Impl {
       return error_response(403,
                             "another web site cannot make this node download; open the link from the node's own "
                             "gallery or a tool");
-    std::lock_guard lock(mutex);
-    auto now = std::chrono::steady_clock::now();
-    while (!api_fetches.empty() && now - api_fetches.front() > std::chrono::minutes(1)) api_fetches.pop_front();
-    if (api_fetches.size() >= kApiFetchesPerMinute) {
-      auto r = error_response(503, "this node started " + std::to_string(kApiFetchesPerMinute) +
-                                       " fetches for HTTP clients in the last minute; try again shortly");
+    if (!node) return error_response(503, "this node does not run BitTorrent or gossip; nothing can be fetched");
+    if (auto st = node->take_fetch_budget(); !st) {
+      auto r = error_response(503, st.error().message);
       r.headers.emplace_back("Retry-After", "10");
       return r;
     }
-    api_fetches.push_back(now);
     return std::nullopt;
   }
 };
 
-Api::Api(indexer::Index& index, ContentStore& store, std::filesystem::path data_dir, NodeLink link, NodeConfig config)
-    : impl_(std::make_unique<Impl>(index, store, std::move(data_dir), std::move(link), std::move(config))) {}
+Api::Api(indexer::Index& index, ContentStore& store, std::filesystem::path data_dir, NodeServices* node,
+         NodeConfig config)
+    : impl_(std::make_unique<Impl>(index, store, std::move(data_dir), node, std::move(config))) {}
 Api::~Api() = default;
 
 HttpResponse Api::handle(const HttpRequest& request) { return impl_->handle(request); }

@@ -5,8 +5,8 @@
 //
 // Api::handle is called from the HTTP server's threads concurrently. It
 // reads the index directly (LMDB readers are concurrent) and reaches the
-// node's BitTorrent side only through NodeLink::run, which runs a job on
-// the node's own thread.
+// node's BitTorrent and gossip sides only through NodeServices
+// (node_services.h), whose calls post work to the node's own thread.
 #pragma once
 
 #include <chrono>
@@ -17,26 +17,18 @@
 #include "http/server.h"
 #include "seedbank/indexer/index.h"
 #include "seedbank/node/config.h"
-#include "seedbank/node/gossip.h"
 #include "seedbank/node/store.h"
-#include "seedbank/node/torrents.h"
 
 namespace seedbank::node {
 
-struct NodeLink {
-  // Runs `job` on the node's thread; waits up to `timeout` for it to have
-  // run (0: does not wait). False when it has not run by then. A job must
-  // capture only what outlives the wait (shared state, not locals).
-  std::function<bool(std::function<void()> job, std::chrono::milliseconds timeout)> run;
-  TorrentService* torrents = nullptr;  // touched only inside jobs
-  GossipService* gossip = nullptr;     // seeder_count/most_seeded: thread-safe; null when gossip is off
-};
+class NodeServices;
 
 class Api {
  public:
   // `config`: deny-lists followed and content policy; what they refuse is
-  // not listed or served (404, as if unknown).
-  Api(indexer::Index& index, ContentStore& store, std::filesystem::path data_dir, NodeLink link,
+  // not listed or served (404, as if unknown). `node` (outliving this) may
+  // be null: then nothing is fetched from peers.
+  Api(indexer::Index& index, ContentStore& store, std::filesystem::path data_dir, NodeServices* node,
       NodeConfig config = {});
   ~Api();
   HttpResponse handle(const HttpRequest& request);

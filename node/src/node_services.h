@@ -1,0 +1,89 @@
+// NodeServices: what the HTTP side may ask of the running node, as typed
+// calls. Owned by the NodeRuntime; every method is thread-safe and returns
+// at once: work on BitTorrent or gossip is posted to the node's thread
+// (which alone touches them), and facts the HTTP side reads are copies.
+// The fetch policy for HTTP clients lives here too: how often one release's
+// or record's images are fetched again, and how many fetches HTTP clients
+// may start a minute. Private to node/.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "http/file_source.h"
+#include "seedbank/indexer/index.h"
+#include "seedbank/node/gossip.h"
+#include "seedbank/node/torrents.h"
+#include "seedbank/protocol/result.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace seedbank::node {
+
+inline constexpr auto kImageFetchInterval = std::chrono::seconds(30);  // per release or record
+inline constexpr std::size_t kHttpFetchesPerMinute = 30;               // fetches HTTP clients may start
+
+class NodeServices {
+ public:
+  // `gossip` may be null (gossip off). The references outlive this.
+  NodeServices(boost::asio::io_context& io, indexer::Index& index, TorrentService& torrents, GossipService* gossip);
+  ~NodeServices();
+  NodeServices(const NodeServices&) = delete;
+  NodeServices& operator=(const NodeServices&) = delete;
+
+  // From now on nothing is posted (the node's loop has stopped); streams
+  // report that the node is shutting down.
+  void stop();
+  bool has_gossip() const { return gossip_ != nullptr; }
+
+  // One more fetch an HTTP client starts, within kHttpFetchesPerMinute.
+  // Error limit, saying when to try again, when over it.
+  protocol::Status take_fetch_budget();
+  // Whether the images of a release or record were asked for within
+  // kImageFetchInterval (then a new request does not ask again).
+  bool fetched_lately(const protocol::RecordId& id) const;
+  // Starts an images-only fetch of `release` (its sample images). Does not wait.
+  void fetch_release_images(const protocol::RecordId& release);
+  // Fetches over gossip the image `sha256` that record `owner` names (a
+  // post's image, an avatar). Does not wait.
+  void fetch_image(const protocol::Sha256Digest& sha256, const protocol::RecordId& owner);
+  // Starts fetching one file of `release` (in piece order) and returns a
+  // body that streams it as its pieces pass their checks.
+  std::shared_ptr<BodySource> stream_file(const protocol::RecordId& release, const std::string& name,
+                                          std::uint64_t size);
+  // Records the HTTP side stored (a rating, a post): announced to peers now.
+  void announce(std::vector<protocol::RecordId> ids);
+
+  // Gossip facts, from the summaries gossip keeps for other threads.
+  std::uint32_t seeder_count(const protocol::Sha256Digest& info_hash) const;
+  std::vector<std::pair<protocol::Sha256Digest, std::uint32_t>> most_seeded(std::size_t n) const;
+  bool fetching_image(const protocol::Sha256Digest& sha256) const;
+  std::optional<protocol::RecordId> image_owner(const protocol::Sha256Digest& sha256) const;
+
+ private:
+  bool post(std::function<void()> job);
+  void mark_fetched(const protocol::RecordId& id);
+
+  boost::asio::io_context& io_;
+  indexer::Index& index_;
+  TorrentService& torrents_;
+  GossipService* gossip_;
+  std::shared_ptr<std::atomic<bool>> stopped_;
+  mutable std::mutex mutex_;  // guards what follows
+  std::map<protocol::RecordId, std::chrono::steady_clock::time_point> image_fetches_;
+  std::deque<std::chrono::steady_clock::time_point> http_fetches_;
+};
+
+}  // namespace seedbank::node
