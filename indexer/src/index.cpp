@@ -1123,7 +1123,7 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
       // flush only weakens power-loss safety, so it is retried and reported
       // on stderr, and the records stay "added".
       if (int rc = mdb_env_sync(impl_->env, 1); rc && (rc = mdb_env_sync(impl_->env, 1)))
-        std::fprintf(stderr, "seedbank: %s\n", lmdb::lmdb_error("flushing the index to disk", rc).message.c_str());
+        impl_->options.log.warn(lmdb::lmdb_error("flushing the index to disk", rc).message);
     }
     if (failure) {
       for (std::size_t i = group_begin; i < end; ++i)

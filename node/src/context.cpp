@@ -11,6 +11,7 @@ protocol::Result<std::unique_ptr<NodeContext>> NodeContext::open(const NodeOptio
   indexer::IndexOptions index_options;
   index_options.dir = index_dir(options.data_dir);
   index_options.network = options.network;
+  index_options.log = options.log.with_component("index");
   auto index = indexer::Index::open(index_options);
   if (!index) return index.error();
   node->index = std::move(index).value();

@@ -3,15 +3,18 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
-#include <iostream>
-
 namespace seedbank::node {
 
 namespace p = seedbank::protocol;
 
 NodeServices::NodeServices(boost::asio::io_context& io, indexer::Index& index, TorrentService& torrents,
-                           GossipService* gossip)
-    : io_(io), index_(index), torrents_(torrents), gossip_(gossip), stopped_(std::make_shared<std::atomic<bool>>()) {}
+                           GossipService* gossip, protocol::Log log)
+    : io_(io),
+      index_(index),
+      torrents_(torrents),
+      gossip_(gossip),
+      log_(log.with_component("node")),
+      stopped_(std::make_shared<std::atomic<bool>>()) {}
 
 NodeServices::~NodeServices() { stop(); }
 
@@ -19,12 +22,12 @@ void NodeServices::stop() { stopped_->store(true); }
 
 bool NodeServices::post(std::function<void()> job) {
   if (stopped_->load()) return false;  // nothing posted now would run
-  boost::asio::post(io_, [job = std::move(job), stopped = stopped_] {
+  boost::asio::post(io_, [this, job = std::move(job), stopped = stopped_] {
     if (stopped->load()) return;
     try {
       job();
     } catch (const std::exception& e) {  // a request must never stop the node
-      std::cerr << "seedbank node: HTTP job failed: " << e.what() << "\n";
+      log_.error(std::string("HTTP job failed: ") + e.what());
     }
   });
   return true;

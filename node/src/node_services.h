@@ -24,6 +24,7 @@
 #include "seedbank/indexer/index.h"
 #include "seedbank/node/gossip.h"
 #include "seedbank/node/torrents.h"
+#include "seedbank/protocol/log.h"
 #include "seedbank/protocol/result.h"
 
 namespace boost::asio {
@@ -38,7 +39,8 @@ inline constexpr std::size_t kHttpFetchesPerMinute = 30;               // fetche
 class NodeServices {
  public:
   // `gossip` may be null (gossip off). The references outlive this.
-  NodeServices(boost::asio::io_context& io, indexer::Index& index, TorrentService& torrents, GossipService* gossip);
+  NodeServices(boost::asio::io_context& io, indexer::Index& index, TorrentService& torrents, GossipService* gossip,
+               protocol::Log log);
   ~NodeServices();
   NodeServices(const NodeServices&) = delete;
   NodeServices& operator=(const NodeServices&) = delete;
@@ -80,6 +82,7 @@ class NodeServices {
   indexer::Index& index_;
   TorrentService& torrents_;
   GossipService* gossip_;
+  protocol::Log log_;
   std::shared_ptr<std::atomic<bool>> stopped_;
   mutable std::mutex mutex_;  // guards what follows
   std::map<protocol::RecordId, std::chrono::steady_clock::time_point> image_fetches_;

@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <iostream>
 
 #include "control.h"
 #include "control_protocol.h"
@@ -38,11 +37,14 @@ struct NodeRuntime::Impl {
   unsigned ticks = 0;
   std::size_t seeding_at_start = 0;
 
-  Impl(NodeContext& n, RuntimeRole r) : node(n), role(r) {}
+  p::Log log;
+
+  Impl(NodeContext& n, RuntimeRole r) : node(n), role(r), log(n.options.log.with_component("node")) {}
 
   p::Status start_torrents() {
     TorrentOptions topts = node.options.torrents;
     topts.data_dir = node.options.data_dir;
+    topts.log = node.options.log;
     if (topts.store_quota == 0) topts.store_quota = node.options.config.store_quota;
     auto started = TorrentService::start(topts, *node.index, *node.store);
     if (!started) return started.error();
@@ -83,12 +85,13 @@ struct NodeRuntime::Impl {
 
   p::Status start_http() {
     if (node.options.http == "off") return {};
-    services = std::make_unique<NodeServices>(io, *node.index, *torrents, gossip.get());
+    services = std::make_unique<NodeServices>(io, *node.index, *torrents, gossip.get(), node.options.log);
     api = std::make_unique<Api>(*node.index, *node.store, node.options.data_dir, services.get(), node.options.config);
     api->set_listen_address(node.options.http);
     HttpOptions hopts;
     hopts.listen = node.options.http;
     hopts.threads = node.options.http_threads;
+    hopts.log = node.options.log.with_component("http");
     auto server = HttpServer::start(hopts, [a = api.get()](const HttpRequest& r) { return a->handle(r); });
     if (!server) return server.error();
     http = std::move(server).value();
@@ -128,8 +131,7 @@ struct NodeRuntime::Impl {
       if (now != known_records) {
         known_records = now;
         if (auto dropped = torrents->prune())
-          std::cerr << "seedbank node: stopped seeding " << dropped
-                    << " releases (retracted, denied or out of policy)\n";
+          log.info("stopped seeding " + std::to_string(dropped) + " releases (retracted, denied or out of policy)");
         torrents->seed_all();
         if (gossip) gossip->scan_local();
       }
@@ -229,7 +231,7 @@ int NodeRuntime::run_until_signal() {
   auto& impl = *impl_;
   asio::signal_set signals(impl.io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (!ec) std::cerr << "seedbank node: signal " << signal << ", shutting down\n";
+    if (!ec) impl.log.info("signal " + std::to_string(signal) + ", shutting down");
     if (impl.services) impl.services->stop();  // nothing posted now would run
     impl.io.stop();
   });
@@ -328,10 +330,17 @@ AnnounceReply NodeRuntime::announce(const AnnounceRequest& request) {
     for (const auto& id : request.ids) {
       auto rec = impl.node.index->get(id);
       if (!rec || impl.role != RuntimeRole::daemon) continue;
-      if (rec->kind() == p::RecordKind::release)
-        r.seeding += impl.torrents->seed(*rec) ? 1 : 0;
-      else if (auto dropped = impl.torrents->prune())  // a retraction, a deny-list
-        std::cerr << "seedbank node: stopped seeding " << dropped << " releases (retracted, denied or out of policy)\n";
+      impl.log.info("announcing " + std::string(p::to_string(rec->kind())) + " " + p::to_hex(id).substr(0, 12) +
+                    " stored on this data dir");
+      if (rec->kind() == p::RecordKind::release) {
+        bool added = impl.torrents->seed(*rec);
+        r.seeding += added ? 1 : 0;
+        if (added)
+          impl.log.info("seeding " + std::string(rec->body().getPayload().getRelease().getModelName().cStr()) +
+                        " (release " + p::to_hex(id).substr(0, 12) + ")");
+      } else if (auto dropped = impl.torrents->prune()) {  // a retraction, a deny-list
+        impl.log.info("stopped seeding " + std::to_string(dropped) + " releases (retracted, denied or out of policy)");
+      }
     }
   }
   if (impl.gossip) impl.gossip->scan_local();
@@ -340,27 +349,27 @@ AnnounceReply NodeRuntime::announce(const AnnounceRequest& request) {
 }
 
 int run_node(NodeContext& node) {
+  auto log = node.options.log.with_component("node");
   auto rt = NodeRuntime::start(node, RuntimeRole::daemon);
   if (!rt) {
-    std::cerr << "seedbank node: " << rt.error().message << "\n";
+    log.error(rt.error().message);
     return 1;
   }
   auto& impl = *(*rt)->impl_;
   auto stats = node.index->stats();
-  std::cerr << "seedbank node: data dir " << node.options.data_dir.string() << ", network '" << node.options.network
-            << "', " << stats.records << " records (" << stats.by_kind[1] << " releases)\n"
-            << "seedbank node: BitTorrent on " << impl.torrents->listen_address() << ", seeding "
-            << impl.seeding_at_start << " releases\n";
+  log.info("data dir " + node.options.data_dir.string() + ", network '" + node.options.network + "', " +
+           std::to_string(stats.records) + " records (" + std::to_string(stats.by_kind[1]) + " releases)");
+  log.info("BitTorrent on " + impl.torrents->listen_address() + ", seeding " + std::to_string(impl.seeding_at_start) +
+           " releases");
   if (impl.gossip)
-    std::cerr << "seedbank node: gossip on "
-              << (impl.gossip->listen_address().empty() ? std::string("(not listening)")
-                                                        : impl.gossip->listen_address())
-              << ", node id " << impl.gossip->node_id() << "\n";
-  if (impl.http) std::cerr << "seedbank node: web gallery and API on http://" << impl.http_listen << "/\n";
-  std::cerr << "seedbank node: running; press Ctrl-C to stop\n";
+    log.info("gossip on " +
+             (impl.gossip->listen_address().empty() ? std::string("(not listening)") : impl.gossip->listen_address()) +
+             ", node id " + impl.gossip->node_id());
+  if (impl.http) log.info("web gallery and API on http://" + impl.http_listen + "/");
+  log.info("running; press Ctrl-C to stop");
   int code = (*rt)->run_until_signal();
   rt->reset();
-  std::cerr << "seedbank node: stopped\n";
+  log.info("stopped");
   return code;
 }
 

@@ -93,7 +93,20 @@ struct Managed {
   // Pieces left to the downloading v1-compat fallback, which has checked
   // them: not downloaded here until it finishes (see keep_apart).
   std::set<lt::piece_index_t> held;
+  bool fetch_logged = false;  // "fetched" said for the files wanted now
 };
+
+// What a fetch of `m` wants: "2 files, 1.5 GiB".
+std::string wanted_text(const Managed& m) {
+  std::size_t files = 0;
+  std::uint64_t bytes = 0;
+  for (const auto& s : m.slots)
+    if (s.wanted && !s.stored) {
+      ++files;
+      bytes += s.size;
+    }
+  return std::to_string(files) + (files == 1 ? " file, " : " files, ") + p::util::human_bytes(bytes);
+}
 
 // A release's v1-compat torrent (see v1_compat_info): seeding once every
 // file is in the store, or downloading as a fallback into the same partial
@@ -198,6 +211,7 @@ p::Bytes torrent_file_of(schema::Release::Reader release) {
 
 struct TorrentService::Impl {
   TorrentOptions options;
+  p::Log console = options.log.with_component("bittorrent");
   indexer::Index& index;
   ContentStore& store;
   std::unique_ptr<lt::session> session;
@@ -395,6 +409,7 @@ struct TorrentService::Impl {
             slot.wanted = true;
             existing->second.handle.file_priority(slot.index, lt::default_priority);
             if (fallback) fallback->file_priority(slot.index, lt::default_priority);
+            existing->second.fetch_logged = false;
           }
         }
         // (New file priorities reset the pieces' own once the disk thread has
@@ -408,12 +423,19 @@ struct TorrentService::Impl {
     m.handle = session->add_torrent(std::move(*atp), ec);
     if (ec) return make_error(ErrorCode::io, "cannot add torrent " + m.info_hash + ": " + ec.message());
     auto& added = torrents.emplace(m.info_hash, std::move(m)).first->second;
+    if (fetching && !wanted_stored(added))
+      console.info("fetching " + added.name + " (release " + added.release_hex.substr(0, 12) +
+                   "): " + wanted_text(added));
     if (all_stored(added)) add_compat(added, true);
     // A fetch is remembered at once: a node killed before its next save
     // still resumes it after a restart.
     else if (fetching)
       added.handle.save_resume_data(lt::torrent_handle::save_info_dict);
     return {};
+  }
+
+  static bool wanted_stored(const Managed& m) {
+    return std::all_of(m.slots.begin(), m.slots.end(), [](const Slot& s) { return !s.wanted || s.stored; });
   }
 
   static bool all_stored(const Managed& m) {
@@ -643,6 +665,7 @@ struct TorrentService::Impl {
                   p::to_hex(s.sha256) + "; the release's torrent does not hold the file it claims";
         m.handle.file_priority(s.index, lt::dont_download);
         m.handle.pause();
+        console.warn(m.error);
       } else {
         // Verified: libtorrent renames it into the store (atomic, same filesystem).
         auto dest = store.path_of(s.sha256);
@@ -769,6 +792,10 @@ struct TorrentService::Impl {
               s.stored = true;
               s.moving = false;
             }
+          if (!m->fetch_logged && wanted_stored(*m)) {
+            m->fetch_logged = true;
+            console.info("fetched and verified " + m->name + " (release " + m->release_hex.substr(0, 12) + ")");
+          }
           if (all_stored(*m)) add_compat(*m, true);
         }
       } else if (auto* tf = lt::alert_cast<lt::torrent_finished_alert>(a)) {

@@ -94,6 +94,11 @@ void add_node_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--config", *config_file,
                   "Node config: deny-lists followed, content policy, store quota (default <data dir>/config.json; "
                   "see docs/user-guide.md)");
+  auto log_level = std::make_shared<std::string>("info");
+  cmd->add_option("--log-level", *log_level,
+                  "What the console says: debug, info (peers joining and leaving, records received, publishes, "
+                  "fetches started and finished), warn, error or off (default info)")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
   auto http = std::make_shared<std::string>("127.0.0.1:7480");
   auto http_threads = std::make_shared<unsigned>(2);
   cmd->add_option("--http", *http,
@@ -104,39 +109,40 @@ void add_node_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--no-v1-compat", *no_compat,
                 "Do not also seed each release as a plain v1 torrent (for clients that cannot load BEP 52 "
                 "torrents, e.g. aria2 1.36, Transmission 3)");
-  cmd->callback(
-      [&ctx, options, no_dht, no_compat, gossip, bootstrap, no_gossip, sync_ms, http, http_threads, config_file] {
-        NodeOptions node_options;
-        node_options.data_dir = ctx.global.resolved_data_dir();
-        node_options.network = ctx.global.network;
-        node_options.torrents = *options;
-        node_options.torrents.dht = !*no_dht;
-        node_options.torrents.v1_compat = !*no_compat;
-        node_options.gossip = *gossip;
-        node_options.gossip.sync_interval = std::chrono::milliseconds(std::max(100u, *sync_ms));
-        node_options.gossip_enabled = !*no_gossip;
-        node_options.http = *http;
-        node_options.http_threads = std::clamp(*http_threads, 1u, 64u);
-        auto peers = bootstrap_peers(node_options.data_dir, *bootstrap);
-        if (!peers) {
-          ctx.exit_code = report(peers.error());
-          return;
-        }
-        node_options.gossip.bootstrap = std::move(peers).value();
-        auto config = load_node_config(config_file->empty() ? config_path(node_options.data_dir)
-                                                            : std::filesystem::path(*config_file));
-        if (!config) {
-          ctx.exit_code = report(config.error());
-          return;
-        }
-        node_options.config = std::move(config).value();
-        auto node = NodeContext::open(node_options);
-        if (!node) {
-          ctx.exit_code = report(node.error());
-          return;
-        }
-        ctx.exit_code = run_node(**node);
-      });
+  cmd->callback([&ctx, options, no_dht, no_compat, gossip, bootstrap, no_gossip, sync_ms, http, http_threads,
+                 config_file, log_level] {
+    NodeOptions node_options;
+    node_options.data_dir = ctx.global.resolved_data_dir();
+    node_options.network = ctx.global.network;
+    node_options.torrents = *options;
+    node_options.torrents.dht = !*no_dht;
+    node_options.torrents.v1_compat = !*no_compat;
+    node_options.gossip = *gossip;
+    node_options.gossip.sync_interval = std::chrono::milliseconds(std::max(100u, *sync_ms));
+    node_options.gossip_enabled = !*no_gossip;
+    node_options.http = *http;
+    node_options.http_threads = std::clamp(*http_threads, 1u, 64u);
+    node_options.log.set_level(*protocol::parse_log_level(*log_level));
+    auto peers = bootstrap_peers(node_options.data_dir, *bootstrap);
+    if (!peers) {
+      ctx.exit_code = report(peers.error());
+      return;
+    }
+    node_options.gossip.bootstrap = std::move(peers).value();
+    auto config = load_node_config(config_file->empty() ? config_path(node_options.data_dir)
+                                                        : std::filesystem::path(*config_file));
+    if (!config) {
+      ctx.exit_code = report(config.error());
+      return;
+    }
+    node_options.config = std::move(config).value();
+    auto node = NodeContext::open(node_options);
+    if (!node) {
+      ctx.exit_code = report(node.error());
+      return;
+    }
+    ctx.exit_code = run_node(**node);
+  });
 }
 
 }  // namespace seedbank::node::cli

@@ -274,8 +274,8 @@ struct HttpServer::Impl {
       auto n =
           response.source->read(at, chunk.data(), static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, end - at)));
       if (!n) {  // the source failed: a short body tells the client
-        std::fprintf(stderr, "seedbank node: HTTP %s stopped at byte %llu: %s\n", std::string(req.target()).c_str(),
-                     static_cast<unsigned long long>(at), n.error().message.c_str());
+        options.log.warn("HTTP " + std::string(req.target()) + " stopped at byte " + std::to_string(at) + ": " +
+                         n.error().message);
         co_return false;
       }
       if (*n == 0) {

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "seedbank/protocol/log.h"
 #include "seedbank/protocol/result.h"
 #include "seedbank/protocol/util.h"
 
@@ -80,6 +81,7 @@ struct HttpOptions {
   std::string listen = "127.0.0.1:7480";  // HOST:PORT; port 0 picks a free one
   unsigned threads = 2;
   std::size_t max_connections = 1024;  // more are closed at once
+  protocol::Log log;                   // downloads cut short are told here
 };
 
 class HttpServer {

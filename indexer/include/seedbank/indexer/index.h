@@ -21,6 +21,7 @@
 
 #include "seedbank/protocol/bytes.h"
 #include "seedbank/protocol/keys.h"
+#include "seedbank/protocol/log.h"
 #include "seedbank/protocol/record.h"
 #include "seedbank/protocol/result.h"
 
@@ -39,6 +40,7 @@ struct IndexOptions {
   std::string network = "main";          // records of other networks are refused
   std::uint64_t map_size = 64ull << 30;  // upper bound of the file; disk is used as needed
   unsigned verify_threads = 2;           // signature checks in batch ingest
+  protocol::Log log;                     // failures that lose nothing but are worth telling
 };
 
 // How one record fared on ingest.

@@ -15,6 +15,7 @@
 #include "seedbank/node/gossip.h"
 #include "seedbank/node/store.h"
 #include "seedbank/node/torrents.h"
+#include "seedbank/protocol/log.h"
 #include "seedbank/protocol/result.h"
 
 namespace seedbank::node {
@@ -28,6 +29,7 @@ struct NodeOptions {
   std::string http = "127.0.0.1:7480";  // web gallery and API; "off": none
   NodeConfig config;                    // <data dir>/config.json
   unsigned http_threads = 2;
+  protocol::Log log;  // the node console (stderr, info and above, unless the caller picks)
 };
 
 struct NodeContext {

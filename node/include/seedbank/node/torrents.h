@@ -21,6 +21,7 @@
 
 #include "seedbank/indexer/index.h"
 #include "seedbank/node/store.h"
+#include "seedbank/protocol/log.h"
 #include "seedbank/protocol/record.h"
 
 namespace seedbank::node {
@@ -45,6 +46,9 @@ struct TorrentOptions {
   // messages and errors, for finding out why a download does not move.
   // Empty: no such log.
   std::filesystem::path log_file;
+  // Where fetches started and finished, and files that failed their
+  // SHA-256 checks, are told.
+  protocol::Log log;
 };
 
 // Why a torrent stopped: a file that failed its SHA-256 check against the
