@@ -82,6 +82,8 @@ nlohmann::json handle_control(NodeContext& node, const nlohmann::json& req) {
                          {"outbound", p.outbound},
                          {"state", p.state},
                          {"agent", p.agent},
+                         {"version", p.version},
+                         {"features", p.features},
                          {"gossipPort", p.gossip_port},
                          {"btPort", p.bt_port},
                          {"bytesIn", p.bytes_in},
