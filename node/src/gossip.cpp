@@ -49,6 +49,8 @@ struct GossipService::Impl : std::enable_shared_from_this<GossipService::Impl> {
         sync_timer(i) {
     transport->set_engine(engine.get());
   }
+  // Also when start() fails half-way: nothing may reach the engine after it.
+  ~Impl() { transport->stop(); }
 
   // Once a second: keeps `outbound` sessions, expires what waited too long,
   // pings, and saves peers.json every minute.
