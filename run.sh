@@ -16,8 +16,9 @@ PACKAGES=(
   nlohmann-json3-dev zlib1g-dev libcli11-dev libgd-dev
 )
 # Only the test suite and benchmarks need these (fuzz targets build with
-# clang; the gallery is tested in Debian's Chromium; wrk loads the HTTP API).
-TEST_PACKAGES=(clang libclang-rt-14-dev llvm aria2 opentracker chromium wrk)
+# clang; clang-format checks the style; the gallery is tested in Debian's
+# Chromium; wrk loads the HTTP API).
+TEST_PACKAGES=(clang libclang-rt-14-dev llvm clang-format aria2 opentracker chromium wrk)
 
 install_packages() {
   local missing=()

@@ -28,7 +28,10 @@ using protocol::RecordKind;
 
 // 2 added models, numeric ids, tags, creators, names and rel_ratings; an
 // index of format 1 is upgraded in place when opened (see migrate_from_1).
-constexpr std::string_view kSchemaVersion = "2";
+// 3 added `opaque` and may hold records of kinds from a newer schema, which
+// a format 2 seedbank would misread; a format 2 index needs no change.
+// Later kinds need no new format: see reindex_opaque.
+constexpr std::string_view kSchemaVersion = "3";
 constexpr std::size_t kMaxQueryScan = 100000;       // candidates one page may examine
 constexpr std::size_t kMaxTextCandidates = 200000;  // sorted in memory; more: walk the sort order
 constexpr std::size_t kCommitGroup = 4000;          // records per write transaction in a large batch
@@ -38,7 +41,7 @@ constexpr std::uint64_t kHourMs = 3600 * 1000;
 struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating, agg,
       current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time,
-      author_hour, rotations;
+      author_hour, rotations, opaque;
 };
 
 // What `models` holds per model key.
@@ -241,10 +244,25 @@ struct Index::Impl {
 
   Result<IngestStatus> apply(lmdb::Txn& txn, const Record& rec, std::uint64_t arrival_ms) {
     if (txn.get(db.records, rec.id())) return IngestStatus::duplicate;
+    // Every record, of a known kind or not, is stored, in the reconciliation
+    // order, and counted per author for Admission.
     if (auto st = txn.put(db.records, rec.id(), rec.bytes()); !st) return st.error();
     if (auto st = txn.put(db.by_time, time_id(rec.created_at(), rec.id()), {}); !st) return st.error();
     if (auto st = txn.put(db.author_time, author_time_key(rec), {}); !st) return st.error();
     if (auto st = bump(txn, db.author_hour, hour_bucket(rec, arrival_ms), {}); !st) return st.error();
+    if (rec.kind() == RecordKind::unknown) {
+      // A kind from a newer schema: kept and relayed, never read, until a
+      // seedbank that knows the kind opens this index (reindex_opaque).
+      Bytes tag;
+      put_be(tag, rec.payload_tag(), 2);
+      if (auto st = txn.put(db.opaque, rec.id(), tag); !st) return st.error();
+      return IngestStatus::added;
+    }
+    return derive(txn, rec);
+  }
+
+  // The views a stored record of a known kind feeds.
+  Result<IngestStatus> derive(lmdb::Txn& txn, const Record& rec) {
     if (rec.kind() == RecordKind::key_rotation)
       if (auto st = index_rotation(txn, rec); !st) return st.error();
 
@@ -280,13 +298,42 @@ struct Index::Impl {
     return IngestStatus::added;
   }
 
-  Status add_count(lmdb::Txn& txn, RecordKind kind, std::uint64_t added) {
+  Status add_count(lmdb::Txn& txn, RecordKind kind, std::uint64_t added, bool remove = false) {
     std::string key = "count/" + std::string(protocol::to_string(kind));
     std::uint64_t n = 0;
     if (auto v = txn.get(db.meta, protocol::as_bytes(key)); v && v->size() == 8) n = get_be(*v, 0, 8);
     Bytes value;
-    put_be(value, n + added, 8);
+    put_be(value, remove ? n - std::min(n, added) : n + added, 8);
     return txn.put(db.meta, protocol::as_bytes(key), value);
+  }
+
+  // opaque: <record id> -> payload tag u16be, for records of kinds this
+  // seedbank did not know when they arrived. A newer seedbank that knows
+  // some of those kinds indexes them when it opens the index, in the
+  // transaction that opens it: an opaque record and its views are never
+  // apart. Costs one scan of `opaque` per open.
+  Status reindex_opaque(lmdb::Txn& txn) {
+    std::vector<RecordId> known;
+    {
+      lmdb::Cursor c(txn, db.opaque);
+      for (bool ok = c.first(); ok; ok = c.next())
+        if (c.key().size() == 32 && c.value().size() == 2 &&
+            protocol::record_kind_of(static_cast<std::uint16_t>(get_be(c.value(), 0, 2))) != RecordKind::unknown)
+          known.push_back(to_id(c.key()));
+    }
+    for (const auto& id : known) {
+      if (auto st = txn.del(db.opaque, id); !st) return st;
+      if (auto st = add_count(txn, RecordKind::unknown, 1, true); !st) return st;
+      auto rec = load(txn, id);
+      if (!rec || rec->kind() == RecordKind::unknown) continue;
+      // It was checked against its envelope only: the checks of its kind
+      // come now. One that fails them stays stored (it replicates) and is
+      // left out of every view.
+      if (!protocol::validate_body(rec->body())) continue;
+      if (auto status = derive(txn, *rec); !status) return status.error();
+      if (auto st = add_count(txn, rec->kind(), 1); !st) return st;
+    }
+    return {};
   }
 
   // agg values: count u32 ++ sum u64 (format 1), then thumbs up, thumbs
@@ -955,6 +1002,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"author_time", &d.author_time, 0},
       {"author_hour", &d.author_hour, 0},
       {"rotations", &d.rotations, 0},
+      {"opaque", &d.opaque, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
@@ -963,6 +1011,11 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   auto version = txn->get(d.meta, protocol::as_bytes("version"));
   if (version && std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "1") {
     if (auto st = impl->migrate_from_1(*txn); !st) return st.error();
+    if (auto st = txn->put(d.meta, protocol::as_bytes("version"), protocol::as_bytes(kSchemaVersion)); !st)
+      return st.error();
+    version = txn->get(d.meta, protocol::as_bytes("version"));
+  }
+  if (version && std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "2") {
     if (auto st = txn->put(d.meta, protocol::as_bytes("version"), protocol::as_bytes(kSchemaVersion)); !st)
       return st.error();
     version = txn->get(d.meta, protocol::as_bytes("version"));
@@ -986,6 +1039,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
     if (auto st = txn->put(d.meta, protocol::as_bytes("network"), protocol::as_bytes(options.network)); !st)
       return st.error();
   }
+  if (auto st = impl->reindex_opaque(*txn); !st) return st.error();
   if (auto st = txn->commit(); !st) return st.error();
   return std::unique_ptr<Index>(new Index(std::move(impl)));
 }
@@ -1056,7 +1110,7 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
   // Commits the records applied since group_begin; verifiers keep working
   // meanwhile, so the commit's I/O overlaps their signature checks.
   auto commit_group = [&](std::size_t end) {
-    for (int k = 1; k < 8 && !failure; ++k) {
+    for (int k = 0; k < 8 && !failure; ++k) {
       if (added_by_kind[k])
         if (auto st = impl_->add_count(*txn, static_cast<RecordKind>(k), added_by_kind[k]); !st) failure = st.error();
       added_by_kind[k] = 0;
@@ -1288,7 +1342,7 @@ IndexStats Index::stats() const {
   if (!txn) return s;
   MDB_stat st;
   if (mdb_stat(txn->get(), impl_->db.records, &st) == 0) s.records = st.ms_entries;
-  for (int k = 1; k <= 7; ++k) {
+  for (int k = 0; k <= 7; ++k) {
     std::string key = "count/" + std::string(protocol::to_string(static_cast<RecordKind>(k)));
     if (auto v = txn->get(impl_->db.meta, protocol::as_bytes(key)); v && v->size() == 8)
       s.by_kind[k] = get_be(*v, 0, 8);

@@ -22,26 +22,21 @@ struct Connection : std::enable_shared_from_this<Connection> {
   void start() {
     auto self = shared_from_this();
     asio::async_read_until(socket, in, '\n', [self](const boost::system::error_code& ec, std::size_t n) {
-      nlohmann::json reply;
-      if (ec) {
-        reply = {{"error", "request too large or connection closed"}};
-      } else {
-        std::string line(asio::buffers_begin(self->in.data()),
-                         asio::buffers_begin(self->in.data()) + static_cast<long>(n));
-        auto request = nlohmann::json::parse(line, nullptr, false);
-        if (request.is_discarded() || !request.is_object())
-          reply = {{"error", "request is not a JSON object"}};
-        else {
-          try {
-            reply = self->handler(request);
-          } catch (const std::exception& e) {
-            reply = {{"error", std::string("request failed: ") + e.what()}};
-          }
-        }
+      auto respond = [self](nlohmann::json reply) {
+        self->out = reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+        asio::async_write(self->socket, asio::buffer(self->out),
+                          [self](const boost::system::error_code&, std::size_t) {});
+      };
+      if (ec) return respond({{"error", "request too large or connection closed"}});
+      std::string line(asio::buffers_begin(self->in.data()),
+                       asio::buffers_begin(self->in.data()) + static_cast<long>(n));
+      auto request = nlohmann::json::parse(line, nullptr, false);
+      if (request.is_discarded() || !request.is_object()) return respond({{"error", "request is not a JSON object"}});
+      try {
+        self->handler(request, respond);
+      } catch (const std::exception& e) {
+        respond({{"error", std::string("request failed: ") + e.what()}});
       }
-      self->out = reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-      asio::async_write(self->socket, asio::buffer(self->out),
-                        [self](const boost::system::error_code&, std::size_t) {});
     });
   }
 };
@@ -91,17 +86,27 @@ void ControlServer::accept() {
   });
 }
 
-protocol::Result<nlohmann::json> control_request(const std::filesystem::path& data_dir, const nlohmann::json& request) {
+protocol::Result<nlohmann::json> control_request(const std::filesystem::path& data_dir, const nlohmann::json& request,
+                                                 std::chrono::milliseconds timeout) {
   asio::io_context io;
   local::socket socket(io);
   boost::system::error_code ec;
   socket.connect(local::endpoint(control_socket_path(data_dir).string()), ec);
   if (ec) return protocol::make_error(protocol::ErrorCode::not_found, "no node is running on " + data_dir.string());
   std::string line = request.dump() + "\n";
-  asio::write(socket, asio::buffer(line), ec);
   asio::streambuf in(16 << 20);
-  if (!ec) asio::read_until(socket, in, '\n', ec);
-  if (ec) return protocol::make_error(protocol::ErrorCode::io, "the node did not answer: " + ec.message());
+  boost::system::error_code result = asio::error::timed_out;
+  asio::async_write(socket, asio::buffer(line), [&](const boost::system::error_code& wec, std::size_t) {
+    if (wec) {
+      result = wec;
+      return;
+    }
+    asio::async_read_until(socket, in, '\n', [&](const boost::system::error_code& rec, std::size_t) { result = rec; });
+  });
+  io.run_for(timeout);
+  if (result)
+    return protocol::make_error(protocol::ErrorCode::io,
+                                "the node on " + data_dir.string() + " did not answer: " + result.message());
   std::string reply(asio::buffers_begin(in.data()), asio::buffers_end(in.data()));
   auto json = nlohmann::json::parse(reply, nullptr, false);
   if (json.is_discarded()) return protocol::make_error(protocol::ErrorCode::malformed, "the node's reply is not JSON");

@@ -7,6 +7,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -19,10 +20,12 @@ inline std::filesystem::path control_socket_path(const std::filesystem::path& da
   return data_dir / "control.sock";
 }
 
-using ControlHandler = std::function<nlohmann::json(const nlohmann::json& request)>;
+// Answers one request by calling `reply` once, at once or later (a query
+// answers when peers have); `reply` may be called on `io`'s thread only.
+using ControlHandler = std::function<void(const nlohmann::json& request, std::function<void(nlohmann::json)> reply)>;
 
 // Serves requests on `io` until destroyed. Requests over 1 MiB, or not JSON,
-// get {"error": ...}.
+// get {"error": ...}. Only the node's own user can open the socket (0600).
 class ControlServer {
  public:
   static protocol::Result<std::unique_ptr<ControlServer>> start(boost::asio::io_context& io,
@@ -38,8 +41,9 @@ class ControlServer {
   ControlHandler handler_;
 };
 
-// Sends one request to the node on `data_dir`. Error not_found when no node
-// is running there.
-protocol::Result<nlohmann::json> control_request(const std::filesystem::path& data_dir, const nlohmann::json& request);
+// Sends one request to the node on `data_dir` and waits up to `timeout` for
+// its reply. Error not_found when no node is running there.
+protocol::Result<nlohmann::json> control_request(const std::filesystem::path& data_dir, const nlohmann::json& request,
+                                                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 }  // namespace seedbank::node

@@ -923,27 +923,30 @@ std::size_t TorrentService::seed_all() {
   for (;;) {
     auto page = impl_->index.query_releases(q);
     if (!page) break;
-    for (const auto& rec : page->items) {
-      auto r = rec.body().getPayload().getRelease();
-      // The record's v2 info-hash is the SHA-256 of its info dictionary
-      // (verified on ingest), so no torrent needs parsing to find it.
-      std::string info_hash = p::to_hex(p::ByteView(r.getTorrent().getInfoHashV2().begin(), 32));
-      if (impl_->torrents.count(info_hash)) continue;  // already seeding or fetching
-      if (impl_->filter && impl_->filter(rec)) continue;
-      bool complete = true;
-      for (auto f : r.getFiles()) {
-        p::Sha256Digest d;
-        std::memcpy(d.data(), f.getHashes().getSha256().begin(), 32);
-        complete = complete && impl_->store.contains(d);
-      }
-      // Unfinished fetches leave resume data; continue those too.
-      bool resumable = std::filesystem::exists(impl_->resume_dir() / (info_hash + ".resume"));
-      if ((complete || resumable) && impl_->add(rec, false, !complete)) ++added;
-    }
+    for (const auto& rec : page->items) added += seed(rec) ? 1 : 0;
     if (page->next_cursor.empty()) break;
     q.cursor = page->next_cursor;
   }
   return added;
+}
+
+bool TorrentService::seed(const p::Record& rec) {
+  if (rec.kind() != p::RecordKind::release) return false;
+  auto r = rec.body().getPayload().getRelease();
+  // The record's v2 info-hash is the SHA-256 of its info dictionary
+  // (verified on ingest), so no torrent needs parsing to find it.
+  std::string info_hash = p::to_hex(p::ByteView(r.getTorrent().getInfoHashV2().begin(), 32));
+  if (impl_->torrents.count(info_hash)) return false;  // already seeding or fetching
+  if (impl_->filter && impl_->filter(rec)) return false;
+  bool complete = true;
+  for (auto f : r.getFiles()) {
+    p::Sha256Digest d;
+    std::memcpy(d.data(), f.getHashes().getSha256().begin(), 32);
+    complete = complete && impl_->store.contains(d);
+  }
+  // Unfinished fetches leave resume data; continue those too.
+  bool resumable = std::filesystem::exists(impl_->resume_dir() / (info_hash + ".resume"));
+  return (complete || resumable) && impl_->add(rec, false, !complete);
 }
 
 void TorrentService::set_filter(ReleaseFilter filter) { impl_->filter = std::move(filter); }

@@ -24,27 +24,4 @@ nlohmann::ordered_json model_hints_json(const protocol::ModelHints& h) {
   return out;
 }
 
-nlohmann::json torrent_status_json(const TorrentStatus& s) {
-  return {{"releaseId", s.release_id},
-          {"name", s.name},
-          {"infoHash", s.info_hash},
-          {"state", s.state},
-          {"wanted", s.wanted},
-          {"done", s.done},
-          {"downloadRate", s.download_rate},
-          {"uploadRate", s.upload_rate},
-          {"downloaded", s.downloaded},
-          {"peers", s.peers},
-          {"filesWanted", s.files_wanted},
-          {"filesStored", s.files_stored},
-          {"complete", s.complete},
-          {"error", s.error},
-          {"errorKind", s.error_kind == ErrorKind::verification ? "verification"
-                        : s.error_kind == ErrorKind::disk_full  ? "diskFull"
-                        : s.error_kind == ErrorKind::io         ? "io"
-                                                                : ""},
-          {"v1CompatInfoHash",
-           s.v1_compat_info_hash.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.v1_compat_info_hash)}};
-}
-
 }  // namespace seedbank::node

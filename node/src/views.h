@@ -3,7 +3,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "seedbank/node/torrents.h"
 #include "seedbank/protocol/generation_params.h"
 #include "seedbank/protocol/safetensors.h"
 
@@ -15,8 +14,5 @@ namespace seedbank::node {
 nlohmann::ordered_json generation_meta_json(const protocol::GenerationParams& params);
 
 nlohmann::ordered_json model_hints_json(const protocol::ModelHints& hints);
-
-// One torrent as `seedbank status --json` and the control socket show it.
-nlohmann::json torrent_status_json(const TorrentStatus& status);
 
 }  // namespace seedbank::node

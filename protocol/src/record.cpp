@@ -100,21 +100,11 @@ Status check_image(sc::SampleImage::Reader image, const std::string& field) {
   return check_generation(image.getGeneration(), field + ".generation");
 }
 
-// Values a newer schema may add are refused: this node could not show them.
-Status check_enum(unsigned value, unsigned max, const std::string& field) {
-  if (value > max)
-    return invalid(field, "value " + std::to_string(value) +
-                              " is unknown; the record may be from a newer Seedbank: upgrade this node");
-  return {};
-}
-
 Status check_release(sc::Release::Reader r) {
   SB_TRY(check_text(r.getModelName(), kMaxName, "release.modelName", true));
-  SB_TRY(
-      check_enum(static_cast<unsigned>(r.getType()), static_cast<unsigned>(sc::ModelType::DETECTION), "release.type"));
-  for (auto use : r.getLicense().getAllowCommercialUse())
-    SB_TRY(check_enum(static_cast<unsigned>(use), static_cast<unsigned>(sc::CommercialUse::SELL),
-                      "release.license.allowCommercialUse"));
+  // Enum values (type, file role, format, precision, commercial uses) are
+  // not range-checked: a newer schema may add values, and views show one
+  // they do not know as "Other" (docs/protocol.md, "Forward compatibility").
   SB_TRY(check_text(r.getModelSlug(), kMaxName, "release.modelSlug"));
   for (char c : std::string_view(r.getModelSlug().cStr(), r.getModelSlug().size()))
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
@@ -139,11 +129,6 @@ Status check_release(sc::Release::Reader r) {
     if (auto st = validate_file_name(name); !st) return invalid(field + ".name", st.error().message);
     SB_TRY(check_text(f.getName(), kMaxName, field + ".name", true));
     names.push_back(name);
-    SB_TRY(check_enum(static_cast<unsigned>(f.getRole()), static_cast<unsigned>(sc::FileRole::OTHER), field + ".role"));
-    SB_TRY(check_enum(static_cast<unsigned>(f.getFormat()), static_cast<unsigned>(sc::FileFormat::ONNX),
-                      field + ".format"));
-    SB_TRY(check_enum(static_cast<unsigned>(f.getPrecision()), static_cast<unsigned>(sc::Precision::OTHER),
-                      field + ".precision"));
     auto h = f.getHashes();
     SB_TRY(check_data(h.getSha256(), {32}, field + ".hashes.sha256"));
     SB_TRY(check_data(h.getAutoV1(), {32}, field + ".hashes.autoV1"));
@@ -263,15 +248,17 @@ Status check_body(sc::RecordBody::Reader body) {
             SB_TRY(check_data(target.getCreator(), {32}, field + ".creator"));
             break;
           default:
-            return invalid(field, "unknown target kind");
+            break;  // a target kind from a newer schema: kept, never applied
         }
         SB_TRY(check_text(e.getReason(), 1024, field + ".reason"));
       }
       return {};
     }
   }
-  return make_error(ErrorCode::malformed, "unknown record kind " + std::to_string(static_cast<int>(p.which())) +
-                                              "; the record may be from a newer Seedbank: upgrade this node");
+  // A kind from a newer schema: its envelope (checked above, plus size,
+  // canonical form and traversal limits in verify_record) is all this
+  // version can check. It is kept and relayed, never read.
+  return {};
 }
 
 // domain ++ rest (built with memcpy: GCC 12 misreports range inserts here).
@@ -299,7 +286,7 @@ RecordKind kind_of(Payload::Which which) {
     case Payload::DENY_LIST:
       return RecordKind::deny_list;
   }
-  return RecordKind::release;  // unreachable: validated before
+  return RecordKind::unknown;  // a kind from a newer schema
 }
 
 Bytes signing_message(sc::RecordBody::Reader body) {
@@ -315,7 +302,8 @@ struct Record::Impl {
   kj::ArrayPtr<const capnp::word> segment;
   std::unique_ptr<capnp::SegmentArrayMessageReader> message;
   RecordId id{};
-  RecordKind kind = RecordKind::release;
+  RecordKind kind = RecordKind::unknown;
+  std::uint16_t payload_tag = 0;
 };
 
 std::string_view to_string(RecordKind kind) {
@@ -334,9 +322,13 @@ std::string_view to_string(RecordKind kind) {
       return "key-rotation";
     case RecordKind::deny_list:
       return "deny-list";
+    case RecordKind::unknown:
+      break;
   }
   return "unknown";
 }
+
+RecordKind record_kind_of(std::uint16_t payload_tag) { return kind_of(static_cast<Payload::Which>(payload_tag)); }
 
 Record::Record(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Record::Record(Record&&) noexcept = default;
@@ -345,6 +337,7 @@ Record::~Record() = default;
 
 const RecordId& Record::id() const { return impl_->id; }
 RecordKind Record::kind() const { return impl_->kind; }
+std::uint16_t Record::payload_tag() const { return impl_->payload_tag; }
 PublicKey Record::author() const { return *PublicKey::from_bytes(ByteView(body().getAuthor().begin(), 32)); }
 std::uint64_t Record::created_at() const { return body().getCreatedAt(); }
 std::string Record::network() const { return body().getNetwork(); }
@@ -469,6 +462,7 @@ Result<Record> verify_record(ByteView bytes, std::string_view network, const Rec
     if (!verify_signature(author, signing_message(body), ByteView(sig.begin(), sig.size())))
       return make_error(ErrorCode::bad_signature,
                         "signature does not verify: the record was altered or not signed by its author key");
+    impl->payload_tag = static_cast<std::uint16_t>(body.getPayload().which());
     impl->kind = kind_of(body.getPayload().which());
   } catch (const kj::Exception& e) {
     return make_error(ErrorCode::malformed, std::string("record structure is invalid: ") + e.getDescription().cStr());
@@ -483,6 +477,7 @@ Result<Record> load_stored_record(ByteView bytes, const RecordId* id) {
   auto impl = std::move(parsed).value();
   try {
     auto which = impl->message->getRoot<schema::SignedRecord>().getBody().getPayload().which();
+    impl->payload_tag = static_cast<std::uint16_t>(which);
     impl->kind = kind_of(which);
   } catch (const kj::Exception& e) {
     return make_error(ErrorCode::malformed, std::string("stored record is damaged: ") + e.getDescription().cStr());

@@ -94,6 +94,28 @@ BOOST_AUTO_TEST_CASE(without_a_running_node_resolve_starts_its_own) {
   BOOST_TEST(read(dir / "d-out" / "lantern.safetensors") == read(model));
 }
 
+BOOST_AUTO_TEST_CASE(without_a_running_node_fetch_finds_seeders_through_the_peers_it_knows) {
+  up();
+  // D knows the release (its record, imported by hand) and, from an earlier
+  // run, three live peers in peers.json; it has no node and no bootstrap
+  // list. Like resolve, fetch dials the peers, asks who seeds the release
+  // and fetches from them, instead of waiting for a peer that never comes.
+  auto exported = dir / "release.rec";
+  BOOST_REQUIRE_EQUAL(sb("a", {"record", "export", release["releaseId"], "--out", exported.string()}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(sb("d", {"record", "import", exported.string()}).exit_code, 0);
+  nlohmann::json peers = nlohmann::json::array();
+  for (const auto& addr : {a, b, c}) peers.push_back({{"address", addr}, {"nodeId", ""}, {"lastSeen", 1}});
+  std::ofstream(dir / "d" / "peers.json") << peers.dump();
+  auto r = sb("d", {"fetch", release["releaseId"], "--no-dht", "--bt-listen", "127.0.0.1:0", "--out",
+                    (dir / "d-fetched").string(), "--json", "--timeout", "60"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  BOOST_TEST(nlohmann::json::parse(r.out)["complete"] == true);
+  BOOST_TEST(read(dir / "d-fetched" / "lantern.safetensors") == read(model));
+  // The command left no control socket: D's data dir has no live node.
+  BOOST_TEST(!fs::exists(dir / "d" / "control.sock"));
+  BOOST_TEST(sb("d", {"status"}).exit_code != 0);
+}
+
 BOOST_AUTO_TEST_CASE(a1111_layout_writes_the_file_the_civitai_info_and_the_preview) {
   up();
   auto models = dir / "webui" / "models";

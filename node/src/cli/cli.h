@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "../client.h"
 #include "seedbank/node/context.h"
 #include "seedbank/protocol/result.h"
 
@@ -44,12 +45,12 @@ void add_node_command(CLI::App& app, Context& ctx);
 void add_publish_commands(CLI::App& app, Context& ctx);
 void add_fetch_commands(CLI::App& app, Context& ctx);
 
-// Follows a fetch until its wanted files are stored (0), an error, the
-// timeout, or 30 s without a peer (its exit code). `poll` returns the
-// torrent's status (torrent_status_json); a progress bar shows on a TTY
-// unless `quiet`. The last status is left in `last`.
-int follow_fetch(const std::function<protocol::Result<nlohmann::json>()>& poll, int timeout_s, bool quiet,
-                 nlohmann::json* last, double* first_peer_seconds = nullptr);
+// Follows the fetch of `release` through `client` until its wanted files
+// are stored (0), an error, the timeout, or 30 s without a peer (its exit
+// code). A progress bar shows on a TTY unless `quiet`. The last status is
+// left in `last`.
+int follow_fetch(NodeClient& client, const protocol::RecordId& release, int timeout_s, bool quiet, TorrentStatus* last,
+                 double* first_peer_seconds = nullptr);
 void add_resolve_command(CLI::App& app, Context& ctx);
 void add_community_commands(CLI::App& app, Context& ctx);
 

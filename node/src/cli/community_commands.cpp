@@ -7,8 +7,8 @@
 #include <iostream>
 #include <set>
 
+#include "../client.h"
 #include "../community.h"
-#include "../control.h"
 #include "cli.h"
 #include "seedbank/node/data_dir.h"
 #include "seedbank/protocol/release.h"
@@ -37,7 +37,7 @@ int sign_and_store(NodeContext& node, const p::SecretKey& key, const char* what,
   auto out = sign_and_ingest(*node.index, key, fill);
   if (!out) return report(out.error());
   // A running node announces it now rather than at its next scan.
-  (void)control_request(node.options.data_dir, {{"cmd", "rescan"}});
+  announce_to_node(node.options.data_dir, {out->id});
   if (json) {
     nlohmann::ordered_json j = {
         {"recordId", p::to_hex(out->id)}, {"kind", what}, {"author", key.public_key().to_text()}};
@@ -266,7 +266,7 @@ void add_rotate_key(CLI::App& app, Context& ctx) {
     if (!bytes) return void(ctx.exit_code = report(bytes.error()));
     auto out = (*node)->index->ingest(*bytes, indexer::Durability::local);
     if (out.status == indexer::IngestStatus::rejected) return void(ctx.exit_code = report(out.error));
-    (void)control_request((*node)->options.data_dir, {{"cmd", "rescan"}});
+    announce_to_node((*node)->options.data_dir, {out.id});
     if (a->json)
       print_json({{"recordId", p::to_hex(out.id)},
                   {"kind", "keyRotation"},

@@ -9,12 +9,11 @@
 #include <iostream>
 #include <thread>
 
-#include "../control.h"
+#include "../client.h"
 #include "../files.h"
 #include "cli.h"
 #include "seedbank/node/context.h"
 #include "seedbank/node/progress.h"
-#include "views.h"
 
 namespace seedbank::node::cli {
 namespace {
@@ -23,7 +22,7 @@ namespace p = seedbank::protocol;
 
 struct FetchArgs {
   std::string what, out, bt_listen = "0.0.0.0:0";
-  std::vector<std::string> peers;
+  std::vector<std::string> peers, bootstrap;
   bool images_only = false, json = false, no_dht = false;
   int timeout = 600;
   std::uint64_t download_limit = 0;
@@ -54,7 +53,6 @@ p::Status place_files(const p::Record& rec, ContentStore& store, const std::file
 int run_fetch(const FetchArgs& a, const Context& ctx) {
   auto node = open_node(ctx);
   if (!node) return report(node.error());
-  const auto& options = (*node)->options;
   auto rec = find_release(*(*node)->index, a.what);
   if (!rec) return report(rec.error());
   std::string release_hex = p::to_hex(rec->id());
@@ -63,64 +61,52 @@ int run_fetch(const FetchArgs& a, const Context& ctx) {
     std::cerr << "fetching " << r.getModelName().cStr() << " " << r.getVersionName().cStr() << " ("
               << release_hex.substr(0, 12) << ")" << (a.images_only ? ", sample images only" : "") << "\n";
 
-  // Through the running node when there is one; otherwise an embedded session.
-  std::function<p::Result<nlohmann::json>()> poll_status;
-  std::unique_ptr<TorrentService> embedded;
-  nlohmann::json request = {
-      {"cmd", "fetch"}, {"release", release_hex}, {"imagesOnly", a.images_only}, {"peers", a.peers}};
-  auto reply = control_request(options.data_dir, request);
-  if (reply) {
-    if (reply->contains("error")) return report(p::make_error(p::ErrorCode::io, (*reply)["error"].get<std::string>()));
-    poll_status = [&] { return control_request(options.data_dir, {{"cmd", "torrent"}, {"release", release_hex}}); };
-  } else {
-    TorrentOptions topts;
-    topts.data_dir = options.data_dir;
-    topts.listen = a.bt_listen;
-    topts.dht = !a.no_dht;
-    topts.download_limit = a.download_limit;
-    topts.store_quota = a.store_quota ? a.store_quota : (*node)->options.config.store_quota;
-    auto started = TorrentService::start(topts, *(*node)->index, *(*node)->store);
-    if (!started) return report(started.error());
-    embedded = std::move(started).value();
-    NodeContext* n = node->get();
-    embedded->set_filter([n](const p::Record& r) { return n->options.config.refuses(r, *n->index); });
-    if (auto st = embedded->fetch(*rec, a.images_only, a.peers); !st) return report(st.error());
-    poll_status = [&]() -> p::Result<nlohmann::json> {
-      embedded->wait(std::chrono::milliseconds(20));
-      auto s = embedded->status_of(release_hex);
-      if (!s) return p::make_error(p::ErrorCode::internal, "torrent vanished");
-      return nlohmann::json(torrent_status_json(*s));
-    };
-  }
+  // Through the running node when there is one; otherwise this command's
+  // own runtime (BitTorrent and gossip, dialling the known peers).
+  CommandNetworkOptions net;
+  net.bt_listen = a.bt_listen;
+  net.dht = !a.no_dht;
+  net.download_limit = a.download_limit;
+  net.store_quota = a.store_quota;
+  net.bootstrap = a.bootstrap;
+  auto client = connect_or_start(**node, net);
+  if (!client) return report(client.error());
+  FetchRequest request;
+  request.release = rec->id();
+  request.images_only = a.images_only;
+  request.peers = a.peers;
+  if (auto started = (*client)->fetch(request); !started) return report(started.error());
 
-  nlohmann::json last;
-  int code = follow_fetch(poll_status, a.timeout, a.json, &last);
-  if (embedded) embedded.reset();  // saves resume data for a later try
+  TorrentStatus last;
+  int code = follow_fetch(**client, rec->id(), a.timeout, a.json, &last);
+  client->reset();  // a command's own runtime saves resume data for a later try
   if (code == kOk && !a.out.empty())
     if (auto st = place_files(*rec, *(*node)->store, a.out, a.images_only); !st) return report(st.error());
   if (a.json)
-    print_json({{"releaseId", release_hex}, {"complete", code == kOk}, {"status", last}, {"out", a.out}});
+    print_json(
+        {{"releaseId", release_hex}, {"complete", code == kOk}, {"status", torrent_status_json(last)}, {"out", a.out}});
   else if (code == kOk)
-    std::cerr << "fetched and verified " << last.value("filesStored", 0) << " files"
-              << (a.out.empty() ? "" : " into " + a.out) << "\n";
+    std::cerr << "fetched and verified " << last.files_stored << " files" << (a.out.empty() ? "" : " into " + a.out)
+              << "\n";
   return code;
 }
 
 int run_status(bool json, const Context& ctx) {
-  auto reply = control_request(ctx.global.resolved_data_dir(), {{"cmd", "status"}});
+  auto client = connect_to_node(ctx.global.resolved_data_dir());
+  if (!client) return report(client.error());
+  auto reply = (*client)->status();
   if (!reply) return report(reply.error());
   if (json) {
-    print_json(nlohmann::ordered_json::parse(reply->dump()));
+    print_json(nlohmann::ordered_json::parse(reply_json(*reply).dump()));
     return kOk;
   }
-  std::cout << "network " << (*reply)["network"].get<std::string>() << ", BitTorrent on "
-            << (*reply)["btListen"].get<std::string>() << ", " << (*reply)["releases"] << " releases indexed\n";
-  for (const auto& t : (*reply)["torrents"]) {
-    std::cout << t["releaseId"].get<std::string>().substr(0, 12) << "  " << t["name"].get<std::string>() << "  "
-              << t["state"].get<std::string>() << "  " << human_bytes(t["done"]) << "/" << human_bytes(t["wanted"])
-              << "  down " << human_rate(t["downloadRate"].get<double>()) << "  up "
-              << human_rate(t["uploadRate"].get<double>()) << "  " << t["peers"] << " peers";
-    if (!t["error"].get<std::string>().empty()) std::cout << "  error: " << t["error"].get<std::string>();
+  std::cout << "network " << reply->network << ", BitTorrent on " << reply->bt_listen << ", " << reply->releases
+            << " releases indexed\n";
+  for (const auto& t : reply->torrents) {
+    std::cout << t.release_id.substr(0, 12) << "  " << t.name << "  " << t.state << "  " << human_bytes(t.done) << "/"
+              << human_bytes(t.wanted) << "  down " << human_rate(static_cast<double>(t.download_rate)) << "  up "
+              << human_rate(static_cast<double>(t.upload_rate)) << "  " << t.peers << " peers";
+    if (!t.error.empty()) std::cout << "  error: " << t.error;
     std::cout << "\n";
   }
   return kOk;
@@ -134,6 +120,10 @@ protocol::Result<protocol::Record> find_release(indexer::Index& index, const std
   if (auto id = p::from_hex_fixed<32>(what)) {
     auto rec = index.get(*id);
     if (rec && rec->kind() == p::RecordKind::release) return rec;
+    if (rec && rec->kind() == p::RecordKind::unknown)
+      return p::make_error(p::ErrorCode::unsupported,
+                           "record " + what + " is of a kind this version of seedbank does not know (payload tag " +
+                               std::to_string(rec->payload_tag()) + "); upgrade seedbank to use it");
   }
   auto matches = index.find_by_hash(what);
   if (!matches) return matches.error();
@@ -152,32 +142,31 @@ protocol::Result<protocol::Record> find_release(indexer::Index& index, const std
   return index.get(releases[0]);
 }
 
-int follow_fetch(const std::function<p::Result<nlohmann::json>()>& poll_status, int timeout, bool quiet,
-                 nlohmann::json* out, double* first_peer_seconds) {
+int follow_fetch(NodeClient& client, const p::RecordId& release, int timeout, bool quiet, TorrentStatus* out,
+                 double* first_peer_seconds) {
   auto start = std::chrono::steady_clock::now();
   auto last_peer = start;
   std::optional<ProgressBar> bar;  // made once the size is known
-  nlohmann::json& last = *out;
+  TorrentStatus& last = *out;
   int code = kOk;
   for (;;) {
-    auto s = poll_status();
+    auto s = client.torrent(release);
     if (!s) return report(s.error());
     last = *s;
-    if (last.value("peers", 0) > 0) {
+    if (last.peers > 0) {
       last_peer = std::chrono::steady_clock::now();
       if (first_peer_seconds && *first_peer_seconds < 0)
         *first_peer_seconds = std::chrono::duration<double>(last_peer - start).count();
     }
-    if (!last.value("error", std::string()).empty()) {
+    if (!last.error.empty()) {
       // Exit 5 only when a file failed its SHA-256 check; 1 for the rest.
-      bool verification = last.value("errorKind", std::string()) == "verification";
-      code = report(p::make_error(verification ? p::ErrorCode::bad_signature : p::ErrorCode::io,
-                                  last["error"].get<std::string>()));
+      bool verification = last.error_kind == ErrorKind::verification;
+      code = report(p::make_error(verification ? p::ErrorCode::bad_signature : p::ErrorCode::io, last.error));
       break;
     }
-    if (last.value("complete", false)) break;
-    if (!bar && last.value("wanted", 0ull) > 0) bar.emplace("fetch", last.value("wanted", 0ull), !quiet);
-    if (bar) bar->update(last.value("done", 0ull), std::to_string(last.value("peers", 0)) + " peers");
+    if (last.complete) break;
+    if (!bar && last.wanted > 0) bar.emplace("fetch", last.wanted, !quiet);
+    if (bar) bar->update(last.done, std::to_string(last.peers) + " peers");
     auto now = std::chrono::steady_clock::now();
     if (now - start > std::chrono::seconds(timeout)) {
       code = report(p::make_error(p::ErrorCode::io, "gave up after " + std::to_string(timeout) + " s"));
@@ -188,7 +177,7 @@ int follow_fetch(const std::function<p::Result<nlohmann::json>()>& poll_status, 
       code = kNoPeers;
       break;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    client.wait(std::chrono::milliseconds(20));
   }
   if (bar) bar->finish();
   return code;
@@ -200,13 +189,17 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
   fetch->footer(
       "RELEASE is a release id or any hash of one of its files (SHA256, AutoV2, ...).\n"
       "Goes through the running node when there is one; otherwise starts BitTorrent\n"
-      "for the duration of the command. Every file's SHA-256 is checked against the\n"
+      "and gossip (dialling the known peers to find seeders) for the duration of the\n"
+      "command, without listening for gossip or serving anything else. Every file's SHA-256 is checked against the\n"
       "signed release before it enters the store. Exit codes: 0 done, 3 not found,\n"
       "4 ambiguous, 5 verification failed, 6 no peers.");
   fetch->add_option("release", a->what, "Release id or file hash")->required();
   fetch->add_flag("--images-only", a->images_only, "Only the sample images");
   fetch->add_option("--peer", a->peers, "HOST:PORT of a node that seeds it (repeatable)");
   fetch->add_option("--out", a->out, "Also place the files in this folder");
+  fetch->add_option("--bootstrap", a->bootstrap,
+                    "Without a running node: gossip peer HOST:PORT or list file to find seeders through "
+                    "(default: <data dir>/bootstrap.txt and the peers in peers.json)");
   fetch->add_option("--bt-listen", a->bt_listen, "Listen address without a running node (default 0.0.0.0:0)");
   fetch->add_flag("--no-dht", a->no_dht, "Without a running node: do not use the DHT");
   fetch->add_option("--timeout", a->timeout, "Give up after this many seconds (default 600)");

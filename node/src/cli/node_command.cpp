@@ -1,14 +1,13 @@
 // seedbank node [--bt-listen ADDR] [--no-dht] [--dht-bootstrap HOST:PORT]...
-#include <boost/asio/io_context.hpp>
-
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
 
-#include "../control.h"
+#include "../client.h"
 #include "cli.h"
 #include "seedbank/node/context.h"
 #include "seedbank/node/progress.h"
+#include "seedbank/node/runtime.h"
 
 namespace seedbank::node::cli {
 
@@ -21,34 +20,31 @@ void add_peers_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--json", *json, "Print JSON");
   cmd->add_option("--add", *add, "Dial HOST:PORT now");
   cmd->callback([&ctx, json, add] {
-    auto dir = ctx.global.resolved_data_dir();
-    if (!add->empty()) {
-      auto r = control_request(dir, {{"cmd", "add-peer"}, {"address", *add}});
-      if (!r) {
-        ctx.exit_code = report(r.error());
+    auto client = connect_to_node(ctx.global.resolved_data_dir());
+    if (!client) {
+      ctx.exit_code = report(client.error());
+      return;
+    }
+    if (!add->empty())
+      if (auto st = (*client)->add_peer(*add); !st) {
+        ctx.exit_code = report(st.error());
         return;
       }
-    }
-    auto reply = control_request(dir, {{"cmd", "peers"}});
+    auto reply = (*client)->peers();
     if (!reply) {
       ctx.exit_code = report(reply.error());
       return;
     }
-    if (reply->contains("error")) {
-      ctx.exit_code = report(protocol::make_error(protocol::ErrorCode::io, (*reply)["error"].get<std::string>()));
-      return;
-    }
     if (*json) {
-      print_json(nlohmann::ordered_json::parse(reply->dump()));
+      print_json(nlohmann::ordered_json::parse(reply_json(*reply).dump()));
       return;
     }
-    std::cout << "node " << reply->value("nodeId", "") << ", gossip on " << reply->value("listen", "") << ", "
-              << (*reply)["peers"].size() << " peers\n";
-    for (const auto& p : (*reply)["peers"])
-      std::cout << "  " << p["address"].get<std::string>() << "  " << (p["outbound"].get<bool>() ? "out" : "in ")
-                << "  " << p["state"].get<std::string>() << "  " << p["nodeId"].get<std::string>() << "  "
-                << human_bytes(p["bytesIn"].get<std::uint64_t>()) << " in, "
-                << human_bytes(p["bytesOut"].get<std::uint64_t>()) << " out, " << p["recordsIn"] << " records in\n";
+    std::cout << "node " << reply->node_id << ", gossip on " << reply->listen << ", " << reply->peers.size()
+              << " peers\n";
+    for (const auto& p : reply->peers)
+      std::cout << "  " << p.address << "  " << (p.outbound ? "out" : "in ") << "  " << p.state << "  " << p.node_id
+                << "  " << human_bytes(p.bytes_in) << " in, " << human_bytes(p.bytes_out) << " out, " << p.records_in
+                << " records in\n";
   });
 }
 
@@ -139,8 +135,7 @@ void add_node_command(CLI::App& app, Context& ctx) {
           ctx.exit_code = report(node.error());
           return;
         }
-        boost::asio::io_context io;
-        ctx.exit_code = run_node(**node, io);
+        ctx.exit_code = run_node(**node);
       });
 }
 

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "../control.h"
+#include "../client.h"
 #include "cli.h"
 #include "seedbank/node/context.h"
 #include "seedbank/node/data_dir.h"
@@ -91,7 +91,7 @@ int run_publish(const PublishArgs& a, const Context& ctx) {
   for (const auto& w : result->warnings) std::cerr << "seedbank: warning: " << w << "\n";
   // A node running on this data dir starts seeding now rather than at its
   // next scan.
-  (void)control_request((*node)->options.data_dir, {{"cmd", "rescan"}});
+  announce_to_node((*node)->options.data_dir, {result->record->id()});
 
   auto release = result->record->body().getPayload().getRelease();
   // The plain v1 form for clients that cannot load BEP 52 torrents.

@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "../civitai.h"
-#include "../control.h"
+#include "../client.h"
 #include "../files.h"
 #include "cli.h"
 #include "seedbank/node/data_dir.h"
@@ -22,7 +22,6 @@
 #include "seedbank/node/progress.h"
 #include "seedbank/protocol/content_hash.h"
 #include "seedbank/protocol/release.h"
-#include "views.h"
 
 namespace seedbank::node::cli {
 namespace {
@@ -159,7 +158,7 @@ std::string license_text(schema::License::Reader l) {
   std::string commercial;
   for (auto u : l.getAllowCommercialUse()) {
     auto i = static_cast<unsigned>(u);
-    commercial += (commercial.empty() ? "" : ", ") + std::string(i < 4 ? uses[i] : "?");
+    commercial += (commercial.empty() ? "" : ", ") + std::string(i < 4 ? uses[i] : "Other");  // a newer schema's value
   }
   std::string out = l.getName().size() ? std::string(l.getName().cStr()) + ": " : "";
   out += "commercial use " + (commercial.empty() ? std::string("none") : commercial);
@@ -175,133 +174,54 @@ p::Result<p::Sha256Digest> sha256_of_file(const fs::path& path) {
   return d->sha256;
 }
 
-// The network side of one command: the running node through its control
-// socket, or an embedded gossip and BitTorrent session for the duration.
+// The network side of one command: the running node's client, or this
+// command's own runtime, started on first use.
 class Network {
  public:
-  Network(const ResolveArgs& a, NodeContext& node) : a_(a), node_(node) {
-    running_ = control_request(node.options.data_dir, {{"cmd", "status"}}).ok();
-  }
-  ~Network() {
-    torrents_.reset();  // saves resume data
-    gossip_.reset();
-  }
-  bool running() const { return running_; }
+  Network(const ResolveArgs& a, NodeContext& node) : a_(a), node_(node) {}
+  ~Network() { client_.reset(); }  // a command's own runtime saves resume data
 
   // Asks peers about `hash`; how many records arrived and how many peers were asked.
   std::pair<std::size_t, std::size_t> query(const std::string& hash) {
-    if (running_) {
-      auto r = control_request(node_.options.data_dir, {{"cmd", "query"}, {"hash", hash}, {"timeoutMs", 5000}});
-      if (!r || r->contains("error")) return {0, 0};
-      std::size_t peers = r->value("peers", 0u);
-      auto id = (*r)["queryId"].get<std::uint32_t>();
-      auto deadline = Clock::now() + std::chrono::seconds(7);
-      while (Clock::now() < deadline) {
-        auto st = control_request(node_.options.data_dir, {{"cmd", "query-status"}, {"queryId", id}});
-        if (!st || st->contains("error")) break;
-        if (st->value("done", false)) return {st->value("received", 0u), peers};
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-      return {0, peers};
-    }
-    if (!start_gossip()) return {0, 0};
-    std::optional<std::size_t> received;
-    gossip_->query(hash, std::chrono::milliseconds(5000), [&](std::size_t n) { received = n; });
-    while (!received) io_.run_for(std::chrono::milliseconds(5));
-    return {*received, gossip_->open_sessions()};
+    auto c = client();
+    if (!c) return {0, 0};
+    auto r = (*c)->query({hash, std::chrono::milliseconds(5000)});
+    if (!r) return {0, 0};
+    return {r->received, r->peers};
   }
 
-  // Starts fetching `files` of the release; returns the status poller.
-  p::Result<std::function<p::Result<nlohmann::json>()>> fetch(const p::Record& rec,
-                                                              const std::vector<std::string>& files) {
-    std::string release_hex = p::to_hex(rec.id());
-    if (running_) {
-      nlohmann::json req = {{"cmd", "fetch"}, {"release", release_hex}, {"files", files}, {"peers", a_.peers}};
-      auto reply = control_request(node_.options.data_dir, req);
-      if (!reply) return reply.error();
-      if (reply->contains("error")) return p::make_error(p::ErrorCode::io, (*reply)["error"].get<std::string>());
-      auto dir = node_.options.data_dir;
-      return std::function<p::Result<nlohmann::json>()>([dir, release_hex] {
-        return control_request(dir, {{"cmd", "torrent"}, {"release", release_hex}});
-      });
-    }
-    start_gossip();
-    if (!torrents_) {  // one session for every fetch of this command
-      TorrentOptions topts;
-      topts.data_dir = node_.options.data_dir;
-      topts.listen = a_.bt_listen;
-      topts.dht = !a_.no_dht;
-      topts.store_quota = node_.options.config.store_quota;
-      auto started = TorrentService::start(topts, *node_.index, *node_.store);
-      if (!started) return started.error();
-      torrents_ = std::move(started).value();
-      NodeContext* n = &node_;
-      torrents_->set_filter([n](const p::Record& r) { return n->options.config.refuses(r, *n->index); });
-    }
-    auto r = rec.body().getPayload().getRelease();
-    p::Sha256Digest ih{};
-    std::memcpy(ih.data(), r.getTorrent().getInfoHashV2().begin(), 32);
-    std::vector<std::string> peers = a_.peers;
-    if (gossip_) {
-      // Who seeds it: ask, and give the answers a moment to arrive.
-      gossip_->ask_seeders(ih);
-      auto deadline = Clock::now() + std::chrono::milliseconds(300);
-      while (gossip_->seeders_of(ih).empty() && Clock::now() < deadline) io_.run_for(std::chrono::milliseconds(2));
-      for (auto& s : gossip_->seeders_of(ih)) peers.push_back(s);
-    }
-    if (auto st = torrents_->fetch_files(rec, files, peers); !st) return st.error();
-    auto last_ask = Clock::now();
-    return std::function<p::Result<nlohmann::json>()>(
-        [this, release_hex, ih, last_ask]() mutable -> p::Result<nlohmann::json> {
-          io_.poll();
-          torrents_->wait(std::chrono::milliseconds(20));
-          if (gossip_ && Clock::now() - last_ask > std::chrono::seconds(1)) {
-            last_ask = Clock::now();
-            gossip_->ask_seeders(ih);
-            auto seeders = gossip_->seeders_of(ih);
-            if (!seeders.empty()) torrents_->add_peers(release_hex, seeders);
-          }
-          auto s = torrents_->status_of(release_hex);
-          if (!s) return p::make_error(p::ErrorCode::internal, "the torrent vanished");
-          return nlohmann::json(torrent_status_json(*s));
-        });
+  // Starts fetching `files` of the release; follow it with follow_fetch.
+  p::Result<NodeClient*> fetch(const p::Record& rec, const std::vector<std::string>& files) {
+    auto c = client();
+    if (!c) return c.error();
+    FetchRequest request;
+    request.release = rec.id();
+    request.files = files;
+    request.peers = a_.peers;
+    if (auto st = c.value()->fetch(request); !st) return st.error();
+    return c;
   }
 
  private:
-  // Gossip without listening: the bootstrap list (or the data dir's),
-  // and the peers remembered in peers.json. Waits up to 5 s for a session.
-  bool start_gossip() {
-    if (gossip_) return gossip_->open_sessions() > 0;
-    auto key = load_or_create_node_key(node_.options.data_dir);
-    if (!key) return false;
-    GossipOptions g;
-    g.data_dir = node_.options.data_dir;
-    g.network = node_.options.network;
-    g.listen = "off";
-    g.sync_interval = std::chrono::hours(1);  // only what this command asks for
-    auto peers = bootstrap_peers(node_.options.data_dir, a_.bootstrap);
-    if (!peers) {
-      std::cerr << "seedbank: " << peers.error().message << "\n";
-      return false;
+  p::Result<NodeClient*> client() {
+    if (!client_) {
+      CommandNetworkOptions net;
+      net.bt_listen = a_.bt_listen;
+      net.dht = !a_.no_dht;
+      net.bootstrap = a_.bootstrap;
+      auto c = connect_or_start(node_, net);
+      if (!c) {
+        std::cerr << "seedbank: " << c.error().message << "\n";
+        return c.error();
+      }
+      client_ = std::move(c).value();
     }
-    g.bootstrap = std::move(peers).value();
-    auto started = GossipService::start(io_, g, *node_.index, *key);
-    if (!started) {
-      std::cerr << "seedbank: " << started.error().message << "\n";
-      return false;
-    }
-    gossip_ = std::move(started).value();
-    auto deadline = Clock::now() + std::chrono::seconds(5);
-    while (gossip_->open_sessions() == 0 && Clock::now() < deadline) io_.run_for(std::chrono::milliseconds(1));
-    return gossip_->open_sessions() > 0;
+    return client_.get();
   }
 
   const ResolveArgs& a_;
   NodeContext& node_;
-  bool running_ = false;
-  boost::asio::io_context io_;
-  std::unique_ptr<GossipService> gossip_;
-  std::unique_ptr<TorrentService> torrents_;
+  std::unique_ptr<NodeClient> client_;
 };
 
 struct Outcome {
@@ -431,15 +351,15 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
       return report(p::make_error(p::ErrorCode::conflict,
                                   dest.string() + " exists with other content; move it away or choose --out"));
   }
-  nlohmann::json last;
+  TorrentStatus last;
   double connect_s = -1, transfer_s = 0, place_s = 0;
   auto fetch_start = Clock::now();
   if (!already && !node.store->contains(f.sha256)) {
     std::vector<std::string> files{f.name};
     if (!a.layout.empty() && r.getImages().size()) files.push_back(r.getImages()[0].getName().cStr());
-    auto poll = net.fetch(*rec, files);
-    if (!poll) return report(poll.error());
-    int code = follow_fetch(*poll, a.timeout, a.json, &last, &connect_s);
+    auto client = net.fetch(*rec, files);
+    if (!client) return report(client.error());
+    int code = follow_fetch(**client, rec->id(), a.timeout, a.json, &last, &connect_s);
     if (code != kOk) return code;
     transfer_s = std::chrono::duration<double>(Clock::now() - fetch_start).count() - std::max(0.0, connect_s);
     if (!node.store->contains(f.sha256))
@@ -544,9 +464,9 @@ int resolve_dir(const ResolveArgs& a, NodeContext& node) {
       p::Sha256Digest img{};
       std::memcpy(img.data(), r.getImages()[0].getSha256().begin(), 32);
       if (!node.store->contains(img)) {
-        if (auto poll = net.fetch(*rec, {r.getImages()[0].getName().cStr()})) {
-          nlohmann::json last;
-          (void)follow_fetch(*poll, std::min(a.timeout, 120), true, &last);
+        if (auto client = net.fetch(*rec, {r.getImages()[0].getName().cStr()})) {
+          TorrentStatus last;
+          (void)follow_fetch(**client, rec->id(), std::min(a.timeout, 120), true, &last);
         }
       }
     }

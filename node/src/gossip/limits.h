@@ -11,8 +11,8 @@ namespace seedbank::node::gossip {
 constexpr std::uint32_t kVersion = 1;
 // Hello.features bits (schemas/gossip.capnp).
 constexpr std::uint64_t kFeatureKeepsUnknownKinds = 1;  // bit 0
-// What this node says it does (none yet: it drops records it cannot read).
-constexpr std::uint64_t kFeatures = 0;
+// What this node says it does: it keeps records of kinds it does not know.
+constexpr std::uint64_t kFeatures = kFeatureKeepsUnknownKinds;
 
 constexpr std::size_t kMaxIds = 8192;               // ids in one have/want message
 constexpr std::size_t kRecordsPerFrame = 1u << 20;  // bytes of records in one message

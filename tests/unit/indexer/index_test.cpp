@@ -9,6 +9,7 @@
 #include <set>
 
 #include "seedbank/indexer/index.h"
+#include "support/future_records.h"
 #include "support/test_records.h"
 
 using namespace seedbank;
@@ -614,6 +615,163 @@ BOOST_AUTO_TEST_CASE(an_index_belongs_to_one_network) {
   BOOST_REQUIRE(!other.ok());
   BOOST_TEST(other.error().message.find("belongs to network 'test'") != std::string::npos);
   reopen();
+}
+
+// ---- forward compatibility: records of kinds this version does not know ----
+
+BOOST_AUTO_TEST_CASE(a_record_of_an_unknown_kind_is_kept_for_reconciliation_but_never_indexed) {
+  auto release = add(testing::sign_release(alice, testing::sample_release(1), 1000));
+  auto bytes = testing::sign_mirror(bob, release, 2000);
+  auto out = index->ingest(bytes);
+  BOOST_REQUIRE_MESSAGE(out.status == IngestStatus::added, out.error.message);
+  auto id = out.id;
+  BOOST_TEST((index->ingest(bytes).status == IngestStatus::duplicate));
+
+  auto check = [&] {
+    BOOST_TEST(index->contains(id));
+    auto rec = index->get(id);
+    SB_REQUIRE_OK(rec);
+    BOOST_TEST((rec->kind() == protocol::RecordKind::unknown));
+    BOOST_TEST(rec->payload_tag() == testing::kMirrorTag);
+    BOOST_TEST(std::equal(bytes.begin(), bytes.end(), rec->bytes().begin(), rec->bytes().end()));
+    // In the reconciliation order, so peers converge on it.
+    std::vector<std::pair<std::uint64_t, std::string>> order;
+    index->for_each_by_time(0, [&](std::uint64_t t, const protocol::RecordId& r) {
+      order.emplace_back(t, to_hex(r));
+      return true;
+    });
+    BOOST_TEST(
+        (order == std::vector<std::pair<std::uint64_t, std::string>>{{1000, to_hex(release)}, {2000, to_hex(id)}}));
+    // In no view: not listed, not found by hash, not anyone's current record.
+    auto page = index->query_releases(ReleaseQuery{});
+    SB_REQUIRE_OK(page);
+    BOOST_REQUIRE_EQUAL(page->items.size(), 1u);
+    BOOST_TEST(to_hex(page->items[0].id()) == to_hex(release));
+    auto found = index->find_by_hash(to_hex(id));
+    SB_REQUIRE_OK(found);
+    BOOST_TEST(found->empty());
+    for (auto kind : {protocol::RecordKind::profile, protocol::RecordKind::key_rotation})
+      BOOST_TEST(!index->current(kind, bob.public_key()).has_value());
+    BOOST_TEST(index->ratings_of(release, 10).empty());
+    BOOST_TEST(index->posts_of(release, 10).empty());
+    BOOST_TEST(index->rating(release).count == 0u);
+    // Counted: as its author's record, and apart from the known kinds.
+    auto by_bob = index->records_by(bob.public_key(), ~std::uint64_t{0});
+    BOOST_REQUIRE_EQUAL(by_bob.size(), 1u);
+    BOOST_TEST(to_hex(by_bob[0]) == to_hex(id));
+    auto stats = index->stats();
+    BOOST_TEST(stats.records == 2u);
+    BOOST_TEST(stats.by_kind[0] == 1u);
+    BOOST_TEST(stats.by_kind[1] == 1u);
+  };
+  check();
+  reopen();
+  check();
+}
+
+BOOST_AUTO_TEST_CASE(admission_counts_records_of_unknown_kinds_per_author) {
+  Admission admission;
+  admission.new_key_work_bits = 10;
+  admission.per_author_per_hour = 3;
+  auto now = testing::now_ms();
+  protocol::RecordId release{};
+  // A new key's first record needs its work stamp, whatever its kind.
+  auto lazy = testing::sign_mirror(bob, release, testing::unstamped_time(bob, now, 10), "test", 0);
+  auto refused = index->ingest_batch(std::vector<protocol::Bytes>{lazy}, Durability::replicated, admission);
+  BOOST_TEST((refused[0].error.code == protocol::ErrorCode::refused));
+  std::vector<protocol::Bytes> mirrors;
+  for (int i = 0; i < 5; ++i) mirrors.push_back(testing::sign_mirror(bob, release, now - i * 1000));
+  int added = 0, capped = 0;
+  for (auto& o : index->ingest_batch(mirrors, Durability::replicated, admission)) {
+    added += o.status == IngestStatus::added;
+    capped += o.status == IngestStatus::rejected && o.error.code == protocol::ErrorCode::refused;
+  }
+  BOOST_TEST(added == 3);
+  BOOST_TEST(capped == 2);
+  // They count against the author's known kinds too.
+  auto more =
+      index->ingest_batch(std::vector<protocol::Bytes>{testing::sign_release(bob, testing::sample_release(2), now)},
+                          Durability::replicated, admission);
+  BOOST_TEST((more[0].error.code == protocol::ErrorCode::refused));
+}
+
+BOOST_AUTO_TEST_CASE(records_kept_opaque_are_indexed_when_a_seedbank_that_knows_their_kind_opens_the_index) {
+  // What an older seedbank leaves when a release reaches it before it knows
+  // the release kind: the record, its time and author keys, an `opaque`
+  // entry (payload tag 0), and the count of unknown records.
+  auto draft = testing::sample_release(3);
+  auto bytes = testing::sign_release(alice, draft, 5000);
+  auto id = protocol::record_id_of(bytes);
+  // And a release the older seedbank could not check: it has no files.
+  auto broken = testing::sign_future_record(alice, "test", 6000, [](future::RecordBody::Builder body) {
+    body.getPayload().initRelease().setModelName("No Files");
+  });
+  auto broken_id = protocol::record_id_of(broken);
+  BOOST_TEST(!protocol::verify_record(broken, "test").ok());
+  index.reset();
+  auto be64 = [](protocol::Bytes& out, std::uint64_t v) {
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  };
+  auto raw = [&](const std::function<void(MDB_txn*)>& body) {
+    MDB_env* env = nullptr;
+    BOOST_REQUIRE(mdb_env_create(&env) == 0);
+    mdb_env_set_maxdbs(env, 32);
+    BOOST_REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0600) == 0);
+    MDB_txn* txn = nullptr;
+    BOOST_REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+    body(txn);
+    BOOST_REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+  };
+  auto put = [](MDB_txn* txn, const char* db, const protocol::Bytes& key, const protocol::Bytes& value) {
+    MDB_dbi dbi;
+    BOOST_REQUIRE(mdb_dbi_open(txn, db, 0, &dbi) == 0);
+    MDB_val k{key.size(), const_cast<std::uint8_t*>(key.data())};
+    MDB_val v{value.size(), const_cast<std::uint8_t*>(value.data())};
+    BOOST_REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+  };
+  raw([&](MDB_txn* txn) {
+    auto store_opaque = [&](const protocol::Bytes& record, const protocol::RecordId& rid, std::uint64_t t) {
+      protocol::Bytes id_key(rid.begin(), rid.end()), time_key;
+      protocol::Bytes author_key(alice.public_key().bytes.begin(), alice.public_key().bytes.end());
+      be64(time_key, t);
+      time_key.insert(time_key.end(), rid.begin(), rid.end());
+      author_key.insert(author_key.end(), time_key.begin(), time_key.end());
+      put(txn, "records", id_key, record);
+      put(txn, "by_time", time_key, {});
+      put(txn, "author_time", author_key, {});
+      put(txn, "opaque", id_key, {0, 0});
+    };
+    store_opaque(bytes, id, 5000);
+    store_opaque(broken, broken_id, 6000);
+    protocol::Bytes two;
+    be64(two, 2);
+    std::string count = "count/unknown";
+    put(txn, "meta", protocol::Bytes(count.begin(), count.end()), two);
+  });
+
+  reopen();
+  auto found = index->find_by_hash(to_hex(draft.files[0].sha256));
+  SB_REQUIRE_OK(found);
+  BOOST_TEST(releases_of(*found) == (std::set<std::string>{to_hex(id)}));
+  auto page = index->query_releases(ReleaseQuery{});
+  SB_REQUIRE_OK(page);
+  BOOST_REQUIRE_EQUAL(page->items.size(), 1u);
+  BOOST_TEST(to_hex(page->items[0].id()) == to_hex(id));
+  BOOST_TEST(index->stats().by_kind[0] == 0u);
+  BOOST_TEST(index->stats().by_kind[1] == 1u);
+  // The one that fails its kind's checks stays stored (it replicates), in no view.
+  BOOST_TEST(index->contains(broken_id));
+  index.reset();
+  raw([&](MDB_txn* txn) {
+    MDB_dbi dbi;
+    BOOST_REQUIRE(mdb_dbi_open(txn, "opaque", 0, &dbi) == 0);
+    MDB_stat st;
+    BOOST_REQUIRE(mdb_stat(txn, dbi, &st) == 0);
+    BOOST_TEST(st.ms_entries == 0u);  // indexed once, not at every open
+  });
+  reopen();
+  BOOST_TEST(index->query_releases(ReleaseQuery{})->items.size() == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

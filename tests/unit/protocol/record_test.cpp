@@ -5,6 +5,7 @@
 
 #include "seedbank/protocol/record.h"
 #include "seedbank/protocol/release.h"
+#include "support/future_records.h"
 #include "support/test_records.h"
 
 using namespace seedbank;
@@ -185,6 +186,118 @@ BOOST_AUTO_TEST_CASE(file_names_that_escape_or_break_filesystems_are_refused) {
   for (std::string good :
        std::vector<std::string>{"model.safetensors", "detail tweaker v1.0.safetensors", "コンテ.png", "console.txt"})
     BOOST_TEST(validate_file_name(good).ok(), "refused '" << good << "'");
+}
+
+// ---- forward compatibility (docs/protocol.md) ----
+
+BOOST_AUTO_TEST_CASE(a_record_of_a_kind_from_the_future_verifies_as_unknown) {
+  auto release = record_id_of(release_bytes());
+  auto bytes = testing::sign_mirror(creator(), release, testing::now_ms());
+  auto rec = verify_record(bytes, "test");
+  SB_REQUIRE_OK(rec);
+  BOOST_TEST((rec->kind() == RecordKind::unknown));
+  BOOST_TEST(rec->payload_tag() == testing::kMirrorTag);
+  BOOST_TEST(to_string(rec->kind()) == "unknown");
+  BOOST_TEST((rec->author() == creator().public_key()));
+  BOOST_TEST(to_hex(rec->id()) == to_hex(record_id_of(bytes)));
+  BOOST_TEST(std::equal(bytes.begin(), bytes.end(), rec->bytes().begin(), rec->bytes().end()));
+  BOOST_TEST(validate_body(rec->body()).ok());
+  // What a node stored reads back the same way.
+  auto stored = load_stored_record(bytes);
+  SB_REQUIRE_OK(stored);
+  BOOST_TEST((stored->kind() == RecordKind::unknown));
+  BOOST_TEST(stored->payload_tag() == testing::kMirrorTag);
+  BOOST_TEST((record_kind_of(0) == RecordKind::release));
+  BOOST_TEST((record_kind_of(6) == RecordKind::deny_list));
+  BOOST_TEST((record_kind_of(testing::kMirrorTag) == RecordKind::unknown));
+  BOOST_TEST((record_kind_of(0xffff) == RecordKind::unknown));
+}
+
+BOOST_AUTO_TEST_CASE(a_record_of_an_unknown_kind_still_needs_a_valid_envelope) {
+  auto release = record_id_of(release_bytes());
+  auto now = testing::now_ms();
+  auto bytes = testing::sign_mirror(creator(), release, now);
+  // Every bit is covered by the signature or by canonical form.
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    for (int bit = 0; bit < 8; ++bit) {
+      auto tampered = bytes;
+      tampered[i] ^= static_cast<std::uint8_t>(1u << bit);
+      if (verify_record(tampered, "test").ok()) BOOST_ERROR("bit " << bit << " of byte " << i << " flipped");
+    }
+  auto other_network = testing::sign_mirror(creator(), release, now, "elsewhere");
+  BOOST_TEST((verify_record(other_network, "test").error().code == ErrorCode::conflict));
+  auto from_the_far_future = testing::sign_mirror(creator(), release, now + 3600 * 1000);
+  RecordLimits limits;
+  limits.now_ms = now;
+  BOOST_TEST(!verify_record(from_the_far_future, "test", limits).ok());
+  limits.max_record_bytes = bytes.size() - 8;
+  limits.now_ms = 0;
+  BOOST_TEST((verify_record(bytes, "test", limits).error().code == ErrorCode::limit));
+  auto no_author = testing::sign_future_record(creator(), "test", now, [](future::RecordBody::Builder body) {
+    body.setAuthor(capnp::Data::Reader(reinterpret_cast<const capnp::byte*>("abc"), 3));
+    body.getPayload().initMirror().setOrigin("x");
+  });
+  BOOST_TEST((verify_record(no_author, "test").error().code == ErrorCode::malformed));
+  auto no_time = testing::sign_future_record(creator(), "test", now, [](future::RecordBody::Builder body) {
+    body.setCreatedAt(0);
+    body.getPayload().initMirror().setOrigin("x");
+  });
+  BOOST_TEST((verify_record(no_time, "test").error().code == ErrorCode::malformed));
+  // Signed by another key than the author's.
+  auto forged = testing::sign_future_record(SecretKey::generate(), "test", now, [](future::RecordBody::Builder body) {
+    body.setAuthor(capnp::Data::Reader(creator().public_key().bytes.data(), 32));
+    body.getPayload().initMirror().setOrigin("x");
+  });
+  BOOST_TEST((verify_record(forged, "test").error().code == ErrorCode::bad_signature));
+}
+
+BOOST_AUTO_TEST_CASE(enum_values_from_a_newer_schema_are_accepted) {
+  auto bytes = sign_record(creator(), "test", testing::now_ms(), [](schema::RecordBody::Builder body) {
+    fill_release(testing::sample_release(7), body);
+    auto r = body.getPayload().getRelease();
+    r.setType(static_cast<schema::ModelType>(40));
+    auto f = r.getFiles()[0];
+    f.setRole(static_cast<schema::FileRole>(41));
+    f.setFormat(static_cast<schema::FileFormat>(42));
+    f.setPrecision(static_cast<schema::Precision>(43));
+    auto uses = r.getLicense().initAllowCommercialUse(2);
+    uses.set(0, schema::CommercialUse::IMAGE);
+    uses.set(1, static_cast<schema::CommercialUse>(44));
+  });
+  SB_REQUIRE_OK(bytes);
+  auto rec = verify_record(*bytes, "test");
+  SB_REQUIRE_OK(rec);
+  BOOST_TEST((rec->kind() == RecordKind::release));
+  auto r = rec->body().getPayload().getRelease();
+  BOOST_TEST(static_cast<unsigned>(r.getType()) == 40u);
+  BOOST_TEST(static_cast<unsigned>(r.getFiles()[0].getPrecision()) == 43u);
+  BOOST_TEST(static_cast<unsigned>(r.getLicense().getAllowCommercialUse()[1]) == 44u);
+  // Views name a type they do not know as Civitai's "Other".
+  BOOST_TEST(model_type_name(r.getType()) == "Other");
+}
+
+BOOST_AUTO_TEST_CASE(fields_from_a_newer_schema_survive_canonical_form_and_verification) {
+  auto bytes = testing::sign_release_with_future_fields(creator(), testing::sample_release(8), testing::now_ms(), 16,
+                                                        "sdxl-styles");
+  auto rec = verify_record(bytes, "test");
+  SB_REQUIRE_OK(rec);
+  BOOST_TEST((rec->kind() == RecordKind::release));
+  BOOST_TEST(std::string(rec->body().getPayload().getRelease().getModelName().cStr()) == "Detail Tweaker 8");
+  // Re-encoding through today's schema keeps the fields it does not know:
+  // same bytes, same id, and the signature still verifies.
+  capnp::MallocMessageBuilder copy;
+  copy.setRoot(rec->reader());
+  auto again = capnp::canonicalize(copy.getRoot<schema::SignedRecord>().asReader());
+  BOOST_TEST(std::equal(bytes.begin(), bytes.end(), again.asBytes().begin(), again.asBytes().end()));
+  auto reverified = verify_record(ByteView(again.asBytes().begin(), again.asBytes().size()), "test");
+  SB_REQUIRE_OK(reverified);
+  BOOST_TEST(to_hex(reverified->id()) == to_hex(rec->id()));
+  // ... and a newer node reads them back.
+  kj::ArrayPtr<const capnp::word> segment = again.asPtr();
+  capnp::SegmentArrayMessageReader reader(kj::arrayPtr(&segment, 1));
+  auto body = reader.getRoot<future::SignedRecord>().getBody();
+  BOOST_TEST(std::string(body.getTopic().cStr()) == "sdxl-styles");
+  BOOST_TEST(body.getPayload().getRelease().getNsfwLevel() == 16u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

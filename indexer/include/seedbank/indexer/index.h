@@ -3,7 +3,10 @@
 // One Index owns one LMDB environment under a folder. Every record is
 // verified before it is stored; the record and all the indexes derived from
 // it are written in one write transaction, so a crash leaves either all of
-// them or none. Thread-safe: any number of concurrent readers, writes are
+// them or none. A record of a kind this version does not know
+// (RecordKind::unknown) is stored, kept in for_each_by_time, counted for
+// Admission and returned by get(), but feeds no view; a newer seedbank
+// indexes it when it opens the folder. Thread-safe: any number of concurrent readers, writes are
 // serialized. Reads see the last committed state.
 #pragma once
 
@@ -178,7 +181,7 @@ struct CreatorCount {
 
 struct IndexStats {
   std::uint64_t records = 0;
-  std::uint64_t by_kind[8] = {};  // indexed by RecordKind
+  std::uint64_t by_kind[8] = {};  // indexed by RecordKind; [0]: kinds this version does not know
 };
 
 class Index {

@@ -80,6 +80,9 @@ class TorrentService {
   // Adds every release whose files are all in the store (and resumes
   // unfinished fetches). Returns how many torrents were added.
   std::size_t seed_all();
+  // The same for one release (a publish that knows its id): true when it
+  // was added.
+  bool seed(const protocol::Record& release);
   // Starts (or continues) fetching a release: all files, or only its sample
   // images. `peers` are host:port hints to connect to. Error limit when the
   // store quota cannot hold it. Continuing a fetch that stopped on an error

@@ -9,6 +9,13 @@
 // verify_record() is the only way untrusted bytes become a Record: it checks
 // size, canonical form, schema, field limits and the signature, in that
 // order, before anything else reads a field.
+//
+// Forward compatibility (docs/protocol.md, "Forward compatibility"): a
+// record whose payload is of a kind this version does not know verifies on
+// its envelope alone (size, canonical form, traversal limits, author,
+// network, createdAt, signature) and has kind() == RecordKind::unknown; it
+// is kept and relayed as opaque signed bytes, never read. Enum values and
+// fields a newer schema added are accepted as they are.
 #pragma once
 
 #include <capnp/message.h>
@@ -29,8 +36,10 @@ namespace seedbank::protocol {
 
 using RecordId = Sha256Digest;
 
-// Stable numbering, used in index keys: never renumber.
+// Stable numbering, used in index keys: never renumber. A known kind is
+// its payload union discriminant plus one.
 enum class RecordKind : std::uint8_t {
+  unknown = 0,  // a kind from a newer schema: see payload_tag()
   release = 1,
   rating = 2,
   profile = 3,
@@ -39,7 +48,10 @@ enum class RecordKind : std::uint8_t {
   key_rotation = 6,
   deny_list = 7,
 };
-std::string_view to_string(RecordKind kind);
+std::string_view to_string(RecordKind kind);  // "release", ...; "unknown"
+// The kind a payload union discriminant names in this version's schema
+// (unknown for a discriminant a newer schema added).
+RecordKind record_kind_of(std::uint16_t payload_tag);
 
 inline constexpr std::string_view kRecordDomain{"seedbank/record/v1\0", 19};
 inline constexpr std::string_view kRotationDomain{"seedbank/rotation/v1\0", 21};
@@ -62,6 +74,9 @@ class Record {
 
   const RecordId& id() const;
   RecordKind kind() const;
+  // The payload union's discriminant as the record carries it (what a newer
+  // schema numbers its kind); meaningful for every kind, known or not.
+  std::uint16_t payload_tag() const;
   PublicKey author() const;
   std::uint64_t created_at() const;
   std::string network() const;

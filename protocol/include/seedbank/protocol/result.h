@@ -22,6 +22,9 @@ enum class ErrorCode {
   unsafe,    // a format that can run code when loaded
   conflict,  // contradicts what is already stored
   refused,   // valid, but this node's policy turned it down (spam limits, work stamp)
+  // Valid, but this node cannot act on it (a record kind or feature of a
+  // newer Seedbank). Never the sender's fault: never a reason to ban a peer.
+  unsupported,
   internal,
 };
 

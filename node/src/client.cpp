@@ -1,0 +1,172 @@
+#include "client.h"
+
+#include <boost/asio/io_context.hpp>
+
+#include <iostream>
+#include <thread>
+
+#include "control.h"
+#include "seedbank/node/runtime.h"
+
+namespace seedbank::node {
+namespace {
+
+namespace p = seedbank::protocol;
+using Clock = std::chrono::steady_clock;
+
+// Over <data dir>/control.sock.
+class ControlClient final : public NodeClient {
+ public:
+  explicit ControlClient(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {}
+  bool remote() const override { return true; }
+
+  p::Result<StatusReply> status() override { return call(StatusRequest{}, parse_status_reply); }
+  p::Result<FetchReply> fetch(const FetchRequest& r) override { return call(r, parse_fetch_reply); }
+  p::Result<TorrentStatus> torrent(const p::RecordId& release) override {
+    return call(TorrentRequest{release}, parse_torrent_reply);
+  }
+  p::Result<QueryReply> query(const QueryRequest& r) override {
+    // The node answers when its peers have: wait a little longer than it does.
+    return call(r, parse_query_reply, r.timeout + std::chrono::seconds(5));
+  }
+  p::Result<PeersReply> peers() override { return call(PeersRequest{}, parse_peers_reply); }
+  p::Status add_peer(const std::string& address) override {
+    auto reply = control_request(data_dir_, request_json(AddPeerRequest{address}));
+    if (!reply) return reply.error();
+    return parse_ok_reply(*reply);
+  }
+  p::Result<AnnounceReply> announce(const AnnounceRequest& r) override { return call(r, parse_announce_reply); }
+  void wait(std::chrono::milliseconds timeout) override { std::this_thread::sleep_for(timeout); }
+
+ private:
+  template <typename Parse>
+  auto call(const ControlRequest& request, Parse parse, std::chrono::milliseconds timeout = std::chrono::seconds(60))
+      -> decltype(parse(nlohmann::json())) {
+    auto reply = control_request(data_dir_, request_json(request), timeout);
+    if (!reply) return reply.error();
+    return parse(*reply);
+  }
+  std::filesystem::path data_dir_;
+};
+
+// Over a runtime on this thread: requests run on it directly, and waiting
+// runs its loop.
+class LocalClient final : public NodeClient {
+ public:
+  // `start` makes the runtime on first use, so a command that finds all it
+  // needs locally never starts BitTorrent or gossip.
+  LocalClient(std::function<p::Result<std::unique_ptr<NodeRuntime>>()> start, bool wait_for_peers)
+      : start_(std::move(start)), wait_for_peers_(wait_for_peers) {}
+  explicit LocalClient(NodeRuntime& runtime) : runtime_(&runtime) {}
+  bool remote() const override { return false; }
+
+  p::Result<StatusReply> status() override {
+    if (auto st = ready(false); !st) return st.error();
+    return runtime_->status();
+  }
+  p::Result<FetchReply> fetch(const FetchRequest& r) override {
+    if (auto st = ready(true); !st) return st.error();
+    // Who seeds it: ask, and give the answers a moment to arrive, so the
+    // torrent starts with peers rather than at the next swarm check.
+    auto* gossip = runtime_->gossip();
+    auto rec = runtime_->context().index->get(r.release);
+    if (gossip && rec && gossip->open_sessions() > 0 && seeders_for(gossip, *rec).empty())
+      runtime_->run_for(std::chrono::milliseconds(300), [&] { return !seeders_for(gossip, *rec).empty(); });
+    return runtime_->fetch(r);
+  }
+  p::Result<TorrentStatus> torrent(const p::RecordId& release) override {
+    if (auto st = ready(false); !st) return st.error();
+    return runtime_->torrent(release);
+  }
+  p::Result<QueryReply> query(const QueryRequest& r) override {
+    if (auto st = ready(true); !st) return st.error();
+    std::optional<QueryReply> answer;
+    runtime_->query(r, [&answer](QueryReply q) { answer = q; });
+    runtime_->run_for(r.timeout + std::chrono::seconds(1), [&] { return answer.has_value(); });
+    if (!answer) return p::make_error(p::ErrorCode::internal, "the query to peers never finished");
+    return *answer;
+  }
+  p::Result<PeersReply> peers() override {
+    if (auto st = ready(false); !st) return st.error();
+    return runtime_->peers();
+  }
+  p::Status add_peer(const std::string& address) override {
+    if (auto st = ready(false); !st) return st.error();
+    return runtime_->add_peer(address);
+  }
+  p::Result<AnnounceReply> announce(const AnnounceRequest& r) override {
+    if (auto st = ready(false); !st) return st.error();
+    return runtime_->announce(r);
+  }
+  void wait(std::chrono::milliseconds timeout) override {
+    if (!runtime_) {
+      std::this_thread::sleep_for(timeout);
+      return;
+    }
+    runtime_->run_for(timeout);  // libtorrent's news is posted to the loop as it comes
+  }
+
+ private:
+  // Starts the runtime on first use; with `peers`, also gives gossip up to
+  // 5 s to open its first session (dialled at start) so that queries and
+  // seeder look-ups have someone to ask.
+  p::Status ready(bool peers) {
+    if (!runtime_) {
+      auto started = start_();
+      if (!started) return started.error();
+      owned_ = std::move(started).value();
+      runtime_ = owned_.get();
+    }
+    if (peers && wait_for_peers_ && !waited_) {
+      waited_ = true;
+      runtime_->run_for(std::chrono::seconds(5), [this] { return runtime_->gossip_sessions() > 0; });
+      // Sessions to the other known peers are dialled at the same moment
+      // and open within a few round trips: let them.
+      if (runtime_->gossip_sessions() > 0) runtime_->run_for(std::chrono::milliseconds(50));
+    }
+    return {};
+  }
+
+  std::function<p::Result<std::unique_ptr<NodeRuntime>>()> start_;
+  std::unique_ptr<NodeRuntime> owned_;
+  NodeRuntime* runtime_ = nullptr;
+  bool wait_for_peers_ = false, waited_ = false;
+};
+
+}  // namespace
+
+p::Result<std::unique_ptr<NodeClient>> connect_to_node(const std::filesystem::path& data_dir) {
+  // A socket file without a node behind it (one killed) is not a node.
+  auto probe = control_request(data_dir, request_json(StatusRequest{}), std::chrono::seconds(10));
+  if (!probe) return probe.error();
+  return std::unique_ptr<NodeClient>(new ControlClient(data_dir));
+}
+
+p::Result<std::unique_ptr<NodeClient>> connect_or_start(NodeContext& node, const CommandNetworkOptions& options) {
+  if (auto remote = connect_to_node(node.options.data_dir)) return std::move(remote).value();
+  // No node on this data dir: this command's own runtime, made on first use.
+  node.options.torrents.listen = options.bt_listen;
+  node.options.torrents.dht = options.dht;
+  node.options.torrents.download_limit = options.download_limit;
+  if (options.store_quota) node.options.torrents.store_quota = options.store_quota;
+  node.options.http = "off";
+  auto peers = bootstrap_peers(node.options.data_dir, options.bootstrap);
+  if (!peers) return peers.error();
+  node.options.gossip.bootstrap = std::move(peers).value();
+  bool candidates =
+      !node.options.gossip.bootstrap.empty() || std::filesystem::exists(node.options.data_dir / "peers.json");
+  NodeContext* n = &node;
+  return std::unique_ptr<NodeClient>(
+      new LocalClient([n] { return NodeRuntime::start(*n, RuntimeRole::command); }, candidates));
+}
+
+void announce_to_node(const std::filesystem::path& data_dir, std::vector<p::RecordId> ids) {
+  // One attempt, no probe: a node that is not there costs one failed connect.
+  (void)control_request(data_dir, request_json(AnnounceRequest{std::move(ids)}), std::chrono::seconds(30));
+}
+
+std::unique_ptr<NodeClient> in_process_client(NodeRuntime& runtime) {
+  return std::unique_ptr<NodeClient>(new LocalClient(runtime));
+}
+
+}  // namespace seedbank::node

@@ -1,0 +1,339 @@
+#include "control_protocol.h"
+
+namespace seedbank::node {
+namespace {
+
+namespace p = seedbank::protocol;
+using json = nlohmann::json;
+
+p::Error bad(const std::string& what) {
+  return p::make_error(p::ErrorCode::invalid_argument, "control request: " + what);
+}
+
+// Reads `key` of `j` as T, or leaves `out` as is when absent; false when
+// present with another type.
+template <typename T>
+bool read(const json& j, const char* key, T* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return true;
+  try {
+    *out = it->get<T>();
+    return true;
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
+p::Result<p::RecordId> record_id(const json& j, const char* key) {
+  std::string hex;
+  if (!read(j, key, &hex)) return bad(std::string(key) + " is not a string");
+  auto id = p::from_hex_fixed<32>(hex);
+  if (!id) return bad(std::string(key) + " must be a record id (64 hex digits)");
+  return *id;
+}
+
+std::string error_kind_text(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::verification:
+      return "verification";
+    case ErrorKind::disk_full:
+      return "diskFull";
+    case ErrorKind::io:
+      return "io";
+    case ErrorKind::none:
+      break;
+  }
+  return "";
+}
+
+ErrorKind error_kind_of(const std::string& text) {
+  if (text == "verification") return ErrorKind::verification;
+  if (text == "diskFull") return ErrorKind::disk_full;
+  if (text == "io") return ErrorKind::io;
+  return ErrorKind::none;
+}
+
+// A reply that carries "error" becomes that error; io, since the node
+// reports it as text.
+p::Status reply_error(const json& j) {
+  if (!j.is_object()) return p::make_error(p::ErrorCode::malformed, "the node's reply is not a JSON object");
+  if (auto it = j.find("error"); it != j.end() && it->is_string()) {
+    auto code = p::ErrorCode::io;
+    std::string name = j.value("errorCode", "");
+    if (name == "notFound") code = p::ErrorCode::not_found;
+    if (name == "invalidArgument") code = p::ErrorCode::invalid_argument;
+    if (name == "refused") code = p::ErrorCode::refused;
+    if (name == "conflict") code = p::ErrorCode::conflict;
+    if (name == "limit") code = p::ErrorCode::limit;
+    return p::make_error(code, it->get<std::string>());
+  }
+  return {};
+}
+
+// One torrent_status_json object (its "error" is the torrent's, not the request's).
+p::Result<TorrentStatus> parse_torrent(const json& j) {
+  if (!j.is_object()) return p::make_error(p::ErrorCode::malformed, "the node's torrent status is not an object");
+  TorrentStatus s;
+  bool ok = read(j, "releaseId", &s.release_id) && read(j, "name", &s.name) && read(j, "infoHash", &s.info_hash) &&
+            read(j, "v1CompatInfoHash", &s.v1_compat_info_hash) && read(j, "state", &s.state) &&
+            read(j, "wanted", &s.wanted) && read(j, "done", &s.done) && read(j, "downloadRate", &s.download_rate) &&
+            read(j, "uploadRate", &s.upload_rate) && read(j, "downloaded", &s.downloaded) &&
+            read(j, "peers", &s.peers) && read(j, "filesWanted", &s.files_wanted) &&
+            read(j, "filesStored", &s.files_stored) && read(j, "complete", &s.complete) &&
+            read(j, "allStored", &s.all_stored) && read(j, "error", &s.error);
+  std::string kind;
+  ok = ok && read(j, "errorKind", &kind);
+  if (!ok) return p::make_error(p::ErrorCode::malformed, "the node's torrent status has a field of the wrong type");
+  s.error_kind = error_kind_of(kind);
+  return s;
+}
+
+}  // namespace
+
+json torrent_status_json(const TorrentStatus& s) {
+  return {{"releaseId", s.release_id},
+          {"name", s.name},
+          {"infoHash", s.info_hash},
+          {"state", s.state},
+          {"wanted", s.wanted},
+          {"done", s.done},
+          {"downloadRate", s.download_rate},
+          {"uploadRate", s.upload_rate},
+          {"downloaded", s.downloaded},
+          {"peers", s.peers},
+          {"filesWanted", s.files_wanted},
+          {"filesStored", s.files_stored},
+          {"complete", s.complete},
+          {"allStored", s.all_stored},
+          {"error", s.error},
+          {"errorKind", error_kind_text(s.error_kind)},
+          {"v1CompatInfoHash", s.v1_compat_info_hash.empty() ? json(nullptr) : json(s.v1_compat_info_hash)}};
+}
+
+json request_json(const ControlRequest& request) {
+  json j = std::visit(
+      [](const auto& r) -> json {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, StatusRequest>) {
+          return {{"cmd", "status"}};
+        } else if constexpr (std::is_same_v<T, FetchRequest>) {
+          return {{"cmd", "fetch"},
+                  {"release", p::to_hex(r.release)},
+                  {"imagesOnly", r.images_only},
+                  {"files", r.files},
+                  {"peers", r.peers}};
+        } else if constexpr (std::is_same_v<T, TorrentRequest>) {
+          return {{"cmd", "torrent"}, {"release", p::to_hex(r.release)}};
+        } else if constexpr (std::is_same_v<T, QueryRequest>) {
+          return {{"cmd", "query"}, {"hash", r.hash}, {"timeoutMs", r.timeout.count()}};
+        } else if constexpr (std::is_same_v<T, PeersRequest>) {
+          return {{"cmd", "peers"}};
+        } else if constexpr (std::is_same_v<T, AddPeerRequest>) {
+          return {{"cmd", "add-peer"}, {"address", r.address}};
+        } else {
+          static_assert(std::is_same_v<T, AnnounceRequest>);
+          json ids = json::array();
+          for (const auto& id : r.ids) ids.push_back(p::to_hex(id));
+          return {{"cmd", "announce"}, {"ids", ids}};
+        }
+      },
+      request);
+  j["v"] = kControlVersion;
+  return j;
+}
+
+p::Result<ControlRequest> parse_request(const json& j) {
+  if (!j.is_object()) return bad("not a JSON object");
+  int version = 1;
+  if (!read(j, "v", &version)) return bad("\"v\" is not a number");
+  if (version > kControlVersion)
+    return p::make_error(p::ErrorCode::invalid_argument,
+                         "the command speaks control protocol version " + std::to_string(version) +
+                             " and this node only " + std::to_string(kControlVersion) +
+                             "; restart the node with the same seedbank build as the command");
+  std::string cmd;
+  if (!read(j, "cmd", &cmd)) return bad("\"cmd\" is not a string");
+  if (cmd == "status") return ControlRequest{StatusRequest{}};
+  if (cmd == "fetch") {
+    FetchRequest r;
+    auto id = record_id(j, "release");
+    if (!id) return id.error();
+    r.release = *id;
+    if (!read(j, "imagesOnly", &r.images_only) || !read(j, "files", &r.files) || !read(j, "peers", &r.peers))
+      return bad("fetch: imagesOnly must be a boolean, files and peers lists of strings");
+    return ControlRequest{std::move(r)};
+  }
+  if (cmd == "torrent") {
+    auto id = record_id(j, "release");
+    if (!id) return id.error();
+    return ControlRequest{TorrentRequest{*id}};
+  }
+  if (cmd == "query") {
+    QueryRequest r;
+    std::int64_t ms = 5000;
+    if (!read(j, "hash", &r.hash) || !read(j, "timeoutMs", &ms)) return bad("query: hash and timeoutMs");
+    r.timeout = std::chrono::milliseconds(std::clamp<std::int64_t>(ms, 100, 60000));
+    return ControlRequest{std::move(r)};
+  }
+  if (cmd == "peers") return ControlRequest{PeersRequest{}};
+  if (cmd == "add-peer") {
+    AddPeerRequest r;
+    if (!read(j, "address", &r.address)) return bad("add-peer: address must be a string");
+    return ControlRequest{std::move(r)};
+  }
+  if (cmd == "announce" || cmd == "rescan") {
+    AnnounceRequest r;
+    std::vector<std::string> ids;
+    if (!read(j, "ids", &ids)) return bad("announce: ids must be a list of record ids");
+    for (const auto& hex : ids) {
+      auto id = p::from_hex_fixed<32>(hex);
+      if (!id) return bad("announce: '" + hex.substr(0, 80) + "' is not a record id");
+      r.ids.push_back(*id);
+    }
+    return ControlRequest{std::move(r)};
+  }
+  return bad("unknown command '" + cmd.substr(0, 80) + "'");
+}
+
+json reply_json(const StatusReply& r) {
+  json torrents = json::array();
+  for (const auto& t : r.torrents) torrents.push_back(torrent_status_json(t));
+  return {{"v", kControlVersion},        {"network", r.network},
+          {"btListen", r.bt_listen},     {"gossipListen", r.gossip_listen},
+          {"httpListen", r.http_listen}, {"gossipPeers", r.gossip_peers},
+          {"records", r.records},        {"releases", r.releases},
+          {"torrents", torrents}};
+}
+
+json reply_json(const FetchReply& r) { return {{"v", kControlVersion}, {"ok", true}, {"seeders", r.seeders}}; }
+
+json reply_json(const TorrentStatus& r) { return {{"v", kControlVersion}, {"torrent", torrent_status_json(r)}}; }
+
+json reply_json(const QueryReply& r) {
+  return {{"v", kControlVersion}, {"done", true}, {"received", r.received}, {"peers", r.peers}};
+}
+
+json reply_json(const PeersReply& r) {
+  json peers = json::array();
+  for (const auto& p : r.peers)
+    peers.push_back({{"address", p.address},
+                     {"nodeId", p.node_id},
+                     {"outbound", p.outbound},
+                     {"state", p.state},
+                     {"agent", p.agent},
+                     {"version", p.version},
+                     {"features", p.features},
+                     {"gossipPort", p.gossip_port},
+                     {"btPort", p.bt_port},
+                     {"bytesIn", p.bytes_in},
+                     {"bytesOut", p.bytes_out},
+                     {"recordsIn", p.records_in},
+                     {"recordsOut", p.records_out},
+                     {"connectedSeconds", p.connected_seconds}});
+  json out = {{"v", kControlVersion}, {"peers", peers}};
+  if (r.gossip) {
+    out["nodeId"] = r.node_id;
+    out["listen"] = r.listen;
+    out["recordsReceived"] = r.stats.records_received;
+    out["bans"] = r.stats.bans;
+    out["reconciliations"] = r.stats.reconciliations;
+  }
+  return out;
+}
+
+json reply_json(const AnnounceReply& r) { return {{"v", kControlVersion}, {"added", r.seeding}}; }
+
+json error_json(const p::Error& e) {
+  json j = {{"v", kControlVersion}, {"error", e.message}};
+  switch (e.code) {
+    case p::ErrorCode::not_found:
+      j["errorCode"] = "notFound";
+      break;
+    case p::ErrorCode::invalid_argument:
+      j["errorCode"] = "invalidArgument";
+      break;
+    case p::ErrorCode::refused:
+      j["errorCode"] = "refused";
+      break;
+    case p::ErrorCode::conflict:
+      j["errorCode"] = "conflict";
+      break;
+    case p::ErrorCode::limit:
+      j["errorCode"] = "limit";
+      break;
+    default:
+      break;
+  }
+  return j;
+}
+
+p::Result<StatusReply> parse_status_reply(const json& j) {
+  if (auto st = reply_error(j); !st) return st.error();
+  StatusReply r;
+  if (!read(j, "network", &r.network) || !read(j, "btListen", &r.bt_listen) ||
+      !read(j, "gossipListen", &r.gossip_listen) || !read(j, "httpListen", &r.http_listen) ||
+      !read(j, "gossipPeers", &r.gossip_peers) || !read(j, "records", &r.records) || !read(j, "releases", &r.releases))
+    return p::make_error(p::ErrorCode::malformed, "the node's status reply has a field of the wrong type");
+  if (auto it = j.find("torrents"); it != j.end() && it->is_array())
+    for (const auto& t : *it) {
+      auto s = parse_torrent(t);
+      if (!s) return s.error();
+      r.torrents.push_back(std::move(s).value());
+    }
+  return r;
+}
+
+p::Result<FetchReply> parse_fetch_reply(const json& j) {
+  if (auto st = reply_error(j); !st) return st.error();
+  FetchReply r;
+  if (!read(j, "seeders", &r.seeders)) return p::make_error(p::ErrorCode::malformed, "fetch reply: seeders");
+  return r;
+}
+
+p::Result<TorrentStatus> parse_torrent_reply(const json& j) {
+  if (auto st = reply_error(j); !st) return st.error();
+  auto it = j.find("torrent");
+  if (it == j.end()) return p::make_error(p::ErrorCode::malformed, "the node's reply has no torrent");
+  return parse_torrent(*it);
+}
+
+p::Result<QueryReply> parse_query_reply(const json& j) {
+  if (auto st = reply_error(j); !st) return st.error();
+  QueryReply r;
+  if (!read(j, "received", &r.received) || !read(j, "peers", &r.peers))
+    return p::make_error(p::ErrorCode::malformed, "query reply: received and peers must be numbers");
+  return r;
+}
+
+p::Result<PeersReply> parse_peers_reply(const json& j) {
+  if (auto st = reply_error(j); !st) return st.error();
+  PeersReply r;
+  r.gossip = j.contains("nodeId");
+  bool ok = read(j, "nodeId", &r.node_id) && read(j, "listen", &r.listen) &&
+            read(j, "recordsReceived", &r.stats.records_received) && read(j, "bans", &r.stats.bans) &&
+            read(j, "reconciliations", &r.stats.reconciliations);
+  if (auto it = j.find("peers"); it != j.end() && it->is_array())
+    for (const auto& e : *it) {
+      PeerInfo i;
+      ok = ok && read(e, "address", &i.address) && read(e, "nodeId", &i.node_id) && read(e, "outbound", &i.outbound) &&
+           read(e, "state", &i.state) && read(e, "agent", &i.agent) && read(e, "gossipPort", &i.gossip_port) &&
+           read(e, "btPort", &i.bt_port) && read(e, "bytesIn", &i.bytes_in) && read(e, "bytesOut", &i.bytes_out) &&
+           read(e, "recordsIn", &i.records_in) && read(e, "recordsOut", &i.records_out) &&
+           read(e, "connectedSeconds", &i.connected_seconds) && read(e, "version", &i.version) &&
+           read(e, "features", &i.features);
+      r.peers.push_back(std::move(i));
+    }
+  if (!ok) return p::make_error(p::ErrorCode::malformed, "the node's peers reply has a field of the wrong type");
+  return r;
+}
+
+p::Result<AnnounceReply> parse_announce_reply(const json& j) {
+  if (auto st = reply_error(j); !st) return st.error();
+  AnnounceReply r;
+  if (!read(j, "added", &r.seeding)) return p::make_error(p::ErrorCode::malformed, "announce reply: added");
+  return r;
+}
+
+p::Status parse_ok_reply(const json& j) { return reply_error(j); }
+
+}  // namespace seedbank::node

@@ -1,0 +1,382 @@
+#include "seedbank/node/runtime.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+#include <iostream>
+
+#include "control.h"
+#include "control_protocol.h"
+#include "http/api.h"
+#include "seedbank/node/data_dir.h"
+
+namespace seedbank::node {
+
+namespace asio = boost::asio;
+namespace p = seedbank::protocol;
+
+struct NodeRuntime::Impl {
+  NodeContext& node;
+  RuntimeRole role;
+  asio::io_context io;
+  std::unique_ptr<TorrentService> torrents;
+  std::unique_ptr<GossipService> gossip;
+  std::unique_ptr<ControlServer> control;
+  std::unique_ptr<Api> api;
+  std::unique_ptr<HttpServer> http;
+  std::string http_listen;
+  std::shared_ptr<std::atomic<bool>> stopping = std::make_shared<std::atomic<bool>>(false);
+  asio::steady_timer poll_timer{io};
+  std::uint64_t known_records = 0;
+  unsigned ticks = 0;
+  std::size_t seeding_at_start = 0;
+
+  Impl(NodeContext& n, RuntimeRole r) : node(n), role(r) {}
+
+  p::Status start_torrents() {
+    TorrentOptions topts = node.options.torrents;
+    topts.data_dir = node.options.data_dir;
+    if (topts.store_quota == 0) topts.store_quota = node.options.config.store_quota;
+    auto started = TorrentService::start(topts, *node.index, *node.store);
+    if (!started) return started.error();
+    torrents = std::move(started).value();
+    // Retracted, denied and out-of-policy releases are neither seeded nor fetched.
+    torrents->set_filter([this](const p::Record& rec) { return node.options.config.refuses(rec, *node.index); });
+    if (role == RuntimeRole::daemon) seeding_at_start = torrents->seed_all();
+    return {};
+  }
+
+  p::Status start_gossip() {
+    if (!node.options.gossip_enabled) return {};
+    auto key = load_or_create_node_key(node.options.data_dir);
+    if (!key) return key.error();
+    GossipOptions gopts = node.options.gossip;
+    gopts.data_dir = node.options.data_dir;
+    gopts.network = node.options.network;
+    const auto& config = node.options.config;
+    if (config.new_key_work_bits) gopts.admission.new_key_work_bits = *config.new_key_work_bits;
+    if (config.per_author_per_hour) gopts.admission.per_author_per_hour = *config.per_author_per_hour;
+    if (role == RuntimeRole::command) {
+      // Dial out only, and reconcile only what the command asks for.
+      gopts.listen = "off";
+      gopts.sync_interval = std::chrono::hours(1);
+    } else {
+      gopts.store = node.store.get();
+      gopts.store_quota = node.options.torrents.store_quota ? node.options.torrents.store_quota : config.store_quota;
+      gopts.image_policy = [this](const p::Record& owner, const p::Sha256Digest& sha256) {
+        return node.options.config.refuses_image(owner, sha256, *node.index);
+      };
+      auto bt = torrents->listen_address();
+      gopts.bt_port = static_cast<std::uint16_t>(std::atoi(bt.c_str() + bt.rfind(':') + 1));
+    }
+    auto started = GossipService::start(io, gopts, *node.index, *key);
+    if (!started) return started.error();
+    gossip = std::move(started).value();
+    return {};
+  }
+
+  p::Status start_http() {
+    if (node.options.http == "off") return {};
+    NodeLink link;
+    link.torrents = torrents.get();
+    link.gossip = gossip.get();
+    link.run = [this, stopping = stopping](std::function<void()> job, std::chrono::milliseconds timeout) {
+      if (stopping->load()) return false;  // nothing posted now would run
+      auto done = std::make_shared<std::promise<void>>();
+      auto ran = done->get_future();
+      asio::post(io, [job = std::move(job), done] {
+        try {
+          job();
+        } catch (const std::exception& e) {  // a request must never stop the node
+          std::cerr << "seedbank node: HTTP job failed: " << e.what() << "\n";
+        }
+        done->set_value();
+      });
+      return timeout.count() == 0 || ran.wait_for(timeout) == std::future_status::ready;
+    };
+    api = std::make_unique<Api>(*node.index, *node.store, node.options.data_dir, std::move(link), node.options.config);
+    api->set_listen_address(node.options.http);
+    HttpOptions hopts;
+    hopts.listen = node.options.http;
+    hopts.threads = node.options.http_threads;
+    auto server = HttpServer::start(hopts, [a = api.get()](const HttpRequest& r) { return a->handle(r); });
+    if (!server) return server.error();
+    http = std::move(server).value();
+    http_listen = http->listen_address();
+    api->set_listen_address(http_listen);
+    return {};
+  }
+
+  // Tells peers which releases this node seeds (daemon only: a command
+  // never claims to seed), and hands downloading torrents without peers the
+  // BitTorrent addresses of nodes that seed them.
+  void share_swarms() {
+    if (!gossip) return;
+    std::vector<p::Sha256Digest> seeding;
+    for (const auto& s : torrents->status()) {
+      auto ih = p::from_hex_fixed<32>(s.info_hash);
+      if (!ih) continue;
+      if (s.all_stored) {
+        seeding.push_back(*ih);
+      } else if (!s.complete && s.peers == 0) {
+        gossip->ask_seeders(*ih);
+        auto seeders = gossip->seeders_of(*ih);
+        if (!seeders.empty()) torrents->add_peers(s.release_id, seeders);
+      }
+    }
+    if (role == RuntimeRole::daemon) gossip->set_seeding(std::move(seeding));
+  }
+
+  // Alerts every 100 ms. The daemon also picks up, within 2 s, records
+  // that reached the index without an announce (another process's import)
+  // and retractions or deny-lists that arrived over gossip.
+  void tick() {
+    torrents->poll();
+    ++ticks;
+    if (role == RuntimeRole::daemon && ticks % 20 == 0) {
+      auto now = node.index->stats().records;
+      if (now != known_records) {
+        known_records = now;
+        if (auto dropped = torrents->prune())
+          std::cerr << "seedbank node: stopped seeding " << dropped
+                    << " releases (retracted, denied or out of policy)\n";
+        torrents->seed_all();
+        if (gossip) gossip->scan_local();
+      }
+    }
+    if (ticks % (role == RuntimeRole::daemon ? 20 : 5) == 0) share_swarms();
+    poll_timer.expires_after(std::chrono::milliseconds(100));
+    poll_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) tick();
+    });
+  }
+
+  void handle_control(const nlohmann::json& json, std::function<void(nlohmann::json)> reply, NodeRuntime& rt) {
+    auto request = parse_request(json);
+    if (!request) return reply(error_json(request.error()));
+    std::visit(
+        [&](const auto& r) {
+          using T = std::decay_t<decltype(r)>;
+          if constexpr (std::is_same_v<T, StatusRequest>) {
+            reply(reply_json(rt.status()));
+          } else if constexpr (std::is_same_v<T, FetchRequest>) {
+            auto out = rt.fetch(r);
+            reply(out ? reply_json(*out) : error_json(out.error()));
+          } else if constexpr (std::is_same_v<T, TorrentRequest>) {
+            auto out = rt.torrent(r.release);
+            reply(out ? reply_json(*out) : error_json(out.error()));
+          } else if constexpr (std::is_same_v<T, QueryRequest>) {
+            if (!gossip) return reply(error_json(p::make_error(p::ErrorCode::refused, "gossip is off on this node")));
+            rt.query(r, [reply](QueryReply q) { reply(reply_json(q)); });
+          } else if constexpr (std::is_same_v<T, PeersRequest>) {
+            reply(reply_json(rt.peers()));
+          } else if constexpr (std::is_same_v<T, AddPeerRequest>) {
+            auto st = rt.add_peer(r.address);
+            reply(st ? nlohmann::json{{"v", kControlVersion}, {"ok", true}} : error_json(st.error()));
+          } else {
+            static_assert(std::is_same_v<T, AnnounceRequest>);
+            reply(reply_json(rt.announce(r)));
+          }
+        },
+        *request);
+  }
+};
+
+NodeRuntime::NodeRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+p::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(NodeContext& node, RuntimeRole role) {
+  std::unique_ptr<NodeRuntime> rt(new NodeRuntime(std::make_unique<Impl>(node, role)));
+  auto& impl = *rt->impl_;
+  if (role == RuntimeRole::daemon) {
+    // First, so a second node on the same data dir stops before it binds anything.
+    auto control = ControlServer::start(impl.io, control_socket_path(node.options.data_dir),
+                                        [&impl, raw = rt.get()](const nlohmann::json& req, auto reply) {
+                                          impl.handle_control(req, std::move(reply), *raw);
+                                        });
+    if (!control) return control.error();
+    impl.control = std::move(control).value();
+  }
+  if (auto st = impl.start_torrents(); !st) return st.error();
+  if (auto st = impl.start_gossip(); !st) return st.error();
+  if (role == RuntimeRole::daemon)
+    if (auto st = impl.start_http(); !st) return st.error();
+  // libtorrent's news (a piece to verify, a file to move) is handled at
+  // once, not at the next 100 ms tick.
+  impl.torrents->set_notify([&impl] {
+    asio::post(impl.io, [&impl] {
+      if (impl.torrents) impl.torrents->poll();
+    });
+  });
+  impl.known_records = node.index->stats().records;
+  impl.tick();
+  return rt;
+}
+
+NodeRuntime::~NodeRuntime() {
+  auto& impl = *impl_;
+  impl.stopping->store(true);
+  impl.poll_timer.cancel();
+  impl.http.reset();  // its threads may wait on jobs for the node's thread: stop them first
+  impl.api.reset();
+  impl.control.reset();
+  impl.gossip.reset();
+  if (impl.torrents) {
+    impl.torrents->set_notify({});
+    impl.torrents->save_state();
+    impl.torrents.reset();
+  }
+}
+
+asio::io_context& NodeRuntime::io() { return impl_->io; }
+RuntimeRole NodeRuntime::role() const { return impl_->role; }
+NodeContext& NodeRuntime::context() { return impl_->node; }
+TorrentService& NodeRuntime::torrents() { return *impl_->torrents; }
+GossipService* NodeRuntime::gossip() { return impl_->gossip.get(); }
+std::size_t NodeRuntime::gossip_sessions() const { return impl_->gossip ? impl_->gossip->open_sessions() : 0; }
+
+int NodeRuntime::run_until_signal() {
+  auto& impl = *impl_;
+  asio::signal_set signals(impl.io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (!ec) std::cerr << "seedbank node: signal " << signal << ", shutting down\n";
+    impl.stopping->store(true);
+    impl.io.stop();
+  });
+  impl.io.run();
+  return 0;
+}
+
+void NodeRuntime::run_for(std::chrono::milliseconds timeout, const std::function<bool()>& until) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto& io = impl_->io;
+  if (io.stopped()) io.restart();
+  while (!(until && until())) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) break;
+    // One handler at a time, so `until` is checked as soon as it may hold.
+    if (io.run_one_for(std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(50))) ==
+            0 &&
+        io.stopped())
+      io.restart();
+  }
+}
+
+StatusReply NodeRuntime::status() {
+  auto& impl = *impl_;
+  StatusReply r;
+  r.network = impl.node.options.network;
+  r.bt_listen = impl.torrents->listen_address();
+  r.gossip_listen = impl.gossip ? impl.gossip->listen_address() : "";
+  r.http_listen = impl.http_listen;
+  r.gossip_peers = impl.gossip ? impl.gossip->peers().size() : 0;
+  auto stats = impl.node.index->stats();
+  r.records = stats.records;
+  r.releases = stats.by_kind[1];
+  r.torrents = impl.torrents->status();
+  return r;
+}
+
+p::Result<FetchReply> NodeRuntime::fetch(const FetchRequest& request) {
+  auto& impl = *impl_;
+  auto rec = impl.node.index->get(request.release);
+  if (!rec) return rec.error();
+  if (rec->kind() != p::RecordKind::release)
+    return p::make_error(p::ErrorCode::invalid_argument, p::to_hex(request.release) + " is not a release");
+  std::vector<std::string> peers = request.peers;
+  auto seeders = seeders_for(impl.gossip.get(), *rec);
+  FetchReply reply{seeders.size()};
+  peers.insert(peers.end(), seeders.begin(), seeders.end());
+  auto st = request.files.empty() ? impl.torrents->fetch(*rec, request.images_only, peers)
+                                  : impl.torrents->fetch_files(*rec, request.files, peers);
+  if (!st) return st.error();
+  return reply;
+}
+
+p::Result<TorrentStatus> NodeRuntime::torrent(const p::RecordId& release) {
+  auto s = impl_->torrents->status_of(p::to_hex(release));
+  if (!s) return p::make_error(p::ErrorCode::not_found, "release " + p::to_hex(release) + " is not loaded");
+  return *s;
+}
+
+void NodeRuntime::query(const QueryRequest& request, std::function<void(QueryReply)> done) {
+  auto& impl = *impl_;
+  if (!impl.gossip) {
+    asio::post(impl.io, [done] { done(QueryReply{}); });
+    return;
+  }
+  std::size_t peers = impl.gossip->open_sessions();
+  impl.gossip->query(request.hash, request.timeout, [done, peers](std::size_t received) {
+    done(QueryReply{received, peers});
+  });
+}
+
+PeersReply NodeRuntime::peers() {
+  PeersReply r;
+  if (auto* g = impl_->gossip.get()) {
+    r.gossip = true;
+    r.node_id = g->node_id();
+    r.listen = g->listen_address();
+    r.peers = g->peers();
+    r.stats = g->stats();
+  }
+  return r;
+}
+
+p::Status NodeRuntime::add_peer(const std::string& address) {
+  if (!impl_->gossip) return p::make_error(p::ErrorCode::refused, "gossip is off on this node");
+  impl_->gossip->add_peer(address);
+  return {};
+}
+
+AnnounceReply NodeRuntime::announce(const AnnounceRequest& request) {
+  auto& impl = *impl_;
+  AnnounceReply r;
+  if (request.ids.empty()) {
+    r.seeding = impl.torrents->seed_all();
+  } else {
+    for (const auto& id : request.ids) {
+      auto rec = impl.node.index->get(id);
+      if (!rec || impl.role != RuntimeRole::daemon) continue;
+      if (rec->kind() == p::RecordKind::release)
+        r.seeding += impl.torrents->seed(*rec) ? 1 : 0;
+      else if (auto dropped = impl.torrents->prune())  // a retraction, a deny-list
+        std::cerr << "seedbank node: stopped seeding " << dropped << " releases (retracted, denied or out of policy)\n";
+    }
+  }
+  if (impl.gossip) impl.gossip->scan_local();
+  impl.known_records = impl.node.index->stats().records;
+  return r;
+}
+
+int run_node(NodeContext& node) {
+  auto rt = NodeRuntime::start(node, RuntimeRole::daemon);
+  if (!rt) {
+    std::cerr << "seedbank node: " << rt.error().message << "\n";
+    return 1;
+  }
+  auto& impl = *(*rt)->impl_;
+  auto stats = node.index->stats();
+  std::cerr << "seedbank node: data dir " << node.options.data_dir.string() << ", network '" << node.options.network
+            << "', " << stats.records << " records (" << stats.by_kind[1] << " releases)\n"
+            << "seedbank node: BitTorrent on " << impl.torrents->listen_address() << ", seeding "
+            << impl.seeding_at_start << " releases\n";
+  if (impl.gossip)
+    std::cerr << "seedbank node: gossip on "
+              << (impl.gossip->listen_address().empty() ? std::string("(not listening)")
+                                                        : impl.gossip->listen_address())
+              << ", node id " << impl.gossip->node_id() << "\n";
+  if (impl.http) std::cerr << "seedbank node: web gallery and API on http://" << impl.http_listen << "/\n";
+  std::cerr << "seedbank node: running; press Ctrl-C to stop\n";
+  int code = (*rt)->run_until_signal();
+  rt->reset();
+  std::cerr << "seedbank node: stopped\n";
+  return code;
+}
+
+}  // namespace seedbank::node
