@@ -401,8 +401,8 @@ BOOST_AUTO_TEST_CASE(refused_future_and_unknown_kind_records_cost_no_ban) {
   BOOST_TEST(receiver.index->contains(p::record_id_of(fine)));
   // A refused record is not asked for again when offered; one dropped for
   // another reason is (its sender's clock may be fine by then).
-  auto offer = [&](const p::Bytes& record) {
-    inject(sender, to_receiver, [&](seedbank::schema::GossipMessage::Builder root) {
+  auto offer = [&, to = to_receiver](const p::Bytes& record) {
+    inject(sender, to, [&](seedbank::schema::GossipMessage::Builder root) {
       auto id = p::record_id_of(record);
       root.initHave(1).set(0, capnp::Data::Reader(id.data(), id.size()));
     });
