@@ -31,16 +31,6 @@ bool ids_of(capnp::List<capnp::Data>::Reader list, std::vector<p::RecordId>* out
 
 }  // namespace
 
-bool unknown_record_kind(p::ByteView bytes) {
-  auto rec = p::load_stored_record(bytes);
-  if (!rec) return false;
-  try {
-    return rec->body().getPayload().which() > schema::RecordBody::Payload::DENY_LIST;
-  } catch (const kj::Exception&) {
-    return false;
-  }
-}
-
 const std::vector<rc::Item>& Relay::item_set() {
   if (!pending_items_.empty()) {
     std::sort(pending_items_.begin(), pending_items_.end());
@@ -202,11 +192,10 @@ bool Relay::store(SessionId id, std::vector<p::Bytes> batch, Clock::time_point n
     } else if (o.status == indexer::IngestStatus::rejected) {
       auto code = o.error.code;
       // Only what no honest node sends bans: a bad signature, broken
-      // framing, a limit every node applies, a contradiction. A record of
-      // a kind this node does not know (a newer node's) is not one of them.
-      if ((code == ErrorCode::bad_signature || code == ErrorCode::malformed || code == ErrorCode::limit ||
-           code == ErrorCode::conflict) &&
-          !(code == ErrorCode::malformed && unknown_record_kind(batch[i]))) {
+      // framing, a limit every node applies, a contradiction. (A record of
+      // a kind this node does not know is none of them: the index keeps it.)
+      if (code == ErrorCode::bad_signature || code == ErrorCode::malformed || code == ErrorCode::limit ||
+          code == ErrorCode::conflict) {
         announce(fresh, id);
         sessions_.close(id, "sent an invalid record: " + o.error.message, true);
         return false;

@@ -99,8 +99,4 @@ class Relay {
   std::uint64_t records_received_ = 0, reconciliations_ = 0;
 };
 
-// Whether `bytes` is a record whose payload is of a kind this node's schema
-// does not know (a newer node's): dropped, never held against the sender.
-bool unknown_record_kind(protocol::ByteView bytes);
-
 }  // namespace seedbank::node::gossip
