@@ -73,6 +73,9 @@ struct Hello {
   gossipPort @2 :UInt16;    # where the sender accepts sessions; 0 if it does not
   btPort @3 :UInt16;        # its BitTorrent port; 0 if none
   records @4 :UInt64;       # how many records it holds (informational)
+  features @5 :UInt64;      # what the sender does beyond version 1, one bit each:
+                            #   bit 0: it keeps and relays records of kinds it does not know
+                            # Unknown bits are ignored; 0 from nodes that predate the field.
 }
 
 struct PeerAddress {

@@ -221,6 +221,8 @@ json reply_json(const PeersReply& r) {
                      {"outbound", p.outbound},
                      {"state", p.state},
                      {"agent", p.agent},
+                     {"version", p.version},
+                     {"features", p.features},
                      {"gossipPort", p.gossip_port},
                      {"btPort", p.bt_port},
                      {"bytesIn", p.bytes_in},
@@ -317,7 +319,8 @@ p::Result<PeersReply> parse_peers_reply(const json& j) {
            read(e, "state", &i.state) && read(e, "agent", &i.agent) && read(e, "gossipPort", &i.gossip_port) &&
            read(e, "btPort", &i.bt_port) && read(e, "bytesIn", &i.bytes_in) && read(e, "bytesOut", &i.bytes_out) &&
            read(e, "recordsIn", &i.records_in) && read(e, "recordsOut", &i.records_out) &&
-           read(e, "connectedSeconds", &i.connected_seconds);
+           read(e, "connectedSeconds", &i.connected_seconds) && read(e, "version", &i.version) &&
+           read(e, "features", &i.features);
       r.peers.push_back(std::move(i));
     }
   if (!ok) return p::make_error(p::ErrorCode::malformed, "the node's peers reply has a field of the wrong type");

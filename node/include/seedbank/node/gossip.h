@@ -74,6 +74,8 @@ struct PeerInfo {
   bool outbound = false;
   std::string state;  // "handshake", "open"
   std::string agent;
+  std::uint32_t version = 0;   // from the peer's hello
+  std::uint64_t features = 0;  // Hello.features bits (schemas/gossip.capnp)
   std::uint16_t gossip_port = 0, bt_port = 0;
   std::uint64_t bytes_in = 0, bytes_out = 0, records_in = 0, records_out = 0;
   double connected_seconds = 0;

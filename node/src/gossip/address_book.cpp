@@ -1,0 +1,116 @@
+#include "gossip/address_book.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+
+#include "files.h"
+#include "gossip/limits.h"
+
+namespace seedbank::node::gossip {
+
+namespace p = seedbank::protocol;
+
+void AddressBook::load() {
+  if (peers_file_.empty()) return;
+  std::ifstream in(peers_file_);
+  if (!in) return;
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (!j.is_array()) return;  // a damaged file costs only the remembered peers
+  for (const auto& e : j) {
+    if (!e.is_object()) continue;
+    std::string addr = e.value("address", "");
+    if (!parse_endpoint(addr)) continue;
+    auto& k = known_[addr];
+    k.node_id = e.value("nodeId", "");
+    k.last_seen = e.value("lastSeen", std::int64_t{0});
+  }
+}
+
+void AddressBook::save() const {
+  if (peers_file_.empty()) return;
+  std::vector<std::pair<std::string, Known>> list(known_.begin(), known_.end());
+  std::sort(list.begin(), list.end(),
+            [](const auto& a, const auto& b) { return a.second.last_seen > b.second.last_seen; });
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& [addr, k] : list) {
+    if (k.self || (k.last_seen == 0 && k.fails > 0)) continue;
+    if (j.size() >= 1000) break;
+    j.push_back({{"address", addr}, {"nodeId", k.node_id}, {"lastSeen", k.last_seen}});
+  }
+  (void)write_file_atomically(peers_file_, j.dump(1) + "\n");  // a failure costs only remembered peers
+}
+
+void AddressBook::remember(const std::string& addr, const std::string& node_id, bool seen, std::int64_t unix_now) {
+  if (known_.size() >= kMaxKnown && !known_.count(addr)) return;
+  auto& k = known_[addr];
+  if (!node_id.empty()) k.node_id = node_id;
+  if (seen) {
+    k.last_seen = unix_now;
+    k.fails = 0;
+  }
+}
+
+void AddressBook::dialling(const std::string& addr, Clock::time_point now) {
+  auto& k = known_[addr];
+  k.next_try = now + std::chrono::seconds(std::min(300u, 1u << std::min(k.fails, 8u)));
+}
+
+std::vector<std::string> AddressBook::candidates(Clock::time_point now,
+                                                 const std::function<bool(const std::string&)>& connected,
+                                                 std::mt19937_64& rng) {
+  std::vector<std::string> out;
+  for (const auto& [addr, k] : known_) {
+    if (k.self || k.next_try > now || connected(addr)) continue;
+    if (!k.node_id.empty()) {
+      auto key = p::PublicKey::from_text(k.node_id);
+      if (key && banned(*key, now)) continue;
+    }
+    out.push_back(addr);
+  }
+  std::shuffle(out.begin(), out.end(), rng);
+  return out;
+}
+
+std::vector<std::pair<Endpoint, std::string>> AddressBook::to_share(const std::string& exclude, std::size_t n,
+                                                                    std::mt19937_64& rng) const {
+  std::vector<std::pair<std::string, const Known*>> list;
+  for (const auto& [addr, k] : known_)
+    if (!k.self && k.last_seen > 0 && addr != exclude) list.emplace_back(addr, &k);
+  std::shuffle(list.begin(), list.end(), rng);
+  if (list.size() > n) list.resize(n);
+  std::vector<std::pair<Endpoint, std::string>> out;
+  for (const auto& [addr, k] : list)
+    if (auto ep = parse_endpoint(addr)) out.emplace_back(*ep, k->node_id);
+  return out;
+}
+
+bool AddressBook::banned(const std::string& key, Clock::time_point now) {
+  auto it = bans_.find(key);
+  if (it == bans_.end()) return false;
+  if (it->second < now) {
+    bans_.erase(it);
+    return false;
+  }
+  return true;
+}
+
+void AddressBook::ban(const std::optional<p::PublicKey>& id, const boost::asio::ip::address& ip,
+                      const std::string& remote, const std::string& reason, Clock::time_point now) {
+  auto until = now + ban_time_;
+  if (id) bans_["id:" + p::to_hex(id->bytes)] = until;
+  // Loopback peers share one address (tests, devnets): ban only the key.
+  if (!is_loopback(ip)) bans_["ip:" + ip.to_string()] = until;
+  std::cerr << "seedbank gossip: banned " << remote << " for " << ban_time_.count() << " s: " << reason << "\n";
+}
+
+void AddressBook::expire(Clock::time_point now) {
+  for (auto it = bans_.begin(); it != bans_.end();) it = it->second < now ? bans_.erase(it) : std::next(it);
+  if (known_.size() > kMaxKnown * 9 / 10)  // forget addresses that never worked
+    for (auto it = known_.begin(); it != known_.end();)
+      it = it->second.last_seen == 0 && it->second.fails > 0 ? known_.erase(it) : std::next(it);
+}
+
+}  // namespace seedbank::node::gossip

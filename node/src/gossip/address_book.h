@@ -1,0 +1,85 @@
+// The addresses of other nodes this node knows (kept in peers.json between
+// runs) and the keys and addresses it has banned. Owned by the gossip
+// service; used by the transport (whom to dial, whom to refuse) and the
+// engine (addresses learnt from hellos and `peers` messages). Gossip thread
+// only; time comes in as arguments.
+#pragma once
+
+#include <boost/asio/ip/address.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gossip/endpoint.h"
+#include "gossip/sessions.h"
+#include "seedbank/protocol/keys.h"
+
+namespace seedbank::node::gossip {
+
+struct Known {
+  std::string node_id;         // sbpk1, when known
+  std::int64_t last_seen = 0;  // unix seconds of the last good session
+  unsigned fails = 0;
+  Clock::time_point next_try{};
+  bool self = false;
+};
+
+class AddressBook {
+ public:
+  // `peers_file` is read by load() and written by save(); empty: neither.
+  AddressBook(std::filesystem::path peers_file, std::chrono::seconds ban_time)
+      : peers_file_(std::move(peers_file)), ban_time_(ban_time) {}
+
+  // peers.json: a damaged or missing file costs only the remembered peers.
+  void load();
+  void save() const;
+
+  // An address to dial at the next chance (bootstrap list, add_peer).
+  void add(const std::string& host_port) { known_[host_port].next_try = Clock::time_point{}; }
+  bool contains(const std::string& host_port) const { return known_.count(host_port) > 0; }
+  const std::map<std::string, Known>& known() const { return known_; }
+  // Learns `addr` (at most kMaxKnown addresses); `seen`: a session with it
+  // just worked, at `unix_now`.
+  void remember(const std::string& addr, const std::string& node_id, bool seen, std::int64_t unix_now);
+  // A dial of `addr` starts now: the next one waits longer after failures.
+  void dialling(const std::string& addr, Clock::time_point now);
+  void failed(const std::string& addr) { ++known_[addr].fails; }
+  void is_self(const std::string& addr) { known_[addr].self = true; }
+  // Addresses worth dialling now, shuffled: not this node, not waiting
+  // after failures, not `connected`, not banned.
+  std::vector<std::string> candidates(Clock::time_point now, const std::function<bool(const std::string&)>& connected,
+                                      std::mt19937_64& rng);
+  // Up to `n` addresses that worked, shuffled, for a peer (not `exclude`).
+  std::vector<std::pair<Endpoint, std::string>> to_share(const std::string& exclude, std::size_t n,
+                                                         std::mt19937_64& rng) const;
+
+  // Bans are kept under "id:<hex key>" and "ip:<address>".
+  bool banned(const std::string& key, Clock::time_point now);
+  bool banned(const protocol::PublicKey& id, Clock::time_point now) {
+    return banned("id:" + protocol::to_hex(id.bytes), now);
+  }
+  bool banned(const boost::asio::ip::address& ip, Clock::time_point now) { return banned("ip:" + ip.to_string(), now); }
+  // Bans the key (when known) and, unless loopback, the address of
+  // `remote`, for the ban time; logs why.
+  void ban(const std::optional<protocol::PublicKey>& id, const boost::asio::ip::address& ip, const std::string& remote,
+           const std::string& reason, Clock::time_point now);
+  std::chrono::seconds ban_time() const { return ban_time_; }
+  // Forgets expired bans and, when the book is nearly full, addresses that
+  // never worked.
+  void expire(Clock::time_point now);
+
+ private:
+  std::filesystem::path peers_file_;
+  std::chrono::seconds ban_time_;
+  std::map<std::string, Known> known_;             // by host:port
+  std::map<std::string, Clock::time_point> bans_;  // until when
+};
+
+}  // namespace seedbank::node::gossip

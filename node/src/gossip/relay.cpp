@@ -1,0 +1,312 @@
+#include "gossip/relay.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "gossip/limits.h"
+#include "seedbank/protocol/gossip_session.h"
+
+namespace seedbank::node::gossip {
+
+namespace p = seedbank::protocol;
+namespace rc = seedbank::protocol::reconcile;
+using p::ErrorCode;
+
+namespace {
+
+p::RecordId id_of(capnp::Data::Reader d) {
+  p::RecordId id{};
+  std::memcpy(id.data(), d.begin(), 32);
+  return id;
+}
+
+bool ids_of(capnp::List<capnp::Data>::Reader list, std::vector<p::RecordId>* out) {
+  if (list.size() > kMaxIds) return false;
+  for (auto d : list) {
+    if (d.size() != 32) return false;
+    out->push_back(id_of(d));
+  }
+  return true;
+}
+
+}  // namespace
+
+const std::vector<rc::Item>& Relay::item_set() {
+  if (!pending_items_.empty()) {
+    std::sort(pending_items_.begin(), pending_items_.end());
+    auto mid = items_.size();
+    items_.insert(items_.end(), pending_items_.begin(), pending_items_.end());
+    std::inplace_merge(items_.begin(), items_.begin() + static_cast<long>(mid), items_.end());
+    items_.erase(std::unique(items_.begin(), items_.end()), items_.end());
+    pending_items_.clear();
+  }
+  return items_;
+}
+
+void Relay::load_items() {
+  items_.clear();
+  index_.for_each_by_time(0, [&](std::uint64_t t, const p::RecordId& id) {
+    items_.push_back({t, id});
+    return true;
+  });
+}
+
+void Relay::scan_local() {
+  auto stored = index_.stats().records;
+  if (stored == items_.size() + pending_items_.size()) return;
+  const auto& items = item_set();
+  std::vector<p::RecordId> fresh;
+  index_.for_each_by_time(0, [&](std::uint64_t t, const p::RecordId& id) {
+    rc::Item item{t, id};
+    if (!std::binary_search(items.begin(), items.end(), item)) {
+      pending_items_.push_back(item);
+      fresh.push_back(id);
+    }
+    return true;
+  });
+  announce(fresh, kNoSession);
+}
+
+void Relay::opened(SessionId id) { peers_[id]; }
+
+void Relay::closed(SessionId id) {
+  // What it was asked for may be asked of others at once.
+  for (auto it = in_flight_.begin(); it != in_flight_.end();)
+    it = it->second.from == id ? in_flight_.erase(it) : std::next(it);
+  peers_.erase(id);
+}
+
+Relay::Peer* Relay::peer(SessionId id) {
+  auto it = peers_.find(id);
+  return it == peers_.end() ? nullptr : &it->second;
+}
+
+bool Relay::idle(SessionId id) const {
+  auto it = peers_.find(id);
+  return it != peers_.end() && it->second.push_queue.empty();
+}
+
+Relay::Counters Relay::counters(SessionId id) const {
+  auto it = peers_.find(id);
+  return it == peers_.end() ? Counters{} : it->second.counters;
+}
+
+void Relay::expire(Clock::time_point now) {
+  for (auto it = in_flight_.begin(); it != in_flight_.end();)
+    it = it->second.until < now ? in_flight_.erase(it) : std::next(it);
+}
+
+void Relay::start_reconcile(SessionId id) {
+  ++reconciliations_;
+  rc::Reconciler r(item_set());
+  auto first = r.initiate();
+  capnp::MallocMessageBuilder m;
+  m.initRoot<schema::GossipMessage>().setReconcile(capnp::Data::Reader(first.data(), first.size()));
+  sessions_.send(id, m);
+}
+
+void Relay::send_ids(SessionId id, bool want, const std::vector<p::RecordId>& ids) {
+  for (std::size_t at = 0; at < ids.size(); at += kMaxIds) {
+    std::size_t n = std::min(kMaxIds, ids.size() - at);
+    capnp::MallocMessageBuilder m;
+    auto root = m.initRoot<schema::GossipMessage>();
+    auto list = want ? root.initWant(static_cast<unsigned>(n)) : root.initHave(static_cast<unsigned>(n));
+    for (std::size_t i = 0; i < n; ++i) list.set(static_cast<unsigned>(i), capnp::Data::Reader(ids[at + i].data(), 32));
+    sessions_.send(id, m);
+  }
+}
+
+void Relay::remember_refused(const p::RecordId& id, Clock::time_point now) {
+  if (refused_ids_.size() >= 100000) {  // forget the expired ones; at worst, all
+    std::erase_if(refused_ids_, [&](const auto& e) { return now - e.second > std::chrono::hours(1); });
+    if (refused_ids_.size() >= 100000) refused_ids_.clear();
+  }
+  refused_ids_[id] = now;
+}
+
+bool Relay::recently_refused(const p::RecordId& id, Clock::time_point now) {
+  auto it = refused_ids_.find(id);
+  if (it == refused_ids_.end()) return false;
+  if (now - it->second <= std::chrono::hours(1)) return true;
+  refused_ids_.erase(it);
+  return false;
+}
+
+// Asks `id` for the ids this node lacks and nobody is sending yet.
+void Relay::request(SessionId id, const std::vector<p::RecordId>& ids, Clock::time_point now) {
+  std::vector<p::RecordId> wanted;
+  for (const auto& r : ids) {
+    if (in_flight_.size() >= kMaxInFlight) break;  // the rest comes with a later reconciliation
+    if (in_flight_.count(r) || recently_refused(r, now) || index_.contains(r)) continue;
+    in_flight_[r] = {now + kInFlightTimeout, id};
+    wanted.push_back(r);
+  }
+  if (!wanted.empty()) send_ids(id, true, wanted);
+}
+
+// Queues ids for one `have` per peer at the end of this I/O turn, so a busy
+// relay sends one announcement for many received messages; the peer a
+// record came from is not told about it.
+void Relay::announce(const std::vector<p::RecordId>& ids, SessionId from) {
+  if (ids.empty()) return;
+  for (const auto& id : ids) to_announce_.emplace_back(id, from);
+  if (announce_posted_) return;
+  announce_posted_ = true;
+  sessions_.defer([this] { flush_announcements(); });
+}
+
+void Relay::flush_announcements() {
+  announce_posted_ = false;
+  auto queued = std::exchange(to_announce_, {});
+  for (const auto& s : sessions_.open_sessions()) {
+    std::vector<p::RecordId> ids;
+    for (const auto& [id, from] : queued)
+      if (from != s.id) ids.push_back(id);
+    if (!ids.empty()) send_ids(s.id, false, ids);
+  }
+}
+
+bool Relay::store(SessionId id, std::vector<p::Bytes> batch, Clock::time_point now) {
+  // Records already here cost a hash, not a signature check. So do records
+  // refused within the hour (a peer's reconciliation offers them again
+  // each round).
+  batch.erase(std::remove_if(batch.begin(), batch.end(),
+                             [&](const p::Bytes& b) {
+                               auto rid = p::record_id_of(b);
+                               if (!recently_refused(rid, now) && !index_.contains(rid)) return false;
+                               in_flight_.erase(rid);
+                               return true;
+                             }),
+              batch.end());
+  if (batch.empty()) return true;
+  auto outcomes = index_.ingest_batch(batch, indexer::Durability::replicated, admission_);
+  std::vector<p::RecordId> fresh;
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    const auto& o = outcomes[i];
+    in_flight_.erase(o.id);
+    if (o.status == indexer::IngestStatus::added || o.status == indexer::IngestStatus::superseded) {
+      fresh.push_back(o.id);
+      auto rec = p::load_stored_record(batch[i]);
+      if (rec) pending_items_.push_back({rec->body().getCreatedAt(), o.id});
+      if (rec) stored_(*rec);
+    } else if (o.status == indexer::IngestStatus::rejected) {
+      auto code = o.error.code;
+      // Only what no honest node sends bans: a bad signature, broken
+      // framing, a limit every node applies, a contradiction. (A record of
+      // a kind this node does not know is none of them: the index keeps it.)
+      if (code == ErrorCode::bad_signature || code == ErrorCode::malformed || code == ErrorCode::limit ||
+          code == ErrorCode::conflict) {
+        announce(fresh, id);
+        sessions_.close(id, "sent an invalid record: " + o.error.message, true);
+        return false;
+      }
+      // Refused by this node's own limits (which the peer cannot know: its
+      // limits or view may differ, and an attacker could feed it records to
+      // get it banned here): not asked for again for a while. Any other
+      // reason (a clock ahead of ours, a storage error, a kind or value
+      // this node does not support): drop the record, keep the peer.
+      if (code == ErrorCode::refused) {
+        remember_refused(o.id, now);
+        // The penalty: a session that keeps bringing refused records is
+        // closed, not banned (it may be an honest relay; it can redial).
+        auto* pr = peer(id);
+        if (pr && ++pr->refused > kMaxRefusedPerSession) {
+          auto n = pr->refused;
+          announce(fresh, id);
+          sessions_.close(id, "sent " + std::to_string(n) + " records this node refuses (" + o.error.message + ")",
+                          false);
+          return false;
+        }
+      }
+    }
+  }
+  if (auto* pr = peer(id)) pr->counters.records_in += fresh.size();
+  records_received_ += fresh.size();
+  announce(fresh, id);
+  return true;
+}
+
+bool Relay::has_ingest(SessionId id) const {
+  auto it = peers_.find(id);
+  return it != peers_.end() && !it->second.ingest_buffer.empty();
+}
+
+void Relay::flush_ingest(SessionId id, Clock::time_point now) {
+  auto* pr = peer(id);
+  if (!pr || pr->ingest_buffer.empty()) return;
+  store(id, std::exchange(pr->ingest_buffer, {}), now);
+}
+
+void Relay::pump(SessionId id) {
+  for (;;) {
+    auto facts = sessions_.facts(id);
+    auto* pr = peer(id);
+    if (!facts || !pr || facts->queued >= kQueueLow || pr->push_queue.empty()) return;
+    std::vector<p::Bytes> batch;
+    std::size_t bytes = 0;
+    while (!pr->push_queue.empty() && bytes < kRecordsPerFrame && batch.size() < kMaxIds) {
+      auto rec = index_.get(pr->push_queue.front());
+      pr->push_queue.pop_front();
+      if (!rec) continue;
+      auto b = rec->bytes();
+      if (!batch.empty() && bytes + b.size() > protocol::gossip::kMaxFramePlaintext - 65536) {
+        pr->push_queue.push_front(rec->id());
+        break;
+      }
+      bytes += b.size();
+      batch.emplace_back(b.begin(), b.end());
+    }
+    if (batch.empty()) return;
+    capnp::MallocMessageBuilder m;
+    auto list = m.initRoot<schema::GossipMessage>().initRecords(static_cast<unsigned>(batch.size()));
+    for (unsigned i = 0; i < batch.size(); ++i) list.set(i, capnp::Data::Reader(batch[i].data(), batch[i].size()));
+    pr->counters.records_out += batch.size();
+    sessions_.send(id, m);
+  }
+}
+
+void Relay::on_have(SessionId id, capnp::List<capnp::Data>::Reader list, Clock::time_point now) {
+  std::vector<p::RecordId> ids;
+  if (!ids_of(list, &ids)) return sessions_.close(id, "malformed have", true);
+  request(id, ids, now);
+}
+
+void Relay::on_want(SessionId id, capnp::List<capnp::Data>::Reader list) {
+  std::vector<p::RecordId> ids;
+  if (!ids_of(list, &ids)) return sessions_.close(id, "malformed want", true);
+  auto* pr = peer(id);
+  if (!pr) return;
+  if (pr->push_queue.size() + ids.size() > kMaxPushQueue) return sessions_.close(id, "asks for too much at once", true);
+  pr->push_queue.insert(pr->push_queue.end(), ids.begin(), ids.end());
+  pump(id);
+}
+
+void Relay::on_records(SessionId id, capnp::List<capnp::Data>::Reader list, Clock::time_point now) {
+  if (list.size() > kMaxIds) return sessions_.close(id, "too many records in one message", true);
+  auto* pr = peer(id);
+  if (!pr) return;
+  for (auto r : list) pr->ingest_buffer.emplace_back(r.begin(), r.end());
+  // Or once no frame is waiting (flush_ingest).
+  if (pr->ingest_buffer.size() >= kIngestBatch) store(id, std::exchange(pr->ingest_buffer, {}), now);
+}
+
+void Relay::on_reconcile(SessionId id, capnp::Data::Reader data, Clock::time_point now) {
+  rc::Reconciler r(item_set());
+  rc::Outcome outcome;
+  auto reply = r.reply(p::ByteView(data.begin(), data.size()), &outcome);
+  if (!reply) return sessions_.close(id, "bad reconciliation message: " + reply.error().message, true);
+  if (!reply->empty()) {
+    capnp::MallocMessageBuilder out;
+    out.initRoot<schema::GossipMessage>().setReconcile(capnp::Data::Reader(reply->data(), reply->size()));
+    sessions_.send(id, out);
+  }
+  request(id, outcome.need, now);
+  auto* pr = peer(id);
+  if (!pr) return;
+  // Over the cap, the rest waits for a later round (nothing is lost).
+  for (const auto& rid : outcome.have)
+    if (pr->push_queue.size() < kMaxPushQueue) pr->push_queue.push_back(rid);
+  pump(id);
+}
+
+}  // namespace seedbank::node::gossip
