@@ -219,6 +219,7 @@ std::optional<Bytes> replacement_target(const Record& record) {
     }
     case RecordKind::release:
     case RecordKind::image_post:
+    case RecordKind::unknown:  // kept opaque: replaces nothing
       return std::nullopt;
   }
   return std::nullopt;

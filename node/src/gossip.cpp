@@ -42,7 +42,7 @@ struct GossipService::Impl : std::enable_shared_from_this<GossipService::Impl> {
       : io(i),
         options(o),
         node_key(std::move(key)),
-        book(options.data_dir / "peers.json", options.ban_time),
+        book(options.data_dir / "peers.json", options.ban_time, options.log.with_component("gossip")),
         transport(std::make_shared<gossip::Transport>(io, options, node_key, book)),
         engine(std::make_unique<gossip::Engine>(*transport, book, index, options, node_key)),
         tick_timer(i),

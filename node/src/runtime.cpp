@@ -62,6 +62,7 @@ struct NodeRuntime::Impl {
     GossipOptions gopts = node.options.gossip;
     gopts.data_dir = node.options.data_dir;
     gopts.network = node.options.network;
+    gopts.log = node.options.log;
     const auto& config = node.options.config;
     if (config.new_key_work_bits) gopts.admission.new_key_work_bits = *config.new_key_work_bits;
     if (config.per_author_per_hour) gopts.admission.per_author_per_hour = *config.per_author_per_hour;

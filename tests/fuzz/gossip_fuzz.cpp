@@ -78,6 +78,7 @@ struct World {
     seedbank::indexer::IndexOptions io;
     io.dir = dir / "index";
     io.network = "fuzz";
+    options.log = seedbank::protocol::Log(seedbank::protocol::LogLevel::off, {});
     io.map_size = 1ull << 28;
     index = std::move(seedbank::indexer::Index::open(io)).value();
     options.network = "fuzz";

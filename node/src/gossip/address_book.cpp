@@ -103,7 +103,7 @@ void AddressBook::ban(const std::optional<p::PublicKey>& id, const boost::asio::
   if (id) bans_["id:" + p::to_hex(id->bytes)] = until;
   // Loopback peers share one address (tests, devnets): ban only the key.
   if (!is_loopback(ip)) bans_["ip:" + ip.to_string()] = until;
-  std::cerr << "seedbank gossip: banned " << remote << " for " << ban_time_.count() << " s: " << reason << "\n";
+  log_.warn("banned " + remote + " for " + std::to_string(ban_time_.count()) + " s: " + reason);
 }
 
 void AddressBook::expire(Clock::time_point now) {

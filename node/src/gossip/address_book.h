@@ -20,6 +20,7 @@
 #include "gossip/endpoint.h"
 #include "gossip/sessions.h"
 #include "seedbank/protocol/keys.h"
+#include "seedbank/protocol/log.h"
 
 namespace seedbank::node::gossip {
 
@@ -34,8 +35,8 @@ struct Known {
 class AddressBook {
  public:
   // `peers_file` is read by load() and written by save(); empty: neither.
-  AddressBook(std::filesystem::path peers_file, std::chrono::seconds ban_time)
-      : peers_file_(std::move(peers_file)), ban_time_(ban_time) {}
+  AddressBook(std::filesystem::path peers_file, std::chrono::seconds ban_time, protocol::Log log = {})
+      : peers_file_(std::move(peers_file)), ban_time_(ban_time), log_(std::move(log)) {}
 
   // peers.json: a damaged or missing file costs only the remembered peers.
   void load();
@@ -78,6 +79,7 @@ class AddressBook {
  private:
   std::filesystem::path peers_file_;
   std::chrono::seconds ban_time_;
+  protocol::Log log_;
   std::map<std::string, Known> known_;             // by host:port
   std::map<std::string, Clock::time_point> bans_;  // until when
 };

@@ -1,6 +1,6 @@
 #include "gossip/endpoint.h"
 
-#include <cstdlib>
+#include "seedbank/protocol/util.h"
 
 namespace seedbank::node::gossip {
 
@@ -14,20 +14,16 @@ ip::address normalized(const ip::address& a) {
 bool is_loopback(const ip::address& a) { return normalized(a).is_loopback(); }
 
 std::optional<Endpoint> parse_endpoint(const std::string& host_port, bool port_zero_ok) {
-  auto colon = host_port.rfind(':');
-  if (colon == std::string::npos) return std::nullopt;
-  std::string host = host_port.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  auto hp = protocol::util::parse_host_port(host_port, port_zero_ok);
+  if (!hp) return std::nullopt;
   boost::system::error_code ec;
-  auto addr = ip::make_address(host, ec);
+  auto addr = ip::make_address(hp->host, ec);
   if (ec) return std::nullopt;
-  int port = std::atoi(host_port.c_str() + colon + 1);
-  if (port < 0 || port > 65535 || (port == 0 && !port_zero_ok)) return std::nullopt;
-  return Endpoint{addr, static_cast<std::uint16_t>(port)};
+  return Endpoint{addr, hp->port};
 }
 
 std::string endpoint_text(const ip::address& a, std::uint16_t port) {
-  return a.is_v6() ? "[" + a.to_string() + "]:" + std::to_string(port) : a.to_string() + ":" + std::to_string(port);
+  return protocol::util::host_port_text(a.to_string(), port);
 }
 
 }  // namespace seedbank::node::gossip

@@ -18,7 +18,9 @@ Engine::Engine(Sessions& sessions, AddressBook& book, indexer::Index& index, con
       options_(options),
       node_key_(node_key),
       unix_time_(std::move(unix_time)),
-      relay_(sessions, index, options.admission, [this](const p::Record& rec) { blobs_.fetch_image_of(rec, now_); }),
+      relay_(
+          sessions, index, options.admission, [this](const p::Record& rec) { blobs_.fetch_image_of(rec, now_); },
+          options.log.with_component("gossip")),
       seeders_(sessions, options.bt_port),
       blobs_(sessions, index, options) {
   if (!unix_time_)
@@ -42,6 +44,8 @@ void Engine::on_open(SessionId id, Clock::time_point now) {
   auto s = sessions_.facts(id);
   if (!s) return;
   ++sessions_opened_;
+  options_.log.with_component("gossip").info("peer " + endpoint_text(s->remote_ip, s->remote_port) + " joined (" +
+                                             (s->outbound ? "dialled" : "inbound") + ", " + s->peer_id.to_text() + ")");
   if (s->outbound && !s->dial_address.empty())
     book_.remember(s->dial_address, s->peer_id.to_text(), true, unix_time_());
   relay_.opened(id);

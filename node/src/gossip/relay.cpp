@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "gossip/endpoint.h"
 #include "gossip/limits.h"
 #include "seedbank/protocol/gossip_session.h"
 
@@ -222,6 +223,11 @@ bool Relay::store(SessionId id, std::vector<p::Bytes> batch, Clock::time_point n
   }
   if (auto* pr = peer(id)) pr->counters.records_in += fresh.size();
   records_received_ += fresh.size();
+  if (!fresh.empty() && log_.enabled(p::LogLevel::info)) {
+    auto from = sessions_.facts(id);
+    log_.info("received " + std::to_string(fresh.size()) + (fresh.size() == 1 ? " new record" : " new records") +
+              (from ? " from " + endpoint_text(from->remote_ip, from->remote_port) : std::string()));
+  }
   announce(fresh, id);
   return true;
 }

@@ -13,6 +13,7 @@
 
 #include "gossip/sessions.h"
 #include "seedbank/indexer/index.h"
+#include "seedbank/protocol/log.h"
 #include "seedbank/protocol/reconcile.h"
 #include "seedbank/protocol/record.h"
 
@@ -22,8 +23,8 @@ class Relay {
  public:
   // `stored` runs for each record stored from a peer (added or superseding).
   Relay(Sessions& sessions, indexer::Index& index, indexer::Admission admission,
-        std::function<void(const protocol::Record&)> stored)
-      : sessions_(sessions), index_(index), admission_(admission), stored_(std::move(stored)) {}
+        std::function<void(const protocol::Record&)> stored, protocol::Log log = {})
+      : sessions_(sessions), index_(index), admission_(admission), stored_(std::move(stored)), log_(std::move(log)) {}
 
   // The ids of the index, sorted by (time, id), with what arrived since.
   const std::vector<protocol::reconcile::Item>& item_set();
@@ -87,6 +88,7 @@ class Relay {
   indexer::Index& index_;
   indexer::Admission admission_;
   std::function<void(const protocol::Record&)> stored_;
+  protocol::Log log_;
   std::vector<protocol::reconcile::Item> items_, pending_items_;
   std::map<protocol::RecordId, Requested> in_flight_;
   std::vector<std::pair<protocol::RecordId, SessionId>> to_announce_;  // id, and who sent it to us

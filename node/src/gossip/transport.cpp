@@ -250,8 +250,8 @@ void Session::close(const std::string& reason, bool ban) {
     if (ban) {
       ++t.bans_;
       t.book_.ban(peer_id, remote_ip, remote(), reason, Clock::now());
-    } else if (was_open && reason != "connection closed") {
-      std::cerr << "seedbank gossip: closed " << remote() << ": " << reason << "\n";
+    } else if (was_open) {
+      t.log_.info("peer " + remote() + " left: " + reason);
     }
   }
   boost::system::error_code ec;
@@ -266,7 +266,12 @@ void Session::close(const std::string& reason, bool ban) {
 
 Transport::Transport(asio::io_context& io, const GossipOptions& options, const p::SecretKey& node_key,
                      AddressBook& book)
-    : io_(io), options_(options), node_key_(node_key), book_(book), wake_timer_(io) {}
+    : io_(io),
+      options_(options),
+      node_key_(node_key),
+      book_(book),
+      log_(options.log.with_component("gossip")),
+      wake_timer_(io) {}
 
 Transport::~Transport() = default;
 

@@ -72,6 +72,7 @@ class Transport : public Sessions, public std::enable_shared_from_this<Transport
   const GossipOptions& options_;
   const protocol::SecretKey& node_key_;
   AddressBook& book_;
+  protocol::Log log_;
   Engine* engine_ = nullptr;
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
   std::string listen_address_;

@@ -57,6 +57,7 @@ struct Node : g::Sessions {
 
   Node(Net& n, int number) : net(n), ip("10.0.0." + std::to_string(number)) {
     dir = fs::temp_directory_path() / ("seedbank-gossip-engine-" + std::to_string(std::random_device{}()));
+    options.log = p::Log(p::LogLevel::warn, p::Log::stderr_sink());  // bans only
     seedbank::indexer::IndexOptions io;
     io.dir = dir / "index";
     io.network = "test";

@@ -24,7 +24,9 @@
 #include "seedbank/indexer/index.h"
 #include "seedbank/node/store.h"
 #include "seedbank/protocol/keys.h"
+#include "seedbank/protocol/log.h"
 #include "seedbank/protocol/result.h"
+#include "seedbank/protocol/util.h"
 
 namespace boost::asio {
 class io_context;
@@ -40,7 +42,7 @@ inline constexpr std::uint32_t kDefaultPerAuthorPerHour = 10000;
 
 // Small files that records name (image posts' images, avatars) travel over
 // gossip, a chunk at a time, up to this size.
-inline constexpr std::uint64_t kMaxBlobBytes = 16u << 20;
+inline constexpr std::uint64_t kMaxBlobBytes = protocol::util::kMaxImageBytes;
 inline constexpr std::uint64_t kBlobChunk = 1u << 20;
 
 struct GossipOptions {
@@ -48,6 +50,7 @@ struct GossipOptions {
   std::string network = "main";
   std::string listen = "0.0.0.0:7400";             // --listen; port 0 picks one; "off" accepts no sessions
   std::vector<std::string> bootstrap;              // HOST:PORT to dial at start
+  protocol::Log log;                               // peers joining and leaving, records received, bans
   std::size_t outbound = 4;                        // sessions this node keeps dialled
   std::size_t max_sessions = 256;                  // inbound + outbound
   std::chrono::milliseconds sync_interval{10000};  // reconcile with a random peer this often
