@@ -45,12 +45,15 @@ p::Result<p::ReleaseImage> store_image(ContentStore& store, const std::filesyste
   return img;
 }
 
-p::Result<indexer::IngestOutcome> sign_and_ingest(indexer::Index& index, const p::SecretKey& key,
-                                                  const std::function<void(schema::RecordBody::Builder)>& fill) {
-  auto now = static_cast<std::uint64_t>(
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
-  auto bytes = p::sign_record(key, index.network(), now, fill, p::kDefaultWorkBits);
+}
+
+p::Result<indexer::IngestOutcome> sign_and_ingest(indexer::Index& index, const p::SecretKey& key,
+                                                  const p::CommunityDraft& draft, std::uint64_t created_at_ms) {
+  auto bytes = p::sign_draft(key, index.network(), created_at_ms ? created_at_ms : now_ms(), draft);
   if (!bytes) return bytes.error();
   auto out = index.ingest(*bytes, indexer::Durability::local);
   if (out.status == indexer::IngestStatus::rejected) return out.error;

@@ -4,13 +4,14 @@
 // the local favourites and follows. Private to node/.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "seedbank/indexer/index.h"
 #include "seedbank/node/store.h"
+#include "seedbank/protocol/community_draft.h"
 #include "seedbank/protocol/keys.h"
 #include "seedbank/protocol/release.h"
 #include "seedbank/protocol/result.h"
@@ -24,11 +25,14 @@ protocol::Result<protocol::ReleaseImage> read_image(const std::filesystem::path&
 // The same, then adds a copy to the store.
 protocol::Result<protocol::ReleaseImage> store_image(ContentStore& store, const std::filesystem::path& path);
 
-// Signs a record by `key` now, with the work stamp new keys need
-// (protocol::kDefaultWorkBits), and stores it durably. A rejection (a
+// Checks and signs a draft by `key` at `created_at_ms` (0: now), with the
+// work stamp new keys need (protocol::kDefaultWorkBits), and stores it
+// durably. A draft that fails protocol::check_draft, or a rejection (a
 // retraction of another author's release, say) is an error.
 protocol::Result<indexer::IngestOutcome> sign_and_ingest(indexer::Index& index, const protocol::SecretKey& key,
-                                                         const std::function<void(schema::RecordBody::Builder)>& fill);
+                                                         const protocol::CommunityDraft& draft,
+                                                         std::uint64_t created_at_ms = 0);
+std::uint64_t now_ms();
 
 // Favourites (release ids, hex) and followed creators (sbpk1 keys): this
 // node's own, never gossiped. Kept in <data dir>/local.json as

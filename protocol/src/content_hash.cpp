@@ -40,21 +40,23 @@ void Digest::finish(std::uint8_t* out) {
   reset();
 }
 
-Sha256Digest sha256(ByteView data) {
-  thread_local Digest digest(sha256_md());
-  Sha256Digest out;
+namespace {
+
+// One buffer's digest, with a context kept per thread for `md`.
+template <class Out, const EVP_MD* (*md)()>
+Out one_shot_digest(ByteView data) {
+  thread_local Digest digest(md());
+  Out out;
   digest.update(data);
   digest.finish(out.data());
   return out;
 }
 
-Sha1Digest sha1(ByteView data) {
-  thread_local Digest digest(sha1_md());
-  Sha1Digest out;
-  digest.update(data);
-  digest.finish(out.data());
-  return out;
-}
+}  // namespace
+
+Sha256Digest sha256(ByteView data) { return one_shot_digest<Sha256Digest, detail::sha256_md>(data); }
+
+Sha1Digest sha1(ByteView data) { return one_shot_digest<Sha1Digest, detail::sha1_md>(data); }
 
 }  // namespace detail
 

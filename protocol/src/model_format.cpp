@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <optional>
 
 #include "seedbank/protocol/safetensors.h"
@@ -37,37 +38,30 @@ NamedAs named_as(std::string_view ext) {
   return NamedAs::other;
 }
 
-NamedAs named_as(ModelFileFormat format) {
-  switch (format) {
-    case ModelFileFormat::safetensors:
-      return NamedAs::safetensors;
-    case ModelFileFormat::gguf:
-      return NamedAs::gguf;
-    case ModelFileFormat::pickle:
-      return NamedAs::pickle;
-    case ModelFileFormat::onnx:
-      return NamedAs::onnx;
-    case ModelFileFormat::unknown:
-      break;
-  }
-  return NamedAs::other;
+// What each format is called, and the name a file of it usually has.
+struct FormatNames {
+  ModelFileFormat format;
+  std::string_view name;
+  NamedAs named_as;
+  std::string_view usual_extension;
+};
+constexpr FormatNames kFormatNames[] = {
+    {ModelFileFormat::safetensors, "safetensors", NamedAs::safetensors, ".safetensors"},
+    {ModelFileFormat::pickle, "pickle", NamedAs::pickle, ".ckpt"},
+    {ModelFileFormat::gguf, "gguf", NamedAs::gguf, ".gguf"},
+    {ModelFileFormat::onnx, "onnx", NamedAs::onnx, ".onnx"},
+    {ModelFileFormat::unknown, "unknown", NamedAs::other, ""},
+};
+
+const FormatNames& names_of(ModelFileFormat format) {
+  for (const auto& names : kFormatNames)
+    if (names.format == format) return names;
+  return kFormatNames[std::size(kFormatNames) - 1];
 }
 
-std::string_view usual_extension(ModelFileFormat format) {
-  switch (format) {
-    case ModelFileFormat::safetensors:
-      return ".safetensors";
-    case ModelFileFormat::gguf:
-      return ".gguf";
-    case ModelFileFormat::pickle:
-      return ".ckpt";
-    case ModelFileFormat::onnx:
-      return ".onnx";
-    case ModelFileFormat::unknown:
-      break;
-  }
-  return "";
-}
+NamedAs named_as(ModelFileFormat format) { return names_of(format).named_as; }
+
+std::string_view usual_extension(ModelFileFormat format) { return names_of(format).usual_extension; }
 
 std::uint64_t read_le(ByteView bytes, std::size_t at, std::size_t width) {
   std::uint64_t value = 0;
@@ -206,21 +200,7 @@ FormatDetection detect_model_format(ByteView first_bytes, std::string_view file_
           "not a model format Seedbank recognises (starts with bytes " + leading_bytes_hex(first_bytes) + ")"};
 }
 
-std::string_view to_string(ModelFileFormat format) {
-  switch (format) {
-    case ModelFileFormat::safetensors:
-      return "safetensors";
-    case ModelFileFormat::pickle:
-      return "pickle";
-    case ModelFileFormat::gguf:
-      return "gguf";
-    case ModelFileFormat::onnx:
-      return "onnx";
-    case ModelFileFormat::unknown:
-      break;
-  }
-  return "unknown";
-}
+std::string_view to_string(ModelFileFormat format) { return names_of(format).name; }
 
 Result<Bytes> read_file_prefix(const std::filesystem::path& path, std::size_t n) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

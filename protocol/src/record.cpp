@@ -269,23 +269,25 @@ Bytes prefixed(std::string_view domain, ByteView rest) {
   return out;
 }
 
+// Each kind this version knows: its payload union member and its name.
+struct KindNames {
+  Payload::Which which;
+  RecordKind kind;
+  std::string_view name;
+};
+constexpr KindNames kKindNames[] = {
+    {Payload::RELEASE, RecordKind::release, "release"},
+    {Payload::RATING, RecordKind::rating, "rating"},
+    {Payload::PROFILE, RecordKind::profile, "profile"},
+    {Payload::IMAGE_POST, RecordKind::image_post, "image-post"},
+    {Payload::RETRACTION, RecordKind::retraction, "retraction"},
+    {Payload::KEY_ROTATION, RecordKind::key_rotation, "key-rotation"},
+    {Payload::DENY_LIST, RecordKind::deny_list, "deny-list"},
+};
+
 RecordKind kind_of(Payload::Which which) {
-  switch (which) {
-    case Payload::RELEASE:
-      return RecordKind::release;
-    case Payload::RATING:
-      return RecordKind::rating;
-    case Payload::PROFILE:
-      return RecordKind::profile;
-    case Payload::IMAGE_POST:
-      return RecordKind::image_post;
-    case Payload::RETRACTION:
-      return RecordKind::retraction;
-    case Payload::KEY_ROTATION:
-      return RecordKind::key_rotation;
-    case Payload::DENY_LIST:
-      return RecordKind::deny_list;
-  }
+  for (const auto& k : kKindNames)
+    if (k.which == which) return k.kind;
   return RecordKind::unknown;  // a kind from a newer schema
 }
 
@@ -307,24 +309,8 @@ struct Record::Impl {
 };
 
 std::string_view to_string(RecordKind kind) {
-  switch (kind) {
-    case RecordKind::release:
-      return "release";
-    case RecordKind::rating:
-      return "rating";
-    case RecordKind::profile:
-      return "profile";
-    case RecordKind::image_post:
-      return "image-post";
-    case RecordKind::retraction:
-      return "retraction";
-    case RecordKind::key_rotation:
-      return "key-rotation";
-    case RecordKind::deny_list:
-      return "deny-list";
-    case RecordKind::unknown:
-      break;
-  }
+  for (const auto& k : kKindNames)
+    if (k.kind == kind) return k.name;
   return "unknown";
 }
 

@@ -5,25 +5,17 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "support/process.h"
 
 namespace fs = std::filesystem;
 using seedbank::testing::Process;
-using seedbank::testing::run;
 
 namespace {
 
-struct CliFixture {
-  fs::path dir = fs::temp_directory_path() / ("seedbank-cli-" + std::to_string(std::random_device{}()));
-  int calls = 0;
-  CliFixture() { fs::create_directories(dir); }
-  ~CliFixture() { fs::remove_all(dir); }
-  seedbank::testing::ProcessResult sb(std::vector<std::string> args) {
-    args.insert(args.begin(), SEEDBANK_BINARY);
-    return run(args, (dir / ("call" + std::to_string(++calls))).string());
-  }
+struct CliFixture : seedbank::testing::ScratchDir {
+  CliFixture() : ScratchDir("seedbank-cli-") {}
+  seedbank::testing::ProcessResult sb(std::vector<std::string> args) { return run_seedbank(std::move(args)); }
   fs::path write(const std::string& name, const std::string& bytes) {
     std::ofstream(dir / name, std::ios::binary) << bytes;
     return dir / name;

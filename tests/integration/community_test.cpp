@@ -16,15 +16,10 @@
 namespace fs = std::filesystem;
 using nlohmann::json;
 using seedbank::testing::http_get;
-using seedbank::testing::Net;
-using seedbank::testing::Process;
 
 namespace {
 
-struct Community : Net {
-  std::string a, b, c;
-  std::unique_ptr<Process> na, nb, nc;
-  json release;
+struct Community : seedbank::testing::NodeLine {
   std::uint64_t version_id = 0;
 
   std::string keygen(const std::string& name) {
@@ -41,18 +36,13 @@ struct Community : Net {
   // `a_args` more options for A's node.
   void up(const json& config_b = json::object(), const std::function<void()>& before_start = {},
           const std::vector<std::string>& a_args = {}) {
-    BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
-    auto model = seedbank::testing::write_safetensors(dir / "lamp.safetensors", 600 * 1024, 7);
-    auto pub = sb("a", {"publish", model.string(), "--name", "Lamp", "--type", "LORA", "--image",
-                        (fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.png").string(), "--json"});
-    BOOST_REQUIRE_MESSAGE(pub.exit_code == 0, pub.err);
-    release = json::parse(pub.out);
+    publish_on_a(seedbank::testing::write_safetensors(dir / "lamp.safetensors", 600 * 1024, 7),
+                 {"--name", "Lamp", "--type", "LORA", "--image",
+                  (fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.png").string()});
     fs::create_directories(dir / "b");
     std::ofstream(dir / "b" / "config.json") << config_b.dump();
     if (before_start) before_start();
-    na = start("a", {}, &a, a_args);
-    nb = start("b", {a}, &b);
-    nc = start("c", {b}, &c, {"--outbound", "1"});
+    start_line(a_args, {});
     BOOST_REQUIRE(eventually([&] { return has("c", release["releaseId"]); }));
     auto v = version("c");
     BOOST_REQUIRE(v.contains("id"));

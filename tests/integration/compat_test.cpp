@@ -3,11 +3,9 @@
 // record of a kind this version does not know. The node keeps the session,
 // stores and relays the record, and reconciliation carries it to nodes that
 // join later.
-#include <capnp/message.h>
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
-#include "seedbank/protocol/gossip_message.h"
 #include "support/future_records.h"
 #include "support/http_client.h"
 #include "support/net.h"
@@ -17,18 +15,8 @@
 
 using namespace seedbank;
 using seedbank::testing::Net;
+using seedbank::testing::records_message;
 using seedbank::testing::WireClient;
-
-namespace {
-
-protocol::Bytes records_message(const std::vector<protocol::Bytes>& records) {
-  capnp::MallocMessageBuilder m;
-  auto list = m.initRoot<schema::GossipMessage>().initRecords(static_cast<unsigned>(records.size()));
-  for (unsigned i = 0; i < records.size(); ++i) list.set(i, capnp::Data::Reader(records[i].data(), records[i].size()));
-  return protocol::gossip::encode(m);
-}
-
-}  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(compat_test, Net)
 

@@ -21,16 +21,9 @@ namespace {
 
 std::string read_file(const fs::path& p) { return seedbank::testing::slurp(p.string()); }
 
-struct Swarm {
-  fs::path dir = fs::temp_directory_path() / ("seedbank-fetch-" + std::to_string(std::random_device{}()));
-  int calls = 0;
-  Swarm() { fs::create_directories(dir / "in"); }
-  ~Swarm() { fs::remove_all(dir); }
+struct Swarm : seedbank::testing::ScratchDir {
+  Swarm() : ScratchDir("seedbank-fetch-") { fs::create_directories(dir / "in"); }
 
-  seedbank::testing::ProcessResult sb(const std::string& node, std::vector<std::string> args) {
-    args.insert(args.begin(), {SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test"});
-    return seedbank::testing::run(args, (dir / ("call" + std::to_string(++calls))).string());
-  }
   std::unique_ptr<Process> start_node(const std::string& node, std::string* bt_address) {
     auto p = std::make_unique<Process>(
         std::vector<std::string>{SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test", "node",

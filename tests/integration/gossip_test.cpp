@@ -30,6 +30,7 @@ namespace fs = std::filesystem;
 using namespace seedbank;
 using seedbank::testing::Net;
 using seedbank::testing::Process;
+using seedbank::testing::records_message;
 using seedbank::testing::WireClient;
 
 namespace {
@@ -41,13 +42,6 @@ std::vector<protocol::Bytes> releases(std::uint64_t first, std::size_t n) {
     out.push_back(seedbank::testing::sign_release(key, seedbank::testing::sample_release(first + i),
                                                   seedbank::testing::now_ms() - 1000 * (first + i)));
   return out;
-}
-
-protocol::Bytes records_message(const std::vector<protocol::Bytes>& records) {
-  capnp::MallocMessageBuilder m;
-  auto list = m.initRoot<schema::GossipMessage>().initRecords(static_cast<unsigned>(records.size()));
-  for (unsigned i = 0; i < records.size(); ++i) list.set(i, capnp::Data::Reader(records[i].data(), records[i].size()));
-  return protocol::gossip::encode(m);
 }
 
 }  // namespace

@@ -55,21 +55,14 @@ std::string which(const std::string& program) {
   return {};
 }
 
-struct Interop {
-  fs::path dir = fs::temp_directory_path() / ("seedbank-interop-" + std::to_string(std::random_device{}()));
-  int calls = 0;
-  Interop() {
+struct Interop : seedbank::testing::ScratchDir {
+  Interop() : ScratchDir("seedbank-interop-") {
     fs::create_directories(dir / "in");
     // opentracker drops to the user `nobody` and chroots here.
     fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
                              fs::perms::others_exec);
   }
-  ~Interop() { fs::remove_all(dir); }
 
-  seedbank::testing::ProcessResult sb(const std::string& node, std::vector<std::string> args) {
-    args.insert(args.begin(), {SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test"});
-    return seedbank::testing::run(args, (dir / ("call" + std::to_string(++calls))).string());
-  }
   std::unique_ptr<Process> spawn(const std::vector<std::string>& args, const std::string& name) {
     return std::make_unique<Process>(args, (dir / name).string());
   }

@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "support/model_files.h"
 #include "support/process.h"
@@ -13,15 +12,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct PublishCli {
-  fs::path dir = fs::temp_directory_path() / ("seedbank-pubcli-" + std::to_string(std::random_device{}()));
-  int calls = 0;
-  PublishCli() { fs::create_directories(dir); }
-  ~PublishCli() { fs::remove_all(dir); }
-  seedbank::testing::ProcessResult sb(std::vector<std::string> args) {
-    args.insert(args.begin(), {SEEDBANK_BINARY, "--data-dir", (dir / "data").string(), "--network", "test"});
-    return seedbank::testing::run(args, (dir / ("call" + std::to_string(++calls))).string());
-  }
+struct PublishCli : seedbank::testing::ScratchDir {
+  PublishCli() : ScratchDir("seedbank-pubcli-") {}
+  seedbank::testing::ProcessResult sb(std::vector<std::string> args) { return ScratchDir::sb("data", std::move(args)); }
   fs::path model(const std::string& name, std::size_t n, unsigned seed) {
     return seedbank::testing::write_safetensors(dir / name, n, seed, R"({"ss_base_model_version":"sd_v1"})");
   }

@@ -11,30 +11,19 @@
 #include "support/process.h"
 
 namespace fs = std::filesystem;
-using seedbank::testing::Net;
-using seedbank::testing::Process;
 
 namespace {
 
-struct Line : Net {
-  std::string a, b, c;
-  std::unique_ptr<Process> na, nb, nc;
-  nlohmann::json release;
+struct Line : seedbank::testing::NodeLine {
   fs::path model, png = fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.png";
 
   // Publishes on A before A's node starts; `before_start` may tamper with A.
   void up(const std::function<void()>& before_start = {}) {
-    BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
     model = seedbank::testing::write_safetensors(dir / "lantern.safetensors", 2 * 1024 * 1024 + 77, 21);
-    auto pub = sb("a", {"publish", model.string(), "--name", "Lantern", "--type", "LORA", "--base-model", "SD 1.5",
-                        "--image", png.string(), "--json"});
-    BOOST_REQUIRE_MESSAGE(pub.exit_code == 0, pub.err);
-    release = nlohmann::json::parse(pub.out);
+    publish_on_a(model, {"--name", "Lantern", "--type", "LORA", "--base-model", "SD 1.5", "--image", png.string()});
     if (before_start) before_start();
     // A dials nobody; C dials only B: C and A never share a gossip session.
-    na = start("a", {}, &a, {"--outbound", "0"});
-    nb = start("b", {a}, &b, {"--outbound", "1"});
-    nc = start("c", {b}, &c, {"--outbound", "1"});
+    start_line({"--outbound", "0"}, {"--outbound", "1"});
     // The relay has the release (C may not yet: then it asks B).
     BOOST_REQUIRE(eventually([&] { return has("b", release["releaseId"]); }));
   }

@@ -24,17 +24,10 @@ namespace seedbank::testing {
 
 namespace fs = std::filesystem;
 
-struct Net {
-  fs::path dir = fs::temp_directory_path() / ("seedbank-net-" + std::to_string(std::random_device{}()));
-  int calls = 0;
+struct Net : ScratchDir {
   std::map<std::string, std::string> http;  // node -> its HTTP API's HOST:PORT, once started
-  Net() { fs::create_directories(dir); }
-  ~Net() { fs::remove_all(dir); }
+  Net() : ScratchDir("seedbank-net-") {}
 
-  ProcessResult sb(const std::string& node, std::vector<std::string> args) {
-    args.insert(args.begin(), {SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test"});
-    return run(args, (dir / ("call" + std::to_string(++calls))).string());
-  }
   // Starts a node; returns it and its gossip address.
   std::unique_ptr<Process> start(const std::string& node, std::vector<std::string> bootstrap, std::string* gossip,
                                  std::vector<std::string> extra = {}) {
@@ -120,6 +113,30 @@ struct Net {
     auto r = sb(node, args);
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     return ids;
+  }
+};
+
+// Three nodes in a line, A <- B <- C, and the release A published.
+struct NodeLine : Net {
+  std::string a, b, c;  // gossip addresses
+  std::unique_ptr<Process> na, nb, nc;
+  nlohmann::json release;  // `publish --json` on A
+
+  // Makes A's key and publishes `file` there with `options` (A's node need
+  // not run yet).
+  void publish_on_a(const fs::path& file, std::vector<std::string> options) {
+    BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
+    options.insert(options.begin(), {"publish", file.string()});
+    options.push_back("--json");
+    auto pub = sb("a", options);
+    BOOST_REQUIRE_MESSAGE(pub.exit_code == 0, pub.err);
+    release = nlohmann::json::parse(pub.out);
+  }
+  // Starts A, then B dialling A, then C dialling only B.
+  void start_line(const std::vector<std::string>& a_args, const std::vector<std::string>& b_args) {
+    na = start("a", {}, &a, a_args);
+    nb = start("b", {a}, &b, b_args);
+    nc = start("c", {b}, &c, {"--outbound", "1"});
   }
 };
 

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -100,5 +102,29 @@ inline ProcessResult run(const std::vector<std::string>& args, const std::string
   r.err = p.err();
   return r;
 }
+
+// A fresh folder under the temp dir, removed with all it holds at the end,
+// and runs of the `seedbank` executable that keep their output there.
+struct ScratchDir {
+  std::filesystem::path dir;
+  int calls = 0;
+  explicit ScratchDir(const std::string& prefix)
+      : dir(std::filesystem::temp_directory_path() / (prefix + std::to_string(std::random_device{}()))) {
+    std::filesystem::create_directories(dir);
+  }
+  ~ScratchDir() { std::filesystem::remove_all(dir); }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  ProcessResult run_seedbank(std::vector<std::string> args) {
+    args.insert(args.begin(), SEEDBANK_BINARY);
+    return run(args, (dir / ("call" + std::to_string(++calls))).string());
+  }
+  // `seedbank` on the data dir named `node`, on the test network.
+  ProcessResult sb(const std::string& node, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--data-dir", (dir / node).string(), "--network", "test"});
+    return run_seedbank(std::move(args));
+  }
+};
 
 }  // namespace seedbank::testing

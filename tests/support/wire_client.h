@@ -11,11 +11,21 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "seedbank/protocol/gossip_message.h"
 #include "seedbank/protocol/gossip_session.h"
 #include "support/sockaddr.h"
 
 namespace seedbank::testing {
+
+// The frame plaintext of a Records message carrying `records` as they are.
+inline protocol::Bytes records_message(const std::vector<protocol::Bytes>& records) {
+  capnp::MallocMessageBuilder m;
+  auto list = m.initRoot<schema::GossipMessage>().initRecords(static_cast<unsigned>(records.size()));
+  for (unsigned i = 0; i < records.size(); ++i) list.set(i, capnp::Data::Reader(records[i].data(), records[i].size()));
+  return protocol::gossip::encode(m);
+}
 
 // A peer written against the wire protocol, with blocking sockets.
 class WireClient {

@@ -25,6 +25,11 @@ protocol::Result<std::unique_ptr<NodeContext>> open_node(const Context& ctx) {
   return NodeContext::open(options);
 }
 
+void with_node(Context& ctx, const std::function<int(NodeContext&)>& body) {
+  auto node = open_node(ctx);
+  ctx.exit_code = node ? body(**node) : report(node.error());
+}
+
 int report(const protocol::Error& error) {
   std::cerr << "seedbank: " << error.message << "\n";
   switch (error.code) {

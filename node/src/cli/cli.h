@@ -60,6 +60,9 @@ protocol::Result<protocol::Record> find_release(indexer::Index& index, const std
 
 // Opens the data dir of the command line (index and store; no network).
 protocol::Result<std::unique_ptr<NodeContext>> open_node(const Context& ctx);
+// Opens the data dir and sets ctx.exit_code to what `body` returns on it, or
+// to the report of why it could not be opened.
+void with_node(Context& ctx, const std::function<int(NodeContext&)>& body);
 
 // Prints "seedbank: <message>" to stderr and returns the exit code that
 // matches the error.

@@ -3,7 +3,6 @@
 // at once (fully synced: no peer has it yet) and a running node on the same
 // data dir announces it to its peers within moments.
 #include <algorithm>
-#include <chrono>
 #include <iostream>
 #include <set>
 
@@ -11,6 +10,7 @@
 #include "../community.h"
 #include "cli.h"
 #include "seedbank/node/data_dir.h"
+#include "seedbank/protocol/community_draft.h"
 #include "seedbank/protocol/release.h"
 
 namespace seedbank::node::cli {
@@ -32,12 +32,13 @@ p::Result<p::SecretKey> key_of(const Context& ctx, const std::string& key) {
 }
 
 // Signs, stores and announces one record; prints its id (or JSON).
-int sign_and_store(NodeContext& node, const p::SecretKey& key, const char* what, bool json,
-                   const std::function<void(sc::RecordBody::Builder)>& fill, nlohmann::ordered_json extra = {}) {
-  auto out = sign_and_ingest(*node.index, key, fill);
+int sign_and_store(NodeContext& node, const p::SecretKey& key, bool json, const p::CommunityDraft& draft,
+                   nlohmann::ordered_json extra = {}) {
+  auto out = sign_and_ingest(*node.index, key, draft);
   if (!out) return report(out.error());
   // A running node announces it now rather than at its next scan.
   announce_to_node(node.options.data_dir, {out->id});
+  const std::string what(p::draft_kind(draft));
   if (json) {
     nlohmann::ordered_json j = {
         {"recordId", p::to_hex(out->id)}, {"kind", what}, {"author", key.public_key().to_text()}};
@@ -52,13 +53,33 @@ int sign_and_store(NodeContext& node, const p::SecretKey& key, const char* what,
   return kOk;
 }
 
-capnp::Data::Reader as_data(p::ByteView b) { return capnp::Data::Reader(b.data(), b.size()); }
+// The options every signing command has.
+struct SigningArgs {
+  std::string key;
+  bool json = false;
+};
+void add_signing_options(CLI::App* cmd, SigningArgs& a, const char* key_help = nullptr) {
+  cmd->add_option("--key", a.key, key_help ? key_help : "Signing key (default <data dir>/identity.key)");
+  cmd->add_flag("--json", a.json, "Print JSON");
+}
+
+// Loads the signing key, opens the node and finds `release` in it, then
+// runs `body`; sets the exit code.
+void with_release(Context& ctx, const SigningArgs& a, const std::string& release,
+                  const std::function<int(NodeContext&, const p::SecretKey&, const p::Record&)>& body) {
+  auto key = key_of(ctx, a.key);
+  if (!key) return void(ctx.exit_code = report(key.error()));
+  with_node(ctx, [&](NodeContext& node) {
+    auto rec = find_release(*node.index, release);
+    if (!rec) return report(rec.error());
+    return body(node, *key, *rec);
+  });
+}
 
 void add_rate(CLI::App& app, Context& ctx) {
-  struct Args {
-    std::string release, review, key;
+  struct Args : SigningArgs {
+    std::string release, review;
     int stars = 0;
-    bool json = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -66,66 +87,41 @@ void add_rate(CLI::App& app, Context& ctx) {
   cmd->add_option("release", a->release, "Release id or any hash of its files")->required();
   cmd->add_option("--stars", a->stars, "1 to 5")->required()->check(CLI::Range(1, 5));
   cmd->add_option("--review", a->review, "Review text (Markdown)");
-  cmd->add_option("--key", a->key, "Signing key (default <data dir>/identity.key)");
-  cmd->add_flag("--json", a->json, "Print JSON");
+  add_signing_options(cmd, *a);
   cmd->callback([&ctx, a] {
-    auto key = key_of(ctx, a->key);
-    if (!key) return void(ctx.exit_code = report(key.error()));
-    auto node = open_node(ctx);
-    if (!node) return void(ctx.exit_code = report(node.error()));
-    auto rec = find_release(*(*node)->index, a->release);
-    if (!rec) return void(ctx.exit_code = report(rec.error()));
-    auto id = rec->id();
-    ctx.exit_code = sign_and_store(**node, *key, "rating", a->json,
-                                   [&](sc::RecordBody::Builder b) {
-                                     auto r = b.initPayload().initRating();
-                                     r.setRelease(as_data(id));
-                                     r.setStars(static_cast<std::uint8_t>(a->stars));
-                                     r.setReview(a->review);
-                                   },
-                                   {{"release", p::to_hex(id)}, {"stars", a->stars}});
+    with_release(ctx, *a, a->release, [&](NodeContext& node, const p::SecretKey& key, const p::Record& rec) {
+      p::RatingDraft draft{rec.id(), static_cast<unsigned>(a->stars), a->review};
+      return sign_and_store(node, key, a->json, draft, {{"release", p::to_hex(rec.id())}, {"stars", a->stars}});
+    });
   });
 }
 
 void add_retract(CLI::App& app, Context& ctx) {
-  struct Args {
-    std::string release, reason, key;
-    bool json = false;
+  struct Args : SigningArgs {
+    std::string release, reason;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("retract", "Withdraw a release you published: nodes stop listing and seeding it");
   cmd->add_option("release", a->release, "Release id or any hash of its files")->required();
   cmd->add_option("--reason", a->reason, "Why (shown to users)");
-  cmd->add_option("--key", a->key, "The release's signing key (default <data dir>/identity.key)");
-  cmd->add_flag("--json", a->json, "Print JSON");
+  add_signing_options(cmd, *a, "The release's signing key (default <data dir>/identity.key)");
   cmd->callback([&ctx, a] {
-    auto key = key_of(ctx, a->key);
-    if (!key) return void(ctx.exit_code = report(key.error()));
-    auto node = open_node(ctx);
-    if (!node) return void(ctx.exit_code = report(node.error()));
-    auto rec = find_release(*(*node)->index, a->release);
-    if (!rec) return void(ctx.exit_code = report(rec.error()));
-    if (rec->author() != key->public_key())
-      return void(ctx.exit_code = report(p::make_error(
-                      p::ErrorCode::invalid_argument,
-                      "release " + p::to_hex(rec->id()) + " was signed by " + rec->author().to_text() + ", not by " +
-                          key->public_key().to_text() + "; only its author can retract it (--key)")));
-    auto id = rec->id();
-    ctx.exit_code = sign_and_store(**node, *key, "retraction", a->json,
-                                   [&](sc::RecordBody::Builder b) {
-                                     auto r = b.initPayload().initRetraction();
-                                     r.setRelease(as_data(id));
-                                     r.setReason(a->reason);
-                                   },
-                                   {{"release", p::to_hex(id)}});
+    with_release(ctx, *a, a->release, [&](NodeContext& node, const p::SecretKey& key, const p::Record& rec) {
+      if (rec.author() != key.public_key())
+        return report(p::make_error(p::ErrorCode::invalid_argument, "release " + p::to_hex(rec.id()) +
+                                                                        " was signed by " + rec.author().to_text() +
+                                                                        ", not by " + key.public_key().to_text() +
+                                                                        "; only its author can retract it (--key)"));
+      return sign_and_store(node, key, a->json, p::RetractionDraft{rec.id(), a->reason},
+                            {{"release", p::to_hex(rec.id())}});
+    });
   });
 }
 
 void add_profile(CLI::App& app, Context& ctx) {
-  struct Args {
-    std::string name, bio, avatar, key;
+  struct Args : SigningArgs {
+    std::string name, bio, avatar;
     std::vector<std::string> links;
-    bool json = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -134,36 +130,26 @@ void add_profile(CLI::App& app, Context& ctx) {
   cmd->add_option("--bio", a->bio, "About you (Markdown)");
   cmd->add_option("--avatar", a->avatar, "An image (PNG/JPEG/WebP), added to this node's store");
   cmd->add_option("--link", a->links, "A link (repeatable)");
-  cmd->add_option("--key", a->key, "Signing key (default <data dir>/identity.key)");
-  cmd->add_flag("--json", a->json, "Print JSON");
+  add_signing_options(cmd, *a);
   cmd->callback([&ctx, a] {
     auto key = key_of(ctx, a->key);
     if (!key) return void(ctx.exit_code = report(key.error()));
-    auto node = open_node(ctx);
-    if (!node) return void(ctx.exit_code = report(node.error()));
-    std::optional<p::Sha256Digest> avatar;
-    if (!a->avatar.empty()) {
-      auto stored = store_image(*(*node)->store, a->avatar);
-      if (!stored) return void(ctx.exit_code = report(stored.error()));
-      avatar = stored->sha256;
-    }
-    ctx.exit_code = sign_and_store(**node, *key, "profile", a->json,
-                                   [&](sc::RecordBody::Builder b) {
-                                     auto r = b.initPayload().initProfile();
-                                     r.setDisplayName(a->name);
-                                     r.setBio(a->bio);
-                                     if (avatar) r.setAvatar(as_data(*avatar));
-                                     auto links = r.initLinks(static_cast<unsigned>(a->links.size()));
-                                     for (unsigned i = 0; i < a->links.size(); ++i) links.set(i, a->links[i]);
-                                   },
-                                   {{"name", a->name}});
+    with_node(ctx, [&](NodeContext& node) {
+      p::ProfileDraft draft{a->name, a->bio, a->links, std::nullopt};
+      if (!a->avatar.empty()) {
+        auto stored = store_image(*node.store, a->avatar);
+        if (!stored) return report(stored.error());
+        draft.avatar = stored->sha256;
+      }
+      return sign_and_store(node, *key, a->json, draft, {{"name", a->name}});
+    });
   });
 }
 
 void add_post_image(CLI::App& app, Context& ctx) {
-  struct Args {
-    std::string image, release, caption, key;
-    bool nsfw = false, json = false;
+  struct Args : SigningArgs {
+    std::string image, release, caption;
+    bool nsfw = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd =
@@ -172,29 +158,39 @@ void add_post_image(CLI::App& app, Context& ctx) {
   cmd->add_option("--release", a->release, "Release id or any hash of its files")->required();
   cmd->add_option("--caption", a->caption, "Caption");
   cmd->add_flag("--nsfw", a->nsfw, "Mark the image NSFW");
-  cmd->add_option("--key", a->key, "Signing key (default <data dir>/identity.key)");
-  cmd->add_flag("--json", a->json, "Print JSON");
+  add_signing_options(cmd, *a);
   cmd->callback([&ctx, a] {
-    auto key = key_of(ctx, a->key);
-    if (!key) return void(ctx.exit_code = report(key.error()));
-    auto node = open_node(ctx);
-    if (!node) return void(ctx.exit_code = report(node.error()));
-    auto rec = find_release(*(*node)->index, a->release);
-    if (!rec) return void(ctx.exit_code = report(rec.error()));
-    auto stored = store_image(*(*node)->store, a->image);
-    if (!stored) return void(ctx.exit_code = report(stored.error()));
-    p::ReleaseImage img = std::move(stored).value();
-    img.nsfw = a->nsfw;
-    auto id = rec->id();
-    ctx.exit_code = sign_and_store(**node, *key, "imagePost", a->json,
-                                   [&](sc::RecordBody::Builder b) {
-                                     auto r = b.initPayload().initImagePost();
-                                     r.setRelease(as_data(id));
-                                     p::fill_sample_image(img, r.initImage());
-                                     r.setCaption(a->caption);
-                                   },
-                                   {{"release", p::to_hex(id)}, {"sha256", p::to_hex(img.sha256)}});
+    with_release(ctx, *a, a->release, [&](NodeContext& node, const p::SecretKey& key, const p::Record& rec) {
+      auto stored = store_image(*node.store, a->image);
+      if (!stored) return report(stored.error());
+      p::ImagePostDraft draft{rec.id(), std::move(stored).value(), a->caption};
+      draft.image.nsfw = a->nsfw;
+      return sign_and_store(node, key, a->json, draft,
+                            {{"release", p::to_hex(rec.id())}, {"sha256", p::to_hex(draft.image.sha256)}});
+    });
   });
+}
+
+// The old key's records this node holds at `t`, but those in `drop`: what a
+// revocation vouches for, so records a thief back-dates count for nothing.
+p::Result<std::vector<p::RecordId>> records_to_keep(indexer::Index& index, const p::PublicKey& old_key, std::uint64_t t,
+                                                    const std::vector<std::string>& drop_hex) {
+  std::set<p::RecordId> drop;
+  for (const auto& d : drop_hex) {
+    auto id = p::from_hex_fixed<32>(d);
+    if (!id)
+      return p::make_error(p::ErrorCode::invalid_argument, "--drop '" + d + "' is not a record id (64 hex digits)");
+    drop.insert(*id);
+  }
+  std::vector<p::RecordId> keep;
+  for (const auto& id : index.records_by(old_key, t))
+    if (!drop.count(id)) keep.push_back(id);
+  std::sort(keep.begin(), keep.end());
+  if (keep.size() > p::kMaxKeptRecords)
+    return p::make_error(p::ErrorCode::limit, "the old key signed " + std::to_string(keep.size()) +
+                                                  " records here, more than a revocation can list (" +
+                                                  std::to_string(p::kMaxKeptRecords) + "); use --trust-earlier");
+  return keep;
 }
 
 void add_rotate_key(CLI::App& app, Context& ctx) {
@@ -222,74 +218,62 @@ void add_rotate_key(CLI::App& app, Context& ctx) {
     if (!old_key) return void(ctx.exit_code = report(old_key.error()));
     auto new_key = p::load_secret_key(a->new_key);
     if (!new_key) return void(ctx.exit_code = report(new_key.error()));
-    auto node = open_node(ctx);
-    if (!node) return void(ctx.exit_code = report(node.error()));
-    // Both keys sign: the old one the record, the new one its consent,
-    // over the same createdAt.
-    auto t = now_ms();
-    // A revocation vouches for the old key's records this node holds, so
-    // records a thief back-dates to before it count for nothing.
-    std::vector<p::RecordId> keep;
-    const bool keep_listed = a->revoke && !a->trust_earlier;
-    if (keep_listed) {
-      std::set<p::RecordId> drop;
-      for (const auto& d : a->drop) {
-        auto id = p::from_hex_fixed<32>(d);
-        if (!id)
-          return void(ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument,
-                                                           "--drop '" + d + "' is not a record id (64 hex digits)")));
-        drop.insert(*id);
+    with_node(ctx, [&](NodeContext& node) {
+      // Both keys sign: the old one the record, the new one its consent,
+      // over the same createdAt.
+      auto t = now_ms();
+      auto draft = p::key_rotation_draft(old_key->public_key(), *new_key, t);
+      draft.revoke_old = a->revoke;
+      draft.reason = a->reason;
+      draft.keep_listed = a->revoke && !a->trust_earlier;
+      if (draft.keep_listed) {
+        auto keep = records_to_keep(*node.index, old_key->public_key(), t, a->drop);
+        if (!keep) return report(keep.error());
+        draft.keep = std::move(keep).value();
       }
-      for (const auto& id : (*node)->index->records_by(old_key->public_key(), t))
-        if (!drop.count(id)) keep.push_back(id);
-      std::sort(keep.begin(), keep.end());
-      if (keep.size() > p::kMaxKeptRecords)
-        return void(ctx.exit_code = report(p::make_error(
-                        p::ErrorCode::limit, "the old key signed " + std::to_string(keep.size()) +
-                                                 " records here, more than a revocation can list (" +
-                                                 std::to_string(p::kMaxKeptRecords) + "); use --trust-earlier")));
-    }
-    auto consent = new_key->sign(p::rotation_message(old_key->public_key(), new_key->public_key(), t));
-    auto bytes = p::sign_record(
-        *old_key, ctx.global.network, t,
-        [&](sc::RecordBody::Builder b) {
-          auto r = b.initPayload().initKeyRotation();
-          r.setNewKey(as_data(new_key->public_key().bytes));
-          r.setNewKeySignature(as_data(consent));
-          r.setRevokeOld(a->revoke);
-          r.setReason(a->reason);
-          r.setKeepListed(keep_listed);
-          auto list = r.initKeep(static_cast<unsigned>(keep.size()));
-          for (unsigned i = 0; i < keep.size(); ++i) list.set(i, as_data(keep[i]));
-        },
-        p::kDefaultWorkBits);
-    if (!bytes) return void(ctx.exit_code = report(bytes.error()));
-    auto out = (*node)->index->ingest(*bytes, indexer::Durability::local);
-    if (out.status == indexer::IngestStatus::rejected) return void(ctx.exit_code = report(out.error));
-    announce_to_node((*node)->options.data_dir, {out.id});
-    if (a->json)
-      print_json({{"recordId", p::to_hex(out.id)},
-                  {"kind", "keyRotation"},
-                  {"old", old_key->public_key().to_text()},
-                  {"new", new_key->public_key().to_text()},
-                  {"revoked", a->revoke},
-                  {"kept", keep_listed ? nlohmann::ordered_json(keep.size()) : nlohmann::ordered_json(nullptr)}});
-    else
-      std::cout << "key rotation " << p::to_hex(out.id) << ": " << old_key->public_key().to_text() << " -> "
-                << new_key->public_key().to_text()
-                << (!a->revoke    ? ""
-                    : keep_listed ? " (old key revoked; its " + std::to_string(keep.size()) +
-                                        " records held here still count, nothing else it signed does)"
-                                  : " (old key revoked; records it dated earlier still count)")
-                << "\n";
+      auto out = sign_and_ingest(*node.index, *old_key, draft, t);
+      if (!out) return report(out.error());
+      announce_to_node(node.options.data_dir, {out->id});
+      const auto kept = draft.keep.size();
+      if (a->json)
+        print_json({{"recordId", p::to_hex(out->id)},
+                    {"kind", "keyRotation"},
+                    {"old", old_key->public_key().to_text()},
+                    {"new", new_key->public_key().to_text()},
+                    {"revoked", a->revoke},
+                    {"kept", draft.keep_listed ? nlohmann::ordered_json(kept) : nlohmann::ordered_json(nullptr)}});
+      else
+        std::cout << "key rotation " << p::to_hex(out->id) << ": " << old_key->public_key().to_text() << " -> "
+                  << new_key->public_key().to_text()
+                  << (!a->revoke          ? ""
+                      : draft.keep_listed ? " (old key revoked; its " + std::to_string(kept) +
+                                                " records held here still count, nothing else it signed does)"
+                                          : " (old key revoked; records it dated earlier still count)")
+                  << "\n";
+      return static_cast<int>(kOk);
+    });
   });
 }
 
+// Parses each of `texts` with `parse` into an entry of `list`; the first
+// that does not parse is an error naming `option` and `what` it should be.
+template <class Parse>
+p::Status add_deny_entries(p::DenyListDraft& list, p::DenyEntryDraft::Target target,
+                           const std::vector<std::string>& texts, const std::string& reason, const char* option,
+                           const char* what, Parse parse) {
+  for (const auto& text : texts) {
+    auto bytes = parse(text);
+    if (!bytes)
+      return p::make_error(p::ErrorCode::invalid_argument, std::string(option) + " " + text + " is not " + what);
+    list.entries.push_back({target, *bytes, reason});
+  }
+  return {};
+}
+
 void add_deny_list(CLI::App& app, Context& ctx) {
-  struct Args {
-    std::string name, reason, key;
+  struct Args : SigningArgs {
+    std::string name, reason;
     std::vector<std::string> releases, hashes, creators;
-    bool json = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -299,53 +283,29 @@ void add_deny_list(CLI::App& app, Context& ctx) {
   cmd->add_option("--hash", a->hashes, "A file's SHA-256 to deny wherever it appears (repeatable)");
   cmd->add_option("--creator", a->creators, "A creator key (sbpk1...) to deny (repeatable)");
   cmd->add_option("--reason", a->reason, "Why (kept with every entry)");
-  cmd->add_option("--key", a->key, "Curator key (default <data dir>/identity.key)");
-  cmd->add_flag("--json", a->json, "Print JSON");
+  add_signing_options(cmd, *a, "Curator key (default <data dir>/identity.key)");
   cmd->callback([&ctx, a] {
     auto key = key_of(ctx, a->key);
     if (!key) return void(ctx.exit_code = report(key.error()));
-    std::vector<std::pair<int, p::Bytes>> entries;  // 0 release, 1 hash, 2 creator
-    for (const auto& r : a->releases) {
-      auto id = p::from_hex_fixed<32>(r);
-      if (!id)
-        return void(ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument,
-                                                         "--release " + r + " is not a release id (64 hex digits)")));
-      entries.emplace_back(0, p::Bytes(id->begin(), id->end()));
-    }
-    for (const auto& h : a->hashes) {
-      auto sha = p::from_hex_fixed<32>(h.rfind("sha256:", 0) == 0 ? h.substr(7) : h);
-      if (!sha)
-        return void(ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument,
-                                                         "--hash " + h + " is not a SHA-256 (64 hex digits)")));
-      entries.emplace_back(1, p::Bytes(sha->begin(), sha->end()));
-    }
-    for (const auto& c : a->creators) {
-      auto pk = p::PublicKey::from_text(c);
-      if (!pk)
-        return void(ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument,
-                                                         "--creator " + c + " is not a public key (sbpk1...)")));
-      entries.emplace_back(2, p::Bytes(pk->bytes.begin(), pk->bytes.end()));
-    }
-    auto node = open_node(ctx);
-    if (!node) return void(ctx.exit_code = report(node.error()));
-    ctx.exit_code = sign_and_store(**node, *key, "denyList", a->json,
-                                   [&](sc::RecordBody::Builder b) {
-                                     auto list = b.initPayload().initDenyList();
-                                     list.setName(a->name);
-                                     auto out = list.initEntries(static_cast<unsigned>(entries.size()));
-                                     for (unsigned i = 0; i < entries.size(); ++i) {
-                                       auto target = out[i].initTarget();
-                                       auto bytes = as_data(entries[i].second);
-                                       if (entries[i].first == 0)
-                                         target.setRelease(bytes);
-                                       else if (entries[i].first == 1)
-                                         target.setContentHash(bytes);
-                                       else
-                                         target.setCreator(bytes);
-                                       out[i].setReason(a->reason);
-                                     }
-                                   },
-                                   {{"name", a->name}, {"entries", entries.size()}});
+    using Target = p::DenyEntryDraft::Target;
+    p::DenyListDraft draft{a->name, {}};
+    auto parsed =
+        add_deny_entries(draft, Target::release, a->releases, a->reason, "--release", "a release id (64 hex digits)",
+                         [](const std::string& r) { return p::from_hex_fixed<32>(r); });
+    if (parsed)
+      parsed = add_deny_entries(
+          draft, Target::content_hash, a->hashes, a->reason, "--hash", "a SHA-256 (64 hex digits)",
+          [](const std::string& h) { return p::from_hex_fixed<32>(h.rfind("sha256:", 0) == 0 ? h.substr(7) : h); });
+    if (parsed)
+      parsed = add_deny_entries(draft, Target::creator, a->creators, a->reason, "--creator", "a public key (sbpk1...)",
+                                [](const std::string& c) {
+                                  auto pk = p::PublicKey::from_text(c);
+                                  return pk ? std::optional(pk->bytes) : std::nullopt;
+                                });
+    if (!parsed) return void(ctx.exit_code = report(parsed.error()));
+    with_node(ctx, [&](NodeContext& node) {
+      return sign_and_store(node, *key, a->json, draft, {{"name", a->name}, {"entries", draft.entries.size()}});
+    });
   });
 }
 

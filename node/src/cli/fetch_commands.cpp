@@ -221,27 +221,19 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
   exp->add_option("id", *export_id, "Record id (64 hex)")->required();
   exp->add_option("--out", *export_out, "File (default stdout)");
   exp->callback([&ctx, export_id, export_out] {
-    auto node = open_node(ctx);
-    if (!node) {
-      ctx.exit_code = report(node.error());
-      return;
-    }
-    auto id = p::from_hex_fixed<32>(*export_id);
-    if (!id) {
-      ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument, *export_id + " is not a record id"));
-      return;
-    }
-    auto rec = (*node)->index->get(*id);
-    if (!rec) {
-      ctx.exit_code = report(rec.error());
-      return;
-    }
-    auto bytes = rec->bytes();
-    if (export_out->empty())
-      std::cout.write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
-    else
-      std::ofstream(*export_out, std::ios::binary)
-          .write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+    with_node(ctx, [&](NodeContext& node) {
+      auto id = p::from_hex_fixed<32>(*export_id);
+      if (!id) return report(p::make_error(p::ErrorCode::invalid_argument, *export_id + " is not a record id"));
+      auto rec = node.index->get(*id);
+      if (!rec) return report(rec.error());
+      auto bytes = rec->bytes();
+      if (export_out->empty())
+        std::cout.write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+      else
+        std::ofstream(*export_out, std::ios::binary)
+            .write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+      return static_cast<int>(kOk);
+    });
   });
   auto torrent_id = std::make_shared<std::string>();
   auto torrent_out = std::make_shared<std::string>();
@@ -253,46 +245,37 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
                     "Write the plain v1 form (same files and pieces) for clients that cannot load BEP 52 torrents, "
                     "such as aria2 1.36 and Transmission 3");
   torrent->callback([&ctx, torrent_id, torrent_out, torrent_compat] {
-    auto node = open_node(ctx);
-    if (!node) {
-      ctx.exit_code = report(node.error());
-      return;
-    }
-    auto rec = find_release(*(*node)->index, *torrent_id);
-    if (!rec) {
-      ctx.exit_code = report(rec.error());
-      return;
-    }
-    auto bytes = torrent_file_for_clients(rec->body().getPayload().getRelease(), *torrent_compat);
-    if (!bytes) {
-      ctx.exit_code = report(bytes.error());
-      return;
-    }
-    std::ofstream out(*torrent_out, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes->data()), static_cast<long>(bytes->size()));
-    if (!out) ctx.exit_code = report(p::make_error(p::ErrorCode::io, *torrent_out + ": cannot write"));
+    with_node(ctx, [&](NodeContext& node) {
+      auto rec = find_release(*node.index, *torrent_id);
+      if (!rec) return report(rec.error());
+      auto bytes = torrent_file_for_clients(rec->body().getPayload().getRelease(), *torrent_compat);
+      if (!bytes) return report(bytes.error());
+      std::ofstream out(*torrent_out, std::ios::binary);
+      out.write(reinterpret_cast<const char*>(bytes->data()), static_cast<long>(bytes->size()));
+      if (!out) return report(p::make_error(p::ErrorCode::io, *torrent_out + ": cannot write"));
+      return static_cast<int>(kOk);
+    });
   });
 
   auto files = std::make_shared<std::vector<std::string>>();
   auto* imp = record->add_subcommand("import", "Verify and add signed records to the local index");
   imp->add_option("files", *files, "Record files")->required()->check(CLI::ExistingFile);
   imp->callback([&ctx, files] {
-    auto node = open_node(ctx);
-    if (!node) {
-      ctx.exit_code = report(node.error());
-      return;
-    }
-    for (const auto& f : *files) {
-      std::ifstream in(f, std::ios::binary);
-      p::Bytes bytes((std::istreambuf_iterator<char>(in)), {});
-      auto out = (*node)->index->ingest(bytes, indexer::Durability::local);
-      if (out.status == indexer::IngestStatus::rejected) {
-        ctx.exit_code = report(p::make_error(out.error.code, f + ": " + out.error.message));
-        continue;
+    with_node(ctx, [&](NodeContext& node) {
+      int exit_code = kOk;
+      for (const auto& f : *files) {
+        std::ifstream in(f, std::ios::binary);
+        p::Bytes bytes((std::istreambuf_iterator<char>(in)), {});
+        auto out = node.index->ingest(bytes, indexer::Durability::local);
+        if (out.status == indexer::IngestStatus::rejected) {
+          exit_code = report(p::make_error(out.error.code, f + ": " + out.error.message));
+          continue;
+        }
+        std::cout << p::to_hex(out.id) << (out.status == indexer::IngestStatus::duplicate ? " (already here)" : "")
+                  << "\n";
       }
-      std::cout << p::to_hex(out.id) << (out.status == indexer::IngestStatus::duplicate ? " (already here)" : "")
-                << "\n";
-    }
+      return exit_code;
+    });
   });
 }
 

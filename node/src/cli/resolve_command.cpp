@@ -532,12 +532,8 @@ void add_resolve_command(CLI::App& app, Context& ctx) {
       ctx.exit_code = report(p::make_error(p::ErrorCode::invalid_argument, "use --out or --layout, not both"));
       return;
     }
-    auto node = open_node(ctx);
-    if (!node) {
-      ctx.exit_code = report(node.error());
-      return;
-    }
-    ctx.exit_code = a->from_dir.empty() ? resolve_one(*a, **node) : resolve_dir(*a, **node);
+    with_node(ctx,
+              [&](NodeContext& node) { return a->from_dir.empty() ? resolve_one(*a, node) : resolve_dir(*a, node); });
   });
 }
 

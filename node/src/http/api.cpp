@@ -810,8 +810,8 @@ struct Api::Impl {
 
   // Signs and stores a record, has gossip announce it now, and answers
   // `fields` plus its recordId.
-  HttpResponse sign(const p::SecretKey& key, const std::function<void(sc::RecordBody::Builder)>& fill, json fields) {
-    auto out = sign_and_ingest(index, key, fill);
+  HttpResponse sign(const p::SecretKey& key, const p::CommunityDraft& draft, json fields) {
+    auto out = sign_and_ingest(index, key, draft);
     if (!out) return error_response(400, out.error().message);
     if (node) node->announce({out->id});  // now, not at the next scan
     fields["recordId"] = p::to_hex(out->id);
@@ -865,16 +865,8 @@ struct Api::Impl {
     if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
     auto key = identity();
     if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
-    auto id = std::get<p::Record>(rec).id();
-    std::string review = text_field(b, "review");
-    return sign(std::get<p::SecretKey>(key),
-                [&](sc::RecordBody::Builder rb) {
-                  auto r = rb.initPayload().initRating();
-                  r.setRelease(capnp::Data::Reader(id.data(), id.size()));
-                  r.setStars(static_cast<std::uint8_t>(stars));
-                  r.setReview(review);
-                },
-                {{"stars", stars}});
+    p::RatingDraft draft{std::get<p::Record>(rec).id(), static_cast<unsigned>(stars), text_field(b, "review")};
+    return sign(std::get<p::SecretKey>(key), draft, {{"stars", stars}});
   }
 
   // POST /api/seedbank/images: the body is an image (PNG, JPEG, WebP) to
@@ -927,16 +919,8 @@ struct Api::Impl {
                                                         : img->mime_type == "image/webp" ? ".webp"
                                                                                          : ".jpg");
     img->nsfw = b.contains("nsfw") && b["nsfw"].is_boolean() && b["nsfw"].get<bool>();
-    auto id = std::get<p::Record>(rec).id();
-    std::string caption = text_field(b, "caption");
-    auto answer = sign(std::get<p::SecretKey>(key),
-                       [&](sc::RecordBody::Builder rb) {
-                         auto r = rb.initPayload().initImagePost();
-                         r.setRelease(capnp::Data::Reader(id.data(), id.size()));
-                         p::fill_sample_image(*img, r.initImage());
-                         r.setCaption(caption);
-                       },
-                       {{"sha256", p::to_hex(img->sha256)}});
+    p::ImagePostDraft draft{std::get<p::Record>(rec).id(), std::move(img).value(), text_field(b, "caption")};
+    auto answer = sign(std::get<p::SecretKey>(key), draft, {{"sha256", p::to_hex(draft.image.sha256)}});
     if (answer.status == 200) {
       auto j = json::parse(answer.body);
       j["postId"] = civitai_id(*p::from_hex_fixed<32>(j["recordId"].get<std::string>()));
@@ -952,34 +936,24 @@ struct Api::Impl {
                       "{\"displayName\": \"...\", \"bio\": \"...\", \"links\": [...], \"avatar\": \"<sha256>\"}");
     if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
     auto& b = std::get<json>(body);
-    std::string name = text_field(b, "displayName");  // its limit is the record's, with its message
-    if (name.empty()) return error_response(400, "displayName: give a name to show");
-    std::vector<std::string> links;
+    p::ProfileDraft draft;
+    draft.display_name = text_field(b, "displayName");  // its limit is the record's, with its message
+    if (draft.display_name.empty()) return error_response(400, "displayName: give a name to show");
     if (b.contains("links")) {
       if (!b["links"].is_array() || b["links"].size() > 20)
         return error_response(400, "links: give a list of at most 20 URLs");
       for (const auto& l : b["links"])
-        if (l.is_string() && !l.get<std::string>().empty()) links.push_back(l.get<std::string>().substr(0, 2000));
+        if (l.is_string() && !l.get<std::string>().empty()) draft.links.push_back(l.get<std::string>().substr(0, 2000));
     }
-    std::optional<p::Sha256Digest> avatar;
     if (b.contains("avatar") && !b["avatar"].is_null()) {
       auto sha = body_image(b, "avatar");
       if (auto* r = std::get_if<HttpResponse>(&sha)) return *r;
-      avatar = std::get<p::Sha256Digest>(sha);
+      draft.avatar = std::get<p::Sha256Digest>(sha);
     }
     auto key = identity();
     if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
-    std::string bio = text_field(b, "bio");
-    return sign(std::get<p::SecretKey>(key),
-                [&](sc::RecordBody::Builder rb) {
-                  auto r = rb.initPayload().initProfile();
-                  r.setDisplayName(name);
-                  r.setBio(bio);
-                  if (avatar) r.setAvatar(capnp::Data::Reader(avatar->data(), avatar->size()));
-                  auto list = r.initLinks(static_cast<unsigned>(links.size()));
-                  for (unsigned i = 0; i < links.size(); ++i) list.set(i, links[i]);
-                },
-                {{"displayName", name}});
+    draft.bio = text_field(b, "bio");
+    return sign(std::get<p::SecretKey>(key), draft, {{"displayName", draft.display_name}});
   }
 
   // POST /api/seedbank/retractions {modelVersionId, reason}: the node's
@@ -999,15 +973,7 @@ struct Api::Impl {
       return error_response(403, "this version was signed by " + release.author().to_text() +
                                      "; only its author can retract it, and this node's key is " +
                                      k.public_key().to_text());
-    auto id = release.id();
-    std::string reason = text_field(b, "reason");
-    return sign(k,
-                [&](sc::RecordBody::Builder rb) {
-                  auto r = rb.initPayload().initRetraction();
-                  r.setRelease(capnp::Data::Reader(id.data(), id.size()));
-                  r.setReason(reason);
-                },
-                {{"releaseId", p::to_hex(id)}});
+    return sign(k, p::RetractionDraft{release.id(), text_field(b, "reason")}, {{"releaseId", p::to_hex(release.id())}});
   }
 
   // ---- favourites and follows (this node's own, never gossiped) ----

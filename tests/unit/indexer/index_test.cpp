@@ -46,6 +46,20 @@ struct IndexFixture {
     BOOST_REQUIRE_MESSAGE(out.status == IngestStatus::added, out.error.message);
     return out.id;
   }
+  // Edits the closed index's LMDB files directly in one write transaction,
+  // as an older version or a damaged disk would have left them.
+  void edit_raw(const std::function<void(MDB_txn*)>& body) {
+    BOOST_REQUIRE(!index);
+    MDB_env* env = nullptr;
+    BOOST_REQUIRE(mdb_env_create(&env) == 0);
+    mdb_env_set_maxdbs(env, 32);
+    BOOST_REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0600) == 0);
+    MDB_txn* txn = nullptr;
+    BOOST_REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+    body(txn);
+    BOOST_REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+  }
 };
 
 std::set<std::string> releases_of(const std::vector<HashMatch>& matches) {
@@ -446,23 +460,18 @@ BOOST_AUTO_TEST_CASE(an_index_of_format_1_is_upgraded_when_opened) {
   views.build(*this);
   index.reset();
   // Turn the folder back into format 1: the views format 2 added are gone.
-  MDB_env* env = nullptr;
-  BOOST_REQUIRE(mdb_env_create(&env) == 0);
-  mdb_env_set_maxdbs(env, 32);
-  BOOST_REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0600) == 0);
-  MDB_txn* txn = nullptr;
-  BOOST_REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
-  for (const char* name : {"models", "rel_model", "model_rating", "ids", "tags", "creators", "names", "rel_ratings"}) {
-    MDB_dbi dbi;
-    BOOST_REQUIRE(mdb_dbi_open(txn, name, 0, &dbi) == 0);
-    BOOST_REQUIRE(mdb_drop(txn, dbi, 1) == 0);
-  }
-  MDB_dbi meta;
-  BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
-  MDB_val k{7, const_cast<char*>("version")}, v{1, const_cast<char*>("1")};
-  BOOST_REQUIRE(mdb_put(txn, meta, &k, &v, 0) == 0);
-  BOOST_REQUIRE(mdb_txn_commit(txn) == 0);
-  mdb_env_close(env);
+  edit_raw([](MDB_txn* txn) {
+    for (const char* name :
+         {"models", "rel_model", "model_rating", "ids", "tags", "creators", "names", "rel_ratings"}) {
+      MDB_dbi dbi;
+      BOOST_REQUIRE(mdb_dbi_open(txn, name, 0, &dbi) == 0);
+      BOOST_REQUIRE(mdb_drop(txn, dbi, 1) == 0);
+    }
+    MDB_dbi meta;
+    BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    MDB_val k{7, const_cast<char*>("version")}, v{1, const_cast<char*>("1")};
+    BOOST_REQUIRE(mdb_put(txn, meta, &k, &v, 0) == 0);
+  });
 
   reopen();
   views.check(*this);
@@ -712,17 +721,6 @@ BOOST_AUTO_TEST_CASE(records_kept_opaque_are_indexed_when_a_seedbank_that_knows_
   auto be64 = [](protocol::Bytes& out, std::uint64_t v) {
     for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
   };
-  auto raw = [&](const std::function<void(MDB_txn*)>& body) {
-    MDB_env* env = nullptr;
-    BOOST_REQUIRE(mdb_env_create(&env) == 0);
-    mdb_env_set_maxdbs(env, 32);
-    BOOST_REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0600) == 0);
-    MDB_txn* txn = nullptr;
-    BOOST_REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
-    body(txn);
-    BOOST_REQUIRE(mdb_txn_commit(txn) == 0);
-    mdb_env_close(env);
-  };
   auto put = [](MDB_txn* txn, const char* db, const protocol::Bytes& key, const protocol::Bytes& value) {
     MDB_dbi dbi;
     BOOST_REQUIRE(mdb_dbi_open(txn, db, 0, &dbi) == 0);
@@ -730,7 +728,7 @@ BOOST_AUTO_TEST_CASE(records_kept_opaque_are_indexed_when_a_seedbank_that_knows_
     MDB_val v{value.size(), const_cast<std::uint8_t*>(value.data())};
     BOOST_REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
   };
-  raw([&](MDB_txn* txn) {
+  edit_raw([&](MDB_txn* txn) {
     auto store_opaque = [&](const protocol::Bytes& record, const protocol::RecordId& rid, std::uint64_t t) {
       protocol::Bytes id_key(rid.begin(), rid.end()), time_key;
       protocol::Bytes author_key(alice.public_key().bytes.begin(), alice.public_key().bytes.end());
@@ -763,7 +761,7 @@ BOOST_AUTO_TEST_CASE(records_kept_opaque_are_indexed_when_a_seedbank_that_knows_
   // The one that fails its kind's checks stays stored (it replicates), in no view.
   BOOST_TEST(index->contains(broken_id));
   index.reset();
-  raw([&](MDB_txn* txn) {
+  edit_raw([&](MDB_txn* txn) {
     MDB_dbi dbi;
     BOOST_REQUIRE(mdb_dbi_open(txn, "opaque", 0, &dbi) == 0);
     MDB_stat st;

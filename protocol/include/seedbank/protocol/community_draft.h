@@ -1,0 +1,92 @@
+// Community records from plain structs, as ReleaseDraft is for releases:
+// one draft per kind, filled in by the command line and by the HTTP API
+// alike, checked and signed here. Pure: no index, no store, no clock.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "seedbank/protocol/bytes.h"
+#include "seedbank/protocol/keys.h"
+#include "seedbank/protocol/record.h"
+#include "seedbank/protocol/release.h"
+#include "seedbank/protocol/result.h"
+
+namespace seedbank::protocol {
+
+// One key's stars for a release; a newer one of the same key replaces it.
+struct RatingDraft {
+  RecordId release{};
+  unsigned stars = 0;  // 1 to 5
+  std::string review;  // Markdown
+};
+
+// The author's withdrawal of a release. Only the release's author may sign
+// it; the callers check that, since they name the key differently.
+struct RetractionDraft {
+  RecordId release{};
+  std::string reason;
+};
+
+struct ProfileDraft {
+  std::string display_name;  // not empty
+  std::string bio;           // Markdown
+  std::vector<std::string> links;
+  std::optional<Sha256Digest> avatar;  // an image in the signer's store
+};
+
+// An image made with a release, with its generation parameters.
+struct ImagePostDraft {
+  RecordId release{};
+  ReleaseImage image;
+  std::string caption;
+};
+
+// Moves an identity to `new_key`. `new_key_signature` is the new key's
+// signature of rotation_message(old, new, createdAt): make the draft with
+// key_rotation_draft(), which signs it, and sign the record at the same time.
+struct KeyRotationDraft {
+  PublicKey new_key;
+  Signature new_key_signature{};
+  bool revoke_old = false;
+  std::string reason;
+  bool keep_listed = false;    // revoking: only `keep` of the old key's records still count
+  std::vector<RecordId> keep;  // sorted; at most kMaxKeptRecords
+};
+KeyRotationDraft key_rotation_draft(const PublicKey& old_key, const SecretKey& new_key, std::uint64_t created_at_ms);
+
+struct DenyEntryDraft {
+  enum class Target { release, content_hash, creator };
+  Target target = Target::release;
+  std::array<std::uint8_t, 32> bytes{};  // record id, SHA-256 or public key
+  std::string reason;
+};
+struct DenyListDraft {
+  std::string name;  // a newer list of the same author and name replaces it
+  std::vector<DenyEntryDraft> entries;
+};
+
+using CommunityDraft =
+    std::variant<RatingDraft, RetractionDraft, ProfileDraft, ImagePostDraft, KeyRotationDraft, DenyListDraft>;
+
+// The kind as the command line and the API print it: "rating",
+// "retraction", "profile", "imagePost", "keyRotation", "denyList".
+std::string_view draft_kind(const CommunityDraft& draft);
+
+// What a record's own limits (validate_body) do not say, with a message for
+// the user: stars out of 1-5, an empty display name, too many kept records.
+// Error: invalid_argument.
+Status check_draft(const CommunityDraft& draft);
+
+// Writes the draft into a body's payload.
+void fill_draft(const CommunityDraft& draft, schema::RecordBody::Builder body);
+
+// check_draft, then sign_record with fill_draft.
+Result<Bytes> sign_draft(const SecretKey& key, std::string_view network, std::uint64_t created_at_ms,
+                         const CommunityDraft& draft, std::uint32_t work_bits = kDefaultWorkBits);
+
+}  // namespace seedbank::protocol
