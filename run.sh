@@ -37,6 +37,11 @@ install_packages() {
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# ccache keys on paths relative to the checkout, so a fresh clone in
+# another folder (CI's) reuses what an earlier build of the same code
+# compiled.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+
 build() {
   local jobs
   jobs=$(nproc 2>/dev/null || echo 2)

@@ -6,6 +6,8 @@
 # UndefinedBehaviorSanitizer (build-asan/).
 set -euo pipefail
 cd "$(dirname "$0")"
+# As run.sh: ccache hits across clones in other folders (CI's).
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 
 ./run.sh --build
 ./run.sh --test-deps

@@ -161,24 +161,12 @@ std::optional<CurrentEntry> parse_current(std::optional<ByteView> v) {
 }  // namespace
 
 std::string_view to_string(HashType type) {
-  switch (type) {
-    case HashType::sha256:
-      return "SHA256";
-    case HashType::autov1:
-      return "AutoV1";
-    case HashType::autov3:
-      return "AutoV3";
-    case HashType::crc32:
-      return "CRC32";
-    case HashType::pieces_root:
-      return "PiecesRoot";
-    case HashType::btih_v1:
-      return "BTIHv1";
-    case HashType::btih_v2:
-      return "BTIHv2";
-    case HashType::release_id:
-      return "ReleaseId";
-  }
+  static constexpr std::pair<HashType, std::string_view> kNames[] = {
+      {HashType::sha256, "SHA256"},  {HashType::autov1, "AutoV1"},          {HashType::autov3, "AutoV3"},
+      {HashType::crc32, "CRC32"},    {HashType::pieces_root, "PiecesRoot"}, {HashType::btih_v1, "BTIHv1"},
+      {HashType::btih_v2, "BTIHv2"}, {HashType::release_id, "ReleaseId"}};
+  for (const auto& [t, name] : kNames)
+    if (t == type) return name;
   return "?";
 }
 

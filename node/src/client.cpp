@@ -80,11 +80,12 @@ class LocalClient final : public NodeClient {
   }
   p::Result<QueryReply> query(const QueryRequest& r) override {
     if (auto st = ready(true); !st) return st.error();
-    std::optional<QueryReply> answer;
-    runtime_->query(r, [&answer](QueryReply q) { answer = q; });
-    runtime_->run_for(r.timeout + std::chrono::seconds(1), [&] { return answer.has_value(); });
-    if (!answer) return p::make_error(p::ErrorCode::internal, "the query to peers never finished");
-    return *answer;
+    // Shared: the answer may come after this call gave up waiting.
+    auto answer = std::make_shared<std::optional<QueryReply>>();
+    runtime_->query(r, [answer](QueryReply q) { *answer = q; });
+    runtime_->run_for(r.timeout + std::chrono::seconds(1), [&] { return answer->has_value(); });
+    if (!*answer) return p::make_error(p::ErrorCode::io, "peers did not answer the query in time");
+    return **answer;
   }
   p::Result<PeersReply> peers() override {
     if (auto st = ready(false); !st) return st.error();
@@ -143,7 +144,11 @@ p::Result<std::unique_ptr<NodeClient>> connect_to_node(const std::filesystem::pa
 }
 
 p::Result<std::unique_ptr<NodeClient>> connect_or_start(NodeContext& node, const CommandNetworkOptions& options) {
-  if (auto remote = connect_to_node(node.options.data_dir)) return std::move(remote).value();
+  auto remote = connect_to_node(node.options.data_dir);
+  if (remote) return std::move(remote).value();
+  // A node that is there but does not answer (starting, busy) is not
+  // replaced by a second one on the same data dir.
+  if (remote.error().code != p::ErrorCode::not_found) return remote.error();
   // No node on this data dir: this command's own runtime, made on first use.
   node.options.torrents.listen = options.bt_listen;
   node.options.torrents.dht = options.dht;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 
@@ -13,15 +14,26 @@ namespace asio = boost::asio;
 using local = asio::local::stream_protocol;
 constexpr std::size_t kMaxRequest = 1 << 20;
 
+constexpr auto kRequestDeadline = std::chrono::seconds(30);  // to send the request line
+
 struct Connection : std::enable_shared_from_this<Connection> {
   local::socket socket;
   asio::streambuf in{kMaxRequest};
   std::string out;
   ControlHandler& handler;
-  Connection(local::socket s, ControlHandler& h) : socket(std::move(s)), handler(h) {}
+  asio::steady_timer deadline;
+  Connection(local::socket s, ControlHandler& h)
+      : socket(std::move(s)), handler(h), deadline(socket.get_executor(), kRequestDeadline) {}
   void start() {
     auto self = shared_from_this();
+    // A client that connects and says nothing does not hold the socket.
+    deadline.async_wait([self](const boost::system::error_code& ec) {
+      if (ec) return;
+      boost::system::error_code ignored;
+      self->socket.close(ignored);
+    });
     asio::async_read_until(socket, in, '\n', [self](const boost::system::error_code& ec, std::size_t n) {
+      self->deadline.cancel();
       auto respond = [self](nlohmann::json reply) {
         self->out = reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
         asio::async_write(self->socket, asio::buffer(self->out),
@@ -44,7 +56,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
 }  // namespace
 
 ControlServer::ControlServer(asio::io_context& io, std::filesystem::path path, ControlHandler handler)
-    : acceptor_(io), path_(std::move(path)), handler_(std::move(handler)) {}
+    : acceptor_(io), retry_(io), path_(std::move(path)), handler_(std::move(handler)) {}
 
 protocol::Result<std::unique_ptr<ControlServer>> ControlServer::start(asio::io_context& io,
                                                                       const std::filesystem::path& path,
@@ -81,8 +93,15 @@ ControlServer::~ControlServer() {
 void ControlServer::accept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, local::socket socket) {
     if (ec == asio::error::operation_aborted) return;
-    if (!ec) std::make_shared<Connection>(std::move(socket), handler_)->start();
-    accept();
+    if (!ec) {
+      std::make_shared<Connection>(std::move(socket), handler_)->start();
+      return accept();
+    }
+    // Out of file descriptors, say: try again shortly, not in a spin.
+    retry_.expires_after(std::chrono::milliseconds(200));
+    retry_.async_wait([this](const boost::system::error_code& e) {
+      if (!e) accept();
+    });
   });
 }
 

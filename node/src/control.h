@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -37,6 +38,7 @@ class ControlServer {
   ControlServer(boost::asio::io_context& io, std::filesystem::path path, ControlHandler handler);
   void accept();
   boost::asio::local::stream_protocol::acceptor acceptor_;
+  boost::asio::steady_timer retry_;
   std::filesystem::path path_;
   ControlHandler handler_;
 };

@@ -1,5 +1,8 @@
 #include "control_protocol.h"
 
+#include <limits>
+#include <type_traits>
+
 namespace seedbank::node {
 namespace {
 
@@ -16,6 +19,20 @@ template <typename T>
 bool read(const json& j, const char* key, T* out) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return true;
+  // Numbers from the socket: integers in range only (a double or a
+  // negative number is not converted).
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (!it->is_number_integer()) return false;
+    if constexpr (std::is_unsigned_v<T>) {
+      if (!it->is_number_unsigned() || it->get<std::uint64_t>() > std::numeric_limits<T>::max()) return false;
+    } else {
+      if (it->is_number_unsigned()
+              ? it->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<T>::max())
+              : it->get<std::int64_t>() < std::numeric_limits<T>::min() ||
+                    it->get<std::int64_t>() > std::numeric_limits<T>::max())
+        return false;
+    }
+  }
   try {
     *out = it->get<T>();
     return true;
@@ -32,41 +49,36 @@ p::Result<p::RecordId> record_id(const json& j, const char* key) {
   return *id;
 }
 
-std::string error_kind_text(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::verification:
-      return "verification";
-    case ErrorKind::disk_full:
-      return "diskFull";
-    case ErrorKind::io:
-      return "io";
-    case ErrorKind::none:
-      break;
-  }
+// Names on the wire; one table each way.
+constexpr std::pair<ErrorKind, std::string_view> kErrorKinds[] = {
+    {ErrorKind::verification, "verification"}, {ErrorKind::disk_full, "diskFull"}, {ErrorKind::io, "io"}};
+constexpr std::pair<p::ErrorCode, std::string_view> kErrorCodes[] = {
+    {p::ErrorCode::not_found, "notFound"},
+    {p::ErrorCode::invalid_argument, "invalidArgument"},
+    {p::ErrorCode::refused, "refused"},
+    {p::ErrorCode::conflict, "conflict"},
+    {p::ErrorCode::limit, "limit"}};
+
+template <typename T, std::size_t N>
+std::string_view name_in(const std::pair<T, std::string_view> (&table)[N], T value) {
+  for (const auto& [v, name] : table)
+    if (v == value) return name;
   return "";
 }
 
-ErrorKind error_kind_of(const std::string& text) {
-  if (text == "verification") return ErrorKind::verification;
-  if (text == "diskFull") return ErrorKind::disk_full;
-  if (text == "io") return ErrorKind::io;
-  return ErrorKind::none;
+template <typename T, std::size_t N>
+T value_in(const std::pair<T, std::string_view> (&table)[N], std::string_view name, T otherwise) {
+  for (const auto& [v, n] : table)
+    if (n == name) return v;
+  return otherwise;
 }
 
 // A reply that carries "error" becomes that error; io, since the node
 // reports it as text.
 p::Status reply_error(const json& j) {
   if (!j.is_object()) return p::make_error(p::ErrorCode::malformed, "the node's reply is not a JSON object");
-  if (auto it = j.find("error"); it != j.end() && it->is_string()) {
-    auto code = p::ErrorCode::io;
-    std::string name = j.value("errorCode", "");
-    if (name == "notFound") code = p::ErrorCode::not_found;
-    if (name == "invalidArgument") code = p::ErrorCode::invalid_argument;
-    if (name == "refused") code = p::ErrorCode::refused;
-    if (name == "conflict") code = p::ErrorCode::conflict;
-    if (name == "limit") code = p::ErrorCode::limit;
-    return p::make_error(code, it->get<std::string>());
-  }
+  if (auto it = j.find("error"); it != j.end() && it->is_string())
+    return p::make_error(value_in(kErrorCodes, j.value("errorCode", ""), p::ErrorCode::io), it->get<std::string>());
   return {};
 }
 
@@ -84,7 +96,7 @@ p::Result<TorrentStatus> parse_torrent(const json& j) {
   std::string kind;
   ok = ok && read(j, "errorKind", &kind);
   if (!ok) return p::make_error(p::ErrorCode::malformed, "the node's torrent status has a field of the wrong type");
-  s.error_kind = error_kind_of(kind);
+  s.error_kind = value_in(kErrorKinds, kind, ErrorKind::none);
   return s;
 }
 
@@ -106,7 +118,7 @@ json torrent_status_json(const TorrentStatus& s) {
           {"complete", s.complete},
           {"allStored", s.all_stored},
           {"error", s.error},
-          {"errorKind", error_kind_text(s.error_kind)},
+          {"errorKind", name_in(kErrorKinds, s.error_kind)},
           {"v1CompatInfoHash", s.v1_compat_info_hash.empty() ? json(nullptr) : json(s.v1_compat_info_hash)}};
 }
 
@@ -245,49 +257,44 @@ json reply_json(const AnnounceReply& r) { return {{"v", kControlVersion}, {"adde
 
 json error_json(const p::Error& e) {
   json j = {{"v", kControlVersion}, {"error", e.message}};
-  switch (e.code) {
-    case p::ErrorCode::not_found:
-      j["errorCode"] = "notFound";
-      break;
-    case p::ErrorCode::invalid_argument:
-      j["errorCode"] = "invalidArgument";
-      break;
-    case p::ErrorCode::refused:
-      j["errorCode"] = "refused";
-      break;
-    case p::ErrorCode::conflict:
-      j["errorCode"] = "conflict";
-      break;
-    case p::ErrorCode::limit:
-      j["errorCode"] = "limit";
-      break;
-    default:
-      break;
-  }
+  if (auto name = name_in(kErrorCodes, e.code); !name.empty()) j["errorCode"] = name;
   return j;
 }
 
-p::Result<StatusReply> parse_status_reply(const json& j) {
+namespace {
+
+// A reply: its error, or `fill` reading the fields into a T (false: a
+// field had the wrong type).
+template <typename T, typename Fill>
+p::Result<T> parse_reply(const json& j, const char* what, Fill fill) {
   if (auto st = reply_error(j); !st) return st.error();
-  StatusReply r;
-  if (!read(j, "network", &r.network) || !read(j, "btListen", &r.bt_listen) ||
-      !read(j, "gossipListen", &r.gossip_listen) || !read(j, "httpListen", &r.http_listen) ||
-      !read(j, "gossipPeers", &r.gossip_peers) || !read(j, "records", &r.records) || !read(j, "releases", &r.releases))
-    return p::make_error(p::ErrorCode::malformed, "the node's status reply has a field of the wrong type");
-  if (auto it = j.find("torrents"); it != j.end() && it->is_array())
-    for (const auto& t : *it) {
-      auto s = parse_torrent(t);
-      if (!s) return s.error();
-      r.torrents.push_back(std::move(s).value());
-    }
+  T r;
+  if (!fill(r))
+    return p::make_error(p::ErrorCode::malformed,
+                         std::string("the node's ") + what + " reply has a field of the wrong type");
   return r;
 }
 
+}  // namespace
+
+p::Result<StatusReply> parse_status_reply(const json& j) {
+  return parse_reply<StatusReply>(j, "status", [&](StatusReply& r) {
+    bool ok = read(j, "network", &r.network) && read(j, "btListen", &r.bt_listen) &&
+              read(j, "gossipListen", &r.gossip_listen) && read(j, "httpListen", &r.http_listen) &&
+              read(j, "gossipPeers", &r.gossip_peers) && read(j, "records", &r.records) &&
+              read(j, "releases", &r.releases);
+    if (auto it = j.find("torrents"); ok && it != j.end() && it->is_array())
+      for (const auto& t : *it) {
+        auto s = parse_torrent(t);
+        if (!s) return false;
+        r.torrents.push_back(std::move(s).value());
+      }
+    return ok;
+  });
+}
+
 p::Result<FetchReply> parse_fetch_reply(const json& j) {
-  if (auto st = reply_error(j); !st) return st.error();
-  FetchReply r;
-  if (!read(j, "seeders", &r.seeders)) return p::make_error(p::ErrorCode::malformed, "fetch reply: seeders");
-  return r;
+  return parse_reply<FetchReply>(j, "fetch", [&](FetchReply& r) { return read(j, "seeders", &r.seeders); });
 }
 
 p::Result<TorrentStatus> parse_torrent_reply(const json& j) {
@@ -298,40 +305,34 @@ p::Result<TorrentStatus> parse_torrent_reply(const json& j) {
 }
 
 p::Result<QueryReply> parse_query_reply(const json& j) {
-  if (auto st = reply_error(j); !st) return st.error();
-  QueryReply r;
-  if (!read(j, "received", &r.received) || !read(j, "peers", &r.peers))
-    return p::make_error(p::ErrorCode::malformed, "query reply: received and peers must be numbers");
-  return r;
+  return parse_reply<QueryReply>(
+      j, "query", [&](QueryReply& r) { return read(j, "received", &r.received) && read(j, "peers", &r.peers); });
 }
 
 p::Result<PeersReply> parse_peers_reply(const json& j) {
-  if (auto st = reply_error(j); !st) return st.error();
-  PeersReply r;
-  r.gossip = j.contains("nodeId");
-  bool ok = read(j, "nodeId", &r.node_id) && read(j, "listen", &r.listen) &&
-            read(j, "recordsReceived", &r.stats.records_received) && read(j, "bans", &r.stats.bans) &&
-            read(j, "reconciliations", &r.stats.reconciliations);
-  if (auto it = j.find("peers"); it != j.end() && it->is_array())
-    for (const auto& e : *it) {
-      PeerInfo i;
-      ok = ok && read(e, "address", &i.address) && read(e, "nodeId", &i.node_id) && read(e, "outbound", &i.outbound) &&
-           read(e, "state", &i.state) && read(e, "agent", &i.agent) && read(e, "gossipPort", &i.gossip_port) &&
-           read(e, "btPort", &i.bt_port) && read(e, "bytesIn", &i.bytes_in) && read(e, "bytesOut", &i.bytes_out) &&
-           read(e, "recordsIn", &i.records_in) && read(e, "recordsOut", &i.records_out) &&
-           read(e, "connectedSeconds", &i.connected_seconds) && read(e, "version", &i.version) &&
-           read(e, "features", &i.features);
-      r.peers.push_back(std::move(i));
-    }
-  if (!ok) return p::make_error(p::ErrorCode::malformed, "the node's peers reply has a field of the wrong type");
-  return r;
+  return parse_reply<PeersReply>(j, "peers", [&](PeersReply& r) {
+    r.gossip = j.contains("nodeId");
+    bool ok = read(j, "nodeId", &r.node_id) && read(j, "listen", &r.listen) &&
+              read(j, "recordsReceived", &r.stats.records_received) && read(j, "bans", &r.stats.bans) &&
+              read(j, "reconciliations", &r.stats.reconciliations);
+    if (auto it = j.find("peers"); it != j.end() && it->is_array())
+      for (const auto& e : *it) {
+        PeerInfo i;
+        ok = ok && read(e, "address", &i.address) && read(e, "nodeId", &i.node_id) &&
+             read(e, "outbound", &i.outbound) && read(e, "state", &i.state) && read(e, "agent", &i.agent) &&
+             read(e, "gossipPort", &i.gossip_port) && read(e, "btPort", &i.bt_port) &&
+             read(e, "bytesIn", &i.bytes_in) && read(e, "bytesOut", &i.bytes_out) &&
+             read(e, "recordsIn", &i.records_in) && read(e, "recordsOut", &i.records_out) &&
+             read(e, "connectedSeconds", &i.connected_seconds) && read(e, "version", &i.version) &&
+             read(e, "features", &i.features);
+        r.peers.push_back(std::move(i));
+      }
+    return ok;
+  });
 }
 
 p::Result<AnnounceReply> parse_announce_reply(const json& j) {
-  if (auto st = reply_error(j); !st) return st.error();
-  AnnounceReply r;
-  if (!read(j, "added", &r.seeding)) return p::make_error(p::ErrorCode::malformed, "announce reply: added");
-  return r;
+  return parse_reply<AnnounceReply>(j, "announce", [&](AnnounceReply& r) { return read(j, "added", &r.seeding); });
 }
 
 p::Status parse_ok_reply(const json& j) { return reply_error(j); }

@@ -326,7 +326,7 @@ AnnounceReply NodeRuntime::announce(const AnnounceRequest& request) {
   auto& impl = *impl_;
   AnnounceReply r;
   if (request.ids.empty()) {
-    r.seeding = impl.torrents->seed_all();
+    if (impl.role == RuntimeRole::daemon) r.seeding = impl.torrents->seed_all();
   } else {
     for (const auto& id : request.ids) {
       auto rec = impl.node.index->get(id);
@@ -344,8 +344,9 @@ AnnounceReply NodeRuntime::announce(const AnnounceRequest& request) {
       }
     }
   }
+  // (The tick still compares the record count: records other processes
+  // stored without announcing them are picked up there.)
   if (impl.gossip) impl.gossip->scan_local();
-  impl.known_records = impl.node.index->stats().records;
   return r;
 }
 

@@ -1,5 +1,7 @@
 #include "seedbank/protocol/log.h"
 
+#include "seedbank/protocol/text.h"
+
 #include <cstdio>
 #include <iostream>
 #include <mutex>
@@ -15,18 +17,54 @@ std::optional<LogLevel> parse_log_level(std::string_view text) {
   return std::nullopt;
 }
 
+namespace {
+
+// Code points a terminal acts on or that reorder what it shows: C1
+// controls (CSI is U+009B) and the bidirectional marks and overrides.
+bool hidden_control(char32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
+char32_t decode(std::string_view s, std::size_t at, std::size_t n) {
+  auto b = [&](std::size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[at + k])); };
+  if (n == 2) return (b(0) & 0x1f) << 6 | (b(1) & 0x3f);
+  if (n == 3) return (b(0) & 0x0f) << 12 | (b(1) & 0x3f) << 6 | (b(2) & 0x3f);
+  return (b(0) & 0x07) << 18 | (b(1) & 0x3f) << 12 | (b(2) & 0x3f) << 6 | (b(3) & 0x3f);
+}
+
+}  // namespace
+
 std::string printable_for_terminal(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
-    auto b = static_cast<unsigned char>(c);
-    if (b < 0x20 || b == 0x7f) {
-      char buf[8];
+  char buf[16];
+  for (std::size_t i = 0; i < text.size();) {
+    auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x80) {
+      if (b < 0x20 || b == 0x7f) {
+        std::snprintf(buf, sizeof buf, "\\x%02x", b);
+        out += buf;
+      } else {
+        out.push_back(text[i]);
+      }
+      ++i;
+      continue;
+    }
+    std::size_t n = utf8_sequence_length(text, i);
+    if (n == 0) {  // not UTF-8: shown, not passed to the terminal
       std::snprintf(buf, sizeof buf, "\\x%02x", b);
       out += buf;
-    } else {
-      out.push_back(c);
+      ++i;
+      continue;
     }
+    if (char32_t cp = decode(text, i, n); hidden_control(cp)) {
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
+      out += buf;
+    } else {
+      out.append(text.substr(i, n));
+    }
+    i += n;
   }
   return out;
 }

@@ -172,10 +172,16 @@ Status check_release(sc::Release::Reader r) {
   return {};
 }
 
-Status check_body(sc::RecordBody::Reader body) {
+// The envelope: what every node checks whatever the record's kind.
+Status check_envelope(sc::RecordBody::Reader body) {
   SB_TRY(check_data(body.getAuthor(), {32}, "author"));
   SB_TRY(check_text(body.getNetwork(), kMaxNetwork, "network", true));
   if (body.getCreatedAt() == 0) return invalid("createdAt", "must be set (milliseconds since 1970)");
+  return {};
+}
+
+// The rules of the record's kind, as this node knows them.
+Status check_payload(sc::RecordBody::Reader body) {
   auto p = body.getPayload();
   switch (p.which()) {
     case Payload::RELEASE:
@@ -259,6 +265,11 @@ Status check_body(sc::RecordBody::Reader body) {
   // canonical form and traversal limits in verify_record) is all this
   // version can check. It is kept and relayed, never read.
   return {};
+}
+
+Status check_body(sc::RecordBody::Reader body) {
+  SB_TRY(check_envelope(body));
+  return check_payload(body);
 }
 
 // domain ++ rest (built with memcpy: GCC 12 misreports range inserts here).
@@ -433,7 +444,17 @@ Result<Record> verify_record(ByteView bytes, std::string_view network, const Rec
                         "record is not in canonical Cap'n Proto form; it was re-encoded or "
                         "tampered with");
     auto body = root.getBody();
-    if (auto st = check_body(body); !st) return st.error();
+    if (auto st = check_envelope(body); !st) return st.error();
+    // A payload that breaks its kind's rules is judged after the signature:
+    // signed, it may come from an honest relay that does not know the kind
+    // (forward compatibility), so it is refused, never taken as malformed.
+    Status payload = [&]() -> Status {
+      try {
+        return check_payload(body);
+      } catch (const kj::Exception& e) {
+        return make_error(ErrorCode::malformed, std::string("payload is invalid: ") + e.getDescription().cStr());
+      }
+    }();
     if (std::string_view(body.getNetwork().cStr(), body.getNetwork().size()) != network)
       return make_error(ErrorCode::conflict, "record belongs to network '" + std::string(body.getNetwork().cStr()) +
                                                  "', this node is on '" + std::string(network) + "'");
@@ -448,6 +469,10 @@ Result<Record> verify_record(ByteView bytes, std::string_view network, const Rec
     if (!verify_signature(author, signing_message(body), ByteView(sig.begin(), sig.size())))
       return make_error(ErrorCode::bad_signature,
                         "signature does not verify: the record was altered or not signed by its author key");
+    if (!payload)
+      return make_error(ErrorCode::refused, payload.error().message +
+                                                " (its author signed it; this node does not take a record that breaks "
+                                                "the rules of its kind)");
     impl->payload_tag = static_cast<std::uint16_t>(body.getPayload().which());
     impl->kind = kind_of(body.getPayload().which());
   } catch (const kj::Exception& e) {

@@ -30,6 +30,23 @@ void with_node(Context& ctx, const std::function<int(NodeContext&)>& body) {
   ctx.exit_code = node ? body(**node) : report(node.error());
 }
 
+void CommandNetwork::add_to(CLI::App* command) {
+  command->add_option("--bootstrap", bootstrap,
+                      "Without a running node: gossip peer HOST:PORT or list file to find peers and seeders through "
+                      "(repeatable; default: <data dir>/bootstrap.txt and the peers in peers.json)");
+  command->add_option("--bt-listen", bt_listen,
+                      "Without a running node: BitTorrent listen address (default 0.0.0.0:0)");
+  command->add_flag("--no-dht", no_dht, "Without a running node: do not use the Mainline DHT");
+}
+
+CommandNetworkOptions CommandNetwork::options() const {
+  CommandNetworkOptions out;
+  out.bootstrap = bootstrap;
+  out.bt_listen = bt_listen;
+  out.dht = !no_dht;
+  return out;
+}
+
 int report(const protocol::Error& error) {
   std::cerr << "seedbank: " << error.message << "\n";
   switch (error.code) {

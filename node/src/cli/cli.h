@@ -45,6 +45,16 @@ void add_node_command(CLI::App& app, Context& ctx);
 void add_publish_commands(CLI::App& app, Context& ctx);
 void add_fetch_commands(CLI::App& app, Context& ctx);
 
+// The network options of a command that works without a running node
+// (fetch, resolve): --bootstrap, --bt-listen, --no-dht.
+struct CommandNetwork {
+  std::vector<std::string> bootstrap;
+  std::string bt_listen = "0.0.0.0:0";
+  bool no_dht = false;
+  void add_to(CLI::App* command);
+  CommandNetworkOptions options() const;
+};
+
 // Follows the fetch of `release` through `client` until its wanted files
 // are stored (0), an error, the timeout, or 30 s without a peer (its exit
 // code). A progress bar shows on a TTY unless `quiet`. The last status is

@@ -22,9 +22,10 @@ namespace {
 namespace p = seedbank::protocol;
 
 struct FetchArgs {
-  std::string what, out, bt_listen = "0.0.0.0:0";
-  std::vector<std::string> peers, bootstrap;
-  bool images_only = false, json = false, no_dht = false;
+  std::string what, out;
+  std::vector<std::string> peers;
+  CommandNetwork net;
+  bool images_only = false, json = false;
   int timeout = 600;
   std::uint64_t download_limit = 0;
   std::uint64_t store_quota = 0;
@@ -63,12 +64,9 @@ int run_fetch(const FetchArgs& a, const Context& ctx) {
 
   // Through the running node when there is one; otherwise this command's
   // own runtime (BitTorrent and gossip, dialling the known peers).
-  CommandNetworkOptions net;
-  net.bt_listen = a.bt_listen;
-  net.dht = !a.no_dht;
+  auto net = a.net.options();
   net.download_limit = a.download_limit;
   net.store_quota = a.store_quota;
-  net.bootstrap = a.bootstrap;
   auto client = connect_or_start(**node, net);
   if (!client) return report(client.error());
   FetchRequest request;
@@ -190,18 +188,14 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
       "RELEASE is a release id or any hash of one of its files (SHA256, AutoV2, ...).\n"
       "Goes through the running node when there is one; otherwise starts BitTorrent\n"
       "and gossip (dialling the known peers to find seeders) for the duration of the\n"
-      "command, without listening for gossip or serving anything else. Every file's SHA-256 is checked against the\n"
-      "signed release before it enters the store. Exit codes: 0 done, 3 not found,\n"
-      "4 ambiguous, 5 verification failed, 6 no peers.");
+      "command, without listening for gossip or serving anything else. Every file's\n"
+      "SHA-256 is checked against the signed release before it enters the store.\n"
+      "Exit codes: 0 done, 3 not found, 4 ambiguous, 5 verification failed, 6 no peers.");
   fetch->add_option("release", a->what, "Release id or file hash")->required();
   fetch->add_flag("--images-only", a->images_only, "Only the sample images");
   fetch->add_option("--peer", a->peers, "HOST:PORT of a node that seeds it (repeatable)");
   fetch->add_option("--out", a->out, "Also place the files in this folder");
-  fetch->add_option("--bootstrap", a->bootstrap,
-                    "Without a running node: gossip peer HOST:PORT or list file to find seeders through "
-                    "(default: <data dir>/bootstrap.txt and the peers in peers.json)");
-  fetch->add_option("--bt-listen", a->bt_listen, "Listen address without a running node (default 0.0.0.0:0)");
-  fetch->add_flag("--no-dht", a->no_dht, "Without a running node: do not use the DHT");
+  a->net.add_to(fetch);
   fetch->add_option("--timeout", a->timeout, "Give up after this many seconds (default 600)");
   fetch->add_option("--download-limit", a->download_limit, "Without a running node: bytes/s (0: none)");
   fetch->add_option("--store-quota", a->store_quota, "Without a running node: refuse if the store would exceed this");

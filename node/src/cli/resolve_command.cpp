@@ -32,9 +32,10 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 struct ResolveArgs {
-  std::string hash, out, layout, models_dir, from_dir, bt_listen = "0.0.0.0:0";
-  std::vector<std::string> peers, bootstrap;
-  bool json = false, first = false, no_dht = false, fetch_previews = false;
+  std::string hash, out, layout, models_dir, from_dir;
+  std::vector<std::string> peers;
+  CommandNetwork net;
+  bool json = false, first = false, fetch_previews = false;
   int pick = 0, timeout = 600;
 };
 
@@ -206,11 +207,7 @@ class Network {
  private:
   p::Result<NodeClient*> client() {
     if (!client_) {
-      CommandNetworkOptions net;
-      net.bt_listen = a_.bt_listen;
-      net.dht = !a_.no_dht;
-      net.bootstrap = a_.bootstrap;
-      auto c = connect_or_start(node_, net);
+      auto c = connect_or_start(node_, a_.net.options());
       if (!c) {
         std::cerr << "seedbank: " << c.error().message << "\n";
         return c.error();
@@ -512,9 +509,7 @@ void add_resolve_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--pick", a->pick, "When a short hash matches several files, take the N-th (1-based)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--peer", a->peers, "BitTorrent HOST:PORT of a node that seeds it (repeatable)");
-  cmd->add_option("--bootstrap", a->bootstrap, "Gossip peer HOST:PORT or list file, without a running node");
-  cmd->add_option("--bt-listen", a->bt_listen, "Without a running node: BitTorrent listen address");
-  cmd->add_flag("--no-dht", a->no_dht, "Without a running node: no Mainline DHT");
+  a->net.add_to(cmd);
   cmd->add_option("--timeout", a->timeout, "Give up after this many seconds (default 600)");
   cmd->add_option("--from-dir", a->from_dir, "Hash every model file in a folder and report which are known");
   cmd->add_flag("--fetch-missing-previews", a->fetch_previews, "With --from-dir: fetch sample images for previews");

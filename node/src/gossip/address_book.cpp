@@ -100,6 +100,14 @@ bool AddressBook::banned(const std::string& key, Clock::time_point now) {
 void AddressBook::ban(const std::optional<p::PublicKey>& id, const boost::asio::ip::address& ip,
                       const std::string& remote, const std::string& reason, Clock::time_point now) {
   auto until = now + ban_time_;
+  // Bounded: a stranger who gets banned from ever new addresses costs at
+  // most kMaxBans entries; the one closest to expiring makes room.
+  if (bans_.size() + 2 > kMaxBans) {
+    expire(now);
+    while (bans_.size() + 2 > kMaxBans)
+      bans_.erase(std::min_element(bans_.begin(), bans_.end(),
+                                   [](const auto& a, const auto& b) { return a.second < b.second; }));
+  }
   if (id) bans_["id:" + p::to_hex(id->bytes)] = until;
   // Loopback peers share one address (tests, devnets): ban only the key.
   if (!is_loopback(ip)) bans_["ip:" + ip.to_string()] = until;

@@ -6,22 +6,13 @@
 #include "files.h"
 #include "gossip/limits.h"
 #include "seedbank/protocol/content_hash.h"
+#include "seedbank/protocol/util.h"
 
 namespace seedbank::node::gossip {
 
 namespace p = seedbank::protocol;
 using p::ErrorCode;
 using p::make_error;
-
-namespace {
-
-p::Sha256Digest digest_of(capnp::Data::Reader d) {
-  p::Sha256Digest id{};
-  std::memcpy(id.data(), d.begin(), 32);
-  return id;
-}
-
-}  // namespace
 
 // Why this node will not fetch or serve image `sha` of `owner`, or nullopt.
 std::optional<std::string> Blobs::refused(const p::Sha256Digest& sha, const p::Record& owner) const {
@@ -190,7 +181,7 @@ void Blobs::closed(SessionId id, Clock::time_point now) {
 
 void Blobs::on_blob(SessionId id, schema::Blob::Reader b, Clock::time_point now) {
   if (b.getSha256().size() != 32 || b.getData().size() > kBlobChunk) return sessions_.close(id, "malformed blob", true);
-  auto sha = digest_of(b.getSha256());
+  auto sha = p::util::digest_of(b.getSha256());
   auto it = fetches_.find(sha);
   if (it == fetches_.end() || it->second.asking != id) return;  // late, or never asked: ignored
   auto& f = it->second;
@@ -269,8 +260,8 @@ void Blobs::finish(const p::Sha256Digest& sha, p::Status status, Clock::time_poi
 // "unknown" otherwise (so an image nobody has is given up on quickly).
 void Blobs::on_want_blob(SessionId id, schema::WantBlob::Reader w, Clock::time_point now) {
   if (w.getSha256().size() != 32 || w.getRecord().size() != 32) return sessions_.close(id, "malformed wantBlob", true);
-  auto sha = digest_of(w.getSha256());
-  auto record = digest_of(w.getRecord());
+  auto sha = p::util::digest_of(w.getSha256());
+  auto record = p::util::digest_of(w.getRecord());
   auto offset = w.getOffset();
   capnp::MallocMessageBuilder m;
   auto reply = m.initRoot<schema::GossipMessage>().initBlob();
@@ -322,11 +313,11 @@ void Blobs::fetch_image_of(const p::Record& rec, Clock::time_point now) {
   if (rec.kind() == p::RecordKind::image_post) {
     auto img = rec.body().getPayload().getImagePost().getImage();
     if (img.getSha256().size() != 32 || img.getSize() > kMaxBlobBytes) return;
-    sha = digest_of(img.getSha256());
+    sha = p::util::digest_of(img.getSha256());
   } else if (rec.kind() == p::RecordKind::profile) {
     auto avatar = rec.body().getPayload().getProfile().getAvatar();
     if (avatar.size() != 32) return;
-    sha = digest_of(avatar);
+    sha = p::util::digest_of(avatar);
   } else {
     return;
   }

@@ -6,6 +6,7 @@
 #include "gossip/endpoint.h"
 #include "gossip/limits.h"
 #include "seedbank/protocol/gossip_session.h"
+#include "seedbank/protocol/util.h"
 
 namespace seedbank::node::gossip {
 
@@ -15,17 +16,11 @@ using p::ErrorCode;
 
 namespace {
 
-p::RecordId id_of(capnp::Data::Reader d) {
-  p::RecordId id{};
-  std::memcpy(id.data(), d.begin(), 32);
-  return id;
-}
-
 bool ids_of(capnp::List<capnp::Data>::Reader list, std::vector<p::RecordId>* out) {
   if (list.size() > kMaxIds) return false;
   for (auto d : list) {
     if (d.size() != 32) return false;
-    out->push_back(id_of(d));
+    out->push_back(p::util::digest_of(d));
   }
   return true;
 }

@@ -131,6 +131,12 @@ struct Net {
     nodes.push_back(std::make_unique<Node>(*this, static_cast<int>(nodes.size() + 1)));
     return *nodes.back();
   }
+  // Starts both engines, then `dialler` dials `listener`.
+  std::pair<g::SessionId, g::SessionId> start_and_connect(Node& dialler, Node& listener) {
+    listener.start();
+    dialler.start();
+    return connect(dialler, listener);
+  }
   // `a` dials `b`; both engines are told, then everything is delivered.
   std::pair<g::SessionId, g::SessionId> connect(Node& a, Node& b) {
     auto ia = next_id++, ib = next_id++;
@@ -341,9 +347,7 @@ BOOST_AUTO_TEST_CASE(a_malformed_message_bans_the_peer) {
   Net net;
   auto& good = net.node();
   auto& bad = net.node();
-  good.start();
-  bad.start();
-  auto [to_good, to_bad] = net.connect(bad, good);
+  auto to_good = net.start_and_connect(bad, good).first;
   inject(bad, to_good, [](seedbank::schema::GossipMessage::Builder root) {
     p::Bytes short_id(31, 7);
     root.initHave(1).set(0, capnp::Data::Reader(short_id.data(), short_id.size()));
@@ -354,16 +358,13 @@ BOOST_AUTO_TEST_CASE(a_malformed_message_bans_the_peer) {
   BOOST_TEST(good.closed[0].ban);
   BOOST_TEST(good.links.empty());
   BOOST_TEST(bad.links.empty());  // its end closed too
-  (void)to_bad;
 }
 
 BOOST_AUTO_TEST_CASE(a_record_with_a_bad_signature_bans_the_peer) {
   Net net;
   auto& good = net.node();
   auto& bad = net.node();
-  good.start();
-  bad.start();
-  auto [to_good, to_bad] = net.connect(bad, good);
+  auto to_good = net.start_and_connect(bad, good).first;
   auto forged = release(p::SecretKey::generate(), 5);
   forged[forged.size() - 1] ^= 1;  // the signature is the last field
   send_records(bad, to_good, {forged});
@@ -372,16 +373,13 @@ BOOST_AUTO_TEST_CASE(a_record_with_a_bad_signature_bans_the_peer) {
   BOOST_TEST(good.closed[0].ban);
   BOOST_TEST(good.closed[0].reason.find("sent an invalid record") == 0u);
   BOOST_TEST(!good.index->contains(p::record_id_of(forged)));
-  (void)to_bad;
 }
 
 BOOST_AUTO_TEST_CASE(refused_future_and_unknown_kind_records_cost_no_ban) {
   Net net;
   auto& receiver = net.node();
   auto& sender = net.node();
-  receiver.start();
-  sender.start();
-  auto [to_receiver, to_sender] = net.connect(sender, receiver);
+  auto [to_receiver, to_sender] = net.start_and_connect(sender, receiver);
   // A fresh key without the work stamp this node asks of new keys: refused.
   auto fresh = p::SecretKey::generate();
   auto t = seedbank::testing::unstamped_time(fresh, seedbank::testing::now_ms(), seedbank::testing::kTestWorkBits);

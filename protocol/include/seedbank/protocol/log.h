@@ -47,7 +47,8 @@ class Log {
   std::string component_ = "node";
 };
 
-// `text` with control characters (and DEL) shown as \xNN, for terminals.
+// `text` as a terminal may show it: control characters, DEL and bytes that
+// are not UTF-8 as \xNN; C1 controls and bidirectional overrides as \uNNNN.
 std::string printable_for_terminal(std::string_view text);
 
 }  // namespace seedbank::protocol
