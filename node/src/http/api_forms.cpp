@@ -1,0 +1,277 @@
+#include "http/api_impl.h"
+
+#include "node_services.h"
+
+#include "files.h"
+#include "seedbank/protocol/image_meta.h"
+#include "seedbank/protocol/util.h"
+
+namespace seedbank::node {
+
+// ---- acts in the name of this node's user ----
+//
+// The gallery's forms: the node signs with its identity key
+// (<data dir>/identity.key), as the matching `seedbank` command does. Only
+// for the node's own pages and local tools: requests another site's page
+// makes are refused (Sec-Fetch-Site, Origin).
+
+std::optional<HttpResponse> Api::Impl::foreign(const HttpRequest& request, const std::string& what) {
+  // Only from this machine, by a name of this machine (not a DNS name
+  // rebound to it), whatever address the node listens on.
+  if (!is_loopback_ip(request.remote))
+    return error_response(403, "only the node's own machine can " + what +
+                                   "; open the gallery there (http://127.0.0.1:PORT/) or use the seedbank command");
+  if (!names_this_machine(request.host))
+    return error_response(403, "to " + what +
+                                   ", name this machine in the address (127.0.0.1, localhost or [::1]), "
+                                   "not '" +
+                                   request.host.substr(0, 100) + "'");
+  if (request.sec_fetch_site == "cross-site" || request.sec_fetch_site == "same-site")
+    return error_response(403, "another web site cannot " + what);
+  if (!request.origin.empty() && request.origin != "http://" + request.host)
+    return error_response(403, "origin " + request.origin.substr(0, 100) + " cannot " + what);
+  return std::nullopt;
+}
+
+// The body of a request from the node's own user (see foreign(), with
+// `what` it is for) as a JSON object, or the 403 or 400 to answer.
+std::variant<json, HttpResponse> Api::Impl::own_json_body(const HttpRequest& request, const std::string& what,
+                                                          const char* shape) {
+  if (auto r = foreign(request, what)) return *r;
+  auto body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) return error_response(400, std::string("the body must be ") + shape);
+  return body;
+}
+
+std::variant<p::SecretKey, HttpResponse> Api::Impl::identity() {
+  auto key = p::load_secret_key(data_dir / "identity.key");
+  if (!key)
+    return error_response(409, "this node has no identity key to sign with; run `seedbank keygen` on its data dir");
+  return std::move(key).value();
+}
+
+// Signs and stores a record, has gossip announce it now, and answers
+// `fields` plus its recordId.
+HttpResponse Api::Impl::sign(const p::SecretKey& key, const p::CommunityDraft& draft, json fields) {
+  auto out = sign_and_ingest(index, key, draft);
+  if (!out) return error_response(400, out.error().message);
+  if (node) node->announce({out->id});  // now, not at the next scan
+  fields["recordId"] = p::to_hex(out->id);
+  fields["author"] = key.public_key().to_text();
+  return json_response(200, fields);
+}
+
+// A listed release from a body's "modelVersionId", or the answer to give.
+std::variant<p::Record, HttpResponse> Api::Impl::body_release(const json& body) {
+  if (!body.contains("modelVersionId") || !body["modelVersionId"].is_number_unsigned())
+    return error_response(400, "modelVersionId: give a model version id (a number)");
+  auto rec = listed_release(body["modelVersionId"].get<std::uint64_t>());
+  if (!rec) return error_response(404, "No model version with id " + body["modelVersionId"].dump());
+  return std::move(*rec);
+}
+
+// A SHA-256 in a body field, of an image in this node's store.
+std::variant<p::Sha256Digest, HttpResponse> Api::Impl::body_image(const json& body, const char* field) {
+  auto v = body.contains(field) && body[field].is_string() ? p::from_hex_fixed<32>(body[field].get<std::string>())
+                                                           : std::nullopt;
+  if (!v) return error_response(400, std::string(field) + ": give the sha256 that POST /api/seedbank/images returned");
+  if (!store.contains(*v))
+    return error_response(404, std::string(field) + ": this node has no image " + p::to_hex(*v) +
+                                   "; upload it with POST /api/seedbank/images first");
+  return *v;
+}
+
+// A text field cut to at most `max` bytes, never inside a character.
+std::string Api::Impl::text_field(const json& body, const char* field, std::size_t max) {
+  if (!body.contains(field) || !body[field].is_string()) return "";
+  std::string text = body[field].get<std::string>();
+  if (text.size() <= max) return text;
+  std::size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;  // text[n] starts what is cut
+  text.resize(n);
+  return text;
+}
+
+// POST /api/seedbank/ratings {modelVersionId, stars, review}
+HttpResponse Api::Impl::rate(const HttpRequest& request) {
+  auto body = own_json_body(request, "rate with this node's key",
+                            "{\"modelVersionId\": N, \"stars\": 1-5, \"review\": \"...\"}");
+  if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
+  auto& b = std::get<json>(body);
+  if (!b.contains("stars") || !b["stars"].is_number_unsigned() || b["stars"].get<std::uint64_t>() < 1 ||
+      b["stars"].get<std::uint64_t>() > 5)
+    return error_response(400, "stars must be 1 to 5");
+  auto stars = b["stars"].get<std::uint64_t>();
+  auto rec = body_release(b);
+  if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
+  auto key = identity();
+  if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
+  p::RatingDraft draft{std::get<p::Record>(rec).id(), static_cast<unsigned>(stars), text_field(b, "review")};
+  return sign(std::get<p::SecretKey>(key), draft, {{"stars", stars}});
+}
+
+// POST /api/seedbank/images: the body is an image (PNG, JPEG, WebP) to
+// share; it is stored, not yet published. Answers its sha256, size and
+// generation parameters.
+HttpResponse Api::Impl::upload_image(const HttpRequest& request) {
+  if (auto r = foreign(request, "store images on this node")) return *r;
+  if (request.body.empty()) return error_response(400, "the body must be the image file (PNG, JPEG or WebP)");
+  auto tmp = temp_path_beside(store.root() / "tmp" / "upload");
+  if (auto st = write_file_atomically(tmp, request.body); !st) return error_response(500, st.error().message);
+  auto img = store_image(store, tmp);
+  std::error_code ec;
+  std::filesystem::remove(tmp, ec);
+  if (!img) {
+    // The message names the temporary file; the user knows it as the upload.
+    std::string message = img.error().message;
+    for (auto at = message.find(tmp.string()); at != std::string::npos; at = message.find(tmp.string()))
+      message.replace(at, tmp.string().size(), "the uploaded file");
+    return error_response(img.error().code == p::ErrorCode::io ? 500 : 400, message);
+  }
+  std::string m;
+  if (img->generation) {
+    JsonOut meta;
+    write_generation_meta(meta, *img->generation);
+    m = meta.take();
+  }
+  return json_response(200, json{{"sha256", p::to_hex(img->sha256)},
+                                 {"size", img->size},
+                                 {"width", img->width},
+                                 {"height", img->height},
+                                 {"mimeType", img->mime_type},
+                                 {"meta", m.empty() ? json(nullptr) : json::parse(m)}});
+}
+
+// POST /api/seedbank/posts {modelVersionId, image, caption, nsfw}
+HttpResponse Api::Impl::post_image(const HttpRequest& request) {
+  auto body = own_json_body(request, "post images with this node's key",
+                            "{\"modelVersionId\": N, \"image\": \"<sha256>\", \"caption\": \"...\"}");
+  if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
+  auto& b = std::get<json>(body);
+  auto rec = body_release(b);
+  if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
+  auto sha = body_image(b, "image");
+  if (auto* r = std::get_if<HttpResponse>(&sha)) return *r;
+  auto key = identity();
+  if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
+  auto img = read_image(store.path_of(std::get<p::Sha256Digest>(sha)));
+  if (!img) return error_response(400, "the image: " + img.error().message);
+  img->name = p::to_hex(img->sha256).substr(0, 16) + (img->mime_type == "image/png"    ? ".png"
+                                                      : img->mime_type == "image/webp" ? ".webp"
+                                                                                       : ".jpg");
+  img->nsfw = b.contains("nsfw") && b["nsfw"].is_boolean() && b["nsfw"].get<bool>();
+  p::ImagePostDraft draft{std::get<p::Record>(rec).id(), std::move(img).value(), text_field(b, "caption")};
+  auto answer = sign(std::get<p::SecretKey>(key), draft, {{"sha256", p::to_hex(draft.image.sha256)}});
+  if (answer.status == 200) {
+    auto j = json::parse(answer.body);
+    j["postId"] = civitai_id(*p::from_hex_fixed<32>(j["recordId"].get<std::string>()));
+    answer = json_response(200, j);
+  }
+  return answer;
+}
+
+// POST /api/seedbank/profile {displayName, bio, links, avatar}
+HttpResponse Api::Impl::set_profile(const HttpRequest& request) {
+  auto body = own_json_body(request, "change this node's profile",
+                            "{\"displayName\": \"...\", \"bio\": \"...\", \"links\": [...], \"avatar\": \"<sha256>\"}");
+  if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
+  auto& b = std::get<json>(body);
+  p::ProfileDraft draft;
+  draft.display_name = text_field(b, "displayName");  // its limit is the record's, with its message
+  if (draft.display_name.empty()) return error_response(400, "displayName: give a name to show");
+  if (b.contains("links")) {
+    if (!b["links"].is_array() || b["links"].size() > 20)
+      return error_response(400, "links: give a list of at most 20 URLs");
+    for (const auto& l : b["links"])
+      if (l.is_string() && !l.get<std::string>().empty()) draft.links.push_back(l.get<std::string>().substr(0, 2000));
+  }
+  if (b.contains("avatar") && !b["avatar"].is_null()) {
+    auto sha = body_image(b, "avatar");
+    if (auto* r = std::get_if<HttpResponse>(&sha)) return *r;
+    draft.avatar = std::get<p::Sha256Digest>(sha);
+  }
+  auto key = identity();
+  if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
+  draft.bio = text_field(b, "bio");
+  return sign(std::get<p::SecretKey>(key), draft, {{"displayName", draft.display_name}});
+}
+
+// POST /api/seedbank/retractions {modelVersionId, reason}: the node's
+// identity must be the release's author.
+HttpResponse Api::Impl::retract(const HttpRequest& request) {
+  auto body =
+      own_json_body(request, "retract releases with this node's key", "{\"modelVersionId\": N, \"reason\": \"...\"}");
+  if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
+  auto& b = std::get<json>(body);
+  auto rec = body_release(b);
+  if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
+  auto key = identity();
+  if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
+  const auto& release = std::get<p::Record>(rec);
+  const auto& k = std::get<p::SecretKey>(key);
+  if (release.author() != k.public_key())
+    return error_response(403, "this version was signed by " + release.author().to_text() +
+                                   "; only its author can retract it, and this node's key is " +
+                                   k.public_key().to_text());
+  return sign(k, p::RetractionDraft{release.id(), text_field(b, "reason")}, {{"releaseId", p::to_hex(release.id())}});
+}
+
+// ---- favourites and follows (this node's own, never gossiped) ----
+
+json Api::Impl::favorites_json(const LocalLists& lists) {
+  json out = json::array();
+  for (const auto& hex : lists.favorites)
+    if (auto id = p::from_hex_fixed<32>(hex)) out.push_back({{"releaseId", hex}, {"modelVersionId", civitai_id(*id)}});
+  return out;
+}
+
+// GET /api/seedbank/me
+HttpResponse Api::Impl::me(const HttpRequest& request) {
+  if (auto r = foreign(request, "read this node's favourites")) return *r;
+  std::lock_guard lock(local_mutex);
+  auto lists = read_local_lists(local_lists_path(data_dir));
+  if (!lists) return error_response(500, lists.error().message);
+  json identity_key = nullptr, username = nullptr;
+  if (auto key = p::load_secret_key(data_dir / "identity.key")) {
+    identity_key = key->public_key().to_text();
+    username = username_of(index, key->public_key());
+  }
+  return json_response(200, json{{"identity", identity_key},
+                                 {"username", username},
+                                 {"favorites", favorites_json(*lists)},
+                                 {"follows", lists->follows},
+                                 {"limits", {{"imageBytes", p::util::kMaxImageBytes}}}});
+}
+
+// POST /api/seedbank/favorites {modelVersionId, favorite} and
+// /api/seedbank/follows {creator, follow}
+HttpResponse Api::Impl::set_local(const HttpRequest& request, bool follows) {
+  auto body = own_json_body(request, "change this node's favourites",
+                            follows ? "{\"creator\": \"sbpk1...\", \"follow\": true|false}"
+                                    : "{\"modelVersionId\": N, \"favorite\": true|false}");
+  if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
+  auto& b = std::get<json>(body);
+  const char* flag = follows ? "follow" : "favorite";
+  if (!b.contains(flag) || !b[flag].is_boolean())
+    return error_response(400, std::string(flag) + ": give true or false");
+  std::string value;
+  if (follows) {
+    auto key = p::PublicKey::from_text(text_field(b, "creator", 200));
+    if (!key) return error_response(400, "creator: give a creator key (sbpk1...)");
+    value = key->to_text();
+  } else {
+    auto rec = body_release(b);
+    if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
+    value = p::to_hex(std::get<p::Record>(rec).id());
+  }
+  std::lock_guard lock(local_mutex);
+  auto path = local_lists_path(data_dir);
+  auto lists = read_local_lists(path);
+  if (!lists) return error_response(500, lists.error().message);
+  if (set_listed(follows ? lists->follows : lists->favorites, value, b[flag].get<bool>()))
+    if (auto st = write_local_lists(path, *lists); !st) return error_response(500, st.error().message);
+  if (follows) return json_response(200, json{{"follows", lists->follows}});
+  return json_response(200, json{{"favorites", favorites_json(*lists)}});
+}
+
+}  // namespace seedbank::node

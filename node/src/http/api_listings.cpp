@@ -1,0 +1,258 @@
+#include "http/api_impl.h"
+
+#include "node_services.h"
+
+#include <algorithm>
+#include <set>
+
+#include "seedbank/protocol/image_meta.h"
+#include "seedbank/protocol/util.h"
+
+namespace seedbank::node {
+
+// ---- images, tags, creators, reviews ----
+
+HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget& t) {
+  auto limit = p::integer_param(t, "limit", 0, 200);
+  if (!limit) return error_response(400, limit.error().message);
+  const std::size_t want = *limit && **limit ? **limit : kDefaultLimit;
+  auto nsfw = p::bool_param(t, "nsfw");
+  if (!nsfw) return error_response(400, nsfw.error().message);
+  const bool hide_nsfw = *nsfw && !**nsfw;
+  // Cursor: "<release page cursor>.<images to skip in that page>" (the
+  // cursor part is empty for the first page, and for one version or model).
+  std::uint64_t skip = 0;
+  std::string release_cursor;
+  if (auto c = t.get("cursor"); c && !c->empty()) {
+    auto dot = c->rfind('.');
+    auto n = dot == std::string::npos ? std::nullopt : parse_number(std::string_view(*c).substr(dot + 1));
+    if (!n) return error_response(400, "cursor '" + c->substr(0, 100) + "' is not one this node returned");
+    skip = *n;
+    release_cursor = c->substr(0, dot);
+  }
+  // The releases whose images are listed.
+  std::vector<p::Record> releases;
+  bool whole_list = false;  // releases come from a listing, page by page
+  indexer::ReleaseQuery q;
+  q.limit = 20;
+  if (auto v = t.get("modelVersionId")) {
+    auto n = parse_number(*v);
+    if (!n) return error_response(400, "modelVersionId '" + v->substr(0, 100) + "' is not a number");
+    if (auto rec = listed_release(*n)) releases.push_back(std::move(*rec));
+  } else if (auto v = t.get("modelId")) {
+    auto n = parse_number(*v);
+    if (!n) return error_response(400, "modelId '" + v->substr(0, 100) + "' is not a number");
+    auto key = index.model_by_number(*n);
+    if (auto m = key ? index.model(*key) : std::nullopt)
+      for (const auto& id : m->versions)
+        if (auto rec = index.get(id); rec && !config.refuses(*rec, index)) releases.push_back(std::move(*rec));
+  } else {
+    if (auto v = t.get("username"); v && !v->empty()) {
+      if (auto key = p::PublicKey::from_text(*v))
+        q.creator = *key;
+      else if (q.any_creator = index.keys_named(*v); q.any_creator.empty())
+        return json_response(200, json{{"items", json::array()}, {"metadata", json::object()}});
+    }
+    q.deny_curators = config.deny_curators;
+    q.hide_nsfw = !config.nsfw || hide_nsfw;
+    q.any_type = config.types;
+    whole_list = true;
+  }
+  auto links = links_for(request);
+  json items = json::array();
+  std::uint64_t position = 0;
+  // One image: of a release (`by` is the release) or of a user's post
+  // about it (`by` is the post).
+  auto emit_image = [&](const p::Record& by, sc::SampleImage::Reader img, const p::Record& release,
+                        std::optional<std::uint64_t> post_id) {
+    if (items.size() >= want) return;
+    if (position++ < skip) return;
+    if (img.getNsfw() && (hide_nsfw || !config.nsfw)) return;
+    auto r = release.body().getPayload().getRelease();
+    std::string sha = p::to_hex(p::ByteView(img.getSha256().begin(), img.getSha256().size()));
+    auto meta = nlohmann::ordered_json::parse([&] {
+      JsonOut m;
+      write_generation_meta(m, p::read_generation(img.getGeneration()));
+      return m.take();
+    }());
+    items.push_back(
+        {{"id", civitai_id(digest_of(img.getSha256()))},
+         {"url", links.base_url + "/api/images/" + sha},
+         {"hash", sha},
+         {"width", img.getWidth()},
+         {"height", img.getHeight()},
+         {"nsfw", img.getNsfw()},
+         {"nsfwLevel", img.getNsfw() ? "X" : "None"},
+         {"createdAt", iso8601(by.created_at())},
+         {"postId", post_id ? json(*post_id) : json(nullptr)},
+         {"stats", {{"cryCount", 0}, {"laughCount", 0}, {"likeCount", 0}, {"heartCount", 0}, {"commentCount", 0}}},
+         {"meta", meta.empty() ? json(nullptr) : json(meta)},
+         {"username", username_of(index, by.author())},
+         {"baseModel", r.getBaseModel().cStr()},
+         {"modelVersionId", civitai_id(release.id())},
+         {"seedbank", {{"releaseId", p::to_hex(release.id())}, {"name", img.getName().cStr()}, {"sha256", sha}}}});
+  };
+  auto emit = [&](const p::Record& rec) {
+    for (auto img : rec.body().getPayload().getRelease().getImages()) emit_image(rec, img, rec, std::nullopt);
+  };
+  // Users' posts about a release. Their images travel over gossip: one
+  // not here yet is fetched, and answers 503 until it arrives.
+  auto emit_posts = [&](const p::Record& release) {
+    for (const auto& id : index.posts_of(release.id(), 200)) {
+      auto post = index.get(id);
+      if (!post || post->kind() != p::RecordKind::image_post) continue;
+      auto img = post->body().getPayload().getImagePost().getImage();
+      if (img.getSha256().size() != 32) continue;
+      auto sha = digest_of(img.getSha256());
+      // The node's policy applies to posts as to releases.
+      if (config.refuses_image(*post, sha, index)) continue;
+      if (img.getNsfw() && hide_nsfw) continue;
+      if (!store.contains(sha)) {
+        if (!node || !node->has_gossip()) continue;
+        fetch_post_image(request, *post, sha);
+      }
+      emit_image(*post, img, release, civitai_id(post->id()));
+    }
+  };
+  std::string next_cursor;
+  if (!whole_list) {
+    for (const auto& rec : releases) emit(rec);
+    for (const auto& rec : releases) emit_posts(rec);
+    if (items.size() == want) next_cursor = "." + std::to_string(position);
+  } else {
+    // Newest releases a page at a time; the cursor says where in which
+    // page the next image is, so no page is walked twice.
+    for (int rounds = 0;; ++rounds) {
+      if (rounds == 50) {  // many releases without images: go on next time
+        next_cursor = release_cursor + "." + std::to_string(skip);
+        break;
+      }
+      q.cursor = release_cursor;
+      auto page = index.query_releases(q);
+      if (!page) return error_response(400, "cursor: " + page.error().message);
+      position = 0;
+      for (const auto& rec : page->items) emit(rec);
+      if (items.size() == want) {
+        next_cursor = release_cursor + "." + std::to_string(position);
+        break;
+      }
+      if (page->next_cursor.empty()) break;
+      release_cursor = page->next_cursor;
+      skip = 0;
+    }
+  }
+  json metadata = json::object();
+  if (!next_cursor.empty()) {
+    metadata["nextCursor"] = next_cursor;
+    std::string next = links.base_url + "/api/v1/images?";
+    for (const auto& [k, v] : t.params)
+      if (k != "cursor") next += p::percent_encode(k) + "=" + p::percent_encode(v) + "&";
+    metadata["nextPage"] = next + "cursor=" + p::percent_encode(next_cursor);
+  }
+  return json_response(200, json{{"items", items}, {"metadata", metadata}});
+}
+
+HttpResponse Api::Impl::list_tags(const HttpRequest& request, const HttpTarget& t) {
+  auto limit = p::integer_param(t, "limit", 0, 200);
+  if (!limit) return error_response(400, limit.error().message);
+  const std::size_t want = *limit && **limit ? **limit : 20;
+  auto page_number = p::integer_param(t, "page", 1, 1000000);
+  if (!page_number) return error_response(400, page_number.error().message);
+  std::string prefix = t.get("query").value_or("").substr(0, 200);
+  std::string after = t.get("cursor").value_or("");
+  std::uint64_t page = page_number->value_or(1);
+  if (!after.empty()) page = 1;
+  if ((page - 1) * want > kMaxPageWalk) return error_response(400, "page: too far; use cursor (metadata.nextCursor)");
+  std::vector<indexer::TagCount> tags;
+  for (std::uint64_t i = 0; i < page; ++i) {
+    tags = index.tags(prefix, after, want);
+    if (tags.size() < want) {
+      if (i + 1 < page) tags.clear();
+      break;
+    }
+    if (i + 1 < page) after = tags.back().name;
+  }
+  auto base = base_for(request);
+  json items = json::array();
+  for (const auto& tag : tags)
+    items.push_back({{"name", tag.name},
+                     {"modelCount", tag.models},
+                     {"link", base + "/api/v1/models?tag=" + p::percent_encode(tag.name)}});
+  json metadata = {{"currentPage", page}, {"pageSize", want}};
+  if (tags.size() == want) {
+    metadata["nextCursor"] = tags.back().name;
+    metadata["nextPage"] = base + "/api/v1/tags?limit=" + std::to_string(want) +
+                           (prefix.empty() ? "" : "&query=" + p::percent_encode(prefix)) +
+                           "&cursor=" + p::percent_encode(tags.back().name);
+  }
+  return json_response(200, json{{"items", items}, {"metadata", metadata}});
+}
+
+HttpResponse Api::Impl::list_creators(const HttpRequest& request, const HttpTarget& t) {
+  auto limit = p::integer_param(t, "limit", 0, 200);
+  if (!limit) return error_response(400, limit.error().message);
+  const std::size_t want = *limit && **limit ? **limit : 20;
+  auto links = links_for(request);
+  std::vector<p::PublicKey> keys;
+  std::string next_cursor;
+  if (auto query = t.get("query"); query && !query->empty()) {
+    if (auto key = p::PublicKey::from_text(*query)) keys.push_back(*key);
+    for (const auto& k : index.keys_named(*query, true, want))
+      if (std::find(keys.begin(), keys.end(), k) == keys.end() && keys.size() < want) keys.push_back(k);
+  } else {
+    std::optional<p::PublicKey> after;
+    if (auto c = t.get("cursor"); c && !c->empty()) {
+      after = p::PublicKey::from_text(*c);
+      if (!after) return error_response(400, "cursor '" + c->substr(0, 100) + "' is not one this node returned");
+    }
+    auto page_number = p::integer_param(t, "page", 1, 1000000);
+    if (!page_number) return error_response(400, page_number.error().message);
+    std::uint64_t page = after ? 1 : page_number->value_or(1);
+    if ((page - 1) * want > kMaxPageWalk) return error_response(400, "page: too far; use cursor (metadata.nextCursor)");
+    std::vector<indexer::CreatorCount> found;
+    for (std::uint64_t i = 0; i < page; ++i) {
+      found = index.creators(after, want);
+      if (found.size() < want) {
+        if (i + 1 < page) found.clear();
+        break;
+      }
+      after = found.back().key;
+    }
+    for (const auto& c : found) keys.push_back(c.key);
+    if (found.size() == want) next_cursor = found.back().key.to_text();
+  }
+  JsonOut out;
+  out.begin_object().key("items").begin_array();
+  for (const auto& key : keys) write_creator(out, key, index, links, index.model_count(key));
+  out.end_array();
+  json metadata = {{"pageSize", want}};
+  if (!next_cursor.empty()) {
+    metadata["nextCursor"] = next_cursor;
+    metadata["nextPage"] = links.base_url + "/api/v1/creators?limit=" + std::to_string(want) + "&cursor=" + next_cursor;
+  }
+  out.key("metadata").raw(metadata.dump()).end_object();
+  return text_json(200, out.take());
+}
+
+HttpResponse Api::Impl::reviews(const HttpRequest&, const HttpTarget& t) {
+  auto v = t.get("modelVersionId");
+  auto n = v ? parse_number(*v) : std::nullopt;
+  if (!n) return error_response(400, "modelVersionId: give a model version id");
+  auto rec = listed_release(*n);
+  if (!rec) return error_response(404, "No model version with id " + std::to_string(*n));
+  json items = json::array();
+  for (const auto& id : index.ratings_of(rec->id(), 500)) {
+    auto rating = index.get(id);
+    if (!rating || rating->kind() != p::RecordKind::rating) continue;
+    auto r = rating->body().getPayload().getRating();
+    items.push_back({{"username", username_of(index, rating->author())},
+                     {"creator", rating->author().to_text()},
+                     {"stars", r.getStars()},
+                     {"review", r.getReview().cStr()},
+                     {"createdAt", iso8601(rating->created_at())}});
+  }
+  auto agg = index.rating(rec->id());
+  return json_response(200, json{{"items", items}, {"ratingCount", agg.count}, {"rating", agg.mean()}});
+}
+
+}  // namespace seedbank::node
