@@ -33,14 +33,15 @@ std::optional<HttpResponse> Api::Impl::foreign(const HttpRequest& request, const
   return std::nullopt;
 }
 
-// The body of a request from the node's own user (see foreign(), with
-// `what` it is for) as a JSON object, or the 403 or 400 to answer.
-std::variant<json, HttpResponse> Api::Impl::own_json_body(const HttpRequest& request, const std::string& what,
-                                                          const char* shape) {
-  if (auto r = foreign(request, what)) return *r;
-  auto body = json::parse(request.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) return error_response(400, std::string("the body must be ") + shape);
-  return body;
+// Reads the body of a request from the node's own user (see foreign(),
+// with `what` it is for) as a JSON object into `body`; or the 403 or 400
+// to answer.
+std::optional<HttpResponse> Api::Impl::own_json_body(const HttpRequest& request, const std::string& what,
+                                                     const char* shape, json* body) {
+  if (auto r = foreign(request, what)) return r;
+  *body = json::parse(request.body, nullptr, false);
+  if (body->is_discarded() || !body->is_object()) return error_response(400, std::string("the body must be ") + shape);
+  return std::nullopt;
 }
 
 std::variant<p::SecretKey, HttpResponse> Api::Impl::identity() {
@@ -94,10 +95,10 @@ std::string Api::Impl::text_field(const json& body, const char* field, std::size
 
 // POST /api/seedbank/ratings {modelVersionId, stars, review}
 HttpResponse Api::Impl::rate(const HttpRequest& request) {
-  auto body = own_json_body(request, "rate with this node's key",
-                            "{\"modelVersionId\": N, \"stars\": 1-5, \"review\": \"...\"}");
-  if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
-  auto& b = std::get<json>(body);
+  json b;
+  if (auto r = own_json_body(request, "rate with this node's key",
+                             "{\"modelVersionId\": N, \"stars\": 1-5, \"review\": \"...\"}", &b))
+    return *r;
   if (!b.contains("stars") || !b["stars"].is_number_unsigned() || b["stars"].get<std::uint64_t>() < 1 ||
       b["stars"].get<std::uint64_t>() > 5)
     return error_response(400, "stars must be 1 to 5");
@@ -144,10 +145,10 @@ HttpResponse Api::Impl::upload_image(const HttpRequest& request) {
 
 // POST /api/seedbank/posts {modelVersionId, image, caption, nsfw}
 HttpResponse Api::Impl::post_image(const HttpRequest& request) {
-  auto body = own_json_body(request, "post images with this node's key",
-                            "{\"modelVersionId\": N, \"image\": \"<sha256>\", \"caption\": \"...\"}");
-  if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
-  auto& b = std::get<json>(body);
+  json b;
+  if (auto r = own_json_body(request, "post images with this node's key",
+                             "{\"modelVersionId\": N, \"image\": \"<sha256>\", \"caption\": \"...\"}", &b))
+    return *r;
   auto rec = body_release(b);
   if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
   auto sha = body_image(b, "image");
@@ -172,10 +173,11 @@ HttpResponse Api::Impl::post_image(const HttpRequest& request) {
 
 // POST /api/seedbank/profile {displayName, bio, links, avatar}
 HttpResponse Api::Impl::set_profile(const HttpRequest& request) {
-  auto body = own_json_body(request, "change this node's profile",
-                            "{\"displayName\": \"...\", \"bio\": \"...\", \"links\": [...], \"avatar\": \"<sha256>\"}");
-  if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
-  auto& b = std::get<json>(body);
+  json b;
+  if (auto r =
+          own_json_body(request, "change this node's profile",
+                        "{\"displayName\": \"...\", \"bio\": \"...\", \"links\": [...], \"avatar\": \"<sha256>\"}", &b))
+    return *r;
   p::ProfileDraft draft;
   draft.display_name = text_field(b, "displayName");  // its limit is the record's, with its message
   if (draft.display_name.empty()) return error_response(400, "displayName: give a name to show");
@@ -199,10 +201,10 @@ HttpResponse Api::Impl::set_profile(const HttpRequest& request) {
 // POST /api/seedbank/retractions {modelVersionId, reason}: the node's
 // identity must be the release's author.
 HttpResponse Api::Impl::retract(const HttpRequest& request) {
-  auto body =
-      own_json_body(request, "retract releases with this node's key", "{\"modelVersionId\": N, \"reason\": \"...\"}");
-  if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
-  auto& b = std::get<json>(body);
+  json b;
+  if (auto r = own_json_body(request, "retract releases with this node's key",
+                             "{\"modelVersionId\": N, \"reason\": \"...\"}", &b))
+    return *r;
   auto rec = body_release(b);
   if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
   auto key = identity();
@@ -246,11 +248,12 @@ HttpResponse Api::Impl::me(const HttpRequest& request) {
 // POST /api/seedbank/favorites {modelVersionId, favorite} and
 // /api/seedbank/follows {creator, follow}
 HttpResponse Api::Impl::set_local(const HttpRequest& request, bool follows) {
-  auto body = own_json_body(request, "change this node's favourites",
-                            follows ? "{\"creator\": \"sbpk1...\", \"follow\": true|false}"
-                                    : "{\"modelVersionId\": N, \"favorite\": true|false}");
-  if (auto* r = std::get_if<HttpResponse>(&body)) return *r;
-  auto& b = std::get<json>(body);
+  json b;
+  if (auto r = own_json_body(request, "change this node's favourites",
+                             follows ? "{\"creator\": \"sbpk1...\", \"follow\": true|false}"
+                                     : "{\"modelVersionId\": N, \"favorite\": true|false}",
+                             &b))
+    return *r;
   const char* flag = follows ? "follow" : "favorite";
   if (!b.contains(flag) || !b[flag].is_boolean())
     return error_response(400, std::string(flag) + ": give true or false");

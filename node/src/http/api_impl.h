@@ -122,8 +122,8 @@ struct Api::Impl {
   // ---- api_forms.cpp: the gallery's forms and this node's own lists ----
 
   std::optional<HttpResponse> foreign(const HttpRequest& request, const std::string& what);
-  std::variant<json, HttpResponse> own_json_body(const HttpRequest& request, const std::string& what,
-                                                 const char* shape);
+  std::optional<HttpResponse> own_json_body(const HttpRequest& request, const std::string& what, const char* shape,
+                                            json* body);
   std::variant<p::SecretKey, HttpResponse> identity();
   HttpResponse sign(const p::SecretKey& key, const p::CommunityDraft& draft, json fields);
   std::variant<p::Record, HttpResponse> body_release(const json& body);
