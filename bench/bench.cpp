@@ -50,6 +50,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Warnings and errors only: what the nodes say at info level (peers
+// joining, records received) is not what a bench reports.
+protocol::Log quiet_log() { return protocol::Log(protocol::LogLevel::warn, protocol::Log::stderr_sink()); }
+
 struct Options {
   std::vector<std::string> sections;
   fs::path dir;
@@ -394,6 +398,7 @@ nlohmann::json bench_fetch(const Options& o) {
   at.data_dir = a_dir;
   at.listen = "127.0.0.1:0";
   at.dht = false;
+  at.log = quiet_log();
   auto seeder = std::move(node::TorrentService::start(at, *a->index, *a->store)).value();
   seeder->seed_all();
   auto stored = a->store->path_of(published.files[0].digests.sha256);
@@ -494,6 +499,7 @@ nlohmann::json bench_sync(const Options& o) {
     ga.network = "bench";
     ga.listen = "127.0.0.1:0";
     ga.sync_interval = std::chrono::hours(1);
+    ga.log = quiet_log();
     auto a = std::move(node::GossipService::start(io, ga, *src, key_a)).value();
     node::GossipOptions gb = ga;
     gb.data_dir = dst_dir;
@@ -553,6 +559,7 @@ nlohmann::json bench_converge(const Options& o) {
     g.listen = "127.0.0.1:0";
     g.outbound = 2;
     g.sync_interval = std::chrono::hours(1);
+    g.log = quiet_log();
     nodes.push_back(std::move(node::GossipService::start(io, g, *indexes.back(), keys.back())).value());
     by_id[nodes.back()->node_id()] = i;
   }
@@ -677,12 +684,14 @@ nlohmann::json bench_resolve(const Options& o) {
     t.data_dir = i == 0 ? a_dir : b_dir;
     t.listen = "127.0.0.1:0";
     t.dht = false;
+    t.log = quiet_log();
     torrents.push_back(std::move(node::TorrentService::start(t, *n.index, *n.store)).value());
     torrents.back()->seed_all();
     node::GossipOptions g;
     g.data_dir = t.data_dir;
     g.network = "bench";
     g.listen = "127.0.0.1:0";
+    g.log = quiet_log();
     auto bt = torrents.back()->listen_address();
     g.bt_port = protocol::util::port_of(bt);
     if (i == 1) g.bootstrap = {gossips[0]->listen_address()};

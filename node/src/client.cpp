@@ -66,6 +66,10 @@ class LocalClient final : public NodeClient {
   }
   p::Result<FetchReply> fetch(const FetchRequest& r) override {
     if (auto st = ready(true); !st) return st.error();
+    // Sessions to the other known peers were dialled with the first one and
+    // open within a few round trips: let them, so more peers are asked.
+    if (!settled_ && runtime_->gossip_sessions() > 0) runtime_->run_for(std::chrono::milliseconds(50));
+    settled_ = true;
     // Who seeds it: ask, and give the answers a moment to arrive, so the
     // torrent starts with peers rather than at the next swarm check.
     auto* gossip = runtime_->gossip();
@@ -108,9 +112,10 @@ class LocalClient final : public NodeClient {
   }
 
  private:
-  // Starts the runtime on first use; with `peers`, also gives gossip up to
-  // 5 s to open its first session (dialled at start) so that queries and
-  // seeder look-ups have someone to ask.
+  // Starts the runtime on first use (gossip only, in the command role:
+  // BitTorrent starts with the first fetch); with `peers`, also gives gossip
+  // up to 5 s to open its first session (dialled at start) so that queries
+  // and seeder look-ups have someone to ask.
   p::Status ready(bool peers) {
     if (!runtime_) {
       auto started = start_();
@@ -121,9 +126,6 @@ class LocalClient final : public NodeClient {
     if (peers && wait_for_peers_ && !waited_) {
       waited_ = true;
       runtime_->run_for(std::chrono::seconds(5), [this] { return runtime_->gossip_sessions() > 0; });
-      // Sessions to the other known peers are dialled at the same moment
-      // and open within a few round trips: let them.
-      if (runtime_->gossip_sessions() > 0) runtime_->run_for(std::chrono::milliseconds(50));
     }
     return {};
   }
@@ -131,7 +133,7 @@ class LocalClient final : public NodeClient {
   std::function<p::Result<std::unique_ptr<NodeRuntime>>()> start_;
   std::unique_ptr<NodeRuntime> owned_;
   NodeRuntime* runtime_ = nullptr;
-  bool wait_for_peers_ = false, waited_ = false;
+  bool wait_for_peers_ = false, waited_ = false, settled_ = false;
 };
 
 }  // namespace

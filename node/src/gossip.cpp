@@ -12,6 +12,7 @@
 #include "gossip/endpoint.h"
 #include "gossip/engine.h"
 #include "gossip/transport.h"
+#include "gossip/worker.h"
 #include "seedbank/node/data_dir.h"
 #include "seedbank/protocol/bootstrap_list.h"
 
@@ -33,6 +34,7 @@ struct GossipService::Impl : std::enable_shared_from_this<GossipService::Impl> {
   p::SecretKey node_key;
   gossip::AddressBook book;
   std::shared_ptr<gossip::Transport> transport;
+  gossip::ThreadWorker worker;  // stores records from peers off the event loop
   std::unique_ptr<gossip::Engine> engine;
   asio::steady_timer tick_timer, sync_timer;
   std::mt19937_64 rng{std::random_device{}()};
@@ -44,7 +46,8 @@ struct GossipService::Impl : std::enable_shared_from_this<GossipService::Impl> {
         node_key(std::move(key)),
         book(options.data_dir / "peers.json", options.ban_time, options.log.with_component("gossip")),
         transport(std::make_shared<gossip::Transport>(io, options, node_key, book)),
-        engine(std::make_unique<gossip::Engine>(*transport, book, index, options, node_key)),
+        worker(i),
+        engine(std::make_unique<gossip::Engine>(*transport, book, index, options, node_key, nullptr, &worker)),
         tick_timer(i),
         sync_timer(i) {
     transport->set_engine(engine.get());
@@ -124,7 +127,10 @@ GossipStats GossipService::stats() const {
 
 std::vector<PeerInfo> GossipService::peers() const { return impl_->transport->peers(); }
 
-void GossipService::scan_local() { impl_->engine->scan_local(); }
+std::optional<std::vector<p::RecordId>> GossipService::scan_local() { return impl_->engine->scan_local(); }
+std::vector<p::RecordId> GossipService::add_local(const std::vector<p::RecordId>& ids) {
+  return impl_->engine->add_local(ids);
+}
 
 void GossipService::add_peer(const std::string& host_port) {
   if (!gossip::parse_endpoint(host_port)) return;
@@ -151,11 +157,11 @@ std::vector<std::string> seeders_for(GossipService* gossip, const p::Record& rel
 }
 
 std::uint32_t GossipService::seeder_count(const p::Sha256Digest& info_hash) const {
-  return impl_->engine->seeder_count(info_hash);
+  return impl_->engine->view().seeder_count(info_hash);
 }
 
 std::vector<std::pair<p::Sha256Digest, std::uint32_t>> GossipService::most_seeded(std::size_t n) const {
-  return impl_->engine->most_seeded(n);
+  return impl_->engine->view().most_seeded(n);
 }
 
 std::vector<std::string> GossipService::seeders_of(const p::Sha256Digest& info_hash) const {
@@ -167,10 +173,12 @@ void GossipService::fetch_blob(const p::Sha256Digest& sha256, const p::RecordId&
   impl_->engine->fetch_blob(sha256, record, std::move(done), Clock::now());
 }
 
-bool GossipService::fetching_blob(const p::Sha256Digest& sha256) const { return impl_->engine->fetching_blob(sha256); }
+bool GossipService::fetching_blob(const p::Sha256Digest& sha256) const {
+  return impl_->engine->view().fetching(sha256);
+}
 
 std::optional<p::RecordId> GossipService::image_owner(const p::Sha256Digest& sha256) const {
-  return impl_->engine->image_owner(sha256);
+  return impl_->engine->view().image_owner(sha256);
 }
 
 void GossipService::query(const std::string& hash, std::chrono::milliseconds timeout,

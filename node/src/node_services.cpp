@@ -8,12 +8,14 @@ namespace seedbank::node {
 namespace p = seedbank::protocol;
 
 NodeServices::NodeServices(boost::asio::io_context& io, indexer::Index& index, TorrentService& torrents,
-                           GossipService* gossip, protocol::Log log)
+                           GossipService* gossip, protocol::Log log,
+                           std::function<void(const std::vector<p::RecordId>&)> announce_local)
     : io_(io),
       index_(index),
       torrents_(torrents),
       gossip_(gossip),
       log_(log.with_component("node")),
+      announce_local_(std::move(announce_local)),
       stopped_(std::make_shared<std::atomic<bool>>()) {}
 
 NodeServices::~NodeServices() { stop(); }
@@ -113,11 +115,8 @@ std::shared_ptr<BodySource> NodeServices::stream_file(const p::RecordId& release
 }
 
 void NodeServices::announce(std::vector<p::RecordId> ids) {
-  if (!gossip_) return;
-  post([this, ids = std::move(ids)] {
-    (void)ids;  // gossip finds them by their arrival in the index
-    gossip_->scan_local();
-  });
+  if (!announce_local_) return;
+  post([this, ids = std::move(ids)] { announce_local_(ids); });
 }
 
 std::uint32_t NodeServices::seeder_count(const p::Sha256Digest& info_hash) const {

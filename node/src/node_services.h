@@ -39,8 +39,10 @@ inline constexpr std::size_t kHttpFetchesPerMinute = 30;               // fetche
 class NodeServices {
  public:
   // `gossip` may be null (gossip off). The references outlive this.
+  // `announce_local` runs on the node's thread with the ids of records the
+  // HTTP side stored (the runtime seeds, prunes and announces them).
   NodeServices(boost::asio::io_context& io, indexer::Index& index, TorrentService& torrents, GossipService* gossip,
-               protocol::Log log);
+               protocol::Log log, std::function<void(const std::vector<protocol::RecordId>&)> announce_local);
   ~NodeServices();
   NodeServices(const NodeServices&) = delete;
   NodeServices& operator=(const NodeServices&) = delete;
@@ -65,7 +67,8 @@ class NodeServices {
   // body that streams it as its pieces pass their checks.
   std::shared_ptr<BodySource> stream_file(const protocol::RecordId& release, const std::string& name,
                                           std::uint64_t size);
-  // Records the HTTP side stored (a rating, a post): announced to peers now.
+  // Records the HTTP side stored (a rating, a post, a retraction): acted on
+  // and announced to peers now.
   void announce(std::vector<protocol::RecordId> ids);
 
   // Gossip facts, from the summaries gossip keeps for other threads.
@@ -83,6 +86,7 @@ class NodeServices {
   TorrentService& torrents_;
   GossipService* gossip_;
   protocol::Log log_;
+  std::function<void(const std::vector<protocol::RecordId>&)> announce_local_;
   std::shared_ptr<std::atomic<bool>> stopped_;
   mutable std::mutex mutex_;  // guards what follows
   std::map<protocol::RecordId, std::chrono::steady_clock::time_point> image_fetches_;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "control.h"
 #include "control_protocol.h"
@@ -35,6 +36,7 @@ struct NodeRuntime::Impl {
   asio::steady_timer poll_timer{io};
   std::uint64_t known_records = 0;
   unsigned ticks = 0;
+  bool prune_pending = false, reseed_pending = false;  // for the next tick
   std::size_t seeding_at_start = 0;
 
   p::Log log;
@@ -52,8 +54,20 @@ struct NodeRuntime::Impl {
     // Retracted, denied and out-of-policy releases are neither seeded nor fetched.
     torrents->set_filter([this](const p::Record& rec) { return node.options.config.refuses(rec, *node.index); });
     if (role == RuntimeRole::daemon) seeding_at_start = torrents->seed_all();
+    // libtorrent's news (a piece to verify, a file to move) is handled at
+    // once, not at the next 100 ms tick.
+    torrents->set_notify([this] {
+      asio::post(io, [this] {
+        if (torrents) torrents->poll();
+      });
+    });
     return {};
   }
+
+  // The daemon starts BitTorrent with everything else; a command starts it
+  // on its first fetch, so a lookup answered by gossip alone never waits
+  // for a BitTorrent session.
+  p::Status ensure_torrents() { return torrents ? p::Status{} : start_torrents(); }
 
   p::Status start_gossip() {
     if (!node.options.gossip_enabled) return {};
@@ -77,6 +91,7 @@ struct NodeRuntime::Impl {
         return node.options.config.refuses_image(owner, sha256, *node.index);
       };
       gopts.bt_port = p::util::port_of(torrents->listen_address());
+      gopts.on_stored = [this](const p::Record& rec) { act_on(rec, false); };
     }
     auto started = GossipService::start(io, gopts, *node.index, *key);
     if (!started) return started.error();
@@ -86,7 +101,8 @@ struct NodeRuntime::Impl {
 
   p::Status start_http() {
     if (node.options.http == "off") return {};
-    services = std::make_unique<NodeServices>(io, *node.index, *torrents, gossip.get(), node.options.log);
+    services = std::make_unique<NodeServices>(io, *node.index, *torrents, gossip.get(), node.options.log,
+                                              [this](const std::vector<p::RecordId>& ids) { announce_local(ids); });
     api = std::make_unique<Api>(*node.index, *node.store, node.options.data_dir, services.get(), node.options.config);
     api->set_listen_address(node.options.http);
     HttpOptions hopts;
@@ -105,7 +121,7 @@ struct NodeRuntime::Impl {
   // never claims to seed), and hands downloading torrents without peers the
   // BitTorrent addresses of nodes that seed them.
   void share_swarms() {
-    if (!gossip) return;
+    if (!gossip || !torrents) return;
     std::vector<p::Sha256Digest> seeding;
     for (const auto& s : torrents->status()) {
       auto ih = p::from_hex_fixed<32>(s.info_hash);
@@ -121,22 +137,76 @@ struct NodeRuntime::Impl {
     if (role == RuntimeRole::daemon) gossip->set_seeding(std::move(seeding));
   }
 
-  // Alerts every 100 ms. The daemon also picks up, within 2 s, records
-  // that reached the index without an announce (another process's import)
-  // and retractions or deny-lists that arrived over gossip.
+  // A record new to this node, from a peer or from a process on this data
+  // dir (`local`, logged): a release whose files are all here is seeded; a
+  // retraction or deny-list may stop releases (pruned at the next tick, once
+  // for many); a key rotation may also vouch for releases again. Returns
+  // whether it started seeding.
+  bool act_on(const p::Record& rec, bool local) {
+    if (role != RuntimeRole::daemon || !torrents) return false;
+    auto kind = rec.kind();
+    if (local)
+      log.info("announcing " + std::string(p::to_string(kind)) + " " + p::to_hex(rec.id()).substr(0, 12) +
+               " stored on this data dir");
+    if (kind == p::RecordKind::release) {
+      bool added = torrents->seed(rec);
+      if (added)
+        log.info("seeding " + std::string(rec.body().getPayload().getRelease().getModelName().cStr()) + " (release " +
+                 p::to_hex(rec.id()).substr(0, 12) + ")");
+      return added;
+    }
+    if (kind == p::RecordKind::retraction || kind == p::RecordKind::deny_list) prune_pending = true;
+    if (kind == p::RecordKind::key_rotation) prune_pending = reseed_pending = true;
+    return false;
+  }
+
+  void act_on_ids(const std::vector<p::RecordId>& ids, bool local) {
+    for (const auto& id : ids)
+      if (auto rec = node.index->get(id)) act_on(*rec, local);
+  }
+
+  // Records a process on this data dir stored (a publish, a rating, a
+  // retraction): acted on and announced now. Returns how many releases it
+  // started seeding.
+  std::size_t announce_local(const std::vector<p::RecordId>& ids) {
+    std::size_t seeding = 0;
+    for (const auto& id : ids)
+      if (auto rec = node.index->get(id); rec && act_on(*rec, true)) ++seeding;
+    apply_pending();  // a retraction stops seeding now
+    if (gossip) gossip->add_local(ids);
+    return seeding;
+  }
+
+  void apply_pending() {
+    if (!torrents) return;
+    if (std::exchange(prune_pending, false))
+      if (auto dropped = torrents->prune())
+        log.info("stopped seeding " + std::to_string(dropped) + " releases (retracted, denied or out of policy)");
+    if (std::exchange(reseed_pending, false)) torrents->seed_all();
+  }
+
+  // Alerts every 100 ms, and what act_on left for the tick. Every 2 s the
+  // daemon also looks for records that reached the index without being
+  // handed to it (`seedbank record import` while no node ran, an announce
+  // that failed): only when the record count moved, and, with gossip, only
+  // the records gossip has not seen.
   void tick() {
-    torrents->poll();
+    if (torrents) torrents->poll();
     ++ticks;
     if (role == RuntimeRole::daemon && ticks % 20 == 0) {
       auto now = node.index->stats().records;
       if (now != known_records) {
         known_records = now;
-        if (auto dropped = torrents->prune())
-          log.info("stopped seeding " + std::to_string(dropped) + " releases (retracted, denied or out of policy)");
-        torrents->seed_all();
-        if (gossip) gossip->scan_local();
+        if (!gossip) {
+          prune_pending = reseed_pending = true;
+        } else if (auto fresh = gossip->scan_local()) {
+          act_on_ids(*fresh, false);
+        } else {
+          known_records = 0;  // gossip is storing records from peers: look again in 2 s
+        }
       }
     }
+    apply_pending();
     if (ticks % (role == RuntimeRole::daemon ? 20 : 5) == 0) share_swarms();
     poll_timer.expires_after(std::chrono::milliseconds(100));
     poll_timer.async_wait([this](const boost::system::error_code& ec) {
@@ -189,17 +259,11 @@ p::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(NodeContext& node, Ru
     if (!control) return control.error();
     impl.control = std::move(control).value();
   }
-  if (auto st = impl.start_torrents(); !st) return st.error();
+  if (role == RuntimeRole::daemon)
+    if (auto st = impl.start_torrents(); !st) return st.error();
   if (auto st = impl.start_gossip(); !st) return st.error();
   if (role == RuntimeRole::daemon)
     if (auto st = impl.start_http(); !st) return st.error();
-  // libtorrent's news (a piece to verify, a file to move) is handled at
-  // once, not at the next 100 ms tick.
-  impl.torrents->set_notify([&impl] {
-    asio::post(impl.io, [&impl] {
-      if (impl.torrents) impl.torrents->poll();
-    });
-  });
   impl.known_records = node.index->stats().records;
   impl.tick();
   return rt;
@@ -224,7 +288,6 @@ NodeRuntime::~NodeRuntime() {
 asio::io_context& NodeRuntime::io() { return impl_->io; }
 RuntimeRole NodeRuntime::role() const { return impl_->role; }
 NodeContext& NodeRuntime::context() { return impl_->node; }
-TorrentService& NodeRuntime::torrents() { return *impl_->torrents; }
 GossipService* NodeRuntime::gossip() { return impl_->gossip.get(); }
 std::size_t NodeRuntime::gossip_sessions() const { return impl_->gossip ? impl_->gossip->open_sessions() : 0; }
 
@@ -259,14 +322,14 @@ StatusReply NodeRuntime::status() {
   auto& impl = *impl_;
   StatusReply r;
   r.network = impl.node.options.network;
-  r.bt_listen = impl.torrents->listen_address();
+  r.bt_listen = impl.torrents ? impl.torrents->listen_address() : "";
   r.gossip_listen = impl.gossip ? impl.gossip->listen_address() : "";
   r.http_listen = impl.http_listen;
   r.gossip_peers = impl.gossip ? impl.gossip->peers().size() : 0;
   auto stats = impl.node.index->stats();
   r.records = stats.records;
   r.releases = stats.by_kind[1];
-  r.torrents = impl.torrents->status();
+  if (impl.torrents) r.torrents = impl.torrents->status();
   return r;
 }
 
@@ -276,6 +339,7 @@ p::Result<FetchReply> NodeRuntime::fetch(const FetchRequest& request) {
   if (!rec) return rec.error();
   if (rec->kind() != p::RecordKind::release)
     return p::make_error(p::ErrorCode::invalid_argument, p::to_hex(request.release) + " is not a release");
+  if (auto st = impl.ensure_torrents(); !st) return st.error();
   std::vector<std::string> peers = request.peers;
   auto seeders = seeders_for(impl.gossip.get(), *rec);
   FetchReply reply{seeders.size()};
@@ -287,7 +351,7 @@ p::Result<FetchReply> NodeRuntime::fetch(const FetchRequest& request) {
 }
 
 p::Result<TorrentStatus> NodeRuntime::torrent(const p::RecordId& release) {
-  auto s = impl_->torrents->status_of(p::to_hex(release));
+  auto s = impl_->torrents ? impl_->torrents->status_of(p::to_hex(release)) : std::nullopt;
   if (!s) return p::make_error(p::ErrorCode::not_found, "release " + p::to_hex(release) + " is not loaded");
   return *s;
 }
@@ -325,28 +389,14 @@ p::Status NodeRuntime::add_peer(const std::string& address) {
 AnnounceReply NodeRuntime::announce(const AnnounceRequest& request) {
   auto& impl = *impl_;
   AnnounceReply r;
-  if (request.ids.empty()) {
-    if (impl.role == RuntimeRole::daemon) r.seeding = impl.torrents->seed_all();
-  } else {
-    for (const auto& id : request.ids) {
-      auto rec = impl.node.index->get(id);
-      if (!rec || impl.role != RuntimeRole::daemon) continue;
-      impl.log.info("announcing " + std::string(p::to_string(rec->kind())) + " " + p::to_hex(id).substr(0, 12) +
-                    " stored on this data dir");
-      if (rec->kind() == p::RecordKind::release) {
-        bool added = impl.torrents->seed(*rec);
-        r.seeding += added ? 1 : 0;
-        if (added)
-          impl.log.info("seeding " + std::string(rec->body().getPayload().getRelease().getModelName().cStr()) +
-                        " (release " + p::to_hex(id).substr(0, 12) + ")");
-      } else if (auto dropped = impl.torrents->prune()) {  // a retraction, a deny-list
-        impl.log.info("stopped seeding " + std::to_string(dropped) + " releases (retracted, denied or out of policy)");
-      }
-    }
+  if (request.ids.empty()) {  // "look for yourself": the full scan
+    if (impl.torrents && impl.role == RuntimeRole::daemon) r.seeding = impl.torrents->seed_all();
+    if (impl.gossip)
+      if (auto fresh = impl.gossip->scan_local()) impl.act_on_ids(*fresh, true);
+    impl.apply_pending();
+    return r;
   }
-  // (The tick still compares the record count: records other processes
-  // stored without announcing them are picked up there.)
-  if (impl.gossip) impl.gossip->scan_local();
+  r.seeding = impl.announce_local(request.ids);
   return r;
 }
 

@@ -24,13 +24,6 @@ int nibble(char c) {
 std::string to_hex(ByteView bytes) { return encode(bytes, "0123456789abcdef"); }
 std::string to_hex_upper(ByteView bytes) { return encode(bytes, "0123456789ABCDEF"); }
 
-bool is_hex(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (nibble(c) < 0) return false;
-  return true;
-}
-
 std::optional<Bytes> from_hex(std::string_view hex) {
   if (hex.size() % 2 != 0) return std::nullopt;
   Bytes out(hex.size() / 2);

@@ -257,6 +257,7 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
   imp->callback([&ctx, files] {
     with_node(ctx, [&](NodeContext& node) {
       int exit_code = kOk;
+      std::vector<p::RecordId> added;
       for (const auto& f : *files) {
         std::ifstream in(f, std::ios::binary);
         p::Bytes bytes((std::istreambuf_iterator<char>(in)), {});
@@ -265,9 +266,12 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
           exit_code = report(p::make_error(out.error.code, f + ": " + out.error.message));
           continue;
         }
+        if (out.status != indexer::IngestStatus::duplicate) added.push_back(out.id);
         std::cout << p::to_hex(out.id) << (out.status == indexer::IngestStatus::duplicate ? " (already here)" : "")
                   << "\n";
       }
+      // A node running on this data dir seeds and announces them now.
+      if (!added.empty()) announce_to_node(node.options.data_dir, std::move(added));
       return exit_code;
     });
   });

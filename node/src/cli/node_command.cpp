@@ -61,7 +61,7 @@ void add_node_command(CLI::App& app, Context& ctx) {
       "release whose files are in the store, resumes unfinished fetches, and answers\n"
       "`fetch`, `resolve`, `status` and `peers` on <data dir>/control.sock. It serves the web\n"
       "gallery and a Civitai-compatible API on --http (docs/http-api.md). Releases published on the same\n"
-      "data dir while it runs are seeded within 2 seconds. SIGINT/SIGTERM save resume\n"
+      "data dir while it runs are seeded at once. SIGINT/SIGTERM save resume\n"
       "data and close the index. BitTorrent runs over TCP (uTP off); LSD, UPnP and\n"
       "NAT-PMP are off unless asked for.");
   cmd->add_option("--bt-listen", options->listen, "BitTorrent listen address (default 0.0.0.0:6881)");

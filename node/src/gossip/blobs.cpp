@@ -70,10 +70,7 @@ bool Blobs::want(const p::Sha256Digest& sha, const p::RecordId& record, SessionI
     return fail(ErrorCode::limit, "too many images are waiting to be fetched; try again later");
   Queued q{sha, record, owner->author(), exclude, {}};
   if (done) q.done.push_back(std::move(done));
-  {
-    std::lock_guard lock(mutex_);
-    wanted_.insert(sha);
-  }
+  view_.fetching(sha, true);
   if (fetches_.size() >= kMaxBlobFetches) {
     queue_.push_back(std::move(q));
     return true;
@@ -234,20 +231,14 @@ void Blobs::finish(const p::Sha256Digest& sha, p::Status status, Clock::time_poi
     if (failed_.size() > 10000) std::erase_if(failed_, [&](const auto& e) { return e.second < now; });
     failed_[sha] = now + kBlobFailedFor;
   }
-  {
-    std::lock_guard lock(mutex_);
-    wanted_.erase(sha);
-    if (status) known_images_.erase(sha);
-  }
+  view_.fetching(sha, false);
+  if (status) view_.forget_image(sha);
   for (auto& d : node.mapped().done) d(status);
   while (fetches_.size() < kMaxBlobFetches && !queue_.empty()) {
     auto q = std::move(queue_.front());
     queue_.pop_front();
     if (options_.store->contains(q.sha)) {
-      {
-        std::lock_guard lock(mutex_);
-        wanted_.erase(q.sha);
-      }
+      view_.fetching(q.sha, false);
       for (auto& d : q.done) d(p::Status{});
       continue;
     }
@@ -302,9 +293,7 @@ void Blobs::on_want_blob(SessionId id, schema::WantBlob::Reader w, Clock::time_p
 // Images records name, remembered so the HTTP side can fetch one that is
 // asked for later (an avatar, a post image dropped from a full queue).
 void Blobs::remember_image(const p::Sha256Digest& sha, const p::RecordId& record) {
-  std::lock_guard lock(mutex_);
-  if (known_images_.size() >= kMaxKnownImages && !known_images_.count(sha)) return;
-  known_images_[sha] = record;
+  view_.name_image(sha, record, kMaxKnownImages);
 }
 
 void Blobs::fetch_image_of(const p::Record& rec, Clock::time_point now) {
@@ -322,18 +311,6 @@ void Blobs::fetch_image_of(const p::Record& rec, Clock::time_point now) {
     return;
   }
   if (!options_.store->contains(sha)) want(sha, rec.id(), kNoSession, {}, now);
-}
-
-bool Blobs::fetching(const p::Sha256Digest& sha) const {
-  std::lock_guard lock(mutex_);
-  return wanted_.count(sha) > 0;
-}
-
-std::optional<p::RecordId> Blobs::image_owner(const p::Sha256Digest& sha) const {
-  std::lock_guard lock(mutex_);
-  auto it = known_images_.find(sha);
-  if (it == known_images_.end()) return std::nullopt;
-  return it->second;
 }
 
 }  // namespace seedbank::node::gossip

@@ -1,15 +1,14 @@
 // Small files records name (image posts' images, profiles' avatars),
 // fetched from peers a chunk at a time (wantBlob/blob) into the content
 // store, one session asked at a time, and served to peers from it. Part of
-// the Engine; gossip thread only, except fetching() and image_owner(),
-// which any thread may call. Waits are deadlines the engine's on_deadline
-// drives, not timers.
+// the Engine; gossip thread only (what is being fetched, and which record
+// names an image, are published to the View). Waits are deadlines the
+// engine's on_deadline drives, not timers.
 #pragma once
 
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "gossip/sessions.h"
+#include "gossip/view.h"
 #include "seedbank/indexer/index.h"
 #include "seedbank/node/gossip.h"
 
@@ -24,8 +24,8 @@ namespace seedbank::node::gossip {
 
 class Blobs {
  public:
-  Blobs(Sessions& sessions, indexer::Index& index, const GossipOptions& options)
-      : sessions_(sessions), index_(index), options_(options) {}
+  Blobs(Sessions& sessions, View& view, indexer::Index& index, const GossipOptions& options)
+      : sessions_(sessions), view_(view), index_(index), options_(options) {}
 
   // Starts (or joins, or queues) a fetch of image `sha`, which `record`
   // names. False, with `done` told why (later in this I/O turn), when it
@@ -40,9 +40,6 @@ class Blobs {
   void closed(SessionId id, Clock::time_point now);
   // Acts on the waits that are over; returns the earliest one left.
   std::optional<Clock::time_point> on_deadline(Clock::time_point now);
-  // Thread-safe.
-  bool fetching(const protocol::Sha256Digest& sha) const;
-  std::optional<protocol::RecordId> image_owner(const protocol::Sha256Digest& sha) const;
 
  private:
   struct Fetch {
@@ -83,6 +80,7 @@ class Blobs {
   bool is_open(SessionId id) const { return sessions_.facts(id).has_value(); }
 
   Sessions& sessions_;
+  View& view_;
   indexer::Index& index_;
   const GossipOptions& options_;
   std::map<protocol::Sha256Digest, Fetch> fetches_;
@@ -90,9 +88,6 @@ class Blobs {
   std::map<protocol::Sha256Digest, Clock::time_point> failed_;  // until when not to try again
   std::uint64_t store_used_ = 0;
   std::optional<Clock::time_point> store_used_at_;
-  mutable std::mutex mutex_;
-  std::set<protocol::Sha256Digest> wanted_;                            // fetched or queued; read from other threads
-  std::map<protocol::Sha256Digest, protocol::RecordId> known_images_;  // image -> a record naming it
 };
 
 }  // namespace seedbank::node::gossip

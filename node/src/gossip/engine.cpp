@@ -11,18 +11,25 @@ namespace seedbank::node::gossip {
 namespace p = seedbank::protocol;
 
 Engine::Engine(Sessions& sessions, AddressBook& book, indexer::Index& index, const GossipOptions& options,
-               const p::SecretKey& node_key, std::function<std::int64_t()> unix_time)
+               const p::SecretKey& node_key, std::function<std::int64_t()> unix_time, Worker* worker)
     : sessions_(sessions),
       book_(book),
       index_(index),
       options_(options),
       node_key_(node_key),
       unix_time_(std::move(unix_time)),
-      relay_(
-          sessions, index, options.admission, [this](const p::Record& rec) { blobs_.fetch_image_of(rec, now_); },
-          options.log.with_component("gossip")),
-      seeders_(sessions, options.bt_port),
-      blobs_(sessions, index, options) {
+      relay_(sessions, worker ? *worker : inline_worker_, index, options.admission,
+             Relay::Hooks{[this](const p::Record& rec) {
+                            blobs_.fetch_image_of(rec, now_);
+                            if (options_.on_stored) options_.on_stored(rec);
+                          },
+                          [this](const SessionFacts& who, const std::string& reason) {
+                            book_.ban(who.peer_id, who.remote_ip, endpoint_text(who.remote_ip, who.remote_port), reason,
+                                      now_);
+                          }},
+             options.log.with_component("gossip")),
+      seeders_(sessions, view_, options.bt_port),
+      blobs_(sessions, view_, index, options) {
   if (!unix_time_)
     unix_time_ = [] {
       return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -68,9 +75,18 @@ void Engine::on_open(SessionId id, Clock::time_point now) {
 void Engine::on_closed(SessionId id, Clock::time_point now) {
   now_ = now;
   relay_.closed(id);
-  for (auto& [qid, q] : queries_) q.asked.erase(id);
   blobs_.closed(id, now);
   seeders_.closed(id);
+  learnt_.erase(id);
+  // A query that waited only for this peer is answered now, not at its
+  // deadline (closing runs inside other calls: after this one).
+  std::vector<std::uint32_t> answered;
+  for (auto& [qid, q] : queries_)
+    if (q.asked.erase(id) && q.asked.empty() && q.storing == 0) answered.push_back(qid);
+  if (!answered.empty())
+    sessions_.defer([this, answered] {
+      for (auto qid : answered) finish_query(qid);
+    });
 }
 
 void Engine::send_peers(const SessionFacts& s) {
@@ -169,7 +185,13 @@ void Engine::on_peers(SessionId id, capnp::List<schema::PeerAddress>::Reader pee
     // A loopback address only means something from a loopback peer.
     if (addr.is_loopback() && !is_loopback(s->remote_ip)) continue;
     auto text = endpoint_text(addr, a.getPort());
-    if (!book_.contains(text)) book_.remember(text, "", false, unix_time_());
+    if (book_.contains(text)) continue;
+    // One peer cannot fill the address book (kMaxKnown) with addresses of
+    // its choosing: past its share, what it names is ignored.
+    auto& learnt = learnt_[id];
+    if (learnt >= kLearntPerSession) return;
+    ++learnt;
+    book_.remember(text, "", false, unix_time_());
   }
 }
 
@@ -201,14 +223,17 @@ void Engine::on_query_reply(SessionId id, schema::QueryReply::Reader r, Clock::t
   if (r.getRecords().size() > 16) return sessions_.close(id, "oversize query reply", true);
   // Only the first answer of a session that was asked counts.
   if (it == queries_.end() || !it->second.asked.erase(id)) return;
-  auto before = relay_.records_received();
   std::vector<p::Bytes> batch;
   for (auto rec : r.getRecords()) batch.emplace_back(rec.begin(), rec.end());
-  if (!relay_.store(id, std::move(batch), now)) return;
-  it = queries_.find(r.getId());  // storing may have finished it
-  if (it == queries_.end()) return;
-  it->second.received += static_cast<std::size_t>(relay_.records_received() - before);
-  if (it->second.asked.empty()) finish_query(r.getId());
+  auto qid = r.getId();
+  ++it->second.storing;
+  relay_.store(id, std::move(batch), now, [this, qid](std::size_t fresh) {
+    auto q = queries_.find(qid);
+    if (q == queries_.end()) return;  // finished at its deadline
+    q->second.received += fresh;
+    --q->second.storing;
+    if (q->second.asked.empty() && q->second.storing == 0) finish_query(qid);
+  });
 }
 
 void Engine::finish_query(std::uint32_t id) {

@@ -22,6 +22,8 @@
 #include "gossip/relay.h"
 #include "gossip/seeders.h"
 #include "gossip/sessions.h"
+#include "gossip/view.h"
+#include "gossip/worker.h"
 #include "seedbank/node/gossip.h"
 
 namespace seedbank::node::gossip {
@@ -29,9 +31,11 @@ namespace seedbank::node::gossip {
 class Engine {
  public:
   // `options` and everything else must outlive the engine. `unix_time`
-  // gives the wall clock (seconds) for peers.json's lastSeen.
+  // gives the wall clock (seconds) for peers.json's lastSeen. Records from
+  // peers are stored on `worker` (null: at once, inside the call that
+  // brought them).
   Engine(Sessions& sessions, AddressBook& book, indexer::Index& index, const GossipOptions& options,
-         const protocol::SecretKey& node_key, std::function<std::int64_t()> unix_time = {});
+         const protocol::SecretKey& node_key, std::function<std::int64_t()> unix_time = {}, Worker* worker = nullptr);
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
@@ -49,6 +53,9 @@ class Engine {
   // No more frames from `id` are waiting: stores the records it sent.
   void flush_ingest(SessionId id, Clock::time_point now);
   bool has_ingest(SessionId id) const { return relay_.has_ingest(id); }
+  // False while `id` has sent more than the worker has stored: read it
+  // again at Sessions::resume.
+  bool accepting(SessionId id) const { return relay_.accepting(id); }
   // `id`'s send queue got shorter: sends it more of what it asked for.
   void pump(SessionId id) { relay_.pump(id); }
 
@@ -61,7 +68,10 @@ class Engine {
   void on_deadline(Clock::time_point now);
 
   // What GossipService offers, on the gossip thread.
-  void scan_local() { relay_.scan_local(); }
+  std::vector<protocol::RecordId> add_local(const std::vector<protocol::RecordId>& ids) {
+    return relay_.add_local(ids);
+  }
+  std::optional<std::vector<protocol::RecordId>> scan_local() { return relay_.scan_local(); }
   void set_seeding(std::vector<protocol::Sha256Digest> info_hashes);
   void ask_seeders(const protocol::Sha256Digest& info_hash, Clock::time_point now) { seeders_.ask(info_hash, now); }
   std::vector<std::string> seeders_of(const protocol::Sha256Digest& info_hash) const { return seeders_.of(info_hash); }
@@ -71,15 +81,8 @@ class Engine {
                   std::function<void(protocol::Status)> done, Clock::time_point now) {
     blobs_.want(sha256, record, kNoSession, std::move(done), now);
   }
-  // Thread-safe.
-  std::uint32_t seeder_count(const protocol::Sha256Digest& info_hash) const { return seeders_.count(info_hash); }
-  std::vector<std::pair<protocol::Sha256Digest, std::uint32_t>> most_seeded(std::size_t n) const {
-    return seeders_.most_seeded(n);
-  }
-  bool fetching_blob(const protocol::Sha256Digest& sha256) const { return blobs_.fetching(sha256); }
-  std::optional<protocol::RecordId> image_owner(const protocol::Sha256Digest& sha256) const {
-    return blobs_.image_owner(sha256);
-  }
+  // What other threads may read (seeder counts, images being fetched).
+  const View& view() const { return view_; }
 
   // records_received, sessions_opened, reconciliations (the transport
   // counts the rest).
@@ -93,6 +96,7 @@ class Engine {
   struct PendingQuery {
     std::set<SessionId> asked;  // sessions that have not answered yet
     std::size_t received = 0;
+    std::size_t storing = 0;  // answers on the worker
     std::function<void(std::size_t)> done;
     Clock::time_point deadline;
   };
@@ -111,10 +115,13 @@ class Engine {
   const protocol::SecretKey& node_key_;
   std::function<std::int64_t()> unix_time_;
   std::uint16_t gossip_port_ = 0;
+  InlineWorker inline_worker_;
+  View view_;
   Relay relay_;
   Seeders seeders_;
   Blobs blobs_;
   std::map<std::uint32_t, PendingQuery> queries_;
+  std::map<SessionId, std::size_t> learnt_;  // new addresses each session taught the book
   std::uint32_t next_query_ = 1;
   std::mt19937_64 rng_{std::random_device{}()};
   std::uint64_t sessions_opened_ = 0;

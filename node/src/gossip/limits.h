@@ -36,6 +36,7 @@ constexpr auto kBlobGrace = std::chrono::seconds(10);      // a relay's own fetc
 constexpr std::size_t kMaxBlobsPerAuthor = 32;             // fetching or waiting, images named by one author's records
 constexpr std::size_t kMaxKnownImages = 200000;            // remembered image -> record, for fetches on demand
 constexpr std::size_t kPeersPerMessage = 32;
+constexpr std::size_t kLearntPerSession = 4 * kPeersPerMessage;  // new addresses one session may teach
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kFrameTimeout = std::chrono::seconds(30);
 constexpr auto kIdleTimeout = std::chrono::seconds(120);

@@ -47,9 +47,27 @@ void Relay::load_items() {
   });
 }
 
-void Relay::scan_local() {
+std::vector<p::RecordId> Relay::add_local(const std::vector<p::RecordId>& ids) {
+  const auto& items = item_set();
+  std::vector<p::RecordId> fresh;
+  for (const auto& id : ids) {
+    auto rec = index_.get(id);
+    if (!rec) continue;
+    rc::Item item{rec->body().getCreatedAt(), id};
+    if (std::binary_search(items.begin(), items.end(), item) ||
+        std::find(pending_items_.begin(), pending_items_.end(), item) != pending_items_.end())
+      continue;
+    pending_items_.push_back(item);
+    fresh.push_back(id);
+  }
+  announce(fresh, kNoSession);
+  return fresh;
+}
+
+std::optional<std::vector<p::RecordId>> Relay::scan_local() {
+  if (on_worker_ > 0) return std::nullopt;
   auto stored = index_.stats().records;
-  if (stored == items_.size() + pending_items_.size()) return;
+  if (stored == items_.size() + pending_items_.size()) return std::vector<p::RecordId>{};
   const auto& items = item_set();
   std::vector<p::RecordId> fresh;
   index_.for_each_by_time(0, [&](std::uint64_t t, const p::RecordId& id) {
@@ -61,6 +79,7 @@ void Relay::scan_local() {
     return true;
   });
   announce(fresh, kNoSession);
+  return fresh;
 }
 
 void Relay::opened(SessionId id) { peers_[id]; }
@@ -162,7 +181,29 @@ void Relay::flush_announcements() {
   }
 }
 
-bool Relay::store(SessionId id, std::vector<p::Bytes> batch, Clock::time_point now) {
+void Relay::store(SessionId id, std::vector<p::Bytes> batch, Clock::time_point now,
+                  std::function<void(std::size_t)> then) {
+  submit(id, std::move(batch), now, std::move(then));
+}
+
+void Relay::store_stream(SessionId id, Clock::time_point now) {
+  auto* pr = peer(id);
+  if (!pr || pr->storing || pr->ingest_buffer.empty()) return;
+  pr->storing = true;
+  submit(id, std::exchange(pr->ingest_buffer, {}), now, [this, id, now](std::size_t) {
+    auto* pr = peer(id);
+    if (!pr) return;
+    pr->storing = false;
+    // What arrived meanwhile follows at once (the flush when the socket
+    // ran dry found this batch on the worker); then the session, if it
+    // was paused, is read again.
+    store_stream(id, now);
+    sessions_.resume(id);
+  });
+}
+
+void Relay::submit(SessionId id, std::vector<p::Bytes> batch, Clock::time_point now,
+                   std::function<void(std::size_t)> then) {
   // Records already here cost a hash, not a signature check. So do records
   // refused within the hour (a peer's reconciliation offers them again
   // each round).
@@ -174,28 +215,53 @@ bool Relay::store(SessionId id, std::vector<p::Bytes> batch, Clock::time_point n
                                return true;
                              }),
               batch.end());
-  if (batch.empty()) return true;
-  auto outcomes = index_.ingest_batch(batch, indexer::Durability::replicated, admission_);
+  if (batch.empty()) {
+    if (then) then(0);
+    return;
+  }
+  // Verification and the commit run on the worker; who sent them is kept
+  // now, so a peer that hangs up before the check is still banned.
+  auto from = sessions_.facts(id);
+  auto shared = std::make_shared<std::vector<p::Bytes>>(std::move(batch));
+  ++on_worker_;
+  worker_.submit([this, id, from, shared, now, then = std::move(then), &index = index_, admission = admission_] {
+    auto outcomes = std::make_shared<std::vector<indexer::IngestOutcome>>(
+        index.ingest_batch(*shared, indexer::Durability::replicated, admission));
+    return std::function<void()>([this, id, from, shared, outcomes, now, then] {
+      --on_worker_;
+      auto fresh = stored(id, from, *shared, *outcomes, now);
+      if (then) then(fresh);
+    });
+  });
+}
+
+std::size_t Relay::stored(SessionId id, const std::optional<SessionFacts>& from, const std::vector<p::Bytes>& batch,
+                          const std::vector<indexer::IngestOutcome>& outcomes, Clock::time_point now) {
   std::vector<p::RecordId> fresh;
-  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+  auto punish = [&](const std::string& reason, bool ban) {
+    announce(fresh, id);
+    if (sessions_.facts(id))
+      sessions_.close(id, reason, ban);
+    else if (ban && from && hooks_.ban_gone)
+      hooks_.ban_gone(*from, reason);
+    return fresh.size();
+  };
+  for (std::size_t i = 0; i < outcomes.size() && i < batch.size(); ++i) {
     const auto& o = outcomes[i];
     in_flight_.erase(o.id);
     if (o.status == indexer::IngestStatus::added || o.status == indexer::IngestStatus::superseded) {
       fresh.push_back(o.id);
       auto rec = p::load_stored_record(batch[i]);
       if (rec) pending_items_.push_back({rec->body().getCreatedAt(), o.id});
-      if (rec) stored_(*rec);
+      if (rec && hooks_.stored) hooks_.stored(*rec);
     } else if (o.status == indexer::IngestStatus::rejected) {
       auto code = o.error.code;
       // Only what no honest node sends bans: a bad signature, broken
       // framing, a limit every node applies, a contradiction. (A record of
       // a kind this node does not know is none of them: the index keeps it.)
       if (code == ErrorCode::bad_signature || code == ErrorCode::malformed || code == ErrorCode::limit ||
-          code == ErrorCode::conflict) {
-        announce(fresh, id);
-        sessions_.close(id, "sent an invalid record: " + o.error.message, true);
-        return false;
-      }
+          code == ErrorCode::conflict)
+        return punish("sent an invalid record: " + o.error.message, true);
       // Refused by this node's own limits (which the peer cannot know: its
       // limits or view may differ, and an attacker could feed it records to
       // get it banned here): not asked for again for a while. Any other
@@ -206,25 +272,20 @@ bool Relay::store(SessionId id, std::vector<p::Bytes> batch, Clock::time_point n
         // The penalty: a session that keeps bringing refused records is
         // closed, not banned (it may be an honest relay; it can redial).
         auto* pr = peer(id);
-        if (pr && ++pr->refused > kMaxRefusedPerSession) {
-          auto n = pr->refused;
-          announce(fresh, id);
-          sessions_.close(id, "sent " + std::to_string(n) + " records this node refuses (" + o.error.message + ")",
-                          false);
-          return false;
-        }
+        if (pr && ++pr->refused > kMaxRefusedPerSession)
+          return punish("sent " + std::to_string(pr->refused) + " records this node refuses (" + o.error.message + ")",
+                        false);
       }
     }
   }
   if (auto* pr = peer(id)) pr->counters.records_in += fresh.size();
   records_received_ += fresh.size();
   if (!fresh.empty() && log_.enabled(p::LogLevel::info)) {
-    auto from = sessions_.facts(id);
     log_.info("received " + std::to_string(fresh.size()) + (fresh.size() == 1 ? " new record" : " new records") +
               (from ? " from " + endpoint_text(from->remote_ip, from->remote_port) : std::string()));
   }
   announce(fresh, id);
-  return true;
+  return fresh.size();
 }
 
 bool Relay::has_ingest(SessionId id) const {
@@ -232,11 +293,12 @@ bool Relay::has_ingest(SessionId id) const {
   return it != peers_.end() && !it->second.ingest_buffer.empty();
 }
 
-void Relay::flush_ingest(SessionId id, Clock::time_point now) {
-  auto* pr = peer(id);
-  if (!pr || pr->ingest_buffer.empty()) return;
-  store(id, std::exchange(pr->ingest_buffer, {}), now);
+bool Relay::accepting(SessionId id) const {
+  auto it = peers_.find(id);
+  return it == peers_.end() || !it->second.storing || it->second.ingest_buffer.size() < kIngestBatch;
 }
+
+void Relay::flush_ingest(SessionId id, Clock::time_point now) { store_stream(id, now); }
 
 void Relay::pump(SessionId id) {
   for (;;) {
@@ -288,7 +350,7 @@ void Relay::on_records(SessionId id, capnp::List<capnp::Data>::Reader list, Cloc
   if (!pr) return;
   for (auto r : list) pr->ingest_buffer.emplace_back(r.begin(), r.end());
   // Or once no frame is waiting (flush_ingest).
-  if (pr->ingest_buffer.size() >= kIngestBatch) store(id, std::exchange(pr->ingest_buffer, {}), now);
+  if (pr->ingest_buffer.size() >= kIngestBatch) store_stream(id, now);
 }
 
 void Relay::on_reconcile(SessionId id, capnp::Data::Reader data, Clock::time_point now) {

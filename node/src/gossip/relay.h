@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gossip/sessions.h"
+#include "gossip/worker.h"
 #include "seedbank/indexer/index.h"
 #include "seedbank/protocol/log.h"
 #include "seedbank/protocol/reconcile.h"
@@ -21,16 +22,33 @@ namespace seedbank::node::gossip {
 
 class Relay {
  public:
-  // `stored` runs for each record stored from a peer (added or superseding).
-  Relay(Sessions& sessions, indexer::Index& index, indexer::Admission admission,
-        std::function<void(const protocol::Record&)> stored, protocol::Log log = {})
-      : sessions_(sessions), index_(index), admission_(admission), stored_(std::move(stored)), log_(std::move(log)) {}
+  struct Hooks {
+    // For each record stored from a peer (added or superseding).
+    std::function<void(const protocol::Record&)> stored;
+    // Bans a peer whose session closed before its records were checked.
+    std::function<void(const SessionFacts&, const std::string& reason)> ban_gone;
+  };
+  // Records from peers are verified and stored on `worker`.
+  Relay(Sessions& sessions, Worker& worker, indexer::Index& index, indexer::Admission admission, Hooks hooks,
+        protocol::Log log = {})
+      : sessions_(sessions),
+        worker_(worker),
+        index_(index),
+        admission_(admission),
+        hooks_(std::move(hooks)),
+        log_(std::move(log)) {}
 
   // The ids of the index, sorted by (time, id), with what arrived since.
   const std::vector<protocol::reconcile::Item>& item_set();
   void load_items();
-  // Picks up records another process stored and announces them.
-  void scan_local();
+  // Records this node's processes stored (a publish, a rating): announces
+  // those not announced yet and returns them.
+  std::vector<protocol::RecordId> add_local(const std::vector<protocol::RecordId>& ids);
+  // The same for records stored without being handed over (another
+  // process's import): found by walking the index when its record count
+  // differs from the relay's. Nullopt while records from peers are on the
+  // worker (stored, and not yet known here): ask again later.
+  std::optional<std::vector<protocol::RecordId>> scan_local();
 
   void opened(SessionId id);
   void closed(SessionId id);
@@ -41,12 +59,19 @@ class Relay {
   void on_want(SessionId id, capnp::List<capnp::Data>::Reader ids);
   void on_records(SessionId id, capnp::List<capnp::Data>::Reader records, Clock::time_point now);
   void on_reconcile(SessionId id, capnp::Data::Reader data, Clock::time_point now);
-  // Verifies and stores records from a peer. False when the session was
-  // closed for them.
-  bool store(SessionId id, std::vector<protocol::Bytes> batch, Clock::time_point now);
-  // Stores what `id` sent and is not stored yet (no more frames are waiting).
+  // Verifies and stores records from a peer (a query's answer) on the
+  // worker; `then` runs on the gossip thread with how many were new, also
+  // when the session was closed for them.
+  void store(SessionId id, std::vector<protocol::Bytes> batch, Clock::time_point now,
+             std::function<void(std::size_t)> then);
+  // Stores what `id` sent and is not stored yet (no more frames are
+  // waiting), unless its previous batch is still being stored: then it
+  // follows that one.
   void flush_ingest(SessionId id, Clock::time_point now);
   bool has_ingest(SessionId id) const;
+  // False while `id` has a batch being stored and a full one waiting:
+  // the transport stops reading it until Sessions::resume.
+  bool accepting(SessionId id) const;
   // Sends `id` records from its push queue while its send queue is short.
   void pump(SessionId id);
   // Announces ids to every open session but `from`, in one `have` per peer
@@ -70,6 +95,7 @@ class Relay {
   struct Peer {
     std::deque<protocol::RecordId> push_queue;
     std::vector<protocol::Bytes> ingest_buffer;  // received records not yet stored
+    bool storing = false;                        // a batch of its records is on the worker
     std::uint32_t refused = 0;                   // records it sent that admission refused
     Counters counters;
   };
@@ -78,6 +104,15 @@ class Relay {
     SessionId from;
   };
   Peer* peer(SessionId id);
+  // Hands `id`'s ingest buffer to the worker (a session's batches are
+  // stored one after another, in order).
+  void store_stream(SessionId id, Clock::time_point now);
+  // On the gossip thread, with the worker's outcomes: bookkeeping,
+  // announcements, bans. Returns how many records were new.
+  std::size_t stored(SessionId id, const std::optional<SessionFacts>& from, const std::vector<protocol::Bytes>& batch,
+                     const std::vector<indexer::IngestOutcome>& outcomes, Clock::time_point now);
+  void submit(SessionId id, std::vector<protocol::Bytes> batch, Clock::time_point now,
+              std::function<void(std::size_t)> then);
   void request(SessionId id, const std::vector<protocol::RecordId>& ids, Clock::time_point now);
   void send_ids(SessionId id, bool want, const std::vector<protocol::RecordId>& ids);
   void flush_announcements();
@@ -85,9 +120,10 @@ class Relay {
   bool recently_refused(const protocol::RecordId& id, Clock::time_point now);
 
   Sessions& sessions_;
+  Worker& worker_;
   indexer::Index& index_;
   indexer::Admission admission_;
-  std::function<void(const protocol::Record&)> stored_;
+  Hooks hooks_;
   protocol::Log log_;
   std::vector<protocol::reconcile::Item> items_, pending_items_;
   std::map<protocol::RecordId, Requested> in_flight_;
@@ -99,6 +135,7 @@ class Relay {
   std::map<protocol::RecordId, Clock::time_point> refused_ids_;  // id -> when refused
   std::map<SessionId, Peer> peers_;
   std::uint64_t records_received_ = 0, reconciliations_ = 0;
+  std::size_t on_worker_ = 0;  // batches submitted and not yet back
 };
 
 }  // namespace seedbank::node::gossip

@@ -10,30 +10,20 @@ namespace seedbank::node::gossip {
 
 namespace p = seedbank::protocol;
 
-std::size_t Seeders::DigestHash::operator()(const p::Sha256Digest& d) const {
-  std::size_t h;
-  std::memcpy(&h, d.data(), sizeof h);
-  return h;
-}
-
-void Seeders::recount(const std::vector<p::Sha256Digest>& removed, const std::vector<p::Sha256Digest>& added) {
-  std::lock_guard lock(mutex_);
-  for (const auto& h : removed)
-    if (auto it = counts_.find(h); it != counts_.end() && --it->second == 0) counts_.erase(it);
-  for (const auto& h : added) ++counts_[h];
-}
-
 void Seeders::closed(SessionId id) {
   auto it = lists_.find(id);
   if (it == lists_.end()) return;
-  recount(it->second.seeding, {});
+  view_.recount(it->second.seeding, {});
   lists_.erase(it);
 }
 
 bool Seeders::set_mine(std::vector<p::Sha256Digest> info_hashes) {
   std::sort(info_hashes.begin(), info_hashes.end());
+  // Peers close a session whose list is longer: past the cap, the rest is
+  // left out (they still find the others by asking, findSeeders).
+  if (info_hashes.size() > kMaxSeeding) info_hashes.resize(kMaxSeeding);
   if (info_hashes == mine_) return false;
-  recount(mine_, info_hashes);
+  view_.recount(mine_, info_hashes);
   mine_ = std::move(info_hashes);
   return true;
 }
@@ -66,7 +56,7 @@ void Seeders::on_seeding(SessionId id, capnp::List<capnp::Data>::Reader list) {
     auto old = std::exchange(s.seeding, std::exchange(s.seeding_next, {}));
     std::sort(s.seeding.begin(), s.seeding.end());
     s.seeding.erase(std::unique(s.seeding.begin(), s.seeding.end()), s.seeding.end());
-    recount(old, s.seeding);
+    view_.recount(old, s.seeding);
   }
 }
 
@@ -141,30 +131,6 @@ std::vector<std::string> Seeders::of(const p::Sha256Digest& info_hash) const {
   if (auto it = learned_.find(info_hash); it != learned_.end()) out.assign(it->second.begin(), it->second.end());
   for (const auto& s : sessions_.open_sessions())
     if (s.hello.bt_port && seeds(s.id, info_hash)) out.push_back(endpoint_text(s.remote_ip, s.hello.bt_port));
-  return out;
-}
-
-std::uint32_t Seeders::count(const p::Sha256Digest& info_hash) const {
-  std::lock_guard lock(mutex_);
-  auto it = counts_.find(info_hash);
-  return it == counts_.end() ? 0 : it->second;
-}
-
-std::vector<std::pair<p::Sha256Digest, std::uint32_t>> Seeders::most_seeded(std::size_t n) const {
-  std::vector<std::pair<p::Sha256Digest, std::uint32_t>> out;
-  {
-    std::lock_guard lock(mutex_);
-    out.assign(counts_.begin(), counts_.end());
-  }
-  auto by_count = [](const auto& a, const auto& b) {
-    return std::tie(b.second, a.first) < std::tie(a.second, b.first);
-  };
-  if (out.size() > n) {
-    std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), by_count);
-    out.resize(n);
-  } else {
-    std::sort(out.begin(), out.end(), by_count);
-  }
   return out;
 }
 

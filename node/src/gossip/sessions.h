@@ -66,6 +66,8 @@ class Sessions {
   virtual void defer(std::function<void()> fn) = 0;
   // The engine wants Engine::on_deadline called at (or soon after) `when`.
   virtual void wake_at(Clock::time_point when) = 0;
+  // Reads `id` again if it was paused because Engine::accepting said no.
+  virtual void resume(SessionId id) = 0;
 };
 
 }  // namespace seedbank::node::gossip

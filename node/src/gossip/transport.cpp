@@ -44,6 +44,7 @@ struct Session : std::enable_shared_from_this<Session> {
   std::deque<p::Bytes> out;
   std::size_t queued = 0;
   bool writing = false;
+  bool paused = false;  // not reading: the engine stores what it sent first
   asio::steady_timer deadline;
   asio::steady_timer throttle;
   std::optional<p::PublicKey> peer_id;
@@ -75,6 +76,8 @@ struct Session : std::enable_shared_from_this<Session> {
   void close(const std::string& reason, bool ban = false);
   void send(capnp::MessageBuilder& message);
   void send_raw_frame(p::ByteView plaintext);
+  // Reading again after a pause (Transport::resume).
+  void resume();
 
  private:
   void write_next();
@@ -146,6 +149,11 @@ void Session::write_next() {
                       if (self->state == State::open)
                         if (auto* e = self->engine()) e->pump(self->id);
                     });
+}
+
+void Session::resume() {
+  paused = false;
+  if (state == State::open) read_header();
 }
 
 void Session::read_header() {
@@ -229,6 +237,13 @@ void Session::on_frame() {
   boost::system::error_code ec;
   if (state == State::open && e->has_ingest(id) && (socket.available(ec) == 0 || ec)) e->flush_ingest(id, now);
   if (state == State::closed) return;
+  // The peer sends faster than this node stores: wait (no deadline while
+  // the wait is this node's) until Transport::resume.
+  if (!e->accepting(id)) {
+    paused = true;
+    deadline.cancel();
+    return;
+  }
   if (byte_tokens < 0) {
     auto wait = std::chrono::milliseconds(static_cast<long>(-byte_tokens / kBytesPerSecond * 1000) + 1);
     throttle.expires_after(wait);
@@ -460,6 +475,13 @@ void Transport::defer(std::function<void()> fn) {
     if (!self || self->stopped_) return;
     fn();
   });
+}
+
+void Transport::resume(SessionId id) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || !it->second->paused) return;
+  auto keep = it->second;
+  keep->resume();
 }
 
 void Transport::wake_at(Clock::time_point when) {

@@ -60,6 +60,7 @@ class Transport : public Sessions, public std::enable_shared_from_this<Transport
   void set_hello(SessionId id, const PeerHello& hello) override;
   void defer(std::function<void()> fn) override;
   void wake_at(Clock::time_point when) override;
+  void resume(SessionId id) override;
 
  private:
   friend struct Session;

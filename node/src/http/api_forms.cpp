@@ -62,6 +62,22 @@ HttpResponse Api::Impl::sign(const p::SecretKey& key, const p::CommunityDraft& d
   return json_response(200, fields);
 }
 
+std::variant<Api::Impl::SigningForm, HttpResponse> Api::Impl::signing_form(const HttpRequest& request,
+                                                                           const std::string& what, const char* shape,
+                                                                           bool names_release) {
+  SigningForm form;
+  if (auto r = own_json_body(request, what, shape, &form.body)) return *r;
+  if (names_release) {
+    auto rec = body_release(form.body);
+    if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
+    form.release = std::move(std::get<p::Record>(rec));
+  }
+  auto key = identity();
+  if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
+  form.key = std::move(std::get<p::SecretKey>(key));
+  return form;
+}
+
 // A listed release from a body's "modelVersionId", or the answer to give.
 std::variant<p::Record, HttpResponse> Api::Impl::body_release(const json& body) {
   if (!body.contains("modelVersionId") || !body["modelVersionId"].is_number_unsigned())
@@ -95,20 +111,16 @@ std::string Api::Impl::text_field(const json& body, const char* field, std::size
 
 // POST /api/seedbank/ratings {modelVersionId, stars, review}
 HttpResponse Api::Impl::rate(const HttpRequest& request) {
-  json b;
-  if (auto r = own_json_body(request, "rate with this node's key",
-                             "{\"modelVersionId\": N, \"stars\": 1-5, \"review\": \"...\"}", &b))
-    return *r;
+  auto form = signing_form(request, "rate with this node's key",
+                           "{\"modelVersionId\": N, \"stars\": 1-5, \"review\": \"...\"}", true);
+  if (auto* r = std::get_if<HttpResponse>(&form)) return *r;
+  auto& [b, release, key] = std::get<SigningForm>(form);
   if (!b.contains("stars") || !b["stars"].is_number_unsigned() || b["stars"].get<std::uint64_t>() < 1 ||
       b["stars"].get<std::uint64_t>() > 5)
     return error_response(400, "stars must be 1 to 5");
   auto stars = b["stars"].get<std::uint64_t>();
-  auto rec = body_release(b);
-  if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
-  auto key = identity();
-  if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
-  p::RatingDraft draft{std::get<p::Record>(rec).id(), static_cast<unsigned>(stars), text_field(b, "review")};
-  return sign(std::get<p::SecretKey>(key), draft, {{"stars", stars}});
+  p::RatingDraft draft{release->id(), static_cast<unsigned>(stars), text_field(b, "review")};
+  return sign(*key, draft, {{"stars", stars}});
 }
 
 // POST /api/seedbank/images: the body is an image (PNG, JPEG, WebP) to
@@ -145,24 +157,20 @@ HttpResponse Api::Impl::upload_image(const HttpRequest& request) {
 
 // POST /api/seedbank/posts {modelVersionId, image, caption, nsfw}
 HttpResponse Api::Impl::post_image(const HttpRequest& request) {
-  json b;
-  if (auto r = own_json_body(request, "post images with this node's key",
-                             "{\"modelVersionId\": N, \"image\": \"<sha256>\", \"caption\": \"...\"}", &b))
-    return *r;
-  auto rec = body_release(b);
-  if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
+  auto form = signing_form(request, "post images with this node's key",
+                           "{\"modelVersionId\": N, \"image\": \"<sha256>\", \"caption\": \"...\"}", true);
+  if (auto* r = std::get_if<HttpResponse>(&form)) return *r;
+  auto& [b, release, key] = std::get<SigningForm>(form);
   auto sha = body_image(b, "image");
   if (auto* r = std::get_if<HttpResponse>(&sha)) return *r;
-  auto key = identity();
-  if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
   auto img = read_image(store.path_of(std::get<p::Sha256Digest>(sha)));
   if (!img) return error_response(400, "the image: " + img.error().message);
   img->name = p::to_hex(img->sha256).substr(0, 16) + (img->mime_type == "image/png"    ? ".png"
                                                       : img->mime_type == "image/webp" ? ".webp"
                                                                                        : ".jpg");
   img->nsfw = b.contains("nsfw") && b["nsfw"].is_boolean() && b["nsfw"].get<bool>();
-  p::ImagePostDraft draft{std::get<p::Record>(rec).id(), std::move(img).value(), text_field(b, "caption")};
-  auto answer = sign(std::get<p::SecretKey>(key), draft, {{"sha256", p::to_hex(draft.image.sha256)}});
+  p::ImagePostDraft draft{release->id(), std::move(img).value(), text_field(b, "caption")};
+  auto answer = sign(*key, draft, {{"sha256", p::to_hex(draft.image.sha256)}});
   if (answer.status == 200) {
     auto j = json::parse(answer.body);
     j["postId"] = civitai_id(*p::from_hex_fixed<32>(j["recordId"].get<std::string>()));
@@ -173,11 +181,11 @@ HttpResponse Api::Impl::post_image(const HttpRequest& request) {
 
 // POST /api/seedbank/profile {displayName, bio, links, avatar}
 HttpResponse Api::Impl::set_profile(const HttpRequest& request) {
-  json b;
-  if (auto r =
-          own_json_body(request, "change this node's profile",
-                        "{\"displayName\": \"...\", \"bio\": \"...\", \"links\": [...], \"avatar\": \"<sha256>\"}", &b))
-    return *r;
+  auto form =
+      signing_form(request, "change this node's profile",
+                   "{\"displayName\": \"...\", \"bio\": \"...\", \"links\": [...], \"avatar\": \"<sha256>\"}", false);
+  if (auto* r = std::get_if<HttpResponse>(&form)) return *r;
+  auto& [b, release, key] = std::get<SigningForm>(form);
   p::ProfileDraft draft;
   draft.display_name = text_field(b, "displayName");  // its limit is the record's, with its message
   if (draft.display_name.empty()) return error_response(400, "displayName: give a name to show");
@@ -192,30 +200,23 @@ HttpResponse Api::Impl::set_profile(const HttpRequest& request) {
     if (auto* r = std::get_if<HttpResponse>(&sha)) return *r;
     draft.avatar = std::get<p::Sha256Digest>(sha);
   }
-  auto key = identity();
-  if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
   draft.bio = text_field(b, "bio");
-  return sign(std::get<p::SecretKey>(key), draft, {{"displayName", draft.display_name}});
+  return sign(*key, draft, {{"displayName", draft.display_name}});
 }
 
 // POST /api/seedbank/retractions {modelVersionId, reason}: the node's
 // identity must be the release's author.
 HttpResponse Api::Impl::retract(const HttpRequest& request) {
-  json b;
-  if (auto r = own_json_body(request, "retract releases with this node's key",
-                             "{\"modelVersionId\": N, \"reason\": \"...\"}", &b))
-    return *r;
-  auto rec = body_release(b);
-  if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
-  auto key = identity();
-  if (auto* r = std::get_if<HttpResponse>(&key)) return *r;
-  const auto& release = std::get<p::Record>(rec);
-  const auto& k = std::get<p::SecretKey>(key);
-  if (release.author() != k.public_key())
-    return error_response(403, "this version was signed by " + release.author().to_text() +
+  auto form = signing_form(request, "retract releases with this node's key",
+                           "{\"modelVersionId\": N, \"reason\": \"...\"}", true);
+  if (auto* r = std::get_if<HttpResponse>(&form)) return *r;
+  auto& [b, release, key] = std::get<SigningForm>(form);
+  if (release->author() != key->public_key())
+    return error_response(403, "this version was signed by " + release->author().to_text() +
                                    "; only its author can retract it, and this node's key is " +
-                                   k.public_key().to_text());
-  return sign(k, p::RetractionDraft{release.id(), text_field(b, "reason")}, {{"releaseId", p::to_hex(release.id())}});
+                                   key->public_key().to_text());
+  return sign(*key, p::RetractionDraft{release->id(), text_field(b, "reason")},
+              {{"releaseId", p::to_hex(release->id())}});
 }
 
 // ---- favourites and follows (this node's own, never gossiped) ----

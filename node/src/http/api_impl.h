@@ -125,6 +125,16 @@ struct Api::Impl {
   std::optional<HttpResponse> own_json_body(const HttpRequest& request, const std::string& what, const char* shape,
                                             json* body);
   std::variant<p::SecretKey, HttpResponse> identity();
+  // A form the node signs with its own key: the JSON body (see
+  // own_json_body), the listed release its "modelVersionId" names (when
+  // `names_release`) and the identity key, each checked in that order.
+  struct SigningForm {
+    json body;
+    std::optional<p::Record> release;
+    std::optional<p::SecretKey> key;
+  };
+  std::variant<SigningForm, HttpResponse> signing_form(const HttpRequest& request, const std::string& what,
+                                                       const char* shape, bool names_release);
   HttpResponse sign(const p::SecretKey& key, const p::CommunityDraft& draft, json fields);
   std::variant<p::Record, HttpResponse> body_release(const json& body);
   std::variant<p::Sha256Digest, HttpResponse> body_image(const json& body, const char* field);

@@ -70,7 +70,6 @@ struct HttpServer::Impl {
   // Declared before io: connections still suspended when io is destroyed
   // count themselves out of `open` as their frames are destroyed.
   std::atomic<std::size_t> open{0};
-  std::atomic<std::uint64_t> requests{0};
   std::string listen;
   asio::io_context io;
   tcp::acceptor acceptor{io};
@@ -170,7 +169,6 @@ struct HttpServer::Impl {
         response.status = 500;
         response.body = json_error(std::string("internal error: ") + e.what());
       }
-      ++requests;
       bool keep = req.keep_alive();
       bool ok = co_await respond(stream, req, response, keep);
       if (!ok || !keep) break;
@@ -342,6 +340,5 @@ protocol::Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpOption
 }
 
 std::string HttpServer::listen_address() const { return impl_->listen; }
-std::uint64_t HttpServer::requests_served() const { return impl_->requests.load(); }
 
 }  // namespace seedbank::node

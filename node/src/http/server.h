@@ -93,7 +93,6 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   std::string listen_address() const;  // "127.0.0.1:7480"
-  std::uint64_t requests_served() const;
 
  private:
   struct Impl;

@@ -47,6 +47,22 @@ struct Node : g::Sessions {
   std::unique_ptr<g::AddressBook> book;
   std::unique_ptr<g::Engine> engine;
   bool mute = false;  // drops everything it receives
+  // With `hold_worker` (set before start()), records from peers wait in
+  // `held` until the test (or Net::run, when a session is paused) stores them.
+  struct HeldWorker : g::Worker {
+    std::deque<Job> jobs;
+    void submit(Job job) override { jobs.push_back(std::move(job)); }
+    bool run_one() {
+      if (jobs.empty()) return false;
+      auto job = std::move(jobs.front());
+      jobs.pop_front();
+      job()();
+      return true;
+    }
+  };
+  bool hold_worker = false;
+  HeldWorker held;
+  std::size_t pauses = 0, resumes = 0;
   struct Link {
     Node* peer;
     g::SessionId peer_id;
@@ -81,7 +97,8 @@ struct Node : g::Sessions {
   }
   // Records stored before start() are the engine's starting item set.
   void start() {
-    engine = std::make_unique<g::Engine>(*this, *book, *index, options, key, [] { return std::int64_t{1700000000}; });
+    engine = std::make_unique<g::Engine>(
+        *this, *book, *index, options, key, [] { return std::int64_t{1700000000}; }, hold_worker ? &held : nullptr);
     engine->set_gossip_port(7400);
   }
   std::string address() const { return ip + ":7400"; }
@@ -113,6 +130,7 @@ struct Node : g::Sessions {
   }
   void defer(std::function<void()> fn) override;
   void wake_at(g::Clock::time_point) override {}
+  void resume(g::SessionId) override { ++resumes; }
 };
 
 struct Net {
@@ -158,27 +176,43 @@ struct Net {
     run();
     return {ia, ib};
   }
-  // Delivers messages (and runs deferred work) until nothing is left.
-  void run() {
-    for (int steps = 0; steps < 1000000; ++steps) {
-      if (!wire.empty()) {
-        auto d = std::move(wire.front());
-        wire.pop_front();
-        if (d.to->mute || !d.to->links.count(d.id)) continue;
-        auto message = p::gossip::ReceivedMessage::parse(d.bytes);
-        BOOST_REQUIRE(message.ok());
-        d.to->engine->handle(d.id, message->root(), now);
-        bool more = false;
-        for (const auto& w : wire) more |= w.to == d.to && w.id == d.id;
-        if (!more && d.to->links.count(d.id)) d.to->engine->flush_ingest(d.id, now);
-      } else if (!deferred.empty()) {
-        auto fn = std::move(deferred.front());
-        deferred.pop_front();
-        fn();
-      } else {
-        return;
+  // One step: delivers a message, or runs deferred work, or stores a batch
+  // a worker holds. False when there is nothing left. A session the engine
+  // does not accept from is not read (as the transport does) until its
+  // node's worker has stored what it holds.
+  bool step() {
+    if (!wire.empty()) {
+      auto& front = wire.front();
+      if (front.to->links.count(front.id) && !front.to->engine->accepting(front.id)) {
+        ++front.to->pauses;
+        BOOST_REQUIRE_MESSAGE(front.to->held.run_one(), "a paused session with nothing being stored");
+        return true;
       }
+      auto d = std::move(wire.front());
+      wire.pop_front();
+      if (d.to->mute || !d.to->links.count(d.id)) return true;
+      auto message = p::gossip::ReceivedMessage::parse(d.bytes);
+      BOOST_REQUIRE(message.ok());
+      d.to->engine->handle(d.id, message->root(), now);
+      bool more = false;
+      for (const auto& w : wire) more |= w.to == d.to && w.id == d.id;
+      if (!more && d.to->links.count(d.id)) d.to->engine->flush_ingest(d.id, now);
+      return true;
     }
+    if (!deferred.empty()) {
+      auto fn = std::move(deferred.front());
+      deferred.pop_front();
+      fn();
+      return true;
+    }
+    for (auto& n : nodes)
+      if (n->held.run_one()) return true;
+    return false;
+  }
+  // Steps until nothing is left.
+  void run() {
+    for (int steps = 0; steps < 1000000; ++steps)
+      if (!step()) return;
     BOOST_FAIL("the engines never went quiet");
   }
   // Moves the clock; engines act on what waited for it.
@@ -300,7 +334,10 @@ BOOST_AUTO_TEST_CASE(a_new_record_travels_along_a_chain) {
   BOOST_TEST(a.links.size() == 1u);  // a and c never meet
   auto id = a.add(release(p::SecretKey::generate(), 1));
   BOOST_TEST(!c.index->contains(id));
-  a.engine->scan_local();  // as after a publish by another process
+  // As after a publish: handed over once, announced once.
+  BOOST_TEST(a.engine->add_local({id}).size() == 1u);
+  BOOST_TEST(a.engine->add_local({id}).empty());
+  BOOST_TEST(a.engine->scan_local()->empty());
   net.run();
   BOOST_TEST(b.index->contains(id));
   BOOST_TEST(c.index->contains(id));
@@ -341,6 +378,55 @@ BOOST_AUTO_TEST_CASE(reconciliation_brings_a_lagging_node_up_to_date) {
   behind.engine->sync(net.now);
   net.run();
   BOOST_TEST(behind.index->contains(late_id));
+}
+
+BOOST_AUTO_TEST_CASE(a_record_stored_without_being_handed_over_is_found_by_the_scan) {
+  Net net;
+  auto& a = net.node();
+  auto& b = net.node();
+  net.start_and_connect(a, b);
+  auto id = a.add(release(p::SecretKey::generate(), 7));  // `seedbank record import` with no node running
+  auto found = a.engine->scan_local();
+  BOOST_TEST_REQUIRE(found.has_value());
+  BOOST_TEST_REQUIRE(found->size() == 1u);
+  BOOST_TEST(found->front() == id);
+  net.run();
+  BOOST_TEST(b.index->contains(id));
+  BOOST_TEST(a.engine->scan_local()->empty());
+}
+
+// Stores run on a worker thread in the node; here they wait until the
+// test runs them. A peer that sends faster than they finish is not read
+// meanwhile (what it can make this node hold stays bounded), and nothing
+// it sent is lost or reordered.
+BOOST_AUTO_TEST_CASE(a_sender_faster_than_the_store_is_paused_and_loses_nothing) {
+  Net net;
+  auto& sender = net.node();
+  auto& receiver = net.node();
+  receiver.hold_worker = true;
+  auto [to_receiver, from_sender] = net.start_and_connect(sender, receiver);
+  auto author = p::SecretKey::generate();
+  // Three full batches: the first goes to the worker, the second fills the
+  // buffer (reading stops), the third waits on the wire.
+  std::vector<p::Bytes> batches[3] = {{}, {}, {}};
+  std::vector<p::RecordId> ids;
+  for (int b = 0; b < 3; ++b) {
+    auto one = release(author, 1000 + static_cast<std::uint64_t>(b));
+    ids.push_back(p::record_id_of(one));
+    batches[b].assign(g::kIngestBatch, one);  // the same record over and over: cheap to make, full size
+  }
+  for (const auto& batch : batches) send_records(sender, to_receiver, batch);
+  // While a batch is on the worker, a scan for local records waits.
+  while (!net.wire.empty() && receiver.held.jobs.empty()) net.step();
+  BOOST_TEST(!receiver.engine->scan_local().has_value());
+  net.run();
+  for (const auto& id : ids) BOOST_TEST(receiver.index->contains(id));
+  BOOST_TEST(receiver.pauses > 0u);
+  BOOST_TEST(receiver.resumes > 0u);
+  BOOST_TEST(receiver.engine->accepting(from_sender));
+  BOOST_TEST(receiver.engine->stats().records_received == 3u);
+  BOOST_TEST(!receiver.banned_someone());
+  BOOST_TEST(receiver.links.count(from_sender) == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_malformed_message_bans_the_peer) {
@@ -452,13 +538,13 @@ BOOST_AUTO_TEST_CASE(an_image_posts_image_is_fetched_with_it) {
   net.connect(reader, silent);
   net.connect(reader, owner);
   BOOST_REQUIRE(reader.index->contains(post));
-  BOOST_TEST(reader.engine->fetching_blob(sha));
+  BOOST_TEST(reader.engine->view().fetching(sha));
   BOOST_TEST(!reader.store->contains(sha));
   net.advance(std::chrono::seconds(19));
   BOOST_TEST(!reader.store->contains(sha));  // still waiting for the silent one
   net.advance(std::chrono::seconds(2));      // 20 s without an answer: the next peer
   BOOST_REQUIRE(reader.store->contains(sha));
-  BOOST_TEST(!reader.engine->fetching_blob(sha));
+  BOOST_TEST(!reader.engine->view().fetching(sha));
   std::ifstream in(reader.store->path_of(sha), std::ios::binary);
   p::Bytes got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   BOOST_TEST((got == image));
@@ -499,6 +585,30 @@ BOOST_AUTO_TEST_CASE(peers_exchange_addresses_and_hellos) {
   // a dialled b: b's address is remembered as working.
   BOOST_TEST(a.book->known().at(b.address()).last_seen == 1700000000);
   (void)to_b;
+}
+
+// A peer that names address after address (to fill the book with its own
+// and push honest ones out) teaches at most its share, and is not banned:
+// an honest node may simply know many peers.
+BOOST_AUTO_TEST_CASE(one_peer_cannot_fill_the_address_book) {
+  Net net;
+  auto& a = net.node();
+  auto& b = net.node();
+  auto [to_b, to_a] = net.start_and_connect(a, b);
+  auto before = b.book->known().size();
+  for (int m = 0; m < 20; ++m) {
+    inject(a, to_b, [&](seedbank::schema::GossipMessage::Builder root) {
+      auto list = root.initPeers(static_cast<unsigned>(g::kPeersPerMessage));
+      for (unsigned i = 0; i < list.size(); ++i) {
+        list[i].setHost("10.1." + std::to_string(m) + "." + std::to_string(i + 1));
+        list[i].setPort(7400);
+      }
+    });
+  }
+  net.run();
+  BOOST_TEST(b.book->known().size() - before == g::kLearntPerSession);
+  BOOST_TEST(!b.banned_someone());
+  BOOST_TEST(b.links.count(to_a) == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_query_ends_when_peers_answer_or_time_runs_out) {

@@ -9,7 +9,9 @@
 // sends something invalid (a bad signature, a malformed or oversize frame, a
 // flood of messages) is disconnected and banned for a while.
 //
-// Runs on the node's io_context (one thread); not thread-safe.
+// Runs on the node's io_context (one thread); not thread-safe. Records from
+// peers are verified and stored on a thread of its own, and what follows
+// (announcements, bans) back on the io_context.
 #pragma once
 
 #include <chrono>
@@ -55,6 +57,8 @@ struct GossipOptions {
   std::size_t max_sessions = 256;                  // inbound + outbound
   std::chrono::milliseconds sync_interval{10000};  // reconcile with a random peer this often
   std::chrono::seconds ban_time{600};
+  // Runs on the gossip thread for each record stored from a peer.
+  std::function<void(const protocol::Record&)> on_stored;
   std::uint16_t bt_port = 0;  // advertised in hello, for "seeding"
   // Spam resistance on records from peers (config.json "spam"). Refused
   // records are dropped and not asked for again for an hour; a session
@@ -106,9 +110,15 @@ class GossipService {
   std::vector<PeerInfo> peers() const;
   GossipStats stats() const;
 
-  // Looks for records stored by another process on this data dir (a
-  // publish, an import) and announces them. Cheap when nothing changed.
-  void scan_local();
+  // Records stored on this data dir by this or another process (a
+  // publish, a rating): announced to peers unless they were already.
+  // Returns those that were new to gossip.
+  std::vector<protocol::RecordId> add_local(const std::vector<protocol::RecordId>& ids);
+  // The same for records stored without being handed over (another
+  // process's import), found by walking the index when its record count
+  // moved. Cheap when nothing changed. Nullopt while records from peers
+  // are being stored: ask again later.
+  std::optional<std::vector<protocol::RecordId>> scan_local();
   // Dials HOST:PORT now (and remembers it).
   void add_peer(const std::string& host_port);
 

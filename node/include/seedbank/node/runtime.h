@@ -6,7 +6,8 @@
 //
 //   daemon:  BitTorrent and gossip on their configured ports, every complete
 //            release seeded, the control socket, the HTTP gallery and API.
-//   command: BitTorrent on the given address (port 0 by default), gossip
+//   command: BitTorrent on the given address (port 0 by default), started
+//            by the first fetch (a lookup needs only gossip), gossip
 //            dialling out only (no listening socket), nothing seeded but what
 //            the command fetches, no HTTP, no control socket (so a later
 //            `seedbank node` never takes this process for a live node), and
@@ -80,7 +81,6 @@ class NodeRuntime {
   // Open gossip sessions (0 without gossip).
   std::size_t gossip_sessions() const;
 
-  TorrentService& torrents();
   GossipService* gossip();  // null when gossip is off
 
  private:

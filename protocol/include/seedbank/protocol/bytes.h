@@ -24,9 +24,6 @@ std::string to_hex_upper(ByteView bytes);  // Civitai's style
 // Decodes an even-length hex string in any case; nullopt on any other input.
 std::optional<Bytes> from_hex(std::string_view hex);
 
-// True when every character is a hex digit (any case); empty is false.
-bool is_hex(std::string_view s);
-
 // Fixed-size decode: nullopt unless `hex` is exactly 2*N hex digits.
 template <std::size_t N>
 std::optional<std::array<std::uint8_t, N>> from_hex_fixed(std::string_view hex) {
