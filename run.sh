@@ -18,7 +18,7 @@ PACKAGES=(
 # Only the test suite and benchmarks need these (fuzz targets build with
 # clang; clang-format checks the style; the gallery is tested in Debian's
 # Chromium; wrk loads the HTTP API).
-TEST_PACKAGES=(clang libclang-rt-14-dev llvm clang-format aria2 opentracker chromium wrk)
+TEST_PACKAGES=(clang libclang-rt-14-dev llvm clang-format clang-tidy aria2 opentracker chromium wrk)
 
 install_packages() {
   local missing=()

@@ -612,8 +612,8 @@ nlohmann::json bench_converge(const Options& o) {
     auto before = sent();
     auto t = Clock::now();
     indexes[origin]->ingest(records[r], indexer::Durability::replicated);
-    nodes[origin]->scan_local();
     auto id = protocol::record_id_of(records[r]);
+    nodes[origin]->add_local({id});  // as after a publish
     for (;;) {
       io.run_for(std::chrono::milliseconds(1));
       bool all = true;

@@ -4,6 +4,7 @@
 
 #include <iostream>
 #include <thread>
+#include <utility>
 
 #include "control.h"
 #include "seedbank/node/runtime.h"
@@ -17,10 +18,16 @@ using Clock = std::chrono::steady_clock;
 // Over <data dir>/control.sock.
 class ControlClient final : public NodeClient {
  public:
-  explicit ControlClient(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {}
+  // `probe`: the status reply that showed the node is there, given as the
+  // first status() answer rather than asked again.
+  ControlClient(std::filesystem::path data_dir, nlohmann::json probe)
+      : data_dir_(std::move(data_dir)), probe_(std::move(probe)) {}
   bool remote() const override { return true; }
 
-  p::Result<StatusReply> status() override { return call(StatusRequest{}, parse_status_reply); }
+  p::Result<StatusReply> status() override {
+    if (!probe_.is_null()) return parse_status_reply(std::exchange(probe_, nullptr));
+    return call(StatusRequest{}, parse_status_reply);
+  }
   p::Result<FetchReply> fetch(const FetchRequest& r) override { return call(r, parse_fetch_reply); }
   p::Result<TorrentStatus> torrent(const p::RecordId& release) override {
     return call(TorrentRequest{release}, parse_torrent_reply);
@@ -47,6 +54,7 @@ class ControlClient final : public NodeClient {
     return parse(*reply);
   }
   std::filesystem::path data_dir_;
+  nlohmann::json probe_;
 };
 
 // Over a runtime on this thread: requests run on it directly, and waiting
@@ -142,7 +150,7 @@ p::Result<std::unique_ptr<NodeClient>> connect_to_node(const std::filesystem::pa
   // A socket file without a node behind it (one killed) is not a node.
   auto probe = control_request(data_dir, request_json(StatusRequest{}), std::chrono::seconds(10));
   if (!probe) return probe.error();
-  return std::unique_ptr<NodeClient>(new ControlClient(data_dir));
+  return std::unique_ptr<NodeClient>(new ControlClient(data_dir, std::move(probe).value()));
 }
 
 p::Result<std::unique_ptr<NodeClient>> connect_or_start(NodeContext& node, const CommandNetworkOptions& options) {

@@ -127,7 +127,7 @@ GossipStats GossipService::stats() const {
 
 std::vector<PeerInfo> GossipService::peers() const { return impl_->transport->peers(); }
 
-std::optional<std::vector<p::RecordId>> GossipService::scan_local() { return impl_->engine->scan_local(); }
+std::vector<p::RecordId> GossipService::scan_local() { return impl_->engine->scan_local(); }
 std::vector<p::RecordId> GossipService::add_local(const std::vector<p::RecordId>& ids) {
   return impl_->engine->add_local(ids);
 }

@@ -139,9 +139,9 @@ struct NodeRuntime::Impl {
 
   // A record new to this node, from a peer or from a process on this data
   // dir (`local`, logged): a release whose files are all here is seeded; a
-  // retraction or deny-list may stop releases (pruned at the next tick, once
-  // for many); a key rotation may also vouch for releases again. Returns
-  // whether it started seeding.
+  // retraction, deny-list or key rotation may stop releases (pruned at the
+  // next tick, once for many), and the last two may also allow some again
+  // (every release checked again then). Returns whether it started seeding.
   bool act_on(const p::Record& rec, bool local) {
     if (role != RuntimeRole::daemon || !torrents) return false;
     auto kind = rec.kind();
@@ -155,8 +155,10 @@ struct NodeRuntime::Impl {
                  p::to_hex(rec.id()).substr(0, 12) + ")");
       return added;
     }
-    if (kind == p::RecordKind::retraction || kind == p::RecordKind::deny_list) prune_pending = true;
-    if (kind == p::RecordKind::key_rotation) prune_pending = reseed_pending = true;
+    if (kind == p::RecordKind::retraction) prune_pending = true;
+    // A new deny-list may also drop an entry, and a key rotation vouch for
+    // releases again: both may allow releases as well as stop them.
+    if (kind == p::RecordKind::deny_list || kind == p::RecordKind::key_rotation) prune_pending = reseed_pending = true;
     return false;
   }
 
@@ -197,13 +199,10 @@ struct NodeRuntime::Impl {
       auto now = node.index->stats().records;
       if (now != known_records) {
         known_records = now;
-        if (!gossip) {
+        if (gossip)
+          act_on_ids(gossip->scan_local(), false);
+        else
           prune_pending = reseed_pending = true;
-        } else if (auto fresh = gossip->scan_local()) {
-          act_on_ids(*fresh, false);
-        } else {
-          known_records = 0;  // gossip is storing records from peers: look again in 2 s
-        }
       }
     }
     apply_pending();
@@ -391,8 +390,7 @@ AnnounceReply NodeRuntime::announce(const AnnounceRequest& request) {
   AnnounceReply r;
   if (request.ids.empty()) {  // "look for yourself": the full scan
     if (impl.torrents && impl.role == RuntimeRole::daemon) r.seeding = impl.torrents->seed_all();
-    if (impl.gossip)
-      if (auto fresh = impl.gossip->scan_local()) impl.act_on_ids(*fresh, true);
+    if (impl.gossip) impl.act_on_ids(impl.gossip->scan_local(), true);
     impl.apply_pending();
     return r;
   }

@@ -54,6 +54,7 @@ struct FuzzSessions : g::Sessions {
   void defer(std::function<void()> fn) override { deferred.push_back(std::move(fn)); }
   void wake_at(g::Clock::time_point) override {}
   void resume(g::SessionId) override {}
+  void ban(const g::SessionFacts&, const std::string&) override {}
   void run_deferred() {
     for (int i = 0; i < 1000 && !deferred.empty(); ++i) {
       auto fn = std::move(deferred.front());

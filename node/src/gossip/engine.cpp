@@ -18,16 +18,13 @@ Engine::Engine(Sessions& sessions, AddressBook& book, indexer::Index& index, con
       options_(options),
       node_key_(node_key),
       unix_time_(std::move(unix_time)),
-      relay_(sessions, worker ? *worker : inline_worker_, index, options.admission,
-             Relay::Hooks{[this](const p::Record& rec) {
-                            blobs_.fetch_image_of(rec, now_);
-                            if (options_.on_stored) options_.on_stored(rec);
-                          },
-                          [this](const SessionFacts& who, const std::string& reason) {
-                            book_.ban(who.peer_id, who.remote_ip, endpoint_text(who.remote_ip, who.remote_port), reason,
-                                      now_);
-                          }},
-             options.log.with_component("gossip")),
+      relay_(
+          sessions, worker ? *worker : inline_worker_, index, options.admission,
+          [this](const p::Record& rec, Clock::time_point now) {
+            blobs_.fetch_image_of(rec, now);
+            if (options_.on_stored) options_.on_stored(rec);
+          },
+          options.log.with_component("gossip")),
       seeders_(sessions, view_, options.bt_port),
       blobs_(sessions, view_, index, options) {
   if (!unix_time_)
@@ -74,7 +71,7 @@ void Engine::on_open(SessionId id, Clock::time_point now) {
 
 void Engine::on_closed(SessionId id, Clock::time_point now) {
   now_ = now;
-  relay_.closed(id);
+  relay_.closed(id, now);
   blobs_.closed(id, now);
   seeders_.closed(id);
   learnt_.erase(id);
@@ -186,8 +183,10 @@ void Engine::on_peers(SessionId id, capnp::List<schema::PeerAddress>::Reader pee
     if (addr.is_loopback() && !is_loopback(s->remote_ip)) continue;
     auto text = endpoint_text(addr, a.getPort());
     if (book_.contains(text)) continue;
-    // One peer cannot fill the address book (kMaxKnown) with addresses of
-    // its choosing: past its share, what it names is ignored.
+    // One session cannot fill the address book (kMaxKnown) with addresses
+    // of its choosing: past its share, what it names is ignored. (A peer
+    // that comes back under new keys gets a new share; preferring diverse
+    // address ranges is the peer discovery issue's.)
     auto& learnt = learnt_[id];
     if (learnt >= kLearntPerSession) return;
     ++learnt;
@@ -227,7 +226,7 @@ void Engine::on_query_reply(SessionId id, schema::QueryReply::Reader r, Clock::t
   for (auto rec : r.getRecords()) batch.emplace_back(rec.begin(), rec.end());
   auto qid = r.getId();
   ++it->second.storing;
-  relay_.store(id, std::move(batch), now, [this, qid](std::size_t fresh) {
+  relay_.store(id, std::move(batch), now, [this, qid](std::size_t fresh, Clock::time_point) {
     auto q = queries_.find(qid);
     if (q == queries_.end()) return;  // finished at its deadline
     q->second.received += fresh;

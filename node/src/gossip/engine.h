@@ -55,7 +55,7 @@ class Engine {
   bool has_ingest(SessionId id) const { return relay_.has_ingest(id); }
   // False while `id` has sent more than the worker has stored: read it
   // again at Sessions::resume.
-  bool accepting(SessionId id) const { return relay_.accepting(id); }
+  bool accepting(SessionId id) { return relay_.accepting(id, now_); }
   // `id`'s send queue got shorter: sends it more of what it asked for.
   void pump(SessionId id) { relay_.pump(id); }
 
@@ -71,7 +71,7 @@ class Engine {
   std::vector<protocol::RecordId> add_local(const std::vector<protocol::RecordId>& ids) {
     return relay_.add_local(ids);
   }
-  std::optional<std::vector<protocol::RecordId>> scan_local() { return relay_.scan_local(); }
+  std::vector<protocol::RecordId> scan_local() { return relay_.scan_local(); }
   void set_seeding(std::vector<protocol::Sha256Digest> info_hashes);
   void ask_seeders(const protocol::Sha256Digest& info_hash, Clock::time_point now) { seeders_.ask(info_hash, now); }
   std::vector<std::string> seeders_of(const protocol::Sha256Digest& info_hash) const { return seeders_.of(info_hash); }

@@ -64,15 +64,14 @@ std::vector<p::RecordId> Relay::add_local(const std::vector<p::RecordId>& ids) {
   return fresh;
 }
 
-std::optional<std::vector<p::RecordId>> Relay::scan_local() {
-  if (on_worker_ > 0) return std::nullopt;
+std::vector<p::RecordId> Relay::scan_local() {
   auto stored = index_.stats().records;
-  if (stored == items_.size() + pending_items_.size()) return std::vector<p::RecordId>{};
+  if (stored <= items_.size() + pending_items_.size() + on_worker_.size()) return {};
   const auto& items = item_set();
   std::vector<p::RecordId> fresh;
   index_.for_each_by_time(0, [&](std::uint64_t t, const p::RecordId& id) {
     rc::Item item{t, id};
-    if (!std::binary_search(items.begin(), items.end(), item)) {
+    if (!on_worker_.count(id) && !std::binary_search(items.begin(), items.end(), item)) {
       pending_items_.push_back(item);
       fresh.push_back(id);
     }
@@ -82,13 +81,20 @@ std::optional<std::vector<p::RecordId>> Relay::scan_local() {
   return fresh;
 }
 
-void Relay::opened(SessionId id) { peers_[id]; }
+void Relay::opened(SessionId id) { peers_[id].facts = sessions_.facts(id); }
 
-void Relay::closed(SessionId id) {
+void Relay::closed(SessionId id, Clock::time_point now) {
   // What it was asked for may be asked of others at once.
   for (auto it = in_flight_.begin(); it != in_flight_.end();)
     it = it->second.from == id ? in_flight_.erase(it) : std::next(it);
-  peers_.erase(id);
+  paused_.erase(id);
+  auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  // What it sent and was not stored yet is still checked (and its sender
+  // banned if it must be).
+  auto peer = std::move(it->second);
+  peers_.erase(it);
+  if (!peer.ingest_buffer.empty()) submit(id, peer.facts, std::move(peer.ingest_buffer), peer.buffer_bytes, now, {});
 }
 
 Relay::Peer* Relay::peer(SessionId id) {
@@ -182,28 +188,31 @@ void Relay::flush_announcements() {
 }
 
 void Relay::store(SessionId id, std::vector<p::Bytes> batch, Clock::time_point now,
-                  std::function<void(std::size_t)> then) {
-  submit(id, std::move(batch), now, std::move(then));
+                  std::function<void(std::size_t, Clock::time_point)> then) {
+  submit(id, sessions_.facts(id), std::move(batch), 0, now, std::move(then));
 }
 
 void Relay::store_stream(SessionId id, Clock::time_point now) {
   auto* pr = peer(id);
   if (!pr || pr->storing || pr->ingest_buffer.empty()) return;
   pr->storing = true;
-  submit(id, std::exchange(pr->ingest_buffer, {}), now, [this, id, now](std::size_t) {
-    auto* pr = peer(id);
-    if (!pr) return;
-    pr->storing = false;
-    // What arrived meanwhile follows at once (the flush when the socket
-    // ran dry found this batch on the worker); then the session, if it
-    // was paused, is read again.
-    store_stream(id, now);
-    sessions_.resume(id);
-  });
+  auto counted = std::exchange(pr->buffer_bytes, 0);
+  submit(id, pr->facts, std::exchange(pr->ingest_buffer, {}), counted, now,
+         [this, id](std::size_t, Clock::time_point now) {
+           auto* pr = peer(id);
+           if (!pr) return;
+           pr->storing = false;
+           // What arrived meanwhile follows at once (the flush when the
+           // socket ran dry found this batch on the worker); then the
+           // session, if it was paused, is read again.
+           store_stream(id, now);
+           sessions_.resume(id);
+         });
 }
 
-void Relay::submit(SessionId id, std::vector<p::Bytes> batch, Clock::time_point now,
-                   std::function<void(std::size_t)> then) {
+void Relay::submit(SessionId id, std::optional<SessionFacts> from, std::vector<p::Bytes> batch, std::size_t counted,
+                   Clock::time_point now, std::function<void(std::size_t, Clock::time_point)> then) {
+  held_bytes_ -= std::min(held_bytes_, counted);
   // Records already here cost a hash, not a signature check. So do records
   // refused within the hour (a peer's reconciliation offers them again
   // each round).
@@ -216,23 +225,42 @@ void Relay::submit(SessionId id, std::vector<p::Bytes> batch, Clock::time_point 
                              }),
               batch.end());
   if (batch.empty()) {
-    if (then) then(0);
+    resume_paused();
+    if (then) then(0, now);
     return;
   }
-  // Verification and the commit run on the worker; who sent them is kept
-  // now, so a peer that hangs up before the check is still banned.
-  auto from = sessions_.facts(id);
+  // Verification and the commit run on the worker. Until they are back,
+  // the records count against held_bytes_ and a scan skips them.
+  std::size_t bytes = 0;
+  std::vector<p::RecordId> ids;
+  for (const auto& b : batch) {
+    bytes += b.size();
+    ids.push_back(p::record_id_of(b));
+    ++on_worker_[ids.back()];
+  }
+  held_bytes_ += bytes;
   auto shared = std::make_shared<std::vector<p::Bytes>>(std::move(batch));
-  ++on_worker_;
-  worker_.submit([this, id, from, shared, now, then = std::move(then), &index = index_, admission = admission_] {
-    auto outcomes = std::make_shared<std::vector<indexer::IngestOutcome>>(
-        index.ingest_batch(*shared, indexer::Durability::replicated, admission));
-    return std::function<void()>([this, id, from, shared, outcomes, now, then] {
-      --on_worker_;
-      auto fresh = stored(id, from, *shared, *outcomes, now);
-      if (then) then(fresh);
-    });
-  });
+  worker_.submit(
+      [this, id, from = std::move(from), shared, bytes, ids = std::move(ids), then = std::move(then), &index = index_,
+       admission = admission_]() mutable {
+        auto outcomes = std::make_shared<std::vector<indexer::IngestOutcome>>(
+            index.ingest_batch(*shared, indexer::Durability::replicated, admission));
+        return Worker::Continuation([this, id, from = std::move(from), shared, bytes, ids = std::move(ids), outcomes,
+                                     then = std::move(then)](Clock::time_point now) {
+          for (const auto& rid : ids)
+            if (auto it = on_worker_.find(rid); it != on_worker_.end() && --it->second == 0) on_worker_.erase(it);
+          held_bytes_ -= std::min(held_bytes_, bytes);
+          auto fresh = stored(id, from, *shared, *outcomes, now);
+          resume_paused();
+          if (then) then(fresh, now);
+        });
+      },
+      now);
+}
+
+void Relay::resume_paused() {
+  if (held_bytes_ >= kMaxIngestBytes) return;
+  for (auto id : std::exchange(paused_, {})) sessions_.resume(id);
 }
 
 std::size_t Relay::stored(SessionId id, const std::optional<SessionFacts>& from, const std::vector<p::Bytes>& batch,
@@ -242,8 +270,8 @@ std::size_t Relay::stored(SessionId id, const std::optional<SessionFacts>& from,
     announce(fresh, id);
     if (sessions_.facts(id))
       sessions_.close(id, reason, ban);
-    else if (ban && from && hooks_.ban_gone)
-      hooks_.ban_gone(*from, reason);
+    else if (ban && from)  // it hung up before its records were checked
+      sessions_.ban(*from, reason);
     return fresh.size();
   };
   for (std::size_t i = 0; i < outcomes.size() && i < batch.size(); ++i) {
@@ -253,7 +281,7 @@ std::size_t Relay::stored(SessionId id, const std::optional<SessionFacts>& from,
       fresh.push_back(o.id);
       auto rec = p::load_stored_record(batch[i]);
       if (rec) pending_items_.push_back({rec->body().getCreatedAt(), o.id});
-      if (rec && hooks_.stored) hooks_.stored(*rec);
+      if (rec && stored_) stored_(*rec, now);
     } else if (o.status == indexer::IngestStatus::rejected) {
       auto code = o.error.code;
       // Only what no honest node sends bans: a bad signature, broken
@@ -293,9 +321,22 @@ bool Relay::has_ingest(SessionId id) const {
   return it != peers_.end() && !it->second.ingest_buffer.empty();
 }
 
-bool Relay::accepting(SessionId id) const {
-  auto it = peers_.find(id);
-  return it == peers_.end() || !it->second.storing || it->second.ingest_buffer.size() < kIngestBatch;
+bool Relay::accepting(SessionId id, Clock::time_point now) {
+  // Over the all-sessions limit, what it holds goes to the worker now, so
+  // that every byte held is on its way there and the limit is always left
+  // again. (Storing may close the session.)
+  if (held_bytes_ >= kMaxIngestBytes) store_stream(id, now);
+  auto* pr = peer(id);
+  if (!pr) return true;
+  // Its own batch is being stored and the next is full: read it again
+  // when that batch is back (store_stream).
+  if (pr->storing && (pr->ingest_buffer.size() >= kIngestBatch || pr->buffer_bytes >= kIngestBytes)) return false;
+  // All sessions together hold too much: read again once under the limit.
+  if (held_bytes_ >= kMaxIngestBytes) {
+    paused_.insert(id);
+    return false;
+  }
+  return true;
 }
 
 void Relay::flush_ingest(SessionId id, Clock::time_point now) { store_stream(id, now); }
@@ -348,9 +389,16 @@ void Relay::on_records(SessionId id, capnp::List<capnp::Data>::Reader list, Cloc
   if (list.size() > kMaxIds) return sessions_.close(id, "too many records in one message", true);
   auto* pr = peer(id);
   if (!pr) return;
-  for (auto r : list) pr->ingest_buffer.emplace_back(r.begin(), r.end());
-  // Or once no frame is waiting (flush_ingest).
-  if (pr->ingest_buffer.size() >= kIngestBatch) store_stream(id, now);
+  for (auto r : list) {
+    pr->ingest_buffer.emplace_back(r.begin(), r.end());
+    pr->buffer_bytes += r.size();
+    held_bytes_ += r.size();
+  }
+  // A full batch is stored at once (so is anything, over the all-sessions
+  // limit: what is held must be on its way to the worker); the rest once no
+  // frame is waiting (flush_ingest).
+  if (pr->ingest_buffer.size() >= kIngestBatch || pr->buffer_bytes >= kIngestBytes || held_bytes_ >= kMaxIngestBytes)
+    store_stream(id, now);
 }
 
 void Relay::on_reconcile(SessionId id, capnp::Data::Reader data, Clock::time_point now) {

@@ -8,6 +8,8 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -22,20 +24,17 @@ namespace seedbank::node::gossip {
 
 class Relay {
  public:
-  struct Hooks {
-    // For each record stored from a peer (added or superseding).
-    std::function<void(const protocol::Record&)> stored;
-    // Bans a peer whose session closed before its records were checked.
-    std::function<void(const SessionFacts&, const std::string& reason)> ban_gone;
-  };
-  // Records from peers are verified and stored on `worker`.
-  Relay(Sessions& sessions, Worker& worker, indexer::Index& index, indexer::Admission admission, Hooks hooks,
+  // `stored` runs for each record stored from a peer (added or
+  // superseding), at the time the store finished. Records from peers are
+  // verified and stored on `worker`.
+  using Stored = std::function<void(const protocol::Record&, Clock::time_point now)>;
+  Relay(Sessions& sessions, Worker& worker, indexer::Index& index, indexer::Admission admission, Stored stored,
         protocol::Log log = {})
       : sessions_(sessions),
         worker_(worker),
         index_(index),
         admission_(admission),
-        hooks_(std::move(hooks)),
+        stored_(std::move(stored)),
         log_(std::move(log)) {}
 
   // The ids of the index, sorted by (time, id), with what arrived since.
@@ -45,13 +44,14 @@ class Relay {
   // those not announced yet and returns them.
   std::vector<protocol::RecordId> add_local(const std::vector<protocol::RecordId>& ids);
   // The same for records stored without being handed over (another
-  // process's import): found by walking the index when its record count
-  // differs from the relay's. Nullopt while records from peers are on the
-  // worker (stored, and not yet known here): ask again later.
-  std::optional<std::vector<protocol::RecordId>> scan_local();
+  // process's import): found by walking the index when it holds more
+  // records than the relay knows of and has on the worker (those are
+  // skipped: their own announcement follows).
+  std::vector<protocol::RecordId> scan_local();
 
   void opened(SessionId id);
-  void closed(SessionId id);
+  // Records it sent and that were not stored yet are stored now.
+  void closed(SessionId id, Clock::time_point now);
 
   // Message kinds this part answers. Each closes (maybe bans) a session
   // that breaks the protocol.
@@ -63,15 +63,16 @@ class Relay {
   // worker; `then` runs on the gossip thread with how many were new, also
   // when the session was closed for them.
   void store(SessionId id, std::vector<protocol::Bytes> batch, Clock::time_point now,
-             std::function<void(std::size_t)> then);
+             std::function<void(std::size_t, Clock::time_point)> then);
   // Stores what `id` sent and is not stored yet (no more frames are
   // waiting), unless its previous batch is still being stored: then it
   // follows that one.
   void flush_ingest(SessionId id, Clock::time_point now);
   bool has_ingest(SessionId id) const;
-  // False while `id` has a batch being stored and a full one waiting:
+  // False while `id` has a batch being stored and a full one waiting, or
+  // while all sessions together hold kMaxIngestBytes of records to store:
   // the transport stops reading it until Sessions::resume.
-  bool accepting(SessionId id) const;
+  bool accepting(SessionId id, Clock::time_point now);
   // Sends `id` records from its push queue while its send queue is short.
   void pump(SessionId id);
   // Announces ids to every open session but `from`, in one `have` per peer
@@ -95,8 +96,10 @@ class Relay {
   struct Peer {
     std::deque<protocol::RecordId> push_queue;
     std::vector<protocol::Bytes> ingest_buffer;  // received records not yet stored
-    bool storing = false;                        // a batch of its records is on the worker
-    std::uint32_t refused = 0;                   // records it sent that admission refused
+    std::size_t buffer_bytes = 0;
+    bool storing = false;               // a batch of its records is on the worker
+    std::optional<SessionFacts> facts;  // as it opened: who to ban for records checked after it closed
+    std::uint32_t refused = 0;          // records it sent that admission refused
     Counters counters;
   };
   struct Requested {
@@ -107,12 +110,16 @@ class Relay {
   // Hands `id`'s ingest buffer to the worker (a session's batches are
   // stored one after another, in order).
   void store_stream(SessionId id, Clock::time_point now);
+  // Verifies and stores `batch` on the worker. `counted`: how many of
+  // held_bytes_ are its (a buffer's); `from`: the sender, for a ban.
+  void submit(SessionId id, std::optional<SessionFacts> from, std::vector<protocol::Bytes> batch, std::size_t counted,
+              Clock::time_point now, std::function<void(std::size_t, Clock::time_point)> then);
   // On the gossip thread, with the worker's outcomes: bookkeeping,
   // announcements, bans. Returns how many records were new.
   std::size_t stored(SessionId id, const std::optional<SessionFacts>& from, const std::vector<protocol::Bytes>& batch,
                      const std::vector<indexer::IngestOutcome>& outcomes, Clock::time_point now);
-  void submit(SessionId id, std::vector<protocol::Bytes> batch, Clock::time_point now,
-              std::function<void(std::size_t)> then);
+  // Reads again the sessions paused for the all-sessions limit, once under it.
+  void resume_paused();
   void request(SessionId id, const std::vector<protocol::RecordId>& ids, Clock::time_point now);
   void send_ids(SessionId id, bool want, const std::vector<protocol::RecordId>& ids);
   void flush_announcements();
@@ -123,7 +130,7 @@ class Relay {
   Worker& worker_;
   indexer::Index& index_;
   indexer::Admission admission_;
-  Hooks hooks_;
+  Stored stored_;
   protocol::Log log_;
   std::vector<protocol::reconcile::Item> items_, pending_items_;
   std::map<protocol::RecordId, Requested> in_flight_;
@@ -135,7 +142,9 @@ class Relay {
   std::map<protocol::RecordId, Clock::time_point> refused_ids_;  // id -> when refused
   std::map<SessionId, Peer> peers_;
   std::uint64_t records_received_ = 0, reconciliations_ = 0;
-  std::size_t on_worker_ = 0;  // batches submitted and not yet back
+  std::map<protocol::RecordId, unsigned> on_worker_;  // records submitted and not yet back
+  std::size_t held_bytes_ = 0;                        // in ingest buffers and on the worker
+  std::set<SessionId> paused_;                        // by the all-sessions limit
 };
 
 }  // namespace seedbank::node::gossip

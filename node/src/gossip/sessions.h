@@ -68,6 +68,10 @@ class Sessions {
   virtual void wake_at(Clock::time_point when) = 0;
   // Reads `id` again if it was paused because Engine::accepting said no.
   virtual void resume(SessionId id) = 0;
+  // Bans a peer whose session has closed (its records were checked after
+  // it hung up), by the key and address it had; closes any session it has
+  // open again.
+  virtual void ban(const SessionFacts& who, const std::string& reason) = 0;
 };
 
 }  // namespace seedbank::node::gossip

@@ -484,6 +484,16 @@ void Transport::resume(SessionId id) {
   keep->resume();
 }
 
+void Transport::ban(const SessionFacts& who, const std::string& reason) {
+  if (stopped_) return;
+  ++bans_;
+  book_.ban(who.peer_id, who.remote_ip, endpoint_text(who.remote_ip, who.remote_port), reason, Clock::now());
+  std::vector<std::shared_ptr<Session>> again;
+  for (const auto& [id, s] : sessions_)
+    if (s->peer_id && *s->peer_id == who.peer_id) again.push_back(s);
+  for (const auto& s : again) s->close("banned: " + reason);
+}
+
 void Transport::wake_at(Clock::time_point when) {
   if (stopped_ || (wake_armed_ && *wake_armed_ <= when)) return;
   wake_armed_ = when;

@@ -61,6 +61,7 @@ class Transport : public Sessions, public std::enable_shared_from_this<Transport
   void defer(std::function<void()> fn) override;
   void wake_at(Clock::time_point when) override;
   void resume(SessionId id) override;
+  void ban(const SessionFacts& who, const std::string& reason) override;
 
  private:
   friend struct Session;

@@ -18,7 +18,7 @@ ThreadWorker::~ThreadWorker() {
   *alive_ = false;  // continuations already posted find the worker gone
 }
 
-void ThreadWorker::submit(Job job) {
+void ThreadWorker::submit(Job job, TimePoint) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
@@ -39,7 +39,7 @@ void ThreadWorker::run() {
     }
     auto then = job();
     boost::asio::post(io_, [alive = alive_, then = std::move(then)] {
-      if (*alive && then) then();
+      if (*alive && then) then(std::chrono::steady_clock::now());
     });
   }
 }

@@ -5,6 +5,7 @@
 // at once (InlineWorker), so what they drive stays deterministic.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -20,18 +21,22 @@ namespace seedbank::node::gossip {
 
 class Worker {
  public:
+  using TimePoint = std::chrono::steady_clock::time_point;
   // A job runs on the worker and returns what is then run on the gossip
-  // thread with its result. A job touches only what outlives the worker
-  // (the index, its own captures); the continuation may touch the engine.
-  using Job = std::function<std::function<void()>()>;
+  // thread with its result, and the time it runs at (the engine reads no
+  // clock). A job touches only what outlives the worker (the index, its
+  // own captures); the continuation may touch the engine.
+  using Continuation = std::function<void(TimePoint now)>;
+  using Job = std::function<Continuation()>;
   virtual ~Worker() = default;
-  virtual void submit(Job job) = 0;
+  // `now`: the time of the engine call that submits it.
+  virtual void submit(Job job, TimePoint now) = 0;
 };
 
-// Runs the job and its continuation inside submit().
+// Runs the job and its continuation inside submit(), at `now`.
 class InlineWorker final : public Worker {
  public:
-  void submit(Job job) override { job()(); }
+  void submit(Job job, TimePoint now) override { job()(now); }
 };
 
 // One thread; jobs run in the order submitted, and their continuations are
@@ -44,7 +49,8 @@ class ThreadWorker final : public Worker {
   ~ThreadWorker() override;
   ThreadWorker(const ThreadWorker&) = delete;
   ThreadWorker& operator=(const ThreadWorker&) = delete;
-  void submit(Job job) override;
+  // Continuations run at the steady clock's time.
+  void submit(Job job, TimePoint now) override;
 
  private:
   void run();

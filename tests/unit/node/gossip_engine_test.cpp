@@ -51,12 +51,12 @@ struct Node : g::Sessions {
   // `held` until the test (or Net::run, when a session is paused) stores them.
   struct HeldWorker : g::Worker {
     std::deque<Job> jobs;
-    void submit(Job job) override { jobs.push_back(std::move(job)); }
-    bool run_one() {
+    void submit(Job job, TimePoint) override { jobs.push_back(std::move(job)); }
+    bool run_one(g::Clock::time_point now) {
       if (jobs.empty()) return false;
       auto job = std::move(jobs.front());
       jobs.pop_front();
-      job()();
+      job()(now);
       return true;
     }
   };
@@ -131,6 +131,7 @@ struct Node : g::Sessions {
   void defer(std::function<void()> fn) override;
   void wake_at(g::Clock::time_point) override {}
   void resume(g::SessionId) override { ++resumes; }
+  void ban(const g::SessionFacts& who, const std::string& reason) override;
 };
 
 struct Net {
@@ -154,6 +155,20 @@ struct Net {
     listener.start();
     dialler.start();
     return connect(dialler, listener);
+  }
+  // A sender that dialled a receiver whose worker holds batches until the
+  // test (or step(), for a paused session) stores them.
+  struct HeldPair {
+    Node& sender;
+    Node& receiver;
+    g::SessionId to_receiver, from_sender;
+  };
+  HeldPair held_pair() {
+    auto& sender = node();
+    auto& receiver = node();
+    receiver.hold_worker = true;
+    auto [to, from] = start_and_connect(sender, receiver);
+    return {sender, receiver, to, from};
   }
   // `a` dials `b`; both engines are told, then everything is delivered.
   std::pair<g::SessionId, g::SessionId> connect(Node& a, Node& b) {
@@ -185,7 +200,7 @@ struct Net {
       auto& front = wire.front();
       if (front.to->links.count(front.id) && !front.to->engine->accepting(front.id)) {
         ++front.to->pauses;
-        BOOST_REQUIRE_MESSAGE(front.to->held.run_one(), "a paused session with nothing being stored");
+        BOOST_REQUIRE_MESSAGE(front.to->held.run_one(now), "a paused session with nothing being stored");
         return true;
       }
       auto d = std::move(wire.front());
@@ -206,7 +221,7 @@ struct Net {
       return true;
     }
     for (auto& n : nodes)
-      if (n->held.run_one()) return true;
+      if (n->held.run_one(now)) return true;
     return false;
   }
   // Steps until nothing is left.
@@ -246,6 +261,11 @@ void Node::close(g::SessionId id, const std::string& reason, bool ban) {
 }
 
 void Node::defer(std::function<void()> fn) { net.deferred.push_back(std::move(fn)); }
+
+void Node::ban(const g::SessionFacts& who, const std::string& reason) {
+  closed.push_back({who.id, "banned after it left: " + reason, true});
+  book->ban(who.peer_id, who.remote_ip, who.dial_address, reason, net.now);
+}
 
 // A message `from` sends on session `id`, as a peer that breaks the rules
 // would build it.
@@ -337,7 +357,7 @@ BOOST_AUTO_TEST_CASE(a_new_record_travels_along_a_chain) {
   // As after a publish: handed over once, announced once.
   BOOST_TEST(a.engine->add_local({id}).size() == 1u);
   BOOST_TEST(a.engine->add_local({id}).empty());
-  BOOST_TEST(a.engine->scan_local()->empty());
+  BOOST_TEST(a.engine->scan_local().empty());
   net.run();
   BOOST_TEST(b.index->contains(id));
   BOOST_TEST(c.index->contains(id));
@@ -385,14 +405,35 @@ BOOST_AUTO_TEST_CASE(a_record_stored_without_being_handed_over_is_found_by_the_s
   auto& a = net.node();
   auto& b = net.node();
   net.start_and_connect(a, b);
-  auto id = a.add(release(p::SecretKey::generate(), 7));  // `seedbank record import` with no node running
+  auto id = a.add(release(p::SecretKey::generate(), 7));  // `seedbank record import` that did not reach the node
   auto found = a.engine->scan_local();
-  BOOST_TEST_REQUIRE(found.has_value());
-  BOOST_TEST_REQUIRE(found->size() == 1u);
-  BOOST_TEST(found->front() == id);
+  BOOST_TEST_REQUIRE(found.size() == 1u);
+  BOOST_TEST(found.front() == id);
   net.run();
   BOOST_TEST(b.index->contains(id));
-  BOOST_TEST(a.engine->scan_local()->empty());
+  BOOST_TEST(a.engine->scan_local().empty());
+}
+
+// Records from a peer that the worker has stored, and whose news has not
+// reached the relay yet, are not taken for records another process stored
+// (they would be announced twice, as this node's own).
+BOOST_AUTO_TEST_CASE(a_batch_being_stored_is_not_taken_for_a_local_record) {
+  Net net;
+  auto [sender, receiver, to_receiver, from_sender] = net.held_pair();
+  auto rec = release(p::SecretKey::generate(), 9);
+  send_records(sender, to_receiver, {rec});
+  while (receiver.held.jobs.empty() && net.step()) {
+  }
+  BOOST_REQUIRE(receiver.held.jobs.size() == 1u);
+  auto job = std::move(receiver.held.jobs.front());
+  receiver.held.jobs.pop_front();
+  auto then = job();  // the commit, without what follows on the gossip thread
+  BOOST_TEST(receiver.index->contains(p::record_id_of(rec)));
+  BOOST_TEST(receiver.engine->scan_local().empty());
+  then(net.now);
+  net.run();
+  BOOST_TEST(receiver.engine->stats().records_received == 1u);
+  BOOST_TEST(receiver.engine->scan_local().empty());
 }
 
 // Stores run on a worker thread in the node; here they wait until the
@@ -401,10 +442,7 @@ BOOST_AUTO_TEST_CASE(a_record_stored_without_being_handed_over_is_found_by_the_s
 // it sent is lost or reordered.
 BOOST_AUTO_TEST_CASE(a_sender_faster_than_the_store_is_paused_and_loses_nothing) {
   Net net;
-  auto& sender = net.node();
-  auto& receiver = net.node();
-  receiver.hold_worker = true;
-  auto [to_receiver, from_sender] = net.start_and_connect(sender, receiver);
+  auto [sender, receiver, to_receiver, from_sender] = net.held_pair();
   auto author = p::SecretKey::generate();
   // Three full batches: the first goes to the worker, the second fills the
   // buffer (reading stops), the third waits on the wire.
@@ -416,9 +454,6 @@ BOOST_AUTO_TEST_CASE(a_sender_faster_than_the_store_is_paused_and_loses_nothing)
     batches[b].assign(g::kIngestBatch, one);  // the same record over and over: cheap to make, full size
   }
   for (const auto& batch : batches) send_records(sender, to_receiver, batch);
-  // While a batch is on the worker, a scan for local records waits.
-  while (!net.wire.empty() && receiver.held.jobs.empty()) net.step();
-  BOOST_TEST(!receiver.engine->scan_local().has_value());
   net.run();
   for (const auto& id : ids) BOOST_TEST(receiver.index->contains(id));
   BOOST_TEST(receiver.pauses > 0u);
@@ -459,6 +494,30 @@ BOOST_AUTO_TEST_CASE(a_record_with_a_bad_signature_bans_the_peer) {
   BOOST_TEST(good.closed[0].ban);
   BOOST_TEST(good.closed[0].reason.find("sent an invalid record") == 0u);
   BOOST_TEST(!good.index->contains(p::record_id_of(forged)));
+}
+
+// Records still waiting when their sender hangs up are checked all the
+// same: the valid ones are kept, and a forged one bans the key and address
+// the session had.
+BOOST_AUTO_TEST_CASE(hanging_up_before_the_check_does_not_escape_the_ban) {
+  Net net;
+  auto [bad, good, to_good, from_bad] = net.held_pair();
+  auto author = p::SecretKey::generate();
+  auto first = release(author, 1), honest = release(author, 2), forged = release(author, 3);
+  forged[forged.size() - 1] ^= 1;
+  send_records(bad, to_good, std::vector<p::Bytes>(g::kIngestBatch, first));  // a full batch: to the worker
+  send_records(bad, to_good, {honest, forged});                               // waits behind it
+  while (!net.wire.empty()) net.step();
+  BOOST_REQUIRE(good.held.jobs.size() == 1u);
+  bad.close(to_good, "hanging up", false);
+  while (net.step()) {
+  }
+  BOOST_TEST(good.index->contains(p::record_id_of(first)));
+  BOOST_TEST(good.index->contains(p::record_id_of(honest)));
+  BOOST_TEST(!good.index->contains(p::record_id_of(forged)));
+  BOOST_TEST(good.links.count(from_bad) == 0u);
+  BOOST_TEST(good.banned_someone());
+  BOOST_TEST(good.book->banned(bad.key.public_key(), net.now));
 }
 
 BOOST_AUTO_TEST_CASE(refused_future_and_unknown_kind_records_cost_no_ban) {
@@ -587,10 +646,10 @@ BOOST_AUTO_TEST_CASE(peers_exchange_addresses_and_hellos) {
   (void)to_b;
 }
 
-// A peer that names address after address (to fill the book with its own
-// and push honest ones out) teaches at most its share, and is not banned:
-// an honest node may simply know many peers.
-BOOST_AUTO_TEST_CASE(one_peer_cannot_fill_the_address_book) {
+// A session that names address after address (to fill the book with its
+// own and push honest ones out) teaches at most its share, and is not
+// banned: an honest node may simply know many peers.
+BOOST_AUTO_TEST_CASE(one_session_cannot_fill_the_address_book) {
   Net net;
   auto& a = net.node();
   auto& b = net.node();

@@ -115,10 +115,9 @@ class GossipService {
   // Returns those that were new to gossip.
   std::vector<protocol::RecordId> add_local(const std::vector<protocol::RecordId>& ids);
   // The same for records stored without being handed over (another
-  // process's import), found by walking the index when its record count
-  // moved. Cheap when nothing changed. Nullopt while records from peers
-  // are being stored: ask again later.
-  std::optional<std::vector<protocol::RecordId>> scan_local();
+  // process's import), found by walking the index when it holds records
+  // gossip has not seen. Cheap when nothing changed.
+  std::vector<protocol::RecordId> scan_local();
   // Dials HOST:PORT now (and remembers it).
   void add_peer(const std::string& host_port);
 
