@@ -66,7 +66,9 @@ std::vector<p::RecordId> Relay::add_local(const std::vector<p::RecordId>& ids) {
 
 std::vector<p::RecordId> Relay::scan_local() {
   auto stored = index_.stats().records;
-  if (stored <= items_.size() + pending_items_.size() + on_worker_.size()) return {};
+  // Records the worker has stored and whose news is on its way are not
+  // this node's own: they neither call for a walk nor are taken by one.
+  if (stored <= items_.size() + pending_items_.size() + landed_->load()) return {};
   const auto& items = item_set();
   std::vector<p::RecordId> fresh;
   index_.for_each_by_time(0, [&](std::uint64_t t, const p::RecordId& id) {
@@ -242,11 +244,16 @@ void Relay::submit(SessionId id, std::optional<SessionFacts> from, std::vector<p
   auto shared = std::make_shared<std::vector<p::Bytes>>(std::move(batch));
   worker_.submit(
       [this, id, from = std::move(from), shared, bytes, ids = std::move(ids), then = std::move(then), &index = index_,
-       admission = admission_]() mutable {
+       admission = admission_, landed_counter = landed_]() mutable {
         auto outcomes = std::make_shared<std::vector<indexer::IngestOutcome>>(
             index.ingest_batch(*shared, indexer::Durability::replicated, admission));
+        std::size_t landed = 0;
+        for (const auto& o : *outcomes)
+          landed += o.status == indexer::IngestStatus::added || o.status == indexer::IngestStatus::superseded;
+        *landed_counter += landed;
         return Worker::Continuation([this, id, from = std::move(from), shared, bytes, ids = std::move(ids), outcomes,
-                                     then = std::move(then)](Clock::time_point now) {
+                                     landed, then = std::move(then)](Clock::time_point now) {
+          *landed_ -= landed;
           for (const auto& rid : ids)
             if (auto it = on_worker_.find(rid); it != on_worker_.end() && --it->second == 0) on_worker_.erase(it);
           held_bytes_ -= std::min(held_bytes_, bytes);
@@ -266,14 +273,9 @@ void Relay::resume_paused() {
 std::size_t Relay::stored(SessionId id, const std::optional<SessionFacts>& from, const std::vector<p::Bytes>& batch,
                           const std::vector<indexer::IngestOutcome>& outcomes, Clock::time_point now) {
   std::vector<p::RecordId> fresh;
-  auto punish = [&](const std::string& reason, bool ban) {
-    announce(fresh, id);
-    if (sessions_.facts(id))
-      sessions_.close(id, reason, ban);
-    else if (ban && from)  // it hung up before its records were checked
-      sessions_.ban(*from, reason);
-    return fresh.size();
-  };
+  // Every outcome counts, also after a record that gets its sender closed:
+  // the index has stored the valid ones in the same batch.
+  std::optional<std::pair<std::string, bool>> punish;  // reason, ban
   for (std::size_t i = 0; i < outcomes.size() && i < batch.size(); ++i) {
     const auto& o = outcomes[i];
     in_flight_.erase(o.id);
@@ -288,8 +290,10 @@ std::size_t Relay::stored(SessionId id, const std::optional<SessionFacts>& from,
       // framing, a limit every node applies, a contradiction. (A record of
       // a kind this node does not know is none of them: the index keeps it.)
       if (code == ErrorCode::bad_signature || code == ErrorCode::malformed || code == ErrorCode::limit ||
-          code == ErrorCode::conflict)
-        return punish("sent an invalid record: " + o.error.message, true);
+          code == ErrorCode::conflict) {
+        if (!punish || !punish->second) punish = {{"sent an invalid record: " + o.error.message, true}};
+        continue;
+      }
       // Refused by this node's own limits (which the peer cannot know: its
       // limits or view may differ, and an attacker could feed it records to
       // get it banned here): not asked for again for a while. Any other
@@ -300,9 +304,9 @@ std::size_t Relay::stored(SessionId id, const std::optional<SessionFacts>& from,
         // The penalty: a session that keeps bringing refused records is
         // closed, not banned (it may be an honest relay; it can redial).
         auto* pr = peer(id);
-        if (pr && ++pr->refused > kMaxRefusedPerSession)
-          return punish("sent " + std::to_string(pr->refused) + " records this node refuses (" + o.error.message + ")",
-                        false);
+        if (pr && ++pr->refused > kMaxRefusedPerSession && !punish)
+          punish = {
+              {"sent " + std::to_string(pr->refused) + " records this node refuses (" + o.error.message + ")", false}};
       }
     }
   }
@@ -313,6 +317,12 @@ std::size_t Relay::stored(SessionId id, const std::optional<SessionFacts>& from,
               (from ? " from " + endpoint_text(from->remote_ip, from->remote_port) : std::string()));
   }
   announce(fresh, id);
+  if (punish) {
+    if (sessions_.facts(id))
+      sessions_.close(id, punish->first, punish->second);
+    else if (punish->second && from)  // it hung up before its records were checked
+      sessions_.ban(*from, punish->first);
+  }
   return fresh.size();
 }
 
@@ -322,10 +332,17 @@ bool Relay::has_ingest(SessionId id) const {
 }
 
 bool Relay::accepting(SessionId id, Clock::time_point now) {
-  // Over the all-sessions limit, what it holds goes to the worker now, so
-  // that every byte held is on its way there and the limit is always left
-  // again. (Storing may close the session.)
-  if (held_bytes_ >= kMaxIngestBytes) store_stream(id, now);
+  // Over the all-sessions limit, what every session holds goes to the
+  // worker now (a peer that keeps its buffer just short of a batch, with
+  // a frame always half sent, cannot sit on its share), so that every byte
+  // held is on its way there and the limit is always left again. Storing
+  // may close sessions.
+  if (held_bytes_ >= kMaxIngestBytes) {
+    std::vector<SessionId> idle;
+    for (const auto& [sid, pr] : peers_)
+      if (!pr.storing && !pr.ingest_buffer.empty()) idle.push_back(sid);
+    for (auto sid : idle) store_stream(sid, now);
+  }
   auto* pr = peer(id);
   if (!pr) return true;
   // Its own batch is being stored and the next is full: read it again

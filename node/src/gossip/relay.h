@@ -5,9 +5,11 @@
 // gossip thread only.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -143,8 +145,11 @@ class Relay {
   std::map<SessionId, Peer> peers_;
   std::uint64_t records_received_ = 0, reconciliations_ = 0;
   std::map<protocol::RecordId, unsigned> on_worker_;  // records submitted and not yet back
-  std::size_t held_bytes_ = 0;                        // in ingest buffers and on the worker
-  std::set<SessionId> paused_;                        // by the all-sessions limit
+  // Of those, how many the worker has stored (added or superseding); the
+  // worker adds, the continuation takes away.
+  std::shared_ptr<std::atomic<std::size_t>> landed_ = std::make_shared<std::atomic<std::size_t>>(0);
+  std::size_t held_bytes_ = 0;  // in ingest buffers and on the worker
+  std::set<SessionId> paused_;  // by the all-sessions limit
 };
 
 }  // namespace seedbank::node::gossip

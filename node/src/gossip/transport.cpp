@@ -239,7 +239,9 @@ void Session::on_frame() {
   if (state == State::closed) return;
   // The peer sends faster than this node stores: wait (no deadline while
   // the wait is this node's) until Transport::resume.
-  if (!e->accepting(id)) {
+  bool reading = e->accepting(id);  // (which may store, and close this session)
+  if (state == State::closed) return;
+  if (!reading) {
     paused = true;
     deadline.cancel();
     return;
