@@ -189,6 +189,13 @@ async function main() {
       pageErrors.push(err.message);
       summary.pageErrors.push(err.message);
     });
+    // What the node's Content-Security-Policy blocks would break the page
+    // without an exception: count it as one.
+    page.on('console', (msg) => {
+      if (msg.type() !== 'error' || !/Content Security Policy/i.test(msg.text())) return;
+      pageErrors.push(msg.text());
+      summary.pageErrors.push(msg.text());
+    });
     const shot = async (name) => {
       const file = path.join(args.out, name);
       await page.screenshot({ path: file, fullPage: true });

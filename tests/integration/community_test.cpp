@@ -106,6 +106,14 @@ BOOST_AUTO_TEST_CASE(ratings_from_three_keys_converge_and_a_replaced_one_counts_
                                       {{"Content-Type", "application/json"}, {"Origin", "http://" + http["a"]}});
   BOOST_REQUIRE_MESSAGE(posted.status == 200, posted.body);
   BOOST_TEST(eventually([&] { return version("c")["stats"]["ratingCount"] == 4; }));
+  // A NUL in the text is refused whole, never cut there and signed.
+  auto with_nul = seedbank::testing::http_request(
+      http["a"], "POST", "/api/seedbank/ratings",
+      "{\"modelVersionId\": " + std::to_string(version_id) + ", \"stars\": 1, \"review\": \"good\\u0000 not\"}",
+      {{"Content-Type", "application/json"}, {"Origin", "http://" + http["a"]}});
+  BOOST_TEST(with_nul.status == 400);
+  BOOST_TEST(with_nul.body.find("review") != std::string::npos);
+  BOOST_TEST(version("a")["stats"]["rating"] == 3.5);  // (2 + 4 + 3 + 5) / 4: its own 5 above still counts
 
   // Out of range is refused before anything is signed.
   BOOST_TEST(sb("a", {"rate", id, "--stars", "6", "--key", k1}).exit_code != 0);

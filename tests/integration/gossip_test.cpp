@@ -224,6 +224,23 @@ BOOST_AUTO_TEST_CASE(a_hostile_peer_is_cut_off_and_banned_while_others_keep_sync
     BOOST_TEST(na->err().find("image whose bytes do not match its SHA-256") != std::string::npos, na->err());
     BOOST_TEST(seedbank::testing::http_get(http["a"], "/api/images/" + protocol::to_hex(sha)).status != 200);
   }
+  // Before authenticating, a frame header announcing 4 MiB (the most a
+  // session may send later): closed at once, never read, for 200 sockets
+  // at a time, and honest peers keep syncing (below). (Last of the bans:
+  // past the first few a minute, the log only counts them.)
+  {
+    std::vector<std::unique_ptr<WireClient>> strangers;
+    for (int i = 0; i < 200; ++i) {
+      auto c = std::make_unique<WireClient>(a);
+      BOOST_REQUIRE(c->hellos(protocol::SecretKey::generate()));
+      std::uint8_t header[4] = {0x00, 0x40, 0x00, 0x10};  // 4 MiB + the tag
+      c->send_all(header, 4);
+      strangers.push_back(std::move(c));
+    }
+    int closed = 0;
+    for (auto& c : strangers) closed += c->closed_within(std::chrono::seconds(2));
+    BOOST_TEST(closed == 200);
+  }
   // A connection flood: 400 sockets that never say anything. The node
   // refuses what it cannot hold and keeps serving its honest session.
   std::vector<std::unique_ptr<WireClient>> flood;

@@ -350,6 +350,33 @@ BOOST_AUTO_TEST_CASE(images_page_by_cursor_and_downloads_follow_civitai_rules) {
   BOOST_TEST(http_get(http["b"], target_of(url) + "?type=Config").status == 404);
 }
 
+// No other site may frame the gallery (clickjacking: one click on a
+// framed page made the node sign a rating), guess a type, or learn the
+// node's address from a link: on pages, assets, API answers, errors, and
+// the errors the server writes itself.
+BOOST_AUTO_TEST_CASE(every_response_refuses_framing_and_sniffing) {
+  std::vector<std::pair<std::string, seedbank::testing::HttpReply>> replies;
+  for (const char* target : {"/", "/models/1", "/static/app.js", "/static/style.css", "/api/v1/models",
+                             "/api/v1/nothing", "/api/images/nothex", "/api/seedbank/me"})
+    replies.emplace_back(target, http_get(http["b"], target));
+  replies.emplace_back("HEAD /", http_request(http["b"], "HEAD", "/"));
+  replies.emplace_back("malformed",
+                       seedbank::testing::parse_reply(seedbank::testing::http_exchange(http["b"], "HELLO\r\n\r\n")));
+  replies.emplace_back("too large", seedbank::testing::parse_reply(seedbank::testing::http_exchange(
+                                        http["b"], "POST /api/seedbank/ratings HTTP/1.1\r\nHost: " + http["b"] +
+                                                       "\r\nContent-Length: 99999999\r\n\r\n")));
+  for (const auto& [what, r] : replies) {
+    BOOST_TEST_CONTEXT(what << " (" << r.status << ")") {
+      BOOST_TEST(r.status != 0);
+      BOOST_TEST(r.header("x-frame-options") == "DENY");
+      BOOST_TEST(r.header("content-security-policy").find("frame-ancestors 'none'") != std::string::npos);
+      BOOST_TEST(r.header("content-security-policy").find("default-src 'self'") != std::string::npos);
+      BOOST_TEST(r.header("x-content-type-options") == "nosniff");
+      BOOST_TEST(r.header("referrer-policy") == "no-referrer");
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(the_gallery_pages_are_served_from_the_binary) {
   for (const char* path : {"/", "/models/123", "/user/someone"}) {
     auto r = http_get(http["b"], path);

@@ -38,6 +38,15 @@ class WireClient {
   ~WireClient() { ::close(fd_); }
 
   // Runs the handshake as the initiator; false when the node closed on us.
+  // Only the hellos (the keys the frames use), not the auth: what a
+  // stranger can do before it proves anything.
+  bool hellos(const protocol::SecretKey& key, const std::string& network = "test") {
+    if (!connected_) return false;
+    protocol::gossip::Handshake hs(protocol::gossip::Handshake::Role::initiator, key, network);
+    if (!send_all(hs.hello().data(), hs.hello().size())) return false;
+    std::uint8_t peer[protocol::gossip::kHelloSize];
+    return recv_all(peer, sizeof peer) && hs.receive_hello(protocol::ByteView(peer, sizeof peer)).ok();
+  }
   bool handshake(const protocol::SecretKey& key, const std::string& network = "test") {
     if (!connected_) return false;
     protocol::gossip::Handshake hs(protocol::gossip::Handshake::Role::initiator, key, network);

@@ -111,10 +111,27 @@ void AddressBook::ban(const std::optional<p::PublicKey>& id, const boost::asio::
   if (id) bans_["id:" + p::to_hex(id->bytes)] = until;
   // Loopback peers share one address (tests, devnets): ban only the key.
   if (!is_loopback(ip)) bans_["ip:" + ip.to_string()] = until;
-  log_.warn("banned " + remote + " for " + std::to_string(ban_time_.count()) + " s: " + reason);
+  // A flood of hostile connections is one line a minute, not one each.
+  if (now - log_window_ >= kBanLogWindow) {
+    flush_ban_log(now);
+    log_window_ = now;
+  }
+  if (++bans_in_window_ <= kBanLinesPerWindow)
+    log_.warn("banned " + remote + " for " + std::to_string(ban_time_.count()) + " s: " + reason);
+}
+
+void AddressBook::flush_ban_log(Clock::time_point now) {
+  if (bans_in_window_ > kBanLinesPerWindow)
+    log_.warn("and banned " + std::to_string(bans_in_window_ - kBanLinesPerWindow) + " more peers in the last " +
+              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - log_window_).count()) + " s");
+  bans_in_window_ = 0;
 }
 
 void AddressBook::expire(Clock::time_point now) {
+  if (bans_in_window_ > kBanLinesPerWindow && now - log_window_ >= kBanLogWindow) {
+    flush_ban_log(now);
+    log_window_ = now;
+  }
   for (auto it = bans_.begin(); it != bans_.end();) it = it->second < now ? bans_.erase(it) : std::next(it);
   if (known_.size() > kMaxKnown * 9 / 10)  // forget addresses that never worked
     for (auto it = known_.begin(); it != known_.end();)

@@ -80,6 +80,13 @@ class AddressBook {
   std::filesystem::path peers_file_;
   std::chrono::seconds ban_time_;
   protocol::Log log_;
+  // Ban lines: at most kBanLinesPerWindow a window, then one line that
+  // counts the rest.
+  static constexpr std::size_t kBanLinesPerWindow = 10;
+  static constexpr auto kBanLogWindow = std::chrono::seconds(60);
+  void flush_ban_log(Clock::time_point now);
+  Clock::time_point log_window_{};
+  std::size_t bans_in_window_ = 0;
   std::map<std::string, Known> known_;             // by host:port
   std::map<std::string, Clock::time_point> bans_;  // until when
 };

@@ -164,6 +164,12 @@ void Session::read_header() {
         if (ec || self->state == State::closed) return self->close("connection closed");
         auto n = self->opener->body_size(self->header.data());
         if (!n) return self->close(n.error().message, true);
+        // Before the peer has proved its key, the one frame it may send is
+        // its auth: a stranger never gets this node to hold a larger one.
+        if (self->state == State::auth && *n != g::kAuthSize + g::kTagSize)
+          return self->close("a frame of " + std::to_string(*n) + " bytes before authenticating (the auth frame has " +
+                                 std::to_string(g::kAuthSize + g::kTagSize) + ")",
+                             true);
         // The rest of a frame must follow promptly (no slow-drip frames).
         // During the handshake its own deadline stays.
         if (self->state == State::open)

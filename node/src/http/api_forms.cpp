@@ -41,6 +41,18 @@ std::optional<HttpResponse> Api::Impl::own_json_body(const HttpRequest& request,
   if (auto r = foreign(request, what)) return r;
   *body = json::parse(request.body, nullptr, false);
   if (body->is_discarded() || !body->is_object()) return error_response(400, std::string("the body must be ") + shape);
+  // Records hold no NUL, and text cut at one would be signed as less than
+  // the user wrote: the whole request is refused instead.
+  auto has_nul = [](const json& v) {
+    return v.is_string() && v.get_ref<const std::string&>().find('\0') != std::string::npos;
+  };
+  for (auto it = body->begin(); it != body->end(); ++it) {
+    bool nul = has_nul(it.value());
+    if (it.value().is_array())
+      for (const auto& e : it.value()) nul = nul || has_nul(e);
+    if (nul)
+      return error_response(400, it.key().substr(0, 100) + ": the text contains a NUL character (\\u0000); remove it");
+  }
   return std::nullopt;
 }
 

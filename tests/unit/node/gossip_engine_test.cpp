@@ -688,6 +688,29 @@ BOOST_AUTO_TEST_CASE(one_session_cannot_fill_the_address_book) {
   BOOST_TEST(b.links.count(to_a) == 1u);
 }
 
+// A flood of hostile peers fills the log with one line a minute beyond
+// the first few, not one a ban.
+BOOST_AUTO_TEST_CASE(bans_are_logged_a_few_at_a_time_then_summed_up) {
+  std::vector<std::string> lines;
+  p::Log log(p::LogLevel::info, [&](p::LogLevel, std::string_view, std::string_view m) { lines.emplace_back(m); });
+  auto dir = fs::temp_directory_path() / ("seedbank-ban-log-" + std::to_string(std::random_device{}()));
+  g::AddressBook book(dir / "peers.json", std::chrono::seconds(600), log);
+  auto now = g::Clock::time_point{} + std::chrono::hours(1000);
+  for (int i = 0; i < 500; ++i) {
+    auto ip = boost::asio::ip::make_address("10.2." + std::to_string(i / 200) + "." + std::to_string(i % 200 + 1));
+    book.ban(std::nullopt, ip, ip.to_string() + ":7400", "sent garbage", now);
+  }
+  BOOST_TEST(lines.size() == 10u);
+  BOOST_TEST(book.banned(boost::asio::ip::make_address("10.2.2.100"), now));  // every ban holds
+  book.expire(now + std::chrono::seconds(61));
+  BOOST_REQUIRE(lines.size() == 11u);
+  BOOST_TEST(lines.back().find("490 more") != std::string::npos);
+  book.expire(now + std::chrono::seconds(200));
+  BOOST_TEST(lines.size() == 11u);  // nothing more to say
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
 BOOST_AUTO_TEST_CASE(a_query_ends_when_peers_answer_or_time_runs_out) {
   Net net;
   auto& asker = net.node();
