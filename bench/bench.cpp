@@ -770,9 +770,10 @@ nlohmann::json bench_load(const Options& o) {
     auto records = make_releases(5000, 900000, "bench");
     index->ingest_batch(records);
   }
-  testing::Process node({SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "node", "--bt-listen",
-                         "127.0.0.1:0", "--no-dht", "--listen", "127.0.0.1:0", "--http", "off"},
-                        (o.dir / "load-node").string());
+  testing::Process node(
+      {SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "node", "--bt-listen", "127.0.0.1:0",
+       "--no-dht", "--no-lan", "--no-port-mapping", "--listen", "127.0.0.1:0", "--http", "off"},
+      (o.dir / "load-node").string());
   if (!node.wait_for_err("running")) throw std::runtime_error("node did not start: " + node.err());
   std::smatch m;
   std::string err = node.err();
@@ -955,9 +956,10 @@ nlohmann::json bench_http(const Options& o) {
       index->ingest_batch(batch);
     }
   }
-  testing::Process node({SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "node", "--bt-listen",
-                         "127.0.0.1:0", "--no-dht", "--no-gossip", "--http", "127.0.0.1:0"},
-                        (o.dir / "http-node-log").string());
+  testing::Process node(
+      {SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "node", "--bt-listen", "127.0.0.1:0",
+       "--no-dht", "--no-lan", "--no-port-mapping", "--no-gossip", "--http", "127.0.0.1:0"},
+      (o.dir / "http-node-log").string());
   if (!node.wait_for_err("running", std::chrono::seconds(600)))
     throw std::runtime_error("node did not start: " + node.err());
   std::smatch m;
@@ -1085,6 +1087,122 @@ nlohmann::json bench_reconcile(const Options& o) {
 
 }  // namespace
 
+// discover: 16 nodes on 127.0.0.1 that know no gossip address, the first
+// an ordinary node and the others given only its BitTorrent port as DHT
+// router. Time until every node has 3 open sessions, then until a release
+// imported on one is on all 16; DHT traffic per node. Reference: the same
+// 16 nodes given the first node's gossip address instead (--bootstrap,
+// --no-dht), the way a lab network starts.
+nlohmann::json bench_discover(const Options& o) {
+  constexpr int kNodes = 16;
+  auto run_network = [&](bool dht) {
+    auto dir = o.dir / (dht ? "discover-dht" : "discover-list");
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::vector<std::unique_ptr<testing::Process>> nodes;
+    std::vector<fs::path> dirs;
+    std::string router_bt, router_gossip;
+    auto t0 = Clock::now();
+    for (int i = 0; i < kNodes; ++i) {
+      dirs.push_back(dir / ("n" + std::to_string(i)));
+      std::vector<std::string> args{
+          SEEDBANK_BINARY, "--data-dir", dirs.back().string(), "--network", "bench", "node",     "--bt-listen",
+          "127.0.0.1:0",   "--listen",   "127.0.0.1:0",        "--http",    "off",   "--no-lan", "--no-port-mapping"};
+      if (!dht) args.push_back("--no-dht");
+      if (i > 0) args.insert(args.end(), {dht ? "--dht-bootstrap" : "--bootstrap", dht ? router_bt : router_gossip});
+      nodes.push_back(std::make_unique<testing::Process>(args, (dir / ("log-" + std::to_string(i))).string()));
+      if (!nodes.back()->wait_for_err("running"))
+        throw std::runtime_error("node did not start: " + nodes.back()->err());
+      if (i == 0) {
+        auto st = testing::run({SEEDBANK_BINARY, "--data-dir", dirs[0].string(), "status", "--json"},
+                               (dir / "status").string());
+        auto j = nlohmann::json::parse(st.out);
+        router_bt = j["btListen"];
+        router_gossip = j["gossipListen"];
+      }
+    }
+    double started_s = seconds_since(t0);
+    auto peers_of = [&](int i) {
+      auto r =
+          testing::run({SEEDBANK_BINARY, "--data-dir", dirs[i].string(), "peers", "--json"}, (dir / "peers").string());
+      return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+    };
+    auto open_of = [&](const nlohmann::json& j) {
+      std::size_t n = 0;
+      for (const auto& p : j.value("peers", nlohmann::json::array())) n += p.value("state", "") == "open";
+      return n;
+    };
+    double joined_s = -1;
+    while (seconds_since(t0) < 120) {
+      bool all = true;
+      for (int i = 0; i < kNodes && all; ++i) all = open_of(peers_of(i)) >= 3;
+      if (all) {
+        joined_s = seconds_since(t0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    if (joined_s < 0)
+      throw std::runtime_error(std::string("discover: not every node had 3 sessions after 120 s") +
+                               (dht ? " (DHT)" : " (bootstrap list)"));
+    auto record = make_releases(1, 995000, "bench", testing::kTestWorkBits)[0];
+    auto file = dir / "record";
+    std::ofstream(file, std::ios::binary)
+        .write(reinterpret_cast<const char*>(record.data()), static_cast<std::streamsize>(record.size()));
+    auto id = protocol::to_hex(protocol::record_id_of(record));
+    auto t1 = Clock::now();
+    auto imported = testing::run({SEEDBANK_BINARY, "--data-dir", dirs[kNodes - 1].string(), "--network", "bench",
+                                  "record", "import", file.string()},
+                                 (dir / "import").string());
+    if (imported.exit_code != 0) throw std::runtime_error("import failed: " + imported.err);
+    std::vector<bool> have(kNodes, false);
+    double spread_s = -1;
+    while (seconds_since(t1) < 60) {
+      bool all = true;
+      for (int i = 0; i < kNodes; ++i) {
+        if (!have[i])
+          have[i] = testing::run({SEEDBANK_BINARY, "--data-dir", dirs[i].string(), "--network", "bench", "record",
+                                  "export", id, "--out", (dir / "probe").string()},
+                                 (dir / "export").string())
+                        .exit_code == 0;
+        all = all && have[i];
+      }
+      if (all) {
+        spread_s = seconds_since(t1);
+        break;
+      }
+    }
+    std::uint64_t dht_in = 0, dht_out = 0;
+    for (int i = 0; i < kNodes; ++i) {
+      auto d = peers_of(i).value("discovery", nlohmann::json::object());
+      dht_in += d.value("dhtBytesIn", std::uint64_t{0});
+      dht_out += d.value("dhtBytesOut", std::uint64_t{0});
+    }
+    for (auto& n : nodes) n->signal(SIGTERM);
+    for (auto& n : nodes) n->wait(std::chrono::seconds(20));
+    return nlohmann::json{{"startSeconds", started_s},
+                          {"joinedSeconds", joined_s},
+                          {"releaseEverywhereSeconds", spread_s},
+                          {"dhtBytesInPerNode", dht_in / kNodes},
+                          {"dhtBytesOutPerNode", dht_out / kNodes}};
+  };
+  auto dht = run_network(true);
+  auto list = run_network(false);
+  nlohmann::json out{{"nodes", kNodes}, {"dht", dht}, {"bootstrapList", list}};
+  out["joinedVsBootstrapList"] = dht["joinedSeconds"].get<double>() / list["joinedSeconds"].get<double>();
+  char line[400];
+  std::snprintf(line, sizeof line,
+                "discover: %d nodes, DHT only: all had 3 sessions %.1f s after the first start (%.1f s to start "
+                "them; a bootstrap list: %.1f s, ratio %.2f); a release was on all %.1f s later (list: %.1f s); DHT "
+                "traffic %.1f KiB in, %.1f KiB out per node (goal: joined within 30 s, release within 5 s)",
+                kNodes, dht["joinedSeconds"].get<double>(), dht["startSeconds"].get<double>(),
+                list["joinedSeconds"].get<double>(), out["joinedVsBootstrapList"].get<double>(),
+                dht["releaseEverywhereSeconds"].get<double>(), list["releaseEverywhereSeconds"].get<double>(),
+                dht["dhtBytesInPerNode"].get<double>() / 1024, dht["dhtBytesOutPerNode"].get<double>() / 1024);
+  say(o, line);
+  return out;
+}
+
 int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -1111,7 +1229,7 @@ int main(int argc, char** argv) {
       o.json = true;
     else if (a == "--help" || a == "-h") {
       std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] "
-                   "[resolve] [load] [http] [--dir DIR] [--size-mib N] [--releases N]\n"
+                   "[resolve] [load] [http] [discover] [--dir DIR] [--size-mib N] [--releases N]\n"
                    "                      [--ingest-records N] [--repeats N] [--json]\n"
                    "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
                    "test file and the lookup index between runs.\n";
@@ -1121,7 +1239,7 @@ int main(int argc, char** argv) {
   }
   if (o.sections.empty())
     o.sections = {"hash", "publish",  "fetch",   "ingest", "lookup", "reconcile",
-                  "sync", "converge", "resolve", "load",   "http"};
+                  "sync", "converge", "resolve", "load",   "http",   "discover"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
@@ -1150,10 +1268,12 @@ int main(int argc, char** argv) {
         all["load"] = bench_load(o);
       else if (s == "http")
         all["http"] = bench_http(o);
+      else if (s == "discover")
+        all["discover"] = bench_discover(o);
       else
         throw std::runtime_error(
             "unknown section '" + s +
-            "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load, http)");
+            "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load, http, discover)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";

@@ -17,7 +17,8 @@ fi
 mkdir -p "$dir"
 for ((i = 0; i < n; i++)); do
   args=(--data-dir "$dir/node$i" --network devnet node --listen "127.0.0.1:$((7400 + i))"
-        --bt-listen "127.0.0.1:$((6880 + i))" --http "127.0.0.1:$((7480 + i))" --no-dht --sync-interval 2000)
+        --bt-listen "127.0.0.1:$((6880 + i))" --http "127.0.0.1:$((7480 + i))" --no-dht --no-lan --no-port-mapping
+        --sync-interval 2000)
   [ "$i" -gt 0 ] && args+=(--bootstrap 127.0.0.1:7400)
   "$bin" "${args[@]}" >"$dir/node$i.log" 2>&1 &
   echo $! >"$dir/node$i.pid"

@@ -131,9 +131,20 @@ class LocalClient final : public NodeClient {
       owned_ = std::move(started).value();
       runtime_ = owned_.get();
     }
-    if (peers && wait_for_peers_ && !waited_) {
+    if (peers && !waited_) {
       waited_ = true;
-      runtime_->run_for(std::chrono::seconds(5), [this] { return runtime_->gossip_sessions() > 0; });
+      if (wait_for_peers_)
+        runtime_->run_for(std::chrono::seconds(5), [this] { return runtime_->gossip_sessions() > 0; });
+      // No address known, or none answered: ask the DHT. Up to 30 s to
+      // find a node, unless after 5 s the DHT has no node at all (no router
+      // reachable: offline).
+      if (runtime_->gossip_sessions() == 0 && runtime_->look_for_peers()) {
+        auto start = std::chrono::steady_clock::now();
+        runtime_->run_for(std::chrono::seconds(30), [this, start] {
+          return runtime_->gossip_sessions() > 0 ||
+                 (std::chrono::steady_clock::now() - start > std::chrono::seconds(5) && runtime_->dht_nodes() == 0);
+        });
+      }
     }
     return {};
   }
@@ -162,14 +173,17 @@ p::Result<std::unique_ptr<NodeClient>> connect_or_start(NodeContext& node, const
   // No node on this data dir: this command's own runtime, made on first use.
   node.options.torrents.listen = options.bt_listen;
   node.options.torrents.dht = options.dht;
+  node.options.torrents.dht_bootstrap = options.dht_bootstrap;
   node.options.torrents.download_limit = options.download_limit;
   if (options.store_quota) node.options.torrents.store_quota = options.store_quota;
   node.options.http = "off";
   auto peers = bootstrap_peers(node.options.data_dir, options.bootstrap);
   if (!peers) return peers.error();
   node.options.gossip.bootstrap = std::move(peers).value();
-  bool candidates =
-      !node.options.gossip.bootstrap.empty() || std::filesystem::exists(node.options.data_dir / "peers.json");
+  // peers.json exists after any earlier command; it may hold no address.
+  std::error_code ec;
+  bool candidates = !node.options.gossip.bootstrap.empty() ||
+                    std::filesystem::file_size(node.options.data_dir / "peers.json", ec) > 4;
   NodeContext* n = &node;
   return std::unique_ptr<NodeClient>(
       new LocalClient([n] { return NodeRuntime::start(*n, RuntimeRole::command); }, candidates));

@@ -43,6 +43,7 @@ protocol::Result<std::unique_ptr<NodeClient>> connect_to_node(const std::filesys
 struct CommandNetworkOptions {
   std::string bt_listen = "0.0.0.0:0";
   bool dht = true;
+  std::vector<std::string> dht_bootstrap;  // DHT routers; empty: the public ones
   std::uint64_t download_limit = 0;
   std::uint64_t store_quota = 0;       // 0: config.json's
   std::vector<std::string> bootstrap;  // gossip HOST:PORT or list files; empty: bootstrap.txt, peers.json

@@ -232,6 +232,7 @@ json reply_json(const PeersReply& r) {
                      {"nodeId", p.node_id},
                      {"outbound", p.outbound},
                      {"state", p.state},
+                     {"source", p.source},
                      {"agent", p.agent},
                      {"version", p.version},
                      {"features", p.features},
@@ -249,6 +250,23 @@ json reply_json(const PeersReply& r) {
     out["recordsReceived"] = r.stats.records_received;
     out["bans"] = r.stats.bans;
     out["reconciliations"] = r.stats.reconciliations;
+  }
+  if (r.discovery) {
+    const auto& d = *r.discovery;
+    out["discovery"] = {{"rendezvous", d.rendezvous},
+                        {"rendezvousKey", d.rendezvous_key},
+                        {"lan", d.lan},
+                        {"portMapping", d.port_mapping},
+                        {"dhtNodes", d.dht_nodes},
+                        {"dhtBytesIn", d.dht_bytes_in},
+                        {"dhtBytesOut", d.dht_bytes_out},
+                        {"lookups", d.lookups},
+                        {"announces", d.announces},
+                        {"foundDht", d.found_dht},
+                        {"foundLan", d.found_lan},
+                        {"beaconsSent", d.beacons_sent},
+                        {"beaconsReceived", d.beacons_received},
+                        {"reachable", d.reachable}};
   }
   return out;
 }
@@ -324,9 +342,20 @@ p::Result<PeersReply> parse_peers_reply(const json& j) {
              read(e, "bytesIn", &i.bytes_in) && read(e, "bytesOut", &i.bytes_out) &&
              read(e, "recordsIn", &i.records_in) && read(e, "recordsOut", &i.records_out) &&
              read(e, "connectedSeconds", &i.connected_seconds) && read(e, "version", &i.version) &&
-             read(e, "features", &i.features);
+             read(e, "features", &i.features) && read(e, "source", &i.source);
         r.peers.push_back(std::move(i));
       }
+    if (auto it = j.find("discovery"); ok && it != j.end() && it->is_object()) {
+      const auto& e = *it;
+      DiscoveryStatus d;
+      ok = read(e, "rendezvous", &d.rendezvous) && read(e, "rendezvousKey", &d.rendezvous_key) &&
+           read(e, "lan", &d.lan) && read(e, "portMapping", &d.port_mapping) && read(e, "dhtNodes", &d.dht_nodes) &&
+           read(e, "dhtBytesIn", &d.dht_bytes_in) && read(e, "dhtBytesOut", &d.dht_bytes_out) &&
+           read(e, "lookups", &d.lookups) && read(e, "announces", &d.announces) && read(e, "foundDht", &d.found_dht) &&
+           read(e, "foundLan", &d.found_lan) && read(e, "beaconsSent", &d.beacons_sent) &&
+           read(e, "beaconsReceived", &d.beacons_received) && read(e, "reachable", &d.reachable);
+      r.discovery = d;
+    }
     return ok;
   });
 }

@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "discovery.h"
 #include "seedbank/node/gossip.h"
 #include "seedbank/node/torrents.h"
 #include "seedbank/protocol/record.h"
@@ -66,7 +67,8 @@ struct PeersReply {
   std::string node_id, listen;
   std::vector<PeerInfo> peers;
   GossipStats stats;
-  bool gossip = false;  // false: gossip is off on this node
+  bool gossip = false;                       // false: gossip is off on this node
+  std::optional<DiscoveryStatus> discovery;  // a daemon's; none from a command
 };
 
 struct AddPeerRequest {

@@ -107,7 +107,7 @@ p::Result<std::unique_ptr<GossipService>> GossipService::start(asio::io_context&
   for (const auto& b : options.bootstrap) {
     if (!gossip::parse_endpoint(b))
       return make_error(ErrorCode::invalid_argument, "bootstrap peer '" + b + "' is not HOST:PORT with an IP address");
-    impl->book.add(b);
+    impl->book.add(b, gossip::Source::bootstrap);
   }
   impl->tick();
   impl->arm_sync();
@@ -134,8 +134,28 @@ std::vector<p::RecordId> GossipService::add_local(const std::vector<p::RecordId>
 
 void GossipService::add_peer(const std::string& host_port) {
   if (!gossip::parse_endpoint(host_port)) return;
-  impl_->book.add(host_port);
+  impl_->book.add(host_port, gossip::Source::manual);
   if (!impl_->transport->connected_to(host_port)) impl_->transport->dial(host_port);
+}
+
+std::size_t GossipService::add_discovered(const std::vector<std::string>& host_ports, const std::string& source) {
+  auto from = source == "lan" ? gossip::Source::lan : gossip::Source::dht;
+  std::size_t fresh = 0;
+  for (const auto& a : host_ports) {
+    if (!gossip::parse_endpoint(a)) continue;
+    fresh += impl_->book.discovered(a, from);
+  }
+  if (fresh) impl_->transport->dial_more(Clock::now(), impl_->rng);
+  return fresh;
+}
+
+std::size_t GossipService::wanted_sessions() const { return impl_->options.outbound; }
+
+std::map<std::string, std::size_t> GossipService::address_sources() const {
+  std::map<std::string, std::size_t> out;
+  for (const auto& [addr, k] : impl_->book.known())
+    if (!k.self) ++out[std::string(gossip::to_string(k.source))];
+  return out;
 }
 
 void GossipService::set_seeding(std::vector<p::Sha256Digest> info_hashes) {

@@ -12,6 +12,7 @@
 
 #include "control.h"
 #include "control_protocol.h"
+#include "discovery.h"
 #include "http/api.h"
 #include "node_services.h"
 #include "seedbank/node/data_dir.h"
@@ -28,6 +29,7 @@ struct NodeRuntime::Impl {
   asio::io_context io;
   std::unique_ptr<TorrentService> torrents;
   std::unique_ptr<GossipService> gossip;
+  std::unique_ptr<Discovery> discovery;  // daemon with gossip only
   std::unique_ptr<ControlServer> control;
   std::unique_ptr<NodeServices> services;  // what HTTP may ask of BitTorrent and gossip
   std::unique_ptr<Api> api;
@@ -96,6 +98,34 @@ struct NodeRuntime::Impl {
     auto started = GossipService::start(io, gopts, *node.index, *key);
     if (!started) return started.error();
     gossip = std::move(started).value();
+    return {};
+  }
+
+  // Finding peers without addresses: the daemon at start (it announces
+  // itself, sends LAN beacons and maps ports); a command only when asked
+  // (look_for_peers: it knew no address that answered), and then it only
+  // looks the rendezvous key up, starting BitTorrent, whose DHT that is.
+  p::Status start_discovery() {
+    if (!gossip || discovery) return {};
+    DiscoveryOptions o;
+    o.network = node.options.network;
+    o.log = node.options.log;
+    o.private_dht = !node.options.torrents.dht_bootstrap.empty();
+    if (role == RuntimeRole::daemon) {
+      o.rendezvous = torrents->dht_on();
+      o.announce = !gossip->listen_address().empty();
+      o.lan = !node.options.lan_beacon.empty();
+      if (o.lan) o.lan_beacon = node.options.lan_beacon;
+      o.port_mapping = node.options.torrents.port_mapping;
+    } else {
+      if (!node.options.torrents.dht) return {};
+      node.options.torrents.port_mapping = false;
+      if (auto st = ensure_torrents(); !st) return st;
+      o.announce = false;
+    }
+    auto started = Discovery::start(io, o, torrents.get(), *gossip);
+    if (!started) return started.error();
+    discovery = std::move(started).value();
     return {};
   }
 
@@ -261,8 +291,10 @@ p::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(NodeContext& node, Ru
   if (role == RuntimeRole::daemon)
     if (auto st = impl.start_torrents(); !st) return st.error();
   if (auto st = impl.start_gossip(); !st) return st.error();
-  if (role == RuntimeRole::daemon)
+  if (role == RuntimeRole::daemon) {
+    if (auto st = impl.start_discovery(); !st) return st.error();
     if (auto st = impl.start_http(); !st) return st.error();
+  }
   impl.known_records = node.index->stats().records;
   impl.tick();
   return rt;
@@ -276,6 +308,7 @@ NodeRuntime::~NodeRuntime() {
   impl.api.reset();
   impl.services.reset();
   impl.control.reset();
+  impl.discovery.reset();
   impl.gossip.reset();
   if (impl.torrents) {
     impl.torrents->set_notify({});
@@ -288,6 +321,16 @@ asio::io_context& NodeRuntime::io() { return impl_->io; }
 RuntimeRole NodeRuntime::role() const { return impl_->role; }
 NodeContext& NodeRuntime::context() { return impl_->node; }
 GossipService* NodeRuntime::gossip() { return impl_->gossip.get(); }
+bool NodeRuntime::look_for_peers() {
+  auto& impl = *impl_;
+  if (impl.role != RuntimeRole::command) return false;
+  if (auto st = impl.start_discovery(); !st) {
+    impl.log.warn("cannot look for peers on the DHT: " + st.error().message);
+    return false;
+  }
+  return impl.discovery && impl.discovery->status().rendezvous;
+}
+std::int64_t NodeRuntime::dht_nodes() const { return impl_->torrents ? impl_->torrents->network_stats().dht_nodes : 0; }
 std::size_t NodeRuntime::gossip_sessions() const { return impl_->gossip ? impl_->gossip->open_sessions() : 0; }
 
 int NodeRuntime::run_until_signal() {
@@ -376,6 +419,7 @@ PeersReply NodeRuntime::peers() {
     r.peers = g->peers();
     r.stats = g->stats();
   }
+  if (impl_->discovery) r.discovery = impl_->discovery->status();
   return r;
 }
 

@@ -380,6 +380,29 @@ void TorrentService::Impl::handle_alerts() {
       if (rd->params.info_hashes.has_v2())
         (void)write_atomically(resume_dir() / (hex_of(rd->params.info_hashes.v2) + ".resume"),
                                lt::write_resume_data_buf(rd->params));
+    } else if (auto* dp = lt::alert_cast<lt::dht_get_peers_reply_alert>(a)) {
+      if (dht_peers_handler) {
+        p::Sha1Digest key{};
+        std::memcpy(key.data(), dp->info_hash.data(), key.size());
+        std::vector<std::string> peers;
+        for (const auto& ep : dp->peers()) {
+          auto address = ep.address();
+          peers.push_back(address.is_v6() ? "[" + address.to_string() + "]:" + std::to_string(ep.port())
+                                          : address.to_string() + ":" + std::to_string(ep.port()));
+        }
+        dht_peers_handler(key, peers);
+      }
+    } else if (auto* ss = lt::alert_cast<lt::session_stats_alert>(a)) {
+      auto counters = ss->counters();
+      network_stats.dht_nodes = counters[metric_dht_nodes];
+      network_stats.dht_bytes_in = static_cast<std::uint64_t>(counters[metric_dht_bytes_in]);
+      network_stats.dht_bytes_out = static_cast<std::uint64_t>(counters[metric_dht_bytes_out]);
+    } else if (auto* pm = lt::alert_cast<lt::portmap_alert>(a)) {
+      port_mapped(static_cast<int>(pm->mapping), static_cast<std::uint16_t>(pm->external_port),
+                  pm->map_transport == lt::portmap_transport::upnp ? "UPnP" : "NAT-PMP", "");
+    } else if (auto* pe = lt::alert_cast<lt::portmap_error_alert>(a)) {
+      port_mapped(static_cast<int>(pe->mapping), 0,
+                  pe->map_transport == lt::portmap_transport::upnp ? "UPnP" : "NAT-PMP", pe->error.message());
     } else if (auto* ls = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
       if (ls->socket_type == lt::socket_type_t::tcp)
         listen_address = ls->address.to_string() + ":" + std::to_string(ls->port);

@@ -1,5 +1,6 @@
 #include "seedbank/node/torrents.h"
 
+#include "gossip/endpoint.h"
 #include "torrents_impl.h"
 
 namespace seedbank::node {
@@ -251,7 +252,8 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
   pack.set_int(lt::settings_pack::max_failcount, 3);
   pack.set_int(lt::settings_pack::alert_mask, lt::alert_category::status | lt::alert_category::error |
                                                   lt::alert_category::storage | lt::alert_category::file_progress |
-                                                  lt::alert_category::piece_progress);
+                                                  lt::alert_category::piece_progress |
+                                                  lt::alert_category::dht_operation | lt::alert_category::port_mapping);
   if (!options.log_file.empty()) {
     impl->log.open(options.log_file, std::ios::app);
     if (!impl->log)
@@ -275,7 +277,18 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
   pack.set_bool(lt::settings_pack::enable_dht, options.dht);
   pack.set_bool(lt::settings_pack::dht_restrict_routing_ips, false);
   pack.set_bool(lt::settings_pack::dht_restrict_search_ips, false);
-  if (!options.dht_bootstrap.empty()) pack.set_str(lt::settings_pack::dht_bootstrap_nodes, "");
+  // Routers for a first start (later starts use the routing table saved in
+  // session.state): libtorrent's own and the long-standing public ones;
+  // --dht-bootstrap replaces them (private DHTs, tests).
+  pack.set_str(lt::settings_pack::dht_bootstrap_nodes, options.dht_bootstrap.empty()
+                                                           ? "dht.libtorrent.org:25401,router.bittorrent.com:6881,"
+                                                             "router.utorrent.com:6881,dht.transmissionbt.com:6881"
+                                                           : "");
+  // Nodes on one loopback or LAN address (tests, devnets) all count as one
+  // sender to libtorrent's DHT flood guard (5 messages/s per IP): raise it
+  // there, keep it for the internet.
+  if (auto ep = gossip::parse_endpoint(options.listen, true); ep && gossip::is_local_network(ep->address))
+    pack.set_int(lt::settings_pack::dht_block_ratelimit, 1000);
   // A peer that had not loaded a torrent yet is retried soon, not in 60 s.
   pack.set_int(lt::settings_pack::min_reconnect_time, 1);
   // Peers handed to a torrent are dialled on libtorrent's next tick: tick
@@ -290,6 +303,7 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
     pack.set_int(lt::settings_pack::upload_rate_limit, static_cast<int>(options.upload_limit));
 
   lt::session_params params(pack);
+  std::vector<lt::udp::endpoint> saved_nodes;
   auto state = options.data_dir / "session.state";
   if (std::filesystem::exists(state)) {
     auto buf = read_all(state);
@@ -298,6 +312,8 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
           lt::span<char const>(reinterpret_cast<const char*>(buf.data()), static_cast<long>(buf.size())),
           lt::session::save_dht_state);
       params.dht_state = std::move(loaded.dht_state);
+      saved_nodes = params.dht_state.nodes;
+      saved_nodes.insert(saved_nodes.end(), params.dht_state.nodes6.begin(), params.dht_state.nodes6.end());
     } catch (const std::exception&) {
       // A damaged state file only costs the DHT routing table.
     }
@@ -317,6 +333,11 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
                      1u << static_cast<std::uint32_t>(lt::session::global_peer_class_id));
     impl->session->set_peer_class_filter(classes);
   }
+  // The nodes of the saved routing table: libtorrent bootstraps from them
+  // by itself only while its default routers are set, and with
+  // --dht-bootstrap a restart must not depend on that router either.
+  if (!options.dht_bootstrap.empty())
+    for (const auto& ep : saved_nodes) impl->session->add_dht_node({ep.address().to_string(), ep.port()});
   for (const auto& node : options.dht_bootstrap) {
     auto router = p::util::parse_host_port(node);
     if (!router) return make_error(ErrorCode::invalid_argument, "--dht-bootstrap: " + router.error().message);
@@ -331,7 +352,15 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
   if (impl->listen_address.empty())
     return make_error(ErrorCode::io, "BitTorrent could not listen on " + options.listen +
                                          "; is the port in use? pick another with --bt-listen");
-  return std::unique_ptr<TorrentService>(new TorrentService(std::move(impl)));
+  for (const char* name : {"dht.dht_nodes", "dht.dht_bytes_in", "dht.dht_bytes_out"})
+    if (lt::find_metric_idx(name) < 0) return make_error(ErrorCode::io, std::string("libtorrent has no ") + name);
+  impl->metric_dht_nodes = lt::find_metric_idx("dht.dht_nodes");
+  impl->metric_dht_bytes_in = lt::find_metric_idx("dht.dht_bytes_in");
+  impl->metric_dht_bytes_out = lt::find_metric_idx("dht.dht_bytes_out");
+  bool dht = options.dht;
+  std::unique_ptr<TorrentService> service(new TorrentService(std::move(impl)));
+  service->dht_enabled_ = dht;
+  return service;
 }
 
 std::size_t TorrentService::seed_all() {
@@ -447,6 +476,15 @@ void TorrentService::poll() {
   impl_->look_for_peers();
   // Downloads save their progress every 10 s, so a crash loses at most that.
   auto now = std::chrono::steady_clock::now();
+  if (now - impl_->last_stats >= std::chrono::seconds(1)) {
+    impl_->last_stats = now;
+    impl_->session->post_session_stats();
+  }
+  // The DHT's routing table, so a restart after a crash needs no router.
+  if (dht_enabled_ && now - impl_->last_state_save >= std::chrono::minutes(2)) {
+    impl_->last_state_save = now;
+    impl_->save_session_state();
+  }
   if (now - impl_->last_resume_save > std::chrono::seconds(10)) {
     impl_->last_resume_save = now;
     for (auto& [ih, m] : impl_->torrents)
@@ -590,8 +628,54 @@ void TorrentService::save_state() {
       }
     }
   }
-  auto state = lt::write_session_params_buf(session.session_state(lt::session::save_dht_state));
-  (void)write_atomically(impl_->options.data_dir / "session.state", state);
+  impl_->save_session_state();
+}
+
+void TorrentService::Impl::save_session_state() {
+  auto state = lt::write_session_params_buf(session->session_state(lt::session::save_dht_state));
+  (void)write_atomically(options.data_dir / "session.state", state);  // a failure costs only the routing table
+}
+
+namespace {
+
+lt::sha1_hash to_lt(const p::Sha1Digest& key) { return lt::sha1_hash(reinterpret_cast<const char*>(key.data())); }
+
+}  // namespace
+
+void TorrentService::dht_announce(const p::Sha1Digest& key, std::uint16_t port) {
+  if (dht_enabled_) impl_->session->dht_announce(to_lt(key), port);
+}
+
+void TorrentService::dht_lookup(const p::Sha1Digest& key) {
+  if (dht_enabled_) impl_->session->dht_get_peers(to_lt(key));
+}
+
+void TorrentService::set_dht_peers_handler(DhtPeersHandler handler) { impl_->dht_peers_handler = std::move(handler); }
+
+TorrentService::NetworkStats TorrentService::network_stats() const { return impl_->network_stats; }
+
+void TorrentService::map_port(std::uint16_t local_port) {
+  if (!impl_->options.port_mapping) return;
+  for (auto m : impl_->session->add_port_mapping(lt::portmap_protocol::tcp, local_port, local_port))
+    impl_->mapped_ports[static_cast<int>(m)] = local_port;
+}
+
+std::vector<TorrentService::PortMapping> TorrentService::port_mappings() const { return impl_->port_mappings; }
+
+void TorrentService::Impl::port_mapped(int mapping, std::uint16_t external_port, const std::string& method,
+                                       const std::string& error) {
+  auto it = mapped_ports.find(mapping);
+  std::uint16_t local = it != mapped_ports.end() ? it->second : p::util::port_of(listen_address);
+  std::string what = it != mapped_ports.end() ? "gossip" : "BitTorrent";
+  for (const auto& m : port_mappings)
+    if (m.local_port == local && m.method == method && m.external_port == external_port && m.error == error) return;
+  port_mappings.push_back({local, external_port, method, error});
+  if (error.empty())
+    console.info("the router forwards " + what + " port " + std::to_string(external_port) + " to this node (" + method +
+                 "): reachable from outside");
+  else
+    console.info("the router did not forward " + what + " port " + std::to_string(local) + " (" + method + ": " +
+                 error + ")");
 }
 
 }  // namespace seedbank::node

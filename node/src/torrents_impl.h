@@ -9,6 +9,7 @@
 #include <libtorrent/read_resume_data.hpp>
 #include <libtorrent/session.hpp>
 #include <libtorrent/session_params.hpp>
+#include <libtorrent/session_stats.hpp>
 #include <libtorrent/torrent_handle.hpp>
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
@@ -153,6 +154,16 @@ struct TorrentService::Impl {
   std::vector<std::pair<std::string, std::size_t>> waiting_renames;  // verified: (info-hash, slot)
   Verifier verifier;
   std::string listen_address;
+  // Discovery's side of the session: DHT peers found, counters, port maps.
+  TorrentService::DhtPeersHandler dht_peers_handler;
+  TorrentService::NetworkStats network_stats;
+  int metric_dht_nodes = -1, metric_dht_bytes_in = -1, metric_dht_bytes_out = -1;
+  std::chrono::steady_clock::time_point last_stats{};
+  std::chrono::steady_clock::time_point last_state_save = std::chrono::steady_clock::now();
+  std::map<int, std::uint16_t> mapped_ports;  // port_mapping_t asked for by map_port -> local port
+  std::vector<TorrentService::PortMapping> port_mappings;
+  void port_mapped(int mapping, std::uint16_t external_port, const std::string& method, const std::string& error);
+  void save_session_state();
   std::ofstream log;  // --bt-log, when asked for
   std::chrono::steady_clock::time_point log_start = std::chrono::steady_clock::now();
 

@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(node_starts_on_a_fresh_data_dir_and_stops_on_sigterm) {
   auto data = dir / "data";
   // Loopback only, no DHT: tests never reach outside this machine.
   Process node({SEEDBANK_BINARY, "--data-dir", data.string(), "node", "--bt-listen", "127.0.0.1:0", "--no-dht",
-                "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"},
+                "--no-lan", "--no-port-mapping", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"},
                (dir / "node").string());
   BOOST_REQUIRE_MESSAGE(node.wait_for_err("running"), node.err());
   struct stat st {};

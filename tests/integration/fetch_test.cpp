@@ -27,7 +27,8 @@ struct Swarm : seedbank::testing::ScratchDir {
   std::unique_ptr<Process> start_node(const std::string& node, std::string* bt_address) {
     auto p = std::make_unique<Process>(
         std::vector<std::string>{SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test", "node",
-                                 "--bt-listen", "127.0.0.1:0", "--no-dht", "--listen", "off", "--http", "off"},
+                                 "--bt-listen", "127.0.0.1:0", "--no-dht", "--no-lan", "--no-port-mapping", "--listen",
+                                 "off", "--http", "off"},
         (dir / (node + "-node")).string());
     BOOST_REQUIRE_MESSAGE(p->wait_for_err("running"), p->err());
     std::smatch m;
@@ -186,7 +187,8 @@ BOOST_AUTO_TEST_CASE(a_restarted_node_resumes_its_fetch_by_itself) {
   {
     // B's node downloads slowly; stop it part-way with SIGTERM.
     Process b({SEEDBANK_BINARY, "--data-dir", (dir / "b").string(), "--network", "test", "node", "--bt-listen",
-               "127.0.0.1:0", "--no-dht", "--listen", "off", "--http", "off", "--download-limit", "1000000"},
+               "127.0.0.1:0", "--no-dht", "--no-lan", "--no-port-mapping", "--listen", "off", "--http", "off",
+               "--download-limit", "1000000"},
               (dir / "b-node1").string());
     BOOST_REQUIRE_MESSAGE(b.wait_for_err("running"), b.err());
     auto started = sb("b", {"fetch", id, "--peer", a_address, "--no-dht", "--timeout", "2"});  // the node goes on

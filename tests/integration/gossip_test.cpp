@@ -36,12 +36,7 @@ using seedbank::testing::WireClient;
 namespace {
 
 std::vector<protocol::Bytes> releases(std::uint64_t first, std::size_t n) {
-  static protocol::SecretKey key = protocol::SecretKey::generate();
-  std::vector<protocol::Bytes> out;
-  for (std::size_t i = 0; i < n; ++i)
-    out.push_back(seedbank::testing::sign_release(key, seedbank::testing::sample_release(first + i),
-                                                  seedbank::testing::now_ms() - 1000 * (first + i)));
-  return out;
+  return seedbank::testing::sample_releases(first, n);
 }
 
 }  // namespace

@@ -127,9 +127,10 @@ BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_t
 
   // 1. aria2c, given only the magnet link, finds the node through the
   //    tracker, fetches the info dictionary from it, then the files.
-  auto seed = spawn({SEEDBANK_BINARY, "--data-dir", (dir / "a").string(), "--network", "test", "node", "--bt-listen",
-                     "127.0.0.1:0", "--no-dht", "--listen", "off", "--http", "off", "--tracker", announce},
-                    "a-node");
+  auto seed = spawn(
+      {SEEDBANK_BINARY, "--data-dir", (dir / "a").string(), "--network", "test", "node", "--bt-listen", "127.0.0.1:0",
+       "--no-dht", "--no-lan", "--no-port-mapping", "--listen", "off", "--http", "off", "--tracker", announce},
+      "a-node");
   BOOST_REQUIRE_MESSAGE(seed->wait_for_err("running"), seed->err());
   auto got = dir / "aria2-got";
   auto leech =
@@ -202,10 +203,10 @@ BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_t
              torrent_file.string()},
             "aria2-slow-seed");
   BOOST_REQUIRE_EQUAL(sb("c", {"record", "import", record.string()}).exit_code, 0);
-  auto c = spawn(
-      {SEEDBANK_BINARY, "--data-dir", (dir / "c").string(), "--network", "test", "node", "--bt-listen", "127.0.0.1:0",
-       "--no-dht", "--listen", "off", "--http", "127.0.0.1:0", "--bt-log", (dir / "c-bt.log").string()},
-      "c-node");
+  auto c = spawn({SEEDBANK_BINARY, "--data-dir", (dir / "c").string(), "--network", "test", "node", "--bt-listen",
+                  "127.0.0.1:0", "--no-dht", "--no-lan", "--no-port-mapping", "--listen", "off", "--http",
+                  "127.0.0.1:0", "--bt-log", (dir / "c-bt.log").string()},
+                 "c-node");
   BOOST_REQUIRE_MESSAGE(c->wait_for_err("running"), c->err());
   std::smatch m;
   std::string err = c->err();

@@ -31,31 +31,27 @@ struct Net : ScratchDir {
   // Starts a node; returns it and its gossip address.
   std::unique_ptr<Process> start(const std::string& node, std::vector<std::string> bootstrap, std::string* gossip,
                                  std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{SEEDBANK_BINARY,
-                                  "--data-dir",
-                                  (dir / node).string(),
-                                  "--network",
-                                  "test",
-                                  "node",
-                                  "--bt-listen",
-                                  "127.0.0.1:0",
-                                  "--no-dht",
-                                  "--listen",
-                                  "127.0.0.1:0",
-                                  "--sync-interval",
-                                  "500",
-                                  "--http",
-                                  "127.0.0.1:0",
-                                  "--bt-log",
-                                  (dir / (node + "-bt.log")).string()};
+    std::vector<std::string> args{"--bt-listen", "127.0.0.1:0", "--no-dht",        "--no-lan", "--no-port-mapping",
+                                  "--listen",    "127.0.0.1:0", "--sync-interval", "500"};
     for (const auto& b : bootstrap) args.insert(args.end(), {"--bootstrap", b});
     args.insert(args.end(), extra.begin(), extra.end());
+    return launch(node, args, gossip);
+  }
+  // Starts `seedbank --network test node ARGS... --http 127.0.0.1:0 --bt-log
+  // ...` on `node`'s data dir; returns it, its gossip address and (when
+  // asked) its BitTorrent address.
+  std::unique_ptr<Process> launch(const std::string& node, const std::vector<std::string>& node_args,
+                                  std::string* gossip, std::string* bt = nullptr, const std::string& network = "test") {
+    std::vector<std::string> args{SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", network, "node"};
+    args.insert(args.end(), node_args.begin(), node_args.end());
+    args.insert(args.end(), {"--http", "127.0.0.1:0", "--bt-log", (dir / (node + "-bt.log")).string()});
     auto p = std::make_unique<Process>(args, (dir / (node + "-node-" + std::to_string(++calls))).string());
     BOOST_REQUIRE_MESSAGE(p->wait_for_err("running"), p->err());
     std::smatch m;
     std::string err = p->err();
     BOOST_REQUIRE(std::regex_search(err, m, std::regex("gossip on ([0-9.]+:[0-9]+)")));
     *gossip = m[1];
+    if (bt && std::regex_search(err, m, std::regex("BitTorrent on ([0-9.]+:[0-9]+)"))) *bt = m[1];
     if (std::regex_search(err, m, std::regex("API on http://([0-9.]+:[0-9]+)/"))) http[node] = m[1];
     return p;
   }

@@ -91,6 +91,16 @@ inline protocol::Bytes sign_release(const protocol::SecretKey& key, const protoc
   return std::move(bytes).value();
 }
 
+// `n` releases of one key made for the test run, dated `first` ... seconds
+// back: records to import on a node and watch spread.
+inline std::vector<protocol::Bytes> sample_releases(std::uint64_t first, std::size_t n) {
+  static const protocol::SecretKey key = protocol::SecretKey::generate();
+  std::vector<protocol::Bytes> out;
+  for (std::size_t i = 0; i < n; ++i)
+    out.push_back(sign_release(key, sample_release(first + i), now_ms() - 1000 * (first + i)));
+  return out;
+}
+
 inline protocol::Bytes sign_rating(const protocol::SecretKey& key, const protocol::RecordId& release,
                                    std::uint8_t stars, std::uint64_t created_at, std::string_view network = "test",
                                    std::uint32_t work_bits = kTestWorkBits) {

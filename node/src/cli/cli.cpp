@@ -36,7 +36,11 @@ void CommandNetwork::add_to(CLI::App* command) {
                       "(repeatable; default: <data dir>/bootstrap.txt and the peers in peers.json)");
   command->add_option("--bt-listen", bt_listen,
                       "Without a running node: BitTorrent listen address (default 0.0.0.0:0)");
-  command->add_flag("--no-dht", no_dht, "Without a running node: do not use the Mainline DHT");
+  command->add_flag("--no-dht", no_dht,
+                    "Without a running node: do not use the Mainline DHT (neither for torrents nor to find nodes when "
+                    "no address is known)");
+  command->add_option("--dht-bootstrap", dht_bootstrap,
+                      "Without a running node: DHT router HOST:PORT (repeatable; replaces the public routers)");
 }
 
 CommandNetworkOptions CommandNetwork::options() const {
@@ -44,6 +48,7 @@ CommandNetworkOptions CommandNetwork::options() const {
   out.bootstrap = bootstrap;
   out.bt_listen = bt_listen;
   out.dht = !no_dht;
+  out.dht_bootstrap = dht_bootstrap;
   return out;
 }
 

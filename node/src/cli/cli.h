@@ -46,9 +46,9 @@ void add_publish_commands(CLI::App& app, Context& ctx);
 void add_fetch_commands(CLI::App& app, Context& ctx);
 
 // The network options of a command that works without a running node
-// (fetch, resolve): --bootstrap, --bt-listen, --no-dht.
+// (fetch, resolve): --bootstrap, --bt-listen, --no-dht, --dht-bootstrap.
 struct CommandNetwork {
-  std::vector<std::string> bootstrap;
+  std::vector<std::string> bootstrap, dht_bootstrap;
   std::string bt_listen = "0.0.0.0:0";
   bool no_dht = false;
   void add_to(CLI::App* command);

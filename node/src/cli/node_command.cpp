@@ -4,10 +4,12 @@
 #include <iostream>
 
 #include "../client.h"
+#include "../discovery.h"
 #include "cli.h"
 #include "seedbank/node/context.h"
 #include "seedbank/node/progress.h"
 #include "seedbank/node/runtime.h"
+#include "seedbank/protocol/log.h"
 
 namespace seedbank::node::cli {
 
@@ -41,10 +43,20 @@ void add_peers_command(CLI::App& app, Context& ctx) {
     }
     std::cout << "node " << reply->node_id << ", gossip on " << reply->listen << ", " << reply->peers.size()
               << " peers\n";
+    if (const auto& d = reply->discovery) {
+      std::cout << "discovery: "
+                << (d->rendezvous ? "DHT rendezvous (" + std::to_string(d->dht_nodes) + " DHT nodes, " +
+                                        std::to_string(d->lookups) + " lookups, " + std::to_string(d->found_dht) +
+                                        " addresses found, " + human_bytes(d->dht_bytes_in + d->dht_bytes_out) +
+                                        " of DHT traffic)"
+                                  : std::string("no DHT"))
+                << ", " << (d->lan ? "LAN beacons (" + std::to_string(d->found_lan) + " found)" : std::string("no LAN"))
+                << ", reachable from outside: " << protocol::printable_for_terminal(d->reachable) << "\n";
+    }
     for (const auto& p : reply->peers)
-      std::cout << "  " << p.address << "  " << (p.outbound ? "out" : "in ") << "  " << p.state << "  " << p.node_id
-                << "  " << human_bytes(p.bytes_in) << " in, " << human_bytes(p.bytes_out) << " out, " << p.records_in
-                << " records in\n";
+      std::cout << "  " << p.address << "  " << (p.outbound ? "out" : "in ") << "  " << p.state << "  "
+                << (p.source.empty() ? "" : "from " + p.source + "  ") << p.node_id << "  " << human_bytes(p.bytes_in)
+                << " in, " << human_bytes(p.bytes_out) << " out, " << p.records_in << " records in\n";
   });
 }
 
@@ -62,13 +74,29 @@ void add_node_command(CLI::App& app, Context& ctx) {
       "`fetch`, `resolve`, `status` and `peers` on <data dir>/control.sock. It serves the web\n"
       "gallery and a Civitai-compatible API on --http (docs/http-api.md). Releases published on the same\n"
       "data dir while it runs are seeded at once. SIGINT/SIGTERM save resume\n"
-      "data and close the index. BitTorrent runs over TCP (uTP off); LSD, UPnP and\n"
-      "NAT-PMP are off unless asked for.");
+      "data and close the index. BitTorrent runs over TCP (uTP off).\n\n"
+      "It finds other nodes by itself (docs/user-guide.md, \"How a node finds the network\"):\n"
+      "it announces its gossip port on the Mainline DHT under a key derived from the\n"
+      "network name and looks that key up (--no-dht: neither), sends LAN beacons\n"
+      "(--no-lan), and asks the router to forward its ports (--no-port-mapping).");
   cmd->add_option("--bt-listen", options->listen, "BitTorrent listen address (default 0.0.0.0:6881)");
-  cmd->add_flag("--no-dht", *no_dht, "Do not use the Mainline DHT (tests, private networks)");
-  cmd->add_option("--dht-bootstrap", options->dht_bootstrap, "DHT bootstrap router HOST:PORT (repeatable)");
-  cmd->add_flag("--lsd", options->local_discovery, "Local service discovery on the LAN");
-  cmd->add_flag("--port-mapping", options->port_mapping, "Ask the router for a port (UPnP, NAT-PMP)");
+  cmd->add_flag("--no-dht", *no_dht,
+                "Do not use the Mainline DHT: neither for torrents nor to find other nodes (tests, isolated "
+                "networks)");
+  cmd->add_option("--dht-bootstrap", options->dht_bootstrap,
+                  "DHT bootstrap router HOST:PORT (repeatable; replaces the public routers: private networks, tests)");
+  cmd->add_flag("--lsd", options->local_discovery, "libtorrent's local service discovery for torrents on the LAN");
+  auto no_port_mapping = std::make_shared<bool>(false);
+  cmd->add_flag("--port-mapping", options->port_mapping,
+                "Ask the router to forward the BitTorrent and gossip ports (UPnP, NAT-PMP; the default)");
+  cmd->add_flag("--no-port-mapping", *no_port_mapping, "Do not ask the router to forward ports");
+  auto no_lan = std::make_shared<bool>(false);
+  auto lan_beacon = std::make_shared<std::string>(kDefaultLanBeacon);
+  cmd->add_flag("--no-lan", *no_lan, "Send no LAN beacons and ignore those of other nodes");
+  cmd->add_option(
+      "--lan-beacon", *lan_beacon,
+      std::string("Where LAN beacons go: an IPv4 multicast group or broadcast address HOST:PORT (default ") +
+          kDefaultLanBeacon + ")");
   cmd->add_option("--download-limit", options->download_limit, "Download limit in bytes/s (0: none)");
   cmd->add_option("--upload-limit", options->upload_limit, "Upload limit in bytes/s (0: none)");
   cmd->add_option("--store-quota", options->store_quota,
@@ -110,12 +138,14 @@ void add_node_command(CLI::App& app, Context& ctx) {
                 "Do not also seed each release as a plain v1 torrent (for clients that cannot load BEP 52 "
                 "torrents, e.g. aria2 1.36, Transmission 3)");
   cmd->callback([&ctx, options, no_dht, no_compat, gossip, bootstrap, no_gossip, sync_ms, http, http_threads,
-                 config_file, log_level] {
+                 config_file, log_level, no_port_mapping, no_lan, lan_beacon] {
     NodeOptions node_options;
     node_options.data_dir = ctx.global.resolved_data_dir();
     node_options.network = ctx.global.network;
     node_options.torrents = *options;
     node_options.torrents.dht = !*no_dht;
+    node_options.torrents.port_mapping = !*no_port_mapping;
+    node_options.lan_beacon = *no_lan ? "" : *lan_beacon;
     node_options.torrents.v1_compat = !*no_compat;
     node_options.gossip = *gossip;
     node_options.gossip.sync_interval = std::chrono::milliseconds(std::max(100u, *sync_ms));

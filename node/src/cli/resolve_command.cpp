@@ -276,8 +276,9 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
   }
   double lookup_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   if (candidates->empty() && asked == 0 && found_via == "peers") {
-    std::cerr << "seedbank: " << a.hash << " is not in the local index and no peer could be asked; start a node, or "
-              << "pass --bootstrap HOST:PORT\n";
+    std::cerr << "seedbank: " << a.hash << " is not in the local index and no peer could be asked (none known or "
+              << "reachable, and, unless --no-dht, none found on the Mainline DHT); start a node, or pass --bootstrap "
+              << "HOST:PORT\n";
     return kNoPeers;
   }
   if (candidates->empty())

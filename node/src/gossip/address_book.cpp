@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <set>
 
 #include "files.h"
 #include "gossip/limits.h"
@@ -12,6 +13,56 @@
 namespace seedbank::node::gossip {
 
 namespace p = seedbank::protocol;
+
+std::string_view to_string(Source source) {
+  switch (source) {
+    case Source::bootstrap:
+      return "bootstrap";
+    case Source::saved:
+      return "peers.json";
+    case Source::dht:
+      return "dht";
+    case Source::lan:
+      return "lan";
+    case Source::exchange:
+      return "peer";
+    case Source::inbound:
+      return "inbound";
+    case Source::manual:
+      return "manual";
+  }
+  return "peer";
+}
+
+void AddressBook::add(const std::string& host_port, Source source) {
+  bool fresh = !known_.count(host_port);
+  auto& k = known_[host_port];
+  if (fresh) k.source = source;
+  k.next_try = Clock::time_point{};
+}
+
+bool AddressBook::discovered(const std::string& host_port, Source source) {
+  if (known_.count(host_port)) return false;
+  auto unproven = static_cast<std::size_t>(
+      std::count_if(known_.begin(), known_.end(), [](const auto& e) { return unproven_discovered(e.second); }));
+  if (unproven >= kMaxUnprovenDiscovered) {
+    auto worst = known_.end();
+    for (auto it = known_.begin(); it != known_.end(); ++it)
+      if (unproven_discovered(it->second) && (worst == known_.end() || it->second.fails > worst->second.fails))
+        worst = it;
+    if (worst == known_.end() || worst->second.fails == 0) return false;  // none has failed yet: keep them
+    known_.erase(worst);
+  }
+  if (known_.size() >= kMaxKnown) return false;
+  known_[host_port].source = source;
+  return true;
+}
+
+std::optional<Source> AddressBook::source_of(const std::string& host_port) const {
+  auto it = known_.find(host_port);
+  if (it == known_.end()) return std::nullopt;
+  return it->second.source;
+}
 
 void AddressBook::load() {
   if (peers_file_.empty()) return;
@@ -24,6 +75,7 @@ void AddressBook::load() {
     std::string addr = e.value("address", "");
     if (!parse_endpoint(addr)) continue;
     auto& k = known_[addr];
+    k.source = Source::saved;
     k.node_id = e.value("nodeId", "");
     k.last_seen = e.value("lastSeen", std::int64_t{0});
   }
@@ -36,16 +88,19 @@ void AddressBook::save() const {
             [](const auto& a, const auto& b) { return a.second.last_seen > b.second.last_seen; });
   nlohmann::json j = nlohmann::json::array();
   for (const auto& [addr, k] : list) {
-    if (k.self || (k.last_seen == 0 && k.fails > 0)) continue;
+    if (k.self || (k.last_seen == 0 && (k.fails > 0 || k.source == Source::dht || k.source == Source::lan))) continue;
     if (j.size() >= 1000) break;
     j.push_back({{"address", addr}, {"nodeId", k.node_id}, {"lastSeen", k.last_seen}});
   }
   (void)write_file_atomically(peers_file_, j.dump(1) + "\n");  // a failure costs only remembered peers
 }
 
-void AddressBook::remember(const std::string& addr, const std::string& node_id, bool seen, std::int64_t unix_now) {
-  if (known_.size() >= kMaxKnown && !known_.count(addr)) return;
+void AddressBook::remember(const std::string& addr, const std::string& node_id, bool seen, std::int64_t unix_now,
+                           Source source) {
+  bool fresh = !known_.count(addr);
+  if (known_.size() >= kMaxKnown && fresh) return;
   auto& k = known_[addr];
+  if (fresh) k.source = source;
   if (!node_id.empty()) k.node_id = node_id;
   if (seen) {
     k.last_seen = unix_now;
@@ -56,22 +111,38 @@ void AddressBook::remember(const std::string& addr, const std::string& node_id, 
 void AddressBook::dialling(const std::string& addr, Clock::time_point now) {
   auto& k = known_[addr];
   k.next_try = now + std::chrono::seconds(std::min(300u, 1u << std::min(k.fails, 8u)));
+  if (unproven_discovered(k)) dht_dials_.push_back(now);
 }
 
 std::vector<std::string> AddressBook::candidates(Clock::time_point now,
                                                  const std::function<bool(const std::string&)>& connected,
                                                  std::mt19937_64& rng) {
-  std::vector<std::string> out;
+  std::vector<std::string> proven, unproven;
   for (const auto& [addr, k] : known_) {
     if (k.self || k.next_try > now || connected(addr)) continue;
     if (!k.node_id.empty()) {
       auto key = p::PublicKey::from_text(k.node_id);
       if (key && banned(*key, now)) continue;
     }
-    out.push_back(addr);
+    (k.last_seen > 0 ? proven : unproven).push_back(addr);
   }
-  std::shuffle(out.begin(), out.end(), rng);
-  return out;
+  std::shuffle(proven.begin(), proven.end(), rng);
+  std::shuffle(unproven.begin(), unproven.end(), rng);
+  while (!dht_dials_.empty() && now - dht_dials_.front() >= std::chrono::minutes(1)) dht_dials_.pop_front();
+  std::size_t budget = kDhtDialsPerMinute > dht_dials_.size() ? kDhtDialsPerMinute - dht_dials_.size() : 0;
+  std::set<std::string> ranges;
+  for (auto& addr : unproven) {
+    if (!unproven_discovered(known_.at(addr))) {
+      proven.push_back(std::move(addr));
+      continue;
+    }
+    auto ep = parse_endpoint(addr);
+    if (!ep || budget == 0) continue;
+    if (!is_local_network(ep->address) && !ranges.insert(address_range(ep->address)).second) continue;
+    --budget;
+    proven.push_back(std::move(addr));
+  }
+  return proven;
 }
 
 std::vector<std::pair<Endpoint, std::string>> AddressBook::to_share(const std::string& exclude, std::size_t n,

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -24,13 +25,27 @@
 
 namespace seedbank::node::gossip {
 
+// Where an address was first learnt: given at start (--bootstrap,
+// bootstrap.txt), remembered in peers.json, found on the Mainline DHT or by
+// a LAN beacon, named by a peer, learnt from a peer that dialled in, or
+// added by hand (`seedbank peers --add`).
+enum class Source : std::uint8_t { bootstrap, saved, dht, lan, exchange, inbound, manual };
+std::string_view to_string(Source source);
+
 struct Known {
-  std::string node_id;         // sbpk1, when known
+  std::string node_id;  // sbpk1, when known
+  Source source = Source::exchange;
   std::int64_t last_seen = 0;  // unix seconds of the last good session
   unsigned fails = 0;
   Clock::time_point next_try{};
   bool self = false;
 };
+
+inline constexpr std::size_t kDhtDialsPerMinute = 30;  // unproven DHT and LAN addresses
+// Unproven DHT and LAN addresses held at once: a DHT node that answers
+// with made-up addresses, or a LAN sender, cannot crowd out the addresses
+// peers name or that worked.
+inline constexpr std::size_t kMaxUnprovenDiscovered = 256;
 
 class AddressBook {
  public:
@@ -43,18 +58,30 @@ class AddressBook {
   void save() const;
 
   // An address to dial at the next chance (bootstrap list, add_peer).
-  void add(const std::string& host_port) { known_[host_port].next_try = Clock::time_point{}; }
+  void add(const std::string& host_port, Source source);
+  // An address discovery found (DHT, LAN): true when it is new. Dialled
+  // as candidates() allows. At most kMaxUnprovenDiscovered such addresses
+  // that never worked are held: a new one replaces the one that failed
+  // most.
+  bool discovered(const std::string& host_port, Source source);
+  std::optional<Source> source_of(const std::string& host_port) const;
   bool contains(const std::string& host_port) const { return known_.count(host_port) > 0; }
   const std::map<std::string, Known>& known() const { return known_; }
   // Learns `addr` (at most kMaxKnown addresses); `seen`: a session with it
   // just worked, at `unix_now`.
-  void remember(const std::string& addr, const std::string& node_id, bool seen, std::int64_t unix_now);
+  void remember(const std::string& addr, const std::string& node_id, bool seen, std::int64_t unix_now,
+                Source source = Source::exchange);
   // A dial of `addr` starts now: the next one waits longer after failures.
   void dialling(const std::string& addr, Clock::time_point now);
   void failed(const std::string& addr) { ++known_[addr].fails; }
   void is_self(const std::string& addr) { known_[addr].self = true; }
-  // Addresses worth dialling now, shuffled: not this node, not waiting
-  // after failures, not `connected`, not banned.
+  // Addresses worth dialling now: not this node, not waiting after
+  // failures, not `connected`, not banned; those that worked before first,
+  // each group shuffled. Addresses found on the DHT or the LAN that never
+  // worked (anyone can announce anything under the rendezvous key) are held
+  // to kDhtDialsPerMinute dials a minute and one per address range
+  // (address_range: /16, /32 for IPv6; local networks exempt) per call,
+  // so a stranger announcing many addresses cannot fill the dialler.
   std::vector<std::string> candidates(Clock::time_point now, const std::function<bool(const std::string&)>& connected,
                                       std::mt19937_64& rng);
   // Up to `n` addresses that worked, shuffled, for a peer (not `exclude`).
@@ -87,6 +114,10 @@ class AddressBook {
   void flush_ban_log(Clock::time_point now);
   Clock::time_point log_window_{};
   std::size_t bans_in_window_ = 0;
+  static bool unproven_discovered(const Known& k) {
+    return (k.source == Source::dht || k.source == Source::lan) && k.last_seen == 0;
+  }
+  std::deque<Clock::time_point> dht_dials_;        // dials of unproven discovered addresses in the last minute
   std::map<std::string, Known> known_;             // by host:port
   std::map<std::string, Clock::time_point> bans_;  // until when
 };

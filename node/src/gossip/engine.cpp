@@ -48,8 +48,13 @@ void Engine::on_open(SessionId id, Clock::time_point now) {
   auto s = sessions_.facts(id);
   if (!s) return;
   ++sessions_opened_;
-  options_.log.with_component("gossip").info("peer " + endpoint_text(s->remote_ip, s->remote_port) + " joined (" +
-                                             (s->outbound ? "dialled" : "inbound") + ", " + s->peer_id.to_text() + ")");
+  std::string how = "inbound";
+  if (s->outbound) {
+    auto source = book_.source_of(s->dial_address);
+    how = "dialled, address from " + std::string(source ? to_string(*source) : "a peer");
+  }
+  options_.log.with_component("gossip").info("peer " + endpoint_text(s->remote_ip, s->remote_port) + " joined (" + how +
+                                             ", " + s->peer_id.to_text() + ")");
   if (s->outbound && !s->dial_address.empty())
     book_.remember(s->dial_address, s->peer_id.to_text(), true, unix_time_());
   relay_.opened(id);
@@ -163,7 +168,8 @@ void Engine::on_hello(SessionId id, schema::Hello::Reader h) {
   hello.bt_port = h.getBtPort();
   sessions_.set_hello(id, hello);
   if (hello.gossip_port)
-    book_.remember(endpoint_text(s->remote_ip, hello.gossip_port), s->peer_id.to_text(), true, unix_time_());
+    book_.remember(endpoint_text(s->remote_ip, hello.gossip_port), s->peer_id.to_text(), true, unix_time_(),
+                   s->outbound ? Source::exchange : Source::inbound);
 }
 
 void Engine::on_peers(SessionId id, capnp::List<schema::PeerAddress>::Reader peers) {

@@ -381,6 +381,19 @@ void Transport::dial(const std::string& host_port) {
   if (!ep || stopped_) return;
   book_.dialling(host_port, Clock::now());
   auto socket = std::make_shared<tcp::socket>(io_);
+  // From the address this node listens on, when it listens on one: peers
+  // then learn the address that reaches it (hosts with several).
+  if (acceptor_) {
+    auto local = acceptor_->local_endpoint().address();
+    // (Not loopback to elsewhere: the kernel would refuse to route it.)
+    if (!local.is_unspecified() && local.is_v4() == ep->address.is_v4() &&
+        local.is_loopback() == ep->address.is_loopback()) {
+      boost::system::error_code ec;
+      socket->open(local.is_v4() ? tcp::v4() : tcp::v6(), ec);
+      if (!ec) socket->bind(tcp::endpoint(local, 0), ec);
+      if (ec) socket = std::make_shared<tcp::socket>(io_);
+    }
+  }
   auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(5));
   timer->async_wait([socket](const boost::system::error_code& ec) {
     if (!ec) {
@@ -523,6 +536,11 @@ std::vector<PeerInfo> Transport::peers() const {
     i.address = s->remote();
     i.node_id = s->peer_id ? s->peer_id->to_text() : "";
     i.outbound = s->outbound;
+    if (!s->outbound) {
+      i.source = "inbound";
+    } else if (auto source = book_.source_of(s->dial_address)) {
+      i.source = to_string(*source);
+    }
     i.state = s->state == Session::State::open ? "open" : "handshake";
     i.agent = s->hello.agent;
     i.version = s->hello.version;

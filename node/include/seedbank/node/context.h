@@ -26,6 +26,9 @@ struct NodeOptions {
   TorrentOptions torrents;  // used by NodeRuntime; data_dir is filled in
   GossipOptions gossip;     // used by NodeRuntime; data_dir, network, bt_port filled in
   bool gossip_enabled = true;
+  // LAN beacons (discovery.h): a multicast group or broadcast address,
+  // HOST:PORT; empty: off.
+  std::string lan_beacon;
   std::string http = "127.0.0.1:7480";  // web gallery and API; "off": none
   NodeConfig config;                    // <data dir>/config.json
   unsigned http_threads = 2;

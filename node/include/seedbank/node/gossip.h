@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,6 +81,9 @@ struct PeerInfo {
   std::string node_id;  // sbpk1... once authenticated
   bool outbound = false;
   std::string state;  // "handshake", "open"
+  // Where this node learnt the address it dialled ("bootstrap",
+  // "peers.json", "dht", "lan", "peer", "manual"), or "inbound".
+  std::string source;
   std::string agent;
   std::uint32_t version = 0;   // from the peer's hello
   std::uint64_t features = 0;  // Hello.features bits (schemas/gossip.capnp)
@@ -120,6 +124,14 @@ class GossipService {
   std::vector<protocol::RecordId> scan_local();
   // Dials HOST:PORT now (and remembers it).
   void add_peer(const std::string& host_port);
+  // Addresses discovery found ("dht" or "lan"): remembered, and dialled as
+  // the address book allows (gossip/address_book.h: a cap on dials a
+  // minute and on addresses of one range). Returns how many were new.
+  std::size_t add_discovered(const std::vector<std::string>& host_ports, const std::string& source);
+  // The sessions this node dials and keeps (--outbound).
+  std::size_t wanted_sessions() const;
+  // How many addresses the address book holds by where they came from.
+  std::map<std::string, std::size_t> address_sources() const;
 
   // The v2 info-hashes this node seeds completely; announced to peers.
   void set_seeding(std::vector<protocol::Sha256Digest> info_hashes);

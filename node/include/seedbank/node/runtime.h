@@ -11,7 +11,9 @@
 //            dialling out only (no listening socket), nothing seeded but what
 //            the command fetches, no HTTP, no control socket (so a later
 //            `seedbank node` never takes this process for a live node), and
-//            nothing announced about this node.
+//            nothing announced about this node. When no address it knows
+//            answers, its client has it look the network's rendezvous key
+//            up on the DHT (look_for_peers), never announcing on it.
 //
 // Threads: every method runs on the thread that runs io() (the node's
 // thread); the HTTP server has its own threads and reaches the node only
@@ -21,6 +23,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -82,6 +85,12 @@ class NodeRuntime {
   std::size_t gossip_sessions() const;
 
   GossipService* gossip();  // null when gossip is off
+  // Command role: starts looking the network's rendezvous key up on the
+  // DHT (never announcing), when the DHT is on; true when it does. The
+  // daemon looks by itself: false.
+  bool look_for_peers();
+  // DHT nodes in the routing table (0 before BitTorrent starts).
+  std::int64_t dht_nodes() const;
 
  private:
   friend int run_node(NodeContext& node);

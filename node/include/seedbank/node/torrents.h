@@ -136,6 +136,34 @@ class TorrentService {
   std::optional<FileProgress> file_progress(const std::string& release_id_hex, const std::string& file_name);
   // The address BitTorrent peers can reach this node at (after start).
   std::string listen_address() const;
+
+  // The Mainline DHT, which discovery (discovery.h) also uses to find other
+  // Seedbank nodes. Each call is a no-op when the DHT is off.
+  bool dht_on() const { return dht_enabled_; }
+  // Announces `port` (TCP) under `key`; the lookup it makes on the way
+  // reports peers too.
+  void dht_announce(const protocol::Sha1Digest& key, std::uint16_t port);
+  void dht_lookup(const protocol::Sha1Digest& key);
+  // Runs (in poll(), on the caller's thread) with the HOST:PORT endpoints
+  // each DHT node answered a lookup or announce with.
+  using DhtPeersHandler = std::function<void(const protocol::Sha1Digest& key, const std::vector<std::string>& peers)>;
+  void set_dht_peers_handler(DhtPeersHandler handler);
+  struct NetworkStats {
+    std::int64_t dht_nodes = 0;  // in the routing table
+    std::uint64_t dht_bytes_in = 0, dht_bytes_out = 0;
+  };
+  // As of the last poll() (refreshed about once a second).
+  NetworkStats network_stats() const;
+  // With port mapping on: asks the router (UPnP, NAT-PMP) to forward TCP
+  // `local_port` too (the gossip port; the BitTorrent port is asked for by
+  // itself). Results are logged and kept in port_mappings().
+  void map_port(std::uint16_t local_port);
+  struct PortMapping {
+    std::uint16_t local_port = 0, external_port = 0;
+    std::string method;  // "UPnP", "NAT-PMP"
+    std::string error;   // why the router refused, or empty
+  };
+  std::vector<PortMapping> port_mappings() const;
   // Saves resume data for every torrent (also done by the destructor).
   void save_state();
 
@@ -143,6 +171,7 @@ class TorrentService {
   struct Impl;
   explicit TorrentService(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  bool dht_enabled_ = false;
 };
 
 // The .torrent bytes (info dictionary plus piece layers) a release carries.
