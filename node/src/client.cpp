@@ -182,8 +182,8 @@ p::Result<std::unique_ptr<NodeClient>> connect_or_start(NodeContext& node, const
   node.options.gossip.bootstrap = std::move(peers).value();
   // peers.json exists after any earlier command; it may hold no address.
   std::error_code ec;
-  bool candidates = !node.options.gossip.bootstrap.empty() ||
-                    std::filesystem::file_size(node.options.data_dir / "peers.json", ec) > 4;
+  auto saved = std::filesystem::file_size(node.options.data_dir / "peers.json", ec);
+  bool candidates = !node.options.gossip.bootstrap.empty() || (!ec && saved > 4);
   NodeContext* n = &node;
   return std::unique_ptr<NodeClient>(
       new LocalClient([n] { return NodeRuntime::start(*n, RuntimeRole::command); }, candidates));

@@ -87,7 +87,7 @@ struct Discovery::Impl : std::enable_shared_from_this<Discovery::Impl> {
   std::uint16_t gossip_port = 0;
   std::string node_id;
 
-  ip::address own_ip;     // what BitTorrent (the DHT) listens on, else gossip (maybe unspecified)
+  ip::address own_ip;     // what BitTorrent (the DHT) is configured to listen on (maybe unspecified)
   ip::address gossip_ip;  // what gossip listens on (maybe unspecified)
   Interfaces interfaces = Interfaces::read();
   Clock::time_point interfaces_read = Clock::now();
@@ -231,8 +231,7 @@ struct Discovery::Impl : std::enable_shared_from_this<Discovery::Impl> {
     bool own_loopback = own_ip.is_loopback();
     bool own_private = gossip::is_local_network(own_ip) && !own_loopback;
     if (a.is_loopback() && !own_loopback) return false;
-    if (!a.is_loopback() && gossip::is_local_network(a) && !own_private && !options.private_dht && !own_loopback)
-      return false;
+    if (!a.is_loopback() && gossip::is_local_network(a) && !own_private && !options.private_dht) return false;
     if (ep.port == gossip_port && (a == gossip_ip || interfaces.is_own(a))) return false;
     return true;
   }
@@ -368,10 +367,10 @@ p::Result<std::unique_ptr<Discovery>> Discovery::start(asio::io_context& io, Dis
   auto impl = std::make_shared<Impl>(io, std::move(options), torrents, gossip);
   impl->gossip_port = p::util::port_of(gossip.listen_address());
   // The network this node is on, as its DHT sees it: the BitTorrent
-  // address (the DHT's socket), else the gossip one.
-  for (const auto& address : {torrents ? torrents->listen_address() : std::string(), gossip.listen_address()})
-    if (auto listen = gossip::parse_endpoint(address); listen && impl->own_ip.is_unspecified())
-      impl->own_ip = gossip::normalized(listen->address);
+  // address as configured (libtorrent reports one socket per interface for
+  // 0.0.0.0, so its reports would name any of them).
+  if (auto listen = gossip::parse_endpoint(impl->options.bt_listen, true))
+    impl->own_ip = gossip::normalized(listen->address);
   if (auto listen = gossip::parse_endpoint(gossip.listen_address()))
     impl->gossip_ip = gossip::normalized(listen->address);
   impl->node_id = gossip.node_id();

@@ -51,6 +51,9 @@ struct DiscoveryOptions {
   std::string lan_beacon = kDefaultLanBeacon;  // multicast group or broadcast address, HOST:PORT
   bool port_mapping = false;                   // the torrent session's UPnP / NAT-PMP is on
   bool private_dht = false;                    // DHT routers given (--dht-bootstrap): private addresses are fine
+  // The BitTorrent listen address as configured (the DHT's socket): which
+  // kind of network this node is on. Unspecified (0.0.0.0): the internet.
+  std::string bt_listen;
   protocol::Log log;
 };
 

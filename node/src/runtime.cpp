@@ -111,12 +111,14 @@ struct NodeRuntime::Impl {
     o.network = node.options.network;
     o.log = node.options.log;
     o.private_dht = !node.options.torrents.dht_bootstrap.empty();
+    o.bt_listen = node.options.torrents.listen;
     if (role == RuntimeRole::daemon) {
       o.rendezvous = torrents->dht_on();
       o.announce = !gossip->listen_address().empty();
       o.lan = !node.options.lan_beacon.empty();
       if (o.lan) o.lan_beacon = node.options.lan_beacon;
       o.port_mapping = node.options.torrents.port_mapping;
+      if (!o.rendezvous && !o.lan && !o.port_mapping) return {};  // joins through the addresses it is given
     } else {
       if (!node.options.torrents.dht) return {};
       node.options.torrents.port_mapping = false;

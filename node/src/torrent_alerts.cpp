@@ -405,7 +405,7 @@ void TorrentService::Impl::handle_alerts() {
                   pe->map_transport == lt::portmap_transport::upnp ? "UPnP" : "NAT-PMP", pe->error.message());
     } else if (auto* ls = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
       if (ls->socket_type == lt::socket_type_t::tcp)
-        listen_address = ls->address.to_string() + ":" + std::to_string(ls->port);
+        listen_address = p::util::host_port_text(ls->address.to_string(), static_cast<std::uint16_t>(ls->port));
     }
   }
 }

@@ -102,7 +102,10 @@ struct Swarm : Net {
 BOOST_FIXTURE_TEST_SUITE(discovery_test, Swarm)
 
 BOOST_AUTO_TEST_CASE(nodes_given_only_a_dht_router_find_each_other_and_rejoin_after_a_restart) {
-  node("n0", "127.0.0.1", "");  // an ordinary node: no DHT flags
+  // An ordinary node that knows no other: given only a router that is not
+  // there (its default, the public routers, would take the test off this
+  // machine).
+  node("n0", "127.0.0.1", kDeadRouter);
   for (int i = 1; i < 5; ++i) node("n" + std::to_string(i), "127.0.0.1", bt["n0"]);
   BOOST_TEST(all_have_sessions(2), sessions_report());
   // Where the addresses came from, and what the DHT cost.

@@ -73,8 +73,13 @@ class AddressBook {
                 Source source = Source::exchange);
   // A dial of `addr` starts now: the next one waits longer after failures.
   void dialling(const std::string& addr, Clock::time_point now);
-  void failed(const std::string& addr) { ++known_[addr].fails; }
-  void is_self(const std::string& addr) { known_[addr].self = true; }
+  // (An address forgotten meanwhile stays forgotten.)
+  void failed(const std::string& addr) {
+    if (auto it = known_.find(addr); it != known_.end()) ++it->second.fails;
+  }
+  void is_self(const std::string& addr) {
+    if (auto it = known_.find(addr); it != known_.end()) it->second.self = true;
+  }
   // Addresses worth dialling now: not this node, not waiting after
   // failures, not `connected`, not banned; those that worked before first,
   // each group shuffled. Addresses found on the DHT or the LAN that never

@@ -381,13 +381,12 @@ void Transport::dial(const std::string& host_port) {
   if (!ep || stopped_) return;
   book_.dialling(host_port, Clock::now());
   auto socket = std::make_shared<tcp::socket>(io_);
-  // From the address this node listens on, when it listens on one: peers
-  // then learn the address that reaches it (hosts with several).
+  // Between loopback addresses (several nodes on one host, on 127.0.0.x),
+  // from the one this node listens on, so peers learn the address that
+  // reaches it. (Not elsewhere: another interface may need another source.)
   if (acceptor_) {
     auto local = acceptor_->local_endpoint().address();
-    // (Not loopback to elsewhere: the kernel would refuse to route it.)
-    if (!local.is_unspecified() && local.is_v4() == ep->address.is_v4() &&
-        local.is_loopback() == ep->address.is_loopback()) {
+    if (local.is_loopback() && ep->address.is_loopback() && local.is_v4() == ep->address.is_v4()) {
       boost::system::error_code ec;
       socket->open(local.is_v4() ? tcp::v4() : tcp::v6(), ec);
       if (!ec) socket->bind(tcp::endpoint(local, 0), ec);
