@@ -64,4 +64,36 @@ p::Status place_from_store(const ContentStore& store, const p::Sha256Digest& sha
   return replace_file(tmp, dest);
 }
 
+p::Status check_regular_file(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto st = fs::status(path, ec);
+  if (st.type() == fs::file_type::not_found)
+    return p::make_error(p::ErrorCode::not_found, path.string() + ": no such file; check the path");
+  if (ec) return p::make_error(p::ErrorCode::io, path.string() + ": cannot read it: " + ec.message());
+  const char* what = nullptr;
+  switch (st.type()) {
+    case fs::file_type::regular:
+      return {};
+    case fs::file_type::directory:
+      what = "a directory";
+      break;
+    case fs::file_type::fifo:
+      what = "a FIFO (named pipe)";
+      break;
+    case fs::file_type::block:
+    case fs::file_type::character:
+      what = "a device";
+      break;
+    case fs::file_type::socket:
+      what = "a socket";
+      break;
+    default:
+      what = "not a regular file";
+      break;
+  }
+  return p::make_error(p::ErrorCode::invalid_argument,
+                       path.string() + " is " + what + ", not a file; give the path of a model file or image");
+}
+
 }  // namespace seedbank::node

@@ -11,6 +11,12 @@
 
 namespace seedbank::node {
 
+// Whether `path` (after symlinks) is a regular file a command may read:
+// error not_found ("no such file"), or invalid_argument naming what it is
+// instead (a directory, a FIFO, a device, a socket) and what to give. Checked
+// before opening, so a FIFO never blocks and a device is never read.
+protocol::Status check_regular_file(const std::filesystem::path& path);
+
 // A short unique temporary name in dest's folder (dest's own name may be up
 // to 255 bytes, so it is not reused).
 std::filesystem::path temp_path_beside(const std::filesystem::path& dest);

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "files.h"
 #include "seedbank/protocol/civitai_import.h"
 #include "seedbank/protocol/image_meta.h"
 #include "seedbank/protocol/model_format.h"
@@ -65,10 +66,7 @@ sc::FileRole role_for(const std::filesystem::path& path, p::ModelFileFormat form
 }
 
 p::Status check_common(const std::filesystem::path& path, Candidate* c) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return make_error(ErrorCode::not_found, path.string() + ": no such file");
-  if (!std::filesystem::is_regular_file(path, ec))
-    return make_error(ErrorCode::invalid_argument, path.string() + ": not a regular file");
+  if (auto st = check_regular_file(path); !st) return st.error();
   c->path = path;
   c->name = path.filename().string();
   if (auto st = p::validate_file_name(c->name); !st)

@@ -2,6 +2,8 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -57,6 +59,38 @@ BOOST_AUTO_TEST_CASE(publish_then_list) {
   BOOST_REQUIRE_EQUAL(l.size(), 1u);
   BOOST_TEST(l[0]["releaseId"] == id);
   BOOST_TEST(l[0]["model"] == "Castle Walls");
+}
+
+BOOST_AUTO_TEST_CASE(bad_paths_get_clear_errors_not_crashes_or_hangs) {
+  BOOST_REQUIRE_EQUAL(sb({"keygen"}).exit_code, 0);
+  fs::create_directories(dir / "a-folder");
+  auto fifo = dir / "a-fifo";
+  BOOST_REQUIRE_EQUAL(::mkfifo(fifo.c_str(), 0600), 0);
+  struct Case {
+    std::string path, says;
+    int exit_code;
+  };
+  for (const auto& c : std::vector<Case>{{(dir / "missing.safetensors").string(), "no such file", 3},
+                                         {(dir / "a-folder").string(), "is a directory", 2},
+                                         {"/dev/zero", "is a device", 2},
+                                         {fifo.string(), "is a FIFO", 2}}) {
+    // publish used to abort (exit 134); inspect hung on a FIFO and called
+    // /dev/zero a 16 EiB file; hash hung on a FIFO.
+    auto pub = sb({"publish", c.path, "--name", "Bad", "--type", "LORA", "--base-model", "SD 1.5"});
+    BOOST_TEST(pub.exit_code == c.exit_code, c.path << ": " << pub.err);
+    BOOST_TEST(pub.err.find(c.says) != std::string::npos, pub.err);
+    auto as_image = sb({"publish", model("ok.safetensors", 1000, 9).string(), "--image", c.path, "--name", "Bad",
+                        "--type", "LORA", "--base-model", "SD 1.5"});
+    BOOST_TEST(as_image.exit_code == c.exit_code, c.path << ": " << as_image.err);
+    for (const char* command : {"inspect", "hash"}) {
+      auto r = sb({command, c.path, "--json"});
+      BOOST_TEST(r.exit_code == c.exit_code, command << " " << c.path << ": " << r.err);
+      BOOST_TEST(r.err.find(c.says) != std::string::npos, r.err);
+      auto j = nlohmann::json::parse(r.out, nullptr, false);
+      BOOST_TEST(j.dump().find(c.says) != std::string::npos, command << " --json: " << r.out);
+    }
+  }
+  BOOST_TEST(sb({"releases", "--json"}).out.find("Bad") == std::string::npos);  // nothing was published
 }
 
 BOOST_AUTO_TEST_CASE(refusals_say_why_and_store_nothing) {

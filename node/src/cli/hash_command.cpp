@@ -1,6 +1,7 @@
 // seedbank hash FILE... [--json]
 #include <iostream>
 
+#include "../files.h"
 #include "cli.h"
 #include "seedbank/node/progress.h"
 #include "seedbank/protocol/content_hash.h"
@@ -47,6 +48,11 @@ int run(const HashArgs& args) {
   nlohmann::ordered_json all = nlohmann::ordered_json::array();
   int status = kOk;
   for (const auto& file : args.files) {
+    if (auto st = check_regular_file(file); !st) {  // before opening: a FIFO would block
+      status = report(st.error());
+      if (args.json) all.push_back({{"file", file}, {"error", st.error().message}});
+      continue;
+    }
     std::error_code ec;
     auto size = std::filesystem::file_size(file, ec);
     ProgressBar bar(std::filesystem::path(file).filename().string(), ec ? 0 : size,
@@ -86,7 +92,7 @@ void add_hash_command(CLI::App& app, Context& ctx) {
       "  CRC32   IEEE CRC-32 (zlib's)\n"
       "  PiecesRoot  the file's BitTorrent v2 merkle root (lowercase hex)\n"
       "Files over 64 MiB show a progress bar when stderr is a terminal.");
-  cmd->add_option("files", args->files, "Files to hash")->required()->check(CLI::ExistingFile);
+  cmd->add_option("files", args->files, "Files to hash")->required();
   cmd->add_flag("--json", args->json, "Print a JSON array, one object per file");
   cmd->add_option("--threads", args->threads, "Hashing threads (1 or 2)")->check(CLI::Range(1, 2));
   cmd->callback([args, &ctx] { ctx.exit_code = run(*args); });

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <map>
 
+#include "../files.h"
 #include "cli.h"
 #include "seedbank/node/progress.h"
 #include "seedbank/protocol/generation_params.h"
@@ -131,6 +132,11 @@ int run(const InspectArgs& args) {
   int status = kOk;
   nlohmann::ordered_json all = nlohmann::ordered_json::array();
   for (const auto& file : args.files) {
+    if (auto st = check_regular_file(file); !st) {  // before opening: a FIFO would block
+      status = report(st.error());
+      all.push_back({{"file", file}, {"error", st.error().message}});
+      continue;
+    }
     auto prefix = p::read_file_prefix(file);
     if (!prefix) {
       status = report(prefix.error());
@@ -159,7 +165,7 @@ void add_inspect_command(CLI::App& app, Context& ctx) {
       "Images (PNG, JPEG, WebP): size and the generation parameters embedded by\n"
       "  AUTOMATIC1111 (PNG 'parameters' text, EXIF UserComment) or ComfyUI (prompt/workflow).\n"
       "--json prints one object (an array for several files).");
-  cmd->add_option("files", args->files, "Model files or images")->required()->check(CLI::ExistingFile);
+  cmd->add_option("files", args->files, "Model files or images")->required();
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->add_flag("--full", args->full, "Do not shorten long metadata values");
   cmd->callback([args, &ctx] { ctx.exit_code = run(*args); });

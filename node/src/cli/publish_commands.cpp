@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "../client.h"
+#include "../files.h"
 #include "cli.h"
 #include "seedbank/node/context.h"
 #include "seedbank/node/data_dir.h"
@@ -82,8 +83,14 @@ int run_publish(const PublishArgs& a, const Context& ctx) {
   if (!node) return report(node.error());
   PublishTarget target{*(*node)->index, *(*node)->store, ctx.global.network};
 
+  // Regular files only, checked before anything is opened (a FIFO would
+  // block, a device never end).
   std::uint64_t total = 0;
-  for (const auto& f : a.files) total += std::filesystem::file_size(f);
+  for (const auto& f : a.files) {
+    if (auto st = check_regular_file(f); !st) return report(st.error());
+    std::error_code ec;
+    total += std::filesystem::file_size(f, ec);
+  }
   ProgressBar bar("hashing", total, !a.json && total > (64ull << 20));
   auto result = publish(target, *key, req, [&](std::uint64_t done, std::uint64_t) { bar.update(done); });
   bar.finish();
