@@ -111,6 +111,7 @@ struct Discovery::Impl : std::enable_shared_from_this<Discovery::Impl> {
 
   // Reachability and the console.
   bool said_lonely = false, said_mapping = false, said_inbound = false;
+  std::uint64_t sessions_seen = 0;  // gossip's sessions_opened at the last look for an inbound one
 
   DiscoveryStatus stats;
 
@@ -317,7 +318,10 @@ struct Discovery::Impl : std::enable_shared_from_this<Discovery::Impl> {
             "BitTorrent and gossip ports are forwarded by hand; this node still syncs through the sessions it "
             "dials");
     }
-    if (!said_inbound)
+    // Only when a session opened since the last look: no list built each
+    // second for a node nobody outside dials.
+    auto opened = gossip.stats().sessions_opened;
+    if (!said_inbound && opened != sessions_seen)
       for (const auto& peer : gossip.peers()) {
         auto ep = gossip::parse_endpoint(peer.address);
         if (peer.outbound || !ep || gossip::is_local_network(ep->address)) continue;
@@ -326,6 +330,7 @@ struct Discovery::Impl : std::enable_shared_from_this<Discovery::Impl> {
         log.info("reachable from outside: " + peer.address + " dialled in");
         break;
       }
+    sessions_seen = opened;
   }
 
   std::string reachable_by_mapping() const {

@@ -140,11 +140,10 @@ void GossipService::add_peer(const std::string& host_port) {
 
 std::size_t GossipService::add_discovered(const std::vector<std::string>& host_ports, const std::string& source) {
   auto from = source == "lan" ? gossip::Source::lan : gossip::Source::dht;
-  std::size_t fresh = 0;
-  for (const auto& a : host_ports) {
-    if (!gossip::parse_endpoint(a)) continue;
-    fresh += impl_->book.discovered(a, from);
-  }
+  std::vector<std::string> valid;
+  for (const auto& a : host_ports)
+    if (gossip::parse_endpoint(a)) valid.push_back(a);
+  auto fresh = impl_->book.discovered(valid, from);
   if (fresh) impl_->transport->dial_more(Clock::now(), impl_->rng);
   return fresh;
 }

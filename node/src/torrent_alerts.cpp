@@ -385,11 +385,8 @@ void TorrentService::Impl::handle_alerts() {
         p::Sha1Digest key{};
         std::memcpy(key.data(), dp->info_hash.data(), key.size());
         std::vector<std::string> peers;
-        for (const auto& ep : dp->peers()) {
-          auto address = ep.address();
-          peers.push_back(address.is_v6() ? "[" + address.to_string() + "]:" + std::to_string(ep.port())
-                                          : address.to_string() + ":" + std::to_string(ep.port()));
-        }
+        for (const auto& ep : dp->peers())
+          peers.push_back(p::util::host_port_text(ep.address().to_string(), ep.port()));
         dht_peers_handler(key, peers);
       }
     } else if (auto* ss = lt::alert_cast<lt::session_stats_alert>(a)) {

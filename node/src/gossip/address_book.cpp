@@ -41,21 +41,29 @@ void AddressBook::add(const std::string& host_port, Source source) {
   k.next_try = Clock::time_point{};
 }
 
-bool AddressBook::discovered(const std::string& host_port, Source source) {
-  if (known_.count(host_port)) return false;
+std::size_t AddressBook::discovered(const std::vector<std::string>& host_ports, Source source) {
+  // Counted once per batch (a DHT answer brings up to 100), then kept up
+  // to date as addresses come and go.
   auto unproven = static_cast<std::size_t>(
       std::count_if(known_.begin(), known_.end(), [](const auto& e) { return unproven_discovered(e.second); }));
-  if (unproven >= kMaxUnprovenDiscovered) {
-    auto worst = known_.end();
-    for (auto it = known_.begin(); it != known_.end(); ++it)
-      if (unproven_discovered(it->second) && (worst == known_.end() || it->second.fails > worst->second.fails))
-        worst = it;
-    if (worst == known_.end() || worst->second.fails == 0) return false;  // none has failed yet: keep them
-    known_.erase(worst);
+  std::size_t fresh = 0;
+  for (const auto& host_port : host_ports) {
+    if (known_.count(host_port)) continue;
+    if (unproven >= kMaxUnprovenDiscovered) {
+      auto worst = known_.end();
+      for (auto it = known_.begin(); it != known_.end(); ++it)
+        if (unproven_discovered(it->second) && (worst == known_.end() || it->second.fails > worst->second.fails))
+          worst = it;
+      if (worst == known_.end() || worst->second.fails == 0) break;  // none has failed yet: keep them
+      known_.erase(worst);
+      --unproven;
+    }
+    if (known_.size() >= kMaxKnown) break;
+    known_[host_port].source = source;
+    ++unproven;
+    ++fresh;
   }
-  if (known_.size() >= kMaxKnown) return false;
-  known_[host_port].source = source;
-  return true;
+  return fresh;
 }
 
 std::optional<Source> AddressBook::source_of(const std::string& host_port) const {

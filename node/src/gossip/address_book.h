@@ -63,7 +63,11 @@ class AddressBook {
   // as candidates() allows. At most kMaxUnprovenDiscovered such addresses
   // that never worked are held: a new one replaces the one that failed
   // most.
-  bool discovered(const std::string& host_port, Source source);
+  bool discovered(const std::string& host_port, Source source) {
+    return discovered(std::vector<std::string>{host_port}, source) == 1;
+  }
+  // The same for several: how many were new.
+  std::size_t discovered(const std::vector<std::string>& host_ports, Source source);
   std::optional<Source> source_of(const std::string& host_port) const;
   bool contains(const std::string& host_port) const { return known_.count(host_port) > 0; }
   const std::map<std::string, Known>& known() const { return known_; }
