@@ -32,7 +32,9 @@ using protocol::RecordKind;
 // 3 added `opaque` and may hold records of kinds from a newer schema, which
 // a format 2 seedbank would misread; a format 2 index needs no change.
 // Later kinds need no new format: see reindex_opaque.
-constexpr std::string_view kSchemaVersion = "3";
+// 4 added `image_refs` (which posts and profiles name an image), built from
+// the stored records when an older index is opened (build_image_refs).
+constexpr std::string_view kSchemaVersion = "4";
 constexpr std::size_t kMaxQueryScan = 100000;       // candidates one page may examine
 constexpr std::size_t kMaxTextCandidates = 200000;  // sorted in memory; more: walk the sort order
 constexpr std::size_t kCommitGroup = 4000;          // records per write transaction in a large batch
@@ -42,8 +44,16 @@ constexpr std::uint64_t kHourMs = 3600 * 1000;
 struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating, agg,
       current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time,
-      author_hour, rotations, opaque;
+      author_hour, rotations, opaque, image_refs;
 };
+
+// image_refs: <image sha256> ++ <record id> -> (empty), for every image post
+// and every current profile's avatar.
+Bytes image_ref_key(capnp::Data::Reader sha256, const RecordId& record) {
+  Bytes k(sha256.begin(), sha256.end());
+  append(k, ByteView(record));
+  return k;
+}
 
 // What `models` holds per model key.
 struct ModelEntry {
@@ -284,6 +294,9 @@ struct Index::Impl {
       append(k, data_view(rec.body().getPayload().getImagePost().getRelease()));
       append(k, time_id(rec.created_at(), rec.id()));
       if (auto st = txn.put(db.posts, k, {}); !st) return st.error();
+      auto image = rec.body().getPayload().getImagePost().getImage().getSha256();
+      if (image.size() == 32)
+        if (auto st = txn.put(db.image_refs, image_ref_key(image, rec.id()), {}); !st) return st.error();
     }
     return IngestStatus::added;
   }
@@ -569,11 +582,16 @@ struct Index::Impl {
       }
       case RecordKind::profile: {
         if (previous)
-          if (auto old = load(txn, *previous); old && old->kind() == RecordKind::profile)
+          if (auto old = load(txn, *previous); old && old->kind() == RecordKind::profile) {
             if (auto st = txn.del(db.names, name_key(text_view(old->body().getPayload().getProfile().getDisplayName()),
                                                      old->author()));
                 !st)
               return st;
+            if (auto avatar = old->body().getPayload().getProfile().getAvatar(); avatar.size() == 32)
+              if (auto st = txn.del(db.image_refs, image_ref_key(avatar, old->id())); !st) return st;
+          }
+        if (auto avatar = p.getProfile().getAvatar(); avatar.size() == 32)
+          if (auto st = txn.put(db.image_refs, image_ref_key(avatar, rec.id()), {}); !st) return st;
         if (p.getProfile().getDisplayName().size() == 0) return {};
         return txn.put(db.names, name_key(text_view(p.getProfile().getDisplayName()), rec.author()), {});
       }
@@ -787,6 +805,28 @@ struct Index::Impl {
   }
 
   // Builds what format 2 added from the records of a format 1 index.
+  // Format 4: image_refs from the image posts and current profiles stored
+  // by an older seedbank. One scan of the records, once.
+  Status build_image_refs(lmdb::Txn& txn) {
+    lmdb::Cursor c(txn, db.by_time);
+    for (bool ok = c.first(); ok; ok = c.next()) {
+      if (c.key().size() != 40) continue;
+      auto rec = load(txn, to_id(c.key().subspan(8)));
+      if (!rec) continue;
+      capnp::Data::Reader image;
+      if (rec->kind() == RecordKind::image_post) {
+        image = rec->body().getPayload().getImagePost().getImage().getSha256();
+      } else if (rec->kind() == RecordKind::profile) {
+        auto cur = parse_current(txn.get(db.current, current_key(rec->kind(), rec->author(), {})));
+        if (!cur || cur->id != rec->id()) continue;
+        image = rec->body().getPayload().getProfile().getAvatar();
+      }
+      if (image.size() == 32)
+        if (auto st = txn.put(db.image_refs, image_ref_key(image, rec->id()), {}); !st) return st;
+    }
+    return {};
+  }
+
   Status migrate_from_1(lmdb::Txn& txn) {
     // Two passes: the rating counters format 2 added first, so models built
     // in the second pass sum complete figures.
@@ -993,19 +1033,25 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"author_hour", &d.author_hour, 0},
       {"rotations", &d.rotations, 0},
       {"opaque", &d.opaque, 0},
+      {"image_refs", &d.image_refs, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
     if (rc) return lmdb::lmdb_error((std::string("open database ") + n.name).c_str(), rc);
   }
   auto version = txn->get(d.meta, protocol::as_bytes("version"));
+  bool build_refs = false;  // formats 1-3 have no image_refs
+  if (version)
+    for (std::string_view old : {"1", "2", "3"})
+      build_refs |= std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == old;
   if (version && std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "1") {
     if (auto st = impl->migrate_from_1(*txn); !st) return st.error();
     if (auto st = txn->put(d.meta, protocol::as_bytes("version"), protocol::as_bytes(kSchemaVersion)); !st)
       return st.error();
     version = txn->get(d.meta, protocol::as_bytes("version"));
   }
-  if (version && std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "2") {
+  if (version && (std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "2" ||
+                  std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "3")) {
     if (auto st = txn->put(d.meta, protocol::as_bytes("version"), protocol::as_bytes(kSchemaVersion)); !st)
       return st.error();
     version = txn->get(d.meta, protocol::as_bytes("version"));
@@ -1029,6 +1075,8 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
     if (auto st = txn->put(d.meta, protocol::as_bytes("network"), protocol::as_bytes(options.network)); !st)
       return st.error();
   }
+  if (build_refs)
+    if (auto st = impl->build_image_refs(*txn); !st) return st.error();
   if (auto st = impl->reindex_opaque(*txn); !st) return st.error();
   if (auto st = txn->commit(); !st) return st.error();
   return std::unique_ptr<Index>(new Index(std::move(impl)));
@@ -1643,6 +1691,17 @@ std::vector<RecordId> Index::posts_of(const RecordId& release, std::size_t limit
   for (bool ok = c.seek_at_or_before(end); ok && out.size() < limit && keys::starts_with(c.key(), prefix);
        ok = c.prev())
     if (c.key().size() == 72) out.push_back(to_id(c.key().subspan(40)));
+  return out;
+}
+
+std::vector<RecordId> Index::records_naming_image(const protocol::Sha256Digest& sha256, std::size_t limit) const {
+  std::vector<RecordId> out;
+  auto txn = impl_->begin(false);
+  if (!txn) return out;
+  lmdb::Cursor c(*txn, impl_->db.image_refs);
+  ByteView prefix(sha256.data(), sha256.size());
+  for (bool ok = c.seek(prefix); ok && out.size() < limit && keys::starts_with(c.key(), prefix); ok = c.next())
+    if (c.key().size() == 64) out.push_back(to_id(c.key().subspan(32)));
   return out;
 }
 

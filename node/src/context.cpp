@@ -1,5 +1,6 @@
 #include "seedbank/node/context.h"
 
+#include "files.h"
 #include "seedbank/node/data_dir.h"
 
 namespace seedbank::node {
@@ -17,6 +18,9 @@ protocol::Result<std::unique_ptr<NodeContext>> NodeContext::open(const NodeOptio
   node->index = std::move(index).value();
   node->store = std::make_unique<ContentStore>(store_dir(options.data_dir));
   if (auto st = node->store->open(); !st) return st.error();
+  // Half-written peers.json, favourites or thumbnails of a killed process.
+  remove_abandoned_temps(options.data_dir);
+  remove_abandoned_temps(options.data_dir / "thumbs");
   return node;
 }
 

@@ -1,8 +1,10 @@
 // The seedbank executable: parses the command line and runs one command.
 #include "cli/cli.h"
+#include "cli/terminal_output.h"
 
 int main(int argc, char** argv) {
   using namespace seedbank::node::cli;
+  TerminalSafeStreams terminal_safe;  // peers' text never reaches the terminal raw
   CLI::App app{"seedbank: a peer-to-peer hub for generative-AI models"};
   app.require_subcommand(1);
   Context ctx;

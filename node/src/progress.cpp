@@ -4,12 +4,14 @@
 
 #include <cstdio>
 
+#include "seedbank/protocol/log.h"
+
 namespace seedbank::node {
 
 bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
 ProgressBar::ProgressBar(std::string label, std::uint64_t total, bool enabled)
-    : label_(std::move(label)),
+    : label_(protocol::printable_for_terminal(label)),
       total_(total),
       enabled_(enabled && stderr_is_terminal()),
       start_(std::chrono::steady_clock::now()) {}
@@ -38,7 +40,8 @@ void ProgressBar::update(std::uint64_t done, const std::string& extra) {
   }
   std::fprintf(stderr, "\r\033[K%s [%s] %3d%% %s/%s %s ETA %s%s%s", label_.c_str(), bar.c_str(),
                static_cast<int>(frac * 100), human_bytes(done).c_str(), human_bytes(total_).c_str(),
-               human_rate(rate).c_str(), eta.c_str(), extra.empty() ? "" : " ", extra.c_str());
+               human_rate(rate).c_str(), eta.c_str(), extra.empty() ? "" : " ",
+               protocol::printable_for_terminal(extra).c_str());
   std::fflush(stderr);
 }
 

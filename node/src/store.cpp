@@ -10,6 +10,8 @@
 #include <cstring>
 #include <random>
 
+#include "files.h"
+
 namespace seedbank::node {
 namespace {
 
@@ -70,13 +72,9 @@ protocol::Status ContentStore::open() {
     if (ec) return make_error(ErrorCode::io, dir.string() + ": cannot create store folder: " + ec.message());
     ::chmod(dir.c_str(), 0700);
   }
-  // Copies left by a process killed mid-add: never renamed, so never visible.
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(root_ / "tmp", ec)) {
-    auto age = std::filesystem::file_time_type::clock::now() - entry.last_write_time(ec);
-    if (!ec && entry.path().extension() == ".part" && age > std::chrono::minutes(10))
-      std::filesystem::remove(entry.path(), ec);
-  }
+  // What a process killed mid-add, mid-upload or mid-fetch left: never
+  // renamed into place, so never visible; what a live process holds stays.
+  remove_abandoned_files(root_ / "tmp", [](std::string_view) { return true; });
   return {};
 }
 
@@ -98,36 +96,27 @@ protocol::Result<ContentStore::Added> ContentStore::add(const std::filesystem::p
   std::filesystem::create_directories(final_path.parent_path(), ec);
   if (ec) return make_error(ErrorCode::io, final_path.parent_path().string() + ": " + ec.message());
 
-  std::string tmp_name = protocol::to_hex(sha256) + "." + std::to_string(std::random_device{}()) + ".part";
-  auto tmp = root_ / "tmp" / tmp_name;
   if (mode == AddMode::hardlink) {
-    if (::link(source.c_str(), tmp.c_str()) != 0) return io_error("cannot hard-link into the store", source, errno);
+    // A link is made whole or not at all: straight to its final name.
+    if (::link(source.c_str(), final_path.c_str()) != 0) {
+      int err = errno;
+      if (err == EEXIST) return Added{final_path, false};  // stored meanwhile by another process
+      return io_error("cannot hard-link into the store", source, err);
+    }
   } else {
     int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
     if (in < 0) return io_error("cannot open", source, errno);
     struct stat st {};
     ::fstat(in, &st);
-    int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (out < 0) {
-      int err = errno;
+    auto tmp = HeldTemp::beside(root_ / "tmp" / "add");
+    if (!tmp) {
       ::close(in);
-      return io_error("cannot create a file in the store", tmp, err);
+      return tmp.error();
     }
-    auto copied = copy_contents(in, out, static_cast<std::uint64_t>(st.st_size), source);
-    bool synced = copied && ::fsync(out) == 0;
-    int sync_err = errno;
+    auto copied = copy_contents(in, tmp->fd(), static_cast<std::uint64_t>(st.st_size), source);
     ::close(in);
-    ::close(out);
-    if (!copied || !synced) {
-      ::unlink(tmp.c_str());
-      if (!copied) return copied.error();
-      return io_error("cannot flush the stored copy", tmp, sync_err);
-    }
-  }
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return io_error("cannot move the file into place", final_path, err);
+    if (!copied) return copied.error();
+    if (auto st = tmp->commit(final_path); !st) return st.error();
   }
   // The rename itself must survive power loss before a record points here.
   if (int dir = ::open(final_path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir >= 0) {

@@ -1,5 +1,6 @@
 #include "seedbank/node/torrents.h"
 
+#include "files.h"
 #include "gossip/endpoint.h"
 #include "torrents_impl.h"
 
@@ -238,6 +239,7 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
   auto impl = std::make_unique<Impl>(options, index, store);
   std::error_code ec;
   std::filesystem::create_directories(impl->resume_dir(), ec);
+  remove_abandoned_temps(impl->resume_dir());  // resume data half-written by a killed node
   std::filesystem::create_directories(options.data_dir / "partial", ec);
 
   lt::settings_pack pack = lt::high_performance_seed();

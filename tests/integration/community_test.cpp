@@ -281,17 +281,47 @@ BOOST_AUTO_TEST_CASE(a_retraction_stops_listing_and_seeding_on_every_node) {
     BOOST_REQUIRE_MESSAGE(f.exit_code == 0, f.err);
   }
   BOOST_REQUIRE(eventually([&] { return seeding("a") && seeding("b") && seeding("c"); }));
+  // Someone's image post about it, which every node has once C does.
+  auto poster = keygen("poster");
+  auto post = sb("a", {"post-image", (fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.jpg").string(), "--release",
+                       id, "--key", poster, "--json"});
+  BOOST_REQUIRE_MESSAGE(post.exit_code == 0, post.err);
+  std::string post_image = json::parse(post.out)["sha256"];
+  std::string sample = release["files"][1]["hashes"]["SHA256"], model = release["files"][0]["hashes"]["SHA256"];
+  std::string download = version("c")["downloadUrl"];
+  download = download.substr(download.find("/api/"));
+  BOOST_REQUIRE(eventually([&] { return http_get(http["c"], "/api/images/" + post_image).status == 200; },
+                           std::chrono::seconds(30)));
+  for (const char* node : {"a", "b", "c"}) {
+    BOOST_TEST_CONTEXT(node) {
+      BOOST_TEST(http_get(http[node], "/api/images/" + sample).status == 200);
+      // The image route serves images, never a model file, though the store has it.
+      BOOST_TEST(http_get(http[node], "/api/images/" + model).status == 404);
+    }
+  }
   // Only the author can retract.
   auto other = keygen("other");
   BOOST_TEST(sb("a", {"retract", id, "--key", other}).exit_code != 0);
-  auto r = sb("a", {"retract", id, "--reason", "broken weights"});
+  auto r = sb("a", {"retract", id, "--reason", "broken weights", "--json"});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  std::string retraction = json::parse(r.out)["recordId"];
   for (const char* node : {"a", "b", "c"}) {
     BOOST_TEST_CONTEXT(node) {
+      BOOST_REQUIRE(eventually([&] { return has(node, retraction); }, std::chrono::seconds(30)));
+      // Every route that serves bytes stops as soon as the retraction is
+      // stored: its sample image, a post about it, the model file.
+      for (const auto& target : {"/api/images/" + sample, "/api/images/" + sample + "?width=160",
+                                 "/api/images/" + post_image, "/api/images/" + model, download})
+        BOOST_TEST(http_get(http[node], target).status == 404, target);
       BOOST_TEST(eventually([&] { return !listed(node) && !seeding(node); }, std::chrono::seconds(30)));
       BOOST_TEST(version(node)["status"] == 404);
     }
   }
+  // resolve places nothing of it, and says why.
+  auto placed = sb("c", {"resolve", model, "--out", (dir / "placed").string()});
+  BOOST_TEST(placed.exit_code == 3);
+  BOOST_TEST(placed.err.find("retracted by its author") != std::string::npos, placed.err);
+  BOOST_TEST(!fs::exists(dir / "placed" / "lamp.safetensors"));
   // The retraction itself replicated (the release record is kept).
   BOOST_TEST(has("c", id));
 }
@@ -329,14 +359,42 @@ BOOST_AUTO_TEST_CASE(a_deny_list_binds_its_subscribers_only) {
   up({{"denyListCurators", {key_text["curator"]}}});
   std::string id = release["releaseId"];
   BOOST_TEST(listed("b"));
+  std::string sample = release["files"][1]["hashes"]["SHA256"], model = release["files"][0]["hashes"]["SHA256"];
+  std::string download = version("b")["downloadUrl"];
+  download = download.substr(download.find("/api/"));
+  // B holds the files before the list arrives.
+  auto f = sb("b", {"fetch", id, "--timeout", "60"});
+  BOOST_REQUIRE_MESSAGE(f.exit_code == 0, f.err);
+  BOOST_TEST(http_get(http["b"], "/api/images/" + sample).status == 200);
   auto d = sb("a", {"deny-list", "--name", "takedowns", "--release", id, "--reason", "not theirs to share", "--key",
                     curator, "--json"});
   BOOST_REQUIRE_MESSAGE(d.exit_code == 0, d.err);
   // Every node gets the list; only B follows its curator.
-  BOOST_REQUIRE(eventually([&] { return has("c", json::parse(d.out)["recordId"]); }));
-  // B follows the curator: it stops listing the release and will not fetch it.
-  BOOST_TEST(eventually([&] { return !listed("b"); }));
+  std::string list = json::parse(d.out)["recordId"];
+  BOOST_REQUIRE(eventually([&] { return has("c", list) && has("b", list); }));
+  // B follows the curator: nothing of the release is served, listed or
+  // placed from the moment the list is stored, though its store has it all.
+  for (const auto& target : {"/api/images/" + sample, "/api/images/" + model, download})
+    BOOST_TEST(http_get(http["b"], target).status == 404, target);
+  BOOST_TEST(!listed("b"));
   BOOST_TEST(version("b")["status"] == 404);
+  auto releases = sb("b", {"releases", "--json"});
+  BOOST_TEST(json::parse(releases.out).empty(), releases.out);
+  BOOST_TEST(json::parse(sb("b", {"releases", "--all", "--json"}).out).size() == 1u);
+  auto placed = sb("b", {"resolve", model, "--out", (dir / "placed").string()});
+  BOOST_TEST(placed.exit_code == 3);
+  BOOST_TEST(placed.err.find("denied by a deny-list") != std::string::npos, placed.err);
+  BOOST_TEST(!fs::exists(dir / "placed" / "lamp.safetensors"));
+  // Anyone may name the image as an avatar: that does not bring it back.
+  auto avatar = sb(
+      "a", {"profile", "--name", "Reviver", "--avatar",
+            (fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.png").string(), "--key", keygen("reviver"), "--json"});
+  BOOST_REQUIRE_MESSAGE(avatar.exit_code == 0, avatar.err);
+  BOOST_REQUIRE(eventually([&] { return has("b", json::parse(avatar.out)["recordId"]); }));
+  BOOST_TEST(http_get(http["b"], "/api/images/" + sample).status == 404);
+  // C follows nobody: it fetches and serves the image as before.
+  BOOST_TEST(
+      eventually([&] { return http_get(http["c"], "/api/images/" + sample).status == 200; }, std::chrono::seconds(30)));
   auto refused = sb("b", {"fetch", id, "--timeout", "20"});
   BOOST_TEST(refused.exit_code != 0);
   BOOST_TEST(refused.err.find("denied") != std::string::npos, refused.err);

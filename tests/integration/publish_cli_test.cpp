@@ -2,8 +2,12 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -108,6 +112,122 @@ BOOST_AUTO_TEST_CASE(refusals_say_why_and_store_nothing) {
   if (fs::exists(dir / "data" / "store" / "sha256"))
     for (auto& e : fs::recursive_directory_iterator(dir / "data" / "store" / "sha256")) stored += e.is_regular_file();
   BOOST_TEST(stored == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(text_from_peers_and_files_never_reaches_the_terminal_raw) {
+  // A publisher's name set the window title (OSC), cleared the screen (CSI)
+  // and hid text behind a bidirectional override; a file's own metadata
+  // reaches `inspect` unsigned. Every human-readable output shows them
+  // escaped; --json keeps them exact.
+  BOOST_REQUIRE_EQUAL(sb({"keygen"}).exit_code, 0);
+  const std::string hostile =
+      "Evil\x1b]0;owned\x07\x1b[2J\xc2\x9b"
+      "31m\xe2\x80\xae"
+      "gnp.exe\x7f";
+  auto file = seedbank::testing::write_safetensors(
+      dir / "evil.safetensors", 4000, 9, R"({"ss_base_model_version":"sd_v1","ss_output_name":"out\u001b[2Jname"})");
+  auto pub = sb({"publish", file.string(), "--name", hostile, "--version", hostile, "--description", hostile, "--tag",
+                 "tag\x1b[8m", "--trigger", "trig\x1b[8m", "--type", "LORA"});
+  BOOST_REQUIRE_MESSAGE(pub.exit_code == 0, pub.err);
+  auto json = sb({"releases", "--json"});
+  BOOST_REQUIRE_EQUAL(json.exit_code, 0);
+  BOOST_TEST(nlohmann::json::parse(json.out)[0]["model"] == hostile);  // stored and exported exactly
+  std::string sha = nlohmann::json::parse(sb({"hash", file.string(), "--json"}).out)[0]["hashes"]["SHA256"];
+  auto has_raw_control = [](const std::string& text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      auto c = static_cast<unsigned char>(text[i]);
+      if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) return true;
+      if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+          static_cast<unsigned char>(text[i + 1]) <= 0x9f)
+        return true;  // C1 control
+      if (text.compare(i, 3, "\xe2\x80\xae") == 0) return true;
+    }
+    return false;
+  };
+  fs::create_directories(dir / "placed");
+  auto weird = dir / "name\x1b[31m.safetensors";  // names on disk are the user's, yet printed escaped
+  fs::copy_file(file, weird);
+  struct Run {
+    std::vector<std::string> args;
+    std::string shows;  // proof the hostile text was printed, escaped
+  };
+  for (const auto& run :
+       std::vector<Run>{{{"publish", file.string(), "--name", hostile, "--version", hostile, "--type", "LORA"},
+                         "Evil\\u001b]0;owned"},
+                        {{"releases"}, "Evil\\u001b]0;owned\\u0007\\u001b[2J\\u009b31m\\u202egnp.exe\\u007f"},
+                        {{"releases", "--mine"}, "Evil\\u001b"},
+                        {{"resolve", sha, "--out", (dir / "placed").string()}, "Evil\\u001b"},
+                        {{"resolve", "--from-dir", dir.string()}, "Evil\\u001b"},
+                        {{"inspect", file.string()}, "out\\u001b[2Jname"},
+                        {{"hash", weird.string()}, "name\\u001b[31m"},
+                        {{"rate", sha, "--stars", "5", "--review", hostile}, ""},
+                        {{"retract", sha, "--reason", hostile}, ""}}) {
+    auto r = sb(run.args);
+    std::string shown = run.args[0] + (run.args.size() > 1 ? " " + run.args[1] : "");
+    BOOST_TEST(!has_raw_control(r.out), shown << " printed a raw control character:\n" << r.out);
+    BOOST_TEST(!has_raw_control(r.err), shown << " printed a raw control character to stderr:\n" << r.err);
+    if (!run.shows.empty())
+      BOOST_TEST((r.out + r.err).find(run.shows) != std::string::npos, shown << " did not show the text:\n"
+                                                                             << r.out << r.err);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(placed_files_are_their_own_and_killed_writes_are_cleaned_up) {
+  BOOST_REQUIRE_EQUAL(sb({"keygen"}).exit_code, 0);
+  auto file = model("tower.safetensors", 200000, 4);
+  std::string png = (fs::path(SEEDBANK_FIXTURES_DIR) / "images" / "a1111.png").string();
+  auto pub = sb({"publish", file.string(), "--name", "Tower", "--type", "LORA", "--image", png, "--json"});
+  BOOST_REQUIRE_MESSAGE(pub.exit_code == 0, pub.err);
+  auto j = nlohmann::json::parse(pub.out);
+  std::string sha = j["files"][0]["hashes"]["SHA256"];
+  std::string lower = sha;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  auto stored = dir / "data" / "store" / "sha256" / lower.substr(0, 2) / lower;
+  BOOST_REQUIRE(fs::exists(stored));
+
+  // What killed writers left: a placement's temporary file beside the
+  // destination and a store copy in store/tmp, both just written (no age
+  // rule). One more is held by a live process (this test), so it stays.
+  auto models = dir / "webui-models";
+  auto out = models / "Lora";  // where --layout a1111 puts a LoRA
+  fs::create_directories(out);
+  std::ofstream(out / ".sb-00000000deadbeef.tmp") << "half a model";
+  std::ofstream(out / ".sb-00000000cafef00d.tmp") << "being written";
+  std::ofstream(out / "notes.tmp") << "the user's own file";
+  std::ofstream(dir / "data" / "store" / "tmp" / "0123.4567.part") << "half a copy";
+  int held = ::open((out / ".sb-00000000cafef00d.tmp").c_str(), O_RDONLY);
+  BOOST_REQUIRE(held >= 0);
+  BOOST_REQUIRE_EQUAL(::flock(held, LOCK_EX), 0);
+
+  auto r = sb({"resolve", sha, "--layout", "a1111", "--models-dir", models.string(), "--json"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  BOOST_TEST(!fs::exists(out / ".sb-00000000deadbeef.tmp"));
+  BOOST_TEST(fs::exists(out / ".sb-00000000cafef00d.tmp"));  // held: still being written
+  BOOST_TEST(fs::exists(out / "notes.tmp"));                 // not ours
+  BOOST_TEST(!fs::exists(dir / "data" / "store" / "tmp" / "0123.4567.part"));
+  ::close(held);
+
+  // The placed model and its preview are files of their own: a tool that
+  // rewrites them in place does not change what the node serves.
+  auto placed = out / "tower.safetensors";
+  auto preview = out / "tower.preview.png";
+  BOOST_REQUIRE(fs::exists(placed));
+  BOOST_REQUIRE(fs::exists(preview));
+  struct stat a {
+  }, b{};
+  BOOST_REQUIRE_EQUAL(::stat(placed.c_str(), &a), 0);
+  BOOST_REQUIRE_EQUAL(::stat(stored.c_str(), &b), 0);
+  BOOST_TEST(a.st_ino != b.st_ino);
+  BOOST_TEST(a.st_nlink == 1u);
+  BOOST_TEST(a.st_size == b.st_size);
+  std::ofstream(placed, std::ios::binary | std::ios::trunc) << "rewritten by a tool";
+  std::ofstream(preview, std::ios::binary | std::ios::trunc) << "rewritten by a tool";
+  auto check = sb({"hash", stored.string(), "--json"});
+  BOOST_TEST(nlohmann::json::parse(check.out)[0]["hashes"]["SHA256"] == sha);
+  std::string png_sha = j["files"][1]["hashes"]["SHA256"];
+  std::transform(png_sha.begin(), png_sha.end(), png_sha.begin(), ::tolower);
+  auto stored_png = dir / "data" / "store" / "sha256" / png_sha.substr(0, 2) / png_sha;
+  BOOST_TEST(fs::file_size(stored_png) == fs::file_size(png));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -221,9 +222,11 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
       auto rec = node.index->get(*id);
       if (!rec) return report(rec.error());
       auto bytes = rec->bytes();
-      if (export_out->empty())
-        std::cout.write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
-      else
+      if (export_out->empty()) {  // binary: around the terminal filter on std::cout
+        std::cout.flush();
+        std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+        std::fflush(stdout);
+      } else
         std::ofstream(*export_out, std::ios::binary)
             .write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
       return static_cast<int>(kOk);

@@ -164,6 +164,8 @@ int run_releases(const ReleasesArgs& a, const Context& ctx) {
   q.tag = a.tag;
   q.text = a.query;
   q.include_retracted = a.all;
+  // What the node leaves out, the list leaves out, unless --all.
+  if (!a.all) q.deny_curators = (*node)->options.config.deny_curators;
   if (!a.type.empty()) {
     auto t = p::parse_model_type(a.type);
     if (!t) return report(p::make_error(p::ErrorCode::invalid_argument, "'" + a.type + "' is not a model type"));
@@ -266,7 +268,7 @@ void add_publish_commands(CLI::App& app, Context& ctx) {
   list->add_option("--tag", r->tag, "Only releases with this tag");
   list->add_option("--query", r->query, "Words that start words of the model name");
   list->add_option("--limit", r->limit, "At most this many (default 50)");
-  list->add_flag("--all", r->all, "Include retracted releases");
+  list->add_flag("--all", r->all, "Include retracted releases and those a followed deny-list names");
   list->add_flag("--json", r->json, "Print JSON");
   list->callback([r, &ctx] { ctx.exit_code = run_releases(*r, ctx); });
 }

@@ -93,7 +93,11 @@ std::vector<std::string> hash_forms(const std::string& text) {
   return out;
 }
 
-p::Result<std::vector<Candidate>> lookup(indexer::Index& index, const std::string& text) {
+// The files `text` names in the local index, leaving out releases this
+// node refuses (retracted, denied by a followed deny-list, left out by its
+// policy); the first such refusal is kept in `refused`.
+p::Result<std::vector<Candidate>> lookup(indexer::Index& index, const NodeConfig& config, const std::string& text,
+                                         std::string* refused = nullptr) {
   std::vector<Candidate> out;
   std::optional<p::Error> first_error;
   for (const auto& form : hash_forms(text)) {
@@ -104,7 +108,13 @@ p::Result<std::vector<Candidate>> lookup(indexer::Index& index, const std::strin
     }
     for (const auto& m : *matches) {
       auto rec = index.get(m.release);
-      if (!rec || rec->kind() != p::RecordKind::release || index.is_retracted(m.release)) continue;
+      if (!rec || rec->kind() != p::RecordKind::release) continue;
+      if (auto why = config.refuses(*rec, index)) {
+        if (refused && refused->empty())
+          *refused = std::string(rec->body().getPayload().getRelease().getModelName().cStr()) + " " +
+                     rec->body().getPayload().getRelease().getVersionName().cStr() + " is " + *why;
+        continue;
+      }
       auto r = rec->body().getPayload().getRelease();
       Candidate c;
       c.release = m.release;
@@ -259,7 +269,8 @@ std::vector<std::string> write_sidecars(const p::Record& rec, NodeContext& node,
 int resolve_one(const ResolveArgs& a, NodeContext& node) {
   auto started = Clock::now();
   Network net(a, node);
-  auto candidates = lookup(*node.index, a.hash);
+  std::string refused;
+  auto candidates = lookup(*node.index, node.options.config, a.hash, &refused);
   if (!candidates) return report(candidates.error());
   std::string found_via = "local index";
   std::size_t asked = 0;
@@ -270,11 +281,15 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
       asked = std::max(asked, peers);
       if (received) break;
     }
-    candidates = lookup(*node.index, a.hash);
+    candidates = lookup(*node.index, node.options.config, a.hash, &refused);
     if (!candidates) return report(candidates.error());
     found_via = "peers";
   }
   double lookup_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+  // Peers were asked too: what is refused here may have a version that is not.
+  if (candidates->empty() && !refused.empty())
+    return report(p::make_error(p::ErrorCode::not_found,
+                                a.hash + " names a release this node leaves out: " + refused + "; nothing was placed"));
   if (candidates->empty() && asked == 0 && found_via == "peers") {
     std::cerr << "seedbank: " << a.hash << " is not in the local index and no peer could be asked (none known or "
               << "reachable, and, unless --no-dht, none found on the Mainline DHT); start a node, or pass --bootstrap "
@@ -439,13 +454,15 @@ int resolve_dir(const ResolveArgs& a, NodeContext& node) {
     std::string sha = d->sha256_hex();
     item["SHA256"] = sha;
     item["AutoV2"] = d->autov2_hex();
-    auto candidates = lookup(*node.index, sha);
+    std::string refused;
+    auto candidates = lookup(*node.index, node.options.config, sha, &refused);
     if (candidates && candidates->empty()) {
       net.query(sha);
-      candidates = lookup(*node.index, sha);
+      candidates = lookup(*node.index, node.options.config, sha, &refused);
     }
     if (!candidates || candidates->empty()) {
       item["known"] = false;
+      if (!refused.empty()) item["refused"] = refused;
       results.push_back(item);
       continue;
     }
@@ -478,6 +495,7 @@ int resolve_dir(const ResolveArgs& a, NodeContext& node) {
                 << item["path"].get<std::string>();
       if (item.value("known", false))
         std::cout << "  ->  " << item["model"].get<std::string>() << " " << item["version"].get<std::string>();
+      if (item.contains("refused")) std::cout << "  (known, but " << item["refused"].get<std::string>() << ")";
       std::cout << "\n";
     }
     std::cout << known << " of " << results.size() << " model files are known to the network\n";

@@ -1,5 +1,7 @@
 #include "gossip/blobs.h"
 
+#include <unistd.h>
+
 #include <cstring>
 #include <fstream>
 
@@ -213,12 +215,12 @@ void Blobs::on_blob(SessionId id, schema::Blob::Reader b, Clock::time_point now)
 }
 
 p::Status Blobs::save(const p::Sha256Digest& sha, const p::Bytes& data) {
-  auto tmp = options_.store->root() / "tmp" / (p::to_hex(sha) + ".image");
-  auto st = write_file_atomically(tmp, std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+  auto tmp = HeldTemp::beside(options_.store->root() / "tmp" / "image");
+  if (!tmp) return tmp.error();
+  auto st = tmp->write_all(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+  if (st && ::fsync(tmp->fd()) != 0) st = p::make_error(p::ErrorCode::io, "cannot write an image to the store");
   if (!st) return st;
-  auto added = options_.store->add(tmp, sha, ContentStore::AddMode::hardlink);
-  std::error_code ec;
-  std::filesystem::remove(tmp, ec);
+  auto added = options_.store->add(tmp->path(), sha, ContentStore::AddMode::hardlink);
   if (!added) return added.error();
   store_used_ += data.size();
   return {};

@@ -55,6 +55,30 @@ void Api::Impl::fetch_post_image(const HttpRequest& request, const p::Record& po
   node->fetch_image(sha, post.id());
 }
 
+bool Api::Impl::shows_image(const p::Sha256Digest& sha) const {
+  constexpr std::size_t kMaxMatches = 256;  // releases naming one hash (a sample image many versions share)
+  constexpr std::size_t kMaxOwners = 64;
+  bool in_refused_release = false;
+  if (auto matches = index.find_by_hash("sha256:" + p::to_hex(sha), kMaxMatches))
+    for (const auto& m : *matches) {
+      if (m.file == indexer::kReleaseLevel) continue;
+      auto rec = index.get(m.release);
+      if (!rec) continue;
+      if (!(m.file & indexer::kImageFlag)) {
+        in_refused_release = true;  // a model file is never an image to serve
+        continue;
+      }
+      if (!config.refuses_image(*rec, sha, index)) return true;
+      in_refused_release = true;
+    }
+  // A post or avatar may name any hash: it cannot bring back what a
+  // retraction, a deny-list or the policy took down.
+  if (in_refused_release) return false;
+  for (const auto& id : index.records_naming_image(sha, kMaxOwners))
+    if (auto rec = index.get(id); rec && !config.refuses_image(*rec, sha, index)) return true;
+  return false;
+}
+
 HttpResponse Api::Impl::image(const HttpRequest& request, const HttpTarget& t, const std::string& hex) {
   auto sha = p::from_hex_fixed<32>(hex);
   if (!sha) return error_response(400, "image '" + hex.substr(0, 100) + "' is not a SHA-256 (64 hex digits)");
@@ -92,6 +116,9 @@ HttpResponse Api::Impl::image(const HttpRequest& request, const HttpTarget& t, c
       }
     return error_response(404, "no image " + p::to_hex(*sha) + " is known to this node");
   }
+  // Checked on every request, so a retraction or deny-list stops serving as
+  // soon as it is stored.
+  if (!shows_image(*sha)) return error_response(404, "no image " + p::to_hex(*sha) + " is known to this node");
   auto path = store.path_of(*sha);
   std::string etag = "\"" + p::to_hex(*sha) + "\"";
   std::error_code ec;
@@ -103,14 +130,16 @@ HttpResponse Api::Impl::image(const HttpRequest& request, const HttpTarget& t, c
     std::ifstream in(path, std::ios::binary);
     in.read(head.data(), static_cast<std::streamsize>(head.size()));
   }
-  std::string mime = "application/octet-stream";
+  std::string mime;
   if (head.rfind("\x89PNG", 0) == 0)
     mime = "image/png";
   else if (head.rfind("\xff\xd8", 0) == 0)
     mime = "image/jpeg";
   else if (head.size() > 12 && head.compare(8, 4, "WEBP") == 0)
     mime = "image/webp";
-  if (*width && mime != "application/octet-stream") {
+  else  // images only, whatever a record claims
+    return error_response(404, "no image " + p::to_hex(*sha) + " is known to this node");
+  if (*width) {
     unsigned w = kThumbnailWidths[std::size(kThumbnailWidths) - 1];
     for (unsigned candidate : kThumbnailWidths)
       if (candidate >= **width) {
@@ -118,10 +147,17 @@ HttpResponse Api::Impl::image(const HttpRequest& request, const HttpTarget& t, c
         break;
       }
     auto thumb = thumbnail(*sha, path, size, w);
-    if (thumb) {
+    if (thumb.later) {  // the original now; the thumbnail once it is made
+      HttpResponse r;
+      r.content_type = mime;
+      r.source = std::make_shared<FileSource>(path, size);
+      r.headers.emplace_back("Cache-Control", "no-store");
+      return r;
+    }
+    if (thumb.jpeg) {
       HttpResponse r;
       r.content_type = "image/jpeg";
-      r.body = std::move(*thumb);
+      r.body = std::move(*thumb.jpeg);
       r.etag = "\"" + p::to_hex(*sha) + "-" + std::to_string(w) + "\"";
       r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
       return r;
@@ -136,38 +172,57 @@ HttpResponse Api::Impl::image(const HttpRequest& request, const HttpTarget& t, c
   return r;
 }
 
-// A cached thumbnail (<data dir>/thumbs/<sha>-<width>.jpg), made once.
-std::optional<std::string> Api::Impl::thumbnail(const p::Sha256Digest& sha, const std::filesystem::path& path,
-                                                std::uint64_t size, unsigned width) {
+// A cached thumbnail (<data dir>/thumbs/<sha>-<width>.jpg), made once, on
+// the thumbnail thread.
+Api::Impl::Thumbnail Api::Impl::thumbnail(const p::Sha256Digest& sha, const std::filesystem::path& path,
+                                          std::uint64_t size, unsigned width) {
   auto cached = data_dir / "thumbs" / (p::to_hex(sha) + "-" + std::to_string(width) + ".jpg");
-  {
+  auto read_cached = [&]() -> std::optional<std::string> {
     std::ifstream in(cached, std::ios::binary);
-    if (in) return std::string(std::istreambuf_iterator<char>(in), {});
+    if (!in) return std::nullopt;
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  if (auto jpeg = read_cached()) return {std::move(jpeg), false};
+  if (size > p::kMaxImageFileBytes) return {};
+  std::unique_lock lock(thumb_mutex);
+  if (!thumb_pending.count(cached)) {
+    if (thumb_queue.size() >= kMaxThumbJobs) return {std::nullopt, true};
+    thumb_queue.push_back({path, cached, size, width});
+    thumb_pending.insert(cached);
+    thumb_cv.notify_all();
   }
-  if (size > p::kMaxImageFileBytes) return std::nullopt;
-  std::string bytes(size, '\0');
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in.read(bytes.data(), static_cast<std::streamsize>(size))) return std::nullopt;
+  // One HTTP thread may wait a little for its thumbnail; the others answer
+  // with the original at once.
+  if (thumb_waiters > 0) return {std::nullopt, true};
+  ++thumb_waiters;
+  bool done = thumb_cv.wait_for(lock, std::chrono::seconds(2), [&] { return !thumb_pending.count(cached); });
+  --thumb_waiters;
+  lock.unlock();
+  if (!done) return {std::nullopt, true};
+  return {read_cached(), false};  // none: it does not decode (or is too large): the original
+}
+
+void Api::Impl::make_thumbnails(const std::stop_token& stop) {
+  std::unique_lock lock(thumb_mutex);
+  while (thumb_cv.wait(lock, stop, [&] { return !thumb_queue.empty(); }) && !stop.stop_requested()) {
+    auto job = std::move(thumb_queue.front());
+    thumb_queue.pop_front();
+    lock.unlock();
+    try {
+      std::string bytes(job.size, '\0');
+      std::ifstream in(job.source, std::ios::binary);
+      if (in.read(bytes.data(), static_cast<std::streamsize>(job.size)))
+        if (auto thumb = make_thumbnail(p::as_bytes(bytes), job.width)) {
+          std::error_code ec;
+          std::filesystem::create_directories(job.cached.parent_path(), ec);
+          (void)write_file_atomically(job.cached, *thumb);  // a cache: failing to keep it costs only time
+        }
+    } catch (const std::exception&) {  // out of memory: the original is served instead
+    }
+    lock.lock();
+    thumb_pending.erase(job.cached);
+    thumb_cv.notify_all();
   }
-  // Decoding takes up to a few hundred MB for a large image: two at a
-  // time, whatever the number of HTTP threads.
-  {
-    std::unique_lock lock(thumb_mutex);
-    thumb_cv.wait(lock, [&] { return thumbs_running < 2; });
-    ++thumbs_running;
-  }
-  auto thumb = make_thumbnail(p::as_bytes(bytes), width);
-  {
-    std::lock_guard lock(thumb_mutex);
-    --thumbs_running;
-  }
-  thumb_cv.notify_one();
-  if (!thumb) return std::nullopt;
-  std::error_code ec;
-  std::filesystem::create_directories(cached.parent_path(), ec);
-  (void)write_file_atomically(cached, *thumb);  // a cache: failing to keep it costs only time
-  return std::move(thumb).value();
 }
 
 HttpResponse Api::Impl::download(const HttpRequest& request, const HttpTarget& t, const std::string& id_text) {

@@ -141,11 +141,11 @@ HttpResponse Api::Impl::rate(const HttpRequest& request) {
 HttpResponse Api::Impl::upload_image(const HttpRequest& request) {
   if (auto r = foreign(request, "store images on this node")) return *r;
   if (request.body.empty()) return error_response(400, "the body must be the image file (PNG, JPEG or WebP)");
-  auto tmp = temp_path_beside(store.root() / "tmp" / "upload");
-  if (auto st = write_file_atomically(tmp, request.body); !st) return error_response(500, st.error().message);
+  auto held = HeldTemp::beside(store.root() / "tmp" / "upload");  // removed when this returns
+  if (!held) return error_response(500, held.error().message);
+  if (auto st = held->write_all(request.body); !st) return error_response(500, st.error().message);
+  const auto& tmp = held->path();
   auto img = store_image(store, tmp);
-  std::error_code ec;
-  std::filesystem::remove(tmp, ec);
   if (!img) {
     // The message names the temporary file; the user knows it as the upload.
     std::string message = img.error().message;

@@ -10,10 +10,14 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
+#include <set>
+#include <stop_token>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -71,9 +75,21 @@ struct Api::Impl {
 
   std::mutex mutex;        // guards what follows
   std::mutex local_mutex;  // local.json: one change at a time
+  // Thumbnails are decoded on a thread of their own, one at a time (a large
+  // image takes seconds and a hundred MB): HTTP threads never decode, and
+  // at most one waits for a thumbnail, so listings are never stuck behind
+  // images. What follows is guarded by thumb_mutex.
+  struct ThumbJob {
+    std::filesystem::path source, cached;
+    std::uint64_t size = 0;
+    unsigned width = 0;
+  };
+  static constexpr std::size_t kMaxThumbJobs = 256;
   std::mutex thumb_mutex;
-  std::condition_variable thumb_cv;
-  int thumbs_running = 0;      // started for HTTP clients, last minute
+  std::condition_variable_any thumb_cv;
+  std::deque<ThumbJob> thumb_queue;
+  std::set<std::filesystem::path> thumb_pending;  // cached paths of jobs queued or running
+  int thumb_waiters = 0;
   std::string listen_address;  // fallback for URLs without a Host
   bool loopback_only = false;  // then Host must name this machine
   struct Ranked {
@@ -84,7 +100,15 @@ struct Api::Impl {
   std::chrono::steady_clock::time_point ranking_time{};
 
   Impl(indexer::Index& i, ContentStore& s, std::filesystem::path d, NodeServices* n, NodeConfig c)
-      : index(i), store(s), data_dir(std::move(d)), node(n), config(std::move(c)) {}
+      : index(i), store(s), data_dir(std::move(d)), node(n), config(std::move(c)) {
+    thumb_worker = std::jthread([this](const std::stop_token& stop) { make_thumbnails(stop); });
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() {
+    thumb_worker.request_stop();
+    thumb_worker.join();
+  }
 
   struct ListRequest {
     indexer::ReleaseQuery query;
@@ -153,11 +177,23 @@ struct Api::Impl {
   void fetch_images(const HttpRequest& request, const p::Record& release);
   void fetch_post_image(const HttpRequest& request, const p::Record& post, const p::Sha256Digest& sha);
   HttpResponse image(const HttpRequest& request, const HttpTarget& t, const std::string& hex);
-  std::optional<std::string> thumbnail(const p::Sha256Digest& sha, const std::filesystem::path& path,
-                                       std::uint64_t size, unsigned width);
+  // Whether a record this node shows names `sha` as an image: a release's
+  // sample image, an image post or a current avatar, none of them refused
+  // (retracted, denied, voided, left out by policy). Nothing else in the
+  // store (model files, unpublished uploads) is served as an image.
+  bool shows_image(const p::Sha256Digest& sha) const;
+  struct Thumbnail {
+    std::optional<std::string> jpeg;  // none: serve the original
+    bool later = false;               // not made yet: the original, not to be cached
+  };
+  Thumbnail thumbnail(const p::Sha256Digest& sha, const std::filesystem::path& path, std::uint64_t size,
+                      unsigned width);
+  void make_thumbnails(const std::stop_token& stop);
   HttpResponse download(const HttpRequest& request, const HttpTarget& t, const std::string& id_text);
   static std::optional<unsigned> choose_file(schema::Release::Reader r, const HttpTarget& t);
   std::optional<HttpResponse> may_fetch(const HttpRequest& request);
+
+  std::jthread thumb_worker;  // last: stopped before the rest goes
 };
 
 }  // namespace seedbank::node

@@ -2,6 +2,7 @@
 
 #include <gd.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "seedbank/protocol/image_meta.h"
@@ -10,9 +11,27 @@ namespace seedbank::node {
 
 namespace p = seedbank::protocol;
 
+std::uint64_t thumbnail_decode_bytes(p::ByteView image) {
+  auto info = p::read_image_info(image, "image");
+  if (!info) return 0;
+  std::uint64_t pixels = static_cast<std::uint64_t>(info->width) * info->height;
+  std::uint64_t source = 4;  // WebP decodes to RGBA; libjpeg goes a row at a time (counted as 4 to be safe)
+  if (info->mime_type == "image/png" && image.size() >= 26) {
+    // IHDR: bit depth at byte 24, colour type at 25; libpng holds the rows.
+    unsigned depth = image[24], type = image[25];
+    unsigned channels = type == 2 ? 3 : type == 4 ? 2 : type == 6 ? 4 : 1;
+    source = (channels * std::max(depth, 8u) + 7) / 8;
+  }
+  return pixels * (4 + source);
+}
+
 protocol::Result<std::string> make_thumbnail(p::ByteView image, unsigned width) {
   auto info = p::read_image_info(image, "image");
   if (!info) return info.error();
+  if (auto decoded = thumbnail_decode_bytes(image); decoded > kMaxThumbnailDecodeBytes)
+    return p::make_error(p::ErrorCode::limit, "image would take " + std::to_string(decoded >> 20) +
+                                                  " MiB to decode; thumbnails are made of images up to " +
+                                                  std::to_string(kMaxThumbnailDecodeBytes >> 20) + " MiB decoded");
   if (info->width == 0 || info->height == 0 ||
       static_cast<std::uint64_t>(info->width) * info->height > kMaxThumbnailSourcePixels)
     return p::make_error(p::ErrorCode::limit, "image is " + std::to_string(info->width) + "x" +

@@ -477,6 +477,63 @@ BOOST_AUTO_TEST_CASE(an_index_of_format_1_is_upgraded_when_opened) {
   views.check(*this);
 }
 
+namespace {
+
+protocol::Bytes sign_avatar(const SecretKey& key, const protocol::Sha256Digest& avatar, std::uint64_t t) {
+  return *protocol::sign_record(key, "test", t, [&](schema::RecordBody::Builder b) {
+    auto profile = b.initPayload().initProfile();
+    profile.setDisplayName("with an avatar");
+    profile.setAvatar(capnp::Data::Reader(avatar.data(), 32));
+  });
+}
+
+protocol::Bytes sign_post(const SecretKey& key, const protocol::RecordId& release, const protocol::Sha256Digest& image,
+                          std::uint64_t t) {
+  return *protocol::sign_record(key, "test", t, [&](schema::RecordBody::Builder b) {
+    auto post = b.initPayload().initImagePost();
+    post.setRelease(capnp::Data::Reader(release.data(), 32));
+    auto img = post.initImage();
+    img.setName("made.png");
+    img.setSha256(capnp::Data::Reader(image.data(), 32));
+    img.setSize(1000);
+    img.setWidth(64);
+    img.setHeight(64);
+    img.setMimeType("image/png");
+  });
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(records_naming_an_image_are_its_posts_and_current_avatars_also_after_an_upgrade) {
+  // What lets /api/images/<sha256> serve images only: which records name
+  // an image, besides release sample images (find_by_hash).
+  auto t = testing::now_ms() - 100000;
+  auto release = add(testing::sign_release(alice, testing::sample_release(1), t));
+  auto shown = testing::fake_digest(1, 7), old_avatar = testing::fake_digest(2, 7), avatar = testing::fake_digest(3, 7);
+  auto post = add(sign_post(bob, release, shown, t + 1));
+  add(sign_avatar(bob, old_avatar, t + 2));
+  auto profile = add(sign_avatar(bob, avatar, t + 3));  // replaces the first
+  auto check = [&] {
+    BOOST_TEST(index->records_naming_image(shown, 10) == std::vector<protocol::RecordId>{post});
+    BOOST_TEST(index->records_naming_image(avatar, 10) == std::vector<protocol::RecordId>{profile});
+    BOOST_TEST(index->records_naming_image(old_avatar, 10).empty());  // no longer anyone's avatar
+    BOOST_TEST(index->records_naming_image(testing::fake_digest(4, 7), 10).empty());
+  };
+  check();
+  // A format 3 index (no image_refs) gets them built when opened.
+  index.reset();
+  edit_raw([](MDB_txn* txn) {
+    MDB_dbi dbi, meta;
+    BOOST_REQUIRE(mdb_dbi_open(txn, "image_refs", 0, &dbi) == 0);
+    BOOST_REQUIRE(mdb_drop(txn, dbi, 1) == 0);
+    BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    MDB_val k{7, const_cast<char*>("version")}, v{1, const_cast<char*>("3")};
+    BOOST_REQUIRE(mdb_put(txn, meta, &k, &v, 0) == 0);
+  });
+  reopen();
+  check();
+}
+
 BOOST_AUTO_TEST_CASE(admission_asks_work_of_new_keys_and_caps_recent_records_per_author) {
   Admission admission;
   admission.new_key_work_bits = 10;

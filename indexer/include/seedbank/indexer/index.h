@@ -267,6 +267,9 @@ class Index {
   std::vector<RecordId> ratings_of(const RecordId& release, std::size_t limit) const;
   // Image posts about a release, newest first.
   std::vector<RecordId> posts_of(const RecordId& release, std::size_t limit) const;
+  // Image posts and current profiles (avatars) that name this image's
+  // SHA-256. Release sample images are found by find_by_hash.
+  std::vector<RecordId> records_naming_image(const protocol::Sha256Digest& sha256, std::size_t limit) const;
 
   // Record ids ordered by (createdAt, id), for set reconciliation: calls
   // `visit` from `after` on until it returns false.
