@@ -147,6 +147,8 @@ struct SampleImage {
   mimeType @5 :Text;         # image/png, image/jpeg, image/webp
   nsfw @6 :Bool;
   generation @7 :GenerationParams;
+  nsfwLevel @8 :UInt8;       # Civitai's browsing level: 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX;
+                             # 0 (records made before it): from nsfw (1 or 4)
 }
 
 struct Torrent {

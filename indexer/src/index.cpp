@@ -1694,14 +1694,23 @@ std::vector<RecordId> Index::posts_of(const RecordId& release, std::size_t limit
   return out;
 }
 
-std::vector<RecordId> Index::records_naming_image(const protocol::Sha256Digest& sha256, std::size_t limit) const {
+std::vector<RecordId> Index::records_naming_image(ByteView sha256, std::size_t limit) const {
   std::vector<RecordId> out;
   auto txn = impl_->begin(false);
-  if (!txn) return out;
+  if (!txn || sha256.empty() || sha256.size() > 32) return out;
   lmdb::Cursor c(*txn, impl_->db.image_refs);
-  ByteView prefix(sha256.data(), sha256.size());
-  for (bool ok = c.seek(prefix); ok && out.size() < limit && keys::starts_with(c.key(), prefix); ok = c.next())
+  for (bool ok = c.seek(sha256); ok && out.size() < limit && keys::starts_with(c.key(), sha256); ok = c.next())
     if (c.key().size() == 64) out.push_back(to_id(c.key().subspan(32)));
+  return out;
+}
+
+std::vector<RecordId> Index::ids_with_prefix(ByteView prefix, std::size_t limit) const {
+  std::vector<RecordId> out;
+  auto txn = impl_->begin(false);
+  if (!txn || prefix.empty() || prefix.size() > 32) return out;
+  lmdb::Cursor c(*txn, impl_->db.records);
+  for (bool ok = c.seek(prefix); ok && out.size() < limit && keys::starts_with(c.key(), prefix); ok = c.next())
+    if (c.key().size() == 32) out.push_back(to_id(c.key()));
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "civitai.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -102,6 +104,39 @@ std::string upper_hex(capnp::Data::Reader d, std::size_t bytes) {
 
 std::string hex_of(capnp::Data::Reader d) { return p::to_hex(p::ByteView(d.begin(), d.size())); }
 
+// AIR identifiers (urn:air:<ecosystem>:<type>:<source>:<id>@<version>),
+// with "seedbank" as the source, since the ids are this network's.
+std::string air_ecosystem(std::string_view base_model) {
+  std::string b;
+  for (char c : base_model) b.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (b.rfind("sdxl", 0) == 0 || b.rfind("pony", 0) == 0 || b.rfind("illustrious", 0) == 0) return "sdxl";
+  if (b.rfind("flux", 0) == 0) return "flux1";
+  if (b.rfind("sd 3", 0) == 0) return "sd3";
+  if (b.rfind("sd 2", 0) == 0) return "sd2";
+  return "sd1";
+}
+
+std::string air_type(schema::ModelType type) {
+  switch (type) {
+    case schema::ModelType::CHECKPOINT:
+      return "checkpoint";
+    case schema::ModelType::TEXTUAL_INVERSION:
+      return "embedding";
+    case schema::ModelType::HYPERNETWORK:
+      return "hypernet";
+    case schema::ModelType::VAE:
+      return "vae";
+    case schema::ModelType::CONTROLNET:
+      return "controlnet";
+    case schema::ModelType::LORA:
+    case schema::ModelType::LOCON:
+    case schema::ModelType::DORA:
+      return "lora";
+    default:
+      return "other";
+  }
+}
+
 }  // namespace
 
 void write_generation_meta(JsonOut& out, const p::GenerationParams& g) {
@@ -154,7 +189,18 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
   out.key("trainedWords").begin_array();
   for (auto w : r.getTriggerWords()) out.value(w.cStr());
   out.end_array();
-  out.field("baseModel", r.getBaseModel().cStr()).field("description", r.getDescription().cStr());
+  // A version's level: its most explicit image's, and R at least when the
+  // release is marked NSFW.
+  std::uint8_t version_level = r.getNsfw() ? p::kR : p::kPG;
+  for (auto img : r.getImages()) version_level = std::max(version_level, p::nsfw_level_of(img));
+  out.field("baseModel", r.getBaseModel().cStr())
+      .field("baseModelType", "Standard")
+      .field("description", r.getDescription().cStr())
+      .field("nsfwLevel", static_cast<std::uint32_t>(version_level))
+      .field("status", "Published")
+      .field("availability", "Public")
+      .field("air", "urn:air:" + air_ecosystem(r.getBaseModel().cStr()) + ":" + air_type(r.getType()) +
+                        ":seedbank:" + std::to_string(model_id) + "@" + std::to_string(version_id));
   VersionStats stats{summary, links.seeders ? links.seeders(digest_of(t.getInfoHashV2())) : 0};
   out.key("stats");
   write_stats(out, summary, stats.downloads);
@@ -192,7 +238,12 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
     else
       out.value(fp);
     out.field("size", f.getRole() == schema::FileRole::PRUNED_MODEL ? "pruned" : "full").end_object();
-    out.field("pickleScanResult", f.getFormat() == schema::FileFormat::PICKLE_TENSOR ? "Danger" : "Success");
+    out.field("pickleScanResult", f.getFormat() == schema::FileFormat::PICKLE_TENSOR ? "Danger" : "Success")
+        .field("pickleScanMessage", f.getFormat() == schema::FileFormat::PICKLE_TENSOR
+                                        ? "a Python pickle: loading it runs code"
+                                        : "no pickle: its publisher's node found the format by its content")
+        .field("virusScanResult", "Pending")  // no virus scanner runs here
+        .field("scannedAt", iso8601(body.getCreatedAt()));
     out.key("hashes")
         .begin_object()
         .field("AutoV1", upper_hex(h.getAutoV1(), 4))
@@ -214,9 +265,11 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
   for (auto img : r.getImages()) {
     std::string sha = hex_of(img.getSha256());
     out.begin_object()
+        .field("id", civitai_id(digest_of(img.getSha256())))
         .field("url",
                links.base_url.empty() ? std::string(img.getName().cStr()) : links.base_url + "/api/images/" + sha)
         .field("nsfw", img.getNsfw())
+        .field("nsfwLevel", static_cast<std::uint32_t>(p::nsfw_level_of(img)))
         .field("width", img.getWidth())
         .field("height", img.getHeight())
         .field("hash", sha)
@@ -245,8 +298,12 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
     out.value(hex_of(t.getInfoHashV1()));
   else
     out.null();
-  out.field("magnet", magnet ? *magnet : std::string())
-      .field("license", r.getLicense().getName().cStr())
+  out.field("magnet", magnet ? *magnet : std::string());
+  if (!nested) {  // re-encodes the info dictionary: single versions only, not every version of a listing
+    auto compat = magnet_of(r, true);
+    out.field("magnetV1Compat", compat ? *compat : std::string());
+  }
+  out.field("license", r.getLicense().getName().cStr())
       .field("retracted", index.is_retracted(record.id()))
       .end_object();
   out.end_object();
@@ -327,6 +384,16 @@ void write_creator(JsonOut& out, const p::PublicKey& author, const indexer::Inde
   out.end_array().end_object().end_object();
 }
 
+namespace {
+
+std::uint8_t model_level(schema::Release::Reader r) {
+  std::uint8_t level = r.getNsfw() ? p::kR : p::kPG;
+  for (auto img : r.getImages()) level = std::max(level, p::nsfw_level_of(img));
+  return level;
+}
+
+}  // namespace
+
 void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record& head, const indexer::Index& index,
                  const CivitaiLinks& links) {
   auto r = head.body().getPayload().getRelease();
@@ -356,7 +423,7 @@ void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record&
       .field("type", p::model_type_name(r.getType()))
       .field("poi", false)
       .field("nsfw", r.getNsfw())
-      .field("nsfwLevel", r.getNsfw() ? 4 : 1)
+      .field("nsfwLevel", static_cast<std::uint32_t>(model_level(r)))
       .field("allowNoCredit", license.getAllowNoCredit());
   out.key("allowCommercialUse").begin_array();
   for (auto u : license.getAllowCommercialUse())

@@ -37,7 +37,7 @@ std::optional<std::string> NodeConfig::refuses_image(const p::Record& owner, con
       for (auto img : owner.body().getPayload().getRelease().getImages())
         if (same(img.getSha256())) {
           found = true;
-          image_nsfw = img.getNsfw();
+          image_nsfw = p::nsfw_level_of(img) >= p::kR;
         }
       if (!found) return std::string("the release does not name this image");
       break;
@@ -45,7 +45,7 @@ std::optional<std::string> NodeConfig::refuses_image(const p::Record& owner, con
     case p::RecordKind::image_post: {
       auto post = owner.body().getPayload().getImagePost();
       if (!same(post.getImage().getSha256())) return std::string("the post does not name this image");
-      image_nsfw = post.getImage().getNsfw();
+      image_nsfw = p::nsfw_level_of(post.getImage()) >= p::kR;
       if (post.getRelease().size() != 32) return std::string("a post about no release");
       auto release = index.get(digest_of(post.getRelease()));
       if (!release) return std::string("a post about a release this node does not know");

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -37,6 +38,7 @@ std::string lower(std::string s) {
 struct Candidate {
   std::filesystem::path path;
   std::string name;
+  std::optional<std::filesystem::path> link_target;  // `path` is a symbolic link to this
   bool image = false;
   FileIdentity identity;
   // models
@@ -69,6 +71,11 @@ p::Status check_common(const std::filesystem::path& path, Candidate* c) {
   if (auto st = check_regular_file(path); !st) return st.error();
   c->path = path;
   c->name = path.filename().string();
+  std::error_code ec;
+  if (std::filesystem::is_symlink(path, ec)) {
+    auto target = std::filesystem::canonical(path, ec);
+    c->link_target = ec ? std::filesystem::read_symlink(path, ec) : target;
+  }
   if (auto st = p::validate_file_name(c->name); !st)
     return make_error(ErrorCode::invalid_argument, path.string() + ": " + st.error().message);
   auto id = file_identity(path);
@@ -85,6 +92,9 @@ p::Result<Candidate> check_model(const std::filesystem::path& path, bool allow_u
   auto prefix = p::read_file_prefix(path);
   if (!prefix) return prefix.error();
   auto detection = p::detect_model_format(*prefix, c.name);
+  // A name tools trust must match the content: a pickle named .safetensors
+  // would be loaded as safe by some, and text named .safetensors is no model.
+  if (detection.mislabeled) return make_error(ErrorCode::invalid_argument, path.string() + ": " + detection.detail);
   switch (detection.format) {
     case p::ModelFileFormat::safetensors: {
       auto header = p::read_safetensors_header(path);
@@ -188,6 +198,10 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
     inputs.push_back(std::move(*c));
   }
   for (const auto& c : inputs)
+    if (c.link_target)
+      result.warnings.push_back(c.path.string() + " is a symbolic link to " + c.link_target->string() +
+                                ": that file's content is published under the name '" + c.name + "'");
+  for (const auto& c : inputs)
     if (!names.insert(c.name).second)
       return make_error(ErrorCode::invalid_argument,
                         "two files are named '" + c.name + "'; names must be unique within a release");
@@ -242,7 +256,7 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   draft.allow_derivatives = req.allow_derivatives.value_or(true);
   draft.allow_no_credit = req.allow_no_credit.value_or(true);
   draft.allow_different_license = req.allow_different_license.value_or(true);
-  draft.nsfw = req.nsfw || (civitai && civitai->nsfw);
+  draft.nsfw = req.nsfw || (civitai && civitai->nsfw) || req.image_nsfw_level >= p::kR;
   draft.trackers = req.trackers;
 
   // ---- 3. hash every file once ----
@@ -342,7 +356,9 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
     };
     auto now = file_identity(inputs[i].path);
     if (!now || !(*now == inputs[i].identity)) return changed();
-    auto stored = target.store.add(inputs[i].path, result.files[i].digests.sha256,
+    // A hard link to a symbolic link would hold the link, not the file.
+    const auto& source = req.link && inputs[i].link_target ? *inputs[i].link_target : inputs[i].path;
+    auto stored = target.store.add(source, result.files[i].digests.sha256,
                                    req.link ? ContentStore::AddMode::hardlink : ContentStore::AddMode::copy);
     if (!stored) {
       rollback();
@@ -370,6 +386,7 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
       img.height = c.image_info.height;
       img.mime_type = c.image_info.mime_type;
       img.nsfw = draft.nsfw;
+      img.nsfw_level = req.image_nsfw_level;
       img.generation = c.generation;
       // A local image without parameters takes the Civitai image's, by position.
       std::size_t k = draft.images.size();

@@ -195,6 +195,9 @@ p::Status TorrentService::Impl::add(const p::Record& rec, bool images_only, bool
           existing->second.handle.file_priority(slot.index, lt::default_priority);
           if (fallback) fallback->file_priority(slot.index, lt::default_priority);
           existing->second.fetch_logged = false;
+          // A fallback that finished the files wanted before (the images)
+          // is gone; the newly wanted ones may need the v1-compat swarm too.
+          existing->second.compat_fallback_done = false;
         }
       }
       // (New file priorities reset the pieces' own once the disk thread has

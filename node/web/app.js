@@ -1063,7 +1063,7 @@
     loadReviews(version, reviews, signal);
 
     side.append(detailsPanel(version, favoriteSlot(version, signal)), licensePanel(model, version));
-    const magnet = magnetPanel(version);
+    const magnet = magnetPanel(version, signal);
     if (magnet) side.append(magnet);
     const resolve = resolvePanel(version);
     if (resolve) side.append(resolve);
@@ -1173,15 +1173,45 @@
           label))));
   }
 
-  function magnetPanel(version) {
-    const magnet = version.seedbank && typeof version.seedbank.magnet === 'string' ? version.seedbank.magnet : '';
+  // Two magnets: the hybrid one (qBittorrent 4.4+, libtorrent 2, Deluge 2.1)
+  // and the plain v1 form of the same files for clients without BitTorrent
+  // v2 (aria2 1.36, Transmission 3), each also as a .torrent file. The v1
+  // form comes from the single-version answer, fetched when the page shows.
+  function magnetPanel(version, signal) {
+    const seed = version.seedbank || {};
+    const magnet = typeof seed.magnet === 'string' ? seed.magnet : '';
     if (!magnet.startsWith('magnet:?')) return null;
-    return section('Magnet link',
-      h('p', { class: 'muted' }, 'Any BitTorrent client can fetch this version from the swarm.'),
-      h('div', { class: 'copy-row' },
-        h('code', { class: 'magnet', title: magnet }, magnet),
-        copyButton(magnet)),
-      h('a', { class: 'btn btn-ghost btn-small', href: magnet }, 'Open in torrent client'));
+    const release = typeof seed.releaseId === 'string' && /^[0-9a-f]{64}$/.test(seed.releaseId) ? seed.releaseId : '';
+    const magnetRow = (link) => h('div', { class: 'copy-row' },
+      h('code', { class: 'magnet', title: link }, link),
+      copyButton(link));
+    const compatSlot = h('div', { class: 'magnet-compat' });
+    const panel = section('Magnet link',
+      h('p', { class: 'muted' }, 'qBittorrent 4.4+, Deluge 2.1 and other clients with BitTorrent v2:'),
+      magnetRow(magnet),
+      h('div', { class: 'btn-row' },
+        h('a', { class: 'btn btn-ghost btn-small', href: magnet }, 'Open in torrent client'),
+        release ? h('a', { class: 'btn btn-ghost btn-small', href: `/api/seedbank/torrents/${release}.torrent`,
+          download: '' }, '.torrent') : null),
+      compatSlot);
+    const showCompat = (compat) => {
+      if (typeof compat !== 'string' || !compat.startsWith('magnet:?')) return;
+      compatSlot.replaceChildren(
+        h('p', { class: 'muted' }, 'Clients without BitTorrent v2 (aria2 1.36, Transmission 3): the same files as plain v1:'),
+        magnetRow(compat),
+        h('div', { class: 'btn-row' },
+          h('a', { class: 'btn btn-ghost btn-small', href: compat }, 'Open in torrent client'),
+          release ? h('a', { class: 'btn btn-ghost btn-small',
+            href: `/api/seedbank/torrents/${release}.torrent?v1Compat=true`, download: '' }, 'v1 .torrent') : null));
+    };
+    if (typeof seed.magnetV1Compat === 'string') {
+      showCompat(seed.magnetV1Compat);
+    } else if (Number.isSafeInteger(version.id)) {
+      api(`/api/v1/model-versions/${version.id}`, signal)
+        .then((full) => showCompat(full && full.seedbank && full.seedbank.magnetV1Compat))
+        .catch(() => {});  // the hybrid magnet is still there
+    }
+    return panel;
   }
 
   function resolvePanel(version) {

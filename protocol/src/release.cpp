@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 namespace seedbank::protocol {
 namespace {
@@ -112,8 +113,41 @@ void fill_sample_image(const ReleaseImage& img, sc::SampleImage::Builder out) {
   out.setWidth(img.width);
   out.setHeight(img.height);
   out.setMimeType(img.mime_type);
-  out.setNsfw(img.nsfw);
+  out.setNsfw(img.nsfw || img.nsfw_level >= kR);
+  if (img.nsfw_level) out.setNsfwLevel(img.nsfw_level);
   if (img.generation) fill_generation(*img.generation, out.initGeneration());
+}
+
+std::uint8_t nsfw_level_of(sc::SampleImage::Reader image) {
+  const std::uint8_t flagged = image.getNsfw() ? kR : kPG;  // never below what the flag says
+  switch (image.getNsfwLevel()) {
+    case kPG:
+    case kPG13:
+    case kR:
+    case kX:
+    case kXXX:
+      return std::max(image.getNsfwLevel(), flagged);
+    default:
+      return flagged;
+  }
+}
+
+std::optional<std::uint8_t> parse_nsfw_level(std::string_view text) {
+  std::string t;
+  for (char c : text) t.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  if (t == "PG" || t == "1") return kPG;
+  if (t == "PG-13" || t == "PG13" || t == "2") return kPG13;
+  if (t == "R" || t == "4") return kR;
+  if (t == "X" || t == "8") return kX;
+  if (t == "XXX" || t == "16") return kXXX;
+  return std::nullopt;
+}
+
+std::string_view civitai_nsfw_name(std::uint8_t level) {
+  if (level >= kX) return "X";
+  if (level >= kR) return "Mature";
+  if (level >= kPG13) return "Soft";
+  return "None";
 }
 
 void fill_generation(const GenerationParams& g, sc::GenerationParams::Builder out) {
@@ -201,7 +235,7 @@ std::vector<std::string_view> model_type_names() {
 }
 
 const std::vector<std::string_view>& known_base_models() {
-  static const std::vector<std::string_view> names = {
+  static const std::vector<std::string_view> kNames = {
       "SD 1.4",         "SD 1.5",        "SD 1.5 LCM",     "SD 1.5 Hyper",  "SD 2.0",         "SD 2.0 768",
       "SD 2.1",         "SD 2.1 768",    "SD 2.1 Unclip",  "SDXL 0.9",      "SDXL 1.0",       "SDXL 1.0 LCM",
       "SDXL Distilled", "SDXL Turbo",    "SDXL Lightning", "SDXL Hyper",    "Pony",           "Illustrious",
@@ -210,7 +244,7 @@ const std::vector<std::string_view>& known_base_models() {
       "SVD XT",         "Playground v2", "PixArt a",       "PixArt E",      "Hunyuan 1",      "Hunyuan Video",
       "Lumina",         "Kolors",        "Mochi",          "LTXV",          "CogVideoX",      "Wan Video",
       "HiDream",        "Chroma",        "Qwen",           "Other"};
-  return names;
+  return kNames;
 }
 
 }  // namespace seedbank::protocol

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string_view>
 
 #include "seedbank/protocol/model_format.h"
 #include "seedbank/protocol/safetensors.h"
@@ -25,6 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const char* name : {"fuzz.ckpt", "fuzz.onnx", "fuzz"}) {
     FormatDetection d = detect_model_format(file, name);
     require(!d.detail.empty() && d.unsafe == (d.format == ModelFileFormat::pickle));
+    require(!d.mislabeled || std::string_view(name) != "fuzz");  // a name that claims nothing never disagrees
   }
   FormatDetection format = detect_model_format(file, "fuzz.safetensors");
   Result<SafetensorsHeader> header = parse_safetensors(file, size, "fuzz.safetensors");

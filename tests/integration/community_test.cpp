@@ -311,7 +311,8 @@ BOOST_AUTO_TEST_CASE(a_retraction_stops_listing_and_seeding_on_every_node) {
       // Every route that serves bytes stops as soon as the retraction is
       // stored: its sample image, a post about it, the model file.
       for (const auto& target : {"/api/images/" + sample, "/api/images/" + sample + "?width=160",
-                                 "/api/images/" + post_image, "/api/images/" + model, download})
+                                 "/api/images/" + post_image, "/api/images/" + model, download,
+                                 "/api/files/" + model + "/lamp.safetensors", "/api/files/" + sample + "/a1111.png"})
         BOOST_TEST(http_get(http[node], target).status == 404, target);
       BOOST_TEST(eventually([&] { return !listed(node) && !seeding(node); }, std::chrono::seconds(30)));
       BOOST_TEST(version(node)["status"] == 404);
@@ -374,7 +375,8 @@ BOOST_AUTO_TEST_CASE(a_deny_list_binds_its_subscribers_only) {
   BOOST_REQUIRE(eventually([&] { return has("c", list) && has("b", list); }));
   // B follows the curator: nothing of the release is served, listed or
   // placed from the moment the list is stored, though its store has it all.
-  for (const auto& target : {"/api/images/" + sample, "/api/images/" + model, download})
+  for (const auto& target :
+       {"/api/images/" + sample, "/api/images/" + model, download, "/api/files/" + model + "/lamp.safetensors"})
     BOOST_TEST(http_get(http["b"], target).status == 404, target);
   BOOST_TEST(!listed("b"));
   BOOST_TEST(version("b")["status"] == 404);

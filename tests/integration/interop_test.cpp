@@ -238,7 +238,9 @@ BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_t
                                     << c->err() << "\nC's BitTorrent log:\n"
                                     << tail());
   // Streamed, not served once complete: the download was still under way.
-  BOOST_TEST((at_first_bytes.value("filesStored", -1) == 0 &&
+  // (The lookup by hash started fetching the sample image, which may be
+  // stored by then: the model file is not.)
+  BOOST_TEST((at_first_bytes.value("filesStored", -1) < at_first_bytes.value("filesWanted", 0) &&
               at_first_bytes.value("done", 0ull) < at_first_bytes.value("wanted", 0ull)),
              "when the first bytes came, C's torrent was " << at_first_bytes.dump() << "; C's BitTorrent log:\n"
                                                            << tail());
@@ -246,10 +248,10 @@ BOOST_AUTO_TEST_CASE(aria2c_fetches_from_a_node_and_a_node_fetches_from_aria2c_t
   // is verified into the store.
   bool in_store = false;
   for (int i = 0; i < 300 && !in_store; ++i) {
-    in_store = torrent_on_c().value("filesStored", -1) == 1;
+    in_store = torrent_on_c().value("allStored", false);
     if (!in_store) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  BOOST_TEST(in_store);
+  BOOST_TEST(in_store, torrent_on_c().dump());
   BOOST_TEST(fs::exists(dir / "c" / "store" / "sha256" / sha.substr(0, 2) / sha));
 }
 

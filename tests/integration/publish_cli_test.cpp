@@ -230,4 +230,37 @@ BOOST_AUTO_TEST_CASE(placed_files_are_their_own_and_killed_writes_are_cleaned_up
   BOOST_TEST(fs::file_size(stored_png) == fs::file_size(png));
 }
 
+BOOST_AUTO_TEST_CASE(content_decides_the_format_and_a_symlink_is_named) {
+  BOOST_REQUIRE_EQUAL(sb({"keygen"}).exit_code, 0);
+  // Text named .safetensors used to be published as an "other" file.
+  std::ofstream(dir / "notes.safetensors") << "just some notes\n";
+  auto text = sb({"publish", (dir / "notes.safetensors").string(), "--name", "X", "--type", "LORA"});
+  BOOST_TEST(text.exit_code == 2);
+  BOOST_TEST(text.err.find("it is text") != std::string::npos, text.err);
+  // A protocol-0 pickle (no magic; this one runs a shell command when
+  // loaded) named .safetensors was reported pickleScanResult "Success".
+  const std::string pickle = "cposix\nsystem\np0\n(Vecho hi\np1\ntp2\nRp3\n.";
+  std::ofstream(dir / "evil.safetensors", std::ios::binary) << pickle;
+  auto named = sb({"publish", (dir / "evil.safetensors").string(), "--name", "X", "--type", "LORA", "--allow-unsafe"});
+  BOOST_TEST(named.exit_code == 2);
+  BOOST_TEST(named.err.find("Python pickle (protocol 0 or 1) despite the .safetensors name") != std::string::npos,
+             named.err);
+  std::ofstream(dir / "evil.dat", std::ios::binary) << pickle;  // a name that claims nothing
+  auto unnamed = sb({"publish", (dir / "evil.dat").string(), "--name", "X", "--type", "Checkpoint"});
+  BOOST_TEST(unnamed.exit_code != 0);
+  BOOST_TEST(unnamed.err.find("--allow-unsafe") != std::string::npos, unnamed.err);
+  BOOST_TEST(nlohmann::json::parse(sb({"releases", "--json"}).out).empty());
+
+  // A symbolic link is followed, and the publisher is told where to.
+  auto real = model("real.safetensors", 2000, 5);
+  fs::create_symlink(real, dir / "linked.safetensors");
+  auto linked = sb({"publish", (dir / "linked.safetensors").string(), "--name", "Linked", "--type", "LORA", "--json"});
+  BOOST_REQUIRE_MESSAGE(linked.exit_code == 0, linked.err);
+  auto j = nlohmann::json::parse(linked.out);
+  BOOST_TEST(j["files"][0]["name"] == "linked.safetensors");
+  BOOST_REQUIRE_EQUAL(j["warnings"].size(), 1u);
+  std::string warning = j["warnings"][0];
+  BOOST_TEST(warning.find("is a symbolic link to " + fs::canonical(real).string()) != std::string::npos, warning);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

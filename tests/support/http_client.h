@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "seedbank/protocol/bytes.h"
 #include "support/sockaddr.h"
 
 namespace seedbank::testing {
@@ -103,18 +105,46 @@ inline HttpReply http_get(const std::string& host_port, const std::string& targe
 // GET of a download that may take a while: waits up to `timeout_s` between
 // reads, and calls `on_first_bytes` once, when the first bytes of the body
 // have arrived (a test can look at the node while the file streams).
+// Follows redirects to the same node (the download route answers 307 to
+// the file's own URL), as the clients do; the reply is the last one.
 inline HttpReply http_download(const std::string& host_port, const std::string& target, int timeout_s,
                                const std::function<void()>& on_first_bytes = nullptr) {
   bool seen = false;
-  auto raw =
-      http_exchange(host_port, "GET " + target + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n",
-                    timeout_s, [&](const std::string& so_far) {
-                      auto end = so_far.find("\r\n\r\n");
-                      if (seen || !on_first_bytes || end == std::string::npos || so_far.size() == end + 4) return;
-                      seen = true;
-                      on_first_bytes();
-                    });
-  return parse_reply(raw);
+  std::string at = target;
+  HttpReply reply;
+  for (int hops = 0; hops < 4; ++hops) {
+    auto raw =
+        http_exchange(host_port, "GET " + at + " HTTP/1.1\r\nHost: " + host_port + "\r\nConnection: close\r\n\r\n",
+                      timeout_s, [&](const std::string& so_far) {
+                        auto end = so_far.find("\r\n\r\n");
+                        if (seen || !on_first_bytes || end == std::string::npos || so_far.size() == end + 4) return;
+                        if (so_far.rfind("HTTP/1.1 3", 0) == 0) return;  // a redirect's own body
+                        seen = true;
+                        on_first_bytes();
+                      });
+    reply = parse_reply(raw);
+    auto location = reply.header("location");
+    if (reply.status < 300 || reply.status > 308 || location.empty()) break;
+    auto path = location.find("/api/");
+    if (path == std::string::npos) break;
+    at = location.substr(path);
+  }
+  return reply;
+}
+
+// The SHA-256 of a reply body, lowercase hex (as image `hash`es and ETags
+// spell it).
+inline std::string sha256_hex(const std::string& bytes) {
+  unsigned char d[32];
+  unsigned n = 0;
+  EVP_Digest(bytes.data(), bytes.size(), d, &n, EVP_sha256(), nullptr);
+  return protocol::to_hex(protocol::ByteView(d, 32));
+}
+
+// `s` in lowercase (Civitai's hashes are uppercase; URLs and ETags are not).
+inline std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 }  // namespace seedbank::testing

@@ -148,7 +148,7 @@ void add_profile(CLI::App& app, Context& ctx) {
 
 void add_post_image(CLI::App& app, Context& ctx) {
   struct Args : SigningArgs {
-    std::string image, release, caption;
+    std::string image, release, caption, nsfw_level;
     bool nsfw = false;
   };
   auto a = std::make_shared<Args>();
@@ -158,6 +158,8 @@ void add_post_image(CLI::App& app, Context& ctx) {
   cmd->add_option("--release", a->release, "Release id or any hash of its files")->required();
   cmd->add_option("--caption", a->caption, "Caption");
   cmd->add_flag("--nsfw", a->nsfw, "Mark the image NSFW");
+  cmd->add_option("--nsfw-level", a->nsfw_level,
+                  "Its browsing level, as Civitai rates images: PG, PG-13, R, X or XXX (R and above mark it NSFW)");
   add_signing_options(cmd, *a);
   cmd->callback([&ctx, a] {
     with_release(ctx, *a, a->release, [&](NodeContext& node, const p::SecretKey& key, const p::Record& rec) {
@@ -165,6 +167,13 @@ void add_post_image(CLI::App& app, Context& ctx) {
       if (!stored) return report(stored.error());
       p::ImagePostDraft draft{rec.id(), std::move(stored).value(), a->caption};
       draft.image.nsfw = a->nsfw;
+      if (!a->nsfw_level.empty()) {
+        auto level = p::parse_nsfw_level(a->nsfw_level);
+        if (!level)
+          return report(p::make_error(p::ErrorCode::invalid_argument,
+                                      "--nsfw-level: '" + a->nsfw_level + "' is not PG, PG-13, R, X or XXX"));
+        draft.image.nsfw_level = *level;
+      }
       return sign_and_store(node, key, a->json, draft,
                             {{"release", p::to_hex(rec.id())}, {"sha256", p::to_hex(draft.image.sha256)}});
     });

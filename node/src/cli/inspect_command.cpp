@@ -76,12 +76,17 @@ nlohmann::ordered_json inspect_model(const std::string& path, const p::Bytes& pr
                                 {"size", size},
                                 {"format", std::string(p::to_string(detection.format))},
                                 {"unsafe", detection.unsafe},
+                                {"mislabeled", detection.mislabeled},
                                 {"detail", detection.detail}};
   if (!args.json) {
     std::cout << path << ": " << p::to_string(detection.format) << ", " << size << " bytes (" << human_bytes(size)
               << ")\n";
     if (!detection.detail.empty())
-      std::cout << "  " << (detection.unsafe ? "UNSAFE: " : "") << detection.detail << "\n";
+      std::cout << "  "
+                << (detection.unsafe       ? "UNSAFE: "
+                    : detection.mislabeled ? "MISLABELED: "
+                                           : "")
+                << detection.detail << "\n";
   }
   if (detection.format != p::ModelFileFormat::safetensors) return out;
 

@@ -23,6 +23,7 @@ struct PublishArgs {
   std::string key, name, version, type, base_model, description, description_file, license, civitai, supersedes;
   bool no_derivatives = false, require_credit = false, same_license = false;
   bool nsfw = false, v2_only = false, link = false, allow_unsafe = false, json = false;
+  std::string nsfw_level;
 };
 
 std::string join(const std::vector<std::string_view>& v) {
@@ -75,6 +76,18 @@ int run_publish(const PublishArgs& a, const Context& ctx) {
   if (!a.civitai.empty()) req.civitai_json = a.civitai;
   req.supersedes = a.supersedes;
   req.nsfw = a.nsfw;
+  if (!a.nsfw_level.empty()) {
+    auto level = p::parse_nsfw_level(a.nsfw_level);
+    if (!level)
+      return report(
+          p::make_error(p::ErrorCode::invalid_argument,
+                        "--nsfw-level: '" + a.nsfw_level + "' is not PG, PG-13, R, X or XXX (or 1, 2, 4, 8, 16)"));
+    if (a.nsfw && *level < p::kR)
+      return report(p::make_error(p::ErrorCode::invalid_argument,
+                                  "--nsfw marks the images R at least; give --nsfw-level R, X or XXX, or leave out "
+                                  "--nsfw"));
+    req.image_nsfw_level = *level;
+  }
   req.v2_only = a.v2_only;
   req.link = a.link;
   req.allow_unsafe = a.allow_unsafe;
@@ -253,6 +266,9 @@ void add_publish_commands(CLI::App& app, Context& ctx) {
                   "of the same model)");
   cmd->add_option("--tracker", a->trackers, "Announce URL to record in the release (repeatable)");
   cmd->add_flag("--nsfw", a->nsfw, "Mark the release NSFW");
+  cmd->add_option("--nsfw-level", a->nsfw_level,
+                  "Browsing level of the sample images, as Civitai rates them: PG, PG-13, R, X or XXX (R and above "
+                  "also mark the release NSFW; default PG, or R with --nsfw)");
   cmd->add_flag("--v2-only", a->v2_only, "BitTorrent v2 only (smaller; v1-only clients cannot fetch it)");
   cmd->add_flag("--link", a->link, "Hard-link files into the store instead of copying (never edit them after)");
   cmd->add_flag("--allow-unsafe", a->allow_unsafe, "Accept pickle-based files (.ckpt, .pt, .bin)");

@@ -237,6 +237,19 @@ struct Outcome {
   int code = kOk;
 };
 
+// Where the node of this data dir serves its API, for the URLs sidecars
+// hold: the running node's address (one on every interface is reached on
+// loopback), else the address `seedbank node` takes by default. Tools that
+// read a sidecar then fetch its images and downloads whenever that node runs.
+std::string api_base_url(const fs::path& data_dir) {
+  std::string listen = "127.0.0.1:7480";
+  if (auto client = connect_to_node(data_dir))
+    if (auto status = (*client)->status(); status && !status->http_listen.empty()) listen = status->http_listen;
+  if (listen.rfind("0.0.0.0:", 0) == 0) listen = "127.0.0.1" + listen.substr(7);
+  if (listen.rfind("[::]:", 0) == 0) listen = "[::1]" + listen.substr(4);
+  return "http://" + listen;
+}
+
 // Writes `<stem>.civitai.info` and, when the first sample image is in the
 // store, `<stem>.preview.png` beside `model_path`.
 std::vector<std::string> write_sidecars(const p::Record& rec, NodeContext& node, const fs::path& model_path,
@@ -245,7 +258,9 @@ std::vector<std::string> write_sidecars(const p::Record& rec, NodeContext& node,
   auto stem = model_path.parent_path() / model_path.stem();
   auto info = fs::path(stem.string() + ".civitai.info");
   if (overwrite || !fs::exists(info)) {
-    auto st = write_file_atomically(info, civitai_model_version(rec, *node.index).dump(2) + "\n");
+    CivitaiLinks links;
+    links.base_url = api_base_url(node.options.data_dir);
+    auto st = write_file_atomically(info, civitai_model_version(rec, *node.index, links).dump(2) + "\n");
     if (st)
       written.push_back(info.string());
     else

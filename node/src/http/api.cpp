@@ -9,6 +9,7 @@
 #include <set>
 
 #include "http/web_assets.h"
+#include "seedbank/node/torrents.h"
 #include "seedbank/protocol/image_meta.h"
 #include "seedbank/protocol/util.h"
 
@@ -84,6 +85,7 @@ HttpResponse Api::Impl::handle(const HttpRequest& request) {
   if (!get && !post) return error_response(405, "method " + request.method + " is not supported here");
 
   if (t.path == "/api/v1/model-versions/by-hash" && post) return by_hash_list(request);
+  if (t.path == "/api/v1/model-versions/by-hash/ids" && post) return by_hash_ids(request);
   if (post) {
     if (t.path == "/api/seedbank/ratings") return rate(request);
     if (t.path == kUploadTarget) return upload_image(request);
@@ -99,13 +101,18 @@ HttpResponse Api::Impl::handle(const HttpRequest& request) {
   if (auto seg = t.segments_after("/api/v1/models"); seg && seg->size() == 1) return one_model(request, (*seg)[0]);
   if (auto seg = t.segments_after("/api/v1/model-versions/by-hash"); seg && seg->size() == 1)
     return by_hash(request, (*seg)[0]);
+  if (auto seg = t.segments_after("/api/v1/model-versions/mini"); seg && seg->size() == 1)
+    return mini_version(request, (*seg)[0]);
   if (auto seg = t.segments_after("/api/v1/model-versions"); seg && seg->size() == 1)
     return one_version(request, (*seg)[0]);
+  if (t.path == "/api/v1/enums") return enums();
   if (t.path == "/api/v1/images") return list_images(request, t);
   if (t.path == "/api/v1/tags") return list_tags(request, t);
   if (t.path == "/api/v1/creators") return list_creators(request, t);
   if (t.path == "/api/seedbank/reviews") return reviews(request, t);
   if (auto seg = t.segments_after("/api/images"); seg && seg->size() == 1) return image(request, t, (*seg)[0]);
+  if (auto seg = t.segments_after("/api/files"); seg && seg->size() == 2) return file(request, t, (*seg)[0], (*seg)[1]);
+  if (auto seg = t.segments_after("/api/seedbank/torrents"); seg && seg->size() == 1) return torrent(t, (*seg)[0]);
   if (auto seg = t.segments_after("/api/download/models"); seg && seg->size() == 1)
     return download(request, t, (*seg)[0]);
   if (t.path.rfind("/api/", 0) == 0 || t.path == "/api")
@@ -303,6 +310,7 @@ void Api::Impl::write_model_of(JsonOut& out, const p::Record& head, const Civita
 HttpResponse Api::Impl::list_models(const HttpRequest& request, const HttpTarget& t) {
   auto l = read_list_request(t);
   if (!l) return error_response(400, l.error().message);
+  if (!t.all("ids").empty()) return models_by_id(request, t, *l);
   std::string cursor = t.get("cursor").value_or("");
   auto page_number = p::integer_param(t, "page", 1, 1000000);
   if (!page_number) return error_response(400, page_number.error().message);
@@ -341,6 +349,57 @@ HttpResponse Api::Impl::list_models(const HttpRequest& request, const HttpTarget
   return text_json(200, out.take());
 }
 
+// /api/v1/models?ids=1,2&ids=3: those models (in the order asked, each
+// once) that pass the other filters, a page at a time ("cursor" is an
+// offset into the ids).
+HttpResponse Api::Impl::models_by_id(const HttpRequest& request, const HttpTarget& t, const ListRequest& l) {
+  constexpr std::size_t kMaxIds = 1000;
+  auto ids = t.all("ids");
+  if (ids.size() > kMaxIds)
+    return error_response(400, "ids: at most " + std::to_string(kMaxIds) + " ids in one request");
+  std::size_t offset = 0;
+  if (auto c = t.get("cursor"); c && !c->empty()) {
+    auto n = parse_number(*c);
+    if (!n || *n > ids.size())
+      return error_response(400, "cursor '" + c->substr(0, 100) + "' is not one this node returned");
+    offset = static_cast<std::size_t>(*n);
+  }
+  std::vector<std::uint64_t> numbers;
+  for (const auto& v : ids) {
+    auto n = parse_number(v);
+    if (!n) return error_response(400, "ids: '" + v.substr(0, 100) + "' is not a model id");
+    if (std::find(numbers.begin(), numbers.end(), *n) == numbers.end()) numbers.push_back(*n);
+  }
+  auto links = links_for(request);
+  JsonOut out;
+  out.begin_object().key("items").begin_array();
+  std::size_t shown = 0, next = numbers.size();
+  for (std::size_t i = std::min(offset, numbers.size()); i < numbers.size(); ++i) {
+    if (shown == l.limit) {
+      next = i;
+      break;
+    }
+    auto key = index.model_by_number(numbers[i]);
+    auto m = key ? index.model(*key) : std::nullopt;
+    if (!m || !m->head || l.nobody) continue;
+    auto head = index.get(*m->head);
+    if (!head || config.refuses(*head, index) || !index.matches(*head, l.query)) continue;
+    write_model_of(out, *head, links);
+    ++shown;
+  }
+  out.end_array();
+  json metadata = {{"pageSize", l.limit}};
+  if (next < numbers.size()) {
+    metadata["nextCursor"] = std::to_string(next);
+    std::string url = links.base_url + "/api/v1/models?";
+    for (const auto& [k, v] : t.params)
+      if (k != "cursor") url += p::percent_encode(k) + "=" + p::percent_encode(v) + "&";
+    metadata["nextPage"] = url + "cursor=" + std::to_string(next);
+  }
+  out.key("metadata").raw(metadata.dump()).end_object();
+  return text_json(200, out.take());
+}
+
 HttpResponse Api::Impl::one_model(const HttpRequest& request, const std::string& id_text) {
   auto id = parse_number(id_text);
   if (!id) return error_response(400, "model id '" + id_text.substr(0, 100) + "' is not a number");
@@ -356,9 +415,21 @@ HttpResponse Api::Impl::one_model(const HttpRequest& request, const std::string&
       break;
     }
   if (!head) return error_response(404, "No model with id " + std::to_string(*id));
+  prefetch_images(request, *head);
   JsonOut out;
   write_model(out, *m, *head, index, links_for(request));
   return text_json(200, out.take());
+}
+
+// A lookup of one version is often followed at once by requests for its
+// previews: the images it lacks start coming now (rate-limited as every
+// fetch for HTTP clients).
+void Api::Impl::prefetch_images(const HttpRequest& request, const p::Record& release) {
+  for (auto img : release.body().getPayload().getRelease().getImages())
+    if (img.getSha256().size() == 32 && !store.contains(digest_of(img.getSha256()))) {
+      fetch_images(request, release);
+      return;
+    }
 }
 
 std::optional<p::Record> Api::Impl::listed_release(std::uint64_t number) {
@@ -374,6 +445,7 @@ HttpResponse Api::Impl::one_version(const HttpRequest& request, const std::strin
   if (!id) return error_response(400, "model version id '" + id_text.substr(0, 100) + "' is not a number");
   auto rec = listed_release(*id);
   if (!rec) return error_response(404, "No model version with id " + std::to_string(*id));
+  prefetch_images(request, *rec);
   JsonOut out;
   write_model_version(out, *rec, index, links_for(request), false);
   return text_json(200, out.take());
@@ -398,6 +470,7 @@ std::optional<p::Record> Api::Impl::release_for_hash(const std::string& hash) {
 HttpResponse Api::Impl::by_hash(const HttpRequest& request, const std::string& hash) {
   auto rec = release_for_hash(hash);
   if (!rec) return error_response(404, "Model not found");
+  prefetch_images(request, *rec);
   JsonOut out;
   write_model_version(out, *rec, index, links_for(request), false);
   return text_json(200, out.take());
@@ -432,6 +505,108 @@ void Api::set_listen_address(const std::string& address) {
   std::lock_guard lock(impl_->mutex);
   impl_->listen_address = address;
   impl_->loopback_only = address.rfind("127.", 0) == 0 || address.rfind("[::1]", 0) == 0;
+}
+
+// POST /api/v1/model-versions/by-hash/ids: which version each hash names,
+// as [{modelVersionId, hash}], for up to 10,000 hashes; unknown ones are
+// left out.
+HttpResponse Api::Impl::by_hash_ids(const HttpRequest& request) {
+  auto body = nlohmann::json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_array())
+    return error_response(400, "the body must be a JSON array of hashes, e.g. [\"<sha256>\", ...]");
+  if (body.size() > 10000) return error_response(400, "at most 10000 hashes per request");
+  json out = json::array();
+  for (const auto& h : body) {
+    if (!h.is_string()) return error_response(400, "the body must be a JSON array of strings");
+    if (auto rec = release_for_hash(h.get<std::string>()))
+      out.push_back({{"modelVersionId", civitai_id(rec->id())}, {"hash", h.get<std::string>()}});
+  }
+  return json_response(200, out);
+}
+
+// GET /api/v1/model-versions/mini/:id: what a downloader needs of a
+// version, small: its primary file's name, size, hashes and URLs.
+HttpResponse Api::Impl::mini_version(const HttpRequest& request, const std::string& id_text) {
+  auto id = parse_number(id_text);
+  if (!id) return error_response(400, "model version id '" + id_text.substr(0, 100) + "' is not a number");
+  auto rec = listed_release(*id);
+  if (!rec) return error_response(404, "No model version with id " + std::to_string(*id));
+  auto full = nlohmann::ordered_json::parse([&] {
+    JsonOut o;
+    write_model_version(o, *rec, index, links_for(request), false);
+    return o.take();
+  }());
+  nlohmann::ordered_json primary = full["files"].empty() ? nlohmann::ordered_json::object() : full["files"][0];
+  for (const auto& f : full["files"])
+    if (f.value("primary", false)) primary = f;
+  json urls = json::array();
+  if (primary.contains("downloadUrl")) urls.push_back(primary["downloadUrl"]);
+  auto r = rec->body().getPayload().getRelease();
+  return json_response(
+      200, json{{"id", full["id"]},
+                {"name", full["name"]},
+                {"air", full["air"]},
+                {"baseModel", full["baseModel"]},
+                {"baseModelType", full["baseModelType"]},
+                {"modelId", full["modelId"]},
+                {"modelName", r.getModelName().cStr()},
+                {"modelType", std::string(p::model_type_name(r.getType()))},
+                {"nsfwLevel", full["nsfwLevel"]},
+                {"availability", full["availability"]},
+                {"fileName", primary.value("name", "")},
+                {"fileSizeKB", primary.value("sizeKB", 0.0)},
+                {"hashes", primary.contains("hashes") ? json(primary["hashes"]) : json::object()},
+                {"downloadUrls", urls},
+                {"format", primary.contains("metadata") ? primary["metadata"].value("format", "") : std::string()},
+                {"requireAuth", false},
+                {"checkPermission", false},
+                {"earlyAccessEndsAt", nullptr},
+                {"freeTrialLimit", nullptr},
+                {"canGenerate", false},
+                {"minor", false}});
+}
+
+// GET /api/v1/enums: the names this node uses, as Civitai lists them.
+HttpResponse Api::Impl::enums() {
+  json types = json::array();
+  for (auto n : p::model_type_names()) types.push_back(std::string(n));
+  json bases = json::array();
+  for (auto n : p::known_base_models()) bases.push_back(std::string(n));
+  return json_response(
+      200, json{{"ModelType", types},
+                {"BaseModel", bases},
+                {"ActiveBaseModel", bases},
+                {"ModelFileType", {"Model", "Pruned Model", "Training Data", "Config", "Archive", "VAE", "Other"}},
+                {"ModelFileFormat", {"SafeTensor", "PickleTensor", "GGUF", "Diffusers", "ONNX", "Other"}},
+                {"ModelSort",
+                 {"Highest Rated", "Most Downloaded", "Most Liked", "Most Discussed", "Most Collected", "Newest"}},
+                {"MetricTimeframe", {"AllTime", "Year", "Month", "Week", "Day"}},
+                {"NsfwLevel", {"None", "Soft", "Mature", "X"}},
+                {"BrowsingLevel", {{"PG", 1}, {"PG13", 2}, {"R", 4}, {"X", 8}, {"XXX", 16}}}});
+}
+
+// GET /api/seedbank/torrents/<release id>.torrent[?v1Compat=true]: the
+// release's .torrent file for other BitTorrent clients, as `seedbank
+// torrent` writes it.
+HttpResponse Api::Impl::torrent(const HttpTarget& t, const std::string& name) {
+  std::string hex = name.size() > 8 && name.ends_with(".torrent") ? name.substr(0, name.size() - 8) : name;
+  auto id = p::from_hex_fixed<32>(hex);
+  if (!id) return error_response(400, "'" + name.substr(0, 100) + "' is not a release id (64 hex digits) + .torrent");
+  auto compat = p::bool_param(t, "v1Compat");
+  if (!compat) return error_response(400, compat.error().message);
+  auto rec = index.get(*id);
+  if (!rec || rec->kind() != p::RecordKind::release || config.refuses(*rec, index))
+    return error_response(404, "no release " + hex + " is shown by this node");
+  auto r = rec->body().getPayload().getRelease();
+  auto bytes = torrent_file_for_clients(r, compat->value_or(false));
+  if (!bytes) return error_response(404, bytes.error().message);
+  HttpResponse res;
+  res.content_type = "application/x-bittorrent";
+  res.body.assign(bytes->begin(), bytes->end());
+  std::string file = p::slugify(r.getModelName().cStr()) + "-" + p::slugify(r.getVersionName().cStr()) +
+                     (compat->value_or(false) ? "-v1" : "") + ".torrent";
+  res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + file + "\"");
+  return res;
 }
 
 }  // namespace seedbank::node

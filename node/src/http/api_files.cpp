@@ -20,19 +20,16 @@ namespace {
 
 const unsigned kThumbnailWidths[] = {160, 320, 450, 640, 1024};
 
-// Content-Disposition for a file name: an ASCII fallback and the UTF-8 name
-// (RFC 6266), so non-ASCII names survive clients that read headers as Latin-1.
+// Content-Disposition for a file name, in the one form every client reads:
+// attachment; filename="<name>", UTF-8 as is (Civitai's own form; tools
+// split the header at '=' and strip the quotes, and a filename* parameter
+// after it ends up in the name). Quotes, backslashes and control
+// characters become '_'.
 std::string content_disposition(const std::string& name) {
-  std::string ascii;
-  bool plain = true;
-  for (unsigned char c : name) {
-    bool ok = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-    plain = plain && ok;
-    ascii.push_back(ok ? static_cast<char>(c) : '_');
-  }
-  std::string out = "attachment; filename=\"" + ascii + "\"";
-  if (!plain) out += "; filename*=UTF-8''" + p::percent_encode(name);
-  return out;
+  std::string shown;
+  for (unsigned char c : name)
+    shown.push_back(c < 0x20 || c == 0x7f || c == '"' || c == '\\' ? '_' : static_cast<char>(c));
+  return "attachment; filename=\"" + shown + "\"";
 }
 
 }  // namespace
@@ -40,11 +37,14 @@ std::string content_disposition(const std::string& name) {
 // ---- files ----
 
 // Starts an images-only fetch of `release` on the node thread, at most
-// every kImageFetchInterval per release; does not wait.
-void Api::Impl::fetch_images(const HttpRequest& request, const p::Record& release) {
-  if (!node || node->fetched_lately(release.id())) return;
-  if (may_fetch(request)) return;  // refused: the image stays 503
+// every kImageFetchInterval per release; does not wait. Whether one is
+// under way (false: no network, or refused by may_fetch).
+bool Api::Impl::fetch_images(const HttpRequest& request, const p::Record& release) {
+  if (!node) return false;
+  if (node->fetched_lately(release.id())) return true;  // under way
+  if (may_fetch(request)) return false;                 // refused: the image stays 503
   node->fetch_release_images(release.id());
+  return true;
 }
 
 // Asks gossip for the image a post or profile names, at most every
@@ -79,6 +79,54 @@ bool Api::Impl::shows_image(const p::Sha256Digest& sha) const {
   return false;
 }
 
+// An image this node shows but does not have yet. While it is fetched
+// (with its release's images over BitTorrent, or over gossip for a post)
+// the answer is held, up to kImageWait, and sent once the image is stored
+// and checked: clients that fetch a preview right after a lookup, and
+// never retry, get it. Not here by then (no peer has it), for HEAD, and
+// when no fetch may start: 503 with Retry-After.
+HttpResponse Api::Impl::image_on_its_way(const HttpRequest& request, const p::Sha256Digest& sha) {
+  auto later = [&] {
+    auto r =
+        error_response(503, "image " + p::to_hex(sha) + " is being fetched from peers; try again in a few seconds");
+    r.headers.emplace_back("Retry-After", "2");
+    return r;
+  };
+  auto wait_for = [&](sc::SampleImage::Reader img) {
+    HttpResponse r;
+    r.content_type.clear();  // from the bytes once they are here (ArrivingFile), never from the record
+    r.etag = "\"" + p::to_hex(sha) + "\"";
+    r.source = std::make_shared<ArrivingFile>(store, sha, img.getSize(), std::chrono::steady_clock::now() + kImageWait);
+    r.headers.emplace_back("Cache-Control", "no-store");  // a thumbnail asked for gets the original this once
+    return r;
+  };
+  // Another site's page may not make the node fetch (as for downloads).
+  const bool head =
+      request.method == "HEAD" || request.sec_fetch_site == "cross-site" || request.sec_fetch_site == "same-site";
+  // A release's sample image: fetched with the release's other images.
+  if (auto matches = index.find_by_hash("sha256:" + p::to_hex(sha), 64))
+    for (const auto& m : *matches) {
+      if (m.file == indexer::kReleaseLevel || !(m.file & indexer::kImageFlag)) continue;
+      auto rec = index.get(m.release);
+      if (!rec || config.refuses_image(*rec, sha, index)) continue;
+      auto r = rec->body().getPayload().getRelease();
+      unsigned at = m.file & ~indexer::kImageFlag;
+      if (at >= r.getImages().size()) continue;
+      if (head || !fetch_images(request, *rec)) return later();
+      return wait_for(r.getImages()[at]);
+    }
+  // A post's image (which says its size), or an avatar: gossip fetches it.
+  for (const auto& id : index.records_naming_image(sha, 16)) {
+    auto rec = index.get(id);
+    if (!rec || config.refuses_image(*rec, sha, index)) continue;
+    if (!node || !node->has_gossip() || head) return later();
+    if (!node->fetching_image(sha)) fetch_post_image(request, *rec, sha);
+    if (rec->kind() != p::RecordKind::image_post) return later();
+    return wait_for(rec->body().getPayload().getImagePost().getImage());
+  }
+  return error_response(404, "no image " + p::to_hex(sha) + " is known to this node");
+}
+
 HttpResponse Api::Impl::image(const HttpRequest& request, const HttpTarget& t, const std::string& hex) {
   auto sha = p::from_hex_fixed<32>(hex);
   if (!sha) return error_response(400, "image '" + hex.substr(0, 100) + "' is not a SHA-256 (64 hex digits)");
@@ -86,36 +134,7 @@ HttpResponse Api::Impl::image(const HttpRequest& request, const HttpTarget& t, c
   if (!width) return error_response(400, width.error().message);
   if (index.is_denied(*sha, config.deny_curators))
     return error_response(404, "no image " + p::to_hex(*sha) + " is known to this node");
-  if (!store.contains(*sha)) {
-    // A post's image or an avatar: gossip is fetching it, or fetches it
-    // now from the record that names it.
-    bool fetching = node && node->fetching_image(*sha);
-    if (node && node->has_gossip() && !fetching)
-      if (auto owner = node->image_owner(*sha))
-        if (auto rec = index.get(*owner); rec && !config.refuses_image(*rec, *sha, index)) {
-          fetch_post_image(request, *rec, *sha);
-          fetching = true;
-        }
-    if (fetching) {
-      auto r =
-          error_response(503, "image " + p::to_hex(*sha) + " is being fetched from peers; try again in a few seconds");
-      r.headers.emplace_back("Retry-After", "2");
-      return r;
-    }
-    auto matches = index.find_by_hash("sha256:" + p::to_hex(*sha), 16);
-    if (matches)
-      for (const auto& m : *matches) {
-        if (m.file == indexer::kReleaseLevel || !(m.file & indexer::kImageFlag)) continue;
-        auto rec = index.get(m.release);
-        if (!rec || config.refuses(*rec, index)) continue;
-        fetch_images(request, *rec);
-        auto r = error_response(
-            503, "image " + p::to_hex(*sha) + " is being fetched from peers; try again in a few seconds");
-        r.headers.emplace_back("Retry-After", "2");
-        return r;
-      }
-    return error_response(404, "no image " + p::to_hex(*sha) + " is known to this node");
-  }
+  if (!store.contains(*sha)) return image_on_its_way(request, *sha);
   // Checked on every request, so a retraction or deny-list stops serving as
   // soon as it is stored.
   if (!shows_image(*sha)) return error_response(404, "no image " + p::to_hex(*sha) + " is known to this node");
@@ -225,6 +244,10 @@ void Api::Impl::make_thumbnails(const std::stop_token& stop) {
   }
 }
 
+// /api/download/models/:versionId, as Civitai answers it: a redirect
+// (307) to the chosen file's own URL, /api/files/<sha256>/<name>, which
+// serves the bytes. Clients that insist on a redirect get one; the others
+// follow it.
 HttpResponse Api::Impl::download(const HttpRequest& request, const HttpTarget& t, const std::string& id_text) {
   auto id = parse_number(id_text);
   if (!id) return error_response(400, "model version id '" + id_text.substr(0, 100) + "' is not a number");
@@ -236,21 +259,91 @@ HttpResponse Api::Impl::download(const HttpRequest& request, const HttpTarget& t
   auto chosen = choose_file(r, t);
   if (!chosen) return error_response(404, "model version " + std::to_string(*id) + " has no file matching the request");
   auto f = files[*chosen];
-  auto sha = digest_of(f.getHashes().getSha256());
   HttpResponse res;
-  res.content_type = "application/octet-stream";
-  res.etag = "\"" + p::to_hex(sha) + "\"";
-  res.headers.emplace_back("Content-Disposition", content_disposition(f.getName().cStr()));
+  res.status = 307;
+  res.content_type.clear();
+  res.headers.emplace_back("Location", links_for(request).base_url +
+                                           file_path(digest_of(f.getHashes().getSha256()), f.getName().cStr()) +
+                                           "?version=" + std::to_string(*id));
   res.headers.emplace_back("Access-Control-Allow-Origin", "*");
-  if (store.contains(sha)) {
-    res.source = std::make_shared<FileSource>(store.path_of(sha), f.getSize());
+  res.headers.emplace_back("Cache-Control", "no-store");
+  return res;
+}
+
+std::string Api::Impl::file_path(const p::Sha256Digest& sha, const std::string& name) {
+  return "/api/files/" + p::to_hex(sha) + "/" + p::percent_encode(name);
+}
+
+// /api/files/<sha256>/<name>: a file of a release this node shows, by its
+// hash and one of the names a release gives it, with Range, ETag,
+// Content-Length and Content-Disposition. Not here yet: fetched over
+// BitTorrent and streamed as its pieces pass their checks.
+HttpResponse Api::Impl::file(const HttpRequest& request, const HttpTarget& t, const std::string& hex,
+                             const std::string& name) {
+  auto sha = p::from_hex_fixed<32>(hex);
+  if (!sha) return error_response(400, "file '" + hex.substr(0, 100) + "' is not a SHA-256 (64 hex digits)");
+  // ?version=<modelVersionId> (the download redirect sets it): that
+  // release's file. Another release may name the same hash and name with a
+  // torrent of its own, and a file not here yet streams from the chosen one.
+  std::optional<p::RecordId> version;
+  if (auto v = t.get("version"); v && !v->empty()) {
+    auto n = parse_number(*v);
+    auto rec = n ? listed_release(*n) : std::nullopt;
+    if (!rec) return error_response(404, "No model version with id " + v->substr(0, 100));
+    version = rec->id();
+  }
+  auto not_here = [&] {
+    return error_response(404, "no file " + p::to_hex(*sha) + " named '" + name.substr(0, 200) +
+                                   "' is served by this node (unknown, retracted or left out by its policy)");
+  };
+  if (index.is_denied(*sha, config.deny_curators)) return not_here();
+  std::vector<p::Record> releases;  // those that name this file so, and that this node shows
+  std::uint64_t size = 0;
+  bool image = false;
+  if (auto matches = index.find_by_hash("sha256:" + p::to_hex(*sha), 256))
+    for (const auto& m : *matches) {
+      if (m.file == indexer::kReleaseLevel || (version && m.release != *version)) continue;
+      auto rec = index.get(m.release);
+      if (!rec || rec->kind() != p::RecordKind::release) continue;
+      auto r = rec->body().getPayload().getRelease();
+      unsigned at = m.file & ~indexer::kImageFlag;
+      if (m.file & indexer::kImageFlag) {
+        if (at >= r.getImages().size() || name != r.getImages()[at].getName().cStr()) continue;
+        if (config.refuses_image(*rec, *sha, index)) continue;
+        size = r.getImages()[at].getSize();
+        image = true;
+      } else {
+        if (at >= r.getFiles().size() || name != r.getFiles()[at].getName().cStr()) continue;
+        if (config.refuses(*rec, index)) continue;
+        size = r.getFiles()[at].getSize();
+      }
+      releases.push_back(std::move(rec).value());
+    }
+  if (releases.empty()) return not_here();
+  HttpResponse res;
+  res.content_type = "application/octet-stream";  // whatever a record says it is: an attachment, never a page
+  res.etag = "\"" + p::to_hex(*sha) + "\"";
+  res.headers.emplace_back("Content-Disposition", content_disposition(name));
+  res.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  if (store.contains(*sha)) {  // checked bytes: the same whichever release names them
+    std::error_code ec;
+    auto stored = std::filesystem::file_size(store.path_of(*sha), ec);
+    if (ec) return error_response(500, store.path_of(*sha).string() + ": " + ec.message());
+    res.source = std::make_shared<FileSource>(store.path_of(*sha), stored);
     return res;
   }
-  // Not here yet: fetch this file over BitTorrent (in piece order) and
-  // stream it as its pieces pass their checks.
+  if (releases.size() > 1)
+    return error_response(409, "several releases name file " + p::to_hex(*sha) + " '" + name.substr(0, 200) +
+                                   "'; add ?version=<modelVersionId> (the download URL does)");
   if (!node) return error_response(503, "this node does not run BitTorrent; the file is not here");
   if (auto refused = may_fetch(request)) return *refused;
-  res.source = node->stream_file(rec->id(), f.getName().cStr(), f.getSize());
+  if (image) {  // with the release's other images; a GET later gets it
+    node->fetch_release_images(releases[0].id());
+    auto r = error_response(503, "the file is being fetched from peers; try again in a few seconds");
+    r.headers.emplace_back("Retry-After", "2");
+    return r;
+  }
+  res.source = node->stream_file(releases[0].id(), name, size);
   return res;
 }
 

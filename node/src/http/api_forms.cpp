@@ -167,7 +167,7 @@ HttpResponse Api::Impl::upload_image(const HttpRequest& request) {
                                  {"meta", m.empty() ? json(nullptr) : json::parse(m)}});
 }
 
-// POST /api/seedbank/posts {modelVersionId, image, caption, nsfw}
+// POST /api/seedbank/posts {modelVersionId, image, caption, nsfw, nsfwLevel}
 HttpResponse Api::Impl::post_image(const HttpRequest& request) {
   auto form = signing_form(request, "post images with this node's key",
                            "{\"modelVersionId\": N, \"image\": \"<sha256>\", \"caption\": \"...\"}", true);
@@ -181,6 +181,13 @@ HttpResponse Api::Impl::post_image(const HttpRequest& request) {
                                                       : img->mime_type == "image/webp" ? ".webp"
                                                                                        : ".jpg");
   img->nsfw = b.contains("nsfw") && b["nsfw"].is_boolean() && b["nsfw"].get<bool>();
+  if (b.contains("nsfwLevel") && !b["nsfwLevel"].is_null()) {
+    auto& v = b["nsfwLevel"];
+    auto level = v.is_number_unsigned() ? p::parse_nsfw_level(std::to_string(v.get<std::uint64_t>()))
+                                        : (v.is_string() ? p::parse_nsfw_level(v.get<std::string>()) : std::nullopt);
+    if (!level) return error_response(400, "nsfwLevel: give 1, 2, 4, 8 or 16 (PG, PG-13, R, X, XXX)");
+    img->nsfw_level = *level;
+  }
   p::ImagePostDraft draft{release->id(), std::move(img).value(), text_field(b, "caption")};
   auto answer = sign(*key, draft, {{"sha256", p::to_hex(draft.image.sha256)}});
   if (answer.status == 200) {

@@ -36,8 +36,9 @@ namespace sc = seedbank::schema;
 using json = nlohmann::ordered_json;
 using p::HttpTarget;
 
-constexpr std::size_t kDefaultLimit = 100;   // Civitai's default page size
-constexpr std::size_t kMaxPageWalk = 10000;  // items a `page` parameter may skip
+constexpr std::size_t kDefaultLimit = 100;             // Civitai's default page size
+constexpr auto kImageWait = std::chrono::seconds(15);  // an image on its way: how long a request waits for it
+constexpr std::size_t kMaxPageWalk = 10000;            // items a `page` parameter may skip
 
 inline HttpResponse json_response(unsigned status, const json& body) {
   HttpResponse r;
@@ -129,6 +130,11 @@ struct Api::Impl {
   std::vector<Ranked> current_ranking();
   void write_model_of(JsonOut& out, const p::Record& head, const CivitaiLinks& links);
   HttpResponse list_models(const HttpRequest& request, const HttpTarget& t);
+  HttpResponse models_by_id(const HttpRequest& request, const HttpTarget& t, const ListRequest& l);
+  HttpResponse by_hash_ids(const HttpRequest& request);
+  HttpResponse mini_version(const HttpRequest& request, const std::string& id_text);
+  HttpResponse enums();
+  HttpResponse torrent(const HttpTarget& t, const std::string& name);
   HttpResponse one_model(const HttpRequest& request, const std::string& id_text);
   std::optional<p::Record> listed_release(std::uint64_t number);
   HttpResponse one_version(const HttpRequest& request, const std::string& id_text);
@@ -174,7 +180,9 @@ struct Api::Impl {
 
   // ---- api_files.cpp: images, thumbnails and downloads, and fetching them ----
 
-  void fetch_images(const HttpRequest& request, const p::Record& release);
+  bool fetch_images(const HttpRequest& request, const p::Record& release);
+  HttpResponse image_on_its_way(const HttpRequest& request, const p::Sha256Digest& sha);
+  void prefetch_images(const HttpRequest& request, const p::Record& release);
   void fetch_post_image(const HttpRequest& request, const p::Record& post, const p::Sha256Digest& sha);
   HttpResponse image(const HttpRequest& request, const HttpTarget& t, const std::string& hex);
   // Whether a record this node shows names `sha` as an image: a release's
@@ -190,6 +198,8 @@ struct Api::Impl {
                       unsigned width);
   void make_thumbnails(const std::stop_token& stop);
   HttpResponse download(const HttpRequest& request, const HttpTarget& t, const std::string& id_text);
+  HttpResponse file(const HttpRequest& request, const HttpTarget& t, const std::string& hex, const std::string& name);
+  static std::string file_path(const p::Sha256Digest& sha, const std::string& name);
   static std::optional<unsigned> choose_file(schema::Release::Reader r, const HttpTarget& t);
   std::optional<HttpResponse> may_fetch(const HttpRequest& request);
 

@@ -16,9 +16,35 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
   auto limit = p::integer_param(t, "limit", 0, 200);
   if (!limit) return error_response(400, limit.error().message);
   const std::size_t want = *limit && **limit ? **limit : kDefaultLimit;
-  auto nsfw = p::bool_param(t, "nsfw");
-  if (!nsfw) return error_response(400, nsfw.error().message);
-  const bool hide_nsfw = *nsfw && !**nsfw;
+  // Which levels to list, as Civitai reads them: browsingLevel (a mask of
+  // 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX) wins over nsfw, which is a level name
+  // (None, Soft, Mature, X: that level and those below) or a boolean (true:
+  // all, false: PG only). Neither: all that this node shows.
+  std::uint8_t levels = p::kAllNsfwLevels;
+  if (auto v = t.get("browsingLevel"); v && !v->empty()) {
+    auto n = parse_number(*v);
+    if (!n || *n == 0 || *n > p::kAllNsfwLevels)
+      return error_response(400, "browsingLevel '" + v->substr(0, 100) +
+                                     "' is not a mask of levels (1 PG, 2 PG-13, 4 R, 8 X, 16 XXX; 1 to 31)");
+    levels = static_cast<std::uint8_t>(*n);
+  } else if (auto v = t.get("nsfw"); v && !v->empty()) {
+    std::string l;
+    for (char c : *v) l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (l == "none" || l == "false" || l == "0")
+      levels = p::kPG;
+    else if (l == "soft")
+      levels = p::kPG | p::kPG13;
+    else if (l == "mature")
+      levels = p::kPG | p::kPG13 | p::kR;
+    else if (l == "x" || l == "true" || l == "1")
+      levels = p::kAllNsfwLevels;
+    else
+      return error_response(400, "nsfw '" + v->substr(0, 100) + "' is not None, Soft, Mature, X, true or false");
+  }
+  const bool hide_nsfw = !(levels & (p::kR | p::kX | p::kXXX));
+  if (auto type = t.get("type"); type && *type != "image" && *type != "video" && *type != "audio")
+    return error_response(400, "type '" + type->substr(0, 100) + "' is not image, video or audio");
+  const bool images_wanted = t.get("type").value_or("image") == "image";  // every image here is a still one
   // Cursor: "<release page cursor>.<images to skip in that page>" (the
   // cursor part is empty for the first page, and for one version or model).
   std::uint64_t skip = 0;
@@ -33,9 +59,17 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
   // The releases whose images are listed.
   std::vector<p::Record> releases;
   bool whole_list = false;  // releases come from a listing, page by page
+  // One image or one post: its id says where to look (see image_id_prefix).
+  std::optional<std::uint64_t> only_image, only_post;
   indexer::ReleaseQuery q;
   q.limit = 20;
-  if (auto v = t.get("modelVersionId")) {
+  if (auto v = t.get("imageId")) {
+    only_image = parse_number(*v);
+    if (!only_image) return error_response(400, "imageId '" + v->substr(0, 100) + "' is not a number");
+  } else if (auto v = t.get("postId")) {
+    only_post = parse_number(*v);
+    if (!only_post) return error_response(400, "postId '" + v->substr(0, 100) + "' is not a number");
+  } else if (auto v = t.get("modelVersionId")) {
     auto n = parse_number(*v);
     if (!n) return error_response(400, "modelVersionId '" + v->substr(0, 100) + "' is not a number");
     if (auto rec = listed_release(*n)) releases.push_back(std::move(*rec));
@@ -65,9 +99,11 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
   // about it (`by` is the post).
   auto emit_image = [&](const p::Record& by, sc::SampleImage::Reader img, const p::Record& release,
                         std::optional<std::uint64_t> post_id) {
-    if (items.size() >= want) return;
+    if (items.size() >= want || !images_wanted) return;
     if (position++ < skip) return;
-    if (img.getNsfw() && (hide_nsfw || !config.nsfw)) return;
+    auto level = p::nsfw_level_of(img);
+    if (!(level & levels) || (level >= p::kR && !config.nsfw)) return;
+    if (only_image && civitai_id(digest_of(img.getSha256())) != *only_image) return;
     auto r = release.body().getPayload().getRelease();
     std::string sha = p::to_hex(p::ByteView(img.getSha256().begin(), img.getSha256().size()));
     auto meta = nlohmann::ordered_json::parse([&] {
@@ -81,8 +117,10 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
          {"hash", sha},
          {"width", img.getWidth()},
          {"height", img.getHeight()},
-         {"nsfw", img.getNsfw()},
-         {"nsfwLevel", img.getNsfw() ? "X" : "None"},
+         {"type", "image"},
+         {"nsfw", level > p::kPG},
+         {"nsfwLevel", std::string(p::civitai_nsfw_name(level))},
+         {"browsingLevel", level},
          {"createdAt", iso8601(by.created_at())},
          {"postId", post_id ? json(*post_id) : json(nullptr)},
          {"stats", {{"cryCount", 0}, {"laughCount", 0}, {"likeCount", 0}, {"heartCount", 0}, {"commentCount", 0}}},
@@ -90,6 +128,7 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
          {"username", username_of(index, by.author())},
          {"baseModel", r.getBaseModel().cStr()},
          {"modelVersionId", civitai_id(release.id())},
+         {"modelVersionIds", json::array({civitai_id(release.id())})},
          {"seedbank", {{"releaseId", p::to_hex(release.id())}, {"name", img.getName().cStr()}, {"sha256", sha}}}});
   };
   auto emit = [&](const p::Record& rec) {
@@ -106,7 +145,6 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
       auto sha = digest_of(img.getSha256());
       // The node's policy applies to posts as to releases.
       if (config.refuses_image(*post, sha, index)) continue;
-      if (img.getNsfw() && hide_nsfw) continue;
       if (!store.contains(sha)) {
         if (!node || !node->has_gossip()) continue;
         fetch_post_image(request, *post, sha);
@@ -114,6 +152,47 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
       emit_image(*post, img, release, civitai_id(post->id()));
     }
   };
+  // An image id or a post id names its image's or record's first 48 bits
+  // (civitai_id keeps 53): the records with that prefix, checked in full.
+  auto id_prefix = [](std::uint64_t id) {
+    p::Bytes prefix(6);
+    for (int i = 5; i >= 0; --i, id >>= 8) prefix[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(id);
+    return prefix;
+  };
+  if (only_image) {
+    auto prefix = id_prefix(*only_image >> 5);
+    if (auto matches = index.find_by_hash(p::to_hex(prefix), 64))
+      for (const auto& m : *matches) {
+        if (m.type != indexer::HashType::sha256 || m.file == indexer::kReleaseLevel || !(m.file & indexer::kImageFlag))
+          continue;
+        if (auto rec = index.get(m.release); rec && !config.refuses(*rec, index)) releases.push_back(std::move(*rec));
+      }
+    std::set<p::RecordId> posts;
+    for (const auto& id : index.records_naming_image(prefix, 64)) posts.insert(id);
+    std::set<p::RecordId> seen;
+    for (const auto& rec : releases)
+      if (seen.insert(rec.id()).second) emit(rec);
+    for (const auto& id : posts)
+      if (auto post = index.get(id); post && post->kind() == p::RecordKind::image_post)
+        if (auto release = index.get(digest_of(post->body().getPayload().getImagePost().getRelease()))) {
+          auto img = post->body().getPayload().getImagePost().getImage();
+          if (img.getSha256().size() == 32 && !config.refuses_image(*post, digest_of(img.getSha256()), index))
+            emit_image(*post, img, *release, civitai_id(post->id()));
+        }
+    return json_response(200, json{{"items", items}, {"metadata", json::object()}});
+  }
+  if (only_post) {
+    for (const auto& id : index.ids_with_prefix(id_prefix(*only_post >> 5), 16)) {
+      if (civitai_id(id) != *only_post) continue;
+      auto post = index.get(id);
+      if (!post || post->kind() != p::RecordKind::image_post) continue;
+      auto img = post->body().getPayload().getImagePost().getImage();
+      auto release = index.get(digest_of(post->body().getPayload().getImagePost().getRelease()));
+      if (release && img.getSha256().size() == 32 && !config.refuses_image(*post, digest_of(img.getSha256()), index))
+        emit_image(*post, img, *release, civitai_id(post->id()));
+    }
+    return json_response(200, json{{"items", items}, {"metadata", json::object()}});
+  }
   std::string next_cursor;
   if (!whole_list) {
     for (const auto& rec : releases) emit(rec);

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 namespace seedbank::node {
 
@@ -86,6 +87,51 @@ p::Result<std::size_t> FileSource::read(std::uint64_t offset, char* out, std::si
   }
   lost_ = false;  // found: later reads need a new report only for more bytes
   return static_cast<std::size_t>(got);
+}
+
+ArrivingFile::ArrivingFile(const ContentStore& store, const p::Sha256Digest& sha256, std::uint64_t size,
+                           std::chrono::steady_clock::time_point give_up_at)
+    : store_(store), sha256_(sha256), size_(size), give_up_at_(give_up_at) {}
+
+std::uint64_t ArrivingFile::available() const { return stored_ ? size_ : 0; }
+
+BodySource::Readiness ArrivingFile::readiness() {
+  if (stored_) return Readiness::ready;
+  if (not_image_) return Readiness::give_up;
+  if (store_.contains(sha256_)) {
+    char head[12] = {};
+    int fd = ::open(store_.path_of(sha256_).c_str(), O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? ::pread(fd, head, sizeof head, 0) : -1;
+    if (fd >= 0) ::close(fd);
+    std::string_view h(head, got > 0 ? static_cast<std::size_t>(got) : 0);
+    if (h.starts_with("\x89PNG"))
+      mime_ = "image/png";
+    else if (h.starts_with("\xff\xd8"))
+      mime_ = "image/jpeg";
+    else if (h.size() == 12 && h.substr(0, 4) == "RIFF" && h.substr(8, 4) == "WEBP")
+      mime_ = "image/webp";
+    if (mime_.empty()) {
+      not_image_ = true;
+      return Readiness::give_up;
+    }
+    std::error_code ec;
+    auto size = std::filesystem::file_size(store_.path_of(sha256_), ec);
+    stored_ = std::make_unique<FileSource>(store_.path_of(sha256_), ec ? size_ : size);
+    size_ = ec ? size_ : size;
+    return Readiness::ready;
+  }
+  return std::chrono::steady_clock::now() > give_up_at_ ? Readiness::give_up : Readiness::wait;
+}
+
+std::string ArrivingFile::give_up_reason() const {
+  if (not_image_) return "file " + p::to_hex(sha256_) + " is not a PNG, JPEG or WebP image";
+  return "image " + p::to_hex(sha256_) + " is still being fetched from peers; try again in a few seconds";
+}
+
+p::Result<std::size_t> ArrivingFile::read(std::uint64_t offset, char* out, std::size_t n) {
+  if (!stored_ && readiness() != Readiness::ready)
+    return p::make_error(p::ErrorCode::io, "image " + p::to_hex(sha256_) + " is not here");
+  return stored_->read(offset, out, n);
 }
 
 }  // namespace seedbank::node

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 
+#include "seedbank/node/store.h"
 #include "seedbank/node/torrents.h"
 #include "server.h"
 
@@ -54,6 +55,32 @@ class FileSource final : public BodySource {
   std::function<void()> ask_;
   bool lost_ = false;  // the file was not where the last report said: ask again
   int fd_ = -1;
+};
+
+// A file on its way into the store (an image being fetched from peers):
+// the answer is held (readiness() says wait) until the verified file is
+// stored, then sent whole, so a client that asks once gets it; not stored
+// by `give_up_at`: 503 with Retry-After instead.
+class ArrivingFile final : public BodySource {
+ public:
+  ArrivingFile(const ContentStore& store, const protocol::Sha256Digest& sha256, std::uint64_t size,
+               std::chrono::steady_clock::time_point give_up_at);
+  std::uint64_t size() const override { return size_; }
+  std::uint64_t available() const override;
+  Readiness readiness() override;
+  std::string give_up_reason() const override;
+  // PNG, JPEG or WebP, by the stored bytes: never what a record claims.
+  std::string content_type() const override { return mime_; }
+  protocol::Result<std::size_t> read(std::uint64_t offset, char* out, std::size_t n) override;
+
+ private:
+  const ContentStore& store_;
+  std::string mime_;
+  bool not_image_ = false;
+  protocol::Sha256Digest sha256_;
+  std::uint64_t size_;
+  std::chrono::steady_clock::time_point give_up_at_;
+  std::unique_ptr<FileSource> stored_;  // once it is in the store
 };
 
 }  // namespace seedbank::node

@@ -240,6 +240,29 @@ struct HttpServer::Impl {
       co_return !ec;
     }
 
+    // A body on its way: hold the answer until it is here, or answer 503.
+    for (asio::steady_timer hold(stream.get_executor());;) {
+      auto state = response.source->readiness();
+      if (state == BodySource::Readiness::ready) break;
+      if (state == BodySource::Readiness::give_up) {
+        http::response<http::string_body> later{http::status::service_unavailable, req.version()};
+        common_headers(later, response, keep, req.version());
+        later.erase(http::field::etag);
+        later.set(http::field::content_type, "application/json; charset=utf-8");
+        later.set(http::field::retry_after, "2");
+        later.body() = json_error(response.source->give_up_reason());
+        later.prepare_payload();
+        stream.expires_after(kWriteTimeout);
+        co_await http::async_write(stream, later, asio::redirect_error(use_awaitable, ec));
+        co_return !ec;
+      }
+      hold.expires_after(std::chrono::milliseconds(100));
+      co_await hold.async_wait(asio::redirect_error(use_awaitable, ec));
+      if (ec) co_return false;
+    }
+
+    if (auto type = response.source->content_type(); !type.empty()) response.content_type = type;
+
     // A body from a source: whole, or the one range asked for.
     const std::uint64_t size = response.source->size();
     std::uint64_t first = 0, last = size ? size - 1 : 0, length = size;

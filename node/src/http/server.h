@@ -60,6 +60,16 @@ class BodySource {
   // Bytes readable so far (a download's progress): while it grows the
   // server keeps waiting even when the client's range starts further on.
   virtual std::uint64_t available() const { return size(); }
+  // Asked before anything is sent, every 100 ms while it says `wait` (the
+  // body is on its way: an image being fetched; the wait holds no thread).
+  // `give_up`: the server answers 503 with Retry-After and give_up_reason()
+  // instead, so a client never gets a 200 whose body does not come.
+  enum class Readiness { ready, wait, give_up };
+  virtual Readiness readiness() { return Readiness::ready; }
+  virtual std::string give_up_reason() const { return "not available yet"; }
+  // Once ready: the Content-Type to send instead of the response's (a body
+  // whose type is known only when it is here); empty: the response's.
+  virtual std::string content_type() const { return {}; }
 };
 
 struct HttpResponse {

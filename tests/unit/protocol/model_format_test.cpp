@@ -134,16 +134,78 @@ BOOST_AUTO_TEST_CASE(reports_a_pickle_named_safetensors) {
 }
 
 BOOST_AUTO_TEST_CASE(treats_unrecognised_legacy_checkpoints_as_pickle) {
-  Bytes protocol0 = bytes_of("(dp0\nS'state_dict'\n");
-  FormatDetection d = detect_model_format(protocol0, "MODEL.PT");
+  Bytes odd = {0x01, 0x02, 0x03, 0x04};
+  FormatDetection d = detect_model_format(odd, "MODEL.PT");
   BOOST_TEST((d.format == ModelFileFormat::pickle));
   BOOST_TEST(d.unsafe);
   BOOST_TEST(contains(d.detail, "named .pt"));
 
-  d = detect_model_format(protocol0, "notes.txt");
+  d = detect_model_format(odd, "notes.txt");
   BOOST_TEST((d.format == ModelFileFormat::unknown));
   BOOST_TEST(!d.unsafe);
-  BOOST_TEST(contains(d.detail, "starts with bytes 28"));
+  BOOST_TEST(contains(d.detail, "starts with bytes 01020304"));
+}
+
+// The first kFormatSniffBytes of a longer file: `head`, then `repeat`
+// until the prefix is full (no STOP in sight).
+std::string long_prefix(const std::string& head, const std::string& repeat) {
+  std::string out = head;
+  while (out.size() < kFormatSniffBytes) out += repeat;
+  out.resize(kFormatSniffBytes);
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(detects_protocol_0_and_1_pickles_by_their_opcodes) {
+  // What Python's pickle.dumps writes with protocol=0 and 1 (no magic): a
+  // dict, a list of scalars, and the classic code-running __reduce__.
+  for (const std::string& pickle : {std::string("(dp0\nVa\np1\nI1\ns."),
+                                    std::string("}q\x00X\x01\x00\x00\x00"
+                                                "aq\x01K\x01s.",
+                                                15),
+                                    std::string("cposix\nsystem\np0\n(Vecho hi\np1\ntp2\nRp3\n."),
+                                    std::string("(lp0\nF1.5\naVx\np1\naNaI01\naL1000000000000000000000000000000L\na."),
+                                    long_prefix("(dp0\n", "S'layer.weight'\nI1\ns"),  // cut mid-line by the prefix
+                                    long_prefix("cposix\nsystem\np0\n(V", "a prompt ")}) {
+    BOOST_TEST_CONTEXT(pickle) {
+      FormatDetection d = detect_model_format(bytes_of(pickle), "weights.dat");
+      BOOST_TEST((d.format == ModelFileFormat::pickle));
+      BOOST_TEST(d.unsafe);
+      BOOST_TEST(contains(d.detail, "Python pickle (protocol 0 or 1)"));
+    }
+  }
+  // Text and other formats are not taken for one.
+  for (const std::string& other :
+       {std::string("hello world\n"), std::string("{\"a\": 1}"), std::string("model:\n  name: x\n"),
+        std::string("I love\nThe cat\n"), std::string("# README\n"), std::string("(hello)"), std::string("Sure\n"),
+        std::string("The quick brown fox"), std::string("(dp0\nS'no stop'\n"), long_prefix("(", "hello world "),
+        std::string("0.5,0.25\n"), std::string("1.0\n"), std::string("e.g. this"), std::string("a."),
+        std::string("1. Install"), std::string("(N."), std::string("NN."), std::string("(l0.")}) {
+    BOOST_TEST_CONTEXT(other) {
+      BOOST_TEST((detect_model_format(bytes_of(other), "notes.dat").format == ModelFileFormat::unknown));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_name_that_disagrees_with_the_content_is_mislabeled_naming_what_it_is) {
+  auto text = detect_model_format(bytes_of("just some notes\n"), "model.safetensors");
+  BOOST_TEST(text.mislabeled);
+  BOOST_TEST(contains(text.detail, "it is text"));
+  Bytes png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13};
+  auto image = detect_model_format(png, "model.safetensors");
+  BOOST_TEST(image.mislabeled);
+  BOOST_TEST(contains(image.detail, "it is a PNG image"));
+  auto pickle = detect_model_format(bytes_of("cposix\nsystem\np0\n(Vecho hi\np1\ntp2\nRp3\n."), "m.safetensors");
+  BOOST_TEST(pickle.mislabeled);
+  BOOST_TEST(contains(pickle.detail, "despite the .safetensors name"));
+  // A zip archive without a pickle is no safetensors file either.
+  Bytes zip = {'P', 'K', 3, 4, 20, 0, 0, 0, 0, 0, 0, 0, 0,   0,   0,   0,   0,  0,
+               0,   0,   0, 0, 0,  0, 0, 0, 5, 0, 0, 0, 'a', '.', 't', 'x', 't'};
+  auto archive = detect_model_format(zip, "m.safetensors");
+  BOOST_TEST(archive.mislabeled);
+  BOOST_TEST(contains(archive.detail, "zip archive"));
+  // Names that agree, or claim nothing, are not.
+  BOOST_TEST(!detect_model_format(bytes_of("(dp0\nVa\np1\nI1\ns."), "old.ckpt").mislabeled);
+  BOOST_TEST(!detect_model_format(bytes_of("just some notes\n"), "README.md").mislabeled);
 }
 
 BOOST_AUTO_TEST_CASE(detects_onnx_by_name_and_protobuf_start) {

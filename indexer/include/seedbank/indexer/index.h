@@ -268,8 +268,12 @@ class Index {
   // Image posts about a release, newest first.
   std::vector<RecordId> posts_of(const RecordId& release, std::size_t limit) const;
   // Image posts and current profiles (avatars) that name this image's
-  // SHA-256. Release sample images are found by find_by_hash.
-  std::vector<RecordId> records_naming_image(const protocol::Sha256Digest& sha256, std::size_t limit) const;
+  // SHA-256, or any image whose SHA-256 starts with `sha256` when fewer
+  // than 32 bytes are given. Release sample images are found by
+  // find_by_hash.
+  std::vector<RecordId> records_naming_image(ByteView sha256, std::size_t limit) const;
+  // Ids of stored records that start with `prefix` (at most 32 bytes).
+  std::vector<RecordId> ids_with_prefix(ByteView prefix, std::size_t limit) const;
 
   // Record ids ordered by (createdAt, id), for set reconciliation: calls
   // `visit` from `after` on until it returns false.

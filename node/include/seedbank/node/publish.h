@@ -26,6 +26,9 @@ struct PublishRequest {
   std::optional<std::filesystem::path> civitai_json;  // .civitai.info or API model-version JSON
   std::string supersedes;                             // release id (hex); empty: by name and creator
   bool nsfw = false;
+  // The browsing level of every sample image (protocol::NsfwLevel; 0: from
+  // nsfw). R and above mark the images, and the release, NSFW.
+  std::uint8_t image_nsfw_level = 0;
   bool v2_only = false;       // BitTorrent v2 only, no v1 pieces
   bool link = false;          // hard-link into the store instead of copying
   bool allow_unsafe = false;  // accept pickle-based files

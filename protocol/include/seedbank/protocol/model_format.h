@@ -19,6 +19,9 @@ struct FormatDetection {
   bool unsafe = false;  // loading the file with its usual tool can run code
   std::string detail;   // one sentence for the user, e.g. "PyTorch zip archive with
                         // archive/data.pkl: loading it runs Python pickle code"
+  // The name says one format and the content is another, or none the name
+  // says (a text file named .safetensors): `detail` names what it is.
+  bool mislabeled = false;
 };
 
 // How many leading bytes detect_model_format looks at; pass this many (or the
@@ -30,9 +33,11 @@ inline constexpr std::size_t kFormatSniffBytes = 4096;
 // - safetensors: a u64 little-endian header length (2 .. 100 MiB) then '{'.
 // - gguf: the magic "GGUF".
 // - pickle: a zip archive (PyTorch's format since 1.6) with an entry ending in
-//   ".pkl" among the local file headers inside `first_bytes`, or a raw pickle
-//   stream (0x80 then protocol 2..5, PyTorch's legacy format). A zip without
-//   one is a pickle only when named like a checkpoint (see below); else unknown.
+//   ".pkl" among the local file headers inside `first_bytes`, a raw pickle
+//   stream (0x80 then protocol 2..5, PyTorch's legacy format), or one of
+//   protocols 0 and 1, which have no magic, recognised by walking its
+//   opcodes. A zip without one is a pickle only when named like a checkpoint
+//   (see below); else unknown.
 // - onnx: named .onnx and starting like an ONNX protobuf (field 1, ir_version).
 // - A file named .ckpt/.pt/.pth/.bin/.pkl/.pickle whose content matches none of these
 //   is reported as pickle: PyTorch's oldest pickle protocols have no magic.

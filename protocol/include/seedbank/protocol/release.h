@@ -38,6 +38,7 @@ struct ReleaseImage {
   std::uint32_t width = 0, height = 0;
   std::string mime_type;
   bool nsfw = false;
+  std::uint8_t nsfw_level = 0;  // NsfwLevel; 0: from nsfw
   std::optional<GenerationParams> generation;
 };
 
@@ -85,5 +86,19 @@ std::optional<schema::ModelType> parse_model_type(std::string_view name);
 std::vector<std::string_view> model_type_names();
 // Civitai's base model names, for --help and warnings about unknown ones.
 const std::vector<std::string_view>& known_base_models();
+
+// Civitai's browsing levels, a bit each so a set of them is a mask.
+enum NsfwLevel : std::uint8_t { kPG = 1, kPG13 = 2, kR = 4, kX = 8, kXXX = 16 };
+inline constexpr std::uint8_t kAllNsfwLevels = 31;
+// An image's level as shown: the one its record sets, at least R (4) for
+// an image marked NSFW; without one (records made before levels, or a value
+// this version does not know) 4 for an image marked NSFW and 1 for one
+// that is not. Policies go by this, never by the flag alone.
+std::uint8_t nsfw_level_of(schema::SampleImage::Reader image);
+// "PG", "PG-13", "R", "X", "XXX" and their numbers (also "1".."16"), any
+// case; nullopt for anything else.
+std::optional<std::uint8_t> parse_nsfw_level(std::string_view text);
+// Civitai's /images names: None (1), Soft (2), Mature (4), X (8 and 16).
+std::string_view civitai_nsfw_name(std::uint8_t level);
 
 }  // namespace seedbank::protocol
