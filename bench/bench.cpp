@@ -10,6 +10,7 @@
 //   lookup  by-hash lookup latency (p50/p99) with --releases releases indexed
 #include <sodium.h>
 #include <sys/wait.h>
+#include <zlib.h>
 
 #include <boost/asio/io_context.hpp>
 
@@ -40,6 +41,7 @@
 #include "seedbank/protocol/reconcile.h"
 #include "seedbank/protocol/record.h"
 #include "seedbank/protocol/util.h"
+#include "support/http_client.h"
 #include "support/process.h"
 #include "support/test_records.h"
 #include "support/wire_client.h"
@@ -1087,6 +1089,144 @@ nlohmann::json bench_reconcile(const Options& o) {
 
 }  // namespace
 
+// A PNG of noise, `side` pixels square (about 3 bytes a pixel on disk): a
+// sample image the size creators post, that no compressor shrinks.
+void write_noise_png(const fs::path& path, std::uint32_t side) {
+  auto be32 = [](std::string& out, std::uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+  };
+  auto chunk = [&](std::string& out, const char* type, const std::string& data) {
+    be32(out, static_cast<std::uint32_t>(data.size()));
+    std::string body = std::string(type, 4) + data;
+    out += body;
+    be32(out, static_cast<std::uint32_t>(
+                  crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()))));
+  };
+  std::string ihdr;
+  be32(ihdr, side);
+  be32(ihdr, side);
+  ihdr += std::string("\x08\x02\x00\x00\x00", 5);  // 8-bit RGB
+  std::mt19937_64 rng(side);
+  std::string raw;
+  for (std::uint32_t y = 0; y < side; ++y) {
+    raw.push_back('\0');  // no filter
+    for (std::uint32_t x = 0; x < side * 3; ++x) raw.push_back(static_cast<char>(rng()));
+  }
+  std::string packed(compressBound(static_cast<uLong>(raw.size())), '\0');
+  uLongf n = packed.size();
+  compress2(reinterpret_cast<Bytef*>(packed.data()), &n, reinterpret_cast<const Bytef*>(raw.data()),
+            static_cast<uLong>(raw.size()), 1);
+  packed.resize(n);
+  std::string png("\x89PNG\r\n\x1a\n", 8);
+  chunk(png, "IHDR", ihdr);
+  chunk(png, "IDAT", packed);
+  chunk(png, "IEND", "");
+  std::ofstream(path, std::ios::binary) << png;
+}
+
+// A Civitai client's first preview: on a node that has a release's record
+// but not its images (a peer seeds them), the time from asking the version
+// by hash to the first image's 200 with all its bytes. The reference is the
+// same node-to-node transfer asked for directly: a fresh node of the same
+// kind fetching the release's images from the seeder (`seedbank fetch
+// --images-only --peer`). Both start from a node that just joined.
+nlohmann::json bench_preview(const Options& o) {
+  auto dir = o.dir / "preview";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto png = dir / "sample.png";
+  write_noise_png(png, 1024);
+  auto model = make_model_file(dir, 4ull << 20, true);
+  auto a = dir / "a";
+  auto sb = [&](const fs::path& data, std::vector<std::string> args) {
+    args.insert(args.begin(), {SEEDBANK_BINARY, "--data-dir", data.string(), "--network", "bench"});
+    return testing::run(args, (dir / "cmd").string());
+  };
+  if (auto k = sb(a, {"keygen"}); k.exit_code != 0) throw std::runtime_error("keygen: " + k.err);
+  auto pub = sb(
+      a, {"publish", model.string(), "--name", "Preview Bench", "--type", "LORA", "--image", png.string(), "--json"});
+  if (pub.exit_code != 0) throw std::runtime_error("publish: " + pub.err);
+  auto published = nlohmann::json::parse(pub.out);
+  std::string release = published["releaseId"], sha = published["files"][0]["hashes"]["SHA256"];
+  std::uint64_t image_bytes = published["files"][1]["size"];
+  if (auto e = sb(a, {"record", "export", release, "--out", (dir / "record").string()}); e.exit_code != 0)
+    throw std::runtime_error("export: " + e.err);
+  auto node_args = [&](const fs::path& data, const std::string& http, const std::string& bootstrap) {
+    std::vector<std::string> args{SEEDBANK_BINARY, "--data-dir",  data.string(), "--network",         "bench",
+                                  "node",          "--bt-listen", "127.0.0.1:0", "--listen",          "127.0.0.1:0",
+                                  "--http",        http,          "--no-dht",    "--no-port-mapping", "--no-lan"};
+    if (!bootstrap.empty()) args.insert(args.end(), {"--bootstrap", bootstrap});
+    return args;
+  };
+  testing::Process seeder(node_args(a, "off", ""), (dir / "a-log").string());
+  if (!seeder.wait_for_err("running")) throw std::runtime_error("seeder did not start: " + seeder.err());
+  auto status = nlohmann::json::parse(sb(a, {"status", "--json"}).out);
+  std::string a_bt = status["btListen"], a_gossip = status["gossipListen"];
+
+  // A node that holds the record and has a session with the seeder.
+  auto joined_node = [&](const fs::path& data, const std::string& http) {
+    fs::remove_all(data);
+    if (auto i = sb(data, {"record", "import", (dir / "record").string()}); i.exit_code != 0)
+      throw std::runtime_error("import: " + i.err);
+    auto p = std::make_unique<testing::Process>(node_args(data, http, a_gossip), (data.string() + "-log"));
+    if (!p->wait_for_err("running")) throw std::runtime_error("node did not start: " + p->err());
+    for (auto t = Clock::now(); seconds_since(t) < 30;) {
+      auto peers = sb(data, {"peers", "--json"});
+      if (peers.exit_code == 0 && peers.out.find("\"open\"") != std::string::npos) return p;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    throw std::runtime_error("node did not join the seeder: " + p->err());
+  };
+  std::vector<double> lookups, references;
+  for (int i = 0; i < o.repeats; ++i) {
+    {  // The client: by-hash, then the preview, once each, as Civitai Helper does.
+      auto data = dir / "client-node";
+      auto node = joined_node(data, "127.0.0.1:0");
+      std::smatch m;
+      std::string err = node->err();
+      if (!std::regex_search(err, m, std::regex("API on http://([0-9.]+:[0-9]+)/")))
+        throw std::runtime_error("no HTTP address");
+      std::string http = m[1];
+      auto t = Clock::now();
+      auto version = testing::http_get(http, "/api/v1/model-versions/by-hash/" + sha);
+      if (version.status != 200) throw std::runtime_error("by-hash answered " + std::to_string(version.status));
+      std::string url = nlohmann::json::parse(version.body)["images"][0]["url"];
+      auto image = testing::http_get(http, url.substr(url.find("/api/")));
+      double dt = seconds_since(t);
+      if (image.status != 200 || image.body.size() != image_bytes)
+        throw std::runtime_error("the preview answered " + std::to_string(image.status) + " with " +
+                                 std::to_string(image.body.size()) + " bytes");
+      lookups.push_back(dt);
+      node->signal(SIGTERM);
+      node->wait(std::chrono::seconds(30));
+    }
+    {  // The reference: the same fetch, asked for directly with the seeder's address.
+      auto data = dir / "reference-node";
+      auto node = joined_node(data, "off");
+      auto t = Clock::now();
+      auto f = sb(data, {"fetch", release, "--images-only", "--peer", a_bt, "--timeout", "60"});
+      double dt = seconds_since(t);
+      if (f.exit_code != 0) throw std::runtime_error("reference fetch: " + f.err);
+      references.push_back(dt);
+      node->signal(SIGTERM);
+      node->wait(std::chrono::seconds(30));
+    }
+  }
+  seeder.signal(SIGTERM);
+  seeder.wait(std::chrono::seconds(30));
+  double lookup = median(lookups), reference = median(references);
+  char line[400];
+  std::snprintf(line, sizeof line,
+                "preview after a lookup (%.1f MiB PNG on a peer, the node had only the record): by-hash then the "
+                "image's 200 in %.0f ms | direct images-only fetch from the seeder %.0f ms | %.2fx [goal <= 1.5x]",
+                static_cast<double>(image_bytes) / (1 << 20), lookup * 1000, reference * 1000, lookup / reference);
+  say(o, line);
+  return {{"image_bytes", image_bytes},
+          {"lookup_to_preview_s", lookup},
+          {"direct_fetch_s", reference},
+          {"ratio", lookup / reference}};
+}
+
 // discover: 16 nodes on 127.0.0.1 that know no gossip address, the first
 // an ordinary node and the others given only its BitTorrent port as DHT
 // router. Time until every node has 3 open sessions, then until a release
@@ -1229,7 +1369,7 @@ int main(int argc, char** argv) {
       o.json = true;
     else if (a == "--help" || a == "-h") {
       std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] "
-                   "[resolve] [load] [http] [discover] [--dir DIR] [--size-mib N] [--releases N]\n"
+                   "[resolve] [load] [http] [discover] [preview] [--dir DIR] [--size-mib N] [--releases N]\n"
                    "                      [--ingest-records N] [--repeats N] [--json]\n"
                    "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
                    "test file and the lookup index between runs.\n";
@@ -1238,8 +1378,8 @@ int main(int argc, char** argv) {
       o.sections.push_back(a);
   }
   if (o.sections.empty())
-    o.sections = {"hash", "publish",  "fetch",   "ingest", "lookup", "reconcile",
-                  "sync", "converge", "resolve", "load",   "http",   "discover"};
+    o.sections = {"hash",     "publish", "fetch", "ingest", "lookup",   "reconcile", "sync",
+                  "converge", "resolve", "load",  "http",   "discover", "preview"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
@@ -1270,10 +1410,12 @@ int main(int argc, char** argv) {
         all["http"] = bench_http(o);
       else if (s == "discover")
         all["discover"] = bench_discover(o);
+      else if (s == "preview")
+        all["preview"] = bench_preview(o);
       else
-        throw std::runtime_error(
-            "unknown section '" + s +
-            "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load, http, discover)");
+        throw std::runtime_error("unknown section '" + s +
+                                 "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load, "
+                                 "http, discover, preview)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";
