@@ -104,6 +104,14 @@ std::string upper_hex(capnp::Data::Reader d, std::size_t bytes) {
 
 std::string hex_of(capnp::Data::Reader d) { return p::to_hex(p::ByteView(d.begin(), d.size())); }
 
+// A version's (and its model's) level: its most explicit image's, and R at
+// least when the release is marked NSFW.
+std::uint8_t release_level(schema::Release::Reader r) {
+  std::uint8_t level = r.getNsfw() ? p::kR : p::kPG;
+  for (auto img : r.getImages()) level = std::max(level, p::nsfw_level_of(img));
+  return level;
+}
+
 // AIR identifiers (urn:air:<ecosystem>:<type>:<source>:<id>@<version>),
 // with "seedbank" as the source, since the ids are this network's.
 std::string air_ecosystem(std::string_view base_model) {
@@ -189,14 +197,10 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
   out.key("trainedWords").begin_array();
   for (auto w : r.getTriggerWords()) out.value(w.cStr());
   out.end_array();
-  // A version's level: its most explicit image's, and R at least when the
-  // release is marked NSFW.
-  std::uint8_t version_level = r.getNsfw() ? p::kR : p::kPG;
-  for (auto img : r.getImages()) version_level = std::max(version_level, p::nsfw_level_of(img));
   out.field("baseModel", r.getBaseModel().cStr())
       .field("baseModelType", "Standard")
       .field("description", r.getDescription().cStr())
-      .field("nsfwLevel", static_cast<std::uint32_t>(version_level))
+      .field("nsfwLevel", static_cast<std::uint32_t>(release_level(r)))
       .field("status", "Published")
       .field("availability", "Public")
       .field("air", "urn:air:" + air_ecosystem(r.getBaseModel().cStr()) + ":" + air_type(r.getType()) +
@@ -384,16 +388,6 @@ void write_creator(JsonOut& out, const p::PublicKey& author, const indexer::Inde
   out.end_array().end_object().end_object();
 }
 
-namespace {
-
-std::uint8_t model_level(schema::Release::Reader r) {
-  std::uint8_t level = r.getNsfw() ? p::kR : p::kPG;
-  for (auto img : r.getImages()) level = std::max(level, p::nsfw_level_of(img));
-  return level;
-}
-
-}  // namespace
-
 void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record& head, const indexer::Index& index,
                  const CivitaiLinks& links) {
   auto r = head.body().getPayload().getRelease();
@@ -423,7 +417,7 @@ void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record&
       .field("type", p::model_type_name(r.getType()))
       .field("poi", false)
       .field("nsfw", r.getNsfw())
-      .field("nsfwLevel", static_cast<std::uint32_t>(model_level(r)))
+      .field("nsfwLevel", static_cast<std::uint32_t>(release_level(r)))
       .field("allowNoCredit", license.getAllowNoCredit());
   out.key("allowCommercialUse").begin_array();
   for (auto u : license.getAllowCommercialUse())

@@ -23,6 +23,16 @@ namespace seedbank::node {
 namespace fs = std::filesystem;
 namespace p = seedbank::protocol;
 
+namespace {
+
+// "<path>: <what>: <strerror>", with what to do when the disk is full.
+p::Error io_failure(const fs::path& path, const std::string& what, int err) {
+  std::string hint = err == ENOSPC ? " (the disk is full: free space and try again)" : "";
+  return p::make_error(p::ErrorCode::io, path.string() + ": " + what + ": " + std::strerror(err) + hint);
+}
+
+}  // namespace
+
 fs::path temp_path_beside(const fs::path& dest) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   char name[32];
@@ -36,10 +46,8 @@ p::Result<HeldTemp> HeldTemp::beside(const fs::path& dest) {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 && errno == EEXIST) continue;
     if (fd < 0) {
-      int err = errno;
-      std::string hint = err == ENOSPC ? " (the disk is full: free space and try again)" : "";
-      return p::make_error(p::ErrorCode::io, dest.parent_path().string() +
-                                                 ": cannot create a temporary file: " + std::strerror(err) + hint);
+      int err = errno;  // read before anything allocates
+      return io_failure(dest.parent_path(), "cannot create a temporary file", err);
     }
     while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
     }
@@ -66,8 +74,7 @@ p::Status HeldTemp::write_all(std::string_view bytes) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int err = errno;
-      std::string hint = err == ENOSPC ? " (the disk is full: free space and try again)" : "";
-      return p::make_error(p::ErrorCode::io, path_.string() + ": cannot write: " + std::strerror(err) + hint);
+      return io_failure(path_, "cannot write", err);
     }
     bytes.remove_prefix(static_cast<std::size_t>(n));
   }
@@ -77,13 +84,11 @@ p::Status HeldTemp::write_all(std::string_view bytes) {
 p::Status HeldTemp::commit(const fs::path& dest) {
   if (::fsync(fd_) != 0) {
     int err = errno;
-    std::string hint = err == ENOSPC ? " (the disk is full: free space and try again)" : "";
-    return p::make_error(p::ErrorCode::io, dest.string() + ": cannot write: " + std::strerror(err) + hint);
+    return io_failure(dest, "cannot write", err);
   }
   if (::rename(path_.c_str(), dest.c_str()) != 0) {
     int err = errno;
-    return p::make_error(p::ErrorCode::io,
-                         dest.string() + ": cannot move the new file into place: " + std::strerror(err));
+    return io_failure(dest, "cannot move the new file into place", err);
   }
   ::close(std::exchange(fd_, -1));
   return {};
@@ -126,11 +131,6 @@ p::Status write_file_atomically(const fs::path& dest, std::string_view bytes) {
 
 namespace {
 
-p::Error place_error(const fs::path& dest, const std::string& what, int err) {
-  std::string hint = err == ENOSPC ? " (the disk is full: free space and try again)" : "";
-  return p::make_error(p::ErrorCode::io, dest.string() + ": " + what + ": " + std::strerror(err) + hint);
-}
-
 // Copies `in` to `out` in one read, hashing what is written, and checks the
 // SHA-256: the placed bytes are the verified ones even if the store file was
 // damaged since it was added.
@@ -142,7 +142,7 @@ p::Status copy_verified(int in, int out, const p::Sha256Digest& sha, const fs::p
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
       int err = errno;
-      return place_error(dest, "cannot read the stored copy", err);
+      return io_failure(dest, "cannot read the stored copy", err);
     }
     if (r == 0) break;
     hash.update(p::ByteView(buf.data(), static_cast<std::size_t>(r)));
@@ -151,7 +151,7 @@ p::Status copy_verified(int in, int out, const p::Sha256Digest& sha, const fs::p
       if (k < 0 && errno == EINTR) continue;
       if (k < 0) {
         int err = errno;
-        return place_error(dest, "cannot write the file there", err);
+        return io_failure(dest, "cannot write the file there", err);
       }
       w += k;
     }
@@ -175,7 +175,7 @@ p::Status place_from_store(const ContentStore& store, const p::Sha256Digest& sha
   int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) {
     int err = errno;
-    return place_error(source, "cannot open the stored copy", err);
+    return io_failure(source, "cannot open the stored copy", err);
   }
   auto tmp = HeldTemp::beside(dest);
   if (!tmp) {

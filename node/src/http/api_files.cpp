@@ -143,21 +143,10 @@ HttpResponse Api::Impl::image(const HttpRequest& request, const HttpTarget& t, c
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
   if (ec) return error_response(500, path.string() + ": " + ec.message());
-  // The type from the bytes themselves: the store holds content, not names.
-  std::string head(std::min<std::uintmax_t>(size, 64 * 1024), '\0');
-  {
-    std::ifstream in(path, std::ios::binary);
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  }
-  std::string mime;
-  if (head.rfind("\x89PNG", 0) == 0)
-    mime = "image/png";
-  else if (head.rfind("\xff\xd8", 0) == 0)
-    mime = "image/jpeg";
-  else if (head.size() > 12 && head.compare(8, 4, "WEBP") == 0)
-    mime = "image/webp";
-  else  // images only, whatever a record claims
-    return error_response(404, "no image " + p::to_hex(*sha) + " is known to this node");
+  // The type from the bytes themselves: the store holds content, not names;
+  // images only, whatever a record claims.
+  std::string mime = image_type_of(path);
+  if (mime.empty()) return error_response(404, "no image " + p::to_hex(*sha) + " is known to this node");
   if (*width) {
     unsigned w = kThumbnailWidths[std::size(kThumbnailWidths) - 1];
     for (unsigned candidate : kThumbnailWidths)

@@ -89,6 +89,18 @@ p::Result<std::size_t> FileSource::read(std::uint64_t offset, char* out, std::si
   return static_cast<std::size_t>(got);
 }
 
+std::string image_type_of(const std::filesystem::path& path) {
+  char head[12] = {};
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ssize_t got = fd >= 0 ? ::pread(fd, head, sizeof head, 0) : -1;
+  if (fd >= 0) ::close(fd);
+  std::string_view h(head, got > 0 ? static_cast<std::size_t>(got) : 0);
+  if (h.starts_with("\x89PNG")) return "image/png";
+  if (h.starts_with("\xff\xd8")) return "image/jpeg";
+  if (h.size() == 12 && h.substr(0, 4) == "RIFF" && h.substr(8, 4) == "WEBP") return "image/webp";
+  return "";
+}
+
 ArrivingFile::ArrivingFile(const ContentStore& store, const p::Sha256Digest& sha256, std::uint64_t size,
                            std::chrono::steady_clock::time_point give_up_at)
     : store_(store), sha256_(sha256), size_(size), give_up_at_(give_up_at) {}
@@ -99,17 +111,7 @@ BodySource::Readiness ArrivingFile::readiness() {
   if (stored_) return Readiness::ready;
   if (not_image_) return Readiness::give_up;
   if (store_.contains(sha256_)) {
-    char head[12] = {};
-    int fd = ::open(store_.path_of(sha256_).c_str(), O_RDONLY | O_CLOEXEC);
-    ssize_t got = fd >= 0 ? ::pread(fd, head, sizeof head, 0) : -1;
-    if (fd >= 0) ::close(fd);
-    std::string_view h(head, got > 0 ? static_cast<std::size_t>(got) : 0);
-    if (h.starts_with("\x89PNG"))
-      mime_ = "image/png";
-    else if (h.starts_with("\xff\xd8"))
-      mime_ = "image/jpeg";
-    else if (h.size() == 12 && h.substr(0, 4) == "RIFF" && h.substr(8, 4) == "WEBP")
-      mime_ = "image/webp";
+    mime_ = image_type_of(store_.path_of(sha256_));
     if (mime_.empty()) {
       not_image_ = true;
       return Readiness::give_up;

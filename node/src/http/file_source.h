@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 
 #include "seedbank/node/store.h"
 #include "seedbank/node/torrents.h"
@@ -56,6 +57,11 @@ class FileSource final : public BodySource {
   bool lost_ = false;  // the file was not where the last report said: ask again
   int fd_ = -1;
 };
+
+// The type of the image file at `path` by its first bytes: "image/png",
+// "image/jpeg" or "image/webp", else "" (not one of them, or unreadable).
+// What the store holds is served by this, never by what a record claims.
+std::string image_type_of(const std::filesystem::path& path);
 
 // A file on its way into the store (an image being fetched from peers):
 // the answer is held (readiness() says wait) until the verified file is
