@@ -59,7 +59,7 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
   // The releases whose images are listed.
   std::vector<p::Record> releases;
   bool whole_list = false;  // releases come from a listing, page by page
-  // One image or one post: its id says where to look (see image_id_prefix).
+  // One image or one post: its id says where to look (see id_prefix below).
   std::optional<std::uint64_t> only_image, only_post;
   indexer::ReleaseQuery q;
   q.limit = 20;
