@@ -303,10 +303,8 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
   else
     out.null();
   out.field("magnet", magnet ? *magnet : std::string());
-  if (!nested) {  // re-encodes the info dictionary: single versions only, not every version of a listing
-    auto compat = magnet_of(r, true);
-    out.field("magnetV1Compat", compat ? *compat : std::string());
-  }
+  auto compat = magnet_of(r, true);
+  out.field("magnetV1Compat", compat ? *compat : std::string());
   out.field("license", r.getLicense().getName().cStr())
       .field("retracted", index.is_retracted(record.id()))
       .end_object();

@@ -35,14 +35,17 @@ bool NodeServices::post(std::function<void()> job) {
   return true;
 }
 
-p::Status NodeServices::take_fetch_budget() {
+p::Status NodeServices::take_fetch_budget(FetchFor why) {
   std::lock_guard lock(mutex_);
+  auto& started = why == FetchFor::listing ? listing_fetches_ : http_fetches_;
+  const std::size_t most = why == FetchFor::listing ? kListingFetchesPerMinute : kHttpFetchesPerMinute;
   auto now = std::chrono::steady_clock::now();
-  while (!http_fetches_.empty() && now - http_fetches_.front() > std::chrono::minutes(1)) http_fetches_.pop_front();
-  if (http_fetches_.size() >= kHttpFetchesPerMinute)
-    return p::make_error(p::ErrorCode::limit, "this node started " + std::to_string(kHttpFetchesPerMinute) +
-                                                  " fetches for HTTP clients in the last minute; try again shortly");
-  http_fetches_.push_back(now);
+  while (!started.empty() && now - started.front() > std::chrono::minutes(1)) started.pop_front();
+  if (started.size() >= most)
+    return p::make_error(p::ErrorCode::limit, "this node started " + std::to_string(most) + " fetches for HTTP " +
+                                                  (why == FetchFor::listing ? "listings" : "clients") +
+                                                  " in the last minute; try again shortly");
+  started.push_back(now);
   return {};
 }
 

@@ -35,6 +35,13 @@ namespace seedbank::node {
 
 inline constexpr auto kImageFetchInterval = std::chrono::seconds(30);  // per release or record
 inline constexpr std::size_t kHttpFetchesPerMinute = 30;               // fetches HTTP clients may start
+inline constexpr std::size_t kListingFetchesPerMinute = 20;            // image fetches listings may start
+
+// Who starts a fetch for an HTTP client: a request for the thing itself
+// (a download, an image, a lookup of one version), or a listing's
+// look-ahead for the images its items show. Each has its own budget, so
+// browsing listings never spends what a client's own requests need.
+enum class FetchFor { request, listing };
 
 class NodeServices {
  public:
@@ -52,9 +59,10 @@ class NodeServices {
   void stop();
   bool has_gossip() const { return gossip_ != nullptr; }
 
-  // One more fetch an HTTP client starts, within kHttpFetchesPerMinute.
-  // Error limit, saying when to try again, when over it.
-  protocol::Status take_fetch_budget();
+  // One more fetch an HTTP client starts, within kHttpFetchesPerMinute
+  // (kListingFetchesPerMinute for a listing's). Error limit, saying when
+  // to try again, when over it.
+  protocol::Status take_fetch_budget(FetchFor why = FetchFor::request);
   // Whether the images of a release or record were asked for within
   // kImageFetchInterval (then a new request does not ask again).
   bool fetched_lately(const protocol::RecordId& id) const;
@@ -91,6 +99,7 @@ class NodeServices {
   mutable std::mutex mutex_;  // guards what follows
   std::map<protocol::RecordId, std::chrono::steady_clock::time_point> image_fetches_;
   std::deque<std::chrono::steady_clock::time_point> http_fetches_;
+  std::deque<std::chrono::steady_clock::time_point> listing_fetches_;
 };
 
 }  // namespace seedbank::node

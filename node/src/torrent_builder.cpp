@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <mutex>
 
 #include "seedbank/node/torrents.h"
 #include "seedbank/protocol/util.h"
@@ -187,8 +188,25 @@ protocol::Result<std::string> magnet_of(schema::Release::Reader release, bool v1
     if (t.getInfoHashV1().size() == 20) v1 = protocol::util::fixed_bytes<20>(t.getInfoHashV1());
     return magnet_link(v2, v1, name, trackers);
   }
+  // Re-encoding the info dictionary (tens of KiB for a large file) is too
+  // slow for every version of a listing: the v1-compat info-hash is kept,
+  // keyed by the v2 info-hash (which record validation checks is the hash
+  // of that same dictionary), for the releases asked about lately.
+  static constexpr std::size_t kMaxCached = 16384;  // ~1 MiB
+  static std::mutex mutex;
+  static std::map<protocol::Sha256Digest, protocol::Sha1Digest> cache;
+  auto v2 = protocol::util::digest_of(t.getInfoHashV2());
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = cache.find(v2); it != cache.end()) return magnet_link(std::nullopt, it->second, name, trackers);
+  }
   auto compat = v1_compat_info(release);
   if (!compat) return compat.error();
+  {
+    std::lock_guard lock(mutex);
+    if (cache.size() >= kMaxCached) cache.clear();  // starts again: no eviction bookkeeping on the way
+    cache.emplace(v2, compat->info_hash);
+  }
   return magnet_link(std::nullopt, compat->info_hash, name, trackers);
 }
 

@@ -119,6 +119,27 @@ BOOST_AUTO_TEST_CASE(a_lookup_then_its_previews_then_the_download) {
   BOOST_TEST(part.body == whole.body.substr(100, 100));
 }
 
+BOOST_AUTO_TEST_CASE(a_listing_starts_its_previews_coming_and_carries_both_magnets) {
+  // HEAD never makes the node fetch: the images are not on C before the listing.
+  std::vector<std::string> previews;
+  for (const char* name : {"a1111.png", "a1111.webp"}) {
+    std::ifstream in(images / name, std::ios::binary);
+    previews.push_back(sha256_hex(std::string(std::istreambuf_iterator<char>(in), {})));
+  }
+  for (const auto& hex : previews) BOOST_TEST(http_request(http["c"], "HEAD", "/api/images/" + hex).status == 503u);
+  auto listing = get("/api/v1/models?limit=10");
+  BOOST_REQUIRE_EQUAL(listing["items"].size(), 1u);
+  const auto& listed = listing["items"][0]["modelVersions"][0];
+  // The listing alone brings the previews: HEAD turns 200 without a GET.
+  for (const auto& hex : previews)
+    BOOST_TEST(eventually([&] { return http_request(http["c"], "HEAD", "/api/images/" + hex).status == 200u; }),
+               hex << " never arrived after the listing");
+  // Listed versions carry the v1-compat magnet too, the same as a lookup's.
+  auto one = get("/api/v1/model-versions/" + std::to_string(listed["id"].get<std::uint64_t>()));
+  BOOST_TEST(listed["seedbank"]["magnetV1Compat"].get<std::string>().rfind("magnet:?xt=urn:btih:", 0) == 0u);
+  BOOST_TEST(listed["seedbank"]["magnetV1Compat"] == one["seedbank"]["magnetV1Compat"]);
+}
+
 BOOST_AUTO_TEST_CASE(ids_images_filters_and_levels_give_exactly_what_was_asked) {
   auto version = get("/api/v1/model-versions/by-hash/" + sha());
   std::uint64_t model_id = version["modelId"], version_id = version["id"];

@@ -336,6 +336,7 @@ HttpResponse Api::Impl::list_models(const HttpRequest& request, const HttpTarget
   out.begin_object().key("items").begin_array();
   for (const auto& head : result->first) write_model_of(out, head, links);
   out.end_array();
+  prefetch_listed(request, result->first);
   json metadata = {{"pageSize", l->limit}};
   if (*page_number) metadata["currentPage"] = **page_number;
   if (!result->second.empty()) {
@@ -374,6 +375,7 @@ HttpResponse Api::Impl::models_by_id(const HttpRequest& request, const HttpTarge
   JsonOut out;
   out.begin_object().key("items").begin_array();
   std::size_t shown = 0, next = numbers.size();
+  std::vector<p::Record> heads;
   for (std::size_t i = std::min(offset, numbers.size()); i < numbers.size(); ++i) {
     if (shown == l.limit) {
       next = i;
@@ -386,8 +388,10 @@ HttpResponse Api::Impl::models_by_id(const HttpRequest& request, const HttpTarge
     if (!head || config.refuses(*head, index) || !index.matches(*head, l.query)) continue;
     write_model_of(out, *head, links);
     ++shown;
+    if (heads.size() < 8) heads.push_back(std::move(head).value());
   }
   out.end_array();
+  prefetch_listed(request, heads);
   json metadata = {{"pageSize", l.limit}};
   if (next < numbers.size()) {
     metadata["nextCursor"] = std::to_string(next);
@@ -424,12 +428,18 @@ HttpResponse Api::Impl::one_model(const HttpRequest& request, const std::string&
 // A lookup of one version is often followed at once by requests for its
 // previews: the images it lacks start coming now (rate-limited as every
 // fetch for HTTP clients).
-void Api::Impl::prefetch_images(const HttpRequest& request, const p::Record& release) {
+void Api::Impl::prefetch_images(const HttpRequest& request, const p::Record& release, FetchFor why) {
   for (auto img : release.body().getPayload().getRelease().getImages())
     if (img.getSha256().size() == 32 && !store.contains(digest_of(img.getSha256()))) {
-      fetch_images(request, release);
+      fetch_images(request, release, why);
       return;
     }
+}
+
+void Api::Impl::prefetch_listed(const HttpRequest& request, const std::vector<p::Record>& heads) {
+  constexpr std::size_t kPerListing = 8;  // the first row or two a client shows
+  for (std::size_t i = 0; i < heads.size() && i < kPerListing; ++i)
+    prefetch_images(request, heads[i], FetchFor::listing);
 }
 
 std::optional<p::Record> Api::Impl::listed_release(std::uint64_t number) {

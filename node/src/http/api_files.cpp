@@ -39,10 +39,10 @@ std::string content_disposition(const std::string& name) {
 // Starts an images-only fetch of `release` on the node thread, at most
 // every kImageFetchInterval per release; does not wait. Whether one is
 // under way (false: no network, or refused by may_fetch).
-bool Api::Impl::fetch_images(const HttpRequest& request, const p::Record& release) {
+bool Api::Impl::fetch_images(const HttpRequest& request, const p::Record& release, FetchFor why) {
   if (!node) return false;
   if (node->fetched_lately(release.id())) return true;  // under way
-  if (may_fetch(request)) return false;                 // refused: the image stays 503
+  if (may_fetch(request, why)) return false;            // refused: the image stays 503
   node->fetch_release_images(release.id());
   return true;
 }
@@ -383,14 +383,14 @@ std::optional<unsigned> Api::Impl::choose_file(schema::Release::Reader r, const 
 // not from another web site's page (a browser says so in Sec-Fetch-Site;
 // tools send none), and within the node's fetch budget for HTTP clients. nullopt:
 // it may; otherwise the answer to give.
-std::optional<HttpResponse> Api::Impl::may_fetch(const HttpRequest& request) {
+std::optional<HttpResponse> Api::Impl::may_fetch(const HttpRequest& request, FetchFor why) {
   if (request.method == "HEAD") return error_response(503, "not on this node yet; a GET fetches it from peers");
   if (request.sec_fetch_site == "cross-site" || request.sec_fetch_site == "same-site")
     return error_response(403,
                           "another web site cannot make this node download; open the link from the node's own "
                           "gallery or a tool");
   if (!node) return error_response(503, "this node does not run BitTorrent or gossip; nothing can be fetched");
-  if (auto st = node->take_fetch_budget(); !st) {
+  if (auto st = node->take_fetch_budget(why); !st) {
     auto r = error_response(503, st.error().message);
     r.headers.emplace_back("Retry-After", "10");
     return r;

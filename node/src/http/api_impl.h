@@ -25,6 +25,7 @@
 #include "civitai.h"
 #include "community.h"
 #include "json_out.h"
+#include "node_services.h"
 #include "seedbank/protocol/http_target.h"
 #include "seedbank/protocol/keys.h"
 #include "seedbank/protocol/release.h"
@@ -180,9 +181,12 @@ struct Api::Impl {
 
   // ---- api_files.cpp: images, thumbnails and downloads, and fetching them ----
 
-  bool fetch_images(const HttpRequest& request, const p::Record& release);
+  bool fetch_images(const HttpRequest& request, const p::Record& release, FetchFor why = FetchFor::request);
   HttpResponse image_on_its_way(const HttpRequest& request, const p::Sha256Digest& sha);
-  void prefetch_images(const HttpRequest& request, const p::Record& release);
+  void prefetch_images(const HttpRequest& request, const p::Record& release, FetchFor why = FetchFor::request);
+  // The images of the first few models of a listing that this node lacks
+  // start coming (clients show them next), within the listings' budget.
+  void prefetch_listed(const HttpRequest& request, const std::vector<p::Record>& heads);
   void fetch_post_image(const HttpRequest& request, const p::Record& post, const p::Sha256Digest& sha);
   HttpResponse image(const HttpRequest& request, const HttpTarget& t, const std::string& hex);
   // Whether a record this node shows names `sha` as an image: a release's
@@ -201,7 +205,7 @@ struct Api::Impl {
   HttpResponse file(const HttpRequest& request, const HttpTarget& t, const std::string& hex, const std::string& name);
   static std::string file_path(const p::Sha256Digest& sha, const std::string& name);
   static std::optional<unsigned> choose_file(schema::Release::Reader r, const HttpTarget& t);
-  std::optional<HttpResponse> may_fetch(const HttpRequest& request);
+  std::optional<HttpResponse> may_fetch(const HttpRequest& request, FetchFor why = FetchFor::request);
 
   std::jthread thumb_worker;  // last: stopped before the rest goes
 };
