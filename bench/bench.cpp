@@ -24,6 +24,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <random>
 #include <regex>
 #include <set>
@@ -1343,6 +1344,126 @@ nlohmann::json bench_discover(const Options& o) {
   return out;
 }
 
+// swarm: one seed and N leechers fetching a new release, every node's
+// upload limited to u (the seed's too), F = 64 MiB, fetches started
+// together or 8 s apart. Completion times (each from its own start) as
+// ratios to the fluid-model minimum T_min = max(F/u_s, N*F/(u_s + N*u)),
+// and the seed's upload as a multiple of F.
+nlohmann::json bench_swarm(const Options& o) {
+  constexpr std::uint64_t kFile = 64ull << 20;
+  constexpr std::uint64_t kUpload = 2ull << 20;  // bytes/s, every node
+  auto one_run = [&](int n, bool staggered) {
+    auto dir = o.dir / ("swarm-" + std::to_string(n) + (staggered ? "-staggered" : "-together"));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    auto sb = [&](const fs::path& data, std::vector<std::string> args) {
+      args.insert(args.begin(), {SEEDBANK_BINARY, "--data-dir", data.string(), "--network", "bench"});
+      return testing::run(args, (dir / "cmd").string());
+    };
+    auto node_args = [&](const fs::path& data, const std::string& bootstrap) {
+      std::vector<std::string> args{SEEDBANK_BINARY,
+                                    "--data-dir",
+                                    data.string(),
+                                    "--network",
+                                    "bench",
+                                    "node",
+                                    "--bt-listen",
+                                    "127.0.0.1:0",
+                                    "--listen",
+                                    "127.0.0.1:0",
+                                    "--http",
+                                    "off",
+                                    "--no-dht",
+                                    "--no-port-mapping",
+                                    "--no-lan",
+                                    "--upload-limit",
+                                    std::to_string(kUpload)};
+      if (!bootstrap.empty()) args.insert(args.end(), {"--bootstrap", bootstrap});
+      return args;
+    };
+    auto seed_dir = dir / "seed";
+    if (auto k = sb(seed_dir, {"keygen"}); k.exit_code != 0) throw std::runtime_error("keygen: " + k.err);
+    auto model = make_model_file(dir, kFile, true);
+    auto pub = sb(seed_dir, {"publish", model.string(), "--name", "Swarm Bench", "--type", "LORA", "--json"});
+    if (pub.exit_code != 0) throw std::runtime_error("publish: " + pub.err);
+    std::string release = nlohmann::json::parse(pub.out)["releaseId"];
+    testing::Process seed(node_args(seed_dir, ""), (dir / "seed-log").string());
+    if (!seed.wait_for_err("running")) throw std::runtime_error("seed did not start: " + seed.err());
+    auto status = nlohmann::json::parse(sb(seed_dir, {"status", "--json"}).out);
+    std::string seed_bt = status["btListen"], seed_gossip = status["gossipListen"];
+    std::vector<std::unique_ptr<testing::Process>> leechers;
+    std::vector<fs::path> dirs;
+    for (int i = 0; i < n; ++i) {
+      dirs.push_back(dir / ("l" + std::to_string(i)));
+      leechers.push_back(std::make_unique<testing::Process>(node_args(dirs.back(), seed_gossip),
+                                                            (dir / ("l-log" + std::to_string(i))).string()));
+      if (!leechers.back()->wait_for_err("running")) throw std::runtime_error("leecher did not start");
+    }
+    for (const auto& d : dirs)  // each has the record (gossip)
+      for (auto t = Clock::now();;) {
+        if (sb(d, {"record", "export", release, "--out", (dir / "probe").string()}).exit_code == 0) break;
+        if (seconds_since(t) > 30) throw std::runtime_error("a leecher never got the record");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    std::vector<std::unique_ptr<testing::Process>> fetches(n);
+    std::vector<Clock::time_point> started(n);
+    std::vector<double> took(n, -1);
+    auto t0 = Clock::now();
+    int next = 0, done = 0;
+    while (done < n) {
+      if (next < n && seconds_since(t0) >= (staggered ? 8.0 * next : 0.0)) {
+        started[next] = Clock::now();
+        fetches[next] = std::make_unique<testing::Process>(
+            std::vector<std::string>{SEEDBANK_BINARY, "--data-dir", dirs[next].string(), "--network", "bench", "fetch",
+                                     release, "--peer", seed_bt, "--timeout", "900", "--json"},
+            (dir / ("fetch-" + std::to_string(next))).string());
+        ++next;
+        continue;
+      }
+      for (int i = 0; i < next; ++i)
+        if (took[i] < 0 && fetches[i]->wait(std::chrono::milliseconds(1)) >= 0) {
+          took[i] = seconds_since(started[i]);
+          if (nlohmann::json::parse(fetches[i]->out()).value("complete", false) != true)
+            throw std::runtime_error("a fetch did not complete: " + fetches[i]->err());
+          ++done;
+        }
+      if (seconds_since(t0) > 1200) throw std::runtime_error("swarm: fetches still running after 20 min");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::uint64_t seed_upload = 0;
+    auto after = nlohmann::json::parse(sb(seed_dir, {"status", "--json"}).out);
+    for (const auto& t : after["torrents"])
+      if (t["releaseId"] == release) seed_upload = t["uploaded"];
+    for (auto& l : leechers) l->signal(SIGTERM);
+    seed.signal(SIGTERM);
+    for (auto& l : leechers) l->wait(std::chrono::seconds(20));
+    seed.wait(std::chrono::seconds(20));
+    const double f = static_cast<double>(kFile), u = static_cast<double>(kUpload);
+    const double t_min = std::max(f / u, n * f / (u + n * u));
+    double max_s = *std::max_element(took.begin(), took.end());
+    double mean_s = std::accumulate(took.begin(), took.end(), 0.0) / n;
+    char line[400];
+    std::snprintf(line, sizeof line,
+                  "swarm: 1 seed + %d leechers, %s, %.0f MiB, every upload %.0f MiB/s: max %.1f s (%.2fx T_min "
+                  "%.1f s), mean %.1f s (%.2fx); the seed uploaded %.2fx F [goal: max <= 1.3x T_min, seed <= 2x F]",
+                  n, staggered ? "started 8 s apart" : "started together", f / (1 << 20), u / (1 << 20), max_s,
+                  max_s / t_min, t_min, mean_s, mean_s / t_min, static_cast<double>(seed_upload) / f);
+    say(o, line);
+    return nlohmann::json{{"leechers", n},
+                          {"staggered", staggered},
+                          {"tMinSeconds", t_min},
+                          {"maxSeconds", max_s},
+                          {"meanSeconds", mean_s},
+                          {"maxRatio", max_s / t_min},
+                          {"meanRatio", mean_s / t_min},
+                          {"seedUploadOverF", static_cast<double>(seed_upload) / f}};
+  };
+  nlohmann::json runs = nlohmann::json::array();
+  for (int n : {4, 8})
+    for (bool staggered : {false, true}) runs.push_back(one_run(n, staggered));
+  return {{"fileBytes", kFile}, {"uploadLimit", kUpload}, {"runs", runs}};
+}
+
 int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -1369,7 +1490,7 @@ int main(int argc, char** argv) {
       o.json = true;
     else if (a == "--help" || a == "-h") {
       std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] "
-                   "[resolve] [load] [http] [discover] [preview] [--dir DIR] [--size-mib N] [--releases N]\n"
+                   "[resolve] [load] [http] [discover] [preview] [swarm] [--dir DIR] [--size-mib N] [--releases N]\n"
                    "                      [--ingest-records N] [--repeats N] [--json]\n"
                    "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
                    "test file and the lookup index between runs.\n";
@@ -1379,7 +1500,7 @@ int main(int argc, char** argv) {
   }
   if (o.sections.empty())
     o.sections = {"hash",     "publish", "fetch", "ingest", "lookup",   "reconcile", "sync",
-                  "converge", "resolve", "load",  "http",   "discover", "preview"};
+                  "converge", "resolve", "load",  "http",   "discover", "preview",   "swarm"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
@@ -1412,6 +1533,8 @@ int main(int argc, char** argv) {
         all["discover"] = bench_discover(o);
       else if (s == "preview")
         all["preview"] = bench_preview(o);
+      else if (s == "swarm")
+        all["swarm"] = bench_swarm(o);
       else
         throw std::runtime_error("unknown section '" + s +
                                  "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load, "

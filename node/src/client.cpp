@@ -24,9 +24,9 @@ class ControlClient final : public NodeClient {
       : data_dir_(std::move(data_dir)), probe_(std::move(probe)) {}
   bool remote() const override { return true; }
 
-  p::Result<StatusReply> status() override {
-    if (!probe_.is_null()) return parse_status_reply(std::exchange(probe_, nullptr));
-    return call(StatusRequest{}, parse_status_reply);
+  p::Result<StatusReply> status(bool with_peers) override {
+    if (!probe_.is_null() && !with_peers) return parse_status_reply(std::exchange(probe_, nullptr));
+    return call(StatusRequest{with_peers}, parse_status_reply);
   }
   p::Result<FetchReply> fetch(const FetchRequest& r) override { return call(r, parse_fetch_reply); }
   p::Result<TorrentStatus> torrent(const p::RecordId& release) override {
@@ -68,9 +68,9 @@ class LocalClient final : public NodeClient {
   explicit LocalClient(NodeRuntime& runtime) : runtime_(&runtime) {}
   bool remote() const override { return false; }
 
-  p::Result<StatusReply> status() override {
+  p::Result<StatusReply> status(bool with_peers) override {
     if (auto st = ready(false); !st) return st.error();
-    return runtime_->status();
+    return runtime_->status(with_peers);
   }
   p::Result<FetchReply> fetch(const FetchRequest& r) override {
     if (auto st = ready(true); !st) return st.error();

@@ -23,7 +23,7 @@ class NodeClient {
   virtual ~NodeClient() = default;
   // Whether a separate node process answers (false: this command's own).
   virtual bool remote() const = 0;
-  virtual protocol::Result<StatusReply> status() = 0;
+  virtual protocol::Result<StatusReply> status(bool with_peers = false) = 0;
   virtual protocol::Result<FetchReply> fetch(const FetchRequest& request) = 0;
   // Error not_found when the release is not loaded.
   virtual protocol::Result<TorrentStatus> torrent(const protocol::RecordId& release) = 0;

@@ -90,36 +90,65 @@ p::Result<TorrentStatus> parse_torrent(const json& j) {
             read(j, "v1CompatInfoHash", &s.v1_compat_info_hash) && read(j, "state", &s.state) &&
             read(j, "wanted", &s.wanted) && read(j, "done", &s.done) && read(j, "downloadRate", &s.download_rate) &&
             read(j, "uploadRate", &s.upload_rate) && read(j, "downloaded", &s.downloaded) &&
-            read(j, "peers", &s.peers) && read(j, "filesWanted", &s.files_wanted) &&
-            read(j, "filesStored", &s.files_stored) && read(j, "complete", &s.complete) &&
-            read(j, "allStored", &s.all_stored) && read(j, "error", &s.error);
+            read(j, "uploaded", &s.uploaded) && read(j, "peersSent", &s.peers_sent) && read(j, "peers", &s.peers) &&
+            read(j, "filesWanted", &s.files_wanted) && read(j, "filesStored", &s.files_stored) &&
+            read(j, "complete", &s.complete) && read(j, "allStored", &s.all_stored) && read(j, "error", &s.error);
   std::string kind;
   ok = ok && read(j, "errorKind", &kind);
   if (!ok) return p::make_error(p::ErrorCode::malformed, "the node's torrent status has a field of the wrong type");
   s.error_kind = value_in(kErrorKinds, kind, ErrorKind::none);
+  if (auto it = j.find("peerList"); it != j.end() && it->is_array())
+    for (const auto& pj : *it) {
+      PeerStatus ps;
+      if (!pj.is_object() || !read(pj, "endpoint", &ps.endpoint) || !read(pj, "client", &ps.client) ||
+          !read(pj, "source", &ps.source) || !read(pj, "connected", &ps.connected) || !read(pj, "seed", &ps.seed) ||
+          !read(pj, "progress", &ps.progress) || !read(pj, "downloadRate", &ps.download_rate) ||
+          !read(pj, "uploadRate", &ps.upload_rate) || !read(pj, "received", &ps.received) ||
+          !read(pj, "sent", &ps.sent))
+        return p::make_error(p::ErrorCode::malformed, "the node's peer list has a field of the wrong type");
+      s.peer_list.push_back(std::move(ps));
+    }
   return s;
 }
 
 }  // namespace
 
 json torrent_status_json(const TorrentStatus& s) {
-  return {{"releaseId", s.release_id},
-          {"name", s.name},
-          {"infoHash", s.info_hash},
-          {"state", s.state},
-          {"wanted", s.wanted},
-          {"done", s.done},
-          {"downloadRate", s.download_rate},
-          {"uploadRate", s.upload_rate},
-          {"downloaded", s.downloaded},
-          {"peers", s.peers},
-          {"filesWanted", s.files_wanted},
-          {"filesStored", s.files_stored},
-          {"complete", s.complete},
-          {"allStored", s.all_stored},
-          {"error", s.error},
-          {"errorKind", name_in(kErrorKinds, s.error_kind)},
-          {"v1CompatInfoHash", s.v1_compat_info_hash.empty() ? json(nullptr) : json(s.v1_compat_info_hash)}};
+  json j = {{"releaseId", s.release_id},
+            {"name", s.name},
+            {"infoHash", s.info_hash},
+            {"state", s.state},
+            {"wanted", s.wanted},
+            {"done", s.done},
+            {"downloadRate", s.download_rate},
+            {"uploadRate", s.upload_rate},
+            {"downloaded", s.downloaded},
+            {"uploaded", s.uploaded},
+            {"peers", s.peers},
+            {"peersSent", s.peers_sent},
+            {"filesWanted", s.files_wanted},
+            {"filesStored", s.files_stored},
+            {"complete", s.complete},
+            {"allStored", s.all_stored},
+            {"error", s.error},
+            {"errorKind", name_in(kErrorKinds, s.error_kind)},
+            {"v1CompatInfoHash", s.v1_compat_info_hash.empty() ? json(nullptr) : json(s.v1_compat_info_hash)}};
+  if (!s.peer_list.empty()) {
+    json peers = json::array();
+    for (const auto& ps : s.peer_list)
+      peers.push_back({{"endpoint", ps.endpoint},
+                       {"client", ps.client},
+                       {"source", ps.source},
+                       {"connected", ps.connected},
+                       {"seed", ps.seed},
+                       {"progress", ps.progress},
+                       {"downloadRate", ps.download_rate},
+                       {"uploadRate", ps.upload_rate},
+                       {"received", ps.received},
+                       {"sent", ps.sent}});
+    j["peerList"] = std::move(peers);
+  }
+  return j;
 }
 
 json request_json(const ControlRequest& request) {
@@ -127,7 +156,7 @@ json request_json(const ControlRequest& request) {
       [](const auto& r) -> json {
         using T = std::decay_t<decltype(r)>;
         if constexpr (std::is_same_v<T, StatusRequest>) {
-          return {{"cmd", "status"}};
+          return r.peers ? json{{"cmd", "status"}, {"peers", true}} : json{{"cmd", "status"}};
         } else if constexpr (std::is_same_v<T, FetchRequest>) {
           return {{"cmd", "fetch"},
                   {"release", p::to_hex(r.release)},
@@ -165,7 +194,11 @@ p::Result<ControlRequest> parse_request(const json& j) {
                              "; restart the node with the same seedbank build as the command");
   std::string cmd;
   if (!read(j, "cmd", &cmd)) return bad("\"cmd\" is not a string");
-  if (cmd == "status") return ControlRequest{StatusRequest{}};
+  if (cmd == "status") {
+    StatusRequest r;
+    if (!read(j, "peers", &r.peers)) return bad("\"peers\" is not a boolean");
+    return ControlRequest{r};
+  }
   if (cmd == "fetch") {
     FetchRequest r;
     auto id = record_id(j, "release");

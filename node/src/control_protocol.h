@@ -27,7 +27,9 @@ namespace seedbank::node {
 // when done (version 1 polled `query-status`).
 inline constexpr int kControlVersion = 2;
 
-struct StatusRequest {};
+struct StatusRequest {
+  bool peers = false;  // each torrent's peer list too (`status --peers`)
+};
 struct StatusReply {
   std::string network, bt_listen, gossip_listen, http_listen;
   std::size_t gossip_peers = 0;

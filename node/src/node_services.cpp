@@ -96,7 +96,16 @@ std::shared_ptr<BodySource> NodeServices::stream_file(const p::RecordId& release
   auto release_hex = p::to_hex(release);
   auto ask = [this, watch, release_hex, name] {
     bool posted = post([this, watch, release_hex, name] {
-      auto now = torrents_.file_progress(release_hex, name);
+      std::uint64_t from = 0;
+      {
+        std::lock_guard lock(watch->mutex);
+        if (watch->progress && !watch->progress->error.empty()) {  // the start failed: nothing to ask
+          watch->asking = false;
+          return;
+        }
+        from = watch->from;
+      }
+      auto now = torrents_.file_progress(release_hex, name, from);
       std::lock_guard lock(watch->mutex);
       watch->asking = false;
       if (watch->progress && !watch->progress->error.empty()) return;  // the start failed

@@ -252,7 +252,7 @@ struct NodeRuntime::Impl {
         [&](const auto& r) {
           using T = std::decay_t<decltype(r)>;
           if constexpr (std::is_same_v<T, StatusRequest>) {
-            reply(reply_json(rt.status()));
+            reply(reply_json(rt.status(r.peers)));
           } else if constexpr (std::is_same_v<T, FetchRequest>) {
             auto out = rt.fetch(r);
             reply(out ? reply_json(*out) : error_json(out.error()));
@@ -362,7 +362,7 @@ void NodeRuntime::run_for(std::chrono::milliseconds timeout, const std::function
   }
 }
 
-StatusReply NodeRuntime::status() {
+StatusReply NodeRuntime::status(bool with_peers) {
   auto& impl = *impl_;
   StatusReply r;
   r.network = impl.node.options.network;
@@ -373,7 +373,7 @@ StatusReply NodeRuntime::status() {
   auto stats = impl.node.index->stats();
   r.records = stats.records;
   r.releases = stats.by_kind[1];
-  if (impl.torrents) r.torrents = impl.torrents->status();
+  if (impl.torrents) r.torrents = impl.torrents->status(with_peers);
   return r;
 }
 

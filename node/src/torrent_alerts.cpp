@@ -1,5 +1,6 @@
 // TorrentService::Impl: the v1-compat torrents, libtorrent's alerts, the
 // SHA-256 verification of fetched files and their renames into the store.
+#include "gossip/endpoint.h"
 #include "torrents_impl.h"
 
 namespace seedbank::node {
@@ -31,14 +32,15 @@ void TorrentService::Impl::add_compat(Managed& m, bool seeding) {
     if (!slot.wanted) atp.file_priorities[static_cast<std::size_t>(static_cast<int>(slot.index))] = lt::dont_download;
   }
   atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
-  atp.flags |= seeding ? lt::torrent_flags::seed_mode : lt::torrent_flags::sequential_download;
+  if (seeding) atp.flags |= lt::torrent_flags::seed_mode;
   auto handle = session->add_torrent(std::move(atp), ec);
   if (!ec) compat[m.info_hash] = {handle, seeding};
 }
 
-// Once a second, for fetches without peers: retry the --peer hints, and
-// after a few seconds with none in the hybrid swarm also join the
-// v1-compat swarm, where plain v1 clients seed.
+// Once a second, for fetches: count what each peer sent; for fetches
+// without peers, retry the --peer hints, and after a few seconds with none
+// in the hybrid swarm also join the v1-compat swarm, where plain v1
+// clients seed.
 void TorrentService::Impl::look_for_peers() {
   auto now = std::chrono::steady_clock::now();
   if (now - last_peer_check < std::chrono::seconds(1)) return;
@@ -47,6 +49,7 @@ void TorrentService::Impl::look_for_peers() {
     if (!m.error.empty()) continue;
     bool pending = std::any_of(m.slots.begin(), m.slots.end(), [](const Slot& s) { return s.wanted && !s.stored; });
     if (!pending) continue;
+    sample_senders(m);
     if (m.handle.status().num_peers > 0) {
       m.peerless_since.reset();
       continue;
@@ -94,8 +97,10 @@ void TorrentService::Impl::keep_apart(Managed& m) {
   for (lt::piece_index_t i(0); i < mine.end_index(); ++i)
     if (mine.get_bit(i))
       to_fallback.emplace_back(i, lt::dont_download);
-    else if (i < theirs.end_index() && theirs.get_bit(i))
+    else if (i < theirs.end_index() && theirs.get_bit(i)) {
       m.held.insert(i);
+      m.deadlines.erase(static_cast<std::size_t>(static_cast<int>(i)));  // priority 0 drops a deadline
+    }
   std::vector<std::pair<lt::piece_index_t, lt::download_priority_t>> to_hybrid;
   for (auto i : m.held) to_hybrid.emplace_back(i, lt::dont_download);
   if (!to_fallback.empty()) fallback->prioritize_pieces(to_fallback);
@@ -126,6 +131,8 @@ void TorrentService::Impl::compat_finished(const lt::torrent_handle& h) {
       }
       m->second.held.clear();
       if (!back.empty()) m->second.handle.prioritize_pieces(back);
+      // Nothing is read back until the recheck says what is there (checked()).
+      std::fill(m->second.have.begin(), m->second.have.end(), false);
       m->second.handle.force_recheck();
     }
     return;
@@ -134,6 +141,15 @@ void TorrentService::Impl::compat_finished(const lt::torrent_handle& h) {
 
 // After a recheck, files found complete raise no completion alerts.
 void TorrentService::Impl::checked(Managed& m) {
+  // What the check found (resume data, or the files on disk) may start the
+  // hashed prefix of files that are not complete yet.
+  auto pieces = m.handle.status(lt::torrent_handle::query_pieces).pieces;
+  for (std::size_t i = 0; i < m.have.size(); ++i) {
+    lt::piece_index_t at(static_cast<int>(i));
+    m.have[i] = at < pieces.end_index() && pieces.get_bit(at);
+  }
+  for (const auto& s : m.slots)
+    if (s.wanted && !s.stored && !s.verifying && !s.moving && !s.failed) request_window(m, s);
   std::vector<std::int64_t> progress;
   m.handle.file_progress(progress, lt::torrent_handle::piece_granularity);
   for (std::size_t i = 0; i < m.slots.size(); ++i) {
@@ -159,8 +175,75 @@ std::pair<std::size_t, std::size_t> TorrentService::Impl::piece_range(const Mana
           static_cast<std::size_t>((s.offset + s.size + m.piece_size - 1) / m.piece_size)};
 }
 
+// What each connection has sent so far (for status: who sent what). A
+// connection's count only grows; one that closed keeps its last sample.
+void TorrentService::Impl::sample_senders(Managed& m) {
+  auto sample = [&](const lt::torrent_handle& h) {
+    std::vector<lt::peer_info> peers;
+    h.get_peer_info(peers);
+    for (const auto& pi : peers) {
+      if (pi.total_download <= 0) continue;
+      auto key = std::make_pair(pi.ip, pi.pid);
+      auto it = m.received.find(key);
+      if (it == m.received.end()) {
+        if (m.received.size() >= Managed::kMaxSenders) continue;
+        it = m.received.emplace(key, 0).first;
+      }
+      it->second = std::max(it->second, static_cast<std::uint64_t>(pi.total_download));
+    }
+  };
+  sample(m.handle);
+  if (lt::torrent_handle* fallback = fallback_of(m)) sample(*fallback);
+}
+
+// The alert queue overflowed. Alerts the fetch acts on may be lost with
+// it: pieces and files finished (then pieces would never be hashed),
+// pieces read back, files renamed. Asks libtorrent what the torrent has
+// instead. A torrent still checking says so itself when done.
+void TorrentService::Impl::resync(Managed& m, const lt::alerts_dropped_alert& dropped) {
+  const auto& lost = dropped.dropped_alerts;
+  if (!lost[lt::piece_finished_alert::alert_type] && !lost[lt::file_completed_alert::alert_type] &&
+      !lost[lt::read_piece_alert::alert_type] && !lost[lt::file_renamed_alert::alert_type] &&
+      !lost[lt::torrent_checked_alert::alert_type])
+    return;
+  auto st = m.handle.status(lt::torrent_handle::query_pieces);
+  if (st.state == lt::torrent_status::checking_files || st.state == lt::torrent_status::checking_resume_data) return;
+  for (std::size_t i = 0; i < m.have.size(); ++i) {
+    lt::piece_index_t at(static_cast<int>(i));
+    m.have[i] = at < st.pieces.end_index() && st.pieces.get_bit(at);
+  }
+  std::vector<std::int64_t> progress;
+  m.handle.file_progress(progress, lt::torrent_handle::piece_granularity);
+  for (std::size_t i = 0; i < m.slots.size(); ++i) {
+    Slot& s = m.slots[i];
+    if (s.moving && store.contains(s.sha256)) {  // renamed; the alert was lost
+      s.moving = false;
+      s.stored = true;
+      rename_done();
+      continue;
+    }
+    if (!s.wanted || s.stored || s.verifying || s.moving || s.failed) continue;
+    // Reads whose answers were lost are asked for again.
+    auto [first, end] = piece_range(m, s);
+    for (auto piece = static_cast<std::size_t>((s.offset + s.queued) / m.piece_size); piece < end; ++piece)
+      if (!m.arrived.count(piece)) m.requested[piece] = false;
+    auto at = static_cast<std::size_t>(static_cast<int>(s.index));
+    if (at < progress.size() && static_cast<std::uint64_t>(progress[at]) == s.size)
+      complete(m, i);
+    else
+      request_window(m, s);
+  }
+}
+
+// The verifier hashed what it had: read back the next pieces.
+void TorrentService::Impl::keep_hashing() {
+  for (auto& [ih, m] : torrents)
+    for (const auto& s : m.slots)
+      if (s.wanted && !s.stored && !s.verifying && !s.moving && !s.failed && s.queued < s.size) request_window(m, s);
+}
+
 void TorrentService::Impl::request(Managed& m, std::size_t piece) {
-  if (piece >= m.requested.size() || m.requested[piece]) return;
+  if (piece >= m.requested.size() || m.requested[piece] || !m.have[piece]) return;
   m.requested[piece] = true;
   m.handle.read_piece(lt::piece_index_t(static_cast<int>(piece)));
 }
@@ -179,14 +262,14 @@ void TorrentService::Impl::advance(Managed& m, std::size_t i) {
     std::uint64_t length =
         std::min<std::uint64_t>(static_cast<std::uint64_t>(it->second.second) - start, s.size - s.queued);
     verifier.push({m.info_hash, i, it->second.first, static_cast<std::size_t>(start), static_cast<std::size_t>(length),
-                   false, s.stream});
+                   false, s.stream, s.hashed});
     s.queued += length;
     m.arrived.erase(it);  // pieces never span two files (they are piece-aligned)
   }
-  if (s.complete_seen) request_window(m, s);
+  request_window(m, s);
   if (s.queued == s.size && s.complete_seen) {
     s.verifying = true;
-    verifier.push({m.info_hash, i, {}, 0, 0, true, s.stream});
+    verifier.push({m.info_hash, i, {}, 0, 0, true, s.stream, s.hashed});
   }
 }
 
@@ -196,16 +279,25 @@ void TorrentService::Impl::complete(Managed& m, std::size_t i) {
   Slot& s = m.slots[i];
   if (s.stored || s.verifying || s.moving || s.failed || s.complete_seen) return;
   s.complete_seen = true;
+  auto [first, end] = piece_range(m, s);
+  for (auto piece = first; piece < end && piece < m.have.size(); ++piece) m.have[piece] = true;
   request_window(m, s);
   advance(m, i);
 }
 
-// Reads back at most kReadAhead pieces beyond what the verifier has, so
-// a file found complete at once (a recheck) is not held in memory whole.
+// Reads back the pieces that follow what the verifier has, up to
+// kReadAhead: a file found complete at once (a recheck) or arriving out of
+// order is never held in memory whole.
 void TorrentService::Impl::request_window(Managed& m, const Slot& s) {
   auto [first, end] = piece_range(m, s);
   auto from = static_cast<std::size_t>((s.offset + s.queued) / m.piece_size);
-  for (auto piece = std::max(first, from); piece < end && piece < from + kReadAhead; ++piece) request(m, piece);
+  // At most kReadAhead pieces beyond what is hashed, so reads from a fast
+  // disk never pile up in memory ahead of the hashing thread.
+  auto limit = static_cast<std::size_t>((s.offset + s.hashed->load()) / m.piece_size) + kReadAhead;
+  // Only the run the torrent has without a gap: a piece after a gap could
+  // not be hashed before the gap fills, and waits better in the page cache
+  // than in memory.
+  for (auto piece = std::max(first, from); piece < end && piece < limit && m.have[piece]; ++piece) request(m, piece);
 }
 
 void TorrentService::Impl::finish_verifications() {
@@ -316,9 +408,10 @@ void TorrentService::Impl::handle_alerts() {
     if (auto* pf = lt::alert_cast<lt::piece_finished_alert>(a)) {
       if (Managed* m = find(pf->handle)) {
         auto piece = static_cast<std::size_t>(static_cast<int>(pf->piece_index));
+        if (piece < m->have.size()) m->have[piece] = true;
         for (auto& slot : m->slots) {
           auto [first, end] = piece_range(*m, slot);
-          if (slot.wanted && !slot.stored && piece >= first && piece < end) request(*m, piece);
+          if (slot.wanted && !slot.stored && piece >= first && piece < end) request_window(*m, slot);
         }
         if (lt::torrent_handle* fallback = fallback_of(*m))
           fallback->piece_priority(pf->piece_index, lt::dont_download);  // see keep_apart
@@ -326,12 +419,17 @@ void TorrentService::Impl::handle_alerts() {
         fetch->held.insert(pf->piece_index);
         fetch->handle.piece_priority(pf->piece_index, lt::dont_download);
       }
+    } else if (auto* ad = lt::alert_cast<lt::alerts_dropped_alert>(a)) {
+      for (auto& [ih, m] : torrents)
+        if (!all_stored(m)) resync(m, *ad);
     } else if (auto* rp = lt::alert_cast<lt::read_piece_alert>(a)) {
       if (Managed* m = find(rp->handle)) {
+        auto piece = static_cast<std::size_t>(static_cast<int>(rp->piece));
         if (rp->error) {
           m->error = "cannot read back a downloaded piece: " + rp->error.message();
+          if (piece < m->requested.size()) m->requested[piece] = false;  // a retry reads it again
         } else {
-          m->arrived[static_cast<std::size_t>(static_cast<int>(rp->piece))] = {rp->buffer, rp->size};
+          m->arrived[piece] = {rp->buffer, rp->size};
           for (std::size_t i = 0; i < m->slots.size(); ++i) advance(*m, i);
         }
       }
@@ -349,6 +447,7 @@ void TorrentService::Impl::handle_alerts() {
           }
         if (!m->fetch_logged && wanted_stored(*m)) {
           m->fetch_logged = true;
+          sample_senders(*m);
           console.info("fetched and verified " + m->name + " (release " + m->release_hex.substr(0, 12) + ")");
         }
         if (all_stored(*m)) add_compat(*m, true);
@@ -401,8 +500,14 @@ void TorrentService::Impl::handle_alerts() {
       port_mapped(static_cast<int>(pe->mapping), 0,
                   pe->map_transport == lt::portmap_transport::upnp ? "UPnP" : "NAT-PMP", pe->error.message());
     } else if (auto* ls = lt::alert_cast<lt::listen_succeeded_alert>(a)) {
-      if (ls->socket_type == lt::socket_type_t::tcp)
+      if (ls->socket_type == lt::socket_type_t::tcp) {
         listen_address = p::util::host_port_text(ls->address.to_string(), static_cast<std::uint16_t>(ls->port));
+        own->listening(ls->address, static_cast<std::uint16_t>(ls->port));
+      }
+    } else if (auto* ei = lt::alert_cast<lt::external_ip_alert>(a)) {
+      // Our address as peers see it (behind NAT, with the same port when
+      // mapped so): peers pass that on too.
+      if (auto ep = gossip::parse_endpoint(listen_address, true)) own->external(ei->external_address, ep->port);
     }
   }
 }

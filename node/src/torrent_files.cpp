@@ -42,9 +42,17 @@ void Verifier::run() {
       task = std::move(tasks_.front());
       tasks_.pop_front();
     }
-    if (task.length)
+    if (task.length) {
       task.stream->update(
           p::ByteView(reinterpret_cast<const std::uint8_t*>(task.data.get()) + task.start, task.length));
+      if (task.hashed) task.hashed->fetch_add(task.length);
+      std::function<void()> notify;
+      {
+        std::lock_guard lock(mutex_);
+        if (tasks_.empty()) notify = notify_;  // caught up: the node may read more back
+      }
+      if (notify) notify();
+    }
     if (task.finish) {
       std::function<void()> notify;
       {

@@ -54,6 +54,22 @@ p::Result<lt::add_torrent_params> TorrentService::Impl::params_for(const p::Reco
     if (!ec) atp = std::move(loaded);
     atp.piece_priorities.clear();  // pieces held for a fallback of an earlier run (keep_apart)
   }
+  // The peers named for this fetch (--peer, gossip's seeders) in an earlier
+  // run: libtorrent's resume data leaves out a peer it holds a failure
+  // against (one dropped connection is enough), and a fetch whose only
+  // source was named would then never find it again.
+  m->hints.clear();
+  if (std::ifstream named(resume_dir() / (m->info_hash + ".peers")); named) {
+    for (std::string line; std::getline(named, line) && m->hints.size() < kMaxHints;) {
+      auto hp = p::util::parse_host_port(line);
+      if (!hp) continue;
+      lt::error_code bad;
+      auto addr = lt::make_address(hp->host, bad);
+      if (bad) continue;
+      m->hints.emplace_back(addr, hp->port);
+      atp.peers.push_back(m->hints.back());
+    }
+  }
   atp.ti = ti;
   atp.save_path = store.root().string();
   // Trackers recorded in the release (outside the info dictionary).
@@ -74,7 +90,9 @@ p::Result<lt::add_torrent_params> TorrentService::Impl::params_for(const p::Reco
   for (unsigned i = 0; i < r.getImages().size(); ++i) by_name[r.getImages()[i].getName().cStr()] = {true, i};
   const auto& fs = ti->files();
   m->piece_size = static_cast<std::uint64_t>(fs.piece_length());
+  m->total_size = static_cast<std::uint64_t>(fs.total_size());
   m->requested.assign(static_cast<std::size_t>(fs.num_pieces()), false);
+  m->have.assign(static_cast<std::size_t>(fs.num_pieces()), false);
   // Pad files keep the default priority; an unwanted file anywhere would
   // also take a seed out of seed mode.
   atp.file_priorities.assign(static_cast<std::size_t>(fs.num_files()), lt::default_priority);
@@ -97,8 +115,11 @@ p::Result<lt::add_torrent_params> TorrentService::Impl::params_for(const p::Reco
     slot.stored = store.contains(slot.sha256);
     slot.wanted = slot.stored || !fetching ||
                   (only ? std::find(only->begin(), only->end(), name) != only->end() : !images_only || slot.image);
-    atp.file_priorities[static_cast<std::size_t>(static_cast<int>(i))] =
-        slot.wanted ? lt::default_priority : lt::dont_download;
+    // The first sample image before the others: it is the preview tools show.
+    bool preview = slot.image && it->second.second == 0 && fetching && !slot.stored;
+    atp.file_priorities[static_cast<std::size_t>(static_cast<int>(i))] = !slot.wanted ? lt::dont_download
+                                                                         : preview    ? lt::top_priority
+                                                                                      : lt::default_priority;
     atp.renamed_files[i] = slot.stored ? store.path_of(slot.sha256).string() : partial_file(m->info_hash, i).string();
     m->slots.push_back(slot);
   }
@@ -118,10 +139,13 @@ p::Result<lt::add_torrent_params> TorrentService::Impl::params_for(const p::Reco
   bool all_wanted = std::all_of(m->slots.begin(), m->slots.end(), [](const Slot& s) { return s.wanted; });
   if (all_wanted) atp.file_priorities.clear();
   if (all_stored && !std::filesystem::exists(resume)) atp.flags |= lt::torrent_flags::seed_mode;
-  // In order, so files can be hashed while they arrive. Files stay sparse
-  // (add() checks the free space first; a disk that fills up later stops
-  // the torrent with a clear error, see storage_error).
-  if (!all_stored) atp.flags |= lt::torrent_flags::sequential_download;
+  // Rarest-first, libtorrent's default, so that nodes fetching together
+  // have different pieces to trade (in order, they would all hold the same
+  // prefix and take everything from the seed). Resume data of older runs
+  // may still carry the flag. Files stay sparse (add() checks the free
+  // space first; a disk that fills up later stops the torrent with a clear
+  // error, see storage_error).
+  atp.flags &= ~lt::torrent_flags::sequential_download;
   return atp;
 }
 
@@ -294,6 +318,15 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
   // there, keep it for the internet.
   if (auto ep = gossip::parse_endpoint(options.listen, true); ep && gossip::is_local_network(ep->address))
     pack.set_int(lt::settings_pack::dht_block_ratelimit, 1000);
+  // high_performance_seed() has seeds suggest the pieces in their read
+  // cache; in a crowd every leecher then asks the seed for the same pieces,
+  // and the seed uploads each several times instead of once.
+  pack.set_int(lt::settings_pack::suggest_mode, lt::settings_pack::no_piece_suggestions);
+  // Requests queued at a peer: libtorrent keeps 3 s of them by default, and
+  // a peer serves them in order, so a piece a streaming reader needs now
+  // (asked for by deadline) waits behind them. 1 s still covers any
+  // round trip on the internet.
+  pack.set_int(lt::settings_pack::request_queue_time, 1);
   // A peer that had not loaded a torrent yet is retried soon, not in 60 s.
   pack.set_int(lt::settings_pack::min_reconnect_time, 1);
   // Peers handed to a torrent are dialled on libtorrent's next tick: tick
@@ -325,6 +358,7 @@ p::Result<std::unique_ptr<TorrentService>> TorrentService::start(const TorrentOp
   }
   try {
     impl->session = std::make_unique<lt::session>(std::move(params));
+    impl->session->add_extension(no_self_dial_plugin(impl->own));
   } catch (const std::exception& e) {
     return make_error(ErrorCode::io, std::string("cannot start BitTorrent on ") + options.listen + ": " + e.what());
   }
@@ -417,6 +451,7 @@ std::size_t TorrentService::prune() {
     if (it->second.handle.is_valid()) impl_->session->remove_torrent(it->second.handle);
     std::error_code ec;
     std::filesystem::remove(impl_->resume_dir() / (it->first + ".resume"), ec);  // not resumed after a restart
+    std::filesystem::remove(impl_->resume_dir() / (it->first + ".peers"), ec);
     // Its partial data goes too, unless a file is being verified into the
     // store right now (then it is left for a later fetch to reuse).
     bool busy = false;
@@ -450,6 +485,7 @@ p::Status TorrentService::fetch_files(const p::Record& release, const std::vecto
 void TorrentService::add_peers(const std::string& release_hex, const std::vector<std::string>& peers) {
   for (auto& [ih, m] : impl_->torrents) {
     if (m.release_hex != release_hex) continue;
+    bool changed = false;
     for (const auto& peer : peers) {
       auto hp = p::util::parse_host_port(peer);
       if (!hp) continue;
@@ -457,8 +493,17 @@ void TorrentService::add_peers(const std::string& release_hex, const std::vector
       auto addr = lt::make_address(hp->host, ec);
       if (ec) continue;
       lt::tcp::endpoint endpoint(addr, hp->port);
-      if (std::find(m.hints.begin(), m.hints.end(), endpoint) == m.hints.end()) m.hints.push_back(endpoint);
+      if (impl_->own->is_own(endpoint)) continue;  // gossip lists this node among the seeders
+      if (std::find(m.hints.begin(), m.hints.end(), endpoint) == m.hints.end() && m.hints.size() < Impl::kMaxHints) {
+        m.hints.push_back(endpoint);
+        changed = true;
+      }
       m.handle.connect_peer(endpoint);
+    }
+    if (changed && !Impl::all_stored(m)) {  // kept for a restart (see params_for)
+      std::string text;
+      for (const auto& h : m.hints) text += p::util::host_port_text(h.address().to_string(), h.port()) + "\n";
+      (void)write_file_atomically(impl_->resume_dir() / (ih + ".peers"), text);
     }
   }
 }
@@ -477,6 +522,7 @@ bool TorrentService::wait(std::chrono::milliseconds timeout) {
 void TorrentService::poll() {
   impl_->handle_alerts();
   impl_->finish_verifications();
+  impl_->keep_hashing();
   impl_->start_renames();
   impl_->look_for_peers();
   // Downloads save their progress every 10 s, so a crash loses at most that.
@@ -497,7 +543,51 @@ void TorrentService::poll() {
   }
 }
 
-std::vector<TorrentStatus> TorrentService::status() {
+namespace {
+
+std::string source_name(lt::peer_source_flags_t source, bool incoming) {
+  if (incoming) return "incoming";
+  if (source & lt::peer_info::tracker) return "tracker";
+  if (source & lt::peer_info::dht) return "dht";
+  if (source & lt::peer_info::pex) return "pex";
+  if (source & lt::peer_info::lsd) return "lsd";
+  return "seedbank";  // connect_peer: gossip's seeder lists, --peer
+}
+
+// Connected peers of `handle`, and (from `received`) those that sent
+// pieces before.
+void list_peers(const lt::torrent_handle& handle, const std::map<lt::tcp::endpoint, std::uint64_t>& received,
+                std::vector<PeerStatus>& out) {
+  std::vector<lt::peer_info> peers;
+  handle.get_peer_info(peers);
+  for (const auto& pi : peers) {
+    PeerStatus ps;
+    ps.endpoint = p::util::host_port_text(pi.ip.address().to_string(), pi.ip.port());
+    ps.client = pi.client;
+    const bool incoming = !(pi.flags & lt::peer_info::local_connection);  // local_connection: we dialled it
+    ps.source = source_name(pi.source, incoming);
+    ps.connected = true;
+    ps.seed = static_cast<bool>(pi.flags & lt::peer_info::seed);
+    ps.progress = static_cast<double>(pi.progress);
+    ps.download_rate = static_cast<std::uint64_t>(std::max(0, pi.payload_down_speed));
+    ps.upload_rate = static_cast<std::uint64_t>(std::max(0, pi.payload_up_speed));
+    ps.sent = static_cast<std::uint64_t>(std::max<std::int64_t>(0, pi.total_upload));
+    if (auto it = received.find(pi.ip); it != received.end()) ps.received = it->second;
+    bool listed = false;
+    for (auto& known : out)
+      if (known.endpoint == ps.endpoint) {  // in the hybrid and the v1-compat swarm: one peer
+        known.download_rate += ps.download_rate;
+        known.upload_rate += ps.upload_rate;
+        known.sent += ps.sent;
+        listed = true;
+      }
+    if (!listed) out.push_back(std::move(ps));
+  }
+}
+
+}  // namespace
+
+std::vector<TorrentStatus> TorrentService::status(bool with_peers) {
   std::vector<TorrentStatus> out;
   for (auto& [ih, m] : impl_->torrents) {
     auto st = m.handle.status();
@@ -510,13 +600,21 @@ std::vector<TorrentStatus> TorrentService::status() {
     s.download_rate = static_cast<std::uint64_t>(st.download_payload_rate);
     s.upload_rate = static_cast<std::uint64_t>(st.upload_payload_rate);
     s.downloaded = static_cast<std::uint64_t>(st.total_payload_download);
+    s.uploaded = static_cast<std::uint64_t>(st.total_payload_upload);
     s.peers = st.num_peers;
+    if (!Impl::all_stored(m) || with_peers) impl_->sample_senders(m);
+    std::map<lt::tcp::endpoint, std::uint64_t> by_endpoint;  // every connection from one address:port
+    for (const auto& [connection, bytes] : m.received) by_endpoint[connection.first] += bytes;
+    s.peers_sent = static_cast<int>(by_endpoint.size());
+    if (with_peers) list_peers(m.handle, by_endpoint, s.peer_list);
     if (auto c = impl_->compat.find(ih); c != impl_->compat.end()) {
       auto cs = c->second.handle.status();
       s.peers += cs.num_peers;
       s.download_rate += static_cast<std::uint64_t>(cs.download_payload_rate);
       s.upload_rate += static_cast<std::uint64_t>(cs.upload_payload_rate);
       s.downloaded += static_cast<std::uint64_t>(cs.total_payload_download);
+      s.uploaded += static_cast<std::uint64_t>(cs.total_payload_upload);
+      if (with_peers) list_peers(c->second.handle, by_endpoint, s.peer_list);
       // While the fallback downloads, a piece one of the two has is not
       // wanted by the other (keep_apart): what they have adds up.
       if (!c->second.seeding) {
@@ -550,6 +648,13 @@ std::vector<TorrentStatus> TorrentService::status() {
       s.state = "seeding";
     else
       s.state = "downloading";
+    if (with_peers)
+      for (const auto& [endpoint, bytes] : by_endpoint) {
+        auto text = p::util::host_port_text(endpoint.address().to_string(), endpoint.port());
+        if (std::none_of(s.peer_list.begin(), s.peer_list.end(),
+                         [&](const PeerStatus& ps) { return ps.endpoint == text; }))
+          s.peer_list.push_back({text, "", "", false, false, 0, 0, 0, bytes, 0});
+      }
     out.push_back(std::move(s));
   }
   return out;
@@ -562,7 +667,8 @@ std::optional<TorrentStatus> TorrentService::status_of(const std::string& releas
 }
 
 std::optional<TorrentService::FileProgress> TorrentService::file_progress(const std::string& release_hex,
-                                                                          const std::string& file_name) {
+                                                                          const std::string& file_name,
+                                                                          std::uint64_t from) {
   for (auto& [ih, m] : impl_->torrents) {
     if (m.release_hex != release_hex) continue;
     for (const auto& slot : m.slots) {
@@ -571,7 +677,7 @@ std::optional<TorrentService::FileProgress> TorrentService::file_progress(const 
       out.size = slot.size;
       if (slot.stored) {
         out.path = impl_->store.path_of(slot.sha256);
-        out.ready = slot.size;
+        out.ready = out.have = slot.size;
         out.stored = true;
         return out;
       }
@@ -595,9 +701,28 @@ std::optional<TorrentService::FileProgress> TorrentService::file_progress(const 
         lt::piece_index_t at(piece);
         return (piece < st.pieces.size() && st.pieces.get_bit(at)) || (piece < fallback.size() && fallback.get_bit(at));
       };
-      int have = 0;
-      while (have < pieces && has(first + have)) ++have;
-      out.ready = std::min<std::uint64_t>(slot.size, static_cast<std::uint64_t>(have) * m.piece_size);
+      int here = 0;
+      for (int i = 0; i < pieces; ++i) here += has(first + i) ? 1 : 0;
+      out.have = std::min<std::uint64_t>(slot.size, static_cast<std::uint64_t>(here) * m.piece_size);
+      auto at = static_cast<int>(std::min<std::uint64_t>(from, slot.size) / m.piece_size);
+      int run = 0;
+      while (at + run < pieces && has(first + at + run)) ++run;
+      out.ready = std::min<std::uint64_t>(slot.size, static_cast<std::uint64_t>(at + run) * m.piece_size);
+      // The next pieces this reader needs, by deadline, each asked for once
+      // (asking again would move its deadline and hide that it is late).
+      // Pieces held for the v1-compat fallback are its to fetch.
+      // 16 MiB ahead (at least 4 pieces): the reader asks again only once
+      // it has read all it was told it can, so the pieces after must
+      // already be on their way by then.
+      constexpr std::uint64_t kStreamAheadBytes = 16u << 20;
+      const int stream_ahead = static_cast<int>(std::max<std::uint64_t>(4, kStreamAheadBytes / m.piece_size));
+      for (int i = at + run, k = 0; i < pieces && i < at + run + stream_ahead; ++i, ++k) {
+        auto piece = static_cast<std::size_t>(first + i);
+        lt::piece_index_t index(first + i);
+        if (!slot.wanted || slot.failed || !m.error.empty()) break;  // not being fetched: no piece may be forced
+        if (has(first + i) || m.held.count(index) || !m.deadlines.insert(piece).second) continue;
+        m.handle.set_piece_deadline(index, 200 * (k + 1));
+      }
       return out;
     }
   }

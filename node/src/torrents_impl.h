@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -34,6 +35,7 @@
 #include "seedbank/node/torrents.h"
 #include "seedbank/protocol/content_hash.h"
 #include "seedbank/protocol/util.h"
+#include "torrent_self.h"
 
 namespace seedbank::node {
 
@@ -65,6 +67,9 @@ struct Slot {
   std::uint64_t offset = 0;    // where the file starts in the torrent (piece-aligned)
   std::uint64_t queued = 0;    // bytes handed to the verifier so far, in order
   std::shared_ptr<p::Sha256Stream> stream = std::make_shared<p::Sha256Stream>();
+  // Bytes the verifier has hashed (written by its thread): read-back stays
+  // within kReadAhead pieces of this, however fast the disk is.
+  std::shared_ptr<std::atomic<std::uint64_t>> hashed = std::make_shared<std::atomic<std::uint64_t>>(0);
 };
 
 struct Managed {
@@ -72,7 +77,17 @@ struct Managed {
   std::string release_hex, info_hash, name;
   lt::torrent_handle handle;
   std::vector<Slot> slots;
-  std::vector<bool> requested;                                               // pieces asked for with read_piece
+  std::vector<bool> have;           // pieces the hybrid torrent has checked (piece alerts, checks)
+  std::vector<bool> requested;      // pieces asked for with read_piece
+  std::set<std::size_t> deadlines;  // pieces a streaming reader asked for by deadline (file_progress)
+  std::uint64_t total_size = 0;     // of the torrent, pad files included
+  // Payload bytes received, by connection (the v1-compat fallback's too),
+  // sampled from libtorrent's peer list while the fetch runs, for status:
+  // at most kMaxSenders connections.
+  // libtorrent gives every connection its own random peer id, so
+  // (endpoint, peer id) names one connection.
+  static constexpr std::size_t kMaxSenders = 4096;
+  std::map<std::pair<lt::tcp::endpoint, lt::peer_id>, std::uint64_t> received;
   std::map<std::size_t, std::pair<boost::shared_array<char>, int>> arrived;  // read, not yet hashed
   std::uint64_t piece_size = 0;
   std::string error;
@@ -102,7 +117,10 @@ struct Compat {
 // Hashes downloading files on one background thread, each file's bytes in
 // order, from pieces libtorrent verified and read back (read_piece goes
 // through its disk layer, so it sees blocks not yet flushed to the file).
-// A file's SHA-256 is then ready moments after its last piece.
+// Pieces arrive rarest-first, not in order: only the unbroken run of
+// pieces after what was handed to the verifier is read back, and at most
+// kReadAhead pieces beyond what it has hashed, so each byte is hashed once
+// and memory stays at kReadAhead pieces a file however fast the disk.
 class Verifier {
  public:
   struct Task {
@@ -112,6 +130,7 @@ class Verifier {
     std::size_t start = 0, length = 0;
     bool finish = false;
     std::shared_ptr<p::Sha256Stream> stream;
+    std::shared_ptr<std::atomic<std::uint64_t>> hashed;  // advanced by `length` once hashed
   };
   struct Done {
     std::string info_hash;
@@ -154,6 +173,7 @@ struct TorrentService::Impl {
   std::vector<std::pair<std::string, std::size_t>> waiting_renames;  // verified: (info-hash, slot)
   Verifier verifier;
   std::string listen_address;
+  std::shared_ptr<OwnEndpoints> own = std::make_shared<OwnEndpoints>();  // never dialled (torrent_self.h)
   // Discovery's side of the session: DHT peers found, counters, port maps.
   TorrentService::DhtPeersHandler dht_peers_handler;
   TorrentService::NetworkStats network_stats;
@@ -210,9 +230,13 @@ struct TorrentService::Impl {
   Managed* find(const lt::torrent_handle& h);
   std::pair<std::size_t, std::size_t> piece_range(const Managed& m, const Slot& s) const;
   void request(Managed& m, std::size_t piece);
+  void sample_senders(Managed& m);
+  void resync(Managed& m, const lt::alerts_dropped_alert& dropped);
+  void keep_hashing();
   void advance(Managed& m, std::size_t i);
   void complete(Managed& m, std::size_t i);
   static constexpr std::size_t kReadAhead = 32;  // see request_window
+  static constexpr std::size_t kMaxHints = 64;   // peers named for one fetch, kept in resume/<info-hash>.peers
   void request_window(Managed& m, const Slot& s);
   void finish_verifications();
   void start_renames();

@@ -90,10 +90,10 @@ int run_fetch(const FetchArgs& a, const Context& ctx) {
   return code;
 }
 
-int run_status(bool json, const Context& ctx) {
+int run_status(bool json, bool peers, const Context& ctx) {
   auto client = connect_to_node(ctx.global.resolved_data_dir());
   if (!client) return report(client.error());
-  auto reply = (*client)->status();
+  auto reply = (*client)->status(peers);
   if (!reply) return report(reply.error());
   if (json) {
     print_json(nlohmann::ordered_json::parse(reply_json(*reply).dump()));
@@ -104,9 +104,20 @@ int run_status(bool json, const Context& ctx) {
   for (const auto& t : reply->torrents) {
     std::cout << t.release_id.substr(0, 12) << "  " << t.name << "  " << t.state << "  " << human_bytes(t.done) << "/"
               << human_bytes(t.wanted) << "  down " << human_rate(static_cast<double>(t.download_rate)) << "  up "
-              << human_rate(static_cast<double>(t.upload_rate)) << "  " << t.peers << " peers";
+              << human_rate(static_cast<double>(t.upload_rate)) << "  " << t.peers << " peers  received "
+              << human_bytes(t.downloaded) << " from " << t.peers_sent << " peers, sent " << human_bytes(t.uploaded);
     if (!t.error.empty()) std::cout << "  error: " << t.error;
     std::cout << "\n";
+    for (const auto& ps : t.peer_list) {
+      std::cout << "    " << ps.endpoint << "  " << (ps.connected ? ps.source : "gone");
+      if (ps.connected)
+        std::cout << "  " << (ps.seed ? std::string("seed") : std::to_string(static_cast<int>(ps.progress * 100)) + "%")
+                  << "  down " << human_rate(static_cast<double>(ps.download_rate)) << "  up "
+                  << human_rate(static_cast<double>(ps.upload_rate));
+      std::cout << "  received " << human_bytes(ps.received);
+      if (ps.connected) std::cout << "  sent " << human_bytes(ps.sent) << "  " << ps.client;
+      std::cout << "\n";
+    }
   }
   return kOk;
 }
@@ -206,7 +217,11 @@ void add_fetch_commands(CLI::App& app, Context& ctx) {
   auto json = std::make_shared<bool>(false);
   auto* status = app.add_subcommand("status", "Torrents of the running node: state, rates, peers");
   status->add_flag("--json", *json, "Print JSON");
-  status->callback([json, &ctx] { ctx.exit_code = run_status(*json, ctx); });
+  auto peers = std::make_shared<bool>(false);
+  status->add_flag("--peers", *peers,
+                   "Also list each torrent's peers: how they were found, what they have, rates, and the bytes "
+                   "each sent us and we sent it");
+  status->callback([json, peers, &ctx] { ctx.exit_code = run_status(*json, *peers, ctx); });
 
   auto* record = app.add_subcommand("record", "Move signed records between nodes by hand");
   record->require_subcommand(1);

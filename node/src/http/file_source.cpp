@@ -27,7 +27,7 @@ void FileSource::close_file() {
 std::uint64_t FileSource::available() const {
   if (!watch_) return ready_;
   std::lock_guard lock(watch_->mutex);
-  return watch_->progress ? watch_->progress->ready : 0;
+  return watch_->progress ? watch_->progress->have : 0;
 }
 
 p::Status FileSource::refresh(std::uint64_t offset) {
@@ -50,6 +50,7 @@ p::Status FileSource::refresh(std::uint64_t offset) {
         std::chrono::steady_clock::now() - watch->asked > std::chrono::milliseconds(100)) {
       watch->asking = true;
       watch->asked = std::chrono::steady_clock::now();
+      watch->from = offset;
       ask = true;
     }
   }

@@ -23,6 +23,7 @@ struct DownloadWatch {
   std::mutex mutex;
   std::optional<TorrentService::FileProgress> progress;  // none yet: starting
   bool asking = false;                                   // a refresh job is posted
+  std::uint64_t from = 0;                                // where the reader is: what it needs next
   std::chrono::steady_clock::time_point asked{};
 };
 

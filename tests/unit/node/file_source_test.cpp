@@ -25,6 +25,7 @@ struct Download {
   // What the node thread would report at the next refresh.
   TorrentService::FileProgress next;
   int asks = 0;
+  std::uint64_t asked_from = 0;  // where the reader was at the last ask
 
   Download() {
     fs::create_directories(partial.parent_path());
@@ -43,6 +44,7 @@ struct Download {
     return std::make_shared<FileSource>(bytes.size(), watch, [this] {
       ++asks;
       std::lock_guard lock(watch->mutex);
+      asked_from = watch->from;
       watch->asking = false;
       watch->progress = next;
     });
@@ -104,13 +106,31 @@ BOOST_AUTO_TEST_CASE(follows_a_file_that_moved_into_the_store_after_it_was_repor
   BOOST_TEST(source->available() == bytes.size());
 }
 
+BOOST_AUTO_TEST_CASE(tells_the_node_where_the_reader_is) {
+  // A Range request in the middle of a file arriving rarest-first: the
+  // node is asked about the bytes from there (it asks peers for those
+  // pieces first), and the reader gets them once the report says so.
+  auto source = streaming();
+  const std::uint64_t from = 200 * 1024;
+  next.ready = 100 * 1024;  // a run before the reader: nothing for it yet
+  char buffer[4096];
+  auto n = source->read(from, buffer, sizeof buffer);
+  BOOST_REQUIRE(n.ok());
+  BOOST_TEST(*n == 0u);
+  BOOST_TEST(asks == 1);
+  BOOST_TEST(asked_from == from);
+  next.ready = bytes.size();
+  auto rest = read_all(*source, from, bytes.size());
+  BOOST_TEST((rest == bytes.substr(from)));
+}
+
 BOOST_AUTO_TEST_CASE(follows_a_file_renamed_while_open) {
   next.ready = 100 * 1024;
   auto source = streaming();
   auto first = read_all(*source, 0, 100 * 1024);
   BOOST_REQUIRE_EQUAL(first.size(), 100u * 1024);
   fs::rename(partial, stored);
-  next = {stored, bytes.size(), bytes.size(), true, ""};
+  next = {stored, bytes.size(), bytes.size(), bytes.size(), true, ""};
   auto rest = read_all(*source, first.size(), bytes.size());
   BOOST_TEST((first + rest == bytes));
 }

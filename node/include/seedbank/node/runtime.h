@@ -70,7 +70,7 @@ class NodeRuntime {
   void run_for(std::chrono::milliseconds timeout, const std::function<bool()>& until = {});
 
   // The services the control socket and in-process clients call.
-  StatusReply status();
+  StatusReply status(bool with_peers = false);
   protocol::Result<FetchReply> fetch(const FetchRequest& request);
   protocol::Result<TorrentStatus> torrent(const protocol::RecordId& release);
   // `done` runs on the node's thread once every peer answered or the

@@ -55,6 +55,20 @@ struct TorrentOptions {
 // signed release, a full disk, or another read/write error.
 enum class ErrorKind { none, verification, disk_full, io };
 
+// One peer of a torrent, for `seedbank status --peers`: connected now, or
+// one that sent pieces earlier in this fetch.
+struct PeerStatus {
+  std::string endpoint;  // HOST:PORT
+  std::string client;    // what the peer calls itself (peer-controlled text)
+  std::string source;    // how it was found: "incoming", "tracker", "dht", "pex", "lsd", "seedbank" (gossip, --peer)
+  bool connected = false;
+  bool seed = false;                                 // has every piece
+  double progress = 0;                               // share of the pieces it has, 0..1
+  std::uint64_t download_rate = 0, upload_rate = 0;  // bytes/s, this connection
+  std::uint64_t received = 0;                        // payload bytes it sent us in this fetch (sampled each second)
+  std::uint64_t sent = 0;                            // payload bytes sent to it, this connection
+};
+
 struct TorrentStatus {
   std::string release_id;                            // hex
   std::string name;                                  // torrent name
@@ -65,12 +79,15 @@ struct TorrentStatus {
   std::uint64_t done = 0;                            // bytes of wanted verified by pieces
   std::uint64_t download_rate = 0, upload_rate = 0;  // bytes/s
   std::uint64_t downloaded = 0;                      // payload bytes received since this process added it
+  std::uint64_t uploaded = 0;                        // payload bytes sent since this process added it
   int peers = 0;
+  int peers_sent = 0;                      // peer addresses (HOST:PORT) that sent payload, this process
   int files_wanted = 0, files_stored = 0;  // files in the store after SHA-256 checks
   bool complete = false;                   // every wanted file is in the store
   bool all_stored = false;                 // every file of the release is (it can seed it all)
   std::string error;
   ErrorKind error_kind = ErrorKind::none;
+  std::vector<PeerStatus> peer_list;  // only when asked for (status(true))
 };
 
 class TorrentService {
@@ -117,23 +134,27 @@ class TorrentService {
   void set_notify(std::function<void()> notify);
   // Waits up to `timeout` for libtorrent to have news, then polls.
   bool wait(std::chrono::milliseconds timeout);
-  std::vector<TorrentStatus> status();
+  std::vector<TorrentStatus> status(bool with_peers = false);
   std::optional<TorrentStatus> status_of(const std::string& release_id_hex);
 
-  // How much of one file of a loaded release a reader can have now, in
-  // order from its start (to stream a download while it arrives). Bytes
-  // before `ready` passed their piece hash checks (SHA-256 merkle leaves of
-  // the signed info dictionary), so they are the release's bytes even
-  // before the whole file's SHA-256 is checked. nullopt when the release is
-  // not loaded or has no such file.
+  // How much of one file of a loaded release a reader at byte `from` can
+  // have now, in order (to stream a download while it arrives): the bytes
+  // from `from` up to `ready`. They passed their piece hash checks (SHA-256
+  // merkle leaves of the signed info dictionary), so they are the release's
+  // bytes even before the whole file's SHA-256 is checked. The fetch is
+  // rarest-first; the pieces this reader needs next are asked for by
+  // deadline (libtorrent's time-critical pieces), for this file only.
+  // nullopt when the release is not loaded or has no such file.
   struct FileProgress {
     std::filesystem::path path;  // the store file once stored, the partial file before
     std::uint64_t size = 0;
-    std::uint64_t ready = 0;
+    std::uint64_t ready = 0;  // the reader may read [from, ready); ready <= from: not yet
+    std::uint64_t have = 0;   // bytes of the file here, in any order (grows while it arrives)
     bool stored = false;
     std::string error;  // the torrent or the file failed; no more will come
   };
-  std::optional<FileProgress> file_progress(const std::string& release_id_hex, const std::string& file_name);
+  std::optional<FileProgress> file_progress(const std::string& release_id_hex, const std::string& file_name,
+                                            std::uint64_t from = 0);
   // The address BitTorrent peers can reach this node at (after start).
   std::string listen_address() const;
 
