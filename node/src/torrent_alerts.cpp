@@ -141,26 +141,29 @@ void TorrentService::Impl::compat_finished(const lt::torrent_handle& h) {
 
 // After a recheck, files found complete raise no completion alerts.
 void TorrentService::Impl::checked(Managed& m) {
-  // What the check found (resume data, or the files on disk) may start the
-  // hashed prefix of files that are not complete yet.
-  auto pieces = m.handle.status(lt::torrent_handle::query_pieces).pieces;
+  catch_up(m, m.handle.status(lt::torrent_handle::query_pieces).pieces);
+  // Saved again once checked, so the resume data lists what the check
+  // found (the save made when the fetch began came before it).
+  if (!all_stored(m)) m.handle.save_resume_data(lt::torrent_handle::save_info_dict);
+}
+
+// Takes `pieces`, what libtorrent says the torrent has (after a check, or
+// when its alerts were lost): files it has whole are finished, the others
+// read back from their hashed prefix on.
+void TorrentService::Impl::catch_up(Managed& m, const lt::typed_bitfield<lt::piece_index_t>& pieces) {
   for (std::size_t i = 0; i < m.have.size(); ++i) {
     lt::piece_index_t at(static_cast<int>(i));
     m.have[i] = at < pieces.end_index() && pieces.get_bit(at);
   }
-  for (const auto& s : m.slots)
-    if (s.wanted && !s.stored && !s.verifying && !s.moving && !s.failed) request_window(m, s);
   std::vector<std::int64_t> progress;
   m.handle.file_progress(progress, lt::torrent_handle::piece_granularity);
   for (std::size_t i = 0; i < m.slots.size(); ++i) {
     const Slot& s = m.slots[i];
+    if (!s.hashing()) continue;
+    request_window(m, s);
     auto at = static_cast<std::size_t>(static_cast<int>(s.index));
-    if (s.wanted && !s.stored && at < progress.size() && static_cast<std::uint64_t>(progress[at]) == s.size)
-      complete(m, i);
+    if (at < progress.size() && static_cast<std::uint64_t>(progress[at]) == s.size) complete(m, i);
   }
-  // Saved again once checked, so the resume data lists what the check
-  // found (the save made when the fetch began came before it).
-  if (!all_stored(m)) m.handle.save_resume_data(lt::torrent_handle::save_info_dict);
 }
 
 Managed* TorrentService::Impl::find(const lt::torrent_handle& h) {
@@ -208,38 +211,27 @@ void TorrentService::Impl::resync(Managed& m, const lt::alerts_dropped_alert& dr
     return;
   auto st = m.handle.status(lt::torrent_handle::query_pieces);
   if (st.state == lt::torrent_status::checking_files || st.state == lt::torrent_status::checking_resume_data) return;
-  for (std::size_t i = 0; i < m.have.size(); ++i) {
-    lt::piece_index_t at(static_cast<int>(i));
-    m.have[i] = at < st.pieces.end_index() && st.pieces.get_bit(at);
-  }
-  std::vector<std::int64_t> progress;
-  m.handle.file_progress(progress, lt::torrent_handle::piece_granularity);
-  for (std::size_t i = 0; i < m.slots.size(); ++i) {
-    Slot& s = m.slots[i];
+  for (auto& s : m.slots) {
     if (s.moving && store.contains(s.sha256)) {  // renamed; the alert was lost
       s.moving = false;
       s.stored = true;
       rename_done();
       continue;
     }
-    if (!s.wanted || s.stored || s.verifying || s.moving || s.failed) continue;
+    if (!s.hashing()) continue;
     // Reads whose answers were lost are asked for again.
-    auto [first, end] = piece_range(m, s);
+    auto end = piece_range(m, s).second;
     for (auto piece = static_cast<std::size_t>((s.offset + s.queued) / m.piece_size); piece < end; ++piece)
       if (!m.arrived.count(piece)) m.requested[piece] = false;
-    auto at = static_cast<std::size_t>(static_cast<int>(s.index));
-    if (at < progress.size() && static_cast<std::uint64_t>(progress[at]) == s.size)
-      complete(m, i);
-    else
-      request_window(m, s);
   }
+  catch_up(m, st.pieces);
 }
 
 // The verifier hashed what it had: read back the next pieces.
 void TorrentService::Impl::keep_hashing() {
   for (auto& [ih, m] : torrents)
     for (const auto& s : m.slots)
-      if (s.wanted && !s.stored && !s.verifying && !s.moving && !s.failed && s.queued < s.size) request_window(m, s);
+      if (s.hashing() && s.queued < s.size) request_window(m, s);
 }
 
 void TorrentService::Impl::request(Managed& m, std::size_t piece) {
@@ -252,7 +244,7 @@ void TorrentService::Impl::request(Managed& m, std::size_t piece) {
 // finishes the digest once the whole file is queued and complete.
 void TorrentService::Impl::advance(Managed& m, std::size_t i) {
   Slot& s = m.slots[i];
-  if (s.stored || s.verifying || s.moving || s.failed || !s.wanted) return;
+  if (!s.hashing()) return;
   while (s.queued < s.size) {
     std::uint64_t at = s.offset + s.queued;
     auto piece = static_cast<std::size_t>(at / m.piece_size);

@@ -46,6 +46,7 @@ void Verifier::run() {
       task.stream->update(
           p::ByteView(reinterpret_cast<const std::uint8_t*>(task.data.get()) + task.start, task.length));
       if (task.hashed) task.hashed->fetch_add(task.length);
+      progressed_ = true;
       std::function<void()> notify;
       {
         std::lock_guard lock(mutex_);

@@ -522,7 +522,7 @@ bool TorrentService::wait(std::chrono::milliseconds timeout) {
 void TorrentService::poll() {
   impl_->handle_alerts();
   impl_->finish_verifications();
-  impl_->keep_hashing();
+  if (impl_->verifier.take_progress()) impl_->keep_hashing();
   impl_->start_renames();
   impl_->look_for_peers();
   // Downloads save their progress every 10 s, so a crash loses at most that.

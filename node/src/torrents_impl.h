@@ -70,6 +70,9 @@ struct Slot {
   // Bytes the verifier has hashed (written by its thread): read-back stays
   // within kReadAhead pieces of this, however fast the disk is.
   std::shared_ptr<std::atomic<std::uint64_t>> hashed = std::make_shared<std::atomic<std::uint64_t>>(0);
+
+  // Wanted, not in the store, and its bytes still being handed to the verifier.
+  bool hashing() const { return wanted && !stored && !verifying && !moving && !failed; }
 };
 
 struct Managed {
@@ -143,6 +146,8 @@ class Verifier {
   void push(Task task);
   void set_notify(std::function<void()> fn);
   std::vector<Done> take_done();
+  // Whether bytes were hashed since the last call (then more may be read back).
+  bool take_progress() { return progressed_.exchange(false); }
 
  private:
   void run();
@@ -152,6 +157,7 @@ class Verifier {
   std::vector<Done> done_;
   std::function<void()> notify_;
   bool stop_ = false;
+  std::atomic<bool> progressed_{false};
   std::thread thread_;
 };
 
@@ -232,6 +238,7 @@ struct TorrentService::Impl {
   void request(Managed& m, std::size_t piece);
   void sample_senders(Managed& m);
   void resync(Managed& m, const lt::alerts_dropped_alert& dropped);
+  void catch_up(Managed& m, const lt::typed_bitfield<lt::piece_index_t>& pieces);
   void keep_hashing();
   void advance(Managed& m, std::size_t i);
   void complete(Managed& m, std::size_t i);

@@ -388,7 +388,7 @@ HttpResponse Api::Impl::models_by_id(const HttpRequest& request, const HttpTarge
     if (!head || config.refuses(*head, index) || !index.matches(*head, l.query)) continue;
     write_model_of(out, *head, links);
     ++shown;
-    if (heads.size() < 8) heads.push_back(std::move(head).value());
+    if (heads.size() < kListedPrefetch) heads.push_back(std::move(head).value());
   }
   out.end_array();
   prefetch_listed(request, heads);
@@ -437,8 +437,7 @@ void Api::Impl::prefetch_images(const HttpRequest& request, const p::Record& rel
 }
 
 void Api::Impl::prefetch_listed(const HttpRequest& request, const std::vector<p::Record>& heads) {
-  constexpr std::size_t kPerListing = 8;  // the first row or two a client shows
-  for (std::size_t i = 0; i < heads.size() && i < kPerListing; ++i)
+  for (std::size_t i = 0; i < heads.size() && i < kListedPrefetch; ++i)  // the first row or two a client shows
     prefetch_images(request, heads[i], FetchFor::listing);
 }
 

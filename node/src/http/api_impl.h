@@ -40,6 +40,7 @@ using p::HttpTarget;
 constexpr std::size_t kDefaultLimit = 100;             // Civitai's default page size
 constexpr auto kImageWait = std::chrono::seconds(15);  // an image on its way: how long a request waits for it
 constexpr std::size_t kMaxPageWalk = 10000;            // items a `page` parameter may skip
+constexpr std::size_t kListedPrefetch = 8;             // models of a listing whose previews start coming
 
 inline HttpResponse json_response(unsigned status, const json& body) {
   HttpResponse r;
