@@ -92,7 +92,8 @@ p::Result<TorrentStatus> parse_torrent(const json& j) {
             read(j, "uploadRate", &s.upload_rate) && read(j, "downloaded", &s.downloaded) &&
             read(j, "uploaded", &s.uploaded) && read(j, "peersSent", &s.peers_sent) && read(j, "peers", &s.peers) &&
             read(j, "filesWanted", &s.files_wanted) && read(j, "filesStored", &s.files_stored) &&
-            read(j, "complete", &s.complete) && read(j, "allStored", &s.all_stored) && read(j, "error", &s.error);
+            read(j, "filesInPlace", &s.files_in_place) && read(j, "complete", &s.complete) &&
+            read(j, "allStored", &s.all_stored) && read(j, "error", &s.error);
   std::string kind;
   ok = ok && read(j, "errorKind", &kind);
   if (!ok) return p::make_error(p::ErrorCode::malformed, "the node's torrent status has a field of the wrong type");
@@ -128,6 +129,7 @@ json torrent_status_json(const TorrentStatus& s) {
             {"peersSent", s.peers_sent},
             {"filesWanted", s.files_wanted},
             {"filesStored", s.files_stored},
+            {"filesInPlace", s.files_in_place},
             {"complete", s.complete},
             {"allStored", s.all_stored},
             {"error", s.error},

@@ -171,12 +171,11 @@ p::Status place_from_store(const ContentStore& store, const p::Sha256Digest& sha
   fs::create_directories(dest.parent_path(), ec);
   if (ec) return p::make_error(p::ErrorCode::io, dest.parent_path().string() + ": " + ec.message());
   remove_abandoned_temps(dest.parent_path());  // left by a placement that was killed
-  auto source = store.path_of(sha);
-  int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) {
-    int err = errno;
-    return io_failure(source, "cannot open the stored copy", err);
-  }
+  // The store's copy, or a file shared in place that is still the one
+  // that was hashed.
+  auto opened = store.open_located(sha);
+  if (!opened) return opened.error();
+  int in = *opened;
   auto tmp = HeldTemp::beside(dest);
   if (!tmp) {
     ::close(in);

@@ -55,7 +55,8 @@ std::size_t remove_abandoned_temps(const std::filesystem::path& folder);
 // file is kept and the temporary one removed.
 protocol::Status write_file_atomically(const std::filesystem::path& dest, std::string_view bytes);
 
-// Puts the store file with `sha256` at `dest` (creating its folder) as a
+// Puts the store file with `sha256` (or the file shared in place that
+// holds it, see ContentStore::locate) at `dest` (creating its folder) as a
 // file of its own, never a hard link into the store: a reflink where the
 // filesystem can, else a copy whose SHA-256 is checked as it is written;
 // under a temporary name that is renamed only once it is complete. A

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   add_publish_commands(app, ctx);
   add_fetch_commands(app, ctx);
   add_resolve_command(app, ctx);
+  add_share_command(app, ctx);
   add_community_commands(app, ctx);
   try {
     app.parse(argc, argv);

@@ -17,6 +17,7 @@
 #include "node_services.h"
 #include "seedbank/node/data_dir.h"
 #include "seedbank/protocol/util.h"
+#include "share_watch.h"
 
 namespace seedbank::node {
 
@@ -34,6 +35,7 @@ struct NodeRuntime::Impl {
   std::unique_ptr<NodeServices> services;  // what HTTP may ask of BitTorrent and gossip
   std::unique_ptr<Api> api;
   std::unique_ptr<HttpServer> http;
+  std::unique_ptr<ShareWatch> share_watch;  // daemon: files shared in place
   std::string http_listen;
   asio::steady_timer poll_timer{io};
   std::uint64_t known_records = 0;
@@ -131,6 +133,26 @@ struct NodeRuntime::Impl {
     return {};
   }
 
+  // Files shared in place: seeded from where they are while they stay as
+  // they were hashed; a torrent that reads one that changed is taken out
+  // at once (inotify) or at the next sweep.
+  void start_share_watch() {
+    share_watch = std::make_unique<ShareWatch>(io, *node.store, log, [this](bool list) { refresh_shares(list); });
+    if (auto st = share_watch->start(); !st) log.warn(st.error().message);
+  }
+
+  // A file that changed stops being served (refresh_in_place); a new list
+  // may hold files to seed. (A release that arrives later and names a
+  // shared file is seeded as it arrives: act_on.)
+  void refresh_shares(bool list) {
+    if (!torrents) return;
+    torrents->refresh_in_place();
+    if (!list) return;
+    if (auto added = torrents->seed_shared())
+      log.info("seeding " + std::to_string(added) + (added == 1 ? " release" : " releases") +
+               " from files shared in place");
+  }
+
   p::Status start_http() {
     if (node.options.http == "off") return {};
     services = std::make_unique<NodeServices>(io, *node.index, *torrents, gossip.get(), node.options.log,
@@ -158,7 +180,7 @@ struct NodeRuntime::Impl {
     for (const auto& s : torrents->status()) {
       auto ih = p::from_hex_fixed<32>(s.info_hash);
       if (!ih) continue;
-      if (s.all_stored) {
+      if (s.all_stored || s.files_in_place > 0) {  // shared files: a seed of those
         seeding.push_back(*ih);
       } else if (!s.complete && s.peers == 0) {
         gossip->ask_seeders(*ih);
@@ -296,6 +318,7 @@ p::Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(NodeContext& node, Ru
   if (role == RuntimeRole::daemon) {
     if (auto st = impl.start_discovery(); !st) return st.error();
     if (auto st = impl.start_http(); !st) return st.error();
+    impl.start_share_watch();
   }
   impl.known_records = node.index->stats().records;
   impl.tick();
@@ -310,6 +333,7 @@ NodeRuntime::~NodeRuntime() {
   impl.api.reset();
   impl.services.reset();
   impl.control.reset();
+  impl.share_watch.reset();
   impl.discovery.reset();
   impl.gossip.reset();
   if (impl.torrents) {

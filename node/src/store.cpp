@@ -5,9 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <random>
 
 #include "files.h"
@@ -75,7 +79,7 @@ protocol::Status ContentStore::open() {
   // What a process killed mid-add, mid-upload or mid-fetch left: never
   // renamed into place, so never visible; what a live process holds stays.
   remove_abandoned_files(root_ / "tmp", [](std::string_view) { return true; });
-  return {};
+  return reload_shared();
 }
 
 std::filesystem::path ContentStore::path_of(const protocol::Sha256Digest& sha256) const {
@@ -174,15 +178,186 @@ void ContentStore::remove(const protocol::Sha256Digest& sha256) {
   std::filesystem::remove(path_of(sha256), ec);
 }
 
-protocol::Result<FileIdentity> file_identity(const std::filesystem::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return io_error("cannot stat", path, errno);
+namespace {
+FileIdentity identity_of(const struct stat& st) {
   FileIdentity id;
   id.device = st.st_dev;
   id.inode = st.st_ino;
   id.size = static_cast<std::uint64_t>(st.st_size);
   id.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   return id;
+}
+}  // namespace
+
+protocol::Result<FileIdentity> file_identity(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return io_error("cannot stat", path, errno);
+  return identity_of(st);
+}
+
+protocol::Result<FileIdentity> file_identity(int fd, const std::filesystem::path& path_for_errors) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return io_error("cannot stat", path_for_errors, errno);
+  return identity_of(st);
+}
+
+// ---- files shared in place ----
+
+std::optional<ContentStore::Located> ContentStore::locate(const protocol::Sha256Digest& sha256) const {
+  if (contains(sha256)) return Located{path_of(sha256), false, {}};
+  std::lock_guard guard(mutex_);
+  for (auto [it, end] = by_sha_.equal_range(sha256); it != end; ++it) {
+    const auto& shared = by_path_.at(it->second);
+    auto now = file_identity(shared.path);
+    if (now && *now == shared.identity) return Located{shared.path, true, shared.identity};
+  }
+  return std::nullopt;
+}
+
+protocol::Result<int> ContentStore::open_located(const protocol::Sha256Digest& sha256) const {
+  auto where = locate(sha256);
+  if (!where)
+    return make_error(ErrorCode::not_found, "no file with SHA-256 " + protocol::to_hex(sha256) + " on this node");
+  int fd = ::open(where->path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot open", where->path, errno);
+  if (where->in_place) {
+    // The file opened may not be the one located a moment ago.
+    auto now = file_identity(fd, where->path);
+    if (!now || *now != where->identity) {
+      ::close(fd);
+      return make_error(ErrorCode::conflict, where->path.string() +
+                                                 ": the shared file changed since it was hashed, so it is no longer "
+                                                 "served; run `seedbank share` on its folder again");
+    }
+  }
+  return fd;
+}
+
+namespace {
+std::filesystem::path shared_list_path(const std::filesystem::path& root) { return root / "shared.json"; }
+}  // namespace
+
+protocol::Status ContentStore::reload_shared() {
+  auto path = shared_list_path(root_);
+  std::vector<std::filesystem::path> folders;
+  std::map<std::filesystem::path, SharedFile> by_path;
+  if (std::ifstream in(path); in) {
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      return make_error(ErrorCode::malformed, path.string() +
+                                                  ": not the JSON object `seedbank share` writes; move it away and "
+                                                  "share your folders again");
+    for (const auto& f : j.value("folders", nlohmann::json::array()))
+      if (f.is_string()) folders.emplace_back(f.get<std::string>());
+    for (const auto& f : j.value("files", nlohmann::json::array())) {
+      if (!f.is_object() || !f.contains("path") || !f["path"].is_string()) continue;
+      auto sha = protocol::from_hex_fixed<32>(f.value("sha256", std::string()));
+      if (!sha) continue;  // a damaged entry is skipped: the next share hashes that file again
+      SharedFile s;
+      s.path = f["path"].get<std::string>();
+      s.sha256 = *sha;
+      s.identity.device = f.value("device", std::uint64_t{0});
+      s.identity.inode = f.value("inode", std::uint64_t{0});
+      s.identity.size = f.value("size", std::uint64_t{0});
+      s.identity.mtime_ns = f.value("mtimeNs", std::int64_t{0});
+      by_path[s.path] = s;
+    }
+  }
+  std::lock_guard guard(mutex_);
+  folders_ = std::move(folders);
+  by_path_ = std::move(by_path);
+  by_sha_.clear();
+  for (const auto& [p, s] : by_path_) by_sha_.emplace(s.sha256, p);
+  return {};
+}
+
+protocol::Status ContentStore::save_shared_locked() const {
+  nlohmann::json j = {{"folders", nlohmann::json::array()}, {"files", nlohmann::json::array()}};
+  for (const auto& f : folders_) j["folders"].push_back(f.string());
+  for (const auto& [p, s] : by_path_)
+    j["files"].push_back({{"path", p.string()},
+                          {"sha256", protocol::to_hex(s.sha256)},
+                          {"device", s.identity.device},
+                          {"inode", s.identity.inode},
+                          {"size", s.identity.size},
+                          {"mtimeNs", s.identity.mtime_ns}});
+  return write_file_atomically(shared_list_path(root_), j.dump(1) + "\n");
+}
+
+protocol::Status ContentStore::share(const std::vector<SharedFile>& files) {
+  auto held = lock();  // one writer of shared.json at a time, across processes
+  if (!held) return held.error();
+  if (auto st = reload_shared(); !st) return st;
+  std::lock_guard guard(mutex_);
+  for (const auto& f : files) {
+    if (auto old = by_path_.find(f.path); old != by_path_.end()) {
+      for (auto [it, end] = by_sha_.equal_range(old->second.sha256); it != end; ++it)
+        if (it->second == f.path) {
+          by_sha_.erase(it);
+          break;
+        }
+    }
+    by_path_[f.path] = f;
+    by_sha_.emplace(f.sha256, f.path);
+  }
+  return save_shared_locked();
+}
+
+protocol::Result<std::vector<SharedFile>> ContentStore::unshare(const std::vector<std::filesystem::path>& paths) {
+  auto held = lock();
+  if (!held) return held.error();
+  if (auto st = reload_shared(); !st) return st.error();
+  std::lock_guard guard(mutex_);
+  std::vector<SharedFile> removed;
+  auto under = [](const std::filesystem::path& file, const std::filesystem::path& top) {
+    auto rel = file.lexically_relative(top);
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  for (auto it = by_path_.begin(); it != by_path_.end();) {
+    bool hit = false;
+    for (const auto& p : paths) hit = hit || it->first == p || under(it->first, p);
+    if (!hit) {
+      ++it;
+      continue;
+    }
+    removed.push_back(it->second);
+    for (auto [s, end] = by_sha_.equal_range(it->second.sha256); s != end; ++s)
+      if (s->second == it->first) {
+        by_sha_.erase(s);
+        break;
+      }
+    it = by_path_.erase(it);
+  }
+  std::erase_if(folders_, [&](const std::filesystem::path& f) {
+    for (const auto& p : paths)
+      if (f == p || under(f, p)) return true;
+    return false;
+  });
+  if (auto st = save_shared_locked(); !st) return st.error();
+  return removed;
+}
+
+std::vector<SharedFile> ContentStore::shared_files() const {
+  std::lock_guard guard(mutex_);
+  std::vector<SharedFile> out;
+  for (const auto& [p, s] : by_path_) out.push_back(s);
+  return out;
+}
+
+std::vector<std::filesystem::path> ContentStore::shared_folders() const {
+  std::lock_guard guard(mutex_);
+  return folders_;
+}
+
+protocol::Status ContentStore::set_shared_folders(const std::vector<std::filesystem::path>& folders) {
+  auto held = lock();
+  if (!held) return held.error();
+  if (auto st = reload_shared(); !st) return st;
+  std::lock_guard guard(mutex_);
+  for (const auto& f : folders)
+    if (std::find(folders_.begin(), folders_.end(), f) == folders_.end()) folders_.push_back(f);
+  return save_shared_locked();
 }
 
 }  // namespace seedbank::node

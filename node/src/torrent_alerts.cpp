@@ -27,9 +27,9 @@ void TorrentService::Impl::add_compat(Managed& m, bool seeding) {
   atp.trackers = m.trackers;
   atp.file_priorities.assign(static_cast<std::size_t>(ti->files().num_files()), lt::default_priority);
   for (const auto& slot : m.slots) {
-    atp.renamed_files[slot.index] =
-        slot.stored ? store.path_of(slot.sha256).string() : partial_file(m.info_hash, slot.index).string();
-    if (!slot.wanted) atp.file_priorities[static_cast<std::size_t>(static_cast<int>(slot.index))] = lt::dont_download;
+    atp.renamed_files[slot.index] = slot.stored ? slot.path.string() : partial_file(m.info_hash, slot.index).string();
+    if (!slot.wanted || slot.in_place)
+      atp.file_priorities[static_cast<std::size_t>(static_cast<int>(slot.index))] = lt::dont_download;
   }
   atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
   if (seeding) atp.flags |= lt::torrent_flags::seed_mode;
@@ -215,6 +215,7 @@ void TorrentService::Impl::resync(Managed& m, const lt::alerts_dropped_alert& dr
     if (s.moving && store.contains(s.sha256)) {  // renamed; the alert was lost
       s.moving = false;
       s.stored = true;
+      s.path = store.path_of(s.sha256);
       rename_done();
       continue;
     }
@@ -436,6 +437,7 @@ void TorrentService::Impl::handle_alerts() {
           if (s.index == fr->index && std::string(fr->new_name()) == store.path_of(s.sha256).string()) {
             s.stored = true;
             s.moving = false;
+            s.path = store.path_of(s.sha256);
           }
         if (!m->fetch_logged && wanted_stored(*m)) {
           m->fetch_logged = true;

@@ -112,15 +112,21 @@ p::Result<lt::add_torrent_params> TorrentService::Impl::params_for(const p::Reco
     slot.sha256 = p::util::digest_of(sha);
     slot.size = static_cast<std::uint64_t>(fs.file_size(i));
     slot.offset = static_cast<std::uint64_t>(fs.file_offset(i));
-    slot.stored = store.contains(slot.sha256);
+    auto where = store.locate(slot.sha256);
+    slot.stored = where.has_value();
+    slot.in_place = where && where->in_place;
+    if (where) slot.path = where->path;
     slot.wanted = slot.stored || !fetching ||
                   (only ? std::find(only->begin(), only->end(), name) != only->end() : !images_only || slot.image);
     // The first sample image before the others: it is the preview tools show.
     bool preview = slot.image && it->second.second == 0 && fetching && !slot.stored;
-    atp.file_priorities[static_cast<std::size_t>(static_cast<int>(i))] = !slot.wanted ? lt::dont_download
-                                                                         : preview    ? lt::top_priority
-                                                                                      : lt::default_priority;
-    atp.renamed_files[i] = slot.stored ? store.path_of(slot.sha256).string() : partial_file(m->info_hash, i).string();
+    // A file shared in place is the user's: libtorrent must never write to
+    // it, not even to repair a piece that fails its check after an edit.
+    atp.file_priorities[static_cast<std::size_t>(static_cast<int>(i))] = !slot.wanted || slot.in_place
+                                                                             ? lt::dont_download
+                                                                         : preview ? lt::top_priority
+                                                                                   : lt::default_priority;
+    atp.renamed_files[i] = slot.stored ? slot.path.string() : partial_file(m->info_hash, i).string();
     m->slots.push_back(slot);
   }
   // A node killed between two saves of its resume data left more on disk
@@ -137,8 +143,11 @@ p::Result<lt::add_torrent_params> TorrentService::Impl::params_for(const p::Reco
   atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed | lt::torrent_flags::upload_mode);
   bool all_stored = std::all_of(m->slots.begin(), m->slots.end(), [](const Slot& s) { return s.stored; });
   bool all_wanted = std::all_of(m->slots.begin(), m->slots.end(), [](const Slot& s) { return s.wanted; });
-  if (all_wanted) atp.file_priorities.clear();
-  if (all_stored && !std::filesystem::exists(resume)) atp.flags |= lt::torrent_flags::seed_mode;
+  bool in_place = std::any_of(m->slots.begin(), m->slots.end(), [](const Slot& s) { return s.in_place; });
+  if (all_wanted && !in_place) atp.file_priorities.clear();
+  // A shared file is checked as libtorrent adds it (no seed mode: a piece
+  // that failed its check there would be downloaded into the user's file).
+  if (all_stored && !in_place && !std::filesystem::exists(resume)) atp.flags |= lt::torrent_flags::seed_mode;
   // Rarest-first, libtorrent's default, so that nodes fetching together
   // have different pieces to trade (in order, they would all hold the same
   // prefix and take everything from the seed). Resume data of older runs
@@ -425,12 +434,57 @@ bool TorrentService::seed(const p::Record& rec) {
   if (impl_->torrents.count(info_hash)) return false;  // already seeding or fetching
   if (impl_->filter && impl_->filter(rec)) return false;
   bool complete = true;
+  std::vector<std::string> in_place;  // files shared in place (seedbank share)
   for (auto f : r.getFiles()) {
-    complete = complete && impl_->store.contains(p::util::digest_of(f.getHashes().getSha256()));
+    auto where = impl_->store.locate(p::util::digest_of(f.getHashes().getSha256()));
+    complete = complete && where;
+    if (where && where->in_place) in_place.emplace_back(f.getName().cStr());
   }
   // Unfinished fetches leave resume data; continue those too.
   bool resumable = std::filesystem::exists(impl_->resume_dir() / (info_hash + ".resume"));
-  return (complete || resumable) && impl_->add(rec, false, !complete);
+  if (complete || resumable) return static_cast<bool>(impl_->add(rec, false, !complete));
+  // Some of its files are shared in place: seed those (and fetch nothing).
+  return !in_place.empty() && impl_->add(rec, false, true, &in_place);
+}
+
+std::size_t TorrentService::refresh_in_place() {
+  std::vector<p::RecordId> again;
+  for (auto it = impl_->torrents.begin(); it != impl_->torrents.end();) {
+    bool moved = false;
+    for (const auto& slot : it->second.slots) {
+      if (!slot.in_place) continue;
+      auto where = impl_->store.locate(slot.sha256);
+      moved = moved || !where || where->path != slot.path;
+    }
+    if (!moved) {
+      ++it;
+      continue;
+    }
+    impl_->console.info("stopped seeding " + it->second.name + " (release " + it->second.release_hex.substr(0, 12) +
+                        "): a file shared in place changed, moved or was deleted");
+    again.push_back(it->second.release);
+    auto next = std::next(it);
+    impl_->remove(it);
+    it = next;
+  }
+  for (const auto& id : again)
+    if (auto rec = impl_->index.get(id)) seed(*rec);  // what still holds (another copy, the other files)
+  return again.size();
+}
+
+std::size_t TorrentService::seed_shared() {
+  std::size_t added = 0;
+  std::set<p::RecordId> seen;
+  for (const auto& f : impl_->store.shared_files()) {
+    auto matches = impl_->index.find_by_hash("sha256:" + p::to_hex(f.sha256), 64);
+    if (!matches) continue;
+    for (const auto& m : *matches) {
+      if (m.file == indexer::kReleaseLevel || (m.file & indexer::kImageFlag) || !seen.insert(m.release).second)
+        continue;
+      if (auto rec = impl_->index.get(m.release)) added += seed(*rec) ? 1 : 0;
+    }
+  }
+  return added;
 }
 
 void TorrentService::set_filter(ReleaseFilter filter) { impl_->filter = std::move(filter); }
@@ -444,23 +498,29 @@ std::size_t TorrentService::prune() {
       ++it;
       continue;
     }
-    if (auto c = impl_->compat.find(it->first); c != impl_->compat.end()) {
-      if (c->second.handle.is_valid()) impl_->session->remove_torrent(c->second.handle);
-      impl_->compat.erase(c);
-    }
-    if (it->second.handle.is_valid()) impl_->session->remove_torrent(it->second.handle);
-    std::error_code ec;
-    std::filesystem::remove(impl_->resume_dir() / (it->first + ".resume"), ec);  // not resumed after a restart
-    std::filesystem::remove(impl_->resume_dir() / (it->first + ".peers"), ec);
-    // Its partial data goes too, unless a file is being verified into the
-    // store right now (then it is left for a later fetch to reuse).
-    bool busy = false;
-    for (const auto& slot : it->second.slots) busy = busy || slot.verifying || slot.moving;
-    if (!busy) std::filesystem::remove_all(impl_->partial_dir(it->second.info_hash), ec);
-    it = impl_->torrents.erase(it);
+    auto next = std::next(it);
+    impl_->remove(it);
+    it = next;
     ++removed;
   }
   return removed;
+}
+
+void TorrentService::Impl::remove(std::map<std::string, Managed>::iterator it) {
+  if (auto c = compat.find(it->first); c != compat.end()) {
+    if (c->second.handle.is_valid()) session->remove_torrent(c->second.handle);
+    compat.erase(c);
+  }
+  if (it->second.handle.is_valid()) session->remove_torrent(it->second.handle);
+  std::error_code ec;
+  std::filesystem::remove(resume_dir() / (it->first + ".resume"), ec);  // not resumed after a restart
+  std::filesystem::remove(resume_dir() / (it->first + ".peers"), ec);
+  // Its partial data goes too, unless a file is being verified into the
+  // store right now (then it is left for a later fetch to reuse).
+  bool busy = false;
+  for (const auto& slot : it->second.slots) busy = busy || slot.verifying || slot.moving;
+  if (!busy) std::filesystem::remove_all(partial_dir(it->second.info_hash), ec);
+  torrents.erase(it);
 }
 
 p::Status TorrentService::fetch(const p::Record& release, bool images_only, const std::vector<std::string>& peers) {
@@ -628,6 +688,7 @@ std::vector<TorrentStatus> TorrentService::status(bool with_peers) {
     for (const auto& slot : m.slots) {
       s.files_wanted += slot.wanted;
       s.files_stored += slot.wanted && slot.stored;
+      s.files_in_place += slot.in_place;
       verifying = verifying || slot.verifying || slot.moving;
     }
     s.complete = s.files_stored == s.files_wanted;
@@ -676,7 +737,7 @@ std::optional<TorrentService::FileProgress> TorrentService::file_progress(const 
       FileProgress out;
       out.size = slot.size;
       if (slot.stored) {
-        out.path = impl_->store.path_of(slot.sha256);
+        out.path = slot.path;
         out.ready = out.have = slot.size;
         out.stored = true;
         return out;

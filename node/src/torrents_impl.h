@@ -59,7 +59,9 @@ struct Slot {
   p::Sha256Digest sha256{};
   std::uint64_t size = 0;
   bool wanted = false;
-  bool stored = false;         // in the content store, verified
+  bool stored = false;         // in the content store, verified (or shared in place)
+  bool in_place = false;       // stored as a user's file shared in place: never written to
+  std::filesystem::path path;  // where it is read from, when stored
   bool verifying = false;      // the digest is being finished
   bool moving = false;         // verified; being renamed into the store
   bool failed = false;         // its SHA-256 did not match: never hashed or stored again
@@ -212,6 +214,9 @@ struct TorrentService::Impl {
   // torrents.cpp: adding a release.
   p::Result<lt::add_torrent_params> params_for(const p::Record& rec, Managed* m, bool images_only, bool fetching,
                                                const std::vector<std::string>* only = nullptr);
+  // Takes the release's torrent out of the session (and its v1-compat
+  // one), forgetting its resume data and partial files.
+  void remove(std::map<std::string, Managed>::iterator it);
   bool disk_ahead_of_resume(const Managed& m, const lt::add_torrent_params& atp) const;
   p::Status add(const p::Record& rec, bool images_only, bool fetching, const std::vector<std::string>* only = nullptr);
   std::uint64_t free_bytes() const;

@@ -62,6 +62,7 @@ struct CommandNetwork {
 int follow_fetch(NodeClient& client, const protocol::RecordId& release, int timeout_s, bool quiet, TorrentStatus* last,
                  double* first_peer_seconds = nullptr);
 void add_resolve_command(CLI::App& app, Context& ctx);
+void add_share_command(CLI::App& app, Context& ctx);
 void add_community_commands(CLI::App& app, Context& ctx);
 
 // A release id, or any hash that names exactly one release of the local

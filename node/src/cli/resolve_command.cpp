@@ -16,6 +16,7 @@
 #include "../civitai.h"
 #include "../client.h"
 #include "../files.h"
+#include "../library.h"
 #include "cli.h"
 #include "seedbank/node/data_dir.h"
 #include "seedbank/node/gossip.h"
@@ -438,37 +439,41 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
 
 // Civitai Helper's scan: every model file in a folder, known or not.
 int resolve_dir(const ResolveArgs& a, NodeContext& node) {
-  static const std::set<std::string> kExtensions = {".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft"};
-  std::vector<fs::path> files;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(a.from_dir, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (!it->is_regular_file()) continue;
-    auto ext = it->path().extension().string();
-    for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (kExtensions.count(ext)) files.push_back(it->path());
-  }
-  if (ec) return report(p::make_error(p::ErrorCode::io, a.from_dir + ": " + ec.message()));
-  std::sort(files.begin(), files.end());
+  if (!fs::is_directory(a.from_dir, ec))
+    return report(p::make_error(p::ErrorCode::not_found, a.from_dir + ": no such folder; check the path"));
+  // The walk and hash cache `seedbank share` uses: a second scan of an
+  // unchanged folder reads nothing.
+  auto walk = walk_library({fs::path(a.from_dir)});
+  HashCache cache(node.options.data_dir / "hash-cache.json");
+  cache.load();
   Network net(a, node);
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   std::size_t known = 0;
-  for (const auto& path : files) {
-    std::optional<ProgressBar> bar;
-    if (!a.json) bar.emplace(path.filename().string(), fs::file_size(path, ec), true);
-    auto d = p::hash_file(path, {}, [&](std::uint64_t done, std::uint64_t) {
-      if (bar) bar->update(done);
-    });
-    if (bar) bar->finish();
+  for (const auto& problem : walk.problems)
+    results.push_back({{"path", problem.path.string()}, {"error", problem.what}});
+  for (const auto& file : walk.files) {
+    const auto& path = file.path;
     nlohmann::ordered_json item = {{"path", path.string()}};
-    if (!d) {
-      item["error"] = d.error().message;
-      results.push_back(item);
-      continue;
+    auto cached = cache.find(file.identity);
+    if (!cached) {
+      std::optional<ProgressBar> bar;
+      if (!a.json) bar.emplace(path.filename().string(), file.identity.size, true);
+      auto d = hash_library_file(file, [&](std::uint64_t done, std::uint64_t) {
+        if (bar) bar->update(done);
+      });
+      if (bar) bar->finish();
+      if (!d) {
+        item["error"] = d.error().message;
+        results.push_back(item);
+        continue;
+      }
+      cached = d->sha256;
+      cache.put(file.identity, *cached);
     }
-    std::string sha = d->sha256_hex();
+    std::string sha = p::to_hex_upper(*cached);
     item["SHA256"] = sha;
-    item["AutoV2"] = d->autov2_hex();
+    item["AutoV2"] = sha.substr(0, 10);
     std::string refused;
     auto candidates = lookup(*node.index, node.options.config, sha, &refused);
     if (candidates && candidates->empty()) {
@@ -502,6 +507,7 @@ int resolve_dir(const ResolveArgs& a, NodeContext& node) {
     item["sidecars"] = write_sidecars(*rec, node, path, false);
     results.push_back(item);
   }
+  if (auto st = cache.save(); !st) std::cerr << "seedbank: " << st.error().message << "\n";
   if (a.json) {
     print_json({{"folder", a.from_dir}, {"files", results.size()}, {"known", known}, {"results", results}});
   } else {

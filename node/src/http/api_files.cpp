@@ -2,6 +2,8 @@
 
 #include "node_services.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -314,11 +316,17 @@ HttpResponse Api::Impl::file(const HttpRequest& request, const HttpTarget& t, co
   res.etag = "\"" + p::to_hex(*sha) + "\"";
   res.headers.emplace_back("Content-Disposition", content_disposition(name));
   res.headers.emplace_back("Access-Control-Allow-Origin", "*");
-  if (store.contains(*sha)) {  // checked bytes: the same whichever release names them
-    std::error_code ec;
-    auto stored = std::filesystem::file_size(store.path_of(*sha), ec);
-    if (ec) return error_response(500, store.path_of(*sha).string() + ": " + ec.message());
-    res.source = std::make_shared<FileSource>(store.path_of(*sha), stored);
+  // Checked bytes, the same whichever release names them: the store's
+  // copy, or a file shared in place that is still the one hashed.
+  if (auto where = store.locate(*sha)) {
+    auto fd = store.open_located(*sha);
+    if (!fd) return error_response(fd.error().code == p::ErrorCode::conflict ? 404 : 500, fd.error().message);
+    auto size = file_identity(*fd, where->path);
+    if (!size) {
+      ::close(*fd);
+      return error_response(500, size.error().message);
+    }
+    res.source = std::make_shared<FileSource>(*fd, where->path, size->size);
     return res;
   }
   if (releases.size() > 1)

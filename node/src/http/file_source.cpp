@@ -14,6 +14,9 @@ namespace p = seedbank::protocol;
 FileSource::FileSource(std::filesystem::path path, std::uint64_t size)
     : path_(std::move(path)), size_(size), ready_(size) {}
 
+FileSource::FileSource(int fd, std::filesystem::path path, std::uint64_t size)
+    : path_(std::move(path)), size_(size), ready_(size), fd_(fd) {}
+
 FileSource::FileSource(std::uint64_t size, std::shared_ptr<DownloadWatch> watch, std::function<void()> ask)
     : size_(size), watch_(std::move(watch)), ask_(std::move(ask)) {}
 

@@ -34,6 +34,8 @@ struct DownloadWatch {
 class FileSource final : public BodySource {
  public:
   FileSource(std::filesystem::path path, std::uint64_t size);
+  // A complete file already open (ContentStore::open_located); takes `fd`.
+  FileSource(int fd, std::filesystem::path path, std::uint64_t size);
   FileSource(std::uint64_t size, std::shared_ptr<DownloadWatch> watch, std::function<void()> ask);
   ~FileSource() override;
   FileSource(const FileSource&) = delete;

@@ -2,20 +2,45 @@
 //
 //   store/sha256/<2 hex>/<64 hex>   one file per distinct content
 //   store/tmp/                      files being added (same filesystem)
+//   store/shared.json               files served from where they are
+//                                   (seedbank share): path, SHA-256, identity
 //
 // A file appears under its final name only after its SHA-256 is known to
 // match (rename is atomic), so a reader never sees a partial or wrong file.
-// Thread-safe: every operation is a filesystem call on distinct names.
+// Thread-safe: every operation is a filesystem call on distinct names, and
+// the list of shared files is behind a mutex.
 #pragma once
 
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "seedbank/protocol/bytes.h"
 #include "seedbank/protocol/result.h"
 
 namespace seedbank::node {
+
+// What identifies a file's content cheaply: if any of these changed between
+// hashing and storing, the hash no longer describes the bytes.
+struct FileIdentity {
+  std::uint64_t device = 0, inode = 0, size = 0;
+  std::int64_t mtime_ns = 0;
+  bool operator==(const FileIdentity&) const = default;
+};
+protocol::Result<FileIdentity> file_identity(const std::filesystem::path& path);
+// The same of an open file (fstat).
+protocol::Result<FileIdentity> file_identity(int fd, const std::filesystem::path& path_for_errors);
+
+// A file shared in place: the user's own file, served from where it is as
+// long as its identity is the one it had when it was hashed.
+struct SharedFile {
+  std::filesystem::path path;  // absolute
+  protocol::Sha256Digest sha256{};
+  FileIdentity identity;
+};
 
 class ContentStore {
  public:
@@ -24,8 +49,39 @@ class ContentStore {
   // Creates the folders (0700). Call once before use.
   protocol::Status open();
 
+  // Where the store keeps (or would keep) this content, and whether it does.
+  // Shared files are not in the store: see locate().
   std::filesystem::path path_of(const protocol::Sha256Digest& sha256) const;
   bool contains(const protocol::Sha256Digest& sha256) const;
+
+  // ---- Files shared in place (seedbank share) ----
+  // A model file with this SHA-256 that can be read now: the store's copy,
+  // else a shared file whose identity (device, inode, size, mtime) is still
+  // the one it was hashed with; nullopt when neither. `in_place` tells the
+  // two apart: a shared file must never be written to, and whoever opens
+  // it checks the identity of what it opened (file_identity(fd)).
+  struct Located {
+    std::filesystem::path path;
+    bool in_place = false;
+    FileIdentity identity;  // for in_place
+  };
+  std::optional<Located> locate(const protocol::Sha256Digest& sha256) const;
+  // Opens what locate() finds, read-only, checking that an in-place file is
+  // still the one that was hashed: error conflict naming the file when it
+  // changed (it is no longer served), not_found when there is none.
+  protocol::Result<int> open_located(const protocol::Sha256Digest& sha256) const;
+  // Adds or replaces shared files (by path) and saves shared.json; a
+  // SHA-256 shared at several paths is served from the first that holds.
+  protocol::Status share(const std::vector<SharedFile>& files);
+  // Stops sharing every file under each of `paths` (a file or a folder);
+  // returns the files that were shared there.
+  protocol::Result<std::vector<SharedFile>> unshare(const std::vector<std::filesystem::path>& paths);
+  // The shared files and folders, as shared.json lists them.
+  std::vector<SharedFile> shared_files() const;
+  std::vector<std::filesystem::path> shared_folders() const;
+  protocol::Status set_shared_folders(const std::vector<std::filesystem::path>& folders);
+  // Reads shared.json again (another process, `seedbank share`, wrote it).
+  protocol::Status reload_shared();
 
   enum class AddMode {
     copy,      // copy_file_range: a reflink on filesystems that support it
@@ -67,16 +123,12 @@ class ContentStore {
   const std::filesystem::path& root() const { return root_; }
 
  private:
+  protocol::Status save_shared_locked() const;  // mutex_ held
   std::filesystem::path root_;
+  mutable std::mutex mutex_;  // guards what follows
+  std::vector<std::filesystem::path> folders_;
+  std::map<std::filesystem::path, SharedFile> by_path_;
+  std::multimap<protocol::Sha256Digest, std::filesystem::path> by_sha_;
 };
-
-// What identifies a file's content cheaply: if any of these changed between
-// hashing and storing, the hash no longer describes the bytes.
-struct FileIdentity {
-  std::uint64_t device = 0, inode = 0, size = 0;
-  std::int64_t mtime_ns = 0;
-  bool operator==(const FileIdentity&) const = default;
-};
-protocol::Result<FileIdentity> file_identity(const std::filesystem::path& path);
 
 }  // namespace seedbank::node

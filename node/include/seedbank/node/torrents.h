@@ -83,6 +83,7 @@ struct TorrentStatus {
   int peers = 0;
   int peers_sent = 0;                      // peer addresses (HOST:PORT) that sent payload, this process
   int files_wanted = 0, files_stored = 0;  // files in the store after SHA-256 checks
+  int files_in_place = 0;                  // of those, files shared in place (seedbank share)
   bool complete = false;                   // every wanted file is in the store
   bool all_stored = false;                 // every file of the release is (it can seed it all)
   std::string error;
@@ -104,6 +105,16 @@ class TorrentService {
   // The same for one release (a publish that knows its id): true when it
   // was added.
   bool seed(const protocol::Record& release);
+  // Files shared in place (ContentStore::share): seeds every release that
+  // names one, with the shared files read from where they are (never
+  // written: libtorrent checks them as it adds them, and a piece that fails
+  // is not repaired). Returns how many torrents were added.
+  std::size_t seed_shared();
+  // Takes out every torrent that reads a shared file which changed, moved
+  // or is gone (ContentStore::locate no longer finds it there), and adds
+  // it again with what still holds. Cheap: one stat per shared file in the
+  // session. Returns how many torrents were taken out.
+  std::size_t refresh_in_place();
   // Starts (or continues) fetching a release: all files, or only its sample
   // images. `peers` are host:port hints to connect to. Error limit when the
   // store quota cannot hold it. Continuing a fetch that stopped on an error

@@ -1,0 +1,323 @@
+// seedbank share [DIR...] [--dry-run] [--yes] [--json]
+// seedbank share --list | --stop PATH...
+//
+// A library the user already has, seeded from where it is: each model file
+// the network knows (same SHA-256 as a release in the index) joins that
+// release's swarm as a seed, read in place, never copied into the store.
+#include <unistd.h>
+
+#include <iostream>
+#include <set>
+
+#include "../civitai.h"
+#include "../client.h"
+#include "../library.h"
+#include "cli.h"
+#include "seedbank/node/progress.h"
+#include "seedbank/protocol/release.h"
+#include "seedbank/protocol/util.h"
+
+namespace seedbank::node::cli {
+namespace {
+
+namespace p = seedbank::protocol;
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+struct ShareArgs {
+  std::vector<std::string> folders, stop;
+  bool dry_run = false, yes = false, json = false, list = false;
+};
+
+// The Civitai sidecar a tool wrote beside a model file, if any.
+std::optional<fs::path> sidecar_of(const fs::path& model) {
+  auto stem = model.parent_path() / model.stem();
+  for (const char* ext : {".civitai.info", ".metadata.json", ".json"}) {
+    fs::path candidate = stem.string() + ext;
+    std::error_code ec;
+    if (fs::is_regular_file(candidate, ec)) return candidate;
+  }
+  return std::nullopt;
+}
+
+// What the index says about one file: the releases that name it as a
+// model file and that this node keeps, or why it keeps none.
+struct Known {
+  std::vector<p::Record> releases;
+  std::string refused;
+};
+Known known_as(NodeContext& node, const p::Sha256Digest& sha) {
+  Known out;
+  auto matches = node.index->find_by_hash("sha256:" + p::to_hex(sha), 64);
+  if (!matches) return out;
+  std::set<p::RecordId> seen;
+  for (const auto& m : *matches) {
+    if (m.file == indexer::kReleaseLevel || (m.file & indexer::kImageFlag) || !seen.insert(m.release).second) continue;
+    auto rec = node.index->get(m.release);
+    if (!rec || rec->kind() != p::RecordKind::release) continue;
+    if (auto why = node.options.config.refuses(*rec, *node.index)) {
+      if (out.refused.empty()) out.refused = *why;
+      continue;
+    }
+    out.releases.push_back(std::move(rec).value());
+  }
+  return out;
+}
+
+// Asks on the terminal; false without one.
+bool confirm(const std::string& question) {
+  if (::isatty(STDIN_FILENO) != 1) return false;
+  std::cerr << question << " [y/N] " << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+int fail(const ShareArgs& a, const p::Error& error) {
+  if (a.json) print_json({{"ok", false}, {"error", error.message}});
+  return report(error);
+}
+
+int list_shared(const ShareArgs& a, NodeContext& node) {
+  json files = json::array();
+  std::size_t serving = 0;
+  for (const auto& f : node.store->shared_files()) {
+    auto now = file_identity(f.path);
+    std::string state = !now ? "missing" : (*now == f.identity ? "shared" : "changed");
+    serving += state == "shared";
+    files.push_back({{"path", f.path.string()},
+                     {"SHA256", p::to_hex_upper(f.sha256)},
+                     {"size", f.identity.size},
+                     {"state", state}});
+  }
+  json folders = json::array();
+  for (const auto& f : node.store->shared_folders()) folders.push_back(f.string());
+  if (a.json) {
+    print_json({{"ok", true}, {"folders", folders}, {"files", files}, {"serving", serving}});
+    return kOk;
+  }
+  for (const auto& f : folders) std::cout << "folder   " << f.get<std::string>() << "\n";
+  for (const auto& f : files)
+    std::cout << (f["state"] == "shared"    ? "shared   "
+                  : f["state"] == "changed" ? "changed  "
+                                            : "missing  ")
+              << f["path"].get<std::string>() << "\n";
+  std::cout << serving << " of " << files.size()
+            << " shared files are served; changed and missing ones are not (run `seedbank share` again to hash "
+               "them anew)\n";
+  return kOk;
+}
+
+int stop_sharing(const ShareArgs& a, NodeContext& node) {
+  std::vector<fs::path> paths;
+  for (const auto& s : a.stop) paths.push_back(fs::absolute(s).lexically_normal());
+  auto removed = node.store->unshare(paths);
+  if (!removed) return fail(a, removed.error());
+  if (a.json) {
+    json files = json::array();
+    for (const auto& f : *removed) files.push_back(f.path.string());
+    print_json({{"ok", true}, {"stopped", files}});
+  } else {
+    std::cerr << "stopped sharing " << removed->size() << (removed->size() == 1 ? " file" : " files")
+              << "; a running node stops seeding them within seconds\n";
+  }
+  return kOk;
+}
+
+int share(const ShareArgs& a, NodeContext& node) {
+  std::vector<fs::path> roots;
+  for (const auto& f : a.folders) roots.push_back(fs::absolute(f).lexically_normal());
+  if (roots.empty()) roots = node.store->shared_folders();  // the folders shared before
+  if (roots.empty())
+    return fail(a, p::make_error(p::ErrorCode::invalid_argument,
+                                 "name the folders to share (e.g. stable-diffusion-webui/models or ComfyUI/models)"));
+  for (const auto& r : roots) {
+    std::error_code ec;
+    if (!fs::exists(r, ec))
+      return fail(a, p::make_error(p::ErrorCode::not_found, r.string() + ": no such folder; check the path"));
+  }
+  bool draw = !a.json && stderr_is_terminal();
+  auto walk = walk_library(roots);
+  std::uint64_t total_bytes = 0;
+  for (const auto& f : walk.files) total_bytes += f.identity.size;
+  if (!a.json)
+    std::cerr << "found " << walk.files.size() << " model files (" << p::util::human_bytes(total_bytes) << ") in "
+              << walk.folders << " folders\n";
+
+  HashCache cache(node.options.data_dir / "hash-cache.json");
+  std::string warning;
+  cache.load(&warning);
+  if (!warning.empty()) std::cerr << "seedbank: " << warning << "\n";
+
+  std::size_t hashed = 0, cached = 0;
+  std::uint64_t hashed_bytes = 0;
+  json seed = json::array(), unknown = json::array(), refused = json::array(), problems = json::array();
+  for (const auto& pr : walk.problems) problems.push_back({{"path", pr.path.string()}, {"error", pr.what}});
+  std::vector<SharedFile> to_share;
+  std::uint64_t share_bytes = 0;
+  std::size_t nsfw = 0, already = 0;
+  auto shared_before = node.store->shared_files();
+  for (const auto& f : walk.files) {
+    std::optional<p::Sha256Digest> sha = cache.find(f.identity);
+    if (sha) {
+      ++cached;
+    } else {
+      std::optional<ProgressBar> bar;
+      if (draw) bar.emplace(f.path.filename().string(), f.identity.size, true);
+      auto d = hash_library_file(f, [&](std::uint64_t done, std::uint64_t) {
+        if (bar) bar->update(done);
+      });
+      if (bar) bar->finish();
+      if (!d) {
+        problems.push_back({{"path", f.path.string()}, {"error", d.error().message}});
+        continue;
+      }
+      sha = d->sha256;
+      cache.put(f.identity, *sha);
+      ++hashed;
+      hashed_bytes += f.identity.size;
+    }
+    json item = {{"path", f.path.string()},
+                 {"SHA256", p::to_hex_upper(*sha)},
+                 {"AutoV2", p::to_hex_upper(*sha).substr(0, 10)},
+                 {"size", f.identity.size},
+                 {"format", f.format}};
+    auto known = known_as(node, *sha);
+    if (known.releases.empty()) {
+      if (!known.refused.empty()) {
+        item["refused"] = known.refused;
+        refused.push_back(item);
+        continue;
+      }
+      if (auto side = sidecar_of(f.path)) item["sidecar"] = side->string();
+      unknown.push_back(item);
+      continue;
+    }
+    json releases = json::array();
+    bool is_nsfw = false;
+    for (const auto& rec : known.releases) {
+      auto r = rec.body().getPayload().getRelease();
+      is_nsfw = is_nsfw || r.getNsfw();
+      releases.push_back({{"releaseId", p::to_hex(rec.id())},
+                          {"model", r.getModelName().cStr()},
+                          {"version", r.getVersionName().cStr()},
+                          {"type", std::string(p::model_type_name(r.getType()))},
+                          {"creator", rec.author().to_text()}});
+    }
+    item["releases"] = releases;
+    item["nsfw"] = is_nsfw;
+    nsfw += is_nsfw;
+    bool was = std::any_of(shared_before.begin(), shared_before.end(), [&](const SharedFile& s) {
+      return s.path == f.path && s.sha256 == *sha && s.identity == f.identity;
+    });
+    item["alreadyShared"] = was;
+    already += was;
+    seed.push_back(item);
+    to_share.push_back(SharedFile{f.path, *sha, f.identity});
+    share_bytes += f.identity.size;
+  }
+  if (auto st = cache.save(); !st) std::cerr << "seedbank: " << st.error().message << "\n";
+
+  if (!a.json) {
+    for (const auto& item : seed) {
+      const auto& first = item["releases"][0];
+      std::cout << "seed     " << item["path"].get<std::string>() << "  ->  " << first["model"].get<std::string>()
+                << " " << first["version"].get<std::string>() << " (" << first["type"].get<std::string>() << ")"
+                << (item["nsfw"].get<bool>() ? "  [NSFW]" : "")
+                << (item["releases"].size() > 1 ? "  (+" + std::to_string(item["releases"].size() - 1) + " releases)"
+                                                : "")
+                << "\n";
+    }
+    for (const auto& item : unknown)
+      std::cout << "unknown  " << item["path"].get<std::string>()
+                << (item.contains("sidecar") ? "  (has a Civitai sidecar; not on the network yet)" : "") << "\n";
+    for (const auto& item : refused)
+      std::cout << "refused  " << item["path"].get<std::string>() << "  (" << item["refused"].get<std::string>()
+                << ")\n";
+    for (const auto& item : problems)
+      std::cout << "problem  " << item["path"].get<std::string>() << ": " << item["error"].get<std::string>() << "\n";
+  }
+
+  bool accepted = false, node_running = false;
+  std::size_t fresh = to_share.size() - already;
+  if (!a.dry_run && !to_share.empty()) {
+    accepted = a.yes || fresh == 0;
+    if (!accepted) {
+      std::string question = "Seed " + std::to_string(to_share.size()) + " files (" +
+                             p::util::human_bytes(share_bytes) + (nsfw ? ", " + std::to_string(nsfw) + " NSFW" : "") +
+                             ") to anyone on the network, read from where they are? Nothing is signed or copied.";
+      if (::isatty(STDIN_FILENO) != 1)
+        return fail(a, p::make_error(p::ErrorCode::invalid_argument,
+                                     "sharing makes these files downloadable by anyone; add --yes to confirm "
+                                     "without a terminal (or --dry-run to see what would be shared)"));
+      accepted = confirm(question);
+      if (!accepted) std::cerr << "nothing shared\n";
+    }
+  }
+  if (accepted) {
+    if (auto st = node.store->share(to_share); !st) return fail(a, st.error());
+    if (auto st = node.store->set_shared_folders(roots); !st) return fail(a, st.error());
+    node_running = static_cast<bool>(connect_to_node(node.options.data_dir));
+  }
+  if (a.json) {
+    json folders = json::array();
+    for (const auto& r : roots) folders.push_back(r.string());
+    print_json({{"ok", true},
+                {"folders", folders},
+                {"files", walk.files.size()},
+                {"bytes", total_bytes},
+                {"hashed", hashed},
+                {"hashedBytes", hashed_bytes},
+                {"cached", cached},
+                {"dryRun", a.dry_run},
+                {"shared", accepted ? to_share.size() : 0},
+                {"nodeRunning", node_running},
+                {"seed", seed},
+                {"unknown", unknown},
+                {"refused", refused},
+                {"problems", problems}});
+    return kOk;
+  }
+  std::cerr << "hashed " << hashed << " files (" << p::util::human_bytes(hashed_bytes) << "), " << cached
+            << " unchanged since the last run\n";
+  if (a.dry_run)
+    std::cerr << "dry run: " << to_share.size() << " files would be seeded in place; nothing was changed\n";
+  else if (accepted)
+    std::cerr << "sharing " << to_share.size() << " files in place (" << p::util::human_bytes(share_bytes) << ")"
+              << (node_running ? "; the running node seeds them now (seedbank status)"
+                               : "; no node runs on this data dir: `seedbank node` seeds them when it starts")
+              << "\n";
+  if (!unknown.empty())
+    std::cerr << unknown.size() << " files are not on the network; `seedbank publish` publishes your own work\n";
+  return kOk;
+}
+
+}  // namespace
+
+void add_share_command(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<ShareArgs>();
+  auto* cmd = app.add_subcommand("share", "Seed the model files you already have, from where they are");
+  cmd->footer(
+      "Walks the folders (an AUTOMATIC1111/Forge or ComfyUI models folder, or any other), hashes\n"
+      "each model file once (a second run over an unchanged library reads nothing: hashes are\n"
+      "kept by device, inode, size and mtime in <data dir>/hash-cache.json) and seeds every file\n"
+      "the network already knows as a seed of its release, read where it is: nothing is copied\n"
+      "into the store and nothing is signed. A shared file that is edited, moved or deleted is\n"
+      "no longer served; share again to hash it anew. Without DIR: the folders shared before.\n"
+      "Exit codes: 0 done, 2 bad arguments or not confirmed, 3 no such folder, 1 other.");
+  cmd->add_option("folders", a->folders, "Folders (or single files) to share");
+  cmd->add_flag("--dry-run", a->dry_run, "Show what would be shared; change nothing");
+  cmd->add_flag("--yes,-y", a->yes, "Do not ask before sharing (for scripts)");
+  cmd->add_flag("--list", a->list, "List the shared files and whether each is still served");
+  cmd->add_option("--stop", a->stop, "Stop sharing these files or folders (repeatable)");
+  cmd->add_flag("--json", a->json, "Print the result as JSON (errors too)");
+  cmd->callback([a, &ctx] {
+    with_node(ctx, [&](NodeContext& node) {
+      if (a->list) return list_shared(*a, node);
+      if (!a->stop.empty()) return stop_sharing(*a, node);
+      return share(*a, node);
+    });
+  });
+}
+
+}  // namespace seedbank::node::cli

@@ -1,0 +1,168 @@
+// `seedbank share` between real node processes on 127.0.0.1: B holds a
+// copy of a model A published (A's node never runs), shares its models
+// folder, and C fetches the file from B, which reads it where it is.
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/http_client.h"
+#include "support/model_files.h"
+#include "support/net.h"
+#include "support/process.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Library : seedbank::testing::Net {
+  nlohmann::json release;  // `publish --json` on A
+  fs::path model, models, lora, shared;
+  std::string b, c;
+  std::unique_ptr<seedbank::testing::Process> nb, nc;
+
+  // A publishes; B learns the release by import (so B is its only seed);
+  // B's A1111 models folder holds a copy, a file nobody published, a
+  // truncated one, and a symlink loop.
+  Library() {
+    model = seedbank::testing::write_safetensors(dir / "lantern.safetensors", 2 * 1024 * 1024 + 77, 21);
+    BOOST_REQUIRE_EQUAL(sb("a", {"keygen"}).exit_code, 0);
+    auto pub =
+        sb("a", {"publish", model.string(), "--name", "Lantern", "--type", "LORA", "--base-model", "SD 1.5", "--json"});
+    BOOST_REQUIRE_MESSAGE(pub.exit_code == 0, pub.err);
+    release = nlohmann::json::parse(pub.out);
+    auto exported = dir / "release.rec";
+    BOOST_REQUIRE_EQUAL(sb("a", {"record", "export", release["releaseId"], "--out", exported.string()}).exit_code, 0);
+    BOOST_REQUIRE_EQUAL(sb("b", {"record", "import", exported.string()}).exit_code, 0);
+
+    models = dir / "webui" / "models";
+    lora = models / "Lora";
+    fs::create_directories(lora);
+    fs::create_directories(models / "Stable-diffusion");
+    shared = lora / "lantern_v1.safetensors";
+    fs::copy_file(model, shared);
+    seedbank::testing::write_safetensors(models / "Stable-diffusion" / "mine.safetensors", 300000, 5);
+    std::ofstream(lora / "cut.safetensors", std::ios::binary) << std::string("\x20\x00\x00\x00", 4);
+    fs::create_directory_symlink("..", lora / "loop");
+  }
+  std::string sha() const { return release["files"][0]["hashes"]["SHA256"]; }
+  std::string sha_lower() const {
+    auto s = sha();
+    for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  }
+  std::size_t stored_files(const std::string& node) {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir / node / "store" / "sha256", ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      n += it->is_regular_file();
+    return n;
+  }
+  // B's torrents that read a file shared in place.
+  int in_place(const std::string& node) {
+    auto r = sb(node, {"status", "--json"});
+    if (r.exit_code != 0) return -1;
+    int n = 0;
+    auto status = nlohmann::json::parse(r.out);
+    for (const auto& t : status["torrents"]) n += t.value("filesInPlace", 0);
+    return n;
+  }
+  std::string read(const fs::path& p) { return seedbank::testing::slurp(p.string()); }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(share_test, Library)
+
+BOOST_AUTO_TEST_CASE(a_shared_folder_is_seeded_in_place_and_stops_being_served_when_edited) {
+  // A dry run says what would happen, and changes nothing.
+  auto dry = sb("b", {"share", models.string(), "--dry-run", "--json"});
+  BOOST_REQUIRE_MESSAGE(dry.exit_code == 0, dry.err);
+  auto plan = nlohmann::json::parse(dry.out);
+  BOOST_REQUIRE_EQUAL(plan["seed"].size(), 1u);
+  BOOST_TEST(plan["seed"][0]["path"] == shared.string());
+  BOOST_TEST(plan["seed"][0]["releases"][0]["releaseId"] == release["releaseId"]);
+  BOOST_REQUIRE_EQUAL(plan["unknown"].size(), 1u);
+  BOOST_TEST(plan["unknown"][0]["path"] == (models / "Stable-diffusion" / "mine.safetensors").string());
+  std::string problems = plan["problems"].dump();
+  BOOST_TEST(problems.find("cut.safetensors") != std::string::npos, problems);
+  BOOST_TEST(problems.find("loop") != std::string::npos, problems);
+  BOOST_TEST(plan["shared"] == 0);
+  BOOST_TEST(plan["hashed"] == 2);
+  BOOST_TEST(!fs::exists(dir / "b" / "store" / "shared.json"));
+
+  // Without a terminal and without --yes nothing becomes public.
+  auto refused = sb("b", {"share", models.string()});
+  BOOST_TEST(refused.exit_code == 2);
+  BOOST_TEST(refused.err.find("--yes") != std::string::npos, refused.err);
+  BOOST_TEST(!fs::exists(dir / "b" / "store" / "shared.json"));
+
+  // B runs, then shares: the running node picks the list up and seeds.
+  nb = start("b", {}, &b);
+  auto done = sb("b", {"share", models.string(), "--yes", "--json"});
+  BOOST_REQUIRE_MESSAGE(done.exit_code == 0, done.err);
+  auto result = nlohmann::json::parse(done.out);
+  BOOST_TEST(result["shared"] == 1);
+  BOOST_TEST(result["hashed"] == 0);  // both hashed by the dry run: kept by identity
+  BOOST_TEST(result["cached"] == 2);
+  BOOST_TEST(result["nodeRunning"] == true);
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return in_place("b") == 1; }), nb->err());
+  BOOST_TEST(stored_files("b") == 0u);  // served from the folder: the store holds no copy
+
+  // C, which only knows B, resolves it by AutoV2 and gets the verified bytes.
+  nc = start("c", {b}, &c, {"--outbound", "1"});
+  auto got = sb("c", {"resolve", release["files"][0]["hashes"]["AutoV2"], "--out", (dir / "c-out").string(), "--json",
+                      "--timeout", "60"});
+  BOOST_REQUIRE_MESSAGE(got.exit_code == 0, got.err + bt_log("b"));
+  BOOST_TEST(read(dir / "c-out" / "lantern.safetensors") == read(model));
+  BOOST_TEST(stored_files("b") == 0u);
+  // B's HTTP API serves it too (a Civitai tool's download).
+  auto url = "/api/files/" + sha_lower() + "/lantern.safetensors";
+  auto http = seedbank::testing::http_get(this->http["b"], url);
+  BOOST_TEST(http.status == 200);
+  BOOST_TEST(http.body == read(model));
+
+  // A tool rewrites C's placed file: C's store keeps the verified bytes.
+  std::ofstream(dir / "c-out" / "lantern.safetensors", std::ios::binary | std::ios::in) << "XXXX";
+  BOOST_TEST(read(dir / "c" / "store" / "sha256" / sha_lower().substr(0, 2) / sha_lower()) == read(model));
+
+  // Edited in place on B (same size, new bytes): no longer served.
+  {
+    std::fstream f(shared, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1024 * 1024);
+    f.put('\x55');
+  }
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return in_place("b") == 0; }), nb->err());
+  BOOST_TEST(nb->err().find("a file shared in place changed") != std::string::npos, nb->err());
+  // (HEAD: a GET would have B fetch the file from C, which now seeds it.)
+  BOOST_TEST(seedbank::testing::http_request(this->http["b"], "HEAD", url).status != 200);
+  auto listed = sb("b", {"share", "--list", "--json"});
+  BOOST_REQUIRE_EQUAL(listed.exit_code, 0);
+  BOOST_TEST(nlohmann::json::parse(listed.out)["files"][0]["state"] == "changed");
+
+  // Put back as it was (a copy: a new inode), shared again, then deleted.
+  fs::remove(shared);
+  fs::copy_file(model, shared);
+  BOOST_REQUIRE_EQUAL(sb("b", {"share", "--yes"}).exit_code, 0);  // the folders shared before
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return in_place("b") == 1; }), nb->err());
+  fs::remove(shared);
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return in_place("b") == 0; }), nb->err());
+  auto gone = nlohmann::json::parse(sb("b", {"share", "--list", "--json"}).out);
+  BOOST_TEST(gone["files"][0]["state"] == "missing");
+  BOOST_TEST(stored_files("b") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(shares_survive_a_restart_and_can_be_stopped) {
+  BOOST_REQUIRE_EQUAL(sb("b", {"share", models.string(), "--yes"}).exit_code, 0);
+  nb = start("b", {}, &b);  // started after the share: reads the list at start
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return in_place("b") == 1; }), nb->err());
+  auto stopped = sb("b", {"share", "--stop", lora.string(), "--json"});
+  BOOST_REQUIRE_MESSAGE(stopped.exit_code == 0, stopped.err);
+  BOOST_TEST(nlohmann::json::parse(stopped.out)["stopped"].size() == 1u);
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return in_place("b") == 0; }), nb->err());
+  BOOST_TEST(fs::exists(shared));  // stopping never touches the user's files
+}
+
+BOOST_AUTO_TEST_SUITE_END()
