@@ -175,6 +175,17 @@ struct Release {
   torrent @11 :Torrent;
   supersedes @12 :Data;      # record id of the previous version, or empty
   nsfw @13 :Bool;
+  origin @14 :Origin;        # set: a mirror, signed by someone other than the files' creator
+}
+
+struct Origin {
+  # Where a mirror's files were published first (docs/protocol.md, "Mirrors").
+  site @0 :Text;             # "civitai"
+  modelId @1 :UInt64;        # the site's ids (Civitai: model and model-version ids), 0 if none
+  versionId @2 :UInt64;
+  creator @3 :Text;          # the creator's user name there
+  url @4 :Text;              # the page the files came from
+  sha256 @5 :List(Data);     # the SHA-256 the site recorded for each file, in files order
 }
 
 struct Rating {

@@ -44,7 +44,7 @@ constexpr std::uint64_t kHourMs = 3600 * 1000;
 struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating, agg,
       current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time,
-      author_hour, rotations, opaque, image_refs;
+      author_hour, rotations, opaque, image_refs, arrived;
 };
 
 // image_refs: <image sha256> ++ <record id> -> (empty), for every image post
@@ -257,6 +257,13 @@ struct Index::Impl {
       put_be(tag, rec.payload_tag(), 2);
       if (auto st = txn.put(db.opaque, rec.id(), tag); !st) return st.error();
       return IngestStatus::added;
+    }
+    if (rec.kind() == RecordKind::release) {
+      // When this node first had it: between releases of identical bytes,
+      // the one seen first wins (createdAt is the author's to choose).
+      Bytes when;
+      put_be(when, arrival_ms, 8);
+      if (auto st = txn.put(db.arrived, rec.id(), when); !st) return st.error();
     }
     return derive(txn, rec);
   }
@@ -984,7 +991,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   impl->options = options;
   int rc = mdb_env_create(&impl->env);
   if (rc) return lmdb::lmdb_error("create environment", rc);
-  mdb_env_set_maxdbs(impl->env, 32);
+  mdb_env_set_maxdbs(impl->env, 64);  // 29 used
   mdb_env_set_maxreaders(impl->env, 512);
   mdb_env_set_mapsize(impl->env, options.map_size);
   // MDB_NOMETASYNC: one fsync per commit instead of two; see Durability.
@@ -1034,6 +1041,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"rotations", &d.rotations, 0},
       {"opaque", &d.opaque, 0},
       {"image_refs", &d.image_refs, 0},
+      {"arrived", &d.arrived, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
@@ -1323,6 +1331,14 @@ std::optional<RecordId> Index::current(RecordKind kind, const PublicKey& author,
   auto entry = parse_current(txn->get(impl_->db.current, current_key(kind, author, target)));
   if (!entry) return std::nullopt;
   return entry->id;
+}
+
+std::optional<std::uint64_t> Index::arrived_ms(const RecordId& release) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return std::nullopt;
+  auto v = txn->get(impl_->db.arrived, release);
+  if (!v || v->size() != 8) return std::nullopt;
+  return get_be(*v, 0, 8);
 }
 
 bool Index::is_retracted(const RecordId& release) const {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "one_file.h"
 #include "seedbank/node/torrents.h"
 #include "seedbank/protocol/release.h"
 #include "views.h"
@@ -305,9 +306,25 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
   out.field("magnet", magnet ? *magnet : std::string());
   auto compat = magnet_of(r, true);
   out.field("magnetV1Compat", compat ? *compat : std::string());
-  out.field("license", r.getLicense().getName().cStr())
-      .field("retracted", index.is_retracted(record.id()))
-      .end_object();
+  out.field("license", r.getLicense().getName().cStr()).field("retracted", index.is_retracted(record.id()));
+  // A mirror: signed by `creator` (the mirrorer), never by the creator
+  // named here; how many other keys mirrored the same origin and bytes.
+  out.key("mirror");
+  if (auto origin = p::read_origin(r)) {
+    out.begin_object()
+        .field("site", origin->site)
+        .field("modelId", origin->model_id)
+        .field("versionId", origin->version_id)
+        .field("creator", origin->creator)
+        .field("url", origin->url)
+        .field("signedBy", record.author().to_text())
+        .field("signedByName", display_name(index, record.author()))
+        .field("agreeing", static_cast<std::uint64_t>(agreeing_mirrors(record, index)))
+        .end_object();
+  } else {
+    out.null();
+  }
+  out.end_object();
   out.end_object();
   return stats;
 }

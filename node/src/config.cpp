@@ -22,6 +22,10 @@ std::optional<std::string> NodeConfig::refuses(const p::Record& release, const i
   if (!types.empty() && std::find(types.begin(), types.end(), static_cast<std::uint16_t>(r.getType())) == types.end())
     return "a " + std::string(p::model_type_name(r.getType())) + ", a type this node's policy leaves out";
   if (!nsfw && r.getNsfw()) return std::string("marked NSFW, which this node's policy leaves out");
+  if (p::is_mirror(r) && mirrors == Mirrors::none) return std::string("a mirror, which this node's policy leaves out");
+  if (p::is_mirror(r) && mirrors == Mirrors::followed &&
+      std::find(followed.begin(), followed.end(), release.author()) == followed.end())
+    return std::string("a mirror by a key this node does not follow, which its policy leaves out");
   if (index.voided(release)) return std::string("signed by a key its owner revoked, and not vouched for");
   return std::nullopt;
 }
@@ -102,8 +106,18 @@ p::Result<NodeConfig> load_node_config(const std::filesystem::path& path) {
         } else if (pkey == "nsfw") {
           if (!pvalue.is_boolean()) return bad("policy.nsfw must be true or false");
           config.nsfw = pvalue.get<bool>();
+        } else if (pkey == "mirrors") {
+          std::string v = pvalue.is_string() ? pvalue.get<std::string>() : "";
+          if (v == "all")
+            config.mirrors = NodeConfig::Mirrors::all;
+          else if (v == "none")
+            config.mirrors = NodeConfig::Mirrors::none;
+          else if (v == "followed")
+            config.mirrors = NodeConfig::Mirrors::followed;
+          else
+            return bad("policy.mirrors must be \"all\", \"none\" or \"followed\"");
         } else {
-          return bad("policy has no key '" + pkey + "' (types, nsfw)");
+          return bad("policy has no key '" + pkey + "' (types, nsfw, mirrors)");
         }
       }
     } else if (key == "spam") {
@@ -125,6 +139,16 @@ p::Result<NodeConfig> load_node_config(const std::filesystem::path& path) {
       config.store_quota = value.get<std::uint64_t>();
     } else {
       return bad("unknown key '" + key + "' (denyListCurators, policy, storeQuota, spam)");
+    }
+  }
+  if (config.mirrors == NodeConfig::Mirrors::followed) {
+    // The keys this node's user follows (community.h's local.json).
+    if (std::ifstream local(path.parent_path() / "local.json"); local) {
+      auto lists = nlohmann::json::parse(local, nullptr, false);
+      if (lists.is_object() && lists.contains("follows") && lists["follows"].is_array())
+        for (const auto& k : lists["follows"])
+          if (auto pk = k.is_string() ? p::PublicKey::from_text(k.get<std::string>()) : std::nullopt)
+            config.followed.push_back(*pk);
     }
   }
   return config;

@@ -173,9 +173,11 @@ p::Status place_from_store(const ContentStore& store, const p::Sha256Digest& sha
   remove_abandoned_temps(dest.parent_path());  // left by a placement that was killed
   // The store's copy, or a file shared in place that is still the one
   // that was hashed.
+  auto where = store.locate(sha);
   auto opened = store.open_located(sha);
   if (!opened) return opened.error();
   int in = *opened;
+  bool in_place = where && where->in_place;
   auto tmp = HeldTemp::beside(dest);
   if (!tmp) {
     ::close(in);
@@ -187,7 +189,9 @@ p::Status place_from_store(const ContentStore& store, const p::Sha256Digest& sha
   // blocks copy-on-write, instantly, where the filesystem can (Btrfs, XFS);
   // elsewhere the bytes are copied and hashed as they are written.
   p::Status copied;
-  if (::ioctl(tmp->fd(), FICLONE, in) != 0) copied = copy_verified(in, tmp->fd(), sha, dest);
+  // A shared file is the user's and may change at any moment: always
+  // copied and hashed, never cloned unchecked.
+  if (in_place || ::ioctl(tmp->fd(), FICLONE, in) != 0) copied = copy_verified(in, tmp->fd(), sha, dest);
   ::close(in);
   if (!copied) return copied;
   return tmp->commit(dest);

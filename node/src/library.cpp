@@ -33,7 +33,7 @@ std::string lower_extension(const fs::path& path) {
 // extension names.
 std::string sniff(const fs::path& path, const std::string& ext, std::uint64_t size) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return "";
+  if (fd < 0) return std::string("!") + std::strerror(errno);  // "!<why>": unreadable
   unsigned char head[16] = {};
   ssize_t n = ::pread(fd, head, sizeof head, 0);
   ::close(fd);
@@ -58,7 +58,7 @@ const std::set<std::string>& model_extensions() {
 
 std::string key_of(const FileIdentity& id) {
   return std::to_string(id.device) + ":" + std::to_string(id.inode) + ":" + std::to_string(id.size) + ":" +
-         std::to_string(id.mtime_ns);
+         std::to_string(id.mtime_ns) + ":" + std::to_string(id.ctime_ns);
 }
 
 std::int64_t unix_now() {
@@ -67,8 +67,15 @@ std::int64_t unix_now() {
 
 }  // namespace
 
-LibraryWalk walk_library(const std::vector<fs::path>& roots) {
+LibraryWalk walk_library(const std::vector<fs::path>& roots, const std::vector<fs::path>& excluded) {
   LibraryWalk out;
+  auto left_out = [&](const fs::path& path) {
+    for (const auto& e : excluded) {
+      auto rel = path.lexically_relative(e);
+      if (path == e || (!rel.empty() && *rel.begin() != "..")) return true;
+    }
+    return false;
+  };
   std::set<std::pair<std::uint64_t, std::uint64_t>> seen_dirs, seen_files;
   std::vector<fs::path> pending;
   auto consider_file = [&](const fs::path& path, const struct stat& st) {
@@ -76,6 +83,10 @@ LibraryWalk walk_library(const std::vector<fs::path>& roots) {
     if (!model_extensions().count(ext)) return;
     if (!seen_files.insert({st.st_dev, st.st_ino}).second) return;  // a hard link or symlink to one already taken
     auto format = sniff(path, ext, static_cast<std::uint64_t>(st.st_size));
+    if (format.starts_with("!")) {
+      out.problems.push_back({path, "cannot read it: " + format.substr(1)});
+      return;
+    }
     if (format.empty()) {
       if (ext != ".bin")
         out.problems.push_back({path, "not a " + ext.substr(1) + " file by its first bytes (truncated or renamed?)"});
@@ -88,9 +99,11 @@ LibraryWalk walk_library(const std::vector<fs::path>& roots) {
     f.identity.inode = st.st_ino;
     f.identity.size = static_cast<std::uint64_t>(st.st_size);
     f.identity.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    f.identity.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
     out.files.push_back(std::move(f));
   };
   auto consider = [&](const fs::path& path) {
+    if (left_out(path)) return;
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
       int err = errno;
@@ -145,11 +158,16 @@ void HashCache::load(std::string* warning) {
     if (warning) *warning = file_.string() + " is damaged; every file is hashed again";
     return;
   }
-  for (const auto& [key, value] : j["files"].items()) {
-    if (!value.is_object()) continue;
-    auto sha = p::from_hex_fixed<32>(value.value("sha256", std::string()));
-    if (!sha) continue;
-    entries_[key] = Entry{*sha, value.value("seen", std::int64_t{0})};
+  try {
+    for (const auto& [key, value] : j["files"].items()) {
+      if (!value.is_object()) continue;
+      auto sha = p::from_hex_fixed<32>(value.value("sha256", std::string()));
+      if (!sha) continue;
+      entries_[key] = Entry{*sha, value.value("seen", std::int64_t{0})};
+    }
+  } catch (const nlohmann::json::exception&) {  // a field of the wrong type
+    entries_.clear();
+    if (warning) *warning = file_.string() + " is damaged; every file is hashed again";
   }
 }
 

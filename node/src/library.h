@@ -43,9 +43,11 @@ struct LibraryWalk {
 // (.safetensors .sft .ckpt .pt .pth .bin .gguf) and whose first bytes are
 // that format. A .bin that is not a pickle or zip is skipped quietly
 // (many tools keep other .bin files).
-LibraryWalk walk_library(const std::vector<std::filesystem::path>& roots);
+// `excluded`: paths (files or folders) left out, as `share --stop` left them.
+LibraryWalk walk_library(const std::vector<std::filesystem::path>& roots,
+                         const std::vector<std::filesystem::path>& excluded = {});
 
-// Hashes already computed, by (device, inode, size, mtime): kept in
+// Hashes already computed, by (device, inode, size, mtime, ctime): kept in
 // <data dir>/hash-cache.json, so a second walk over an unchanged library
 // hashes nothing. Not thread-safe.
 class HashCache {
@@ -64,7 +66,7 @@ class HashCache {
     std::int64_t seen = 0;  // unix seconds
   };
   std::filesystem::path file_;
-  std::map<std::string, Entry> entries_;  // "device:inode:size:mtime_ns"
+  std::map<std::string, Entry> entries_;  // "device:inode:size:mtime_ns:ctime_ns"
 };
 
 // Hashes one library file (SHA-256 and the rest, in one read) and checks

@@ -253,9 +253,16 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   auto uses = parse_commercial_use(req.commercial_use);
   if (!uses) return uses.error();
   draft.allow_commercial_use = *uses;
-  draft.allow_derivatives = req.allow_derivatives.value_or(true);
-  draft.allow_no_credit = req.allow_no_credit.value_or(true);
-  draft.allow_different_license = req.allow_different_license.value_or(true);
+  // Flags first; a mirror keeps the permissions its origin recorded.
+  if (req.commercial_use.empty() && civitai && !civitai->allow_commercial_use.empty()) {
+    auto imported = parse_commercial_use(civitai->allow_commercial_use);
+    if (imported) draft.allow_commercial_use = *imported;
+  }
+  draft.allow_derivatives = req.allow_derivatives.value_or(civitai ? civitai->allow_derivatives.value_or(true) : true);
+  draft.allow_no_credit = req.allow_no_credit.value_or(civitai ? civitai->allow_no_credit.value_or(true) : true);
+  draft.allow_different_license =
+      req.allow_different_license.value_or(civitai ? civitai->allow_different_license.value_or(true) : true);
+  draft.origin = req.origin;
   draft.nsfw = req.nsfw || (civitai && civitai->nsfw) || req.image_nsfw_level >= p::kR;
   draft.trackers = req.trackers;
 
@@ -284,6 +291,31 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
     result.files.push_back(PublishedFile{c.name, c.image, false, std::move(*d)});
   }
   result.hash_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - hash_start).count();
+
+  // Identical bytes are one file: say so when another key's release names
+  // one of these model files already (the index then answers every hash of
+  // it with one release: the creator's own before mirrors, see resolve).
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].image) continue;
+    auto matches = target.index.find_by_hash("sha256:" + p::to_hex(result.files[i].digests.sha256), 16);
+    if (!matches) continue;
+    for (const auto& m : *matches) {
+      if (m.file == indexer::kReleaseLevel || (m.file & indexer::kImageFlag)) continue;
+      auto rec = target.index.get(m.release);
+      if (!rec || rec->author() == key.public_key() ||
+          std::find(result.already_named_by.begin(), result.already_named_by.end(), rec->id()) !=
+              result.already_named_by.end())
+        continue;
+      auto r = rec->body().getPayload().getRelease();
+      result.already_named_by.push_back(rec->id());
+      result.warnings.push_back(inputs[i].name +
+                                " is already on the network: " + (p::is_mirror(r) ? "a mirror, " : "") +
+                                r.getModelName().cStr() + " " + r.getVersionName().cStr() + ", release " +
+                                p::to_hex(rec->id()).substr(0, 12) + ", signed by " + rec->author().to_text() +
+                                "; identical bytes are one file, so resolve and by-hash answer with one release "
+                                "(a creator's own before mirrors)");
+    }
+  }
 
   // ---- 4. the torrent ----
   std::string slug = p::slugify(draft.model_name);
@@ -343,8 +375,12 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   auto store_lock = target.store.lock();  // held until the record is indexed
   if (!store_lock) return store_lock.error();
   std::vector<p::Sha256Digest> added;
+  std::vector<SharedFile> in_place;  // model files shared where they are (req.in_place)
   auto rollback = [&] {
     for (const auto& h : added) target.store.remove(h);
+    std::vector<std::filesystem::path> paths;
+    for (const auto& f : in_place) paths.push_back(f.path);
+    if (!paths.empty()) (void)target.store.unshare(paths, &*store_lock);
   };
   auto store_start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -356,6 +392,15 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
     };
     auto now = file_identity(inputs[i].path);
     if (!now || !(*now == inputs[i].identity)) return changed();
+    if (req.in_place && !inputs[i].image) {
+      auto where = std::filesystem::absolute(inputs[i].path).lexically_normal();
+      in_place.push_back(SharedFile{where, result.files[i].digests.sha256, inputs[i].identity});
+      if (auto st = target.store.share({in_place.back()}, &*store_lock); !st) {
+        rollback();
+        return st.error();
+      }
+      continue;
+    }
     // A hard link to a symbolic link would hold the link, not the file.
     const auto& source = req.link && inputs[i].link_target ? *inputs[i].link_target : inputs[i].path;
     auto stored = target.store.add(source, result.files[i].digests.sha256,
@@ -367,7 +412,7 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
     result.files[i].stored_new = stored->was_new;
     if (stored->was_new) added.push_back(result.files[i].digests.sha256);
     auto after = file_identity(inputs[i].path);
-    if (!after || !(*after == inputs[i].identity)) return changed();
+    if (!after || !after->same_content(inputs[i].identity)) return changed();  // link(2) changes the ctime
   }
   result.store_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - store_start).count();
   if (result.already_published) return result;

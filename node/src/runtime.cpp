@@ -137,6 +137,7 @@ struct NodeRuntime::Impl {
   // they were hashed; a torrent that reads one that changed is taken out
   // at once (inotify) or at the next sweep.
   void start_share_watch() {
+    if (auto damaged = node.store->shared_error(); !damaged.empty()) log.warn(damaged);
     share_watch = std::make_unique<ShareWatch>(io, *node.store, log, [this](bool list) { refresh_shares(list); });
     if (auto st = share_watch->start(); !st) log.warn(st.error().message);
   }

@@ -79,7 +79,15 @@ protocol::Status ContentStore::open() {
   // What a process killed mid-add, mid-upload or mid-fetch left: never
   // renamed into place, so never visible; what a live process holds stays.
   remove_abandoned_files(root_ / "tmp", [](std::string_view) { return true; });
-  return reload_shared();
+  // A damaged shared.json shares nothing and is kept for the user to look
+  // at (shared_error() says what is wrong): commands and the node still run.
+  (void)reload_shared();
+  return {};
+}
+
+std::string ContentStore::shared_error() const {
+  std::lock_guard guard(mutex_);
+  return shared_error_;
 }
 
 std::filesystem::path ContentStore::path_of(const protocol::Sha256Digest& sha256) const {
@@ -185,6 +193,7 @@ FileIdentity identity_of(const struct stat& st) {
   id.inode = st.st_ino;
   id.size = static_cast<std::uint64_t>(st.st_size);
   id.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  id.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
   return id;
 }
 }  // namespace
@@ -241,30 +250,51 @@ protocol::Status ContentStore::reload_shared() {
   auto path = shared_list_path(root_);
   std::vector<std::filesystem::path> folders;
   std::map<std::filesystem::path, SharedFile> by_path;
+  std::vector<std::filesystem::path> excluded;
+  auto damaged = [&](const std::string& what) {
+    auto error = make_error(ErrorCode::malformed, path.string() + ": " + what +
+                                                      "; nothing is shared until it is fixed or moved away (then "
+                                                      "share your folders again)");
+    std::lock_guard guard(mutex_);
+    shared_error_ = error.message;
+    folders_.clear();
+    excluded_.clear();
+    by_path_.clear();
+    by_sha_.clear();
+    return error;
+  };
   if (std::ifstream in(path); in) {
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     auto j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object())
-      return make_error(ErrorCode::malformed, path.string() +
-                                                  ": not the JSON object `seedbank share` writes; move it away and "
-                                                  "share your folders again");
-    for (const auto& f : j.value("folders", nlohmann::json::array()))
-      if (f.is_string()) folders.emplace_back(f.get<std::string>());
-    for (const auto& f : j.value("files", nlohmann::json::array())) {
-      if (!f.is_object() || !f.contains("path") || !f["path"].is_string()) continue;
-      auto sha = protocol::from_hex_fixed<32>(f.value("sha256", std::string()));
-      if (!sha) continue;  // a damaged entry is skipped: the next share hashes that file again
-      SharedFile s;
-      s.path = f["path"].get<std::string>();
-      s.sha256 = *sha;
-      s.identity.device = f.value("device", std::uint64_t{0});
-      s.identity.inode = f.value("inode", std::uint64_t{0});
-      s.identity.size = f.value("size", std::uint64_t{0});
-      s.identity.mtime_ns = f.value("mtimeNs", std::int64_t{0});
-      by_path[s.path] = s;
+    if (j.is_discarded() || !j.is_object()) return damaged("not the JSON object `seedbank share` writes");
+    // Strict: what this code would not write is damage, and saving over it
+    // would lose the user's list.
+    for (const char* key : {"folders", "excluded", "files"})
+      if (j.contains(key) && !j[key].is_array()) return damaged(std::string("\"") + key + "\" is not a list");
+    try {
+      for (const auto& f : j.value("folders", nlohmann::json::array())) folders.emplace_back(f.get<std::string>());
+      for (const auto& f : j.value("excluded", nlohmann::json::array())) excluded.emplace_back(f.get<std::string>());
+      for (const auto& f : j.value("files", nlohmann::json::array())) {
+        if (!f.is_object()) return damaged("an entry of \"files\" is not an object");
+        auto sha = protocol::from_hex_fixed<32>(f.at("sha256").get<std::string>());
+        if (!sha) return damaged("an entry of \"files\" has no SHA-256 of 64 hex digits");
+        SharedFile s;
+        s.path = f.at("path").get<std::string>();
+        s.sha256 = *sha;
+        s.identity.device = f.value("device", std::uint64_t{0});
+        s.identity.inode = f.value("inode", std::uint64_t{0});
+        s.identity.size = f.value("size", std::uint64_t{0});
+        s.identity.mtime_ns = f.value("mtimeNs", std::int64_t{0});
+        s.identity.ctime_ns = f.value("ctimeNs", std::int64_t{0});
+        by_path[s.path] = s;
+      }
+    } catch (const nlohmann::json::exception& e) {  // a field missing or of the wrong type
+      return damaged(std::string("a field is missing or has the wrong type (") + e.what() + ")");
     }
   }
   std::lock_guard guard(mutex_);
+  shared_error_.clear();
+  excluded_ = std::move(excluded);
   folders_ = std::move(folders);
   by_path_ = std::move(by_path);
   by_sha_.clear();
@@ -273,21 +303,28 @@ protocol::Status ContentStore::reload_shared() {
 }
 
 protocol::Status ContentStore::save_shared_locked() const {
-  nlohmann::json j = {{"folders", nlohmann::json::array()}, {"files", nlohmann::json::array()}};
+  nlohmann::json j = {
+      {"folders", nlohmann::json::array()}, {"excluded", nlohmann::json::array()}, {"files", nlohmann::json::array()}};
   for (const auto& f : folders_) j["folders"].push_back(f.string());
+  for (const auto& f : excluded_) j["excluded"].push_back(f.string());
   for (const auto& [p, s] : by_path_)
     j["files"].push_back({{"path", p.string()},
                           {"sha256", protocol::to_hex(s.sha256)},
                           {"device", s.identity.device},
                           {"inode", s.identity.inode},
                           {"size", s.identity.size},
-                          {"mtimeNs", s.identity.mtime_ns}});
+                          {"mtimeNs", s.identity.mtime_ns},
+                          {"ctimeNs", s.identity.ctime_ns}});
   return write_file_atomically(shared_list_path(root_), j.dump(1) + "\n");
 }
 
-protocol::Status ContentStore::share(const std::vector<SharedFile>& files) {
-  auto held = lock();  // one writer of shared.json at a time, across processes
-  if (!held) return held.error();
+protocol::Status ContentStore::share(const std::vector<SharedFile>& files, const Lock* held) {
+  std::optional<Lock> taken;  // one writer of shared.json at a time, across processes
+  if (!held) {
+    auto l = lock();
+    if (!l) return l.error();
+    taken.emplace(std::move(l).value());
+  }
   if (auto st = reload_shared(); !st) return st;
   std::lock_guard guard(mutex_);
   for (const auto& f : files) {
@@ -304,9 +341,14 @@ protocol::Status ContentStore::share(const std::vector<SharedFile>& files) {
   return save_shared_locked();
 }
 
-protocol::Result<std::vector<SharedFile>> ContentStore::unshare(const std::vector<std::filesystem::path>& paths) {
-  auto held = lock();
-  if (!held) return held.error();
+protocol::Result<std::vector<SharedFile>> ContentStore::unshare(const std::vector<std::filesystem::path>& paths,
+                                                                const Lock* held) {
+  std::optional<Lock> taken;
+  if (!held) {
+    auto l = lock();
+    if (!l) return l.error();
+    taken.emplace(std::move(l).value());
+  }
   if (auto st = reload_shared(); !st) return st.error();
   std::lock_guard guard(mutex_);
   std::vector<SharedFile> removed;
@@ -334,6 +376,13 @@ protocol::Result<std::vector<SharedFile>> ContentStore::unshare(const std::vecto
       if (f == p || under(f, p)) return true;
     return false;
   });
+  // A path inside a folder that stays shared: left out of later walks.
+  for (const auto& p : paths)
+    for (const auto& f : folders_)
+      if (under(p, f) && std::find(excluded_.begin(), excluded_.end(), p) == excluded_.end()) {
+        excluded_.push_back(p);
+        break;
+      }
   if (auto st = save_shared_locked(); !st) return st.error();
   return removed;
 }
@@ -355,9 +404,20 @@ protocol::Status ContentStore::set_shared_folders(const std::vector<std::filesys
   if (!held) return held.error();
   if (auto st = reload_shared(); !st) return st;
   std::lock_guard guard(mutex_);
-  for (const auto& f : folders)
+  for (const auto& f : folders) {
     if (std::find(folders_.begin(), folders_.end(), f) == folders_.end()) folders_.push_back(f);
+    // Shared again by name: what was left out inside it comes back.
+    std::erase_if(excluded_, [&](const std::filesystem::path& e) {
+      auto rel = e.lexically_relative(f);
+      return e == f || (!rel.empty() && *rel.begin() != "..");
+    });
+  }
   return save_shared_locked();
+}
+
+std::vector<std::filesystem::path> ContentStore::excluded_paths() const {
+  std::lock_guard guard(mutex_);
+  return excluded_;
 }
 
 }  // namespace seedbank::node

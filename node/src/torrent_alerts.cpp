@@ -125,7 +125,7 @@ void TorrentService::Impl::compat_finished(const lt::torrent_handle& h) {
         auto piece = static_cast<std::size_t>(static_cast<int>(i));
         bool wanted = std::any_of(m->second.slots.begin(), m->second.slots.end(), [&](const Slot& s) {
           auto [first, end] = piece_range(m->second, s);
-          return s.wanted && piece >= first && piece < end;
+          return s.wanted && !s.in_place && piece >= first && piece < end;  // never into a shared file
         });
         back.emplace_back(i, wanted ? lt::default_priority : lt::dont_download);
       }
@@ -444,7 +444,7 @@ void TorrentService::Impl::handle_alerts() {
           sample_senders(*m);
           console.info("fetched and verified " + m->name + " (release " + m->release_hex.substr(0, 12) + ")");
         }
-        if (all_stored(*m)) add_compat(*m, true);
+        if (all_stored(*m) && !any_in_place(*m)) add_compat(*m, true);
       }
     } else if (auto* tf = lt::alert_cast<lt::torrent_finished_alert>(a)) {
       if (!tf->handle.info_hashes().has_v2()) compat_finished(tf->handle);
@@ -470,7 +470,9 @@ void TorrentService::Impl::handle_alerts() {
     } else if (auto* fe = lt::alert_cast<lt::file_error_alert>(a)) {
       if (Managed* m = find(fe->handle)) storage_error(*m, fe->error, fe->filename());
     } else if (auto* rd = lt::alert_cast<lt::save_resume_data_alert>(a)) {
-      if (rd->params.info_hashes.has_v2())
+      // Only for torrents still in the session: a save answered after the
+      // torrent was removed would bring its resume data back.
+      if (Managed* m = rd->params.info_hashes.has_v2() ? find(rd->handle) : nullptr; m && m->handle == rd->handle)
         (void)write_atomically(resume_dir() / (hex_of(rd->params.info_hashes.v2) + ".resume"),
                                lt::write_resume_data_buf(rd->params));
     } else if (auto* dp = lt::alert_cast<lt::dht_get_peers_reply_alert>(a)) {

@@ -244,10 +244,14 @@ p::Status TorrentService::Impl::add(const p::Record& rec, bool images_only, bool
   m.handle = session->add_torrent(std::move(*atp), ec);
   if (ec) return make_error(ErrorCode::io, "cannot add torrent " + m.info_hash + ": " + ec.message());
   auto& added = torrents.emplace(m.info_hash, std::move(m)).first->second;
+  if (std::any_of(added.slots.begin(), added.slots.end(), [](const Slot& s) { return s.in_place; }))
+    (void)write_atomically(resume_dir() / (added.info_hash + ".inplace"), std::vector<char>());
   if (fetching && !wanted_stored(added))
     console.info("fetching " + added.name + " (release " + added.release_hex.substr(0, 12) +
                  "): " + wanted_text(added));
-  if (all_stored(added)) add_compat(added, true);
+  // (Not for shared files: the v1-compat form has no resume data, so it
+  // would read every shared file again at each start.)
+  if (all_stored(added) && !any_in_place(added)) add_compat(added, true);
   // A fetch is remembered at once: a node killed before its next save
   // still resumes it after a restart.
   else if (fetching)
@@ -440,35 +444,64 @@ bool TorrentService::seed(const p::Record& rec) {
     complete = complete && where;
     if (where && where->in_place) in_place.emplace_back(f.getName().cStr());
   }
-  // Unfinished fetches leave resume data; continue those too.
-  bool resumable = std::filesystem::exists(impl_->resume_dir() / (info_hash + ".resume"));
+  // Unfinished fetches leave resume data; continue those too. A torrent
+  // that read files shared in place (it left a marker) is no fetch: its
+  // resume data must never make the node download what the user edited,
+  // deleted or stopped sharing while it was down.
+  auto resume = impl_->resume_dir() / (info_hash + ".resume");
+  auto marker = impl_->resume_dir() / (info_hash + ".inplace");
+  bool shared_before = std::filesystem::exists(marker);
+  bool resumable = !shared_before && std::filesystem::exists(resume);
   if (complete || resumable) return static_cast<bool>(impl_->add(rec, false, !complete));
   // Some of its files are shared in place: seed those (and fetch nothing).
-  return !in_place.empty() && impl_->add(rec, false, true, &in_place);
+  if (!in_place.empty()) return static_cast<bool>(impl_->add(rec, false, true, &in_place));
+  if (shared_before) {
+    std::error_code ec;
+    std::filesystem::remove(resume, ec);
+    std::filesystem::remove(marker, ec);
+  }
+  return false;
 }
 
 std::size_t TorrentService::refresh_in_place() {
-  std::vector<p::RecordId> again;
+  struct Again {
+    p::RecordId release;
+    std::vector<std::string> fetching;  // files it was still fetching
+  };
+  std::vector<Again> again;
   for (auto it = impl_->torrents.begin(); it != impl_->torrents.end();) {
-    bool moved = false;
+    bool changed = false, gained = false;
     for (const auto& slot : it->second.slots) {
-      if (!slot.in_place) continue;
-      auto where = impl_->store.locate(slot.sha256);
-      moved = moved || !where || where->path != slot.path;
+      if (slot.in_place) {
+        auto where = impl_->store.locate(slot.sha256);
+        changed = changed || !where || where->path != slot.path;
+      } else if (!slot.stored && !slot.verifying && !slot.moving) {
+        // Shared since the torrent was added: read it from where it is.
+        auto where = impl_->store.locate(slot.sha256);
+        gained = gained || (where && where->in_place);
+      }
     }
-    if (!moved) {
+    if (!changed && !gained) {
       ++it;
       continue;
     }
-    impl_->console.info("stopped seeding " + it->second.name + " (release " + it->second.release_hex.substr(0, 12) +
-                        "): a file shared in place changed, moved or was deleted");
-    again.push_back(it->second.release);
+    if (changed)
+      impl_->console.info("stopped seeding " + it->second.name + " (release " + it->second.release_hex.substr(0, 12) +
+                          "): a file shared in place changed, moved or was deleted");
+    Again a{it->second.release, {}};
+    for (const auto& slot : it->second.slots)
+      if (slot.wanted && !slot.stored && !slot.in_place) a.fetching.push_back(slot.name);
+    again.push_back(std::move(a));
     auto next = std::next(it);
     impl_->remove(it);
     it = next;
   }
-  for (const auto& id : again)
-    if (auto rec = impl_->index.get(id)) seed(*rec);  // what still holds (another copy, the other files)
+  for (const auto& a : again) {
+    auto rec = impl_->index.get(a.release);
+    if (!rec) continue;
+    seed(*rec);  // what still holds (another copy, the other files)
+    if (!a.fetching.empty()) (void)fetch_files(*rec, a.fetching, {});
+  }
   return again.size();
 }
 
@@ -515,6 +548,7 @@ void TorrentService::Impl::remove(std::map<std::string, Managed>::iterator it) {
   std::error_code ec;
   std::filesystem::remove(resume_dir() / (it->first + ".resume"), ec);  // not resumed after a restart
   std::filesystem::remove(resume_dir() / (it->first + ".peers"), ec);
+  std::filesystem::remove(resume_dir() / (it->first + ".inplace"), ec);
   // Its partial data goes too, unless a file is being verified into the
   // store right now (then it is left for a later fetch to reuse).
   bool busy = false;
@@ -737,6 +771,13 @@ std::optional<TorrentService::FileProgress> TorrentService::file_progress(const 
       FileProgress out;
       out.size = slot.size;
       if (slot.stored) {
+        if (slot.in_place) {  // still the file that was hashed?
+          auto where = impl_->store.locate(slot.sha256);
+          if (!where || where->path != slot.path) {
+            out.error = slot.path.string() + ": the shared file changed since it was hashed; it is no longer served";
+            return out;
+          }
+        }
         out.path = slot.path;
         out.ready = out.have = slot.size;
         out.stored = true;

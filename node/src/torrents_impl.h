@@ -225,6 +225,10 @@ struct TorrentService::Impl {
     return std::all_of(m.slots.begin(), m.slots.end(), [](const Slot& s) { return !s.wanted || s.stored; });
   }
 
+  static bool any_in_place(const Managed& m) {
+    return std::any_of(m.slots.begin(), m.slots.end(), [](const Slot& s) { return s.in_place; });
+  }
+
   static bool all_stored(const Managed& m) {
     return std::all_of(m.slots.begin(), m.slots.end(), [](const Slot& s) { return s.stored; });
   }

@@ -1062,6 +1062,8 @@
     main.append(reviews);
     loadReviews(version, reviews, signal);
 
+    const mirror = mirrorPanel(version);
+    if (mirror) side.append(mirror);
     side.append(detailsPanel(version, favoriteSlot(version, signal)), licensePanel(model, version));
     const magnet = magnetPanel(version, signal);
     if (magnet) side.append(magnet);
@@ -1171,6 +1173,27 @@
           h('span', { class: 'mark', 'aria-hidden': 'true' }, allowed ? '✓' : '✗'),
           h('span', { class: 'sr-only' }, allowed ? 'Allowed: ' : 'Not allowed: '),
           label))));
+  }
+
+  // A mirror: files first published elsewhere (Civitai), signed by whoever
+  // mirrored them and never by the creator named there.
+  function mirrorPanel(version) {
+    const m = version.seedbank && version.seedbank.mirror;
+    if (!m || typeof m !== 'object') return null;
+    const site = text(m.site) === 'civitai' ? 'Civitai' : text(m.site);
+    const signer = text(m.signedByName) || `${text(m.signedBy).slice(0, 16)}…`;
+    const creator = text(m.creator);
+    const url = text(m.url);
+    const agreeing = Number.isSafeInteger(m.agreeing) ? m.agreeing : 0;
+    return h('section', { class: 'panel mirror-note', dataset: { mirror: 'true' } },
+      h('h2', { class: 'panel-title' }, 'Mirror'),
+      h('p', {}, `Mirrored by ${signer} from ${site}${creator ? ` (creator ${creator})` : ''}; not signed by the creator.`),
+      agreeing ? h('p', { class: 'muted' },
+        `${agreeing} other ${agreeing === 1 ? 'mirror agrees' : 'mirrors agree'} on where it came from.`) : null,
+      // Only Civitai's own pages: a peer chooses this text.
+      /^https:\/\/civitai\.com\//.test(url)
+        ? h('p', {}, h('a', { href: url, rel: 'noopener noreferrer nofollow', target: '_blank' }, 'Original page'))
+        : null);
   }
 
   // Two magnets: the hybrid one (qBittorrent 4.4+, libtorrent 2, Deluge 2.1)

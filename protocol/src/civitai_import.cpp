@@ -116,7 +116,42 @@ Result<CivitaiImport> parse_civitai_version_json(std::string_view text, std::str
     version["model"] = model;
     doc = version;
   }
+  // ComfyUI-Lora-Manager: {"model_name": ..., "sha256": ..., "civitai": {version}}.
+  if (auto c = doc.find("civitai"); c != doc.end() && c->is_object() && !doc.contains("modelId")) {
+    json version = *c;
+    if (!version.contains("model") && doc.contains("model_name") && doc["model_name"].is_string())
+      version["model"] = json{{"name", doc["model_name"]}};
+    doc = std::move(version);
+  }
   CivitaiImport out;
+  auto read_id = [](const json& obj, const char* key) -> std::uint64_t {
+    auto it = obj.find(key);
+    return it != obj.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+  };
+  out.version_id = read_id(doc, "id");
+  out.model_id = read_id(doc, "modelId");
+  auto creator_of = [](const json& obj) -> std::string {
+    auto c = obj.find("creator");
+    if (c == obj.end() || !c->is_object()) return "";
+    auto u = c->find("username");
+    return u != c->end() && u->is_string() ? sanitize_utf8(u->get<std::string>()) : "";
+  };
+  out.creator = creator_of(doc);
+  if (auto it = doc.find("files"); it != doc.end() && it->is_array()) {
+    for (const auto& f : *it) {
+      if (!f.is_object() || out.files.size() == 64) continue;
+      CivitaiFile cf;
+      if (auto n = f.find("name"); n != f.end() && n->is_string()) cf.name = sanitize_utf8(n->get<std::string>());
+      if (auto p = f.find("primary"); p != f.end() && p->is_boolean()) cf.primary = p->get<bool>();
+      if (auto h = f.find("hashes"); h != f.end() && h->is_object()) {
+        if (auto v = h->find("SHA256"); v != h->end() && v->is_string())
+          cf.sha256 = from_hex_fixed<32>(v->get<std::string>());
+        if (auto v = h->find("AutoV2"); v != h->end() && v->is_string() && v->get<std::string>().size() <= 16)
+          cf.autov2 = sanitize_utf8(v->get<std::string>());
+      }
+      out.files.push_back(std::move(cf));
+    }
+  }
   if (auto st = read_string(doc, "name", &out.version_name, where); !st) return st.error();
   if (auto st = read_string(doc, "baseModel", &out.base_model, where); !st) return st.error();
   if (auto st = read_string(doc, "description", &out.description, where); !st) return st.error();
@@ -129,7 +164,23 @@ Result<CivitaiImport> parse_civitai_version_json(std::string_view text, std::str
       if (auto st = read_string(model, "description", &out.description, where + ": model"); !st) return st.error();
     if (auto st = read_string_list(model, "tags", &out.tags, where + ": model"); !st) return st.error();
     if (auto n = model.find("nsfw"); n != model.end() && n->is_boolean()) out.nsfw = n->get<bool>();
+    if (out.creator.empty()) out.creator = creator_of(model);
+    auto flag = [&](const char* key, std::optional<bool>* to) {
+      if (auto f = model.find(key); f != model.end() && f->is_boolean()) *to = f->get<bool>();
+    };
+    flag("allowNoCredit", &out.allow_no_credit);
+    flag("allowDerivatives", &out.allow_derivatives);
+    flag("allowDifferentLicense", &out.allow_different_license);
+    // allowCommercialUse: a list of uses, or (older API answers) one string.
+    if (auto u = model.find("allowCommercialUse"); u != model.end()) {
+      if (u->is_string()) out.allow_commercial_use.push_back(u->get<std::string>());
+      if (u->is_array())
+        for (const auto& v : *u)
+          if (v.is_string() && out.allow_commercial_use.size() < 8)
+            out.allow_commercial_use.push_back(v.get<std::string>());
+    }
   }
+  if (out.creator.size() > 256) out.creator.clear();
   // Keep within what a release record may hold, so a publish that imports
   // this never fails late on a limit.
   auto clip_list = [](std::vector<std::string>& v, std::size_t max_items, std::size_t max_len) {

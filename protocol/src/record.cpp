@@ -169,6 +169,27 @@ Status check_release(sc::Release::Reader r) {
   }
   SB_TRY(check_text_list(t.getTrackers(), kMaxTrackers, kMaxUrl, "release.torrent.trackers"));
   SB_TRY(check_data(r.getSupersedes(), {0, 32}, "release.supersedes"));
+  if (r.hasOrigin()) {
+    // A mirror names where its files came from, and the hashes recorded
+    // there are the files' own: a mirror of other bytes is not a mirror.
+    auto o = r.getOrigin();
+    SB_TRY(check_text(o.getSite(), 32, "release.origin.site", true));
+    SB_TRY(check_text(o.getCreator(), kMaxName, "release.origin.creator"));
+    SB_TRY(check_text(o.getUrl(), kMaxUrl, "release.origin.url"));
+    std::string_view url(o.getUrl().cStr(), o.getUrl().size());
+    if (!url.empty() && !url.starts_with("https://") && !url.starts_with("http://"))
+      return invalid("release.origin.url", "must be an http(s) URL");
+    auto sha = o.getSha256();
+    if (sha.size() != 0 && sha.size() != files.size())
+      return invalid("release.origin.sha256", "must list one SHA-256 per file, or none");
+    for (unsigned i = 0; i < sha.size(); ++i) {
+      SB_TRY(check_data(sha[i], {32}, "release.origin.sha256[" + std::to_string(i) + "]"));
+      auto own = files[i].getHashes().getSha256();
+      if (!std::equal(own.begin(), own.end(), sha[i].begin()))
+        return invalid("release.origin.sha256[" + std::to_string(i) + "]",
+                       "is not the SHA-256 of files[" + std::to_string(i) + "]");
+    }
+  }
   return {};
 }
 

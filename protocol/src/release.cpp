@@ -104,6 +104,34 @@ void fill_release(const ReleaseDraft& d, sc::RecordBody::Builder body) {
   set_text_list(t.initTrackers(static_cast<unsigned>(d.trackers.size())), d.trackers);
   if (d.supersedes) r.setSupersedes(as_data(*d.supersedes));
   r.setNsfw(d.nsfw);
+  if (d.origin) {
+    auto o = r.initOrigin();
+    o.setSite(d.origin->site);
+    o.setModelId(d.origin->model_id);
+    o.setVersionId(d.origin->version_id);
+    o.setCreator(d.origin->creator);
+    o.setUrl(d.origin->url);
+    auto list = o.initSha256(static_cast<unsigned>(d.origin->sha256.size()));
+    for (unsigned i = 0; i < d.origin->sha256.size(); ++i) list.set(i, as_data(d.origin->sha256[i]));
+  }
+}
+
+std::optional<ReleaseOrigin> read_origin(sc::Release::Reader release) {
+  if (!release.hasOrigin()) return std::nullopt;
+  auto o = release.getOrigin();
+  ReleaseOrigin out;
+  out.site = o.getSite().cStr();
+  out.model_id = o.getModelId();
+  out.version_id = o.getVersionId();
+  out.creator = o.getCreator().cStr();
+  out.url = o.getUrl().cStr();
+  for (auto d : o.getSha256())
+    if (d.size() == 32) {
+      Sha256Digest h{};
+      std::copy(d.begin(), d.end(), h.begin());
+      out.sha256.push_back(h);
+    }
+  return out;
 }
 
 void fill_sample_image(const ReleaseImage& img, sc::SampleImage::Builder out) {

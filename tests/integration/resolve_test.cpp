@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/http_client.h"
 #include "support/model_files.h"
 #include "support/net.h"
 #include "support/process.h"
@@ -147,20 +148,29 @@ BOOST_AUTO_TEST_CASE(a_seed_with_corrupted_data_never_produces_a_file) {
   BOOST_TEST(!fs::exists(dir / "c" / "store" / "sha256" / sha.substr(0, 2) / sha));
 }
 
-BOOST_AUTO_TEST_CASE(a_hash_shared_by_two_releases_is_ambiguous_until_picked) {
+BOOST_AUTO_TEST_CASE(a_file_two_releases_name_is_one_file_with_one_answer) {
   up();
-  // The same file published again as another model: its SHA256 names two files.
+  // The same file published again as another model by its creator: its
+  // SHA256 still names one file. The release C stored first answers, and
+  // the other is listed as also naming it.
   auto pub = sb("a", {"publish", model.string(), "--name", "Lantern Copy", "--type", "LORA", "--json"});
   BOOST_REQUIRE_MESSAGE(pub.exit_code == 0, pub.err);
   std::string copy_id = nlohmann::json::parse(pub.out)["releaseId"];
   BOOST_REQUIRE(eventually([&] { return has("c", copy_id); }));
-  auto r = sb("c", {"resolve", file_hash("SHA256"), "--out", (dir / "amb").string()});
-  BOOST_TEST(r.exit_code == 4);
-  BOOST_TEST(r.err.find("--pick") != std::string::npos, r.err);
-  auto picked = sb("c", {"resolve", file_hash("SHA256"), "--pick", "2", "--out", (dir / "amb").string(), "--json",
-                         "--timeout", "60"});
-  BOOST_REQUIRE_MESSAGE(picked.exit_code == 0, picked.err);
-  BOOST_TEST(read(dir / "amb" / "lantern.safetensors") == read(model));
+  for (const auto& form : {file_hash("SHA256"), file_hash("AutoV2"), file_hash("CRC32")}) {
+    auto r = sb("c", {"resolve", form, "--out", (dir / "one").string(), "--json", "--timeout", "60"});
+    BOOST_TEST_CONTEXT(form) {
+      BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);  // never "matches 2 files"
+      auto j = nlohmann::json::parse(r.out);
+      BOOST_TEST(j["releaseId"] == release["releaseId"]);
+      BOOST_TEST(j["alsoNamedBy"].dump().find(copy_id) != std::string::npos, j.dump());
+    }
+  }
+  BOOST_TEST(read(dir / "one" / "lantern.safetensors") == read(model));
+  // by-hash answers with the same release.
+  auto api = seedbank::testing::http_get(http["c"], "/api/v1/model-versions/by-hash/" + file_hash("SHA256"));
+  BOOST_REQUIRE_EQUAL(api.status, 200);
+  BOOST_TEST(nlohmann::json::parse(api.body)["seedbank"]["releaseId"] == release["releaseId"]);
 }
 
 BOOST_AUTO_TEST_CASE(from_dir_reports_known_files_and_writes_their_sidecars) {

@@ -51,7 +51,8 @@ struct Release {
   torrent @11 :R.Torrent;
   supersedes @12 :Data;
   nsfw @13 :Bool;
-  nsfwLevel @14 :UInt8;        # a release field today's Seedbank does not know
+  origin @14 :R.Origin;
+  nsfwLevel @15 :UInt8;        # a release field today's Seedbank does not know
 }
 
 struct Mirror {

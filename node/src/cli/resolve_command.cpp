@@ -17,6 +17,7 @@
 #include "../client.h"
 #include "../files.h"
 #include "../library.h"
+#include "../one_file.h"
 #include "cli.h"
 #include "seedbank/node/data_dir.h"
 #include "seedbank/node/gossip.h"
@@ -46,6 +47,7 @@ struct Candidate {
   std::uint16_t file = 0;
   bool image = false;
   std::string matched_as;
+  std::vector<p::RecordId> also;  // other releases that name the same bytes (one_file.h)
 };
 
 // The folder a model of `type` goes in for a tool, relative to its models
@@ -143,6 +145,14 @@ p::Result<std::vector<Candidate>> lookup(indexer::Index& index, const NodeConfig
   return out;
 }
 
+struct FileRef;
+FileRef file_of(const p::Record& rec, const Candidate& c);
+
+// Identical bytes are one file: candidates naming the same SHA-256 become
+// the one whose release speaks for it (order_claims), the others listed in
+// `also`. What stays ambiguous is a short hash that matches different files.
+void collapse_identical(std::vector<Candidate>& candidates, NodeContext& node);
+
 struct FileRef {
   std::string name;
   std::uint64_t size = 0;
@@ -164,6 +174,33 @@ FileRef file_of(const p::Record& rec, const Candidate& c) {
     f.sha256 = p::util::digest_of(file.getHashes().getSha256());
   }
   return f;
+}
+
+void collapse_identical(std::vector<Candidate>& candidates, NodeContext& node) {
+  std::vector<std::pair<p::Sha256Digest, std::vector<std::size_t>>> groups;  // in order of first match
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    auto rec = node.index->get(candidates[i].release);
+    if (!rec) continue;
+    auto sha = file_of(*rec, candidates[i]).sha256;
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& e) { return e.first == sha; });
+    if (g == groups.end())
+      groups.push_back({sha, {i}});
+    else
+      g->second.push_back(i);
+  }
+  std::vector<Candidate> out;
+  for (const auto& [sha, members] : groups) {
+    std::vector<p::Record> releases;
+    for (auto i : members)
+      if (auto rec = node.index->get(candidates[i].release)) releases.push_back(std::move(rec).value());
+    order_claims(releases, *node.index, node.options.data_dir);
+    Candidate best = candidates[members.front()];
+    for (auto i : members)
+      if (candidates[i].release == releases.front().id()) best = candidates[i];
+    for (std::size_t k = 1; k < releases.size(); ++k) best.also.push_back(releases[k].id());
+    out.push_back(std::move(best));
+  }
+  candidates = std::move(out);
 }
 
 std::string license_text(schema::License::Reader l) {
@@ -282,6 +319,50 @@ std::vector<std::string> write_sidecars(const p::Record& rec, NodeContext& node,
   return written;
 }
 
+// "  mirror   ..." for a mirror: who signed it, where it came from.
+std::string mirror_text(const p::Record& rec, const indexer::Index& index) {
+  auto origin = p::read_origin(rec.body().getPayload().getRelease());
+  if (!origin) return "";
+  auto name = display_name(index, rec.author());
+  auto agree = agreeing_mirrors(rec, index);
+  return "  mirror   mirrored by " + rec.author().to_text() + (name.empty() ? "" : " (" + name + ")") + " from " +
+         origin->site + " (model " + std::to_string(origin->model_id) + ", version " +
+         std::to_string(origin->version_id) +
+         (origin->creator.empty() ? std::string() : ", creator " + origin->creator) + "); not signed by the creator" +
+         (agree ? "; " + std::to_string(agree) + " other mirror" + (agree == 1 ? "" : "s") + " agree" : "") + "\n";
+}
+
+nlohmann::ordered_json mirror_json(const p::Record& rec, const indexer::Index& index) {
+  auto origin = p::read_origin(rec.body().getPayload().getRelease());
+  if (!origin) return nullptr;
+  return {{"site", origin->site},
+          {"modelId", origin->model_id},
+          {"versionId", origin->version_id},
+          {"creator", origin->creator},
+          {"url", origin->url},
+          {"signedBy", rec.author().to_text()},
+          {"agreeing", agreeing_mirrors(rec, index)}};
+}
+
+std::string also_text(const Candidate& c, const indexer::Index& index) {
+  if (c.also.empty()) return "";
+  std::string out = "  also     named by";
+  for (const auto& id : c.also) {
+    auto rec = index.get(id);
+    if (!rec) continue;
+    auto r = rec->body().getPayload().getRelease();
+    out += std::string(out.ends_with("by") ? " " : ", ") + p::to_hex(id).substr(0, 12) + " (" +
+           (p::is_mirror(r) ? "a mirror by " : "also claimed by ") + rec->author().to_text().substr(0, 16) + "...)";
+  }
+  return out + "\n";
+}
+
+nlohmann::ordered_json also_json(const Candidate& c) {
+  auto out = nlohmann::ordered_json::array();
+  for (const auto& id : c.also) out.push_back(p::to_hex(id));
+  return out;
+}
+
 int resolve_one(const ResolveArgs& a, NodeContext& node) {
   auto started = Clock::now();
   Network net(a, node);
@@ -301,6 +382,7 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
     if (!candidates) return report(candidates.error());
     found_via = "peers";
   }
+  collapse_identical(*candidates, node);
   double lookup_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
   // Peers were asked too: what is refused here may have a version that is not.
   if (candidates->empty() && !refused.empty())
@@ -366,8 +448,8 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
               << "  file     " << f.name << "  " << human_bytes(f.size) << "  SHA256 " << p::to_hex_upper(f.sha256)
               << "\n"
               << "  license  " << license_text(r.getLicense()) << "\n"
-              << "  found    by " << c.matched_as << " in the " << found_via << ", release " << p::to_hex(rec->id())
-              << "\n"
+              << mirror_text(*rec, *node.index) << also_text(c, *node.index) << "  found    by " << c.matched_as
+              << " in the " << found_via << ", release " << p::to_hex(rec->id()) << "\n"
               << "  to       " << dest.string() << "\n";
   }
 
@@ -383,7 +465,7 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
   TorrentStatus last;
   double connect_s = -1, transfer_s = 0, place_s = 0;
   auto fetch_start = Clock::now();
-  if (!already && !node.store->contains(f.sha256)) {
+  if (!already && !node.store->locate(f.sha256)) {
     std::vector<std::string> files{f.name};
     if (!a.layout.empty() && r.getImages().size()) files.push_back(r.getImages()[0].getName().cStr());
     auto client = net.fetch(*rec, files);
@@ -391,7 +473,7 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
     int code = follow_fetch(**client, rec->id(), a.timeout, a.json, &last, &connect_s);
     if (code != kOk) return code;
     transfer_s = std::chrono::duration<double>(Clock::now() - fetch_start).count() - std::max(0.0, connect_s);
-    if (!node.store->contains(f.sha256))
+    if (!node.store->locate(f.sha256))
       return report(p::make_error(p::ErrorCode::internal, "the fetch finished but the file is not in the store"));
     fetched = true;
   }
@@ -416,6 +498,8 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
         {"size", f.size},
         {"SHA256", p::to_hex_upper(f.sha256)},
         {"AutoV2", p::to_hex_upper(f.sha256).substr(0, 10)}}},
+      {"mirror", mirror_json(*rec, *node.index)},
+      {"alsoNamedBy", also_json(c)},
       {"matchedAs", c.matched_as},
       {"foundIn", found_via},
       {"lookupMs", lookup_ms},
@@ -486,6 +570,7 @@ int resolve_dir(const ResolveArgs& a, NodeContext& node) {
       results.push_back(item);
       continue;
     }
+    collapse_identical(*candidates, node);
     auto rec = node.index->get((*candidates)[0].release);
     if (!rec) continue;
     ++known;

@@ -6,14 +6,19 @@
 // release's swarm as a seed, read in place, never copied into the store.
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
 #include <set>
+#include <sstream>
 
 #include "../civitai.h"
 #include "../client.h"
 #include "../library.h"
 #include "cli.h"
+#include "seedbank/node/data_dir.h"
 #include "seedbank/node/progress.h"
+#include "seedbank/node/publish.h"
+#include "seedbank/protocol/civitai_import.h"
 #include "seedbank/protocol/release.h"
 #include "seedbank/protocol/util.h"
 
@@ -26,7 +31,8 @@ using json = nlohmann::ordered_json;
 
 struct ShareArgs {
   std::vector<std::string> folders, stop;
-  bool dry_run = false, yes = false, json = false, list = false;
+  std::string key;
+  bool dry_run = false, yes = false, json = false, list = false, no_mirror = false;
 };
 
 // The Civitai sidecar a tool wrote beside a model file, if any.
@@ -38,6 +44,72 @@ std::optional<fs::path> sidecar_of(const fs::path& model) {
     if (fs::is_regular_file(candidate, ec)) return candidate;
   }
   return std::nullopt;
+}
+
+// The preview a tool saved beside a model file, if any.
+std::optional<fs::path> preview_of(const fs::path& model) {
+  auto stem = model.parent_path() / model.stem();
+  for (const char* ext : {".preview.png", ".preview.jpg", ".preview.jpeg", ".preview.webp", ".png", ".jpg", ".webp"}) {
+    fs::path candidate = stem.string() + ext;
+    std::error_code ec;
+    if (fs::is_regular_file(candidate, ec)) return candidate;
+  }
+  return std::nullopt;
+}
+
+// A file the network lacks, with a Civitai sidecar that vouches for it:
+// what its mirror release would say. Error: the sidecar cannot be read, is
+// not a Civitai model version, or records other bytes for the file.
+struct MirrorPlan {
+  fs::path sidecar;
+  std::optional<fs::path> preview;
+  p::CivitaiImport civitai;
+  p::ReleaseOrigin origin;
+};
+p::Result<MirrorPlan> plan_mirror(const fs::path& model, const fs::path& sidecar, const p::Sha256Digest& sha) {
+  std::error_code ec;
+  auto size = fs::file_size(sidecar, ec);
+  if (ec) return p::make_error(p::ErrorCode::io, sidecar.string() + ": cannot read: " + ec.message());
+  if (size > 16 * 1024 * 1024)
+    return p::make_error(p::ErrorCode::limit,
+                         sidecar.string() + ": larger than a Civitai sidecar can be; not mirrored");
+  std::ifstream in(sidecar, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto parsed = p::parse_civitai_version_json(text.str(), sidecar.string());
+  if (!parsed) return p::make_error(parsed.error().code, parsed.error().message + "; not mirrored");
+  MirrorPlan plan;
+  plan.sidecar = sidecar;
+  plan.civitai = std::move(parsed).value();
+  // The file's entry: by name, else the primary one, else the only one.
+  const p::CivitaiFile* entry = nullptr;
+  for (const auto& f : plan.civitai.files)
+    if (f.name == model.filename().string()) entry = &f;
+  for (const auto& f : plan.civitai.files)
+    if (!entry && f.primary) entry = &f;
+  if (!entry && plan.civitai.files.size() == 1) entry = &plan.civitai.files[0];
+  if (!entry || !entry->sha256)
+    return p::make_error(p::ErrorCode::invalid_argument,
+                         sidecar.string() + " records no SHA256 for " + model.filename().string() +
+                             ", so nothing shows it is the file Civitai had; not mirrored (publish it yourself if "
+                             "it is your work)");
+  if (*entry->sha256 != sha)
+    return p::make_error(p::ErrorCode::bad_signature, model.string() + ": its SHA256 is " + p::to_hex_upper(sha) +
+                                                          " but " + sidecar.string() + " records " +
+                                                          p::to_hex_upper(*entry->sha256) +
+                                                          " (a different or damaged file); not mirrored");
+  if (plan.civitai.model_id == 0 && plan.civitai.version_id == 0)
+    return p::make_error(p::ErrorCode::invalid_argument,
+                         sidecar.string() + " names no Civitai model or version id; not mirrored");
+  plan.origin.site = "civitai";
+  plan.origin.model_id = plan.civitai.model_id;
+  plan.origin.version_id = plan.civitai.version_id;
+  plan.origin.creator = plan.civitai.creator;
+  plan.origin.url = "https://civitai.com/models/" + std::to_string(plan.civitai.model_id) +
+                    (plan.civitai.version_id ? "?modelVersionId=" + std::to_string(plan.civitai.version_id) : "");
+  plan.origin.sha256 = {sha};
+  plan.preview = preview_of(model);
+  return plan;
 }
 
 // What the index says about one file: the releases that name it as a
@@ -79,6 +151,8 @@ int fail(const ShareArgs& a, const p::Error& error) {
 }
 
 int list_shared(const ShareArgs& a, NodeContext& node) {
+  if (auto damaged = node.store->shared_error(); !damaged.empty())
+    return fail(a, p::make_error(p::ErrorCode::malformed, damaged));
   json files = json::array();
   std::size_t serving = 0;
   for (const auto& f : node.store->shared_files()) {
@@ -125,19 +199,42 @@ int stop_sharing(const ShareArgs& a, NodeContext& node) {
 }
 
 int share(const ShareArgs& a, NodeContext& node) {
+  if (auto damaged = node.store->shared_error(); !damaged.empty())
+    return fail(a, p::make_error(p::ErrorCode::malformed, damaged));
   std::vector<fs::path> roots;
   for (const auto& f : a.folders) roots.push_back(fs::absolute(f).lexically_normal());
-  if (roots.empty()) roots = node.store->shared_folders();  // the folders shared before
+  bool again = roots.empty();
+  if (again) roots = node.store->shared_folders();  // the folders shared before
   if (roots.empty())
     return fail(a, p::make_error(p::ErrorCode::invalid_argument,
                                  "name the folders to share (e.g. stable-diffusion-webui/models or ComfyUI/models)"));
-  for (const auto& r : roots) {
+  json missing = json::array();
+  for (auto it = roots.begin(); it != roots.end();) {
     std::error_code ec;
-    if (!fs::exists(r, ec))
-      return fail(a, p::make_error(p::ErrorCode::not_found, r.string() + ": no such folder; check the path"));
+    if (fs::exists(*it, ec)) {
+      ++it;
+      continue;
+    }
+    // A folder named now must exist; one shared before may be unplugged.
+    if (!again)
+      return fail(a, p::make_error(p::ErrorCode::not_found, it->string() + ": no such folder; check the path"));
+    missing.push_back({{"path", it->string()}, {"error", "shared before, but not there now (unplugged?); skipped"}});
+    it = roots.erase(it);
+  }
+  // What `share --stop` left out stays out, unless a folder holding it is
+  // named again.
+  std::vector<fs::path> excluded;
+  for (const auto& e : node.store->excluded_paths()) {
+    bool named = false;
+    for (const auto& f : a.folders) {
+      auto root = fs::absolute(f).lexically_normal();
+      auto rel = e.lexically_relative(root);
+      named = named || e == root || (!rel.empty() && *rel.begin() != "..");
+    }
+    if (!named) excluded.push_back(e);
   }
   bool draw = !a.json && stderr_is_terminal();
-  auto walk = walk_library(roots);
+  auto walk = walk_library(roots, excluded);
   std::uint64_t total_bytes = 0;
   for (const auto& f : walk.files) total_bytes += f.identity.size;
   if (!a.json)
@@ -152,8 +249,16 @@ int share(const ShareArgs& a, NodeContext& node) {
   std::size_t hashed = 0, cached = 0;
   std::uint64_t hashed_bytes = 0;
   json seed = json::array(), unknown = json::array(), refused = json::array(), problems = json::array();
+  for (const auto& m : missing) problems.push_back(m);
   for (const auto& pr : walk.problems) problems.push_back({{"path", pr.path.string()}, {"error", pr.what}});
   std::vector<SharedFile> to_share;
+  struct Mirror {
+    LibraryFile file;
+    p::Sha256Digest sha256;
+    MirrorPlan plan;
+  };
+  std::vector<Mirror> mirrors;
+  json mirror = json::array();
   std::uint64_t share_bytes = 0;
   std::size_t nsfw = 0, already = 0;
   auto shared_before = node.store->shared_files();
@@ -189,7 +294,31 @@ int share(const ShareArgs& a, NodeContext& node) {
         refused.push_back(item);
         continue;
       }
-      if (auto side = sidecar_of(f.path)) item["sidecar"] = side->string();
+      if (auto side = sidecar_of(f.path)) {
+        item["sidecar"] = side->string();
+        if (!a.no_mirror) {
+          auto plan = plan_mirror(f.path, *side, *sha);
+          if (!plan) {
+            problems.push_back({{"path", f.path.string()}, {"error", plan.error().message}});
+            continue;
+          }
+          const auto& c = plan->civitai;
+          item["model"] = c.model_name;
+          item["version"] = c.version_name;
+          item["type"] = c.type;
+          item["nsfw"] = c.nsfw;
+          item["origin"] = {{"site", plan->origin.site},
+                            {"modelId", plan->origin.model_id},
+                            {"versionId", plan->origin.version_id},
+                            {"creator", plan->origin.creator},
+                            {"url", plan->origin.url}};
+          if (plan->preview) item["preview"] = plan->preview->string();
+          nsfw += c.nsfw;
+          mirror.push_back(item);
+          mirrors.push_back({f, *sha, std::move(plan).value()});
+          continue;
+        }
+      }
       unknown.push_back(item);
       continue;
     }
@@ -228,6 +357,13 @@ int share(const ShareArgs& a, NodeContext& node) {
                                                 : "")
                 << "\n";
     }
+    for (const auto& item : mirror)
+      std::cout << "mirror   " << item["path"].get<std::string>() << "  ->  " << item["model"].get<std::string>() << " "
+                << item["version"].get<std::string>() << " (" << item["type"].get<std::string>() << ") from Civitai"
+                << (item["origin"]["creator"].get<std::string>().empty()
+                        ? std::string()
+                        : ", creator " + item["origin"]["creator"].get<std::string>())
+                << (item["nsfw"].get<bool>() ? "  [NSFW]" : "") << "\n";
     for (const auto& item : unknown)
       std::cout << "unknown  " << item["path"].get<std::string>()
                 << (item.contains("sidecar") ? "  (has a Civitai sidecar; not on the network yet)" : "") << "\n";
@@ -238,26 +374,73 @@ int share(const ShareArgs& a, NodeContext& node) {
       std::cout << "problem  " << item["path"].get<std::string>() << ": " << item["error"].get<std::string>() << "\n";
   }
 
+  // Mirrors are signed by the user's key: it must exist before asking.
+  std::optional<p::SecretKey> key;
+  if (!mirrors.empty() && !a.dry_run) {
+    auto k = p::load_secret_key(a.key.empty() ? default_key_path(node.options.data_dir) : fs::path(a.key));
+    if (!k)
+      return fail(a, p::make_error(k.error().code, k.error().message +
+                                                       " (mirrors are signed by your key: make one with `seedbank "
+                                                       "keygen`, or share with --no-mirror)"));
+    key = std::move(k).value();
+  }
   bool accepted = false, node_running = false;
-  std::size_t fresh = to_share.size() - already;
-  if (!a.dry_run && !to_share.empty()) {
+  std::size_t fresh = to_share.size() - already + mirrors.size();
+  if (!a.dry_run && (!to_share.empty() || !mirrors.empty())) {
     accepted = a.yes || fresh == 0;
     if (!accepted) {
-      std::string question = "Seed " + std::to_string(to_share.size()) + " files (" +
-                             p::util::human_bytes(share_bytes) + (nsfw ? ", " + std::to_string(nsfw) + " NSFW" : "") +
-                             ") to anyone on the network, read from where they are? Nothing is signed or copied.";
+      std::string question =
+          (to_share.empty() ? std::string()
+                            : "Seed " + std::to_string(to_share.size()) + " files (" +
+                                  p::util::human_bytes(share_bytes) + ") to anyone, read from where they are. ") +
+          (mirrors.empty() ? std::string()
+                           : "Publish " + std::to_string(mirrors.size()) +
+                                 " mirror releases of Civitai files, signed by your key " +
+                                 key->public_key().to_text() + " and labelled as mirrors. ") +
+          (nsfw ? std::to_string(nsfw) + " of them are NSFW. " : "") + "Go ahead?";
       if (::isatty(STDIN_FILENO) != 1)
         return fail(a, p::make_error(p::ErrorCode::invalid_argument,
                                      "sharing makes these files downloadable by anyone; add --yes to confirm "
                                      "without a terminal (or --dry-run to see what would be shared)"));
       accepted = confirm(question);
-      if (!accepted) std::cerr << "nothing shared\n";
+      if (!accepted) {
+        std::cerr << "nothing shared\n";
+        return kUsage;
+      }
     }
   }
+  std::vector<p::RecordId> published;
   if (accepted) {
     if (auto st = node.store->share(to_share); !st) return fail(a, st.error());
-    if (auto st = node.store->set_shared_folders(roots); !st) return fail(a, st.error());
+    std::vector<fs::path> named;
+    for (const auto& f : a.folders) named.push_back(fs::absolute(f).lexically_normal());
+    if (auto st = node.store->set_shared_folders(named); !st) return fail(a, st.error());
+    // Each mirror is a release: the file shared in place, its preview (and
+    // the sidecar's metadata) published with it, and its origin recorded.
+    PublishTarget target{*node.index, *node.store, node.options.network};
+    for (std::size_t i = 0; i < mirrors.size(); ++i) {
+      auto& m = mirrors[i];
+      PublishRequest req;
+      req.files = {m.file.path};
+      if (m.plan.preview) req.images = {*m.plan.preview};
+      req.civitai_json = m.plan.sidecar;
+      req.in_place = true;
+      req.origin = m.plan.origin;
+      auto done = publish(target, *key, req);
+      if (!done && m.plan.preview) {  // a preview that is no image: the mirror goes without it
+        req.images.clear();
+        done = publish(target, *key, req);
+      }
+      if (!done) {
+        problems.push_back({{"path", m.file.path.string()}, {"error", done.error().message + "; not mirrored"}});
+        mirror[i]["error"] = done.error().message;
+        continue;
+      }
+      mirror[i]["releaseId"] = p::to_hex(done->record->id());
+      published.push_back(done->record->id());
+    }
     node_running = static_cast<bool>(connect_to_node(node.options.data_dir));
+    if (node_running && !published.empty()) announce_to_node(node.options.data_dir, published);
   }
   if (a.json) {
     json folders = json::array();
@@ -272,7 +455,9 @@ int share(const ShareArgs& a, NodeContext& node) {
                 {"dryRun", a.dry_run},
                 {"shared", accepted ? to_share.size() : 0},
                 {"nodeRunning", node_running},
+                {"mirrored", published.size()},
                 {"seed", seed},
+                {"mirror", mirror},
                 {"unknown", unknown},
                 {"refused", refused},
                 {"problems", problems}});
@@ -287,6 +472,8 @@ int share(const ShareArgs& a, NodeContext& node) {
               << (node_running ? "; the running node seeds them now (seedbank status)"
                                : "; no node runs on this data dir: `seedbank node` seeds them when it starts")
               << "\n";
+  if (accepted && !published.empty())
+    std::cerr << "published " << published.size() << " mirror releases of Civitai files, signed by your key\n";
   if (!unknown.empty())
     std::cerr << unknown.size() << " files are not on the network; `seedbank publish` publishes your own work\n";
   return kOk;
@@ -304,12 +491,18 @@ void add_share_command(CLI::App& app, Context& ctx) {
       "the network already knows as a seed of its release, read where it is: nothing is copied\n"
       "into the store and nothing is signed. A shared file that is edited, moved or deleted is\n"
       "no longer served; share again to hash it anew. Without DIR: the folders shared before.\n"
+      "A file the network lacks, with a Civitai sidecar beside it (<name>.civitai.info,\n"
+      "<name>.metadata.json or <name>.json) whose SHA256 is the file's, becomes a mirror release:\n"
+      "signed by your key, labelled as a mirror, carrying the Civitai model and version ids, the\n"
+      "creator's name and the sidecar's metadata, with the preview found beside it.\n"
       "Exit codes: 0 done, 2 bad arguments or not confirmed, 3 no such folder, 1 other.");
   cmd->add_option("folders", a->folders, "Folders (or single files) to share");
   cmd->add_flag("--dry-run", a->dry_run, "Show what would be shared; change nothing");
   cmd->add_flag("--yes,-y", a->yes, "Do not ask before sharing (for scripts)");
   cmd->add_flag("--list", a->list, "List the shared files and whether each is still served");
   cmd->add_option("--stop", a->stop, "Stop sharing these files or folders (repeatable)");
+  cmd->add_flag("--no-mirror", a->no_mirror, "Do not publish mirrors of files with a Civitai sidecar");
+  cmd->add_option("--key", a->key, "Key file that signs mirrors (default: <data dir>/key)");
   cmd->add_flag("--json", a->json, "Print the result as JSON (errors too)");
   cmd->callback([a, &ctx] {
     with_node(ctx, [&](NodeContext& node) {

@@ -1,6 +1,7 @@
 #include "http/api_impl.h"
 
 #include "node_services.h"
+#include "one_file.h"
 
 #include <algorithm>
 #include <cctype>
@@ -462,6 +463,9 @@ HttpResponse Api::Impl::one_version(const HttpRequest& request, const std::strin
 
 // The release a hash names: a model file's hash first, then a
 // release-level one (info-hash, release id); never a sample image's.
+// Identical bytes are one file: of the releases naming the first model
+// file matched, the one that speaks for it (one_file.h: a creator's own
+// before mirrors, then followed keys, then the first this node stored).
 std::optional<p::Record> Api::Impl::release_for_hash(const std::string& hash) {
   auto matches = index.find_by_hash(hash, 16);
   if (!matches) return std::nullopt;
@@ -470,7 +474,12 @@ std::optional<p::Record> Api::Impl::release_for_hash(const std::string& hash) {
     if (m.file != indexer::kReleaseLevel && (m.file & indexer::kImageFlag)) continue;
     auto rec = index.get(m.release);
     if (!rec || rec->kind() != p::RecordKind::release || config.refuses(*rec, index)) continue;
-    if (m.file != indexer::kReleaseLevel) return std::move(rec).value();
+    if (m.file != indexer::kReleaseLevel && m.file < rec->body().getPayload().getRelease().getFiles().size()) {
+      auto sha = p::util::digest_of(rec->body().getPayload().getRelease().getFiles()[m.file].getHashes().getSha256());
+      auto claims =
+          claims_on(sha, index, data_dir, [&](const p::Record& r) { return config.refuses(r, index).has_value(); });
+      return claims.empty() ? std::move(rec).value() : std::move(claims.front());
+    }
     if (!fallback) fallback = std::move(rec).value();
   }
   return fallback;

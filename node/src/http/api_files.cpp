@@ -326,7 +326,8 @@ HttpResponse Api::Impl::file(const HttpRequest& request, const HttpTarget& t, co
       ::close(*fd);
       return error_response(500, size.error().message);
     }
-    res.source = std::make_shared<FileSource>(*fd, where->path, size->size);
+    res.source = std::make_shared<FileSource>(
+        *fd, where->path, size->size, where->in_place ? std::optional<FileIdentity>(where->identity) : std::nullopt);
     return res;
   }
   if (releases.size() > 1)

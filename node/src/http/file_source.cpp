@@ -14,8 +14,8 @@ namespace p = seedbank::protocol;
 FileSource::FileSource(std::filesystem::path path, std::uint64_t size)
     : path_(std::move(path)), size_(size), ready_(size) {}
 
-FileSource::FileSource(int fd, std::filesystem::path path, std::uint64_t size)
-    : path_(std::move(path)), size_(size), ready_(size), fd_(fd) {}
+FileSource::FileSource(int fd, std::filesystem::path path, std::uint64_t size, std::optional<FileIdentity> in_place)
+    : path_(std::move(path)), size_(size), ready_(size), fd_(fd), in_place_(in_place) {}
 
 FileSource::FileSource(std::uint64_t size, std::shared_ptr<DownloadWatch> watch, std::function<void()> ask)
     : size_(size), watch_(std::move(watch)), ask_(std::move(ask)) {}
@@ -77,6 +77,12 @@ p::Result<std::size_t> FileSource::read(std::uint64_t offset, char* out, std::si
       }
       return p::make_error(p::ErrorCode::io, path_.string() + ": " + std::strerror(err));
     }
+  }
+  if (in_place_) {  // one fstat a read: cheap next to the read itself
+    auto now = file_identity(fd_, path_);
+    if (!now || *now != *in_place_)
+      return p::make_error(p::ErrorCode::conflict,
+                           path_.string() + ": the shared file changed while it was being sent; the download stops");
   }
   auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, ready_ - offset));
   ssize_t got = ::pread(fd_, out, want, static_cast<off_t>(offset));

@@ -35,7 +35,10 @@ class FileSource final : public BodySource {
  public:
   FileSource(std::filesystem::path path, std::uint64_t size);
   // A complete file already open (ContentStore::open_located); takes `fd`.
-  FileSource(int fd, std::filesystem::path path, std::uint64_t size);
+  // `in_place`: a user's file shared in place, whose identity is checked
+  // before every read: a write to it ends the answer with an error rather
+  // than sending other bytes under the file's SHA-256.
+  FileSource(int fd, std::filesystem::path path, std::uint64_t size, std::optional<FileIdentity> in_place = {});
   FileSource(std::uint64_t size, std::shared_ptr<DownloadWatch> watch, std::function<void()> ask);
   ~FileSource() override;
   FileSource(const FileSource&) = delete;
@@ -59,6 +62,7 @@ class FileSource final : public BodySource {
   std::function<void()> ask_;
   bool lost_ = false;  // the file was not where the last report said: ask again
   int fd_ = -1;
+  std::optional<FileIdentity> in_place_;
 };
 
 // The type of the image file at `path` by its first bytes: "image/png",

@@ -160,6 +160,19 @@ BOOST_AUTO_TEST_CASE(same_file_in_two_releases_maps_to_both) {
   BOOST_TEST((releases_of(*m) == std::set<std::string>{to_hex(ida), to_hex(idb)}));
 }
 
+BOOST_AUTO_TEST_CASE(a_release_remembers_when_this_index_stored_it_not_when_it_claims) {
+  auto before = testing::now_ms();
+  // Dated long ago by its author: the arrival is still now.
+  auto id = add(testing::sign_release(alice, testing::sample_release(1), 1000));
+  auto arrived = index->arrived_ms(id);
+  BOOST_REQUIRE(arrived.has_value());
+  BOOST_TEST(*arrived >= before);
+  BOOST_TEST(*arrived <= testing::now_ms());
+  reopen();
+  BOOST_TEST((index->arrived_ms(id) == arrived));
+  BOOST_TEST(!index->arrived_ms(protocol::RecordId{}).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(filters_sort_and_cursor_pagination) {
   using schema::ModelType;
   std::vector<protocol::RecordId> loras;

@@ -331,4 +331,38 @@ BOOST_AUTO_TEST_CASE(link_mode_stores_without_copying) {
   BOOST_TEST(fs::equivalent(model, node->store->path_of(result->files[0].digests.sha256)));
 }
 
+BOOST_AUTO_TEST_CASE(a_mirror_shares_its_model_in_place_and_a_copy_is_named) {
+  auto model = write("mirror.safetensors", lora_bytes(5000, 41));
+  auto req = request(model);
+  req.in_place = true;
+  p::ReleaseOrigin origin;
+  origin.site = "civitai";
+  origin.model_id = 1;
+  origin.version_id = 2;
+  req.origin = origin;
+  auto first = p::hash_file(model);
+  SB_REQUIRE_OK(first);
+  req.origin->sha256 = {first->sha256};
+  auto result = run(req);
+  SB_REQUIRE_OK(result);
+  BOOST_TEST(p::is_mirror(result->record->body().getPayload().getRelease()));
+  // The image is stored; the model is read where it is.
+  BOOST_TEST(stored_files() == 1u);
+  auto where = node->store->locate(first->sha256);
+  BOOST_REQUIRE(where.has_value());
+  BOOST_TEST(where->in_place);
+  BOOST_TEST(fs::equivalent(where->path, model));
+
+  // Someone else publishing the same bytes is told who has them already.
+  p::SecretKey second = p::SecretKey::generate();
+  PublishTarget target{*node->index, *node->store, "test"};
+  auto again = publish(target, second, request(model));
+  SB_REQUIRE_OK(again);
+  BOOST_REQUIRE_EQUAL(again->already_named_by.size(), 1u);
+  BOOST_TEST((again->already_named_by[0] == result->record->id()));
+  std::string warnings;
+  for (const auto& w : again->warnings) warnings += w;
+  BOOST_TEST(warnings.find("already on the network: a mirror") != std::string::npos, warnings);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -52,6 +52,43 @@ BOOST_AUTO_TEST_CASE(model_object_with_versions_takes_the_first_version) {
   BOOST_TEST(r->tags.size() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(ids_creator_file_hashes_and_permissions_are_read_for_mirrors) {
+  auto r = parse_civitai_version_json(R"({
+    "id": 2002, "modelId": 1001, "name": "v2", "creator": {"username": "painter"},
+    "files": [{"name": "a.safetensors", "primary": true,
+               "hashes": {"SHA256": "AB12000000000000000000000000000000000000000000000000000000000000", "AutoV2": "AB12000000"}},
+              {"name": "b.yaml", "hashes": {}}],
+    "model": {"name": "Sunset", "type": "LORA", "allowNoCredit": false, "allowCommercialUse": ["Image", "Rent"],
+              "allowDerivatives": true, "allowDifferentLicense": false}
+  })",
+                                      "a.civitai.info");
+  SB_REQUIRE_OK(r);
+  BOOST_TEST(r->version_id == 2002u);
+  BOOST_TEST(r->model_id == 1001u);
+  BOOST_TEST(r->creator == "painter");
+  BOOST_REQUIRE_EQUAL(r->files.size(), 2u);
+  BOOST_TEST(r->files[0].primary);
+  BOOST_REQUIRE(r->files[0].sha256.has_value());
+  BOOST_TEST((*r->files[0].sha256)[0] == 0xab);
+  BOOST_TEST(r->files[0].autov2 == "AB12000000");
+  BOOST_TEST(!r->files[1].sha256.has_value());
+  BOOST_TEST((r->allow_no_credit == std::optional<bool>(false)));
+  BOOST_TEST((r->allow_different_license == std::optional<bool>(false)));
+  BOOST_TEST(r->allow_commercial_use.size() == 2u);
+
+  // ComfyUI-Lora-Manager's sidecar: the version under "civitai".
+  auto lm = parse_civitai_version_json(R"({
+    "file_name": "x", "model_name": "Thing", "file_path": "../../etc/passwd", "sha256": "ab",
+    "civitai": {"id": 7, "modelId": 6, "name": "v1", "files": [{"name": "x.safetensors"}]}
+  })",
+                                       "x.metadata.json");
+  SB_REQUIRE_OK(lm);
+  BOOST_TEST(lm->version_id == 7u);
+  BOOST_TEST(lm->model_id == 6u);
+  BOOST_TEST(lm->model_name == "Thing");
+  BOOST_TEST(lm->files.size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(bad_json_is_reported_with_the_file_name) {
   for (std::string bad : {"", "{", "[1,2]", "\"text\"", R"({"name": 5})", R"({"trainedWords": "x"})"}) {
     auto r = parse_civitai_version_json(bad, "bad.civitai.info");

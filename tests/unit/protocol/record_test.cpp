@@ -147,6 +147,44 @@ BOOST_AUTO_TEST_CASE(field_limits_are_enforced_when_signing) {
   BOOST_TEST(rating.error().message.find("rating.stars") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_mirror_carries_its_origin_and_only_the_hashes_of_its_own_files) {
+  auto draft = testing::sample_release(4);
+  ReleaseOrigin origin;
+  origin.site = "civitai";
+  origin.model_id = 1001;
+  origin.version_id = 2002;
+  origin.creator = "painter";
+  origin.url = "https://civitai.com/models/1001?modelVersionId=2002";
+  origin.sha256 = {draft.files[0].sha256};
+  draft.origin = origin;
+  auto signed_mirror = sign_record(creator(), "test", testing::now_ms(), [&](auto b) { fill_release(draft, b); });
+  SB_REQUIRE_OK(signed_mirror);
+  auto rec = verify_record(*signed_mirror, "test");
+  SB_REQUIRE_OK(rec);
+  auto r = rec->body().getPayload().getRelease();
+  BOOST_TEST(is_mirror(r));
+  auto back = read_origin(r);
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->site == "civitai");
+  BOOST_TEST(back->version_id == 2002u);
+  BOOST_TEST(back->creator == "painter");
+  BOOST_TEST((back->sha256 == origin.sha256));
+  BOOST_TEST(!is_mirror(verify_record(release_bytes(5), "test")->body().getPayload().getRelease()));
+
+  // Hashes of other bytes, a URL that is no web page, no site: refused.
+  auto other = draft;
+  other.origin->sha256[0][0] ^= 1;
+  auto r1 = sign_record(creator(), "test", testing::now_ms(), [&](auto b) { fill_release(other, b); });
+  BOOST_REQUIRE(!r1.ok());
+  BOOST_TEST(r1.error().message.find("release.origin.sha256[0]") != std::string::npos, r1.error().message);
+  other = draft;
+  other.origin->url = "javascript:alert(1)";
+  BOOST_TEST(!sign_record(creator(), "test", testing::now_ms(), [&](auto b) { fill_release(other, b); }).ok());
+  other = draft;
+  other.origin->site.clear();
+  BOOST_TEST(!sign_record(creator(), "test", testing::now_ms(), [&](auto b) { fill_release(other, b); }).ok());
+}
+
 BOOST_AUTO_TEST_CASE(key_rotation_needs_the_new_keys_signature) {
   auto new_key = SecretKey::generate();
   auto now = testing::now_ms();

@@ -229,6 +229,9 @@ class Index {
   // ratings and retractions, empty for profiles), if any.
   std::optional<RecordId> current(protocol::RecordKind kind, const PublicKey& author, ByteView target = {}) const;
   bool is_retracted(const RecordId& release) const;
+  // When this index stored a release (its own clock, ms since 1970); none
+  // for releases stored by a seedbank older than this field.
+  std::optional<std::uint64_t> arrived_ms(const RecordId& release) const;
   // Whether a current deny-list of one of `curators` names the release,
   // its creator, or the SHA-256 of one of its files or images.
   bool is_denied(const Record& release, const std::vector<PublicKey>& curators) const;

@@ -5,7 +5,7 @@
 //
 //   {
 //     "denyListCurators": ["sbpk1..."],
-//     "policy": {"types": ["Checkpoint", "LORA"], "nsfw": false},
+//     "policy": {"types": ["Checkpoint", "LORA"], "nsfw": false, "mirrors": "followed"},
 //     "storeQuota": 500000000000,
 //     "spam": {"newKeyWorkBits": 10, "perAuthorPerHour": 10000}
 //   }
@@ -31,7 +31,12 @@ struct NodeConfig {
   std::vector<protocol::PublicKey> deny_curators;  // their current deny-lists apply here
   std::vector<std::uint16_t> types;                // schema::ModelType values kept; empty: all
   bool nsfw = true;                                // keep releases marked NSFW
-  std::uint64_t store_quota = 0;                   // bytes; 0: no limit (--store-quota wins)
+  // Mirrors (releases carrying an origin: files first published elsewhere,
+  // signed by whoever mirrored them): "all", "none", or "followed" (only
+  // mirrors signed by a key in local.json's follows, as read at start).
+  enum class Mirrors { all, none, followed } mirrors = Mirrors::all;
+  std::vector<protocol::PublicKey> followed;  // for Mirrors::followed
+  std::uint64_t store_quota = 0;              // bytes; 0: no limit (--store-quota wins)
   // "spam": {"newKeyWorkBits": N, "perAuthorPerHour": N}; unset: the
   // gossip defaults (kDefaultNewKeyWorkBits, kDefaultPerAuthorPerHour).
   std::optional<std::uint32_t> new_key_work_bits;

@@ -12,6 +12,7 @@
 #include "seedbank/protocol/content_hash.h"
 #include "seedbank/protocol/keys.h"
 #include "seedbank/protocol/record.h"
+#include "seedbank/protocol/release.h"
 
 namespace seedbank::node {
 
@@ -29,8 +30,15 @@ struct PublishRequest {
   // The browsing level of every sample image (protocol::NsfwLevel; 0: from
   // nsfw). R and above mark the images, and the release, NSFW.
   std::uint8_t image_nsfw_level = 0;
-  bool v2_only = false;       // BitTorrent v2 only, no v1 pieces
-  bool link = false;          // hard-link into the store instead of copying
+  bool v2_only = false;  // BitTorrent v2 only, no v1 pieces
+  bool link = false;     // hard-link into the store instead of copying
+  // Share the model files in place (ContentStore::share) instead of putting
+  // them in the store: `seedbank share` mirroring a user's library. Sample
+  // images still go into the store.
+  bool in_place = false;
+  // Set: a mirror of files first published elsewhere (signed by the
+  // sharer, never presented as the creator's).
+  std::optional<protocol::ReleaseOrigin> origin;
   bool allow_unsafe = false;  // accept pickle-based files
 };
 
@@ -49,6 +57,9 @@ struct PublishResult {
   std::string magnet;
   std::uint64_t piece_size = 0;
   std::vector<std::string> warnings;
+  // Releases by others that already name one of these model files (same
+  // SHA-256): the file is already on the network (a warning says so).
+  std::vector<protocol::RecordId> already_named_by;
   double hash_seconds = 0, store_seconds = 0;
 };
 

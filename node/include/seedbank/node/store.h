@@ -24,11 +24,18 @@
 namespace seedbank::node {
 
 // What identifies a file's content cheaply: if any of these changed between
-// hashing and storing, the hash no longer describes the bytes.
+// hashing and storing, the hash no longer describes the bytes. The ctime
+// catches what the mtime cannot (a write followed by `touch -r`, `cp -p`
+// or `rsync -t` onto the same file: nobody can set a ctime), and also
+// changes on chmod, chown and link counts.
 struct FileIdentity {
   std::uint64_t device = 0, inode = 0, size = 0;
-  std::int64_t mtime_ns = 0;
+  std::int64_t mtime_ns = 0, ctime_ns = 0;
   bool operator==(const FileIdentity&) const = default;
+  // The same bytes, ctime aside (after link(2), which changes the ctime).
+  bool same_content(const FileIdentity& o) const {
+    return device == o.device && inode == o.inode && size == o.size && mtime_ns == o.mtime_ns;
+  }
 };
 protocol::Result<FileIdentity> file_identity(const std::filesystem::path& path);
 // The same of an open file (fstat).
@@ -53,35 +60,6 @@ class ContentStore {
   // Shared files are not in the store: see locate().
   std::filesystem::path path_of(const protocol::Sha256Digest& sha256) const;
   bool contains(const protocol::Sha256Digest& sha256) const;
-
-  // ---- Files shared in place (seedbank share) ----
-  // A model file with this SHA-256 that can be read now: the store's copy,
-  // else a shared file whose identity (device, inode, size, mtime) is still
-  // the one it was hashed with; nullopt when neither. `in_place` tells the
-  // two apart: a shared file must never be written to, and whoever opens
-  // it checks the identity of what it opened (file_identity(fd)).
-  struct Located {
-    std::filesystem::path path;
-    bool in_place = false;
-    FileIdentity identity;  // for in_place
-  };
-  std::optional<Located> locate(const protocol::Sha256Digest& sha256) const;
-  // Opens what locate() finds, read-only, checking that an in-place file is
-  // still the one that was hashed: error conflict naming the file when it
-  // changed (it is no longer served), not_found when there is none.
-  protocol::Result<int> open_located(const protocol::Sha256Digest& sha256) const;
-  // Adds or replaces shared files (by path) and saves shared.json; a
-  // SHA-256 shared at several paths is served from the first that holds.
-  protocol::Status share(const std::vector<SharedFile>& files);
-  // Stops sharing every file under each of `paths` (a file or a folder);
-  // returns the files that were shared there.
-  protocol::Result<std::vector<SharedFile>> unshare(const std::vector<std::filesystem::path>& paths);
-  // The shared files and folders, as shared.json lists them.
-  std::vector<SharedFile> shared_files() const;
-  std::vector<std::filesystem::path> shared_folders() const;
-  protocol::Status set_shared_folders(const std::vector<std::filesystem::path>& folders);
-  // Reads shared.json again (another process, `seedbank share`, wrote it).
-  protocol::Status reload_shared();
 
   enum class AddMode {
     copy,      // copy_file_range: a reflink on filesystems that support it
@@ -114,6 +92,44 @@ class ContentStore {
   // The same without waiting: nullopt while another process holds it.
   protocol::Result<std::optional<Lock>> try_lock();
 
+  // ---- Files shared in place (seedbank share) ----
+  // A model file with this SHA-256 that can be read now: the store's copy,
+  // else a shared file whose identity (device, inode, size, mtime) is still
+  // the one it was hashed with; nullopt when neither. `in_place` tells the
+  // two apart: a shared file must never be written to, and whoever opens
+  // it checks the identity of what it opened (file_identity(fd)).
+  struct Located {
+    std::filesystem::path path;
+    bool in_place = false;
+    FileIdentity identity;  // for in_place
+  };
+  std::optional<Located> locate(const protocol::Sha256Digest& sha256) const;
+  // Opens what locate() finds, read-only, checking that an in-place file is
+  // still the one that was hashed: error conflict naming the file when it
+  // changed (it is no longer served), not_found when there is none.
+  protocol::Result<int> open_located(const protocol::Sha256Digest& sha256) const;
+  // Adds or replaces shared files (by path) and saves shared.json; a
+  // SHA-256 shared at several paths is served from the first that holds.
+  // `held`: the caller holds the store lock already (publish), else it is
+  // taken here.
+  protocol::Status share(const std::vector<SharedFile>& files, const Lock* held = nullptr);
+  // Stops sharing every file under each of `paths` (a file or a folder);
+  // returns the files that were shared there.
+  protocol::Result<std::vector<SharedFile>> unshare(const std::vector<std::filesystem::path>& paths,
+                                                    const Lock* held = nullptr);
+  // The shared files and folders, as shared.json lists them, and the
+  // paths inside those folders that `unshare` left out of later walks.
+  std::vector<SharedFile> shared_files() const;
+  std::vector<std::filesystem::path> shared_folders() const;
+  std::vector<std::filesystem::path> excluded_paths() const;
+  // Adds folders (taking back what was left out inside them).
+  protocol::Status set_shared_folders(const std::vector<std::filesystem::path>& folders);
+  // Reads shared.json again (another process, `seedbank share`, wrote it).
+  // Damaged: error malformed, nothing is shared, and share/unshare refuse
+  // to write over it until the user moves it away; shared_error() says so.
+  protocol::Status reload_shared();
+  std::string shared_error() const;
+
   // Bytes the stored files take on disk.
   std::uint64_t used_bytes() const;
 
@@ -126,7 +142,8 @@ class ContentStore {
   protocol::Status save_shared_locked() const;  // mutex_ held
   std::filesystem::path root_;
   mutable std::mutex mutex_;  // guards what follows
-  std::vector<std::filesystem::path> folders_;
+  std::vector<std::filesystem::path> folders_, excluded_;
+  std::string shared_error_;
   std::map<std::filesystem::path, SharedFile> by_path_;
   std::multimap<protocol::Sha256Digest, std::filesystem::path> by_sha_;
 };

@@ -42,6 +42,14 @@ struct ReleaseImage {
   std::optional<GenerationParams> generation;
 };
 
+// A mirror's origin (schema Origin): where the files were published first.
+struct ReleaseOrigin {
+  std::string site;  // "civitai"
+  std::uint64_t model_id = 0, version_id = 0;
+  std::string creator, url;
+  std::vector<Sha256Digest> sha256;  // what the site recorded, in files order
+};
+
 struct ReleaseDraft {
   std::string model_name;
   std::string model_slug;  // empty: slugify(model_name)
@@ -65,7 +73,12 @@ struct ReleaseDraft {
   std::vector<std::string> trackers;
   std::optional<RecordId> supersedes;
   bool nsfw = false;
+  std::optional<ReleaseOrigin> origin;  // set: a mirror
 };
+
+// The origin of a mirror; nullopt for a creator's own release.
+std::optional<ReleaseOrigin> read_origin(schema::Release::Reader release);
+inline bool is_mirror(schema::Release::Reader release) { return release.hasOrigin(); }
 
 // Writes the draft into a body's payload.
 void fill_release(const ReleaseDraft& draft, schema::RecordBody::Builder body);
