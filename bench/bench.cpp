@@ -92,10 +92,9 @@ double time_command(const std::string& cmd) {
   return seconds_since(t);
 }
 
-// A safetensors-shaped file (so AutoV3 is computed too) of incompressible bytes.
-fs::path make_model_file(const fs::path& dir, std::uint64_t size, bool safetensors) {
-  fs::path path = dir / (safetensors ? "bench-v2.safetensors" : "bench.bin");
-  if (fs::exists(path) && fs::file_size(path) == size) return path;
+// Writes a safetensors-shaped file (so AutoV3 is computed too) of
+// incompressible bytes from `seed`, or plain random bytes.
+void write_model_file(const fs::path& path, std::uint64_t size, bool safetensors, std::uint64_t seed) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   std::uint64_t written = 0;
   if (safetensors) {
@@ -110,7 +109,7 @@ fs::path make_model_file(const fs::path& dir, std::uint64_t size, bool safetenso
     written = 8 + header.size();
   }
   std::vector<std::uint8_t> block(1 << 20);
-  std::mt19937_64 rng(42);
+  std::mt19937_64 rng(seed);
   while (written < size) {
     for (std::size_t i = 0; i < block.size(); i += 8) {
       std::uint64_t r = rng();
@@ -120,6 +119,12 @@ fs::path make_model_file(const fs::path& dir, std::uint64_t size, bool safetenso
     out.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(n));
     written += n;
   }
+}
+
+// The bench's model file in `dir`, kept between runs.
+fs::path make_model_file(const fs::path& dir, std::uint64_t size, bool safetensors) {
+  fs::path path = dir / (safetensors ? "bench-v2.safetensors" : "bench.bin");
+  if (!fs::exists(path) || fs::file_size(path) != size) write_model_file(path, size, safetensors, 42);
   return path;
 }
 
@@ -390,6 +395,18 @@ nlohmann::json bench_publish(const Options& o) {
   return result;
 }
 
+// A BitTorrent session of a bench node: loopback, no DHT, quiet.
+node::TorrentOptions loopback_torrents(const fs::path& data_dir) {
+  node::TorrentOptions t;
+  t.data_dir = data_dir;
+  t.listen = "127.0.0.1:0";
+  t.dht = false;
+  t.log = quiet_log();
+  return t;
+}
+
+double fetch_from(node::TorrentService& seeder, const protocol::Record& release, const fs::path& dir);
+
 nlohmann::json bench_fetch(const Options& o) {
   auto path = make_model_file(o.dir, o.size_mib << 20, true);
   time_command("cat '" + path.string() + "'");
@@ -397,12 +414,7 @@ nlohmann::json bench_fetch(const Options& o) {
   fs::path a_dir = o.dir / "fetch-a", b_dir = o.dir / "fetch-b";
   auto a = fresh_node(a_dir);
   auto published = publish_one(*a, key, path, "Fetch Bench");
-  node::TorrentOptions at;
-  at.data_dir = a_dir;
-  at.listen = "127.0.0.1:0";
-  at.dht = false;
-  at.log = quiet_log();
-  auto seeder = std::move(node::TorrentService::start(at, *a->index, *a->store)).value();
+  auto seeder = std::move(node::TorrentService::start(loopback_torrents(a_dir), *a->index, *a->store)).value();
   seeder->seed_all();
   auto stored = a->store->path_of(published.files[0].digests.sha256);
   time_command("cat '" + stored.string() + "'");
@@ -412,27 +424,7 @@ nlohmann::json bench_fetch(const Options& o) {
     fs::path copy = o.dir / "fetch-cp-copy";
     ref.push_back(time_command("cp '" + stored.string() + "' '" + copy.string() + "' && sync '" + copy.string() + "'"));
     fs::remove(copy);
-    auto b = fresh_node(b_dir);
-    b->index->ingest(published.record->bytes());
-    node::TorrentOptions bt = at;
-    bt.data_dir = b_dir;
-    auto fetcher = std::move(node::TorrentService::start(bt, *b->index, *b->store)).value();
-    auto t = Clock::now();
-    if (auto st = fetcher->fetch(*published.record, false, {seeder->listen_address()}); !st)
-      throw std::runtime_error(st.error().message);
-    for (;;) {
-      fetcher->poll();
-      seeder->poll();
-      auto s = fetcher->status_of(protocol::to_hex(published.record->id()));
-      if (s && s->complete) break;
-      if (s && !s->error.empty()) throw std::runtime_error(s->error);
-      if (seconds_since(t) > 300) throw std::runtime_error("fetch did not finish in 300 s");
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    ours.push_back(seconds_since(t));
-    fetcher.reset();
-    b.reset();
-    fs::remove_all(b_dir);
+    ours.push_back(fetch_from(*seeder, *published.record, b_dir));
   }
   seeder.reset();
   a.reset();
@@ -469,6 +461,157 @@ nlohmann::json bench_fetch(const Options& o) {
     say(o, "fetch vs aria2c: skipped (install aria2, opentracker, transmission-cli)");
   }
   return result;
+}
+
+// Fetches `release` from `seeder` into a fresh node at `dir`; wall seconds.
+double fetch_from(node::TorrentService& seeder, const protocol::Record& release, const fs::path& dir) {
+  auto b = fresh_node(dir);
+  b->index->ingest(release.bytes());
+  auto fetcher = std::move(node::TorrentService::start(loopback_torrents(dir), *b->index, *b->store)).value();
+  auto t = Clock::now();
+  if (auto st = fetcher->fetch(release, false, {seeder.listen_address()}); !st)
+    throw std::runtime_error(st.error().message);
+  for (;;) {
+    fetcher->poll();
+    seeder.poll();
+    auto s = fetcher->status_of(protocol::to_hex(release.id()));
+    if (s && s->complete) break;
+    if (s && !s->error.empty()) throw std::runtime_error(s->error);
+    if (seconds_since(t) > 300) throw std::runtime_error("fetch did not finish in 300 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  double took = seconds_since(t);
+  fetcher.reset();
+  b.reset();
+  fs::remove_all(dir);
+  return took;
+}
+
+// `seedbank share` over a generated library of 20 model files (4 x
+// --size-mib in all, one of them --size-mib), every file already a release
+// in the index: the first run against the two-core hashing limit of the
+// same bytes (SHA-256 of each file, of its tensor data and of its v2
+// leaves, SHA-1 of its v1 pieces: four `openssl dgst` passes, halved), the
+// second run over the unchanged library, and a node fetching the big file
+// from the sharing node (read in place) against one whose store holds it.
+nlohmann::json bench_share(const Options& o) {
+  auto library = o.dir / "share-library";
+  fs::create_directories(library / "Lora");
+  fs::create_directories(library / "Stable-diffusion");
+  std::uint64_t big = o.size_mib << 20, rest = 3 * big / 19;
+  std::vector<fs::path> files;
+  for (int i = 0; i < 20; ++i) {
+    auto dir = library / (i == 0 ? "Stable-diffusion" : "Lora");
+    auto path = dir / ("model-" + std::to_string(i) + ".safetensors");
+    std::uint64_t size = i == 0 ? big : rest;
+    if (!fs::exists(path) || fs::file_size(path) != size)  // kept between runs; each file its own bytes
+      write_model_file(path, size, true, 1000 + static_cast<std::uint64_t>(i));
+    files.push_back(path);
+  }
+  std::uint64_t total = 0;
+  for (const auto& f : files) total += fs::file_size(f);
+  std::string all_files;
+  for (const auto& f : files) all_files += " '" + f.string() + "'";
+  say(o, "share: library of " + std::to_string(files.size()) + " files, " + std::to_string(total >> 20) + " MiB");
+
+  // Every file is a release (published with --link: nothing copied).
+  auto key = protocol::SecretKey::generate();
+  fs::path pub_dir = o.dir / "share-publisher", sharer_dir = o.dir / "share-sharer";
+  auto publisher = fresh_node(pub_dir);
+  std::vector<protocol::Record> releases;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    node::PublishTarget target{*publisher->index, *publisher->store, "bench"};
+    node::PublishRequest req;
+    req.files = {files[i]};
+    req.name = "Share Bench " + std::to_string(i);
+    req.type = i == 0 ? "Checkpoint" : "LORA";
+    req.link = true;
+    auto r = node::publish(target, key, req);
+    if (!r) throw std::runtime_error(r.error().message);
+    releases.push_back(std::move(*r->record));
+  }
+  {
+    auto sharer = fresh_node(sharer_dir);
+    for (const auto& r : releases) sharer->index->ingest(r.bytes());
+  }
+
+  // The limit: four passes over the same bytes, page cache warm.
+  time_command("cat" + all_files);
+  std::vector<double> sha256, sha1;
+  for (int i = 0; i < o.repeats; ++i) {
+    sha256.push_back(time_command("openssl dgst -sha256" + all_files));
+    sha1.push_back(time_command("openssl dgst -sha1" + all_files));
+  }
+  double limit = (3 * median(sha256) + median(sha1)) / 2;
+
+  // First run: a fresh hash cache each time; second run: unchanged.
+  std::string share_cmd = std::string(SEEDBANK_BINARY) + " --data-dir '" + sharer_dir.string() +
+                          "' --network bench share '" + library.string() + "' --yes --json";
+  std::vector<double> first, second;
+  for (int i = 0; i < o.repeats; ++i) {
+    fs::remove(sharer_dir / "hash-cache.json");
+    time_command("cat" + all_files);
+    first.push_back(time_command(share_cmd));
+    second.push_back(time_command(share_cmd));
+  }
+  double f = median(first), g = median(second);
+  if (fs::exists(sharer_dir / "store" / "sha256") && !fs::is_empty(sharer_dir / "store" / "sha256"))
+    throw std::runtime_error("share copied files into the store");
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "share first run %.2f s | hashing limit (3 SHA-256 + 1 SHA-1 passes / 2 cores) %.2f s | %.2fx   "
+                "[goal <= 1.2x]; second run %.3f s   [goal <= 2 s]",
+                f, limit, f / limit, g);
+  say(o, line);
+
+  // Fetching the big file: from the sharer (in place) and from the
+  // publisher (its store holds a hard link to the same file).
+  std::vector<double> from_shared, from_store;
+  double check_s = 0;
+  {
+    auto sharer = std::move(node::NodeContext::open([&] {
+                    node::NodeOptions no;
+                    no.data_dir = sharer_dir;
+                    no.network = "bench";
+                    return no;
+                  }()))
+                      .value();
+    auto seeder =
+        std::move(node::TorrentService::start(loopback_torrents(sharer_dir), *sharer->index, *sharer->store)).value();
+    auto t = Clock::now();
+    seeder->seed_all();
+    seeder->seed_shared();
+    // Added without resume data, a torrent over shared files is checked
+    // first (read once); then it seeds.
+    for (;;) {
+      seeder->poll();
+      auto st = seeder->status_of(protocol::to_hex(releases[0].id()));
+      if (st && st->state == "seeding") break;
+      if (seconds_since(t) > 300) throw std::runtime_error("the shared file was not checked in 300 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    check_s = seconds_since(t);
+    for (int i = 0; i < o.repeats; ++i) from_shared.push_back(fetch_from(*seeder, releases[0], o.dir / "share-b"));
+  }
+  {
+    auto seeder =
+        std::move(node::TorrentService::start(loopback_torrents(pub_dir), *publisher->index, *publisher->store))
+            .value();
+    seeder->seed_all();
+    for (int i = 0; i < o.repeats; ++i) from_store.push_back(fetch_from(*seeder, releases[0], o.dir / "share-c"));
+  }
+  double a = median(from_shared), b = median(from_store);
+  std::snprintf(line, sizeof line,
+                "share: fetch %llu MiB from the sharing node (in place) %.3f s | from a node whose store holds it "
+                "%.3f s | throughput %.2fx   [goal 1x] (first check of the shared files at start: %.1f s)",
+                static_cast<unsigned long long>(o.size_mib), a, b, b / a, check_s);
+  say(o, line);
+  publisher.reset();
+  fs::remove_all(pub_dir);
+  fs::remove_all(sharer_dir);
+  return {{"files", files.size()},         {"bytes", total}, {"first_s", f},        {"limit_s", limit},
+          {"first_vs_limit", f / limit},   {"second_s", g},  {"fetch_shared_s", a}, {"fetch_store_s", b},
+          {"fetch_shared_vs_store", b / a}};
 }
 
 // Full sync over a real gossip session on 127.0.0.1: a node holding N
@@ -1489,18 +1632,19 @@ int main(int argc, char** argv) {
     else if (a == "--json")
       o.json = true;
     else if (a == "--help" || a == "-h") {
-      std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] "
-                   "[resolve] [load] [http] [discover] [preview] [swarm] [--dir DIR] [--size-mib N] [--releases N]\n"
-                   "                      [--ingest-records N] [--repeats N] [--json]\n"
-                   "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
-                   "test file and the lookup index between runs.\n";
+      std::cout
+          << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] "
+             "[resolve] [load] [http] [discover] [preview] [swarm] [share] [--dir DIR] [--size-mib N] [--releases N]\n"
+             "                      [--ingest-records N] [--repeats N] [--json]\n"
+             "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
+             "test file and the lookup index between runs.\n";
       return 0;
     } else
       o.sections.push_back(a);
   }
   if (o.sections.empty())
-    o.sections = {"hash",     "publish", "fetch", "ingest", "lookup",   "reconcile", "sync",
-                  "converge", "resolve", "load",  "http",   "discover", "preview",   "swarm"};
+    o.sections = {"hash",    "publish", "fetch", "ingest",   "lookup",  "reconcile", "sync", "converge",
+                  "resolve", "load",    "http",  "discover", "preview", "swarm",     "share"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
@@ -1535,10 +1679,12 @@ int main(int argc, char** argv) {
         all["preview"] = bench_preview(o);
       else if (s == "swarm")
         all["swarm"] = bench_swarm(o);
+      else if (s == "share")
+        all["share"] = bench_share(o);
       else
         throw std::runtime_error("unknown section '" + s +
                                  "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load, "
-                                 "http, discover, preview)");
+                                 "http, discover, preview, swarm, share)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";

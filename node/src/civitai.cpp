@@ -319,8 +319,13 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
         .field("url", origin->url)
         .field("signedBy", record.author().to_text())
         .field("signedByName", display_name(index, record.author()))
-        .field("agreeing", static_cast<std::uint64_t>(agreeing_mirrors(record, index)))
-        .end_object();
+        .key("agreeing");
+    // Counted on a version's own answer, not in listings (index lookups).
+    if (nested)
+      out.null();
+    else
+      out.value(static_cast<std::uint64_t>(agreeing_mirrors(record, index)));
+    out.end_object();
   } else {
     out.null();
   }

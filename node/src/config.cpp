@@ -141,16 +141,6 @@ p::Result<NodeConfig> load_node_config(const std::filesystem::path& path) {
       return bad("unknown key '" + key + "' (denyListCurators, policy, storeQuota, spam)");
     }
   }
-  if (config.mirrors == NodeConfig::Mirrors::followed) {
-    // The keys this node's user follows (community.h's local.json).
-    if (std::ifstream local(path.parent_path() / "local.json"); local) {
-      auto lists = nlohmann::json::parse(local, nullptr, false);
-      if (lists.is_object() && lists.contains("follows") && lists["follows"].is_array())
-        for (const auto& k : lists["follows"])
-          if (auto pk = k.is_string() ? p::PublicKey::from_text(k.get<std::string>()) : std::nullopt)
-            config.followed.push_back(*pk);
-    }
-  }
   return config;
 }
 

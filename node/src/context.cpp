@@ -1,5 +1,6 @@
 #include "seedbank/node/context.h"
 
+#include "community.h"
 #include "files.h"
 #include "seedbank/node/data_dir.h"
 
@@ -9,6 +10,11 @@ protocol::Result<std::unique_ptr<NodeContext>> NodeContext::open(const NodeOptio
   if (auto st = prepare_data_dir(options.data_dir); !st) return st.error();
   auto node = std::make_unique<NodeContext>();
   node->options = options;
+  // policy.mirrors "followed": the keys this data dir's user follows.
+  if (auto& config = node->options.config; config.mirrors == NodeConfig::Mirrors::followed)
+    if (auto lists = read_local_lists(local_lists_path(options.data_dir)))
+      for (const auto& k : lists->follows)
+        if (auto key = protocol::PublicKey::from_text(k)) config.followed.push_back(*key);
   indexer::IndexOptions index_options;
   index_options.dir = index_dir(options.data_dir);
   index_options.network = options.network;

@@ -37,7 +37,7 @@ std::vector<p::Record> claims_on(const p::Sha256Digest& sha256, const indexer::I
                                  const std::filesystem::path& data_dir,
                                  const std::function<bool(const p::Record&)>& refuses) {
   std::vector<p::Record> out;
-  auto matches = index.find_by_hash("sha256:" + p::to_hex(sha256), 256);
+  auto matches = index.find_by_hash("sha256:" + p::to_hex(sha256), kMaxClaims);
   if (!matches) return out;
   std::set<p::RecordId> seen;
   for (const auto& m : *matches) {
@@ -54,8 +54,8 @@ std::size_t agreeing_mirrors(const p::Record& release, const indexer::Index& ind
   auto r = release.body().getPayload().getRelease();
   auto origin = p::read_origin(r);
   if (!origin || r.getFiles().size() == 0) return 0;
-  auto matches =
-      index.find_by_hash("sha256:" + p::to_hex(p::util::digest_of(r.getFiles()[0].getHashes().getSha256())), 256);
+  auto matches = index.find_by_hash("sha256:" + p::to_hex(p::util::digest_of(r.getFiles()[0].getHashes().getSha256())),
+                                    kMaxAgreeing);
   if (!matches) return 0;
   std::set<p::PublicKey> keys;
   std::set<p::RecordId> seen;

@@ -20,6 +20,13 @@
 
 namespace seedbank::node {
 
+// Releases of one file considered (the index lists them by id): a file
+// named by more is decided among the first kMaxClaims. resolve, by-hash
+// and downloads all use this bound, so they agree.
+inline constexpr std::size_t kMaxClaims = 1024;
+// Mirrors looked at when counting those that agree.
+inline constexpr std::size_t kMaxAgreeing = 64;
+
 void order_claims(std::vector<protocol::Record>& releases, const indexer::Index& index,
                   const std::filesystem::path& data_dir);
 
@@ -29,9 +36,10 @@ std::vector<protocol::Record> claims_on(const protocol::Sha256Digest& sha256, co
                                         const std::filesystem::path& data_dir,
                                         const std::function<bool(const protocol::Record&)>& refuses = {});
 
-// Other keys' mirrors of the same origin (site and version id) whose files
-// have the same SHA-256s: independent mirrors that agree, `release` not
-// counted. 0 for a release that is no mirror.
+// Other keys' mirrors of the same origin (site, model and version id) with
+// the same primary file (its SHA-256): independent mirrors that agree,
+// `release` not counted, among the first kMaxAgreeing releases of that
+// file. 0 for a release that is no mirror.
 std::size_t agreeing_mirrors(const protocol::Record& release, const indexer::Index& index);
 
 }  // namespace seedbank::node

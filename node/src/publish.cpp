@@ -258,10 +258,16 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
     auto imported = parse_commercial_use(civitai->allow_commercial_use);
     if (imported) draft.allow_commercial_use = *imported;
   }
-  draft.allow_derivatives = req.allow_derivatives.value_or(civitai ? civitai->allow_derivatives.value_or(true) : true);
-  draft.allow_no_credit = req.allow_no_credit.value_or(civitai ? civitai->allow_no_credit.value_or(true) : true);
+  // A mirror whose origin recorded no permissions claims none: credit
+  // required, no derivatives, the same license, no commercial use.
+  const bool open_default = !req.origin;
+  auto imported = [&](const std::optional<bool>& v) { return civitai && v ? *v : open_default; };
+  draft.allow_derivatives =
+      req.allow_derivatives.value_or(imported(civitai ? civitai->allow_derivatives : std::nullopt));
+  draft.allow_no_credit = req.allow_no_credit.value_or(imported(civitai ? civitai->allow_no_credit : std::nullopt));
   draft.allow_different_license =
-      req.allow_different_license.value_or(civitai ? civitai->allow_different_license.value_or(true) : true);
+      req.allow_different_license.value_or(imported(civitai ? civitai->allow_different_license : std::nullopt));
+  if (req.origin && draft.license_name.empty()) draft.license_name = "As on the original page";
   draft.origin = req.origin;
   draft.nsfw = req.nsfw || (civitai && civitai->nsfw) || req.image_nsfw_level >= p::kR;
   draft.trackers = req.trackers;
@@ -345,7 +351,9 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   }
 
   // ---- 5. which release this one supersedes ----
-  if (!result.already_published) {
+  // (A mirror supersedes nothing by name: mirrors of unrelated models that
+  // share a name are not versions of one another.)
+  if (!result.already_published && (!req.origin || !req.supersedes.empty())) {
     if (!req.supersedes.empty()) {
       auto id = parse_release_id(req.supersedes);
       if (!id) return id.error();
@@ -380,7 +388,7 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
     for (const auto& h : added) target.store.remove(h);
     std::vector<std::filesystem::path> paths;
     for (const auto& f : in_place) paths.push_back(f.path);
-    if (!paths.empty()) (void)target.store.unshare(paths, &*store_lock);
+    if (!paths.empty()) (void)target.store.unshare(paths, &*store_lock, /*leave_out=*/false);
   };
   auto store_start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < inputs.size(); ++i) {

@@ -342,7 +342,7 @@ protocol::Status ContentStore::share(const std::vector<SharedFile>& files, const
 }
 
 protocol::Result<std::vector<SharedFile>> ContentStore::unshare(const std::vector<std::filesystem::path>& paths,
-                                                                const Lock* held) {
+                                                                const Lock* held, bool leave_out) {
   std::optional<Lock> taken;
   if (!held) {
     auto l = lock();
@@ -370,6 +370,10 @@ protocol::Result<std::vector<SharedFile>> ContentStore::unshare(const std::vecto
         break;
       }
     it = by_path_.erase(it);
+  }
+  if (!leave_out) {  // the entries only (a rollback)
+    if (auto st = save_shared_locked(); !st) return st.error();
+    return removed;
   }
   std::erase_if(folders_, [&](const std::filesystem::path& f) {
     for (const auto& p : paths)

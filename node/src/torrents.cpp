@@ -216,6 +216,10 @@ p::Status TorrentService::Impl::add(const p::Record& rec, bool images_only, bool
       existing->second.handle.unset_flags(lt::torrent_flags::upload_mode);
       existing->second.handle.resume();
     }
+    if (fetching && !wanted_stored(m)) {  // a real fetch now: resumed as one after a restart
+      std::error_code gone;
+      std::filesystem::remove(resume_dir() / (m.info_hash + ".inplace"), gone);
+    }
     if (fetching) {
       // A v1-compat download over the same files (the fallback when the
       // hybrid swarm had no peers) must want them too: otherwise it holds
@@ -244,7 +248,11 @@ p::Status TorrentService::Impl::add(const p::Record& rec, bool images_only, bool
   m.handle = session->add_torrent(std::move(*atp), ec);
   if (ec) return make_error(ErrorCode::io, "cannot add torrent " + m.info_hash + ": " + ec.message());
   auto& added = torrents.emplace(m.info_hash, std::move(m)).first->second;
-  if (std::any_of(added.slots.begin(), added.slots.end(), [](const Slot& s) { return s.in_place; }))
+  // A torrent that only seeds, some of it from shared files, is marked: its
+  // resume data must never turn into a fetch after a restart (of a file the
+  // user edited, deleted or stopped sharing while the node was down). A
+  // real fetch is not marked, and resumes as any fetch does.
+  if (any_in_place(added) && wanted_stored(added))
     (void)write_atomically(resume_dir() / (added.info_hash + ".inplace"), std::vector<char>());
   if (fetching && !wanted_stored(added))
     console.info("fetching " + added.name + " (release " + added.release_hex.substr(0, 12) +
@@ -467,6 +475,7 @@ std::size_t TorrentService::refresh_in_place() {
   struct Again {
     p::RecordId release;
     std::vector<std::string> fetching;  // files it was still fetching
+    std::vector<std::string> peers;     // the peers that fetch was told of
   };
   std::vector<Again> again;
   for (auto it = impl_->torrents.begin(); it != impl_->torrents.end();) {
@@ -481,26 +490,34 @@ std::size_t TorrentService::refresh_in_place() {
         gained = gained || (where && where->in_place);
       }
     }
-    if (!changed && !gained) {
+    // A fetch under way finishes as it is (the file then enters the store
+    // too): taking it out for a file shared meanwhile is not worth it.
+    bool fetching = std::any_of(it->second.slots.begin(), it->second.slots.end(),
+                                [](const Slot& s) { return s.wanted && !s.stored && !s.in_place; });
+    if (!changed && (!gained || fetching)) {
       ++it;
       continue;
     }
     if (changed)
       impl_->console.info("stopped seeding " + it->second.name + " (release " + it->second.release_hex.substr(0, 12) +
                           "): a file shared in place changed, moved or was deleted");
-    Again a{it->second.release, {}};
+    Again a{it->second.release, {}, {}};
     for (const auto& slot : it->second.slots)
       if (slot.wanted && !slot.stored && !slot.in_place) a.fetching.push_back(slot.name);
+    for (const auto& hint : it->second.hints)
+      a.peers.push_back(p::util::host_port_text(hint.address().to_string(), hint.port()));
     again.push_back(std::move(a));
     auto next = std::next(it);
-    impl_->remove(it);
+    // A fetch keeps what it downloaded (libtorrent checks it again) and the
+    // peers it was told of.
+    impl_->remove(it, /*forget=*/!fetching);
     it = next;
   }
   for (const auto& a : again) {
     auto rec = impl_->index.get(a.release);
     if (!rec) continue;
     seed(*rec);  // what still holds (another copy, the other files)
-    if (!a.fetching.empty()) (void)fetch_files(*rec, a.fetching, {});
+    if (!a.fetching.empty()) (void)fetch_files(*rec, a.fetching, a.peers);
   }
   return again.size();
 }
@@ -539,7 +556,7 @@ std::size_t TorrentService::prune() {
   return removed;
 }
 
-void TorrentService::Impl::remove(std::map<std::string, Managed>::iterator it) {
+void TorrentService::Impl::remove(std::map<std::string, Managed>::iterator it, bool forget) {
   if (auto c = compat.find(it->first); c != compat.end()) {
     if (c->second.handle.is_valid()) session->remove_torrent(c->second.handle);
     compat.erase(c);
@@ -547,13 +564,15 @@ void TorrentService::Impl::remove(std::map<std::string, Managed>::iterator it) {
   if (it->second.handle.is_valid()) session->remove_torrent(it->second.handle);
   std::error_code ec;
   std::filesystem::remove(resume_dir() / (it->first + ".resume"), ec);  // not resumed after a restart
-  std::filesystem::remove(resume_dir() / (it->first + ".peers"), ec);
   std::filesystem::remove(resume_dir() / (it->first + ".inplace"), ec);
-  // Its partial data goes too, unless a file is being verified into the
-  // store right now (then it is left for a later fetch to reuse).
-  bool busy = false;
-  for (const auto& slot : it->second.slots) busy = busy || slot.verifying || slot.moving;
-  if (!busy) std::filesystem::remove_all(partial_dir(it->second.info_hash), ec);
+  if (forget) {
+    std::filesystem::remove(resume_dir() / (it->first + ".peers"), ec);
+    // Its partial data goes too, unless a file is being verified into the
+    // store right now (then it is left for a later fetch to reuse).
+    bool busy = false;
+    for (const auto& slot : it->second.slots) busy = busy || slot.verifying || slot.moving;
+    if (!busy) std::filesystem::remove_all(partial_dir(it->second.info_hash), ec);
+  }
   torrents.erase(it);
 }
 

@@ -215,8 +215,9 @@ struct TorrentService::Impl {
   p::Result<lt::add_torrent_params> params_for(const p::Record& rec, Managed* m, bool images_only, bool fetching,
                                                const std::vector<std::string>* only = nullptr);
   // Takes the release's torrent out of the session (and its v1-compat
-  // one), forgetting its resume data and partial files.
-  void remove(std::map<std::string, Managed>::iterator it);
+  // one), forgetting its resume data and, with `forget`, its partial files
+  // and peer hints.
+  void remove(std::map<std::string, Managed>::iterator it, bool forget = true);
   bool disk_ahead_of_resume(const Managed& m, const lt::add_torrent_params& atp) const;
   p::Status add(const p::Record& rec, bool images_only, bool fetching, const std::vector<std::string>* only = nullptr);
   std::uint64_t free_bytes() const;

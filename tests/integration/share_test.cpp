@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -181,18 +182,29 @@ BOOST_AUTO_TEST_CASE(shares_survive_a_restart_and_can_be_stopped) {
   BOOST_REQUIRE_EQUAL(sb("b", {"share", models.string(), "--yes"}).exit_code, 0);
   nb = start("b", {}, &b);  // started after the share: reads the list at start
   BOOST_REQUIRE_MESSAGE(eventually([&] { return in_place("b") == 1; }), nb->err());
-  // Restarted: seeded again from its resume data.
-  nb.reset();
+  // Stopped (saving resume data) and started again: seeded again.
+  auto stop_b = [&] {
+    nb->signal(SIGTERM);
+    BOOST_REQUIRE_EQUAL(nb->wait(), 0);
+    nb.reset();
+  };
+  stop_b();
+  BOOST_TEST(!fs::is_empty(dir / "b" / "resume"));
   nb = start("b", {}, &b);
   BOOST_REQUIRE_MESSAGE(eventually([&] { return in_place("b") == 1; }), nb->err());
 
-  // Deleted while the node is down: after a restart it is neither seeded
-  // nor downloaded back into the store (its resume data is no fetch).
-  nb.reset();
+  // C fetches it from B, so C seeds it too.
+  nc = start("c", {b}, &c, {"--outbound", "1"});
+  auto got = sb("c", {"resolve", sha(), "--out", (dir / "c-out").string(), "--json", "--timeout", "60"});
+  BOOST_REQUIRE_MESSAGE(got.exit_code == 0, got.err);
+
+  // Deleted while B is down: after a restart B neither seeds it nor
+  // downloads it back from C (its resume data is no fetch).
+  stop_b();
   auto kept = dir / "kept.safetensors";
   fs::rename(shared, kept);
-  nb = start("b", {}, &b);
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  nb = start("b", {c}, &b);  // dials C, which tells it C seeds the release
+  std::this_thread::sleep_for(std::chrono::seconds(4));
   BOOST_TEST(in_place("b") == 0);
   auto st = nlohmann::json::parse(sb("b", {"status", "--json"}).out);
   BOOST_TEST(st["torrents"].size() == 0u, st.dump());

@@ -104,7 +104,7 @@ p::Result<std::vector<Candidate>> lookup(indexer::Index& index, const NodeConfig
   std::vector<Candidate> out;
   std::optional<p::Error> first_error;
   for (const auto& form : hash_forms(text)) {
-    auto matches = index.find_by_hash(form);
+    auto matches = index.find_by_hash(form, kMaxClaims);
     if (!matches) {
       if (!first_error) first_error = matches.error();
       continue;

@@ -258,6 +258,8 @@ int share(const ShareArgs& a, NodeContext& node) {
     MirrorPlan plan;
   };
   std::vector<Mirror> mirrors;
+  std::vector<SharedFile> copies;  // more copies of files mirrored in this run
+  json copy_items = json::array();
   json mirror = json::array();
   std::uint64_t share_bytes = 0;
   std::size_t nsfw = 0, already = 0;
@@ -294,10 +296,24 @@ int share(const ShareArgs& a, NodeContext& node) {
         refused.push_back(item);
         continue;
       }
+      // A second copy of a file this run mirrors (the same model in an
+      // A1111 and a ComfyUI folder): one mirror, both copies shared.
+      if (std::any_of(mirrors.begin(), mirrors.end(), [&](const auto& m) { return m.sha256 == *sha; })) {
+        copies.push_back(SharedFile{f.path, *sha, f.identity});
+        copy_items.push_back(item);
+        continue;
+      }
       if (auto side = sidecar_of(f.path)) {
         item["sidecar"] = side->string();
         if (!a.no_mirror) {
           auto plan = plan_mirror(f.path, *side, *sha);
+          // A plain <name>.json is often a UI's own notes, not Civitai's:
+          // only a named Civitai sidecar that fails is a problem.
+          bool civitai_named = side->string().ends_with(".civitai.info") || side->string().ends_with(".metadata.json");
+          if (!plan && !civitai_named && plan.error().code != p::ErrorCode::bad_signature) {
+            unknown.push_back(item);
+            continue;
+          }
           if (!plan) {
             problems.push_back({{"path", f.path.string()}, {"error", plan.error().message}});
             continue;
@@ -364,6 +380,8 @@ int share(const ShareArgs& a, NodeContext& node) {
                         ? std::string()
                         : ", creator " + item["origin"]["creator"].get<std::string>())
                 << (item["nsfw"].get<bool>() ? "  [NSFW]" : "") << "\n";
+    for (const auto& item : copy_items)
+      std::cout << "copy     " << item["path"].get<std::string>() << "  (the same bytes as a file mirrored above)\n";
     for (const auto& item : unknown)
       std::cout << "unknown  " << item["path"].get<std::string>()
                 << (item.contains("sidecar") ? "  (has a Civitai sidecar; not on the network yet)" : "") << "\n";
@@ -403,13 +421,11 @@ int share(const ShareArgs& a, NodeContext& node) {
                                      "sharing makes these files downloadable by anyone; add --yes to confirm "
                                      "without a terminal (or --dry-run to see what would be shared)"));
       accepted = confirm(question);
-      if (!accepted) {
-        std::cerr << "nothing shared\n";
-        return kUsage;
-      }
+      if (!accepted) return fail(a, p::make_error(p::ErrorCode::invalid_argument, "not confirmed; nothing shared"));
     }
   }
   std::vector<p::RecordId> published;
+  std::size_t failed = 0;  // mirrors that could not be published
   if (accepted) {
     if (auto st = node.store->share(to_share); !st) return fail(a, st.error());
     std::vector<fs::path> named;
@@ -427,18 +443,28 @@ int share(const ShareArgs& a, NodeContext& node) {
       req.in_place = true;
       req.origin = m.plan.origin;
       auto done = publish(target, *key, req);
-      if (!done && m.plan.preview) {  // a preview that is no image: the mirror goes without it
+      // A preview that is no image (or not one publish takes): the mirror
+      // goes without it.
+      if (!done && m.plan.preview && done.error().message.find(m.plan.preview->string()) != std::string::npos) {
         req.images.clear();
         done = publish(target, *key, req);
       }
       if (!done) {
         problems.push_back({{"path", m.file.path.string()}, {"error", done.error().message + "; not mirrored"}});
         mirror[i]["error"] = done.error().message;
+        if (!a.json) std::cout << "problem  " << m.file.path.string() << ": " << done.error().message << "\n";
+        ++failed;
         continue;
       }
       mirror[i]["releaseId"] = p::to_hex(done->record->id());
       published.push_back(done->record->id());
     }
+    // Other copies of what was mirrored: now files of a release, shared too.
+    std::vector<SharedFile> known_copies;
+    for (const auto& c : copies)
+      if (node.store->locate(c.sha256)) known_copies.push_back(c);
+    if (!known_copies.empty())
+      if (auto st = node.store->share(known_copies); !st) return fail(a, st.error());
     node_running = static_cast<bool>(connect_to_node(node.options.data_dir));
     if (node_running && !published.empty()) announce_to_node(node.options.data_dir, published);
   }
@@ -458,10 +484,11 @@ int share(const ShareArgs& a, NodeContext& node) {
                 {"mirrored", published.size()},
                 {"seed", seed},
                 {"mirror", mirror},
+                {"copies", copy_items},
                 {"unknown", unknown},
                 {"refused", refused},
                 {"problems", problems}});
-    return kOk;
+    return failed ? kError : kOk;
   }
   std::cerr << "hashed " << hashed << " files (" << p::util::human_bytes(hashed_bytes) << "), " << cached
             << " unchanged since the last run\n";
@@ -476,7 +503,8 @@ int share(const ShareArgs& a, NodeContext& node) {
     std::cerr << "published " << published.size() << " mirror releases of Civitai files, signed by your key\n";
   if (!unknown.empty())
     std::cerr << unknown.size() << " files are not on the network; `seedbank publish` publishes your own work\n";
-  return kOk;
+  if (failed) std::cerr << "seedbank: " << failed << " mirrors could not be published (see the problems listed)\n";
+  return failed ? kError : kOk;
 }
 
 }  // namespace

@@ -78,15 +78,15 @@ p::Result<std::size_t> FileSource::read(std::uint64_t offset, char* out, std::si
       return p::make_error(p::ErrorCode::io, path_.string() + ": " + std::strerror(err));
     }
   }
-  if (in_place_) {  // one fstat a read: cheap next to the read itself
+  auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, ready_ - offset));
+  ssize_t got = ::pread(fd_, out, want, static_cast<off_t>(offset));
+  if (got < 0) return p::make_error(p::ErrorCode::io, path_.string() + ": " + std::strerror(errno));
+  if (in_place_) {  // after the read, so a write during it is seen: one fstat, cheap next to the read
     auto now = file_identity(fd_, path_);
     if (!now || *now != *in_place_)
       return p::make_error(p::ErrorCode::conflict,
                            path_.string() + ": the shared file changed while it was being sent; the download stops");
   }
-  auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, ready_ - offset));
-  ssize_t got = ::pread(fd_, out, want, static_cast<off_t>(offset));
-  if (got < 0) return p::make_error(p::ErrorCode::io, path_.string() + ": " + std::strerror(errno));
   if (got == 0) {
     if (watch_) {  // not written out yet, or an old name: look again
       close_file();

@@ -35,7 +35,7 @@ struct NodeConfig {
   // signed by whoever mirrored them): "all", "none", or "followed" (only
   // mirrors signed by a key in local.json's follows, as read at start).
   enum class Mirrors { all, none, followed } mirrors = Mirrors::all;
-  std::vector<protocol::PublicKey> followed;  // for Mirrors::followed
+  std::vector<protocol::PublicKey> followed;  // for Mirrors::followed (NodeContext::open reads local.json)
   std::uint64_t store_quota = 0;              // bytes; 0: no limit (--store-quota wins)
   // "spam": {"newKeyWorkBits": N, "perAuthorPerHour": N}; unset: the
   // gossip defaults (kDefaultNewKeyWorkBits, kDefaultPerAuthorPerHour).

@@ -114,9 +114,11 @@ class ContentStore {
   // taken here.
   protocol::Status share(const std::vector<SharedFile>& files, const Lock* held = nullptr);
   // Stops sharing every file under each of `paths` (a file or a folder);
-  // returns the files that were shared there.
+  // returns the files that were shared there. With `leave_out`, a path
+  // inside a folder that stays shared is left out of later walks (the
+  // user's `share --stop`); without, only the entries go (a rollback).
   protocol::Result<std::vector<SharedFile>> unshare(const std::vector<std::filesystem::path>& paths,
-                                                    const Lock* held = nullptr);
+                                                    const Lock* held = nullptr, bool leave_out = true);
   // The shared files and folders, as shared.json lists them, and the
   // paths inside those folders that `unshare` left out of later walks.
   std::vector<SharedFile> shared_files() const;
