@@ -67,6 +67,8 @@ std::int64_t unix_now() {
 
 }  // namespace
 
+bool is_model_file_name(const fs::path& path) { return model_extensions().count(lower_extension(path)) > 0; }
+
 LibraryWalk walk_library(const std::vector<fs::path>& roots, const std::vector<fs::path>& excluded) {
   LibraryWalk out;
   auto left_out = [&](const fs::path& path) {

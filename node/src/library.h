@@ -43,6 +43,9 @@ struct LibraryWalk {
 // (.safetensors .sft .ckpt .pt .pth .bin .gguf) and whose first bytes are
 // that format. A .bin that is not a pickle or zip is skipped quietly
 // (many tools keep other .bin files).
+// Whether a file name has a model format's extension (what the walk looks at).
+bool is_model_file_name(const std::filesystem::path& path);
+
 // `excluded`: paths (files or folders) left out, as `share --stop` left them.
 LibraryWalk walk_library(const std::vector<std::filesystem::path>& roots,
                          const std::vector<std::filesystem::path>& excluded = {});

@@ -353,7 +353,7 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   // ---- 5. which release this one supersedes ----
   // (A mirror supersedes nothing by name: mirrors of unrelated models that
   // share a name are not versions of one another.)
-  if (!result.already_published && (!req.origin || !req.supersedes.empty())) {
+  if (!result.already_published && ((!req.origin && req.supersede_by_name) || !req.supersedes.empty())) {
     if (!req.supersedes.empty()) {
       auto id = parse_release_id(req.supersedes);
       if (!id) return id.error();

@@ -35,7 +35,8 @@ struct NodeRuntime::Impl {
   std::unique_ptr<NodeServices> services;  // what HTTP may ask of BitTorrent and gossip
   std::unique_ptr<Api> api;
   std::unique_ptr<HttpServer> http;
-  std::unique_ptr<ShareWatch> share_watch;  // daemon: files shared in place
+  std::unique_ptr<ShareScanner> share_scanner;  // daemon: new files in watched folders
+  std::unique_ptr<ShareWatch> share_watch;      // daemon: files shared in place
   std::string http_listen;
   asio::steady_timer poll_timer{io};
   std::uint64_t known_records = 0;
@@ -138,8 +139,17 @@ struct NodeRuntime::Impl {
   // at once (inotify) or at the next sweep.
   void start_share_watch() {
     if (auto damaged = node.store->shared_error(); !damaged.empty()) log.warn(damaged);
-    share_watch = std::make_unique<ShareWatch>(io, *node.store, log, [this](bool list) { refresh_shares(list); });
+    share_scanner = std::make_unique<ShareScanner>(
+        *node.store, *node.index, node.options.data_dir,
+        [this](const p::Record& rec) { return node.options.config.refuses(rec, *node.index).has_value(); },
+        node.options.log.with_component("share"));
+    share_watch = std::make_unique<ShareWatch>(
+        io, *node.store, log, [this](bool list) { refresh_shares(list); },
+        [this](std::vector<std::filesystem::path> paths) { share_scanner->add(paths); });
     if (auto st = share_watch->start(); !st) log.warn(st.error().message);
+    // What appeared in watched folders while the node was down (the hash
+    // cache makes this cheap for what is unchanged).
+    if (auto watched = node.store->watched_folders(); !watched.empty()) share_scanner->add(watched, /*quiet=*/true);
   }
 
   // A file that changed stops being served (refresh_in_place); a new list
@@ -335,6 +345,7 @@ NodeRuntime::~NodeRuntime() {
   impl.services.reset();
   impl.control.reset();
   impl.share_watch.reset();
+  impl.share_scanner.reset();
   impl.discovery.reset();
   impl.gossip.reset();
   if (impl.torrents) {

@@ -250,7 +250,7 @@ protocol::Status ContentStore::reload_shared() {
   auto path = shared_list_path(root_);
   std::vector<std::filesystem::path> folders;
   std::map<std::filesystem::path, SharedFile> by_path;
-  std::vector<std::filesystem::path> excluded;
+  std::vector<std::filesystem::path> excluded, watched;
   auto damaged = [&](const std::string& what) {
     auto error = make_error(ErrorCode::malformed, path.string() + ": " + what +
                                                       "; nothing is shared until it is fixed or moved away (then "
@@ -259,6 +259,7 @@ protocol::Status ContentStore::reload_shared() {
     shared_error_ = error.message;
     folders_.clear();
     excluded_.clear();
+    watched_.clear();
     by_path_.clear();
     by_sha_.clear();
     return error;
@@ -269,11 +270,12 @@ protocol::Status ContentStore::reload_shared() {
     if (j.is_discarded() || !j.is_object()) return damaged("not the JSON object `seedbank share` writes");
     // Strict: what this code would not write is damage, and saving over it
     // would lose the user's list.
-    for (const char* key : {"folders", "excluded", "files"})
+    for (const char* key : {"folders", "excluded", "watched", "files"})
       if (j.contains(key) && !j[key].is_array()) return damaged(std::string("\"") + key + "\" is not a list");
     try {
       for (const auto& f : j.value("folders", nlohmann::json::array())) folders.emplace_back(f.get<std::string>());
       for (const auto& f : j.value("excluded", nlohmann::json::array())) excluded.emplace_back(f.get<std::string>());
+      for (const auto& f : j.value("watched", nlohmann::json::array())) watched.emplace_back(f.get<std::string>());
       for (const auto& f : j.value("files", nlohmann::json::array())) {
         if (!f.is_object()) return damaged("an entry of \"files\" is not an object");
         auto sha = protocol::from_hex_fixed<32>(f.at("sha256").get<std::string>());
@@ -295,6 +297,7 @@ protocol::Status ContentStore::reload_shared() {
   std::lock_guard guard(mutex_);
   shared_error_.clear();
   excluded_ = std::move(excluded);
+  watched_ = std::move(watched);
   folders_ = std::move(folders);
   by_path_ = std::move(by_path);
   by_sha_.clear();
@@ -307,6 +310,8 @@ protocol::Status ContentStore::save_shared_locked() const {
       {"folders", nlohmann::json::array()}, {"excluded", nlohmann::json::array()}, {"files", nlohmann::json::array()}};
   for (const auto& f : folders_) j["folders"].push_back(f.string());
   for (const auto& f : excluded_) j["excluded"].push_back(f.string());
+  j["watched"] = nlohmann::json::array();
+  for (const auto& f : watched_) j["watched"].push_back(f.string());
   for (const auto& [p, s] : by_path_)
     j["files"].push_back({{"path", p.string()},
                           {"sha256", protocol::to_hex(s.sha256)},
@@ -375,11 +380,13 @@ protocol::Result<std::vector<SharedFile>> ContentStore::unshare(const std::vecto
     if (auto st = save_shared_locked(); !st) return st.error();
     return removed;
   }
-  std::erase_if(folders_, [&](const std::filesystem::path& f) {
+  auto stopped = [&](const std::filesystem::path& f) {
     for (const auto& p : paths)
       if (f == p || under(f, p)) return true;
     return false;
-  });
+  };
+  std::erase_if(folders_, stopped);
+  std::erase_if(watched_, stopped);
   // A path inside a folder that stays shared: left out of later walks.
   for (const auto& p : paths)
     for (const auto& f : folders_)
@@ -403,18 +410,26 @@ std::vector<std::filesystem::path> ContentStore::shared_folders() const {
   return folders_;
 }
 
-protocol::Status ContentStore::set_shared_folders(const std::vector<std::filesystem::path>& folders) {
+std::vector<std::filesystem::path> ContentStore::watched_folders() const {
+  std::lock_guard guard(mutex_);
+  return watched_;
+}
+
+protocol::Status ContentStore::set_shared_folders(const std::vector<std::filesystem::path>& folders, bool watch,
+                                                  bool named) {
   auto held = lock();
   if (!held) return held.error();
   if (auto st = reload_shared(); !st) return st;
   std::lock_guard guard(mutex_);
   for (const auto& f : folders) {
     if (std::find(folders_.begin(), folders_.end(), f) == folders_.end()) folders_.push_back(f);
+    if (watch && std::find(watched_.begin(), watched_.end(), f) == watched_.end()) watched_.push_back(f);
     // Shared again by name: what was left out inside it comes back.
-    std::erase_if(excluded_, [&](const std::filesystem::path& e) {
-      auto rel = e.lexically_relative(f);
-      return e == f || (!rel.empty() && *rel.begin() != "..");
-    });
+    if (named)
+      std::erase_if(excluded_, [&](const std::filesystem::path& e) {
+        auto rel = e.lexically_relative(f);
+        return e == f || (!rel.empty() && *rel.begin() != "..");
+      });
   }
   return save_shared_locked();
 }

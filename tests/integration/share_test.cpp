@@ -227,6 +227,65 @@ BOOST_AUTO_TEST_CASE(shares_survive_a_restart_and_can_be_stopped) {
   BOOST_TEST(nlohmann::json::parse(named.out)["shared"] == 1);
 }
 
+BOOST_AUTO_TEST_CASE(a_watched_folder_shares_known_files_that_appear_in_it) {
+  fs::remove(shared);  // the library starts without the known file
+  nb = start("b", {}, &b);
+  auto done = sb("b", {"share", models.string(), "--yes", "--watch", "--json"});
+  BOOST_REQUIRE_MESSAGE(done.exit_code == 0, done.err);
+  BOOST_TEST(nlohmann::json::parse(done.out)["shared"] == 0);
+  BOOST_TEST(nlohmann::json::parse(sb("b", {"share", "--list", "--json"}).out)["watched"].size() == 1u);
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return nb->err().find("watching " + models.string()) != std::string::npos; }),
+                        nb->err());
+  // A known file copied into a new subfolder: found, hashed and seeded.
+  fs::create_directories(lora / "new");
+  fs::copy_file(model, lora / "new" / "lantern.safetensors");
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return in_place("b") == 1; }, std::chrono::seconds(30)), nb->err());
+  BOOST_TEST(nb->err().find("sharing " + (lora / "new" / "lantern.safetensors").string()) != std::string::npos);
+  // One the network lacks is named, not published.
+  seedbank::testing::write_safetensors(lora / "fresh.safetensors", 5000, 99);
+  BOOST_REQUIRE_MESSAGE(
+      eventually([&] { return nb->err().find("fresh.safetensors: not on the network") != std::string::npos; },
+                 std::chrono::seconds(30)),
+      nb->err());
+  BOOST_TEST(nlohmann::json::parse(sb("b", {"releases", "--json"}).out).dump().find("fresh") == std::string::npos);
+  // Removed: no longer served.
+  fs::remove(lora / "new" / "lantern.safetensors");
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return in_place("b") == 0; }), nb->err());
+  BOOST_TEST(stored_files("b") == 0u);
+
+  // Put back while the node is down: the scan at start shares it.
+  nb->signal(SIGTERM);
+  BOOST_REQUIRE_EQUAL(nb->wait(), 0);
+  fs::copy_file(model, lora / "new" / "again.safetensors");
+  nb = start("b", {}, &b);
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return in_place("b") == 1; }, std::chrono::seconds(30)), nb->err());
+}
+
+BOOST_AUTO_TEST_CASE(publish_unknown_makes_the_sharers_own_releases_read_in_place) {
+  auto mine = seedbank::testing::write_safetensors(
+      models / "Stable-diffusion" / "mine.safetensors", 300000, 5,
+      R"({"ss_network_module":"networks.lora","ss_base_model_version":"sdxl_base_v1-0"})");
+  BOOST_REQUIRE_EQUAL(sb("b", {"keygen"}).exit_code, 0);
+  // Without --publish-unknown it is only listed.
+  auto listed = nlohmann::json::parse(sb("b", {"share", models.string(), "--dry-run", "--json"}).out);
+  BOOST_TEST(listed["unknown"].dump().find("mine.safetensors") != std::string::npos);
+  auto done = sb("b", {"share", models.string(), "--yes", "--json", "--publish-unknown"});
+  BOOST_REQUIRE_MESSAGE(done.exit_code == 0, done.err);
+  auto j = nlohmann::json::parse(done.out);
+  BOOST_REQUIRE_EQUAL(j["own"].size(), 1u);
+  BOOST_TEST(j["own"][0]["path"] == mine.string());
+  BOOST_TEST(j["published"] == 1);
+  BOOST_TEST(stored_files("b") == 0u);  // read where it is
+  auto sha = seedbank::testing::sha256_hex(read(mine));
+  auto placed = sb("b", {"resolve", sha, "--out", (dir / "mine-out").string(), "--json"});
+  BOOST_REQUIRE_MESSAGE(placed.exit_code == 0, placed.err);
+  auto r = nlohmann::json::parse(placed.out);
+  BOOST_TEST(r["releaseId"] == j["own"][0]["releaseId"]);
+  BOOST_TEST(r["mirror"].is_null());
+  BOOST_TEST(r["type"] == "LORA");
+  BOOST_TEST(read(dir / "mine-out" / "mine.safetensors") == read(mine));
+}
+
 BOOST_AUTO_TEST_CASE(a_damaged_list_shares_nothing_and_loses_nothing) {
   fs::create_directories(dir / "b" / "store");
   std::ofstream(dir / "b" / "store" / "shared.json") << R"({"files": [{"path": 5, "sha256": []}], "folders": 7})";

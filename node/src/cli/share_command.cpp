@@ -32,7 +32,8 @@ using json = nlohmann::ordered_json;
 struct ShareArgs {
   std::vector<std::string> folders, stop;
   std::string key;
-  bool dry_run = false, yes = false, json = false, list = false, no_mirror = false;
+  bool dry_run = false, yes = false, json = false, list = false, no_mirror = false, watch = false,
+       publish_unknown = false;
 };
 
 // The Civitai sidecar a tool wrote beside a model file, if any.
@@ -164,13 +165,16 @@ int list_shared(const ShareArgs& a, NodeContext& node) {
                      {"size", f.identity.size},
                      {"state", state}});
   }
-  json folders = json::array();
+  json folders = json::array(), watched = json::array();
   for (const auto& f : node.store->shared_folders()) folders.push_back(f.string());
+  for (const auto& f : node.store->watched_folders()) watched.push_back(f.string());
   if (a.json) {
-    print_json({{"ok", true}, {"folders", folders}, {"files", files}, {"serving", serving}});
+    print_json({{"ok", true}, {"folders", folders}, {"watched", watched}, {"files", files}, {"serving", serving}});
     return kOk;
   }
-  for (const auto& f : folders) std::cout << "folder   " << f.get<std::string>() << "\n";
+  for (const auto& f : folders)
+    std::cout << "folder   " << f.get<std::string>()
+              << (std::find(watched.begin(), watched.end(), f) != watched.end() ? "  (watched)" : "") << "\n";
   for (const auto& f : files)
     std::cout << (f["state"] == "shared"    ? "shared   "
                   : f["state"] == "changed" ? "changed  "
@@ -258,8 +262,24 @@ int share(const ShareArgs& a, NodeContext& node) {
     MirrorPlan plan;
   };
   std::vector<Mirror> mirrors;
-  std::vector<SharedFile> copies;  // more copies of files mirrored in this run
+  std::vector<SharedFile> copies;  // more copies of files mirrored or published in this run
   json copy_items = json::array();
+  // --publish-unknown: files without a sidecar, published as the sharer's own.
+  std::vector<std::pair<LibraryFile, p::Sha256Digest>> own;
+  json own_items = json::array();
+  auto add_unknown = [&](json item, const LibraryFile& f, const p::Sha256Digest& sha) {
+    if (!a.publish_unknown || item.contains("sidecar")) {
+      unknown.push_back(std::move(item));
+      return;
+    }
+    if (std::any_of(own.begin(), own.end(), [&](const auto& o) { return o.second == sha; })) {
+      copies.push_back(SharedFile{f.path, sha, f.identity});  // one release, every copy shared
+      copy_items.push_back(std::move(item));
+      return;
+    }
+    own.emplace_back(f, sha);
+    own_items.push_back(std::move(item));
+  };
   json mirror = json::array();
   std::uint64_t share_bytes = 0;
   std::size_t nsfw = 0, already = 0;
@@ -311,7 +331,8 @@ int share(const ShareArgs& a, NodeContext& node) {
           // only a named Civitai sidecar that fails is a problem.
           bool civitai_named = side->string().ends_with(".civitai.info") || side->string().ends_with(".metadata.json");
           if (!plan && !civitai_named && plan.error().code != p::ErrorCode::bad_signature) {
-            unknown.push_back(item);
+            item.erase("sidecar");  // not Civitai's: as if there were none
+            add_unknown(item, f, *sha);
             continue;
           }
           if (!plan) {
@@ -335,7 +356,7 @@ int share(const ShareArgs& a, NodeContext& node) {
           continue;
         }
       }
-      unknown.push_back(item);
+      add_unknown(item, f, *sha);
       continue;
     }
     json releases = json::array();
@@ -380,8 +401,10 @@ int share(const ShareArgs& a, NodeContext& node) {
                         ? std::string()
                         : ", creator " + item["origin"]["creator"].get<std::string>())
                 << (item["nsfw"].get<bool>() ? "  [NSFW]" : "") << "\n";
+    for (const auto& item : own_items)
+      std::cout << "publish  " << item["path"].get<std::string>() << "  (as your own release: --publish-unknown)\n";
     for (const auto& item : copy_items)
-      std::cout << "copy     " << item["path"].get<std::string>() << "  (the same bytes as a file mirrored above)\n";
+      std::cout << "copy     " << item["path"].get<std::string>() << "  (the same bytes as a file published above)\n";
     for (const auto& item : unknown)
       std::cout << "unknown  " << item["path"].get<std::string>()
                 << (item.contains("sidecar") ? "  (has a Civitai sidecar; not on the network yet)" : "") << "\n";
@@ -394,17 +417,18 @@ int share(const ShareArgs& a, NodeContext& node) {
 
   // Mirrors are signed by the user's key: it must exist before asking.
   std::optional<p::SecretKey> key;
-  if (!mirrors.empty() && !a.dry_run) {
+  if ((!mirrors.empty() || !own.empty()) && !a.dry_run) {
     auto k = p::load_secret_key(a.key.empty() ? default_key_path(node.options.data_dir) : fs::path(a.key));
     if (!k)
       return fail(a, p::make_error(k.error().code, k.error().message +
-                                                       " (mirrors are signed by your key: make one with `seedbank "
-                                                       "keygen`, or share with --no-mirror)"));
+                                                       " (mirrors and --publish-unknown releases are signed by "
+                                                       "your key: make one with `seedbank keygen`, or share with "
+                                                       "--no-mirror and without --publish-unknown)"));
     key = std::move(k).value();
   }
   bool accepted = false, node_running = false;
-  std::size_t fresh = to_share.size() - already + mirrors.size();
-  if (!a.dry_run && (!to_share.empty() || !mirrors.empty())) {
+  std::size_t fresh = to_share.size() - already + mirrors.size() + own.size();
+  if (!a.dry_run && (!to_share.empty() || !mirrors.empty() || !own.empty())) {
     accepted = a.yes || fresh == 0;
     if (!accepted) {
       std::string question =
@@ -415,6 +439,11 @@ int share(const ShareArgs& a, NodeContext& node) {
                            : "Publish " + std::to_string(mirrors.size()) +
                                  " mirror releases of Civitai files, signed by your key " +
                                  key->public_key().to_text() + " and labelled as mirrors. ") +
+          (own.empty() ? std::string()
+                       : "Publish " + std::to_string(own.size()) +
+                             " files the network lacks as YOUR OWN releases (their names and types from their "
+                             "headers), signed by your key " +
+                             key->public_key().to_text() + ". ") +
           (nsfw ? std::to_string(nsfw) + " of them are NSFW. " : "") + "Go ahead?";
       if (::isatty(STDIN_FILENO) != 1)
         return fail(a, p::make_error(p::ErrorCode::invalid_argument,
@@ -426,11 +455,17 @@ int share(const ShareArgs& a, NodeContext& node) {
   }
   std::vector<p::RecordId> published;
   std::size_t failed = 0;  // mirrors that could not be published
-  if (accepted) {
-    if (auto st = node.store->share(to_share); !st) return fail(a, st.error());
+  // The folders are remembered (and watched, with --watch) even when
+  // nothing in them is shared yet: a watched folder waits for files.
+  if (!a.dry_run && (accepted || a.watch)) {
     std::vector<fs::path> named;
     for (const auto& f : a.folders) named.push_back(fs::absolute(f).lexically_normal());
-    if (auto st = node.store->set_shared_folders(named); !st) return fail(a, st.error());
+    if (!named.empty() || a.watch)
+      if (auto st = node.store->set_shared_folders(named.empty() ? roots : named, a.watch, !named.empty()); !st)
+        return fail(a, st.error());
+  }
+  if (accepted) {
+    if (auto st = node.store->share(to_share); !st) return fail(a, st.error());
     // Each mirror is a release: the file shared in place, its preview (and
     // the sidecar's metadata) published with it, and its origin recorded.
     PublishTarget target{*node.index, *node.store, node.options.network};
@@ -459,6 +494,28 @@ int share(const ShareArgs& a, NodeContext& node) {
       mirror[i]["releaseId"] = p::to_hex(done->record->id());
       published.push_back(done->record->id());
     }
+    // --publish-unknown: the sharer's own releases, read in place.
+    for (std::size_t i = 0; i < own.size(); ++i) {
+      PublishRequest req;
+      req.files = {own[i].first.path};
+      if (auto preview = preview_of(own[i].first.path)) req.images = {*preview};
+      req.in_place = true;
+      req.supersede_by_name = false;  // a local file named like another release replaces nothing
+      auto done = publish(target, *key, req);
+      if (!done && !req.images.empty() && done.error().message.find(req.images[0].string()) != std::string::npos) {
+        req.images.clear();
+        done = publish(target, *key, req);
+      }
+      if (!done) {
+        problems.push_back({{"path", own[i].first.path.string()}, {"error", done.error().message + "; not published"}});
+        own_items[i]["error"] = done.error().message;
+        if (!a.json) std::cout << "problem  " << own[i].first.path.string() << ": " << done.error().message << "\n";
+        ++failed;
+        continue;
+      }
+      own_items[i]["releaseId"] = p::to_hex(done->record->id());
+      published.push_back(done->record->id());
+    }
     // Other copies of what was mirrored: now files of a release, shared too.
     std::vector<SharedFile> known_copies;
     for (const auto& c : copies)
@@ -481,10 +538,13 @@ int share(const ShareArgs& a, NodeContext& node) {
                 {"dryRun", a.dry_run},
                 {"shared", accepted ? to_share.size() : 0},
                 {"nodeRunning", node_running},
-                {"mirrored", published.size()},
+                {"mirrored",
+                 std::count_if(mirror.begin(), mirror.end(), [](const json& m) { return m.contains("releaseId"); })},
+                {"published", published.size()},
                 {"seed", seed},
                 {"mirror", mirror},
                 {"copies", copy_items},
+                {"own", own_items},
                 {"unknown", unknown},
                 {"refused", refused},
                 {"problems", problems}});
@@ -499,11 +559,14 @@ int share(const ShareArgs& a, NodeContext& node) {
               << (node_running ? "; the running node seeds them now (seedbank status)"
                                : "; no node runs on this data dir: `seedbank node` seeds them when it starts")
               << "\n";
+  if (accepted && a.watch)
+    std::cerr << "watching: a running node shares new model files there that the network knows, and stops serving "
+                 "removed ones\n";
   if (accepted && !published.empty())
-    std::cerr << "published " << published.size() << " mirror releases of Civitai files, signed by your key\n";
+    std::cerr << "published " << published.size() << " releases, signed by your key\n";
   if (!unknown.empty())
     std::cerr << unknown.size() << " files are not on the network; `seedbank publish` publishes your own work\n";
-  if (failed) std::cerr << "seedbank: " << failed << " mirrors could not be published (see the problems listed)\n";
+  if (failed) std::cerr << "seedbank: " << failed << " releases could not be published (see the problems listed)\n";
   return failed ? kError : kOk;
 }
 
@@ -523,6 +586,8 @@ void add_share_command(CLI::App& app, Context& ctx) {
       "<name>.metadata.json or <name>.json) whose SHA256 is the file's, becomes a mirror release:\n"
       "signed by your key, labelled as a mirror, carrying the Civitai model and version ids, the\n"
       "creator's name and the sidecar's metadata, with the preview found beside it.\n"
+      "--publish-unknown publishes files without a sidecar as your own releases. --watch: a running\n"
+      "node shares known model files that appear in the folders later (nothing is published).\n"
       "Exit codes: 0 done, 2 bad arguments or not confirmed, 3 no such folder, 1 other.");
   cmd->add_option("folders", a->folders, "Folders (or single files) to share");
   cmd->add_flag("--dry-run", a->dry_run, "Show what would be shared; change nothing");
@@ -530,6 +595,12 @@ void add_share_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--list", a->list, "List the shared files and whether each is still served");
   cmd->add_option("--stop", a->stop, "Stop sharing these files or folders (repeatable)");
   cmd->add_flag("--no-mirror", a->no_mirror, "Do not publish mirrors of files with a Civitai sidecar");
+  cmd->add_flag("--publish-unknown", a->publish_unknown,
+                "Publish files the network lacks and that have no sidecar as your own releases (name and type from "
+                "their headers)");
+  cmd->add_flag("--watch", a->watch,
+                "A running node also shares new model files that appear in these folders (those the network "
+                "knows; nothing is published)");
   cmd->add_option("--key", a->key, "Key file that signs mirrors (default: <data dir>/key)");
   cmd->add_flag("--json", a->json, "Print the result as JSON (errors too)");
   cmd->callback([a, &ctx] {

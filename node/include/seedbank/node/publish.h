@@ -39,6 +39,9 @@ struct PublishRequest {
   // Set: a mirror of files first published elsewhere (signed by the
   // sharer, never presented as the creator's).
   std::optional<protocol::ReleaseOrigin> origin;
+  // Without --supersedes, a release supersedes the author's latest of the
+  // same model name; false: nothing (share publishing files by name).
+  bool supersede_by_name = true;
   bool allow_unsafe = false;  // accept pickle-based files
 };
 

@@ -124,8 +124,13 @@ class ContentStore {
   std::vector<SharedFile> shared_files() const;
   std::vector<std::filesystem::path> shared_folders() const;
   std::vector<std::filesystem::path> excluded_paths() const;
-  // Adds folders (taking back what was left out inside them).
-  protocol::Status set_shared_folders(const std::vector<std::filesystem::path>& folders);
+  // Shared folders a running node watches for new model files (share --watch).
+  std::vector<std::filesystem::path> watched_folders() const;
+  // Adds folders; `named`: the user named them now, so what was left out
+  // inside them is taken back; `watch`: also watched, until `unshare`
+  // stops them.
+  protocol::Status set_shared_folders(const std::vector<std::filesystem::path>& folders, bool watch = false,
+                                      bool named = true);
   // Reads shared.json again (another process, `seedbank share`, wrote it).
   // Damaged: error malformed, nothing is shared, and share/unshare refuse
   // to write over it until the user moves it away; shared_error() says so.
@@ -144,7 +149,7 @@ class ContentStore {
   protocol::Status save_shared_locked() const;  // mutex_ held
   std::filesystem::path root_;
   mutable std::mutex mutex_;  // guards what follows
-  std::vector<std::filesystem::path> folders_, excluded_;
+  std::vector<std::filesystem::path> folders_, excluded_, watched_;
   std::string shared_error_;
   std::map<std::filesystem::path, SharedFile> by_path_;
   std::multimap<protocol::Sha256Digest, std::filesystem::path> by_sha_;
