@@ -1599,7 +1599,8 @@ nlohmann::json bench_swarm(const Options& o) {
                           {"meanSeconds", mean_s},
                           {"maxRatio", max_s / t_min},
                           {"meanRatio", mean_s / t_min},
-                          {"seedUploadOverF", static_cast<double>(seed_upload) / f}};
+                          {"seedUploadOverF", static_cast<double>(seed_upload) / f},
+                          {"leecherSeconds", took}};
   };
   nlohmann::json runs = nlohmann::json::array();
   for (int n : {4, 8})

@@ -34,7 +34,14 @@ void TorrentService::Impl::add_compat(Managed& m, bool seeding) {
   atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
   if (seeding) atp.flags |= lt::torrent_flags::seed_mode;
   auto handle = session->add_torrent(std::move(atp), ec);
-  if (!ec) compat[m.info_hash] = {handle, seeding};
+  if (ec) return;
+  compat[m.info_hash] = {handle, seeding};
+  // A streaming reader's pieces were asked for by deadline before there
+  // was a fallback: asked for here too, in the order the reader needs them.
+  if (!seeding) {
+    int k = 0;
+    for (auto piece : m.deadlines) handle.set_piece_deadline(lt::piece_index_t(static_cast<int>(piece)), 200 * ++k);
+  }
 }
 
 // Once a second, for fetches: count what each peer sent; for fetches

@@ -1,0 +1,286 @@
+#include "torrent_spread.h"
+
+#include <libtorrent/bitfield.hpp>
+#include <libtorrent/peer_connection_handle.hpp>
+#include <libtorrent/torrent_status.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <random>
+#include <vector>
+
+namespace seedbank::node {
+namespace {
+
+// Offers a peer has not asked for yet, per peer: about two seconds of
+// pieces for a peer that gets a quarter of a seed's upload, and never
+// enough to decide the order a fast lone downloader fetches in.
+constexpr std::size_t kPerPeer = 4;
+// An offer the peer has not asked for in this long goes back to the pool
+// (it may be fetching what it already asked others for). A piece it asked
+// for stays its own until it has it, for at most kAskedFor (a 16 MiB
+// piece at 256 KiB/s takes 64 s).
+constexpr auto kStale = std::chrono::seconds(10);
+constexpr auto kAskedFor = std::chrono::seconds(120);
+constexpr std::uint8_t kSuggestPiece = 13;  // BEP 6 message id
+constexpr std::uint8_t kFastBit = 0x04;     // BEP 6: reserved byte 7
+
+// What one downloading peer holds.
+struct Holding {
+  std::vector<bool> has;
+  int count = 0;
+};
+
+// What the torrent's downloading peers hold and have been offered. Every
+// call comes on libtorrent's network thread: no lock.
+class Crowd {
+ public:
+  explicit Crowd(int pieces)
+      : holders_(static_cast<std::size_t>(pieces), 0),
+        offered_(static_cast<std::size_t>(pieces), 0),
+        free_(pieces),
+        rng_(std::random_device{}()) {}
+
+  int pieces() const { return static_cast<int>(holders_.size()); }
+  // This node has every piece (libtorrent says it is seeding: a shared
+  // file that failed its check at start is not offered).
+  bool whole = false;
+  void join(const Holding* h) { members_.push_back(h); }
+  void leave(const Holding* h) { members_.erase(std::remove(members_.begin(), members_.end(), h), members_.end()); }
+  // A downloading peer gained (+1) or lost (-1) piece `p`.
+  void hold(int p, int delta) { change(holders_, p, delta); }
+  void offer(int p, int delta) { change(offered_, p, delta); }
+  // The piece to offer `peer`, or -1: one no downloader holds and nobody
+  // was offered; when there is none left, one that fewest downloaders hold,
+  // among those the downloader nearest the end lacks if there are any (it
+  // gets the pieces it lacks from whoever has them, and the newcomers can
+  // take what it has from it). Never one offered to someone else.
+  int pick(const Holding& peer) {
+    const int n = pieces();
+    const int start = static_cast<int>(rng_() % static_cast<unsigned>(n));
+    if (free_ > 0)
+      for (int k = 0; k < n; ++k) {
+        auto i = static_cast<std::size_t>((start + k) % n);
+        if (holders_[i] == 0 && offered_[i] == 0 && !peer.has[i]) return static_cast<int>(i);
+      }
+    const Holding* leader = nullptr;
+    for (const Holding* m : members_)
+      if (m != &peer && m->count < n && (!leader || m->count > leader->count)) leader = m;
+    int best = -1;
+    long best_score = 0;
+    for (int k = 0; k < n; ++k) {
+      auto i = static_cast<std::size_t>((start + k) % n);
+      if (peer.has[i] || offered_[i] > 0) continue;
+      long score = 2L * holders_[i] + (leader && leader->has[i] ? 1 : 0);
+      if (best < 0 || score < best_score) {
+        best = static_cast<int>(i);
+        best_score = score;
+      }
+    }
+    return best;
+  }
+
+ private:
+  void change(std::vector<int>& counts, int p, int delta) {
+    auto i = static_cast<std::size_t>(p);
+    bool was_free = holders_[i] == 0 && offered_[i] == 0;
+    counts[i] = std::max(0, counts[i] + delta);
+    bool is_free = holders_[i] == 0 && offered_[i] == 0;
+    free_ += static_cast<int>(is_free) - static_cast<int>(was_free);
+  }
+
+  std::vector<int> holders_, offered_;
+  int free_;  // pieces with neither
+  std::vector<const Holding*> members_;
+  std::minstd_rand rng_;
+};
+
+class PeerSide final : public lt::peer_plugin {
+ public:
+  PeerSide(lt::peer_connection_handle peer, std::shared_ptr<Crowd> crowd)
+      : peer_(std::move(peer)), crowd_(std::move(crowd)) {
+    held_.has.assign(static_cast<std::size_t>(crowd_->pieces()), false);
+    crowd_->join(&held_);
+  }
+  PeerSide(const PeerSide&) = delete;
+  PeerSide& operator=(const PeerSide&) = delete;
+  ~PeerSide() override { leave(); }
+
+  bool on_handshake(lt::span<char const> reserved) override {
+    fast_ = reserved.size() >= 8 && (static_cast<std::uint8_t>(reserved[7]) & kFastBit) != 0;
+    return true;
+  }
+  bool on_bitfield(const lt::bitfield& bits) override {
+    if (gone_) return false;
+    if (bits.all_set()) {
+      leave();  // another seed: it downloads nothing
+      return false;
+    }
+    for (int p = 0; p < std::min(bits.size(), crowd_->pieces()); ++p)
+      if (bits.get_bit(p)) gained(p);
+    known_ = true;
+    fill();
+    return false;
+  }
+  bool on_have_all() override {
+    leave();
+    return false;
+  }
+  bool on_have_none() override {
+    known_ = true;
+    fill();
+    return false;
+  }
+  bool on_have(lt::piece_index_t piece) override {
+    int p = static_cast<int>(piece);
+    if (p < 0 || p >= crowd_->pieces() || gone_) return false;
+    gained(p);
+    known_ = true;
+    withdraw([p](const Offer& o) { return o.piece == p; });
+    fill();
+    return false;
+  }
+  bool on_dont_have(lt::piece_index_t piece) override {
+    int p = static_cast<int>(piece);
+    auto i = static_cast<std::size_t>(p);
+    if (p < 0 || p >= crowd_->pieces() || gone_ || !held_.has[i]) return false;
+    held_.has[i] = false;
+    --held_.count;
+    crowd_->hold(p, -1);
+    return false;
+  }
+  bool on_interested() override {
+    fill(true);  // libtorrent marks the peer interested after this call
+    return false;
+  }
+  bool on_not_interested() override {
+    withdraw([](const Offer& o) { return !o.asked; });
+    return false;
+  }
+  // A choked peer asks for nothing, and its requests were rejected.
+  void sent_choke() override {
+    withdraw([](const Offer&) { return true; });
+  }
+  void sent_unchoke() override { fill(); }
+  // A piece the peer asks for is its own while it downloads it, offered or
+  // not (rarest-first picks, runs around an offer), so no one else is
+  // offered it meanwhile.
+  bool on_request(const lt::peer_request& r) override {
+    int p = static_cast<int>(r.piece);
+    if (p < 0 || p >= crowd_->pieces() || gone_ || held_.has[static_cast<std::size_t>(p)]) return false;
+    auto it = std::find_if(offers_.begin(), offers_.end(), [p](const Offer& o) { return o.piece == p; });
+    if (it == offers_.end()) {
+      crowd_->offer(p, +1);
+      offers_.push_back({p, {}, false});
+      it = std::prev(offers_.end());
+    }
+    it->at = std::chrono::steady_clock::now();  // asked-for pieces expire kAskedFor after the last request
+    idle_ = false;
+    if (!it->asked) {
+      it->asked = true;
+      fill();
+    }
+    return false;
+  }
+  // Offers left unasked expire; a peer that let them (it fetches only
+  // some files, or takes pieces from others) is offered nothing more until
+  // it asks this node for a piece.
+  void tick() override {
+    auto now = std::chrono::steady_clock::now();
+    withdraw([&](const Offer& o) {
+      bool expired = now - o.at > (o.asked ? kAskedFor : kStale);
+      if (expired && !o.asked) idle_ = true;
+      return expired;
+    });
+    fill();
+  }
+  void on_disconnect(const lt::error_code&) override { leave(); }
+
+ private:
+  struct Offer {
+    int piece;
+    std::chrono::steady_clock::time_point at;
+    bool asked;  // the peer asked for it
+  };
+
+  void gained(int p) {
+    auto i = static_cast<std::size_t>(p);
+    if (held_.has[i]) return;
+    held_.has[i] = true;
+    ++held_.count;
+    crowd_->hold(p, +1);
+  }
+  // Another seed, or a closed connection: no longer one of the crowd.
+  void leave() {
+    if (gone_) return;
+    gone_ = true;
+    withdraw([](const Offer&) { return true; });
+    for (std::size_t i = 0; i < held_.has.size(); ++i)
+      if (held_.has[i]) crowd_->hold(static_cast<int>(i), -1);
+    crowd_->leave(&held_);
+  }
+  template <typename Pred>
+  void withdraw(Pred pred) {
+    auto it = std::remove_if(offers_.begin(), offers_.end(), [&](const Offer& o) {
+      if (!pred(o)) return false;
+      crowd_->offer(o.piece, -1);
+      return true;
+    });
+    offers_.erase(it, offers_.end());
+  }
+  // Offers until kPerPeer are not asked for yet: only to a peer that takes
+  // suggestions (the fast extension), has said what it has, and wants
+  // something from this node.
+  void fill(bool interested = false) {
+    if (!crowd_->whole || !fast_ || !known_ || gone_ || idle_ || peer_.is_disconnecting() || peer_.is_choked() ||
+        !(interested || peer_.is_peer_interested()))
+      return;
+    auto open = static_cast<std::size_t>(
+        std::count_if(offers_.begin(), offers_.end(), [](const Offer& o) { return !o.asked; }));
+    for (; open < kPerPeer; ++open) {
+      int p = crowd_->pick(held_);
+      if (p < 0) return;
+      crowd_->offer(p, +1);
+      offers_.push_back({p, std::chrono::steady_clock::now(), false});
+      auto index = static_cast<std::uint32_t>(p);
+      std::array<char, 9> message{0,
+                                  0,
+                                  0,
+                                  5,
+                                  static_cast<char>(kSuggestPiece),
+                                  static_cast<char>(index >> 24),
+                                  static_cast<char>(index >> 16),
+                                  static_cast<char>(index >> 8),
+                                  static_cast<char>(index)};
+      peer_.send_buffer(message.data(), static_cast<int>(message.size()));
+    }
+  }
+
+  lt::peer_connection_handle peer_;
+  std::shared_ptr<Crowd> crowd_;
+  Holding held_;
+  std::vector<Offer> offers_;
+  bool fast_ = false, known_ = false, gone_ = false, idle_ = false;
+};
+
+class TorrentSide final : public lt::torrent_plugin {
+ public:
+  explicit TorrentSide(int pieces) : crowd_(std::make_shared<Crowd>(pieces)) {}
+  void on_state(lt::torrent_status::state_t state) override { crowd_->whole = state == lt::torrent_status::seeding; }
+  std::shared_ptr<lt::peer_plugin> new_connection(const lt::peer_connection_handle& peer) override {
+    if (peer.type() != lt::connection_type::bittorrent) return nullptr;
+    return std::make_shared<PeerSide>(peer, crowd_);
+  }
+
+ private:
+  std::shared_ptr<Crowd> crowd_;
+};
+
+}  // namespace
+
+std::shared_ptr<lt::torrent_plugin> spread_pieces_plugin(int pieces) {
+  return pieces > 0 ? std::make_shared<TorrentSide>(pieces) : nullptr;
+}
+
+}  // namespace seedbank::node
