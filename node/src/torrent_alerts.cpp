@@ -40,7 +40,8 @@ void TorrentService::Impl::add_compat(Managed& m, bool seeding) {
   // was a fallback: asked for here too, in the order the reader needs them.
   if (!seeding) {
     int k = 0;
-    for (auto piece : m.deadlines) handle.set_piece_deadline(lt::piece_index_t(static_cast<int>(piece)), 200 * ++k);
+    for (auto piece : m.deadlines)
+      handle.set_piece_deadline(lt::piece_index_t(static_cast<int>(piece)), kDeadlineStepMs * ++k);
   }
 }
 

@@ -145,9 +145,7 @@ class PeerSide final : public lt::peer_plugin {
     int p = static_cast<int>(piece);
     auto i = static_cast<std::size_t>(p);
     if (p < 0 || p >= crowd_->pieces() || gone_ || !held_.has[i]) return false;
-    held_.has[i] = false;
-    --held_.count;
-    crowd_->hold(p, -1);
+    lost(p);
     return false;
   }
   bool on_interested() override {
@@ -170,11 +168,7 @@ class PeerSide final : public lt::peer_plugin {
     int p = static_cast<int>(r.piece);
     if (p < 0 || p >= crowd_->pieces() || gone_ || held_.has[static_cast<std::size_t>(p)]) return false;
     auto it = std::find_if(offers_.begin(), offers_.end(), [p](const Offer& o) { return o.piece == p; });
-    if (it == offers_.end()) {
-      crowd_->offer(p, +1);
-      offers_.push_back({p, {}, false});
-      it = std::prev(offers_.end());
-    }
+    if (it == offers_.end()) it = reserve(p);
     it->at = std::chrono::steady_clock::now();  // asked-for pieces expire kAskedFor after the last request
     idle_ = false;
     if (!it->asked) {
@@ -211,6 +205,17 @@ class PeerSide final : public lt::peer_plugin {
     ++held_.count;
     crowd_->hold(p, +1);
   }
+  void lost(int p) {
+    held_.has[static_cast<std::size_t>(p)] = false;
+    --held_.count;
+    crowd_->hold(p, -1);
+  }
+  // Piece `p` becomes this peer's offer: nobody else is offered it.
+  std::vector<Offer>::iterator reserve(int p) {
+    crowd_->offer(p, +1);
+    offers_.push_back({p, std::chrono::steady_clock::now(), false});
+    return std::prev(offers_.end());
+  }
   // Another seed, or a closed connection: no longer one of the crowd.
   void leave() {
     if (gone_) return;
@@ -241,8 +246,7 @@ class PeerSide final : public lt::peer_plugin {
     for (; open < kPerPeer; ++open) {
       int p = crowd_->pick(held_);
       if (p < 0) return;
-      crowd_->offer(p, +1);
-      offers_.push_back({p, std::chrono::steady_clock::now(), false});
+      reserve(p);
       auto index = static_cast<std::uint32_t>(p);
       std::array<char, 9> message{0,
                                   0,

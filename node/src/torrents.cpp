@@ -862,8 +862,8 @@ std::optional<TorrentService::FileProgress> TorrentService::file_progress(const 
         lt::piece_index_t index(first + i);
         if (!slot.wanted || slot.failed || !m.error.empty()) break;  // not being fetched: no piece may be forced
         if (has(first + i) || m.held.count(index) || !m.deadlines.insert(piece).second) continue;
-        m.handle.set_piece_deadline(index, 200 * (k + 1));
-        if (compat) compat->set_piece_deadline(index, 200 * (k + 1));
+        m.handle.set_piece_deadline(index, kDeadlineStepMs * (k + 1));
+        if (compat) compat->set_piece_deadline(index, kDeadlineStepMs * (k + 1));
       }
       return out;
     }

@@ -77,6 +77,10 @@ struct Slot {
   bool hashing() const { return wanted && !stored && !verifying && !moving && !failed; }
 };
 
+// A streaming reader's pieces are asked for by deadline this far apart, in
+// the order it reads them.
+constexpr int kDeadlineStepMs = 200;
+
 struct Managed {
   p::RecordId release{};
   std::string release_hex, info_hash, name;
