@@ -28,6 +28,7 @@
 #include <random>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +46,7 @@
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/test_records.h"
+#include "support/tracker.h"
 #include "support/wire_client.h"
 
 namespace fs = std::filesystem;
@@ -66,6 +68,7 @@ struct Options {
   std::uint64_t sync_records = 100000;
   int load_seconds = 60;
   int repeats = 3;
+  std::vector<std::string> swarm_runs{"4t", "4s", "8t", "8s", "4a"};
   bool json = false;
 };
 
@@ -1495,6 +1498,33 @@ nlohmann::json bench_discover(const Options& o) {
 nlohmann::json bench_swarm(const Options& o) {
   constexpr std::uint64_t kFile = 64ull << 20;
   constexpr std::uint64_t kUpload = 2ull << 20;  // bytes/s, every node
+  // One run's line and JSON: completion times (each from its own start)
+  // as ratios to T_min, and the seed's upload as a multiple of F.
+  auto report = [&](int n, bool staggered, bool aria2, const std::vector<double>& took, std::uint64_t seed_upload) {
+    const double f = static_cast<double>(kFile), u = static_cast<double>(kUpload);
+    const double t_min = std::max(f / u, n * f / (u + n * u));
+    double max_s = *std::max_element(took.begin(), took.end());
+    double mean_s = std::accumulate(took.begin(), took.end(), 0.0) / n;
+    char line[400];
+    std::snprintf(line, sizeof line,
+                  "swarm: 1 seed + %d %sleechers, %s, %.0f MiB, every upload %.0f MiB/s: max %.1f s (%.2fx T_min "
+                  "%.1f s), mean %.1f s (%.2fx); the seed uploaded %.2fx F %s",
+                  n, aria2 ? "aria2c " : "", staggered ? "started 8 s apart" : "started together", f / (1 << 20),
+                  u / (1 << 20), max_s, max_s / t_min, t_min, mean_s, mean_s / t_min,
+                  static_cast<double>(seed_upload) / f,
+                  aria2 ? "[for comparison]" : "[goal: max <= 1.3x T_min, seed <= 2x F]");
+    say(o, line);
+    return nlohmann::json{{"leechers", n},
+                          {"client", aria2 ? "aria2c" : "seedbank"},
+                          {"staggered", staggered},
+                          {"tMinSeconds", t_min},
+                          {"maxSeconds", max_s},
+                          {"meanSeconds", mean_s},
+                          {"maxRatio", max_s / t_min},
+                          {"meanRatio", mean_s / t_min},
+                          {"seedUploadOverF", static_cast<double>(seed_upload) / f},
+                          {"leecherSeconds", took}};
+  };
   auto one_run = [&](int n, bool staggered) {
     auto dir = o.dir / ("swarm-" + std::to_string(n) + (staggered ? "-staggered" : "-together"));
     fs::remove_all(dir);
@@ -1581,67 +1611,151 @@ nlohmann::json bench_swarm(const Options& o) {
     seed.signal(SIGTERM);
     for (auto& l : leechers) l->wait(std::chrono::seconds(20));
     seed.wait(std::chrono::seconds(20));
-    const double f = static_cast<double>(kFile), u = static_cast<double>(kUpload);
-    const double t_min = std::max(f / u, n * f / (u + n * u));
-    double max_s = *std::max_element(took.begin(), took.end());
-    double mean_s = std::accumulate(took.begin(), took.end(), 0.0) / n;
-    char line[400];
-    std::snprintf(line, sizeof line,
-                  "swarm: 1 seed + %d leechers, %s, %.0f MiB, every upload %.0f MiB/s: max %.1f s (%.2fx T_min "
-                  "%.1f s), mean %.1f s (%.2fx); the seed uploaded %.2fx F [goal: max <= 1.3x T_min, seed <= 2x F]",
-                  n, staggered ? "started 8 s apart" : "started together", f / (1 << 20), u / (1 << 20), max_s,
-                  max_s / t_min, t_min, mean_s, mean_s / t_min, static_cast<double>(seed_upload) / f);
-    say(o, line);
-    return nlohmann::json{{"leechers", n},
-                          {"staggered", staggered},
-                          {"tMinSeconds", t_min},
-                          {"maxSeconds", max_s},
-                          {"meanSeconds", mean_s},
-                          {"maxRatio", max_s / t_min},
-                          {"meanRatio", mean_s / t_min},
-                          {"seedUploadOverF", static_cast<double>(seed_upload) / f},
-                          {"leecherSeconds", took}};
+    return report(n, staggered, false, took, seed_upload);
+  };
+  // The same crowd as aria2c processes (Debian's aria2 1.36 loads the
+  // v1-compat form of the release) started together, each uploading at u
+  // and seeding once complete as the nodes do, finding the seed and each
+  // other through a local opentracker (and PEX).
+  auto aria2_run = [&](int n) {
+    std::string aria2c = testing::which("aria2c");
+    if (aria2c.empty() || testing::which("opentracker").empty()) {
+      say(o,
+          "swarm: aria2c leechers skipped: aria2c or opentracker is not installed (apt-get install aria2 opentracker)");
+      return nlohmann::json{{"leechers", n}, {"client", "aria2c"}, {"skipped", true}};
+    }
+    auto dir = o.dir / ("swarm-" + std::to_string(n) + "-aria2c");
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    auto sb = [&](std::vector<std::string> args) {
+      args.insert(args.begin(), {SEEDBANK_BINARY, "--data-dir", (dir / "seed").string(), "--network", "bench"});
+      return testing::run(args, (dir / "cmd").string());
+    };
+    int tracker_port = testing::free_port();
+    std::string tracker_at = "127.0.0.1:" + std::to_string(tracker_port);
+    if (auto k = sb({"keygen"}); k.exit_code != 0) throw std::runtime_error("keygen: " + k.err);
+    auto model = make_model_file(dir, kFile, true);
+    auto pub = sb({"publish", model.string(), "--name", "Swarm Bench", "--type", "LORA", "--tracker",
+                   "http://" + tracker_at + "/announce", "--json"});
+    if (pub.exit_code != 0) throw std::runtime_error("publish: " + pub.err);
+    auto release = nlohmann::json::parse(pub.out);
+    std::string compat = release["infoHashV1Compat"];
+    auto tracker = testing::start_opentracker(dir, tracker_port, {compat});
+    testing::Process seed({SEEDBANK_BINARY, "--data-dir", (dir / "seed").string(), "--network", "bench", "node",
+                           "--bt-listen", "127.0.0.1:0", "--listen", "off", "--http", "off", "--no-dht",
+                           "--no-port-mapping", "--no-lan", "--upload-limit", std::to_string(kUpload)},
+                          (dir / "seed-log").string());
+    if (!seed.wait_for_err("running")) throw std::runtime_error("seed did not start: " + seed.err());
+    std::string scrape = "/scrape?info_hash=";
+    for (std::size_t i = 0; i + 1 < compat.size(); i += 2) scrape += "%" + compat.substr(i, 2);
+    for (auto t = Clock::now();; std::this_thread::sleep_for(std::chrono::milliseconds(200))) {
+      if (testing::http_get(tracker_at, scrape).body.find("8:completei1e") != std::string::npos) break;
+      if (seconds_since(t) > 30) throw std::runtime_error("swarm: the seed never announced itself to opentracker");
+    }
+    std::vector<std::unique_ptr<testing::Process>> leechers;
+    std::vector<fs::path> done;
+    std::vector<double> took(n, -1);
+    auto t0 = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      auto at = dir / ("a" + std::to_string(i));
+      fs::create_directories(at);
+      done.push_back(at / "complete");
+      auto hook = at / "on-complete.sh";  // aria2 runs it when the download completes
+      std::ofstream(hook) << "#!/bin/sh\n: > '" << done.back().string() << "'\n";
+      fs::permissions(hook, fs::perms::owner_all);
+      leechers.push_back(std::make_unique<testing::Process>(
+          std::vector<std::string>{aria2c, "--dir", (at / "files").string(), "--seed-ratio=0.0", "--enable-dht=false",
+                                   "--enable-dht6=false", "--bt-enable-lpd=false",
+                                   "--listen-port=" + std::to_string(testing::free_port()), "--summary-interval=0",
+                                   "--console-log-level=warn", "--file-allocation=none",
+                                   "--max-overall-upload-limit=" + std::to_string(kUpload),
+                                   "--on-bt-download-complete=" + hook.string(), release["magnetV1Compat"]},
+          (at / "log").string()));
+    }
+    for (int left = n; left > 0; std::this_thread::sleep_for(std::chrono::milliseconds(20))) {
+      for (int i = 0; i < n; ++i)
+        if (took[i] < 0 && fs::exists(done[i])) {
+          took[i] = seconds_since(t0);
+          --left;
+        }
+      for (int i = 0; i < n; ++i)
+        if (took[i] < 0 && !fs::exists(done[i]) && leechers[i]->wait(std::chrono::milliseconds(1)) >= 0)
+          throw std::runtime_error("swarm: aria2c leecher " + std::to_string(i) +
+                                   " exited before completing: " + leechers[i]->out() + leechers[i]->err());
+      if (seconds_since(t0) > 900)
+        throw std::runtime_error("swarm: aria2c leechers still running after 15 min: " + leechers[0]->err());
+    }
+    std::uint64_t seed_upload = 0;
+    auto after = nlohmann::json::parse(sb({"status", "--json"}).out);
+    for (const auto& t : after["torrents"])
+      if (t["releaseId"] == release["releaseId"]) seed_upload = t["uploaded"];
+    for (auto& l : leechers) l->signal(SIGTERM);
+    seed.signal(SIGTERM);
+    for (auto& l : leechers) l->wait(std::chrono::seconds(20));
+    seed.wait(std::chrono::seconds(20));
+    tracker->signal(SIGTERM);
+    tracker->wait(std::chrono::seconds(5));
+    return report(n, false, true, took, seed_upload);
   };
   nlohmann::json runs = nlohmann::json::array();
-  for (int n : {4, 8})
-    for (bool staggered : {false, true}) runs.push_back(one_run(n, staggered));
+  for (const auto& run : o.swarm_runs) {  // checked by main: "4t" 4 together, "8s" 8 staggered, "4a" 4 aria2c
+    int n = std::stoi(run);
+    runs.push_back(run.back() == 'a' ? aria2_run(n) : one_run(n, run.back() == 's'));
+  }
   return {{"fileBytes", kFile}, {"uploadLimit", kUpload}, {"runs", runs}};
 }
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&] {
-      if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
-      return std::string(argv[++i]);
-    };
-    if (a == "--dir")
-      o.dir = value();
-    else if (a == "--size-mib")
-      o.size_mib = std::stoull(value());
-    else if (a == "--releases")
-      o.releases = std::stoull(value());
-    else if (a == "--ingest-records")
-      o.ingest_records = std::stoull(value());
-    else if (a == "--sync-records")
-      o.sync_records = std::stoull(value());
-    else if (a == "--load-seconds")
-      o.load_seconds = std::stoi(value());
-    else if (a == "--repeats")
-      o.repeats = std::stoi(value());
-    else if (a == "--json")
-      o.json = true;
-    else if (a == "--help" || a == "-h") {
-      std::cout
-          << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] "
-             "[resolve] [load] [http] [discover] [preview] [swarm] [share] [--dir DIR] [--size-mib N] [--releases N]\n"
-             "                      [--ingest-records N] [--repeats N] [--json]\n"
-             "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
-             "test file and the lookup index between runs.\n";
-      return 0;
-    } else
-      o.sections.push_back(a);
+  try {  // a bad option: say which, and how to see the right ones
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      auto value = [&] {
+        if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
+        return std::string(argv[++i]);
+      };
+      if (a == "--dir")
+        o.dir = value();
+      else if (a == "--size-mib")
+        o.size_mib = std::stoull(value());
+      else if (a == "--releases")
+        o.releases = std::stoull(value());
+      else if (a == "--ingest-records")
+        o.ingest_records = std::stoull(value());
+      else if (a == "--sync-records")
+        o.sync_records = std::stoull(value());
+      else if (a == "--load-seconds")
+        o.load_seconds = std::stoi(value());
+      else if (a == "--repeats")
+        o.repeats = std::stoi(value());
+      else if (a == "--swarm-runs") {
+        o.swarm_runs.clear();
+        std::stringstream list(value());
+        for (std::string run; std::getline(list, run, ',');) {
+          static const std::regex kRun("([1-9]|[12][0-9]|3[0-2])[tsa]");
+          if (!std::regex_match(run, kRun))
+            throw std::runtime_error("--swarm-runs: '" + run +
+                                     "' is not N (1-32) followed by t (together), s (8 s apart) or a (aria2c)");
+          o.swarm_runs.push_back(run);
+        }
+      } else if (a == "--json")
+        o.json = true;
+      else if (a == "--help" || a == "-h") {
+        std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] "
+                     "[resolve] [load] [http] [discover] [preview] [swarm] [share] [--dir DIR] [--size-mib N] "
+                     "[--releases N]\n"
+                     "                      [--ingest-records N] [--repeats N] [--swarm-runs LIST] [--json]\n"
+                     "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
+                     "test file and the lookup index between runs. --swarm-runs picks swarm's runs, each N\n"
+                     "leechers started together (t), 8 s apart (s), or N aria2c leechers together (a):\n"
+                     "default 4t,4s,8t,8s,4a.\n";
+        return 0;
+      } else
+        o.sections.push_back(a);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "seedbank-bench: " << e.what() << " (see --help)\n";
+    return 2;
   }
   if (o.sections.empty())
     o.sections = {"hash",    "publish", "fetch", "ingest",   "lookup",  "reconcile", "sync", "converge",

@@ -1,6 +1,7 @@
 // TorrentService::Impl: the v1-compat torrents, libtorrent's alerts, the
 // SHA-256 verification of fetched files and their renames into the store.
 #include "gossip/endpoint.h"
+#include "torrent_spread.h"
 #include "torrents_impl.h"
 
 namespace seedbank::node {
@@ -33,6 +34,7 @@ void TorrentService::Impl::add_compat(Managed& m, bool seeding) {
   }
   atp.flags &= ~(lt::torrent_flags::paused | lt::torrent_flags::auto_managed);
   if (seeding) atp.flags |= lt::torrent_flags::seed_mode;
+  spread_pieces(atp);  // aria2 and Transmission take suggestions too
   auto handle = session->add_torrent(std::move(atp), ec);
   if (ec) return;
   compat[m.info_hash] = {handle, seeding};

@@ -1,13 +1,20 @@
 #include "torrent_spread.h"
 
+#include <libtorrent/alert_types.hpp>
 #include <libtorrent/bitfield.hpp>
+#include <libtorrent/extensions.hpp>
 #include <libtorrent/peer_connection_handle.hpp>
+#include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdint>
+#include <deque>
+#include <numeric>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace seedbank::node {
@@ -23,31 +30,125 @@ constexpr std::size_t kPerPeer = 4;
 // piece at 256 KiB/s takes 64 s).
 constexpr auto kStale = std::chrono::seconds(10);
 constexpr auto kAskedFor = std::chrono::seconds(120);
+// Upload held for the peer nearest the end: only for peers at least this
+// share of the torrent behind this node (and the favoured peer at least as
+// far ahead of the next), so peers that started together keep trading.
+constexpr int kMarginShare = 16;  // 1/16 of the pieces, at least 4
+// The favour lapses when, over kSlowTicks seconds, the favoured peers took
+// less than kKeptShare of what this node uploaded a second over the
+// kBefore seconds before the favour began (they cannot take it all, or do
+// not ask), or nothing at all; it is not tried again for kPause seconds.
+constexpr double kKeptShare = 0.5;
+constexpr std::size_t kBefore = 5;
+constexpr std::size_t kSlowTicks = 3;
+constexpr int kPause = 20;
 constexpr std::uint8_t kSuggestPiece = 13;  // BEP 6 message id
 constexpr std::uint8_t kFastBit = 0x04;     // BEP 6: reserved byte 7
 
-// What one downloading peer holds.
+// What one downloading peer holds, wants and was sent.
 struct Holding {
   std::vector<bool> has;
   int count = 0;
+  int lacked = -1;        // pieces it lacked when it said what it has
+  bool wants = false;     // interested in what this node has
+  std::int64_t sent = 0;  // payload bytes this node sent it
 };
 
 // What the torrent's downloading peers hold and have been offered. Every
 // call comes on libtorrent's network thread: no lock.
 class Crowd {
  public:
-  explicit Crowd(int pieces)
+  Crowd(int pieces, int piece_bytes, const lt::bitfield& have)
       : holders_(static_cast<std::size_t>(pieces), 0),
         offered_(static_cast<std::size_t>(pieces), 0),
+        own_(static_cast<std::size_t>(pieces), false),
         free_(pieces),
-        rng_(std::random_device{}()) {}
+        piece_bytes_(piece_bytes),
+        margin_(std::max(4, pieces / kMarginShare)),
+        rng_(std::random_device{}()) {
+    for (int p = 0; p < std::min(pieces, have.size()); ++p)
+      if (have.get_bit(p)) passed(p);
+  }
 
   int pieces() const { return static_cast<int>(holders_.size()); }
   // This node has every piece (libtorrent says it is seeding: a shared
   // file that failed its check at start is not offered).
   bool whole = false;
   void join(const Holding* h) { members_.push_back(h); }
-  void leave(const Holding* h) { members_.erase(std::remove(members_.begin(), members_.end(), h), members_.end()); }
+  void leave(const Holding* h) {
+    members_.erase(std::remove(members_.begin(), members_.end(), h), members_.end());
+    if (favoured_ == h) favoured_ = nullptr;
+  }
+  // This node has piece `p` (it passed its hash check).
+  void passed(int p) {
+    auto i = static_cast<std::size_t>(p);
+    if (p < 0 || p >= pieces() || own_[i]) return;
+    own_[i] = true;
+    ++mine_;
+  }
+  void sent(std::int64_t bytes) { sent_ += bytes; }
+
+  // Once a second: which peer this node's upload is held for. A piece
+  // goes furthest when it reaches the peer nearest the end first: that one
+  // finishes and seeds, and passes what it gets on. So among the peers
+  // that want something and are well behind this node, the one nearest the
+  // end is favoured when it is well ahead of the next: the others behind
+  // it are choked (the seed feeds the first of a staggered crowd, which
+  // feeds the second, and so on). Peers that started together are close
+  // and nobody is favoured. A peer is favoured only until this node has
+  // sent it what it lacked (a peer that lies about what it has cannot take
+  // every upload for long), and the favour lapses while the favoured peer
+  // cannot take this node's upload.
+  void choose() {
+    const std::int64_t second_bytes = std::exchange(sent_, 0);
+    if (favoured_) {
+      took_.push_back(favoured_->sent - favoured_mark_);
+      if (took_.size() > kSlowTicks) took_.pop_front();
+      auto took = std::accumulate(took_.begin(), took_.end(), std::int64_t{0});
+      if (took_.size() == kSlowTicks &&
+          (took == 0 || static_cast<double>(took) < kKeptShare * static_cast<double>(kSlowTicks) * before_))
+        pause_ = kPause;
+    } else {
+      recent_.push_back(second_bytes);
+      if (recent_.size() > kBefore) recent_.pop_front();
+    }
+    const Holding* was = favoured_;
+    favoured_ = nullptr;
+    if (pause_ > 0) {
+      --pause_;
+      took_.clear();
+      return;
+    }
+    const Holding *first = nullptr, *second = nullptr;
+    for (const Holding* m : members_) {
+      if (!behind(*m) || !m->wants ||
+          m->sent > (static_cast<std::int64_t>(m->lacked) + 2) * static_cast<std::int64_t>(piece_bytes_))
+        continue;
+      if (!first || m->count > first->count) {
+        second = first;
+        first = m;
+      } else if (!second || m->count > second->count) {
+        second = m;
+      }
+    }
+    if (!first || !second || first->count < second->count + margin_) {
+      took_.clear();
+      return;
+    }
+    if (!was)  // what this node uploaded a second before the favour began
+      before_ = recent_.empty()
+                    ? 0.0
+                    : static_cast<double>(std::accumulate(recent_.begin(), recent_.end(), std::int64_t{0})) /
+                          static_cast<double>(recent_.size());
+    favoured_ = first;
+    favoured_mark_ = first->sent;
+  }
+  // Whether this node chokes `h` to hold its upload for the favoured peer:
+  // a peer well behind this node and behind the favoured one.
+  bool holds_back(const Holding& h) const {
+    return favoured_ && &h != favoured_ && h.count < favoured_->count && behind(h);
+  }
+  // Whether this node chokes `h` to hold its upload for the favoured peer.
   // A downloading peer gained (+1) or lost (-1) piece `p`.
   void hold(int p, int delta) { change(holders_, p, delta); }
   void offer(int p, int delta) { change(offered_, p, delta); }
@@ -82,6 +183,10 @@ class Crowd {
   }
 
  private:
+  // `h` is a downloader at least the margin behind this node.
+  bool behind(const Holding& h) const {
+    return h.lacked >= 0 && h.count < pieces() && h.count + margin_ <= (whole ? pieces() : mine_);
+  }
   void change(std::vector<int>& counts, int p, int delta) {
     auto i = static_cast<std::size_t>(p);
     bool was_free = holders_[i] == 0 && offered_[i] == 0;
@@ -91,8 +196,18 @@ class Crowd {
   }
 
   std::vector<int> holders_, offered_;
+  std::vector<bool> own_;
   int free_;  // pieces with neither
+  int piece_bytes_, margin_;
+  int mine_ = 0;  // pieces this node has
   std::vector<const Holding*> members_;
+  const Holding* favoured_ = nullptr;
+  std::int64_t sent_ = 0;            // payload bytes sent since the last choose()
+  std::deque<std::int64_t> recent_;  // bytes sent in each of the last seconds without a favour
+  double before_ = 0;                // bytes a second sent before the favour began
+  std::int64_t favoured_mark_ = 0;   // favoured_->sent at the last choose()
+  std::deque<std::int64_t> took_;    // bytes the favoured peers took in each of the last seconds
+  int pause_ = 0;                    // seconds until a favour is tried again
   std::minstd_rand rng_;
 };
 
@@ -119,7 +234,7 @@ class PeerSide final : public lt::peer_plugin {
     }
     for (int p = 0; p < std::min(bits.size(), crowd_->pieces()); ++p)
       if (bits.get_bit(p)) gained(p);
-    known_ = true;
+    said();
     fill();
     return false;
   }
@@ -128,7 +243,7 @@ class PeerSide final : public lt::peer_plugin {
     return false;
   }
   bool on_have_none() override {
-    known_ = true;
+    said();
     fill();
     return false;
   }
@@ -136,7 +251,7 @@ class PeerSide final : public lt::peer_plugin {
     int p = static_cast<int>(piece);
     if (p < 0 || p >= crowd_->pieces() || gone_) return false;
     gained(p);
-    known_ = true;
+    said();
     withdraw([p](const Offer& o) { return o.piece == p; });
     fill();
     return false;
@@ -181,6 +296,21 @@ class PeerSide final : public lt::peer_plugin {
   // some files, or takes pieces from others) is offered nothing more until
   // it asks this node for a piece.
   void tick() override {
+    held_.wants = !gone_ && peer_.is_peer_interested();
+    if (!gone_ && crowd_->holds_back(held_)) {
+      if (!peer_.is_choked() && !peer_.is_disconnecting()) {
+        // (No numbers: libtorrent 2.0.8's handle passes its va_list on as
+        // one more argument, so formatted values come out as garbage.)
+        if (peer_.should_log(lt::peer_log_alert::info))
+          peer_.peer_log(lt::peer_log_alert::info, "HOLD_BACK", "choked: upload held for a peer nearer the end");
+        peer_.choke_this_peer();
+      }
+      held_back_ = true;
+    } else if (held_back_) {  // libtorrent's choker decides again
+      held_back_ = false;
+      if (peer_.should_log(lt::peer_log_alert::info)) peer_.peer_log(lt::peer_log_alert::info, "HOLD_BACK", "released");
+      if (peer_.is_choked() && peer_.is_peer_interested()) peer_.maybe_unchoke_this_peer();
+    }
     auto now = std::chrono::steady_clock::now();
     withdraw([&](const Offer& o) {
       bool expired = now - o.at > (o.asked ? kAskedFor : kStale);
@@ -188,6 +318,10 @@ class PeerSide final : public lt::peer_plugin {
       return expired;
     });
     fill();
+  }
+  void sent_payload(int bytes) override {
+    held_.sent += bytes;
+    crowd_->sent(bytes);
   }
   void on_disconnect(const lt::error_code&) override { leave(); }
 
@@ -204,6 +338,11 @@ class PeerSide final : public lt::peer_plugin {
     held_.has[i] = true;
     ++held_.count;
     crowd_->hold(p, +1);
+  }
+  // The peer said what it has (a bitfield, HAVE_NONE or a first HAVE).
+  void said() {
+    known_ = true;
+    if (held_.lacked < 0) held_.lacked = crowd_->pieces() - held_.count;
   }
   void lost(int p) {
     held_.has[static_cast<std::size_t>(p)] = false;
@@ -266,12 +405,16 @@ class PeerSide final : public lt::peer_plugin {
   Holding held_;
   std::vector<Offer> offers_;
   bool fast_ = false, known_ = false, gone_ = false, idle_ = false;
+  bool held_back_ = false;  // choked by this plugin
 };
 
 class TorrentSide final : public lt::torrent_plugin {
  public:
-  explicit TorrentSide(int pieces) : crowd_(std::make_shared<Crowd>(pieces)) {}
+  TorrentSide(int pieces, int piece_bytes, const lt::bitfield& have)
+      : crowd_(std::make_shared<Crowd>(pieces, piece_bytes, have)) {}
   void on_state(lt::torrent_status::state_t state) override { crowd_->whole = state == lt::torrent_status::seeding; }
+  void on_piece_pass(lt::piece_index_t piece) override { crowd_->passed(static_cast<int>(piece)); }
+  void tick() override { crowd_->choose(); }
   std::shared_ptr<lt::peer_plugin> new_connection(const lt::peer_connection_handle& peer) override {
     if (peer.type() != lt::connection_type::bittorrent) return nullptr;
     return std::make_shared<PeerSide>(peer, crowd_);
@@ -283,8 +426,14 @@ class TorrentSide final : public lt::torrent_plugin {
 
 }  // namespace
 
-std::shared_ptr<lt::torrent_plugin> spread_pieces_plugin(int pieces) {
-  return pieces > 0 ? std::make_shared<TorrentSide>(pieces) : nullptr;
+void spread_pieces(lt::add_torrent_params& atp) {
+  if (!atp.ti || atp.ti->num_pieces() <= 0 || atp.ti->piece_length() <= 0) return;
+  int pieces = atp.ti->num_pieces(), piece_bytes = atp.ti->piece_length();
+  lt::bitfield have = atp.have_pieces;
+  atp.extensions.emplace_back(
+      [pieces, piece_bytes, have](const lt::torrent_handle&, lt::client_data_t) -> std::shared_ptr<lt::torrent_plugin> {
+        return std::make_shared<TorrentSide>(pieces, piece_bytes, have);
+      });
 }
 
 }  // namespace seedbank::node

@@ -156,13 +156,10 @@ p::Result<lt::add_torrent_params> TorrentService::Impl::params_for(const p::Reco
   // space first; a disk that fills up later stops the torrent with a clear
   // error, see storage_error).
   atp.flags &= ~lt::torrent_flags::sequential_download;
-  // A whole torrent here offers each downloader pieces the others lack
-  // (initial seeding, see torrent_spread.h).
-  if (all_stored && atp.ti) {
-    int pieces = atp.ti->num_pieces();
-    atp.extensions.emplace_back(
-        [pieces](const lt::torrent_handle&, lt::client_data_t) { return spread_pieces_plugin(pieces); });
-  }
+  // Held whole, it offers each downloader pieces the others lack; whole or
+  // not, its upload favours the downloader nearest the end when a crowd is
+  // spread out (see torrent_spread.h).
+  spread_pieces(atp);
   return atp;
 }
 

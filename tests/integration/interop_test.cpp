@@ -2,10 +2,6 @@
 // and a local opentracker on 127.0.0.1. aria2 1.36 cannot load BEP 52
 // torrents, so it uses a release's v1-compat form (same files and pieces);
 // in both directions the peers find each other only through the tracker.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
@@ -19,76 +15,30 @@
 #include "support/http_client.h"
 #include "support/model_files.h"
 #include "support/process.h"
+#include "support/tracker.h"
 
 namespace fs = std::filesystem;
 using seedbank::testing::Process;
 
 namespace {
 
-// A port that was free a moment ago (for programs that need a fixed one).
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool accepts_connections(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
-std::string which(const std::string& program) {
-  for (const char* dir : {"/usr/bin", "/usr/local/bin", "/bin"})
-    if (fs::exists(fs::path(dir) / program)) return (fs::path(dir) / program).string();
-  return {};
-}
+using seedbank::testing::free_port;
+using seedbank::testing::which;
 
 struct Interop : seedbank::testing::ScratchDir {
-  Interop() : ScratchDir("seedbank-interop-") {
-    fs::create_directories(dir / "in");
-    // opentracker drops to the user `nobody` and chroots here.
-    fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
-                             fs::perms::others_exec);
-  }
+  Interop() : ScratchDir("seedbank-interop-") { fs::create_directories(dir / "in"); }
 
   std::unique_ptr<Process> spawn(const std::vector<std::string>& args, const std::string& name) {
     return std::make_unique<Process>(args, (dir / name).string());
   }
   // opentracker on 127.0.0.1 that tracks only the listed info-hashes.
   std::unique_ptr<Process> start_tracker(int port, const std::vector<std::string>& hashes) {
-    auto tracker_dir = dir / "tracker";
-    fs::create_directories(tracker_dir);
-    fs::permissions(tracker_dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                     fs::perms::others_read | fs::perms::others_exec);
-    std::ofstream whitelist(tracker_dir / "whitelist");
-    for (const auto& h : hashes) whitelist << h << "\n";
-    whitelist.close();
-    std::string bin = which("opentracker");
-    BOOST_REQUIRE_MESSAGE(!bin.empty(),
-                          "opentracker is not installed (./test.sh installs it: apt-get install opentracker)");
-    std::vector<std::string> args{
-        bin, "-i", "127.0.0.1", "-p", std::to_string(port), "-P", std::to_string(port), "-d", tracker_dir.string()};
-    if (::geteuid() == 0)
-      args.insert(args.end(), {"-u", "nobody", "-w", "/whitelist"});  // path inside its chroot
-    else
-      args.insert(args.end(), {"-w", (tracker_dir / "whitelist").string()});
-    auto tracker = spawn(args, "tracker");
-    for (int i = 0; i < 200 && !accepts_connections(port); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    BOOST_REQUIRE_MESSAGE(accepts_connections(port), "opentracker did not start: " << tracker->err());
-    return tracker;
+    try {
+      return seedbank::testing::start_opentracker(dir, port, hashes);
+    } catch (const std::exception& e) {
+      BOOST_FAIL(e.what());
+    }
+    return nullptr;
   }
 };
 

@@ -4,12 +4,15 @@
 // different pieces), so the seed uploads well under N copies; every file
 // still verifies. An HTTP download of a file
 // still arriving streams in order, the pieces it needs asked for first.
+// Started one after the other, the seed holds its upload for the first.
 // No node ever connects to itself.
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <regex>
 
 #include "support/http_client.h"
 #include "support/model_files.h"
@@ -130,6 +133,63 @@ BOOST_AUTO_TEST_CASE(leechers_fetching_together_trade_pieces_and_the_seed_upload
       offers += line.find("<== SUGGEST_PIECE [ piece: ") != std::string::npos ? 1 : 0;
     BOOST_TEST(offers > 0, n << " was offered no piece by the seed");
   }
+  check_no_self_dials();
+}
+
+// A crowd that arrives over time: the seed holds its upload for the
+// downloader nearest the end, choking one that started well behind it
+// (which takes what it can from the first), and lets it go again once
+// the first is done. Both files verify.
+BOOST_AUTO_TEST_CASE(a_seed_holds_its_upload_for_the_first_of_a_staggered_crowd) {
+  start_leecher("l1");
+  start_leecher("l2");
+  auto fetch = [&](const std::string& n) {
+    return std::make_unique<Process>(
+        std::vector<std::string>{SEEDBANK_BINARY, "--data-dir", (dir / n).string(), "--network", "test", "fetch", id(),
+                                 "--peer", seed_bt, "--timeout", "120", "--json"},
+        (dir / (n + "-fetch")).string());
+  };
+  auto first = fetch("l1");
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          auto status = json::parse(sb("l1", {"status", "--json"}).out);
+                          for (const auto& t : status["torrents"])
+                            if (t["releaseId"] == id()) return t["done"].get<std::uint64_t>() >= kFileBytes / 4;
+                          return false;  // the fetch has not started yet
+                        }),
+                        "l1 never got a quarter of the file:\n"
+                            << bt_log("l1", 60));
+  auto second = fetch("l2");
+  for (const auto& [name, p] :
+       std::vector<std::pair<std::string, Process*>>{{"l1", first.get()}, {"l2", second.get()}}) {
+    int code = p->wait(std::chrono::seconds(150));
+    BOOST_REQUIRE_MESSAGE(code == 0, name << " fetch exited " << code << ": " << p->err() << "\n" << bt_log(name, 60));
+    BOOST_TEST(json::parse(p->out())["complete"] == true);
+  }
+  // In the seed's log: HOLD_BACK lines name the peer's endpoint; between
+  // "choked" and "released" that peer must not be unchoked (libtorrent's
+  // own choker must not undo the hold).
+  std::ifstream in(dir / "seed-bt.log");
+  std::map<std::string, bool> holding;  // endpoint -> held now
+  int held = 0, released = 0;
+  std::string undone;
+  const std::regex endpoint(R"(\] \[([0-9.]+:[0-9]+)\] )");
+  for (std::string line; std::getline(in, line);) {
+    std::smatch m;
+    if (!std::regex_search(line, m, endpoint)) continue;
+    if (line.find("HOLD_BACK [ choked") != std::string::npos) {
+      holding[m[1]] = true;
+      ++held;
+    } else if (line.find("HOLD_BACK [ released") != std::string::npos) {
+      holding[m[1]] = false;
+      ++released;
+    } else if (line.find("==> UNCHOKE") != std::string::npos && holding[m[1]]) {
+      undone += line + "\n";
+    }
+  }
+  BOOST_TEST_MESSAGE("the seed held back a peer " << held << " times, released " << released);
+  BOOST_TEST(held > 0, "the seed never held its upload back from l2 for l1");
+  BOOST_TEST(released > 0, "the seed never let l2 go");
+  BOOST_TEST(undone.empty(), "peers unchoked while held back:\n" << undone);
   check_no_self_dials();
 }
 
