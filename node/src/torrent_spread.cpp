@@ -42,6 +42,13 @@ constexpr double kKeptShare = 0.5;
 constexpr std::size_t kBefore = 5;
 constexpr std::size_t kSlowTicks = 3;
 constexpr int kPause = 20;
+// No favour while this node uploaded less than this a second before it
+// (nothing to judge the favoured peer by).
+constexpr double kLeastBefore = 16 * 1024;
+// A peer is held back for at most this long a connection: one that wants
+// only a few pieces (an images-only fetch, a streaming reader) looks far
+// behind for ever, and must not wait for a whole chain to pass.
+constexpr int kHoldSeconds = 30;
 constexpr std::uint8_t kSuggestPiece = 13;  // BEP 6 message id
 constexpr std::uint8_t kFastBit = 0x04;     // BEP 6: reserved byte 7
 
@@ -77,7 +84,11 @@ class Crowd {
   void join(const Holding* h) { members_.push_back(h); }
   void leave(const Holding* h) {
     members_.erase(std::remove(members_.begin(), members_.end(), h), members_.end());
-    if (favoured_ == h) favoured_ = nullptr;
+    if (favoured_ == h) {
+      favoured_ = nullptr;
+      took_.clear();  // what it took says nothing of the next one
+      left_ = true;   // nor does this second's upload of what came before
+    }
   }
   // This node has piece `p` (it passed its hash check).
   void passed(int p) {
@@ -97,8 +108,9 @@ class Crowd {
   // feeds the second, and so on). Peers that started together are close
   // and nobody is favoured. A peer is favoured only until this node has
   // sent it what it lacked (a peer that lies about what it has cannot take
-  // every upload for long), and the favour lapses while the favoured peer
-  // cannot take this node's upload.
+  // every upload for long), the favour lapses while the favoured peer
+  // cannot take this node's upload, and no peer is held back for more
+  // than kHoldSeconds a connection.
   void choose() {
     const std::int64_t second_bytes = std::exchange(sent_, 0);
     if (favoured_) {
@@ -108,7 +120,7 @@ class Crowd {
       if (took_.size() == kSlowTicks &&
           (took == 0 || static_cast<double>(took) < kKeptShare * static_cast<double>(kSlowTicks) * before_))
         pause_ = kPause;
-    } else {
+    } else if (!std::exchange(left_, false)) {
       recent_.push_back(second_bytes);
       if (recent_.size() > kBefore) recent_.pop_front();
     }
@@ -135,11 +147,13 @@ class Crowd {
       took_.clear();
       return;
     }
-    if (!was)  // what this node uploaded a second before the favour began
-      before_ = recent_.empty()
-                    ? 0.0
-                    : static_cast<double>(std::accumulate(recent_.begin(), recent_.end(), std::int64_t{0})) /
-                          static_cast<double>(recent_.size());
+    if (!was) {  // what this node uploaded a second before the favour began
+      if (recent_.size() < kBefore) return;
+      before_ = static_cast<double>(std::accumulate(recent_.begin(), recent_.end(), std::int64_t{0})) /
+                static_cast<double>(recent_.size());
+      if (before_ < kLeastBefore) return;
+    }
+    if (first != was) took_.clear();  // the next peer of a chain: judged on its own
     favoured_ = first;
     favoured_mark_ = first->sent;
   }
@@ -148,7 +162,6 @@ class Crowd {
   bool holds_back(const Holding& h) const {
     return favoured_ && &h != favoured_ && h.count < favoured_->count && behind(h);
   }
-  // Whether this node chokes `h` to hold its upload for the favoured peer.
   // A downloading peer gained (+1) or lost (-1) piece `p`.
   void hold(int p, int delta) { change(holders_, p, delta); }
   void offer(int p, int delta) { change(offered_, p, delta); }
@@ -208,6 +221,7 @@ class Crowd {
   std::int64_t favoured_mark_ = 0;   // favoured_->sent at the last choose()
   std::deque<std::int64_t> took_;    // bytes the favoured peers took in each of the last seconds
   int pause_ = 0;                    // seconds until a favour is tried again
+  bool left_ = false;                // the favoured peer left this second
   std::minstd_rand rng_;
 };
 
@@ -281,7 +295,9 @@ class PeerSide final : public lt::peer_plugin {
   // offered it meanwhile.
   bool on_request(const lt::peer_request& r) override {
     int p = static_cast<int>(r.piece);
-    if (p < 0 || p >= crowd_->pieces() || gone_ || held_.has[static_cast<std::size_t>(p)]) return false;
+    // (A choked peer's requests are rejected: libtorrent calls this first.)
+    if (p < 0 || p >= crowd_->pieces() || gone_ || held_.has[static_cast<std::size_t>(p)] || peer_.is_choked())
+      return false;
     auto it = std::find_if(offers_.begin(), offers_.end(), [p](const Offer& o) { return o.piece == p; });
     if (it == offers_.end()) it = reserve(p);
     it->at = std::chrono::steady_clock::now();  // asked-for pieces expire kAskedFor after the last request
@@ -297,7 +313,8 @@ class PeerSide final : public lt::peer_plugin {
   // it asks this node for a piece.
   void tick() override {
     held_.wants = !gone_ && peer_.is_peer_interested();
-    if (!gone_ && crowd_->holds_back(held_)) {
+    if (!gone_ && held_seconds_ < kHoldSeconds && crowd_->holds_back(held_)) {
+      ++held_seconds_;
       if (!peer_.is_choked() && !peer_.is_disconnecting()) {
         // (No numbers: libtorrent 2.0.8's handle passes its va_list on as
         // one more argument, so formatted values come out as garbage.)
@@ -406,6 +423,7 @@ class PeerSide final : public lt::peer_plugin {
   std::vector<Offer> offers_;
   bool fast_ = false, known_ = false, gone_ = false, idle_ = false;
   bool held_back_ = false;  // choked by this plugin
+  int held_seconds_ = 0;    // how long it was, on this connection
 };
 
 class TorrentSide final : public lt::torrent_plugin {
