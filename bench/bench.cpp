@@ -1525,6 +1525,38 @@ nlohmann::json bench_swarm(const Options& o) {
                           {"seedUploadOverF", static_cast<double>(seed_upload) / f},
                           {"leecherSeconds", took}};
   };
+  // `seedbank node` on `data` with every upload limited to kUpload.
+  auto node_args = [&](const fs::path& data, const std::string& bootstrap) {
+    std::vector<std::string> args{SEEDBANK_BINARY,
+                                  "--data-dir",
+                                  data.string(),
+                                  "--network",
+                                  "bench",
+                                  "node",
+                                  "--bt-listen",
+                                  "127.0.0.1:0",
+                                  "--listen",
+                                  "127.0.0.1:0",
+                                  "--http",
+                                  "off",
+                                  "--no-dht",
+                                  "--no-port-mapping",
+                                  "--no-lan",
+                                  "--upload-limit",
+                                  std::to_string(kUpload)};
+    if (!bootstrap.empty()) args.insert(args.end(), {"--bootstrap", bootstrap});
+    return args;
+  };
+  // What the seed on `data` uploaded of `release`, both swarms (status).
+  auto seed_uploaded = [&](const fs::path& data, const fs::path& scratch, const std::string& release) {
+    auto status = testing::run({SEEDBANK_BINARY, "--data-dir", data.string(), "--network", "bench", "status", "--json"},
+                               scratch.string());
+    std::uint64_t uploaded = 0;
+    auto after = nlohmann::json::parse(status.out);
+    for (const auto& t : after["torrents"])
+      if (t["releaseId"] == release) uploaded = t["uploaded"];
+    return uploaded;
+  };
   auto one_run = [&](int n, bool staggered) {
     auto dir = o.dir / ("swarm-" + std::to_string(n) + (staggered ? "-staggered" : "-together"));
     fs::remove_all(dir);
@@ -1532,27 +1564,6 @@ nlohmann::json bench_swarm(const Options& o) {
     auto sb = [&](const fs::path& data, std::vector<std::string> args) {
       args.insert(args.begin(), {SEEDBANK_BINARY, "--data-dir", data.string(), "--network", "bench"});
       return testing::run(args, (dir / "cmd").string());
-    };
-    auto node_args = [&](const fs::path& data, const std::string& bootstrap) {
-      std::vector<std::string> args{SEEDBANK_BINARY,
-                                    "--data-dir",
-                                    data.string(),
-                                    "--network",
-                                    "bench",
-                                    "node",
-                                    "--bt-listen",
-                                    "127.0.0.1:0",
-                                    "--listen",
-                                    "127.0.0.1:0",
-                                    "--http",
-                                    "off",
-                                    "--no-dht",
-                                    "--no-port-mapping",
-                                    "--no-lan",
-                                    "--upload-limit",
-                                    std::to_string(kUpload)};
-      if (!bootstrap.empty()) args.insert(args.end(), {"--bootstrap", bootstrap});
-      return args;
     };
     auto seed_dir = dir / "seed";
     if (auto k = sb(seed_dir, {"keygen"}); k.exit_code != 0) throw std::runtime_error("keygen: " + k.err);
@@ -1603,10 +1614,7 @@ nlohmann::json bench_swarm(const Options& o) {
       if (seconds_since(t0) > 1200) throw std::runtime_error("swarm: fetches still running after 20 min");
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    std::uint64_t seed_upload = 0;
-    auto after = nlohmann::json::parse(sb(seed_dir, {"status", "--json"}).out);
-    for (const auto& t : after["torrents"])
-      if (t["releaseId"] == release) seed_upload = t["uploaded"];
+    std::uint64_t seed_upload = seed_uploaded(seed_dir, dir / "cmd", release);
     for (auto& l : leechers) l->signal(SIGTERM);
     seed.signal(SIGTERM);
     for (auto& l : leechers) l->wait(std::chrono::seconds(20));
@@ -1641,10 +1649,7 @@ nlohmann::json bench_swarm(const Options& o) {
     auto release = nlohmann::json::parse(pub.out);
     std::string compat = release["infoHashV1Compat"];
     auto tracker = testing::start_opentracker(dir, tracker_port, {compat});
-    testing::Process seed({SEEDBANK_BINARY, "--data-dir", (dir / "seed").string(), "--network", "bench", "node",
-                           "--bt-listen", "127.0.0.1:0", "--listen", "off", "--http", "off", "--no-dht",
-                           "--no-port-mapping", "--no-lan", "--upload-limit", std::to_string(kUpload)},
-                          (dir / "seed-log").string());
+    testing::Process seed(node_args(dir / "seed", ""), (dir / "seed-log").string());
     if (!seed.wait_for_err("running")) throw std::runtime_error("seed did not start: " + seed.err());
     std::string scrape = "/scrape?info_hash=";
     for (std::size_t i = 0; i + 1 < compat.size(); i += 2) scrape += "%" + compat.substr(i, 2);
@@ -1685,10 +1690,7 @@ nlohmann::json bench_swarm(const Options& o) {
       if (seconds_since(t0) > 900)
         throw std::runtime_error("swarm: aria2c leechers still running after 15 min: " + leechers[0]->err());
     }
-    std::uint64_t seed_upload = 0;
-    auto after = nlohmann::json::parse(sb({"status", "--json"}).out);
-    for (const auto& t : after["torrents"])
-      if (t["releaseId"] == release["releaseId"]) seed_upload = t["uploaded"];
+    std::uint64_t seed_upload = seed_uploaded(dir / "seed", dir / "cmd", release["releaseId"]);
     for (auto& l : leechers) l->signal(SIGTERM);
     seed.signal(SIGTERM);
     for (auto& l : leechers) l->wait(std::chrono::seconds(20));

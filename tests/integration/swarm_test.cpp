@@ -59,6 +59,13 @@ struct Crowd : seedbank::testing::Net {
     leechers[name] = launch(name, node_args({seed_gossip}), &gossip, &bt[name]);
     BOOST_REQUIRE(eventually([&] { return has(name, id()); }));
   }
+  // `seedbank fetch` of the release on `node`, from the seed.
+  std::unique_ptr<Process> start_fetch(const std::string& node) {
+    return std::make_unique<Process>(
+        std::vector<std::string>{SEEDBANK_BINARY, "--data-dir", (dir / node).string(), "--network", "test", "fetch",
+                                 id(), "--peer", seed_bt, "--timeout", "120", "--json"},
+        (dir / (node + "-fetch")).string());
+  }
   json torrent_of(const std::string& node) {
     auto r = sb(node, {"status", "--json", "--peers"});
     BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -95,11 +102,7 @@ BOOST_AUTO_TEST_CASE(leechers_fetching_together_trade_pieces_and_the_seed_upload
   const std::vector<std::string> names{"l1", "l2", "l3"};
   for (const auto& n : names) start_leecher(n);
   std::vector<std::unique_ptr<Process>> fetches;
-  for (const auto& n : names)
-    fetches.push_back(std::make_unique<Process>(
-        std::vector<std::string>{SEEDBANK_BINARY, "--data-dir", (dir / n).string(), "--network", "test", "fetch", id(),
-                                 "--peer", seed_bt, "--timeout", "120", "--json"},
-        (dir / (n + "-fetch")).string()));
+  for (const auto& n : names) fetches.push_back(start_fetch(n));
   for (std::size_t i = 0; i < names.size(); ++i) {
     int code = fetches[i]->wait(std::chrono::seconds(150));
     BOOST_REQUIRE_MESSAGE(code == 0, names[i] << " fetch exited " << code << ": " << fetches[i]->err() << "\n"
@@ -143,13 +146,7 @@ BOOST_AUTO_TEST_CASE(leechers_fetching_together_trade_pieces_and_the_seed_upload
 BOOST_AUTO_TEST_CASE(a_seed_holds_its_upload_for_the_first_of_a_staggered_crowd) {
   start_leecher("l1");
   start_leecher("l2");
-  auto fetch = [&](const std::string& n) {
-    return std::make_unique<Process>(
-        std::vector<std::string>{SEEDBANK_BINARY, "--data-dir", (dir / n).string(), "--network", "test", "fetch", id(),
-                                 "--peer", seed_bt, "--timeout", "120", "--json"},
-        (dir / (n + "-fetch")).string());
-  };
-  auto first = fetch("l1");
+  auto first = start_fetch("l1");
   BOOST_REQUIRE_MESSAGE(eventually([&] {
                           auto status = json::parse(sb("l1", {"status", "--json"}).out);
                           for (const auto& t : status["torrents"])
@@ -158,7 +155,7 @@ BOOST_AUTO_TEST_CASE(a_seed_holds_its_upload_for_the_first_of_a_staggered_crowd)
                         }),
                         "l1 never got a quarter of the file:\n"
                             << bt_log("l1", 60));
-  auto second = fetch("l2");
+  auto second = start_fetch("l2");
   for (const auto& [name, p] :
        std::vector<std::pair<std::string, Process*>>{{"l1", first.get()}, {"l2", second.get()}}) {
     int code = p->wait(std::chrono::seconds(150));
