@@ -1,6 +1,7 @@
-# Writes OUTPUT, a C++ source holding every file of node/web/ as bytes
+# Writes OUTPUT, a C++ source holding every file under node/web/ as bytes
 # (see node/src/http/web_assets.h). Run by a custom command at build time.
-file(GLOB assets RELATIVE "${WEB_DIR}" "${WEB_DIR}/*")
+# index.html is served as /index.html, everything else as /static/<path>.
+file(GLOB_RECURSE assets RELATIVE "${WEB_DIR}" "${WEB_DIR}/*")
 list(SORT assets)
 set(body "")
 set(table "")
@@ -9,7 +10,7 @@ foreach(name IN LISTS assets)
   file(READ "${WEB_DIR}/${name}" hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
   string(APPEND body "const unsigned char asset_${i}[] = {${bytes}0x00};\n")
-  if(name MATCHES "\\.html$")
+  if(name STREQUAL "index.html")
     set(type "text/html; charset=utf-8")
     set(path "/${name}")
   elseif(name MATCHES "\\.js$")

@@ -34,7 +34,9 @@ using protocol::RecordKind;
 // Later kinds need no new format: see reindex_opaque.
 // 4 added `image_refs` (which posts and profiles name an image), built from
 // the stored records when an older index is opened (build_image_refs).
-constexpr std::string_view kSchemaVersion = "4";
+// 5 added `image_feed` and `author_feed` (releases with sample images and
+// image posts, newest first), built the same way (build_image_feed).
+constexpr std::string_view kSchemaVersion = "5";
 constexpr std::size_t kMaxQueryScan = 100000;       // candidates one page may examine
 constexpr std::size_t kMaxTextCandidates = 200000;  // sorted in memory; more: walk the sort order
 constexpr std::size_t kCommitGroup = 4000;          // records per write transaction in a large batch
@@ -44,7 +46,7 @@ constexpr std::uint64_t kHourMs = 3600 * 1000;
 struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating, agg,
       current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time,
-      author_hour, rotations, opaque, image_refs, arrived;
+      author_hour, rotations, opaque, image_refs, arrived, image_feed, author_feed;
 };
 
 // image_refs: <image sha256> ++ <record id> -> (empty), for every image post
@@ -296,6 +298,7 @@ struct Index::Impl {
       if (auto st = index_release(txn, rec); !st) return st.error();
       if (auto st = index_model(txn, rec); !st) return st.error();
     }
+    if (auto st = index_feed(txn, rec); !st) return st.error();
     if (rec.kind() == RecordKind::image_post) {
       Bytes k;
       append(k, data_view(rec.body().getPayload().getImagePost().getRelease()));
@@ -814,6 +817,28 @@ struct Index::Impl {
   // Builds what format 2 added from the records of a format 1 index.
   // Format 4: image_refs from the image posts and current profiles stored
   // by an older seedbank. One scan of the records, once.
+  // image_feed: createdAt u64be ++ id, and author_feed: author ++
+  // createdAt u64be ++ id, for every release with sample images and every
+  // image post: the image feed, newest first, whole or by author.
+  Status index_feed(lmdb::Txn& txn, const Record& rec) {
+    bool images = rec.kind() == RecordKind::image_post ||
+                  (rec.kind() == RecordKind::release && rec.body().getPayload().getRelease().getImages().size() > 0);
+    if (!images) return {};
+    if (auto st = txn.put(db.image_feed, time_id(rec.created_at(), rec.id()), {}); !st) return st;
+    return txn.put(db.author_feed, author_time_key(rec), {});
+  }
+
+  Status build_image_feed(lmdb::Txn& txn) {
+    lmdb::Cursor c(txn, db.by_time);
+    for (bool ok = c.first(); ok; ok = c.next()) {
+      if (c.key().size() != 40) continue;
+      auto rec = load(txn, to_id(c.key().subspan(8)));
+      if (!rec || rec->kind() == RecordKind::unknown) continue;
+      if (auto st = index_feed(txn, *rec); !st) return st;
+    }
+    return {};
+  }
+
   Status build_image_refs(lmdb::Txn& txn) {
     lmdb::Cursor c(txn, db.by_time);
     for (bool ok = c.first(); ok; ok = c.next()) {
@@ -1042,6 +1067,8 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"opaque", &d.opaque, 0},
       {"image_refs", &d.image_refs, 0},
       {"arrived", &d.arrived, 0},
+      {"image_feed", &d.image_feed, 0},
+      {"author_feed", &d.author_feed, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
@@ -1049,9 +1076,13 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   }
   auto version = txn->get(d.meta, protocol::as_bytes("version"));
   bool build_refs = false;  // formats 1-3 have no image_refs
+  bool build_feed = false;  // formats 1-4 have no image_feed
   if (version)
-    for (std::string_view old : {"1", "2", "3"})
-      build_refs |= std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == old;
+    for (std::string_view old : {"1", "2", "3", "4"}) {
+      bool is = std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == old;
+      build_refs |= is && old != "4";
+      build_feed |= is;
+    }
   if (version && std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "1") {
     if (auto st = impl->migrate_from_1(*txn); !st) return st.error();
     if (auto st = txn->put(d.meta, protocol::as_bytes("version"), protocol::as_bytes(kSchemaVersion)); !st)
@@ -1059,7 +1090,8 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
     version = txn->get(d.meta, protocol::as_bytes("version"));
   }
   if (version && (std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "2" ||
-                  std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "3")) {
+                  std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "3" ||
+                  std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "4")) {
     if (auto st = txn->put(d.meta, protocol::as_bytes("version"), protocol::as_bytes(kSchemaVersion)); !st)
       return st.error();
     version = txn->get(d.meta, protocol::as_bytes("version"));
@@ -1085,6 +1117,8 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   }
   if (build_refs)
     if (auto st = impl->build_image_refs(*txn); !st) return st.error();
+  if (build_feed)
+    if (auto st = impl->build_image_feed(*txn); !st) return st.error();
   if (auto st = impl->reindex_opaque(*txn); !st) return st.error();
   if (auto st = txn->commit(); !st) return st.error();
   return std::unique_ptr<Index>(new Index(std::move(impl)));
@@ -1707,6 +1741,46 @@ std::vector<RecordId> Index::posts_of(const RecordId& release, std::size_t limit
   for (bool ok = c.seek_at_or_before(end); ok && out.size() < limit && keys::starts_with(c.key(), prefix);
        ok = c.prev())
     if (c.key().size() == 72) out.push_back(to_id(c.key().subspan(40)));
+  return out;
+}
+
+std::vector<FeedEntry> Index::image_feed(const std::optional<FeedEntry>& from, std::uint64_t since_ms,
+                                         std::span<const PublicKey> authors, std::size_t limit) const {
+  std::vector<FeedEntry> out;
+  auto txn = impl_->begin(false);
+  if (!txn || !limit) return out;
+  // Walks one table from `from` (or its end) back, under `prefix`.
+  auto walk = [&](MDB_dbi dbi, const Bytes& prefix) {
+    lmdb::Cursor c(*txn, dbi);
+    Bytes start = prefix;
+    bool ok = false;
+    if (from) {
+      append(start, time_id(from->created_at, from->id));
+      ok = c.seek_at_or_before(start);
+    } else {
+      ok = prefix.empty() ? c.last() : c.seek_at_or_before(prefix_successor(prefix));
+    }
+    std::size_t taken = 0;
+    for (; ok && taken < limit && keys::starts_with(c.key(), prefix); ok = c.prev()) {
+      auto key = c.key().subspan(prefix.size());
+      if (key.size() != 40) continue;
+      FeedEntry e{get_be(key, 0, 8), to_id(key.subspan(8))};
+      if (e.created_at < since_ms) break;
+      out.push_back(e);
+      ++taken;
+    }
+  };
+  if (authors.empty()) {
+    walk(impl_->db.image_feed, {});
+    return out;
+  }
+  for (const auto& author : authors) walk(impl_->db.author_feed, Bytes(author.bytes.begin(), author.bytes.end()));
+  std::sort(out.begin(), out.end(), [](const FeedEntry& a, const FeedEntry& b) {
+    return std::tie(a.created_at, a.id) > std::tie(b.created_at, b.id);
+  });
+  out.erase(std::unique(out.begin(), out.end(), [](const FeedEntry& a, const FeedEntry& b) { return a.id == b.id; }),
+            out.end());
+  if (out.size() > limit) out.resize(limit);
   return out;
 }
 

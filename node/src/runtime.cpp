@@ -170,6 +170,10 @@ struct NodeRuntime::Impl {
                                               [this](const std::vector<p::RecordId>& ids) { announce_local(ids); });
     api = std::make_unique<Api>(*node.index, *node.store, node.options.data_dir, services.get(), node.options.config);
     api->set_listen_address(node.options.http);
+    if (!node.options.web_dir.empty()) {
+      api->set_web_dir(node.options.web_dir);
+      log.info("serving the gallery's files from " + node.options.web_dir.string());
+    }
     HttpOptions hopts;
     hopts.listen = node.options.http;
     hopts.threads = node.options.http_threads;

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Drives a running node's web gallery in headless Chromium the way a person
-// would: home grid, type filter, model page, image details, a favourite and
-// the /me page that lists it, sharing an image made with the model, and the
-// creator page with its follow button.
+// would: home grid, type and base-model filters (every name the node knows),
+// model page, image details with "Copy generation data", a rating with a
+// Markdown review that updates the figures in place, a favourite and the /me
+// page that lists it, sharing an image made with the model, the creator
+// page with its follow button, and an unknown model's not-found page.
 //
 //   node tests/browser/gallery_test.mjs --base http://127.0.0.1:PORT \
 //        --expect EXPECT.json --out OUTDIR
@@ -183,6 +185,8 @@ async function main() {
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
         '--disable-component-update', '--disable-sync'],
     });
+    // "Copy generation data" is checked by reading the clipboard back.
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: args.base });
     page = context.pages()[0] || await context.newPage();
     page.setDefaultTimeout(PAGE_TIMEOUT_MS);
     page.on('pageerror', (err) => {
@@ -253,6 +257,22 @@ async function main() {
           seen: { url: page.url(), wrongType, missing, stillShown, errors: await readErrors(page) },
         };
       };
+      // The filters offer every type and base model the node takes, as
+      // /api/v1/enums lists them.
+      await until('every type and base model of /api/v1/enums in the filters', async () => {
+        const seen = await page.evaluate(async () => {
+          const enums = await (await fetch('/api/v1/enums')).json();
+          const options = (id) => [...document.querySelectorAll(`${id} option`)].map((o) => o.value).filter(Boolean);
+          const types = options('#filter-type');
+          const bases = options('#filter-base');
+          return {
+            missingTypes: enums.ModelType.filter((n) => !types.includes(n)),
+            missingBases: enums.BaseModel.filter((n) => !bases.includes(n)),
+            bases: bases.length,
+          };
+        });
+        return { ok: !seen.missingTypes.length && !seen.missingBases.length && seen.bases > 4, seen };
+      });
       await page.selectOption('#filter-type', expect.filterType);
       await until(`only ${expect.filterType} cards`, filtered);
       const url = new URL(page.url());
@@ -306,13 +326,52 @@ async function main() {
         });
         return { ok: !!seen.prompt, seen };
       });
+      // "Copy generation data": the prompt and settings as AUTOMATIC1111
+      // writes them, so a paste into its PNG Info reads them back.
+      await page.locator('dialog[open] button', { hasText: 'Copy generation data' }).click();
+      const copied = await until('the generation data on the clipboard', async () => {
+        const text = await page.evaluate(() => navigator.clipboard.readText()).catch((err) => `(${err.message})`);
+        const ok = text.startsWith(prompt.seen.prompt) && /\nSteps: \d+, Sampler: /.test(text);
+        return { ok, seen: text.slice(0, 300) };
+      }, 5000);
       await shot('model-image.png');
       await page.keyboard.press('Escape');
       await until('the image details to close', async () => {
         const open = await page.evaluate(() => !!document.querySelector('dialog[open]'));
         return { ok: !open, seen: { open } };
       }, 5000);
-      return { modelId, hashes: hashes.seen.length, prompt: prompt.seen.prompt.slice(0, 80) };
+      return { modelId, hashes: hashes.seen.length, prompt: prompt.seen.prompt.slice(0, 80), copied: copied.seen.length };
+    });
+
+    // (4b) A rating with a Markdown review: the review shows rendered, and
+    // the header's and the version's figures follow without a reload.
+    await step('rate', async () => {
+      await page.locator('#rate-form').waitFor();
+      await page.selectOption('#rate-stars', '4');
+      await page.fill('#rate-review', 'A **bold** lamp');
+      await page.locator('#rate-form button[type="submit"]').click();
+      const shown = await until('the review rendered and the figures as the API counts them', async () => {
+        const seen = await page.evaluate(async (id) => {
+          const model = await (await fetch(`/api/v1/models/${id}`)).json();
+          const label = (s) => (s.ratingCount ? `${Number(s.rating).toFixed(1)} out of 5 from ${s.ratingCount} rating${s.ratingCount === 1 ? '' : 's'}` : 'No ratings yet');
+          const versionId = document.querySelector('#model-page .model-layout')?.dataset.versionId;
+          const version = model.modelVersions.find((v) => String(v.id) === versionId);
+          return {
+            bold: [...document.querySelectorAll('.review-text strong')].map((e) => e.textContent),
+            header: document.querySelector('.model-rating .rating')?.title ?? null,
+            wantHeader: label(model.stats),
+            version: document.querySelector('.version-rating .rating')?.title ?? null,
+            wantVersion: version ? label(version.stats) : null,
+          };
+        }, modelId);
+        return {
+          ok: seen.bold.includes('bold') && seen.header === seen.wantHeader && seen.version === seen.wantVersion &&
+            seen.wantVersion !== 'No ratings yet',
+          seen,
+        };
+      });
+      await shot('model-rated.png');
+      return { header: shown.seen.header };
     });
 
     // (5) A favourite: the button stays pressed and the node remembers it.
@@ -374,6 +433,7 @@ async function main() {
       await page.locator('#post-form').waitFor();
       await page.setInputFiles('#post-file', SHARED_IMAGE);
       await page.fill('#post-caption', 'Made while testing the gallery');
+      await page.selectOption('#post-nsfw-level', '4'); // R: blurred by default
       await page.locator('#post-form button[type="submit"]').click();
       await until(`the shared image ${sharedHash} under Community images`, async () => {
         const seen = await page.evaluate(() => {
@@ -382,13 +442,58 @@ async function main() {
           return {
             note: document.querySelector('#post-form [role="status"]')?.textContent.trim() ?? null,
             images: [...document.querySelectorAll('#community-images img[data-hash]')]
-              .map((img) => ({ hash: img.dataset.hash, loaded: img.complete && img.naturalWidth > 0 })),
+              .map((img) => ({ hash: img.dataset.hash, loaded: img.complete && img.naturalWidth > 0, nsfw: img.parentElement.dataset.nsfw })),
           };
         });
-        return { ok: seen.images.some((i) => same(i.hash, sharedHash) && i.loaded), seen };
+        return { ok: seen.images.some((i) => same(i.hash, sharedHash) && i.loaded && i.nsfw === 'blur'), seen };
       }, IMAGE_TIMEOUT_MS);
       await shot('model-shared.png');
       return { sha256: sharedHash };
+    });
+
+    const modelUrl = page.url();
+    // (7a) The Images page: the image feed, with the post among the
+    // releases' sample images.
+    await step('image-feed', async () => {
+      await page.locator('.site-nav a[href="/images"]').click();
+      await until('the shared post in the image feed, with its caption', async () => {
+        const seen = await page.evaluate((sha) => {
+          const tiles = [...document.querySelectorAll('#images-page .image-tile')];
+          const post = tiles.find((b) => b.dataset.postId && b.querySelector(`.img-frame[data-image-hash="${sha}"]`));
+          return { tiles: tiles.length, samples: tiles.filter((b) => !b.dataset.postId).length, caption: post ? post.title : null };
+        }, sharedHash);
+        return { ok: seen.caption === 'Made while testing the gallery' && seen.samples > 0, seen };
+      });
+      await shot('images.png');
+      await page.goto(modelUrl, { waitUntil: 'domcontentloaded' });
+    });
+
+    // (7b) The mature content setting on the You page applies on the model
+    // page: R hidden (the image is not even fetched), then shown.
+    const nsfwSetting = async (mode) => {
+      await page.locator('.site-nav a[href="/me"]').click();
+      await page.locator('#nsfw-4').waitFor();
+      await page.selectOption('#nsfw-4', mode);
+      await page.goto(modelUrl, { waitUntil: 'domcontentloaded' });
+    };
+    const sharedFrame = async () => page.evaluate((sha) => {
+      document.querySelector('#community-images')?.scrollIntoView();
+      const frame = [...document.querySelectorAll('#community-images .img-frame')].find((f) => f.dataset.imageHash === sha);
+      const img = frame && frame.querySelector('img');
+      return frame ? { nsfw: frame.dataset.nsfw, img: !!img, loaded: !!img && img.complete && img.naturalWidth > 0 } : null;
+    }, sharedHash);
+    await step('nsfw-setting', async () => {
+      await nsfwSetting('hide');
+      await until('the R image hidden and not loaded', async () => {
+        const seen = await sharedFrame();
+        return { ok: !!seen && seen.nsfw === 'hide' && !seen.img, seen };
+      });
+      await shot('model-nsfw-hidden.png');
+      await nsfwSetting('show');
+      await until('the R image shown unblurred', async () => {
+        const seen = await sharedFrame();
+        return { ok: !!seen && seen.nsfw === 'show' && seen.loaded, seen };
+      }, IMAGE_TIMEOUT_MS);
     });
 
     // (8) The creator link leads to a page that lists the model.
@@ -432,6 +537,18 @@ async function main() {
       await page.click('#follow-button');
       await expectFollowing(false);
       return { key };
+    });
+
+    // (10) An unknown model: a page that says so, not an error to retry.
+    await step('not-found', async () => {
+      await page.goto(`${args.base}/models/999999999999`, { waitUntil: 'domcontentloaded' });
+      await until('the not-found page', async () => {
+        const seen = await page.evaluate(() => ({
+          notFound: document.querySelector('#not-found h1')?.textContent.trim() ?? null,
+          errors: [...document.querySelectorAll('.message.error:not([hidden])')].map((e) => e.textContent.trim()),
+        }));
+        return { ok: seen.notFound === 'Model not found' && !seen.errors.length, seen };
+      });
     });
 
     summary.ok = true;

@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -93,27 +94,34 @@ BOOST_AUTO_TEST_CASE(ratings_from_three_keys_converge_and_a_replaced_one_counts_
       BOOST_TEST(reviews["items"].size() == 3u);
     }
   }
-  // The gallery's rating form: the node signs with its identity key. Pages
-  // of other sites cannot make it do so.
+  // The gallery's rating form: the node signs with its identity key. A's
+  // key published the release, and a creator cannot rate their own.
   std::string body =
       "{\"modelVersionId\": " + std::to_string(version_id) + ", \"stars\": 5, \"review\": \"from the gallery\"}";
+  auto own = seedbank::testing::http_request(http["a"], "POST", "/api/seedbank/ratings", body,
+                                             {{"Content-Type", "application/json"}, {"Origin", "http://" + http["a"]}});
+  BOOST_TEST(own.status == 403);
+  BOOST_TEST(own.body.find("cannot rate their own release") != std::string::npos, own.body);
+  BOOST_TEST(sb("a", {"rate", id, "--stars", "5"}).exit_code != 0);  // the CLI with A's identity neither
+  // B's user rates from B's gallery. Pages of other sites cannot make it do so.
+  BOOST_REQUIRE_EQUAL(sb("b", {"keygen"}).exit_code, 0);
   auto forged =
-      seedbank::testing::http_request(http["a"], "POST", "/api/seedbank/ratings", body,
+      seedbank::testing::http_request(http["b"], "POST", "/api/seedbank/ratings", body,
                                       {{"Content-Type", "application/json"}, {"Sec-Fetch-Site", "cross-site"}});
   BOOST_TEST(forged.status == 403);
   auto posted =
-      seedbank::testing::http_request(http["a"], "POST", "/api/seedbank/ratings", body,
-                                      {{"Content-Type", "application/json"}, {"Origin", "http://" + http["a"]}});
+      seedbank::testing::http_request(http["b"], "POST", "/api/seedbank/ratings", body,
+                                      {{"Content-Type", "application/json"}, {"Origin", "http://" + http["b"]}});
   BOOST_REQUIRE_MESSAGE(posted.status == 200, posted.body);
   BOOST_TEST(eventually([&] { return version("c")["stats"]["ratingCount"] == 4; }));
   // A NUL in the text is refused whole, never cut there and signed.
   auto with_nul = seedbank::testing::http_request(
-      http["a"], "POST", "/api/seedbank/ratings",
+      http["b"], "POST", "/api/seedbank/ratings",
       "{\"modelVersionId\": " + std::to_string(version_id) + ", \"stars\": 1, \"review\": \"good\\u0000 not\"}",
-      {{"Content-Type", "application/json"}, {"Origin", "http://" + http["a"]}});
+      {{"Content-Type", "application/json"}, {"Origin", "http://" + http["b"]}});
   BOOST_TEST(with_nul.status == 400);
   BOOST_TEST(with_nul.body.find("review") != std::string::npos);
-  BOOST_TEST(version("a")["stats"]["rating"] == 3.5);  // (2 + 4 + 3 + 5) / 4: its own 5 above still counts
+  BOOST_TEST(version("b")["stats"]["rating"] == 3.5);  // (2 + 4 + 3 + 5) / 4
 
   // Out of range is refused before anything is signed.
   BOOST_TEST(sb("a", {"rate", id, "--stars", "6", "--key", k1}).exit_code != 0);
@@ -132,6 +140,34 @@ BOOST_AUTO_TEST_CASE(ratings_from_three_keys_converge_and_a_replaced_one_counts_
     return false;
   }));
   BOOST_TEST(http_get(http["a"], "/api/images/" + sha).status == 200);
+  // The image feed: the post, with its caption, among the sample images
+  // (newest first), on every node; by its poster and by its post id.
+  auto feed_has_post = [&](const std::string& node, const std::string& query, bool samples_too) {
+    auto r = http_get(http[node], "/api/v1/images?limit=100" + query);
+    if (r.status != 200) return false;
+    bool post_found = false, sample_found = false;
+    auto page = json::parse(r.body);
+    for (const auto& i : page["items"]) {
+      if (i["postId"].is_null()) {
+        sample_found = true;
+      } else if (i["hash"] == sha) {
+        post_found = i["caption"] == "mine" && i["modelVersionId"] == version_id && i["modelId"].is_number();
+      }
+    }
+    return post_found && sample_found == samples_too;
+  };
+  for (const char* node : {"a", "b", "c"}) BOOST_TEST_CONTEXT(node) {
+      BOOST_TEST(eventually([&] { return feed_has_post(node, "", true); }));
+    }
+  BOOST_TEST(feed_has_post("c", "&username=" + key_text["k2"], false));
+  json post_id;
+  auto feed = json::parse(http_get(http["c"], "/api/v1/images?limit=100").body);
+  for (const auto& i : feed["items"])
+    if (i["hash"] == sha && !i["postId"].is_null()) post_id = i["postId"];
+  BOOST_TEST(feed_has_post("c", "&postId=" + post_id.dump(), false));
+  BOOST_TEST(feed_has_post("c", "&period=Week", true));
+  BOOST_TEST(http_get(http["c"], "/api/v1/images?period=Fortnight").status == 400);
+  BOOST_TEST(http_get(http["c"], "/api/v1/images?cursor=zz.1").status == 400);
 
   // Favourites and follows are local, and export to another node.
   BOOST_REQUIRE_EQUAL(sb("a", {"favorite", "add", id}).exit_code, 0);
@@ -140,7 +176,12 @@ BOOST_AUTO_TEST_CASE(ratings_from_three_keys_converge_and_a_replaced_one_counts_
   BOOST_TEST(json::parse(exported.out)["favorites"] == json::array({id}));
   std::ofstream(dir / "favorites.json") << exported.out;
   BOOST_REQUIRE_EQUAL(sb("c", {"favorite", "import", (dir / "favorites.json").string()}).exit_code, 0);
-  BOOST_TEST(sb("c", {"favorite", "list"}).out == id + "\n");
+  // The list names what each entry is, from the index.
+  auto listed = sb("c", {"favorite", "list"}).out;
+  BOOST_TEST(listed.rfind(id + "  Lamp · ", 0) == 0u, listed);
+  BOOST_TEST(std::count(listed.begin(), listed.end(), '\n') == 1);
+  auto followed = sb("a", {"follow", "list"}).out;
+  BOOST_TEST(followed.rfind(release["creator"].get<std::string>(), 0) == 0u, followed);
   BOOST_TEST(sb("a", {"follow", "add", "not-a-key"}).exit_code != 0);
 }
 
@@ -216,7 +257,7 @@ BOOST_AUTO_TEST_CASE(the_gallerys_forms_sign_posts_profiles_retractions_and_keep
   auto fav = post("a", "/api/seedbank/favorites", "{\"modelVersionId\": " + vid + ", \"favorite\": true}");
   BOOST_REQUIRE_MESSAGE(fav.status == 200, fav.body);
   BOOST_TEST(json::parse(fav.body)["favorites"][0]["releaseId"] == release["releaseId"]);
-  BOOST_TEST(sb("a", {"favorite", "list"}).out == release["releaseId"].get<std::string>() + "\n");
+  BOOST_TEST(sb("a", {"favorite", "list"}).out.rfind(release["releaseId"].get<std::string>() + "  Lamp · ", 0) == 0u);
   auto follow = post("a", "/api/seedbank/follows", "{\"creator\": \"" + key_text["k"] + "\", \"follow\": true}");
   BOOST_TEST(follow.status == 400);  // not a key
   keygen("k");

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
 
 #include "support/http_client.h"
@@ -377,16 +378,64 @@ BOOST_AUTO_TEST_CASE(every_response_refuses_framing_and_sniffing) {
 }
 
 BOOST_AUTO_TEST_CASE(the_gallery_pages_are_served_from_the_binary) {
-  for (const char* path : {"/", "/models/123", "/user/someone"}) {
+  for (const char* path : {"/", "/models/123", "/user/someone", "/images/", "/me"}) {
     auto r = http_get(http["b"], path);
     BOOST_TEST_CONTEXT(path) {
       BOOST_TEST(r.status == 200);
       BOOST_TEST(r.header("content-type").rfind("text/html", 0) == 0u);
-      BOOST_TEST(r.body.find("/static/app.js") != std::string::npos);
+      BOOST_TEST(r.body.find("<script type=\"module\" src=\"/static/js/app.js\">") != std::string::npos);
     }
   }
-  BOOST_TEST(http_get(http["b"], "/static/app.js").header("content-type").rfind("text/javascript", 0) == 0u);
+  // The modules, each as JavaScript (a module script of another type does
+  // not run), and every module one imports is served too.
+  std::vector<std::string> modules{"/static/js/app.js"};
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < modules.size(); ++i) {
+    auto r = http_get(http["b"], modules[i]);
+    BOOST_TEST_CONTEXT(modules[i]) {
+      BOOST_TEST(r.status == 200);
+      BOOST_TEST(r.header("content-type").rfind("text/javascript", 0) == 0u);
+    }
+    std::regex import_re(R"(from '(\.{1,2}/[^']+)')");
+    for (auto it = std::sregex_iterator(r.body.begin(), r.body.end(), import_re); it != std::sregex_iterator(); ++it) {
+      auto target = (fs::path(modules[i]).parent_path() / (*it)[1].str()).lexically_normal().string();
+      if (seen.insert(target).second) modules.push_back(target);
+    }
+  }
+  BOOST_TEST(modules.size() > 8u);
   BOOST_TEST(http_get(http["b"], "/static/style.css").status == 200);
+}
+
+// `node --web-dir DIR` serves the gallery from DIR, each file as it is on
+// disk now, and nothing outside DIR.
+BOOST_AUTO_TEST_CASE(the_gallery_can_be_served_from_a_folder_while_it_is_worked_on) {
+  auto web = dir / "web";
+  fs::create_directories(web / "js");
+  std::ofstream(web / "index.html") << "<!doctype html><title>dev</title>";
+  std::ofstream(web / "js" / "app.js") << "export const one = 1;\n";
+  std::ofstream(dir / "secret.txt") << "not for the web";
+  fs::create_symlink(dir / "secret.txt", web / "js" / "leak.js");
+  std::string gossip;
+  auto node = start("c", {}, &gossip, {"--web-dir", web.string()});
+  BOOST_REQUIRE(http.count("c"));
+  BOOST_TEST(http_get(http["c"], "/models/5").body == "<!doctype html><title>dev</title>");
+  auto js = http_get(http["c"], "/static/js/app.js");
+  BOOST_TEST(js.body == "export const one = 1;\n");
+  BOOST_TEST(js.header("content-type").rfind("text/javascript", 0) == 0u);
+  std::ofstream(web / "js" / "app.js") << "export const one = 2;\n";  // an edit shows on the next request
+  BOOST_TEST(http_get(http["c"], "/static/js/app.js").body == "export const one = 2;\n");
+  for (const char* outside : {"/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/js/leak.js",
+                              "/static/js/missing.js", "/static/js"}) {
+    auto r = http_get(http["c"], outside);
+    BOOST_TEST_CONTEXT(outside) {
+      BOOST_TEST(r.status == 404);
+      BOOST_TEST(r.body.find("not for the web") == std::string::npos);
+    }
+  }
+  // A folder that is not there is refused before the node starts.
+  auto bad = sb("d", {"node", "--web-dir", (dir / "nowhere").string(), "--http", "off"});
+  BOOST_TEST(bad.exit_code != 0);
+  BOOST_TEST(bad.err.find("nowhere") != std::string::npos, bad.err);
 }
 
 // The gallery in a real browser: Debian's Chromium driven by playwright-core

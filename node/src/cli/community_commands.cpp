@@ -6,6 +6,7 @@
 #include <iostream>
 #include <set>
 
+#include "../civitai.h"
 #include "../client.h"
 #include "../community.h"
 #include "cli.h"
@@ -90,6 +91,10 @@ void add_rate(CLI::App& app, Context& ctx) {
   add_signing_options(cmd, *a);
   cmd->callback([&ctx, a] {
     with_release(ctx, *a, a->release, [&](NodeContext& node, const p::SecretKey& key, const p::Record& rec) {
+      if (current_identity(*node.index, rec.author()) == current_identity(*node.index, key.public_key()))
+        return report(p::make_error(p::ErrorCode::invalid_argument,
+                                    "you published this release (the key signing it is the release's); a creator "
+                                    "cannot rate their own release"));
       p::RatingDraft draft{rec.id(), static_cast<unsigned>(a->stars), a->review};
       return sign_and_store(node, key, a->json, draft, {{"release", p::to_hex(rec.id())}, {"stars", a->stars}});
     });
@@ -367,10 +372,26 @@ void add_local_list(CLI::App& app, Context& ctx, const char* command, const char
     auto lists = read_local_lists(local_path(ctx));
     if (!lists) return void(ctx.exit_code = report(lists.error()));
     const auto& entries = list_named(*lists, list);
-    if (*json)
-      print_json({{list, entries}});
-    else
-      for (const auto& v : entries) std::cout << v << "\n";
+    if (*json) return print_json({{list, entries}});
+    // Each entry with what it names, from the index: "model · version" of a
+    // release, a creator's display name. Without the index, ids alone.
+    auto node = open_node(ctx);
+    for (const auto& v : entries) {
+      std::string name;
+      if (!node) {
+      } else if (std::string(list) == "follows") {
+        if (auto key = p::PublicKey::from_text(v)) name = display_name(*(*node)->index, *key);
+      } else if (auto id = p::from_hex_fixed<32>(v)) {
+        auto rec = (*node)->index->get(*id);
+        if (rec && rec->kind() == p::RecordKind::release) {
+          auto r = rec->body().getPayload().getRelease();
+          name = std::string(r.getModelName().cStr()) + " · " + r.getVersionName().cStr();
+        } else {
+          name = "(not in this node's index)";
+        }
+      }
+      std::cout << v << (name.empty() ? "" : "  " + name) << "\n";
+    }
   });
   auto file = std::make_shared<std::string>();
   auto* import = cmd->add_subcommand("import", "Add every entry of an exported list (JSON from list --json)");

@@ -133,12 +133,17 @@ void add_node_command(CLI::App& app, Context& ctx) {
                   "Web gallery and Civitai-compatible API address HOST:PORT, or 'off' (default 127.0.0.1:7480: "
                   "this machine only; 0.0.0.0:7480 serves the network)");
   cmd->add_option("--http-threads", *http_threads, "Threads answering HTTP requests (default 2)");
+  auto web_dir = std::make_shared<std::string>();
+  cmd->add_option("--web-dir", *web_dir,
+                  "Serve the gallery's files from DIR (node/web/ of a checkout) instead of the copy built in, so "
+                  "edits show on reload (for working on the gallery)")
+      ->check(CLI::ExistingDirectory);
   auto no_compat = std::make_shared<bool>(false);
   cmd->add_flag("--no-v1-compat", *no_compat,
                 "Do not also seed each release as a plain v1 torrent (for clients that cannot load BEP 52 "
                 "torrents, e.g. aria2 1.36, Transmission 3)");
   cmd->callback([&ctx, options, no_dht, no_compat, gossip, bootstrap, no_gossip, sync_ms, http, http_threads,
-                 config_file, log_level, no_port_mapping, no_lan, lan_beacon] {
+                 config_file, log_level, no_port_mapping, no_lan, lan_beacon, web_dir] {
     NodeOptions node_options;
     node_options.data_dir = ctx.global.resolved_data_dir();
     node_options.network = ctx.global.network;
@@ -152,6 +157,7 @@ void add_node_command(CLI::App& app, Context& ctx) {
     node_options.gossip_enabled = !*no_gossip;
     node_options.http = *http;
     node_options.http_threads = std::clamp(*http_threads, 1u, 64u);
+    node_options.web_dir = *web_dir;
     node_options.log.set_level(*protocol::parse_log_level(*log_level));
     auto peers = bootstrap_peers(node_options.data_dir, *bootstrap);
     if (!peers) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -124,8 +125,14 @@ HttpResponse Api::Impl::handle(const HttpRequest& request) {
 HttpResponse Api::Impl::page(const HttpTarget& t) {
   std::string path = t.path;
   if (path == "/" || path.rfind("/models/", 0) == 0 || path.rfind("/user/", 0) == 0 || path == "/images" ||
-      path == "/me")
+      path == "/images/" || path == "/me")
     path = "/index.html";
+  std::filesystem::path dir;
+  {
+    std::lock_guard lock(mutex);
+    dir = web_dir;
+  }
+  if (!dir.empty()) return page_from_disk(dir, path, t);
   for (std::size_t i = 0; i < kWebAssetCount; ++i) {
     if (path != kWebAssets[i].path) continue;
     HttpResponse r;
@@ -138,6 +145,55 @@ HttpResponse Api::Impl::page(const HttpTarget& t) {
   r.status = 404;
   r.content_type = "text/plain; charset=utf-8";
   r.body = "Not found: " + t.path + "\n";
+  return r;
+}
+
+// The gallery from `dir` (--web-dir): /index.html is dir/index.html and
+// /static/<path> is dir/<path>. Nothing outside dir: no "..", no link
+// leading out of it.
+HttpResponse Api::Impl::page_from_disk(const std::filesystem::path& dir, const std::string& path, const HttpTarget& t) {
+  auto not_found = [&](const std::string& why) {
+    HttpResponse r;
+    r.status = 404;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = "Not found: " + t.path.substr(0, 200) + " (" + why + ")\n";
+    return r;
+  };
+  std::string rel;
+  if (path == "/index.html")
+    rel = "index.html";
+  else if (path.rfind("/static/", 0) == 0)
+    rel = path.substr(8);
+  else
+    return not_found("not a gallery file");
+  std::filesystem::path relative(rel);
+  for (const auto& part : relative)
+    if (part == ".." || part == "." || part.empty()) return not_found("no '..' or '.' in gallery paths");
+  if (rel.empty() || relative.is_absolute() || rel.find('\\') != std::string::npos ||
+      rel.find('\0') != std::string::npos)
+    return not_found("not a gallery file");
+  std::error_code ec;
+  auto root = std::filesystem::canonical(dir, ec);
+  if (ec) return not_found("--web-dir " + dir.string() + " is not readable: " + ec.message());
+  auto file = std::filesystem::canonical(root / relative, ec);
+  if (ec) return not_found("no such file in --web-dir");
+  auto [end, _] = std::mismatch(root.begin(), root.end(), file.begin(), file.end());
+  if (end != root.end() || !std::filesystem::is_regular_file(file, ec))
+    return not_found("outside --web-dir or not a file");
+  constexpr std::uintmax_t kMaxWebFile = 16u << 20;
+  auto size = std::filesystem::file_size(file, ec);
+  if (ec || size > kMaxWebFile) return not_found("unreadable or over 16 MiB");
+  std::ifstream in(file, std::ios::binary);
+  HttpResponse r;
+  r.body.resize(size);
+  if (!in.read(r.body.data(), static_cast<std::streamsize>(size))) return not_found("could not be read");
+  auto ext = file.extension().string();
+  r.content_type = ext == ".html"  ? "text/html; charset=utf-8"
+                   : ext == ".js"  ? "text/javascript; charset=utf-8"
+                   : ext == ".css" ? "text/css; charset=utf-8"
+                   : ext == ".svg" ? "image/svg+xml"
+                                   : "application/octet-stream";
+  r.headers.emplace_back("Cache-Control", "no-store");
   return r;
 }
 
@@ -523,6 +579,11 @@ void Api::set_listen_address(const std::string& address) {
   std::lock_guard lock(impl_->mutex);
   impl_->listen_address = address;
   impl_->loopback_only = address.rfind("127.", 0) == 0 || address.rfind("[::1]", 0) == 0;
+}
+
+void Api::set_web_dir(std::filesystem::path dir) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->web_dir = std::move(dir);
 }
 
 // POST /api/v1/model-versions/by-hash/ids: which version each hash names,

@@ -36,6 +36,9 @@ class Api {
   // request has no usable Host header; on a loopback address, requests
   // must name a loopback host.
   void set_listen_address(const std::string& address);
+  // Serve the gallery's files from `dir` (node/web/ of a checkout) instead
+  // of the compiled-in copy: for working on the gallery without rebuilding.
+  void set_web_dir(std::filesystem::path dir);
 
  private:
   struct Impl;

@@ -131,6 +131,9 @@ HttpResponse Api::Impl::rate(const HttpRequest& request) {
       b["stars"].get<std::uint64_t>() > 5)
     return error_response(400, "stars must be 1 to 5");
   auto stars = b["stars"].get<std::uint64_t>();
+  // Ratings are what others think of a release (a rotated key is the same creator).
+  if (current_identity(index, release->author()) == current_identity(index, key->public_key()))
+    return error_response(403, "this node's key published this release; a creator cannot rate their own release");
   p::RatingDraft draft{release->id(), static_cast<unsigned>(stars), text_field(b, "review")};
   return sign(*key, draft, {{"stars", stars}});
 }

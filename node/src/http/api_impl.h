@@ -93,8 +93,9 @@ struct Api::Impl {
   std::deque<ThumbJob> thumb_queue;
   std::set<std::filesystem::path> thumb_pending;  // cached paths of jobs queued or running
   int thumb_waiters = 0;
-  std::string listen_address;  // fallback for URLs without a Host
-  bool loopback_only = false;  // then Host must name this machine
+  std::string listen_address;     // fallback for URLs without a Host
+  bool loopback_only = false;     // then Host must name this machine
+  std::filesystem::path web_dir;  // set_web_dir; empty: the compiled-in gallery
   struct Ranked {
     indexer::ModelKey model;
     std::uint64_t seeders;
@@ -127,6 +128,7 @@ struct Api::Impl {
   std::optional<HttpResponse> check_host(const HttpRequest& request);
   HttpResponse handle(const HttpRequest& request);
   HttpResponse page(const HttpTarget& t);
+  HttpResponse page_from_disk(const std::filesystem::path& dir, const std::string& path, const HttpTarget& t);
   p::Result<ListRequest> read_list_request(const HttpTarget& t);
   p::Result<std::pair<std::vector<p::Record>, std::string>> model_page(const ListRequest& l, std::string cursor);
   std::vector<Ranked> current_ranking();

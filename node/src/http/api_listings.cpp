@@ -3,6 +3,7 @@
 #include "node_services.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "seedbank/protocol/image_meta.h"
@@ -41,12 +42,28 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     else
       return error_response(400, "nsfw '" + v->substr(0, 100) + "' is not None, Soft, Mature, X, true or false");
   }
-  const bool hide_nsfw = !(levels & (p::kR | p::kX | p::kXXX));
   if (auto type = t.get("type"); type && *type != "image" && *type != "video" && *type != "audio")
     return error_response(400, "type '" + type->substr(0, 100) + "' is not image, video or audio");
   const bool images_wanted = t.get("type").value_or("image") == "image";  // every image here is a still one
-  // Cursor: "<release page cursor>.<images to skip in that page>" (the
-  // cursor part is empty for the first page, and for one version or model).
+  // period: only images made (their record signed) in the last day, week,
+  // month or year.
+  std::uint64_t since_ms = 0;
+  if (auto v = t.get("period"); v && !v->empty() && *v != "AllTime") {
+    const std::uint64_t day = 86400000ull;
+    std::uint64_t span = *v == "Day"     ? day
+                         : *v == "Week"  ? 7 * day
+                         : *v == "Month" ? 30 * day
+                         : *v == "Year"  ? 365 * day
+                                         : 0;
+    if (!span)
+      return error_response(400, "period '" + v->substr(0, 100) + "' is not AllTime, Year, Month, Week or Day");
+    auto now = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    since_ms = now > span ? now - span : 0;
+  }
+  // Cursor: "<feed position>.<images of that record to skip>" (the position
+  // is empty for one version or model).
   std::uint64_t skip = 0;
   std::string release_cursor;
   if (auto c = t.get("cursor"); c && !c->empty()) {
@@ -58,11 +75,10 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
   }
   // The releases whose images are listed.
   std::vector<p::Record> releases;
-  bool whole_list = false;  // releases come from a listing, page by page
+  bool whole_list = false;            // the image feed, page by page
+  std::vector<p::PublicKey> authors;  // username: the feed of these keys
   // One image or one post: its id says where to look (see id_prefix below).
   std::optional<std::uint64_t> only_image, only_post;
-  indexer::ReleaseQuery q;
-  q.limit = 20;
   if (auto v = t.get("imageId")) {
     only_image = parse_number(*v);
     if (!only_image) return error_response(400, "imageId '" + v->substr(0, 100) + "' is not a number");
@@ -81,15 +97,13 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
       for (const auto& id : m->versions)
         if (auto rec = index.get(id); rec && !config.refuses(*rec, index)) releases.push_back(std::move(*rec));
   } else {
+    // A poster's images: their releases' sample images and their posts.
     if (auto v = t.get("username"); v && !v->empty()) {
       if (auto key = p::PublicKey::from_text(*v))
-        q.creator = *key;
-      else if (q.any_creator = index.keys_named(*v); q.any_creator.empty())
+        authors.push_back(*key);
+      else if (authors = index.keys_named(*v); authors.empty())
         return json_response(200, json{{"items", json::array()}, {"metadata", json::object()}});
     }
-    q.deny_curators = config.deny_curators;
-    q.hide_nsfw = !config.nsfw || hide_nsfw;
-    q.any_type = config.types;
     whole_list = true;
   }
   auto links = links_for(request);
@@ -123,10 +137,14 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
          {"browsingLevel", level},
          {"createdAt", iso8601(by.created_at())},
          {"postId", post_id ? json(*post_id) : json(nullptr)},
+         {"caption", post_id && by.kind() == p::RecordKind::image_post
+                         ? json(by.body().getPayload().getImagePost().getCaption().cStr())
+                         : json(nullptr)},
          {"stats", {{"cryCount", 0}, {"laughCount", 0}, {"likeCount", 0}, {"heartCount", 0}, {"commentCount", 0}}},
          {"meta", meta.empty() ? json(nullptr) : json(meta)},
          {"username", username_of(index, by.author())},
          {"baseModel", r.getBaseModel().cStr()},
+         {"modelId", civitai_model_id(release.author(), r.getModelSlug().cStr())},
          {"modelVersionId", civitai_id(release.id())},
          {"modelVersionIds", json::array({civitai_id(release.id())})},
          {"seedbank", {{"releaseId", p::to_hex(release.id())}, {"name", img.getName().cStr()}, {"sha256", sha}}}});
@@ -134,23 +152,24 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
   auto emit = [&](const p::Record& rec) {
     for (auto img : rec.body().getPayload().getRelease().getImages()) emit_image(rec, img, rec, std::nullopt);
   };
-  // Users' posts about a release. Their images travel over gossip: one
-  // not here yet is fetched, and answers 503 until it arrives.
-  auto emit_posts = [&](const p::Record& release) {
-    for (const auto& id : index.posts_of(release.id(), 200)) {
-      auto post = index.get(id);
-      if (!post || post->kind() != p::RecordKind::image_post) continue;
-      auto img = post->body().getPayload().getImagePost().getImage();
-      if (img.getSha256().size() != 32) continue;
-      auto sha = digest_of(img.getSha256());
-      // The node's policy applies to posts as to releases.
-      if (config.refuses_image(*post, sha, index)) continue;
-      if (!store.contains(sha)) {
-        if (!node || !node->has_gossip()) continue;
-        fetch_post_image(request, *post, sha);
-      }
-      emit_image(*post, img, release, civitai_id(post->id()));
+  // A user's post about `release`. Its image travels over gossip: one not
+  // here yet is fetched, and answers 503 until it arrives.
+  auto emit_post = [&](const p::Record& post, const p::Record& release) {
+    if (post.kind() != p::RecordKind::image_post || index.voided(post)) return;
+    auto img = post.body().getPayload().getImagePost().getImage();
+    if (img.getSha256().size() != 32) return;
+    auto sha = digest_of(img.getSha256());
+    // The node's policy applies to posts as to releases.
+    if (config.refuses_image(post, sha, index)) return;
+    if (!store.contains(sha)) {
+      if (!node || !node->has_gossip()) return;
+      fetch_post_image(request, post, sha);
     }
+    emit_image(post, img, release, civitai_id(post.id()));
+  };
+  auto emit_posts = [&](const p::Record& release) {
+    for (const auto& id : index.posts_of(release.id(), 200))
+      if (auto post = index.get(id)) emit_post(*post, release);
   };
   // An image id or a post id names its image's or record's first 48 bits
   // (civitai_id keeps 53): the records with that prefix, checked in full.
@@ -198,26 +217,51 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     for (const auto& rec : releases) emit(rec);
     for (const auto& rec : releases) emit_posts(rec);
     if (items.size() == want) next_cursor = "." + std::to_string(position);
-  } else {
-    // Newest releases a page at a time; the cursor says where in which
-    // page the next image is, so no page is walked twice.
-    for (int rounds = 0;; ++rounds) {
-      if (rounds == 50) {  // many releases without images: go on next time
-        next_cursor = release_cursor + "." + std::to_string(skip);
-        break;
+  } else if (images_wanted) {
+    // The image feed, newest first: releases' sample images and users'
+    // posts. The cursor names the record the next image is in and how many
+    // of its images came before, so no record is walked twice.
+    std::optional<indexer::FeedEntry> from;
+    if (!release_cursor.empty()) {
+      auto bytes = p::from_hex(release_cursor);
+      if (!bytes || bytes->size() != 40)
+        return error_response(400, "cursor '" + release_cursor.substr(0, 100) + "' is not one this node returned");
+      std::uint64_t created = 0;
+      for (std::size_t i = 0; i < 8; ++i) created = (created << 8) | (*bytes)[i];
+      from = indexer::FeedEntry{created, digest_of(p::util::as_data(p::ByteView(*bytes).subspan(8)))};
+    }
+    constexpr std::size_t kBatch = 64;
+    constexpr std::size_t kMaxScan = 2000;  // records one page may look at; then the cursor goes on
+    std::size_t scanned = 0;
+    std::optional<indexer::FeedEntry> last;
+    bool at_end = false;
+    while (items.size() < want && !at_end && scanned < kMaxScan) {
+      auto batch = index.image_feed(last ? last : from, since_ms, authors, kBatch);
+      at_end = batch.size() < kBatch;
+      for (const auto& entry : batch) {
+        if (last && entry == *last) continue;  // where the previous batch ended
+        if (items.size() >= want) break;
+        if (!(from && entry == *from)) skip = 0;  // the cursor's skip is for its own record
+        position = 0;
+        last = entry;
+        ++scanned;
+        auto rec = index.get(entry.id);
+        if (!rec) continue;
+        if (rec->kind() == p::RecordKind::release) {
+          if (!config.refuses(*rec, index)) emit(*rec);
+        } else if (rec->kind() == p::RecordKind::image_post) {
+          auto post = rec->body().getPayload().getImagePost();
+          if (post.getRelease().size() == 32)
+            if (auto release = index.get(digest_of(post.getRelease())))
+              if (release->kind() == p::RecordKind::release) emit_post(*rec, *release);
+        }
       }
-      q.cursor = release_cursor;
-      auto page = index.query_releases(q);
-      if (!page) return error_response(400, "cursor: " + page.error().message);
-      position = 0;
-      for (const auto& rec : page->items) emit(rec);
-      if (items.size() == want) {
-        next_cursor = release_cursor + "." + std::to_string(position);
-        break;
-      }
-      if (page->next_cursor.empty()) break;
-      release_cursor = page->next_cursor;
-      skip = 0;
+    }
+    if (last && (items.size() >= want || (!at_end && scanned >= kMaxScan))) {
+      p::Bytes key(8);
+      for (std::size_t i = 0; i < 8; ++i) key[i] = static_cast<std::uint8_t>(last->created_at >> (56 - 8 * i));
+      key.insert(key.end(), last->id.begin(), last->id.end());
+      next_cursor = p::to_hex(key) + "." + std::to_string(std::max(position, skip));
     }
   }
   json metadata = json::object();

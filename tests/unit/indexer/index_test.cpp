@@ -547,6 +547,54 @@ BOOST_AUTO_TEST_CASE(records_naming_an_image_are_its_posts_and_current_avatars_a
   check();
 }
 
+BOOST_AUTO_TEST_CASE(the_image_feed_lists_releases_with_images_and_posts_newest_first_also_after_an_upgrade) {
+  auto t = testing::now_ms() - 1000000;
+  auto r1 = add(testing::sign_release(alice, testing::sample_release(1), t));
+  auto bare = testing::sample_release(2);
+  bare.images.clear();  // no sample images: not in the feed
+  add(testing::sign_release(alice, bare, t + 1));
+  auto p1 = add(sign_post(bob, r1, testing::fake_digest(9, 7), t + 2));
+  add(testing::sign_rating(bob, r1, 4, t + 3));  // not an image
+  auto r3 = add(testing::sign_release(bob, testing::sample_release(3), t + 4));
+  auto p2 = add(sign_post(alice, r3, testing::fake_digest(8, 7), t + 5));
+  using Ids = std::vector<protocol::RecordId>;
+  auto ids = [](const std::vector<FeedEntry>& feed) {
+    Ids out;
+    for (const auto& e : feed) out.push_back(e.id);
+    return out;
+  };
+  auto check = [&] {
+    auto all = index->image_feed(std::nullopt, 0, {}, 10);
+    BOOST_TEST(ids(all) == (Ids{p2, r3, p1, r1}));
+    BOOST_TEST(all[0].created_at == t + 5);
+    // Pages: from an entry, inclusive.
+    BOOST_TEST(ids(index->image_feed(all[1], 0, {}, 2)) == (Ids{r3, p1}));
+    BOOST_TEST(ids(index->image_feed(all[3], 0, {}, 2)) == (Ids{r1}));
+    // Since a time, and by author (several keys merge, newest first).
+    BOOST_TEST(ids(index->image_feed(std::nullopt, t + 2, {}, 10)) == (Ids{p2, r3, p1}));
+    std::vector<PublicKey> by_alice{alice.public_key()}, both{bob.public_key(), alice.public_key()};
+    BOOST_TEST(ids(index->image_feed(std::nullopt, 0, by_alice, 10)) == (Ids{p2, r1}));
+    BOOST_TEST(ids(index->image_feed(std::nullopt, 0, both, 3)) == (Ids{p2, r3, p1}));
+    BOOST_TEST(ids(index->image_feed(all[2], 0, both, 10)) == (Ids{p1, r1}));
+  };
+  check();
+  // A format 4 index (no image_feed) gets it built when opened.
+  index.reset();
+  edit_raw([](MDB_txn* txn) {
+    MDB_dbi meta;
+    for (const char* name : {"image_feed", "author_feed"}) {
+      MDB_dbi dbi;
+      BOOST_REQUIRE(mdb_dbi_open(txn, name, 0, &dbi) == 0);
+      BOOST_REQUIRE(mdb_drop(txn, dbi, 1) == 0);
+    }
+    BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    MDB_val k{7, const_cast<char*>("version")}, v{1, const_cast<char*>("4")};
+    BOOST_REQUIRE(mdb_put(txn, meta, &k, &v, 0) == 0);
+  });
+  reopen();
+  check();
+}
+
 BOOST_AUTO_TEST_CASE(admission_asks_work_of_new_keys_and_caps_recent_records_per_author) {
   Admission admission;
   admission.new_key_work_bits = 10;

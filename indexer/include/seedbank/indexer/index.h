@@ -186,6 +186,13 @@ struct IndexStats {
   std::uint64_t by_kind[8] = {};  // indexed by RecordKind; [0]: kinds this version does not know
 };
 
+// One record of the image feed (Index::image_feed).
+struct FeedEntry {
+  std::uint64_t created_at = 0;
+  RecordId id{};
+  bool operator==(const FeedEntry&) const = default;
+};
+
 class Index {
  public:
   static Result<std::unique_ptr<Index>> open(const IndexOptions& options);
@@ -270,6 +277,12 @@ class Index {
   std::vector<RecordId> ratings_of(const RecordId& release, std::size_t limit) const;
   // Image posts about a release, newest first.
   std::vector<RecordId> posts_of(const RecordId& release, std::size_t limit) const;
+  // The image feed, newest first: releases with sample images and image
+  // posts, from `from` (inclusive: an entry a previous call returned) or
+  // the newest, none created before `since_ms`; when `authors` are given,
+  // only theirs. Retractions, deny-lists and policy are the caller's.
+  std::vector<FeedEntry> image_feed(const std::optional<FeedEntry>& from, std::uint64_t since_ms,
+                                    std::span<const PublicKey> authors, std::size_t limit) const;
   // Image posts and current profiles (avatars) that name this image's
   // SHA-256, or any image whose SHA-256 starts with `sha256` when fewer
   // than 32 bytes are given. Release sample images are found by

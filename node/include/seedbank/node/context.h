@@ -32,6 +32,10 @@ struct NodeOptions {
   std::string http = "127.0.0.1:7480";  // web gallery and API; "off": none
   NodeConfig config;                    // <data dir>/config.json
   unsigned http_threads = 2;
+  // Serve the gallery's files from this folder (node/web/ of a checkout)
+  // instead of the copy compiled in, so edits show on reload. Empty: the
+  // compiled-in copy.
+  std::filesystem::path web_dir;
   protocol::Log log;  // the node console (stderr, info and above, unless the caller picks)
 };
 

@@ -1,0 +1,247 @@
+// Images: a frame that waits for an image the node may still be fetching
+// from peers, image grids, and the lightbox with the generation data.
+
+import { copyButton, externalLink, h, safeHttpUrl, text } from './dom.js';
+import { imageLevel, levelName, nsfwMode } from './nsfw.js';
+
+const THUMB_WIDTH = 450;
+// A 503 means the node is fetching the image from peers; it usually lands
+// within seconds, so poll at the server's Retry-After pace for a minute.
+const IMAGE_RETRY_MS = 2000;
+const IMAGE_RETRY_FOR_MS = 60000;
+
+function thumbnailUrl(src) {
+  const url = new URL(src, location.href);
+  url.searchParams.set('width', String(THUMB_WIDTH));
+  return url.href;
+}
+
+// An <img> in a frame that shows a placeholder until the image arrives. The
+// node answers 503 while it fetches an image from peers, so a failed load is
+// retried every 2 s for a minute; after that a click tries again. The
+// mature content setting (nsfw.js) applies: a hidden level is never
+// fetched, a blurred one shows when clicked.
+export function netImage(image, { thumb = true, alt = '', hashAttr = true } = {}) {
+  const frame = h('div', { class: 'img-frame pending' });
+  const note = h('span', { class: 'img-note' }, 'Loading…');
+  frame.append(note);
+  const src = image && typeof image.url === 'string' && image.url ? image.url : null;
+  if (!src) {
+    frame.classList.replace('pending', 'empty');
+    note.textContent = 'No image';
+    return frame;
+  }
+  let url;
+  try {
+    url = thumb ? thumbnailUrl(src) : new URL(src, location.href).href;
+  } catch {
+    frame.classList.replace('pending', 'empty');
+    note.textContent = 'No image';
+    return frame;
+  }
+  const mode = nsfwMode(image);
+  const rated = `Rated ${levelName(imageLevel(image))}`;
+  frame.dataset.nsfw = mode;
+  if (image.hash) frame.dataset.imageHash = text(image.hash);
+  if (mode === 'hide') {
+    frame.classList.replace('pending', 'nsfw-hidden');
+    note.textContent = `Hidden: ${rated}`;
+    frame.title = 'Your mature content setting hides this level; change it on the You page';
+    return frame;
+  }
+  const img = h('img', { alt, loading: 'lazy', decoding: 'async' });
+  if (hashAttr && image.hash) img.dataset.hash = text(image.hash);
+  if (mode === 'blur') {
+    // The first click shows it, instead of opening what the frame is in.
+    frame.classList.add('nsfw-blurred');
+    const label = h('span', { class: 'nsfw-label' }, `${rated} · click to show`);
+    frame.append(label);
+    frame.addEventListener('click', (event) => {
+      if (!frame.classList.contains('nsfw-blurred')) return;
+      event.preventDefault();
+      event.stopPropagation();
+      frame.classList.remove('nsfw-blurred');
+      frame.dataset.nsfw = 'shown';
+      label.remove();
+    }, { capture: true });
+  }
+  if (image.width && image.height) {
+    img.width = Number(image.width) || 0;
+    img.height = Number(image.height) || 0;
+  }
+  let firstFailure = 0;
+  let timer = 0;
+  const retry = () => {
+    timer = 0;
+    if (!img.isConnected) return; // the page moved on
+    // Assigning the same URL starts a new request: a 503 is never cached.
+    img.src = url;
+  };
+  img.addEventListener('load', () => {
+    frame.classList.remove('pending', 'failed');
+    note.remove();
+  });
+  img.addEventListener('error', () => {
+    const now = Date.now();
+    if (!firstFailure) firstFailure = now;
+    if (now - firstFailure >= IMAGE_RETRY_FOR_MS) {
+      frame.classList.replace('pending', 'failed');
+      note.textContent = 'Image not available yet. Click to try again.';
+      return;
+    }
+    note.textContent = 'Fetching from peers…';
+    if (!timer) timer = setTimeout(retry, IMAGE_RETRY_MS);
+  });
+  frame.addEventListener('click', (event) => {
+    if (!frame.classList.contains('failed')) return;
+    event.preventDefault();
+    event.stopPropagation();
+    frame.classList.replace('failed', 'pending');
+    note.textContent = 'Loading…';
+    firstFailure = 0;
+    retry();
+  });
+  img.src = url;
+  frame.prepend(img);
+  return frame;
+}
+
+export function imageGrid(images, className, showUser = false) {
+  const grid = h('div', { class: `image-grid ${className}` });
+  images.forEach((image, index) => {
+    grid.append(h('button', {
+      type: 'button',
+      class: 'image-tile',
+      title: image.meta && image.meta.prompt ? text(image.meta.prompt).slice(0, 200) : 'Show image details',
+      onclick: () => openLightbox(images, index),
+    },
+    netImage(image, { alt: image.meta && image.meta.prompt ? text(image.meta.prompt).slice(0, 120) : 'Sample image' }),
+    showUser && image.username && h('span', { class: 'tile-user' }, text(image.username))));
+  });
+  return grid;
+}
+
+// -------------------------------------------------------------------- lightbox
+
+const META_LABELS = {
+  prompt: 'Prompt',
+  negativePrompt: 'Negative prompt',
+  sampler: 'Sampler',
+  cfgScale: 'CFG scale',
+  steps: 'Steps',
+  seed: 'Seed',
+  Size: 'Size',
+  'Model hash': 'Model hash',
+};
+const META_ORDER = Object.keys(META_LABELS);
+
+let lightbox = null;
+
+function buildLightbox() {
+  const dialog = h('dialog', { id: 'lightbox', class: 'lightbox', 'aria-label': 'Image details' });
+  dialog.addEventListener('click', (event) => {
+    if (event.target === dialog) dialog.close(); // the backdrop
+  });
+  dialog.addEventListener('keydown', (event) => {
+    if (event.key === 'ArrowLeft') lightbox.step(-1);
+    else if (event.key === 'ArrowRight') lightbox.step(1);
+  });
+  document.body.append(dialog);
+  return {
+    dialog,
+    images: [],
+    index: 0,
+    step(delta) {
+      if (this.images.length < 2) return;
+      this.index = (this.index + delta + this.images.length) % this.images.length;
+      showLightboxImage();
+    },
+  };
+}
+
+export function openLightbox(images, index) {
+  if (!lightbox) lightbox = buildLightbox();
+  lightbox.images = images;
+  lightbox.index = index;
+  showLightboxImage();
+  if (!lightbox.dialog.open) lightbox.dialog.showModal();
+}
+
+export function closeLightbox() {
+  if (lightbox && lightbox.dialog.open) lightbox.dialog.close();
+}
+
+// The generation data as AUTOMATIC1111 writes it into a PNG ("parameters"),
+// which its PNG Info tab and Civitai's "Copy generation data" read back:
+// the prompt, "Negative prompt: ...", then "Key: value" pairs on one line.
+// ComfyUI's graphs (objects) stay out: they are not part of that text.
+function a1111Parameters(meta) {
+  if (!meta || typeof meta !== 'object') return '';
+  const lines = [];
+  if (meta.prompt != null && text(meta.prompt)) lines.push(text(meta.prompt));
+  if (meta.negativePrompt != null && text(meta.negativePrompt)) lines.push(`Negative prompt: ${text(meta.negativePrompt)}`);
+  const named = { steps: 'Steps', sampler: 'Sampler', cfgScale: 'CFG scale', seed: 'Seed' };
+  const skip = new Set(['prompt', 'negativePrompt', 'comfy', 'workflow', 'resources', 'hashes', 'civitaiResources']);
+  const pairs = [];
+  for (const [key, value] of Object.entries(meta)) {
+    if (skip.has(key) || value == null || value === '' || typeof value === 'object') continue;
+    let v = text(value);
+    // A1111 quotes a value that holds its separators.
+    if (/[,:\n]/.test(v) && !/^".*"$/.test(v)) v = JSON.stringify(v);
+    pairs.push(`${named[key] || key}: ${v}`);
+  }
+  if (pairs.length) lines.push(pairs.join(', '));
+  return lines.join('\n');
+}
+
+function metaValue(value) {
+  if (value != null && typeof value === 'object') return h('code', { class: 'meta-json' }, JSON.stringify(value, null, 1));
+  return text(value);
+}
+
+function showLightboxImage() {
+  const { dialog, images, index } = lightbox;
+  const image = images[index];
+  const meta = image.meta && typeof image.meta === 'object' ? image.meta : null;
+  const keys = meta ? Object.keys(meta).filter((k) => meta[k] != null && meta[k] !== '') : [];
+  keys.sort((a, b) => {
+    const ra = META_ORDER.indexOf(a);
+    const rb = META_ORDER.indexOf(b);
+    return (ra < 0 ? META_ORDER.length : ra) - (rb < 0 ? META_ORDER.length : rb);
+  });
+  const prompt = meta && meta.prompt != null ? text(meta.prompt) : '';
+  const full = safeHttpUrl(image.url);
+  const many = images.length > 1;
+  const parameters = a1111Parameters(meta);
+  // The model the image belongs to, unless this is its page already.
+  const modelId = Number.isSafeInteger(image.modelId) ? image.modelId : null;
+  const modelHref = modelId == null ? null
+    : `/models/${modelId}${Number.isSafeInteger(image.modelVersionId) ? `?modelVersionId=${image.modelVersionId}` : ''}`;
+  const onModelPage = modelId != null && location.pathname.startsWith(`/models/${modelId}`);
+  dialog.replaceChildren(
+    h('div', { class: 'lightbox-inner' },
+      h('div', { class: 'lightbox-stage' },
+        netImage(image, { thumb: false, alt: prompt.slice(0, 120) || 'Image', hashAttr: false }),
+        many && h('button', { type: 'button', class: 'lightbox-nav prev', 'aria-label': 'Previous image', onclick: () => lightbox.step(-1) }, '‹'),
+        many && h('button', { type: 'button', class: 'lightbox-nav next', 'aria-label': 'Next image', onclick: () => lightbox.step(1) }, '›')),
+      h('div', { class: 'lightbox-info' },
+        h('div', { class: 'lightbox-top' },
+          h('h2', null, 'Generation data'),
+          h('button', { type: 'button', class: 'btn btn-ghost btn-small lightbox-close', 'aria-label': 'Close', onclick: () => dialog.close() }, '✕')),
+        h('p', { class: 'muted' },
+          [image.width && image.height ? `${image.width}×${image.height}` : '',
+            image.username ? `posted by ${text(image.username)}` : '',
+            many ? `${index + 1} of ${images.length}` : ''].filter(Boolean).join(' · ')),
+          text(image.caption).trim() && h('p', { class: 'lightbox-caption' }, text(image.caption)),
+        h('div', { class: 'lightbox-actions' },
+          prompt && copyButton(prompt, 'Copy prompt'),
+          parameters && copyButton(parameters, 'Copy generation data', 'Copy the prompt and settings as AUTOMATIC1111 writes them'),
+          modelHref && !onModelPage && h('a', { class: 'btn btn-ghost btn-small lightbox-model', href: modelHref,
+            onclick: () => closeLightbox() }, 'Open model'),
+          full && externalLink(full, 'Open full image')),
+        keys.length
+          ? h('dl', { class: 'meta' }, keys.map((key) => h('div', { class: 'meta-row', dataset: { metaKey: key } },
+            h('dt', null, META_LABELS[key] || key),
+            h('dd', { class: key === 'prompt' || key === 'negativePrompt' ? 'meta-prompt' : '' }, metaValue(meta[key])))))
+          : h('p', { class: 'muted' }, 'No generation data came with this image.'))));
+}

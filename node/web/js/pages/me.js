@@ -1,0 +1,179 @@
+// The You page: this node's identity, and the favourites and follows it
+// keeps for its user alone.
+
+import { api, forgetMe, isAbort, me, postJson, query } from '../api.js';
+import { userPath } from '../cards.js';
+import { copyButton, errorBox, h, loadingBlock, section, text } from '../dom.js';
+import { NSFW_LEVELS, NSFW_MODES, nsfwSettings, resetNsfwSettings, setNsfwMode } from '../nsfw.js';
+import { app, startPage } from '../router.js';
+
+export async function renderMe() {
+  const page = startPage('You');
+  const root = h('div', { id: 'me-page', class: 'page' }, loadingBlock());
+  app.append(root);
+  let mine;
+  try {
+    mine = await me();
+  } catch (err) {
+    if (page.signal.aborted) return;
+    root.replaceChildren(errorBox(err.message, () => renderMe()));
+    return;
+  }
+  if (page.signal.aborted) return;
+  const favorites = (Array.isArray(mine.favorites) ? mine.favorites : []).filter((f) => f && typeof f === 'object');
+  const follows = (Array.isArray(mine.follows) ? mine.follows : []).filter((k) => typeof k === 'string' && k);
+  root.replaceChildren(
+    h('div', { class: 'page-intro' }, h('h1', null, 'You'),
+      h('p', { class: 'muted' }, 'This node\'s identity, and the favourites and follows it keeps for you alone.')),
+    h('div', { class: 'me-grid' },
+      identityPanel(mine),
+      section('Favourites', ownList('favorite-list', 'No favourites yet: use ☆ Favourite on a model page.',
+        favorites.map((f) => favoriteItem(f, page.signal)))),
+      section('Following', ownList('follow-list', 'You follow no one yet: use Follow on a creator\'s page.',
+        follows.map((key) => followItem(key, page.signal)))),
+      nsfwPanel(),
+      exportPanel()));
+}
+
+function identityPanel(mine) {
+  if (!mine.identity) {
+    return section('Your identity', h('p', null, 'This node has no signing key, so it cannot rate, share images, publish ' +
+      'a profile or retract releases. Run ', h('code', null, 'seedbank keygen'), ' on the node\'s data dir, then reload this page.'));
+  }
+  const key = text(mine.identity);
+  const named = mine.username && mine.username !== key;
+  return section('Your identity',
+    h('div', { class: 'copy-row', id: 'identity-key' },
+      h('span', { class: 'muted' }, 'Key'), h('code', { title: key }, key), copyButton(key)),
+    h('p', null, h('a', { id: 'profile-link', href: userPath(key) }, named ? `Your profile: ${text(mine.username)}` : 'Your profile'),
+      !named && h('span', { class: 'muted' }, ' (none published yet; edit it there)')));
+}
+
+// A list whose items remove themselves; the empty text shows when the last goes.
+function ownList(id, emptyText, items) {
+  const list = h('ul', { id, class: 'own-list' }, items);
+  const empty = h('p', { class: 'muted' }, emptyText);
+  const update = () => {
+    empty.hidden = list.children.length > 0;
+  };
+  new MutationObserver(update).observe(list, { childList: true });
+  update();
+  return [list, empty];
+}
+
+function removeButton(label, remove) {
+  const button = h('button', { type: 'button', class: 'btn btn-small btn-ghost remove-btn', 'aria-label': label }, 'Remove');
+  button.addEventListener('click', async () => {
+    const item = button.closest('li');
+    button.disabled = true;
+    try {
+      await remove();
+      forgetMe();
+      item.remove();
+    } catch (err) {
+      button.disabled = false;
+      const note = item.querySelector('.own-note') || item.appendChild(h('span', { class: 'own-note', role: 'status' }));
+      note.textContent = `Not removed: ${err.message}`;
+    }
+  });
+  return button;
+}
+
+// A favourite that this node no longer lists (retracted, or hidden by its
+// policy) is left out.
+function favoriteItem(favorite, signal) {
+  const id = text(favorite.modelVersionId);
+  const remove = () => postJson('/api/seedbank/favorites', { modelVersionId: favorite.modelVersionId, favorite: false });
+  const item = h('li', { class: 'own-item', dataset: { versionId: id } }, h('span', { class: 'muted' }, `Version ${id}…`));
+  api(`/api/v1/model-versions/${encodeURIComponent(id)}`, signal).then((version) => {
+    const modelName = version.model && version.model.name ? text(version.model.name) : '';
+    const href = query(`/models/${encodeURIComponent(text(version.modelId))}`, { modelVersionId: text(version.id) });
+    item.replaceChildren(
+      h('a', { class: 'own-link', href }, modelName || 'Untitled model',
+        text(version.name) && h('span', { class: 'muted' }, ` · ${text(version.name)}`)),
+      removeButton(`Remove ${modelName || 'this version'} from favourites`, remove));
+  }, (err) => {
+    if (isAbort(err)) return;
+    if (err.status === 404) {
+      item.remove();
+      return;
+    }
+    item.replaceChildren(h('span', null, `Version ${id} `, h('span', { class: 'muted' }, `(${err.message})`)),
+      removeButton(`Remove version ${id} from favourites`, remove));
+  });
+  return item;
+}
+
+function followItem(key, signal) {
+  const link = h('a', { class: 'own-link', href: userPath(key) }, h('code', null, key));
+  const item = h('li', { class: 'own-item', dataset: { creator: key } }, link,
+    removeButton('Stop following this creator', () => postJson('/api/seedbank/follows', { creator: key, follow: false })));
+  // The creator's name, once known; the key alone still works.
+  api(query('/api/v1/creators', { query: key, limit: 1 }), signal).then((data) => {
+    const creator = (Array.isArray(data.items) ? data.items : []).find((c) => c && c.seedbank && c.seedbank.key === key);
+    const name = creator ? text(creator.username) : '';
+    if (name && name !== key) link.replaceChildren(name, ' ', h('code', { class: 'muted' }, key));
+  }, () => {});
+  return item;
+}
+
+// The same JSON as `seedbank favorite list --json` and `follow list
+// --json`, so `seedbank favorite import` and `follow import` take it.
+function exportPanel() {
+  const note = h('p', { class: 'muted', role: 'status' });
+  const button = h('button', { type: 'button', id: 'export-button', class: 'btn' }, 'Download as JSON');
+  button.addEventListener('click', async () => {
+    let mine;
+    try {
+      mine = await me();
+    } catch (err) {
+      note.textContent = `Not exported: ${err.message}`;
+      return;
+    }
+    const lists = {
+      favorites: (Array.isArray(mine.favorites) ? mine.favorites : []).map((f) => f && f.releaseId).filter(Boolean),
+      follows: Array.isArray(mine.follows) ? mine.follows : [],
+    };
+    const url = URL.createObjectURL(new Blob([`${JSON.stringify(lists, null, 2)}\n`], { type: 'application/json' }));
+    const link = h('a', { href: url, download: 'seedbank-favorites-follows.json', hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    note.textContent = `Exported ${lists.favorites.length} favourite${lists.favorites.length === 1 ? '' : 's'} and ` +
+      `${lists.follows.length} followed creator${lists.follows.length === 1 ? '' : 's'}.`;
+  });
+  return section('Export',
+    h('p', { class: 'muted' }, 'Take your favourites and follows to another node: ',
+      h('code', null, 'seedbank favorite import FILE'), ' and ', h('code', null, 'seedbank follow import FILE'), '.'),
+    button, note);
+}
+
+// What this browser shows of each NSFW level, everywhere an image appears.
+function nsfwPanel() {
+  const note = h('p', { class: 'muted', role: 'status' });
+  const controls = new Map();
+  const show = (settings) => {
+    for (const [level, control] of controls) control.value = settings[level];
+  };
+  const rows = NSFW_LEVELS.map(([level, name]) => {
+    const control = h('select', { id: `nsfw-${level}`, name: `nsfw-${level}` },
+      NSFW_MODES.map(([mode, label]) => h('option', { value: mode }, label)));
+    control.addEventListener('change', () => {
+      setNsfwMode(level, control.value);
+      note.textContent = `${name}: ${control.options[control.selectedIndex].text.toLowerCase()}, from now on.`;
+    });
+    controls.set(level, control);
+    return h('div', { class: 'nsfw-row' }, h('label', { for: `nsfw-${level}` }, name), control);
+  });
+  show(nsfwSettings());
+  const reset = h('button', { type: 'button', class: 'btn btn-small btn-ghost', id: 'nsfw-reset' }, 'Defaults');
+  reset.addEventListener('click', () => {
+    show(resetNsfwSettings());
+    note.textContent = 'Back to the defaults: PG and PG-13 shown, R blurred, X and XXX hidden.';
+  });
+  const box = section('Mature content',
+    h('p', { class: 'muted' }, 'What this browser shows of each level, on every page. Creators and posters set an image\'s level.'),
+    h('div', { class: 'nsfw-settings', id: 'nsfw-settings' }, rows), reset, note);
+  return box;
+}
