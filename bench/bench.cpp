@@ -35,6 +35,7 @@
 
 #include "seedbank/indexer/index.h"
 #include "seedbank/node/context.h"
+#include "seedbank/node/data_dir.h"
 #include "seedbank/node/gossip.h"
 #include "seedbank/node/publish.h"
 #include "seedbank/node/torrents.h"
@@ -64,6 +65,7 @@ struct Options {
   fs::path dir;
   std::uint64_t size_mib = 1024;
   std::uint64_t releases = 1000000;
+  std::uint64_t posts = 0;  // image posts in the http index; 0: ten per release, at most 1,000,000
   std::uint64_t ingest_records = 20000;
   std::uint64_t sync_records = 100000;
   int load_seconds = 60;
@@ -1078,6 +1080,65 @@ fs::path wrk_script(const fs::path& file, const std::vector<std::string>& paths)
   return file;
 }
 
+std::uint64_t posts_wanted(const Options& o) {
+  return o.posts ? o.posts : std::min<std::uint64_t>(o.releases * 10, 1000000);
+}
+
+// Image posts by 1,000 keys about 10,000 of the releases, their times among
+// the releases' so the image feed mixes both; their images, 256 distinct
+// small files, in the node's store, as posted images are (a post whose
+// image is missing is not listed by a node without gossip).
+void add_posts(const Options& o, indexer::Index& index, const fs::path& dir) {
+  const std::uint64_t wanted = posts_wanted(o);
+  std::vector<protocol::Sha256Digest> images(256);
+  {
+    node::ContentStore store(node::store_dir(dir));
+    if (auto st = store.open(); !st) throw std::runtime_error(st.error().message);
+    for (std::size_t k = 0; k < images.size(); ++k) {
+      std::string bytes = "seedbank bench posted image " + std::to_string(k);
+      crypto_hash_sha256(images[k].data(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+      if (store.contains(images[k])) continue;
+      auto file = o.dir / "post-image.tmp";
+      std::ofstream(file, std::ios::binary) << bytes;
+      if (auto added = store.add(file, images[k], node::ContentStore::AddMode::copy); !added)
+        throw std::runtime_error(added.error().message);
+      fs::remove(file);
+    }
+  }
+  std::uint64_t have = index.stats().by_kind[static_cast<int>(protocol::RecordKind::image_post)];
+  if (have >= wanted) return;
+  say(o, "http: adding " + std::to_string(wanted - have) + " image posts (kept in " + dir.string() +
+             " for the next run)...");
+  auto t = Clock::now();
+  std::mt19937_64 rng(have + 17);
+  std::vector<protocol::RecordId> releases;
+  while (releases.size() < 10000) {
+    auto page = index.find_by_hash(protocol::to_hex(testing::fake_digest(rng() % o.releases, 1)));
+    if (page && !page->empty()) releases.push_back((*page)[0].release);
+  }
+  std::vector<protocol::SecretKey> keys;
+  for (int k = 0; k < 1000; ++k) keys.push_back(protocol::SecretKey::generate());
+  constexpr std::uint64_t kChunk = 20000;
+  for (std::uint64_t first = have; first < wanted; first += kChunk) {
+    std::uint64_t n = std::min(kChunk, wanted - first);
+    std::vector<protocol::Bytes> batch(n);
+    auto sign = [&](std::uint64_t begin, std::uint64_t end) {
+      for (std::uint64_t i = begin; i < end; ++i) {
+        std::uint64_t p = first + i;
+        batch[i] = testing::sign_post(keys[p % keys.size()], releases[(p * 7919) % releases.size()],
+                                      images[p % images.size()], 1700000000000 + p * o.releases / wanted, "bench", 0,
+                                      "made with it, take " + std::to_string(p));
+      }
+    };
+    std::thread other(sign, n / 2, n);
+    sign(0, n / 2);
+    other.join();
+    for (auto& r : index.ingest_batch(batch))
+      if (r.status == indexer::IngestStatus::rejected) throw std::runtime_error(r.error.message);
+  }
+  say(o, "http: posts added in " + std::to_string(static_cast<int>(seconds_since(t))) + " s");
+}
+
 nlohmann::json bench_http(const Options& o) {
   auto dir = o.dir / "http-node";
   std::uint64_t ratings_wanted = o.releases / 10;
@@ -1104,6 +1165,7 @@ nlohmann::json bench_http(const Options& o) {
       }
       index->ingest_batch(batch);
     }
+    add_posts(o, *index, dir);
   }
   testing::Process node(
       {SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "node", "--bt-listen", "127.0.0.1:0",
@@ -1133,6 +1195,21 @@ nlohmann::json bench_http(const Options& o) {
   auto hashes = run_wrk(o, base + "/", hash_script, 10, 4);
   auto listing = run_wrk(o, base + list, {}, 10, 4);
   auto listing20 = run_wrk(o, base + list + "&limit=20", {}, 10, 4);
+  // The image feed: its first page, and pages at depths down to 20,000
+  // images by the cursors the API hands out.
+  std::vector<std::string> feed_pages{"/api/v1/images?limit=20"};
+  {
+    std::string next = "/api/v1/images?limit=200";
+    for (int i = 0; i < 100 && !next.empty(); ++i) {
+      auto r = testing::http_get(base.substr(7), next);
+      if (r.status != 200) throw std::runtime_error("GET " + next + ": " + std::to_string(r.status) + " " + r.body);
+      auto page = nlohmann::json::parse(r.body);
+      auto cursor = page["metadata"].value("nextCursor", std::string());
+      next = cursor.empty() ? "" : "/api/v1/images?limit=200&cursor=" + cursor;
+      if (!cursor.empty()) feed_pages.push_back("/api/v1/images?limit=20&cursor=" + cursor);
+    }
+  }
+  auto feed = run_wrk(o, base + "/", wrk_script(o.dir / "wrk-feed.lua", feed_pages), 10, 4);
   for (int i = 0; i < 2000; ++i) {
     mixed.push_back(by_hash[static_cast<std::size_t>(i)]);
     if (i % 4 == 0) mixed.push_back("/api/v1/models?limit=20&types=LORA&sort=Highest%20Rated");
@@ -1160,6 +1237,13 @@ nlohmann::json bench_http(const Options& o) {
       hashes.p50_ms, hashes.p99_ms, listing.rps, listing.p99_ms, listing20.rps, listing20.p99_ms);
   say(o, line);
   std::snprintf(line, sizeof line,
+                "http image feed with %llu releases and %llu image posts (wrk, 4 connections, 10 s): 20 per page, "
+                "first page and %zu pages down to 20,000 images deep, %.0f req/s p50 %.2f ms p99 %.2f ms "
+                "[goal p99 <= 20 ms]",
+                static_cast<unsigned long long>(o.releases), static_cast<unsigned long long>(posts_wanted(o)),
+                feed_pages.size() - 1, feed.rps, feed.p50_ms, feed.p99_ms);
+  say(o, line);
+  std::snprintf(line, sizeof line,
                 "http load: %d s of mixed API requests on 16 connections: %llu requests, %.0f req/s [goal >= 2000], "
                 "%llu errors, p99 %.1f ms, node peak RSS %.0f MiB (index pages mapped in included), anonymous %.0f MiB",
                 o.load_seconds, static_cast<unsigned long long>(load.requests), load.rps,
@@ -1169,8 +1253,9 @@ nlohmann::json bench_http(const Options& o) {
     return nlohmann::json{
         {"rps", w.rps}, {"p50_ms", w.p50_ms}, {"p99_ms", w.p99_ms}, {"requests", w.requests}, {"errors", w.errors}};
   };
-  return {{"releases", o.releases},  {"floor", j(floor)}, {"by_hash", j(hashes)},     {"list_100", j(listing)},
-          {"list_20", j(listing20)}, {"load", j(load)},   {"peak_rss_mib", peak_mib}, {"anon_rss_mib", anon_mib}};
+  return {{"releases", o.releases},   {"posts", posts_wanted(o)}, {"floor", j(floor)},  {"by_hash", j(hashes)},
+          {"list_100", j(listing)},   {"list_20", j(listing20)},  {"feed_20", j(feed)}, {"load", j(load)},
+          {"peak_rss_mib", peak_mib}, {"anon_rss_mib", anon_mib}};
 }
 
 // Set reconciliation between two in-memory sets of 100,000 record ids that
@@ -1722,6 +1807,8 @@ int main(int argc, char** argv) {
         o.size_mib = std::stoull(value());
       else if (a == "--releases")
         o.releases = std::stoull(value());
+      else if (a == "--posts")
+        o.posts = std::stoull(value());
       else if (a == "--ingest-records")
         o.ingest_records = std::stoull(value());
       else if (a == "--sync-records")
@@ -1745,7 +1832,7 @@ int main(int argc, char** argv) {
       else if (a == "--help" || a == "-h") {
         std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] "
                      "[resolve] [load] [http] [discover] [preview] [swarm] [share] [--dir DIR] [--size-mib N] "
-                     "[--releases N]\n"
+                     "[--releases N] [--posts N]\n"
                      "                      [--ingest-records N] [--repeats N] [--swarm-runs LIST] [--json]\n"
                      "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
                      "test file and the lookup index between runs. --swarm-runs picks swarm's runs, each N\n"

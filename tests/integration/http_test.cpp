@@ -57,9 +57,13 @@ struct Gallery : Net {
     auto k1 = seedbank::protocol::SecretKey::generate(), k2 = seedbank::protocol::SecretKey::generate();
     auto id = [](const json& j) { return *seedbank::protocol::from_hex_fixed<32>(j["releaseId"].get<std::string>()); };
     auto now = seedbank::testing::now_ms();
-    import("a", {seedbank::testing::sign_rating(k1, id(alpha1), 5, now),
-                 seedbank::testing::sign_rating(k2, id(alpha2), 4, now),
-                 seedbank::testing::sign_rating(k1, id(beta), 2, now)});
+    // And a post about Beta made 30 days ago, for the image feed's period.
+    import(
+        "a",
+        {seedbank::testing::sign_rating(k1, id(alpha1), 5, now), seedbank::testing::sign_rating(k2, id(alpha2), 4, now),
+         seedbank::testing::sign_rating(k1, id(beta), 2, now),
+         seedbank::testing::sign_post(k2, id(beta), seedbank::testing::fake_digest(77, 7), now - 30ull * 86400000,
+                                      "test", seedbank::testing::kTestWorkBits, "from last month")});
     na = start("a", {}, &a);
     nb = start("b", {a}, &b);
     BOOST_REQUIRE(http.count("a") && http.count("b"));
@@ -310,18 +314,31 @@ BOOST_AUTO_TEST_CASE(images_and_model_files_not_here_come_from_peers) {
 }
 
 BOOST_AUTO_TEST_CASE(images_page_by_cursor_and_downloads_follow_civitai_rules) {
-  // Every sample image once, one per page, by following nextCursor.
-  std::set<std::string> seen;
+  // The image feed one image a page, by following nextPage, is the feed in
+  // one page: every image once, in the same order, newest first.
+  auto key = [](const json& i) {
+    return i["hash"].get<std::string>() + " " + i["modelVersionId"].dump() + " " + i["postId"].dump();
+  };
+  std::vector<std::string> paged, whole;
   std::string target = "/api/v1/images?limit=1";
   for (int pages = 0; pages < 10; ++pages) {
     auto page = get_json(target);
-    for (const auto& i : page["items"])
-      BOOST_TEST(seen.insert(i["hash"].get<std::string>() + i["modelVersionId"].dump()).second);
+    for (const auto& i : page["items"]) paged.push_back(key(i));
     if (!page["metadata"].contains("nextCursor")) break;
     auto next = page["metadata"]["nextPage"].get<std::string>();
     target = next.substr(next.find("/api/"));
   }
-  BOOST_TEST(seen.size() == 4u);  // alpha v1.0: 2, v2.0: 1, beta: 1
+  auto all = get_json("/api/v1/images?limit=100");
+  for (const auto& i : all["items"]) whole.push_back(key(i));
+  BOOST_TEST(paged == whole);
+  BOOST_TEST(std::set<std::string>(whole.begin(), whole.end()).size() ==
+             5u);  // alpha v1.0: 2, v2.0: 1, beta: 1, a post
+  BOOST_TEST(all["items"][0]["createdAt"].get<std::string>() >= all["items"][4]["createdAt"].get<std::string>());
+  BOOST_TEST(all["items"][4]["caption"] == "from last month");  // the oldest
+  // period: the post made 30 days ago is not among this week's images.
+  auto week = get_json("/api/v1/images?limit=100&period=Week");
+  BOOST_TEST(week["items"].size() == 4u);
+  for (const auto& i : week["items"]) BOOST_TEST(i["postId"].is_null());
 
   auto v = version_of(alpha1);
   auto url = v["downloadUrl"].get<std::string>();

@@ -116,4 +116,27 @@ inline protocol::Bytes sign_rating(const protocol::SecretKey& key, const protoco
   return std::move(bytes).value();
 }
 
+// A user's post of an image (`image`, 1000 bytes, 64x64 PNG) made with `release`.
+inline protocol::Bytes sign_post(const protocol::SecretKey& key, const protocol::RecordId& release,
+                                 const protocol::Sha256Digest& image, std::uint64_t created_at,
+                                 std::string_view network = "test", std::uint32_t work_bits = 0,
+                                 std::string_view caption = {}) {
+  auto bytes = protocol::sign_record(
+      key, network, created_at,
+      [&](schema::RecordBody::Builder body) {
+        auto post = body.initPayload().initImagePost();
+        post.setRelease(capnp::Data::Reader(release.data(), 32));
+        post.setCaption(std::string(caption));
+        auto img = post.initImage();
+        img.setName("made.png");
+        img.setSha256(capnp::Data::Reader(image.data(), 32));
+        img.setSize(1000);
+        img.setWidth(64);
+        img.setHeight(64);
+        img.setMimeType("image/png");
+      },
+      work_bits);
+  return std::move(bytes).value();
+}
+
 }  // namespace seedbank::testing

@@ -390,6 +390,9 @@ void add_local_list(CLI::App& app, Context& ctx, const char* command, const char
           name = "(not in this node's index)";
         }
       }
+      // One line an entry, whatever a peer put in a name.
+      std::replace_if(
+          name.begin(), name.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
       std::cout << v << (name.empty() ? "" : "  " + name) << "\n";
     }
   });

@@ -174,7 +174,7 @@ HttpResponse Api::Impl::page_from_disk(const std::filesystem::path& dir, const s
     return not_found("not a gallery file");
   std::error_code ec;
   auto root = std::filesystem::canonical(dir, ec);
-  if (ec) return not_found("--web-dir " + dir.string() + " is not readable: " + ec.message());
+  if (ec) return not_found("the --web-dir folder is not readable");
   auto file = std::filesystem::canonical(root / relative, ec);
   if (ec) return not_found("no such file in --web-dir");
   auto [end, _] = std::mismatch(root.begin(), root.end(), file.begin(), file.end());

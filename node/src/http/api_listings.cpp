@@ -115,10 +115,12 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
                         std::optional<std::uint64_t> post_id) {
     if (items.size() >= want || !images_wanted) return;
     if (position++ < skip) return;
-    auto level = p::nsfw_level_of(img);
-    if (!(level & levels) || (level >= p::kR && !config.nsfw)) return;
-    if (only_image && civitai_id(digest_of(img.getSha256())) != *only_image) return;
     auto r = release.body().getPayload().getRelease();
+    // A release marked NSFW makes its images, and posts about it, at least R.
+    auto level = std::max<std::uint8_t>(p::nsfw_level_of(img), r.getNsfw() ? p::kR : p::kPG);
+    if (!(level & levels) || (level >= p::kR && !config.nsfw)) return;
+    if (by.created_at() < since_ms) return;
+    if (only_image && civitai_id(digest_of(img.getSha256())) != *only_image) return;
     std::string sha = p::to_hex(p::ByteView(img.getSha256().begin(), img.getSha256().size()));
     auto meta = nlohmann::ordered_json::parse([&] {
       JsonOut m;

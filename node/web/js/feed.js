@@ -71,8 +71,10 @@ export class Feed {
     this.next = nextPagePath(path, page.metadata);
     // A cursor that does not move, or pages that keep coming back empty,
     // would otherwise be fetched forever.
+    // (A page may come back empty while the cursor moves on: the node looks
+    // at a bounded number of records a request, and policy may hide them.)
     this.emptyPages = fresh.length ? 0 : this.emptyPages + 1;
-    if (this.next === path || this.emptyPages >= 3) this.next = null;
+    if (this.next === path || this.emptyPages >= 20) this.next = null;
     this.loading = false;
     this.more.disabled = false;
     this.more.hidden = !this.next;

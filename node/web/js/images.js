@@ -112,7 +112,7 @@ export function imageGrid(images, className, showUser = false) {
     grid.append(h('button', {
       type: 'button',
       class: 'image-tile',
-      title: image.meta && image.meta.prompt ? text(image.meta.prompt).slice(0, 200) : 'Show image details',
+      title: nsfwMode(image) !== 'hide' && image.meta && image.meta.prompt ? text(image.meta.prompt).slice(0, 200) : 'Show image details',
       onclick: () => openLightbox(images, index),
     },
     netImage(image, { alt: image.meta && image.meta.prompt ? text(image.meta.prompt).slice(0, 120) : 'Sample image' }),
@@ -180,7 +180,7 @@ function a1111Parameters(meta) {
   const lines = [];
   if (meta.prompt != null && text(meta.prompt)) lines.push(text(meta.prompt));
   if (meta.negativePrompt != null && text(meta.negativePrompt)) lines.push(`Negative prompt: ${text(meta.negativePrompt)}`);
-  const named = { steps: 'Steps', sampler: 'Sampler', cfgScale: 'CFG scale', seed: 'Seed' };
+  const named = new Map([['steps', 'Steps'], ['sampler', 'Sampler'], ['cfgScale', 'CFG scale'], ['seed', 'Seed']]);
   const skip = new Set(['prompt', 'negativePrompt', 'comfy', 'workflow', 'resources', 'hashes', 'civitaiResources']);
   const pairs = [];
   for (const [key, value] of Object.entries(meta)) {
@@ -188,7 +188,7 @@ function a1111Parameters(meta) {
     let v = text(value);
     // A1111 quotes a value that holds its separators.
     if (/[,:\n]/.test(v) && !/^".*"$/.test(v)) v = JSON.stringify(v);
-    pairs.push(`${named[key] || key}: ${v}`);
+    pairs.push(`${named.get(key) || key}: ${v}`);
   }
   if (pairs.length) lines.push(pairs.join(', '));
   return lines.join('\n');
@@ -202,7 +202,10 @@ function metaValue(value) {
 function showLightboxImage() {
   const { dialog, images, index } = lightbox;
   const image = images[index];
-  const meta = image.meta && typeof image.meta === 'object' ? image.meta : null;
+  // A level the mature content setting hides shows nothing of the image:
+  // no prompt, no caption, no link to the file.
+  const hidden = nsfwMode(image) === 'hide';
+  const meta = !hidden && image.meta && typeof image.meta === 'object' ? image.meta : null;
   const keys = meta ? Object.keys(meta).filter((k) => meta[k] != null && meta[k] !== '') : [];
   keys.sort((a, b) => {
     const ra = META_ORDER.indexOf(a);
@@ -210,14 +213,14 @@ function showLightboxImage() {
     return (ra < 0 ? META_ORDER.length : ra) - (rb < 0 ? META_ORDER.length : rb);
   });
   const prompt = meta && meta.prompt != null ? text(meta.prompt) : '';
-  const full = safeHttpUrl(image.url);
+  const full = hidden ? null : safeHttpUrl(image.url);
   const many = images.length > 1;
   const parameters = a1111Parameters(meta);
   // The model the image belongs to, unless this is its page already.
   const modelId = Number.isSafeInteger(image.modelId) ? image.modelId : null;
   const modelHref = modelId == null ? null
     : `/models/${modelId}${Number.isSafeInteger(image.modelVersionId) ? `?modelVersionId=${image.modelVersionId}` : ''}`;
-  const onModelPage = modelId != null && location.pathname.startsWith(`/models/${modelId}`);
+  const onModelPage = modelId != null && location.pathname.split('/')[2] === String(modelId);
   dialog.replaceChildren(
     h('div', { class: 'lightbox-inner' },
       h('div', { class: 'lightbox-stage' },
@@ -232,7 +235,7 @@ function showLightboxImage() {
           [image.width && image.height ? `${image.width}×${image.height}` : '',
             image.username ? `posted by ${text(image.username)}` : '',
             many ? `${index + 1} of ${images.length}` : ''].filter(Boolean).join(' · ')),
-          text(image.caption).trim() && h('p', { class: 'lightbox-caption' }, text(image.caption)),
+        !hidden && text(image.caption).trim() && h('p', { class: 'lightbox-caption' }, text(image.caption)),
         h('div', { class: 'lightbox-actions' },
           prompt && copyButton(prompt, 'Copy prompt'),
           parameters && copyButton(parameters, 'Copy generation data', 'Copy the prompt and settings as AUTOMATIC1111 writes them'),
@@ -241,7 +244,9 @@ function showLightboxImage() {
           full && externalLink(full, 'Open full image')),
         keys.length
           ? h('dl', { class: 'meta' }, keys.map((key) => h('div', { class: 'meta-row', dataset: { metaKey: key } },
-            h('dt', null, META_LABELS[key] || key),
+            h('dt', null, Object.hasOwn(META_LABELS, key) ? META_LABELS[key] : key),
             h('dd', { class: key === 'prompt' || key === 'negativePrompt' ? 'meta-prompt' : '' }, metaValue(meta[key])))))
-          : h('p', { class: 'muted' }, 'No generation data came with this image.'))));
+          : h('p', { class: 'muted' }, hidden
+            ? `Hidden: your mature content setting hides ${levelName(imageLevel(image))} images (change it on the You page).`
+            : 'No generation data came with this image.'))));
 }

@@ -502,17 +502,7 @@ protocol::Bytes sign_avatar(const SecretKey& key, const protocol::Sha256Digest& 
 
 protocol::Bytes sign_post(const SecretKey& key, const protocol::RecordId& release, const protocol::Sha256Digest& image,
                           std::uint64_t t) {
-  return *protocol::sign_record(key, "test", t, [&](schema::RecordBody::Builder b) {
-    auto post = b.initPayload().initImagePost();
-    post.setRelease(capnp::Data::Reader(release.data(), 32));
-    auto img = post.initImage();
-    img.setName("made.png");
-    img.setSha256(capnp::Data::Reader(image.data(), 32));
-    img.setSize(1000);
-    img.setWidth(64);
-    img.setHeight(64);
-    img.setMimeType("image/png");
-  });
+  return testing::sign_post(key, release, image, t, "test", 0);
 }
 
 }  // namespace
