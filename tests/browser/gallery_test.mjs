@@ -539,6 +539,24 @@ async function main() {
       return { key };
     });
 
+    // (9b) Following again: the You page shows the creator's new work.
+    await step('following-feed', async () => {
+      await page.click('#follow-button');
+      await until('the follow button to show pressed', async () => {
+        const seen = await pressed(page, '#follow-button');
+        return { ok: !!seen && seen.pressed === 'true' && !seen.disabled, seen };
+      });
+      await page.locator('.site-nav a[href="/me"]').click();
+      await until('the followed creator\'s images on the You page', async () => {
+        const seen = await page.evaluate(() => ({
+          tiles: document.querySelectorAll('#following-feed .image-tile').length,
+          text: document.querySelector('#following-feed')?.textContent.slice(0, 200) ?? null,
+        }));
+        return { ok: seen.tiles > 0, seen };
+      });
+      await shot('me-following.png');
+    });
+
     // (10) An unknown model: a page that says so, not an error to retry.
     await step('not-found', async () => {
       await page.goto(`${args.base}/models/999999999999`, { waitUntil: 'domcontentloaded' });

@@ -182,6 +182,16 @@ BOOST_AUTO_TEST_CASE(ratings_from_three_keys_converge_and_a_replaced_one_counts_
   auto listed = sb("c", {"favorite", "list"}).out;
   BOOST_TEST(listed.rfind(id + "  Lamp · ", 0) == 0u, listed);
   BOOST_TEST(std::count(listed.begin(), listed.end(), '\n') == 1);
+  // The images of whom this node's user follows: the creator's sample
+  // images, not k2's post; private, so not for other sites' pages.
+  auto followed_feed = http_get(http["a"], "/api/v1/images?followed=true");
+  BOOST_REQUIRE_EQUAL(followed_feed.status, 200);
+  auto followed_items = json::parse(followed_feed.body)["items"];
+  BOOST_TEST(followed_items.size() == 1u);  // Lamp's one sample image
+  for (const auto& i : followed_items) BOOST_TEST(i["postId"].is_null());
+  BOOST_TEST(http_get(http["a"], "/api/v1/images?followed=true", {{"Sec-Fetch-Site", "cross-site"}}).status == 403);
+  BOOST_TEST(
+      json::parse(http_get(http["c"], "/api/v1/images?followed=true").body)["items"].empty());  // C follows no one
   // A peer's name cannot add a line: a newline in it prints as a space.
   BOOST_REQUIRE_EQUAL(sb("a", {"profile", "--name", "Lamp\nMaker"}).exit_code, 0);
   auto followed = sb("a", {"follow", "list"}).out;

@@ -97,8 +97,18 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
       for (const auto& id : m->versions)
         if (auto rec = index.get(id); rec && !config.refuses(*rec, index)) releases.push_back(std::move(*rec));
   } else {
-    // A poster's images: their releases' sample images and their posts.
-    if (auto v = t.get("username"); v && !v->empty()) {
+    // Whom this node's user follows: their images. Follows are private, so
+    // only the node's own machine may ask.
+    if (auto v = t.get("followed"); v && *v == "true") {
+      if (auto r = foreign(request, "list the images of the creators this node's user follows")) return *r;
+      std::lock_guard lock(local_mutex);
+      auto lists = read_local_lists(local_lists_path(data_dir));
+      if (!lists) return error_response(500, lists.error().message);
+      for (const auto& k : lists->follows)
+        if (auto key = p::PublicKey::from_text(k)) authors.push_back(*key);
+      if (authors.empty()) return json_response(200, json{{"items", json::array()}, {"metadata", json::object()}});
+    } else if (auto v = t.get("username"); v && !v->empty()) {
+      // A poster's images: their releases' sample images and their posts.
       if (auto key = p::PublicKey::from_text(*v))
         authors.push_back(*key);
       else if (authors = index.keys_named(*v); authors.empty())

@@ -159,7 +159,7 @@ function buildLightbox() {
   };
 }
 
-export function openLightbox(images, index) {
+function openLightbox(images, index) {
   if (!lightbox) lightbox = buildLightbox();
   lightbox.images = images;
   lightbox.index = index;
@@ -192,6 +192,28 @@ function a1111Parameters(meta) {
   }
   if (pairs.length) lines.push(pairs.join(', '));
   return lines.join('\n');
+}
+
+// An image is an item of the record naming it (a release or a post): a
+// post of the same bytes as a sample image is another item.
+export function imageKey(image) {
+  return [image.postId != null ? 'post' : 'version', text(image.postId ?? image.modelVersionId),
+    text(image.hash).toLowerCase()].join(' ');
+}
+
+// One image of a feed (the Images page, the You page): a tile that opens
+// the viewer on the feed's images, with the poster's name, and the caption
+// as its title.
+export function imageTile(image, index, all) {
+  const hidden = nsfwMode(image) === 'hide';
+  return h('button', {
+    type: 'button',
+    class: 'image-tile',
+    dataset: image.postId != null ? { postId: text(image.postId) } : null,
+    title: (!hidden && text(image.caption).slice(0, 200)) || null,
+    onclick: () => openLightbox(all, index),
+  }, netImage(image, { alt: !hidden && image.meta && image.meta.prompt ? text(image.meta.prompt).slice(0, 120) : 'Image' }),
+  image.username && h('span', { class: 'tile-user' }, text(image.username)));
 }
 
 function metaValue(value) {

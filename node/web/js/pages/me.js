@@ -4,6 +4,8 @@
 import { api, forgetMe, isAbort, me, postJson, query } from '../api.js';
 import { userPath } from '../cards.js';
 import { copyButton, errorBox, h, loadingBlock, section, text } from '../dom.js';
+import { Feed } from '../feed.js';
+import { imageKey, imageTile } from '../images.js';
 import { NSFW_LEVELS, NSFW_MODES, nsfwSettings, resetNsfwSettings, setNsfwMode } from '../nsfw.js';
 import { app, startPage } from '../router.js';
 
@@ -32,7 +34,8 @@ export async function renderMe() {
       section('Following', ownList('follow-list', 'You follow no one yet: use Follow on a creator\'s page.',
         follows.map((key) => followItem(key, page.signal)))),
       nsfwPanel(),
-      exportPanel()));
+      exportPanel()),
+    followingFeed(follows.length, page));
 }
 
 function identityPanel(mine) {
@@ -175,5 +178,27 @@ function nsfwPanel() {
   const box = section('Mature content',
     h('p', { class: 'muted' }, 'What this browser shows of each level, on every page. Creators and posters set an image\'s level.'),
     h('div', { class: 'nsfw-settings', id: 'nsfw-settings' }, rows), reset, note);
+  return box;
+}
+
+// New releases' sample images and posts from the creators this node's user
+// follows, newest first.
+function followingFeed(following, page) {
+  const root = h('div', { id: 'following-feed' });
+  const box = section('From creators you follow',
+    h('p', { class: 'muted' }, 'Their new releases and the images they post, newest first.'), root);
+  if (!following) {
+    root.append(h('p', { class: 'muted' }, 'Follow creators to see their new work here.'));
+    return box;
+  }
+  const feed = new Feed({
+    root,
+    firstPath: query('/api/v1/images', { followed: 'true', limit: 30 }),
+    gridClass: 'image-grid',
+    keyOf: imageKey,
+    emptyText: 'Nothing from them yet.',
+    renderItem: (image, index, all) => imageTile(image, index, all),
+  });
+  page.onClose(() => feed.destroy());
   return box;
 }
