@@ -269,12 +269,14 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
   out.key("images").begin_array();
   for (auto img : r.getImages()) {
     std::string sha = hex_of(img.getSha256());
+    // A release marked NSFW makes its images at least R, as in /api/v1/images.
+    auto level = std::max<std::uint8_t>(p::nsfw_level_of(img), r.getNsfw() ? p::kR : p::kPG);
     out.begin_object()
         .field("id", civitai_id(digest_of(img.getSha256())))
         .field("url",
                links.base_url.empty() ? std::string(img.getName().cStr()) : links.base_url + "/api/images/" + sha)
-        .field("nsfw", img.getNsfw())
-        .field("nsfwLevel", static_cast<std::uint32_t>(p::nsfw_level_of(img)))
+        .field("nsfw", level >= p::kR)
+        .field("nsfwLevel", static_cast<std::uint32_t>(level))
         .field("width", img.getWidth())
         .field("height", img.getHeight())
         .field("hash", sha)

@@ -548,11 +548,14 @@ async function main() {
       });
       await page.locator('.site-nav a[href="/me"]').click();
       await until('the followed creator\'s images on the You page', async () => {
+        // The creator's sample images; no post (the shared one is this
+        // node's, the other a stranger's).
         const seen = await page.evaluate(() => ({
           tiles: document.querySelectorAll('#following-feed .image-tile').length,
+          posts: document.querySelectorAll('#following-feed .image-tile[data-post-id]').length,
           text: document.querySelector('#following-feed')?.textContent.slice(0, 200) ?? null,
         }));
-        return { ok: seen.tiles > 0, seen };
+        return { ok: seen.tiles > 0 && seen.posts === 0, seen };
       });
       await shot('me-following.png');
     });

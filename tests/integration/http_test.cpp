@@ -72,6 +72,11 @@ struct Gallery : Net {
       auto r = http_get(http["b"], "/api/v1/models");
       return r.status == 200 && json::parse(r.body)["items"].size() == 2;
     }));
+    // And the post (it may come in a later batch): 4 sample images and it.
+    BOOST_REQUIRE(eventually([&] {
+      auto r = http_get(http["b"], "/api/v1/images?limit=100");
+      return r.status == 200 && json::parse(r.body)["items"].size() == 5;
+    }));
   }
 
   // A download through B, which may first have to fetch the file from A:

@@ -392,7 +392,7 @@ void add_local_list(CLI::App& app, Context& ctx, const char* command, const char
       }
       // One line an entry, whatever a peer put in a name.
       std::replace_if(
-          name.begin(), name.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+          name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }, ' ');
       std::cout << v << (name.empty() ? "" : "  " + name) << "\n";
     }
   });

@@ -99,13 +99,19 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
   } else {
     // Whom this node's user follows: their images. Follows are private, so
     // only the node's own machine may ask.
-    if (auto v = t.get("followed"); v && *v == "true") {
+    // Each page walks every followed key's part of the feed: at most the
+    // first kMaxFollowed keys.
+    constexpr std::size_t kMaxFollowed = 200;
+    auto followed = t.get("followed");
+    if (followed && *followed != "true" && *followed != "false")
+      return error_response(400, "followed '" + followed->substr(0, 100) + "' is not true or false");
+    if (followed == "true") {
       if (auto r = foreign(request, "list the images of the creators this node's user follows")) return *r;
       std::lock_guard lock(local_mutex);
       auto lists = read_local_lists(local_lists_path(data_dir));
       if (!lists) return error_response(500, lists.error().message);
       for (const auto& k : lists->follows)
-        if (auto key = p::PublicKey::from_text(k)) authors.push_back(*key);
+        if (auto key = p::PublicKey::from_text(k); key && authors.size() < kMaxFollowed) authors.push_back(*key);
       if (authors.empty()) return json_response(200, json{{"items", json::array()}, {"metadata", json::object()}});
     } else if (auto v = t.get("username"); v && !v->empty()) {
       // A poster's images: their releases' sample images and their posts.
