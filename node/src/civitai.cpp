@@ -109,7 +109,7 @@ std::string hex_of(capnp::Data::Reader d) { return p::to_hex(p::ByteView(d.begin
 // least when the release is marked NSFW.
 std::uint8_t release_level(schema::Release::Reader r) {
   std::uint8_t level = r.getNsfw() ? p::kR : p::kPG;
-  for (auto img : r.getImages()) level = std::max(level, p::nsfw_level_of(img));
+  for (auto img : r.getImages()) level = std::max(level, p::nsfw_level_of(img, r));
   return level;
 }
 
@@ -269,8 +269,7 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
   out.key("images").begin_array();
   for (auto img : r.getImages()) {
     std::string sha = hex_of(img.getSha256());
-    // A release marked NSFW makes its images at least R, as in /api/v1/images.
-    auto level = std::max<std::uint8_t>(p::nsfw_level_of(img), r.getNsfw() ? p::kR : p::kPG);
+    auto level = p::nsfw_level_of(img, r);
     out.begin_object()
         .field("id", civitai_id(digest_of(img.getSha256())))
         .field("url",

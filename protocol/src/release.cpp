@@ -146,6 +146,10 @@ void fill_sample_image(const ReleaseImage& img, sc::SampleImage::Builder out) {
   if (img.generation) fill_generation(*img.generation, out.initGeneration());
 }
 
+std::uint8_t nsfw_level_of(sc::SampleImage::Reader image, sc::Release::Reader release) {
+  return std::max<std::uint8_t>(nsfw_level_of(image), release.getNsfw() ? kR : kPG);
+}
+
 std::uint8_t nsfw_level_of(sc::SampleImage::Reader image) {
   const std::uint8_t flagged = image.getNsfw() ? kR : kPG;  // never below what the flag says
   switch (image.getNsfwLevel()) {

@@ -122,6 +122,20 @@ HttpResponse Api::Impl::handle(const HttpRequest& request) {
   return page(t);
 }
 
+namespace {
+
+// The Content-Type of a gallery file, by its name (a module script of
+// another type does not run).
+const char* web_content_type(std::string_view name) {
+  if (name.ends_with(".html")) return "text/html; charset=utf-8";
+  if (name.ends_with(".js")) return "text/javascript; charset=utf-8";
+  if (name.ends_with(".css")) return "text/css; charset=utf-8";
+  if (name.ends_with(".svg")) return "image/svg+xml";
+  return "application/octet-stream";
+}
+
+}  // namespace
+
 HttpResponse Api::Impl::page(const HttpTarget& t) {
   std::string path = t.path;
   if (path == "/" || path.rfind("/models/", 0) == 0 || path.rfind("/user/", 0) == 0 || path == "/images" ||
@@ -136,7 +150,7 @@ HttpResponse Api::Impl::page(const HttpTarget& t) {
   for (std::size_t i = 0; i < kWebAssetCount; ++i) {
     if (path != kWebAssets[i].path) continue;
     HttpResponse r;
-    r.content_type = kWebAssets[i].content_type;
+    r.content_type = web_content_type(path);
     r.body.assign(reinterpret_cast<const char*>(kWebAssets[i].data), kWebAssets[i].size);
     r.headers.emplace_back("Cache-Control", "no-cache");
     return r;
@@ -187,12 +201,7 @@ HttpResponse Api::Impl::page_from_disk(const std::filesystem::path& dir, const s
   HttpResponse r;
   r.body.resize(size);
   if (!in.read(r.body.data(), static_cast<std::streamsize>(size))) return not_found("could not be read");
-  auto ext = file.extension().string();
-  r.content_type = ext == ".html"  ? "text/html; charset=utf-8"
-                   : ext == ".js"  ? "text/javascript; charset=utf-8"
-                   : ext == ".css" ? "text/css; charset=utf-8"
-                   : ext == ".svg" ? "image/svg+xml"
-                                   : "application/octet-stream";
+  r.content_type = web_content_type(file.filename().string());
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;
 }

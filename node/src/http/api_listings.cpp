@@ -132,8 +132,7 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     if (items.size() >= want || !images_wanted) return;
     if (position++ < skip) return;
     auto r = release.body().getPayload().getRelease();
-    // A release marked NSFW makes its images, and posts about it, at least R.
-    auto level = std::max<std::uint8_t>(p::nsfw_level_of(img), r.getNsfw() ? p::kR : p::kPG);
+    auto level = p::nsfw_level_of(img, r);  // a post about a release marked NSFW is R at least too
     if (!(level & levels) || (level >= p::kR && !config.nsfw)) return;
     if (by.created_at() < since_ms) return;
     if (only_image && civitai_id(digest_of(img.getSha256())) != *only_image) return;

@@ -7,8 +7,7 @@
 namespace seedbank::node {
 
 struct WebAsset {
-  const char* path;  // "/static/app.js"; index.html is "/index.html"
-  const char* content_type;
+  const char* path;  // "/static/js/app.js"; index.html is "/index.html"
   const unsigned char* data;
   std::size_t size;
 };

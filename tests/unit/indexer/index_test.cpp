@@ -60,6 +60,21 @@ struct IndexFixture {
     BOOST_REQUIRE(mdb_txn_commit(txn) == 0);
     mdb_env_close(env);
   }
+  // Turns the closed index back into an older `format`: the tables it did
+  // not have are dropped and its version is written.
+  void downgrade(std::string_view format, std::initializer_list<const char*> tables) {
+    edit_raw([&](MDB_txn* txn) {
+      for (const char* name : tables) {
+        MDB_dbi dbi;
+        BOOST_REQUIRE(mdb_dbi_open(txn, name, 0, &dbi) == 0);
+        BOOST_REQUIRE(mdb_drop(txn, dbi, 1) == 0);
+      }
+      MDB_dbi meta;
+      BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+      MDB_val k{7, const_cast<char*>("version")}, v{format.size(), const_cast<char*>(format.data())};
+      BOOST_REQUIRE(mdb_put(txn, meta, &k, &v, 0) == 0);
+    });
+  }
 };
 
 std::set<std::string> releases_of(const std::vector<HashMatch>& matches) {
@@ -473,18 +488,7 @@ BOOST_AUTO_TEST_CASE(an_index_of_format_1_is_upgraded_when_opened) {
   views.build(*this);
   index.reset();
   // Turn the folder back into format 1: the views format 2 added are gone.
-  edit_raw([](MDB_txn* txn) {
-    for (const char* name :
-         {"models", "rel_model", "model_rating", "ids", "tags", "creators", "names", "rel_ratings"}) {
-      MDB_dbi dbi;
-      BOOST_REQUIRE(mdb_dbi_open(txn, name, 0, &dbi) == 0);
-      BOOST_REQUIRE(mdb_drop(txn, dbi, 1) == 0);
-    }
-    MDB_dbi meta;
-    BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
-    MDB_val k{7, const_cast<char*>("version")}, v{1, const_cast<char*>("1")};
-    BOOST_REQUIRE(mdb_put(txn, meta, &k, &v, 0) == 0);
-  });
+  downgrade("1", {"models", "rel_model", "model_rating", "ids", "tags", "creators", "names", "rel_ratings"});
 
   reopen();
   views.check(*this);
@@ -525,14 +529,7 @@ BOOST_AUTO_TEST_CASE(records_naming_an_image_are_its_posts_and_current_avatars_a
   check();
   // A format 3 index (no image_refs) gets them built when opened.
   index.reset();
-  edit_raw([](MDB_txn* txn) {
-    MDB_dbi dbi, meta;
-    BOOST_REQUIRE(mdb_dbi_open(txn, "image_refs", 0, &dbi) == 0);
-    BOOST_REQUIRE(mdb_drop(txn, dbi, 1) == 0);
-    BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
-    MDB_val k{7, const_cast<char*>("version")}, v{1, const_cast<char*>("3")};
-    BOOST_REQUIRE(mdb_put(txn, meta, &k, &v, 0) == 0);
-  });
+  downgrade("3", {"image_refs"});
   reopen();
   check();
 }
@@ -570,17 +567,7 @@ BOOST_AUTO_TEST_CASE(the_image_feed_lists_releases_with_images_and_posts_newest_
   check();
   // A format 4 index (no image_feed) gets it built when opened.
   index.reset();
-  edit_raw([](MDB_txn* txn) {
-    MDB_dbi meta;
-    for (const char* name : {"image_feed", "author_feed"}) {
-      MDB_dbi dbi;
-      BOOST_REQUIRE(mdb_dbi_open(txn, name, 0, &dbi) == 0);
-      BOOST_REQUIRE(mdb_drop(txn, dbi, 1) == 0);
-    }
-    BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
-    MDB_val k{7, const_cast<char*>("version")}, v{1, const_cast<char*>("4")};
-    BOOST_REQUIRE(mdb_put(txn, meta, &k, &v, 0) == 0);
-  });
+  downgrade("4", {"image_feed", "author_feed"});
   reopen();
   check();
 }

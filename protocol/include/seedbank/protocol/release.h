@@ -108,6 +108,9 @@ inline constexpr std::uint8_t kAllNsfwLevels = 31;
 // this version does not know) 4 for an image marked NSFW and 1 for one
 // that is not. Policies go by this, never by the flag alone.
 std::uint8_t nsfw_level_of(schema::SampleImage::Reader image);
+// The same for an image of `release`, or posted about it: at least R when
+// the release is marked NSFW.
+std::uint8_t nsfw_level_of(schema::SampleImage::Reader image, schema::Release::Reader release);
 // "PG", "PG-13", "R", "X", "XXX" and their numbers (also "1".."16"), any
 // case; nullopt for anything else.
 std::optional<std::uint8_t> parse_nsfw_level(std::string_view text);
