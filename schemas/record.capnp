@@ -26,6 +26,8 @@ struct RecordBody {
     retraction @7 :Retraction;
     keyRotation @8 :KeyRotation;
     denyList @9 :DenyList;
+    reaction @11 :Reaction;
+    comment @12 :Comment;
   }
   workNonce @10 :UInt64;     # proof-of-work stamp: see workBits in docs/protocol.md
 }
@@ -244,4 +246,38 @@ struct DenyEntry {
     creator @2 :Data;        # public key
   }
   reason @3 :Text;
+}
+
+struct Subject {
+  # What a reaction or a comment is about: a release, one of its sample
+  # images, or an image post about it. `release` is always set, so records
+  # about a release can be replicated together (by release).
+  release @0 :Data;          # record id of the release (for a post: the release the post names)
+  image @1 :Data;            # SHA-256 of one of the release's sample images, or empty
+  post @2 :Data;             # record id of an image post about the release, or empty
+}
+
+enum ReactionKind {
+  none @0;                   # withdraws the author's reaction
+  like @1;
+  heart @2;
+  laugh @3;
+  cry @4;
+}
+
+struct Reaction {
+  # One per author and subject: a newer one replaces the older.
+  subject @0 :Subject;
+  kind @1 :ReactionKind;
+}
+
+struct Comment {
+  # Markdown about a subject, or a reply to a top-level comment on it.
+  # Edited or deleted by a newer comment of the same author naming it in
+  # `edits` (with the same subject and parent).
+  subject @0 :Subject;
+  parent @1 :Data;           # record id of the top-level comment replied to, or empty
+  text @2 :Text;             # Markdown; empty only when deleted
+  edits @3 :Data;            # record id of the author's comment this one replaces, or empty
+  deleted @4 :Bool;          # with edits: the comment is withdrawn
 }

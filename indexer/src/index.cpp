@@ -36,17 +36,20 @@ using protocol::RecordKind;
 // the stored records when an older index is opened (build_image_refs).
 // 5 added `image_feed` and `author_feed` (releases with sample images and
 // image posts, newest first), built the same way (build_image_feed).
+// Reactions and comments (format 5 too) need no new format: an older index
+// has none, and their tables start empty.
 constexpr std::string_view kSchemaVersion = "5";
 constexpr std::size_t kMaxQueryScan = 100000;       // candidates one page may examine
 constexpr std::size_t kMaxTextCandidates = 200000;  // sorted in memory; more: walk the sort order
 constexpr std::size_t kCommitGroup = 4000;          // records per write transaction in a large batch
 constexpr std::uint64_t kHourMs = 3600 * 1000;
+constexpr std::size_t kMaxWaitingReplies = 1000;  // replies that came before their comment, counted when it arrives
 
 // Every named database; docs/architecture.md describes each key.
 struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating, agg,
       current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time,
-      author_hour, rotations, opaque, image_refs, arrived, image_feed, author_feed;
+      author_hour, rotations, opaque, image_refs, arrived, image_feed, author_feed, social, comments, replies;
 };
 
 // image_refs: <image sha256> ++ <record id> -> (empty), for every image post
@@ -170,6 +173,49 @@ std::optional<CurrentEntry> parse_current(std::optional<ByteView> v) {
   return CurrentEntry{to_id(*v), get_be(*v, 32, 8)};
 }
 
+// A verified record's Subject (sizes checked by validate_body).
+Subject subject_of(sc::Subject::Reader s) {
+  Subject out;
+  out.release = to_id(data_view(s.getRelease()));
+  if (s.getImage().size() == 32) out.image = to_id(data_view(s.getImage()));
+  if (s.getPost().size() == 32) out.post = to_id(data_view(s.getPost()));
+  return out;
+}
+
+// social values: like, heart, laugh, cry and comments, u32be each.
+SocialCounts decode_social(std::optional<ByteView> v) {
+  SocialCounts c;
+  if (!v || v->size() < 20) return c;
+  c.like = static_cast<std::uint32_t>(get_be(*v, 0, 4));
+  c.heart = static_cast<std::uint32_t>(get_be(*v, 4, 4));
+  c.laugh = static_cast<std::uint32_t>(get_be(*v, 8, 4));
+  c.cry = static_cast<std::uint32_t>(get_be(*v, 12, 4));
+  c.comments = static_cast<std::uint32_t>(get_be(*v, 16, 4));
+  return c;
+}
+
+Bytes encode_social(const SocialCounts& c) {
+  Bytes v;
+  for (auto n : {c.like, c.heart, c.laugh, c.cry, c.comments}) put_be(v, n, 4);
+  return v;
+}
+
+// The counter of a reaction kind (none, or one from a newer schema: none).
+std::uint32_t* reaction_counter(SocialCounts& c, sc::ReactionKind kind) {
+  switch (kind) {
+    case sc::ReactionKind::LIKE:
+      return &c.like;
+    case sc::ReactionKind::HEART:
+      return &c.heart;
+    case sc::ReactionKind::LAUGH:
+      return &c.laugh;
+    case sc::ReactionKind::CRY:
+      return &c.cry;
+    default:
+      return nullptr;
+  }
+}
+
 }  // namespace
 
 std::string_view to_string(HashType type) {
@@ -217,12 +263,33 @@ std::optional<Bytes> replacement_target(const Record& record) {
       auto h = protocol::record_id_of(protocol::as_bytes(name));  // SHA-256 of the list name
       return Bytes(h.begin(), h.end());
     }
+    case RecordKind::reaction:
+      return subject_key(subject_of(p.getReaction().getSubject()));
+    case RecordKind::comment: {
+      auto edits = data_view(p.getComment().getEdits());
+      if (edits.size() == 32) return Bytes(edits.begin(), edits.end());
+      return id_bytes(record.id());
+    }
     case RecordKind::release:
     case RecordKind::image_post:
     case RecordKind::unknown:  // kept opaque: replaces nothing
       return std::nullopt;
   }
   return std::nullopt;
+}
+
+Bytes subject_key(const Subject& subject) {
+  Bytes k = id_bytes(subject.release);
+  if (subject.post) {
+    k.push_back('P');
+    append(k, ByteView(*subject.post));
+  } else if (subject.image) {
+    k.push_back('I');
+    append(k, ByteView(*subject.image));
+  } else {
+    k.push_back('R');
+  }
+  return k;
 }
 
 struct Index::Impl {
@@ -252,6 +319,11 @@ struct Index::Impl {
     if (auto st = txn.put(db.by_time, time_id(rec.created_at(), rec.id()), {}); !st) return st.error();
     if (auto st = txn.put(db.author_time, author_time_key(rec), {}); !st) return st.error();
     if (auto st = bump(txn, db.author_hour, hour_bucket(rec, arrival_ms), {}); !st) return st.error();
+    if (is_social(rec)) {
+      bool late = is_late(rec, arrival_ms);
+      Bytes k = social_hour_key(rec.author(), (late ? arrival_ms : rec.created_at()) / kHourMs, late);
+      if (auto st = bump(txn, db.author_hour, k, {}); !st) return st.error();
+    }
     if (rec.kind() == RecordKind::unknown) {
       // A kind from a newer schema: kept and relayed, never read, until a
       // seedbank that knows the kind opens this index (reindex_opaque).
@@ -272,9 +344,96 @@ struct Index::Impl {
 
   // The views a stored record of a known kind feeds.
   Result<IngestStatus> derive(lmdb::Txn& txn, const Record& rec) {
+    auto thread = comment_thread(txn, rec);
+    auto status = derive_views(txn, rec);
+    if (!status) return status;
+    if (thread)
+      if (auto st = count_comment(txn, *thread); !st) return st.error();
+    return status;
+  }
+
+  // Comments are counted per subject: those whose first version is stored,
+  // whose current version is not a deletion, and, for a reply, whose parent
+  // is a stored top-level comment about the same subject. The count is the
+  // same whatever order the records arrive in, and another key's "edit" of
+  // a comment changes nothing.
+  struct CommentThread {
+    RecordId original;
+    bool was_counted;  // before this record
+    bool first;        // this record is the original
+  };
+  std::optional<CommentThread> comment_thread(const lmdb::Txn& txn, const Record& rec) const {
+    if (rec.kind() != RecordKind::comment) return std::nullopt;
+    auto edits = data_view(rec.body().getPayload().getComment().getEdits());
+    if (edits.size() != 32) return CommentThread{rec.id(), false, true};  // the original itself, stored just now
+    auto original = load(txn, to_id(edits));
+    if (!original || original->kind() != RecordKind::comment || original->author() != rec.author()) return std::nullopt;
+    return CommentThread{original->id(), comment_counts(txn, *original), false};
+  }
+  static bool keeps_place(schema::Comment::Reader a, schema::Comment::Reader b) {
+    auto same = [](capnp::Data::Reader x, capnp::Data::Reader y) {
+      return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin());
+    };
+    return same(a.getParent(), b.getParent()) && same(a.getSubject().getRelease(), b.getSubject().getRelease()) &&
+           same(a.getSubject().getImage(), b.getSubject().getImage()) &&
+           same(a.getSubject().getPost(), b.getSubject().getPost());
+  }
+  bool comment_counts(const lmdb::Txn& txn, const Record& original) const {
+    auto c = original.body().getPayload().getComment();
+    if (c.getEdits().size()) return false;  // an edit: counted through its original
+    auto cur = parse_current(txn.get(db.current, current_key(RecordKind::comment, original.author(), original.id())));
+    if (!cur) return false;  // signed by a revoked key: it never became current
+    if (cur->id != original.id()) {
+      // The current edit counts when it keeps the comment's place (as shown).
+      auto edit = load(txn, cur->id);
+      if (edit && edit->kind() == RecordKind::comment && keeps_place(c, edit->body().getPayload().getComment()) &&
+          edit->body().getPayload().getComment().getDeleted())
+        return false;
+    }
+    if (c.getParent().size() == 32) {
+      auto parent = load(txn, to_id(data_view(c.getParent())));
+      if (!parent || parent->kind() != RecordKind::comment) return false;
+      auto pc = parent->body().getPayload().getComment();
+      if (pc.getParent().size() || pc.getEdits().size()) return false;
+      if (subject_key(subject_of(pc.getSubject())) != subject_key(subject_of(c.getSubject()))) return false;
+    }
+    return true;
+  }
+  Status add_comments(lmdb::Txn& txn, const Bytes& subject, int delta) {
+    SocialCounts counts = decode_social(txn.get(db.social, subject));
+    if (delta < 0 && counts.comments == 0) return {};
+    counts.comments = static_cast<std::uint32_t>(counts.comments + delta);
+    return txn.put(db.social, subject, encode_social(counts));
+  }
+  Status count_comment(lmdb::Txn& txn, const CommentThread& thread) {
+    auto original = load(txn, thread.original);
+    if (!original) return {};
+    auto c = original->body().getPayload().getComment();
+    Bytes subject = subject_key(subject_of(c.getSubject()));
+    bool now = comment_counts(txn, *original);
+    if (now != thread.was_counted)
+      if (auto st = add_comments(txn, subject, now ? 1 : -1); !st) return st;
+    // A top-level comment arriving: replies to it that came first count now.
+    if (!thread.first || c.getParent().size()) return {};
+    Bytes prefix = subject;
+    append(prefix, ByteView(original->id()));
+    std::vector<RecordId> waiting;
+    lmdb::Cursor cur(txn, db.replies);
+    for (bool ok = cur.seek(prefix); ok && waiting.size() < kMaxWaitingReplies && keys::starts_with(cur.key(), prefix);
+         ok = cur.next())
+      if (cur.key().size() == prefix.size() + 40) waiting.push_back(to_id(cur.key().subspan(prefix.size() + 8)));
+    for (const auto& id : waiting)
+      if (auto reply = load(txn, id); reply && comment_counts(txn, *reply))
+        if (auto st = add_comments(txn, subject, 1); !st) return st;
+    return {};
+  }
+
+  Result<IngestStatus> derive_views(lmdb::Txn& txn, const Record& rec) {
     if (rec.kind() == RecordKind::key_rotation)
       if (auto st = index_rotation(txn, rec); !st) return st.error();
 
+    if (rec.kind() == RecordKind::comment)
+      if (auto st = index_comment(txn, rec); !st) return st.error();
     auto target = replacement_target(rec);
     if (target) {
       auto author = rec.author();
@@ -613,6 +772,15 @@ struct Index::Impl {
             if (auto st = count_denied(txn, *old, -1); !st) return st;
         return count_denied(txn, rec, +1);
       }
+      case RecordKind::reaction: {
+        Bytes key = subject_key(subject_of(p.getReaction().getSubject()));
+        SocialCounts counts = decode_social(txn.get(db.social, key));
+        if (previous)
+          if (auto old = load(txn, *previous); old && old->kind() == RecordKind::reaction)
+            if (auto* n = reaction_counter(counts, old->body().getPayload().getReaction().getKind()); n && *n) --*n;
+        if (auto* n = reaction_counter(counts, p.getReaction().getKind())) ++*n;
+        return txn.put(db.social, key, encode_social(counts));
+      }
       case RecordKind::retraction: {
         if (previous) return {};  // already retracted
         auto release_bytes = data_view(p.getRetraction().getRelease());
@@ -642,6 +810,18 @@ struct Index::Impl {
     return author_hour_key(rec.author(), (late ? arrival_ms : rec.created_at()) / kHourMs, late);
   }
 
+  static bool is_social(const Record& rec) {
+    return rec.kind() == RecordKind::reaction || rec.kind() == RecordKind::comment;
+  }
+  // Reactions and comments per author and hour, apart from the other
+  // records' count: author ++ hour ++ 's' (by createdAt) or 'l' (late ones,
+  // by arrival).
+  static Bytes social_hour_key(const PublicKey& author, std::uint64_t hour, bool late) {
+    Bytes k = author_hour_key(author, hour);
+    k.push_back(late ? 'l' : 's');
+    return k;
+  }
+
   static Bytes author_time_key(const Record& rec) {
     const auto author = rec.author();  // one copy: begin and end of the same array
     Bytes k(author.bytes.begin(), author.bytes.end());
@@ -652,6 +832,26 @@ struct Index::Impl {
   // Why a verified record from a peer is refused (Admission), or nullopt.
   std::optional<std::string> refuse(const lmdb::Txn& txn, const Record& rec, const Admission& a,
                                     std::uint64_t now_ms) const {
+    if (is_social(rec)) {
+      if (a.social_work_bits && protocol::work_bits(rec) < a.social_work_bits)
+        return std::string(protocol::to_string(rec.kind())) + " by " + rec.author().to_text() + " carries " +
+               std::to_string(protocol::work_bits(rec)) + " bits of work, not the " +
+               std::to_string(a.social_work_bits) + " this node asks of every reaction and comment";
+      if (a.social_per_hour) {
+        const bool late = is_late(rec, now_ms);
+        std::uint64_t hour = now_ms / kHourMs;
+        auto count = [&](std::uint64_t h) {
+          auto v = txn.get(db.author_hour, social_hour_key(rec.author(), h, late));
+          return v && v->size() >= 8 ? get_be(*v, 0, 8) : 0;
+        };
+        std::uint64_t recent = count(hour) + (hour ? count(hour - 1) : 0);
+        if (recent >= std::uint64_t{a.social_per_hour} * (late ? kLateFactor : 1))
+          return "its author " + rec.author().to_text() + " has " + std::to_string(recent) +
+                 (late ? " reactions and comments dated over an hour back arriving here within the last hour or two"
+                       : " reactions and comments from the last hour or two here") +
+                 ", this node's limit per author";
+      }
+    }
     if (!a.new_key_work_bits && !a.per_author_per_hour) return std::nullopt;
     const auto key = rec.author();
     const auto& author = key.bytes;
@@ -817,6 +1017,19 @@ struct Index::Impl {
   // Builds what format 2 added from the records of a format 1 index.
   // Format 4: image_refs from the image posts and current profiles stored
   // by an older seedbank. One scan of the records, once.
+  // comments: subject_key ++ createdAt u64be ++ id, for top-level comments
+  // as first written; replies: subject_key ++ parent id ++ createdAt u64be
+  // ++ id, for replies as first written (so replies about another subject
+  // are never in a comment's range). Edits are found through `current`.
+  Status index_comment(lmdb::Txn& txn, const Record& rec) {
+    auto c = rec.body().getPayload().getComment();
+    if (c.getEdits().size()) return {};
+    Bytes k = subject_key(subject_of(c.getSubject()));
+    if (c.getParent().size() == 32) append(k, data_view(c.getParent()));
+    append(k, time_id(rec.created_at(), rec.id()));
+    return txn.put(c.getParent().size() ? db.replies : db.comments, k, {});
+  }
+
   // image_feed: createdAt u64be ++ id, and author_feed: author ++
   // createdAt u64be ++ id, for every release with sample images and every
   // image post: the image feed, newest first, whole or by author.
@@ -1016,7 +1229,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   impl->options = options;
   int rc = mdb_env_create(&impl->env);
   if (rc) return lmdb::lmdb_error("create environment", rc);
-  mdb_env_set_maxdbs(impl->env, 64);  // 31 used
+  mdb_env_set_maxdbs(impl->env, 64);  // 34 used
   mdb_env_set_maxreaders(impl->env, 512);
   mdb_env_set_mapsize(impl->env, options.map_size);
   // MDB_NOMETASYNC: one fsync per commit instead of two; see Durability.
@@ -1069,6 +1282,9 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"arrived", &d.arrived, 0},
       {"image_feed", &d.image_feed, 0},
       {"author_feed", &d.author_feed, 0},
+      {"social", &d.social, 0},
+      {"comments", &d.comments, 0},
+      {"replies", &d.replies, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
@@ -1183,14 +1399,14 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
   std::lock_guard write_lock(impl_->write_mutex);
   std::optional<protocol::Error> failure;
   std::size_t group_begin = 0;  // first record of the uncommitted group
-  std::uint64_t added_by_kind[8] = {};
+  std::uint64_t added_by_kind[protocol::kRecordKinds] = {};
   auto txn = impl_->begin(true);
   if (!txn) failure = txn.error();
 
   // Commits the records applied since group_begin; verifiers keep working
   // meanwhile, so the commit's I/O overlaps their signature checks.
   auto commit_group = [&](std::size_t end) {
-    for (int k = 0; k < 8 && !failure; ++k) {
+    for (int k = 0; k < protocol::kRecordKinds && !failure; ++k) {
       if (added_by_kind[k])
         if (auto st = impl_->add_count(*txn, static_cast<RecordKind>(k), added_by_kind[k]); !st) failure = st.error();
       added_by_kind[k] = 0;
@@ -1430,7 +1646,7 @@ IndexStats Index::stats() const {
   if (!txn) return s;
   MDB_stat st;
   if (mdb_stat(txn->get(), impl_->db.records, &st) == 0) s.records = st.ms_entries;
-  for (int k = 0; k <= 7; ++k) {
+  for (int k = 0; k < protocol::kRecordKinds; ++k) {
     std::string key = "count/" + std::string(protocol::to_string(static_cast<RecordKind>(k)));
     if (auto v = txn->get(impl_->db.meta, protocol::as_bytes(key)); v && v->size() == 8)
       s.by_kind[k] = get_be(*v, 0, 8);
@@ -1781,6 +1997,54 @@ std::vector<FeedEntry> Index::image_feed(const std::optional<FeedEntry>& from, s
   out.erase(std::unique(out.begin(), out.end(), [](const FeedEntry& a, const FeedEntry& b) { return a.id == b.id; }),
             out.end());
   if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+SocialCounts Index::social(const Subject& subject) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return {};
+  return decode_social(txn->get(impl_->db.social, subject_key(subject)));
+}
+
+std::vector<FeedEntry> Index::comments_of(const Subject& subject, const std::optional<FeedEntry>& before,
+                                          std::size_t limit) const {
+  std::vector<FeedEntry> out;
+  auto txn = impl_->begin(false);
+  if (!txn || !limit) return out;
+  Bytes prefix = subject_key(subject);
+  lmdb::Cursor c(*txn, impl_->db.comments);
+  bool ok = false;
+  if (before) {
+    Bytes start = prefix;
+    append(start, time_id(before->created_at, before->id));
+    ok = c.seek_at_or_before(start);
+    if (ok && std::ranges::equal(c.key(), start)) ok = c.prev();  // exclusive
+  } else {
+    ok = c.seek_at_or_before(prefix_successor(prefix));
+  }
+  for (; ok && out.size() < limit && keys::starts_with(c.key(), prefix); ok = c.prev()) {
+    auto key = c.key().subspan(prefix.size());
+    if (key.size() == 40) out.push_back(FeedEntry{get_be(key, 0, 8), to_id(key.subspan(8))});
+  }
+  return out;
+}
+
+std::vector<FeedEntry> Index::replies_of(const Subject& subject, const RecordId& comment,
+                                         const std::optional<FeedEntry>& after, std::size_t limit) const {
+  std::vector<FeedEntry> out;
+  auto txn = impl_->begin(false);
+  if (!txn || !limit) return out;
+  Bytes prefix = subject_key(subject);
+  append(prefix, ByteView(comment));
+  Bytes start = prefix;
+  if (after) append(start, time_id(after->created_at, after->id));
+  lmdb::Cursor c(*txn, impl_->db.replies);
+  bool ok = c.seek(start);
+  if (ok && after && std::ranges::equal(c.key(), start)) ok = c.next();  // exclusive
+  for (; ok && out.size() < limit && keys::starts_with(c.key(), prefix); ok = c.next()) {
+    auto key = c.key().subspan(prefix.size());
+    if (key.size() == 40) out.push_back(FeedEntry{get_be(key, 0, 8), to_id(key.subspan(8))});
+  }
   return out;
 }
 

@@ -53,10 +53,21 @@ std::uint64_t now_ms() {
 
 p::Result<indexer::IngestOutcome> sign_and_ingest(indexer::Index& index, const p::SecretKey& key,
                                                   const p::CommunityDraft& draft, std::uint64_t created_at_ms) {
-  auto bytes = p::sign_draft(key, index.network(), created_at_ms ? created_at_ms : now_ms(), draft);
+  const std::uint64_t t = created_at_ms ? created_at_ms : now_ms();
+  auto bytes = p::sign_draft(key, index.network(), t, draft);
   if (!bytes) return bytes.error();
   auto out = index.ingest(*bytes, indexer::Durability::local);
   if (out.status == indexer::IngestStatus::rejected) return out.error;
+  if (out.status == indexer::IngestStatus::superseded && !created_at_ms) {
+    // The key's current record for the same target is as new (two acts
+    // within a millisecond, or a clock set back): sign again just after it,
+    // so what the user did now is what counts.
+    auto rec = index.get(out.id);
+    auto target = rec ? indexer::replacement_target(*rec) : std::nullopt;
+    auto current = target ? index.current(rec->kind(), key.public_key(), *target) : std::nullopt;
+    auto winner = current ? index.get(*current) : p::Result<p::Record>(p::make_error(p::ErrorCode::not_found, ""));
+    if (winner && winner->created_at() >= t) return sign_and_ingest(index, key, draft, winner->created_at() + 1);
+  }
   return out;
 }
 
@@ -93,6 +104,185 @@ bool set_listed(std::vector<std::string>& list, const std::string& value, bool l
   else
     list.erase(it);
   return true;
+}
+
+namespace {
+
+bool same_bytes(capnp::Data::Reader a, capnp::Data::Reader b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+std::optional<p::Record> load(const indexer::Index& index, const p::RecordId& id) {
+  auto rec = index.get(id);
+  if (!rec) return std::nullopt;
+  return std::move(rec).value();
+}
+
+indexer::Subject subject_of(schema::Subject::Reader s) {
+  indexer::Subject out;
+  std::copy_n(s.getRelease().begin(), std::min<std::size_t>(32, s.getRelease().size()), out.release.begin());
+  if (s.getImage().size() == 32) std::copy_n(s.getImage().begin(), 32, out.image.emplace().begin());
+  if (s.getPost().size() == 32) std::copy_n(s.getPost().begin(), 32, out.post.emplace().begin());
+  return out;
+}
+
+}  // namespace
+
+p::Result<p::CommentDraft> comment_draft(const indexer::Index& index, const NodeConfig& config,
+                                         const p::PublicKey& author, const CommentRequest& request) {
+  p::CommentDraft draft;
+  draft.text = request.deleted ? std::string() : request.text;
+  draft.deleted = request.deleted;
+  if (request.edits) {
+    // An edit keeps its comment's place: subject and parent come from it.
+    auto original = load(index, *request.edits);
+    if (!original || original->kind() != p::RecordKind::comment)
+      return p::make_error(p::ErrorCode::not_found, "no comment " + p::to_hex(*request.edits) + " is known here");
+    if (original->author() != author)
+      return p::make_error(p::ErrorCode::refused, "only the comment's author can edit or delete it; it is " +
+                                                      original->author().to_text() + "'s");
+    auto c = original->body().getPayload().getComment();
+    if (c.getEdits().size())
+      return p::make_error(p::ErrorCode::invalid_argument,
+                           "name the comment as first written (its id), not an edit of it");
+    draft.edits = original->id();
+    draft.subject = subject_of(c.getSubject());
+    if (auto why = config.refuses_subject(draft.subject, index))
+      return p::make_error(p::ErrorCode::refused, "this node does not show what the comment is about: " + *why);
+    if (c.getParent().size() == 32) std::copy_n(c.getParent().begin(), 32, draft.parent.emplace().begin());
+  } else {
+    if (request.deleted)
+      return p::make_error(p::ErrorCode::invalid_argument, "say which of your comments to delete (its id)");
+    if (!request.subject)
+      return p::make_error(p::ErrorCode::invalid_argument, "say what the comment is about (a release)");
+    draft.subject = *request.subject;
+    if (auto why = config.refuses_subject(draft.subject, index))
+      return p::make_error(p::ErrorCode::refused, "this node does not show what the comment is about: " + *why);
+    if (request.parent) {
+      auto parent = load(index, *request.parent);
+      if (!parent || parent->kind() != p::RecordKind::comment)
+        return p::make_error(p::ErrorCode::not_found, "no comment " + p::to_hex(*request.parent) + " is known here");
+      auto pc = parent->body().getPayload().getComment();
+      if (pc.getParent().size() || pc.getEdits().size())
+        return p::make_error(p::ErrorCode::invalid_argument,
+                             "replies go under a top-level comment as first written (its id), one level deep");
+      if (subject_of(pc.getSubject()) != draft.subject)
+        return p::make_error(p::ErrorCode::invalid_argument, "the comment replied to is about something else");
+      if (hidden_comment(index, config, *parent))
+        return p::make_error(p::ErrorCode::not_found, "the comment replied to is not shown here");
+      auto edit = current_edit(index, config, *parent);
+      if (edit && edit->body().getPayload().getComment().getDeleted())
+        return p::make_error(p::ErrorCode::invalid_argument, "the comment replied to was deleted by its author");
+      draft.parent = parent->id();
+    }
+  }
+  if (auto st = p::check_draft(draft); !st) return st.error();
+  return draft;
+}
+
+std::string comment_cursor(const indexer::FeedEntry& position) {
+  p::Bytes key;
+  for (int i = 7; i >= 0; --i) key.push_back(static_cast<std::uint8_t>(position.created_at >> (8 * i)));
+  key.insert(key.end(), position.id.begin(), position.id.end());
+  return p::to_hex(key);
+}
+
+std::optional<indexer::FeedEntry> parse_comment_cursor(std::string_view text) {
+  auto bytes = p::from_hex(text);
+  if (!bytes || bytes->size() != 40) return std::nullopt;
+  indexer::FeedEntry out;
+  for (std::size_t i = 0; i < 8; ++i) out.created_at = (out.created_at << 8) | (*bytes)[i];
+  std::copy(bytes->begin() + 8, bytes->end(), out.id.begin());
+  return out;
+}
+
+bool hidden_comment(const indexer::Index& index, const NodeConfig& config, const p::Record& original) {
+  return original.kind() != p::RecordKind::comment || config.refuses_comment(original, index).has_value();
+}
+
+std::optional<p::Record> current_edit(const indexer::Index& index, const NodeConfig& config,
+                                      const p::Record& original) {
+  auto current = index.current(p::RecordKind::comment, original.author(), original.id());
+  if (!current || *current == original.id()) return std::nullopt;
+  auto edit = load(index, *current);
+  if (!edit || edit->kind() != p::RecordKind::comment || config.refuses_comment(*edit, index)) return std::nullopt;
+  auto a = original.body().getPayload().getComment(), e = edit->body().getPayload().getComment();
+  if (!same_bytes(a.getParent(), e.getParent()) || subject_of(a.getSubject()) != subject_of(e.getSubject()))
+    return std::nullopt;  // an edit must keep the comment's place
+  return edit;
+}
+
+namespace {
+
+// Records one page may look at (comments, replies and their edits): a
+// stranger's thousands of deleted or hidden comments cost a page no more.
+constexpr std::size_t kMaxCommentScan = 1000;
+
+// The view of a comment, or nullopt when hidden; counts what it read.
+std::optional<CommentView> view_of(const indexer::Index& index, const NodeConfig& config, const p::RecordId& id,
+                                   std::size_t& scanned) {
+  ++scanned;
+  auto original = load(index, id);
+  if (!original || hidden_comment(index, config, *original)) return std::nullopt;
+  CommentView view{std::move(*original), std::nullopt, {}, false};
+  view.edit = current_edit(index, config, view.original);
+  return view;
+}
+
+}  // namespace
+
+std::vector<CommentView> replies_page(const indexer::Index& index, const NodeConfig& config,
+                                      const indexer::Subject& subject, const p::RecordId& parent,
+                                      std::optional<indexer::FeedEntry>& after, std::size_t limit) {
+  std::vector<CommentView> out;
+  std::size_t scanned = 0;
+  while (out.size() < limit) {
+    if (scanned >= kMaxCommentScan) return out;  // `after` goes on from here
+    const std::size_t need = std::min(limit - out.size(), kMaxCommentScan - scanned);
+    auto entries = index.replies_of(subject, parent, after, need);
+    for (const auto& e : entries) {
+      after = e;
+      if (auto v = view_of(index, config, e.id, scanned); v && !v->deleted()) out.push_back(std::move(*v));
+    }
+    if (entries.size() < need) {
+      after.reset();  // the end of the list
+      break;
+    }
+  }
+  return out;
+}
+
+std::vector<CommentView> comment_page(const indexer::Index& index, const NodeConfig& config,
+                                      const indexer::Subject& subject, std::optional<indexer::FeedEntry>& before,
+                                      std::size_t limit) {
+  std::vector<CommentView> out;
+  std::size_t scanned = 0;
+  while (out.size() < limit) {
+    if (scanned >= kMaxCommentScan) return out;  // `before` goes on from here
+    const std::size_t need = std::min(limit - out.size(), kMaxCommentScan - scanned);
+    auto entries = index.comments_of(subject, before, need);
+    for (const auto& e : entries) {
+      before = e;
+      auto view = view_of(index, config, e.id, scanned);
+      if (!view) continue;
+      // Its first replies (the rest by replies_page); a deleted comment
+      // stays as a placeholder only while a reply shows.
+      const std::size_t budget = std::min(kInlineReplies * 4, kMaxCommentScan - std::min(scanned, kMaxCommentScan));
+      auto replies = index.replies_of(subject, view->original.id(), std::nullopt, budget + 1);
+      std::size_t i = 0;
+      for (; i < replies.size() && i < budget && view->replies.size() < kInlineReplies; ++i)
+        if (auto r = view_of(index, config, replies[i].id, scanned); r && !r->deleted())
+          view->replies.push_back(std::move(*r));
+      view->more_replies = i < replies.size();
+      if (view->deleted() && view->replies.empty()) continue;
+      out.push_back(std::move(*view));
+    }
+    if (entries.size() < need) {
+      before.reset();  // the end of the list
+      break;
+    }
+  }
+  return out;
 }
 
 }  // namespace seedbank::node

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "seedbank/indexer/index.h"
+#include "seedbank/node/config.h"
 #include "seedbank/node/store.h"
 #include "seedbank/protocol/community_draft.h"
 #include "seedbank/protocol/keys.h"
@@ -33,6 +34,62 @@ protocol::Result<indexer::IngestOutcome> sign_and_ingest(indexer::Index& index, 
                                                          const protocol::CommunityDraft& draft,
                                                          std::uint64_t created_at_ms = 0);
 std::uint64_t now_ms();
+
+// ---- comments: the command line and the HTTP API build and show them alike ----
+
+// What a user asks: a comment on `subject`, or a reply (parent: a
+// top-level comment as first written); or, with `edits`, new text for one
+// of their comments, or (deleted) its withdrawal.
+struct CommentRequest {
+  std::optional<indexer::Subject> subject;  // not for edits: they keep their comment's
+  std::optional<protocol::RecordId> parent, edits;
+  std::string text;
+  bool deleted = false;
+};
+// The draft `author` signs for `request`, checked against what this node
+// holds. Errors: not_found (no such release, image, post or comment here),
+// refused (an edit of someone else's comment; a subject this node leaves
+// out), invalid_argument (a reply to a reply, a parent about something
+// else, empty or oversized text).
+protocol::Result<protocol::CommentDraft> comment_draft(const indexer::Index& index, const NodeConfig& config,
+                                                       const protocol::PublicKey& author,
+                                                       const CommentRequest& request);
+
+// Whether a comment is left out here: a deny-list names its author or its
+// record id, or its key is revoked.
+bool hidden_comment(const indexer::Index& index, const NodeConfig& config, const protocol::Record& original);
+// The author's current edit of a comment first written as `original`, when
+// one is shown: it keeps the comment's subject and parent and is not
+// hidden. nullopt: the original is shown.
+std::optional<protocol::Record> current_edit(const indexer::Index& index, const NodeConfig& config,
+                                             const protocol::Record& original);
+
+struct CommentView {
+  protocol::Record original;
+  std::optional<protocol::Record> edit;  // shown instead of the original
+  std::vector<CommentView> replies;      // the first ones, oldest first, none deleted
+  bool more_replies = false;             // the rest: replies_page
+  const protocol::Record& shown() const { return edit ? *edit : original; }
+  bool deleted() const { return shown().body().getPayload().getComment().getDeleted(); }
+};
+// A position in a list of comments as text (80 hex digits) and back.
+std::string comment_cursor(const indexer::FeedEntry& position);
+std::optional<indexer::FeedEntry> parse_comment_cursor(std::string_view text);
+
+inline constexpr std::size_t kInlineReplies = 20;  // replies shown under a comment in a page
+// Up to `limit` top-level comments on `subject`, newest first, from the one
+// after `before` (exclusive; nullopt: the newest), each with its first
+// replies. Hidden comments, and deleted ones without replies, are skipped;
+// a page looks at a bounded number of records. `before` becomes the
+// position to go on from, or nullopt at the end.
+std::vector<CommentView> comment_page(const indexer::Index& index, const NodeConfig& config,
+                                      const indexer::Subject& subject, std::optional<indexer::FeedEntry>& before,
+                                      std::size_t limit);
+// Replies to one top-level comment, oldest first, from the one after
+// `after`; the same rules.
+std::vector<CommentView> replies_page(const indexer::Index& index, const NodeConfig& config,
+                                      const indexer::Subject& subject, const protocol::RecordId& parent,
+                                      std::optional<indexer::FeedEntry>& after, std::size_t limit);
 
 // Favourites (release ids, hex) and followed creators (sbpk1 keys): this
 // node's own, never gossiped. Kept in <data dir>/local.json as

@@ -70,6 +70,35 @@ std::optional<std::string> NodeConfig::refuses_image(const p::Record& owner, con
   return std::nullopt;
 }
 
+std::optional<std::string> NodeConfig::refuses_subject(const p::SubjectDraft& subject,
+                                                       const indexer::Index& index) const {
+  auto release = index.get(subject.release);
+  if (!release || release->kind() != p::RecordKind::release)
+    return std::string("no release with that id is known here");
+  if (auto why = refuses(*release, index)) return why;
+  if (subject.image) return refuses_image(*release, *subject.image, index);
+  if (subject.post) {
+    auto post = index.get(*subject.post);
+    if (!post || post->kind() != p::RecordKind::image_post)
+      return std::string("no image post with that id is known here");
+    auto named = post->body().getPayload().getImagePost().getRelease();
+    if (named.size() != 32 || digest_of(named) != subject.release)
+      return std::string("the post is about another release");
+    auto img = post->body().getPayload().getImagePost().getImage().getSha256();
+    if (img.size() != 32) return std::string("the post has no image");
+    return refuses_image(*post, digest_of(img), index);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> NodeConfig::refuses_comment(const p::Record& comment, const indexer::Index& index) const {
+  if (comment.kind() != p::RecordKind::comment) return std::string("not a comment");
+  if (index.is_denied(comment.id(), deny_curators, comment.author()))
+    return std::string("denied by a deny-list this node follows");
+  if (index.voided(comment)) return std::string("signed by a key its owner revoked, and not vouched for");
+  return std::nullopt;
+}
+
 p::Result<NodeConfig> load_node_config(const std::filesystem::path& path) {
   NodeConfig config;
   std::ifstream in(path, std::ios::binary);
@@ -121,17 +150,22 @@ p::Result<NodeConfig> load_node_config(const std::filesystem::path& path) {
         }
       }
     } else if (key == "spam") {
-      if (!value.is_object()) return bad("spam must be an object {\"newKeyWorkBits\": N, \"perAuthorPerHour\": N}");
+      if (!value.is_object())
+        return bad("spam must be an object such as {\"newKeyWorkBits\": N, \"perAuthorPerHour\": N}");
       for (const auto& [skey, svalue] : value.items()) {
         if (!svalue.is_number_unsigned() || svalue.get<std::uint64_t>() > 0xffffffffu)
           return bad("spam." + skey + " must be a whole number");
-        if (skey == "newKeyWorkBits") {
-          if (svalue.get<std::uint64_t>() > 32) return bad("spam.newKeyWorkBits above 32 would make new keys useless");
-          config.new_key_work_bits = svalue.get<std::uint32_t>();
+        if (skey == "newKeyWorkBits" || skey == "socialWorkBits") {
+          if (svalue.get<std::uint64_t>() > 32)
+            return bad("spam." + skey + " above 32 would make such records useless");
+          (skey == "newKeyWorkBits" ? config.new_key_work_bits : config.social_work_bits) = svalue.get<std::uint32_t>();
         } else if (skey == "perAuthorPerHour") {
           config.per_author_per_hour = svalue.get<std::uint32_t>();
+        } else if (skey == "socialPerHour") {
+          config.social_per_hour = svalue.get<std::uint32_t>();
         } else {
-          return bad("spam has no key '" + skey + "' (newKeyWorkBits, perAuthorPerHour)");
+          return bad("spam has no key '" + skey +
+                     "' (newKeyWorkBits, perAuthorPerHour, socialWorkBits, socialPerHour)");
         }
       }
     } else if (key == "storeQuota") {

@@ -85,6 +85,8 @@ struct NodeRuntime::Impl {
     const auto& config = node.options.config;
     if (config.new_key_work_bits) gopts.admission.new_key_work_bits = *config.new_key_work_bits;
     if (config.per_author_per_hour) gopts.admission.per_author_per_hour = *config.per_author_per_hour;
+    if (config.social_work_bits) gopts.admission.social_work_bits = *config.social_work_bits;
+    if (config.social_per_hour) gopts.admission.social_per_hour = *config.social_per_hour;
     if (role == RuntimeRole::command) {
       // Dial out only, and reconcile only what the command asks for.
       gopts.listen = "off";

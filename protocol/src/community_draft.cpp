@@ -1,5 +1,7 @@
 #include "seedbank/protocol/community_draft.h"
 
+#include <cctype>
+
 namespace seedbank::protocol {
 
 namespace sc = seedbank::schema;
@@ -77,7 +79,36 @@ void fill(const DenyListDraft& d, sc::RecordBody::Builder body) {
   }
 }
 
+void fill_subject(const SubjectDraft& d, sc::Subject::Builder s) {
+  s.setRelease(as_data(d.release));
+  if (d.image) s.setImage(as_data(*d.image));
+  if (d.post) s.setPost(as_data(*d.post));
+}
+
+void fill(const ReactionDraft& d, sc::RecordBody::Builder body) {
+  auto r = body.initPayload().initReaction();
+  fill_subject(d.subject, r.initSubject());
+  r.setKind(static_cast<sc::ReactionKind>(d.kind));
+}
+
+void fill(const CommentDraft& d, sc::RecordBody::Builder body) {
+  auto c = body.initPayload().initComment();
+  fill_subject(d.subject, c.initSubject());
+  if (d.parent) c.setParent(as_data(*d.parent));
+  c.setText(d.deleted ? std::string() : d.text);
+  if (d.edits) c.setEdits(as_data(*d.edits));
+  c.setDeleted(d.deleted);
+}
+
 }  // namespace
+
+std::optional<ReactionKind> parse_reaction(std::string_view name) {
+  std::string lower(name);
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (std::size_t i = 0; i < std::size(kReactionNames); ++i)
+    if (lower == kReactionNames[i]) return static_cast<ReactionKind>(i);
+  return std::nullopt;
+}
 
 KeyRotationDraft key_rotation_draft(const PublicKey& old_key, const SecretKey& new_key, std::uint64_t created_at_ms) {
   KeyRotationDraft draft;
@@ -90,8 +121,8 @@ std::string_view draft_kind(const CommunityDraft& draft) {
   return std::visit(
       Overloaded{[](const RatingDraft&) { return "rating"; }, [](const RetractionDraft&) { return "retraction"; },
                  [](const ProfileDraft&) { return "profile"; }, [](const ImagePostDraft&) { return "imagePost"; },
-                 [](const KeyRotationDraft&) { return "keyRotation"; },
-                 [](const DenyListDraft&) { return "denyList"; }},
+                 [](const KeyRotationDraft&) { return "keyRotation"; }, [](const DenyListDraft&) { return "denyList"; },
+                 [](const ReactionDraft&) { return "reaction"; }, [](const CommentDraft&) { return "comment"; }},
       draft);
 }
 
@@ -103,6 +134,19 @@ Status check_draft(const CommunityDraft& draft) {
   if (auto* rotation = std::get_if<KeyRotationDraft>(&draft); rotation && rotation->keep.size() > kMaxKeptRecords)
     return make_error(ErrorCode::limit, "a revocation can list at most " + std::to_string(kMaxKeptRecords) +
                                             " records, not " + std::to_string(rotation->keep.size()));
+  if (auto* c = std::get_if<CommentDraft>(&draft)) {
+    if (c->deleted && !c->edits) return make_error(ErrorCode::invalid_argument, "say which of your comments to delete");
+    if (!c->deleted && c->text.find_first_not_of(" \t\r\n") == std::string::npos)
+      return make_error(ErrorCode::invalid_argument, "a comment needs some text");
+    if (c->text.size() > 8 * 1024)
+      return make_error(ErrorCode::limit,
+                        "a comment holds at most 8 KiB of text, not " + std::to_string(c->text.size()) + " bytes");
+  }
+  const SubjectDraft* subject = nullptr;
+  if (const auto* r = std::get_if<ReactionDraft>(&draft)) subject = &r->subject;
+  if (const auto* c = std::get_if<CommentDraft>(&draft)) subject = &c->subject;
+  if (subject && subject->image && subject->post)
+    return make_error(ErrorCode::invalid_argument, "name either an image of the release or a post, not both");
   return {};
 }
 

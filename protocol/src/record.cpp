@@ -35,6 +35,7 @@ constexpr std::size_t kMaxShortText = 512;
 constexpr std::size_t kMaxReview = 16 * 1024;
 constexpr std::size_t kMaxReason = 4 * 1024;
 constexpr std::size_t kMaxDenyEntries = 100000;
+constexpr std::size_t kMaxComment = 8 * 1024;
 
 Error invalid(const std::string& field, const std::string& problem) {
   return make_error(ErrorCode::malformed, field + ": " + problem);
@@ -193,6 +194,16 @@ Status check_release(sc::Release::Reader r) {
   return {};
 }
 
+// A reaction's or comment's subject: a release, or one of its sample
+// images, or an image post about it.
+Status check_subject(sc::Subject::Reader s, const std::string& field) {
+  SB_TRY(check_data(s.getRelease(), {32}, field + ".release"));
+  SB_TRY(check_data(s.getImage(), {0, 32}, field + ".image"));
+  SB_TRY(check_data(s.getPost(), {0, 32}, field + ".post"));
+  if (s.getImage().size() && s.getPost().size()) return invalid(field, "names an image and a post: name one");
+  return {};
+}
+
 // The envelope: what every node checks whatever the record's kind.
 Status check_envelope(sc::RecordBody::Reader body) {
   SB_TRY(check_data(body.getAuthor(), {32}, "author"));
@@ -281,6 +292,18 @@ Status check_payload(sc::RecordBody::Reader body) {
       }
       return {};
     }
+    case Payload::REACTION:
+      return check_subject(p.getReaction().getSubject(), "reaction.subject");
+    case Payload::COMMENT: {
+      auto c = p.getComment();
+      SB_TRY(check_subject(c.getSubject(), "comment.subject"));
+      SB_TRY(check_data(c.getParent(), {0, 32}, "comment.parent"));
+      SB_TRY(check_data(c.getEdits(), {0, 32}, "comment.edits"));
+      if (c.getDeleted() && c.getEdits().size() == 0)
+        return invalid("comment.deleted", "needs `edits`: the comment it withdraws");
+      if (c.getDeleted() && c.getText().size()) return invalid("comment.text", "must be empty in a deletion");
+      return check_text(c.getText(), kMaxComment, "comment.text", !c.getDeleted());
+    }
   }
   // A kind from a newer schema: its envelope (checked above, plus size,
   // canonical form and traversal limits in verify_record) is all this
@@ -315,6 +338,8 @@ constexpr KindNames kKindNames[] = {
     {Payload::RETRACTION, RecordKind::retraction, "retraction"},
     {Payload::KEY_ROTATION, RecordKind::key_rotation, "key-rotation"},
     {Payload::DENY_LIST, RecordKind::deny_list, "deny-list"},
+    {Payload::REACTION, RecordKind::reaction, "reaction"},
+    {Payload::COMMENT, RecordKind::comment, "comment"},
 };
 
 RecordKind kind_of(Payload::Which which) {

@@ -2,7 +2,9 @@
 // Drives a running node's web gallery in headless Chromium the way a person
 // would: home grid, type and base-model filters (every name the node knows),
 // model page, image details with "Copy generation data", a rating with a
-// Markdown review that updates the figures in place, a favourite and the /me
+// Markdown review that updates the figures in place, a reaction to the
+// version and a comment thread on it (write, reply, edit, delete), a
+// reaction to a sample image in the image viewer, a favourite and the /me
 // page that lists it, sharing an image made with the model, the creator
 // page with its follow button, and an unknown model's not-found page.
 //
@@ -374,6 +376,137 @@ async function main() {
       return { header: shown.seen.header };
     });
 
+    // What the node counts for a subject of the shown version (the release,
+    // or one of its sample images), asked the way the gallery asks.
+    const reactionsOf = (image) => page.evaluate(async ([id, sha]) => {
+      const versionId = document.querySelector('#model-page .model-layout')?.dataset.versionId;
+      const model = await (await fetch(`/api/v1/models/${id}`)).json();
+      const version = model.modelVersions.find((v) => String(v.id) === versionId);
+      const params = new URLSearchParams({ releaseId: version.seedbank.releaseId });
+      if (sha) params.set('image', sha);
+      return (await fetch(`/api/seedbank/reactions?${params}`)).json();
+    }, [modelId, image || null]);
+    const reactionButton = (bar, kind) => page.evaluate(([b, k]) => {
+      const button = document.querySelector(`${b} [data-reaction="${k}"]`);
+      return button ? { pressed: button.getAttribute('aria-pressed'), disabled: button.disabled,
+        count: button.querySelector('.reaction-count')?.textContent.trim() ?? null,
+        note: document.querySelector(`${b} [role="status"]`)?.textContent.trim() ?? null } : null;
+    }, [bar, kind]);
+
+    // (4c) A like for the version: the button stays pressed and its count
+    // is the node's.
+    await step('react', async () => {
+      const before = await until('the version\'s like button, ready', async () => {
+        const seen = await reactionButton('#version-reactions', 'like');
+        return { ok: !!seen && !seen.disabled, seen };
+      });
+      if (before.seen.pressed !== 'false' || before.seen.count !== '0') {
+        throw new StepFailure(`before any click the like button shows ${JSON.stringify(before.seen)}`);
+      }
+      await page.click('#version-reactions [data-reaction="like"]');
+      await until('the like button pressed with a count of 1', async () => {
+        const seen = await reactionButton('#version-reactions', 'like');
+        return { ok: !!seen && seen.pressed === 'true' && seen.count === '1' && !seen.disabled, seen };
+      });
+      const counted = await reactionsOf(null);
+      if (counted.mine !== 'like' || counted.stats.likeCount !== 1) {
+        throw new StepFailure(`/api/seedbank/reactions after the click: ${JSON.stringify(counted)}`);
+      }
+    });
+
+    // (4d) A comment thread on the version: a comment in Markdown, a reply
+    // under it (indented), an edit of the comment, and the reply deleted.
+    await step('comment', async () => {
+      const panel = '#version-comments';
+      const thread = () => page.evaluate((p) => [...document.querySelectorAll(`${p} .comment-list > li.comment`)].map((li) => ({
+        id: li.dataset.commentId,
+        strong: [...li.querySelectorAll(':scope > .comment-text strong')].map((e) => e.textContent),
+        text: li.querySelector(':scope > .comment-text')?.textContent.trim() ?? null,
+        edited: !!li.querySelector(':scope > .comment-head .comment-edited'),
+        left: li.getBoundingClientRect().left,
+        replies: [...li.querySelectorAll(':scope > .comment-replies > li.reply')].map((r) => ({
+          id: r.dataset.commentId,
+          em: [...r.querySelectorAll(':scope > .comment-text em')].map((e) => e.textContent),
+          left: r.getBoundingClientRect().left,
+        })),
+      })), panel);
+
+      await page.locator(`${panel} .new-comment-form textarea`).waitFor();
+      await page.fill(`${panel} .new-comment-form textarea`, 'A **bold** comment from the browser');
+      await page.click(`${panel} .new-comment-form button[type="submit"]`);
+      const written = await until('the comment, its Markdown rendered', async () => {
+        const seen = await thread();
+        return { ok: seen.length === 1 && seen[0].strong.includes('bold') && !seen[0].edited, seen };
+      });
+      const commentId = written.seen[0].id;
+      const comment = `${panel} li.comment[data-comment-id="${commentId}"]`;
+
+      await page.click(`${comment} > .comment-actions .comment-reply`);
+      await page.fill(`${comment} .reply-form textarea`, 'A reply with *emphasis*');
+      await page.click(`${comment} .reply-form button[type="submit"]`);
+      const replied = await until('the reply, indented under the comment', async () => {
+        const seen = await thread();
+        const c = seen.find((x) => x.id === commentId);
+        const r = c && c.replies[0];
+        return { ok: !!r && r.em.includes('emphasis') && r.left > c.left + 8, seen };
+      });
+      const replyId = replied.seen[0].replies[0].id;
+      await shot('model-comments.png');
+
+      await page.click(`${comment} > .comment-actions .comment-edit`);
+      await page.fill(`${comment} .edit-form textarea`, 'An **edited** comment');
+      await page.click(`${comment} .edit-form button[type="submit"]`);
+      await until('the comment\'s new text, marked edited', async () => {
+        const seen = await thread();
+        const c = seen.find((x) => x.id === commentId);
+        return { ok: !!c && c.strong.includes('edited') && c.edited && c.replies.length === 1, seen };
+      });
+
+      // Deleting asks first (window.confirm).
+      page.once('dialog', (dialog) => dialog.accept());
+      await page.click(`${comment} li.reply[data-comment-id="${replyId}"] .comment-delete`);
+      await until('the reply gone, the comment still there', async () => {
+        const seen = await thread();
+        const c = seen.find((x) => x.id === commentId);
+        return { ok: seen.length === 1 && !!c && c.replies.length === 0 && c.text === 'An edited comment', seen };
+      });
+      await shot('model-commented.png');
+      return { commentId, replyId };
+    });
+
+    // (4e) A heart for a sample image, in the image viewer.
+    let heartedImage = null;
+    await step('image-reaction', async () => {
+      heartedImage = await page.evaluate(() => document.querySelector('#model-page .image-grid.gallery img[data-hash]')?.dataset.hash ?? null);
+      if (!heartedImage) throw new StepFailure('the model page shows no sample image');
+      await page.locator(`#model-page .image-grid.gallery img[data-hash="${heartedImage}"]`).first().click();
+      const before = await until('the image viewer\'s heart button, ready', async () => {
+        const seen = await reactionButton('dialog[open] #lightbox-reactions', 'heart');
+        return { ok: !!seen && !seen.disabled, seen };
+      });
+      if (before.seen.pressed !== 'false' || before.seen.count !== '0') {
+        throw new StepFailure(`before any click the heart button shows ${JSON.stringify(before.seen)}`);
+      }
+      await page.click('dialog[open] #lightbox-reactions [data-reaction="heart"]');
+      await until('the heart button pressed with a count of 1', async () => {
+        const seen = await reactionButton('dialog[open] #lightbox-reactions', 'heart');
+        return { ok: !!seen && seen.pressed === 'true' && seen.count === '1' && !seen.disabled, seen };
+      });
+      // The image's comments, with the form to write one.
+      await page.locator('dialog[open] #lightbox-comments .new-comment-form textarea').waitFor();
+      const counted = await reactionsOf(heartedImage);
+      if (counted.mine !== 'heart' || counted.stats.heartCount !== 1) {
+        throw new StepFailure(`/api/seedbank/reactions for image ${heartedImage} after the click: ${JSON.stringify(counted)}`);
+      }
+      await shot('model-image-reacted.png');
+      await page.keyboard.press('Escape');
+      await until('the image viewer to close', async () => {
+        const open = await page.evaluate(() => !!document.querySelector('dialog[open]'));
+        return { ok: !open, seen: { open } };
+      }, 5000);
+      return { image: heartedImage };
+    });
+
     // (5) A favourite: the button stays pressed and the node remembers it.
     let versionId = null;
     await step('favourite', async () => {
@@ -453,16 +586,20 @@ async function main() {
 
     const modelUrl = page.url();
     // (7a) The Images page: the image feed, with the post among the
-    // releases' sample images.
+    // releases' sample images, whose tiles count their reactions.
     await step('image-feed', async () => {
       await page.locator('.site-nav a[href="/images"]').click();
-      await until('the shared post in the image feed, with its caption', async () => {
-        const seen = await page.evaluate((sha) => {
+      await until('the shared post in the image feed, with its caption, and the heart of the sample image', async () => {
+        const seen = await page.evaluate(([sha, hearted]) => {
           const tiles = [...document.querySelectorAll('#images-page .image-tile')];
           const post = tiles.find((b) => b.dataset.postId && b.querySelector(`.img-frame[data-image-hash="${sha}"]`));
-          return { tiles: tiles.length, samples: tiles.filter((b) => !b.dataset.postId).length, caption: post ? post.title : null };
-        }, sharedHash);
-        return { ok: seen.caption === 'Made while testing the gallery' && seen.samples > 0, seen };
+          // The sample image given a heart: its tile counts it.
+          const counts = tiles.filter((b) => !b.dataset.postId && b.querySelector(`.img-frame[data-image-hash="${hearted}"]`))
+            .map((b) => b.querySelector('.tile-stats')?.textContent.trim() ?? null);
+          return { tiles: tiles.length, samples: tiles.filter((b) => !b.dataset.postId).length, caption: post ? post.title : null, counts };
+        }, [sharedHash, heartedImage]);
+        const hearted = seen.counts.some((c) => c && c.includes('❤️ 1'));
+        return { ok: seen.caption === 'Made while testing the gallery' && seen.samples > 0 && hearted, seen };
       });
       await shot('images.png');
       await page.goto(modelUrl, { waitUntil: 'domcontentloaded' });

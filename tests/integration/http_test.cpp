@@ -225,6 +225,92 @@ BOOST_AUTO_TEST_CASE(images_tags_creators_and_reviews) {
   BOOST_TEST(reviews["items"][0]["stars"] == 5);
 }
 
+BOOST_AUTO_TEST_CASE(reactions_and_comments_made_on_one_node_show_on_another) {
+  const std::string release = alpha1["releaseId"];
+  auto v1 = version_of(alpha1);
+  const std::string image = v1["images"][0]["hash"];
+  auto post = [&](const std::string& target, const json& body, int status = 200) {
+    auto r = http_request(http["a"], "POST", target, body.dump(), {{"Content-Type", "application/json"}});
+    BOOST_TEST_CONTEXT(target << " " << body.dump() << " -> " << r.body) { BOOST_REQUIRE_EQUAL(r.status, status); }
+    return json::parse(r.body);
+  };
+  // A's user likes the version and hearts one of its images; then changes
+  // the like to a laugh.
+  post("/api/seedbank/reactions", {{"releaseId", release}, {"reaction", "like"}});
+  auto hearted = post("/api/seedbank/reactions", {{"releaseId", release}, {"image", image}, {"reaction", "heart"}});
+  BOOST_TEST(hearted["stats"]["heartCount"] == 1);
+  auto laughed = post("/api/seedbank/reactions", {{"modelVersionId", v1["id"]}, {"reaction", "laugh"}});
+  BOOST_TEST(laughed["stats"]["likeCount"] == 0);
+  BOOST_TEST(laughed["stats"]["laughCount"] == 1);
+  // A comment, a reply by another key (imported), and an edit.
+  auto first = post("/api/seedbank/comments", {{"releaseId", release}, {"text", "**Great** LoRA"}});
+  const std::string first_id = first["id"];
+  auto other = seedbank::protocol::SecretKey::generate();
+  auto theirs = seedbank::testing::sign_social(
+      other,
+      seedbank::protocol::CommentDraft{{*seedbank::protocol::from_hex_fixed<32>(release), std::nullopt, std::nullopt},
+                                       *seedbank::protocol::from_hex_fixed<32>(first_id),
+                                       "Agreed",
+                                       std::nullopt,
+                                       false},
+      seedbank::testing::now_ms(), 16);  // peers ask 12 bits of work of every comment
+  import("a", {theirs});
+  post("/api/seedbank/comments", {{"edits", first_id}, {"text", "**Great** LoRA, edited"}});
+  // B has all of it over gossip, with Civitai's names for the counts.
+  BOOST_TEST(eventually([&] {
+    auto r = http_get(http["b"], "/api/seedbank/comments?releaseId=" + release);
+    if (r.status != 200) return false;
+    auto page = json::parse(r.body);
+    return page["items"].size() == 1 && page["items"][0]["text"] == "**Great** LoRA, edited" &&
+           page["items"][0]["replies"].size() == 1;
+  }));
+  auto page = get_json("/api/seedbank/comments?releaseId=" + release);
+  BOOST_TEST(page["items"][0]["editedAt"].is_string());
+  BOOST_TEST(page["items"][0]["mine"] == false);  // B's user did not write it
+  BOOST_TEST(page["items"][0]["replies"][0]["text"] == "Agreed");
+  BOOST_TEST(page["items"][0]["moreReplies"] == false);
+  auto replies = get_json("/api/seedbank/comments?releaseId=" + release + "&parent=" + first_id);
+  BOOST_REQUIRE_EQUAL(replies["items"].size(), 1u);
+  BOOST_TEST(replies["items"][0]["parent"] == first_id);
+  BOOST_TEST(page["stats"]["commentCount"] == 2);
+  BOOST_TEST(eventually([&] {
+    auto r = http_get(http["b"], "/api/seedbank/reactions?releaseId=" + release);
+    return r.status == 200 && json::parse(r.body)["stats"]["laughCount"] == 1;
+  }));
+  BOOST_TEST(get_json("/api/seedbank/reactions?releaseId=" + release)["stats"]["likeCount"] == 0);
+  // The image's counts are in the image feed's stats.
+  BOOST_TEST(eventually([&] {
+    auto imgs = json::parse(
+        http_get(http["b"], "/api/v1/images?modelVersionId=" + std::to_string(v1["id"].get<std::uint64_t>())).body);
+    for (const auto& i : imgs["items"])
+      if (i["hash"] == image && i["postId"].is_null()) return i["stats"]["heartCount"] == 1;
+    return false;
+  }));
+  // Only the author edits or deletes; a reply to a reply, an unknown image
+  // or a comment from another site is refused with a reason.
+  auto reply_id = seedbank::protocol::to_hex(seedbank::protocol::record_id_of(theirs));
+  auto refused = post("/api/seedbank/comments", {{"edits", reply_id}, {"delete", true}}, 403);
+  BOOST_TEST(refused["error"].get<std::string>().find("author") != std::string::npos);
+  post("/api/seedbank/comments", {{"releaseId", release}, {"parent", reply_id}, {"text", "deeper"}}, 400);
+  post("/api/seedbank/reactions", {{"releaseId", release}, {"image", std::string(64, 'a')}, {"reaction", "like"}}, 404);
+  post("/api/seedbank/reactions", {{"releaseId", release}, {"reaction", "dislike"}}, 400);
+  auto cross =
+      http_request(http["a"], "POST", "/api/seedbank/comments", json{{"releaseId", release}, {"text", "spam"}}.dump(),
+                   {{"Content-Type", "application/json"}, {"Origin", "http://evil.example"}});
+  BOOST_TEST(cross.status == 403);
+  // Deleting the comment keeps it as a placeholder while its reply stands.
+  post("/api/seedbank/comments", {{"edits", first_id}, {"delete", true}});
+  auto after = json::parse(http_get(http["a"], "/api/seedbank/comments?releaseId=" + release).body);
+  BOOST_REQUIRE_EQUAL(after["items"].size(), 1u);
+  BOOST_TEST(after["items"][0]["deleted"] == true);
+  BOOST_TEST(after["items"][0]["text"] == "");
+  BOOST_TEST(after["stats"]["commentCount"] == 1);
+  // The command line lists the same.
+  auto listed = sb("b", {"comments", release, "--json"});
+  BOOST_REQUIRE_MESSAGE(listed.exit_code == 0, listed.err);
+  BOOST_TEST(json::parse(listed.out)["stats"]["laugh"] == 1);
+}
+
 BOOST_AUTO_TEST_CASE(odd_requests_get_civitai_style_errors) {
   for (const char* target : {"/api/v1/models?types=Bogus", "/api/v1/models?sort=Worst", "/api/v1/models?limit=1000",
                              "/api/v1/models?cursor=zz", "/api/v1/models?nsfw=maybe", "/api/v1/models/abc",

@@ -30,10 +30,12 @@ struct RecordBody {
     retraction @7 :R.Retraction;
     keyRotation @8 :R.KeyRotation;
     denyList @9 :R.DenyList;
-    mirror @11 :Mirror;        # a kind today's Seedbank does not know
+    reaction @11 :R.Reaction;
+    comment @12 :R.Comment;
+    mirror @13 :Mirror;        # a kind today's Seedbank does not know
   }
   workNonce @10 :UInt64;
-  topic @12 :Text;             # a body field today's Seedbank does not know
+  topic @14 :Text;             # a body field today's Seedbank does not know
 }
 
 struct Release {

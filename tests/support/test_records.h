@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "seedbank/protocol/community_draft.h"
 #include "seedbank/protocol/release.h"
 
 namespace seedbank::testing {
@@ -137,6 +138,17 @@ inline protocol::Bytes sign_post(const protocol::SecretKey& key, const protocol:
       },
       work_bits);
   return std::move(bytes).value();
+}
+
+// A reaction or comment signed at `created_at` (drafts as the CLI builds them).
+inline protocol::Bytes sign_social(const protocol::SecretKey& key, const protocol::CommunityDraft& draft,
+                                   std::uint64_t created_at, std::uint32_t work_bits = kTestWorkBits) {
+  return protocol::sign_draft(key, "test", created_at, draft, work_bits).value();
+}
+inline protocol::Bytes sign_reaction(const protocol::SecretKey& key, const protocol::SubjectDraft& subject,
+                                     protocol::ReactionKind kind, std::uint64_t created_at,
+                                     std::uint32_t work_bits = kTestWorkBits) {
+  return sign_social(key, protocol::ReactionDraft{subject, kind}, created_at, work_bits);
 }
 
 }  // namespace seedbank::testing

@@ -1,10 +1,12 @@
 // The social acts, each a signed record: seedbank rate, retract, profile,
-// post-image, rotate-key and deny-list. Each is stored in the local index
+// post-image, react, comment, rotate-key and deny-list (and `comments`,
+// which lists what others wrote). Each is stored in the local index
 // at once (fully synced: no peer has it yet) and a running node on the same
 // data dir announces it to its peers within moments.
 #include <algorithm>
 #include <iostream>
 #include <set>
+#include <sstream>
 
 #include "../civitai.h"
 #include "../client.h"
@@ -97,6 +99,195 @@ void add_rate(CLI::App& app, Context& ctx) {
                                     "cannot rate their own release"));
       p::RatingDraft draft{rec.id(), static_cast<unsigned>(a->stars), a->review};
       return sign_and_store(node, key, a->json, draft, {{"release", p::to_hex(rec.id())}, {"stars", a->stars}});
+    });
+  });
+}
+
+// --image / --post: which part of a release a reaction or comment is about.
+struct SubjectArgs {
+  std::string image, post;
+};
+void add_subject_options(CLI::App* cmd, SubjectArgs& a) {
+  cmd->add_option("--image", a.image, "About one of the release's sample images (its SHA-256)");
+  cmd->add_option("--post", a.post, "About an image post on the release (its record id)")->excludes("--image");
+}
+p::Result<indexer::Subject> subject_from(const SubjectArgs& a, const p::Record& release) {
+  indexer::Subject s{release.id(), std::nullopt, std::nullopt};
+  if (!a.image.empty() && !(s.image = p::from_hex_fixed<32>(a.image)))
+    return p::make_error(p::ErrorCode::invalid_argument, "--image: give the image's SHA-256 (64 hex digits)");
+  if (!a.post.empty() && !(s.post = p::from_hex_fixed<32>(a.post)))
+    return p::make_error(p::ErrorCode::invalid_argument, "--post: give the post's record id (64 hex digits)");
+  return s;
+}
+
+void add_react(CLI::App& app, Context& ctx) {
+  struct Args : SigningArgs, SubjectArgs {
+    std::string release, reaction;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "react",
+      "React to a release, one of its images or a post: like, heart, laugh or cry (one per key; none withdraws)");
+  cmd->add_option("release", a->release, "Release id or any hash of its files")->required();
+  cmd->add_option("reaction", a->reaction, "like, heart, laugh, cry, or none")->required();
+  add_subject_options(cmd, *a);
+  add_signing_options(cmd, *a);
+  cmd->callback([&ctx, a] {
+    auto kind = p::parse_reaction(a->reaction);
+    if (!kind)
+      return void(ctx.exit_code = report(p::make_error(
+                      p::ErrorCode::invalid_argument,
+                      "'" + a->reaction + "' is not a reaction: like, heart, laugh, cry, or none to withdraw yours")));
+    with_release(ctx, *a, a->release, [&](NodeContext& node, const p::SecretKey& key, const p::Record& rec) {
+      auto subject = subject_from(*a, rec);
+      if (!subject) return report(subject.error());
+      if (auto why = node.options.config.refuses_subject(*subject, *node.index))
+        return report(p::make_error(p::ErrorCode::refused, "this node does not show what you react to: " + *why));
+      p::ReactionDraft draft{*subject, *kind};
+      auto counts = [&] {
+        auto c = node.index->social(*subject);
+        return nlohmann::ordered_json{
+            {"like", c.like}, {"heart", c.heart}, {"laugh", c.laugh}, {"cry", c.cry}, {"comments", c.comments}};
+      };
+      int rc = sign_and_store(
+          node, key, a->json, draft,
+          {{"release", p::to_hex(rec.id())}, {"reaction", p::kReactionNames[static_cast<std::size_t>(*kind)]}});
+      if (rc == kOk && !a->json) std::cout << "now " << counts().dump() << "\n";
+      return rc;
+    });
+  });
+}
+
+void add_comment(CLI::App& app, Context& ctx) {
+  struct Args : SigningArgs, SubjectArgs {
+    std::string release, text, reply, edit, remove;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("comment",
+                                 "Comment on a release, one of its images or a post (Markdown); reply, edit or "
+                                 "delete with --reply, --edit, --delete");
+  cmd->add_option("release", a->release, "Release id or any hash of its files (not with --edit/--delete)");
+  cmd->add_option("--text", a->text, "The comment (Markdown, at most 8 KiB)");
+  cmd->add_option("--reply", a->reply, "Reply to this top-level comment (its id)");
+  auto* edit = cmd->add_option("--edit", a->edit, "Replace the text of one of your comments (its id)");
+  cmd->add_option("--delete", a->remove, "Withdraw one of your comments (its id)")->excludes(edit);
+  add_subject_options(cmd, *a);
+  add_signing_options(cmd, *a);
+  cmd->callback([&ctx, a] {
+    auto key = key_of(ctx, a->key);
+    if (!key) return void(ctx.exit_code = report(key.error()));
+    auto id = [](const std::string& text, const char* option) -> p::Result<std::optional<p::RecordId>> {
+      if (text.empty()) return std::optional<p::RecordId>();
+      auto v = p::from_hex_fixed<32>(text);
+      if (!v)
+        return p::make_error(p::ErrorCode::invalid_argument,
+                             std::string(option) + ": give a comment id (64 hex digits)");
+      return std::optional<p::RecordId>(*v);
+    };
+    with_node(ctx, [&](NodeContext& node) {
+      CommentRequest ask;
+      ask.text = a->text;
+      ask.deleted = !a->remove.empty();
+      auto edits = id(ask.deleted ? a->remove : a->edit, ask.deleted ? "--delete" : "--edit");
+      auto parent = id(a->reply, "--reply");
+      if (!edits) return report(edits.error());
+      if (!parent) return report(parent.error());
+      ask.edits = *edits;
+      ask.parent = *parent;
+      if (!ask.edits) {
+        if (a->release.empty())
+          return report(p::make_error(p::ErrorCode::invalid_argument, "say which release the comment is about"));
+        auto rec = find_release(*node.index, a->release);
+        if (!rec) return report(rec.error());
+        auto subject = subject_from(*a, *rec);
+        if (!subject) return report(subject.error());
+        ask.subject = *subject;
+      }
+      auto draft = comment_draft(*node.index, node.options.config, key->public_key(), ask);
+      if (!draft) return report(draft.error());
+      nlohmann::ordered_json extra = {{"deleted", ask.deleted}};
+      if (draft->edits) extra["id"] = p::to_hex(*draft->edits);  // a new comment's id is its recordId
+      return sign_and_store(node, *key, a->json, *draft, extra);
+    });
+  });
+}
+
+void add_comments(CLI::App& app, Context& ctx) {
+  struct Args : SubjectArgs {
+    std::string release, cursor;
+    std::size_t limit = 50;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("comments", "List the comments on a release, one of its images or a post");
+  cmd->add_option("release", a->release, "Release id or any hash of its files")->required();
+  cmd->add_option("--limit", a->limit, "Top-level comments to list (default 50)")->check(CLI::Range(1, 100));
+  cmd->add_option("--cursor", a->cursor, "Go on from where the last page ended (its \"next\")");
+  add_subject_options(cmd, *a);
+  cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->callback([&ctx, a] {
+    with_node(ctx, [&](NodeContext& node) -> int {
+      auto rec = find_release(*node.index, a->release);
+      if (!rec) return report(rec.error());
+      auto subject = subject_from(*a, *rec);
+      if (!subject) return report(subject.error());
+      if (auto why = node.options.config.refuses_subject(*subject, *node.index))
+        return report(p::make_error(p::ErrorCode::refused, "this node does not show that: " + *why));
+      std::optional<indexer::FeedEntry> before;
+      if (!a->cursor.empty() && !(before = parse_comment_cursor(a->cursor)))
+        return report(
+            p::make_error(p::ErrorCode::invalid_argument, "--cursor: give the \"next\" a previous page printed"));
+      auto page = comment_page(*node.index, node.options.config, *subject, before, a->limit);
+      auto one = [&](const CommentView& v) {
+        auto c = v.shown().body().getPayload().getComment();
+        return nlohmann::ordered_json{{"id", p::to_hex(v.original.id())},
+                                      {"creator", v.original.author().to_text()},
+                                      {"username", username_of(*node.index, v.original.author())},
+                                      {"createdAt", iso8601(v.original.created_at())},
+                                      {"edited", v.edit.has_value()},
+                                      {"deleted", v.deleted()},
+                                      {"text", c.getText().cStr()}};
+      };
+      auto counts = node.index->social(*subject);
+      auto next = [&]() -> nlohmann::ordered_json {
+        return before ? nlohmann::ordered_json(comment_cursor(*before)) : nlohmann::ordered_json();
+      };
+      if (a->json) {
+        auto items = nlohmann::ordered_json::array();
+        for (const auto& v : page) {
+          auto item = one(v);
+          item["replies"] = nlohmann::ordered_json::array();
+          for (const auto& r : v.replies) item["replies"].push_back(one(r));
+          items.push_back(item);
+        }
+        print_json({{"items", items},
+                    {"stats",
+                     {{"like", counts.like},
+                      {"heart", counts.heart},
+                      {"laugh", counts.laugh},
+                      {"cry", counts.cry},
+                      {"comments", counts.comments}}},
+                    {"next", next()}});
+        return kOk;
+      }
+      std::cout << counts.comments << " comments, " << counts.like << " likes, " << counts.heart << " hearts, "
+                << counts.laugh << " laughs, " << counts.cry << " cries\n";
+      auto print = [&](const CommentView& v, const char* indent) {
+        auto j = one(v);
+        std::cout << "\n"
+                  << indent << j["username"].get<std::string>() << " · " << j["createdAt"].get<std::string>()
+                  << (j["edited"] == true ? " (edited)" : "") << "  [" << j["id"].get<std::string>().substr(0, 16)
+                  << "]\n";
+        std::string text = v.deleted() ? "[deleted]" : j["text"].get<std::string>();
+        std::istringstream lines(text);
+        for (std::string line; std::getline(lines, line);) std::cout << indent << "  " << line << "\n";
+      };
+      for (const auto& v : page) {
+        print(v, "");
+        for (const auto& r : v.replies) print(r, "    ");
+      }
+      if (before) std::cout << "\nmore: --cursor " << next().get<std::string>() << "\n";
+      return kOk;
     });
   });
 }
@@ -428,6 +619,9 @@ void add_community_commands(CLI::App& app, Context& ctx) {
   add_local_list(app, ctx, "favorite", "favorites", "favourite releases");
   add_local_list(app, ctx, "follow", "follows", "followed creators");
   add_rate(app, ctx);
+  add_react(app, ctx);
+  add_comment(app, ctx);
+  add_comments(app, ctx);
   add_retract(app, ctx);
   add_profile(app, ctx);
   add_post_image(app, ctx);

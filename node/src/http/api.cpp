@@ -96,6 +96,8 @@ HttpResponse Api::Impl::handle(const HttpRequest& request) {
     if (t.path == "/api/seedbank/retractions") return retract(request);
     if (t.path == "/api/seedbank/favorites") return set_local(request, false);
     if (t.path == "/api/seedbank/follows") return set_local(request, true);
+    if (t.path == "/api/seedbank/reactions") return react(request);
+    if (t.path == "/api/seedbank/comments") return comment(request);
     return error_response(405, "POST is not for " + t.path.substr(0, 200) + "; see docs/http-api.md");
   }
   if (t.path == "/api/seedbank/me") return me(request);
@@ -112,6 +114,8 @@ HttpResponse Api::Impl::handle(const HttpRequest& request) {
   if (t.path == "/api/v1/tags") return list_tags(request, t);
   if (t.path == "/api/v1/creators") return list_creators(request, t);
   if (t.path == "/api/seedbank/reviews") return reviews(request, t);
+  if (t.path == "/api/seedbank/reactions") return reactions(request, t);
+  if (t.path == "/api/seedbank/comments") return comments(request, t);
   if (auto seg = t.segments_after("/api/images"); seg && seg->size() == 1) return image(request, t, (*seg)[0]);
   if (auto seg = t.segments_after("/api/files"); seg && seg->size() == 2) return file(request, t, (*seg)[0], (*seg)[1]);
   if (auto seg = t.segments_after("/api/seedbank/torrents"); seg && seg->size() == 1) return torrent(t, (*seg)[0]);

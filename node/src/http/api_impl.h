@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -181,6 +182,20 @@ struct Api::Impl {
   json favorites_json(const LocalLists& lists);
   HttpResponse me(const HttpRequest& request);
   HttpResponse set_local(const HttpRequest& request, bool follows);
+
+  // ---- api_social.cpp: reactions and comments ----
+
+  using FieldReader = std::function<std::optional<std::string>(const char*)>;
+  // The subject named by a request's fields, shown by this node; or the
+  // 400 or 404 to answer.
+  std::variant<indexer::Subject, HttpResponse> read_subject(const FieldReader& field);
+  // This node's user's key, for requests from the node's own machine.
+  std::optional<p::PublicKey> local_identity(const HttpRequest& request);
+  HttpResponse reactions(const HttpRequest& request, const HttpTarget& t);
+  HttpResponse react(const HttpRequest& request);
+  json comment_json(const CommentView& view, const std::optional<p::PublicKey>& me);
+  HttpResponse comments(const HttpRequest& request, const HttpTarget& t);
+  HttpResponse comment(const HttpRequest& request);
 
   // ---- api_files.cpp: images, thumbnails and downloads, and fetching them ----
 

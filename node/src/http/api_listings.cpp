@@ -13,6 +13,16 @@ namespace seedbank::node {
 
 // ---- images, tags, creators, reviews ----
 
+namespace {
+
+// An image's stats as Civitai names them.
+json image_stats(const indexer::SocialCounts& c) {
+  return {{"cryCount", c.cry},     {"laughCount", c.laugh},      {"likeCount", c.like},
+          {"heartCount", c.heart}, {"commentCount", c.comments}, {"dislikeCount", 0}};
+}
+
+}  // namespace
+
 HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget& t) {
   auto limit = p::integer_param(t, "limit", 0, 200);
   if (!limit) return error_response(400, limit.error().message);
@@ -137,34 +147,43 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     if (by.created_at() < since_ms) return;
     if (only_image && civitai_id(digest_of(img.getSha256())) != *only_image) return;
     std::string sha = p::to_hex(p::ByteView(img.getSha256().begin(), img.getSha256().size()));
+    // What reactions and comments on this image name.
+    indexer::Subject subject{release.id(), std::nullopt, std::nullopt};
+    if (post_id)
+      subject.post = by.id();
+    else
+      subject.image = digest_of(img.getSha256());
     auto meta = nlohmann::ordered_json::parse([&] {
       JsonOut m;
       write_generation_meta(m, p::read_generation(img.getGeneration()));
       return m.take();
     }());
-    items.push_back(
-        {{"id", civitai_id(digest_of(img.getSha256()))},
-         {"url", links.base_url + "/api/images/" + sha},
-         {"hash", sha},
-         {"width", img.getWidth()},
-         {"height", img.getHeight()},
-         {"type", "image"},
-         {"nsfw", level > p::kPG},
-         {"nsfwLevel", std::string(p::civitai_nsfw_name(level))},
-         {"browsingLevel", level},
-         {"createdAt", iso8601(by.created_at())},
-         {"postId", post_id ? json(*post_id) : json(nullptr)},
-         {"caption", post_id && by.kind() == p::RecordKind::image_post
-                         ? json(by.body().getPayload().getImagePost().getCaption().cStr())
-                         : json(nullptr)},
-         {"stats", {{"cryCount", 0}, {"laughCount", 0}, {"likeCount", 0}, {"heartCount", 0}, {"commentCount", 0}}},
-         {"meta", meta.empty() ? json(nullptr) : json(meta)},
-         {"username", username_of(index, by.author())},
-         {"baseModel", r.getBaseModel().cStr()},
-         {"modelId", civitai_model_id(release.author(), r.getModelSlug().cStr())},
-         {"modelVersionId", civitai_id(release.id())},
-         {"modelVersionIds", json::array({civitai_id(release.id())})},
-         {"seedbank", {{"releaseId", p::to_hex(release.id())}, {"name", img.getName().cStr()}, {"sha256", sha}}}});
+    items.push_back({{"id", civitai_id(digest_of(img.getSha256()))},
+                     {"url", links.base_url + "/api/images/" + sha},
+                     {"hash", sha},
+                     {"width", img.getWidth()},
+                     {"height", img.getHeight()},
+                     {"type", "image"},
+                     {"nsfw", level > p::kPG},
+                     {"nsfwLevel", std::string(p::civitai_nsfw_name(level))},
+                     {"browsingLevel", level},
+                     {"createdAt", iso8601(by.created_at())},
+                     {"postId", post_id ? json(*post_id) : json(nullptr)},
+                     {"caption", post_id && by.kind() == p::RecordKind::image_post
+                                     ? json(by.body().getPayload().getImagePost().getCaption().cStr())
+                                     : json(nullptr)},
+                     {"stats", image_stats(index.social(subject))},
+                     {"meta", meta.empty() ? json(nullptr) : json(meta)},
+                     {"username", username_of(index, by.author())},
+                     {"baseModel", r.getBaseModel().cStr()},
+                     {"modelId", civitai_model_id(release.author(), r.getModelSlug().cStr())},
+                     {"modelVersionId", civitai_id(release.id())},
+                     {"modelVersionIds", json::array({civitai_id(release.id())})},
+                     {"seedbank",
+                      {{"releaseId", p::to_hex(release.id())},
+                       {"name", img.getName().cStr()},
+                       {"sha256", sha},
+                       {"post", post_id ? json(p::to_hex(by.id())) : json(nullptr)}}}});
   };
   auto emit = [&](const p::Record& rec) {
     for (auto img : rec.body().getPayload().getRelease().getImages()) emit_image(rec, img, rec, std::nullopt);

@@ -1,7 +1,7 @@
 // A model as a card in a grid, and the helpers pages share to name its
 // creator.
 
-import { badge, formatCount, h, stars, text } from './dom.js';
+import { badge, formatCount, h, stars, text, userPath } from './dom.js';
 import { netImage } from './images.js';
 import { navigate } from './router.js';
 
@@ -15,12 +15,6 @@ function firstImageOf(model) {
 
 export function creatorName(model) {
   return model.creator && model.creator.username ? text(model.creator.username) : '';
-}
-
-// A creator's page. Display names are not unique (any key can claim
-// any name), so links name the key whenever it is known.
-export function userPath(username) {
-  return `/user/${encodeURIComponent(username)}`;
 }
 
 export function creatorKey(model) {

@@ -46,6 +46,12 @@ export function externalLink(href, ...children) {
   return h('a', { href, rel: 'noopener noreferrer nofollow', target: '_blank' }, ...children);
 }
 
+// A creator's page. Display names are not unique (any key can claim
+// any name), so links name the key whenever it is known.
+export function userPath(username) {
+  return `/user/${encodeURIComponent(username)}`;
+}
+
 export function formatCount(value) {
   const n = Number(value) || 0;
   if (n < 1000) return String(n);
@@ -159,11 +165,12 @@ export function copyButton(value, label = 'Copy', title) {
 
 
 // In place of a form that needs the node's signing key, when it has none.
-// Why favourites, sharing and rating are missing: the node answers them
-// only on its own machine (or /api/seedbank/me failed otherwise).
+// Why favourites, sharing, rating, reactions and comments are missing: the
+// node answers them only on its own machine (or /api/seedbank/me failed
+// otherwise).
 export function actionsUnavailable(err) {
   return h('p', { class: 'muted no-key-note' },
-    `Favourites, sharing and rating work in the gallery on the node's own machine (${text(err && err.message)}).`);
+    `Favourites, sharing, rating, reactions and comments work in the gallery on the node's own machine (${text(err && err.message)}).`);
 }
 
 export function noKeyNote(what) {

@@ -1,8 +1,10 @@
 // Images: a frame that waits for an image the node may still be fetching
-// from peers, image grids, and the lightbox with the generation data.
+// from peers, image grids, and the lightbox with the generation data,
+// reactions and comments.
 
 import { copyButton, externalLink, h, safeHttpUrl, text } from './dom.js';
 import { imageLevel, levelName, nsfwMode } from './nsfw.js';
+import { commentsPanel, imageSubject, reactionBar, tileStats } from './social.js';
 
 const THUMB_WIDTH = 450;
 // A 503 means the node is fetching the image from peers; it usually lands
@@ -116,6 +118,7 @@ export function imageGrid(images, className, showUser = false) {
       onclick: () => openLightbox(images, index),
     },
     netImage(image, { alt: image.meta && image.meta.prompt ? text(image.meta.prompt).slice(0, 120) : 'Sample image' }),
+    tileStats(image.stats),
     showUser && image.username && h('span', { class: 'tile-user' }, text(image.username))));
   });
   return grid;
@@ -143,14 +146,19 @@ function buildLightbox() {
     if (event.target === dialog) dialog.close(); // the backdrop
   });
   dialog.addEventListener('keydown', (event) => {
+    // Arrows move the caret in a comment being written, not the image.
+    if (event.target.closest('textarea, input, select')) return;
     if (event.key === 'ArrowLeft') lightbox.step(-1);
     else if (event.key === 'ArrowRight') lightbox.step(1);
   });
+  // An image's reactions and comments stop loading when it goes.
+  dialog.addEventListener('close', () => lightbox.social && lightbox.social.abort());
   document.body.append(dialog);
   return {
     dialog,
     images: [],
     index: 0,
+    social: null,
     step(delta) {
       if (this.images.length < 2) return;
       this.index = (this.index + delta + this.images.length) % this.images.length;
@@ -213,6 +221,7 @@ export function imageTile(image, index, all) {
     title: (!hidden && text(image.caption).slice(0, 200)) || null,
     onclick: () => openLightbox(all, index),
   }, netImage(image, { alt: !hidden && image.meta && image.meta.prompt ? text(image.meta.prompt).slice(0, 120) : 'Image' }),
+  tileStats(image.stats),
   image.username && h('span', { class: 'tile-user' }, text(image.username)));
 }
 
@@ -243,6 +252,12 @@ function showLightboxImage() {
   const modelHref = modelId == null ? null
     : `/models/${modelId}${Number.isSafeInteger(image.modelVersionId) ? `?modelVersionId=${image.modelVersionId}` : ''}`;
   const onModelPage = modelId != null && location.pathname.split('/')[2] === String(modelId);
+  if (lightbox.social) lightbox.social.abort();
+  lightbox.social = new AbortController();
+  const { signal } = lightbox.social;
+  // What people think of it, unless the mature content setting hides it:
+  // comments can say what the image shows.
+  const subject = hidden ? null : imageSubject(image);
   dialog.replaceChildren(
     h('div', { class: 'lightbox-inner' },
       h('div', { class: 'lightbox-stage' },
@@ -258,6 +273,7 @@ function showLightboxImage() {
             image.username ? `posted by ${text(image.username)}` : '',
             many ? `${index + 1} of ${images.length}` : ''].filter(Boolean).join(' · ')),
         !hidden && text(image.caption).trim() && h('p', { class: 'lightbox-caption' }, text(image.caption)),
+        subject && reactionBar(subject, { id: 'lightbox-reactions', stats: image.stats, signal }),
         h('div', { class: 'lightbox-actions' },
           prompt && copyButton(prompt, 'Copy prompt'),
           parameters && copyButton(parameters, 'Copy generation data', 'Copy the prompt and settings as AUTOMATIC1111 writes them'),
@@ -270,5 +286,8 @@ function showLightboxImage() {
             h('dd', { class: key === 'prompt' || key === 'negativePrompt' ? 'meta-prompt' : '' }, metaValue(meta[key])))))
           : h('p', { class: 'muted' }, hidden
             ? `Hidden: your mature content setting hides ${levelName(imageLevel(image))} images (change it on the You page).`
-            : 'No generation data came with this image.'))));
+            : 'No generation data came with this image.'),
+        subject && h('div', { class: 'lightbox-social' },
+          h('h3', null, 'Comments'),
+          commentsPanel(subject, { id: 'lightbox-comments', signal, compact: true })))));
 }

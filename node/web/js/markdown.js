@@ -1,6 +1,6 @@
-// Descriptions, bios and reviews: the Markdown that model cards use, or the
-// HTML that descriptions imported from Civitai carry, rebuilt from a
-// whitelist so that nothing a peer wrote runs or loads.
+// Descriptions, bios, reviews and comments: the Markdown that model
+// cards use, or the HTML that descriptions imported from Civitai carry,
+// rebuilt from a whitelist so that nothing a peer wrote runs or loads.
 
 import { externalLink, h, safeHttpUrl, text } from './dom.js';
 

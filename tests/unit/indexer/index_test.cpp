@@ -867,4 +867,182 @@ BOOST_AUTO_TEST_CASE(records_kept_opaque_are_indexed_when_a_seedbank_that_knows_
   BOOST_TEST(index->query_releases(ReleaseQuery{})->items.size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(reactions_are_one_per_key_and_subject_replaceable_and_counted) {
+  using protocol::ReactionKind;
+  auto release = add(testing::sign_release(alice, testing::sample_release(1), 1000));
+  Subject whole{release, std::nullopt, std::nullopt};
+  Subject image{release, protocol::Sha256Digest{7}, std::nullopt};
+  add(testing::sign_reaction(alice, whole, ReactionKind::like, 2000));
+  add(testing::sign_reaction(bob, whole, ReactionKind::heart, 2000));
+  add(testing::sign_reaction(bob, image, ReactionKind::cry, 2000));
+  BOOST_TEST(index->social(whole).like == 1u);
+  BOOST_TEST(index->social(whole).heart == 1u);
+  BOOST_TEST(index->social(whole).cry == 0u);  // bob's cry is about the image
+  BOOST_TEST(index->social(image).cry == 1u);
+  // A newer reaction replaces the key's older one; none withdraws it.
+  add(testing::sign_reaction(alice, whole, ReactionKind::heart, 3000));
+  BOOST_TEST(index->social(whole).like == 0u);
+  BOOST_TEST(index->social(whole).heart == 2u);
+  add(testing::sign_reaction(bob, whole, ReactionKind::none, 3000));
+  BOOST_TEST(index->social(whole).heart == 1u);
+  BOOST_TEST(index->social(whole).reactions() == 1u);
+  // An older one arriving late is kept (it replicates) and counts for nothing.
+  auto late = index->ingest(testing::sign_reaction(bob, whole, ReactionKind::laugh, 2500));
+  BOOST_TEST((late.status == IngestStatus::superseded));
+  BOOST_TEST(index->social(whole).laugh == 0u);
+  reopen();
+  BOOST_TEST(index->social(whole).heart == 1u);
+  BOOST_TEST(index->social(image).cry == 1u);
+  BOOST_TEST(index->stats().by_kind[static_cast<int>(protocol::RecordKind::reaction)] == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(comments_list_newest_first_with_replies_and_edits_replace_them) {
+  auto release = add(testing::sign_release(alice, testing::sample_release(1), 1000));
+  Subject whole{release, std::nullopt, std::nullopt};
+  auto comment = [&](const SecretKey& key, std::uint64_t t, std::string text,
+                     std::optional<protocol::RecordId> parent = std::nullopt,
+                     std::optional<protocol::RecordId> edits = std::nullopt, bool deleted = false) {
+    return testing::sign_social(key, protocol::CommentDraft{whole, parent, std::move(text), edits, deleted}, t);
+  };
+  auto c1 = add(comment(alice, 2000, "first"));
+  auto c2 = add(comment(bob, 3000, "second"));
+  auto r1 = add(comment(bob, 4000, "a reply", c1));
+  auto listed = index->comments_of(whole, std::nullopt, 10);
+  BOOST_REQUIRE(listed.size() == 2u);  // replies are listed under their comment
+  BOOST_TEST(to_hex(listed[0].id) == to_hex(c2));
+  BOOST_TEST(to_hex(listed[1].id) == to_hex(c1));
+  auto page2 = index->comments_of(whole, listed[0], 10);  // from after c2
+  BOOST_REQUIRE(page2.size() == 1u);
+  BOOST_TEST(to_hex(page2[0].id) == to_hex(c1));
+  BOOST_REQUIRE(index->replies_of(whole, c1, std::nullopt, 10).size() == 1u);
+  BOOST_TEST(to_hex(index->replies_of(whole, c1, std::nullopt, 10)[0].id) == to_hex(r1));
+  BOOST_TEST(index->social(whole).comments == 3u);
+  // The author's edit becomes the current version; the count stays.
+  auto e1 = add(comment(alice, 5000, "first, edited", std::nullopt, c1));
+  BOOST_TEST(to_hex(*index->current(protocol::RecordKind::comment, alice.public_key(), c1)) == to_hex(e1));
+  BOOST_TEST(index->social(whole).comments == 3u);
+  BOOST_TEST(index->comments_of(whole, std::nullopt, 10).size() == 2u);  // edits are not listed themselves
+  // Someone else's "edit" of it is theirs alone: alice's comment is unchanged.
+  add(comment(bob, 6000, "hijacked", std::nullopt, c1));
+  BOOST_TEST(to_hex(*index->current(protocol::RecordKind::comment, alice.public_key(), c1)) == to_hex(e1));
+  // A deletion withdraws it from the count; an older edit arriving late changes nothing.
+  add(comment(alice, 7000, "", std::nullopt, c1, true));
+  BOOST_TEST(index->social(whole).comments == 2u);  // bob's two: his "edit" of alice's comment counts for nothing
+  auto late = index->ingest(comment(alice, 6500, "late edit", std::nullopt, c1));
+  BOOST_TEST((late.status == IngestStatus::superseded));
+  BOOST_TEST(index->social(whole).comments == 2u);
+  // An edit that arrives before its comment still wins over it.
+  auto c3 = comment(alice, 8000, "third");
+  auto c3_id = protocol::record_id_of(c3);
+  auto e3 = add(comment(alice, 9000, "third, edited", std::nullopt, c3_id));
+  auto out = index->ingest(c3);
+  BOOST_TEST((out.status == IngestStatus::superseded));
+  BOOST_TEST(to_hex(*index->current(protocol::RecordKind::comment, alice.public_key(), c3_id)) == to_hex(e3));
+  BOOST_TEST(index->comments_of(whole, std::nullopt, 10).size() == 3u);  // c3 is listed, as first written
+  BOOST_TEST(index->social(whole).comments == 3u);
+  // A deletion that arrives before its comment: never counted.
+  auto c4 = comment(alice, 10000, "fourth");
+  add(comment(alice, 11000, "", std::nullopt, protocol::record_id_of(c4), true));
+  BOOST_TEST(index->social(whole).comments == 3u);
+  index->ingest(c4);
+  BOOST_TEST(index->social(whole).comments == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(replies_count_only_under_a_top_level_comment_about_the_same_subject_in_any_order) {
+  auto release = add(testing::sign_release(alice, testing::sample_release(1), 1000));
+  Subject whole{release, std::nullopt, std::nullopt};
+  Subject image{release, protocol::Sha256Digest{9}, std::nullopt};
+  auto comment = [&](const Subject& subject, std::uint64_t t, std::optional<protocol::RecordId> parent = std::nullopt,
+                     std::optional<protocol::RecordId> edits = std::nullopt) {
+    return testing::sign_social(bob, protocol::CommentDraft{subject, parent, "text", edits, false}, t);
+  };
+  // Replies that arrive before their comment count once it arrives.
+  auto top = comment(whole, 2000);
+  auto top_id = protocol::record_id_of(top);
+  auto r1 = add(comment(whole, 3000, top_id));
+  add(comment(whole, 3100, top_id));
+  BOOST_TEST(index->social(whole).comments == 0u);
+  add(top);
+  BOOST_TEST(index->social(whole).comments == 3u);
+  // A reply to a reply, or about another subject, is never counted or listed under it.
+  add(comment(whole, 4000, r1));
+  add(comment(image, 4100, top_id));
+  BOOST_TEST(index->social(whole).comments == 3u);
+  BOOST_TEST(index->social(image).comments == 0u);
+  BOOST_TEST(index->replies_of(whole, top_id, std::nullopt, 10).size() == 2u);
+  auto after_first = index->replies_of(whole, top_id, std::nullopt, 1);
+  BOOST_REQUIRE(after_first.size() == 1u);
+  BOOST_TEST(to_hex(index->replies_of(whole, top_id, after_first[0], 10).at(0).id) != to_hex(after_first[0].id));
+  // An edit that moves a comment elsewhere is not shown, and its deletion
+  // flag does not take the comment out of the count.
+  auto moved = testing::sign_social(bob, protocol::CommentDraft{image, std::nullopt, "", top_id, true}, 5000);
+  add(moved);
+  BOOST_TEST(index->social(whole).comments == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(reactions_and_comments_kept_opaque_by_an_older_seedbank_count_after_the_upgrade) {
+  auto release = add(testing::sign_release(alice, testing::sample_release(1), 1000));
+  Subject whole{release, std::nullopt, std::nullopt};
+  auto reaction = testing::sign_reaction(bob, whole, protocol::ReactionKind::heart, 2000);
+  auto comment =
+      testing::sign_social(bob, protocol::CommentDraft{whole, std::nullopt, "hi", std::nullopt, false}, 3000);
+  // Stored as an older seedbank stores a kind it does not know: the record,
+  // its reconciliation key and an `opaque` entry, no views.
+  index.reset();
+  edit_raw([&](MDB_txn* txn) {
+    auto put = [&](const char* db, const protocol::Bytes& k, const protocol::Bytes& v) {
+      MDB_dbi dbi;
+      BOOST_REQUIRE(mdb_dbi_open(txn, db, 0, &dbi) == 0);
+      MDB_val key{k.size(), const_cast<std::uint8_t*>(k.data())}, val{v.size(), const_cast<std::uint8_t*>(v.data())};
+      BOOST_REQUIRE(mdb_put(txn, dbi, &key, &val, 0) == 0);
+    };
+    for (const auto& [bytes, t, tag] : {std::tuple{reaction, std::uint64_t{2000}, std::uint8_t{7}},
+                                        std::tuple{comment, std::uint64_t{3000}, std::uint8_t{8}}}) {
+      auto id = protocol::record_id_of(bytes);
+      protocol::Bytes id_key(id.begin(), id.end()), time_key;
+      for (int i = 7; i >= 0; --i) time_key.push_back(static_cast<std::uint8_t>(t >> (8 * i)));
+      time_key.insert(time_key.end(), id.begin(), id.end());
+      put("records", id_key, bytes);
+      put("by_time", time_key, {});
+      put("opaque", id_key, {0, tag});
+    }
+  });
+  reopen();
+  BOOST_TEST(index->social(whole).heart == 1u);
+  BOOST_TEST(index->social(whole).comments == 1u);
+  BOOST_TEST(index->comments_of(whole, std::nullopt, 10).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(admission_asks_work_of_every_reaction_and_comment_and_caps_them_apart) {
+  Admission admission;
+  admission.social_work_bits = 12;
+  admission.social_per_hour = 3;
+  admission.per_author_per_hour = 100;
+  auto now = testing::now_ms();
+  auto release = add(testing::sign_release(alice, testing::sample_release(1), now - 5000));
+  Subject whole{release, std::nullopt, std::nullopt};
+  auto batch = [&](std::vector<protocol::Bytes> records) {
+    int added = 0;
+    for (auto& o : index->ingest_batch(records, Durability::replicated, admission))
+      added += o.status == IngestStatus::added;
+    return added;
+  };
+  // A reaction stamped with less work than asked is refused, whoever signs it.
+  auto weak =
+      testing::sign_reaction(alice, whole, protocol::ReactionKind::like, testing::unstamped_time(alice, now, 12), 0);
+  auto out = index->ingest_batch(std::vector<protocol::Bytes>{weak}, Durability::replicated, admission);
+  BOOST_TEST((out[0].status == IngestStatus::rejected));
+  BOOST_TEST((out[0].error.code == protocol::ErrorCode::refused));
+  BOOST_TEST(out[0].error.message.find("reaction") != std::string::npos, out[0].error.message);
+  // Stamped: at most social_per_hour of them per author.
+  std::vector<protocol::Bytes> comments;
+  for (int i = 0; i < 5; ++i)
+    comments.push_back(testing::sign_social(
+        bob, protocol::CommentDraft{whole, std::nullopt, "c" + std::to_string(i), std::nullopt, false}, now - i, 12));
+  BOOST_TEST(batch(comments) == 3);
+  // Other records of the same author are not held back by that cap.
+  BOOST_TEST(batch({testing::sign_release(bob, testing::sample_release(2), now)}) == 1);
+  BOOST_TEST(index->social(whole).comments == 3u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

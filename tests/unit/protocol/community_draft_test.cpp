@@ -74,4 +74,39 @@ BOOST_AUTO_TEST_CASE(an_empty_display_name_is_refused) {
   BOOST_TEST(!sign_draft(key, "test", testing::now_ms(), ProfileDraft{}, 0).ok());
 }
 
+BOOST_AUTO_TEST_CASE(reactions_and_comments_sign_with_their_subject_and_bad_ones_are_refused) {
+  auto key = SecretKey::generate();
+  auto t = testing::now_ms();
+  SubjectDraft image{RecordId{1}, Sha256Digest{2}, std::nullopt};
+  auto reaction = signed_draft(key, ReactionDraft{image, ReactionKind::heart}, t);
+  SB_REQUIRE_OK(reaction);
+  BOOST_TEST((reaction->kind() == RecordKind::reaction));
+  BOOST_TEST((reaction->body().getPayload().getReaction().getKind() == schema::ReactionKind::HEART));
+  BOOST_TEST(reaction->body().getPayload().getReaction().getSubject().getImage().size() == 32u);
+  BOOST_TEST(reaction->body().getPayload().getReaction().getSubject().getPost().size() == 0u);
+  BOOST_TEST((parse_reaction("Laugh") == ReactionKind::laugh));
+  BOOST_TEST(!parse_reaction("dislike"));
+
+  SubjectDraft whole{RecordId{1}, std::nullopt, std::nullopt};
+  auto reply = signed_draft(key, CommentDraft{whole, RecordId{3}, "**yes**", std::nullopt, false}, t);
+  SB_REQUIRE_OK(reply);
+  BOOST_TEST((reply->kind() == RecordKind::comment));
+  BOOST_TEST(reply->body().getPayload().getComment().getParent().size() == 32u);
+  BOOST_TEST(draft_kind(CommentDraft{}) == "comment");
+  // A deletion carries no text, whatever the draft held.
+  auto gone = signed_draft(key, CommentDraft{whole, std::nullopt, "old text", RecordId{4}, true}, t);
+  SB_REQUIRE_OK(gone);
+  BOOST_TEST(gone->body().getPayload().getComment().getText().size() == 0u);
+
+  auto refused = [&](const CommunityDraft& d, std::string_view words) {
+    auto bytes = sign_draft(key, "test", t, d, 0);
+    BOOST_REQUIRE(!bytes);
+    BOOST_TEST(bytes.error().message.find(words) != std::string::npos, bytes.error().message);
+  };
+  refused(CommentDraft{whole, std::nullopt, "  \n", std::nullopt, false}, "needs some text");
+  refused(CommentDraft{whole, std::nullopt, std::string(8193, 'a'), std::nullopt, false}, "8 KiB");
+  refused(CommentDraft{whole, std::nullopt, "", std::nullopt, true}, "which of your comments");
+  refused(ReactionDraft{SubjectDraft{RecordId{1}, Sha256Digest{2}, RecordId{3}}, ReactionKind::like}, "not both");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

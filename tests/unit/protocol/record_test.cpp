@@ -226,6 +226,59 @@ BOOST_AUTO_TEST_CASE(file_names_that_escape_or_break_filesystems_are_refused) {
     BOOST_TEST(validate_file_name(good).ok(), "refused '" << good << "'");
 }
 
+BOOST_AUTO_TEST_CASE(reactions_and_comments_name_a_release_and_at_most_one_image_or_post) {
+  auto key = SecretKey::generate();
+  auto attempt = [&](const std::function<void(schema::RecordBody::Builder)>& fill) {
+    return sign_record(key, "test", testing::now_ms(), fill);
+  };
+  std::uint8_t bytes[33] = {};
+  auto data = [&](std::size_t n) { return capnp::Data::Reader(bytes, n); };
+  auto short_release = attempt(
+      [&](schema::RecordBody::Builder b) { b.initPayload().initReaction().initSubject().setRelease(data(31)); });
+  BOOST_REQUIRE(!short_release);
+  BOOST_TEST(short_release.error().message.find("reaction.subject.release") != std::string::npos);
+  auto both = attempt([&](schema::RecordBody::Builder b) {
+    auto s = b.initPayload().initReaction().initSubject();
+    s.setRelease(data(32));
+    s.setImage(data(32));
+    s.setPost(data(32));
+  });
+  BOOST_REQUIRE(!both);
+  BOOST_TEST(both.error().message.find("name one") != std::string::npos);
+  auto empty =
+      attempt([&](schema::RecordBody::Builder b) { b.initPayload().initComment().initSubject().setRelease(data(32)); });
+  BOOST_REQUIRE(!empty);
+  BOOST_TEST(empty.error().message.find("comment.text") != std::string::npos);
+  auto deletion_of_nothing = attempt([&](schema::RecordBody::Builder b) {
+    auto c = b.initPayload().initComment();
+    c.initSubject().setRelease(data(32));
+    c.setDeleted(true);
+  });
+  BOOST_REQUIRE(!deletion_of_nothing);
+  BOOST_TEST(deletion_of_nothing.error().message.find("comment.deleted") != std::string::npos);
+  auto good = attempt([&](schema::RecordBody::Builder b) {
+    auto c = b.initPayload().initComment();
+    c.initSubject().setRelease(data(32));
+    c.setText("fine");
+  });
+  SB_REQUIRE_OK(good);
+  BOOST_TEST((verify_record(*good, "test")->kind() == RecordKind::comment));
+}
+
+BOOST_AUTO_TEST_CASE(a_signed_reaction_breaking_its_rules_is_refused_not_malformed) {
+  // Signed as a node that knew no rules for it would pass it on: its
+  // sender may be an honest older relay, so it costs no ban.
+  auto key = SecretKey::generate();
+  std::uint8_t short_id[31] = {};
+  auto bytes = testing::sign_future_record(key, "test", testing::now_ms(), [&](future::RecordBody::Builder b) {
+    b.initPayload().initReaction().initSubject().setRelease(capnp::Data::Reader(short_id, sizeof short_id));
+  });
+  auto rec = verify_record(bytes, "test");
+  BOOST_REQUIRE(!rec);
+  BOOST_TEST((rec.error().code == ErrorCode::refused), rec.error().message);
+  BOOST_TEST(rec.error().message.find("reaction.subject.release") != std::string::npos, rec.error().message);
+}
+
 // ---- forward compatibility (docs/protocol.md) ----
 
 BOOST_AUTO_TEST_CASE(a_record_of_a_kind_from_the_future_verifies_as_unknown) {
@@ -247,6 +300,8 @@ BOOST_AUTO_TEST_CASE(a_record_of_a_kind_from_the_future_verifies_as_unknown) {
   BOOST_TEST(stored->payload_tag() == testing::kMirrorTag);
   BOOST_TEST((record_kind_of(0) == RecordKind::release));
   BOOST_TEST((record_kind_of(6) == RecordKind::deny_list));
+  BOOST_TEST((record_kind_of(7) == RecordKind::reaction));
+  BOOST_TEST((record_kind_of(8) == RecordKind::comment));
   BOOST_TEST((record_kind_of(testing::kMirrorTag) == RecordKind::unknown));
   BOOST_TEST((record_kind_of(0xffff) == RecordKind::unknown));
 }

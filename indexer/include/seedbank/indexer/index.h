@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "seedbank/protocol/bytes.h"
+#include "seedbank/protocol/community_draft.h"
 #include "seedbank/protocol/keys.h"
 #include "seedbank/protocol/log.h"
 #include "seedbank/protocol/record.h"
@@ -73,6 +74,11 @@ struct Admission {
   // or back-dated to dodge this) are counted by when they arrive, with
   // kLateFactor times the room.
   std::uint32_t per_author_per_hour = 0;
+  // Reactions and comments, the cheapest records to spam: each must carry
+  // at least this many bits of work (0: none), and an author may have at
+  // most social_per_hour of them per hour, counted as above (0: no limit).
+  std::uint32_t social_work_bits = 0;
+  std::uint32_t social_per_hour = 0;
 };
 inline constexpr std::uint64_t kLateFactor = 10;
 
@@ -183,7 +189,22 @@ struct CreatorCount {
 
 struct IndexStats {
   std::uint64_t records = 0;
-  std::uint64_t by_kind[8] = {};  // indexed by RecordKind; [0]: kinds this version does not know
+  std::uint64_t by_kind[protocol::kRecordKinds] = {};  // by RecordKind; [0]: kinds this version does not know
+};
+
+// What a reaction or comment is about (schema Subject).
+using Subject = protocol::SubjectDraft;
+// The index's key for a subject: release ++ 'R', ++ 'I' ++ image SHA-256,
+// or ++ 'P' ++ post id.
+Bytes subject_key(const Subject& subject);
+
+// Reactions (current ones, one per author) and comments (not deleted;
+// replies to a top-level comment about the same subject included) on one
+// subject. Deny-lists and revocations made later do not lower them.
+struct SocialCounts {
+  std::uint32_t like = 0, heart = 0, laugh = 0, cry = 0;
+  std::uint32_t comments = 0;
+  std::uint32_t reactions() const { return like + heart + laugh + cry; }
 };
 
 // One record of the image feed (Index::image_feed).
@@ -283,6 +304,17 @@ class Index {
   // only theirs. Retractions, deny-lists and policy are the caller's.
   std::vector<FeedEntry> image_feed(const std::optional<FeedEntry>& from, std::uint64_t since_ms,
                                     std::span<const PublicKey> authors, std::size_t limit) const;
+  // Reactions and comments on a subject.
+  SocialCounts social(const Subject& subject) const;
+  // Top-level comments on a subject as first written (edits are found with
+  // current(comment, author, id)), newest first, from the one before
+  // `before` (exclusive) or the newest.
+  std::vector<FeedEntry> comments_of(const Subject& subject, const std::optional<FeedEntry>& before,
+                                     std::size_t limit) const;
+  // Replies about `subject` to a top-level comment, as first written,
+  // oldest first, from the one after `after` (exclusive) or the first.
+  std::vector<FeedEntry> replies_of(const Subject& subject, const RecordId& comment,
+                                    const std::optional<FeedEntry>& after, std::size_t limit) const;
   // Image posts and current profiles (avatars) that name this image's
   // SHA-256, or any image whose SHA-256 starts with `sha256` when fewer
   // than 32 bytes are given. Release sample images are found by
@@ -302,8 +334,9 @@ class Index {
 };
 
 // The key under which a record replaces an older one of the same author
-// (rating: the release; profile: nothing; deny list: its name). nullopt for
-// kinds that are never replaced (release, image post).
+// (rating: the release; profile: nothing; deny list: its name; reaction:
+// its subject_key; comment: the comment it edits, or its own id). nullopt
+// for kinds that are never replaced (release, image post).
 std::optional<Bytes> replacement_target(const Record& record);
 
 }  // namespace seedbank::indexer

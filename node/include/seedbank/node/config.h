@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "seedbank/protocol/community_draft.h"
 #include "seedbank/protocol/keys.h"
 #include "seedbank/protocol/record.h"
 #include "seedbank/protocol/result.h"
@@ -37,10 +38,13 @@ struct NodeConfig {
   enum class Mirrors { all, none, followed } mirrors = Mirrors::all;
   std::vector<protocol::PublicKey> followed;  // for Mirrors::followed (NodeContext::open reads local.json)
   std::uint64_t store_quota = 0;              // bytes; 0: no limit (--store-quota wins)
-  // "spam": {"newKeyWorkBits": N, "perAuthorPerHour": N}; unset: the
-  // gossip defaults (kDefaultNewKeyWorkBits, kDefaultPerAuthorPerHour).
+  // "spam": {"newKeyWorkBits": N, "perAuthorPerHour": N, "socialWorkBits":
+  // N, "socialPerHour": N}; unset: the gossip defaults (kDefaultNewKeyWorkBits,
+  // kDefaultPerAuthorPerHour, kDefaultSocialWorkBits, kDefaultSocialPerHour).
   std::optional<std::uint32_t> new_key_work_bits;
   std::optional<std::uint32_t> per_author_per_hour;
+  std::optional<std::uint32_t> social_work_bits;
+  std::optional<std::uint32_t> social_per_hour;
 
   // Why this node does not keep `release` (retracted, denied, outside the
   // policy, signed by a revoked key), or nullopt when it does.
@@ -50,6 +54,13 @@ struct NodeConfig {
   // name it, or the post's release is refused or unknown.
   std::optional<std::string> refuses_image(const protocol::Record& owner, const protocol::Sha256Digest& sha256,
                                            const indexer::Index& index) const;
+  // The same for what a reaction or comment is about: the release, and the
+  // sample image or image post named (which must be of that release).
+  std::optional<std::string> refuses_subject(const protocol::SubjectDraft& subject, const indexer::Index& index) const;
+  // Whether a comment (one version of it) is left out: its author or the
+  // comment's record id is on a deny-list this node follows, or its key is
+  // revoked. Its subject is refuses_subject's.
+  std::optional<std::string> refuses_comment(const protocol::Record& comment, const indexer::Index& index) const;
 };
 
 inline std::filesystem::path config_path(const std::filesystem::path& data_dir) { return data_dir / "config.json"; }

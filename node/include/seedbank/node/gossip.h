@@ -42,6 +42,11 @@ namespace seedbank::node {
 // from the last hour are capped.
 inline constexpr std::uint32_t kDefaultNewKeyWorkBits = 10;
 inline constexpr std::uint32_t kDefaultPerAuthorPerHour = 10000;
+// Every reaction and comment from a peer must carry this much work (about
+// 4,000 hashes, a few milliseconds; seedbank stamps 16 bits), and an author
+// may have this many of them per hour.
+inline constexpr std::uint32_t kDefaultSocialWorkBits = 12;
+inline constexpr std::uint32_t kDefaultSocialPerHour = 600;
 
 // Small files that records name (image posts' images, avatars) travel over
 // gossip, a chunk at a time, up to this size.
@@ -65,7 +70,8 @@ struct GossipOptions {
   // records are dropped and not asked for again for an hour; a session
   // bringing over 1,000 is closed, never banned (the peer cannot know this
   // node's limits).
-  indexer::Admission admission{kDefaultNewKeyWorkBits, kDefaultPerAuthorPerHour};
+  indexer::Admission admission{kDefaultNewKeyWorkBits, kDefaultPerAuthorPerHour, kDefaultSocialWorkBits,
+                               kDefaultSocialPerHour};
   // Where images fetched from peers go and are served from; null: this
   // node neither asks for nor serves them.
   ContentStore* store = nullptr;

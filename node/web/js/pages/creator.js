@@ -2,8 +2,8 @@
 // creator's models.
 
 import { SHAREABLE_TYPES, api, forgetMe, isAbort, me, postJson, query, uploadImage } from '../api.js';
-import { modelCard, userPath } from '../cards.js';
-import { add, copyButton, errorBox, externalLink, h, loadingBlock, safeHttpUrl, text, toggleButton } from '../dom.js';
+import { modelCard } from '../cards.js';
+import { add, copyButton, errorBox, externalLink, h, loadingBlock, safeHttpUrl, text, toggleButton, userPath } from '../dom.js';
 import { Feed, PAGE_SIZE } from '../feed.js';
 import { netImage } from '../images.js';
 import { richText } from '../markdown.js';

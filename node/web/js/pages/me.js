@@ -2,8 +2,7 @@
 // keeps for its user alone.
 
 import { api, forgetMe, isAbort, me, postJson, query } from '../api.js';
-import { userPath } from '../cards.js';
-import { copyButton, errorBox, h, loadingBlock, section, text } from '../dom.js';
+import { copyButton, errorBox, h, loadingBlock, section, text, userPath } from '../dom.js';
 import { Feed } from '../feed.js';
 import { imageKey, imageTile } from '../images.js';
 import { NSFW_LEVELS, NSFW_MODES, nsfwSettings, resetNsfwSettings, setNsfwMode } from '../nsfw.js';

@@ -1,14 +1,15 @@
 // A model's page: its versions as tabs, each with images, community
-// images, description, files, reviews and the panels to download, resolve
-// or act on it.
+// images, description, files, reviews, comments and the panels to
+// download, resolve, react to or act on it.
 
 import { SHAREABLE_TYPES, api, forgetMe, isAbort, isFavorite, maxUploadBytes, me, postJson, query, uploadImage } from '../api.js';
-import { creatorKey, creatorName, seedingCount, userPath } from '../cards.js';
-import { actionsUnavailable, add, badge, copyButton, errorBox, formatDate, formatSize, h, loadingBlock, noKeyNote, safeHttpUrl, section, stars, text, toggleButton } from '../dom.js';
+import { creatorKey, creatorName, seedingCount } from '../cards.js';
+import { actionsUnavailable, add, badge, copyButton, errorBox, formatDate, formatSize, h, loadingBlock, noKeyNote, safeHttpUrl, section, stars, text, toggleButton, userPath } from '../dom.js';
 import { imageGrid } from '../images.js';
 import { richText } from '../markdown.js';
 import { NSFW_LEVELS } from '../nsfw.js';
 import { app, navigate, startPage } from '../router.js';
+import { commentsPanel, reactionBar, releaseSubject } from '../social.js';
 
 const HASH_ORDER = ['SHA256', 'AutoV1', 'AutoV2', 'AutoV3', 'CRC32', 'BLAKE3'];
 
@@ -141,8 +142,12 @@ function versionView(model, version, signal, rated) {
   const main = h('div', { class: 'model-main' });
   const side = h('aside', { class: 'model-side' });
 
-  // Sample images first, as on Civitai; community images follow.
-  const images = (Array.isArray(version.images) ? version.images : []).filter((i) => i && typeof i === 'object');
+  // Sample images first, as on Civitai; community images follow. A sample
+  // image names its release only through the version, and the viewer needs
+  // both for the image's reactions and comments.
+  const releaseId = version.seedbank && version.seedbank.releaseId;
+  const images = (Array.isArray(version.images) ? version.images : []).filter((i) => i && typeof i === 'object')
+    .map((image) => ({ seedbank: { releaseId, sha256: image.hash, post: null }, ...image }));
   const gallery = imageGrid(images, 'gallery');
   main.append(section('Images', images.length ? gallery : h('p', { class: 'muted' }, 'This version has no sample images.')));
   main.append(communitySection(version, signal));
@@ -153,10 +158,13 @@ function versionView(model, version, signal, rated) {
   const reviews = h('div');
   main.append(reviews);
   loadReviews(version, reviews, signal, rated);
+  main.append(section('Comments', commentsPanel(releaseSubject(version), { id: 'version-comments', signal })));
 
   const mirror = mirrorPanel(version);
   if (mirror) side.append(mirror);
-  side.append(detailsPanel(version, favoriteSlot(version, signal)), licensePanel(model, version));
+  const actions = h('div', { class: 'version-actions' }, favoriteSlot(version, signal),
+    reactionBar(releaseSubject(version), { id: 'version-reactions', signal }));
+  side.append(detailsPanel(version, actions), licensePanel(model, version));
   const magnet = magnetPanel(version, signal);
   if (magnet) side.append(magnet);
   const resolve = resolvePanel(version);
@@ -167,7 +175,7 @@ function versionView(model, version, signal, rated) {
 
 // Favourites are this node's own list, so they need no signing key.
 function favoriteSlot(version, signal) {
-  const slot = h('div', { class: 'version-actions' });
+  const slot = h('div', { class: 'favorite-slot' });
   me().then((mine) => {
     if (signal.aborted) return;
     slot.append(toggleButton('favorite-button',

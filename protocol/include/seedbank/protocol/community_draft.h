@@ -70,11 +70,42 @@ struct DenyListDraft {
   std::vector<DenyEntryDraft> entries;
 };
 
-using CommunityDraft =
-    std::variant<RatingDraft, RetractionDraft, ProfileDraft, ImagePostDraft, KeyRotationDraft, DenyListDraft>;
+// What a reaction or comment is about (schema Subject): a release, one of
+// its sample images (image set) or an image post about it (post set).
+struct SubjectDraft {
+  RecordId release{};
+  std::optional<Sha256Digest> image;
+  std::optional<RecordId> post;
+  bool operator==(const SubjectDraft&) const = default;
+};
+
+// Civitai's reactions; `none` withdraws the key's reaction to the subject.
+enum class ReactionKind : std::uint8_t { none = 0, like = 1, heart = 2, laugh = 3, cry = 4 };
+inline constexpr std::string_view kReactionNames[] = {"none", "like", "heart", "laugh", "cry"};
+std::optional<ReactionKind> parse_reaction(std::string_view name);  // "like", "Heart", ...
+
+// One key's reaction to a subject; a newer one of the same key replaces it.
+struct ReactionDraft {
+  SubjectDraft subject;
+  ReactionKind kind = ReactionKind::like;
+};
+
+// A comment (Markdown), a reply to a top-level comment (parent), or the
+// author's edit or deletion of their own comment (edits, deleted).
+struct CommentDraft {
+  SubjectDraft subject;
+  std::optional<RecordId> parent;
+  std::string text;
+  std::optional<RecordId> edits;
+  bool deleted = false;
+};
+
+using CommunityDraft = std::variant<RatingDraft, RetractionDraft, ProfileDraft, ImagePostDraft, KeyRotationDraft,
+                                    DenyListDraft, ReactionDraft, CommentDraft>;
 
 // The kind as the command line and the API print it: "rating",
-// "retraction", "profile", "imagePost", "keyRotation", "denyList".
+// "retraction", "profile", "imagePost", "keyRotation", "denyList",
+// "reaction", "comment".
 std::string_view draft_kind(const CommunityDraft& draft);
 
 // What a record's own limits (validate_body) do not say, with a message for

@@ -47,7 +47,10 @@ enum class RecordKind : std::uint8_t {
   retraction = 5,
   key_rotation = 6,
   deny_list = 7,
+  reaction = 8,
+  comment = 9,
 };
+inline constexpr int kRecordKinds = 10;       // RecordKind values, unknown included
 std::string_view to_string(RecordKind kind);  // "release", ...; "unknown"
 // The kind a payload union discriminant names in this version's schema
 // (unknown for a discriminant a newer schema added).
