@@ -1210,6 +1210,17 @@ nlohmann::json bench_http(const Options& o) {
     }
   }
   auto feed = run_wrk(o, base + "/", wrk_script(o.dir / "wrk-feed.lua", feed_pages), 10, 4);
+  // Search, 20 a page by relevance: whole words, prefixes, a word every
+  // release has, and two words.
+  std::vector<std::string> searches;
+  for (int i = 0; i < 400; ++i) {
+    auto n = std::to_string(rng() % o.releases);
+    if (i % 4 == 0) searches.push_back("/api/v1/models?limit=20&query=tweaker%20" + n);
+    if (i % 4 == 1) searches.push_back("/api/v1/models?limit=20&query=twe%20" + n.substr(0, 3));
+    if (i % 4 == 2) searches.push_back("/api/v1/models?limit=20&query=tag" + std::to_string(rng() % 50));
+    if (i % 4 == 3) searches.push_back("/api/v1/models?limit=20&query=detail");
+  }
+  auto search = run_wrk(o, base + "/", wrk_script(o.dir / "wrk-search.lua", searches), 10, 4);
   for (int i = 0; i < 2000; ++i) {
     mixed.push_back(by_hash[static_cast<std::size_t>(i)]);
     if (i % 4 == 0) mixed.push_back("/api/v1/models?limit=20&types=LORA&sort=Highest%20Rated");
@@ -1243,6 +1254,19 @@ nlohmann::json bench_http(const Options& o) {
                 static_cast<unsigned long long>(o.releases), static_cast<unsigned long long>(posts_wanted(o)),
                 feed_pages.size() - 1, feed.rps, feed.p50_ms, feed.p99_ms);
   say(o, line);
+  std::uint64_t index_bytes = 0, records = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().filename() == "data.mdb") index_bytes += e.file_size();
+  if (auto idx = indexer::Index::open(index_options(dir / "index", 2))) records = (*idx)->stats().records;
+  std::snprintf(line, sizeof line,
+                "http search with %llu releases and %llu image posts (wrk, 4 connections, 10 s): 20 per page by "
+                "relevance, whole words, prefixes, a word in every release and two words, %.0f req/s p50 %.2f ms "
+                "p99 %.2f ms [goal p99 <= 20 ms] | index %.0f MiB, %.0f bytes per record over %llu records",
+                static_cast<unsigned long long>(o.releases), static_cast<unsigned long long>(posts_wanted(o)),
+                search.rps, search.p50_ms, search.p99_ms, static_cast<double>(index_bytes) / (1 << 20),
+                records ? static_cast<double>(index_bytes) / static_cast<double>(records) : 0.0,
+                static_cast<unsigned long long>(records));
+  say(o, line);
   std::snprintf(line, sizeof line,
                 "http load: %d s of mixed API requests on 16 connections: %llu requests, %.0f req/s [goal >= 2000], "
                 "%llu errors, p99 %.1f ms, node peak RSS %.0f MiB (index pages mapped in included), anonymous %.0f MiB",
@@ -1253,9 +1277,10 @@ nlohmann::json bench_http(const Options& o) {
     return nlohmann::json{
         {"rps", w.rps}, {"p50_ms", w.p50_ms}, {"p99_ms", w.p99_ms}, {"requests", w.requests}, {"errors", w.errors}};
   };
-  return {{"releases", o.releases},   {"posts", posts_wanted(o)}, {"floor", j(floor)},  {"by_hash", j(hashes)},
-          {"list_100", j(listing)},   {"list_20", j(listing20)},  {"feed_20", j(feed)}, {"load", j(load)},
-          {"peak_rss_mib", peak_mib}, {"anon_rss_mib", anon_mib}};
+  return {{"releases", o.releases}, {"posts", posts_wanted(o)}, {"floor", j(floor)},
+          {"by_hash", j(hashes)},   {"list_100", j(listing)},   {"list_20", j(listing20)},
+          {"feed_20", j(feed)},     {"search_20", j(search)},   {"index_bytes", index_bytes},
+          {"load", j(load)},        {"peak_rss_mib", peak_mib}, {"anon_rss_mib", anon_mib}};
 }
 
 // Set reconciliation between two in-memory sets of 100,000 record ids that

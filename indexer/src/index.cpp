@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "key_codec.h"
 #include "lmdb_txn.h"
@@ -39,9 +40,8 @@ using protocol::RecordKind;
 // Reactions and comments (format 5 too) need no new format: an older index
 // has none, and their tables start empty.
 constexpr std::string_view kSchemaVersion = "5";
-constexpr std::size_t kMaxQueryScan = 100000;       // candidates one page may examine
-constexpr std::size_t kMaxTextCandidates = 200000;  // sorted in memory; more: walk the sort order
-constexpr std::size_t kCommitGroup = 4000;          // records per write transaction in a large batch
+constexpr std::size_t kMaxQueryScan = 100000;  // candidates one page may examine
+constexpr std::size_t kCommitGroup = 4000;     // records per write transaction in a large batch
 constexpr std::uint64_t kHourMs = 3600 * 1000;
 constexpr std::size_t kMaxWaitingReplies = 1000;  // replies that came before their comment, counted when it arrives
 
@@ -49,7 +49,8 @@ constexpr std::size_t kMaxWaitingReplies = 1000;  // replies that came before th
 struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating, agg,
       current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time,
-      author_hour, rotations, opaque, image_refs, arrived, image_feed, author_feed, social, comments, replies;
+      author_hour, rotations, opaque, image_refs, arrived, image_feed, author_feed, social, comments, replies, terms,
+      name_words;
 };
 
 // image_refs: <image sha256> ++ <record id> -> (empty), for every image post
@@ -215,6 +216,83 @@ std::uint32_t* reaction_counter(SocialCounts& c, sc::ReactionKind kind) {
       return nullptr;
   }
 }
+
+// ---- search ----
+// terms: word ++ 0x00 ++ release id -> fields u8 ++ createdAt u64be, for
+// every word a release is found by; name_words: word ++ 0x00 ++ author, for
+// the words of every current profile's display name. A query word matches
+// the words it starts; a whole word counts twice.
+enum : std::uint8_t { kFieldName = 1, kFieldVersion = 2, kFieldTag = 4, kFieldTrigger = 8, kFieldDescription = 16 };
+constexpr std::uint32_t kCreatorWeight = 6;
+constexpr std::size_t kDescriptionBytes = 1024, kDescriptionWords = 64;  // of a description, what is searched
+constexpr std::size_t kMaxQueryWords = 8;
+// A word finding more releases than this is common: the page then walks its
+// sort order and checks each release (matches are dense), unless a rarer
+// word gathers the candidates.
+constexpr std::size_t kMaxSearchGather = 20000;
+
+std::uint32_t field_weight(std::uint8_t fields) {
+  if (fields & kFieldName) return 8;
+  if (fields & kFieldTag) return 5;
+  if (fields & kFieldTrigger) return 4;
+  if (fields & kFieldVersion) return 3;
+  return fields & kFieldDescription ? 1 : 0;
+}
+
+// The words a release is found by, each with the fields it is in.
+std::map<std::string, std::uint8_t> release_terms(sc::Release::Reader r) {
+  std::map<std::string, std::uint8_t> out;
+  auto add = [&](std::string_view text, std::size_t max_words, std::uint8_t field) {
+    for (auto& w : keys::words(text, max_words)) out[w] |= field;
+  };
+  add(text_view(r.getModelName()), 16, kFieldName);
+  add(text_view(r.getVersionName()), 16, kFieldVersion);
+  for (auto tag : r.getTags()) add(text_view(tag), 8, kFieldTag);
+  auto triggers = r.getTriggerWords();
+  for (unsigned i = 0; i < triggers.size() && i < 32; ++i) add(text_view(triggers[i]), 8, kFieldTrigger);
+  auto description = text_view(r.getDescription());
+  for (auto& w : keys::first_words(description.substr(0, kDescriptionBytes), kDescriptionWords, 3))
+    out[w] |= kFieldDescription;
+  return out;
+}
+
+Bytes term_key(std::string_view word, ByteView id) {
+  Bytes k;
+  append(k, word);
+  k.push_back(0);
+  append(k, id);
+  return k;
+}
+
+// A query's words: creator keys (sbpk1..., whole, in lowercase) and the
+// words of the rest, at most kMaxQueryWords.
+std::vector<std::string> search_words(std::string_view text) {
+  std::vector<std::string> out;
+  std::string rest;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto end = text.find_first_of(" \t\r\n", i);
+    if (end == std::string_view::npos) end = text.size();
+    auto token = text.substr(i, end - i);
+    if (auto key = PublicKey::from_text(token))
+      out.push_back(key->to_text());
+    else
+      rest.append(token).push_back(' ');
+    i = end + 1;
+  }
+  // The words as typed, so that a long query keeps its first ones.
+  for (auto& w : keys::first_words(rest, kMaxQueryWords, 1)) out.push_back(std::move(w));
+  if (out.size() > kMaxQueryWords) out.resize(kMaxQueryWords);
+  return out;
+}
+
+struct IdHash {
+  std::size_t operator()(const RecordId& id) const {
+    std::size_t h = 0;
+    std::memcpy(&h, id.data(), sizeof h);
+    return h;
+  }
+};
 
 }  // namespace
 
@@ -476,6 +554,10 @@ struct Index::Impl {
     if (auto v = txn.get(db.meta, protocol::as_bytes(key)); v && v->size() == 8) n = get_be(*v, 0, 8);
     Bytes value;
     put_be(value, remove ? n - std::min(n, added) : n + added, 8);
+    // The search index holds as many releases: a seedbank older than it
+    // counts releases without indexing them, and the next open sees that.
+    if (kind == RecordKind::release)
+      if (auto st = txn.put(db.meta, protocol::as_bytes("search"), value); !st) return st;
     return txn.put(db.meta, protocol::as_bytes(key), value);
   }
 
@@ -633,6 +715,7 @@ struct Index::Impl {
       SB_TRY_ST(put_ordered(db.rel_word, p));
     }
     SB_TRY_ST(txn.put(db.rel_rating, rating_key(read_agg(txn, id), t, id), {}));
+    SB_TRY_ST(index_terms(txn, rec));
 
     SB_TRY_ST(put_hash(HashType::release_id, id, kReleaseLevel));
     SB_TRY_ST(put_hash(HashType::btih_v2, data_view(r.getTorrent().getInfoHashV2()), kReleaseLevel));
@@ -655,6 +738,181 @@ struct Index::Impl {
           put_hash(HashType::sha256, data_view(images[i].getSha256()), static_cast<std::uint16_t>(kImageFlag | i)));
 #undef SB_TRY_ST
     return {};
+  }
+
+  Status index_terms(lmdb::Txn& txn, const Record& rec) {
+    for (const auto& [word, fields] : release_terms(rec.body().getPayload().getRelease())) {
+      Bytes v{fields};
+      put_be(v, rec.created_at(), 8);
+      if (auto st = txn.put(db.terms, term_key(word, rec.id()), v); !st) return st;
+    }
+    return {};
+  }
+
+  Status index_name_words(lmdb::Txn& txn, std::string_view name, const PublicKey& author, bool add) {
+    for (const auto& w : keys::words(name, 16)) {
+      Bytes k = term_key(w, author.bytes);
+      if (auto st = add ? txn.put(db.name_words, k, {}) : txn.del(db.name_words, k); !st) return st;
+    }
+    return {};
+  }
+
+  // Builds `terms` and `name_words` for an index written before them, in
+  // the transaction that opens it; says how far it is on `log`.
+  Status build_search(lmdb::Txn& txn) {
+    MDB_stat st;
+    std::uint64_t total = mdb_stat(txn.get(), db.rel_time, &st) == 0 ? st.ms_entries : 0;
+    if (total > 10000) options.log.info("building the search index over " + std::to_string(total) + " releases");
+    std::uint64_t done = 0;
+    lmdb::Cursor c(txn, db.rel_time);
+    for (bool ok = c.first(); ok; ok = c.next()) {
+      if (c.key().size() != 40) continue;
+      auto rec = load(txn, to_id(c.key().subspan(8)));
+      if (rec && rec->kind() == RecordKind::release)
+        if (auto s = index_terms(txn, *rec); !s) return s;
+      if (++done % 100000 == 0)
+        options.log.info("search index: " + std::to_string(done) + " of " + std::to_string(total) + " releases");
+    }
+    // Display names: afresh, since an older seedbank may have replaced
+    // profiles meanwhile.
+    if (int rc = mdb_drop(txn.get(), db.name_words, 0)) return lmdb::lmdb_error("clear name_words", rc);
+    lmdb::Cursor p(txn, db.current);
+    const Bytes profiles{static_cast<std::uint8_t>(RecordKind::profile)};
+    for (bool ok = p.seek(profiles); ok && keys::starts_with(p.key(), profiles); ok = p.next()) {
+      auto cur = parse_current(p.value());
+      auto rec = cur ? load(txn, cur->id) : std::nullopt;
+      if (rec && rec->kind() == RecordKind::profile)
+        if (auto s = index_name_words(txn, text_view(rec->body().getPayload().getProfile().getDisplayName()),
+                                      rec->author(), true);
+            !s)
+          return s;
+    }
+    return {};
+  }
+
+  // How well one query word finds a release (0: not at all), as the
+  // search index scores it: the best field whose word it starts, or the
+  // creator's display name or key.
+  std::uint32_t word_weight(const lmdb::Txn& txn, const Record& rec, const std::string& w) const {
+    auto r = rec.body().getPayload().getRelease();
+    std::uint32_t best = 0;
+    auto consider = [&](capnp::Text::Reader text, std::uint32_t weight, std::size_t max_words,
+                        std::size_t min_len = 1) {
+      if (best < 2 * weight) best = std::max(best, weight * keys::word_match(text_view(text), w, max_words, min_len));
+    };
+    consider(r.getModelName(), field_weight(kFieldName), 16);
+    for (auto tag : r.getTags()) consider(tag, field_weight(kFieldTag), 8);
+    auto triggers = r.getTriggerWords();
+    for (unsigned i = 0; i < triggers.size() && i < 32; ++i) consider(triggers[i], field_weight(kFieldTrigger), 8);
+    consider(r.getVersionName(), field_weight(kFieldVersion), 16);
+    if (best < 2) {
+      auto d = text_view(r.getDescription()).substr(0, kDescriptionBytes);
+      best = std::max(best, field_weight(kFieldDescription) * keys::word_match(d, w, kDescriptionWords, 3));
+    }
+    if (best >= 2 * kCreatorWeight) return best;
+    if (rec.author().to_text() == w) return 2 * kCreatorWeight;
+    if (auto cur = parse_current(txn.get(db.current, current_key(RecordKind::profile, rec.author(), {}))))
+      if (auto profile = load(txn, cur->id); profile && profile->kind() == RecordKind::profile)
+        best = std::max(
+            best, kCreatorWeight *
+                      keys::word_match(text_view(profile->body().getPayload().getProfile().getDisplayName()), w, 16));
+    return best;
+  }
+
+  struct TextHit {
+    std::uint64_t t = 0;
+    std::uint32_t score = 0;
+  };
+  using TextHits = std::unordered_map<RecordId, TextHit, IdHash>;
+
+  // The releases one query word finds through the search index, with the
+  // word's weight in each; nullopt when that takes more than `cap`
+  // entries (too common to gather).
+  std::optional<TextHits> word_hits(const lmdb::Txn& txn, const std::string& w, std::size_t cap) const {
+    TextHits found;
+    std::size_t n = 0;
+    auto note = [&](const RecordId& id, std::uint64_t t, std::uint32_t weight) {
+      auto& h = found[id];
+      h.t = t;
+      h.score = std::max(h.score, weight);
+    };
+    const ByteView prefix = protocol::as_bytes(w);
+    lmdb::Cursor c(txn, db.terms);
+    for (bool ok = c.seek(prefix); ok && keys::starts_with(c.key(), prefix); ok = c.next()) {
+      auto key = c.key();
+      if (key.size() < 33 || key[key.size() - 33] != 0 || c.value().size() < 9) continue;
+      if (++n > cap) return std::nullopt;
+      note(to_id(key.subspan(key.size() - 32)), get_be(c.value(), 1, 8),
+           field_weight(c.value()[0]) * (key.size() - 33 == w.size() ? 2 : 1));
+    }
+    // The creators it names: display-name words it starts, or a key.
+    std::vector<std::pair<PublicKey, std::uint32_t>> authors;
+    lmdb::Cursor names(txn, db.name_words);
+    for (bool ok = names.seek(prefix); ok && keys::starts_with(names.key(), prefix); ok = names.next()) {
+      auto key = names.key();
+      if (key.size() < 33 || key[key.size() - 33] != 0) continue;
+      if (authors.size() == 256) return std::nullopt;  // a name too common to gather
+      PublicKey k;
+      std::copy_n(key.end() - 32, 32, k.bytes.begin());
+      authors.emplace_back(k, kCreatorWeight * (key.size() - 33 == w.size() ? 2 : 1));
+    }
+    if (auto key = PublicKey::from_text(w)) authors.emplace_back(*key, 2 * kCreatorWeight);
+    // One walk per author, at its best weight (a name can hold the word twice).
+    std::sort(authors.begin(), authors.end(), [](const auto& a, const auto& b) {
+      return a.first.bytes != b.first.bytes ? a.first.bytes < b.first.bytes : a.second > b.second;
+    });
+    authors.erase(std::unique(authors.begin(), authors.end(),
+                              [](const auto& a, const auto& b) { return a.first.bytes == b.first.bytes; }),
+                  authors.end());
+    for (const auto& [author, weight] : authors) {
+      lmdb::Cursor rel(txn, db.rel_creator);
+      ByteView a(author.bytes.data(), 32);
+      for (bool ok = rel.seek(a); ok && keys::starts_with(rel.key(), a); ok = rel.next()) {
+        if (rel.key().size() != 72) continue;
+        if (++n > cap) return std::nullopt;
+        note(to_id(rel.key().subspan(40)), get_be(rel.key(), 32, 8), weight);
+      }
+    }
+    return found;
+  }
+
+  // The releases every query word finds, with their relevance (the sum of
+  // each word's weight). The rarest word's releases are gathered from the
+  // search index and the other words checked on each of them; nullopt when
+  // every word is too common to gather (over kMaxSearchGather): the
+  // caller then walks its sort order and checks each release.
+  // Without `rank`, the other words are left to matches() (the caller's
+  // order is not relevance).
+  std::optional<TextHits> text_candidates(const lmdb::Txn& txn, const std::vector<std::string>& words,
+                                          bool rank) const {
+    std::optional<TextHits> hits;
+    const std::string* probe = nullptr;
+    std::size_t cap = kMaxSearchGather;
+    for (const auto& w : words)
+      if (auto found = word_hits(txn, w, cap); found && (!hits || found->size() < hits->size())) {
+        hits = std::move(found);
+        probe = &w;
+        cap = hits->size();
+      }
+    if (!hits || words.size() == 1 || !rank) return hits;
+    for (auto it = hits->begin(); it != hits->end();) {
+      auto rec = load(txn, it->first);
+      std::uint32_t add = 0;
+      bool all = rec.has_value();
+      for (const auto& w : words) {
+        if (&w == probe || !all) continue;
+        auto weight = word_weight(txn, *rec, w);
+        all = weight > 0;
+        add += weight;
+      }
+      if (!all) {
+        it = hits->erase(it);
+      } else {
+        it->second.score += add;
+        ++it;
+      }
+    }
+    return hits;
   }
 
   static ModelKey model_key_of(const Record& release) {
@@ -756,12 +1014,18 @@ struct Index::Impl {
                                                      old->author()));
                 !st)
               return st;
+            if (auto st = index_name_words(txn, text_view(old->body().getPayload().getProfile().getDisplayName()),
+                                           old->author(), false);
+                !st)
+              return st;
             if (auto avatar = old->body().getPayload().getProfile().getAvatar(); avatar.size() == 32)
               if (auto st = txn.del(db.image_refs, image_ref_key(avatar, old->id())); !st) return st;
           }
         if (auto avatar = p.getProfile().getAvatar(); avatar.size() == 32)
           if (auto st = txn.put(db.image_refs, image_ref_key(avatar, rec.id()), {}); !st) return st;
         if (p.getProfile().getDisplayName().size() == 0) return {};
+        if (auto st = index_name_words(txn, text_view(p.getProfile().getDisplayName()), rec.author(), true); !st)
+          return st;
         return txn.put(db.names, name_key(text_view(p.getProfile().getDisplayName()), rec.author()), {});
       }
       case RecordKind::deny_list: {
@@ -1191,14 +1455,8 @@ struct Index::Impl {
       for (auto tag : r.getTags()) found = found || keys::fold_case(text_view(tag)) == want;
       if (!found) return false;
     }
-    if (!text_words.empty()) {
-      auto name_words = keys::words(text_view(r.getModelName()));
-      for (const auto& w : text_words) {
-        bool found = false;
-        for (const auto& nw : name_words) found = found || nw.compare(0, w.size(), w) == 0;
-        if (!found) return false;
-      }
-    }
+    for (const auto& w : text_words)
+      if (word_weight(txn, rec, w) == 0) return false;
     if (!q.include_retracted && retracted(txn, rec)) return false;
     if (denied(txn, rec, q.deny_curators)) return false;
     // A key its owner declared compromised signs nothing after that.
@@ -1229,7 +1487,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   impl->options = options;
   int rc = mdb_env_create(&impl->env);
   if (rc) return lmdb::lmdb_error("create environment", rc);
-  mdb_env_set_maxdbs(impl->env, 64);  // 34 used
+  mdb_env_set_maxdbs(impl->env, 64);  // 36 used
   mdb_env_set_maxreaders(impl->env, 512);
   mdb_env_set_mapsize(impl->env, options.map_size);
   // MDB_NOMETASYNC: one fsync per commit instead of two; see Durability.
@@ -1285,6 +1543,8 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"social", &d.social, 0},
       {"comments", &d.comments, 0},
       {"replies", &d.replies, 0},
+      {"terms", &d.terms, 0},
+      {"name_words", &d.name_words, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
@@ -1336,6 +1596,20 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   if (build_feed)
     if (auto st = impl->build_image_feed(*txn); !st) return st.error();
   if (auto st = impl->reindex_opaque(*txn); !st) return st.error();
+  // The search index came after format 5: built for an index without it,
+  // and again when an older seedbank stored releases meanwhile (its count
+  // of releases is not the search index's).
+  {
+    // Copies: the build writes pages these views may point into.
+    std::optional<Bytes> counted, searched;
+    if (auto v = txn->get(d.meta, protocol::as_bytes("count/release"))) counted.emplace(v->begin(), v->end());
+    if (auto v = txn->get(d.meta, protocol::as_bytes("search"))) searched.emplace(v->begin(), v->end());
+    if (counted != searched) {
+      if (auto st = impl->build_search(*txn); !st) return st.error();
+      Bytes value(counted ? *counted : Bytes(8, 0));
+      if (auto st = txn->put(d.meta, protocol::as_bytes("search"), value); !st) return st.error();
+    }
+  }
   if (auto st = txn->commit(); !st) return st.error();
   return std::unique_ptr<Index>(new Index(std::move(impl)));
 }
@@ -1670,7 +1944,7 @@ void Index::for_each_by_time(std::uint64_t from_ms,
 
 bool Index::matches(const Record& release, const ReleaseQuery& query) const {
   auto txn = impl_->begin(false);
-  return txn && impl_->matches(*txn, release, query, keys::words(query.text));
+  return txn && impl_->matches(*txn, release, query, search_words(query.text));
 }
 
 Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
@@ -1683,7 +1957,7 @@ Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
   }
   auto txn = impl_->begin(false);
   if (!txn) return txn.error();
-  const auto text_words = keys::words(q.text);
+  auto text_words = search_words(q.text);
 
   // A driver yields (order key, release id) in descending order, strictly
   // below the cursor; the order key of the last item is the next cursor.
@@ -1706,36 +1980,30 @@ Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
   Bytes index_prefix;
   bool started = false;
 
-  // Text: candidates come from the word index (every name word starting
-  // with the query's rarest word), then are ordered in memory. A query
-  // whose every word is common (more than kMaxTextCandidates releases)
-  // walks the sort order instead and checks the words on each release:
-  // matches are dense then, so a page comes quickly.
-  std::string probe;
-  if (!text_words.empty()) {
-    std::size_t fewest = kMaxTextCandidates + 1;
-    for (const auto& w : text_words) {
-      lmdb::Cursor c(*txn, impl_->db.rel_word);
-      std::size_t n = 0;
-      for (bool ok = c.seek(protocol::as_bytes(w)); ok && n <= kMaxTextCandidates && n < fewest; ok = c.next()) {
-        if (!keys::starts_with(c.key(), protocol::as_bytes(w))) break;
-        ++n;
+  // Text: candidates come from the search index (releases every query
+  // word finds, with their relevance; order keys of 44 bytes by relevance,
+  // 40 by time, 48 by rating), then are ordered in memory. A query
+  // whose every word is common (each finds more than kMaxSearchGather
+  // releases) walks the sort order instead and checks the words on each
+  // release: matches are dense then, so a page comes quickly.
+  std::optional<Impl::TextHits> hits;
+  if (!text_words.empty()) hits = impl_->text_candidates(*txn, text_words, q.sort == SortOrder::relevance);
+  // A relevance cursor (score ++ time ++ id) and a time cursor (a page of a
+  // query that walked the time order) go on from the same point in time
+  // when the way of searching changes between pages.
+  if (cursor_key && q.sort == SortOrder::relevance && !hits && cursor_key->size() == 44)
+    cursor_key->erase(cursor_key->begin(), cursor_key->begin() + 4);
+  if (hits) {
+    in_memory.reserve(hits->size());
+    for (const auto& [id, hit] : *hits) {
+      const std::uint64_t t = hit.t;
+      Bytes order;
+      if (q.sort == SortOrder::relevance) {
+        put_be(order, hit.score, 4);
+        append(order, time_id(t, id));
+      } else {
+        order = time_id(t, id);
       }
-      if (n < fewest) {
-        fewest = n;
-        probe = w;
-      }
-    }
-  }
-  if (!probe.empty()) {
-    lmdb::Cursor c(*txn, impl_->db.rel_word);
-    for (bool ok = c.seek(protocol::as_bytes(probe)); ok && in_memory.size() < kMaxTextCandidates; ok = c.next()) {
-      auto key = c.key();
-      if (!keys::starts_with(key, protocol::as_bytes(probe))) break;
-      if (key.size() < 41) continue;
-      RecordId id = to_id(key.subspan(key.size() - 32));
-      std::uint64_t t = get_be(key, key.size() - 40, 8);
-      Bytes order = time_id(t, id);
       if (q.sort == SortOrder::highest_rated) {
         RatingAggregate agg = impl_->read_agg(*txn, id);
         if (q.models_only) {
@@ -1748,7 +2016,10 @@ Result<ReleasePage> Index::query_releases(const ReleaseQuery& q) const {
         }
         order = rating_key(agg, t, id);
       }
-      if (cursor_key && !(order < *cursor_key)) continue;
+      if (cursor_key &&
+          !(cursor_key->size() == 40 && order.size() == 44 ? Bytes(order.begin() + 4, order.end()) < *cursor_key
+                                                           : order < *cursor_key))
+        continue;
       Candidate cand;
       key_length = std::min(order.size(), cand.key.size());
       std::copy_n(order.begin(), key_length, cand.key.begin());
@@ -1888,6 +2159,25 @@ std::vector<TagCount> Index::tags(std::string_view prefix, std::string_view afte
     auto v = c.value();
     if (v.size() < 8) continue;
     out.push_back({std::string(reinterpret_cast<const char*>(v.data()) + 8, v.size() - 8), get_be(v, 0, 8)});
+  }
+  return out;
+}
+
+std::vector<TagCount> Index::top_tags(std::size_t limit) const {
+  std::vector<TagCount> out;
+  auto txn = impl_->begin(false);
+  if (!txn || !limit) return out;
+  auto more = [](const TagCount& a, const TagCount& b) {
+    return a.models != b.models ? a.models > b.models : keys::fold_case(a.name) < keys::fold_case(b.name);
+  };
+  lmdb::Cursor c(*txn, impl_->db.tags);
+  for (bool ok = c.first(); ok; ok = c.next()) {
+    auto v = c.value();
+    if (v.size() < 8) continue;
+    TagCount tag{std::string(reinterpret_cast<const char*>(v.data()) + 8, v.size() - 8), get_be(v, 0, 8)};
+    if (out.size() == limit && !more(tag, out.back())) continue;
+    out.insert(std::upper_bound(out.begin(), out.end(), tag, more), std::move(tag));
+    if (out.size() > limit) out.pop_back();
   }
   return out;
 }

@@ -38,23 +38,84 @@ inline std::string fold_case(std::string_view s) {
   return out;
 }
 
-// Words of a name: runs of ASCII letters/digits or non-ASCII bytes, case-folded.
-inline std::vector<std::string> words(std::string_view text, std::size_t max_words = 16, std::size_t max_len = 32) {
-  std::vector<std::string> out;
+// Words: runs of ASCII letters and digits or non-ASCII bytes, case-folded.
+inline bool is_word_byte(char c) {
+  return static_cast<unsigned char>(c) >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+         (c >= 'A' && c <= 'Z');
+}
+inline char fold(char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); }
+
+// Calls `visit` with each word of `text` in order, until it returns false.
+template <class Visit>
+void each_word(std::string_view text, Visit&& visit) {
   std::string cur;
+  for (char c : text) {
+    if (is_word_byte(c)) {
+      cur += fold(c);
+    } else if (!cur.empty()) {
+      if (!visit(std::move(cur))) return;
+      cur.clear();
+    }
+  }
+  if (!cur.empty()) visit(std::move(cur));
+}
+
+// The distinct words among the first `max_words` words of at least
+// `min_len` bytes, each cut to `max_len`, in the order they appear.
+inline std::vector<std::string> first_words(std::string_view text, std::size_t max_words, std::size_t min_len,
+                                            std::size_t max_len = 32) {
+  std::vector<std::string> out;
+  std::size_t seen = 0;
+  each_word(text, [&](std::string&& word) {
+    if (word.size() < min_len) return true;
+    word.resize(std::min(word.size(), max_len));
+    if (std::find(out.begin(), out.end(), word) == out.end()) out.push_back(std::move(word));
+    return ++seen < max_words;
+  });
+  return out;
+}
+
+// How `w` (a word) finds `text`: 2 when it is one of the first `max_words`
+// words of at least `min_len` bytes (each cut to `max_len`), 1 when it
+// starts one, 0 otherwise. The same words as words() and first_words(),
+// without building them.
+inline unsigned word_match(std::string_view text, std::string_view w, std::size_t max_words, std::size_t min_len = 1,
+                           std::size_t max_len = 32) {
+  unsigned best = 0;
+  std::size_t seen = 0, len = 0;
+  bool prefix = true;  // the word so far agrees with w
   auto flush = [&] {
-    if (!cur.empty() && out.size() < max_words) out.push_back(cur.substr(0, max_len));
-    cur.clear();
+    if (len >= min_len) {
+      ++seen;
+      const std::size_t kept = std::min(len, max_len);
+      if (prefix && kept >= w.size()) best = std::max(best, kept == w.size() ? 2u : 1u);
+    }
+    len = 0;
+    prefix = true;
   };
   for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    bool word = (u >= 0x80) || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (word)
-      cur += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    else
+    if (is_word_byte(c)) {
+      if (len < w.size() && (len >= max_len || w[len] != fold(c))) prefix = false;
+      ++len;
+    } else {
       flush();
+      if (seen >= max_words || best == 2) return best;
+    }
   }
   flush();
+  return best;
+}
+
+// The first `max_words` words of a name, each cut to `max_len`, sorted,
+// each once.
+inline std::vector<std::string> words(std::string_view text, std::size_t max_words = 16, std::size_t max_len = 32) {
+  std::vector<std::string> out;
+  each_word(text, [&](std::string&& word) {
+    if (out.size() == max_words) return false;
+    word.resize(std::min(word.size(), max_len));
+    out.push_back(std::move(word));
+    return true;
+  });
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

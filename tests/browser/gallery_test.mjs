@@ -6,13 +6,22 @@
 // version and a comment thread on it (write, reply, edit, delete), a
 // reaction to a sample image in the image viewer, a favourite and the /me
 // page that lists it, sharing an image made with the model, the creator
-// page with its follow button, and an unknown model's not-found page.
+// page with its follow button, a search from the header box, the tag index
+// with its filter box, a tag's page reached from there and from a model's
+// tag chip, and an unknown model's not-found page.
 //
 //   node tests/browser/gallery_test.mjs --base http://127.0.0.1:PORT \
 //        --expect EXPECT.json --out OUTDIR
 //
 // EXPECT.json: {"models": [{"name", "type", "sha256", "autoV2", "imageHash"}],
-//               "filterType": "LORA"}
+//               "filterType": "LORA",
+//               "search": {"query", "finds", "misses"},
+//               "tags": {"<tag>": ["<name of every model that has it>"], ...}}
+// "search": a search whose results list the model named "finds" and not
+// the one named "misses". "tags": tags with every model that has each;
+// the first one's page and chip are followed. Without them the script
+// expects the data of tests/integration/http_test.cpp's Gallery fixture
+// (FIXTURE_SEARCH, FIXTURE_TAGS below).
 // The node needs an identity key (`seedbank keygen` on its data dir) to sign
 // the shared image. That image is tests/fixtures/images/comfyui.png, found
 // from this file's own path; no expected model may use it as a sample image.
@@ -50,6 +59,10 @@ const IMAGE_TIMEOUT_MS = 30000; // images may first answer 503 while the node fe
 const PAGE_TIMEOUT_MS = 30000;
 // An image with ComfyUI generation data that no release uses as a sample.
 const SHARED_IMAGE = fileURLToPath(new URL('../fixtures/images/comfyui.png', import.meta.url));
+// http_test.cpp's Gallery fixture: "anim" is a prefix of Alpha LoRA's tag
+// and of nothing of Beta Checkpoint's; each model has one tag.
+const FIXTURE_SEARCH = { query: 'anim', finds: 'Alpha LoRA', misses: 'Beta Checkpoint' };
+const FIXTURE_TAGS = { anime: ['Alpha LoRA'], photo: ['Beta Checkpoint'] };
 
 function usage(message) {
   process.stderr.write(`${message}\nusage: node gallery_test.mjs --base http://127.0.0.1:PORT --expect EXPECT.json --out OUTDIR\n`);
@@ -83,7 +96,17 @@ async function readExpect(file) {
   if (typeof data.filterType !== 'string' || !data.models.some((m) => m.type === data.filterType)) {
     usage(`${file}: "filterType" must be the type of at least one expected model`);
   }
-  return data;
+  const search = data.search ?? FIXTURE_SEARCH;
+  if (!search || !['query', 'finds', 'misses'].every((k) => typeof search[k] === 'string' && search[k])) {
+    usage(`${file}: "search" must be {"query", "finds", "misses"}, each a non-empty string`);
+  }
+  const tags = data.tags ?? FIXTURE_TAGS;
+  const tagEntries = tags && typeof tags === 'object' ? Object.entries(tags) : [];
+  if (!tagEntries.length || !tagEntries.every(([t, models]) => t && Array.isArray(models) && models.length &&
+      models.every((m) => typeof m === 'string' && m))) {
+    usage(`${file}: "tags" must map each tag to the non-empty list of the models that have it`);
+  }
+  return { ...data, search, tags };
 }
 
 class StepFailure extends Error {}
@@ -697,7 +720,110 @@ async function main() {
       await shot('me-following.png');
     });
 
-    // (10) An unknown model: a page that says so, not an error to retry.
+    // (10) A search from the header box: the node ranks it (no sort in the
+    // address, "Relevance" shown), the heading names it, a model is found
+    // by a prefix of its tag, and the tags with that prefix are offered.
+    const { search, tags } = expect;
+    await step('search', async () => {
+      await page.goto(`${args.base}/`, { waitUntil: 'domcontentloaded' });
+      await page.locator('#home-page #filter-sort').waitFor();
+      await page.fill('#search', search.query);
+      await page.press('#search', 'Enter');
+      const wantTags = Object.keys(tags).filter((t) => t.startsWith(search.query));
+      const results = async () => {
+        const seen = await page.evaluate(() => ({
+          url: location.pathname + location.search,
+          heading: document.querySelector('#models-heading')?.textContent ?? null,
+          sort: document.querySelector('#filter-sort')?.value ?? null,
+          matchedTags: [...document.querySelectorAll('#search-matches #search-tags .tag-link')].map((a) => a.dataset.tag),
+          errors: [...document.querySelectorAll('.message.error:not([hidden])')].map((e) => e.textContent.trim()),
+        }));
+        seen.cards = (await readCards(page, '#home-page')).map((c) => c.name);
+        const url = new URL(seen.url, args.base);
+        const ok = url.pathname === '/' && url.searchParams.get('query') === search.query && !url.searchParams.has('sort') &&
+          seen.heading === `Results for “${search.query}”` && seen.sort === 'Relevance' &&
+          seen.cards.includes(search.finds) && !seen.cards.includes(search.misses) &&
+          wantTags.every((t) => seen.matchedTags.includes(t));
+        return { ok, seen };
+      };
+      await until(`"${search.finds}" and not "${search.misses}" among the results for "${search.query}"`, results);
+      await shot('search.png');
+      await page.reload({ waitUntil: 'domcontentloaded' });
+      await until(`the same results for "${search.query}" after a reload`, results);
+      return { query: search.query };
+    });
+
+    // A tag's page: the tag, how many models have it, a link back to the
+    // index, and its models only.
+    const tagPath = (tag) => `/tag/${encodeURIComponent(tag)}`;
+    const expectTagPage = (tag, models) => until(`${tagPath(tag)} listing ${models.join(', ')} only`, async () => {
+      const seen = await page.evaluate(() => ({
+        path: location.pathname,
+        tag: document.querySelector('#tag-page')?.dataset.tag ?? null,
+        heading: document.querySelector('#tag-page h1')?.textContent.trim() ?? null,
+        count: document.querySelector('#tag-page #tag-model-count')?.textContent.trim() ?? null,
+        back: document.querySelector('#tag-page a.all-tags')?.getAttribute('href') ?? null,
+        errors: [...document.querySelectorAll('.message.error:not([hidden])')].map((e) => e.textContent.trim()),
+      }));
+      seen.cards = seen.tag === null ? [] : (await readCards(page, '#tag-page')).map((c) => c.name);
+      const ok = seen.path === tagPath(tag) && seen.tag === tag && seen.heading === tag && seen.back === '/tags' &&
+        seen.count === `${models.length} model${models.length === 1 ? '' : 's'}` &&
+        seen.cards.length === models.length && models.every((m) => seen.cards.includes(m));
+      return { ok, seen };
+    });
+    const [firstTag, firstModels] = Object.entries(tags)[0];
+
+    // (11) The tag index, from the header: each tag with how many models
+    // have it; the filter box lists the tags with a prefix; a tag leads to
+    // its page.
+    await step('tags', async () => {
+      await page.locator('.site-nav a[href="/tags"]').click();
+      const shown = () => page.evaluate(() => ({
+        url: location.pathname + location.search,
+        tags: Object.fromEntries([...document.querySelectorAll('#tags-page .tag-link')]
+          .map((a) => [a.dataset.tag, a.querySelector('.tag-count')?.textContent.trim() ?? null])),
+        errors: [...document.querySelectorAll('.message.error:not([hidden])')].map((e) => e.textContent.trim()),
+      }));
+      await until(`${Object.keys(tags).join(', ')} on /tags with their model counts`, async () => {
+        const seen = await shown();
+        const wrong = Object.entries(tags).filter(([t, models]) => seen.tags[t] !== String(models.length)).map(([t]) => t);
+        return { ok: seen.url === '/tags' && !wrong.length, seen: { ...seen, wrong } };
+      });
+      await shot('tags.png');
+      const prefix = firstTag.slice(0, 2);
+      await page.fill('#tag-filter', prefix);
+      await until(`the tags starting with "${prefix}" only`, async () => {
+        const seen = await shown();
+        const listed = Object.keys(seen.tags);
+        const starts = (t) => t.toLowerCase().startsWith(prefix.toLowerCase());
+        const ok = new URL(seen.url, args.base).searchParams.get('query') === prefix && listed.includes(firstTag) &&
+          listed.every(starts) && Object.keys(tags).filter(starts).every((t) => listed.includes(t));
+        return { ok, seen };
+      });
+      await page.locator(`#tags-page .tag-link[data-tag=${JSON.stringify(firstTag)}]`).click();
+      await expectTagPage(firstTag, firstModels);
+      return { tags: Object.keys(tags).length };
+    });
+
+    // (12) A tag chip on a model's page leads to the tag's page.
+    await step('tag-chip', async () => {
+      const model = firstModels[0];
+      await cardFor(model).click();
+      await until(`the model page of "${model}" with a chip for "${firstTag}"`, async () => {
+        const seen = await page.evaluate(() => ({
+          path: location.pathname,
+          name: document.querySelector('#model-page h1.model-name')?.textContent.trim() ?? null,
+          chips: [...document.querySelectorAll('#model-page .model-header .tags a.tag')]
+            .map((a) => ({ tag: a.dataset.tag, href: a.getAttribute('href') })),
+        }));
+        return { ok: seen.name === model && seen.chips.some((c) => c.tag === firstTag && c.href === tagPath(firstTag)), seen };
+      });
+      await page.locator(`#model-page .model-header .tags a.tag[data-tag=${JSON.stringify(firstTag)}]`).click();
+      await expectTagPage(firstTag, firstModels);
+      return { tag: firstTag };
+    });
+
+    // (13) An unknown model: a page that says so, not an error to retry.
     await step('not-found', async () => {
       await page.goto(`${args.base}/models/999999999999`, { waitUntil: 'domcontentloaded' });
       await until('the not-found page', async () => {

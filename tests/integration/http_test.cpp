@@ -215,6 +215,18 @@ BOOST_AUTO_TEST_CASE(images_tags_creators_and_reviews) {
   BOOST_TEST(counts["anime"] == 1);  // one model, two versions
   BOOST_TEST(counts["photo"] == 1);
 
+  // Search: a tag prefix, a creator key, a word of the description; the
+  // most used tags.
+  auto found = get_json("/api/v1/models?query=anim");
+  BOOST_TEST(names(found) == std::vector<std::string>{"Alpha LoRA"});
+  auto by_key = get_json("/api/v1/models?query=" + alpha1["creator"].get<std::string>());
+  BOOST_TEST(by_key["items"].size() == 2u);
+  BOOST_TEST(get_json("/api/v1/models?query=anim%20photo")["items"].empty());
+  auto top = get_json("/api/v1/tags?sort=Most%20Models&limit=1");
+  BOOST_REQUIRE_EQUAL(top["items"].size(), 1u);
+  BOOST_TEST(top["items"][0]["modelCount"] == 1);
+  get_json("/api/v1/tags?sort=Popular", 400);
+
   auto creators = get_json("/api/v1/creators");
   BOOST_REQUIRE_EQUAL(creators["items"].size(), 1u);
   BOOST_TEST(creators["items"][0]["modelCount"] == 2);
@@ -587,6 +599,7 @@ BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
   BOOST_TEST(fs::exists(out / "model.png"));
   BOOST_TEST(fs::exists(out / "me.png"));
   BOOST_TEST(fs::exists(out / "model-shared.png"));
+  BOOST_TEST(fs::exists(out / "tags.png"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -176,6 +176,7 @@ int run_releases(const ReleasesArgs& a, const Context& ctx) {
   q.base_model = a.base_model;
   q.tag = a.tag;
   q.text = a.query;
+  if (!q.text.empty()) q.sort = indexer::SortOrder::relevance;
   q.include_retracted = a.all;
   // What the node leaves out, the list leaves out, unless --all.
   if (!a.all) q.deny_curators = (*node)->options.config.deny_curators;
@@ -282,7 +283,9 @@ void add_publish_commands(CLI::App& app, Context& ctx) {
   list->add_option("--type", r->type, "Only this model type");
   list->add_option("--base-model", r->base_model, "Only this base model");
   list->add_option("--tag", r->tag, "Only releases with this tag");
-  list->add_option("--query", r->query, "Words that start words of the model name");
+  list->add_option("--query", r->query,
+                   "Search: words that start words of the name, tags, trigger words, version, description or "
+                   "creator (or a creator key); best matches first");
   list->add_option("--limit", r->limit, "At most this many (default 50)");
   list->add_flag("--all", r->all, "Include retracted releases and those a followed deny-list names");
   list->add_flag("--json", r->json, "Print JSON");

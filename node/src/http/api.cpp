@@ -143,7 +143,7 @@ const char* web_content_type(std::string_view name) {
 HttpResponse Api::Impl::page(const HttpTarget& t) {
   std::string path = t.path;
   if (path == "/" || path.rfind("/models/", 0) == 0 || path.rfind("/user/", 0) == 0 || path == "/images" ||
-      path == "/images/" || path == "/me")
+      path == "/images/" || path == "/me" || path == "/tags" || path == "/tags/" || path.rfind("/tag/", 0) == 0)
     path = "/index.html";
   std::filesystem::path dir;
   {
@@ -245,12 +245,16 @@ p::Result<Api::Impl::ListRequest> Api::Impl::read_list_request(const HttpTarget&
       q.sort = indexer::SortOrder::highest_rated;
     } else if (*sort == "Most Downloaded" || *sort == "Most Collected") {
       out.most_downloaded = true;
+    } else if (*sort == "Relevance") {
+      q.sort = indexer::SortOrder::relevance;
     } else if (*sort != "Newest") {
       return p::make_error(p::ErrorCode::invalid_argument,
                            "sort: '" + sort->substr(0, 100) +
                                "' is not a sort; use Highest Rated, Most Downloaded, Most Liked, Most Discussed, "
-                               "Most Collected or Newest");
+                               "Most Collected, Relevance or Newest");
     }
+  } else if (!q.text.empty()) {
+    q.sort = indexer::SortOrder::relevance;  // a search: best matches first
   }
   if (auto period = t.get("period")) {
     std::uint64_t day = 86400000ull, span = 0;
@@ -671,7 +675,8 @@ HttpResponse Api::Impl::enums() {
                 {"ModelFileType", {"Model", "Pruned Model", "Training Data", "Config", "Archive", "VAE", "Other"}},
                 {"ModelFileFormat", {"SafeTensor", "PickleTensor", "GGUF", "Diffusers", "ONNX", "Other"}},
                 {"ModelSort",
-                 {"Highest Rated", "Most Downloaded", "Most Liked", "Most Discussed", "Most Collected", "Newest"}},
+                 {"Highest Rated", "Most Downloaded", "Most Liked", "Most Discussed", "Most Collected", "Newest",
+                  "Relevance"}},
                 {"MetricTimeframe", {"AllTime", "Year", "Month", "Week", "Day"}},
                 {"NsfwLevel", {"None", "Soft", "Mature", "X"}},
                 {"BrowsingLevel", {{"PG", 1}, {"PG13", 2}, {"R", 4}, {"X", 8}, {"XXX", 16}}}});

@@ -319,6 +319,24 @@ HttpResponse Api::Impl::list_tags(const HttpRequest& request, const HttpTarget& 
   if (!page_number) return error_response(400, page_number.error().message);
   std::string prefix = t.get("query").value_or("").substr(0, 200);
   std::string after = t.get("cursor").value_or("");
+  auto base_url = base_for(request);
+  auto item_of = [&](const indexer::TagCount& tag) {
+    return json{{"name", tag.name},
+                {"modelCount", tag.models},
+                {"link", base_url + "/api/v1/models?tag=" + p::percent_encode(tag.name)}};
+  };
+  // sort=Most Models: the most used tags, one page (a tag index).
+  if (auto sort = t.get("sort"); sort && !sort->empty()) {
+    if (*sort != "Most Models" && *sort != "Name")
+      return error_response(400, "sort '" + sort->substr(0, 100) + "' is not Name or Most Models");
+    if (*sort == "Most Models") {
+      if (!after.empty() || page_number->value_or(1) > 1)
+        return error_response(400, "sort=Most Models is one page: the most used tags, up to limit (200)");
+      json items = json::array();
+      for (const auto& tag : index.top_tags(want)) items.push_back(item_of(tag));
+      return json_response(200, json{{"items", items}, {"metadata", {{"pageSize", want}}}});
+    }
+  }
   std::uint64_t page = page_number->value_or(1);
   if (!after.empty()) page = 1;
   if ((page - 1) * want > kMaxPageWalk) return error_response(400, "page: too far; use cursor (metadata.nextCursor)");
@@ -331,12 +349,9 @@ HttpResponse Api::Impl::list_tags(const HttpRequest& request, const HttpTarget& 
     }
     if (i + 1 < page) after = tags.back().name;
   }
-  auto base = base_for(request);
+  const auto& base = base_url;
   json items = json::array();
-  for (const auto& tag : tags)
-    items.push_back({{"name", tag.name},
-                     {"modelCount", tag.models},
-                     {"link", base + "/api/v1/models?tag=" + p::percent_encode(tag.name)}});
+  for (const auto& tag : tags) items.push_back(item_of(tag));
   json metadata = {{"currentPage", page}, {"pageSize", want}};
   if (tags.size() == want) {
     metadata["nextCursor"] = tags.back().name;

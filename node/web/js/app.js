@@ -10,6 +10,7 @@ import { renderHome, wireSearch } from './pages/home.js';
 import { renderImages } from './pages/images.js';
 import { renderMe } from './pages/me.js';
 import { renderModel } from './pages/model.js';
+import { renderTag, renderTags } from './pages/tags.js';
 import { decodeSegment, render, setRoutes } from './router.js';
 
 // A bug here must still leave something readable on the page.
@@ -27,6 +28,8 @@ setRoutes([
   [/^\/me$/, () => renderMe()],
   [/^\/models\/([^/]+)(?:\/[^/]*)?\/?$/, (m) => renderModel(decodeSegment(m[1]))],
   [/^\/user\/([^/]+)\/?$/, (m) => renderCreator(decodeSegment(m[1]))],
+  [/^\/tags\/?$/, () => renderTags()],
+  [/^\/tag\/([^/]+)\/?$/, (m) => renderTag(decodeSegment(m[1]))],
 ]);
 wireSearch();
 if ('scrollRestoration' in history) history.scrollRestoration = 'manual';

@@ -1,7 +1,9 @@
-// A model as a card in a grid, and the helpers pages share to name its
-// creator.
+// A model as a card in a grid, a paged grid of them, and the helpers pages
+// share to name its creator.
 
+import { query } from './api.js';
 import { badge, formatCount, h, stars, text, userPath } from './dom.js';
+import { Feed, PAGE_SIZE } from './feed.js';
 import { netImage } from './images.js';
 import { navigate } from './router.js';
 
@@ -53,6 +55,19 @@ export function modelCard(model) {
     navigate(href);
   });
   return card;
+}
+
+// The models /api/v1/models lists for `params` (filters: query, tag,
+// username, …), as cards that load page after page. `options`: Feed's
+// emptyText and onItems.
+export function modelFeed(root, params, options) {
+  return new Feed({
+    root,
+    firstPath: query('/api/v1/models', { limit: PAGE_SIZE, ...params }),
+    renderItem: modelCard,
+    keyOf: (model) => model.id,
+    ...options,
+  });
 }
 
 // The API's downloadCount: nodes known to seed the release completely

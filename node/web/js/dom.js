@@ -52,6 +52,13 @@ export function userPath(username) {
   return `/user/${encodeURIComponent(username)}`;
 }
 
+// A tag's page. "." and ".." cannot be a path segment (the browser resolves
+// them away, encoded or not), so those two go to the home page's tag filter.
+export function tagPath(name) {
+  const tag = text(name);
+  return tag === '.' || tag === '..' ? `/?tag=${encodeURIComponent(tag)}` : `/tag/${encodeURIComponent(tag)}`;
+}
+
 export function formatCount(value) {
   const n = Number(value) || 0;
   if (n < 1000) return String(n);

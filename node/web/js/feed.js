@@ -7,12 +7,15 @@ export const PAGE_SIZE = 20;
 
 // A paged list: fetches the first page, then the next one whenever the
 // sentinel below the grid comes near the viewport, with a "Load more"
-// button for when IntersectionObserver does not fire.
+// button for when IntersectionObserver does not fire. `endText` closes a
+// list of more than a page (null: nothing, for a list that is a selection).
 export class Feed {
-  constructor({ root, firstPath, renderItem, keyOf, emptyText, onItems, gridClass = 'card-grid' }) {
+  constructor({ root, firstPath, renderItem, keyOf, emptyText, onItems, gridClass = 'card-grid',
+    endText = 'That is everything this node knows.' }) {
     this.renderItem = renderItem;
     this.keyOf = keyOf;
     this.emptyText = emptyText;
+    this.endText = endText;
     this.onItems = onItems;
     this.next = firstPath;
     this.items = [];
@@ -80,8 +83,8 @@ export class Feed {
     this.more.hidden = !this.next;
     if (!this.items.length && !this.next) {
       this.status.replaceChildren(h('div', { class: 'empty-state' }, this.emptyText));
-    } else if (!this.next && this.items.length > PAGE_SIZE) {
-      this.status.replaceChildren(h('p', { class: 'feed-end' }, 'That is everything this node knows.'));
+    } else if (!this.next && this.items.length > PAGE_SIZE && this.endText) {
+      this.status.replaceChildren(h('p', { class: 'feed-end' }, this.endText));
     } else {
       this.status.replaceChildren();
     }

@@ -1045,4 +1045,64 @@ BOOST_AUTO_TEST_CASE(admission_asks_work_of_every_reaction_and_comment_and_caps_
   BOOST_TEST(index->social(whole).comments == 3u);
 }
 
+BOOST_AUTO_TEST_CASE(search_finds_names_tags_trigger_words_versions_descriptions_and_creators_ranked) {
+  auto lamp = testing::sample_release(1);
+  lamp.model_name = "Sunset Lamp";
+  lamp.version_name = "v2 golden";
+  lamp.tags = {"product"};
+  lamp.trigger_words = {"lmp style"};
+  lamp.description = "A lamp for **interior** photography.";
+  auto shots = testing::sample_release(2);
+  shots.model_name = "Product Shots";
+  shots.tags = {"photo"};
+  auto lamp_id = add(testing::sign_release(alice, lamp, 1000));
+  auto shots_id = add(testing::sign_release(bob, shots, 2000));
+  add(testing::sign_social(bob, protocol::ProfileDraft{"Lamp Maker", "", {}, std::nullopt}, 2500));
+  auto search = [&](const std::string& text, SortOrder sort = SortOrder::relevance) {
+    ReleaseQuery q;
+    q.text = text;
+    q.sort = sort;
+    auto page = index->query_releases(q);
+    BOOST_REQUIRE(page);
+    std::vector<std::string> out;
+    for (const auto& r : page->items) out.push_back(to_hex(r.id()));
+    return out;
+  };
+  const auto a = to_hex(lamp_id), b = to_hex(shots_id);
+  using V = std::vector<std::string>;
+  // A model name outranks a tag; a tag finds what its name does not.
+  BOOST_TEST(search("prod") == (V{b, a}));
+  BOOST_TEST(search("prod", SortOrder::newest) == (V{b, a}));
+  BOOST_TEST(search("lmp") == V{a});       // a trigger word
+  BOOST_TEST(search("golden") == V{a});    // the version name
+  BOOST_TEST(search("interior") == V{a});  // the description
+  BOOST_TEST(search("lamp sunset") == V{a});
+  BOOST_TEST(search("lamp nothing").empty());
+  // The creator's display name (here it also beats the lamp's description)
+  // and key.
+  BOOST_TEST(search("maker") == V{b});
+  BOOST_TEST(search("lamp") == (V{a, b}));
+  BOOST_TEST(search(bob.public_key().to_text()) == V{b});
+  // A new profile name replaces the old one in search.
+  add(testing::sign_social(bob, protocol::ProfileDraft{"Painter", "", {}, std::nullopt}, 3000));
+  BOOST_TEST(search("maker").empty());
+  BOOST_TEST(search("paint") == V{b});
+  // An index written before the search tables builds them when opened.
+  index.reset();
+  edit_raw([&](MDB_txn* txn) {
+    for (const char* name : {"terms", "name_words"}) {
+      MDB_dbi dbi;
+      BOOST_REQUIRE(mdb_dbi_open(txn, name, 0, &dbi) == 0);
+      BOOST_REQUIRE(mdb_drop(txn, dbi, 1) == 0);
+    }
+    MDB_dbi meta;
+    BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    MDB_val k{6, const_cast<char*>("search")};
+    BOOST_REQUIRE(mdb_del(txn, meta, &k, nullptr) == 0);
+  });
+  reopen();
+  BOOST_TEST(search("lmp") == V{a});
+  BOOST_TEST(search("paint") == V{b});
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -112,13 +112,19 @@ struct HashMatch {
   std::uint16_t file = kReleaseLevel;  // index into files, or kImageFlag|index into images
 };
 
-enum class SortOrder { newest, highest_rated };
+// relevance: with `text`, how well the words find a release (model name,
+// tags, trigger words, creator, version name, description, in that order
+// of weight; whole words before prefixes), then newest.
+enum class SortOrder { newest, highest_rated, relevance };
 
 struct ReleaseQuery {
   std::optional<std::uint16_t> type;  // schema::ModelType value
   std::string base_model;             // exact, case-insensitive
   std::string tag;                    // exact, case-insensitive
-  std::string text;                   // every word must start a word of the model name
+  // Every word (at most 8) must start a word of the model or version name,
+  // a tag, a trigger word, the description's first words, or the
+  // creator's display name, or be the creator's key.
+  std::string text;
   std::optional<PublicKey> creator;
   std::vector<PublicKey> any_creator;       // author is one of these (a profile name several keys use)
   std::vector<std::uint16_t> any_type;      // type is one of these
@@ -287,6 +293,9 @@ class Index {
   // those starting with `prefix`; counts are listed models (those with a
   // head) whose head has the tag. Tags no listed model has are left out.
   std::vector<TagCount> tags(std::string_view prefix, std::string_view after, std::size_t limit) const;
+  // The most used tags (by listed models), most first, then by name. Reads
+  // every tag: for an index page, not per item.
+  std::vector<TagCount> top_tags(std::size_t limit) const;
   // Creators of listed models by key, from the first after `after` (empty:
   // the start).
   std::vector<CreatorCount> creators(const std::optional<PublicKey>& after, std::size_t limit) const;

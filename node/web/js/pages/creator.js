@@ -2,9 +2,8 @@
 // creator's models.
 
 import { SHAREABLE_TYPES, api, forgetMe, isAbort, me, postJson, query, uploadImage } from '../api.js';
-import { modelCard } from '../cards.js';
+import { modelFeed } from '../cards.js';
 import { add, copyButton, errorBox, externalLink, h, loadingBlock, safeHttpUrl, text, toggleButton, userPath } from '../dom.js';
-import { Feed, PAGE_SIZE } from '../feed.js';
 import { netImage } from '../images.js';
 import { richText } from '../markdown.js';
 import { app, navigate, startPage } from '../router.js';
@@ -16,13 +15,7 @@ export async function renderCreator(username) {
   app.append(h('div', { id: 'creator-page', class: 'page', dataset: { username } },
     profile, h('h2', { class: 'section-title' }, 'Models'), feedRoot));
 
-  const feed = new Feed({
-    root: feedRoot,
-    firstPath: query('/api/v1/models', { username, limit: PAGE_SIZE }),
-    renderItem: modelCard,
-    keyOf: (model) => model.id,
-    emptyText: `This node knows no models by ${username}.`,
-  });
+  const feed = modelFeed(feedRoot, { username }, { emptyText: `This node knows no models by ${username}.` });
   page.onClose(() => feed.destroy());
 
   let data;

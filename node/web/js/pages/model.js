@@ -4,7 +4,7 @@
 
 import { SHAREABLE_TYPES, api, forgetMe, isAbort, isFavorite, maxUploadBytes, me, postJson, query, uploadImage } from '../api.js';
 import { creatorKey, creatorName, seedingCount } from '../cards.js';
-import { actionsUnavailable, add, badge, copyButton, errorBox, formatDate, formatSize, h, loadingBlock, noKeyNote, safeHttpUrl, section, stars, text, toggleButton, userPath } from '../dom.js';
+import { actionsUnavailable, add, badge, copyButton, errorBox, formatDate, formatSize, h, loadingBlock, noKeyNote, safeHttpUrl, section, stars, tagPath, text, toggleButton, userPath } from '../dom.js';
 import { imageGrid } from '../images.js';
 import { richText } from '../markdown.js';
 import { NSFW_LEVELS } from '../nsfw.js';
@@ -80,7 +80,7 @@ export async function renderModel(id) {
       h('span', { class: 'model-rating' }, stars(stats.rating, stats.ratingCount)),
       seedingCount(stats.downloadCount)),
     tags.length > 0 && h('div', { class: 'tags' },
-      tags.map((tag) => h('a', { class: 'tag', href: query('/', { tag }) }, tag))));
+      tags.map((tag) => h('a', { class: 'tag', href: tagPath(tag), dataset: { tag } }, tag))));
 
   const tabs = h('div', { class: 'version-tabs', role: 'tablist', 'aria-label': 'Versions' });
   const body = h('div', { class: 'model-body' });
