@@ -28,6 +28,7 @@ struct RecordBody {
     denyList @9 :DenyList;
     reaction @11 :Reaction;
     comment @12 :Comment;
+    releaseUpdate @13 :ReleaseUpdate;
   }
   workNonce @10 :UInt64;     # proof-of-work stamp: see workBits in docs/protocol.md
 }
@@ -178,6 +179,7 @@ struct Release {
   supersedes @12 :Data;      # record id of the previous version, or empty
   nsfw @13 :Bool;
   origin @14 :Origin;        # set: a mirror, signed by someone other than the files' creator
+  modelDescription @15 :Text; # Markdown: the model's own page, apart from this version's notes
 }
 
 struct Origin {
@@ -280,4 +282,18 @@ struct Comment {
   text @2 :Text;             # Markdown; empty only when deleted
   edits @3 :Data;            # record id of the author's comment this one replaces, or empty
   deleted @4 :Bool;          # with edits: the comment is withdrawn
+}
+
+struct ReleaseUpdate {
+  # The release's author changes what its page shows, never its files or
+  # names. One per author and release: a newer one replaces the older, and
+  # it holds the whole new state of these fields (an empty list is empty).
+  # The signed release stays as it was, and verifiable.
+  release @0 :Data;           # record id of a release by the same author
+  modelDescription @1 :Text;  # Markdown
+  description @2 :Text;       # Markdown: this version's notes
+  tags @3 :List(Text);
+  triggerWords @4 :List(Text);
+  images @5 :List(SampleImage);  # the sample images to show, in order; each one of the release's (by sha256)
+  nsfw @6 :Bool;
 }

@@ -250,9 +250,9 @@ std::map<std::string, std::uint8_t> release_terms(sc::Release::Reader r) {
   for (auto tag : r.getTags()) add(text_view(tag), 8, kFieldTag);
   auto triggers = r.getTriggerWords();
   for (unsigned i = 0; i < triggers.size() && i < 32; ++i) add(text_view(triggers[i]), 8, kFieldTrigger);
-  auto description = text_view(r.getDescription());
-  for (auto& w : keys::first_words(description.substr(0, kDescriptionBytes), kDescriptionWords, 3))
-    out[w] |= kFieldDescription;
+  for (auto text : {r.getDescription(), r.getModelDescription()})
+    for (auto& w : keys::first_words(text_view(text).substr(0, kDescriptionBytes), kDescriptionWords, 3))
+      out[w] |= kFieldDescription;
   return out;
 }
 
@@ -343,6 +343,10 @@ std::optional<Bytes> replacement_target(const Record& record) {
     }
     case RecordKind::reaction:
       return subject_key(subject_of(p.getReaction().getSubject()));
+    case RecordKind::release_update: {
+      auto b = data_view(p.getReleaseUpdate().getRelease());
+      return Bytes(b.begin(), b.end());
+    }
     case RecordKind::comment: {
       auto edits = data_view(p.getComment().getEdits());
       if (edits.size() == 32) return Bytes(edits.begin(), edits.end());
@@ -672,6 +676,7 @@ struct Index::Impl {
   Status index_release(lmdb::Txn& txn, const Record& rec) {
     auto r = rec.body().getPayload().getRelease();
     const RecordId& id = rec.id();
+    auto updated = shown(txn, rec);  // an update by its author may have come first
     const std::uint64_t t = rec.created_at();
     Bytes tid = time_id(t, id);
     auto put_ordered = [&](MDB_dbi dbi, Bytes prefix) {
@@ -702,12 +707,7 @@ struct Index::Impl {
       p.push_back(0);
       SB_TRY_ST(put_ordered(db.rel_base, p));
     }
-    for (auto tag : r.getTags()) {
-      Bytes p;
-      append(p, keys::fold_case(text_view(tag)));
-      p.push_back(0);
-      SB_TRY_ST(put_ordered(db.rel_tag, p));
-    }
+    SB_TRY_ST(index_tags(txn, updated ? *updated : rec, true));
     for (const auto& word : keys::words(text_view(r.getModelName()))) {
       Bytes p;
       append(p, word);
@@ -715,7 +715,7 @@ struct Index::Impl {
       SB_TRY_ST(put_ordered(db.rel_word, p));
     }
     SB_TRY_ST(txn.put(db.rel_rating, rating_key(read_agg(txn, id), t, id), {}));
-    SB_TRY_ST(index_terms(txn, rec));
+    SB_TRY_ST(index_terms(txn, updated ? *updated : rec));
 
     SB_TRY_ST(put_hash(HashType::release_id, id, kReleaseLevel));
     SB_TRY_ST(put_hash(HashType::btih_v2, data_view(r.getTorrent().getInfoHashV2()), kReleaseLevel));
@@ -740,11 +740,61 @@ struct Index::Impl {
     return {};
   }
 
-  Status index_terms(lmdb::Txn& txn, const Record& rec) {
+  // The search terms of a release as shown (`rec`: shown(txn, release)),
+  // added or removed.
+  Status index_terms(lmdb::Txn& txn, const Record& rec, bool add = true) {
     for (const auto& [word, fields] : release_terms(rec.body().getPayload().getRelease())) {
       Bytes v{fields};
       put_be(v, rec.created_at(), 8);
-      if (auto st = txn.put(db.terms, term_key(word, rec.id()), v); !st) return st;
+      auto k = term_key(word, rec.id());
+      if (auto st = add ? txn.put(db.terms, k, v) : txn.del(db.terms, k); !st) return st;
+    }
+    return {};
+  }
+
+  // rel_tag: folded tag ++ 0x00 ++ time_id, for a release as shown.
+  Status index_tags(lmdb::Txn& txn, const Record& rec, bool add) {
+    for (auto tag : rec.body().getPayload().getRelease().getTags()) {
+      Bytes k;
+      append(k, keys::fold_case(text_view(tag)));
+      k.push_back(0);
+      append(k, time_id(rec.created_at(), rec.id()));
+      if (auto st = add ? txn.put(db.rel_tag, k, {}) : txn.del(db.rel_tag, k); !st) return st;
+    }
+    return {};
+  }
+
+  // The release as its author's current update shows it (apply_update);
+  // nullopt when there is none.
+  std::optional<Record> shown(const lmdb::Txn& txn, const Record& release) const {
+    if (release.kind() != RecordKind::release) return std::nullopt;
+    auto cur = parse_current(
+        txn.get(db.current, current_key(RecordKind::release_update, release.author(), id_bytes(release.id()))));
+    if (!cur) return std::nullopt;
+    auto update = load(txn, cur->id);
+    return update ? protocol::apply_update(release, *update) : std::nullopt;
+  }
+
+  // A release update became current: the tags and search terms it changes
+  // move with it (and the tag counts, when the release is its model's head).
+  Status apply_update(lmdb::Txn& txn, const Record& update, const RecordId* previous) {
+    auto target = data_view(update.body().getPayload().getReleaseUpdate().getRelease());
+    auto release = target.size() == 32 ? load(txn, to_id(target)) : std::nullopt;
+    if (!release || release->kind() != RecordKind::release || release->author() != update.author()) return {};
+    std::optional<Record> before;
+    if (previous)
+      if (auto old = load(txn, *previous)) before = protocol::apply_update(*release, *old);
+    auto after = protocol::apply_update(*release, update);
+    if (!after) return {};
+    const Record& old_view = before ? *before : *release;
+    if (auto st = index_tags(txn, old_view, false); !st) return st;
+    if (auto st = index_terms(txn, old_view, false); !st) return st;
+    if (auto st = index_tags(txn, *after, true); !st) return st;
+    if (auto st = index_terms(txn, *after, true); !st) return st;
+    auto m = decode_model(txn.get(db.models, model_key_of(*release)));
+    if (m && m->has_head() && m->head == release->id()) {
+      if (auto st = count_tags(txn, old_view, -1); !st) return st;
+      if (auto st = count_tags(txn, *after, +1); !st) return st;
     }
     return {};
   }
@@ -768,8 +818,10 @@ struct Index::Impl {
     for (bool ok = c.first(); ok; ok = c.next()) {
       if (c.key().size() != 40) continue;
       auto rec = load(txn, to_id(c.key().subspan(8)));
-      if (rec && rec->kind() == RecordKind::release)
-        if (auto s = index_terms(txn, *rec); !s) return s;
+      if (rec && rec->kind() == RecordKind::release) {
+        auto updated = shown(txn, *rec);
+        if (auto s = index_terms(txn, updated ? *updated : *rec); !s) return s;
+      }
       if (++done % 100000 == 0)
         options.log.info("search index: " + std::to_string(done) + " of " + std::to_string(total) + " releases");
     }
@@ -793,7 +845,9 @@ struct Index::Impl {
   // How well one query word finds a release (0: not at all), as the
   // search index scores it: the best field whose word it starts, or the
   // creator's display name or key.
-  std::uint32_t word_weight(const lmdb::Txn& txn, const Record& rec, const std::string& w) const {
+  std::uint32_t word_weight(const lmdb::Txn& txn, const Record& release, const std::string& w) const {
+    auto updated = shown(txn, release);
+    const Record& rec = updated ? *updated : release;
     auto r = rec.body().getPayload().getRelease();
     std::uint32_t best = 0;
     auto consider = [&](capnp::Text::Reader text, std::uint32_t weight, std::size_t max_words,
@@ -805,10 +859,11 @@ struct Index::Impl {
     auto triggers = r.getTriggerWords();
     for (unsigned i = 0; i < triggers.size() && i < 32; ++i) consider(triggers[i], field_weight(kFieldTrigger), 8);
     consider(r.getVersionName(), field_weight(kFieldVersion), 16);
-    if (best < 2) {
-      auto d = text_view(r.getDescription()).substr(0, kDescriptionBytes);
-      best = std::max(best, field_weight(kFieldDescription) * keys::word_match(d, w, kDescriptionWords, 3));
-    }
+    for (auto text : {r.getDescription(), r.getModelDescription()})
+      if (best < 2) {
+        auto d = text_view(text).substr(0, kDescriptionBytes);
+        best = std::max(best, field_weight(kFieldDescription) * keys::word_match(d, w, kDescriptionWords, 3));
+      }
     if (best >= 2 * kCreatorWeight) return best;
     if (rec.author().to_text() == w) return 2 * kCreatorWeight;
     if (auto cur = parse_current(txn.get(db.current, current_key(RecordKind::profile, rec.author(), {}))))
@@ -944,8 +999,13 @@ struct Index::Impl {
     if (!rec || rec->kind() != RecordKind::release) return {};
     if (model_changes)
       if (auto st = bump(txn, db.creators, rec->author().bytes, {}, delta); !st) return st;
+    auto updated = shown(txn, *rec);
+    return count_tags(txn, updated ? *updated : *rec, delta);
+  }
+  // A release's tags (as shown) in the tag counts.
+  Status count_tags(lmdb::Txn& txn, const Record& rec, int delta) {
     std::vector<std::string> seen;
-    for (auto tag : rec->body().getPayload().getRelease().getTags()) {
+    for (auto tag : rec.body().getPayload().getRelease().getTags()) {
       auto folded = keys::fold_case(text_view(tag));
       if (folded.empty() || folded.size() > 200 || std::find(seen.begin(), seen.end(), folded) != seen.end()) continue;
       seen.push_back(folded);
@@ -1053,6 +1113,8 @@ struct Index::Impl {
         if (!release || release->kind() != RecordKind::release || release->author() != rec.author()) return {};
         return refresh_head(txn, model_key_of(*release), read_agg(txn, release->id()));
       }
+      case RecordKind::release_update:
+        return apply_update(txn, rec, previous);
       default:
         return {};
     }
@@ -1430,7 +1492,8 @@ struct Index::Impl {
   bool matches(const lmdb::Txn& txn, const Record& rec, const ReleaseQuery& q,
                const std::vector<std::string>& text_words) const {
     if (rec.kind() != RecordKind::release) return false;
-    auto r = rec.body().getPayload().getRelease();
+    auto updated = shown(txn, rec);  // tags and the NSFW flag as shown
+    auto r = (updated ? *updated : rec).body().getPayload().getRelease();
     if (q.type && static_cast<std::uint16_t>(r.getType()) != *q.type) return false;
     if (q.creator && rec.author() != *q.creator) return false;
     if (!q.any_type.empty() &&
@@ -1745,6 +1808,22 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
 bool Index::contains(const RecordId& id) const {
   auto txn = impl_->begin(false);
   return txn && txn->get(impl_->db.records, id).has_value();
+}
+
+Record Index::shown(const Record& release) const {
+  auto txn = impl_->begin(false);
+  std::optional<Record> updated = txn ? impl_->shown(*txn, release) : std::nullopt;
+  if (updated) return std::move(*updated);
+  return protocol::load_stored_record(release.bytes(), &release.id()).value();
+}
+
+std::optional<RecordId> Index::update_of(const Record& release) const {
+  auto txn = impl_->begin(false);
+  if (!txn || release.kind() != RecordKind::release) return std::nullopt;
+  auto cur = parse_current(
+      txn->get(impl_->db.current, current_key(RecordKind::release_update, release.author(), id_bytes(release.id()))));
+  if (!cur || !impl_->shown(*txn, release)) return std::nullopt;
+  return cur->id;
 }
 
 Result<Record> Index::get(const RecordId& id) const {

@@ -176,8 +176,12 @@ void write_generation_meta(JsonOut& out, const p::GenerationParams& g) {
   out.end_object();
 }
 
-VersionStats write_model_version(JsonOut& out, const p::Record& record, const indexer::Index& index,
+VersionStats write_model_version(JsonOut& out, const p::Record& signed_release, const indexer::Index& index,
                                  const CivitaiLinks& links, bool nested) {
+  // As its author's update shows it; the signed release stays verifiable.
+  const p::Record record = index.shown(signed_release);
+  auto update_id = index.update_of(signed_release);
+  auto update = update_id ? index.get(*update_id) : p::Result<p::Record>(p::make_error(p::ErrorCode::not_found, ""));
   auto body = record.body();
   auto r = body.getPayload().getRelease();
   auto version_id = civitai_id(record.id());
@@ -193,7 +197,7 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
       .field("modelId", model_id)
       .field("name", r.getVersionName().cStr())
       .field("createdAt", iso8601(body.getCreatedAt()))
-      .field("updatedAt", iso8601(body.getCreatedAt()))
+      .field("updatedAt", iso8601(update ? update->created_at() : body.getCreatedAt()))
       .field("publishedAt", iso8601(body.getCreatedAt()));
   out.key("trainedWords").begin_array();
   for (auto w : r.getTriggerWords()) out.value(w.cStr());
@@ -308,6 +312,28 @@ VersionStats write_model_version(JsonOut& out, const p::Record& record, const in
   auto compat = magnet_of(r, true);
   out.field("magnetV1Compat", compat ? *compat : std::string());
   out.field("license", r.getLicense().getName().cStr()).field("retracted", index.is_retracted(record.id()));
+  // The author's update of the page, if any (`seedbank record export` of
+  // either id gives the signed bytes).
+  out.field("modelDescription", r.getModelDescription().cStr()).field("nsfw", r.getNsfw());
+  out.key("tags").begin_array();  // this version's own (the model's are its newest version's)
+  for (auto tag : r.getTags()) out.value(tag.cStr());
+  out.end_array();
+  // Sample images the author's update stopped showing (still in the torrent).
+  out.key("hiddenImages").begin_array();
+  for (auto own : signed_release.body().getPayload().getRelease().getImages()) {
+    bool shown = false;
+    for (auto img : r.getImages()) shown = shown || img.getSha256() == own.getSha256();
+    if (!shown) out.value(hex_of(own.getSha256()));
+  }
+  out.end_array();
+  out.key("update");
+  if (update)
+    out.begin_object()
+        .field("recordId", p::to_hex(update->id()))
+        .field("updatedAt", iso8601(update->created_at()))
+        .end_object();
+  else
+    out.null();
   // A mirror: signed by `creator` (the mirrorer), never by the creator
   // named here; how many other keys mirrored the same origin and bytes.
   out.key("mirror");
@@ -409,8 +435,9 @@ void write_creator(JsonOut& out, const p::PublicKey& author, const indexer::Inde
   out.end_array().end_object().end_object();
 }
 
-void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record& head, const indexer::Index& index,
-                 const CivitaiLinks& links) {
+void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record& signed_head,
+                 const indexer::Index& index, const CivitaiLinks& links) {
+  const p::Record head = index.shown(signed_head);
   auto r = head.body().getPayload().getRelease();
   auto license = r.getLicense();
   static const char* uses[] = {"Image", "RentCivit", "Rent", "Sell"};
@@ -419,11 +446,17 @@ void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record&
   JsonOut versions;
   versions.begin_array();
   std::uint64_t downloads = 0;
+  // The model's description: the newest listed version's that has one (a
+  // version published without one keeps the model's), else the head's notes
+  // (releases made before model descriptions).
+  std::string description;
   for (const auto& id : model.versions) {
     auto rec = index.get(id);
     if (!rec || index.is_retracted(id) || (links.hidden && links.hidden(*rec))) continue;
     downloads += write_model_version(versions, *rec, index, links, true).downloads;
+    if (description.empty()) description = index.shown(*rec).body().getPayload().getRelease().getModelDescription();
   }
+  if (description.empty()) description = r.getDescription();
   versions.end_array();
   RatingSummary total;  // the model's: every listed version's ratings
   total.aggregate = model.rating;
@@ -434,7 +467,7 @@ void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record&
   out.begin_object()
       .field("id", indexer::numeric_id(model.key))
       .field("name", r.getModelName().cStr())
-      .field("description", r.getDescription().cStr())
+      .field("description", description)
       .field("type", p::model_type_name(r.getType()))
       .field("poi", false)
       .field("nsfw", r.getNsfw())

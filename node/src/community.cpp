@@ -71,6 +71,61 @@ p::Result<indexer::IngestOutcome> sign_and_ingest(indexer::Index& index, const p
   return out;
 }
 
+p::Result<p::ReleaseUpdateDraft> update_draft(const indexer::Index& index, const p::Record& release,
+                                              const p::PublicKey& signer, const UpdateRequest& request) {
+  if (release.kind() != p::RecordKind::release)
+    return p::make_error(p::ErrorCode::invalid_argument, "only a release's page can be updated");
+  if (release.author() != signer)
+    return p::make_error(p::ErrorCode::refused, "this release was signed by " + release.author().to_text() +
+                                                    "; only that key can change its page (you sign with " +
+                                                    signer.to_text() + ")");
+  auto now = p::update_draft_of(index.shown(release));
+  auto draft = now;
+  if (request.model_description) draft.model_description = *request.model_description;
+  if (request.description) draft.description = *request.description;
+  if (request.tags) draft.tags = *request.tags;
+  if (request.trigger_words) draft.trigger_words = *request.trigger_words;
+  if (request.nsfw) draft.nsfw = *request.nsfw;
+  auto own = p::update_draft_of(release).images;  // every image the release carries
+  auto find = [](std::vector<p::ReleaseImage>& list, const p::Sha256Digest& sha) {
+    return std::find_if(list.begin(), list.end(), [&](const p::ReleaseImage& i) { return i.sha256 == sha; });
+  };
+  auto unknown = [](const p::Sha256Digest& sha) {
+    return p::make_error(p::ErrorCode::invalid_argument,
+                         "the release has no sample image " + p::to_hex(sha) +
+                             "; an update shows or hides the release's own images (see `seedbank show`)");
+  };
+  for (const auto& sha : request.shown_images) {
+    auto it = find(own, sha);
+    if (it == own.end()) return unknown(sha);
+    if (find(draft.images, sha) == draft.images.end()) draft.images.push_back(*it);
+  }
+  for (const auto& sha : request.hidden_images) {
+    if (find(own, sha) == own.end()) return unknown(sha);
+    if (auto it = find(draft.images, sha); it != draft.images.end()) draft.images.erase(it);
+  }
+  for (const auto& [sha, level] : request.image_levels) {
+    if (find(own, sha) == own.end()) return unknown(sha);
+    auto it = find(draft.images, sha);
+    if (it == draft.images.end())
+      return p::make_error(p::ErrorCode::invalid_argument,
+                           "image " + p::to_hex(sha) + " is hidden; show it again to set its level");
+    it->nsfw_level = level;
+    it->nsfw = level >= p::kR;
+  }
+  auto same_images = [&] {
+    if (draft.images.size() != now.images.size()) return false;
+    for (std::size_t i = 0; i < draft.images.size(); ++i)
+      if (draft.images[i].sha256 != now.images[i].sha256 || draft.images[i].nsfw_level != now.images[i].nsfw_level)
+        return false;
+    return true;
+  };
+  if (draft.model_description == now.model_description && draft.description == now.description &&
+      draft.tags == now.tags && draft.trigger_words == now.trigger_words && draft.nsfw == now.nsfw && same_images())
+    return p::make_error(p::ErrorCode::invalid_argument, "this changes nothing on the release's page");
+  return draft;
+}
+
 p::Result<LocalLists> read_local_lists(const std::filesystem::path& path) {
   LocalLists lists;
   std::ifstream in(path, std::ios::binary);

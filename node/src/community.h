@@ -35,6 +35,26 @@ protocol::Result<indexer::IngestOutcome> sign_and_ingest(indexer::Index& index, 
                                                          std::uint64_t created_at_ms = 0);
 std::uint64_t now_ms();
 
+// ---- release updates: what a release's page shows, changed by its author ----
+
+// What the author changes; what is not set stays as shown now.
+struct UpdateRequest {
+  std::optional<std::string> model_description, description;
+  std::optional<std::vector<std::string>> tags, trigger_words;
+  std::optional<bool> nsfw;
+  std::vector<std::pair<protocol::Sha256Digest, std::uint8_t>> image_levels;  // an image's new NSFW level
+  std::vector<protocol::Sha256Digest> hidden_images;                          // images no longer shown
+  std::vector<protocol::Sha256Digest> shown_images;                           // shown again (at the end)
+};
+// The update `signer` signs for `release` (the signed record): the release
+// as shown now with the request applied. Errors: refused (`signer` did not
+// sign the release), invalid_argument (an image the release does not have,
+// a request that changes nothing, a field over its limit).
+protocol::Result<protocol::ReleaseUpdateDraft> update_draft(const indexer::Index& index,
+                                                            const protocol::Record& release,
+                                                            const protocol::PublicKey& signer,
+                                                            const UpdateRequest& request);
+
 // ---- comments: the command line and the HTTP API build and show them alike ----
 
 // What a user asks: a comment on `subject`, or a reply (parent: a

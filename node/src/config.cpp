@@ -21,7 +21,8 @@ std::optional<std::string> NodeConfig::refuses(const p::Record& release, const i
   if (index.is_denied(release, deny_curators)) return std::string("denied by a deny-list this node follows");
   if (!types.empty() && std::find(types.begin(), types.end(), static_cast<std::uint16_t>(r.getType())) == types.end())
     return "a " + std::string(p::model_type_name(r.getType())) + ", a type this node's policy leaves out";
-  if (!nsfw && r.getNsfw()) return std::string("marked NSFW, which this node's policy leaves out");
+  if (!nsfw && (r.getNsfw() || index.shown(release).body().getPayload().getRelease().getNsfw()))
+    return std::string("marked NSFW, which this node's policy leaves out");
   if (p::is_mirror(r) && mirrors == Mirrors::none) return std::string("a mirror, which this node's policy leaves out");
   if (p::is_mirror(r) && mirrors == Mirrors::followed &&
       std::find(followed.begin(), followed.end(), release.author()) == followed.end())
@@ -38,12 +39,13 @@ std::optional<std::string> NodeConfig::refuses_image(const p::Record& owner, con
     case p::RecordKind::release: {
       if (auto why = refuses(owner, index)) return why;
       bool found = false;
-      for (auto img : owner.body().getPayload().getRelease().getImages())
+      auto shown = index.shown(owner);  // its author's update may hide an image or raise its level
+      for (auto img : shown.body().getPayload().getRelease().getImages())
         if (same(img.getSha256())) {
           found = true;
           image_nsfw = p::nsfw_level_of(img) >= p::kR;
         }
-      if (!found) return std::string("the release does not name this image");
+      if (!found) return std::string("the release does not show this image");
       break;
     }
     case p::RecordKind::image_post: {

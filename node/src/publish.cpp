@@ -242,6 +242,7 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
                                 "' is not one Civitai lists; tools that filter by base model may not find it");
   }
   draft.description = first_nonempty({req.description, civitai ? civitai->description : "", hints.description});
+  draft.model_description = first_nonempty({req.model_description, civitai ? civitai->model_description : ""});
   draft.tags = req.tags;
   if (civitai)
     for (const auto& t : civitai->tags)

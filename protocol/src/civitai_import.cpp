@@ -160,8 +160,8 @@ Result<CivitaiImport> parse_civitai_version_json(std::string_view text, std::str
     const json& model = *it;
     if (auto st = read_string(model, "name", &out.model_name, where + ": model"); !st) return st.error();
     if (auto st = read_string(model, "type", &out.type, where + ": model"); !st) return st.error();
-    if (out.description.empty())
-      if (auto st = read_string(model, "description", &out.description, where + ": model"); !st) return st.error();
+    if (auto st = read_string(model, "description", &out.model_description, where + ": model"); !st) return st.error();
+    if (out.description.empty()) out.description = out.model_description;
     if (auto st = read_string_list(model, "tags", &out.tags, where + ": model"); !st) return st.error();
     if (auto n = model.find("nsfw"); n != model.end() && n->is_boolean()) out.nsfw = n->get<bool>();
     if (out.creator.empty()) out.creator = creator_of(model);
@@ -194,6 +194,8 @@ Result<CivitaiImport> parse_civitai_version_json(std::string_view text, std::str
   clip_list(out.tags, 64, 64);
   clip_list(out.trained_words, 128, 1024);
   if (out.description.size() > 100 * 1024) out.description = sanitize_utf8(out.description.substr(0, 100 * 1024));
+  if (out.model_description.size() > 100 * 1024)
+    out.model_description = sanitize_utf8(out.model_description.substr(0, 100 * 1024));
   if (out.model_name.size() > 256) out.model_name = sanitize_utf8(out.model_name.substr(0, 256));
   if (out.version_name.size() > 256) out.version_name = sanitize_utf8(out.version_name.substr(0, 256));
   if (out.base_model.size() > 64) out.base_model.clear();

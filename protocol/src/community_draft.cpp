@@ -1,5 +1,6 @@
 #include "seedbank/protocol/community_draft.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace seedbank::protocol {
@@ -100,7 +101,46 @@ void fill(const CommentDraft& d, sc::RecordBody::Builder body) {
   c.setDeleted(d.deleted);
 }
 
+void fill(const ReleaseUpdateDraft& d, sc::RecordBody::Builder body) {
+  auto u = body.initPayload().initReleaseUpdate();
+  u.setRelease(as_data(d.release));
+  u.setModelDescription(d.model_description);
+  u.setDescription(d.description);
+  auto tags = u.initTags(static_cast<unsigned>(d.tags.size()));
+  for (unsigned i = 0; i < d.tags.size(); ++i) tags.set(i, d.tags[i]);
+  auto words = u.initTriggerWords(static_cast<unsigned>(d.trigger_words.size()));
+  for (unsigned i = 0; i < d.trigger_words.size(); ++i) words.set(i, d.trigger_words[i]);
+  auto images = u.initImages(static_cast<unsigned>(d.images.size()));
+  for (unsigned i = 0; i < d.images.size(); ++i) fill_sample_image(d.images[i], images[i]);
+  u.setNsfw(d.nsfw);
+}
+
 }  // namespace
+
+ReleaseUpdateDraft update_draft_of(const Record& shown) {
+  auto r = shown.body().getPayload().getRelease();
+  ReleaseUpdateDraft d;
+  d.release = shown.id();
+  d.model_description = r.getModelDescription().cStr();
+  d.description = r.getDescription().cStr();
+  for (auto t : r.getTags()) d.tags.emplace_back(t.cStr());
+  for (auto w : r.getTriggerWords()) d.trigger_words.emplace_back(w.cStr());
+  for (auto img : r.getImages()) {
+    ReleaseImage out;
+    out.name = img.getName().cStr();
+    if (img.getSha256().size() == 32) std::copy_n(img.getSha256().begin(), 32, out.sha256.begin());
+    out.size = img.getSize();
+    out.width = img.getWidth();
+    out.height = img.getHeight();
+    out.mime_type = img.getMimeType().cStr();
+    out.nsfw = img.getNsfw();
+    out.nsfw_level = img.getNsfwLevel();
+    if (img.hasGeneration()) out.generation = read_generation(img.getGeneration());
+    d.images.push_back(std::move(out));
+  }
+  d.nsfw = r.getNsfw();
+  return d;
+}
 
 std::optional<ReactionKind> parse_reaction(std::string_view name) {
   std::string lower(name);
@@ -122,7 +162,8 @@ std::string_view draft_kind(const CommunityDraft& draft) {
       Overloaded{[](const RatingDraft&) { return "rating"; }, [](const RetractionDraft&) { return "retraction"; },
                  [](const ProfileDraft&) { return "profile"; }, [](const ImagePostDraft&) { return "imagePost"; },
                  [](const KeyRotationDraft&) { return "keyRotation"; }, [](const DenyListDraft&) { return "denyList"; },
-                 [](const ReactionDraft&) { return "reaction"; }, [](const CommentDraft&) { return "comment"; }},
+                 [](const ReactionDraft&) { return "reaction"; }, [](const CommentDraft&) { return "comment"; },
+                 [](const ReleaseUpdateDraft&) { return "releaseUpdate"; }},
       draft);
 }
 
@@ -141,6 +182,14 @@ Status check_draft(const CommunityDraft& draft) {
     if (c->text.size() > 8 * 1024)
       return make_error(ErrorCode::limit,
                         "a comment holds at most 8 KiB of text, not " + std::to_string(c->text.size()) + " bytes");
+  }
+  if (auto* u = std::get_if<ReleaseUpdateDraft>(&draft)) {
+    std::vector<Sha256Digest> seen;
+    for (const auto& img : u->images) {
+      if (std::find(seen.begin(), seen.end(), img.sha256) != seen.end())
+        return make_error(ErrorCode::invalid_argument, "an image is listed twice: " + to_hex(img.sha256));
+      seen.push_back(img.sha256);
+    }
   }
   const SubjectDraft* subject = nullptr;
   if (const auto* r = std::get_if<ReactionDraft>(&draft)) subject = &r->subject;

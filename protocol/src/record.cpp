@@ -113,6 +113,7 @@ Status check_release(sc::Release::Reader r) {
   SB_TRY(check_text(r.getVersionName(), kMaxName, "release.versionName"));
   SB_TRY(check_text(r.getBaseModel(), kMaxBaseModel, "release.baseModel"));
   SB_TRY(check_text(r.getDescription(), kMaxDescription, "release.description"));
+  SB_TRY(check_text(r.getModelDescription(), kMaxDescription, "release.modelDescription"));
   SB_TRY(check_text_list(r.getTags(), kMaxTags, kMaxTag, "release.tags"));
   SB_TRY(check_text_list(r.getTriggerWords(), kMaxTriggerWords, kMaxTriggerWord, "release.triggerWords"));
   SB_TRY(check_text(r.getLicense().getName(), kMaxName, "release.license.name"));
@@ -304,6 +305,19 @@ Status check_payload(sc::RecordBody::Reader body) {
       if (c.getDeleted() && c.getText().size()) return invalid("comment.text", "must be empty in a deletion");
       return check_text(c.getText(), kMaxComment, "comment.text", !c.getDeleted());
     }
+    case Payload::RELEASE_UPDATE: {
+      auto u = p.getReleaseUpdate();
+      SB_TRY(check_data(u.getRelease(), {32}, "releaseUpdate.release"));
+      SB_TRY(check_text(u.getModelDescription(), kMaxDescription, "releaseUpdate.modelDescription"));
+      SB_TRY(check_text(u.getDescription(), kMaxDescription, "releaseUpdate.description"));
+      SB_TRY(check_text_list(u.getTags(), kMaxTags, kMaxTag, "releaseUpdate.tags"));
+      SB_TRY(check_text_list(u.getTriggerWords(), kMaxTriggerWords, kMaxTriggerWord, "releaseUpdate.triggerWords"));
+      auto images = u.getImages();
+      if (images.size() > kMaxImages) return invalid("releaseUpdate.images", "more than " + std::to_string(kMaxImages));
+      for (unsigned i = 0; i < images.size(); ++i)
+        SB_TRY(check_image(images[i], "releaseUpdate.images[" + std::to_string(i) + "]"));
+      return {};
+    }
   }
   // A kind from a newer schema: its envelope (checked above, plus size,
   // canonical form and traversal limits in verify_record) is all this
@@ -340,6 +354,7 @@ constexpr KindNames kKindNames[] = {
     {Payload::DENY_LIST, RecordKind::deny_list, "deny-list"},
     {Payload::REACTION, RecordKind::reaction, "reaction"},
     {Payload::COMMENT, RecordKind::comment, "comment"},
+    {Payload::RELEASE_UPDATE, RecordKind::release_update, "release-update"},
 };
 
 RecordKind kind_of(Payload::Which which) {

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
+
+#include <capnp/message.h>
 
 namespace seedbank::protocol {
 namespace {
@@ -65,6 +68,7 @@ void fill_release(const ReleaseDraft& d, sc::RecordBody::Builder body) {
   r.setType(d.type);
   r.setBaseModel(d.base_model);
   r.setDescription(d.description);
+  if (!d.model_description.empty()) r.setModelDescription(d.model_description);
   set_text_list(r.initTags(static_cast<unsigned>(d.tags.size())), d.tags);
   set_text_list(r.initTriggerWords(static_cast<unsigned>(d.trigger_words.size())), d.trigger_words);
   auto license = r.initLicense();
@@ -114,6 +118,52 @@ void fill_release(const ReleaseDraft& d, sc::RecordBody::Builder body) {
     auto list = o.initSha256(static_cast<unsigned>(d.origin->sha256.size()));
     for (unsigned i = 0; i < d.origin->sha256.size(); ++i) list.set(i, as_data(d.origin->sha256[i]));
   }
+}
+
+std::optional<Record> apply_update(const Record& release, const Record& update) {
+  if (release.kind() != RecordKind::release || update.kind() != RecordKind::release_update ||
+      release.author() != update.author())
+    return std::nullopt;
+  auto u = update.body().getPayload().getReleaseUpdate();
+  if (u.getRelease().size() != 32 || std::memcmp(u.getRelease().begin(), release.id().data(), 32) != 0)
+    return std::nullopt;
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<sc::SignedRecord>();
+  root.setBody(release.body());
+  root.setSignature(release.reader().getSignature());
+  auto r = root.getBody().getPayload().getRelease();
+  r.setModelDescription(u.getModelDescription());
+  r.setDescription(u.getDescription());
+  r.setTags(u.getTags());
+  r.setTriggerWords(u.getTriggerWords());
+  r.setNsfw(u.getNsfw());
+  // The release's own images the update names, once each, in its order.
+  auto own = release.body().getPayload().getRelease().getImages();
+  std::vector<std::pair<unsigned, unsigned>> shown;  // (update's image, release's image)
+  std::vector<bool> used(own.size());
+  auto wanted = u.getImages();
+  for (unsigned i = 0; i < wanted.size(); ++i)
+    for (unsigned j = 0; j < own.size(); ++j) {
+      auto a = wanted[i].getSha256(), b = own[j].getSha256();
+      if (!used[j] && a.size() == 32 && b.size() == 32 && std::memcmp(a.begin(), b.begin(), 32) == 0) {
+        used[j] = true;
+        shown.emplace_back(i, j);
+        break;
+      }
+    }
+  auto images = r.initImages(static_cast<unsigned>(shown.size()));
+  for (unsigned k = 0; k < shown.size(); ++k) {
+    auto [i, j] = shown[k];
+    images.setWithCaveats(k, own[j]);
+    images[k].setNsfw(wanted[i].getNsfw());
+    images[k].setNsfwLevel(wanted[i].getNsfwLevel());
+    images[k].setGeneration(wanted[i].getGeneration());
+  }
+  auto words = capnp::canonicalize(root.asReader());
+  auto bytes = words.asBytes();
+  auto out = load_stored_record(ByteView(bytes.begin(), bytes.size()), &release.id());
+  if (!out) return std::nullopt;
+  return std::move(out).value();
 }
 
 std::optional<ReleaseOrigin> read_origin(sc::Release::Reader release) {

@@ -8,7 +8,8 @@
 // page that lists it, sharing an image made with the model, the creator
 // page with its follow button, a search from the header box, the tag index
 // with its filter box, a tag's page reached from there and from a model's
-// tag chip, and an unknown model's not-found page.
+// tag chip, its author editing the page of a model this node's key
+// published, and an unknown model's not-found page.
 //
 //   node tests/browser/gallery_test.mjs --base http://127.0.0.1:PORT \
 //        --expect EXPECT.json --out OUTDIR
@@ -16,12 +17,16 @@
 // EXPECT.json: {"models": [{"name", "type", "sha256", "autoV2", "imageHash"}],
 //               "filterType": "LORA",
 //               "search": {"query", "finds", "misses"},
-//               "tags": {"<tag>": ["<name of every model that has it>"], ...}}
+//               "tags": {"<tag>": ["<name of every model that has it>"], ...},
+//               "own": {"name"}}
 // "search": a search whose results list the model named "finds" and not
 // the one named "misses". "tags": tags with every model that has each;
 // the first one's page and chip are followed. Without them the script
 // expects the data of tests/integration/http_test.cpp's Gallery fixture
-// (FIXTURE_SEARCH, FIXTURE_TAGS below).
+// (FIXTURE_SEARCH, FIXTURE_TAGS below). "own" (optional): a model the
+// node's own key published, with at least one sample image, whose page the
+// test edits (its description, tags and images change for good); without
+// it that step is skipped.
 // The node needs an identity key (`seedbank keygen` on its data dir) to sign
 // the shared image. That image is tests/fixtures/images/comfyui.png, found
 // from this file's own path; no expected model may use it as a sample image.
@@ -105,6 +110,9 @@ async function readExpect(file) {
   if (!tagEntries.length || !tagEntries.every(([t, models]) => t && Array.isArray(models) && models.length &&
       models.every((m) => typeof m === 'string' && m))) {
     usage(`${file}: "tags" must map each tag to the non-empty list of the models that have it`);
+  }
+  if (data.own != null && (typeof data.own !== 'object' || typeof data.own.name !== 'string' || !data.own.name)) {
+    usage(`${file}: "own" must be {"name"}, the name of a model the node's key published`);
   }
   return { ...data, search, tags };
 }
@@ -821,6 +829,85 @@ async function main() {
       await page.locator(`#model-page .model-header .tags a.tag[data-tag=${JSON.stringify(firstTag)}]`).click();
       await expectTagPage(firstTag, firstModels);
       return { tag: firstTag };
+    });
+
+    // (12b) The author edits the page of a model this node's key published:
+    // the model's description in Markdown, its tags, and one sample image
+    // fewer. The page shows the signed update, and so does the API.
+    await step('edit-page', async () => {
+      if (!expect.own) return { skipped: 'no "own" model in the expect file' };
+      const own = expect.own.name;
+      await page.goto(`${args.base}/`, { waitUntil: 'domcontentloaded' });
+      await until(`a card for "${own}"`, async () => {
+        const names = (await readCards(page)).map((c) => c.name);
+        if (!names.includes(own)) await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+        return { ok: names.includes(own), seen: { cards: names, errors: await readErrors(page) } };
+      });
+      await cardFor(own).click();
+      // What the version's page shows, section by section.
+      const shown = () => page.evaluate(() => {
+        const panel = (title) => [...document.querySelectorAll('#model-page .model-main section.panel')]
+          .find((s) => s.querySelector(':scope > .panel-title')?.textContent === title);
+        const about = panel('About this model');
+        return {
+          name: document.querySelector('#model-page h1.model-name')?.textContent.trim() ?? null,
+          aboutModel: about ? about.querySelector('.rich-text')?.textContent.trim() ?? '' : null,
+          aboutModelStrong: about ? [...about.querySelectorAll('strong')].map((e) => e.textContent) : [],
+          aboutVersion: panel('About this version')?.querySelector('.rich-text')?.textContent.trim() ?? null,
+          chips: [...document.querySelectorAll('#model-page .model-header .tags a.tag')].map((a) => a.dataset.tag),
+          images: panel('Images')?.querySelectorAll('.image-tile').length ?? null,
+          updated: [...document.querySelectorAll('#model-page .details-row')]
+            .filter((row) => row.querySelector('dt')?.textContent === 'Updated by author')
+            .map((row) => row.querySelector('dd').textContent.trim()),
+          form: !!document.querySelector('#edit-page-form'),
+          note: document.querySelector('#edit-page-form [role="status"]')?.textContent.trim() ?? null,
+          errors: [...document.querySelectorAll('.message.error:not([hidden])')].map((e) => e.textContent.trim()),
+        };
+      });
+      // Its author's page: the edit button; the model's description is not
+      // the version's notes shown twice.
+      const before = await until(`the page of "${own}" with its images and the edit button`, async () => {
+        const seen = await shown();
+        seen.button = await page.locator('#edit-page-button').isVisible();
+        const ok = seen.name === own && seen.button && seen.images > 0 && !seen.updated.length &&
+          !(seen.aboutModel !== null && seen.aboutModel === seen.aboutVersion);
+        return { ok, seen };
+      });
+      await page.click('#edit-page-button');
+      await page.locator('#edit-page-form').waitFor();
+      // Saving what is already there asks for a change instead of signing one.
+      await page.click('#edit-page-save');
+      await until('the form to say nothing changed', async () => {
+        const seen = await shown();
+        return { ok: /^Nothing changed/.test(seen.note || ''), seen };
+      }, 5000);
+      await page.fill('#edit-page-form [name="modelDescription"]', 'Freshly **rewritten** page zebracorn');
+      await page.fill('#edit-page-form [name="tags"]', 'edited-tag');
+      const showBox = page.locator('#edit-page-form [data-image-show]').first();
+      const hiddenSha = await showBox.getAttribute('data-image-show');
+      await showBox.uncheck();
+      await page.click('#edit-page-save');
+      const after = await until('the updated page: the new description rendered, the new tag, one image fewer, the update\'s date', async () => {
+        const seen = await shown();
+        const ok = !seen.form && (seen.aboutModel || '').includes('zebracorn') && seen.aboutModelStrong.includes('rewritten') &&
+          seen.chips.length === 1 && seen.chips[0] === 'edited-tag' && seen.images === before.seen.images - 1 &&
+          seen.updated.length === 1 && seen.updated[0] !== '';
+        return { ok, seen };
+      });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shot('edit-page.png');
+      const api = await page.evaluate(async (sha) => {
+        const id = location.pathname.split('/')[2];
+        const versionId = document.querySelector('#model-page .model-layout')?.dataset.versionId;
+        const model = await (await fetch(`/api/v1/models/${id}`)).json();
+        const version = model.modelVersions.find((v) => String(v.id) === versionId);
+        return { description: model.description, tags: model.tags,
+          hidden: version ? version.seedbank.hiddenImages.includes(sha) : null, update: version ? version.seedbank.update : null };
+      }, hiddenSha);
+      if (!String(api.description).includes('zebracorn') || JSON.stringify(api.tags) !== '["edited-tag"]' || !api.hidden || !api.update) {
+        throw new StepFailure(`/api/v1/models after the update: ${JSON.stringify(api)}`);
+      }
+      return { model: own, hidden: hiddenSha, updated: after.seen.updated[0] };
     });
 
     // (13) An unknown model: a page that says so, not an error to retry.

@@ -237,6 +237,65 @@ BOOST_AUTO_TEST_CASE(images_tags_creators_and_reviews) {
   BOOST_TEST(reviews["items"][0]["stars"] == 5);
 }
 
+// The author changes a release's page (an update record): every node shows
+// the new state, the signed release stays as it was, and another key
+// cannot sign an update of it.
+BOOST_AUTO_TEST_CASE(an_update_by_the_author_changes_the_page_on_every_node) {
+  auto v1 = version_of(alpha1), v2 = version_of(alpha2);
+  const auto model_id = std::to_string(v2["modelId"].get<std::uint64_t>());
+  BOOST_TEST(v2["seedbank"]["update"].is_null());
+  auto r = http_request(http["a"], "POST", "/api/seedbank/updates",
+                        json{{"modelVersionId", v2["id"]},
+                             {"modelDescription", "A **page** of its own"},
+                             {"tags", {"anime", "retro"}},
+                             {"trainedWords", {"alpha_style"}}}
+                            .dump(),
+                        {{"Content-Type", "application/json"}});
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.body);
+  // One of v1's two images stops showing (the command line this time).
+  const std::string hidden = v1["images"][1]["hash"];
+  auto cli = sb("a", {"update", alpha1["releaseId"], "--hide-image", hidden.substr(0, 12), "--json"});
+  BOOST_REQUIRE_MESSAGE(cli.exit_code == 0, cli.err);
+  BOOST_TEST(json::parse(cli.out)["kind"] == "releaseUpdate");
+  // B shows both over gossip.
+  BOOST_REQUIRE(eventually([&] {
+    auto m = json::parse(http_get(http["b"], "/api/v1/models/" + model_id).body);
+    return m["description"] == "A **page** of its own" && m["modelVersions"][1]["images"].size() == 1;
+  }));
+  auto model = get_json("/api/v1/models/" + model_id);
+  BOOST_TEST(model["tags"] == json::array({"anime", "retro"}));
+  auto shown2 = model["modelVersions"][0];
+  BOOST_TEST(shown2["trainedWords"] == json::array({"alpha_style"}));
+  BOOST_TEST(shown2["files"] == v2["files"]);  // never the files
+  BOOST_TEST(shown2["seedbank"]["update"]["recordId"].is_string());
+  BOOST_TEST(shown2["updatedAt"] != shown2["publishedAt"]);
+  BOOST_TEST(model["modelVersions"][1]["seedbank"]["hiddenImages"] == json::array({hidden}));
+  // Listings, search and the image feed go by the page as shown.
+  BOOST_TEST(names(get_json("/api/v1/models?tag=retro")) == std::vector<std::string>{"Alpha LoRA"});
+  BOOST_TEST(names(get_json("/api/v1/models?query=retro")) == std::vector<std::string>{"Alpha LoRA"});
+  auto feed = get_json("/api/v1/images?modelVersionId=" + std::to_string(v1["id"].get<std::uint64_t>()));
+  for (const auto& item : feed["items"]) BOOST_TEST(item["hash"] != hidden);
+  // The signed release is unchanged, and B hands it out as signed.
+  auto exported = dir / "alpha2.record";
+  BOOST_REQUIRE_EQUAL(sb("b", {"record", "export", alpha2["releaseId"], "--out", exported.string()}).exit_code, 0);
+  auto original = seedbank::protocol::verify_record(
+      seedbank::protocol::as_bytes(seedbank::testing::slurp(exported.string())), "test");
+  BOOST_REQUIRE(original);
+  BOOST_TEST(original->body().getPayload().getRelease().getModelDescription().size() == 0u);
+  BOOST_TEST(original->body().getPayload().getRelease().getTags().size() == 1u);
+  // B's key did not sign Alpha: the API and the command line refuse.
+  BOOST_REQUIRE_EQUAL(sb("b", {"keygen"}).exit_code, 0);
+  auto refused = http_request(http["b"], "POST", "/api/seedbank/updates",
+                              json{{"modelVersionId", v2["id"]}, {"description", "mine now"}}.dump(),
+                              {{"Content-Type", "application/json"}});
+  BOOST_TEST(refused.status == 403);
+  BOOST_TEST(refused.body.find("only that key") != std::string::npos, refused.body);
+  auto denied = sb("b", {"update", alpha2["releaseId"], "--description", "mine now"});
+  BOOST_TEST(denied.exit_code != 0);
+  BOOST_TEST(denied.err.find("only that key") != std::string::npos, denied.err);
+  BOOST_TEST(get_json("/api/v1/models/" + model_id)["modelVersions"][0]["description"] != "mine now");
+}
+
 BOOST_AUTO_TEST_CASE(reactions_and_comments_made_on_one_node_show_on_another) {
   const std::string release = alpha1["releaseId"];
   auto v1 = version_of(alpha1);
@@ -561,7 +620,8 @@ BOOST_AUTO_TEST_CASE(the_gallery_can_be_served_from_a_folder_while_it_is_worked_
 // The gallery in a real browser: Debian's Chromium driven by playwright-core
 // (tests/browser/gallery_test.mjs; ./test.sh installs both) loads B's home
 // grid, filters by type, opens a model page and checks names, images and
-// hashes. Screenshots stay in <build>/test-output/gallery/.
+// hashes, and edits the page of a model B's own key published.
+// Screenshots stay in <build>/test-output/gallery/.
 BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
   std::string node_js;
   for (const char* candidate : {"/usr/bin/node", "/usr/local/bin/node", "/usr/bin/nodejs"})
@@ -571,8 +631,17 @@ BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
                             fs::exists(browser_dir / "node_modules" / "playwright-core"),
                         "the browser test needs Node.js, Debian's chromium and playwright-core: run ./test.sh (it "
                         "installs them) or `apt-get install chromium nodejs npm && (cd tests/browser && npm ci)`");
+  // The gallery's forms sign with B's identity key (favourite, share an
+  // image), which also publishes a model whose page the browser edits.
+  BOOST_REQUIRE_EQUAL(sb("b", {"keygen"}).exit_code, 0);
+  auto gamma_file = seedbank::testing::write_safetensors(dir / "gamma.safetensors", 200 * 1024, 4);
+  auto gamma = sb("b", {"publish", gamma_file.string(), "--name", "Gamma Own Style", "--type", "LORA", "--base-model",
+                        "SD 1.5", "--tag", "own", "--description", "first notes", "--image",
+                        (images / "a1111.png").string(), "--image", (images / "a1111.jpg").string(), "--json"});
+  BOOST_REQUIRE_MESSAGE(gamma.exit_code == 0, gamma.err);
   auto first_image = [&](const json& published) { return version_of(published)["images"][0]["hash"]; };
   json expect = {{"filterType", "LORA"},
+                 {"own", {{"name", "Gamma Own Style"}}},
                  {"models", json::array({{{"name", "Alpha LoRA"},
                                           {"type", "LORA"},
                                           {"sha256", alpha2["files"][0]["hashes"]["SHA256"]},
@@ -587,8 +656,6 @@ BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
   std::ofstream(expect_file) << expect.dump(2);
   auto out = fs::path(SEEDBANK_TEST_OUTPUT_DIR) / "gallery";
   fs::create_directories(out);
-  // The gallery's forms sign with B's identity key (favourite, share an image).
-  BOOST_REQUIRE_EQUAL(sb("b", {"keygen"}).exit_code, 0);
   Process browser({node_js, (browser_dir / "gallery_test.mjs").string(), "--base", "http://" + http["b"], "--expect",
                    expect_file.string(), "--out", out.string()},
                   (dir / "browser").string());
@@ -600,6 +667,7 @@ BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
   BOOST_TEST(fs::exists(out / "me.png"));
   BOOST_TEST(fs::exists(out / "model-shared.png"));
   BOOST_TEST(fs::exists(out / "tags.png"));
+  BOOST_TEST(fs::exists(out / "edit-page.png"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -32,10 +32,11 @@ struct RecordBody {
     denyList @9 :R.DenyList;
     reaction @11 :R.Reaction;
     comment @12 :R.Comment;
-    mirror @13 :Mirror;        # a kind today's Seedbank does not know
+    releaseUpdate @13 :R.ReleaseUpdate;
+    mirror @14 :Mirror;        # a kind today's Seedbank does not know
   }
   workNonce @10 :UInt64;
-  topic @14 :Text;             # a body field today's Seedbank does not know
+  topic @15 :Text;             # a body field today's Seedbank does not know
 }
 
 struct Release {
@@ -54,7 +55,8 @@ struct Release {
   supersedes @12 :Data;
   nsfw @13 :Bool;
   origin @14 :R.Origin;
-  nsfwLevel @15 :UInt8;        # a release field today's Seedbank does not know
+  modelDescription @15 :Text;
+  nsfwLevel @16 :UInt8;        # a release field today's Seedbank does not know
 }
 
 struct Mirror {

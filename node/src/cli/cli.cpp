@@ -1,6 +1,8 @@
 #include "cli.h"
 
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "seedbank/node/data_dir.h"
 
@@ -50,6 +52,15 @@ CommandNetworkOptions CommandNetwork::options() const {
   out.dht = !no_dht;
   out.dht_bootstrap = dht_bootstrap;
   return out;
+}
+
+protocol::Result<std::string> text_or_file(const std::string& text, const std::string& file) {
+  if (file.empty()) return text;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return protocol::make_error(protocol::ErrorCode::not_found, file + ": cannot read it");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 int report(const protocol::Error& error) {

@@ -78,6 +78,10 @@ void with_node(Context& ctx, const std::function<int(NodeContext&)>& body);
 // Prints "seedbank: <message>" to stderr and returns the exit code that
 // matches the error.
 int report(const protocol::Error& error);
+// An option given as text or as a file to read (--x and --x-file): the
+// file's contents when `file` is set, else `text`. Error: the file cannot
+// be read.
+protocol::Result<std::string> text_or_file(const std::string& text, const std::string& file);
 void print_json(const nlohmann::ordered_json& value);
 
 }  // namespace seedbank::node::cli

@@ -314,6 +314,152 @@ void add_retract(CLI::App& app, Context& ctx) {
   });
 }
 
+const char* level_name(unsigned level) {
+  return level >= p::kXXX ? "XXX" : level >= p::kX ? "X" : level >= p::kR ? "R" : level >= p::kPG13 ? "PG-13" : "PG";
+}
+
+// The page of a release as shown (after its author's update), as JSON.
+nlohmann::ordered_json page_json(const indexer::Index& index, const p::Record& release) {
+  auto shown = index.shown(release);
+  auto d = p::update_draft_of(shown);
+  auto images = nlohmann::ordered_json::array();
+  auto r = shown.body().getPayload().getRelease();
+  for (auto img : r.getImages())
+    images.push_back({{"sha256", p::to_hex(p::util::digest_of(img.getSha256()))},
+                      {"name", img.getName().cStr()},
+                      {"nsfwLevel", p::nsfw_level_of(img, r)}});
+  auto hidden = nlohmann::ordered_json::array();
+  for (auto img : release.body().getPayload().getRelease().getImages()) {
+    bool listed = false;
+    for (auto s : r.getImages()) listed = listed || s.getSha256() == img.getSha256();
+    if (!listed) hidden.push_back(p::to_hex(p::util::digest_of(img.getSha256())));
+  }
+  auto update = index.update_of(release);
+  return {{"release", p::to_hex(release.id())},
+          {"update", update ? nlohmann::ordered_json(p::to_hex(*update)) : nlohmann::ordered_json()},
+          {"modelDescription", d.model_description},
+          {"description", d.description},
+          {"tags", d.tags},
+          {"triggerWords", d.trigger_words},
+          {"nsfw", d.nsfw},
+          {"images", images},
+          {"hiddenImages", hidden}};
+}
+
+void add_update(CLI::App& app, Context& ctx) {
+  struct Args : SigningArgs {
+    std::string release, model_description, model_description_file, description, description_file;
+    std::vector<std::string> tags, triggers, levels, hide, show;
+    bool clear_tags = false, clear_triggers = false, nsfw = false, sfw = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "update",
+      "Change what your release's page shows: the model's description, this version's notes, tags, trigger "
+      "words, NSFW, which sample images show and their levels (never the files). Without changes: print the "
+      "page as shown");
+  cmd->add_option("release", a->release, "Release id or any hash of its files")->required();
+  cmd->add_option("--model-description", a->model_description, "The model's description (Markdown)");
+  cmd->add_option("--model-description-file", a->model_description_file, "Read it from a file");
+  cmd->add_option("--description", a->description, "This version's notes (Markdown)");
+  cmd->add_option("--description-file", a->description_file, "Read them from a file");
+  cmd->add_option("--tag", a->tags, "The tags, replacing the current ones (repeatable)");
+  cmd->add_flag("--clear-tags", a->clear_tags, "Remove every tag");
+  cmd->add_option("--trigger", a->triggers, "The trigger words, replacing the current ones (repeatable)");
+  cmd->add_flag("--clear-triggers", a->clear_triggers, "Remove every trigger word");
+  auto* nsfw = cmd->add_flag("--nsfw", a->nsfw, "Mark the release NSFW");
+  cmd->add_flag("--sfw", a->sfw, "Mark the release not NSFW")->excludes(nsfw);
+  cmd->add_option("--image-level", a->levels,
+                  "A sample image's NSFW level: SHA256=LEVEL (PG, PG-13, R, X, XXX; a hash prefix of 8+ digits "
+                  "will do; repeatable)");
+  cmd->add_option("--hide-image", a->hide, "Stop showing a sample image (its SHA-256 or a prefix; repeatable)");
+  cmd->add_option("--show-image", a->show, "Show a hidden sample image again, last (repeatable)");
+  add_signing_options(cmd, *a, "The release's signing key (default <data dir>/identity.key)");
+  cmd->callback([&ctx, a, cmd] {
+    with_release(ctx, *a, a->release, [&](NodeContext& node, const p::SecretKey& key, const p::Record& rec) -> int {
+      UpdateRequest ask;
+      auto text = [](const std::string& t, const std::string& file, bool given,
+                     std::optional<std::string>& to) -> p::Status {
+        if (!given) return {};
+        auto v = text_or_file(t, file);
+        if (!v) return v.error();
+        to = std::move(*v);
+        return {};
+      };
+      if (auto st = text(a->model_description, a->model_description_file,
+                         cmd->count("--model-description") + cmd->count("--model-description-file") > 0,
+                         ask.model_description);
+          !st)
+        return report(st.error());
+      if (auto st = text(a->description, a->description_file,
+                         cmd->count("--description") + cmd->count("--description-file") > 0, ask.description);
+          !st)
+        return report(st.error());
+      if (!a->tags.empty() || a->clear_tags) ask.tags = a->tags;
+      if (!a->triggers.empty() || a->clear_triggers) ask.trigger_words = a->triggers;
+      if (a->nsfw || a->sfw) ask.nsfw = a->nsfw;
+      // An image by its SHA-256 or a prefix of it, among the release's.
+      auto image = [&](const std::string& given) -> p::Result<p::Sha256Digest> {
+        std::string hex = given;
+        for (auto& c : hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::optional<p::Sha256Digest> found;
+        for (auto img : rec.body().getPayload().getRelease().getImages()) {
+          auto sha = p::util::digest_of(img.getSha256());
+          if (hex.size() < 8 || p::to_hex(sha).rfind(hex, 0) != 0) continue;
+          if (found && *found != sha)
+            return p::make_error(p::ErrorCode::ambiguous, "'" + given + "' starts more than one image's SHA-256");
+          found = sha;
+        }
+        if (!found)
+          return p::make_error(p::ErrorCode::invalid_argument,
+                               "the release has no sample image whose SHA-256 starts with '" + given +
+                                   "' (8 hex digits at least); `seedbank update " + a->release + "` lists them");
+        return *found;
+      };
+      for (const auto& l : a->levels) {
+        auto eq = l.find('=');
+        auto level = eq == std::string::npos ? std::nullopt : p::parse_nsfw_level(l.substr(eq + 1));
+        if (!level)
+          return report(p::make_error(p::ErrorCode::invalid_argument,
+                                      "--image-level " + l + ": give SHA256=LEVEL, LEVEL one of PG, PG-13, R, X, XXX"));
+        auto sha = image(l.substr(0, eq));
+        if (!sha) return report(sha.error());
+        ask.image_levels.emplace_back(*sha, *level);
+      }
+      for (const auto& [list, to] : {std::pair{&a->hide, &ask.hidden_images}, std::pair{&a->show, &ask.shown_images}})
+        for (const auto& h : *list) {
+          auto sha = image(h);
+          if (!sha) return report(sha.error());
+          to->push_back(*sha);
+        }
+      bool changes = ask.model_description || ask.description || ask.tags || ask.trigger_words || ask.nsfw ||
+                     !ask.image_levels.empty() || !ask.hidden_images.empty() || !ask.shown_images.empty();
+      if (!changes) {
+        auto page = page_json(*node.index, rec);
+        if (a->json) {
+          print_json(page);
+          return kOk;
+        }
+        std::cout << "release " << page["release"].get<std::string>() << "\n"
+                  << (page["update"].is_null() ? std::string("as published")
+                                               : "as updated by " + page["update"].get<std::string>())
+                  << "\nmodel description: " << page["modelDescription"].get<std::string>().size() << " bytes"
+                  << "\nversion notes: " << page["description"].get<std::string>().size() << " bytes"
+                  << "\ntags: " << page["tags"].dump() << "\ntrigger words: " << page["triggerWords"].dump()
+                  << "\nNSFW: " << (page["nsfw"] == true ? "yes" : "no") << "\nimages:\n";
+        for (const auto& img : page["images"])
+          std::cout << "  " << img["sha256"].get<std::string>() << "  " << level_name(img["nsfwLevel"].get<unsigned>())
+                    << "  " << img["name"].get<std::string>() << "\n";
+        for (const auto& h : page["hiddenImages"]) std::cout << "  " << h.get<std::string>() << "  (hidden)\n";
+        return kOk;
+      }
+      auto draft = update_draft(*node.index, rec, key.public_key(), ask);
+      if (!draft) return report(draft.error());
+      return sign_and_store(node, key, a->json, *draft, {{"release", p::to_hex(rec.id())}});
+    });
+  });
+}
+
 void add_profile(CLI::App& app, Context& ctx) {
   struct Args : SigningArgs {
     std::string name, bio, avatar;
@@ -623,6 +769,7 @@ void add_community_commands(CLI::App& app, Context& ctx) {
   add_comment(app, ctx);
   add_comments(app, ctx);
   add_retract(app, ctx);
+  add_update(app, ctx);
   add_profile(app, ctx);
   add_post_image(app, ctx);
   add_rotate_key(app, ctx);

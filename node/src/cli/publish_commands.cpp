@@ -21,6 +21,7 @@ namespace p = seedbank::protocol;
 struct PublishArgs {
   std::vector<std::string> files, images, tags, triggers, trackers, commercial;
   std::string key, name, version, type, base_model, description, description_file, license, civitai, supersedes;
+  std::string model_description, model_description_file;
   bool no_derivatives = false, require_credit = false, same_license = false;
   bool nsfw = false, v2_only = false, link = false, allow_unsafe = false, json = false;
   std::string nsfw_level;
@@ -57,13 +58,15 @@ int run_publish(const PublishArgs& a, const Context& ctx) {
   req.version = a.version;
   req.type = a.type;
   req.base_model = a.base_model;
-  req.description = a.description;
-  if (!a.description_file.empty()) {
-    std::ifstream in(a.description_file, std::ios::binary);
-    if (!in) return report(p::make_error(p::ErrorCode::not_found, a.description_file + ": cannot read"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    req.description = ss.str();
+  if (auto text = text_or_file(a.description, a.description_file)) {
+    req.description = std::move(*text);
+  } else {
+    return report(text.error());
+  }
+  if (auto text = text_or_file(a.model_description, a.model_description_file)) {
+    req.model_description = std::move(*text);
+  } else {
+    return report(text.error());
   }
   req.license = a.license;
   req.tags = a.tags;
@@ -192,11 +195,12 @@ int run_releases(const ReleasesArgs& a, const Context& ctx) {
     q.creator = key->public_key();
   }
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
-  std::size_t shown = 0;
-  while (shown < a.limit) {
+  std::size_t listed = 0;
+  while (listed < a.limit) {
     auto page = (*node)->index->query_releases(q);
     if (!page) return report(page.error());
-    for (const auto& rec : page->items) {
+    for (const auto& signed_release : page->items) {
+      auto rec = (*node)->index->shown(signed_release);  // as its author's update shows it
       auto r = rec.body().getPayload().getRelease();
       std::uint64_t size = 0;
       for (auto f : r.getFiles()) size += f.getSize();
@@ -211,6 +215,12 @@ int run_releases(const ReleasesArgs& a, const Context& ctx) {
                        {"createdAt", rec.created_at()},
                        {"files", r.getFiles().size()},
                        {"images", r.getImages().size()},
+                       {"tags",
+                        [&] {
+                          auto tags = nlohmann::ordered_json::array();
+                          for (auto t : r.getTags()) tags.push_back(t.cStr());
+                          return tags;
+                        }()},
                        {"size", size},
                        {"ratingCount", agg.count},
                        {"rating", agg.mean()}});
@@ -220,14 +230,14 @@ int run_releases(const ReleasesArgs& a, const Context& ctx) {
                   << (r.getBaseModel().size() ? ", " + std::string(r.getBaseModel().cStr()) : "") << "]  "
                   << human_bytes(size) << "\n";
       }
-      if (++shown >= a.limit) break;
+      if (++listed >= a.limit) break;
     }
     if (page->next_cursor.empty()) break;
     q.cursor = page->next_cursor;
   }
   if (a.json)
     print_json(out);
-  else if (shown == 0)
+  else if (listed == 0)
     std::cerr << "no releases in the local index\n";
   return kOk;
 }
@@ -254,6 +264,10 @@ void add_publish_commands(CLI::App& app, Context& ctx) {
   cmd->add_option("--trigger", a->triggers, "A trigger word (repeatable)");
   cmd->add_option("--description", a->description, "Description (Markdown)");
   cmd->add_option("--description-file", a->description_file, "Read the description from a file");
+  cmd->add_option("--model-description", a->model_description,
+                  "The model's own description (Markdown), apart from this version's notes; later versions "
+                  "keep it unless they give one");
+  cmd->add_option("--model-description-file", a->model_description_file, "Read the model's description from a file");
   cmd->add_option("--license", a->license, "License name, e.g. \"CreativeML OpenRAIL-M\"");
   cmd->add_option("--allow-commercial-use", a->commercial,
                   "Comma-separated: None, Image, RentCivit, Rent, Sell (Civitai's values)");

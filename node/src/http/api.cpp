@@ -94,6 +94,7 @@ HttpResponse Api::Impl::handle(const HttpRequest& request) {
     if (t.path == "/api/seedbank/posts") return post_image(request);
     if (t.path == "/api/seedbank/profile") return set_profile(request);
     if (t.path == "/api/seedbank/retractions") return retract(request);
+    if (t.path == "/api/seedbank/updates") return update_release(request);
     if (t.path == "/api/seedbank/favorites") return set_local(request, false);
     if (t.path == "/api/seedbank/follows") return set_local(request, true);
     if (t.path == "/api/seedbank/reactions") return react(request);

@@ -241,6 +241,71 @@ HttpResponse Api::Impl::retract(const HttpRequest& request) {
               {{"releaseId", p::to_hex(release->id())}});
 }
 
+// POST /api/seedbank/updates {modelVersionId, and what changes:
+// modelDescription, description, tags, trainedWords, nsfw, imageLevels
+// {sha256: level}, hideImages [sha256], showImages [sha256]}. What is left
+// out stays as shown. The node's key must be the release's author.
+HttpResponse Api::Impl::update_release(const HttpRequest& request) {
+  auto form = signing_form(request, "update releases with this node's key",
+                           "{\"modelVersionId\": N, \"modelDescription\": \"...\", \"tags\": [...], ...}", true);
+  if (auto* r = std::get_if<HttpResponse>(&form)) return *r;
+  auto& [b, release, key] = std::get<SigningForm>(form);
+  const json& body = b;  // for the lambdas: clang does not let them capture a structured binding
+  UpdateRequest ask;
+  auto text = [&](const char* field, std::optional<std::string>& to) -> std::optional<HttpResponse> {
+    if (!body.contains(field) || body[field].is_null()) return std::nullopt;
+    if (!body[field].is_string()) return error_response(400, std::string(field) + ": give text (Markdown)");
+    to = body[field].get<std::string>();
+    return std::nullopt;
+  };
+  auto list = [&](const char* field, std::optional<std::vector<std::string>>& to) -> std::optional<HttpResponse> {
+    if (!body.contains(field) || body[field].is_null()) return std::nullopt;
+    if (!body[field].is_array() || body[field].size() > 200)
+      return error_response(400, std::string(field) + ": give a list of at most 200 strings");
+    to.emplace();
+    for (const auto& v : body[field]) {
+      if (!v.is_string()) return error_response(400, std::string(field) + ": give a list of strings");
+      auto s = v.get<std::string>();
+      if (!s.empty() && std::find(to->begin(), to->end(), s) == to->end()) to->push_back(std::move(s));
+    }
+    return std::nullopt;
+  };
+  auto hashes = [&](const char* field, std::vector<p::Sha256Digest>& to) -> std::optional<HttpResponse> {
+    if (!body.contains(field) || body[field].is_null()) return std::nullopt;
+    if (!body[field].is_array() || body[field].size() > 256)
+      return error_response(400, std::string(field) + ": give a list of SHA-256 hashes");
+    for (const auto& v : body[field]) {
+      auto sha = v.is_string() ? p::from_hex_fixed<32>(v.get<std::string>()) : std::nullopt;
+      if (!sha) return error_response(400, std::string(field) + ": give SHA-256 hashes (64 hex digits)");
+      to.push_back(*sha);
+    }
+    return std::nullopt;
+  };
+  for (auto r : {text("modelDescription", ask.model_description), text("description", ask.description),
+                 list("tags", ask.tags), list("trainedWords", ask.trigger_words),
+                 hashes("hideImages", ask.hidden_images), hashes("showImages", ask.shown_images)})
+    if (r) return *r;
+  if (b.contains("nsfw") && !b["nsfw"].is_null()) {
+    if (!b["nsfw"].is_boolean()) return error_response(400, "nsfw: give true or false");
+    ask.nsfw = b["nsfw"].get<bool>();
+  }
+  if (b.contains("imageLevels") && !b["imageLevels"].is_null()) {
+    if (!b["imageLevels"].is_object() || b["imageLevels"].size() > 256)
+      return error_response(400, "imageLevels: give {\"<sha256>\": level}");
+    for (const auto& [hex, v] : b["imageLevels"].items()) {
+      auto sha = p::from_hex_fixed<32>(hex);
+      auto level = v.is_number_unsigned() ? p::parse_nsfw_level(std::to_string(v.get<std::uint64_t>()))
+                                          : (v.is_string() ? p::parse_nsfw_level(v.get<std::string>()) : std::nullopt);
+      if (!sha || !level)
+        return error_response(400, "imageLevels: give {\"<sha256>\": level}, level 1, 2, 4, 8 or 16 (PG to XXX)");
+      ask.image_levels.emplace_back(*sha, *level);
+    }
+  }
+  auto draft = update_draft(index, *release, key->public_key(), ask);
+  if (!draft) return error_response(draft.error().code == p::ErrorCode::refused ? 403 : 400, draft.error().message);
+  return sign(*key, *draft, {{"releaseId", p::to_hex(release->id())}});
+}
+
 // ---- favourites and follows (this node's own, never gossiped) ----
 
 json Api::Impl::favorites_json(const LocalLists& lists) {

@@ -179,6 +179,7 @@ struct Api::Impl {
   HttpResponse post_image(const HttpRequest& request);
   HttpResponse set_profile(const HttpRequest& request);
   HttpResponse retract(const HttpRequest& request);
+  HttpResponse update_release(const HttpRequest& request);
   json favorites_json(const LocalLists& lists);
   HttpResponse me(const HttpRequest& request);
   HttpResponse set_local(const HttpRequest& request, bool follows);

@@ -185,8 +185,10 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
                        {"sha256", sha},
                        {"post", post_id ? json(p::to_hex(by.id())) : json(nullptr)}}}});
   };
+  // A release's sample images as its author's update shows them.
   auto emit = [&](const p::Record& rec) {
-    for (auto img : rec.body().getPayload().getRelease().getImages()) emit_image(rec, img, rec, std::nullopt);
+    auto shown = index.shown(rec);
+    for (auto img : shown.body().getPayload().getRelease().getImages()) emit_image(rec, img, shown, std::nullopt);
   };
   // A user's post about `release`. Its image travels over gossip: one not
   // here yet is fetched, and answers 503 until it arrives.
@@ -204,8 +206,9 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     emit_image(post, img, release, civitai_id(post.id()));
   };
   auto emit_posts = [&](const p::Record& release) {
+    auto shown = index.shown(release);
     for (const auto& id : index.posts_of(release.id(), 200))
-      if (auto post = index.get(id)) emit_post(*post, release);
+      if (auto post = index.get(id)) emit_post(*post, shown);
   };
   // An image id or a post id names its image's or record's first 48 bits
   // (civitai_id keeps 53): the records with that prefix, checked in full.
@@ -232,7 +235,7 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
         if (auto release = index.get(digest_of(post->body().getPayload().getImagePost().getRelease()))) {
           auto img = post->body().getPayload().getImagePost().getImage();
           if (img.getSha256().size() == 32 && !config.refuses_image(*post, digest_of(img.getSha256()), index))
-            emit_image(*post, img, *release, civitai_id(post->id()));
+            emit_image(*post, img, index.shown(*release), civitai_id(post->id()));
         }
     return json_response(200, json{{"items", items}, {"metadata", json::object()}});
   }
@@ -244,7 +247,7 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
       auto img = post->body().getPayload().getImagePost().getImage();
       auto release = index.get(digest_of(post->body().getPayload().getImagePost().getRelease()));
       if (release && img.getSha256().size() == 32 && !config.refuses_image(*post, digest_of(img.getSha256()), index))
-        emit_image(*post, img, *release, civitai_id(post->id()));
+        emit_image(*post, img, index.shown(*release), civitai_id(post->id()));
     }
     return json_response(200, json{{"items", items}, {"metadata", json::object()}});
   }
@@ -289,7 +292,7 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
           auto post = rec->body().getPayload().getImagePost();
           if (post.getRelease().size() == 32)
             if (auto release = index.get(digest_of(post.getRelease())))
-              if (release->kind() == p::RecordKind::release) emit_post(*rec, *release);
+              if (release->kind() == p::RecordKind::release) emit_post(*rec, index.shown(*release));
         }
       }
     }

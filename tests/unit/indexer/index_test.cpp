@@ -9,6 +9,7 @@
 #include <set>
 
 #include "seedbank/indexer/index.h"
+#include "seedbank/protocol/util.h"
 #include "support/future_records.h"
 #include "support/test_records.h"
 
@@ -980,9 +981,12 @@ BOOST_AUTO_TEST_CASE(replies_count_only_under_a_top_level_comment_about_the_same
   BOOST_TEST(index->social(whole).comments == 3u);
 }
 
-BOOST_AUTO_TEST_CASE(reactions_and_comments_kept_opaque_by_an_older_seedbank_count_after_the_upgrade) {
+BOOST_AUTO_TEST_CASE(reactions_comments_and_updates_kept_opaque_by_an_older_seedbank_count_after_the_upgrade) {
   auto release = add(testing::sign_release(alice, testing::sample_release(1), 1000));
   Subject whole{release, std::nullopt, std::nullopt};
+  auto change = protocol::update_draft_of(*index->get(release));
+  change.tags = {"upgraded"};
+  auto update = testing::sign_social(alice, change, 4000);
   auto reaction = testing::sign_reaction(bob, whole, protocol::ReactionKind::heart, 2000);
   auto comment =
       testing::sign_social(bob, protocol::CommentDraft{whole, std::nullopt, "hi", std::nullopt, false}, 3000);
@@ -997,7 +1001,8 @@ BOOST_AUTO_TEST_CASE(reactions_and_comments_kept_opaque_by_an_older_seedbank_cou
       BOOST_REQUIRE(mdb_put(txn, dbi, &key, &val, 0) == 0);
     };
     for (const auto& [bytes, t, tag] : {std::tuple{reaction, std::uint64_t{2000}, std::uint8_t{7}},
-                                        std::tuple{comment, std::uint64_t{3000}, std::uint8_t{8}}}) {
+                                        std::tuple{comment, std::uint64_t{3000}, std::uint8_t{8}},
+                                        std::tuple{update, std::uint64_t{4000}, std::uint8_t{9}}}) {
       auto id = protocol::record_id_of(bytes);
       protocol::Bytes id_key(id.begin(), id.end()), time_key;
       for (int i = 7; i >= 0; --i) time_key.push_back(static_cast<std::uint8_t>(t >> (8 * i)));
@@ -1011,6 +1016,12 @@ BOOST_AUTO_TEST_CASE(reactions_and_comments_kept_opaque_by_an_older_seedbank_cou
   BOOST_TEST(index->social(whole).heart == 1u);
   BOOST_TEST(index->social(whole).comments == 1u);
   BOOST_TEST(index->comments_of(whole, std::nullopt, 10).size() == 1u);
+  // The update shows, and the release is listed by its new tag, not its old ones.
+  ReleaseQuery q;
+  q.tag = "upgraded";
+  BOOST_TEST(index->query_releases(q)->items.size() == 1u);
+  q.tag = "detail";
+  BOOST_TEST(index->query_releases(q)->items.size() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(admission_asks_work_of_every_reaction_and_comment_and_caps_them_apart) {
@@ -1103,6 +1114,105 @@ BOOST_AUTO_TEST_CASE(search_finds_names_tags_trigger_words_versions_descriptions
   reopen();
   BOOST_TEST(search("lmp") == V{a});
   BOOST_TEST(search("paint") == V{b});
+}
+
+// A release update by the release's author (schema ReleaseUpdate) changes
+// what the release shows (descriptions, tags, trigger words, NSFW, which
+// sample images and their levels), in whichever order the two arrive; the
+// signed release stays as it was. Another key's "update" changes nothing.
+BOOST_AUTO_TEST_CASE(an_update_by_the_author_changes_what_the_release_shows_in_any_order) {
+  auto draft = testing::sample_release(7);
+  draft.tags = {"old-tag"};
+  draft.model_description = "First page";
+  auto second = draft.images[0];
+  second.name = "second.png";
+  second.sha256 = testing::fake_digest(7, 9);
+  draft.images.push_back(second);
+  const auto release_bytes = testing::sign_release(alice, draft, 1000);
+  auto release = protocol::load_stored_record(release_bytes);
+  SB_REQUIRE_OK(release);
+  auto change = protocol::update_draft_of(*release);
+  change.model_description = "Second page zebracorn";
+  change.tags = {"new-tag"};
+  change.images = {change.images[1]};
+  change.images[0].nsfw_level = protocol::kX;
+  change.nsfw = true;
+  const auto update_bytes = testing::sign_social(alice, change, 2000);
+  auto hijack = protocol::update_draft_of(*release);
+  hijack.model_description = "hijacked";
+  hijack.tags = {"hijack-tag"};
+  const auto hijack_bytes = testing::sign_social(bob, hijack, 3000);
+
+  auto found = [&](auto fill) {
+    ReleaseQuery q;
+    fill(q);
+    auto page = index->query_releases(q);
+    BOOST_REQUIRE(page);
+    return page->items.size();
+  };
+  auto tag_count = [&](const std::string& tag) {
+    for (const auto& t : index->top_tags(100))
+      if (t.name == tag) return t.models;
+    return std::uint64_t{0};
+  };
+  for (bool update_first : {false, true}) {
+    BOOST_TEST_CONTEXT("update first: " << update_first) {
+      index.reset();
+      fs::remove_all(dir);
+      reopen();
+      if (update_first) add(update_bytes);
+      add(release_bytes);
+      if (!update_first) add(update_bytes);
+      add(hijack_bytes);  // stored (it replicates), shown nowhere
+      auto signed_release = index->get(release->id());
+      SB_REQUIRE_OK(signed_release);
+      BOOST_TEST(signed_release->body().getPayload().getRelease().getModelDescription().cStr() ==
+                 std::string("First page"));
+      auto shown = index->shown(*signed_release);
+      BOOST_TEST(shown.id() == release->id());
+      auto r = shown.body().getPayload().getRelease();
+      BOOST_TEST(r.getModelDescription().cStr() == std::string("Second page zebracorn"));
+      BOOST_TEST(r.getDescription().cStr() == draft.description);
+      BOOST_REQUIRE_EQUAL(r.getTags().size(), 1u);
+      BOOST_TEST(r.getTags()[0].cStr() == std::string("new-tag"));
+      BOOST_TEST(r.getNsfw());
+      BOOST_REQUIRE_EQUAL(r.getImages().size(), 1u);
+      BOOST_TEST((protocol::util::digest_of(r.getImages()[0].getSha256()) == second.sha256));
+      BOOST_TEST(r.getImages()[0].getName().cStr() == std::string("second.png"));
+      BOOST_TEST(protocol::nsfw_level_of(r.getImages()[0]) == protocol::kX);
+      BOOST_TEST(r.getFiles().size() == 1u);
+      BOOST_TEST((index->update_of(*signed_release) == protocol::record_id_of(update_bytes)));
+      // Listings, tags and search go by what is shown.
+      BOOST_TEST(found([](ReleaseQuery& q) { q.tag = "new-tag"; }) == 1u);
+      BOOST_TEST(found([](ReleaseQuery& q) { q.tag = "old-tag"; }) == 0u);
+      BOOST_TEST(found([](ReleaseQuery& q) { q.tag = "hijack-tag"; }) == 0u);
+      BOOST_TEST(found([](ReleaseQuery& q) { q.text = "zebracorn"; }) == 1u);
+      BOOST_TEST(found([](ReleaseQuery& q) { q.text = "hijacked"; }) == 0u);
+      BOOST_TEST(found([](ReleaseQuery& q) { q.hide_nsfw = true; }) == 0u);
+      BOOST_TEST(tag_count("new-tag") == 1u);
+      BOOST_TEST(tag_count("old-tag") == 0u);
+      BOOST_TEST(tag_count("hijack-tag") == 0u);
+    }
+  }
+  // A newer update replaces the older one whole; an older one arriving
+  // late changes nothing.
+  auto back = change;
+  back.tags = {"old-tag"};
+  back.nsfw = false;
+  add(testing::sign_social(alice, back, 4000));
+  auto stale = change;
+  stale.tags = {"stale-tag"};
+  BOOST_TEST((index->ingest(testing::sign_social(alice, stale, 1500)).status == IngestStatus::superseded));
+  BOOST_TEST(found([](ReleaseQuery& q) { q.tag = "old-tag"; }) == 1u);
+  BOOST_TEST(found([](ReleaseQuery& q) { q.tag = "new-tag"; }) == 0u);
+  BOOST_TEST(found([](ReleaseQuery& q) { q.tag = "stale-tag"; }) == 0u);
+  BOOST_TEST(found([](ReleaseQuery& q) { q.hide_nsfw = true; }) == 1u);
+  BOOST_TEST(tag_count("old-tag") == 1u);
+  BOOST_TEST(tag_count("new-tag") == 0u);
+  // And all of it holds when the index is opened again.
+  reopen();
+  BOOST_TEST(found([](ReleaseQuery& q) { q.text = "zebracorn"; }) == 1u);
+  BOOST_TEST(found([](ReleaseQuery& q) { q.tag = "old-tag"; }) == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

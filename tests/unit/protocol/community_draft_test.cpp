@@ -109,4 +109,76 @@ BOOST_AUTO_TEST_CASE(reactions_and_comments_sign_with_their_subject_and_bad_ones
   refused(ReactionDraft{SubjectDraft{RecordId{1}, Sha256Digest{2}, RecordId{3}}, ReactionKind::like}, "not both");
 }
 
+// A release update names the whole new state of a page; apply_update
+// shows it over the signed release: only the release's own images, in the
+// update's order with its levels, and only when the release's author
+// signed it.
+BOOST_AUTO_TEST_CASE(an_update_shows_over_its_release_and_only_its_authors) {
+  auto key = SecretKey::generate(), other = SecretKey::generate();
+  auto t = testing::now_ms();
+  auto draft = testing::sample_release(3);
+  auto second = draft.images[0];
+  second.name = "b.png";
+  second.sha256 = testing::fake_digest(3, 9);
+  draft.images.push_back(second);
+  draft.model_description = "model page";
+  auto release = load_stored_record(testing::sign_release(key, draft, t));
+  SB_REQUIRE_OK(release);
+  BOOST_TEST(release->body().getPayload().getRelease().getModelDescription().cStr() == std::string("model page"));
+
+  auto change = update_draft_of(*release);
+  BOOST_TEST(change.model_description == "model page");
+  BOOST_TEST(change.images.size() == 2u);
+  std::swap(change.images[0], change.images[1]);
+  change.images[0].nsfw_level = kXXX;
+  auto stranger = change.images[1];
+  stranger.sha256 = testing::fake_digest(99, 1);  // not the release's: not shown by this version
+  change.images.push_back(stranger);
+  change.tags = {"new"};
+  change.description = "notes";
+  auto update = signed_draft(key, change, t + 1);
+  SB_REQUIRE_OK(update);
+  BOOST_TEST((update->kind() == RecordKind::release_update));
+  BOOST_TEST(draft_kind(change) == "releaseUpdate");
+
+  auto shown = apply_update(*release, *update);
+  BOOST_REQUIRE(shown.has_value());
+  BOOST_TEST(shown->id() == release->id());
+  auto r = shown->body().getPayload().getRelease();
+  BOOST_TEST(r.getDescription().cStr() == std::string("notes"));
+  BOOST_TEST(r.getModelName().cStr() == draft.model_name);
+  BOOST_REQUIRE_EQUAL(r.getImages().size(), 2u);
+  BOOST_TEST(r.getImages()[0].getName().cStr() == std::string("b.png"));
+  BOOST_TEST(nsfw_level_of(r.getImages()[0]) == kXXX);
+  BOOST_TEST(r.getImages()[1].getName().cStr() == draft.images[0].name);
+  BOOST_TEST(r.getTorrent().getInfo().size() == draft.torrent_info.size());
+
+  // Another key's update, or one naming another release, shows nothing.
+  auto forged = signed_draft(other, change, t + 2);
+  SB_REQUIRE_OK(forged);
+  BOOST_TEST(!apply_update(*release, *forged).has_value());
+  auto elsewhere = change;
+  elsewhere.release[0] ^= 1;
+  auto misaddressed = signed_draft(key, elsewhere, t + 3);
+  SB_REQUIRE_OK(misaddressed);
+  BOOST_TEST(!apply_update(*release, *misaddressed).has_value());
+
+  // Limits: an image twice, oversized text, too many tags.
+  auto twice = update_draft_of(*release);
+  twice.images.push_back(twice.images[0]);
+  auto bytes = sign_draft(key, "test", t, twice, 0);
+  BOOST_REQUIRE(!bytes);
+  BOOST_TEST(bytes.error().message.find("listed twice") != std::string::npos, bytes.error().message);
+  auto big = update_draft_of(*release);
+  big.model_description.assign(100 * 1024 + 1, 'a');
+  bytes = sign_draft(key, "test", t, big, 0);
+  BOOST_REQUIRE(!bytes);
+  BOOST_TEST(bytes.error().message.find("releaseUpdate.modelDescription") != std::string::npos, bytes.error().message);
+  auto tags = update_draft_of(*release);
+  tags.tags.assign(65, "t");
+  bytes = sign_draft(key, "test", t, tags, 0);
+  BOOST_REQUIRE(!bytes);
+  BOOST_TEST(bytes.error().message.find("releaseUpdate.tags") != std::string::npos, bytes.error().message);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

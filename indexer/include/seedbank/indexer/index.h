@@ -244,6 +244,12 @@ class Index {
   bool contains(const RecordId& id) const;
   // Error not_found when absent.
   Result<Record> get(const RecordId& id) const;
+  // A release as its author's current update shows it (protocol::
+  // apply_update), or a copy of it when there is none. For views only:
+  // get() gives the signed record.
+  Record shown(const Record& release) const;
+  // The update a release is shown with (shown() applies it), if any.
+  std::optional<RecordId> update_of(const Record& release) const;
 
   // Any hash people use (SHA256, AutoV2, AutoV1, AutoV3, CRC32, pieces root,
   // BitTorrent v1/v2 info-hash, release id), any case, or a hex prefix of at
@@ -344,7 +350,8 @@ class Index {
 
 // The key under which a record replaces an older one of the same author
 // (rating: the release; profile: nothing; deny list: its name; reaction:
-// its subject_key; comment: the comment it edits, or its own id). nullopt
+// its subject_key; comment: the comment it edits, or its own id; release
+// update: the release). nullopt
 // for kinds that are never replaced (release, image post).
 std::optional<Bytes> replacement_target(const Record& record);
 

@@ -20,6 +20,7 @@ struct PublishRequest {
   std::vector<std::filesystem::path> files;   // the first model file is the primary one
   std::vector<std::filesystem::path> images;  // PNG, JPEG or WebP sample images
   std::string name, version, type, base_model, description, license;
+  std::string model_description;  // the model's page; empty: from civitai_json, else the older versions'
   std::vector<std::string> tags, trigger_words, trackers;
   // Civitai's allowCommercialUse values: "None", "Image", "RentCivit", "Rent", "Sell".
   std::vector<std::string> commercial_use;

@@ -1,17 +1,19 @@
 // A model's page: its versions as tabs, each with images, community
 // images, description, files, reviews, comments and the panels to
-// download, resolve, react to or act on it.
+// download, resolve, react to or act on it; for its author, the form that
+// edits what the page shows.
 
 import { SHAREABLE_TYPES, api, forgetMe, isAbort, isFavorite, maxUploadBytes, me, postJson, query, uploadImage } from '../api.js';
 import { creatorKey, creatorName, seedingCount } from '../cards.js';
 import { actionsUnavailable, add, badge, copyButton, errorBox, formatDate, formatSize, h, loadingBlock, noKeyNote, safeHttpUrl, section, stars, tagPath, text, toggleButton, userPath } from '../dom.js';
-import { imageGrid } from '../images.js';
+import { imageGrid, netImage } from '../images.js';
 import { richText } from '../markdown.js';
-import { NSFW_LEVELS } from '../nsfw.js';
+import { NSFW_LEVELS, imageLevel } from '../nsfw.js';
 import { app, navigate, startPage } from '../router.js';
 import { commentsPanel, reactionBar, releaseSubject } from '../social.js';
 
 const HASH_ORDER = ['SHA256', 'AutoV1', 'AutoV2', 'AutoV3', 'CRC32', 'BLAKE3'];
+const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 function sortedVersions(model) {
   const versions = (Array.isArray(model.modelVersions) ? model.modelVersions : []).filter((v) => v && typeof v === 'object');
@@ -139,7 +141,9 @@ export async function renderModel(id) {
 }
 
 function versionView(model, version, signal, rated) {
-  const main = h('div', { class: 'model-main' });
+  // The author's form to edit the page opens here, above what it changes.
+  const editor = h('div', { class: 'page-editor' });
+  const main = h('div', { class: 'model-main' }, editor);
   const side = h('aside', { class: 'model-side' });
 
   // Sample images first, as on Civitai; community images follow. A sample
@@ -152,8 +156,12 @@ function versionView(model, version, signal, rated) {
   main.append(section('Images', images.length ? gallery : h('p', { class: 'muted' }, 'This version has no sample images.')));
   main.append(communitySection(version, signal));
 
-  if (text(version.description).trim()) main.append(section('About this version', richText(version.description)));
-  if (text(model.description).trim()) main.append(section('About this model', richText(model.description)));
+  const notes = text(version.description).trim();
+  const about = text(model.description).trim();
+  // A release made before model descriptions gives its notes as the
+  // model's too: once is enough.
+  if (about && about !== notes) main.append(section('About this model', richText(model.description)));
+  if (notes) main.append(section('About this version', richText(version.description)));
   main.append(filesSection(version));
   const reviews = h('div');
   main.append(reviews);
@@ -169,7 +177,7 @@ function versionView(model, version, signal, rated) {
   if (magnet) side.append(magnet);
   const resolve = resolvePanel(version);
   if (resolve) side.append(resolve);
-  side.append(retractSlot(model, version, signal));
+  side.append(authorSlot(model, version, signal, editor));
   return h('div', { class: 'model-layout', dataset: { versionId: text(version.id) } }, main, side);
 }
 
@@ -192,14 +200,23 @@ function favoriteSlot(version, signal) {
   return slot;
 }
 
-// Only the author's key can retract a release, so the button shows only
-// on a node whose identity signed this one.
-function retractSlot(model, version, signal) {
+// Only the author's key can edit a release's page or retract it, so the
+// buttons show only on a node whose identity signed this one. The form to
+// edit the page opens in `editor`.
+function authorSlot(model, version, signal, editor) {
   const slot = h('div');
   const creator = version.seedbank && typeof version.seedbank.creator === 'string' ? version.seedbank.creator : '';
   me().then((mine) => {
     if (signal.aborted || !creator || mine.identity !== creator) return;
     const note = h('p', { class: 'muted', role: 'status' });
+    const edit = h('button', { type: 'button', id: 'edit-page-button', class: 'btn' }, 'Edit this page');
+    edit.addEventListener('click', () => {
+      if (!editor.firstChild) {
+        editor.append(section('Edit this page', editForm(model, version, signal, () => editor.replaceChildren())));
+      }
+      editor.scrollIntoView({ block: 'start' });
+      editor.querySelector('textarea').focus({ preventScroll: true });
+    });
     const button = h('button', { type: 'button', id: 'retract-button', class: 'btn btn-danger' }, 'Retract this version');
     button.addEventListener('click', async () => {
       const label = [text(model.name), text(version.name)].filter(Boolean).join(' · ') || `version ${text(version.id)}`;
@@ -218,9 +235,122 @@ function retractSlot(model, version, signal) {
       }
     });
     slot.replaceChildren(section('You published this version',
-      h('p', { class: 'muted' }, 'Retracting asks every node to stop listing and seeding it.'), button, note));
+      h('p', { class: 'muted' }, 'Editing changes what this page shows on every node, never the files or names. ' +
+        'Retracting asks every node to stop listing and seeding it.'),
+      h('div', { class: 'btn-row' }, edit, button), note));
   }, () => {});
   return slot;
+}
+
+// What a release's page shows, as its author changes it: the node signs
+// an update that carries only what the form changed (the rest stays as
+// shown). The release's own sample images can be hidden, shown again or
+// rated anew; a hidden one is no longer served, so it goes by its hash.
+function editForm(model, version, signal, close) {
+  const seed = version.seedbank || {};
+  const strings = (list) => (Array.isArray(list) ? list : []).filter((s) => typeof s === 'string' && s);
+  const modelDescription = h('textarea', { id: 'edit-model-description', name: 'modelDescription', rows: 6 },
+    text(seed.modelDescription));
+  const description = h('textarea', { id: 'edit-description', name: 'description', rows: 6 }, text(version.description));
+  // The version's own tags and flag (the model shows its newest version's).
+  const tags = h('input', { id: 'edit-tags', name: 'tags', type: 'text',
+    value: strings(Array.isArray(seed.tags) ? seed.tags : model.tags).join(', ') });
+  const words = h('input', { id: 'edit-trained-words', name: 'trainedWords', type: 'text',
+    value: strings(version.trainedWords).join(', ') });
+  const nsfw = h('input', { id: 'edit-nsfw', name: 'nsfw', type: 'checkbox',
+    checked: (typeof seed.nsfw === 'boolean' ? seed.nsfw : model.nsfw) === true });
+  const shown = (Array.isArray(version.images) ? version.images : [])
+    .filter((image) => image && typeof image.hash === 'string' && SHA256_HEX.test(image.hash));
+  const hidden = strings(seed.hiddenImages).filter((sha) => SHA256_HEX.test(sha));
+  const images = [...shown.map((image) => imageControls(image.hash, image)), ...hidden.map((sha) => imageControls(sha, null))];
+  const note = h('p', { class: 'muted', role: 'status' });
+  const save = h('button', { type: 'submit', id: 'edit-page-save', class: 'btn btn-primary' }, 'Save');
+  const form = h('form', { class: 'stack-form edit-page-form', id: 'edit-page-form' },
+    h('p', { class: 'muted' }, 'Your key signs the change, and every node shows the page as you leave it here.'),
+    h('label', { for: 'edit-model-description' }, 'About this model ', h('span', { class: 'muted' }, '(Markdown)')),
+    modelDescription,
+    h('label', { for: 'edit-description' }, 'About this version ', h('span', { class: 'muted' }, '(Markdown)')), description,
+    h('label', { for: 'edit-tags' }, 'Tags ', h('span', { class: 'muted' }, '(comma-separated)')), tags,
+    h('label', { for: 'edit-trained-words' }, 'Trigger words ', h('span', { class: 'muted' }, '(comma-separated)')), words,
+    h('label', { class: 'check', for: 'edit-nsfw' }, nsfw, 'Mature content (NSFW)'),
+    images.length > 0 && h('fieldset', { class: 'edit-images' }, h('legend', null, 'Sample images'),
+      h('ul', { class: 'edit-image-list' }, images.map((i) => i.row))),
+    h('div', { class: 'btn-row' }, save, h('button', { type: 'button', class: 'btn btn-ghost', onclick: close }, 'Cancel')),
+    note);
+
+  const list = (value) => value.split(',').map((s) => s.trim()).filter(Boolean);
+  const state = () => ({
+    modelDescription: modelDescription.value,
+    description: description.value,
+    tags: list(tags.value),
+    trainedWords: list(words.value),
+    nsfw: nsfw.checked,
+    images: images.map((i) => ({ sha: i.sha, show: i.show.checked, level: i.level.value })),
+  });
+  const before = state();
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const changes = changedFields(before, state());
+    if (!Object.keys(changes).length) {
+      note.textContent = 'Nothing changed: edit a field, then save.';
+      return;
+    }
+    save.disabled = true;
+    note.textContent = 'Signing…';
+    try {
+      await postJson('/api/seedbank/updates', { modelVersionId: version.id, ...changes });
+      if (signal.aborted) return; // the user went elsewhere meanwhile
+      // The page again, on this version, as the node now shows it.
+      const url = new URL(location.href);
+      url.searchParams.set('modelVersionId', text(version.id));
+      navigate(url.pathname + url.search, { replace: true });
+    } catch (err) {
+      note.textContent = `Not saved: ${err.message}`;
+      save.disabled = false;
+    }
+  });
+  return form;
+}
+
+// One of the release's sample images in the edit form: shown or not, and
+// its rating. A hidden image's level is not served, so it keeps the one
+// it was published with unless another is chosen.
+function imageControls(sha, image) {
+  const show = h('input', { type: 'checkbox', checked: !!image, dataset: { imageShow: sha } });
+  const level = h('select', { dataset: { imageLevel: sha }, disabled: !image, 'aria-label': 'Rating' },
+    !image && h('option', { value: '' }, 'As published'),
+    NSFW_LEVELS.map(([value, name]) => h('option', { value, selected: !!image && value === imageLevel(image) }, name)));
+  show.addEventListener('change', () => { level.disabled = !show.checked; });
+  const thumb = image
+    ? netImage({ url: `/api/images/${sha}`, nsfwLevel: image.nsfwLevel }, { alt: 'Sample image' })
+    : h('code', { title: sha }, `${sha.slice(0, 12)}…`);
+  const row = h('li', { class: 'edit-image' }, h('div', { class: 'edit-image-thumb' }, thumb),
+    h('label', { class: 'check' }, show, image ? 'Show' : 'Show (hidden now)'), level);
+  return { sha, show, level, row };
+}
+
+// The update's fields: those whose value differs from `before`.
+function changedFields(before, now) {
+  const changes = {};
+  for (const key of ['modelDescription', 'description', 'nsfw']) {
+    if (now[key] !== before[key]) changes[key] = now[key];
+  }
+  for (const key of ['tags', 'trainedWords']) {
+    if (now[key].join('\n') !== before[key].join('\n')) changes[key] = now[key];
+  }
+  const hide = [];
+  const show = [];
+  const levels = {};
+  now.images.forEach((image, i) => {
+    const was = before.images[i];
+    if (was.show && !image.show) hide.push(image.sha);
+    if (!was.show && image.show) show.push(image.sha);
+    if (image.show && image.level !== '' && image.level !== was.level) levels[image.sha] = Number(image.level);
+  });
+  if (hide.length) changes.hideImages = hide;
+  if (show.length) changes.showImages = show;
+  if (Object.keys(levels).length) changes.imageLevels = levels;
+  return changes;
 }
 
 function detailsPanel(version, actions) {
@@ -228,10 +358,13 @@ function detailsPanel(version, actions) {
   const file = primaryFile(version);
   const download = safeHttpUrl((file && file.downloadUrl) || version.downloadUrl);
   const words = (Array.isArray(version.trainedWords) ? version.trainedWords : []).filter((w) => typeof w === 'string' && w);
+  const update = version.seedbank && version.seedbank.update;
   const rows = [
     ['Version', text(version.name)],
     ['Base model', text(version.baseModel)],
     ['Created', formatDate(version.createdAt)],
+    // The author signed a change to what this page shows.
+    ['Updated by author', update && typeof update === 'object' ? formatDate(update.updatedAt) : ''],
     ['Seeding nodes', seedingCount(stats.downloadCount, false)],
     ['Rating', h('span', { class: 'version-rating' }, stars(stats.rating, stats.ratingCount))],
   ];

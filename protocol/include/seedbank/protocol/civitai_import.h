@@ -42,6 +42,7 @@ struct CivitaiImport {
   std::string type;                               // model.type ("LORA", "Checkpoint", ...)
   std::string base_model;                         // baseModel
   std::string description;                        // description (version), else model.description
+  std::string model_description;                  // model.description
   std::vector<std::string> tags;                  // model.tags, if present
   std::vector<std::string> trained_words;         // trainedWords
   bool nsfw = false;                              // model.nsfw

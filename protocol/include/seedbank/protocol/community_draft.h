@@ -100,12 +100,28 @@ struct CommentDraft {
   bool deleted = false;
 };
 
+// What a release's page shows, as its author changes it: the whole new
+// state of these fields (update_draft_of starts from the current one).
+// Only the release's author may sign it; the callers check that.
+struct ReleaseUpdateDraft {
+  RecordId release{};
+  std::string model_description;  // Markdown
+  std::string description;        // Markdown: the version's notes
+  std::vector<std::string> tags;
+  std::vector<std::string> trigger_words;
+  std::vector<ReleaseImage> images;  // the release's own, by SHA-256, in the order to show
+  bool nsfw = false;
+};
+// The draft that changes nothing: the fields as `shown` (a release, or
+// apply_update's result) has them.
+ReleaseUpdateDraft update_draft_of(const Record& shown);
+
 using CommunityDraft = std::variant<RatingDraft, RetractionDraft, ProfileDraft, ImagePostDraft, KeyRotationDraft,
-                                    DenyListDraft, ReactionDraft, CommentDraft>;
+                                    DenyListDraft, ReactionDraft, CommentDraft, ReleaseUpdateDraft>;
 
 // The kind as the command line and the API print it: "rating",
 // "retraction", "profile", "imagePost", "keyRotation", "denyList",
-// "reaction", "comment".
+// "reaction", "comment", "releaseUpdate".
 std::string_view draft_kind(const CommunityDraft& draft);
 
 // What a record's own limits (validate_body) do not say, with a message for

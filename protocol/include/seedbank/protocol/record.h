@@ -49,8 +49,9 @@ enum class RecordKind : std::uint8_t {
   deny_list = 7,
   reaction = 8,
   comment = 9,
+  release_update = 10,
 };
-inline constexpr int kRecordKinds = 10;       // RecordKind values, unknown included
+inline constexpr int kRecordKinds = 11;       // RecordKind values, unknown included
 std::string_view to_string(RecordKind kind);  // "release", ...; "unknown"
 // The kind a payload union discriminant names in this version's schema
 // (unknown for a discriminant a newer schema added).

@@ -56,7 +56,8 @@ struct ReleaseDraft {
   std::string version_name;
   schema::ModelType type = schema::ModelType::OTHER;
   std::string base_model;
-  std::string description;
+  std::string description;        // this version's notes (Markdown)
+  std::string model_description;  // the model's own page (Markdown)
   std::vector<std::string> tags;
   std::vector<std::string> trigger_words;
   std::string license_name;
@@ -88,6 +89,17 @@ void fill_generation(const GenerationParams& params, schema::GenerationParams::B
 // A sample image (of a release, or of an image post).
 void fill_sample_image(const ReleaseImage& image, schema::SampleImage::Builder out);
 GenerationParams read_generation(schema::GenerationParams::Reader in);
+
+// A release as its author's update (schema ReleaseUpdate) shows it: the
+// update's model description, description, tags, trigger words, NSFW flag
+// and sample images. Only the release's own images are shown: those the
+// update names by SHA-256, in its order, with its NSFW levels and
+// generation data (name, size and type stay the release's). Files, names,
+// type, base model, license and torrent are the release's.
+// The result keeps the release's id and signature but is for views only:
+// its bytes are not what the author signed, so never store or relay it.
+// nullopt when `update` is not an update of this release by its author.
+std::optional<Record> apply_update(const Record& release, const Record& update);
 
 // "Detail Tweaker XL!" -> "detail-tweaker-xl"
 std::string slugify(std::string_view name);
