@@ -246,8 +246,17 @@ struct DenyEntry {
     release @0 :Data;        # record id
     contentHash @1 :Data;    # SHA-256 of a file
     creator @2 :Data;        # public key
+    nsfwLevel @4 :CuratedLevel;  # no denial: an image is shown at this level at least
   }
   reason @3 :Text;
+}
+
+struct CuratedLevel {
+  # A curator's rating of an image wherever it appears (a release's sample
+  # image or a post): nodes following the curator show it at least this
+  # level (Civitai's 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX). It only raises.
+  sha256 @0 :Data;
+  level @1 :UInt8;
 }
 
 struct Subject {
@@ -294,6 +303,7 @@ struct ReleaseUpdate {
   description @2 :Text;       # Markdown: this version's notes
   tags @3 :List(Text);
   triggerWords @4 :List(Text);
-  images @5 :List(SampleImage);  # the sample images to show, in order; each one of the release's (by sha256)
+  images @5 :List(SampleImage);  # the release's sample images to show (by sha256), in order, with their
+                                 # levels; without generation data: the release's
   nsfw @6 :Bool;
 }

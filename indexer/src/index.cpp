@@ -50,7 +50,7 @@ struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating, agg,
       current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time,
       author_hour, rotations, opaque, image_refs, arrived, image_feed, author_feed, social, comments, replies, terms,
-      name_words;
+      name_words, social_rank;
 };
 
 // image_refs: <image sha256> ++ <record id> -> (empty), for every image post
@@ -199,6 +199,30 @@ Bytes encode_social(const SocialCounts& c) {
   Bytes v;
   for (auto n : {c.like, c.heart, c.laugh, c.cry, c.comments}) put_be(v, n, 4);
   return v;
+}
+
+// social_rank: 'R' (reactions) or 'C' (comments) ++ count u32be ++ subject
+// key, for every subject with a count above 0: walked backwards, the most
+// reacted or commented first.
+Bytes social_rank_key(char by, std::uint32_t count, ByteView subject) {
+  Bytes k{static_cast<std::uint8_t>(by)};
+  put_be(k, count, 4);
+  append(k, subject);
+  return k;
+}
+
+// A subject key back into its parts (nullopt: not one).
+std::optional<Subject> parse_subject_key(ByteView k) {
+  if (k.size() != 33 && k.size() != 65) return std::nullopt;
+  Subject s{to_id(k.first(32)), std::nullopt, std::nullopt};
+  if (k.size() == 33) return k[32] == 'R' ? std::optional<Subject>(s) : std::nullopt;
+  if (k[32] == 'I')
+    s.image = to_id(k.subspan(33));
+  else if (k[32] == 'P')
+    s.post = to_id(k.subspan(33));
+  else
+    return std::nullopt;
+  return s;
 }
 
 // The counter of a reaction kind (none, or one from a newer schema: none).
@@ -482,10 +506,49 @@ struct Index::Impl {
     return true;
   }
   Status add_comments(lmdb::Txn& txn, const Bytes& subject, int delta) {
-    SocialCounts counts = decode_social(txn.get(db.social, subject));
-    if (delta < 0 && counts.comments == 0) return {};
-    counts.comments = static_cast<std::uint32_t>(counts.comments + delta);
-    return txn.put(db.social, subject, encode_social(counts));
+    SocialCounts before = decode_social(txn.get(db.social, subject));
+    if (delta < 0 && before.comments == 0) return {};
+    SocialCounts after = before;
+    after.comments = static_cast<std::uint32_t>(after.comments + delta);
+    return write_social(txn, subject, before, after);
+  }
+  // A subject's counts, and its place in social_rank.
+  Status write_social(lmdb::Txn& txn, const Bytes& subject, const SocialCounts& before, const SocialCounts& after) {
+    for (auto [by, was, now] :
+         {std::tuple{'R', before.reactions(), after.reactions()}, std::tuple{'C', before.comments, after.comments}}) {
+      if (was == now) continue;
+      if (was)
+        if (auto st = txn.del(db.social_rank, social_rank_key(by, was, subject)); !st) return st;
+      if (now)
+        if (auto st = txn.put(db.social_rank, social_rank_key(by, now, subject), {}); !st) return st;
+    }
+    return txn.put(db.social, subject, encode_social(after));
+  }
+  // social_rank for an index written before it, or by a seedbank that
+  // kept `social` without it: afresh from `social`.
+  Status build_social_rank(lmdb::Txn& txn) {
+    if (int rc = mdb_drop(txn.get(), db.social_rank, 0)) return lmdb::lmdb_error("clear social_rank", rc);
+    std::vector<std::pair<Bytes, SocialCounts>> all;
+    lmdb::Cursor c(txn, db.social);
+    for (bool ok = c.first(); ok; ok = c.next())
+      all.emplace_back(Bytes(c.key().begin(), c.key().end()), decode_social(c.value()));
+    for (const auto& [subject, counts] : all)
+      for (auto [by, n] : {std::pair{'R', counts.reactions()}, std::pair{'C', counts.comments}})
+        if (n)
+          if (auto st = txn.put(db.social_rank, social_rank_key(by, n, subject), {}); !st) return st;
+    return {};
+  }
+  // What meta `social_rank` holds: the reactions and comments stored when
+  // social_rank was last in step (a seedbank older than it stores them
+  // without keeping it, and the next open sees that).
+  Bytes social_counts_stored(const lmdb::Txn& txn) const {
+    Bytes v;
+    for (const char* kind : {"count/reaction", "count/comment"}) {
+      std::uint64_t n = 0;
+      if (auto c = txn.get(db.meta, protocol::as_bytes(kind)); c && c->size() == 8) n = get_be(*c, 0, 8);
+      put_be(v, n, 8);
+    }
+    return v;
   }
   Status count_comment(lmdb::Txn& txn, const CommentThread& thread) {
     auto original = load(txn, thread.original);
@@ -562,7 +625,12 @@ struct Index::Impl {
     // counts releases without indexing them, and the next open sees that.
     if (kind == RecordKind::release)
       if (auto st = txn.put(db.meta, protocol::as_bytes("search"), value); !st) return st;
-    return txn.put(db.meta, protocol::as_bytes(key), value);
+    if (auto st = txn.put(db.meta, protocol::as_bytes(key), value); !st) return st;
+    if (auto st = txn.put(db.meta, protocol::as_bytes("views"), records_stored(txn)); !st) return st;
+    // Likewise social_rank and the reactions and comments stored.
+    if (kind == RecordKind::reaction || kind == RecordKind::comment)
+      return txn.put(db.meta, protocol::as_bytes("social_rank"), social_counts_stored(txn));
+    return {};
   }
 
   // opaque: <record id> -> payload tag u16be, for records of kinds this
@@ -772,7 +840,95 @@ struct Index::Impl {
         txn.get(db.current, current_key(RecordKind::release_update, release.author(), id_bytes(release.id()))));
     if (!cur) return std::nullopt;
     auto update = load(txn, cur->id);
-    return update ? protocol::apply_update(release, *update) : std::nullopt;
+    // One its author's revocation voids (a thief's) shows nothing.
+    if (!update || voided(txn, *update)) return std::nullopt;
+    return protocol::apply_update(release, *update);
+  }
+
+  // Moves a release's derived entries (rel_tag, terms, and tag counts while
+  // it is its model's head) from how `from` shows it to how `to` does.
+  // Every old entry goes before any new one is added: the two may share.
+  Status move_views(lmdb::Txn& txn, const Record& release, const Record& from, const Record& to) {
+    if (auto st = index_tags(txn, from, false); !st) return st;
+    if (auto st = index_terms(txn, from, false); !st) return st;
+    if (auto st = index_tags(txn, to, true); !st) return st;
+    if (auto st = index_terms(txn, to, true); !st) return st;
+    auto m = decode_model(txn.get(db.models, model_key_of(release)));
+    if (m && m->has_head() && m->head == release.id()) {
+      if (auto st = count_tags(txn, from, -1); !st) return st;
+      if (auto st = count_tags(txn, to, +1); !st) return st;
+    }
+    return {};
+  }
+
+  // A revoking rotation of `author` became current: the updates it voids
+  // stop showing, and their releases' entries go back to the signed state.
+  Status void_updates(lmdb::Txn& txn, const PublicKey& author) {
+    Bytes prefix = current_key(RecordKind::release_update, author, {});
+    std::vector<RecordId> updates;
+    lmdb::Cursor c(txn, db.current);
+    for (bool ok = c.seek(prefix); ok && keys::starts_with(c.key(), prefix); ok = c.next())
+      if (auto cur = parse_current(c.value())) updates.push_back(cur->id);
+    for (const auto& id : updates) {
+      auto update = load(txn, id);
+      if (!update || update->kind() != RecordKind::release_update || !voided(txn, *update)) continue;
+      auto target = data_view(update->body().getPayload().getReleaseUpdate().getRelease());
+      auto release = target.size() == 32 ? load(txn, to_id(target)) : std::nullopt;
+      if (!release || release->kind() != RecordKind::release) continue;
+      if (auto view = protocol::apply_update(*release, *update))
+        if (auto st = move_views(txn, *release, *view, *release); !st) return st;
+    }
+    return {};
+  }
+
+  // What an older seedbank may have left out of step: one that does not
+  // know updates indexes and counts a release by its signed state. Every
+  // release with a current update moves to how it shows, and the tag counts
+  // are made afresh from the models' heads as shown. Idempotent.
+  Status repair_shown(lmdb::Txn& txn) {
+    const Bytes prefix{static_cast<std::uint8_t>(RecordKind::release_update)};
+    std::vector<RecordId> releases;
+    {
+      lmdb::Cursor c(txn, db.current);
+      for (bool ok = c.seek(prefix); ok && keys::starts_with(c.key(), prefix); ok = c.next())
+        if (c.key().size() == 1 + 32 + 32) releases.push_back(to_id(c.key().subspan(33)));
+    }
+    for (const auto& id : releases) {
+      auto release = load(txn, id);
+      if (!release || release->kind() != RecordKind::release) continue;
+      auto view = shown(txn, *release);
+      if (!view) continue;
+      if (auto st = index_tags(txn, *release, false); !st) return st;
+      if (auto st = index_terms(txn, *release, false); !st) return st;
+      if (auto st = index_tags(txn, *view, true); !st) return st;
+      if (auto st = index_terms(txn, *view, true); !st) return st;
+    }
+    if (int rc = mdb_drop(txn.get(), db.tags, 0)) return lmdb::lmdb_error("clear tags", rc);
+    std::vector<RecordId> heads;
+    {
+      lmdb::Cursor c(txn, db.models);
+      for (bool ok = c.first(); ok; ok = c.next())
+        if (auto m = decode_model(c.value()); m && m->has_head()) heads.push_back(m->head);
+    }
+    for (const auto& head : heads)
+      if (auto rec = load(txn, head); rec && rec->kind() == RecordKind::release) {
+        auto view = shown(txn, *rec);
+        if (auto st = count_tags(txn, view ? *view : *rec, +1); !st) return st;
+      }
+    return {};
+  }
+  // Meta `views`: the records stored when the views were last in step (the
+  // sum of count/<kind>). A seedbank older than it stores records without
+  // keeping it, and the next open repairs what it may have left.
+  Bytes records_stored(const lmdb::Txn& txn) const {
+    std::uint64_t total = 0;
+    for (int k = 0; k < protocol::kRecordKinds; ++k) {
+      std::string key = "count/" + std::string(protocol::to_string(static_cast<RecordKind>(k)));
+      if (auto v = txn.get(db.meta, protocol::as_bytes(key)); v && v->size() == 8) total += get_be(*v, 0, 8);
+    }
+    Bytes out;
+    put_be(out, total, 8);
+    return out;
   }
 
   // A release update became current: the tags and search terms it changes
@@ -786,17 +942,7 @@ struct Index::Impl {
       if (auto old = load(txn, *previous)) before = protocol::apply_update(*release, *old);
     auto after = protocol::apply_update(*release, update);
     if (!after) return {};
-    const Record& old_view = before ? *before : *release;
-    if (auto st = index_tags(txn, old_view, false); !st) return st;
-    if (auto st = index_terms(txn, old_view, false); !st) return st;
-    if (auto st = index_tags(txn, *after, true); !st) return st;
-    if (auto st = index_terms(txn, *after, true); !st) return st;
-    auto m = decode_model(txn.get(db.models, model_key_of(*release)));
-    if (m && m->has_head() && m->head == release->id()) {
-      if (auto st = count_tags(txn, old_view, -1); !st) return st;
-      if (auto st = count_tags(txn, *after, +1); !st) return st;
-    }
-    return {};
+    return move_views(txn, *release, before ? *before : *release, *after);
   }
 
   Status index_name_words(lmdb::Txn& txn, std::string_view name, const PublicKey& author, bool add) {
@@ -1098,12 +1244,13 @@ struct Index::Impl {
       }
       case RecordKind::reaction: {
         Bytes key = subject_key(subject_of(p.getReaction().getSubject()));
-        SocialCounts counts = decode_social(txn.get(db.social, key));
+        const SocialCounts before = decode_social(txn.get(db.social, key));
+        SocialCounts counts = before;
         if (previous)
           if (auto old = load(txn, *previous); old && old->kind() == RecordKind::reaction)
             if (auto* n = reaction_counter(counts, old->body().getPayload().getReaction().getKind()); n && *n) --*n;
         if (auto* n = reaction_counter(counts, p.getReaction().getKind())) ++*n;
-        return txn.put(db.social, key, encode_social(counts));
+        return write_social(txn, key, before, counts);
       }
       case RecordKind::retraction: {
         if (previous) return {};  // already retracted
@@ -1115,6 +1262,8 @@ struct Index::Impl {
       }
       case RecordKind::release_update:
         return apply_update(txn, rec, previous);
+      case RecordKind::key_rotation:
+        return rec.body().getPayload().getKeyRotation().getRevokeOld() ? void_updates(txn, rec.author()) : Status{};
       default:
         return {};
     }
@@ -1230,6 +1379,16 @@ struct Index::Impl {
         case schema::DenyEntry::Target::CREATOR:
           kind = 'c', bytes = data_view(target.getCreator());
           break;
+        case schema::DenyEntry::Target::NSFW_LEVEL: {
+          // 'n' ++ image ++ level: an image's levels per curator, the
+          // highest of them applies.
+          auto rated = target.getNsfwLevel();
+          if (rated.getSha256().size() != 32) continue;
+          Bytes k = denied_key(list.author(), 'n', data_view(rated.getSha256()));
+          k.push_back(rated.getLevel());
+          if (auto st = bump(txn, db.denied, k, {}, delta); !st) return st;
+          continue;
+        }
         default:
           continue;
       }
@@ -1550,7 +1709,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   impl->options = options;
   int rc = mdb_env_create(&impl->env);
   if (rc) return lmdb::lmdb_error("create environment", rc);
-  mdb_env_set_maxdbs(impl->env, 64);  // 36 used
+  mdb_env_set_maxdbs(impl->env, 64);  // 37 used
   mdb_env_set_maxreaders(impl->env, 512);
   mdb_env_set_mapsize(impl->env, options.map_size);
   // MDB_NOMETASYNC: one fsync per commit instead of two; see Durability.
@@ -1608,6 +1767,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"replies", &d.replies, 0},
       {"terms", &d.terms, 0},
       {"name_words", &d.name_words, 0},
+      {"social_rank", &d.social_rank, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
@@ -1671,6 +1831,22 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       if (auto st = impl->build_search(*txn); !st) return st.error();
       Bytes value(counted ? *counted : Bytes(8, 0));
       if (auto st = txn->put(d.meta, protocol::as_bytes("search"), value); !st) return st.error();
+    }
+  }
+  {
+    auto stored = impl->records_stored(*txn);
+    auto kept = txn->get(d.meta, protocol::as_bytes("views"));
+    if (!kept || !std::equal(kept->begin(), kept->end(), stored.begin(), stored.end())) {
+      if (auto st = impl->repair_shown(*txn); !st) return st.error();
+      if (auto st = txn->put(d.meta, protocol::as_bytes("views"), stored); !st) return st.error();
+    }
+  }
+  {
+    auto stored = impl->social_counts_stored(*txn);
+    auto ranked = txn->get(d.meta, protocol::as_bytes("social_rank"));
+    if (!ranked || !std::equal(ranked->begin(), ranked->end(), stored.begin(), stored.end())) {
+      if (auto st = impl->build_social_rank(*txn); !st) return st.error();
+      if (auto st = txn->put(d.meta, protocol::as_bytes("social_rank"), stored); !st) return st.error();
     }
   }
   if (auto st = txn->commit(); !st) return st.error();
@@ -1822,7 +1998,9 @@ std::optional<RecordId> Index::update_of(const Record& release) const {
   if (!txn || release.kind() != RecordKind::release) return std::nullopt;
   auto cur = parse_current(
       txn->get(impl_->db.current, current_key(RecordKind::release_update, release.author(), id_bytes(release.id()))));
-  if (!cur || !impl_->shown(*txn, release)) return std::nullopt;
+  if (!cur) return std::nullopt;
+  auto update = impl_->load(*txn, cur->id);
+  if (!update || impl_->voided(*txn, *update)) return std::nullopt;
   return cur->id;
 }
 
@@ -1965,6 +2143,23 @@ bool Index::is_denied(const protocol::Sha256Digest& content, const std::vector<P
     if (creator && txn->get(impl_->db.denied, Impl::denied_key(c, 'c', creator->bytes))) return true;
   }
   return false;
+}
+
+std::uint8_t Index::curated_level(const protocol::Sha256Digest& image, const std::vector<PublicKey>& curators) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return 0;
+  std::uint8_t level = 0;
+  for (const auto& c : curators) {
+    Bytes prefix = Impl::denied_key(c, 'n', image);
+    lmdb::Cursor cur(*txn, impl_->db.denied);
+    for (bool ok = cur.seek(prefix); ok && keys::starts_with(cur.key(), prefix); ok = cur.next()) {
+      if (cur.key().size() != prefix.size() + 1) continue;
+      std::uint8_t l = cur.key().back();
+      if (l == protocol::kPG || l == protocol::kPG13 || l == protocol::kR || l == protocol::kX || l == protocol::kXXX)
+        level = std::max(level, l);  // one this version does not know is not applied
+    }
+  }
+  return level;
 }
 
 bool Index::voided(const Record& rec) const {
@@ -2366,6 +2561,24 @@ std::vector<FeedEntry> Index::image_feed(const std::optional<FeedEntry>& from, s
   out.erase(std::unique(out.begin(), out.end(), [](const FeedEntry& a, const FeedEntry& b) { return a.id == b.id; }),
             out.end());
   if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+std::vector<RankedSubject> Index::most_social(bool comments, const std::optional<Bytes>& after,
+                                              std::size_t limit) const {
+  std::vector<RankedSubject> out;
+  auto txn = impl_->begin(false);
+  if (!txn) return out;
+  const std::uint8_t by = comments ? 'C' : 'R';
+  lmdb::Cursor c(*txn, impl_->db.social_rank);
+  // Backwards: from just before `after`, or from the end of this kind.
+  bool ok = after ? c.seek_at_or_before(*after) : c.seek_at_or_before(Bytes{static_cast<std::uint8_t>(by + 1)});
+  if (ok && after && keys::starts_with(c.key(), *after) && c.key().size() == after->size()) ok = c.prev();
+  for (; ok && out.size() < limit && !c.key().empty() && c.key()[0] == by; ok = c.prev()) {
+    auto subject = parse_subject_key(c.key().subspan(5));
+    if (!subject) continue;
+    out.push_back({static_cast<std::uint32_t>(get_be(c.key(), 1, 4)), *subject, Bytes(c.key().begin(), c.key().end())});
+  }
   return out;
 }
 

@@ -17,6 +17,10 @@ namespace p = seedbank::protocol;
 
 std::uint64_t civitai_id(const p::Sha256Digest& d) { return indexer::numeric_id(d); }
 
+std::uint8_t CivitaiLinks::level_of(schema::SampleImage::Reader image, schema::Release::Reader release) const {
+  return image_level ? image_level(image, release) : p::nsfw_level_of(image, release);
+}
+
 std::uint64_t civitai_model_id(const p::PublicKey& author, std::string_view slug) {
   return indexer::numeric_id(indexer::model_key(author, slug));
 }
@@ -107,9 +111,9 @@ std::string hex_of(capnp::Data::Reader d) { return p::to_hex(p::ByteView(d.begin
 
 // A version's (and its model's) level: its most explicit image's, and R at
 // least when the release is marked NSFW.
-std::uint8_t release_level(schema::Release::Reader r) {
+std::uint8_t release_level(schema::Release::Reader r, const CivitaiLinks& links) {
   std::uint8_t level = r.getNsfw() ? p::kR : p::kPG;
-  for (auto img : r.getImages()) level = std::max(level, p::nsfw_level_of(img, r));
+  for (auto img : r.getImages()) level = std::max(level, links.level_of(img, r));
   return level;
 }
 
@@ -205,7 +209,7 @@ VersionStats write_model_version(JsonOut& out, const p::Record& signed_release, 
   out.field("baseModel", r.getBaseModel().cStr())
       .field("baseModelType", "Standard")
       .field("description", r.getDescription().cStr())
-      .field("nsfwLevel", static_cast<std::uint32_t>(release_level(r)))
+      .field("nsfwLevel", static_cast<std::uint32_t>(release_level(r, links)))
       .field("status", "Published")
       .field("availability", "Public")
       .field("air", "urn:air:" + air_ecosystem(r.getBaseModel().cStr()) + ":" + air_type(r.getType()) +
@@ -273,7 +277,7 @@ VersionStats write_model_version(JsonOut& out, const p::Record& signed_release, 
   out.key("images").begin_array();
   for (auto img : r.getImages()) {
     std::string sha = hex_of(img.getSha256());
-    auto level = p::nsfw_level_of(img, r);
+    auto level = links.level_of(img, r);
     out.begin_object()
         .field("id", civitai_id(digest_of(img.getSha256())))
         .field("url",
@@ -471,7 +475,7 @@ void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record&
       .field("type", p::model_type_name(r.getType()))
       .field("poi", false)
       .field("nsfw", r.getNsfw())
-      .field("nsfwLevel", static_cast<std::uint32_t>(release_level(r)))
+      .field("nsfwLevel", static_cast<std::uint32_t>(release_level(r, links)))
       .field("allowNoCredit", license.getAllowNoCredit());
   out.key("allowCommercialUse").begin_array();
   for (auto u : license.getAllowCommercialUse())

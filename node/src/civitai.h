@@ -44,6 +44,10 @@ struct CivitaiLinks {
   // Versions this node does not show (its config.json refuses them). Unset:
   // only retracted ones are left out.
   std::function<bool(const protocol::Record&)> hidden;
+  // An image's level as this node shows it (NodeConfig::image_level).
+  // Unset: its record's (protocol::nsfw_level_of).
+  std::function<std::uint8_t(schema::SampleImage::Reader, schema::Release::Reader)> image_level;
+  std::uint8_t level_of(schema::SampleImage::Reader image, schema::Release::Reader release) const;
 };
 
 // ISO 8601 UTC with milliseconds, as Civitai writes createdAt.

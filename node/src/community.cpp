@@ -81,10 +81,26 @@ p::Result<p::ReleaseUpdateDraft> update_draft(const indexer::Index& index, const
                                                     signer.to_text() + ")");
   auto now = p::update_draft_of(index.shown(release));
   auto draft = now;
+  // Lists as given, without blanks or repeats (tags: whatever their case).
+  auto clean = [](const std::vector<std::string>& in, bool fold) {
+    std::vector<std::string> out, seen;
+    for (const auto& v : in) {
+      auto b = v.find_first_not_of(" \t\r\n"), e = v.find_last_not_of(" \t\r\n");
+      if (b == std::string::npos) continue;
+      std::string item = v.substr(b, e - b + 1);
+      std::string key = item;
+      if (fold)
+        for (auto& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+      seen.push_back(key);
+      out.push_back(std::move(item));
+    }
+    return out;
+  };
   if (request.model_description) draft.model_description = *request.model_description;
   if (request.description) draft.description = *request.description;
-  if (request.tags) draft.tags = *request.tags;
-  if (request.trigger_words) draft.trigger_words = *request.trigger_words;
+  if (request.tags) draft.tags = clean(*request.tags, true);
+  if (request.trigger_words) draft.trigger_words = clean(*request.trigger_words, false);
   if (request.nsfw) draft.nsfw = *request.nsfw;
   auto own = p::update_draft_of(release).images;  // every image the release carries
   auto find = [](std::vector<p::ReleaseImage>& list, const p::Sha256Digest& sha) {
@@ -93,7 +109,8 @@ p::Result<p::ReleaseUpdateDraft> update_draft(const indexer::Index& index, const
   auto unknown = [](const p::Sha256Digest& sha) {
     return p::make_error(p::ErrorCode::invalid_argument,
                          "the release has no sample image " + p::to_hex(sha) +
-                             "; an update shows or hides the release's own images (see `seedbank show`)");
+                             "; an update shows or hides the release's own images (`seedbank update <release>` "
+                             "lists them)");
   };
   for (const auto& sha : request.shown_images) {
     auto it = find(own, sha);
@@ -113,13 +130,20 @@ p::Result<p::ReleaseUpdateDraft> update_draft(const indexer::Index& index, const
     it->nsfw_level = level;
     it->nsfw = level >= p::kR;
   }
+  // Levels as shown (an image without one goes by its NSFW flag).
+  auto level = [](const p::ReleaseImage& i) -> std::uint8_t {
+    return i.nsfw_level ? i.nsfw_level : i.nsfw ? p::kR : p::kPG;
+  };
   auto same_images = [&] {
     if (draft.images.size() != now.images.size()) return false;
     for (std::size_t i = 0; i < draft.images.size(); ++i)
-      if (draft.images[i].sha256 != now.images[i].sha256 || draft.images[i].nsfw_level != now.images[i].nsfw_level)
+      if (draft.images[i].sha256 != now.images[i].sha256 || level(draft.images[i]) != level(now.images[i]))
         return false;
     return true;
   };
+  // An image's generation data stays the release's: the update need not
+  // carry it (ComfyUI workflows alone can fill a record).
+  for (auto& img : draft.images) img.generation.reset();
   if (draft.model_description == now.model_description && draft.description == now.description &&
       draft.tags == now.tags && draft.trigger_words == now.trigger_words && draft.nsfw == now.nsfw && same_images())
     return p::make_error(p::ErrorCode::invalid_argument, "this changes nothing on the release's page");

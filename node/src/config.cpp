@@ -21,7 +21,8 @@ std::optional<std::string> NodeConfig::refuses(const p::Record& release, const i
   if (index.is_denied(release, deny_curators)) return std::string("denied by a deny-list this node follows");
   if (!types.empty() && std::find(types.begin(), types.end(), static_cast<std::uint16_t>(r.getType())) == types.end())
     return "a " + std::string(p::model_type_name(r.getType())) + ", a type this node's policy leaves out";
-  if (!nsfw && (r.getNsfw() || index.shown(release).body().getPayload().getRelease().getNsfw()))
+  // The mark as its author's update sets it, if any.
+  if (!nsfw && index.shown(release).body().getPayload().getRelease().getNsfw())
     return std::string("marked NSFW, which this node's policy leaves out");
   if (p::is_mirror(r) && mirrors == Mirrors::none) return std::string("a mirror, which this node's policy leaves out");
   if (p::is_mirror(r) && mirrors == Mirrors::followed &&
@@ -43,7 +44,7 @@ std::optional<std::string> NodeConfig::refuses_image(const p::Record& owner, con
       for (auto img : shown.body().getPayload().getRelease().getImages())
         if (same(img.getSha256())) {
           found = true;
-          image_nsfw = p::nsfw_level_of(img) >= p::kR;
+          image_nsfw = image_level(img, shown.body().getPayload().getRelease(), index) >= p::kR;
         }
       if (!found) return std::string("the release does not show this image");
       break;
@@ -51,7 +52,7 @@ std::optional<std::string> NodeConfig::refuses_image(const p::Record& owner, con
     case p::RecordKind::image_post: {
       auto post = owner.body().getPayload().getImagePost();
       if (!same(post.getImage().getSha256())) return std::string("the post does not name this image");
-      image_nsfw = p::nsfw_level_of(post.getImage()) >= p::kR;
+      image_nsfw = std::max(p::nsfw_level_of(post.getImage()), index.curated_level(sha256, deny_curators)) >= p::kR;
       if (post.getRelease().size() != 32) return std::string("a post about no release");
       auto release = index.get(digest_of(post.getRelease()));
       if (!release) return std::string("a post about a release this node does not know");
@@ -70,6 +71,13 @@ std::optional<std::string> NodeConfig::refuses_image(const p::Record& owner, con
     return std::string("denied by a deny-list this node follows");
   if (index.voided(owner)) return std::string("signed by a key its owner revoked, and not vouched for");
   return std::nullopt;
+}
+
+std::uint8_t NodeConfig::image_level(schema::SampleImage::Reader image, schema::Release::Reader release,
+                                     const indexer::Index& index) const {
+  auto level = p::nsfw_level_of(image, release);
+  if (deny_curators.empty() || image.getSha256().size() != 32) return level;
+  return std::max(level, index.curated_level(digest_of(image.getSha256()), deny_curators));
 }
 
 std::optional<std::string> NodeConfig::refuses_subject(const p::SubjectDraft& subject,

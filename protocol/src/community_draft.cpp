@@ -75,6 +75,12 @@ void fill(const DenyListDraft& d, sc::RecordBody::Builder body) {
       case DenyEntryDraft::Target::creator:
         target.setCreator(as_data(entry.bytes));
         break;
+      case DenyEntryDraft::Target::nsfw_level: {
+        auto level = target.initNsfwLevel();
+        level.setSha256(as_data(entry.bytes));
+        level.setLevel(entry.level);
+        break;
+      }
     }
     out[i].setReason(entry.reason);
   }
@@ -172,6 +178,11 @@ Status check_draft(const CommunityDraft& draft) {
     return make_error(ErrorCode::invalid_argument, "stars must be 1 to 5");
   if (auto* profile = std::get_if<ProfileDraft>(&draft); profile && profile->display_name.empty())
     return make_error(ErrorCode::invalid_argument, "a profile needs a display name to show");
+  if (auto* list = std::get_if<DenyListDraft>(&draft))
+    for (const auto& e : list->entries)
+      if (e.target == DenyEntryDraft::Target::nsfw_level && e.level != kPG && e.level != kPG13 && e.level != kR &&
+          e.level != kX && e.level != kXXX)
+        return make_error(ErrorCode::invalid_argument, "an image's level is PG, PG-13, R, X or XXX (1, 2, 4, 8, 16)");
   if (auto* rotation = std::get_if<KeyRotationDraft>(&draft); rotation && rotation->keep.size() > kMaxKeptRecords)
     return make_error(ErrorCode::limit, "a revocation can list at most " + std::to_string(kMaxKeptRecords) +
                                             " records, not " + std::to_string(rotation->keep.size()));

@@ -286,6 +286,11 @@ Status check_payload(sc::RecordBody::Reader body) {
           case sc::DenyEntry::Target::CREATOR:
             SB_TRY(check_data(target.getCreator(), {32}, field + ".creator"));
             break;
+          case sc::DenyEntry::Target::NSFW_LEVEL:
+            SB_TRY(check_data(target.getNsfwLevel().getSha256(), {32}, field + ".nsfwLevel.sha256"));
+            // A level this version does not know is kept, and not applied.
+            if (target.getNsfwLevel().getLevel() == 0) return invalid(field + ".nsfwLevel.level", "must be set");
+            break;
           default:
             break;  // a target kind from a newer schema: kept, never applied
         }

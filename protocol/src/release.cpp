@@ -157,7 +157,7 @@ std::optional<Record> apply_update(const Record& release, const Record& update) 
     images.setWithCaveats(k, own[j]);
     images[k].setNsfw(wanted[i].getNsfw());
     images[k].setNsfwLevel(wanted[i].getNsfwLevel());
-    images[k].setGeneration(wanted[i].getGeneration());
+    if (wanted[i].hasGeneration()) images[k].setGeneration(wanted[i].getGeneration());  // else the release's
   }
   auto words = capnp::canonicalize(root.asReader());
   auto bytes = words.asBytes();

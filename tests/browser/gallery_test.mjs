@@ -633,7 +633,20 @@ async function main() {
         return { ok: seen.caption === 'Made while testing the gallery' && seen.samples > 0 && hearted, seen };
       });
       await shot('images.png');
+      // Sorted by most reactions: the hearted sample image comes first, and
+      // the choice stays in the address.
+      await page.selectOption('#images-sort', 'Most Reactions');
+      const ranked = await until('the hearted image first when sorted by most reactions', async () => {
+        const seen = await page.evaluate(() => {
+          const first = document.querySelector('#images-page .image-tile');
+          return { search: location.search, first: first?.querySelector('.img-frame')?.dataset.imageHash ?? null,
+            stats: first?.querySelector('.tile-stats')?.textContent.trim() ?? null };
+        });
+        return { ok: seen.search.includes('sort=Most+Reactions') && seen.first === heartedImage &&
+          (seen.stats || '').includes('❤️ 1'), seen };
+      });
       await page.goto(modelUrl, { waitUntil: 'domcontentloaded' });
+      return { first: ranked.seen.first };
     });
 
     // (7b) The mature content setting on the You page applies on the model

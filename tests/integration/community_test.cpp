@@ -17,6 +17,7 @@
 namespace fs = std::filesystem;
 using nlohmann::json;
 using seedbank::testing::http_get;
+using seedbank::testing::lower;
 
 namespace {
 
@@ -459,6 +460,42 @@ BOOST_AUTO_TEST_CASE(a_deny_list_binds_its_subscribers_only) {
   BOOST_TEST(listed("c"));
   auto got = sb("c", {"fetch", id, "--timeout", "60"});
   BOOST_TEST(got.exit_code == 0, got.err);
+}
+
+// A curator rates an image higher than its publisher did: nodes that follow
+// the curator show it at that level (and a node that leaves out NSFW
+// stops serving it); the others show the publisher's level.
+BOOST_AUTO_TEST_CASE(a_followed_curator_raises_an_images_level) {
+  auto curator = keygen("curator");
+  up({{"denyListCurators", {key_text["curator"]}}});
+  std::string sample = release["files"][1]["hashes"]["SHA256"];
+  auto level_on = [&](const std::string& node) -> json {
+    auto v = version(node);
+    if (!v.contains("images") || v["images"].empty()) return nullptr;
+    return v["images"][0]["nsfwLevel"];
+  };
+  BOOST_TEST(level_on("b") == 1);
+  auto d = sb("a", {"deny-list", "--name", "ratings", "--level", lower(sample) + "=X", "--key", curator, "--json"});
+  BOOST_REQUIRE_MESSAGE(d.exit_code == 0, d.err);
+  std::string list = json::parse(d.out)["recordId"];
+  BOOST_REQUIRE(eventually([&] { return has("b", list) && has("c", list); }));
+  // Not a denial: B still lists the release, its image now at X there.
+  BOOST_TEST(listed("b"));
+  BOOST_TEST(level_on("b") == 8);
+  BOOST_TEST(version("b")["nsfwLevel"] == 8);
+  auto feed = json::parse(http_get(http["b"], "/api/v1/images").body);
+  BOOST_REQUIRE_EQUAL(feed["items"].size(), 1u);
+  BOOST_TEST(feed["items"][0]["browsingLevel"] == 8);
+  BOOST_TEST(json::parse(http_get(http["b"], "/api/v1/images?browsingLevel=1").body)["items"].empty());
+  BOOST_TEST(level_on("c") == 1);  // C follows nobody
+  // A level that is not one is refused before signing.
+  auto bad = sb("a", {"deny-list", "--name", "ratings", "--level", lower(sample) + "=spicy", "--key", curator});
+  BOOST_TEST(bad.exit_code == 2);
+  BOOST_TEST(bad.err.find("SHA256=LEVEL") != std::string::npos, bad.err);
+  // The curator's newer list without the rating: back to the publisher's.
+  auto cleared = sb("a", {"deny-list", "--name", "ratings", "--key", curator, "--json"});
+  BOOST_REQUIRE_MESSAGE(cleared.exit_code == 0, cleared.err);
+  BOOST_TEST(eventually([&] { return level_on("b") == 1; }));
 }
 
 BOOST_AUTO_TEST_CASE(a_key_rotation_moves_releases_to_the_new_identity) {

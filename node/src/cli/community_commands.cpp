@@ -376,7 +376,10 @@ void add_update(CLI::App& app, Context& ctx) {
   cmd->add_option("--show-image", a->show, "Show a hidden sample image again, last (repeatable)");
   add_signing_options(cmd, *a, "The release's signing key (default <data dir>/identity.key)");
   cmd->callback([&ctx, a, cmd] {
-    with_release(ctx, *a, a->release, [&](NodeContext& node, const p::SecretKey& key, const p::Record& rec) -> int {
+    with_node(ctx, [&](NodeContext& node) -> int {
+      auto found = find_release(*node.index, a->release);
+      if (!found) return report(found.error());
+      const p::Record& rec = *found;
       UpdateRequest ask;
       auto text = [](const std::string& t, const std::string& file, bool given,
                      std::optional<std::string>& to) -> p::Status {
@@ -453,9 +456,11 @@ void add_update(CLI::App& app, Context& ctx) {
         for (const auto& h : page["hiddenImages"]) std::cout << "  " << h.get<std::string>() << "  (hidden)\n";
         return kOk;
       }
-      auto draft = update_draft(*node.index, rec, key.public_key(), ask);
+      auto key = key_of(ctx, a->key);  // only to sign: the page shows without one
+      if (!key) return report(key.error());
+      auto draft = update_draft(*node.index, rec, key->public_key(), ask);
       if (!draft) return report(draft.error());
-      return sign_and_store(node, key, a->json, *draft, {{"release", p::to_hex(rec.id())}});
+      return sign_and_store(node, *key, a->json, *draft, {{"release", p::to_hex(rec.id())}});
     });
   });
 }
@@ -624,7 +629,7 @@ p::Status add_deny_entries(p::DenyListDraft& list, p::DenyEntryDraft::Target tar
 void add_deny_list(CLI::App& app, Context& ctx) {
   struct Args : SigningArgs {
     std::string name, reason;
-    std::vector<std::string> releases, hashes, creators;
+    std::vector<std::string> releases, hashes, creators, levels;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -633,6 +638,9 @@ void add_deny_list(CLI::App& app, Context& ctx) {
   cmd->add_option("--release", a->releases, "A release id to deny (repeatable)");
   cmd->add_option("--hash", a->hashes, "A file's SHA-256 to deny wherever it appears (repeatable)");
   cmd->add_option("--creator", a->creators, "A creator key (sbpk1...) to deny (repeatable)");
+  cmd->add_option("--level", a->levels,
+                  "Rate an image, wherever it appears, at this level at least: SHA256=LEVEL (PG, PG-13, R, X, "
+                  "XXX; not a denial; repeatable)");
   cmd->add_option("--reason", a->reason, "Why (kept with every entry)");
   add_signing_options(cmd, *a, "Curator key (default <data dir>/identity.key)");
   cmd->callback([&ctx, a] {
@@ -653,6 +661,18 @@ void add_deny_list(CLI::App& app, Context& ctx) {
                                   auto pk = p::PublicKey::from_text(c);
                                   return pk ? std::optional(pk->bytes) : std::nullopt;
                                 });
+    for (const auto& l : a->levels) {
+      if (!parsed) break;
+      auto eq = l.find('=');
+      auto sha = eq == std::string::npos ? std::nullopt : p::from_hex_fixed<32>(l.substr(0, eq));
+      auto level = sha ? p::parse_nsfw_level(l.substr(eq + 1)) : std::nullopt;
+      if (!level) {
+        parsed = p::make_error(p::ErrorCode::invalid_argument,
+                               "--level " + l + " is not SHA256=LEVEL (64 hex digits, then PG, PG-13, R, X or XXX)");
+        break;
+      }
+      draft.entries.push_back({Target::nsfw_level, *sha, a->reason, *level});
+    }
     if (!parsed) return void(ctx.exit_code = report(parsed.error()));
     with_node(ctx, [&](NodeContext& node) {
       return sign_and_store(node, *key, a->json, draft, {{"name", a->name}, {"entries", draft.entries.size()}});

@@ -304,7 +304,9 @@ std::vector<std::string> write_sidecars(const p::Record& rec, NodeContext& node,
     else
       std::cerr << "seedbank: " << st.error().message << "\n";
   }
-  auto r = rec.body().getPayload().getRelease();
+  // The first image as shown: its author may have hidden one since.
+  const auto shown = node.index->shown(rec);
+  auto r = shown.body().getPayload().getRelease();
   auto preview = fs::path(stem.string() + ".preview.png");
   if (r.getImages().size() && (overwrite || !fs::exists(preview))) {
     auto sha = p::util::digest_of(r.getImages()[0].getSha256());
@@ -467,7 +469,9 @@ int resolve_one(const ResolveArgs& a, NodeContext& node) {
   auto fetch_start = Clock::now();
   if (!already && !node.store->locate(f.sha256)) {
     std::vector<std::string> files{f.name};
-    if (!a.layout.empty() && r.getImages().size()) files.push_back(r.getImages()[0].getName().cStr());
+    const auto shown = node.index->shown(*rec);  // the preview as shown
+    auto images = shown.body().getPayload().getRelease().getImages();
+    if (!a.layout.empty() && images.size()) files.push_back(images[0].getName().cStr());
     auto client = net.fetch(*rec, files);
     if (!client) return report(client.error());
     int code = follow_fetch(**client, rec->id(), a.timeout, a.json, &last, &connect_s);
@@ -580,10 +584,12 @@ int resolve_dir(const ResolveArgs& a, NodeContext& node) {
     item["model"] = r.getModelName().cStr();
     item["version"] = r.getVersionName().cStr();
     item["type"] = std::string(p::model_type_name(r.getType()));
-    if (a.fetch_previews && r.getImages().size()) {
-      auto img = p::util::digest_of(r.getImages()[0].getSha256());
+    const auto shown = node.index->shown(*rec);  // its first image as shown
+    auto images = shown.body().getPayload().getRelease().getImages();
+    if (a.fetch_previews && images.size()) {
+      auto img = p::util::digest_of(images[0].getSha256());
       if (!node.store->contains(img)) {
-        if (auto client = net.fetch(*rec, {r.getImages()[0].getName().cStr()})) {
+        if (auto client = net.fetch(*rec, {images[0].getName().cStr()})) {
           TorrentStatus last;
           (void)follow_fetch(**client, rec->id(), std::min(a.timeout, 120), true, &last);
         }

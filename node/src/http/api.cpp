@@ -45,6 +45,9 @@ CivitaiLinks Api::Impl::links_for(const HttpRequest& request) {
   CivitaiLinks links;
   links.base_url = base_for(request);
   links.hidden = [this](const p::Record& rec) { return config.refuses(rec, index).has_value(); };
+  links.image_level = [this](schema::SampleImage::Reader img, schema::Release::Reader r) {
+    return config.image_level(img, r, index);
+  };
   if (node && node->has_gossip()) {
     NodeServices* services = node;
     links.seeders = [services](const p::Sha256Digest& ih) { return services->seeder_count(ih); };

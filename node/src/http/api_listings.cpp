@@ -26,7 +26,19 @@ json image_stats(const indexer::SocialCounts& c) {
 HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget& t) {
   auto limit = p::integer_param(t, "limit", 0, 200);
   if (!limit) return error_response(400, limit.error().message);
-  const std::size_t want = *limit && **limit ? **limit : kDefaultLimit;
+  const std::size_t page_size = *limit && **limit ? **limit : kDefaultLimit;
+  std::size_t want = page_size;
+  // sort: Newest (the feed's order), or Most Reactions / Most Comments: the
+  // images with the most first, then those with none, newest first.
+  std::optional<bool> by_comments;  // set: ranked (true: by comments)
+  if (auto v = t.get("sort"); v && !v->empty() && *v != "Newest") {
+    if (*v == "Most Reactions")
+      by_comments = false;
+    else if (*v == "Most Comments")
+      by_comments = true;
+    else
+      return error_response(400, "sort '" + v->substr(0, 100) + "' is not Newest, Most Reactions or Most Comments");
+  }
   // Which levels to list, as Civitai reads them: browsingLevel (a mask of
   // 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX) wins over nsfw, which is a level name
   // (None, Soft, Mature, X: that level and those below) or a boolean (true:
@@ -73,10 +85,26 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     since_ms = now > span ? now - span : 0;
   }
   // Cursor: "<feed position>.<images of that record to skip>" (the position
-  // is empty for one version or model).
+  // is empty for one version or model). Ranked, the feed's cursor is
+  // "m<rank position>" among the images with reactions (or comments), then
+  // "z<feed position>.<skip>" among those without.
   std::uint64_t skip = 0;
   std::string release_cursor;
-  if (auto c = t.get("cursor"); c && !c->empty()) {
+  std::optional<p::Bytes> rank_from;
+  bool ranked_done = false;  // ranked: at the images without any
+  std::string cursor_text(t.get("cursor").value_or(""));
+  if (by_comments && !cursor_text.empty()) {
+    if (cursor_text[0] == 'm') {
+      rank_from = p::from_hex(cursor_text.substr(1));
+      if (!rank_from || rank_from->empty())
+        return error_response(400, "cursor '" + cursor_text.substr(0, 100) + "' is not one this node returned");
+      cursor_text.clear();
+    } else if (cursor_text[0] == 'z') {
+      ranked_done = true;
+      cursor_text.erase(0, 1);
+    }
+  }
+  if (const auto* c = &cursor_text; !c->empty()) {
     auto dot = c->rfind('.');
     auto n = dot == std::string::npos ? std::nullopt : parse_number(std::string_view(*c).substr(dot + 1));
     if (!n) return error_response(400, "cursor '" + c->substr(0, 100) + "' is not one this node returned");
@@ -142,7 +170,7 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     if (items.size() >= want || !images_wanted) return;
     if (position++ < skip) return;
     auto r = release.body().getPayload().getRelease();
-    auto level = p::nsfw_level_of(img, r);  // a post about a release marked NSFW is R at least too
+    auto level = config.image_level(img, r, index);  // a post about a release marked NSFW is R at least too
     if (!(level & levels) || (level >= p::kR && !config.nsfw)) return;
     if (by.created_at() < since_ms) return;
     if (only_image && civitai_id(digest_of(img.getSha256())) != *only_image) return;
@@ -153,6 +181,9 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
       subject.post = by.id();
     else
       subject.image = digest_of(img.getSha256());
+    auto counts = index.social(subject);
+    // Ranked, after the images with reactions (or comments): those without.
+    if (ranked_done && (*by_comments ? counts.comments : counts.reactions()) > 0) return;
     auto meta = nlohmann::ordered_json::parse([&] {
       JsonOut m;
       write_generation_meta(m, p::read_generation(img.getGeneration()));
@@ -172,7 +203,7 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
                      {"caption", post_id && by.kind() == p::RecordKind::image_post
                                      ? json(by.body().getPayload().getImagePost().getCaption().cStr())
                                      : json(nullptr)},
-                     {"stats", image_stats(index.social(subject))},
+                     {"stats", image_stats(counts)},
                      {"meta", meta.empty() ? json(nullptr) : json(meta)},
                      {"username", username_of(index, by.author())},
                      {"baseModel", r.getBaseModel().cStr()},
@@ -252,55 +283,127 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     return json_response(200, json{{"items", items}, {"metadata", json::object()}});
   }
   std::string next_cursor;
-  if (!whole_list) {
+  if (!whole_list && by_comments) {
+    // One version's or model's images, ranked: all of them (a version has
+    // its sample images and at most 200 posts each), sorted, then a page.
+    const std::size_t from = skip;
+    skip = 0;
+    want = 100000;
+    for (const auto& rec : releases) emit(rec);
+    for (const auto& rec : releases) emit_posts(rec);
+    const char* stat = *by_comments ? "commentCount" : nullptr;
+    auto score = [&](const json& item) -> std::uint64_t {
+      const auto& st = item["stats"];
+      if (stat) return st[stat].get<std::uint64_t>();
+      return st["likeCount"].get<std::uint64_t>() + st["heartCount"].get<std::uint64_t>() +
+             st["laughCount"].get<std::uint64_t>() + st["cryCount"].get<std::uint64_t>();
+    };
+    std::vector<json> all(items.begin(), items.end());
+    std::stable_sort(all.begin(), all.end(), [&](const json& a, const json& b) { return score(a) > score(b); });
+    items = json::array();
+    for (std::size_t i = from; i < all.size() && items.size() < page_size; ++i) items.push_back(std::move(all[i]));
+    if (from + page_size < all.size()) next_cursor = "." + std::to_string(from + page_size);
+  } else if (!whole_list) {
     for (const auto& rec : releases) emit(rec);
     for (const auto& rec : releases) emit_posts(rec);
     if (items.size() == want) next_cursor = "." + std::to_string(position);
   } else if (images_wanted) {
-    // The image feed, newest first: releases' sample images and users'
-    // posts. The cursor names the record the next image is in and how many
-    // of its images came before, so no record is walked twice.
-    std::optional<indexer::FeedEntry> from;
-    if (!release_cursor.empty()) {
-      auto bytes = p::from_hex(release_cursor);
-      if (!bytes || bytes->size() != 40)
-        return error_response(400, "cursor '" + release_cursor.substr(0, 100) + "' is not one this node returned");
-      std::uint64_t created = 0;
-      for (std::size_t i = 0; i < 8; ++i) created = (created << 8) | (*bytes)[i];
-      from = indexer::FeedEntry{created, digest_of(p::util::as_data(p::ByteView(*bytes).subspan(8)))};
-    }
-    constexpr std::size_t kBatch = 64;
-    constexpr std::size_t kMaxScan = 2000;  // records one page may look at; then the cursor goes on
-    std::size_t scanned = 0;
-    std::optional<indexer::FeedEntry> last;
-    bool at_end = false;
-    while (items.size() < want && !at_end && scanned < kMaxScan) {
-      auto batch = index.image_feed(last ? last : from, since_ms, authors, kBatch);
-      at_end = batch.size() < kBatch;
-      for (const auto& entry : batch) {
-        if (last && entry == *last) continue;  // where the previous batch ended
-        if (items.size() >= want) break;
-        if (!(from && entry == *from)) skip = 0;  // the cursor's skip is for its own record
-        position = 0;
-        last = entry;
-        ++scanned;
-        auto rec = index.get(entry.id);
-        if (!rec) continue;
-        if (rec->kind() == p::RecordKind::release) {
-          if (!config.refuses(*rec, index)) emit(*rec);
-        } else if (rec->kind() == p::RecordKind::image_post) {
-          auto post = rec->body().getPayload().getImagePost();
-          if (post.getRelease().size() == 32)
-            if (auto release = index.get(digest_of(post.getRelease())))
-              if (release->kind() == p::RecordKind::release) emit_post(*rec, index.shown(*release));
+    if (by_comments && !ranked_done) {
+      // The images with the most reactions (or comments) first, from the
+      // index's ranking, with the feed's filters; a page looks at no more
+      // than kMaxScan of them, then the cursor goes on.
+      constexpr std::size_t kBatch = 64, kMaxScan = 2000;
+      std::size_t scanned = 0;
+      bool at_end = false;
+      auto shown_by = [&](const p::PublicKey& author) {
+        return authors.empty() || std::find(authors.begin(), authors.end(), author) != authors.end();
+      };
+      while (items.size() < want && !at_end && scanned < kMaxScan) {
+        auto batch = index.most_social(*by_comments, rank_from, kBatch);
+        at_end = batch.size() < kBatch;
+        for (const auto& ranked : batch) {
+          if (items.size() >= want) break;
+          rank_from = ranked.position;
+          ++scanned;
+          position = 0;
+          skip = 0;
+          const auto& subject = ranked.subject;
+          if (subject.image) {
+            auto release = index.get(subject.release);
+            if (!release || release->kind() != p::RecordKind::release || !shown_by(release->author()) ||
+                config.refuses(*release, index))
+              continue;
+            auto shown = index.shown(*release);
+            for (auto img : shown.body().getPayload().getRelease().getImages())
+              if (digest_of(img.getSha256()) == *subject.image) {
+                emit_image(*release, img, shown, std::nullopt);
+                break;
+              }
+          } else if (subject.post) {
+            auto post = index.get(*subject.post);
+            if (!post || post->kind() != p::RecordKind::image_post || !shown_by(post->author())) continue;
+            auto named = post->body().getPayload().getImagePost().getRelease();
+            if (named.size() != 32 || digest_of(named) != subject.release) continue;
+            if (auto release = index.get(subject.release); release && release->kind() == p::RecordKind::release)
+              emit_post(*post, index.shown(*release));
+          }
         }
       }
+      if (rank_from && (items.size() >= want || !at_end)) {
+        next_cursor = "m" + p::to_hex(*rank_from);
+      } else {
+        // Then the images without any, newest first.
+        ranked_done = true;
+        release_cursor.clear();
+        skip = 0;
+      }
     }
-    if (last && (items.size() >= want || (!at_end && scanned >= kMaxScan))) {
-      p::Bytes key(8);
-      for (std::size_t i = 0; i < 8; ++i) key[i] = static_cast<std::uint8_t>(last->created_at >> (56 - 8 * i));
-      key.insert(key.end(), last->id.begin(), last->id.end());
-      next_cursor = p::to_hex(key) + "." + std::to_string(std::max(position, skip));
+    if (!by_comments || (ranked_done && next_cursor.empty())) {
+      // The image feed, newest first: releases' sample images and users'
+      // posts. The cursor names the record the next image is in and how many
+      // of its images came before, so no record is walked twice.
+      std::optional<indexer::FeedEntry> from;
+      if (!release_cursor.empty()) {
+        auto bytes = p::from_hex(release_cursor);
+        if (!bytes || bytes->size() != 40)
+          return error_response(400, "cursor '" + release_cursor.substr(0, 100) + "' is not one this node returned");
+        std::uint64_t created = 0;
+        for (std::size_t i = 0; i < 8; ++i) created = (created << 8) | (*bytes)[i];
+        from = indexer::FeedEntry{created, digest_of(p::util::as_data(p::ByteView(*bytes).subspan(8)))};
+      }
+      constexpr std::size_t kBatch = 64;
+      constexpr std::size_t kMaxScan = 2000;  // records one page may look at; then the cursor goes on
+      std::size_t scanned = 0;
+      std::optional<indexer::FeedEntry> last;
+      bool at_end = false;
+      while (items.size() < want && !at_end && scanned < kMaxScan) {
+        auto batch = index.image_feed(last ? last : from, since_ms, authors, kBatch);
+        at_end = batch.size() < kBatch;
+        for (const auto& entry : batch) {
+          if (last && entry == *last) continue;  // where the previous batch ended
+          if (items.size() >= want) break;
+          if (!(from && entry == *from)) skip = 0;  // the cursor's skip is for its own record
+          position = 0;
+          last = entry;
+          ++scanned;
+          auto rec = index.get(entry.id);
+          if (!rec) continue;
+          if (rec->kind() == p::RecordKind::release) {
+            if (!config.refuses(*rec, index)) emit(*rec);
+          } else if (rec->kind() == p::RecordKind::image_post) {
+            auto post = rec->body().getPayload().getImagePost();
+            if (post.getRelease().size() == 32)
+              if (auto release = index.get(digest_of(post.getRelease())))
+                if (release->kind() == p::RecordKind::release) emit_post(*rec, index.shown(*release));
+          }
+        }
+      }
+      if (last && (items.size() >= want || (!at_end && scanned >= kMaxScan))) {
+        p::Bytes key(8);
+        for (std::size_t i = 0; i < 8; ++i) key[i] = static_cast<std::uint8_t>(last->created_at >> (56 - 8 * i));
+        key.insert(key.end(), last->id.begin(), last->id.end());
+        next_cursor = (ranked_done ? "z" : "") + p::to_hex(key) + "." + std::to_string(std::max(position, skip));
+      }
     }
   }
   json metadata = json::object();

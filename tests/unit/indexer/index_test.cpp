@@ -4,9 +4,12 @@
 
 #include <lmdb.h>
 
+#include <cstring>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <set>
+#include <string_view>
 
 #include "seedbank/indexer/index.h"
 #include "seedbank/protocol/util.h"
@@ -60,6 +63,26 @@ struct IndexFixture {
     body(txn);
     BOOST_REQUIRE(mdb_txn_commit(txn) == 0);
     mdb_env_close(env);
+  }
+  // Keys of `table` that start with `prefix`, read from the LMDB files
+  // (the index is closed for it and opened again).
+  std::size_t raw_count(const char* table, std::string_view prefix) {
+    index.reset();
+    std::size_t n = 0;
+    edit_raw([&](MDB_txn* txn) {
+      MDB_dbi dbi;
+      BOOST_REQUIRE(mdb_dbi_open(txn, table, 0, &dbi) == 0);
+      MDB_cursor* c = nullptr;
+      BOOST_REQUIRE(mdb_cursor_open(txn, dbi, &c) == 0);
+      MDB_val k{prefix.size(), const_cast<char*>(prefix.data())}, v{};
+      for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+           rc == 0 && k.mv_size >= prefix.size() && std::memcmp(k.mv_data, prefix.data(), prefix.size()) == 0;
+           rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+        ++n;
+      mdb_cursor_close(c);
+    });
+    reopen();
+    return n;
   }
   // Turns the closed index back into an older `format`: the tables it did
   // not have are dropped and its version is written.
@@ -1022,6 +1045,9 @@ BOOST_AUTO_TEST_CASE(reactions_comments_and_updates_kept_opaque_by_an_older_seed
   BOOST_TEST(index->query_releases(q)->items.size() == 1u);
   q.tag = "detail";
   BOOST_TEST(index->query_releases(q)->items.size() == 0u);
+  std::map<std::string, std::uint64_t> counts;
+  for (const auto& tag : index->top_tags(10)) counts[tag.name] = tag.models;
+  BOOST_TEST((counts == std::map<std::string, std::uint64_t>{{"upgraded", 1}}));
 }
 
 BOOST_AUTO_TEST_CASE(admission_asks_work_of_every_reaction_and_comment_and_caps_them_apart) {
@@ -1192,6 +1218,12 @@ BOOST_AUTO_TEST_CASE(an_update_by_the_author_changes_what_the_release_shows_in_a
       BOOST_TEST(tag_count("new-tag") == 1u);
       BOOST_TEST(tag_count("old-tag") == 0u);
       BOOST_TEST(tag_count("hijack-tag") == 0u);
+      // The tables themselves, not only what matches() re-checks.
+      using namespace std::string_view_literals;
+      BOOST_TEST(raw_count("rel_tag", "new-tag\0"sv) == 1u);
+      BOOST_TEST(raw_count("rel_tag", "old-tag\0"sv) == 0u);
+      BOOST_TEST(raw_count("terms", "zebracorn\0"sv) == 1u);
+      BOOST_TEST(raw_count("terms", "hijacked\0"sv) == 0u);
     }
   }
   // A newer update replaces the older one whole; an older one arriving
@@ -1209,10 +1241,214 @@ BOOST_AUTO_TEST_CASE(an_update_by_the_author_changes_what_the_release_shows_in_a
   BOOST_TEST(found([](ReleaseQuery& q) { q.hide_nsfw = true; }) == 1u);
   BOOST_TEST(tag_count("old-tag") == 1u);
   BOOST_TEST(tag_count("new-tag") == 0u);
+  // A newer version becomes the model's head: the tag counts follow it, and
+  // go back to the updated version when the newer one is retracted.
+  auto v2 = draft;
+  v2.version_name = "v2.0";
+  v2.tags = {"v2-tag"};
+  v2.files[0].sha256 = testing::fake_digest(8, 1);
+  auto v2_id = add(testing::sign_release(alice, v2, 5000));
+  BOOST_TEST(tag_count("old-tag") == 0u);
+  BOOST_TEST(tag_count("v2-tag") == 1u);
+  add(testing::sign_social(alice, protocol::RetractionDraft{v2_id, "oops"}, 6000));
+  BOOST_TEST(tag_count("old-tag") == 1u);
+  BOOST_TEST(tag_count("v2-tag") == 0u);
   // And all of it holds when the index is opened again.
   reopen();
   BOOST_TEST(found([](ReleaseQuery& q) { q.text = "zebracorn"; }) == 1u);
   BOOST_TEST(found([](ReleaseQuery& q) { q.tag = "old-tag"; }) == 1u);
+}
+
+// An update its author's key signed after the key was revoked (or one
+// the revocation's keep list leaves out) shows nothing: the release goes
+// back to its signed state on every node, whichever came first.
+BOOST_AUTO_TEST_CASE(a_revocation_voids_the_thiefs_update_of_a_page) {
+  using namespace std::string_view_literals;
+  auto owner_new = SecretKey::generate();
+  auto draft = testing::sample_release(11);
+  draft.tags = {"signed-tag"};
+  auto release_bytes = testing::sign_release(alice, draft, 1000);
+  auto release_id = protocol::record_id_of(release_bytes);
+  auto change = protocol::update_draft_of(*protocol::load_stored_record(release_bytes));
+  change.tags = {"thief-tag"};
+  change.model_description = "send coins to the thief";
+  auto update = testing::sign_social(alice, change, 2000);
+  const std::uint64_t t = 3000;
+  auto consent = owner_new.sign(protocol::rotation_message(alice.public_key(), owner_new.public_key(), t));
+  auto rotation = protocol::sign_record(alice, "test", t, [&](schema::RecordBody::Builder b) {
+    auto r = b.initPayload().initKeyRotation();
+    r.setNewKey(capnp::Data::Reader(owner_new.public_key().bytes.data(), 32));
+    r.setNewKeySignature(capnp::Data::Reader(consent.data(), 64));
+    r.setRevokeOld(true);
+    r.setKeepListed(true);
+    r.initKeep(1).set(0, capnp::Data::Reader(release_id.data(), 32));  // the release, not the update
+  });
+  SB_REQUIRE_OK(rotation);
+  auto tagged = [&](const std::string& tag) {
+    ReleaseQuery q;
+    q.tag = tag;
+    return index->query_releases(q)->items.size();
+  };
+  add(release_bytes);
+  add(update);
+  BOOST_TEST(tagged("thief-tag") == 1u);
+  BOOST_TEST(raw_count("rel_tag", "thief-tag\0"sv) == 1u);
+  add(*rotation);
+  auto rec = index->get(release_id);
+  SB_REQUIRE_OK(rec);
+  BOOST_TEST(!index->update_of(*rec).has_value());
+  BOOST_TEST(index->shown(*rec).body().getPayload().getRelease().getModelDescription().size() == 0u);
+  BOOST_TEST(tagged("signed-tag") == 1u);
+  BOOST_TEST(tagged("thief-tag") == 0u);
+  BOOST_TEST(raw_count("rel_tag", "thief-tag\0"sv) == 0u);
+  BOOST_TEST(raw_count("rel_tag", "signed-tag\0"sv) == 1u);
+  BOOST_TEST(raw_count("terms", "thief\0"sv) == 0u);
+  BOOST_TEST(raw_count("tags", "thief-tag"sv) == 0u);
+  BOOST_TEST(raw_count("tags", "signed-tag"sv) == 1u);
+}
+
+// An older seedbank that does not know updates indexes a release by its
+// signed state even when an update of it is current; the next open of a
+// seedbank that knows them puts the release back as shown.
+BOOST_AUTO_TEST_CASE(what_an_older_seedbank_indexed_by_the_signed_state_is_repaired_on_open) {
+  using namespace std::string_view_literals;
+  auto draft = testing::sample_release(12);
+  draft.tags = {"signed-tag"};
+  auto release_bytes = testing::sign_release(alice, draft, 1000);
+  auto change = protocol::update_draft_of(*protocol::load_stored_record(release_bytes));
+  change.tags = {"shown-tag"};
+  add(release_bytes);
+  add(testing::sign_social(alice, change, 2000));
+  BOOST_TEST(raw_count("rel_tag", "shown-tag\0"sv) == 1u);
+  // As the older seedbank leaves it: the signed tags indexed and counted,
+  // the shown ones not, and its records stored without meta `views`.
+  index.reset();
+  edit_raw([&](MDB_txn* txn) {
+    auto open = [&](const char* name) {
+      MDB_dbi dbi;
+      BOOST_REQUIRE(mdb_dbi_open(txn, name, 0, &dbi) == 0);
+      return dbi;
+    };
+    auto rel_tag = open("rel_tag"), tags = open("tags"), meta = open("meta");
+    std::vector<std::string> shown_keys;
+    MDB_cursor* c = nullptr;
+    BOOST_REQUIRE(mdb_cursor_open(txn, rel_tag, &c) == 0);
+    MDB_val k{10, const_cast<char*>("shown-tag")}, v{};
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         rc == 0 && std::string_view(static_cast<char*>(k.mv_data), k.mv_size).starts_with("shown-tag\0"sv);
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+      shown_keys.emplace_back(static_cast<char*>(k.mv_data), k.mv_size);
+    mdb_cursor_close(c);
+    BOOST_REQUIRE_EQUAL(shown_keys.size(), 1u);
+    for (auto& key : shown_keys) {
+      MDB_val del{key.size(), key.data()};
+      BOOST_REQUIRE(mdb_del(txn, rel_tag, &del, nullptr) == 0);
+      std::string signed_key = "signed-tag" + key.substr(9);
+      MDB_val put{signed_key.size(), signed_key.data()}, empty{0, nullptr};
+      BOOST_REQUIRE(mdb_put(txn, rel_tag, &put, &empty, 0) == 0);
+    }
+    BOOST_REQUIRE(mdb_drop(txn, tags, 0) == 0);
+    MDB_val views{5, const_cast<char*>("views")};
+    BOOST_REQUIRE(mdb_del(txn, meta, &views, nullptr) == 0);
+  });
+  reopen();
+  BOOST_TEST(raw_count("rel_tag", "signed-tag\0"sv) == 0u);
+  BOOST_TEST(raw_count("rel_tag", "shown-tag\0"sv) == 1u);
+  std::map<std::string, std::uint64_t> counts;
+  for (const auto& tag : index->top_tags(10)) counts[tag.name] = tag.models;
+  BOOST_TEST((counts == std::map<std::string, std::uint64_t>{{"shown-tag", 1}}));
+}
+
+// Subjects ranked by their reactions (and comments), most first, kept as
+// reactions change and rebuilt when an index comes without the ranking.
+BOOST_AUTO_TEST_CASE(subjects_rank_by_reactions_and_comments_most_first) {
+  auto release = add(testing::sign_release(alice, testing::sample_release(1), 1000));
+  Subject image{release, testing::fake_digest(1, 5), std::nullopt};
+  Subject post{release, std::nullopt, testing::fake_digest(9, 9)};
+  Subject whole{release, std::nullopt, std::nullopt};
+  std::vector<SecretKey> keys;
+  for (int i = 0; i < 3; ++i) keys.push_back(SecretKey::generate());
+  std::uint64_t t = 2000;
+  for (const auto& k : keys) add(testing::sign_reaction(k, post, protocol::ReactionKind::heart, ++t));
+  add(testing::sign_reaction(keys[0], image, protocol::ReactionKind::like, ++t));
+  add(testing::sign_reaction(keys[1], image, protocol::ReactionKind::laugh, ++t));
+  add(testing::sign_reaction(keys[0], whole, protocol::ReactionKind::like, ++t));
+  add(testing::sign_social(keys[2], protocol::CommentDraft{image, std::nullopt, "nice", std::nullopt, false}, ++t));
+  auto order = [&](bool comments) {
+    std::vector<std::pair<std::uint32_t, Bytes>> out;
+    std::optional<Bytes> after;
+    for (;;) {  // one at a time, through the positions
+      auto page = index->most_social(comments, after, 1);
+      if (page.empty()) break;
+      out.emplace_back(page[0].count, subject_key(page[0].subject));
+      after = page[0].position;
+    }
+    return out;
+  };
+  using Ranked = std::vector<std::pair<std::uint32_t, Bytes>>;
+  BOOST_TEST((order(false) == Ranked{{3, subject_key(post)}, {2, subject_key(image)}, {1, subject_key(whole)}}));
+  BOOST_TEST((order(true) == Ranked{{1, subject_key(image)}}));
+  // A reaction withdrawn and another changed: the order follows.
+  add(testing::sign_reaction(keys[0], post, protocol::ReactionKind::none, ++t));
+  add(testing::sign_reaction(keys[1], post, protocol::ReactionKind::none, ++t));
+  add(testing::sign_reaction(keys[2], whole, protocol::ReactionKind::cry, ++t));
+  // (ties: by subject key, descending: the release's before its image's)
+  BOOST_TEST((order(false) == Ranked{{2, subject_key(whole)}, {2, subject_key(image)}, {1, subject_key(post)}}));
+  const auto before = order(false);
+  // An index whose ranking an older seedbank did not keep builds it again.
+  index.reset();
+  edit_raw([&](MDB_txn* txn) {
+    MDB_dbi rank, meta;
+    BOOST_REQUIRE(mdb_dbi_open(txn, "social_rank", 0, &rank) == 0);
+    BOOST_REQUIRE(mdb_drop(txn, rank, 0) == 0);
+    BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    MDB_val k{11, const_cast<char*>("social_rank")};
+    BOOST_REQUIRE(mdb_del(txn, meta, &k, nullptr) == 0);
+  });
+  reopen();
+  BOOST_TEST((order(false) == before));
+  BOOST_TEST((order(true) == Ranked{{1, subject_key(image)}}));
+}
+
+// Curators' lists rate images (CuratedLevel): the highest rating of the
+// curators a node follows applies, a newer list replaces its own older
+// one, and a level this version does not know is not applied.
+BOOST_AUTO_TEST_CASE(curators_rate_images_and_the_highest_of_those_followed_applies) {
+  using Target = protocol::DenyEntryDraft::Target;
+  auto image = testing::fake_digest(1, 5);
+  auto rate = [&](const SecretKey& curator, std::uint8_t level, std::uint64_t t) {
+    protocol::DenyListDraft list{"ratings", {{Target::nsfw_level, image, "", level}}};
+    return testing::sign_social(curator, list, t);
+  };
+  BOOST_TEST(index->curated_level(image, {alice.public_key()}) == 0u);
+  add(rate(alice, protocol::kR, 1000));
+  add(rate(bob, protocol::kXXX, 1000));
+  BOOST_TEST(index->curated_level(image, {alice.public_key()}) == protocol::kR);
+  BOOST_TEST(index->curated_level(image, {alice.public_key(), bob.public_key()}) == protocol::kXXX);
+  BOOST_TEST(index->curated_level(image, {}) == 0u);
+  BOOST_TEST(index->curated_level(testing::fake_digest(2, 5), {alice.public_key()}) == 0u);
+  // Not a denial of the image.
+  BOOST_TEST(!index->is_denied(image, {alice.public_key(), bob.public_key()}));
+  add(rate(alice, protocol::kPG13, 2000));  // alice's newer list
+  BOOST_TEST(index->curated_level(image, {alice.public_key()}) == protocol::kPG13);
+  // A level from a newer schema (32) is kept and not applied.
+  auto carol = SecretKey::generate();
+  auto odd = protocol::sign_record(
+      carol, "test", 3000,
+      [&](schema::RecordBody::Builder b) {
+        auto list = b.initPayload().initDenyList();
+        list.setName("ratings");
+        auto level = list.initEntries(1)[0].initTarget().initNsfwLevel();
+        level.setSha256(capnp::Data::Reader(image.data(), 32));
+        level.setLevel(32);
+      },
+      testing::kTestWorkBits);
+  SB_REQUIRE_OK(odd);
+  add(*odd);
+  BOOST_TEST(index->curated_level(image, {carol.public_key()}) == 0u);
+  // A draft with a level that is not one is refused before signing.
+  protocol::DenyListDraft bad{"ratings", {{Target::nsfw_level, image, "", 3}}};
+  BOOST_TEST(!protocol::sign_draft(alice, "test", 4000, bad, 0));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

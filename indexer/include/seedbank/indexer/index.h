@@ -213,6 +213,13 @@ struct SocialCounts {
   std::uint32_t reactions() const { return like + heart + laugh + cry; }
 };
 
+// A subject in the order of its reactions or comments (Index::most_social).
+struct RankedSubject {
+  std::uint32_t count = 0;
+  Subject subject;
+  Bytes position;  // where a next call goes on from
+};
+
 // One record of the image feed (Index::image_feed).
 struct FeedEntry {
   std::uint64_t created_at = 0;
@@ -279,6 +286,9 @@ class Index {
   // hash, or (when given) this creator.
   bool is_denied(const protocol::Sha256Digest& content, const std::vector<PublicKey>& curators,
                  const std::optional<PublicKey>& creator = std::nullopt) const;
+  // The highest level the current lists of `curators` rate this image at
+  // (schema CuratedLevel); 0 when none does.
+  std::uint8_t curated_level(const protocol::Sha256Digest& image, const std::vector<PublicKey>& curators) const;
   // The author's current rotation to a new key, if any. Releases a revoking
   // rotation's old key signed after it are never listed (matches() is false).
   std::optional<Rotation> rotation(const PublicKey& author) const;
@@ -321,6 +331,10 @@ class Index {
                                     std::span<const PublicKey> authors, std::size_t limit) const;
   // Reactions and comments on a subject.
   SocialCounts social(const Subject& subject) const;
+  // Subjects with reactions (or, with `comments`, comments), most first
+  // (ties: by subject key, descending), from the one after `after` (a
+  // `position` this returned) or the first.
+  std::vector<RankedSubject> most_social(bool comments, const std::optional<Bytes>& after, std::size_t limit) const;
   // Top-level comments on a subject as first written (edits are found with
   // current(comment, author, id)), newest first, from the one before
   // `before` (exclusive) or the newest.

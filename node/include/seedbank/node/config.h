@@ -57,6 +57,11 @@ struct NodeConfig {
   // The same for what a reaction or comment is about: the release, and the
   // sample image or image post named (which must be of that release).
   std::optional<std::string> refuses_subject(const protocol::SubjectDraft& subject, const indexer::Index& index) const;
+  // An image's level as this node shows it (protocol::NsfwLevel): its
+  // record's (at least R in a release marked NSFW, or posted about one),
+  // raised by the lists of the curators it follows (schema CuratedLevel).
+  std::uint8_t image_level(schema::SampleImage::Reader image, schema::Release::Reader release,
+                           const indexer::Index& index) const;
   // Whether a comment (one version of it) is left out: its author or the
   // comment's record id is on a deny-list this node follows, or its key is
   // revoked. Its subject is refuses_subject's.

@@ -249,14 +249,20 @@ function authorSlot(model, version, signal, editor) {
 function editForm(model, version, signal, close) {
   const seed = version.seedbank || {};
   const strings = (list) => (Array.isArray(list) ? list : []).filter((s) => typeof s === 'string' && s);
+  // The version's own model description, else the one the page shows (a
+  // newer or older version's; not the newest version's notes standing in
+  // for one): saved unchanged, it stays where it is.
+  const newest = sortedVersions(model)[0];
+  const inherited = text(model.description) !== text(newest && newest.description) ? text(model.description) : '';
   const modelDescription = h('textarea', { id: 'edit-model-description', name: 'modelDescription', rows: 6 },
-    text(seed.modelDescription));
+    text(seed.modelDescription) || inherited);
   const description = h('textarea', { id: 'edit-description', name: 'description', rows: 6 }, text(version.description));
   // The version's own tags and flag (the model shows its newest version's).
   const tags = h('input', { id: 'edit-tags', name: 'tags', type: 'text',
     value: strings(Array.isArray(seed.tags) ? seed.tags : model.tags).join(', ') });
-  const words = h('input', { id: 'edit-trained-words', name: 'trainedWords', type: 'text',
-    value: strings(version.trainedWords).join(', ') });
+  // One per line: a trigger phrase may hold commas ("1girl, red hair").
+  const words = h('textarea', { id: 'edit-trained-words', name: 'trainedWords', rows: 3 },
+    strings(version.trainedWords).join('\n'));
   const nsfw = h('input', { id: 'edit-nsfw', name: 'nsfw', type: 'checkbox',
     checked: (typeof seed.nsfw === 'boolean' ? seed.nsfw : model.nsfw) === true });
   const shown = (Array.isArray(version.images) ? version.images : [])
@@ -271,19 +277,19 @@ function editForm(model, version, signal, close) {
     modelDescription,
     h('label', { for: 'edit-description' }, 'About this version ', h('span', { class: 'muted' }, '(Markdown)')), description,
     h('label', { for: 'edit-tags' }, 'Tags ', h('span', { class: 'muted' }, '(comma-separated)')), tags,
-    h('label', { for: 'edit-trained-words' }, 'Trigger words ', h('span', { class: 'muted' }, '(comma-separated)')), words,
+    h('label', { for: 'edit-trained-words' }, 'Trigger words ', h('span', { class: 'muted' }, '(one per line)')), words,
     h('label', { class: 'check', for: 'edit-nsfw' }, nsfw, 'Mature content (NSFW)'),
     images.length > 0 && h('fieldset', { class: 'edit-images' }, h('legend', null, 'Sample images'),
       h('ul', { class: 'edit-image-list' }, images.map((i) => i.row))),
     h('div', { class: 'btn-row' }, save, h('button', { type: 'button', class: 'btn btn-ghost', onclick: close }, 'Cancel')),
     note);
 
-  const list = (value) => value.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (value, separator) => value.split(separator).map((s) => s.trim()).filter(Boolean);
   const state = () => ({
     modelDescription: modelDescription.value,
     description: description.value,
-    tags: list(tags.value),
-    trainedWords: list(words.value),
+    tags: list(tags.value, ','),
+    trainedWords: list(words.value, '\n'),
     nsfw: nsfw.checked,
     images: images.map((i) => ({ sha: i.sha, show: i.show.checked, level: i.level.value })),
   });

@@ -60,10 +60,13 @@ struct KeyRotationDraft {
 KeyRotationDraft key_rotation_draft(const PublicKey& old_key, const SecretKey& new_key, std::uint64_t created_at_ms);
 
 struct DenyEntryDraft {
-  enum class Target { release, content_hash, creator };
+  // nsfw_level: no denial; the image `bytes` (SHA-256) shows at `level` at
+  // least on nodes following the curator.
+  enum class Target { release, content_hash, creator, nsfw_level };
   Target target = Target::release;
   std::array<std::uint8_t, 32> bytes{};  // record id, SHA-256 or public key
   std::string reason;
+  std::uint8_t level = 0;  // nsfw_level: 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX
 };
 struct DenyListDraft {
   std::string name;  // a newer list of the same author and name replaces it

@@ -93,8 +93,9 @@ GenerationParams read_generation(schema::GenerationParams::Reader in);
 // A release as its author's update (schema ReleaseUpdate) shows it: the
 // update's model description, description, tags, trigger words, NSFW flag
 // and sample images. Only the release's own images are shown: those the
-// update names by SHA-256, in its order, with its NSFW levels and
-// generation data (name, size and type stay the release's). Files, names,
+// update names by SHA-256, in its order, with its NSFW levels and, when
+// it has some, its generation data (name, size and type stay the
+// release's). Files, names,
 // type, base model, license and torrent are the release's.
 // The result keeps the release's id and signature but is for views only:
 // its bytes are not what the author signed, so never store or relay it.
