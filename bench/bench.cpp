@@ -41,6 +41,7 @@
 #include "seedbank/node/torrents.h"
 #include "seedbank/protocol/content_hash.h"
 #include "seedbank/protocol/gossip_message.h"
+#include "seedbank/protocol/http_target.h"
 #include "seedbank/protocol/reconcile.h"
 #include "seedbank/protocol/record.h"
 #include "seedbank/protocol/util.h"
@@ -1139,9 +1140,76 @@ void add_posts(const Options& o, indexer::Index& index, const fs::path& dir) {
   say(o, "http: posts added in " + std::to_string(static_cast<int>(seconds_since(t))) + " s");
 }
 
+// Reactions and comments for the http bench: reactions from 2,000 keys on
+// the image posts of the feed's newest 20,000 records, skewed so that a few
+// posts have many, and top-level comments on 1,000 of the posts' releases.
+// Returns how long storing them took (0 when they were there already).
+struct SocialAdded {
+  std::uint64_t reactions = 0, comments = 0;
+  double seconds = 0;
+};
+std::uint64_t reactions_wanted(const Options& o) { return posts_wanted(o) / 5; }
+std::uint64_t comments_wanted(const Options& o) { return posts_wanted(o) / 50; }
+SocialAdded add_social(const Options& o, indexer::Index& index, std::vector<protocol::RecordId>& releases) {
+  SocialAdded out;
+  std::vector<protocol::RecordId> posts;
+  for (const auto& e : index.image_feed(std::nullopt, 0, {}, 20000)) {
+    auto rec = index.get(e.id);
+    if (!rec || rec->kind() != protocol::RecordKind::image_post) continue;
+    posts.push_back(rec->id());
+    auto release = protocol::util::digest_of(rec->body().getPayload().getImagePost().getRelease());
+    if (releases.size() < 1000 && std::find(releases.begin(), releases.end(), release) == releases.end())
+      releases.push_back(release);
+  }
+  if (posts.empty() || releases.empty()) throw std::runtime_error("http: no image posts to react to");
+  auto stats = index.stats();
+  auto have_r = stats.by_kind[static_cast<int>(protocol::RecordKind::reaction)];
+  auto have_c = stats.by_kind[static_cast<int>(protocol::RecordKind::comment)];
+  if (have_r >= reactions_wanted(o) && have_c >= comments_wanted(o)) return out;
+  say(o, "http: adding " + std::to_string(reactions_wanted(o) - std::min(have_r, reactions_wanted(o))) +
+             " reactions and " + std::to_string(comments_wanted(o) - std::min(have_c, comments_wanted(o))) +
+             " comments (kept for the next run)...");
+  std::vector<protocol::SecretKey> keys;
+  for (int k = 0; k < 2000; ++k) keys.push_back(protocol::SecretKey::generate());
+  std::vector<protocol::Bytes> batch;
+  auto t = Clock::now();
+  auto flush = [&] {
+    for (auto& r : index.ingest_batch(batch))
+      if (r.status == indexer::IngestStatus::rejected) throw std::runtime_error(r.error.message);
+    batch.clear();
+  };
+  const std::uint64_t when = 1700000000000 + 3000000;
+  for (std::uint64_t p = have_r; p < reactions_wanted(o); ++p) {
+    double u = static_cast<double>((p * 2654435761ull) % 1000003) / 1000003.0;
+    const auto& post = posts[static_cast<std::size_t>(static_cast<double>(posts.size()) * u * u)];
+    auto release = index.get(post);
+    if (!release) continue;
+    protocol::SubjectDraft subject{protocol::util::digest_of(release->body().getPayload().getImagePost().getRelease()),
+                                   std::nullopt, post};
+    protocol::ReactionDraft reaction{subject, static_cast<protocol::ReactionKind>(1 + p % 4)};
+    batch.push_back(protocol::sign_draft(keys[p % keys.size()], "bench", when + p, reaction, 0).value());
+    if (batch.size() == 20000) flush();
+  }
+  for (std::uint64_t c = have_c; c < comments_wanted(o); ++c) {
+    protocol::SubjectDraft subject{releases[c % releases.size()], std::nullopt, std::nullopt};
+    protocol::CommentDraft draft{subject, std::nullopt, "Works well at 0.7, take " + std::to_string(c), std::nullopt,
+                                 false};
+    batch.push_back(protocol::sign_draft(keys[c % keys.size()], "bench", when + c, draft, 0).value());
+    if (batch.size() == 20000) flush();
+  }
+  flush();
+  out.reactions = reactions_wanted(o) - std::min(have_r, reactions_wanted(o));
+  out.comments = comments_wanted(o) - std::min(have_c, comments_wanted(o));
+  out.seconds = seconds_since(t);
+  say(o, "http: reactions and comments added in " + std::to_string(static_cast<int>(out.seconds)) + " s");
+  return out;
+}
+
 nlohmann::json bench_http(const Options& o) {
   auto dir = o.dir / "http-node";
   std::uint64_t ratings_wanted = o.releases / 10;
+  SocialAdded social_added;
+  std::vector<protocol::RecordId> commented;  // releases with comments
   {
     auto index = std::move(indexer::Index::open(index_options(dir / "index", 2))).value();
     fill_releases(o, *index, "http", dir);
@@ -1166,6 +1234,7 @@ nlohmann::json bench_http(const Options& o) {
       index->ingest_batch(batch);
     }
     add_posts(o, *index, dir);
+    social_added = add_social(o, *index, commented);
   }
   testing::Process node(
       {SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "node", "--bt-listen", "127.0.0.1:0",
@@ -1210,6 +1279,25 @@ nlohmann::json bench_http(const Options& o) {
     }
   }
   auto feed = run_wrk(o, base + "/", wrk_script(o.dir / "wrk-feed.lua", feed_pages), 10, 4);
+  // The feed by most reactions, the same way (the ranked images, then the
+  // rest), and pages of comments on a release.
+  std::vector<std::string> ranked_pages{"/api/v1/images?limit=20&sort=Most%20Reactions"};
+  {
+    std::string next = "/api/v1/images?limit=200&sort=Most%20Reactions";
+    for (int i = 0; i < 50 && !next.empty(); ++i) {
+      auto r = testing::http_get(base.substr(7), next);
+      if (r.status != 200) throw std::runtime_error("GET " + next + ": " + std::to_string(r.status) + " " + r.body);
+      auto cursor = nlohmann::json::parse(r.body)["metadata"].value("nextCursor", std::string());
+      next = cursor.empty() ? "" : "/api/v1/images?limit=200&sort=Most%20Reactions&cursor=" + cursor;
+      if (!cursor.empty())
+        ranked_pages.push_back("/api/v1/images?limit=20&sort=Most%20Reactions&cursor=" +
+                               protocol::percent_encode(cursor));
+    }
+  }
+  auto ranked = run_wrk(o, base + "/", wrk_script(o.dir / "wrk-ranked.lua", ranked_pages), 10, 4);
+  std::vector<std::string> comment_pages;
+  for (const auto& id : commented) comment_pages.push_back("/api/seedbank/comments?releaseId=" + protocol::to_hex(id));
+  auto comments = run_wrk(o, base + "/", wrk_script(o.dir / "wrk-comments.lua", comment_pages), 10, 4);
   // Search, 20 a page by relevance: whole words, prefixes, a word every
   // release has, and two words.
   std::vector<std::string> searches;
@@ -1238,7 +1326,7 @@ nlohmann::json bench_http(const Options& o) {
   node.signal(SIGTERM);
   node.wait(std::chrono::seconds(30));
 
-  char line[600];
+  char line[1000];
   std::snprintf(
       line, sizeof line,
       "http with %llu releases (wrk, 4 connections, 10 s): constant file %.0f req/s p99 %.2f ms | by-hash "
@@ -1267,6 +1355,24 @@ nlohmann::json bench_http(const Options& o) {
                 records ? static_cast<double>(index_bytes) / static_cast<double>(records) : 0.0,
                 static_cast<unsigned long long>(records));
   say(o, line);
+  std::snprintf(
+      line, sizeof line,
+      "http reactions and comments, %llu reactions on image posts and %llu comments on %zu releases%s: "
+      "images by most reactions, 20 per page, first page and %zu pages down to 10,000 images deep, "
+      "%.0f req/s p50 %.2f ms p99 %.2f ms (%.2fx the newest-first feed's p99) [goal p99 <= 20 ms] | "
+      "comments of a release (20 a page) %.0f req/s p50 %.2f ms p99 %.2f ms",
+      static_cast<unsigned long long>(reactions_wanted(o)), static_cast<unsigned long long>(comments_wanted(o)),
+      commented.size(),
+      social_added.seconds > 0
+          ? (", signed and stored in " + std::to_string(static_cast<int>(social_added.seconds)) + " s (" +
+             std::to_string(static_cast<long long>(static_cast<double>(social_added.reactions + social_added.comments) /
+                                                   social_added.seconds)) +
+             " records/s)")
+                .c_str()
+          : "",
+      ranked_pages.size() - 1, ranked.rps, ranked.p50_ms, ranked.p99_ms,
+      feed.p99_ms > 0 ? ranked.p99_ms / feed.p99_ms : 0.0, comments.rps, comments.p50_ms, comments.p99_ms);
+  say(o, line);
   std::snprintf(line, sizeof line,
                 "http load: %d s of mixed API requests on 16 connections: %llu requests, %.0f req/s [goal >= 2000], "
                 "%llu errors, p99 %.1f ms, node peak RSS %.0f MiB (index pages mapped in included), anonymous %.0f MiB",
@@ -1277,10 +1383,11 @@ nlohmann::json bench_http(const Options& o) {
     return nlohmann::json{
         {"rps", w.rps}, {"p50_ms", w.p50_ms}, {"p99_ms", w.p99_ms}, {"requests", w.requests}, {"errors", w.errors}};
   };
-  return {{"releases", o.releases}, {"posts", posts_wanted(o)}, {"floor", j(floor)},
-          {"by_hash", j(hashes)},   {"list_100", j(listing)},   {"list_20", j(listing20)},
-          {"feed_20", j(feed)},     {"search_20", j(search)},   {"index_bytes", index_bytes},
-          {"load", j(load)},        {"peak_rss_mib", peak_mib}, {"anon_rss_mib", anon_mib}};
+  return {{"releases", o.releases},   {"posts", posts_wanted(o)},   {"floor", j(floor)},
+          {"by_hash", j(hashes)},     {"list_100", j(listing)},     {"list_20", j(listing20)},
+          {"feed_20", j(feed)},       {"search_20", j(search)},     {"index_bytes", index_bytes},
+          {"ranked_20", j(ranked)},   {"comments_20", j(comments)}, {"load", j(load)},
+          {"peak_rss_mib", peak_mib}, {"anon_rss_mib", anon_mib}};
 }
 
 // Set reconciliation between two in-memory sets of 100,000 record ids that

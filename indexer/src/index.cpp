@@ -211,6 +211,10 @@ Bytes social_rank_key(char by, std::uint32_t count, ByteView subject) {
   return k;
 }
 
+// Images (a release's or a post's) are ranked; releases are not (the
+// images feed is what ranks, and releases have their own orders).
+bool ranked_subject(ByteView subject_key) { return subject_key.size() == 65; }
+
 // A subject key back into its parts (nullopt: not one).
 std::optional<Subject> parse_subject_key(ByteView k) {
   if (k.size() != 33 && k.size() != 65) return std::nullopt;
@@ -516,7 +520,7 @@ struct Index::Impl {
   Status write_social(lmdb::Txn& txn, const Bytes& subject, const SocialCounts& before, const SocialCounts& after) {
     for (auto [by, was, now] :
          {std::tuple{'R', before.reactions(), after.reactions()}, std::tuple{'C', before.comments, after.comments}}) {
-      if (was == now) continue;
+      if (was == now || !ranked_subject(subject)) continue;
       if (was)
         if (auto st = txn.del(db.social_rank, social_rank_key(by, was, subject)); !st) return st;
       if (now)
@@ -534,7 +538,7 @@ struct Index::Impl {
       all.emplace_back(Bytes(c.key().begin(), c.key().end()), decode_social(c.value()));
     for (const auto& [subject, counts] : all)
       for (auto [by, n] : {std::pair{'R', counts.reactions()}, std::pair{'C', counts.comments}})
-        if (n)
+        if (n && ranked_subject(subject))
           if (auto st = txn.put(db.social_rank, social_rank_key(by, n, subject), {}); !st) return st;
     return {};
   }
@@ -893,19 +897,47 @@ struct Index::Impl {
       for (bool ok = c.seek(prefix); ok && keys::starts_with(c.key(), prefix); ok = c.next())
         if (c.key().size() == 1 + 32 + 32) releases.push_back(to_id(c.key().subspan(33)));
     }
+    // Whatever state an older seedbank left (the signed one, or an update
+    // since voided): every candidate's entries go, then the shown ones.
     for (const auto& id : releases) {
       auto release = load(txn, id);
       if (!release || release->kind() != RecordKind::release) continue;
+      auto cur = parse_current(txn.get(db.current, current_key(RecordKind::release_update, release->author(), id)));
+      auto update = cur ? load(txn, cur->id) : std::nullopt;
+      auto applied = update ? protocol::apply_update(*release, *update) : std::nullopt;
+      if (!applied) continue;  // another key's: the release was indexed as signed
+      for (const Record* gone : {&*release, &*applied}) {
+        if (auto st = index_tags(txn, *gone, false); !st) return st;
+        if (auto st = index_terms(txn, *gone, false); !st) return st;
+      }
       auto view = shown(txn, *release);
-      if (!view) continue;
-      if (auto st = index_tags(txn, *release, false); !st) return st;
-      if (auto st = index_terms(txn, *release, false); !st) return st;
-      if (auto st = index_tags(txn, *view, true); !st) return st;
-      if (auto st = index_terms(txn, *view, true); !st) return st;
+      if (auto st = index_tags(txn, view ? *view : *release, true); !st) return st;
+      if (auto st = index_terms(txn, view ? *view : *release, true); !st) return st;
+    }
+    // Curators' image ratings: an older seedbank neither counted nor
+    // withdrew them. Afresh from the current lists.
+    {
+      std::vector<Bytes> rated;
+      lmdb::Cursor c(txn, db.denied);
+      for (bool ok = c.first(); ok; ok = c.next())
+        if (c.key().size() == 32 + 1 + 32 + 1 && c.key()[32] == 'n') rated.emplace_back(c.key().begin(), c.key().end());
+      for (const auto& k : rated)
+        if (auto st = txn.del(db.denied, k); !st) return st;
+      std::vector<RecordId> lists;
+      const Bytes deny_prefix{static_cast<std::uint8_t>(RecordKind::deny_list)};
+      lmdb::Cursor l(txn, db.current);
+      for (bool ok = l.seek(deny_prefix); ok && keys::starts_with(l.key(), deny_prefix); ok = l.next())
+        if (auto cur = parse_current(l.value())) lists.push_back(cur->id);
+      for (const auto& id : lists)
+        if (auto list = load(txn, id); list && list->kind() == RecordKind::deny_list && !voided(txn, *list))
+          if (auto st = count_denied(txn, *list, +1, /*ratings_only=*/true); !st) return st;
     }
     if (int rc = mdb_drop(txn.get(), db.tags, 0)) return lmdb::lmdb_error("clear tags", rc);
     std::vector<RecordId> heads;
     {
+      MDB_stat st;
+      if (mdb_stat(txn.get(), db.models, &st) == 0 && st.ms_entries > 10000)
+        options.log.info("counting the tags of " + std::to_string(st.ms_entries) + " models again");
       lmdb::Cursor c(txn, db.models);
       for (bool ok = c.first(); ok; ok = c.next())
         if (auto m = decode_model(c.value()); m && m->has_head()) heads.push_back(m->head);
@@ -938,8 +970,8 @@ struct Index::Impl {
     auto release = target.size() == 32 ? load(txn, to_id(target)) : std::nullopt;
     if (!release || release->kind() != RecordKind::release || release->author() != update.author()) return {};
     std::optional<Record> before;
-    if (previous)
-      if (auto old = load(txn, *previous)) before = protocol::apply_update(*release, *old);
+    if (previous)  // what the views hold: the signed state when a revocation voided it
+      if (auto old = load(txn, *previous); old && !voided(txn, *old)) before = protocol::apply_update(*release, *old);
     auto after = protocol::apply_update(*release, update);
     if (!after) return {};
     return move_views(txn, *release, before ? *before : *release, *after);
@@ -1364,9 +1396,10 @@ struct Index::Impl {
     return k;
   }
 
-  Status count_denied(lmdb::Txn& txn, const Record& list, int delta) {
+  Status count_denied(lmdb::Txn& txn, const Record& list, int delta, bool ratings_only = false) {
     for (auto e : list.body().getPayload().getDenyList().getEntries()) {
       auto target = e.getTarget();
+      if (ratings_only && target.which() != schema::DenyEntry::Target::NSFW_LEVEL) continue;
       char kind = 0;
       ByteView bytes;
       switch (target.which()) {
@@ -1818,6 +1851,14 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
     if (auto st = impl->build_image_refs(*txn); !st) return st.error();
   if (build_feed)
     if (auto st = impl->build_image_feed(*txn); !st) return st.error();
+  // What an older seedbank may have left out of step, judged before
+  // reindex_opaque counts the records it indexes (and so moves the metas).
+  auto same_meta = [&](const char* key, const Bytes& want) {
+    auto v = txn->get(d.meta, protocol::as_bytes(key));
+    return v && std::equal(v->begin(), v->end(), want.begin(), want.end());
+  };
+  const bool views_stale = !same_meta("views", impl->records_stored(*txn));
+  const bool rank_stale = !same_meta("social_rank", impl->social_counts_stored(*txn));
   if (auto st = impl->reindex_opaque(*txn); !st) return st.error();
   // The search index came after format 5: built for an index without it,
   // and again when an older seedbank stored releases meanwhile (its count
@@ -1833,21 +1874,14 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       if (auto st = txn->put(d.meta, protocol::as_bytes("search"), value); !st) return st.error();
     }
   }
-  {
-    auto stored = impl->records_stored(*txn);
-    auto kept = txn->get(d.meta, protocol::as_bytes("views"));
-    if (!kept || !std::equal(kept->begin(), kept->end(), stored.begin(), stored.end())) {
-      if (auto st = impl->repair_shown(*txn); !st) return st.error();
-      if (auto st = txn->put(d.meta, protocol::as_bytes("views"), stored); !st) return st.error();
-    }
+  if (views_stale) {
+    if (auto st = impl->repair_shown(*txn); !st) return st.error();
+    if (auto st = txn->put(d.meta, protocol::as_bytes("views"), impl->records_stored(*txn)); !st) return st.error();
   }
-  {
-    auto stored = impl->social_counts_stored(*txn);
-    auto ranked = txn->get(d.meta, protocol::as_bytes("social_rank"));
-    if (!ranked || !std::equal(ranked->begin(), ranked->end(), stored.begin(), stored.end())) {
-      if (auto st = impl->build_social_rank(*txn); !st) return st.error();
-      if (auto st = txn->put(d.meta, protocol::as_bytes("social_rank"), stored); !st) return st.error();
-    }
+  if (rank_stale) {
+    if (auto st = impl->build_social_rank(*txn); !st) return st.error();
+    if (auto st = txn->put(d.meta, protocol::as_bytes("social_rank"), impl->social_counts_stored(*txn)); !st)
+      return st.error();
   }
   if (auto st = txn->commit(); !st) return st.error();
   return std::unique_ptr<Index>(new Index(std::move(impl)));
@@ -1986,22 +2020,28 @@ bool Index::contains(const RecordId& id) const {
   return txn && txn->get(impl_->db.records, id).has_value();
 }
 
-Record Index::shown(const Record& release) const {
-  auto txn = impl_->begin(false);
-  std::optional<Record> updated = txn ? impl_->shown(*txn, release) : std::nullopt;
-  if (updated) return std::move(*updated);
-  return protocol::load_stored_record(release.bytes(), &release.id()).value();
-}
-
-std::optional<RecordId> Index::update_of(const Record& release) const {
+std::optional<UpdatedRelease> Index::updated(const Record& release) const {
   auto txn = impl_->begin(false);
   if (!txn || release.kind() != RecordKind::release) return std::nullopt;
   auto cur = parse_current(
       txn->get(impl_->db.current, current_key(RecordKind::release_update, release.author(), id_bytes(release.id()))));
   if (!cur) return std::nullopt;
   auto update = impl_->load(*txn, cur->id);
+  // One its author's revocation voids (a thief's) shows nothing.
   if (!update || impl_->voided(*txn, *update)) return std::nullopt;
-  return cur->id;
+  auto view = protocol::apply_update(release, *update);
+  if (!view) return std::nullopt;
+  return UpdatedRelease{std::move(*view), update->id(), update->created_at()};
+}
+
+Record Index::shown(const Record& release) const {
+  if (auto u = updated(release)) return std::move(u->shown);
+  return protocol::load_stored_record(release.bytes(), &release.id()).value();
+}
+
+std::optional<RecordId> Index::update_of(const Record& release) const {
+  auto u = updated(release);
+  return u ? std::optional<RecordId>(u->update) : std::nullopt;
 }
 
 Result<Record> Index::get(const RecordId& id) const {

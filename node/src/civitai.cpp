@@ -183,9 +183,8 @@ void write_generation_meta(JsonOut& out, const p::GenerationParams& g) {
 VersionStats write_model_version(JsonOut& out, const p::Record& signed_release, const indexer::Index& index,
                                  const CivitaiLinks& links, bool nested) {
   // As its author's update shows it; the signed release stays verifiable.
-  const p::Record record = index.shown(signed_release);
-  auto update_id = index.update_of(signed_release);
-  auto update = update_id ? index.get(*update_id) : p::Result<p::Record>(p::make_error(p::ErrorCode::not_found, ""));
+  const auto update = index.updated(signed_release);
+  const p::Record& record = update ? update->shown : signed_release;
   auto body = record.body();
   auto r = body.getPayload().getRelease();
   auto version_id = civitai_id(record.id());
@@ -201,7 +200,7 @@ VersionStats write_model_version(JsonOut& out, const p::Record& signed_release, 
       .field("modelId", model_id)
       .field("name", r.getVersionName().cStr())
       .field("createdAt", iso8601(body.getCreatedAt()))
-      .field("updatedAt", iso8601(update ? update->created_at() : body.getCreatedAt()))
+      .field("updatedAt", iso8601(update ? update->updated_at : body.getCreatedAt()))
       .field("publishedAt", iso8601(body.getCreatedAt()));
   out.key("trainedWords").begin_array();
   for (auto w : r.getTriggerWords()) out.value(w.cStr());
@@ -333,8 +332,8 @@ VersionStats write_model_version(JsonOut& out, const p::Record& signed_release, 
   out.key("update");
   if (update)
     out.begin_object()
-        .field("recordId", p::to_hex(update->id()))
-        .field("updatedAt", iso8601(update->created_at()))
+        .field("recordId", p::to_hex(update->update))
+        .field("updatedAt", iso8601(update->updated_at))
         .end_object();
   else
     out.null();
@@ -441,7 +440,8 @@ void write_creator(JsonOut& out, const p::PublicKey& author, const indexer::Inde
 
 void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record& signed_head,
                  const indexer::Index& index, const CivitaiLinks& links) {
-  const p::Record head = index.shown(signed_head);
+  const auto updated_head = index.updated(signed_head);
+  const p::Record& head = updated_head ? updated_head->shown : signed_head;
   auto r = head.body().getPayload().getRelease();
   auto license = r.getLicense();
   static const char* uses[] = {"Image", "RentCivit", "Rent", "Sell"};
@@ -458,7 +458,10 @@ void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record&
     auto rec = index.get(id);
     if (!rec || index.is_retracted(id) || (links.hidden && links.hidden(*rec))) continue;
     downloads += write_model_version(versions, *rec, index, links, true).downloads;
-    if (description.empty()) description = index.shown(*rec).body().getPayload().getRelease().getModelDescription();
+    if (description.empty()) {
+      auto u = index.updated(*rec);
+      description = (u ? u->shown : *rec).body().getPayload().getRelease().getModelDescription();
+    }
   }
   if (description.empty()) description = r.getDescription();
   versions.end_array();

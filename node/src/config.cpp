@@ -22,7 +22,10 @@ std::optional<std::string> NodeConfig::refuses(const p::Record& release, const i
   if (!types.empty() && std::find(types.begin(), types.end(), static_cast<std::uint16_t>(r.getType())) == types.end())
     return "a " + std::string(p::model_type_name(r.getType())) + ", a type this node's policy leaves out";
   // The mark as its author's update sets it, if any.
-  if (!nsfw && index.shown(release).body().getPayload().getRelease().getNsfw())
+  if (!nsfw && [&] {
+        auto u = index.updated(release);
+        return (u ? u->shown : release).body().getPayload().getRelease().getNsfw();
+      }())
     return std::string("marked NSFW, which this node's policy leaves out");
   if (p::is_mirror(r) && mirrors == Mirrors::none) return std::string("a mirror, which this node's policy leaves out");
   if (p::is_mirror(r) && mirrors == Mirrors::followed &&
@@ -40,7 +43,8 @@ std::optional<std::string> NodeConfig::refuses_image(const p::Record& owner, con
     case p::RecordKind::release: {
       if (auto why = refuses(owner, index)) return why;
       bool found = false;
-      auto shown = index.shown(owner);  // its author's update may hide an image or raise its level
+      auto updated = index.updated(owner);  // its author's update may hide an image or raise its level
+      const p::Record& shown = updated ? updated->shown : owner;
       for (auto img : shown.body().getPayload().getRelease().getImages())
         if (same(img.getSha256())) {
           found = true;

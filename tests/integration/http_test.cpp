@@ -384,10 +384,35 @@ BOOST_AUTO_TEST_CASE(reactions_and_comments_made_on_one_node_show_on_another) {
   auto by_comments = get_json("/api/v1/images?limit=100&sort=Most%20Comments");
   BOOST_TEST(by_comments["items"].size() == newest["items"].size());
   BOOST_TEST(by_comments["items"][0]["hash"] == newest["items"][0]["hash"]);
-  auto version_ranked =
-      get_json("/api/v1/images?sort=Most%20Reactions&modelVersionId=" + std::to_string(v1["id"].get<std::uint64_t>()));
-  BOOST_TEST(version_ranked["items"][0]["hash"] == image);
-  get_json("/api/v1/images?sort=Most%20Liked", 400);
+  // Sorts Civitai has and this node does not: served newest first.
+  BOOST_TEST(get_json("/api/v1/images?limit=100&sort=Random")["items"] == newest["items"]);
+  // One version's images, ranked: v1's second image gets two likes (keys
+  // of other users), more than the first image's heart.
+  namespace sp = seedbank::protocol;
+  const std::string second = v1["images"][1]["hash"];
+  sp::SubjectDraft second_image{*sp::from_hex_fixed<32>(release), *sp::from_hex_fixed<32>(second), std::nullopt};
+  auto like = [&](const sp::SecretKey& key) {
+    return seedbank::testing::sign_social(key, sp::ReactionDraft{second_image, sp::ReactionKind::like},
+                                          seedbank::testing::now_ms(), 16);
+  };
+  import("a", {like(sp::SecretKey::generate()), like(sp::SecretKey::generate())});
+  const std::string v1_images =
+      "/api/v1/images?sort=Most%20Reactions&modelVersionId=" + std::to_string(v1["id"].get<std::uint64_t>());
+  BOOST_REQUIRE(eventually([&] {
+    auto r = http_get(http["b"], v1_images);
+    if (r.status != 200) return false;
+    auto items = json::parse(r.body)["items"];
+    return items.size() == 2 && items[0]["hash"] == second;
+  }));
+  BOOST_TEST(get_json(v1_images)["items"][1]["hash"] == image);
+  // Over a period (here the past week: the post from last month is out),
+  // the newest images that match are ranked: the liked one, the hearted
+  // one, then the rest.
+  auto week = get_json("/api/v1/images?limit=100&sort=Most%20Reactions&period=Week");
+  BOOST_REQUIRE_EQUAL(week["items"].size(), newest["items"].size() - 1);
+  BOOST_TEST(week["items"][0]["hash"] == second);
+  BOOST_TEST(item_of(week["items"][1]) == expected[0]);
+  for (const auto& i : week["items"]) BOOST_TEST(i["caption"] != "from last month");
   // Only the author edits or deletes; a reply to a reply, an unknown image
   // or a comment from another site is refused with a reason.
   auto reply_id = seedbank::protocol::to_hex(seedbank::protocol::record_id_of(theirs));

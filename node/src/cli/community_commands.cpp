@@ -664,7 +664,9 @@ void add_deny_list(CLI::App& app, Context& ctx) {
     for (const auto& l : a->levels) {
       if (!parsed) break;
       auto eq = l.find('=');
-      auto sha = eq == std::string::npos ? std::nullopt : p::from_hex_fixed<32>(l.substr(0, eq));
+      std::string hex = eq == std::string::npos ? std::string() : l.substr(0, eq);
+      if (hex.rfind("sha256:", 0) == 0) hex.erase(0, 7);
+      auto sha = p::from_hex_fixed<32>(hex);
       auto level = sha ? p::parse_nsfw_level(l.substr(eq + 1)) : std::nullopt;
       if (!level) {
         parsed = p::make_error(p::ErrorCode::invalid_argument,

@@ -23,22 +23,24 @@ json image_stats(const indexer::SocialCounts& c) {
 
 }  // namespace
 
+// The most images a ranked page of one version or model, or of a window of
+// the feed (a period, a poster), ranks.
+constexpr std::size_t kRankWindow = 5000;
+
 HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget& t) {
   auto limit = p::integer_param(t, "limit", 0, 200);
   if (!limit) return error_response(400, limit.error().message);
   const std::size_t page_size = *limit && **limit ? **limit : kDefaultLimit;
   std::size_t want = page_size;
   // sort: Newest (the feed's order), or Most Reactions / Most Comments: the
-  // images with the most first, then those with none, newest first.
+  // images with the most first, then those with none, newest first. Other
+  // names Civitai has (Oldest, Random) are served newest first; Most
+  // Collected as Most Reactions (collections are this node's own).
   std::optional<bool> by_comments;  // set: ranked (true: by comments)
-  if (auto v = t.get("sort"); v && !v->empty() && *v != "Newest") {
-    if (*v == "Most Reactions")
-      by_comments = false;
-    else if (*v == "Most Comments")
-      by_comments = true;
-    else
-      return error_response(400, "sort '" + v->substr(0, 100) + "' is not Newest, Most Reactions or Most Comments");
-  }
+  if (auto v = t.get("sort"); v && (*v == "Most Reactions" || *v == "Most Collected"))
+    by_comments = false;
+  else if (v && *v == "Most Comments")
+    by_comments = true;
   // Which levels to list, as Civitai reads them: browsingLevel (a mask of
   // 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX) wins over nsfw, which is a level name
   // (None, Soft, Mature, X: that level and those below) or a boolean (true:
@@ -93,8 +95,14 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
   std::optional<p::Bytes> rank_from;
   bool ranked_done = false;  // ranked: at the images without any
   std::string cursor_text(t.get("cursor").value_or(""));
+  std::optional<std::size_t> window_from;  // ranked within a window of the feed: "w<offset>"
   if (by_comments && !cursor_text.empty()) {
-    if (cursor_text[0] == 'm') {
+    if (cursor_text[0] == 'w') {
+      auto n = parse_number(std::string_view(cursor_text).substr(1));
+      if (!n) return error_response(400, "cursor '" + cursor_text.substr(0, 100) + "' is not one this node returned");
+      window_from = static_cast<std::size_t>(std::min<std::uint64_t>(*n, kRankWindow));
+      cursor_text.clear();
+    } else if (cursor_text[0] == 'm') {
       rank_from = p::from_hex(cursor_text.substr(1));
       if (!rank_from || rank_from->empty())
         return error_response(400, "cursor '" + cursor_text.substr(0, 100) + "' is not one this node returned");
@@ -218,7 +226,8 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
   };
   // A release's sample images as its author's update shows them.
   auto emit = [&](const p::Record& rec) {
-    auto shown = index.shown(rec);
+    auto updated = index.updated(rec);
+    const p::Record& shown = updated ? updated->shown : rec;
     for (auto img : shown.body().getPayload().getRelease().getImages()) emit_image(rec, img, shown, std::nullopt);
   };
   // A user's post about `release`. Its image travels over gossip: one not
@@ -282,27 +291,94 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     }
     return json_response(200, json{{"items", items}, {"metadata", json::object()}});
   }
+  // Ranked without the index's ranking: the images of `records` (a
+  // release's sample images as shown, a post's image), at most kRankWindow
+  // of them, scored, most first (ties keep the records' order), and one
+  // page from `from`. Only the page's items are built. Returns how many
+  // were ranked.
+  auto rank_window = [&](const std::vector<p::Record>& records, std::size_t from) {
+    struct Candidate {
+      std::size_t record;
+      int image;  // a release's shown image; -1: the post's
+      std::uint64_t score;
+    };
+    auto score_of = [&](const indexer::Subject& s) -> std::uint64_t {
+      auto c = index.social(s);
+      return *by_comments ? c.comments : c.reactions();
+    };
+    std::vector<std::optional<indexer::UpdatedRelease>> updates(records.size());
+    std::vector<Candidate> all;
+    for (std::size_t i = 0; i < records.size() && all.size() < kRankWindow; ++i) {
+      const auto& rec = records[i];
+      if (rec.kind() == p::RecordKind::release) {
+        updates[i] = index.updated(rec);
+        auto imgs = (updates[i] ? updates[i]->shown : rec).body().getPayload().getRelease().getImages();
+        for (unsigned k = 0; k < imgs.size(); ++k)
+          if (imgs[k].getSha256().size() == 32)
+            all.push_back({i, static_cast<int>(k), score_of({rec.id(), digest_of(imgs[k].getSha256()), std::nullopt})});
+      } else if (rec.kind() == p::RecordKind::image_post) {
+        auto named = rec.body().getPayload().getImagePost().getRelease();
+        if (named.size() == 32) all.push_back({i, -1, score_of({digest_of(named), std::nullopt, rec.id()})});
+      }
+    }
+    std::stable_sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+    skip = 0;
+    want = page_size;
+    for (std::size_t n = from; n < all.size() && items.size() < page_size; ++n) {
+      const auto& c = all[n];
+      const auto& rec = records[c.record];
+      position = 0;
+      if (c.image >= 0) {
+        if (config.refuses(rec, index)) continue;
+        const p::Record& shown = updates[c.record] ? updates[c.record]->shown : rec;
+        emit_image(rec, shown.body().getPayload().getRelease().getImages()[static_cast<unsigned>(c.image)], shown,
+                   std::nullopt);
+      } else if (auto release = index.get(digest_of(rec.body().getPayload().getImagePost().getRelease()));
+                 release && release->kind() == p::RecordKind::release) {
+        emit_post(rec, index.shown(*release));
+      }
+    }
+    return all.size();
+  };
   std::string next_cursor;
   if (!whole_list && by_comments) {
-    // One version's or model's images, ranked: all of them (a version has
-    // its sample images and at most 200 posts each), sorted, then a page.
-    const std::size_t from = skip;
-    skip = 0;
-    want = 100000;
-    for (const auto& rec : releases) emit(rec);
-    for (const auto& rec : releases) emit_posts(rec);
-    const char* stat = *by_comments ? "commentCount" : nullptr;
-    auto score = [&](const json& item) -> std::uint64_t {
-      const auto& st = item["stats"];
-      if (stat) return st[stat].get<std::uint64_t>();
-      return st["likeCount"].get<std::uint64_t>() + st["heartCount"].get<std::uint64_t>() +
-             st["laughCount"].get<std::uint64_t>() + st["cryCount"].get<std::uint64_t>();
-    };
-    std::vector<json> all(items.begin(), items.end());
-    std::stable_sort(all.begin(), all.end(), [&](const json& a, const json& b) { return score(a) > score(b); });
-    items = json::array();
-    for (std::size_t i = from; i < all.size() && items.size() < page_size; ++i) items.push_back(std::move(all[i]));
-    if (from + page_size < all.size()) next_cursor = "." + std::to_string(from + page_size);
+    // One version's or model's images, ranked: its sample images and the
+    // posts about it (at most 200 a version).
+    const std::size_t from = static_cast<std::size_t>(std::min<std::uint64_t>(skip, kRankWindow));
+    std::vector<p::Record> records;
+    for (auto& rec : releases) {
+      auto id = rec.id();
+      records.push_back(std::move(rec));
+      for (const auto& post : index.posts_of(id, 200))
+        if (auto r = index.get(post)) records.push_back(std::move(*r));
+    }
+    if (from + page_size < rank_window(records, from)) next_cursor = "." + std::to_string(from + page_size);
+  } else if (whole_list && images_wanted && by_comments && (window_from || since_ms || !authors.empty())) {
+    // With a period or a poster, the index's ranking (of all time, every
+    // poster) would be walked for a few: the newest images that match
+    // (records up to kRankWindow images) are ranked instead.
+    std::vector<p::Record> records;
+    std::size_t images = 0;
+    std::optional<indexer::FeedEntry> last;
+    for (bool more = true; more && images < kRankWindow;) {
+      auto batch = index.image_feed(last, since_ms, authors, 256);
+      more = batch.size() == 256;
+      for (const auto& entry : batch) {
+        if (last && entry == *last) continue;
+        last = entry;
+        auto rec = index.get(entry.id);
+        if (!rec) continue;
+        if (rec->kind() == p::RecordKind::release) {
+          if (config.refuses(*rec, index)) continue;
+          images += rec->body().getPayload().getRelease().getImages().size();
+        } else {
+          ++images;
+        }
+        records.push_back(std::move(*rec));
+      }
+    }
+    const std::size_t from = window_from.value_or(0);
+    if (from + page_size < rank_window(records, from)) next_cursor = "w" + std::to_string(from + page_size);
   } else if (!whole_list) {
     for (const auto& rec : releases) emit(rec);
     for (const auto& rec : releases) emit_posts(rec);

@@ -1315,6 +1315,7 @@ BOOST_AUTO_TEST_CASE(what_an_older_seedbank_indexed_by_the_signed_state_is_repai
   auto draft = testing::sample_release(12);
   draft.tags = {"signed-tag"};
   auto release_bytes = testing::sign_release(alice, draft, 1000);
+  auto release_id = protocol::record_id_of(release_bytes);
   auto change = protocol::update_draft_of(*protocol::load_stored_record(release_bytes));
   change.tags = {"shown-tag"};
   add(release_bytes);
@@ -1348,8 +1349,36 @@ BOOST_AUTO_TEST_CASE(what_an_older_seedbank_indexed_by_the_signed_state_is_repai
       BOOST_REQUIRE(mdb_put(txn, rel_tag, &put, &empty, 0) == 0);
     }
     BOOST_REQUIRE(mdb_drop(txn, tags, 0) == 0);
-    MDB_val views{5, const_cast<char*>("views")};
-    BOOST_REQUIRE(mdb_del(txn, meta, &views, nullptr) == 0);
+    // It stored a record (its count moved, meta `views` did not), and one
+    // of a kind it did not know, which this open indexes (and counts)
+    // before judging what is stale.
+    auto bump = [&](const char* key) {
+      MDB_val k{std::strlen(key), const_cast<char*>(key)}, v{};
+      BOOST_REQUIRE(mdb_get(txn, meta, &k, &v) == 0);
+      std::uint8_t n[8];
+      std::memcpy(n, v.mv_data, 8);
+      for (int i = 7; i >= 0 && ++n[i] == 0; --i) {
+      }
+      MDB_val nv{8, n};
+      BOOST_REQUIRE(mdb_put(txn, meta, &k, &nv, 0) == 0);
+    };
+    bump("count/release");
+    auto opaque =
+        testing::sign_reaction(bob, {release_id, std::nullopt, std::nullopt}, protocol::ReactionKind::like, 3000);
+    auto id = protocol::record_id_of(opaque);
+    std::string id_key(id.begin(), id.end()), time_key(8, '\0');
+    for (int i = 0; i < 8; ++i)
+      time_key[static_cast<std::size_t>(i)] = static_cast<char>((3000ull >> (56 - 8 * i)) & 0xff);
+    time_key += id_key;
+    auto put = [&](const char* name, const std::string& key, std::string_view value) {
+      MDB_dbi dbi;
+      BOOST_REQUIRE(mdb_dbi_open(txn, name, 0, &dbi) == 0);
+      MDB_val k{key.size(), const_cast<char*>(key.data())}, v{value.size(), const_cast<char*>(value.data())};
+      BOOST_REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+    };
+    put("records", id_key, std::string_view(reinterpret_cast<const char*>(opaque.data()), opaque.size()));
+    put("by_time", time_key, {});
+    put("opaque", id_key, std::string_view("\0\7", 2));
   });
   reopen();
   BOOST_TEST(raw_count("rel_tag", "signed-tag\0"sv) == 0u);
@@ -1357,6 +1386,7 @@ BOOST_AUTO_TEST_CASE(what_an_older_seedbank_indexed_by_the_signed_state_is_repai
   std::map<std::string, std::uint64_t> counts;
   for (const auto& tag : index->top_tags(10)) counts[tag.name] = tag.models;
   BOOST_TEST((counts == std::map<std::string, std::uint64_t>{{"shown-tag", 1}}));
+  BOOST_TEST(index->social({release_id, std::nullopt, std::nullopt}).like == 1u);  // the opaque one, indexed
 }
 
 // Subjects ranked by their reactions (and comments), most first, kept as
@@ -1386,14 +1416,17 @@ BOOST_AUTO_TEST_CASE(subjects_rank_by_reactions_and_comments_most_first) {
     return out;
   };
   using Ranked = std::vector<std::pair<std::uint32_t, Bytes>>;
-  BOOST_TEST((order(false) == Ranked{{3, subject_key(post)}, {2, subject_key(image)}, {1, subject_key(whole)}}));
+  // Images only: the release's own reactions are not ranked.
+  BOOST_TEST((order(false) == Ranked{{3, subject_key(post)}, {2, subject_key(image)}}));
   BOOST_TEST((order(true) == Ranked{{1, subject_key(image)}}));
   // A reaction withdrawn and another changed: the order follows.
   add(testing::sign_reaction(keys[0], post, protocol::ReactionKind::none, ++t));
   add(testing::sign_reaction(keys[1], post, protocol::ReactionKind::none, ++t));
   add(testing::sign_reaction(keys[2], whole, protocol::ReactionKind::cry, ++t));
-  // (ties: by subject key, descending: the release's before its image's)
-  BOOST_TEST((order(false) == Ranked{{2, subject_key(whole)}, {2, subject_key(image)}, {1, subject_key(post)}}));
+  BOOST_TEST((order(false) == Ranked{{2, subject_key(image)}, {1, subject_key(post)}}));
+  // Ties go by subject key, descending.
+  add(testing::sign_reaction(SecretKey::generate(), post, protocol::ReactionKind::cry, ++t));
+  BOOST_TEST((order(false) == Ranked{{2, subject_key(post)}, {2, subject_key(image)}}));
   const auto before = order(false);
   // An index whose ranking an older seedbank did not keep builds it again.
   index.reset();

@@ -213,6 +213,13 @@ struct SocialCounts {
   std::uint32_t reactions() const { return like + heart + laugh + cry; }
 };
 
+// A release as its author's update shows it (Index::updated).
+struct UpdatedRelease {
+  Record shown;
+  RecordId update{};
+  std::uint64_t updated_at = 0;  // the update's createdAt
+};
+
 // A subject in the order of its reactions or comments (Index::most_social).
 struct RankedSubject {
   std::uint32_t count = 0;
@@ -252,10 +259,13 @@ class Index {
   // Error not_found when absent.
   Result<Record> get(const RecordId& id) const;
   // A release as its author's current update shows it (protocol::
-  // apply_update), or a copy of it when there is none. For views only:
-  // get() gives the signed record.
+  // apply_update), with the update's id and time; nullopt when no update
+  // applies (none, another key's, or one a revocation voided). For views
+  // only: get() gives the signed record.
+  std::optional<UpdatedRelease> updated(const Record& release) const;
+  // The same as a record: updated()'s, or a copy of `release`.
   Record shown(const Record& release) const;
-  // The update a release is shown with (shown() applies it), if any.
+  // The update a release is shown with, if any.
   std::optional<RecordId> update_of(const Record& release) const;
 
   // Any hash people use (SHA256, AutoV2, AutoV1, AutoV3, CRC32, pieces root,
@@ -331,7 +341,8 @@ class Index {
                                     std::span<const PublicKey> authors, std::size_t limit) const;
   // Reactions and comments on a subject.
   SocialCounts social(const Subject& subject) const;
-  // Subjects with reactions (or, with `comments`, comments), most first
+  // Images (a release's sample image or a post) with reactions (or, with
+  // `comments`, comments), most first
   // (ties: by subject key, descending), from the one after `after` (a
   // `position` this returned) or the first.
   std::vector<RankedSubject> most_social(bool comments, const std::optional<Bytes>& after, std::size_t limit) const;
