@@ -174,15 +174,6 @@ std::optional<CurrentEntry> parse_current(std::optional<ByteView> v) {
   return CurrentEntry{to_id(*v), get_be(*v, 32, 8)};
 }
 
-// A verified record's Subject (sizes checked by validate_body).
-Subject subject_of(sc::Subject::Reader s) {
-  Subject out;
-  out.release = to_id(data_view(s.getRelease()));
-  if (s.getImage().size() == 32) out.image = to_id(data_view(s.getImage()));
-  if (s.getPost().size() == 32) out.post = to_id(data_view(s.getPost()));
-  return out;
-}
-
 // social values: like, heart, laugh, cry and comments, u32be each.
 SocialCounts decode_social(std::optional<ByteView> v) {
   SocialCounts c;
@@ -370,7 +361,7 @@ std::optional<Bytes> replacement_target(const Record& record) {
       return Bytes(h.begin(), h.end());
     }
     case RecordKind::reaction:
-      return subject_key(subject_of(p.getReaction().getSubject()));
+      return subject_key(protocol::read_subject(p.getReaction().getSubject()));
     case RecordKind::release_update: {
       auto b = data_view(p.getReleaseUpdate().getRelease());
       return Bytes(b.begin(), b.end());
@@ -480,14 +471,6 @@ struct Index::Impl {
     if (!original || original->kind() != RecordKind::comment || original->author() != rec.author()) return std::nullopt;
     return CommentThread{original->id(), comment_counts(txn, *original), false};
   }
-  static bool keeps_place(schema::Comment::Reader a, schema::Comment::Reader b) {
-    auto same = [](capnp::Data::Reader x, capnp::Data::Reader y) {
-      return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin());
-    };
-    return same(a.getParent(), b.getParent()) && same(a.getSubject().getRelease(), b.getSubject().getRelease()) &&
-           same(a.getSubject().getImage(), b.getSubject().getImage()) &&
-           same(a.getSubject().getPost(), b.getSubject().getPost());
-  }
   bool comment_counts(const lmdb::Txn& txn, const Record& original) const {
     auto c = original.body().getPayload().getComment();
     if (c.getEdits().size()) return false;  // an edit: counted through its original
@@ -496,7 +479,8 @@ struct Index::Impl {
     if (cur->id != original.id()) {
       // The current edit counts when it keeps the comment's place (as shown).
       auto edit = load(txn, cur->id);
-      if (edit && edit->kind() == RecordKind::comment && keeps_place(c, edit->body().getPayload().getComment()) &&
+      if (edit && edit->kind() == RecordKind::comment &&
+          protocol::keeps_place(c, edit->body().getPayload().getComment()) &&
           edit->body().getPayload().getComment().getDeleted())
         return false;
     }
@@ -505,7 +489,8 @@ struct Index::Impl {
       if (!parent || parent->kind() != RecordKind::comment) return false;
       auto pc = parent->body().getPayload().getComment();
       if (pc.getParent().size() || pc.getEdits().size()) return false;
-      if (subject_key(subject_of(pc.getSubject())) != subject_key(subject_of(c.getSubject()))) return false;
+      if (subject_key(protocol::read_subject(pc.getSubject())) != subject_key(protocol::read_subject(c.getSubject())))
+        return false;
     }
     return true;
   }
@@ -558,7 +543,7 @@ struct Index::Impl {
     auto original = load(txn, thread.original);
     if (!original) return {};
     auto c = original->body().getPayload().getComment();
-    Bytes subject = subject_key(subject_of(c.getSubject()));
+    Bytes subject = subject_key(protocol::read_subject(c.getSubject()));
     bool now = comment_counts(txn, *original);
     if (now != thread.was_counted)
       if (auto st = add_comments(txn, subject, now ? 1 : -1); !st) return st;
@@ -1275,7 +1260,7 @@ struct Index::Impl {
         return count_denied(txn, rec, +1);
       }
       case RecordKind::reaction: {
-        Bytes key = subject_key(subject_of(p.getReaction().getSubject()));
+        Bytes key = subject_key(protocol::read_subject(p.getReaction().getSubject()));
         const SocialCounts before = decode_social(txn.get(db.social, key));
         SocialCounts counts = before;
         if (previous)
@@ -1542,7 +1527,7 @@ struct Index::Impl {
   Status index_comment(lmdb::Txn& txn, const Record& rec) {
     auto c = rec.body().getPayload().getComment();
     if (c.getEdits().size()) return {};
-    Bytes k = subject_key(subject_of(c.getSubject()));
+    Bytes k = subject_key(protocol::read_subject(c.getSubject()));
     if (c.getParent().size() == 32) append(k, data_view(c.getParent()));
     append(k, time_id(rec.created_at(), rec.id()));
     return txn.put(c.getParent().size() ? db.replies : db.comments, k, {});

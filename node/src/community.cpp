@@ -132,7 +132,7 @@ p::Result<p::ReleaseUpdateDraft> update_draft(const indexer::Index& index, const
   }
   // Levels as shown (an image without one goes by its NSFW flag).
   auto level = [](const p::ReleaseImage& i) -> std::uint8_t {
-    return i.nsfw_level ? i.nsfw_level : i.nsfw ? p::kR : p::kPG;
+    return i.nsfw_level ? i.nsfw_level : static_cast<std::uint8_t>(i.nsfw ? p::kR : p::kPG);
   };
   auto same_images = [&] {
     if (draft.images.size() != now.images.size()) return false;
@@ -187,22 +187,10 @@ bool set_listed(std::vector<std::string>& list, const std::string& value, bool l
 
 namespace {
 
-bool same_bytes(capnp::Data::Reader a, capnp::Data::Reader b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
-}
-
 std::optional<p::Record> load(const indexer::Index& index, const p::RecordId& id) {
   auto rec = index.get(id);
   if (!rec) return std::nullopt;
   return std::move(rec).value();
-}
-
-indexer::Subject subject_of(schema::Subject::Reader s) {
-  indexer::Subject out;
-  std::copy_n(s.getRelease().begin(), std::min<std::size_t>(32, s.getRelease().size()), out.release.begin());
-  if (s.getImage().size() == 32) std::copy_n(s.getImage().begin(), 32, out.image.emplace().begin());
-  if (s.getPost().size() == 32) std::copy_n(s.getPost().begin(), 32, out.post.emplace().begin());
-  return out;
 }
 
 }  // namespace
@@ -225,7 +213,7 @@ p::Result<p::CommentDraft> comment_draft(const indexer::Index& index, const Node
       return p::make_error(p::ErrorCode::invalid_argument,
                            "name the comment as first written (its id), not an edit of it");
     draft.edits = original->id();
-    draft.subject = subject_of(c.getSubject());
+    draft.subject = p::read_subject(c.getSubject());
     if (auto why = config.refuses_subject(draft.subject, index))
       return p::make_error(p::ErrorCode::refused, "this node does not show what the comment is about: " + *why);
     if (c.getParent().size() == 32) std::copy_n(c.getParent().begin(), 32, draft.parent.emplace().begin());
@@ -245,7 +233,7 @@ p::Result<p::CommentDraft> comment_draft(const indexer::Index& index, const Node
       if (pc.getParent().size() || pc.getEdits().size())
         return p::make_error(p::ErrorCode::invalid_argument,
                              "replies go under a top-level comment as first written (its id), one level deep");
-      if (subject_of(pc.getSubject()) != draft.subject)
+      if (p::read_subject(pc.getSubject()) != draft.subject)
         return p::make_error(p::ErrorCode::invalid_argument, "the comment replied to is about something else");
       if (hidden_comment(index, config, *parent))
         return p::make_error(p::ErrorCode::not_found, "the comment replied to is not shown here");
@@ -286,8 +274,7 @@ std::optional<p::Record> current_edit(const indexer::Index& index, const NodeCon
   auto edit = load(index, *current);
   if (!edit || edit->kind() != p::RecordKind::comment || config.refuses_comment(*edit, index)) return std::nullopt;
   auto a = original.body().getPayload().getComment(), e = edit->body().getPayload().getComment();
-  if (!same_bytes(a.getParent(), e.getParent()) || subject_of(a.getSubject()) != subject_of(e.getSubject()))
-    return std::nullopt;  // an edit must keep the comment's place
+  if (!p::keeps_place(a, e)) return std::nullopt;  // an edit must keep the comment's place
   return edit;
 }
 

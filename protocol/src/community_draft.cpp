@@ -148,6 +148,22 @@ ReleaseUpdateDraft update_draft_of(const Record& shown) {
   return d;
 }
 
+SubjectDraft read_subject(sc::Subject::Reader s) {
+  SubjectDraft out;
+  std::copy_n(s.getRelease().begin(), std::min<std::size_t>(32, s.getRelease().size()), out.release.begin());
+  if (s.getImage().size() == 32) std::copy_n(s.getImage().begin(), 32, out.image.emplace().begin());
+  if (s.getPost().size() == 32) std::copy_n(s.getPost().begin(), 32, out.post.emplace().begin());
+  return out;
+}
+
+bool keeps_place(sc::Comment::Reader comment, sc::Comment::Reader edit) {
+  auto same = [](capnp::Data::Reader x, capnp::Data::Reader y) {
+    return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin());
+  };
+  return same(comment.getParent(), edit.getParent()) &&
+         read_subject(comment.getSubject()) == read_subject(edit.getSubject());
+}
+
 std::optional<ReactionKind> parse_reaction(std::string_view name) {
   std::string lower(name);
   for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));

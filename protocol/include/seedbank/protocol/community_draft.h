@@ -82,6 +82,12 @@ struct SubjectDraft {
   bool operator==(const SubjectDraft&) const = default;
 };
 
+// A record's Subject as a draft (its sizes as validate_body checks them).
+SubjectDraft read_subject(schema::Subject::Reader subject);
+// Whether `edit` keeps its comment's place: the same subject and parent. A
+// node shows an edit elsewhere as no edit at all.
+bool keeps_place(schema::Comment::Reader comment, schema::Comment::Reader edit);
+
 // Civitai's reactions; `none` withdraws the key's reaction to the subject.
 enum class ReactionKind : std::uint8_t { none = 0, like = 1, heart = 2, laugh = 3, cry = 4 };
 inline constexpr std::string_view kReactionNames[] = {"none", "like", "heart", "laugh", "cry"};
