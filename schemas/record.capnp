@@ -29,6 +29,7 @@ struct RecordBody {
     reaction @11 :Reaction;
     comment @12 :Comment;
     releaseUpdate @13 :ReleaseUpdate;
+    collection @14 :Collection;
   }
   workNonce @10 :UInt64;     # proof-of-work stamp: see workBits in docs/protocol.md
 }
@@ -306,4 +307,20 @@ struct ReleaseUpdate {
   images @5 :List(SampleImage);  # the release's sample images to show (by sha256), in order, with their
                                  # levels; without generation data: the release's
   nsfw @6 :Bool;
+}
+
+struct Collection {
+  # A user's list of releases and images, in the order given (Civitai's
+  # collections). One per author and slug: a newer one replaces the older,
+  # and it holds the whole list.
+  slug @0 :Text;             # lowercase [a-z0-9-], 1..64 bytes: which of the author's collections
+  name @1 :Text;             # the title; empty only in a deletion
+  description @2 :Text;      # Markdown
+  items @3 :List(CollectionItem);
+  deleted @4 :Bool;          # the author withdraws the collection (no name, no items)
+}
+
+struct CollectionItem {
+  subject @0 :Subject;       # a release (image and post empty), one of its sample images, or an image post
+  note @1 :Text;             # why it is here; may be empty
 }

@@ -50,7 +50,7 @@ struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating, agg,
       current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time,
       author_hour, rotations, opaque, image_refs, arrived, image_feed, author_feed, social, comments, replies, terms,
-      name_words, social_rank;
+      name_words, social_rank, collections;
 };
 
 // image_refs: <image sha256> ++ <record id> -> (empty), for every image post
@@ -325,13 +325,27 @@ std::string_view to_string(HashType type) {
   return "?";
 }
 
-ModelKey model_key(const PublicKey& author, std::string_view slug) {
+namespace {
+
+// SHA-256 of domain ++ 0x00 ++ author ++ slug: a name of an author's
+// thing that stays the same across its records.
+protocol::Sha256Digest author_slug_key(std::string_view domain, const PublicKey& author, std::string_view slug) {
   Bytes input;
-  append(input, std::string_view("seedbank/model/v1"));
+  append(input, domain);
   input.push_back(0);
   append(input, author.bytes);
   append(input, slug);
   return protocol::record_id_of(input);
+}
+
+}  // namespace
+
+ModelKey model_key(const PublicKey& author, std::string_view slug) {
+  return author_slug_key("seedbank/model/v1", author, slug);
+}
+
+CollectionKey collection_key(const PublicKey& author, std::string_view slug) {
+  return author_slug_key("seedbank/collection/v1", author, slug);
 }
 
 std::uint64_t numeric_id(const protocol::Sha256Digest& d) {
@@ -370,6 +384,11 @@ std::optional<Bytes> replacement_target(const Record& record) {
       auto edits = data_view(p.getComment().getEdits());
       if (edits.size() == 32) return Bytes(edits.begin(), edits.end());
       return id_bytes(record.id());
+    }
+    case RecordKind::collection: {
+      auto h =
+          protocol::record_id_of(protocol::as_bytes(text_view(p.getCollection().getSlug())));  // SHA-256 of the slug
+      return Bytes(h.begin(), h.end());
     }
     case RecordKind::release:
     case RecordKind::image_post:
@@ -1279,11 +1298,37 @@ struct Index::Impl {
       }
       case RecordKind::release_update:
         return apply_update(txn, rec, previous);
+      case RecordKind::collection:
+        return apply_collection(txn, rec, previous);
       case RecordKind::key_rotation:
         return rec.body().getPayload().getKeyRotation().getRevokeOld() ? void_updates(txn, rec.author()) : Status{};
       default:
         return {};
     }
+  }
+
+  // collections: 'T' ++ createdAt u64be ++ record id for every current
+  // collection that is not a deletion (walked backwards: newest first), and
+  // 'N' ++ numeric id u64be -> author ++ SHA-256 of the slug (its key in
+  // `current`), kept after a deletion so a later collection of the slug
+  // has the same number.
+  Status apply_collection(lmdb::Txn& txn, const Record& rec, const RecordId* previous) {
+    if (previous)
+      if (auto old = load(txn, *previous); old && old->kind() == RecordKind::collection) {
+        Bytes k{'T'};
+        append(k, time_id(old->created_at(), old->id()));
+        if (auto st = txn.del(db.collections, k); !st) return st;
+      }
+    auto c = rec.body().getPayload().getCollection();
+    const auto author = rec.author();  // by value: one copy to take bytes from
+    Bytes where(author.bytes.begin(), author.bytes.end());
+    append(where, *replacement_target(rec));
+    auto number = numeric_id(collection_key(rec.author(), text_view(c.getSlug())));
+    if (auto st = txn.put(db.collections, number_key('N', number), where); !st) return st;
+    if (c.getDeleted()) return {};
+    Bytes k{'T'};
+    append(k, time_id(rec.created_at(), rec.id()));
+    return txn.put(db.collections, k, {});
   }
 
   // Records per author and clock hour, for Admission. A record dated within
@@ -1727,7 +1772,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   impl->options = options;
   int rc = mdb_env_create(&impl->env);
   if (rc) return lmdb::lmdb_error("create environment", rc);
-  mdb_env_set_maxdbs(impl->env, 64);  // 37 used
+  mdb_env_set_maxdbs(impl->env, 64);  // 38 used
   mdb_env_set_maxreaders(impl->env, 512);
   mdb_env_set_mapsize(impl->env, options.map_size);
   // MDB_NOMETASYNC: one fsync per commit instead of two; see Durability.
@@ -1786,6 +1831,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"terms", &d.terms, 0},
       {"name_words", &d.name_words, 0},
       {"social_rank", &d.social_rank, 0},
+      {"collections", &d.collections, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
@@ -2587,6 +2633,56 @@ std::vector<FeedEntry> Index::image_feed(const std::optional<FeedEntry>& from, s
             out.end());
   if (out.size() > limit) out.resize(limit);
   return out;
+}
+
+std::vector<FeedEntry> Index::collections(const std::optional<FeedEntry>& after, std::size_t limit) const {
+  std::vector<FeedEntry> out;
+  auto txn = impl_->begin(false);
+  if (!txn || !limit) return out;
+  lmdb::Cursor c(*txn, impl_->db.collections);
+  const Bytes prefix{'T'};
+  bool ok = false;
+  if (after) {
+    Bytes start = prefix;
+    append(start, time_id(after->created_at, after->id));
+    ok = c.seek_at_or_before(start);
+    if (ok && c.key().size() == start.size() && keys::starts_with(c.key(), start))
+      ok = c.prev();  // `after` itself was on the previous page
+  } else {
+    ok = c.seek_at_or_before(prefix_successor(prefix));
+  }
+  for (; ok && out.size() < limit && keys::starts_with(c.key(), prefix); ok = c.prev())
+    if (c.key().size() == 41) out.push_back({get_be(c.key(), 1, 8), to_id(c.key().subspan(9))});
+  return out;
+}
+
+std::vector<RecordId> Index::collections_by(const PublicKey& author, std::size_t limit) const {
+  std::vector<RecordId> out;
+  auto txn = impl_->begin(false);
+  if (!txn) return out;
+  const Bytes prefix = current_key(RecordKind::collection, author, {});
+  lmdb::Cursor c(*txn, impl_->db.current);
+  for (bool ok = c.seek(prefix); ok && out.size() < limit && keys::starts_with(c.key(), prefix); ok = c.next()) {
+    auto entry = parse_current(c.value());
+    if (!entry) continue;
+    auto rec = impl_->load(*txn, entry->id);
+    if (rec && rec->kind() == RecordKind::collection && !rec->body().getPayload().getCollection().getDeleted())
+      out.push_back(entry->id);
+  }
+  return out;
+}
+
+std::optional<RecordId> Index::collection_by_number(std::uint64_t id) const {
+  auto txn = impl_->begin(false);
+  if (!txn) return std::nullopt;
+  auto where = txn->get(impl_->db.collections, number_key('N', id));
+  if (!where || where->size() != 64) return std::nullopt;
+  auto author = PublicKey::from_bytes(where->first(32));
+  if (!author) return std::nullopt;
+  auto entry =
+      parse_current(txn->get(impl_->db.current, current_key(RecordKind::collection, *author, where->subspan(32))));
+  if (!entry) return std::nullopt;
+  return entry->id;
 }
 
 std::vector<RankedSubject> Index::most_social(bool comments, const std::optional<Bytes>& after,

@@ -92,7 +92,8 @@ struct CommentView {
   const protocol::Record& shown() const { return edit ? *edit : original; }
   bool deleted() const { return shown().body().getPayload().getComment().getDeleted(); }
 };
-// A position in a list of comments as text (80 hex digits) and back.
+// A position in a list of comments (or collections) as text (80 hex
+// digits) and back.
 std::string comment_cursor(const indexer::FeedEntry& position);
 std::optional<indexer::FeedEntry> parse_comment_cursor(std::string_view text);
 

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   add_resolve_command(app, ctx);
   add_share_command(app, ctx);
   add_community_commands(app, ctx);
+  add_collection_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

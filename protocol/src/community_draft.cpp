@@ -121,7 +121,46 @@ void fill(const ReleaseUpdateDraft& d, sc::RecordBody::Builder body) {
   u.setNsfw(d.nsfw);
 }
 
+void fill(const CollectionDraft& d, sc::RecordBody::Builder body) {
+  auto c = body.initPayload().initCollection();
+  c.setSlug(d.slug);
+  c.setDeleted(d.deleted);
+  if (d.deleted) return;  // a deletion holds no name and no items
+  c.setName(d.name);
+  c.setDescription(d.description);
+  auto items = c.initItems(static_cast<unsigned>(d.items.size()));
+  for (unsigned i = 0; i < d.items.size(); ++i) {
+    fill_subject(d.items[i].subject, items[i].initSubject());
+    items[i].setNote(d.items[i].note);
+  }
+}
+
 }  // namespace
+
+CollectionDraft collection_draft_of(const Record& collection) {
+  auto c = collection.body().getPayload().getCollection();
+  CollectionDraft d;
+  d.slug = c.getSlug().cStr();
+  d.name = c.getName().cStr();
+  d.description = c.getDescription().cStr();
+  for (auto item : c.getItems()) d.items.push_back({read_subject(item.getSubject()), item.getNote().cStr()});
+  d.deleted = c.getDeleted();
+  return d;
+}
+
+std::string collection_slug_of(std::string_view name) {
+  std::string slug;
+  for (char ch : name) {
+    auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) && c < 0x80)
+      slug.push_back(static_cast<char>(std::tolower(c)));
+    else if (!slug.empty() && slug.back() != '-')
+      slug.push_back('-');
+    if (slug.size() >= 64) break;
+  }
+  while (!slug.empty() && slug.back() == '-') slug.pop_back();
+  return slug.empty() ? "collection" : slug;
+}
 
 ReleaseUpdateDraft update_draft_of(const Record& shown) {
   auto r = shown.body().getPayload().getRelease();
@@ -185,7 +224,8 @@ std::string_view draft_kind(const CommunityDraft& draft) {
                  [](const ProfileDraft&) { return "profile"; }, [](const ImagePostDraft&) { return "imagePost"; },
                  [](const KeyRotationDraft&) { return "keyRotation"; }, [](const DenyListDraft&) { return "denyList"; },
                  [](const ReactionDraft&) { return "reaction"; }, [](const CommentDraft&) { return "comment"; },
-                 [](const ReleaseUpdateDraft&) { return "releaseUpdate"; }},
+                 [](const ReleaseUpdateDraft&) { return "releaseUpdate"; },
+                 [](const CollectionDraft&) { return "collection"; }},
       draft);
 }
 
@@ -216,6 +256,28 @@ Status check_draft(const CommunityDraft& draft) {
       if (std::find(seen.begin(), seen.end(), img.sha256) != seen.end())
         return make_error(ErrorCode::invalid_argument, "an image is listed twice: " + to_hex(img.sha256));
       seen.push_back(img.sha256);
+    }
+  }
+  if (auto* c = std::get_if<CollectionDraft>(&draft)) {
+    if (!valid_collection_slug(c->slug))
+      return make_error(ErrorCode::invalid_argument,
+                        "'" + c->slug.substr(0, 100) +
+                            "' is not a collection slug: give 1 to 64 characters of a-z, 0-9 and - (say, my-loras)");
+    if (!c->deleted && c->name.find_first_not_of(" \t\r\n") == std::string::npos)
+      return make_error(ErrorCode::invalid_argument, "a collection needs a name to show");
+    if (!c->deleted && c->name.size() > 100)
+      return make_error(ErrorCode::limit,
+                        "a collection's name is at most 100 bytes, not " + std::to_string(c->name.size()));
+    if (c->items.size() > 1000)
+      return make_error(ErrorCode::limit,
+                        "a collection holds at most 1000 items, not " + std::to_string(c->items.size()));
+    for (std::size_t i = 0; i < c->items.size(); ++i) {
+      const auto& s = c->items[i].subject;
+      if (s.image && s.post)
+        return make_error(ErrorCode::invalid_argument,
+                          "an item names either an image of a release or a post, not both");
+      for (std::size_t j = 0; j < i; ++j)
+        if (c->items[j].subject == s) return make_error(ErrorCode::invalid_argument, "an item is listed twice");
     }
   }
   const SubjectDraft* subject = nullptr;

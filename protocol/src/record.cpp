@@ -36,6 +36,7 @@ constexpr std::size_t kMaxReview = 16 * 1024;
 constexpr std::size_t kMaxReason = 4 * 1024;
 constexpr std::size_t kMaxDenyEntries = 100000;
 constexpr std::size_t kMaxComment = 8 * 1024;
+constexpr std::size_t kMaxCollectionItems = 1000, kMaxCollectionSlug = 64;
 
 Error invalid(const std::string& field, const std::string& problem) {
   return make_error(ErrorCode::malformed, field + ": " + problem);
@@ -205,6 +206,16 @@ Status check_subject(sc::Subject::Reader s, const std::string& field) {
   return {};
 }
 
+}  // namespace
+
+bool valid_collection_slug(std::string_view slug) {
+  if (slug.empty() || slug.size() > kMaxCollectionSlug) return false;
+  return std::all_of(slug.begin(), slug.end(),
+                     [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'; });
+}
+
+namespace {
+
 // The envelope: what every node checks whatever the record's kind.
 Status check_envelope(sc::RecordBody::Reader body) {
   SB_TRY(check_data(body.getAuthor(), {32}, "author"));
@@ -323,6 +334,27 @@ Status check_payload(sc::RecordBody::Reader body) {
         SB_TRY(check_image(images[i], "releaseUpdate.images[" + std::to_string(i) + "]"));
       return {};
     }
+    case Payload::COLLECTION: {
+      auto c = p.getCollection();
+      std::string_view slug(c.getSlug().cStr(), c.getSlug().size());
+      if (!valid_collection_slug(slug))
+        return invalid("collection.slug",
+                       "must be 1 to " + std::to_string(kMaxCollectionSlug) + " characters of a-z, 0-9 and -");
+      SB_TRY(check_text(c.getName(), 100, "collection.name", !c.getDeleted()));
+      SB_TRY(check_text(c.getDescription(), 16 * 1024, "collection.description"));
+      auto items = c.getItems();
+      if (c.getDeleted() && (items.size() || c.getName().size()))
+        return invalid("collection.deleted", "a deletion holds no name and no items");
+      if (items.size() > kMaxCollectionItems)
+        return invalid("collection.items", std::to_string(items.size()) + " entries exceeds the limit of " +
+                                               std::to_string(kMaxCollectionItems));
+      for (unsigned i = 0; i < items.size(); ++i) {
+        std::string field = "collection.items[" + std::to_string(i) + "]";
+        SB_TRY(check_subject(items[i].getSubject(), field + ".subject"));
+        SB_TRY(check_text(items[i].getNote(), kMaxShortText, field + ".note"));
+      }
+      return {};
+    }
   }
   // A kind from a newer schema: its envelope (checked above, plus size,
   // canonical form and traversal limits in verify_record) is all this
@@ -360,6 +392,7 @@ constexpr KindNames kKindNames[] = {
     {Payload::REACTION, RecordKind::reaction, "reaction"},
     {Payload::COMMENT, RecordKind::comment, "comment"},
     {Payload::RELEASE_UPDATE, RecordKind::release_update, "release-update"},
+    {Payload::COLLECTION, RecordKind::collection, "collection"},
 };
 
 RecordKind kind_of(Payload::Which which) {

@@ -587,6 +587,40 @@ async function main() {
       });
     });
 
+    // (6b) The favourites published as a collection: its page lists the
+    // model, and the node's own creator page links it.
+    await step('collection', async () => {
+      await page.locator('.site-nav a[href="/me"]').click();
+      await page.locator('#publish-favorites').waitFor({ state: 'attached' });
+      await page.locator('#me-page summary', { hasText: 'Publish these as a collection' }).click();
+      await page.fill('#collection-name', 'Test picks');
+      await page.locator('#publish-favorites button[type="submit"]').click();
+      await until(`a collection page "Test picks" listing "${target.name}"`, async () => {
+        const seen = await page.evaluate(() => ({
+          path: location.pathname,
+          name: document.querySelector('#collection-page .collection-name')?.textContent.trim() ?? null,
+          note: document.querySelector('#publish-favorites [role="status"]')?.textContent.trim() ?? null,
+          errors: [...document.querySelectorAll('.message.error')].map((e) => e.textContent.trim()),
+        }));
+        const cards = seen.name ? await readCards(page, '#collection-page') : [];
+        seen.cards = cards.map((c) => c.name);
+        return { ok: /^\/collections\/\d+$/.test(seen.path) && seen.name === 'Test picks' && seen.cards.includes(target.name), seen };
+      });
+      await shot('collection.png');
+      const collectionPath = await page.evaluate(() => location.pathname);
+      await page.locator('#collection-page a.creator-link').first().click();
+      await until('the creator page linking the collection', async () => {
+        const seen = await page.evaluate(() => ({
+          path: location.pathname,
+          links: [...document.querySelectorAll('#collection-list a')].map((a) => ({ text: a.textContent.trim(), href: a.getAttribute('href') })),
+        }));
+        return { ok: /^\/user\//.test(seen.path) && seen.links.some((l) => l.text === 'Test picks' && l.href === collectionPath), seen };
+      });
+      await page.goto(new URL(`/models/${modelId}?modelVersionId=${versionId}`, args.base).href);
+      await page.locator('#model-page .model-layout').waitFor();
+      return { collection: collectionPath };
+    });
+
     // (7) Sharing an image made with the model: it shows under Community
     // images, served by this node.
     await step('share', async () => {

@@ -298,6 +298,105 @@ BOOST_AUTO_TEST_CASE(an_update_by_the_author_changes_the_page_on_every_node) {
   BOOST_TEST(get_json("/api/v1/models/" + model_id)["modelVersions"][0]["description"] != "mine now");
 }
 
+// A collection (a signed list of releases and images) made on A, from the
+// gallery's form and the command line, shows on B as Civitai's
+// /api/v1/collections shapes it; its items list through /models and
+// /images; a retraction, a removal and a deletion reach B.
+BOOST_AUTO_TEST_CASE(collections_made_on_one_node_show_on_another) {
+  auto post = [&](const json& body, std::vector<std::pair<std::string, std::string>> headers = {}) {
+    headers.emplace_back("Content-Type", "application/json");
+    return http_request(http["a"], "POST", "/api/seedbank/collections", body.dump(), headers);
+  };
+  BOOST_REQUIRE_EQUAL(sb("a", {"favorite", "add", beta["releaseId"]}).exit_code, 0);
+  auto made = post({{"name", "Favourite things"}, {"description", "What I *use*"}, {"fromFavorites", true}});
+  BOOST_REQUIRE_MESSAGE(made.status == 200, made.body);
+  auto created = json::parse(made.body);
+  BOOST_TEST(created["slug"] == "favourite-things");
+  const auto id = std::to_string(created["collectionId"].get<std::uint64_t>());
+  // The command line adds a version, a sample image and a post.
+  auto v1 = version_of(alpha1);
+  const std::string image = v1["images"][1]["hash"];  // the JPEG: Alpha v2.0 shows the PNG too
+  std::string post_id;
+  const auto feed = get_json("/api/v1/images?limit=100");
+  for (const auto& item : feed["items"])
+    if (item["caption"] == "from last month") post_id = item["seedbank"]["post"].get<std::string>();
+  BOOST_REQUIRE(!post_id.empty());
+  auto cli = sb("a", {"collection", "set", "favourite-things", "--add", alpha2["releaseId"], "--add", "image:" + image,
+                      "--add", "post:" + post_id, "--note", "see this", "--json"});
+  BOOST_REQUIRE_MESSAGE(cli.exit_code == 0, cli.err);
+  BOOST_TEST(json::parse(cli.out)["items"] == 4);
+  BOOST_REQUIRE(eventually([&] {
+    auto r = http_get(http["b"], "/api/v1/collections/" + id);
+    return r.status == 200 && json::parse(r.body)["itemCount"] == 4;
+  }));
+  auto listed = get_json("/api/v1/collections");
+  BOOST_REQUIRE_EQUAL(listed["items"].size(), 1u);
+  auto c = listed["items"][0];
+  BOOST_TEST(c["id"].get<std::uint64_t>() == created["collectionId"].get<std::uint64_t>());
+  BOOST_TEST(c["name"] == "Favourite things");
+  BOOST_TEST(c["description"] == "What I *use*");
+  BOOST_TEST(c["type"].is_null());  // models and images
+  BOOST_TEST(c["isPublic"] == true);
+  BOOST_TEST(c["read"] == "Public");
+  BOOST_TEST(c["user"]["username"] == alpha1["creator"]);
+  BOOST_TEST(c["coverImageUrl"].get<std::string>().find("/api/images/") != std::string::npos);
+  auto detail = get_json("/api/v1/collections/" + id);
+  auto items = detail["seedbank"]["items"];
+  BOOST_REQUIRE_EQUAL(items.size(), 4u);
+  BOOST_TEST(items[0]["releaseId"] == beta["releaseId"]);
+  BOOST_TEST(items[1]["releaseId"] == alpha2["releaseId"]);
+  BOOST_TEST(items[1]["note"] == "see this");
+  BOOST_TEST(items[2]["hash"] == image);
+  BOOST_TEST(items[3]["post"] == post_id);
+  BOOST_TEST(names(get_json("/api/v1/models?collectionId=" + id)) ==
+             (std::vector<std::string>{"Beta Checkpoint", "Alpha LoRA"}));
+  auto pictures = get_json("/api/v1/images?collectionId=" + id)["items"];
+  BOOST_REQUIRE_EQUAL(pictures.size(), 2u);
+  BOOST_TEST(pictures[0]["hash"] == image);
+  BOOST_TEST(pictures[1]["caption"] == "from last month");
+  BOOST_TEST(get_json("/api/v1/collections?username=" + alpha1["creator"].get<std::string>())["items"].size() == 1u);
+  BOOST_TEST(get_json("/api/v1/collections?username=nobody")["items"].empty());
+  BOOST_TEST(get_json("/api/v1/collections?query=FAVOURITE")["items"].size() == 1u);
+  BOOST_TEST(get_json("/api/v1/collections?query=zebra")["items"].empty());
+  get_json("/api/v1/collections/12345", 404);
+  get_json("/api/v1/collections/abc", 400);
+  get_json("/api/v1/images?collectionId=12345", 404);
+
+  // Bad requests change nothing, each with its reason.
+  auto foreign = post({{"name", "Theirs"}}, {{"Origin", "http://evil.example"}});
+  BOOST_TEST(foreign.status == 403);
+  auto bad_slug = post({{"slug", "Not A Slug"}, {"name", "x"}});
+  BOOST_TEST(bad_slug.status == 400);
+  BOOST_TEST(bad_slug.body.find("is not a collection slug") != std::string::npos, bad_slug.body);
+  auto unknown = post({{"slug", "favourite-things"}, {"add", {{{"releaseId", std::string(64, 'a')}}}}});
+  BOOST_TEST(unknown.status == 404);
+  BOOST_TEST(unknown.body.find("no release with that id is known here") != std::string::npos, unknown.body);
+  auto same = sb("a", {"collection", "set", "favourite-things", "--add", alpha2["releaseId"]});
+  BOOST_TEST(same.exit_code != 0);
+  BOOST_TEST(same.err.find("changes nothing") != std::string::npos, same.err);
+  const std::string shared = v1["images"][0]["hash"];  // the PNG, in both versions
+  auto which = sb("a", {"collection", "set", "favourite-things", "--add", "image:" + shared});
+  BOOST_TEST(which.exit_code == 4);  // ambiguous
+  BOOST_TEST(which.err.find("image:<SHA-256>@<release>") != std::string::npos, which.err);
+  auto nameless = sb("a", {"collection", "set", "new-one", "--add", alpha2["releaseId"]});
+  BOOST_TEST(nameless.err.find("give it a name") != std::string::npos, nameless.err);
+
+  // A retraction takes its release out of every collection's items.
+  BOOST_REQUIRE_EQUAL(sb("a", {"retract", alpha2["releaseId"], "--reason", "broken"}).exit_code, 0);
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return get_json("/api/v1/collections/" + id)["itemCount"] == 3; }),
+                        get_json("/api/v1/collections/" + id).dump());
+  // Removal and deletion by the author reach B.
+  BOOST_REQUIRE_EQUAL(sb("a", {"collection", "set", "favourite-things", "--remove", beta["releaseId"]}).exit_code, 0);
+  BOOST_REQUIRE(eventually([&] { return get_json("/api/v1/collections/" + id)["itemCount"] == 2; }));
+  auto shown = sb("b", {"collection", "show", id, "--json"});
+  BOOST_REQUIRE_MESSAGE(shown.exit_code == 0, shown.err);
+  BOOST_TEST(json::parse(shown.out)["shown"].size() == 2u);
+  BOOST_REQUIRE_EQUAL(sb("a", {"collection", "delete", "favourite-things"}).exit_code, 0);
+  BOOST_REQUIRE(eventually([&] { return http_get(http["b"], "/api/v1/collections/" + id).status == 404; }));
+  BOOST_TEST(get_json("/api/v1/collections")["items"].empty());
+  BOOST_TEST(sb("b", {"collection", "list"}).out.find("no collections") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(reactions_and_comments_made_on_one_node_show_on_another) {
   const std::string release = alpha1["releaseId"];
   auto v1 = version_of(alpha1);

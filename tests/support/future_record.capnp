@@ -33,10 +33,11 @@ struct RecordBody {
     reaction @11 :R.Reaction;
     comment @12 :R.Comment;
     releaseUpdate @13 :R.ReleaseUpdate;
-    mirror @14 :Mirror;        # a kind today's Seedbank does not know
+    collection @14 :R.Collection;
+    mirror @15 :Mirror;        # a kind today's Seedbank does not know
   }
   workNonce @10 :UInt64;
-  topic @15 :Text;             # a body field today's Seedbank does not know
+  topic @16 :Text;             # a body field today's Seedbank does not know
 }
 
 struct Release {

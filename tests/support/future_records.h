@@ -19,7 +19,7 @@
 namespace seedbank::testing {
 
 // The payload tag future_record.capnp gives `mirror`: one past today's kinds.
-inline constexpr std::uint16_t kMirrorTag = 10;
+inline constexpr std::uint16_t kMirrorTag = 11;
 
 // Ed25519 over kRecordDomain ++ canonical(body), as docs/protocol.md says;
 // returns the canonical SignedRecord.

@@ -64,6 +64,15 @@ int follow_fetch(NodeClient& client, const protocol::RecordId& release, int time
 void add_resolve_command(CLI::App& app, Context& ctx);
 void add_share_command(CLI::App& app, Context& ctx);
 void add_community_commands(CLI::App& app, Context& ctx);
+void add_collection_commands(CLI::App& app, Context& ctx);
+
+// The signing key a command's --key names (empty: <data dir>/identity.key).
+protocol::Result<protocol::SecretKey> key_of(const Context& ctx, const std::string& key);
+// Signs (at created_at_ms; 0: now), stores and announces one community
+// record; prints its id, or with `json` an object with recordId, kind,
+// author and `extra`. Returns the exit code.
+int sign_and_store(NodeContext& node, const protocol::SecretKey& key, bool json, const protocol::CommunityDraft& draft,
+                   nlohmann::ordered_json extra = {}, std::uint64_t created_at_ms = 0);
 
 // A release id, or any hash that names exactly one release of the local
 // index. Errors: not_found, ambiguous (listing the candidates).

@@ -23,39 +23,6 @@ namespace {
 namespace p = seedbank::protocol;
 namespace sc = seedbank::schema;
 
-std::uint64_t now_ms() {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
-
-p::Result<p::SecretKey> key_of(const Context& ctx, const std::string& key) {
-  return p::load_secret_key(key.empty() ? default_key_path(ctx.global.resolved_data_dir())
-                                        : std::filesystem::path(key));
-}
-
-// Signs, stores and announces one record; prints its id (or JSON).
-int sign_and_store(NodeContext& node, const p::SecretKey& key, bool json, const p::CommunityDraft& draft,
-                   nlohmann::ordered_json extra = {}) {
-  auto out = sign_and_ingest(*node.index, key, draft);
-  if (!out) return report(out.error());
-  // A running node announces it now rather than at its next scan.
-  announce_to_node(node.options.data_dir, {out->id});
-  const std::string what(p::draft_kind(draft));
-  if (json) {
-    nlohmann::ordered_json j = {
-        {"recordId", p::to_hex(out->id)}, {"kind", what}, {"author", key.public_key().to_text()}};
-    if (out->status == indexer::IngestStatus::superseded) j["superseded"] = true;
-    for (auto& [k, v] : extra.items()) j[k] = v;
-    print_json(j);
-  } else {
-    std::cout << what << " " << p::to_hex(out->id) << " signed by " << key.public_key().to_text()
-              << (out->status == indexer::IngestStatus::superseded ? " (a newer one of yours already wins)" : "")
-              << "\n";
-  }
-  return kOk;
-}
-
 // The options every signing command has.
 struct SigningArgs {
   std::string key;
@@ -782,6 +749,32 @@ void add_local_list(CLI::App& app, Context& ctx, const char* command, const char
 }  // namespace
 
 }  // namespace seedbank::node::cli
+
+p::Result<p::SecretKey> key_of(const Context& ctx, const std::string& key) {
+  return p::load_secret_key(key.empty() ? default_key_path(ctx.global.resolved_data_dir())
+                                        : std::filesystem::path(key));
+}
+
+int sign_and_store(NodeContext& node, const p::SecretKey& key, bool json, const p::CommunityDraft& draft,
+                   nlohmann::ordered_json extra, std::uint64_t created_at_ms) {
+  auto out = sign_and_ingest(*node.index, key, draft, created_at_ms);
+  if (!out) return report(out.error());
+  // A running node announces it now rather than at its next scan.
+  announce_to_node(node.options.data_dir, {out->id});
+  const std::string what(p::draft_kind(draft));
+  if (json) {
+    nlohmann::ordered_json j = {
+        {"recordId", p::to_hex(out->id)}, {"kind", what}, {"author", key.public_key().to_text()}};
+    if (out->status == indexer::IngestStatus::superseded) j["superseded"] = true;
+    for (auto& [k, v] : extra.items()) j[k] = v;
+    print_json(j);
+  } else {
+    std::cout << what << " " << p::to_hex(out->id) << " signed by " << key.public_key().to_text()
+              << (out->status == indexer::IngestStatus::superseded ? " (a newer one of yours already wins)" : "")
+              << "\n";
+  }
+  return kOk;
+}
 
 void add_community_commands(CLI::App& app, Context& ctx) {
   add_local_list(app, ctx, "favorite", "favorites", "favourite releases");

@@ -102,6 +102,7 @@ HttpResponse Api::Impl::handle(const HttpRequest& request) {
     if (t.path == "/api/seedbank/follows") return set_local(request, true);
     if (t.path == "/api/seedbank/reactions") return react(request);
     if (t.path == "/api/seedbank/comments") return comment(request);
+    if (t.path == "/api/seedbank/collections") return set_collection(request);
     return error_response(405, "POST is not for " + t.path.substr(0, 200) + "; see docs/http-api.md");
   }
   if (t.path == "/api/seedbank/me") return me(request);
@@ -117,6 +118,9 @@ HttpResponse Api::Impl::handle(const HttpRequest& request) {
   if (t.path == "/api/v1/images") return list_images(request, t);
   if (t.path == "/api/v1/tags") return list_tags(request, t);
   if (t.path == "/api/v1/creators") return list_creators(request, t);
+  if (t.path == "/api/v1/collections") return list_collections(request, t);
+  if (auto seg = t.segments_after("/api/v1/collections"); seg && seg->size() == 1)
+    return one_collection(request, (*seg)[0]);
   if (t.path == "/api/seedbank/reviews") return reviews(request, t);
   if (t.path == "/api/seedbank/reactions") return reactions(request, t);
   if (t.path == "/api/seedbank/comments") return comments(request, t);
@@ -389,6 +393,7 @@ HttpResponse Api::Impl::list_models(const HttpRequest& request, const HttpTarget
   auto l = read_list_request(t);
   if (!l) return error_response(400, l.error().message);
   if (!t.all("ids").empty()) return models_by_id(request, t, *l);
+  if (auto c = t.get("collectionId")) return collection_models(request, t, *l, *c);
   std::string cursor = t.get("cursor").value_or("");
   auto page_number = p::integer_param(t, "page", 1, 1000000);
   if (!page_number) return error_response(400, page_number.error().message);
@@ -436,18 +441,23 @@ HttpResponse Api::Impl::models_by_id(const HttpRequest& request, const HttpTarge
   auto ids = t.all("ids");
   if (ids.size() > kMaxIds)
     return error_response(400, "ids: at most " + std::to_string(kMaxIds) + " ids in one request");
-  std::size_t offset = 0;
-  if (auto c = t.get("cursor"); c && !c->empty()) {
-    auto n = parse_number(*c);
-    if (!n || *n > ids.size())
-      return error_response(400, "cursor '" + c->substr(0, 100) + "' is not one this node returned");
-    offset = static_cast<std::size_t>(*n);
-  }
   std::vector<std::uint64_t> numbers;
   for (const auto& v : ids) {
     auto n = parse_number(v);
     if (!n) return error_response(400, "ids: '" + v.substr(0, 100) + "' is not a model id");
     if (std::find(numbers.begin(), numbers.end(), *n) == numbers.end()) numbers.push_back(*n);
+  }
+  return models_in_order(request, t, l, numbers);
+}
+
+HttpResponse Api::Impl::models_in_order(const HttpRequest& request, const HttpTarget& t, const ListRequest& l,
+                                        const std::vector<std::uint64_t>& numbers) {
+  std::size_t offset = 0;
+  if (auto c = t.get("cursor"); c && !c->empty()) {
+    auto n = parse_number(*c);
+    if (!n || *n > numbers.size())
+      return error_response(400, "cursor '" + c->substr(0, 100) + "' is not one this node returned");
+    offset = static_cast<std::size_t>(*n);
   }
   auto links = links_for(request);
   JsonOut out;

@@ -65,8 +65,9 @@ std::variant<p::SecretKey, HttpResponse> Api::Impl::identity() {
 
 // Signs and stores a record, has gossip announce it now, and answers
 // `fields` plus its recordId.
-HttpResponse Api::Impl::sign(const p::SecretKey& key, const p::CommunityDraft& draft, json fields) {
-  auto out = sign_and_ingest(index, key, draft);
+HttpResponse Api::Impl::sign(const p::SecretKey& key, const p::CommunityDraft& draft, json fields,
+                             std::uint64_t created_at_ms) {
+  auto out = sign_and_ingest(index, key, draft, created_at_ms);
   if (!out) return error_response(400, out.error().message);
   if (node) node->announce({out->id});  // now, not at the next scan
   fields["recordId"] = p::to_hex(out->id);

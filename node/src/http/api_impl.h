@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "civitai.h"
+#include "collections.h"
 #include "community.h"
 #include "json_out.h"
 #include "node_services.h"
@@ -136,6 +137,10 @@ struct Api::Impl {
   void write_model_of(JsonOut& out, const p::Record& head, const CivitaiLinks& links);
   HttpResponse list_models(const HttpRequest& request, const HttpTarget& t);
   HttpResponse models_by_id(const HttpRequest& request, const HttpTarget& t, const ListRequest& l);
+  // Those models (model ids, in that order) that pass the other filters, a
+  // page at a time ("cursor" is an offset into `numbers`).
+  HttpResponse models_in_order(const HttpRequest& request, const HttpTarget& t, const ListRequest& l,
+                               const std::vector<std::uint64_t>& numbers);
   HttpResponse by_hash_ids(const HttpRequest& request);
   HttpResponse mini_version(const HttpRequest& request, const std::string& id_text);
   HttpResponse enums();
@@ -170,7 +175,9 @@ struct Api::Impl {
   };
   std::variant<SigningForm, HttpResponse> signing_form(const HttpRequest& request, const std::string& what,
                                                        const char* shape, bool names_release);
-  HttpResponse sign(const p::SecretKey& key, const p::CommunityDraft& draft, json fields);
+  // created_at_ms: 0 for now.
+  HttpResponse sign(const p::SecretKey& key, const p::CommunityDraft& draft, json fields,
+                    std::uint64_t created_at_ms = 0);
   std::variant<p::Record, HttpResponse> body_release(const json& body);
   std::variant<p::Sha256Digest, HttpResponse> body_image(const json& body, const char* field);
   std::string text_field(const json& body, const char* field, std::size_t max = 16000);
@@ -197,6 +204,18 @@ struct Api::Impl {
   json comment_json(const CommentView& view, const std::optional<p::PublicKey>& me);
   HttpResponse comments(const HttpRequest& request, const HttpTarget& t);
   HttpResponse comment(const HttpRequest& request);
+
+  // ---- api_collections.cpp: collections (schema Collection) ----
+
+  // The collection a numeric id names, if this node shows it; or the 400
+  // or 404 to answer.
+  std::variant<p::Record, HttpResponse> collection_by_id(const std::string& id_text);
+  json collection_json(const p::Record& collection, const CivitaiLinks& links, std::uint8_t levels, bool items);
+  HttpResponse list_collections(const HttpRequest& request, const HttpTarget& t);
+  HttpResponse one_collection(const HttpRequest& request, const std::string& id_text);
+  HttpResponse collection_models(const HttpRequest& request, const HttpTarget& t, const ListRequest& l,
+                                 const std::string& id_text);
+  HttpResponse set_collection(const HttpRequest& request);
 
   // ---- api_files.cpp: images, thumbnails and downloads, and fetching them ----
 

@@ -125,12 +125,17 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
   std::vector<p::PublicKey> authors;  // username: the feed of these keys
   // One image or one post: its id says where to look (see id_prefix below).
   std::optional<std::uint64_t> only_image, only_post;
+  std::optional<std::vector<ShownItem>> collection_items;  // collectionId: its images, in its order
   if (auto v = t.get("imageId")) {
     only_image = parse_number(*v);
     if (!only_image) return error_response(400, "imageId '" + v->substr(0, 100) + "' is not a number");
   } else if (auto v = t.get("postId")) {
     only_post = parse_number(*v);
     if (!only_post) return error_response(400, "postId '" + v->substr(0, 100) + "' is not a number");
+  } else if (auto v = t.get("collectionId")) {
+    auto rec = collection_by_id(std::string(*v));
+    if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
+    collection_items = shown_items(index, config, std::get<p::Record>(rec));
   } else if (auto v = t.get("modelVersionId")) {
     auto n = parse_number(*v);
     if (!n) return error_response(400, "modelVersionId '" + v->substr(0, 100) + "' is not a number");
@@ -341,7 +346,16 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     return all.size();
   };
   std::string next_cursor;
-  if (!whole_list && by_comments) {
+  if (collection_items) {
+    for (const auto& item : *collection_items) {
+      if (item.post)
+        emit_post(*item.post, item.release);
+      else if (item.image)
+        emit_image(item.release, item.release.body().getPayload().getRelease().getImages()[*item.image], item.release,
+                   std::nullopt);
+    }
+    if (items.size() == want) next_cursor = "." + std::to_string(position);
+  } else if (!whole_list && by_comments) {
     // One version's or model's images, ranked: its sample images and the
     // posts about it (at most 200 a version).
     const std::size_t from = static_cast<std::size_t>(std::min<std::uint64_t>(skip, kRankWindow));

@@ -1484,4 +1484,60 @@ BOOST_AUTO_TEST_CASE(curators_rate_images_and_the_highest_of_those_followed_appl
   BOOST_TEST(!protocol::sign_draft(alice, "test", 4000, bad, 0));
 }
 
+BOOST_AUTO_TEST_CASE(collections_are_one_per_author_and_slug_listed_newest_first_and_found_by_number) {
+  auto one = add(testing::sign_release(alice, testing::sample_release(1), 1000));
+  auto two = add(testing::sign_release(alice, testing::sample_release(2), 1000));
+  auto collection = [&](const SecretKey& key, std::string slug, std::string name, std::vector<protocol::RecordId> ids,
+                        std::uint64_t t, bool deleted = false) {
+    protocol::CollectionDraft d{std::move(slug), std::move(name), "", {}, deleted};
+    for (const auto& id : ids) d.items.push_back({{id, std::nullopt, std::nullopt}, ""});
+    return testing::sign_social(key, d, t);
+  };
+  auto a1 = add(collection(alice, "best", "Best", {one}, 2000));
+  auto b1 = add(collection(bob, "best", "Bob's best", {two, one}, 3000));
+  auto a2 = add(collection(alice, "faces", "Faces", {two}, 4000));
+  // Newest first, each author's slug once.
+  auto listed = index->collections(std::nullopt, 10);
+  BOOST_REQUIRE(listed.size() == 3u);
+  BOOST_TEST((listed[0].id == a2 && listed[1].id == b1 && listed[2].id == a1));
+  // A page goes on after the last entry of the previous one.
+  auto next = index->collections(listed[0], 10);
+  BOOST_REQUIRE(next.size() == 2u);
+  BOOST_TEST((next[0].id == b1));
+  // A newer collection of the same author and slug replaces the older, in
+  // the list and by number; another author's of that slug is another.
+  auto a3 = add(collection(alice, "best", "Best, renamed", {two, one}, 5000));
+  listed = index->collections(std::nullopt, 10);
+  BOOST_REQUIRE(listed.size() == 3u);
+  BOOST_TEST((listed[0].id == a3));
+  auto number = numeric_id(collection_key(alice.public_key(), "best"));
+  BOOST_TEST((index->collection_by_number(number) == a3));
+  BOOST_TEST((index->collection_by_number(numeric_id(collection_key(bob.public_key(), "best"))) == b1));
+  BOOST_TEST(!index->collection_by_number(number + 1));
+  BOOST_TEST(index->collections_by(alice.public_key(), 10).size() == 2u);
+  // An older one arriving late changes nothing.
+  auto late = index->ingest(collection(alice, "best", "Stale", {one}, 4500));
+  BOOST_TEST((late.status == IngestStatus::superseded));
+  BOOST_TEST((index->collection_by_number(number) == a3));
+  // A deletion leaves the lists; its number names the deletion.
+  auto gone = add(collection(alice, "best", "", {}, 6000, true));
+  listed = index->collections(std::nullopt, 10);
+  BOOST_REQUIRE(listed.size() == 2u);
+  BOOST_TEST((listed[0].id == a2 && listed[1].id == b1));
+  BOOST_TEST((index->collection_by_number(number) == gone));
+  BOOST_TEST(index->collections_by(alice.public_key(), 10).size() == 1u);
+  reopen();
+  BOOST_TEST(index->collections(std::nullopt, 10).size() == 2u);
+  BOOST_TEST(index->stats().by_kind[static_cast<int>(protocol::RecordKind::collection)] == 6u);
+  // A collection with a bad slug or a deletion with items is never stored.
+  protocol::CollectionDraft bad{"Not A Slug", "x", "", {}, false};
+  BOOST_TEST(!protocol::sign_draft(alice, "test", 7000, bad, 0));
+  auto raw = protocol::sign_record(alice, "test", 7000, [](schema::RecordBody::Builder b) {
+    auto c = b.initPayload().initCollection();
+    c.setSlug("Not A Slug");
+    c.setName("x");
+  });
+  BOOST_TEST(!raw);  // sign_record checks what verify_record checks
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -181,4 +181,55 @@ BOOST_AUTO_TEST_CASE(an_update_shows_over_its_release_and_only_its_authors) {
   BOOST_TEST(bytes.error().message.find("releaseUpdate.tags") != std::string::npos, bytes.error().message);
 }
 
+BOOST_AUTO_TEST_CASE(a_collection_lists_releases_images_and_posts_in_order_and_a_deletion_holds_nothing) {
+  auto key = SecretKey::generate();
+  RecordId release{}, post{};
+  release[0] = 1;
+  post[0] = 2;
+  Sha256Digest image{};
+  image[0] = 3;
+  CollectionDraft d{"my-loras", "My LoRAs", "The *best*", {}, false};
+  d.items.push_back({{release, std::nullopt, std::nullopt}, "start here"});
+  d.items.push_back({{release, image, std::nullopt}, ""});
+  d.items.push_back({{release, std::nullopt, post}, ""});
+  auto rec = signed_draft(key, d, testing::now_ms());
+  SB_REQUIRE_OK(rec);
+  BOOST_TEST((rec->kind() == RecordKind::collection));
+  BOOST_TEST(draft_kind(d) == "collection");
+  auto back = collection_draft_of(*rec);
+  BOOST_TEST(back.slug == "my-loras");
+  BOOST_TEST(back.name == "My LoRAs");
+  BOOST_TEST((back.items == d.items));
+
+  // What the user can get wrong, each with its own message.
+  auto refused = [&](CollectionDraft c, const std::string& words) {
+    auto bytes = sign_draft(key, "test", testing::now_ms(), c, 0);
+    BOOST_REQUIRE(!bytes);
+    BOOST_TEST(bytes.error().message.find(words) != std::string::npos, bytes.error().message);
+  };
+  refused({"My LoRAs", "x", "", {}, false}, "is not a collection slug");
+  refused({"", "x", "", {}, false}, "is not a collection slug");
+  refused({"ok", " ", "", {}, false}, "needs a name");
+  auto twice = d;
+  twice.items.push_back(d.items[1]);
+  refused(twice, "listed twice");
+  auto both = d;
+  both.items.push_back({{release, image, post}, ""});
+  refused(both, "not both");
+
+  // A deletion signs its slug alone, whatever else the draft held.
+  auto deletion = d;
+  deletion.deleted = true;
+  auto gone = signed_draft(key, deletion, testing::now_ms());
+  SB_REQUIRE_OK(gone);
+  auto c = gone->body().getPayload().getCollection();
+  BOOST_TEST(c.getDeleted());
+  BOOST_TEST(c.getItems().size() == 0u);
+  BOOST_TEST(c.getName().size() == 0u);
+
+  BOOST_TEST(collection_slug_of("My LoRAs!") == "my-loras");
+  BOOST_TEST(collection_slug_of("  Éclair  2 ") == "clair-2");
+  BOOST_TEST(collection_slug_of("!!!") == "collection");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -170,6 +170,10 @@ struct Rotation {
 // slug: SHA-256 of "seedbank/model/v1\0" ++ author ++ slug.
 using ModelKey = protocol::Sha256Digest;
 ModelKey model_key(const PublicKey& author, std::string_view slug);
+// A collection is named by its author and slug: SHA-256 of
+// "seedbank/collection/v1\0" ++ author ++ slug; its number is numeric_id of it.
+using CollectionKey = protocol::Sha256Digest;
+CollectionKey collection_key(const PublicKey& author, std::string_view slug);
 // Civitai's ids are integers; ours are the first 53 bits of a SHA-256 (a
 // record id, a model key, a file's hash): stable, within JavaScript's safe
 // integer range, never 0.
@@ -360,6 +364,19 @@ class Index {
   // than 32 bytes are given. Release sample images are found by
   // find_by_hash.
   std::vector<RecordId> records_naming_image(ByteView sha256, std::size_t limit) const;
+  // ---- collections (schema Collection), one per author and slug ----
+  // Current collections (deletions left out) by their current record's
+  // createdAt, newest first, from the one after `after` (a previous
+  // call's last entry) or the newest. Revocations are the caller's
+  // (voided()).
+  std::vector<FeedEntry> collections(const std::optional<FeedEntry>& after, std::size_t limit) const;
+  // An author's current collections (deletions left out), in the order of
+  // their slugs' SHA-256.
+  std::vector<RecordId> collections_by(const PublicKey& author, std::size_t limit) const;
+  // The current record of the collection numeric_id(collection_key(...))
+  // names: possibly a deletion.
+  std::optional<RecordId> collection_by_number(std::uint64_t id) const;
+
   // Ids of stored records that start with `prefix` (at most 32 bytes).
   std::vector<RecordId> ids_with_prefix(ByteView prefix, std::size_t limit) const;
 
@@ -376,7 +393,7 @@ class Index {
 // The key under which a record replaces an older one of the same author
 // (rating: the release; profile: nothing; deny list: its name; reaction:
 // its subject_key; comment: the comment it edits, or its own id; release
-// update: the release). nullopt
+// update: the release; collection: the SHA-256 of its slug). nullopt
 // for kinds that are never replaced (release, image post).
 std::optional<Bytes> replacement_target(const Record& record);
 

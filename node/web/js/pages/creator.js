@@ -6,14 +6,17 @@ import { modelFeed } from '../cards.js';
 import { add, copyButton, errorBox, externalLink, h, loadingBlock, safeHttpUrl, text, toggleButton, userPath } from '../dom.js';
 import { netImage } from '../images.js';
 import { richText } from '../markdown.js';
+import { collectionList } from './collection.js';
 import { app, navigate, startPage } from '../router.js';
 
 export async function renderCreator(username) {
   const page = startPage(username);
   const profile = h('section', { class: 'profile' }, loadingBlock('Loading profile…'));
   const feedRoot = h('section', { class: 'feed-root', 'aria-label': `Models by ${username}` });
+  const collections = h('section', { class: 'creator-collections' });
   app.append(h('div', { id: 'creator-page', class: 'page', dataset: { username } },
-    profile, h('h2', { class: 'section-title' }, 'Models'), feedRoot));
+    profile, collections, h('h2', { class: 'section-title' }, 'Models'), feedRoot));
+  collectionList(collections, username, page.signal);
 
   const feed = modelFeed(feedRoot, { username }, { emptyText: `This node knows no models by ${username}.` });
   page.onClose(() => feed.destroy());

@@ -6,7 +6,8 @@ import { copyButton, errorBox, h, loadingBlock, section, text, userPath } from '
 import { Feed } from '../feed.js';
 import { imageKey, imageTile } from '../images.js';
 import { NSFW_LEVELS, NSFW_MODES, nsfwSettings, resetNsfwSettings, setNsfwMode } from '../nsfw.js';
-import { app, startPage } from '../router.js';
+import { app, navigate, startPage } from '../router.js';
+import { collectionPath } from './collection.js';
 
 export async function renderMe() {
   const page = startPage('You');
@@ -29,7 +30,8 @@ export async function renderMe() {
     h('div', { class: 'me-grid' },
       identityPanel(mine),
       section('Favourites', ownList('favorite-list', 'No favourites yet: use ☆ Favourite on a model page.',
-        favorites.map((f) => favoriteItem(f, page.signal)))),
+        favorites.map((f) => favoriteItem(f, page.signal))),
+      mine.identity && favorites.length ? publishFavorites(page.signal) : null),
       section('Following', ownList('follow-list', 'You follow no one yet: use Follow on a creator\'s page.',
         follows.map((key) => followItem(key, page.signal)))),
       nsfwPanel(),
@@ -104,6 +106,39 @@ function favoriteItem(favorite, signal) {
       removeButton(`Remove version ${id} from favourites`, remove));
   });
   return item;
+}
+
+// Favourites are this node's own; a collection of them, signed with its
+// key, shows on every node (on the creator's page). Publishing again adds
+// new favourites to it.
+function publishFavorites(signal) {
+  const name = h('input', { id: 'collection-name', name: 'name', type: 'text', required: true, maxlength: 100,
+    value: 'Favourites' });
+  const note = h('p', { class: 'muted', role: 'status' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Publish as a collection');
+  const form = h('form', { class: 'stack-form', id: 'publish-favorites' },
+    h('label', { for: 'collection-name' }, 'Collection name'), name, h('div', null, submit), note);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!name.value.trim()) {
+      note.textContent = 'Not published: give the collection a name.';
+      return;
+    }
+    submit.disabled = true;
+    note.textContent = 'Signing…';
+    try {
+      const made = await postJson('/api/seedbank/collections', { name: name.value.trim(), fromFavorites: true });
+      if (signal.aborted) return;
+      navigate(collectionPath(made.collectionId));
+    } catch (err) {
+      // Published before and nothing new: the collection stays as it is.
+      note.textContent = `Not published: ${err.message}`;
+      submit.disabled = false;
+    }
+  });
+  return h('details', { class: 'profile-edit' }, h('summary', null, 'Publish these as a collection'),
+    h('p', { class: 'muted' }, 'A collection is signed with this node\'s key and shows on every node, on your page.'),
+    form);
 }
 
 function followItem(key, signal) {

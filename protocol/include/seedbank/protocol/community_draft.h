@@ -125,12 +125,33 @@ struct ReleaseUpdateDraft {
 // apply_update's result) has them.
 ReleaseUpdateDraft update_draft_of(const Record& shown);
 
+// A user's collection of releases and images, in order: the whole new
+// state (a newer one of the same author and slug replaces it), or, with
+// `deleted`, its withdrawal.
+struct CollectionItemDraft {
+  SubjectDraft subject;  // a release, one of its sample images, or a post about it
+  std::string note;
+  bool operator==(const CollectionItemDraft&) const = default;
+};
+struct CollectionDraft {
+  std::string slug;  // valid_collection_slug
+  std::string name;
+  std::string description;  // Markdown
+  std::vector<CollectionItemDraft> items;
+  bool deleted = false;
+};
+// The draft that changes nothing: a collection record's fields.
+CollectionDraft collection_draft_of(const Record& collection);
+// A slug made from a name ("My LoRAs!" -> "my-loras"); "collection" when
+// nothing of the name is left.
+std::string collection_slug_of(std::string_view name);
+
 using CommunityDraft = std::variant<RatingDraft, RetractionDraft, ProfileDraft, ImagePostDraft, KeyRotationDraft,
-                                    DenyListDraft, ReactionDraft, CommentDraft, ReleaseUpdateDraft>;
+                                    DenyListDraft, ReactionDraft, CommentDraft, ReleaseUpdateDraft, CollectionDraft>;
 
 // The kind as the command line and the API print it: "rating",
 // "retraction", "profile", "imagePost", "keyRotation", "denyList",
-// "reaction", "comment", "releaseUpdate".
+// "reaction", "comment", "releaseUpdate", "collection".
 std::string_view draft_kind(const CommunityDraft& draft);
 
 // What a record's own limits (validate_body) do not say, with a message for

@@ -50,8 +50,9 @@ enum class RecordKind : std::uint8_t {
   reaction = 8,
   comment = 9,
   release_update = 10,
+  collection = 11,
 };
-inline constexpr int kRecordKinds = 11;       // RecordKind values, unknown included
+inline constexpr int kRecordKinds = 12;       // RecordKind values, unknown included
 std::string_view to_string(RecordKind kind);  // "release", ...; "unknown"
 // The kind a payload union discriminant names in this version's schema
 // (unknown for a discriminant a newer schema added).
@@ -137,6 +138,9 @@ Bytes rotation_message(const PublicKey& old_key, const PublicKey& new_key, std::
 Status validate_body(schema::RecordBody::Reader body);
 
 RecordId record_id_of(ByteView canonical_bytes);
+
+// A collection's slug (schema Collection): 1 to 64 of a-z, 0-9 and '-'.
+bool valid_collection_slug(std::string_view slug);
 
 }  // namespace seedbank::protocol
 
