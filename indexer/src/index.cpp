@@ -1324,7 +1324,10 @@ struct Index::Impl {
     Bytes where(author.bytes.begin(), author.bytes.end());
     append(where, *replacement_target(rec));
     auto number = numeric_id(collection_key(rec.author(), text_view(c.getSlug())));
-    if (auto st = txn.put(db.collections, number_key('N', number), where); !st) return st;
+    // The first collection to take a number keeps it (two keys sharing 53
+    // bits would otherwise trade it with each version).
+    if (auto k = number_key('N', number); !txn.get(db.collections, k))
+      if (auto st = txn.put(db.collections, k, where); !st) return st;
     if (c.getDeleted()) return {};
     Bytes k{'T'};
     append(k, time_id(rec.created_at(), rec.id()));

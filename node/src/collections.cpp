@@ -55,10 +55,12 @@ p::Result<CollectionChange> collection_change(const indexer::Index& index, const
     if (listed(before.items, item.subject)) return {};
     if (item.subject.image && item.subject.post)
       return p::make_error(p::ErrorCode::invalid_argument, "an item names either an image of a release or a post");
-    if (auto why = config.refuses_subject(item.subject, index))
-      return p::make_error(
-          why->find("known here") != std::string::npos ? p::ErrorCode::not_found : p::ErrorCode::refused,
-          describe(item.subject) + ": " + *why);
+    if (auto why = config.refuses_subject(item.subject, index)) {
+      const bool known =
+          index.contains(item.subject.release) && (!item.subject.post || index.contains(*item.subject.post));
+      return p::make_error(known ? p::ErrorCode::refused : p::ErrorCode::not_found,
+                           describe(item.subject) + ": " + *why);
+    }
     return {};
   };
   if (request.items) {
@@ -100,34 +102,42 @@ std::optional<std::string> refuses_collection(const indexer::Index& index, const
                                p::record_id_of(p::as_bytes(std::string_view(c.getSlug().cStr(), c.getSlug().size()))));
   if (current != collection.id()) return std::string("its author replaced it with a newer version");
   if (index.voided(collection)) return std::string("signed by a key its owner revoked, and not vouched for");
-  if (index.is_denied(collection.id(), config.deny_curators, collection.author()))
+  // A deny-list names a collection by its record id, or by its key (the
+  // same for every version of it), as a contentHash entry; or its author.
+  const auto key =
+      indexer::collection_key(collection.author(), std::string_view(c.getSlug().cStr(), c.getSlug().size()));
+  if (index.is_denied(collection.id(), config.deny_curators, collection.author()) ||
+      index.is_denied(key, config.deny_curators))
     return std::string("denied by a deny-list this node follows");
   return std::nullopt;
 }
 
-std::vector<ShownItem> shown_items(const indexer::Index& index, const NodeConfig& config, const p::Record& collection) {
-  std::vector<ShownItem> out;
-  if (collection.kind() != p::RecordKind::collection) return out;
-  for (auto item : collection.body().getPayload().getCollection().getItems()) {
-    p::CollectionItemDraft listed{p::read_subject(item.getSubject()), item.getNote().cStr()};
+std::size_t for_each_shown_item(const indexer::Index& index, const NodeConfig& config, const p::Record& collection,
+                                std::size_t limit, const std::function<bool(const ShownItem&)>& visit) {
+  std::size_t shown = 0;
+  if (collection.kind() != p::RecordKind::collection) return shown;
+  auto items = collection.body().getPayload().getCollection().getItems();
+  for (unsigned i = 0; i < items.size() && i < limit; ++i) {
+    p::CollectionItemDraft listed{p::read_subject(items[i].getSubject()), items[i].getNote().cStr()};
     if (config.refuses_subject(listed.subject, index)) continue;
     auto release = index.get(listed.subject.release);
     if (!release) continue;
-    ShownItem shown{std::move(listed), index.shown(*release), std::nullopt, std::nullopt};
-    const auto& s = shown.item.subject;
+    ShownItem item{std::move(listed), index.shown(*release), std::nullopt, std::nullopt};
+    const auto& s = item.item.subject;
     if (s.image) {
-      auto images = shown.release.body().getPayload().getRelease().getImages();
-      for (unsigned i = 0; i < images.size() && !shown.image; ++i)
-        if (images[i].getSha256().size() == 32 && digest_of(images[i].getSha256()) == *s.image) shown.image = i;
-      if (!shown.image) continue;  // its author's update no longer shows it
+      auto images = item.release.body().getPayload().getRelease().getImages();
+      for (unsigned k = 0; k < images.size() && !item.image; ++k)
+        if (images[k].getSha256().size() == 32 && digest_of(images[k].getSha256()) == *s.image) item.image = k;
+      if (!item.image) continue;  // its author's update no longer shows it
     } else if (s.post) {
       auto post = index.get(*s.post);
       if (!post) continue;
-      shown.post = std::move(*post);
+      item.post = std::move(*post);
     }
-    out.push_back(std::move(shown));
+    ++shown;
+    if (!visit(item)) break;
   }
-  return out;
+  return shown;
 }
 
 std::uint64_t collection_number(const p::Record& collection) {

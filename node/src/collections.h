@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,11 +61,16 @@ struct ShownItem {
   std::optional<protocol::Record> post;  // an image post
   bool is_image() const { return image || post; }
 };
-// The items this node shows, in the collection's order: those refused
-// here (NodeConfig::refuses_subject), or whose image the release no longer
-// shows, are left out.
-std::vector<ShownItem> shown_items(const indexer::Index& index, const NodeConfig& config,
-                                   const protocol::Record& collection);
+// Calls `visit` with each item this node shows, in the collection's
+// order, among the first `limit` items listed (those refused here,
+// NodeConfig::refuses_subject, or whose image the release no longer shows,
+// are left out), until it returns false. An item and its records live only
+// during its call: a page holds what it keeps, not the collection's
+// releases. Returns how many items were shown.
+inline constexpr std::size_t kMaxShownItems = 1000;  // a collection's most items (schema limit)
+std::size_t for_each_shown_item(const indexer::Index& index, const NodeConfig& config,
+                                const protocol::Record& collection, std::size_t limit,
+                                const std::function<bool(const ShownItem&)>& visit);
 
 // A collection's number in the API (numeric_id of its collection_key).
 std::uint64_t collection_number(const protocol::Record& collection);

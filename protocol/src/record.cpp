@@ -343,16 +343,25 @@ Status check_payload(sc::RecordBody::Reader body) {
       SB_TRY(check_text(c.getName(), 100, "collection.name", !c.getDeleted()));
       SB_TRY(check_text(c.getDescription(), 16 * 1024, "collection.description"));
       auto items = c.getItems();
-      if (c.getDeleted() && (items.size() || c.getName().size()))
-        return invalid("collection.deleted", "a deletion holds no name and no items");
+      if (c.getDeleted() && (items.size() || c.getName().size() || c.getDescription().size()))
+        return invalid("collection.deleted", "a deletion holds no name, description or items");
       if (items.size() > kMaxCollectionItems)
         return invalid("collection.items", std::to_string(items.size()) + " entries exceeds the limit of " +
                                                std::to_string(kMaxCollectionItems));
+      std::vector<std::string> subjects;  // each listed once: release ++ image ++ post
       for (unsigned i = 0; i < items.size(); ++i) {
         std::string field = "collection.items[" + std::to_string(i) + "]";
-        SB_TRY(check_subject(items[i].getSubject(), field + ".subject"));
+        auto s = items[i].getSubject();
+        SB_TRY(check_subject(s, field + ".subject"));
         SB_TRY(check_text(items[i].getNote(), kMaxShortText, field + ".note"));
+        std::string key(reinterpret_cast<const char*>(s.getRelease().begin()), s.getRelease().size());
+        key.append(reinterpret_cast<const char*>(s.getImage().begin()), s.getImage().size()).push_back('/');
+        key.append(reinterpret_cast<const char*>(s.getPost().begin()), s.getPost().size());
+        subjects.push_back(std::move(key));
       }
+      std::sort(subjects.begin(), subjects.end());
+      if (std::adjacent_find(subjects.begin(), subjects.end()) != subjects.end())
+        return invalid("collection.items", "lists an item twice");
       return {};
     }
   }

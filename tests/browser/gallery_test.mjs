@@ -5,7 +5,9 @@
 // Markdown review that updates the figures in place, a reaction to the
 // version and a comment thread on it (write, reply, edit, delete), a
 // reaction to a sample image in the image viewer, a favourite and the /me
-// page that lists it, sharing an image made with the model, the creator
+// page that lists it, the favourites published as a collection and a
+// version added to a new one (both signed for good: "Test picks" and "From
+// the page"), sharing an image made with the model, the creator
 // page with its follow button, a search from the header box, the tag index
 // with its filter box, a tag's page reached from there and from a model's
 // tag chip, its author editing the page of a model this node's key
@@ -604,10 +606,21 @@ async function main() {
         }));
         const cards = seen.name ? await readCards(page, '#collection-page') : [];
         seen.cards = cards.map((c) => c.name);
-        return { ok: /^\/collections\/\d+$/.test(seen.path) && seen.name === 'Test picks' && seen.cards.includes(target.name), seen };
+        // Exactly the favourite: the models of this collection, not every model.
+        return { ok: /^\/collections\/\d+$/.test(seen.path) && seen.name === 'Test picks' &&
+          JSON.stringify(seen.cards) === JSON.stringify([target.name]), seen };
       });
       await shot('collection.png');
       const collectionPath = await page.evaluate(() => location.pathname);
+      // The address alone opens it too (a reload, a shared link).
+      await page.reload();
+      await until('the collection page again after a reload', async () => {
+        const seen = await page.evaluate(() => ({
+          name: document.querySelector('#collection-page .collection-name')?.textContent.trim() ?? null,
+          head: document.querySelector('#collection-page .collection-head p')?.textContent.trim() ?? null,
+        }));
+        return { ok: seen.name === 'Test picks' && /· 1 item$/.test(seen.head || ''), seen };
+      });
       await page.locator('#collection-page a.creator-link').first().click();
       await until('the creator page linking the collection', async () => {
         const seen = await page.evaluate(() => ({
@@ -616,8 +629,22 @@ async function main() {
         }));
         return { ok: /^\/user\//.test(seen.path) && seen.links.some((l) => l.text === 'Test picks' && l.href === collectionPath), seen };
       });
+      // Back on the model page, the version goes into a new collection.
       await page.goto(new URL(`/models/${modelId}?modelVersionId=${versionId}`, args.base).href);
       await page.locator('#model-page .model-layout').waitFor();
+      await page.locator('#model-page .add-collection summary').click();
+      await page.fill('#collection-new-name', 'From the page');
+      await page.locator('#add-to-collection button[type="submit"]').click();
+      await until('"Added to From the page" under the form', async () => {
+        const seen = await page.evaluate(() => {
+          const status = document.querySelector('#add-to-collection [role="status"]');
+          const link = status?.querySelector('a');
+          return { text: status?.textContent.trim() ?? null, href: link?.getAttribute('href') ?? null,
+            chosen: document.querySelector('#collection-choice')?.selectedOptions[0]?.textContent ?? null };
+        });
+        return { ok: seen.text === 'Added to From the page.' && /^\/collections\/\d+$/.test(seen.href || '') &&
+          seen.chosen === 'From the page', seen };
+      });
       return { collection: collectionPath };
     });
 

@@ -87,6 +87,7 @@ nlohmann::ordered_json summary_json(const indexer::Index& index, const p::Record
   auto c = rec.body().getPayload().getCollection();
   return {{"collectionId", collection_number(rec)},
           {"slug", c.getSlug().cStr()},
+          {"key", p::to_hex(indexer::collection_key(rec.author(), c.getSlug().cStr()))},
           {"name", c.getName().cStr()},
           {"author", rec.author().to_text()},
           {"username", username_of(index, rec.author())},
@@ -138,10 +139,17 @@ void add_set(CLI::App& parent, Context& ctx) {
       if (a->from_favorites) {
         auto lists = read_local_lists(local_lists_path(ctx.global.resolved_data_dir()));
         if (!lists) return report(lists.error());
+        std::size_t shown = 0;
         for (const auto& hex : lists->favorites)
           if (auto id = p::from_hex_fixed<32>(hex))
-            if (!node.options.config.refuses_subject({*id, std::nullopt, std::nullopt}, *node.index))
+            if (!node.options.config.refuses_subject({*id, std::nullopt, std::nullopt}, *node.index)) {
               ask.add.push_back({{*id, std::nullopt, std::nullopt}, a->note});
+              ++shown;
+            }
+        if (!shown)
+          return report(p::make_error(p::ErrorCode::invalid_argument,
+                                      "--from-favorites: this node has no favourites it shows (seedbank favorite add "
+                                      "RELEASE first)"));
       }
       for (const auto& item : a->remove) {
         auto s = parse_item(*node.index, item);
@@ -209,7 +217,7 @@ void add_list(CLI::App& parent, Context& ctx) {
         else
           keys = index.keys_named(a->creator);
         for (const auto& k : keys)
-          for (const auto& id : index.collections_by(k, a->limit)) keep(index.get(id));
+          for (const auto& id : index.collections_by(k, kMaxShownItems)) keep(index.get(id));
         std::sort(shown.begin(), shown.end(),
                   [](const p::Record& x, const p::Record& y) { return x.created_at() > y.created_at(); });
         if (shown.size() > a->limit) shown.erase(shown.begin() + static_cast<std::ptrdiff_t>(a->limit), shown.end());
@@ -256,9 +264,9 @@ void add_show(CLI::App& parent, Context& ctx) {
     with_node(ctx, [&](NodeContext& node) {
       auto& index = *node.index;
       std::optional<p::RecordId> id;
-      if (auto n = parse_number_text(a->which)) {
-        id = index.collection_by_number(*n);
-      } else {
+      // A number, else a slug (a slug may be all digits too).
+      if (auto n = parse_number_text(a->which)) id = index.collection_by_number(*n);
+      if (!id) {
         std::optional<p::PublicKey> author;
         if (!a->creator.empty()) {
           author = p::PublicKey::from_text(a->creator);
@@ -278,14 +286,16 @@ void add_show(CLI::App& parent, Context& ctx) {
       if (!rec || why)
         return report(p::make_error(p::ErrorCode::not_found,
                                     "no collection '" + a->which + "' is shown here" + (why ? ": " + *why : "")));
-      auto items = shown_items(index, node.options.config, *rec);
       auto c = rec->body().getPayload().getCollection();
-      if (a->json) {
-        auto j = summary_json(index, *rec);
-        j["description"] = c.getDescription().cStr();
-        auto list = nlohmann::ordered_json::array();
-        for (const auto& s : items) {
-          auto r = s.release.body().getPayload().getRelease();
+      nlohmann::ordered_json list = nlohmann::ordered_json::array();
+      if (!a->json) {
+        std::cout << one_line(c.getName().cStr()) << "  (collection " << collection_number(*rec) << ", "
+                  << c.getSlug().cStr() << " by " << one_line(username_of(index, rec->author())) << ")\n";
+        if (c.getDescription().size()) std::cout << c.getDescription().cStr() << "\n";
+      }
+      auto shown = for_each_shown_item(index, node.options.config, *rec, kMaxShownItems, [&](const ShownItem& s) {
+        auto r = s.release.body().getPayload().getRelease();
+        if (a->json) {
           nlohmann::ordered_json item = {
               {"type", s.is_image() ? "image" : "model"},     {"releaseId", p::to_hex(s.release.id())},
               {"modelVersionId", civitai_id(s.release.id())}, {"modelName", r.getModelName().cStr()},
@@ -293,16 +303,8 @@ void add_show(CLI::App& parent, Context& ctx) {
           if (s.item.subject.image) item["image"] = p::to_hex(*s.item.subject.image);
           if (s.post) item["post"] = p::to_hex(s.post->id());
           list.push_back(std::move(item));
+          return true;
         }
-        j["shown"] = std::move(list);
-        print_json(j);
-        return static_cast<int>(kOk);
-      }
-      std::cout << one_line(c.getName().cStr()) << "  (collection " << collection_number(*rec) << ", "
-                << c.getSlug().cStr() << " by " << one_line(username_of(index, rec->author())) << ")\n";
-      if (c.getDescription().size()) std::cout << c.getDescription().cStr() << "\n";
-      for (const auto& s : items) {
-        auto r = s.release.body().getPayload().getRelease();
         std::cout << "  "
                   << (s.post    ? "post  "
                       : s.image ? "image "
@@ -313,9 +315,16 @@ void add_show(CLI::App& parent, Context& ctx) {
                                              : p::to_hex(s.release.id()));
         if (!s.item.note.empty()) std::cout << "  — " << one_line(s.item.note);
         std::cout << "\n";
+        return true;
+      });
+      if (a->json) {
+        auto j = summary_json(index, *rec);
+        j["description"] = c.getDescription().cStr();
+        j["shown"] = std::move(list);
+        print_json(j);
+      } else if (shown < c.getItems().size()) {
+        std::cout << "  (" << c.getItems().size() - shown << " more that this node does not show)\n";
       }
-      if (items.size() < c.getItems().size())
-        std::cout << "  (" << c.getItems().size() - items.size() << " more that this node does not show)\n";
       return static_cast<int>(kOk);
     });
   });

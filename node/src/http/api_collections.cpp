@@ -19,7 +19,8 @@ namespace seedbank::node {
 namespace {
 
 constexpr std::size_t kCoverItems = 50;           // items a listing looks at for the cover and nsfwLevel
-constexpr std::size_t kMaxCollectionScan = 5000;  // collections one page of a query may look at
+constexpr std::size_t kMaxCollectionScan = 1000;  // collections one page of a query may look at
+constexpr std::size_t kMaxNamedKeys = 20;         // keys a display name may stand for in `username`
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -42,18 +43,11 @@ std::variant<p::Record, HttpResponse> Api::Impl::collection_by_id(const std::str
 json Api::Impl::collection_json(const p::Record& rec, const CivitaiLinks& links, std::uint8_t levels, bool items) {
   auto c = rec.body().getPayload().getCollection();
   // A listing looks at the first items only; the detail at all of them.
-  std::vector<ShownItem> shown;
-  {
-    auto all = shown_items(index, config, rec);
-    if (!items && all.size() > kCoverItems)
-      all.erase(all.begin() + static_cast<std::ptrdiff_t>(kCoverItems), all.end());
-    shown = std::move(all);
-  }
   bool models = false, images = false;
   std::uint8_t nsfw_level = 0;
   json cover = nullptr;
   json list = json::array();
-  for (const auto& s : shown) {
+  auto shown = for_each_shown_item(index, config, rec, items ? kMaxShownItems : kCoverItems, [&](const ShownItem& s) {
     auto r = s.release.body().getPayload().getRelease();
     std::optional<schema::SampleImage::Reader> img;
     if (s.image)
@@ -68,7 +62,7 @@ json Api::Impl::collection_json(const p::Record& rec, const CivitaiLinks& links,
     if (img) nsfw_level |= level;
     const bool may_show = (level & levels) && (level < p::kR || config.nsfw);
     if (img && cover.is_null() && may_show) cover = links.base_url + "/api/images/" + sha + "?width=450";
-    if (!items) continue;
+    if (!items) return true;
     json item = {{"type", s.is_image() ? "image" : "model"},
                  {"note", s.item.note},
                  {"modelId", civitai_model_id(s.release.author(), r.getModelSlug().cStr())},
@@ -85,7 +79,8 @@ json Api::Impl::collection_json(const p::Record& rec, const CivitaiLinks& links,
       item["nsfwLevel"] = level;
     }
     list.push_back(std::move(item));
-  }
+    return true;
+  });
   json out = {{"id", collection_number(rec)},
               {"name", c.getName().cStr()},
               {"description", c.getDescription().size() ? json(c.getDescription().cStr()) : json(nullptr)},
@@ -93,11 +88,12 @@ json Api::Impl::collection_json(const p::Record& rec, const CivitaiLinks& links,
               {"nsfwLevel", nsfw_level ? json(nsfw_level) : json(nullptr)},
               {"read", "Public"},
               {"isPublic", true},
-              {"itemCount", items ? shown.size() : c.getItems().size()},
+              {"itemCount", items ? shown : c.getItems().size()},
               {"coverImageUrl", cover},
               {"user", {{"id", civitai_id(rec.author().bytes)}, {"username", username_of(index, rec.author())}}},
               {"tags", json::array()}};
   json sb = {{"recordId", p::to_hex(rec.id())},
+             {"key", p::to_hex(indexer::collection_key(rec.author(), c.getSlug().cStr()))},
              {"slug", c.getSlug().cStr()},
              {"author", rec.author().to_text()},
              {"updatedAt", iso8601(rec.created_at())}};
@@ -137,9 +133,9 @@ HttpResponse Api::Impl::list_collections(const HttpRequest& request, const HttpT
     if (auto key = p::PublicKey::from_text(*u))
       keys.push_back(*key);
     else
-      keys = index.keys_named(*u);
+      keys = index.keys_named(*u, false, kMaxNamedKeys);
     for (const auto& key : keys)
-      for (const auto& id : index.collections_by(key, 1000))
+      for (const auto& id : index.collections_by(key, kMaxCollectionScan))
         if (auto rec = index.get(id)) candidates.push_back({rec->created_at(), id});
     std::sort(candidates.begin(), candidates.end(),
               [](const auto& a, const auto& b) { return std::tie(a.created_at, a.id) > std::tie(b.created_at, b.id); });
@@ -195,11 +191,12 @@ HttpResponse Api::Impl::collection_models(const HttpRequest& request, const Http
   auto rec = collection_by_id(id_text);
   if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
   std::vector<std::uint64_t> numbers;
-  for (const auto& s : shown_items(index, config, std::get<p::Record>(rec))) {
-    if (s.is_image()) continue;
+  for_each_shown_item(index, config, std::get<p::Record>(rec), kMaxShownItems, [&](const ShownItem& s) {
+    if (s.is_image()) return true;
     auto n = civitai_model_id(s.release.author(), s.release.body().getPayload().getRelease().getModelSlug().cStr());
     if (std::find(numbers.begin(), numbers.end(), n) == numbers.end()) numbers.push_back(n);
-  }
+    return true;
+  });
   return models_in_order(request, t, l, numbers);
 }
 
@@ -246,6 +243,8 @@ HttpResponse Api::Impl::set_collection(const HttpRequest& request) {
       *to = *h;
     }
     if (v.contains("note") && v["note"].is_string()) item.note = v["note"].get<std::string>();
+    if (item.note.find('\0') != std::string::npos)
+      return error_response(400, "note: the text contains a NUL character (\\u0000); remove it");
     return item;
   };
   auto items_of = [&](const char* field, std::vector<p::CollectionItemDraft>& to) -> std::optional<HttpResponse> {
@@ -269,10 +268,14 @@ HttpResponse Api::Impl::set_collection(const HttpRequest& request) {
     std::lock_guard lock(local_mutex);
     auto lists = read_local_lists(local_lists_path(data_dir));
     if (!lists) return error_response(500, lists.error().message);
+    std::size_t shown = 0;
     for (const auto& hex : lists->favorites)
-      if (auto id = p::from_hex_fixed<32>(hex); id && !config.refuses_subject({*id, std::nullopt, std::nullopt}, index))
+      if (auto id = p::from_hex_fixed<32>(hex);
+          id && !config.refuses_subject({*id, std::nullopt, std::nullopt}, index)) {
         ask.add.push_back({{*id, std::nullopt, std::nullopt}, ""});
-    if (ask.add.empty() && !ask.items && ask.remove.empty() && !ask.name && !ask.description)
+        ++shown;
+      }
+    if (!shown)
       return error_response(400, "this node has no favourites it shows to publish; favourite some models first");
   }
   ask.deleted = body.contains("deleted") && body["deleted"].is_boolean() && body["deleted"].get<bool>();
@@ -283,6 +286,11 @@ HttpResponse Api::Impl::set_collection(const HttpRequest& request) {
                                                                            : 400,
                           change.error().message);
   const auto& d = change->draft;
+  // Another change of the same collection may have landed meanwhile (the
+  // gallery and the command line at once): say so rather than lose it.
+  if (auto now = index.current(p::RecordKind::collection, key->public_key(), p::record_id_of(p::as_bytes(d.slug)));
+      now && index.get(*now) && index.get(*now)->created_at() >= change->not_before_ms)
+    return error_response(409, "'" + d.slug + "' changed meanwhile; load it again and repeat your change");
   return sign(*key, d,
               {{"collectionId", indexer::numeric_id(indexer::collection_key(key->public_key(), d.slug))},
                {"slug", d.slug},

@@ -125,7 +125,7 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
   std::vector<p::PublicKey> authors;  // username: the feed of these keys
   // One image or one post: its id says where to look (see id_prefix below).
   std::optional<std::uint64_t> only_image, only_post;
-  std::optional<std::vector<ShownItem>> collection_items;  // collectionId: its images, in its order
+  std::optional<p::Record> collection;  // collectionId: its images, in its order
   if (auto v = t.get("imageId")) {
     only_image = parse_number(*v);
     if (!only_image) return error_response(400, "imageId '" + v->substr(0, 100) + "' is not a number");
@@ -135,7 +135,7 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
   } else if (auto v = t.get("collectionId")) {
     auto rec = collection_by_id(std::string(*v));
     if (auto* r = std::get_if<HttpResponse>(&rec)) return *r;
-    collection_items = shown_items(index, config, std::get<p::Record>(rec));
+    collection = std::move(std::get<p::Record>(rec));
   } else if (auto v = t.get("modelVersionId")) {
     auto n = parse_number(*v);
     if (!n) return error_response(400, "modelVersionId '" + v->substr(0, 100) + "' is not a number");
@@ -346,14 +346,20 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     return all.size();
   };
   std::string next_cursor;
-  if (collection_items) {
-    for (const auto& item : *collection_items) {
+  if (collection) {
+    for_each_shown_item(index, config, *collection, kMaxShownItems, [&](const ShownItem& item) {
+      if (!item.is_image()) return true;
+      if (position < skip) {  // before the cursor: not even its image is fetched
+        ++position;
+        return true;
+      }
       if (item.post)
         emit_post(*item.post, item.release);
-      else if (item.image)
+      else
         emit_image(item.release, item.release.body().getPayload().getRelease().getImages()[*item.image], item.release,
                    std::nullopt);
-    }
+      return items.size() < want;
+    });
     if (items.size() == want) next_cursor = "." + std::to_string(position);
   } else if (!whole_list && by_comments) {
     // One version's or model's images, ranked: its sample images and the

@@ -127,7 +127,10 @@ function publishFavorites(signal) {
     submit.disabled = true;
     note.textContent = 'Signing…';
     try {
-      const made = await postJson('/api/seedbank/collections', { name: name.value.trim(), fromFavorites: true });
+      // One collection of favourites (slug "favourites"): publishing again
+      // adds the new ones and takes the name given.
+      const made = await postJson('/api/seedbank/collections',
+        { slug: 'favourites', name: name.value.trim(), fromFavorites: true });
       if (signal.aborted) return;
       navigate(collectionPath(made.collectionId));
     } catch (err) {
