@@ -56,8 +56,12 @@ p::Result<CollectionChange> collection_change(const indexer::Index& index, const
     if (item.subject.image && item.subject.post)
       return p::make_error(p::ErrorCode::invalid_argument, "an item names either an image of a release or a post");
     if (auto why = config.refuses_subject(item.subject, index)) {
-      const bool known =
-          index.contains(item.subject.release) && (!item.subject.post || index.contains(*item.subject.post));
+      auto is = [&](const p::RecordId& id, p::RecordKind kind) {
+        auto rec = index.get(id);
+        return rec && rec->kind() == kind;
+      };
+      const bool known = is(item.subject.release, p::RecordKind::release) &&
+                         (!item.subject.post || is(*item.subject.post, p::RecordKind::image_post));
       return p::make_error(known ? p::ErrorCode::refused : p::ErrorCode::not_found,
                            describe(item.subject) + ": " + *why);
     }

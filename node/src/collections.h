@@ -68,6 +68,9 @@ struct ShownItem {
 // during its call: a page holds what it keeps, not the collection's
 // releases. Returns how many items were shown.
 inline constexpr std::size_t kMaxShownItems = 1000;  // a collection's most items (schema limit)
+// The most of one author's collections a listing reads (in the order of
+// their slugs' SHA-256, then sorted newest first).
+inline constexpr std::size_t kMaxAuthorCollections = 1000;
 std::size_t for_each_shown_item(const indexer::Index& index, const NodeConfig& config,
                                 const protocol::Record& collection, std::size_t limit,
                                 const std::function<bool(const ShownItem&)>& visit);

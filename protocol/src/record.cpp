@@ -348,14 +348,15 @@ Status check_payload(sc::RecordBody::Reader body) {
       if (items.size() > kMaxCollectionItems)
         return invalid("collection.items", std::to_string(items.size()) + " entries exceeds the limit of " +
                                                std::to_string(kMaxCollectionItems));
-      std::vector<std::string> subjects;  // each listed once: release ++ image ++ post
+      std::vector<std::string> subjects;  // each listed once: release ++ ('r' | 'i' ++ image | 'p' ++ post)
       for (unsigned i = 0; i < items.size(); ++i) {
         std::string field = "collection.items[" + std::to_string(i) + "]";
         auto s = items[i].getSubject();
         SB_TRY(check_subject(s, field + ".subject"));
         SB_TRY(check_text(items[i].getNote(), kMaxShortText, field + ".note"));
         std::string key(reinterpret_cast<const char*>(s.getRelease().begin()), s.getRelease().size());
-        key.append(reinterpret_cast<const char*>(s.getImage().begin()), s.getImage().size()).push_back('/');
+        key.push_back(s.getImage().size() ? 'i' : s.getPost().size() ? 'p' : 'r');
+        key.append(reinterpret_cast<const char*>(s.getImage().begin()), s.getImage().size());
         key.append(reinterpret_cast<const char*>(s.getPost().begin()), s.getPost().size());
         subjects.push_back(std::move(key));
       }

@@ -633,18 +633,64 @@ async function main() {
       await page.goto(new URL(`/models/${modelId}?modelVersionId=${versionId}`, args.base).href);
       await page.locator('#model-page .model-layout').waitFor();
       await page.locator('#model-page .add-collection summary').click();
-      await page.fill('#collection-new-name', 'From the page');
+      await page.fill('#add-to-collection-name', 'From the page');
       await page.locator('#add-to-collection button[type="submit"]').click();
       await until('"Added to From the page" under the form', async () => {
         const seen = await page.evaluate(() => {
           const status = document.querySelector('#add-to-collection [role="status"]');
           const link = status?.querySelector('a');
           return { text: status?.textContent.trim() ?? null, href: link?.getAttribute('href') ?? null,
-            chosen: document.querySelector('#collection-choice')?.selectedOptions[0]?.textContent ?? null };
+            chosen: document.querySelector('#add-to-collection-choice')?.selectedOptions[0]?.textContent ?? null };
         });
+        if (seen.href) {
+          // What the node signed: the version, and nothing else.
+          seen.items = await page.evaluate(async (where) => {
+            const answer = await (await fetch(`/api/v1${where}`)).json();
+            return (answer.seedbank && answer.seedbank.items || []).map((i) => String(i.modelVersionId));
+          }, seen.href);
+        }
         return { ok: seen.text === 'Added to From the page.' && /^\/collections\/\d+$/.test(seen.href || '') &&
-          seen.chosen === 'From the page', seen };
+          seen.chosen === 'From the page' && JSON.stringify(seen.items) === JSON.stringify([versionId]), seen };
       });
+      // And a sample image, from the image viewer, into "Test picks".
+      await page.locator(`#model-page .image-grid.gallery img[data-hash="${heartedImage}"]`).first().click();
+      await page.locator('dialog[open] .lightbox-collect summary').click();
+      await page.locator('dialog[open] #lightbox-collection-choice option', { hasText: 'Test picks' }).waitFor({ state: 'attached' });
+      await page.selectOption('dialog[open] #lightbox-collection-choice', { label: 'Test picks' });
+      await page.locator('dialog[open] #lightbox-collection button[type="submit"]').click();
+      await until('the image in "Test picks"', async () => {
+        const seen = await page.evaluate(async (where) => {
+          const status = document.querySelector('dialog[open] #lightbox-collection [role="status"]')?.textContent.trim() ?? null;
+          const answer = await (await fetch(`/api/v1${where}`)).json();
+          const items = answer && answer.seedbank && Array.isArray(answer.seedbank.items) ? answer.seedbank.items : [];
+          return { status, hashes: items.filter((i) => i.type === 'image').map((i) => i.hash) };
+        }, collectionPath);
+        return { ok: seen.status === 'Added to Test picks.' && seen.hashes.includes(heartedImage), seen };
+      });
+      await page.keyboard.press('Escape');
+      await until('the image viewer to close', async () => {
+        const open = await page.evaluate(() => !!document.querySelector('dialog[open]'));
+        return { ok: !open, seen: { open } };
+      }, 5000);
+      // The Collections page lists both, newest first.
+      await page.locator('.site-nav a[href="/collections"]').click();
+      await until('the Collections page listing both', async () => {
+        const seen = await page.evaluate(() => ({
+          names: [...document.querySelectorAll('#collections-page .collection-card-name a')].map((a) => a.textContent.trim()),
+        }));
+        return { ok: JSON.stringify(seen.names.slice(0, 2)) === JSON.stringify(['Test picks', 'From the page']), seen };
+      });
+      // A collection this node does not know says so.
+      await page.goto(new URL('/collections/1', args.base).href);
+      await until('the collection not-found message', async () => {
+        const seen = await page.evaluate(() => ({
+          text: document.querySelector('#collection-page .message')?.textContent.trim() ?? null,
+          title: document.title,
+        }));
+        return { ok: /^No such collection here\./.test(seen.text || '') && /not found/.test(seen.title), seen };
+      });
+      await page.goto(new URL(`/models/${modelId}?modelVersionId=${versionId}`, args.base).href);
+      await page.locator('#model-page .model-layout').waitFor();
       return { collection: collectionPath };
     });
 

@@ -355,6 +355,12 @@ BOOST_AUTO_TEST_CASE(collections_made_on_one_node_show_on_another) {
   BOOST_REQUIRE_EQUAL(pictures.size(), 2u);
   BOOST_TEST(pictures[0]["hash"] == image);
   BOOST_TEST(pictures[1]["caption"] == "from last month");
+  auto one = get_json("/api/v1/images?limit=1&collectionId=" + id);  // a page at a time
+  BOOST_REQUIRE_EQUAL(one["items"].size(), 1u);
+  auto two = get_json("/api/v1/images?limit=1&collectionId=" + id +
+                      "&cursor=" + one["metadata"]["nextCursor"].get<std::string>());
+  BOOST_REQUIRE_EQUAL(two["items"].size(), 1u);
+  BOOST_TEST(two["items"][0]["caption"] == "from last month");
   BOOST_TEST(get_json("/api/v1/collections?username=" + alpha1["creator"].get<std::string>())["items"].size() == 1u);
   BOOST_TEST(get_json("/api/v1/collections?username=nobody")["items"].empty());
   BOOST_TEST(get_json("/api/v1/collections?query=FAVOURITE")["items"].size() == 1u);
@@ -408,6 +414,11 @@ BOOST_AUTO_TEST_CASE(collections_made_on_one_node_show_on_another) {
   BOOST_REQUIRE(eventually([&] { return http_get(http["b"], "/api/v1/collections/" + id).status == 404; }));
   BOOST_TEST(names(get_json("/api/v1/collections")) == std::vector<std::string>{"Second"});
   BOOST_TEST(sb("b", {"collection", "list", "--creator", "nobody"}).out.find("no collections") != std::string::npos);
+  // A new collection never takes over one of the same slug ("Second"):
+  // the gallery's "New collection…" asks for one (create).
+  auto fresh = post({{"name", "Second"}, {"create", true}, {"add", {{{"releaseId", beta["releaseId"]}}}}});
+  BOOST_REQUIRE_MESSAGE(fresh.status == 200, fresh.body);
+  BOOST_TEST(json::parse(fresh.body)["slug"] == "second-2");
 }
 
 BOOST_AUTO_TEST_CASE(reactions_and_comments_made_on_one_node_show_on_another) {
@@ -725,8 +736,8 @@ BOOST_AUTO_TEST_CASE(every_response_refuses_framing_and_sniffing) {
 }
 
 BOOST_AUTO_TEST_CASE(the_gallery_pages_are_served_from_the_binary) {
-  for (const char* path :
-       {"/", "/models/123", "/user/someone", "/images/", "/me", "/tags", "/tag/anime", "/collections/123"}) {
+  for (const char* path : {"/", "/models/123", "/user/someone", "/images/", "/me", "/tags", "/tag/anime",
+                           "/collections", "/collections/123"}) {
     auto r = http_get(http["b"], path);
     BOOST_TEST_CONTEXT(path) {
       BOOST_TEST(r.status == 200);

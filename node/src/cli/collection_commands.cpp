@@ -201,7 +201,7 @@ void add_list(CLI::App& parent, Context& ctx) {
   auto a = std::make_shared<Args>();
   auto* cmd = parent.add_subcommand("list", "List collections this node shows, newest first");
   cmd->add_option("--creator", a->creator, "Only this creator's (a key sbpk1..., or a display name)");
-  cmd->add_option("--limit", a->limit, "At most this many (default 100)")->check(CLI::Range(1, 10000));
+  cmd->add_option("--limit", a->limit, "At most this many (default 100)")->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([&ctx, a] {
     with_node(ctx, [&](NodeContext& node) {
@@ -217,7 +217,7 @@ void add_list(CLI::App& parent, Context& ctx) {
         else
           keys = index.keys_named(a->creator);
         for (const auto& k : keys)
-          for (const auto& id : index.collections_by(k, kMaxShownItems)) keep(index.get(id));
+          for (const auto& id : index.collections_by(k, kMaxAuthorCollections)) keep(index.get(id));
         std::sort(shown.begin(), shown.end(),
                   [](const p::Record& x, const p::Record& y) { return x.created_at() > y.created_at(); });
         if (shown.size() > a->limit) shown.erase(shown.begin() + static_cast<std::ptrdiff_t>(a->limit), shown.end());

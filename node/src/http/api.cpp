@@ -152,7 +152,7 @@ HttpResponse Api::Impl::page(const HttpTarget& t) {
   std::string path = t.path;
   if (path == "/" || path.rfind("/models/", 0) == 0 || path.rfind("/user/", 0) == 0 || path == "/images" ||
       path == "/images/" || path == "/me" || path == "/tags" || path == "/tags/" || path.rfind("/tag/", 0) == 0 ||
-      path.rfind("/collections/", 0) == 0)
+      path == "/collections" || path.rfind("/collections/", 0) == 0)
     path = "/index.html";
   std::filesystem::path dir;
   {

@@ -135,7 +135,7 @@ HttpResponse Api::Impl::list_collections(const HttpRequest& request, const HttpT
     else
       keys = index.keys_named(*u, false, kMaxNamedKeys);
     for (const auto& key : keys)
-      for (const auto& id : index.collections_by(key, kMaxCollectionScan))
+      for (const auto& id : index.collections_by(key, kMaxAuthorCollections))
         if (auto rec = index.get(id)) candidates.push_back({rec->created_at(), id});
     std::sort(candidates.begin(), candidates.end(),
               [](const auto& a, const auto& b) { return std::tie(a.created_at, a.id) > std::tie(b.created_at, b.id); });
@@ -201,7 +201,7 @@ HttpResponse Api::Impl::collection_models(const HttpRequest& request, const Http
 }
 
 // POST /api/seedbank/collections {slug, name, description, items, add,
-// remove, deleted, fromFavorites}: changes (or creates) one of this node's
+// remove, deleted, fromFavorites, create}: changes (or creates) one of this node's
 // user's collections; what is left out stays. An item is
 // {"modelVersionId": N} or {"releaseId": "<hex>"}, with "image":
 // "<sha256>" (one of its sample images) or "post": "<record id>" (an image
@@ -222,6 +222,9 @@ HttpResponse Api::Impl::set_collection(const HttpRequest& request) {
     if (!body["description"].is_string()) return error_response(400, "description: give text (Markdown)");
     ask.description = body["description"].get<std::string>();
   }
+  // create: a new collection, never one that exists (its slug made from
+  // the name, with -2, -3, ... when taken).
+  const bool create = body.contains("create") && body["create"].is_boolean() && body["create"].get<bool>();
   if (ask.slug.empty() && ask.name) ask.slug = p::collection_slug_of(*ask.name);
   if (ask.slug.empty()) return error_response(400, "slug: say which collection (or give a name to make one)");
   auto item_of = [&](const json& v) -> std::variant<p::CollectionItemDraft, HttpResponse> {
@@ -279,6 +282,20 @@ HttpResponse Api::Impl::set_collection(const HttpRequest& request) {
       return error_response(400, "this node has no favourites it shows to publish; favourite some models first");
   }
   ask.deleted = body.contains("deleted") && body["deleted"].is_boolean() && body["deleted"].get<bool>();
+  // The gallery's changes are applied one at a time, each to the version
+  // the previous one signed.
+  std::lock_guard lock(collection_mutex);
+  if (create) {
+    const p::PublicKey author = key->public_key();  // clang does not let lambdas capture a structured binding
+    auto taken = [&](const std::string& slug) {
+      auto id = index.current(p::RecordKind::collection, author, p::record_id_of(p::as_bytes(slug)));
+      auto rec = id ? index.get(*id) : p::Result<p::Record>(p::make_error(p::ErrorCode::not_found, ""));
+      return rec && !rec->body().getPayload().getCollection().getDeleted();
+    };
+    const std::string base = ask.slug.substr(0, 60);
+    for (int n = 2; taken(ask.slug) && n < 1000; ++n) ask.slug = base + "-" + std::to_string(n);
+    if (taken(ask.slug)) return error_response(409, "no free slug left for '" + base + "'; give one");
+  }
   auto change = collection_change(index, config, key->public_key(), ask);
   if (!change)
     return error_response(change.error().code == p::ErrorCode::refused     ? 403
@@ -286,8 +303,8 @@ HttpResponse Api::Impl::set_collection(const HttpRequest& request) {
                                                                            : 400,
                           change.error().message);
   const auto& d = change->draft;
-  // Another change of the same collection may have landed meanwhile (the
-  // gallery and the command line at once): say so rather than lose it.
+  // The command line may have changed it meanwhile (another process): say
+  // so rather than lose that change.
   if (auto now = index.current(p::RecordKind::collection, key->public_key(), p::record_id_of(p::as_bytes(d.slug)));
       now && index.get(*now) && index.get(*now)->created_at() >= change->not_before_ms)
     return error_response(409, "'" + d.slug + "' changed meanwhile; load it again and repeat your change");

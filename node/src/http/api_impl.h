@@ -78,8 +78,9 @@ struct Api::Impl {
   NodeServices* node;  // null: no network (BitTorrent and gossip off)
   const NodeConfig config;
 
-  std::mutex mutex;        // guards what follows
-  std::mutex local_mutex;  // local.json: one change at a time
+  std::mutex mutex;             // guards what follows
+  std::mutex local_mutex;       // local.json: one change at a time
+  std::mutex collection_mutex;  // this node's user's collections: one change at a time
   // Thumbnails are decoded on a thread of their own, one at a time (a large
   // image takes seconds and a hundred MB): HTTP threads never decode, and
   // at most one waits for a thumbnail, so listings are never stuck behind

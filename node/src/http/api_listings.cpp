@@ -353,11 +353,13 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
         ++position;
         return true;
       }
+      const auto before = position;
       if (item.post)
         emit_post(*item.post, item.release);
       else
         emit_image(item.release, item.release.body().getPayload().getRelease().getImages()[*item.image], item.release,
                    std::nullopt);
+      if (position == before) ++position;  // one not emitted (its image not here) still counts, as before the cursor
       return items.size() < want;
     });
     if (items.size() == want) next_cursor = "." + std::to_string(position);

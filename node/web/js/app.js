@@ -5,7 +5,7 @@
 
 import { isAbort } from './api.js';
 import { showGlobalError } from './dom.js';
-import { renderCollection } from './pages/collection.js';
+import { renderCollection, renderCollections } from './pages/collection.js';
 import { renderCreator } from './pages/creator.js';
 import { renderHome, wireSearch } from './pages/home.js';
 import { renderImages } from './pages/images.js';
@@ -29,6 +29,7 @@ setRoutes([
   [/^\/me$/, () => renderMe()],
   [/^\/models\/([^/]+)(?:\/[^/]*)?\/?$/, (m) => renderModel(decodeSegment(m[1]))],
   [/^\/user\/([^/]+)\/?$/, (m) => renderCreator(decodeSegment(m[1]))],
+  [/^\/collections\/?$/, () => renderCollections()],
   [/^\/collections\/([^/]+)\/?$/, (m) => renderCollection(decodeSegment(m[1]))],
   [/^\/tags\/?$/, () => renderTags()],
   [/^\/tag\/([^/]+)\/?$/, (m) => renderTag(decodeSegment(m[1]))],

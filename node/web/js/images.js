@@ -2,6 +2,8 @@
 // from peers, image grids, and the lightbox with the generation data,
 // reactions and comments.
 
+import { me } from './api.js';
+import { addToCollection } from './collect.js';
 import { copyButton, externalLink, h, safeHttpUrl, text } from './dom.js';
 import { imageLevel, levelName, nsfwMode } from './nsfw.js';
 import { commentsPanel, imageSubject, reactionBar, tileStats } from './social.js';
@@ -230,6 +232,16 @@ function metaValue(value) {
   return text(value);
 }
 
+// "Add to a collection" for the image shown, once the node says it has a
+// key to sign with (collections are signed).
+function collectSlot(subject, signal) {
+  const slot = h('div', { class: 'lightbox-collect' });
+  me().then((mine) => {
+    if (!signal.aborted && mine.identity) slot.append(addToCollection(subject, mine.identity, signal, 'lightbox-collection'));
+  }, () => {});
+  return slot;
+}
+
 function showLightboxImage() {
   const { dialog, images, index } = lightbox;
   const image = images[index];
@@ -274,6 +286,7 @@ function showLightboxImage() {
             many ? `${index + 1} of ${images.length}` : ''].filter(Boolean).join(' · ')),
         !hidden && text(image.caption).trim() && h('p', { class: 'lightbox-caption' }, text(image.caption)),
         subject && reactionBar(subject, { id: 'lightbox-reactions', stats: image.stats, signal }),
+        subject && collectSlot(subject, signal),
         h('div', { class: 'lightbox-actions' },
           prompt && copyButton(prompt, 'Copy prompt'),
           parameters && copyButton(parameters, 'Copy generation data', 'Copy the prompt and settings as AUTOMATIC1111 writes them'),

@@ -1,18 +1,16 @@
 // A collection's page (/collections/:id): its name, creator, description,
 // and its items as this node shows them: the models as cards, the images
 // as tiles. A creator's collections, as links, for the creator's page.
+// Adding to a collection is collect.js's.
 
-import { api, isAbort, postJson, query } from '../api.js';
+import { api, isAbort, query } from '../api.js';
+import { collectionPath } from '../collect.js';
 import { errorBox, h, loadingBlock, text, userPath } from '../dom.js';
 import { Feed } from '../feed.js';
 import { imageKey, imageTile } from '../images.js';
 import { modelFeed } from '../cards.js';
 import { richText } from '../markdown.js';
 import { app, startPage } from '../router.js';
-
-export function collectionPath(id) {
-  return `/collections/${encodeURIComponent(text(id))}`;
-}
 
 export async function renderCollection(id) {
   const page = startPage('Collection');
@@ -30,6 +28,7 @@ export async function renderCollection(id) {
     if (isAbort(err)) return;
     modelsTitle.hidden = imagesTitle.hidden = true;
     if (err.status === 404) {
+      document.title = 'Collection not found · Seedbank';
       head.replaceChildren(h('div', { class: 'message' }, h('strong', null, 'No such collection here. '),
         'Its author may have deleted it, this node may not show it, or it has not reached this node yet.'));
       return;
@@ -80,6 +79,36 @@ function notesOf(items) {
     ': ', text(i.note))));
 }
 
+// Every collection this node shows, newest first (by their latest version).
+export function renderCollections() {
+  const page = startPage('Collections');
+  const root = h('section', { class: 'feed-root', 'aria-label': 'Collections' });
+  app.append(h('div', { id: 'collections-page', class: 'page' },
+    h('div', { class: 'page-intro' }, h('h1', null, 'Collections'),
+      h('p', { class: 'muted' }, 'Lists of models and images people signed, newest first.')),
+    root));
+  const feed = new Feed({
+    root,
+    firstPath: query('/api/v1/collections', { limit: 50 }),
+    gridClass: 'collection-grid',
+    keyOf: (c) => c.id,
+    emptyText: 'No collections yet. Publish one from a model page ("Add to a collection") or from your favourites.',
+    renderItem: collectionCard,
+  });
+  page.onClose(() => feed.destroy());
+}
+
+function collectionCard(c) {
+  const user = c.user && typeof c.user === 'object' ? c.user : {};
+  const sb = c.seedbank && typeof c.seedbank === 'object' ? c.seedbank : {};
+  const count = Number(c.itemCount) || 0;
+  const kind = c.type === 'Model' ? 'models' : c.type === 'Image' ? 'images' : 'items';
+  return h('article', { class: 'collection-card', dataset: { collectionId: text(c.id) } },
+    h('h3', { class: 'collection-card-name' }, h('a', { href: collectionPath(c.id) }, text(c.name) || 'Untitled')),
+    h('p', { class: 'muted' }, `${count} ${count === 1 ? kind.replace(/s$/, '') : kind} · by `,
+      h('a', { class: 'creator-link', href: userPath(text(sb.author) || text(user.username)) }, text(user.username))));
+}
+
 // A creator's collections as a list of links (empty: nothing shown).
 export async function collectionList(root, username, signal) {
   let data;
@@ -95,54 +124,4 @@ export async function collectionList(root, username, signal) {
     h('ul', { id: 'collection-list', class: 'own-list' }, list.map((c) => h('li', null,
       h('a', { href: collectionPath(c.id) }, text(c.name)),
       h('span', { class: 'muted' }, ` · ${Number(c.itemCount) || 0} item${Number(c.itemCount) === 1 ? '' : 's'} listed`)))));
-}
-
-// "Add to a collection" for one item (a version: {modelVersionId}; an
-// image: with image or post), signed with this node's key: one of the
-// user's collections, or a new one by name.
-export function addToCollection(item, identity, signal) {
-  const choose = h('select', { id: 'collection-choice', name: 'collection' },
-    h('option', { value: '' }, 'New collection…'));
-  const name = h('input', { id: 'collection-new-name', name: 'name', type: 'text', maxlength: 100, placeholder: 'Name' });
-  const note = h('p', { class: 'muted', role: 'status' });
-  const submit = h('button', { type: 'submit', class: 'btn' }, 'Add');
-  const form = h('form', { class: 'stack-form', id: 'add-to-collection' },
-    h('label', { for: 'collection-choice' }, 'Collection'), choose, name, h('div', null, submit), note);
-  choose.addEventListener('change', () => { name.hidden = choose.value !== ''; });
-  api(query('/api/v1/collections', { username: identity, limit: 100 }), signal).then((data) => {
-    for (const c of Array.isArray(data.items) ? data.items : []) {
-      const slug = c && c.seedbank && typeof c.seedbank.slug === 'string' ? c.seedbank.slug : '';
-      if (slug) choose.append(h('option', { value: slug }, text(c.name)));
-    }
-  }, () => {}); // without the list, a new collection still works
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const body = { add: [item] };
-    if (choose.value) {
-      body.slug = choose.value;
-    } else if (name.value.trim()) {
-      body.name = name.value.trim();
-    } else {
-      note.textContent = 'Not added: choose a collection or name a new one.';
-      return;
-    }
-    submit.disabled = true;
-    note.textContent = 'Signing…';
-    try {
-      const made = await postJson('/api/seedbank/collections', body);
-      if (signal.aborted) return;
-      const label = choose.value ? choose.selectedOptions[0].textContent : body.name;
-      note.replaceChildren('Added to ', h('a', { href: collectionPath(made.collectionId) }, label), '.');
-      if (!choose.value) {
-        choose.append(h('option', { value: text(made.slug) }, label));
-        choose.value = text(made.slug);
-        name.hidden = true;
-        name.value = '';
-      }
-    } catch (err) {
-      note.textContent = `Not added: ${err.message}`;
-    }
-    submit.disabled = false;
-  });
-  return h('details', { class: 'add-collection' }, h('summary', null, 'Add to a collection'), form);
 }

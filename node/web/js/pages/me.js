@@ -7,7 +7,7 @@ import { Feed } from '../feed.js';
 import { imageKey, imageTile } from '../images.js';
 import { NSFW_LEVELS, NSFW_MODES, nsfwSettings, resetNsfwSettings, setNsfwMode } from '../nsfw.js';
 import { app, navigate, startPage } from '../router.js';
-import { collectionPath } from './collection.js';
+import { collectionPath } from '../collect.js';
 
 export async function renderMe() {
   const page = startPage('You');

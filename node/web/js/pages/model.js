@@ -8,7 +8,7 @@ import { creatorKey, creatorName, seedingCount } from '../cards.js';
 import { actionsUnavailable, add, badge, copyButton, errorBox, formatDate, formatSize, h, loadingBlock, noKeyNote, safeHttpUrl, section, stars, tagPath, text, toggleButton, userPath } from '../dom.js';
 import { imageGrid, netImage } from '../images.js';
 import { richText } from '../markdown.js';
-import { addToCollection } from './collection.js';
+import { addToCollection } from '../collect.js';
 import { NSFW_LEVELS, imageLevel } from '../nsfw.js';
 import { app, navigate, startPage } from '../router.js';
 import { commentsPanel, reactionBar, releaseSubject } from '../social.js';
