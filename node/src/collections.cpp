@@ -30,6 +30,11 @@ p::Result<CollectionChange> collection_change(const indexer::Index& index, const
   if (auto id = index.current(p::RecordKind::collection, author, target))
     if (auto rec = index.get(*id); rec && rec->kind() == p::RecordKind::collection) current = std::move(*rec);
   const bool exists = current && !current->body().getPayload().getCollection().getDeleted();
+  // A new collection never takes a slug that had one: its number (from the
+  // slug) would lead old links to it.
+  if (request.create && current)
+    return p::make_error(p::ErrorCode::conflict,
+                         "you have (or had) a collection '" + request.slug + "'; choose another slug for a new one");
   if (current) out.not_before_ms = current->created_at() + 1;
   auto& d = out.draft;
   if (exists) d = p::collection_draft_of(*current);

@@ -27,6 +27,7 @@ struct CollectionRequest {
   std::vector<protocol::CollectionItemDraft> add;                   // appended; one listed already keeps its place
   std::vector<indexer::Subject> remove;
   bool deleted = false;  // withdraw it: the rest is ignored
+  bool create = false;   // only a new one: error conflict when the slug has a current record (a deletion too)
 };
 
 // The draft `author` signs: the author's current collection of that slug

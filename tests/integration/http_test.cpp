@@ -419,6 +419,11 @@ BOOST_AUTO_TEST_CASE(collections_made_on_one_node_show_on_another) {
   auto fresh = post({{"name", "Second"}, {"create", true}, {"add", {{{"releaseId", beta["releaseId"]}}}}});
   BOOST_REQUIRE_MESSAGE(fresh.status == 200, fresh.body);
   BOOST_TEST(json::parse(fresh.body)["slug"] == "second-2");
+  // Nor a deleted one's: its number would lead old links to the new one.
+  auto reborn = post({{"name", "Favourite things"}, {"create", true}, {"add", {{{"releaseId", beta["releaseId"]}}}}});
+  BOOST_REQUIRE_MESSAGE(reborn.status == 200, reborn.body);
+  BOOST_TEST(json::parse(reborn.body)["slug"] == "favourite-things-2");
+  BOOST_TEST(json::parse(reborn.body)["collectionId"] != created["collectionId"]);
 }
 
 BOOST_AUTO_TEST_CASE(reactions_and_comments_made_on_one_node_show_on_another) {

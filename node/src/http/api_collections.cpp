@@ -287,19 +287,22 @@ HttpResponse Api::Impl::set_collection(const HttpRequest& request) {
   std::lock_guard lock(collection_mutex);
   if (create) {
     const p::PublicKey author = key->public_key();  // clang does not let lambdas capture a structured binding
+    // A slug that had a collection (a deletion too) is taken: its number
+    // would lead old links to the new one.
     auto taken = [&](const std::string& slug) {
-      auto id = index.current(p::RecordKind::collection, author, p::record_id_of(p::as_bytes(slug)));
-      auto rec = id ? index.get(*id) : p::Result<p::Record>(p::make_error(p::ErrorCode::not_found, ""));
-      return rec && !rec->body().getPayload().getCollection().getDeleted();
+      return index.current(p::RecordKind::collection, author, p::record_id_of(p::as_bytes(slug))).has_value();
     };
-    const std::string base = ask.slug.substr(0, 60);
+    std::string base = ask.slug.substr(0, 60);
+    while (!base.empty() && base.back() == '-') base.pop_back();
     for (int n = 2; taken(ask.slug) && n < 1000; ++n) ask.slug = base + "-" + std::to_string(n);
     if (taken(ask.slug)) return error_response(409, "no free slug left for '" + base + "'; give one");
+    ask.create = true;
   }
   auto change = collection_change(index, config, key->public_key(), ask);
   if (!change)
     return error_response(change.error().code == p::ErrorCode::refused     ? 403
                           : change.error().code == p::ErrorCode::not_found ? 404
+                          : change.error().code == p::ErrorCode::conflict  ? 409
                                                                            : 400,
                           change.error().message);
   const auto& d = change->draft;

@@ -21,19 +21,29 @@ export function addToCollection(item, identity, signal, id = 'add-to-collection'
   const form = h('form', { class: 'stack-form', id },
     h('label', { for: `${id}-choice` }, 'Collection'), choose, name, h('div', null, submit), note);
   choose.addEventListener('change', () => { name.hidden = choose.value !== ''; });
+  // An option a collection: its name, and its slug when two share a name.
+  const addOption = (slug, label) => {
+    if ([...choose.options].some((o) => o.value === slug)) return;
+    const same = [...choose.options].find((o) => o.value && o.dataset.name === label);
+    if (same) same.textContent = `${label} (${same.value})`;
+    choose.append(h('option', { value: slug, dataset: { name: label } }, same ? `${label} (${slug})` : label));
+  };
   api(query('/api/v1/collections', { username: identity, limit: 100 }), signal).then((data) => {
     for (const c of Array.isArray(data.items) ? data.items : []) {
       const slug = c && c.seedbank && typeof c.seedbank.slug === 'string' ? c.seedbank.slug : '';
-      if (slug) choose.append(h('option', { value: slug }, text(c.name)));
+      if (slug) addOption(slug, text(c.name));
     }
   }, () => {}); // without the list, a new collection still works
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
+    // What was chosen when the button was pressed, whatever changes meanwhile.
+    const slug = choose.value;
+    const label = slug ? choose.selectedOptions[0].dataset.name || choose.selectedOptions[0].textContent : name.value.trim();
     const body = { add: [item] };
-    if (choose.value) {
-      body.slug = choose.value;
-    } else if (name.value.trim()) {
-      body.name = name.value.trim();
+    if (slug) {
+      body.slug = slug;
+    } else if (label) {
+      body.name = label;
       body.create = true; // a new one, even when another has a name like it
     } else {
       note.textContent = 'Not added: choose a collection or name a new one.';
@@ -44,12 +54,10 @@ export function addToCollection(item, identity, signal, id = 'add-to-collection'
     try {
       const made = await postJson('/api/seedbank/collections', body);
       if (signal.aborted) return;
-      const label = choose.value ? choose.selectedOptions[0].textContent : body.name;
       note.replaceChildren('Added to ', h('a', { href: collectionPath(made.collectionId) }, label), '.');
-      if (!choose.value) {
-        const slug = text(made.slug);
-        if (![...choose.options].some((o) => o.value === slug)) choose.append(h('option', { value: slug }, label));
-        choose.value = slug;
+      if (!slug) {
+        addOption(text(made.slug), label);
+        choose.value = text(made.slug);
         name.hidden = true;
         name.value = '';
       }

@@ -92,6 +92,12 @@ BOOST_AUTO_TEST_CASE(changes_keep_what_is_not_asked_and_every_version_replaces_t
   unknown.add = {{release_item(p::RecordId{9}), ""}};
   BOOST_TEST(
       (node::collection_change(*index, config, alice.public_key(), unknown).error().code == p::ErrorCode::not_found));
+  CollectionRequest fresh;  // create: never one that exists
+  fresh.slug = "picks";
+  fresh.name = "Picks again";
+  fresh.create = true;
+  BOOST_TEST(
+      (node::collection_change(*index, config, alice.public_key(), fresh).error().code == p::ErrorCode::conflict));
   CollectionRequest gone;
   gone.slug = "picks";
   gone.remove = {release_item(p::RecordId{9})};

@@ -92,7 +92,7 @@ export function renderCollections() {
     firstPath: query('/api/v1/collections', { limit: 50 }),
     gridClass: 'collection-grid',
     keyOf: (c) => c.id,
-    emptyText: 'No collections yet. Publish one from a model page ("Add to a collection") or from your favourites.',
+    emptyText: 'No collections yet. Start one with "Add to a collection" on a model page or in the image viewer, or from your favourites.',
     renderItem: collectionCard,
   });
   page.onClose(() => feed.destroy());
