@@ -149,15 +149,8 @@ CollectionDraft collection_draft_of(const Record& collection) {
 }
 
 std::string collection_slug_of(std::string_view name) {
-  std::string slug;
-  for (char ch : name) {
-    auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) && c < 0x80)
-      slug.push_back(static_cast<char>(std::tolower(c)));
-    else if (!slug.empty() && slug.back() != '-')
-      slug.push_back('-');
-    if (slug.size() >= 64) break;
-  }
+  std::string slug = slugify(name);  // a model's slug, within a collection slug's 64 bytes
+  if (slug.size() > 64) slug.resize(64);
   while (!slug.empty() && slug.back() == '-') slug.pop_back();
   return slug.empty() ? "collection" : slug;
 }
