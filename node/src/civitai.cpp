@@ -25,6 +25,19 @@ std::uint64_t civitai_model_id(const p::PublicKey& author, std::string_view slug
   return indexer::numeric_id(indexer::model_key(author, slug));
 }
 
+std::uint64_t civitai_image_id(const p::RecordId& record, const p::Sha256Digest& image) {
+  std::uint64_t r = 0, i = 0;
+  for (std::size_t k = 0; k < 3; ++k) r = (r << 8) | record[k];
+  for (std::size_t k = 0; k < 4; ++k) i = (i << 8) | image[k];
+  const std::uint64_t id = (r << 29) | (i >> 3);  // 24 + 29 = 53 bits
+  return id ? id : 1;
+}
+
+p::Bytes civitai_image_record_prefix(std::uint64_t image_id) {
+  const std::uint64_t r = image_id >> 29;
+  return {static_cast<std::uint8_t>(r >> 16), static_cast<std::uint8_t>(r >> 8), static_cast<std::uint8_t>(r)};
+}
+
 std::string civitai_file_type(schema::FileRole role) {
   switch (role) {
     case schema::FileRole::MODEL:
@@ -168,6 +181,15 @@ void write_generation_meta(JsonOut& out, const p::GenerationParams& g) {
   if (g.width && g.height) put("Size").value(std::to_string(*g.width) + "x" + std::to_string(*g.height));
   if (!g.model_hash.empty()) put("Model hash").value(g.model_hash);
   if (!g.model_name.empty()) put("Model").value(g.model_name);
+  if (auto resources = p::generation_resources(g); !resources.empty()) {
+    put("resources").begin_array();
+    for (const auto& r : resources) {
+      out.begin_object().field("hash", r.hash).field("name", r.name).field("type", r.type);
+      if (r.weight) out.field("weight", *r.weight);
+      out.end_object();
+    }
+    out.end_array();
+  }
   static const char* typed[] = {"Steps", "Sampler", "CFG scale", "Seed", "Size", "Model hash", "Model"};
   for (const auto& [key, value] : g.settings) {
     bool skip = false;
@@ -278,7 +300,7 @@ VersionStats write_model_version(JsonOut& out, const p::Record& signed_release, 
     std::string sha = hex_of(img.getSha256());
     auto level = links.level_of(img, r);
     out.begin_object()
-        .field("id", civitai_id(digest_of(img.getSha256())))
+        .field("id", civitai_image_id(record.id(), digest_of(img.getSha256())))
         .field("url",
                links.base_url.empty() ? std::string(img.getName().cStr()) : links.base_url + "/api/images/" + sha)
         .field("nsfw", level >= p::kR)

@@ -506,4 +506,96 @@ std::optional<GenerationParams> generation_params_from_image(const ImageInfo& in
   return p;
 }
 
+namespace {
+
+// A hash as tools write it: 8 to 64 hex digits, lowercased.
+std::optional<std::string> hash_text(std::string_view s) {
+  s = trim(s);
+  if (s.size() < 8 || s.size() > 64) return std::nullopt;
+  std::string out;
+  for (char c : s) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+// The weight of "<lora:name:weight>" (or "<lyco:...>") in a prompt; a tag
+// without one weighs 1.
+std::optional<double> lora_weight(std::string_view prompt, std::string_view name) {
+  for (std::string_view tag : {std::string_view("<lora:"), std::string_view("<lyco:")}) {
+    for (auto at = prompt.find(tag); at != std::string_view::npos; at = prompt.find(tag, at + 1)) {
+      auto rest = prompt.substr(at + tag.size());
+      if (rest.substr(0, name.size()) != name) continue;
+      rest.remove_prefix(name.size());
+      if (!rest.empty() && rest.front() == '>') return 1.0;
+      if (rest.empty() || rest.front() != ':') continue;
+      rest.remove_prefix(1);
+      return parse_number<double>(rest.substr(0, rest.find_first_of(":>")));
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<GenerationResource> generation_resources(const GenerationParams& params) {
+  std::vector<GenerationResource> out;
+  auto add = [&](std::string type, std::string_view name, std::string_view hash) {
+    auto h = hash_text(hash);
+    if (!h || out.size() >= kMaxGenerationResources) return;
+    for (auto& r : out)
+      if (r.hash == *h) {
+        if (r.name.empty()) r.name = std::string(trim(name));
+        return;
+      }
+    GenerationResource r{std::move(type), std::string(trim(name)), *h, std::nullopt};
+    if (r.type == "lora" && !r.name.empty()) r.weight = lora_weight(params.prompt, r.name);
+    out.push_back(std::move(r));
+  };
+  auto setting = [&](std::string_view key) -> std::optional<std::string_view> {
+    for (const auto& [k, v] : params.settings)
+      if (k == key) return std::string_view(v);
+    return std::nullopt;
+  };
+  // "name: hash, name: hash" (a name may hold ':', a hash never does).
+  auto add_list = [&](const char* type, std::string_view list) {
+    while (!list.empty()) {
+      const auto comma = list.find(',');
+      const auto entry = list.substr(0, comma);
+      if (const auto colon = entry.rfind(':'); colon != std::string_view::npos)
+        add(type, entry.substr(0, colon), entry.substr(colon + 1));
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  };
+  add("model", params.model_name, params.model_hash);
+  if (auto h = setting("VAE hash")) add("vae", setting("VAE").value_or(""), *h);
+  if (auto l = setting("Lora hashes")) add_list("lora", *l);
+  if (auto l = setting("TI hashes")) add_list("embed", *l);
+  if (auto hashes = setting("Hashes"); hashes && json_depth_ok(*hashes)) {
+    const json j = json::parse(*hashes, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object())
+      for (const auto& [key, value] : j.items()) {
+        if (!value.is_string()) continue;
+        const std::string_view k = key;
+        const auto colon = k.find(':');
+        const std::string_view kind = k.substr(0, colon);
+        const std::string_view name = colon == std::string_view::npos ? std::string_view() : k.substr(colon + 1);
+        const auto& h = value.get_ref<const std::string&>();
+        if (kind == "model")
+          add("model", params.model_name, h);
+        else if (kind == "vae")
+          add("vae", setting("VAE").value_or(""), h);
+        else if (kind == "lora" || kind == "lyco")
+          add("lora", name, h);
+        else if (kind == "embed")
+          add("embed", name, h);
+        else if (kind == "hypernet")
+          add("hypernet", name, h);
+      }
+  }
+  return out;
+}
+
 }  // namespace seedbank::protocol

@@ -20,7 +20,8 @@
 //               "filterType": "LORA",
 //               "search": {"query", "finds", "misses"},
 //               "tags": {"<tag>": ["<name of every model that has it>"], ...},
-//               "own": {"name"}}
+//               "own": {"name"},
+//               "resources": {"sha256", "models": ["<name>", ...]}}
 // "search": a search whose results list the model named "finds" and not
 // the one named "misses". "tags": tags with every model that has each;
 // the first one's page and chip are followed. Without them the script
@@ -28,7 +29,9 @@
 // (FIXTURE_SEARCH, FIXTURE_TAGS below). "own" (optional): a model the
 // node's own key published, with at least one sample image, whose page the
 // test edits (its description, tags and images change for good); without
-// it that step is skipped.
+// it that step is skipped. "resources" (optional): a post in the image
+// feed whose generation data names, by hash, the models listed: its viewer
+// links each one's page.
 // The node needs an identity key (`seedbank keygen` on its data dir) to sign
 // the shared image. That image is tests/fixtures/images/comfyui.png, found
 // from this file's own path; no expected model may use it as a sample image.
@@ -115,6 +118,10 @@ async function readExpect(file) {
   }
   if (data.own != null && (typeof data.own !== 'object' || typeof data.own.name !== 'string' || !data.own.name)) {
     usage(`${file}: "own" must be {"name"}, the name of a model the node's key published`);
+  }
+  if (data.resources != null && (typeof data.resources !== 'object' || typeof data.resources.sha256 !== 'string' ||
+      !Array.isArray(data.resources.models) || !data.resources.models.length)) {
+    usage(`${file}: "resources" must be {"sha256", "models": [names]}, a post and the models its generation data names`);
   }
   return { ...data, search, tags };
 }
@@ -754,6 +761,35 @@ async function main() {
       });
       await page.goto(modelUrl, { waitUntil: 'domcontentloaded' });
       return { first: ranked.seen.first };
+    });
+
+    // (7a') An image's viewer lists the resources its generation data
+    // names by hash, each linked to its model's page.
+    await step('image-resources', async () => {
+      if (!expect.resources) return { skipped: 'no "resources" post in the expect file' };
+      const { sha256, models } = expect.resources;
+      await page.locator('.site-nav a[href="/images"]').click();
+      const tile = page.locator(`#images-page .image-tile[data-post-id]:has(.img-frame[data-image-hash="${sha256.toLowerCase()}"])`);
+      await tile.first().waitFor({ timeout: PAGE_TIMEOUT_MS });
+      await tile.first().click();
+      const linked = await until(`links to ${models.join(' and ')} under Resources used`, async () => {
+        const seen = await page.evaluate(() => [...document.querySelectorAll('dialog[open] #lightbox-resources .resource')]
+          .map((li) => {
+            const a = li.querySelector('a.resource-name');
+            return { hash: li.dataset.hash, link: a ? a.getAttribute('href') : null, text: li.textContent.trim() };
+          }));
+        return { ok: seen.length === models.length && models.every((m) => seen.some((r) => r.link && r.text.includes(m))), seen };
+      });
+      await shot('image-resources.png');
+      // The first one's link leads to its model page.
+      await page.locator('dialog[open] #lightbox-resources a.resource-name', { hasText: models[0] }).click();
+      await until(`${models[0]}'s page`, async () => {
+        const seen = await page.evaluate(() => ({ path: location.pathname, title: document.querySelector('h1')?.textContent.trim() ?? null,
+          dialog: !!document.querySelector('dialog[open]') }));
+        return { ok: seen.path.startsWith('/models/') && (seen.title || '').includes(models[0]) && !seen.dialog, seen };
+      });
+      await page.goto(modelUrl, { waitUntil: 'domcontentloaded' });
+      return { resources: linked.seen };
     });
 
     // (7b) The mature content setting on the You page applies on the model

@@ -192,13 +192,38 @@ BOOST_AUTO_TEST_CASE(ids_images_filters_and_levels_give_exactly_what_was_asked) 
   BOOST_TEST(http_get(http["c"], "/api/v1/images?browsingLevel=64").status == 400u);
   BOOST_TEST(images_of("&type=video").empty());
 
-  // imageId and postId name one image each.
-  auto by_image = get("/api/v1/images?imageId=" + std::to_string(version["images"][1]["id"].get<std::uint64_t>()));
-  BOOST_TEST_REQUIRE(by_image["items"].size() == 1u, by_image.dump());
-  BOOST_TEST(by_image["items"][0]["hash"] == webp);
+  // imageId and postId name one image each. An image's id comes from the
+  // record showing it: a post of the sample image's bytes is its own item.
+  auto again = sb("a", {"post-image", (images / "a1111.webp").string(), "--release", release["releaseId"], "--key",
+                        key.string(), "--json"});
+  BOOST_REQUIRE_MESSAGE(again.exit_code == 0, again.err);
+  const std::string again_id = json::parse(again.out)["recordId"];
+  json sample_item, again_item;
+  BOOST_REQUIRE(eventually(
+      [&] {
+        auto page = get("/api/v1/images?modelVersionId=" + std::to_string(version_id));
+        for (const auto& item : page["items"])
+          if (item["hash"] == webp) (item["postId"].is_null() ? sample_item : again_item) = item;
+        return !again_item.is_null();
+      },
+      std::chrono::seconds(30)));
+  BOOST_TEST(again_item["seedbank"]["post"] == again_id);
+  BOOST_TEST(json::parse(again.out)["imageId"] == again_item["id"]);  // what post-image said it would be
+  BOOST_TEST(json::parse(again.out)["postId"] == again_item["postId"]);
+  BOOST_TEST(sample_item["id"] == version["images"][1]["id"]);  // as the version lists it
+  BOOST_TEST(again_item["id"] != sample_item["id"]);
+  for (const auto& [item, post] :
+       {std::pair{sample_item, json(nullptr)}, std::pair{again_item, again_item["postId"]}}) {
+    auto by_image = get("/api/v1/images?imageId=" + std::to_string(item["id"].get<std::uint64_t>()));
+    BOOST_TEST_REQUIRE(by_image["items"].size() == 1u, by_image.dump());
+    BOOST_TEST(by_image["items"][0]["hash"] == webp);
+    BOOST_TEST(by_image["items"][0]["postId"] == post);
+    BOOST_TEST(by_image["items"][0]["id"] == item["id"]);
+  }
   auto by_post = get("/api/v1/images?postId=" + std::to_string(post_item["postId"].get<std::uint64_t>()));
   BOOST_TEST_REQUIRE(by_post["items"].size() == 1u, by_post.dump());
   BOOST_TEST(by_post["items"][0]["hash"] == post_sha);
+  BOOST_TEST(by_post["items"][0]["id"] == post_item["id"]);
   BOOST_TEST(get("/api/v1/images?imageId=1")["items"].empty());
 
   // Endpoints clients call besides these.

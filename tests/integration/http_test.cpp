@@ -28,6 +28,28 @@ using seedbank::testing::sha256_hex;
 
 namespace {
 
+// A copy of the PNG `from` whose first "parameters" text is `parameters`
+// (a tEXt chunk right after IHDR, ahead of any the file has).
+fs::path png_with_parameters(const fs::path& from, const fs::path& to, const std::string& parameters) {
+  std::ifstream in(from, std::ios::binary);
+  std::string png(std::istreambuf_iterator<char>(in), {});
+  BOOST_REQUIRE(png.size() > 33 && png.compare(12, 4, "IHDR") == 0);
+  const std::string data = "tEXtparameters" + std::string(1, '\0') + parameters;
+  std::uint32_t crc = 0xffffffffu;
+  for (unsigned char c : data) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  crc ^= 0xffffffffu;
+  auto be32 = [](std::uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                       static_cast<char>(v)};
+  };
+  png.insert(33, be32(static_cast<std::uint32_t>(data.size() - 4)) + data + be32(crc));
+  std::ofstream(to, std::ios::binary) << png;
+  return to;
+}
+
 struct Gallery : Net {
   std::string a, b;
   std::unique_ptr<Process> na, nb;
@@ -825,18 +847,34 @@ BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
                         (images / "a1111.png").string(), "--image", (images / "a1111.jpg").string(), "--json"});
   BOOST_REQUIRE_MESSAGE(gamma.exit_code == 0, gamma.err);
   auto first_image = [&](const json& published) { return version_of(published)["images"][0]["hash"]; };
-  json expect = {{"filterType", "LORA"},
-                 {"own", {{"name", "Gamma Own Style"}}},
-                 {"models", json::array({{{"name", "Alpha LoRA"},
-                                          {"type", "LORA"},
-                                          {"sha256", alpha2["files"][0]["hashes"]["SHA256"]},
-                                          {"autoV2", alpha2["files"][0]["hashes"]["AutoV2"]},
-                                          {"imageHash", first_image(alpha2)}},
-                                         {{"name", "Beta Checkpoint"},
-                                          {"type", "Checkpoint"},
-                                          {"sha256", beta["files"][0]["hashes"]["SHA256"]},
-                                          {"autoV2", beta["files"][0]["hashes"]["AutoV2"]},
-                                          {"imageHash", first_image(beta)}}})}};
+  // Someone's image made with Beta and Alpha v2, whose generation data
+  // names them by the hashes A1111 writes (AutoV2; a LoRA's 12 digits).
+  const std::string beta_autov2 = beta["files"][0]["hashes"]["AutoV2"];
+  const std::string alpha_short = alpha2["files"][0]["hashes"]["SHA256"].get<std::string>().substr(0, 12);
+  auto made_with = png_with_parameters(images / "a1111.png", dir / "made-with.png",
+                                       "a lighthouse <lora:alpha:0.7>\nNegative prompt: fog\nSteps: 20, Sampler: Euler "
+                                       "a, Seed: 5, Model hash: " +
+                                           beta_autov2 + ", Model: beta, Lora hashes: \"alpha: " + alpha_short + "\"");
+  auto poster = dir / "made-with.key";
+  BOOST_REQUIRE_EQUAL(sb("b", {"keygen", "--out", poster.string()}).exit_code, 0);
+  auto made = sb("b", {"post-image", made_with.string(), "--release", alpha2["releaseId"], "--key", poster.string(),
+                       "--caption", "Made with two models", "--json"});
+  BOOST_REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+  json expect = {
+      {"filterType", "LORA"},
+      {"own", {{"name", "Gamma Own Style"}}},
+      {"resources",
+       {{"sha256", json::parse(made.out)["sha256"]}, {"models", json::array({"Beta Checkpoint", "Alpha LoRA"})}}},
+      {"models", json::array({{{"name", "Alpha LoRA"},
+                               {"type", "LORA"},
+                               {"sha256", alpha2["files"][0]["hashes"]["SHA256"]},
+                               {"autoV2", alpha2["files"][0]["hashes"]["AutoV2"]},
+                               {"imageHash", first_image(alpha2)}},
+                              {{"name", "Beta Checkpoint"},
+                               {"type", "Checkpoint"},
+                               {"sha256", beta["files"][0]["hashes"]["SHA256"]},
+                               {"autoV2", beta["files"][0]["hashes"]["AutoV2"]},
+                               {"imageHash", first_image(beta)}}})}};
   auto expect_file = dir / "expect.json";
   std::ofstream(expect_file) << expect.dump(2);
   auto out = fs::path(SEEDBANK_TEST_OUTPUT_DIR) / "gallery";

@@ -767,6 +767,10 @@ int sign_and_store(NodeContext& node, const p::SecretKey& key, bool json, const 
         {"recordId", p::to_hex(out->id)}, {"kind", what}, {"author", key.public_key().to_text()}};
     if (out->status == indexer::IngestStatus::superseded) j["superseded"] = true;
     for (auto& [k, v] : extra.items()) j[k] = v;
+    if (const auto* post = std::get_if<p::ImagePostDraft>(&draft)) {  // as the API names it
+      j["postId"] = civitai_id(out->id);
+      j["imageId"] = civitai_image_id(out->id, post->image.sha256);
+    }
     print_json(j);
   } else {
     std::cout << what << " " << p::to_hex(out->id) << " signed by " << key.public_key().to_text()

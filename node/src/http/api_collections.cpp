@@ -71,7 +71,7 @@ json Api::Impl::collection_json(const p::Record& rec, const CivitaiLinks& links,
                  {"versionName", r.getVersionName().cStr()},
                  {"releaseId", p::to_hex(s.release.id())}};
     if (s.is_image()) {
-      item["imageId"] = civitai_id(digest_of(img->getSha256()));
+      item["imageId"] = civitai_image_id(s.post ? s.post->id() : s.release.id(), digest_of(img->getSha256()));
       item["postId"] = s.post ? json(civitai_id(s.post->id())) : json(nullptr);
       item["post"] = s.post ? json(p::to_hex(s.post->id())) : json(nullptr);
       item["hash"] = sha;

@@ -196,7 +196,9 @@ HttpResponse Api::Impl::post_image(const HttpRequest& request) {
   auto answer = sign(*key, draft, {{"sha256", p::to_hex(draft.image.sha256)}});
   if (answer.status == 200) {
     auto j = json::parse(answer.body);
-    j["postId"] = civitai_id(*p::from_hex_fixed<32>(j["recordId"].get<std::string>()));
+    const auto id = *p::from_hex_fixed<32>(j["recordId"].get<std::string>());
+    j["postId"] = civitai_id(id);
+    j["imageId"] = civitai_image_id(id, draft.image.sha256);
     answer = json_response(200, j);
   }
   return answer;

@@ -186,7 +186,8 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     auto level = config.image_level(img, r, index);  // a post about a release marked NSFW is R at least too
     if (!(level & levels) || (level >= p::kR && !config.nsfw)) return;
     if (by.created_at() < since_ms) return;
-    if (only_image && civitai_id(digest_of(img.getSha256())) != *only_image) return;
+    const auto image_id = civitai_image_id(by.id(), digest_of(img.getSha256()));
+    if (only_image && image_id != *only_image) return;
     std::string sha = p::to_hex(p::ByteView(img.getSha256().begin(), img.getSha256().size()));
     // What reactions and comments on this image name.
     indexer::Subject subject{release.id(), std::nullopt, std::nullopt};
@@ -202,7 +203,7 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
       write_generation_meta(m, p::read_generation(img.getGeneration()));
       return m.take();
     }());
-    items.push_back({{"id", civitai_id(digest_of(img.getSha256()))},
+    items.push_back({{"id", image_id},
                      {"url", links.base_url + "/api/images/" + sha},
                      {"hash", sha},
                      {"width", img.getWidth()},
@@ -255,44 +256,37 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     for (const auto& id : index.posts_of(release.id(), 200))
       if (auto post = index.get(id)) emit_post(*post, shown);
   };
-  // An image id or a post id names its image's or record's first 48 bits
-  // (civitai_id keeps 53): the records with that prefix, checked in full.
+  // A post that an id names, about the release it names.
+  auto emit_post_of_id = [&](const p::Record& post) {
+    auto release = index.get(digest_of(post.body().getPayload().getImagePost().getRelease()));
+    if (release && release->kind() == p::RecordKind::release) emit_post(post, index.shown(*release));
+  };
+  // A post id names its record's first 53 bits, and an image id its
+  // record's first 24 (civitai_image_id): the records with that prefix,
+  // checked in full.
   auto id_prefix = [](std::uint64_t id) {
     p::Bytes prefix(6);
     for (int i = 5; i >= 0; --i, id >>= 8) prefix[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(id);
     return prefix;
   };
   if (only_image) {
-    auto prefix = id_prefix(*only_image >> 5);
-    if (auto matches = index.find_by_hash(p::to_hex(prefix), 64))
-      for (const auto& m : *matches) {
-        if (m.type != indexer::HashType::sha256 || m.file == indexer::kReleaseLevel || !(m.file & indexer::kImageFlag))
-          continue;
-        if (auto rec = index.get(m.release); rec && !config.refuses(*rec, index)) releases.push_back(std::move(*rec));
+    // 2^24 prefixes: some thousands of records share one at 10^10 records.
+    constexpr std::size_t kMaxSharingPrefix = 4096;
+    for (const auto& id : index.ids_with_prefix(civitai_image_record_prefix(*only_image), kMaxSharingPrefix)) {
+      auto rec = index.get(id);
+      if (!rec) continue;
+      if (rec->kind() == p::RecordKind::release) {
+        if (!config.refuses(*rec, index)) emit(*rec);
+      } else if (rec->kind() == p::RecordKind::image_post) {
+        emit_post_of_id(*rec);
       }
-    std::set<p::RecordId> posts;
-    for (const auto& id : index.records_naming_image(prefix, 64)) posts.insert(id);
-    std::set<p::RecordId> seen;
-    for (const auto& rec : releases)
-      if (seen.insert(rec.id()).second) emit(rec);
-    for (const auto& id : posts)
-      if (auto post = index.get(id); post && post->kind() == p::RecordKind::image_post)
-        if (auto release = index.get(digest_of(post->body().getPayload().getImagePost().getRelease()))) {
-          auto img = post->body().getPayload().getImagePost().getImage();
-          if (img.getSha256().size() == 32 && !config.refuses_image(*post, digest_of(img.getSha256()), index))
-            emit_image(*post, img, index.shown(*release), civitai_id(post->id()));
-        }
+    }
     return json_response(200, json{{"items", items}, {"metadata", json::object()}});
   }
   if (only_post) {
     for (const auto& id : index.ids_with_prefix(id_prefix(*only_post >> 5), 16)) {
       if (civitai_id(id) != *only_post) continue;
-      auto post = index.get(id);
-      if (!post || post->kind() != p::RecordKind::image_post) continue;
-      auto img = post->body().getPayload().getImagePost().getImage();
-      auto release = index.get(digest_of(post->body().getPayload().getImagePost().getRelease()));
-      if (release && img.getSha256().size() == 32 && !config.refuses_image(*post, digest_of(img.getSha256()), index))
-        emit_image(*post, img, index.shown(*release), civitai_id(post->id()));
+      if (auto post = index.get(id); post && post->kind() == p::RecordKind::image_post) emit_post_of_id(*post);
     }
     return json_response(200, json{{"items", items}, {"metadata", json::object()}});
   }

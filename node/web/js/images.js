@@ -2,7 +2,7 @@
 // from peers, image grids, and the lightbox with the generation data,
 // reactions and comments.
 
-import { me } from './api.js';
+import { api, isAbort, me } from './api.js';
 import { addToCollection } from './collect.js';
 import { copyButton, externalLink, h, safeHttpUrl, text } from './dom.js';
 import { imageLevel, levelName, nsfwMode } from './nsfw.js';
@@ -227,6 +227,42 @@ export function imageTile(image, index, all) {
   image.username && h('span', { class: 'tile-user' }, text(image.username)));
 }
 
+const RESOURCE_TYPES = { model: 'Checkpoint', lora: 'LoRA', embed: 'Embedding', vae: 'VAE', hypernet: 'Hypernetwork' };
+
+// The models, LoRAs, embeddings and VAEs the generation data names by hash
+// (meta.resources), each looked up on the network by that hash: a link to
+// its model page when a release has it, else its name and hash.
+function resourcesList(resources, signal) {
+  const list = h('ul', { class: 'resources', id: 'lightbox-resources' });
+  for (const resource of resources.slice(0, 32)) {
+    if (!resource || typeof resource !== 'object') continue;
+    const hash = text(resource.hash).toLowerCase();
+    if (!/^[0-9a-f]{8,64}$/.test(hash)) continue;
+    const name = h('span', { class: 'resource-name' }, text(resource.name) || hash);
+    const status = h('span', { class: 'muted resource-status' }, 'Looking it up…');
+    list.append(h('li', { class: 'resource', dataset: { hash } },
+      h('span', { class: 'resource-type' }, RESOURCE_TYPES[resource.type] || text(resource.type) || 'Resource'),
+      name,
+      typeof resource.weight === 'number' && Number.isFinite(resource.weight) && h('span', { class: 'muted' }, `weight ${resource.weight}`),
+      status));
+    api(`/api/v1/model-versions/by-hash/${hash}`, signal).then((version) => {
+      if (!Number.isSafeInteger(version.modelId) || !Number.isSafeInteger(version.id)) throw new Error('no ids');
+      const model = version.model && typeof version.model === 'object' ? text(version.model.name) : '';
+      name.replaceWith(h('a', {
+        class: 'resource-name',
+        href: `/models/${version.modelId}?modelVersionId=${version.id}`,
+        title: hash,
+        onclick: () => closeLightbox(),
+      }, [model, text(version.name)].filter(Boolean).join(' · ') || hash));
+      status.remove();
+    }, (err) => {
+      if (isAbort(err)) return;
+      status.textContent = err.status === 404 ? `${hash}: no release on this network has it` : `${hash}: could not look it up`;
+    });
+  }
+  return list;
+}
+
 function metaValue(value) {
   if (value != null && typeof value === 'object') return h('code', { class: 'meta-json' }, JSON.stringify(value, null, 1));
   return text(value);
@@ -249,7 +285,8 @@ function showLightboxImage() {
   // no prompt, no caption, no link to the file.
   const hidden = nsfwMode(image) === 'hide';
   const meta = !hidden && image.meta && typeof image.meta === 'object' ? image.meta : null;
-  const keys = meta ? Object.keys(meta).filter((k) => meta[k] != null && meta[k] !== '') : [];
+  const keys = meta ? Object.keys(meta).filter((k) => meta[k] != null && meta[k] !== '' && k !== 'resources') : [];
+  const resources = meta && Array.isArray(meta.resources) ? meta.resources : [];
   keys.sort((a, b) => {
     const ra = META_ORDER.indexOf(a);
     const rb = META_ORDER.indexOf(b);
@@ -293,6 +330,9 @@ function showLightboxImage() {
           modelHref && !onModelPage && h('a', { class: 'btn btn-ghost btn-small lightbox-model', href: modelHref,
             onclick: () => closeLightbox() }, 'Open model'),
           full && externalLink(full, 'Open full image')),
+        resources.length > 0 && h('div', { class: 'lightbox-resources' },
+          h('h3', null, 'Resources used'),
+          resourcesList(resources, signal)),
         keys.length
           ? h('dl', { class: 'meta' }, keys.map((key) => h('div', { class: 'meta-row', dataset: { metaKey: key } },
             h('dt', null, Object.hasOwn(META_LABELS, key) ? META_LABELS[key] : key),

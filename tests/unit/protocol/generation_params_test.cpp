@@ -251,4 +251,39 @@ BOOST_AUTO_TEST_CASE(image_without_parameters_gives_nullopt) {
   BOOST_CHECK(!sp::generation_params_from_image(read_fixture("lossless.webp")).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(resources_come_from_every_hash_a1111_writes) {
+  const auto p = sp::parse_a1111_parameters(
+      "a cat <lora:add_detail:0.6>, <lora:my style:1.2:te=1>\n"
+      "Negative prompt: blurry\n"
+      "Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512, Model hash: 6CE0161689, "
+      "Model: v1-5-pruned, VAE hash: 735e4c3a44, VAE: vae-ft-mse.safetensors, "
+      "Lora hashes: \"add_detail: 7c6bad76eb54, my style: 0123456789ab, broken\", "
+      "TI hashes: \"easynegative: c74b4e810b03\", "
+      "Hashes: {\"model\": \"6ce0161689\", \"lora:other\": \"abcdef012345\", \"embed:bad\": \"zz\"}, Version: v1.6.0");
+  const auto r = sp::generation_resources(p);
+  BOOST_TEST_REQUIRE(r.size() == 6u);
+  auto check = [&](std::size_t i, const char* type, const char* name, const char* hash, std::optional<double> w) {
+    BOOST_TEST(r[i].type == type);
+    BOOST_TEST(r[i].name == name);
+    BOOST_TEST(r[i].hash == hash);
+    BOOST_TEST(r[i].weight.has_value() == w.has_value());
+    if (w && r[i].weight) BOOST_TEST(*r[i].weight == *w);
+  };
+  check(0, "model", "v1-5-pruned", "6ce0161689", std::nullopt);  // lowercased, and once though named twice
+  check(1, "vae", "vae-ft-mse.safetensors", "735e4c3a44", std::nullopt);
+  check(2, "lora", "add_detail", "7c6bad76eb54", 0.6);
+  check(3, "lora", "my style", "0123456789ab", 1.2);
+  check(4, "embed", "easynegative", "c74b4e810b03", std::nullopt);
+  check(5, "lora", "other", "abcdef012345", std::nullopt);  // not in the prompt: no weight
+}
+
+BOOST_AUTO_TEST_CASE(resources_skip_what_is_not_a_hash) {
+  BOOST_TEST(
+      sp::generation_resources(sp::parse_a1111_parameters("a cat\nSteps: 20, Sampler: Euler a, Model: x")).empty());
+  BOOST_TEST(sp::generation_resources(
+                 sp::parse_a1111_parameters("a\nSteps: 20, Model hash: 1234567, Lora hashes: \"a: <b>, c:\", "
+                                            "Hashes: {\"model\": 5, \"lora:x\": \"0123456789abcdef0\"]"))
+                 .empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -59,4 +59,21 @@ GenerationParams parse_a1111_parameters(std::string_view text);
 // carries none of these.
 std::optional<GenerationParams> generation_params_from_image(const ImageInfo& info);
 
+// A checkpoint, LoRA, embedding or VAE that generation data names by hash,
+// as Civitai's image meta lists it under "resources".
+struct GenerationResource {
+  std::string type;              // "model", "lora", "embed", "vae" or "hypernet"
+  std::string name;              // as the tool wrote it; may be empty
+  std::string hash;              // lowercase hex, 8 to 64 digits (AutoV1/V2/V3 or a SHA256 prefix)
+  std::optional<double> weight;  // a LoRA's, from "<lora:name:weight>" in the prompt
+};
+
+// The resources in A1111's settings: "Model hash" and "Model", "VAE hash"
+// and "VAE", "Lora hashes" and "TI hashes" ("name: hash, ..."), and the
+// "Hashes" JSON that Civitai's extension writes ({"model": h, "lora:name": h,
+// ...}). Each hash once, in that order, at most kMaxGenerationResources;
+// anything that is not a hash is left out.
+inline constexpr std::size_t kMaxGenerationResources = 32;
+std::vector<GenerationResource> generation_resources(const GenerationParams& params);
+
 }  // namespace seedbank::protocol
