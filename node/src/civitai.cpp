@@ -8,6 +8,8 @@
 
 #include "one_file.h"
 #include "seedbank/node/torrents.h"
+#include "seedbank/protocol/content_hash.h"
+#include "seedbank/protocol/image_meta.h"
 #include "seedbank/protocol/release.h"
 #include "views.h"
 
@@ -26,9 +28,12 @@ std::uint64_t civitai_model_id(const p::PublicKey& author, std::string_view slug
 }
 
 std::uint64_t civitai_image_id(const p::RecordId& record, const p::Sha256Digest& image) {
+  // The record's id commits to the image's bytes, so no one can choose
+  // the two halves apart: an id is as hard to copy as 53 bits of a hash.
+  const auto both = p::sha256_pair(record, image);
   std::uint64_t r = 0, i = 0;
   for (std::size_t k = 0; k < 3; ++k) r = (r << 8) | record[k];
-  for (std::size_t k = 0; k < 4; ++k) i = (i << 8) | image[k];
+  for (std::size_t k = 0; k < 4; ++k) i = (i << 8) | both[k];
   const std::uint64_t id = (r << 29) | (i >> 3);  // 24 + 29 = 53 bits
   return id ? id : 1;
 }
@@ -308,7 +313,7 @@ VersionStats write_model_version(JsonOut& out, const p::Record& signed_release, 
         .field("width", img.getWidth())
         .field("height", img.getHeight())
         .field("hash", sha)
-        .field("type", "image");
+        .field("type", p::is_video_type(img.getMimeType().cStr()) ? "video" : "image");
     out.key("meta");
     auto g = p::read_generation(img.getGeneration());
     bool empty = g.prompt.empty() && g.negative_prompt.empty() && !g.steps && g.sampler.empty() && !g.cfg_scale &&

@@ -28,11 +28,11 @@ std::uint64_t civitai_id(const protocol::Sha256Digest& digest);
 // A model groups the versions one author publishes under one slug.
 std::uint64_t civitai_model_id(const protocol::PublicKey& author, std::string_view slug);
 // An image is an item of the record that shows it: a release (its sample
-// images, also those its author's update adds) or an image post. Its id is
-// the first 24 bits of that record's id, then the first 29 bits of the
-// image's SHA-256, so a post of the same bytes as a sample image is another
-// item, and the id leads back to its record (civitai_image_record_prefix)
-// without a table of its own.
+// images, as its author's update shows them) or an image post. Its id is
+// the first 24 bits of that record's id, then the first 29 bits of
+// SHA-256(record id ++ image SHA-256), so a post of the same bytes as a
+// sample image is another item, and the id leads back to its record
+// (civitai_image_record_prefix) without a table of its own.
 std::uint64_t civitai_image_id(const protocol::RecordId& record, const protocol::Sha256Digest& image);
 // The first 3 bytes of the id of the record an image id names.
 protocol::Bytes civitai_image_record_prefix(std::uint64_t image_id);

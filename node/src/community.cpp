@@ -23,10 +23,12 @@ p::Result<p::ReleaseImage> read_image(const std::filesystem::path& path) {
   auto digests = p::hash_file(path);
   if (!digests) return digests.error();
   if (digests->size > kMaxBlobBytes)
-    return p::make_error(p::ErrorCode::limit, path.string() + ": " + std::to_string(digests->size) +
-                                                  " bytes; images shared this way travel between nodes up to " +
-                                                  std::to_string(kMaxBlobBytes >> 20) +
-                                                  " MiB; scale it down or save it as JPEG or WebP");
+    return p::make_error(p::ErrorCode::limit,
+                         path.string() + ": " + std::to_string(digests->size) +
+                             " bytes; images and videos shared this way travel between nodes up to " +
+                             std::to_string(kMaxBlobBytes >> 20) + " MiB; " +
+                             (p::is_video_type(info->mime_type) ? "shorten the video or lower its size or bitrate"
+                                                                : "scale it down or save it as JPEG or WebP"));
   p::ReleaseImage img;
   img.name = path.filename().string();
   img.sha256 = digests->sha256;

@@ -19,9 +19,10 @@
 
 namespace seedbank::node {
 
-// Reads an image's header and generation parameters and hashes it.
-// Errors: not a PNG, JPEG or WebP; over kMaxBlobBytes (images shared this
-// way travel over gossip).
+// Reads an image's (or short video's) header and generation parameters
+// and hashes it. Errors: not a PNG, JPEG or WebP image nor an MP4 or WebM
+// video; over kMaxBlobBytes (images and videos shared this way travel over
+// gossip).
 protocol::Result<protocol::ReleaseImage> read_image(const std::filesystem::path& path);
 // The same, then adds a copy to the store.
 protocol::Result<protocol::ReleaseImage> store_image(ContentStore& store, const std::filesystem::path& path);

@@ -232,28 +232,8 @@ constexpr int kMaxJsonDepth = 256;
 constexpr int kMaxLinkHops = 16;
 constexpr int kMaxLinkVisits = 64;
 
-// Deeply nested JSON is refused before nlohmann sees it, so hostile input
-// cannot exhaust the stack.
-bool json_depth_ok(std::string_view s) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxJsonDepth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
+// Deeply nested JSON is refused before nlohmann sees it.
+bool json_depth_ok(std::string_view s) { return json_depth_at_most(s, kMaxJsonDepth); }
 
 bool looks_like_json_object(std::string_view s) {
   s = trim(s);

@@ -750,14 +750,18 @@ Result<ImageInfo> read_webp(ByteView b, std::string_view name) {
 
 Result<ImageInfo> read_image_info(ByteView bytes, std::string_view name_for_messages) {
   const std::string_view name = name_for_messages;
-  if (bytes.empty()) return fail(ErrorCode::malformed, name, "the file is empty; expected a PNG, JPEG or WebP image");
+  if (bytes.empty())
+    return fail(ErrorCode::malformed, name,
+                "the file is empty; expected a PNG, JPEG or WebP image, or an MP4 or WebM video");
   if (starts_with(bytes, "\x89PNG")) return PngReader(bytes, name).read();
   if (bytes.size() >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff) return read_jpeg(bytes, name);
   if (bytes.size() >= 12 && starts_with(bytes, "RIFF") && starts_with(bytes.subspan(8), "WEBP"))
     return read_webp(bytes, name);
+  if ((bytes.size() >= 8 && starts_with(bytes.subspan(4), "ftyp")) || starts_with(bytes, "\x1a\x45\xdf\xa3"))
+    return read_video_info(bytes, name);
   return fail(ErrorCode::malformed, name,
-              "not a PNG, JPEG or WebP image (starts with bytes " + hex_prefix(bytes, 8) +
-                  "); export the image as PNG, JPEG or WebP");
+              "not a PNG, JPEG or WebP image nor an MP4 or WebM video (starts with bytes " + hex_prefix(bytes, 8) +
+                  "); export the image as PNG, JPEG or WebP, or the video as MP4 or WebM");
 }
 
 Result<ImageInfo> read_image_file(const std::filesystem::path& path) {

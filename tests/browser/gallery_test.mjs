@@ -69,6 +69,8 @@ const IMAGE_TIMEOUT_MS = 30000; // images may first answer 503 while the node fe
 const PAGE_TIMEOUT_MS = 30000;
 // An image with ComfyUI generation data that no release uses as a sample.
 const SHARED_IMAGE = fileURLToPath(new URL('../fixtures/images/comfyui.png', import.meta.url));
+// A short WebM with ComfyUI generation data (tests/fixtures/make_video_fixtures.sh).
+const SHARED_VIDEO = fileURLToPath(new URL('../fixtures/videos/vhs.webm', import.meta.url));
 // http_test.cpp's Gallery fixture: "anim" is a prefix of Alpha LoRA's tag
 // and of nothing of Beta Checkpoint's; each model has one tag.
 const FIXTURE_SEARCH = { query: 'anim', finds: 'Alpha LoRA', misses: 'Beta Checkpoint' };
@@ -190,13 +192,15 @@ function readErrors(page) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const expect = await readExpect(args.expect);
-  let sharedImage;
+  let sharedImage, sharedVideo;
   try {
     sharedImage = await readFile(SHARED_IMAGE);
+    sharedVideo = await readFile(SHARED_VIDEO);
   } catch (err) {
-    usage(`the image to share: ${err.message}`);
+    usage(`the image or video to share: ${err.message}`);
   }
   const sharedHash = createHash('sha256').update(sharedImage).digest('hex');
+  const sharedVideoHash = createHash('sha256').update(sharedVideo).digest('hex');
   await mkdir(args.out, { recursive: true });
 
   const summary = { ok: false, base: args.base, steps: [], screenshots: [], pageErrors: [] };
@@ -727,6 +731,37 @@ async function main() {
       }, IMAGE_TIMEOUT_MS);
       await shot('model-shared.png');
       return { sha256: sharedHash };
+    });
+
+    // (7') A short video shared the same way: a video among the community
+    // images, playing in the viewer with the generation data in the file.
+    await step('share-video', async () => {
+      await page.setInputFiles('#post-file', SHARED_VIDEO);
+      await page.fill('#post-caption', 'A short loop');
+      await page.selectOption('#post-nsfw-level', '1');
+      await page.locator('#post-form button[type="submit"]').click();
+      await until(`the shared video ${sharedVideoHash} under Community images`, async () => {
+        const seen = await page.evaluate((sha) => {
+          document.querySelector('#community-images')?.scrollIntoView();
+          const video = document.querySelector(`#community-images video[data-hash="${sha}"]`);
+          return { note: document.querySelector('#post-form [role="status"]')?.textContent.trim() ?? null,
+            video: !!video, ready: video ? video.readyState : null, pending: video ? video.parentElement.classList.contains('pending') : null };
+        }, sharedVideoHash);
+        return { ok: seen.video && seen.ready >= 1 && !seen.pending, seen };
+      }, IMAGE_TIMEOUT_MS);
+      await page.locator(`#community-images .image-tile:has(video[data-hash="${sharedVideoHash}"])`).click();
+      const viewer = await until('the video playing in the viewer with its prompt', async () => {
+        const seen = await page.evaluate(() => {
+          const video = document.querySelector('dialog[open] .lightbox-stage video');
+          return { controls: video ? video.controls : null, ready: video ? video.readyState : null,
+            size: video ? `${video.videoWidth}x${video.videoHeight}` : null,
+            prompt: document.querySelector('dialog[open] .meta-row[data-meta-key="prompt"] dd')?.textContent ?? null };
+        });
+        return { ok: seen.controls === true && seen.ready >= 1 && seen.size === '64x48' && seen.prompt === 'a paper boat drifting', seen };
+      }, IMAGE_TIMEOUT_MS);
+      await shot('video.png');
+      await page.keyboard.press('Escape');
+      return { sha256: sharedVideoHash, viewer: viewer.seen };
     });
 
     const modelUrl = page.url();

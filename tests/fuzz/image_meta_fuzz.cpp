@@ -52,7 +52,9 @@ void check(sp::ByteView bytes) {
     return;
   }
   const std::string& mime = info->mime_type;
-  if (mime != "image/png" && mime != "image/jpeg" && mime != "image/webp") violated("mime type", mime);
+  if (mime != "image/png" && mime != "image/jpeg" && mime != "image/webp" && mime != "video/mp4" &&
+      mime != "video/webm")  // videos: video_meta_fuzz
+    violated("mime type", mime);
   if (info->text.size() > sp::kMaxImageTextEntries) violated("text entry limit", "");
   for (const auto& [key, value] : info->text) {
     if (!valid_utf8(key)) violated("key is UTF-8", key);

@@ -246,6 +246,73 @@ BOOST_AUTO_TEST_CASE(ids_images_filters_and_levels_give_exactly_what_was_asked) 
   BOOST_TEST(with_token.status == 200u);
 }
 
+// A short video made with the model, posted on A: C lists it as Civitai
+// lists videos, with the generation data ComfyUI stored in it, and serves
+// the video itself (ranges too) when asked for a preview.
+BOOST_AUTO_TEST_CASE(a_short_video_post_is_listed_and_served_as_a_video) {
+  const fs::path videos = fs::path(SEEDBANK_FIXTURES_DIR) / "videos";
+  auto key = dir / "filmer.key";
+  BOOST_REQUIRE_EQUAL(sb("a", {"keygen", "--out", key.string()}).exit_code, 0);
+  auto post = sb("a", {"post-image", (videos / "vhs.webm").string(), "--release", release["releaseId"], "--key",
+                       key.string(), "--caption", "boat loop", "--json"});
+  BOOST_REQUIRE_MESSAGE(post.exit_code == 0, post.err);
+  const std::string sha = json::parse(post.out)["sha256"];
+  const std::string version =
+      "/api/v1/images?modelVersionId=" + get("/api/v1/model-versions/by-hash/" + this->sha())["id"].dump();
+  json item;
+  BOOST_REQUIRE(eventually(
+      [&] {
+        auto page = get(version + "&type=video");
+        if (page["items"].size() != 1u) return false;
+        item = page["items"][0];
+        return true;
+      },
+      std::chrono::seconds(30)));
+  check_types(item, "image-types.json");
+  BOOST_TEST(item["hash"] == sha);
+  BOOST_TEST(item["type"] == "video");
+  BOOST_TEST(item["width"] == 64);
+  BOOST_TEST(item["height"] == 48);
+  BOOST_TEST(item["caption"] == "boat loop");
+  BOOST_TEST(item["meta"]["prompt"] == "a paper boat drifting");
+  BOOST_TEST(item["meta"]["seed"] == 42);
+  // type=image lists the stills only; no type, both.
+  for (const auto& i : get(version + "&type=image")["items"]) BOOST_TEST(i["type"] == "image");
+  BOOST_TEST(get(version + "&type=image")["items"].size() == 2u);
+  BOOST_TEST(get(version)["items"].size() == 3u);
+  // The video itself, by its bytes' type; a preview of it is the video.
+  std::ifstream in(videos / "vhs.webm", std::ios::binary);
+  const std::string bytes(std::istreambuf_iterator<char>(in), {});
+  seedbank::testing::HttpReply served;
+  BOOST_REQUIRE(
+      eventually([&] { return (served = http_get(http["c"], "/api/images/" + sha + "?width=450")).status == 200; },
+                 std::chrono::seconds(30)));
+  BOOST_TEST(served.header("content-type") == "video/webm");
+  BOOST_TEST((served.body == bytes));
+  auto part = seedbank::testing::http_request(http["c"], "GET", "/api/images/" + sha, "", {{"Range", "bytes=100-199"}});
+  BOOST_TEST(part.status == 206);
+  BOOST_TEST((part.body == bytes.substr(100, 100)));
+
+  // A video over what travels between nodes (16 MiB) is refused, saying
+  // so: here the MP4 fixture with 17 MiB of padding (a "free" box).
+  std::ifstream mp4_in(videos / "vhs.mp4", std::ios::binary);
+  std::string big(std::istreambuf_iterator<char>(mp4_in), {});
+  const std::uint32_t pad = 17u << 20;
+  big += std::string{static_cast<char>(pad >> 24), static_cast<char>(pad >> 16), static_cast<char>(pad >> 8),
+                     static_cast<char>(pad)} +
+         "free" + std::string(pad - 8, '\0');
+  std::ofstream(dir / "long.mp4", std::ios::binary) << big;
+  auto refused =
+      sb("a", {"post-image", (dir / "long.mp4").string(), "--release", release["releaseId"], "--key", key.string()});
+  BOOST_TEST(refused.exit_code != 0);
+  BOOST_TEST(refused.err.find("shorten the video") != std::string::npos, refused.err);
+  // Nor is a video an avatar.
+  auto avatar =
+      sb("a", {"profile", "--name", "Filmer", "--avatar", (videos / "vhs.webm").string(), "--key", key.string()});
+  BOOST_TEST(avatar.exit_code != 0);
+  BOOST_TEST(avatar.err.find("a video cannot be an avatar") != std::string::npos, avatar.err);
+}
+
 BOOST_AUTO_TEST_CASE(the_sidecar_resolve_writes_holds_urls_that_fetch_the_right_bytes) {
   auto models = dir / "webui-models";
   auto r = sb("c", {"resolve", sha(), "--layout", "a1111", "--models-dir", models.string(), "--timeout", "120"});

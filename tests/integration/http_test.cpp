@@ -848,9 +848,11 @@ BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
   BOOST_REQUIRE_MESSAGE(gamma.exit_code == 0, gamma.err);
   auto first_image = [&](const json& published) { return version_of(published)["images"][0]["hash"]; };
   // Someone's image made with Beta and Alpha v2, whose generation data
-  // names them by the hashes A1111 writes (AutoV2; a LoRA's 12 digits).
+  // names them by the hashes A1111 writes (a checkpoint's AutoV2, a
+  // safetensors LoRA's AutoV3 in 12 digits).
   const std::string beta_autov2 = beta["files"][0]["hashes"]["AutoV2"];
-  const std::string alpha_short = alpha2["files"][0]["hashes"]["SHA256"].get<std::string>().substr(0, 12);
+  std::string alpha_short = alpha2["files"][0]["hashes"]["AutoV3"].get<std::string>().substr(0, 12);
+  for (auto& c : alpha_short) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto made_with = png_with_parameters(images / "a1111.png", dir / "made-with.png",
                                        "a lighthouse <lora:alpha:0.7>\nNegative prompt: fog\nSteps: 20, Sampler: Euler "
                                        "a, Seed: 5, Model hash: " +

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "seedbank/node/data_dir.h"
 #include "seedbank/protocol/community_draft.h"
+#include "seedbank/protocol/image_meta.h"
 #include "seedbank/protocol/release.h"
 
 namespace seedbank::node::cli {
@@ -451,6 +452,9 @@ void add_profile(CLI::App& app, Context& ctx) {
     with_node(ctx, [&](NodeContext& node) {
       p::ProfileDraft draft{a->name, a->bio, a->links, std::nullopt};
       if (!a->avatar.empty()) {
+        if (auto read = read_image(a->avatar); read && p::is_video_type(read->mime_type))
+          return report(p::make_error(p::ErrorCode::invalid_argument,
+                                      a->avatar + ": a video cannot be an avatar; choose a PNG, JPEG or WebP image"));
         auto stored = store_image(*node.store, a->avatar);
         if (!stored) return report(stored.error());
         draft.avatar = stored->sha256;

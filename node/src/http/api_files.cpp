@@ -149,7 +149,7 @@ HttpResponse Api::Impl::image(const HttpRequest& request, const HttpTarget& t, c
   // images only, whatever a record claims.
   std::string mime = image_type_of(path);
   if (mime.empty()) return error_response(404, "no image " + p::to_hex(*sha) + " is known to this node");
-  if (*width) {
+  if (*width && !p::is_video_type(mime)) {  // a video is its own preview: no thumbnail is made of it
     unsigned w = kThumbnailWidths[std::size(kThumbnailWidths) - 1];
     for (unsigned candidate : kThumbnailWidths)
       if (candidate >= **width) {

@@ -139,12 +139,13 @@ HttpResponse Api::Impl::rate(const HttpRequest& request) {
   return sign(*key, draft, {{"stars", stars}});
 }
 
-// POST /api/seedbank/images: the body is an image (PNG, JPEG, WebP) to
-// share; it is stored, not yet published. Answers its sha256, size and
+// POST /api/seedbank/images: the body is an image (PNG, JPEG, WebP) or a
+// short video (MP4, WebM) to share; it is stored, not yet published. Answers its sha256, size and
 // generation parameters.
 HttpResponse Api::Impl::upload_image(const HttpRequest& request) {
   if (auto r = foreign(request, "store images on this node")) return *r;
-  if (request.body.empty()) return error_response(400, "the body must be the image file (PNG, JPEG or WebP)");
+  if (request.body.empty())
+    return error_response(400, "the body must be the image file (PNG, JPEG or WebP) or video file (MP4 or WebM)");
   auto held = HeldTemp::beside(store.root() / "tmp" / "upload");  // removed when this returns
   if (!held) return error_response(500, held.error().message);
   if (auto st = held->write_all(request.body); !st) return error_response(500, st.error().message);
@@ -183,6 +184,8 @@ HttpResponse Api::Impl::post_image(const HttpRequest& request) {
   if (!img) return error_response(400, "the image: " + img.error().message);
   img->name = p::to_hex(img->sha256).substr(0, 16) + (img->mime_type == "image/png"    ? ".png"
                                                       : img->mime_type == "image/webp" ? ".webp"
+                                                      : img->mime_type == "video/mp4"  ? ".mp4"
+                                                      : img->mime_type == "video/webm" ? ".webm"
                                                                                        : ".jpg");
   img->nsfw = b.contains("nsfw") && b["nsfw"].is_boolean() && b["nsfw"].get<bool>();
   if (b.contains("nsfwLevel") && !b["nsfwLevel"].is_null()) {
@@ -223,6 +226,10 @@ HttpResponse Api::Impl::set_profile(const HttpRequest& request) {
   if (b.contains("avatar") && !b["avatar"].is_null()) {
     auto sha = body_image(b, "avatar");
     if (auto* r = std::get_if<HttpResponse>(&sha)) return *r;
+    auto avatar = read_image(store.path_of(std::get<p::Sha256Digest>(sha)));
+    if (!avatar) return error_response(400, "avatar: " + avatar.error().message);
+    if (p::is_video_type(avatar->mime_type))
+      return error_response(400, "avatar: a video cannot be an avatar; choose a PNG, JPEG or WebP image");
     draft.avatar = std::get<p::Sha256Digest>(sha);
   }
   draft.bio = text_field(b, "bio");

@@ -68,7 +68,9 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
   }
   if (auto type = t.get("type"); type && *type != "image" && *type != "video" && *type != "audio")
     return error_response(400, "type '" + type->substr(0, 100) + "' is not image, video or audio");
-  const bool images_wanted = t.get("type").value_or("image") == "image";  // every image here is a still one
+  // type: image (stills) or video; none: both. Nothing here is audio.
+  const std::string media(t.get("type").value_or(""));
+  const bool images_wanted = media != "audio";
   // period: only images made (their record signed) in the last day, week,
   // month or year.
   std::uint64_t since_ms = 0;
@@ -182,6 +184,8 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
                         std::optional<std::uint64_t> post_id) {
     if (items.size() >= want || !images_wanted) return;
     if (position++ < skip) return;
+    const bool video = p::is_video_type(img.getMimeType().cStr());
+    if (!media.empty() && (media == "video") != video) return;
     auto r = release.body().getPayload().getRelease();
     auto level = config.image_level(img, r, index);  // a post about a release marked NSFW is R at least too
     if (!(level & levels) || (level >= p::kR && !config.nsfw)) return;
@@ -208,7 +212,7 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
                      {"hash", sha},
                      {"width", img.getWidth()},
                      {"height", img.getHeight()},
-                     {"type", "image"},
+                     {"type", video ? "video" : "image"},
                      {"nsfw", level > p::kPG},
                      {"nsfwLevel", std::string(p::civitai_nsfw_name(level))},
                      {"browsingLevel", level},
@@ -270,7 +274,7 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
     return prefix;
   };
   if (only_image) {
-    // 2^24 prefixes: some thousands of records share one at 10^10 records.
+    // 2^24 prefixes: about 600 records share one at 10^10 records.
     constexpr std::size_t kMaxSharingPrefix = 4096;
     for (const auto& id : index.ids_with_prefix(civitai_image_record_prefix(*only_image), kMaxSharingPrefix)) {
       auto rec = index.get(id);
@@ -278,7 +282,10 @@ HttpResponse Api::Impl::list_images(const HttpRequest& request, const HttpTarget
       if (rec->kind() == p::RecordKind::release) {
         if (!config.refuses(*rec, index)) emit(*rec);
       } else if (rec->kind() == p::RecordKind::image_post) {
-        emit_post_of_id(*rec);
+        // Only the post the id names is fetched from peers.
+        auto img = rec->body().getPayload().getImagePost().getImage();
+        if (img.getSha256().size() == 32 && civitai_image_id(rec->id(), digest_of(img.getSha256())) == *only_image)
+          emit_post_of_id(*rec);
       }
     }
     return json_response(200, json{{"items", items}, {"metadata", json::object()}});

@@ -108,6 +108,12 @@ std::string image_type_of(const std::filesystem::path& path) {
   if (h.starts_with("\x89PNG")) return "image/png";
   if (h.starts_with("\xff\xd8")) return "image/jpeg";
   if (h.size() == 12 && h.substr(0, 4) == "RIFF" && h.substr(8, 4) == "WEBP") return "image/webp";
+  if (h.starts_with("\x1a\x45\xdf\xa3")) return "video/webm";
+  if (h.size() == 12 && h.substr(4, 4) == "ftyp") {
+    for (std::string_view still : {"heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1", "avif", "avis"})
+      if (h.substr(8, 4) == still) return "";
+    return "video/mp4";
+  }
   return "";
 }
 
@@ -136,7 +142,7 @@ BodySource::Readiness ArrivingFile::readiness() {
 }
 
 std::string ArrivingFile::give_up_reason() const {
-  if (not_image_) return "file " + p::to_hex(sha256_) + " is not a PNG, JPEG or WebP image";
+  if (not_image_) return "file " + p::to_hex(sha256_) + " is not a PNG, JPEG or WebP image, nor an MP4 or WebM video";
   return "image " + p::to_hex(sha256_) + " is still being fetched from peers; try again in a few seconds";
 }
 

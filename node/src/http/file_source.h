@@ -65,8 +65,10 @@ class FileSource final : public BodySource {
   std::optional<FileIdentity> in_place_;
 };
 
-// The type of the image file at `path` by its first bytes: "image/png",
-// "image/jpeg" or "image/webp", else "" (not one of them, or unreadable).
+// The type of the image or video file at `path` by its first bytes:
+// "image/png", "image/jpeg", "image/webp", "video/mp4" (an ISO box file of
+// a brand other than HEIF's and AVIF's) or "video/webm" (EBML), else "" (not
+// one of them, or unreadable).
 // What the store holds is served by this, never by what a record claims.
 std::string image_type_of(const std::filesystem::path& path);
 

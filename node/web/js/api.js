@@ -69,6 +69,8 @@ export function postJson(path, body) {
 }
 
 export const SHAREABLE_TYPES = ['image/png', 'image/jpeg', 'image/webp'];
+// Short videos: what a post may be besides an image, within the same limit.
+export const SHAREABLE_VIDEO_TYPES = ['video/mp4', 'video/webm'];
 
 // The node's limit: the largest image that travels over gossip, from
 // /api/seedbank/me. Checked here too, because the node closes the
@@ -80,15 +82,16 @@ export async function maxUploadBytes() {
   return Number.isFinite(limit) && limit > 0 ? limit : Infinity;
 }
 
-// Stores an image file on this node without publishing it; resolves to
-// {sha256, width, height, mimeType, meta}.
-export async function uploadImage(file) {
-  if (file.type && !SHAREABLE_TYPES.includes(file.type)) {
-    throw new ApiError(`${file.name} is ${file.type}; choose a PNG, JPEG or WebP image`);
+// Stores an image file (or with `videos`, a short video) on this node
+// without publishing it; resolves to {sha256, width, height, mimeType, meta}.
+export async function uploadImage(file, { videos = false } = {}) {
+  const types = videos ? [...SHAREABLE_TYPES, ...SHAREABLE_VIDEO_TYPES] : SHAREABLE_TYPES;
+  if (file.type && !types.includes(file.type)) {
+    throw new ApiError(`${file.name} is ${file.type}; choose a PNG, JPEG or WebP image${videos ? ', or an MP4 or WebM video' : ''}`);
   }
   const limit = await maxUploadBytes();
   if (file.size > limit) {
-    throw new ApiError(`${file.name} is ${formatSize(file.size / 1024)}; this node takes images up to ${formatSize(limit / 1024)}`);
+    throw new ApiError(`${file.name} is ${formatSize(file.size / 1024)}; this node takes images and videos up to ${formatSize(limit / 1024)}`);
   }
   return post('/api/seedbank/images', file, file.type || 'application/octet-stream');
 }

@@ -20,11 +20,13 @@ function thumbnailUrl(src) {
   return url.href;
 }
 
-// An <img> in a frame that shows a placeholder until the image arrives. The
-// node answers 503 while it fetches an image from peers, so a failed load is
-// retried every 2 s for a minute; after that a click tries again. The
-// mature content setting (nsfw.js) applies: a hidden level is never
-// fetched, a blurred one shows when clicked.
+// An <img> (a <video> for a video) in a frame that shows a placeholder
+// until it arrives. The node answers 503 while it fetches an image from
+// peers, so a failed load is retried every 2 s for a minute; after that a
+// click tries again. The mature content setting (nsfw.js) applies: a hidden
+// level is never fetched, a blurred one shows when clicked. A video is its
+// own thumbnail: muted, looping, played while the pointer is on it; with
+// `thumb` false it plays at once, with controls.
 export function netImage(image, { thumb = true, alt = '', hashAttr = true } = {}) {
   const frame = h('div', { class: 'img-frame pending' });
   const note = h('span', { class: 'img-note' }, 'Loading…');
@@ -35,9 +37,10 @@ export function netImage(image, { thumb = true, alt = '', hashAttr = true } = {}
     note.textContent = 'No image';
     return frame;
   }
+  const isVideo = image.type === 'video';
   let url;
   try {
-    url = thumb ? thumbnailUrl(src) : new URL(src, location.href).href;
+    url = thumb && !isVideo ? thumbnailUrl(src) : new URL(src, location.href).href;
   } catch {
     frame.classList.replace('pending', 'empty');
     note.textContent = 'No image';
@@ -53,7 +56,18 @@ export function netImage(image, { thumb = true, alt = '', hashAttr = true } = {}
     frame.title = 'Your mature content setting hides this level; change it on the You page';
     return frame;
   }
-  const img = h('img', { alt, loading: 'lazy', decoding: 'async' });
+  const img = isVideo
+    ? h('video', { 'aria-label': alt || 'Video', preload: 'metadata', playsinline: true, loop: true, controls: !thumb })
+    : h('img', { alt, loading: 'lazy', decoding: 'async' });
+  if (isVideo) {
+    img.muted = true;
+    if (thumb) {
+      frame.addEventListener('mouseenter', () => img.play().catch(() => {}));
+      frame.addEventListener('mouseleave', () => img.pause());
+    } else {
+      img.autoplay = true;
+    }
+  }
   if (hashAttr && image.hash) img.dataset.hash = text(image.hash);
   if (mode === 'blur') {
     // The first click shows it, instead of opening what the frame is in.
@@ -81,7 +95,7 @@ export function netImage(image, { thumb = true, alt = '', hashAttr = true } = {}
     // Assigning the same URL starts a new request: a 503 is never cached.
     img.src = url;
   };
-  img.addEventListener('load', () => {
+  img.addEventListener(isVideo ? 'loadedmetadata' : 'load', () => {
     frame.classList.remove('pending', 'failed');
     note.remove();
   });
@@ -241,7 +255,7 @@ function resourcesList(resources, signal) {
     const name = h('span', { class: 'resource-name' }, text(resource.name) || hash);
     const status = h('span', { class: 'muted resource-status' }, 'Looking it up…');
     list.append(h('li', { class: 'resource', dataset: { hash } },
-      h('span', { class: 'resource-type' }, RESOURCE_TYPES[resource.type] || text(resource.type) || 'Resource'),
+      h('span', { class: 'resource-type' }, (Object.hasOwn(RESOURCE_TYPES, resource.type) ? RESOURCE_TYPES[resource.type] : text(resource.type)) || 'Resource'),
       name,
       typeof resource.weight === 'number' && Number.isFinite(resource.weight) && h('span', { class: 'muted' }, `weight ${resource.weight}`),
       status));
@@ -329,7 +343,7 @@ function showLightboxImage() {
           parameters && copyButton(parameters, 'Copy generation data', 'Copy the prompt and settings as AUTOMATIC1111 writes them'),
           modelHref && !onModelPage && h('a', { class: 'btn btn-ghost btn-small lightbox-model', href: modelHref,
             onclick: () => closeLightbox() }, 'Open model'),
-          full && externalLink(full, 'Open full image')),
+          full && externalLink(full, image.type === 'video' ? 'Open full video' : 'Open full image')),
         resources.length > 0 && h('div', { class: 'lightbox-resources' },
           h('h3', null, 'Resources used'),
           resourcesList(resources, signal)),

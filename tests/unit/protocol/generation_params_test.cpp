@@ -278,12 +278,19 @@ BOOST_AUTO_TEST_CASE(resources_come_from_every_hash_a1111_writes) {
 }
 
 BOOST_AUTO_TEST_CASE(resources_skip_what_is_not_a_hash) {
-  BOOST_TEST(
-      sp::generation_resources(sp::parse_a1111_parameters("a cat\nSteps: 20, Sampler: Euler a, Model: x")).empty());
-  BOOST_TEST(sp::generation_resources(
-                 sp::parse_a1111_parameters("a\nSteps: 20, Model hash: 1234567, Lora hashes: \"a: <b>, c:\", "
-                                            "Hashes: {\"model\": 5, \"lora:x\": \"0123456789abcdef0\"]"))
-                 .empty());
+  auto resources = [](const std::string& settings) {
+    return sp::generation_resources(sp::parse_a1111_parameters("a cat\nSteps: 20, " + settings));
+  };
+  BOOST_TEST(resources("Sampler: Euler a, Model: x").empty());                      // a name, no hash
+  BOOST_TEST(resources("Model hash: 1234567, Model: x").empty());                   // 7 digits
+  BOOST_TEST(resources("Lora hashes: \"a: <b>, c:, : 0123456789\"").size() == 1u);  // only the last is one
+  BOOST_TEST(resources("Hashes: {\"model\": 5, \"lora:x\": \"0123456789abcdef0g\"}").empty());
+  BOOST_TEST(resources("Hashes: {\"model\": 5, \"lora:x\": \"0123456789abcdef0\"}").size() == 1u);  // 17 digits
+  BOOST_TEST(resources("Hashes: {\"model\": \"0123456789\"]").empty());                             // not JSON
+  BOOST_TEST(resources("Hashes: {\"thing:x\": \"0123456789\"}").empty());  // a kind no tool writes
+  std::string many = "Lora hashes: \"";
+  for (int i = 0; i < 40; ++i) many += "l" + std::to_string(i) + ": " + std::to_string(1000000000 + i) + ", ";
+  BOOST_TEST(resources(many + "\"").size() == sp::kMaxGenerationResources);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -560,7 +560,8 @@ BOOST_AUTO_TEST_CASE(webp_without_image_chunk_is_reported) {
 BOOST_AUTO_TEST_CASE(non_image_is_refused_with_its_first_bytes) {
   const auto error = read_error(bytes_of("GIF89a\x01\x00\x01\x00"), "cat.gif");
   BOOST_CHECK(error.code == ErrorCode::malformed);
-  CHECK_CONTAINS(error.message, "cat.gif: not a PNG, JPEG or WebP image (starts with bytes 47 49 46 38");
+  CHECK_CONTAINS(error.message,
+                 "cat.gif: not a PNG, JPEG or WebP image nor an MP4 or WebM video (starts with bytes 47 49 46 38");
   CHECK_CONTAINS(read_error(Bytes{}).message, "empty");
   CHECK_CONTAINS(read_error(bytes_of(std::string_view("RIFF\x04\0\0\0WAVE", 12))).message, "not a PNG, JPEG or WebP");
 }

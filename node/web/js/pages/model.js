@@ -3,7 +3,7 @@
 // download, resolve, react to or act on it; for its author, the form that
 // edits what the page shows.
 
-import { SHAREABLE_TYPES, api, forgetMe, isAbort, isFavorite, maxUploadBytes, me, postJson, query, uploadImage } from '../api.js';
+import { SHAREABLE_TYPES, SHAREABLE_VIDEO_TYPES, api, forgetMe, isAbort, isFavorite, maxUploadBytes, me, postJson, query, uploadImage } from '../api.js';
 import { creatorKey, creatorName, seedingCount } from '../cards.js';
 import { actionsUnavailable, add, badge, copyButton, errorBox, formatDate, formatSize, h, loadingBlock, noKeyNote, safeHttpUrl, section, stars, tagPath, text, toggleButton, userPath } from '../dom.js';
 import { imageGrid, netImage } from '../images.js';
@@ -559,19 +559,20 @@ async function loadCommunityImages(version, box, signal) {
 // Share an image made with this version, signed with this node's key: the
 // file goes to the node first, then a signed post names it by its hash.
 function postForm(version, shared) {
-  const file = h('input', { id: 'post-file', name: 'image', type: 'file', accept: SHAREABLE_TYPES.join(','), required: true });
+  const file = h('input', { id: 'post-file', name: 'image', type: 'file',
+    accept: [...SHAREABLE_TYPES, ...SHAREABLE_VIDEO_TYPES].join(','), required: true });
   const caption = h('textarea', { id: 'post-caption', name: 'caption', rows: 2, maxlength: 16000 });
   const level = h('select', { id: 'post-nsfw-level', name: 'nsfwLevel' },
     NSFW_LEVELS.map(([value, name]) => h('option', { value }, name)));
   const note = h('p', { class: 'muted', role: 'status' });
-  const limitNote = h('span', { class: 'muted' }, '(PNG, JPEG or WebP)');
+  const limitNote = h('span', { class: 'muted' }, '(PNG, JPEG or WebP; a short MP4 or WebM video)');
   maxUploadBytes().then((limit) => {
-    if (Number.isFinite(limit)) limitNote.textContent = `(PNG, JPEG or WebP, up to ${formatSize(limit / 1024)})`;
+    if (Number.isFinite(limit)) limitNote.textContent = `(PNG, JPEG or WebP; a short MP4 or WebM video; up to ${formatSize(limit / 1024)})`;
   });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Sign and share');
   const form = h('form', { class: 'stack-form', id: 'post-form' },
-    h('h3', null, 'Share an image you made'),
-    h('label', { for: 'post-file' }, 'Image ', limitNote), file,
+    h('h3', null, 'Share an image or video you made'),
+    h('label', { for: 'post-file' }, 'Image or video ', limitNote), file,
     h('label', { for: 'post-caption' }, 'Caption ', h('span', { class: 'muted' }, '(optional)')), caption,
     h('label', { for: 'post-nsfw-level' }, 'Rating ', h('span', { class: 'muted' }, '(PG: safe for work; R, X, XXX: mature)')), level,
     h('div', null, submit), note);
@@ -579,13 +580,13 @@ function postForm(version, shared) {
     event.preventDefault();
     const chosen = file.files && file.files[0];
     if (!chosen) {
-      note.textContent = 'Choose an image file first.';
+      note.textContent = 'Choose an image or video file first.';
       return;
     }
     submit.disabled = true;
     try {
       note.textContent = 'Uploading…';
-      const image = await uploadImage(chosen);
+      const image = await uploadImage(chosen, { videos: true });
       note.textContent = 'Signing…';
       await postJson('/api/seedbank/posts',
         { modelVersionId: version.id, image: image.sha256, caption: caption.value, nsfwLevel: Number(level.value) });

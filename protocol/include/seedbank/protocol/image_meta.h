@@ -1,4 +1,5 @@
-// Image headers and embedded text of sample images (PNG, JPEG, WebP).
+// Image headers and embedded text of sample images (PNG, JPEG, WebP) and of
+// short sample videos (MP4, WebM).
 //
 // Sample images come from peers and users, so every byte is untrusted: the
 // readers check every length against the bytes that are left, bound all
@@ -29,7 +30,9 @@ inline constexpr std::size_t kMaxImageChunks = 1u << 17;          // chunks/segm
 inline constexpr std::size_t kMaxImageTextEntries = 256;
 
 struct ImageInfo {
-  std::string mime_type;  // "image/png", "image/jpeg" or "image/webp"
+  // "image/png", "image/jpeg", "image/webp", or for a video "video/mp4" or
+  // "video/webm" (is_video_type).
+  std::string mime_type;
   std::uint32_t width = 0;
   std::uint32_t height = 0;
   // Embedded text in file order, always valid UTF-8:
@@ -40,8 +43,15 @@ struct ImageInfo {
   //   stores its infotext there); IFD0 Make/Model/ImageDescription values of
   //   the form "prompt:{...}" or "workflow:{...}" (ComfyUI's WebP) as
   //   "prompt"/"workflow" -> the JSON; a JPEG COM segment as "comment".
+  // - MP4 and WebM: their metadata keys in lowercase (MP4's "mdta" keys, the
+  //   ilst items ©cmt as "comment", ©nam as "title", desc as "description";
+  //   WebM's SimpleTags and Info/Title), with ComfyUI's "prompt" and
+  //   "workflow" as the JSON even where a tool stored them as a JSON string
+  //   of it or inside a "comment" object (older Video Combine).
   std::vector<std::pair<std::string, std::string>> text;
 };
+
+inline bool is_video_type(std::string_view mime_type) { return mime_type.starts_with("video/"); }
 
 // Parses the headers of a PNG, JPEG or WebP image held in `bytes`.
 // `name_for_messages` (usually the file name) starts every error message.
@@ -51,7 +61,16 @@ struct ImageInfo {
 // chunk inflates past kMaxInflatedChunkBytes (or the file's texts together
 // past kMaxInflatedTotalBytes), or when there are more than kMaxImageChunks
 // chunks or kMaxImageTextEntries text entries. Pure: no I/O, thread-safe.
+// MP4 and WebM videos too (read_video_info).
 Result<ImageInfo> read_image_info(ByteView bytes, std::string_view name_for_messages);
+
+// Parses the boxes (MP4) or elements (WebM) of a video held in `bytes`: the
+// frame size of its first video track and its metadata, never a frame.
+// Errors as read_image_info's: ErrorCode::malformed for a truncated or
+// damaged file, a HEIF/AVIF still image, a Matroska file that is not WebM,
+// or one without a video track; ErrorCode::limit past kMaxImageChunks boxes
+// or elements or kMaxImageTextEntries entries. Pure, thread-safe.
+Result<ImageInfo> read_video_info(ByteView bytes, std::string_view name_for_messages);
 
 // Reads the file at `path` and parses it with read_image_info. Errors:
 // ErrorCode::io when it cannot be read, ErrorCode::limit when it is larger

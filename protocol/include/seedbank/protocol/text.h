@@ -23,4 +23,9 @@ void append_utf8(std::string& out, char32_t cp);
 // `text` with every ill-formed byte replaced by U+FFFD.
 std::string sanitize_utf8(std::string_view text);
 
+// Whether JSON text nests arrays and objects at most `max_depth` deep (the
+// text need not be valid JSON). Untrusted JSON is checked with it before a
+// recursive parser sees it, so hostile input cannot exhaust the stack.
+bool json_depth_at_most(std::string_view json, int max_depth);
+
 }  // namespace seedbank::protocol
