@@ -81,11 +81,18 @@ std::string lower_ascii(std::string s) {
   return s;
 }
 
-Status add_text(TextEntries& text, std::string key, std::string value, std::string_view name) {
+// Adds an entry; `total` counts the bytes of every entry so far, which
+// stay under kMaxInflatedTotalBytes (MP4 items can name one key many times).
+Status add_text(TextEntries& text, std::size_t& total, std::string key, std::string value, std::string_view name) {
   if (text.size() >= kMaxImageTextEntries)
     return fail(ErrorCode::limit, name,
                 "has more than " + std::to_string(kMaxImageTextEntries) +
                     " metadata entries, the most Seedbank reads; strip the extra metadata");
+  total += key.size() + value.size();
+  if (total > kMaxInflatedTotalBytes)
+    return fail(ErrorCode::limit, name,
+                "has more than " + std::to_string(kMaxInflatedTotalBytes >> 20) +
+                    " MiB of metadata text, the most Seedbank reads; strip the extra metadata");
   text.emplace_back(lower_ascii(std::move(key)), std::move(value));
   return {};
 }
@@ -298,10 +305,11 @@ class Mp4Reader {
     if (!st || !ilst) return st;
     return boxes(ilst->payload, ilst->payload_offset, "ilst", [&](const Box& item) -> Status {
       std::string key;
+      const std::string* named = nullptr;  // an mdta key, copied only with a value
       if (mdta) {
         const std::uint32_t index = be32(item.type, 0);
         if (index == 0 || index > keys.size()) return {};  // names no key: nothing to read it as
-        key = keys[index - 1];
+        named = &keys[index - 1];
       } else if (equals(item.type,
                         "\xa9"
                         "cmt")) {
@@ -328,7 +336,8 @@ class Mp4Reader {
         return {};
       });
       if (!read) return read;
-      return value ? add_text(info_.text, std::move(key), std::move(*value), name_) : Status{};
+      if (!value) return {};
+      return add_text(info_.text, text_bytes_, named ? *named : std::move(key), std::move(*value), name_);
     });
   }
 
@@ -360,6 +369,7 @@ class Mp4Reader {
   std::string_view name_;
   ImageInfo info_;
   std::size_t count_ = 0;
+  std::size_t text_bytes_ = 0;
   bool video_track_ = false;
 };
 
@@ -554,7 +564,7 @@ class WebmReader {
   Status segment_child(const Element& e) {
     if (e.id == kInfo)
       return children(e, [&](const Element& c) -> Status {
-        return c.id == kTitle ? add_text(info_.text, "title", string_of(c), name_) : Status{};
+        return c.id == kTitle ? add_text(info_.text, text_bytes_, "title", string_of(c), name_) : Status{};
       });
     if (e.id == kTracks)
       return children(
@@ -571,7 +581,7 @@ class WebmReader {
             return {};
           });
           if (!st || !key || !value) return st;
-          return add_text(info_.text, std::move(*key), std::move(*value), name_);
+          return add_text(info_.text, text_bytes_, std::move(*key), std::move(*value), name_);
         });
       });
     return {};
@@ -601,6 +611,7 @@ class WebmReader {
   std::string_view name_;
   ImageInfo info_;
   std::size_t count_ = 0;
+  std::size_t text_bytes_ = 0;
 };
 
 }  // namespace

@@ -124,6 +124,13 @@ BOOST_AUTO_TEST_CASE(inspect_reads_safetensors_pickles_and_images) {
   BOOST_TEST(img["width"] == 512);
   BOOST_TEST(img["meta"]["steps"] == 20);
   BOOST_TEST(img["meta"]["sampler"] == "Euler a");
+  // A short video is read as an image is, with its generation data.
+  auto webm = sb({"inspect", (fs::path(SEEDBANK_FIXTURES_DIR) / "videos" / "vhs.webm").string(), "--json"});
+  BOOST_REQUIRE_MESSAGE(webm.exit_code == 0, webm.err);
+  auto video = nlohmann::json::parse(webm.out);
+  BOOST_TEST(video["kind"] == "video");
+  BOOST_TEST(video["width"] == 64);
+  BOOST_TEST(video["meta"]["prompt"] == "a paper boat drifting");
 
   auto bad = write("broken.safetensors", len + "{\"a\":");
   auto b = sb({"inspect", bad.string()});

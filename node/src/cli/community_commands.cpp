@@ -472,7 +472,9 @@ void add_post_image(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<Args>();
   auto* cmd =
       app.add_subcommand("post-image", "Share an image you made with a release, with its generation parameters");
-  cmd->add_option("image", a->image, "PNG, JPEG or WebP (parameters are read from it)")->required();
+  cmd->add_option("image", a->image,
+                  "PNG, JPEG or WebP image, or a short MP4 or WebM video (parameters are read from it)")
+      ->required();
   cmd->add_option("--release", a->release, "Release id or any hash of its files")->required();
   cmd->add_option("--caption", a->caption, "Caption");
   cmd->add_flag("--nsfw", a->nsfw, "Mark the image NSFW");

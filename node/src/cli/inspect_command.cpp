@@ -30,7 +30,8 @@ bool looks_like_image(p::ByteView b) {
       if (b[at + i] != static_cast<std::uint8_t>(magic[i])) return false;
     return true;
   };
-  return starts("\x89PNG\r\n\x1a\n") || starts("\xff\xd8\xff") || (starts("RIFF") && starts("WEBP", 8));
+  return starts("\x89PNG\r\n\x1a\n") || starts("\xff\xd8\xff") || (starts("RIFF") && starts("WEBP", 8)) ||
+         starts("ftyp", 4) || starts("\x1a\x45\xdf\xa3");  // MP4, WebM: videos read as images are
 }
 
 std::string clip(const std::string& s, bool full, std::size_t n = 160) {
@@ -45,7 +46,7 @@ nlohmann::ordered_json inspect_image(const std::string& path, const InspectArgs&
     return {{"file", path}, {"error", info.error().message}};
   }
   nlohmann::ordered_json out = {{"file", path},
-                                {"kind", "image"},
+                                {"kind", p::is_video_type(info->mime_type) ? "video" : "image"},
                                 {"mimeType", info->mime_type},
                                 {"width", info->width},
                                 {"height", info->height}};

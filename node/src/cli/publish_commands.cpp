@@ -274,7 +274,7 @@ void add_publish_commands(CLI::App& app, Context& ctx) {
   cmd->add_flag("--no-derivatives", a->no_derivatives, "Do not allow sharing merges (allowDerivatives false)");
   cmd->add_flag("--require-credit", a->require_credit, "Derivatives must credit you (allowNoCredit false)");
   cmd->add_flag("--same-license", a->same_license, "Derivatives keep these permissions (allowDifferentLicense false)");
-  cmd->add_option("--image", a->images, "A sample image, PNG/JPEG/WebP (repeatable)");
+  cmd->add_option("--image", a->images, "A sample image, PNG/JPEG/WebP, or a short MP4/WebM video (repeatable)");
   cmd->add_option("--from-civitai", a->civitai, "Import fields from a .civitai.info or Civitai model-version JSON");
   cmd->add_option("--supersedes", a->supersedes,
                   "Release id this version replaces (default: your latest release "

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "seedbank/protocol/image_meta.h"
 #include "seedbank/protocol/util.h"
 
 namespace seedbank::node {
@@ -61,7 +62,9 @@ json Api::Impl::collection_json(const p::Record& rec, const CivitaiLinks& links,
     std::string sha = img ? p::to_hex(digest_of(img->getSha256())) : std::string();
     if (img) nsfw_level |= level;
     const bool may_show = (level & levels) && (level < p::kR || config.nsfw);
-    if (img && cover.is_null() && may_show) cover = links.base_url + "/api/images/" + sha + "?width=450";
+    // A cover is a still (Civitai's clients draw it as an image).
+    if (img && cover.is_null() && may_show && !p::is_video_type(img->getMimeType().cStr()))
+      cover = links.base_url + "/api/images/" + sha + "?width=450";
     if (!items) return true;
     json item = {{"type", s.is_image() ? "image" : "model"},
                  {"note", s.item.note},

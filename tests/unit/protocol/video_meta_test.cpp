@@ -227,4 +227,67 @@ BOOST_AUTO_TEST_CASE(webm_tags_after_a_cluster_of_unknown_size_are_read) {
   BOOST_TEST(sp::find_text(info, "prompt").value_or("") == "{\"1\": {}}");  // unwrapped
 }
 
+BOOST_AUTO_TEST_CASE(mp4_box_forms_tools_write_are_read) {
+  // tkhd version 1 (64-bit times), a moov with a 64-bit size, QuickTime's
+  // meta without version bytes holding mdir items (©cmt, ©nam), and a last
+  // box of size 0 (to the end of the file).
+  Bytes tkhd{1, 0, 0, 0};
+  tkhd.resize(88, 0);
+  put_be32(tkhd, 720u << 16);
+  put_be32(tkhd, 1280u << 16);
+  Bytes vide(8, 0);
+  for (char c : std::string_view("vide")) vide.push_back(static_cast<std::uint8_t>(c));
+  vide.resize(vide.size() + 12, 0);
+  Bytes mdir(8, 0);
+  for (char c : std::string_view("mdir")) mdir.push_back(static_cast<std::uint8_t>(c));
+  mdir.resize(mdir.size() + 12, 0);
+  auto data = [](std::string_view text) { return box("data", cat({Bytes{0, 0, 0, 1, 0, 0, 0, 0}, text_bytes(text)})); };
+  const Bytes meta = box(
+      "meta",
+      cat({box("hdlr", mdir), box("ilst", cat({box("\xa9"
+                                                   "cmt",
+                                                   data("Steps: 8, Sampler: Euler, Seed: 3, Model hash: 0123456789")),
+                                               box("\xa9"
+                                                   "nam",
+                                                   data("Boat"))}))}));
+  const Bytes moov_payload =
+      cat({box("trak", cat({box("tkhd", tkhd), box("mdia", box("hdlr", vide))})), box("udta", meta)});
+  Bytes moov;
+  put_be32(moov, 1);
+  for (char c : std::string_view("moov")) moov.push_back(static_cast<std::uint8_t>(c));
+  put_be32(moov, 0);
+  put_be32(moov, static_cast<std::uint32_t>(moov_payload.size() + 16));
+  moov.insert(moov.end(), moov_payload.begin(), moov_payload.end());
+  Bytes mdat{0, 0, 0, 0, 'm', 'd', 'a', 't', 1, 2, 3};
+  const auto info = read_ok(cat({ftyp("mp42"), moov, mdat}));
+  BOOST_TEST(info.width == 720u);
+  BOOST_TEST(info.height == 1280u);
+  BOOST_TEST(sp::find_text(info, "title").value_or("") == "Boat");
+  auto p = sp::generation_params_from_image(info);
+  BOOST_TEST_REQUIRE(p.has_value());  // AnimateDiff's infotext in ©cmt
+  BOOST_TEST(p->model_hash == "0123456789");
+}
+
+BOOST_AUTO_TEST_CASE(mp4_keys_cannot_multiply_the_text_held) {
+  // One 200 KiB key named by 256 items: 50 MiB of text if each copied it.
+  Bytes mdta(8, 0);
+  for (char c : std::string_view("mdta")) mdta.push_back(static_cast<std::uint8_t>(c));
+  mdta.resize(mdta.size() + 12, 0);
+  Bytes keys{0, 0, 0, 0, 0, 0, 0, 1};
+  put_be32(keys, 8 + (200u << 10));
+  for (char c : std::string_view("mdta")) keys.push_back(static_cast<std::uint8_t>(c));
+  keys.resize(keys.size() + (200u << 10), 'k');
+  Bytes items;
+  for (int i = 0; i < 256; ++i) {
+    const Bytes item = cat({Bytes{0, 0, 0, 24, 0, 0, 0, 1}, box("data", Bytes{0, 0, 0, 1, 0, 0, 0, 0})});
+    items.insert(items.end(), item.begin(), item.end());
+  }
+  const Bytes file = cat(
+      {ftyp("isom"), box("moov", cat({video_trak(8, 8), box("meta", cat({Bytes(4, 0), box("hdlr", mdta),
+                                                                         box("keys", keys), box("ilst", items)}))}))});
+  const auto error = read_error(file);
+  BOOST_CHECK(error.code == ErrorCode::limit);
+  CHECK_CONTAINS(error.message, "MiB of metadata text");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

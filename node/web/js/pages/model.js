@@ -331,7 +331,7 @@ function imageControls(sha, image) {
     NSFW_LEVELS.map(([value, name]) => h('option', { value, selected: !!image && value === imageLevel(image) }, name)));
   show.addEventListener('change', () => { level.disabled = !show.checked; });
   const thumb = image
-    ? netImage({ url: `/api/images/${sha}`, nsfwLevel: image.nsfwLevel }, { alt: 'Sample image' })
+    ? netImage({ url: `/api/images/${sha}`, nsfwLevel: image.nsfwLevel, type: image.type }, { alt: 'Sample image' })
     : h('code', { title: sha }, `${sha.slice(0, 12)}…`);
   const row = h('li', { class: 'edit-image' }, h('div', { class: 'edit-image-thumb' }, thumb),
     h('label', { class: 'check' }, show, image ? 'Show' : 'Show (hidden now)'), level);
