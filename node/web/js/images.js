@@ -99,7 +99,25 @@ export function netImage(image, { thumb = true, alt = '', hashAttr = true } = {}
     frame.classList.remove('pending', 'failed');
     note.remove();
   });
+  // A video the node serves (200) that still fails is one this browser
+  // cannot play (its codec): say so instead of waiting for it.
+  const unplayable = () => {
+    frame.classList.replace('pending', 'failed');
+    frame.classList.add('unplayable');
+    note.replaceChildren('This browser cannot play this video. ', externalLink(url, 'Open it'));
+  };
   img.addEventListener('error', () => {
+    if (isVideo && img.error && img.error.code === 4) {
+      fetch(url, { method: 'HEAD' }).then((response) => {
+        if (response.ok) unplayable();
+        else onFailure();
+      }, onFailure);
+      return;
+    }
+    onFailure();
+  });
+  function onFailure() {
+    if (frame.classList.contains('unplayable')) return;
     const now = Date.now();
     if (!firstFailure) firstFailure = now;
     if (now - firstFailure >= IMAGE_RETRY_FOR_MS) {
@@ -109,9 +127,9 @@ export function netImage(image, { thumb = true, alt = '', hashAttr = true } = {}
     }
     note.textContent = 'Fetching from peers…';
     if (!timer) timer = setTimeout(retry, IMAGE_RETRY_MS);
-  });
+  }
   frame.addEventListener('click', (event) => {
-    if (!frame.classList.contains('failed')) return;
+    if (!frame.classList.contains('failed') || frame.classList.contains('unplayable')) return;
     event.preventDefault();
     event.stopPropagation();
     frame.classList.replace('failed', 'pending');
@@ -119,8 +137,18 @@ export function netImage(image, { thumb = true, alt = '', hashAttr = true } = {}
     firstFailure = 0;
     retry();
   });
-  img.src = url;
   frame.prepend(img);
+  if (isVideo && thumb && 'IntersectionObserver' in window) {
+    // A grid of videos fetches each one only when it comes into view.
+    const seen = new IntersectionObserver((entries) => {
+      if (!entries.some((entry) => entry.isIntersecting)) return;
+      seen.disconnect();
+      img.src = url;
+    });
+    seen.observe(frame);
+  } else {
+    img.src = url;
+  }
   return frame;
 }
 
