@@ -131,6 +131,18 @@ void NodeServices::announce(std::vector<p::RecordId> ids) {
   post([this, ids = std::move(ids)] { announce_local_(ids); });
 }
 
+void NodeServices::set_seeding(std::map<p::RecordId, Seeding> now) {
+  std::lock_guard lock(mutex_);
+  seeding_ = std::move(now);
+}
+
+std::optional<NodeServices::Seeding> NodeServices::seeding(const p::RecordId& release) const {
+  std::lock_guard lock(mutex_);
+  auto it = seeding_.find(release);
+  if (it == seeding_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::uint32_t NodeServices::seeder_count(const p::Sha256Digest& info_hash) const {
   return gossip_ ? gossip_->seeder_count(info_hash) : 0;
 }

@@ -79,6 +79,19 @@ class NodeServices {
   // and announced to peers now.
   void announce(std::vector<protocol::RecordId> ids);
 
+  // What this node's BitTorrent session holds of a release, as the runtime
+  // last looked (every few seconds; set_seeding replaces the whole view).
+  struct Seeding {
+    std::string state;  // libtorrent's: "seeding", "downloading", "checking", ...
+    int files = 0;      // the release's files this node wants
+    int stored = 0;     // of them, in the store or shared in place
+    bool all_stored = false;
+    std::uint64_t uploaded = 0;  // payload bytes sent since the node started
+    int peers = 0;
+  };
+  void set_seeding(std::map<protocol::RecordId, Seeding> now);
+  std::optional<Seeding> seeding(const protocol::RecordId& release) const;
+
   // Gossip facts, from the summaries gossip keeps for other threads.
   std::uint32_t seeder_count(const protocol::Sha256Digest& info_hash) const;
   std::vector<std::pair<protocol::Sha256Digest, std::uint32_t>> most_seeded(std::size_t n) const;
@@ -98,6 +111,7 @@ class NodeServices {
   std::shared_ptr<std::atomic<bool>> stopped_;
   mutable std::mutex mutex_;  // guards what follows
   std::map<protocol::RecordId, std::chrono::steady_clock::time_point> image_fetches_;
+  std::map<protocol::RecordId, Seeding> seeding_;
   std::deque<std::chrono::steady_clock::time_point> http_fetches_;
   std::deque<std::chrono::steady_clock::time_point> listing_fetches_;
 };

@@ -191,12 +191,16 @@ struct NodeRuntime::Impl {
   // Tells peers which releases this node seeds (daemon only: a command
   // never claims to seed), and hands downloading torrents without peers the
   // BitTorrent addresses of nodes that seed them.
+  // Also keeps the HTTP side's view of what this node holds (the dashboard).
   void share_swarms() {
-    if (!gossip || !torrents) return;
+    if (!torrents) return;
     std::vector<p::Sha256Digest> seeding;
+    std::map<p::RecordId, NodeServices::Seeding> held;  // for the creator dashboard
     for (const auto& s : torrents->status()) {
+      if (auto id = p::from_hex_fixed<32>(s.release_id))
+        held[*id] = {s.state, s.files_wanted, s.files_stored, s.all_stored, s.uploaded, s.peers};
       auto ih = p::from_hex_fixed<32>(s.info_hash);
-      if (!ih) continue;
+      if (!ih || !gossip) continue;
       if (s.all_stored || s.files_in_place > 0) {  // shared files: a seed of those
         seeding.push_back(*ih);
       } else if (!s.complete && s.peers == 0) {
@@ -205,7 +209,8 @@ struct NodeRuntime::Impl {
         if (!seeders.empty()) torrents->add_peers(s.release_id, seeders);
       }
     }
-    if (role == RuntimeRole::daemon) gossip->set_seeding(std::move(seeding));
+    if (gossip && role == RuntimeRole::daemon) gossip->set_seeding(std::move(seeding));
+    if (services) services->set_seeding(std::move(held));
   }
 
   // A record new to this node, from a peer or from a process on this data

@@ -588,6 +588,16 @@ async function main() {
           new URL(f.href, args.base).searchParams.get('modelVersionId') === versionId);
         return { ok: seen.path === '/me' && listed && seen.identity === (mine.identity || null), seen };
       });
+      if (expect.own) {
+        // The creator dashboard: the node's own release, seeded here.
+        await until(`"${expect.own.name}" in the dashboard, seeded by this node`, async () => {
+          const seen = await page.evaluate(() => [...document.querySelectorAll('#dashboard tbody tr')].map((tr) => ({
+            release: tr.querySelector('td a')?.textContent.trim() ?? null,
+            here: tr.querySelector('[data-col="here"]')?.textContent.trim() ?? null,
+          })));
+          return { ok: seen.some((r) => r.release === expect.own.name && (r.here || '').startsWith('Seeding')), seen };
+        });
+      }
       await shot('me.png');
       await page.locator('#favorite-list a', { hasText: target.name }).first().click();
       await until(`the model page of version ${versionId} with its favourite button pressed`, async () => {

@@ -829,6 +829,69 @@ BOOST_AUTO_TEST_CASE(the_gallery_can_be_served_from_a_folder_while_it_is_worked_
 // grid, filters by type, opens a model page and checks names, images and
 // hashes, and edits the page of a model B's own key published.
 // Screenshots stay in <build>/test-output/gallery/.
+// The creator dashboard on A, whose key published Alpha (two versions) and
+// Beta: each release with what this node seeds of it, and a comment from
+// someone else awaiting a reply until the creator answers it.
+BOOST_AUTO_TEST_CASE(the_creator_dashboard_lists_releases_and_comments_awaiting_a_reply) {
+  auto dashboard = [&] {
+    auto r = http_get(http["a"], "/api/seedbank/dashboard");
+    BOOST_REQUIRE_EQUAL(r.status, 200u);
+    return json::parse(r.body);
+  };
+  auto row = [](const json& d, const json& published) {
+    for (const auto& r : d["releases"])
+      if (r["releaseId"] == published["releaseId"]) return r;
+    return json();
+  };
+  json d = dashboard();
+  BOOST_TEST(d["releases"].size() == 3u);
+  BOOST_TEST(d["totals"]["releases"] == 3);
+  BOOST_TEST(d["releases"][0]["releaseId"] == beta["releaseId"]);  // newest first
+  BOOST_TEST(row(d, alpha1)["stats"]["rating"] == 5.0);
+  BOOST_TEST(row(d, alpha1)["stats"]["ratingCount"] == 1);
+  // This node holds every file of what it published: it seeds them all.
+  BOOST_REQUIRE(eventually([&] {
+    d = dashboard();
+    return d["totals"]["seededHere"] == 3;
+  }));
+  BOOST_TEST(row(d, beta)["thisNode"]["allStored"] == true);
+  BOOST_TEST(row(d, beta)["thisNode"]["files"] == 2);  // the model and its sample image
+
+  // Someone else comments on Alpha v2: it awaits a reply.
+  auto other = dir / "reader.key";
+  BOOST_REQUIRE_EQUAL(sb("a", {"keygen", "--out", other.string()}).exit_code, 0);
+  auto asked = sb("a", {"comment", alpha2["releaseId"], "--text", "Which <b>weight</b> works best?", "--key",
+                        other.string(), "--json"});
+  BOOST_REQUIRE_MESSAGE(asked.exit_code == 0, asked.err);
+  const std::string question = json::parse(asked.out)["recordId"];
+  BOOST_REQUIRE(eventually([&] {
+    d = dashboard();
+    return d["totals"]["awaitingReply"] == 1;
+  }));
+  BOOST_TEST_REQUIRE(d["awaitingReply"].size() == 1u);
+  BOOST_TEST(d["awaitingReply"][0]["id"] == question);
+  BOOST_TEST(d["awaitingReply"][0]["text"] == "Which <b>weight</b> works best?");  // as written: the gallery escapes it
+  BOOST_TEST(d["awaitingReply"][0]["modelVersionId"] == row(d, alpha2)["modelVersionId"]);
+  BOOST_TEST(row(d, alpha2)["awaitingReply"] == 1);
+  BOOST_TEST(row(d, alpha2)["stats"]["commentCount"] == 1);
+  // The creator's own comment awaits nothing; their reply answers the question.
+  BOOST_REQUIRE_EQUAL(sb("a", {"comment", beta["releaseId"], "--text", "Notes on Beta"}).exit_code, 0);
+  BOOST_REQUIRE_EQUAL(sb("a", {"comment", alpha2["releaseId"], "--reply", question, "--text", "0.7"}).exit_code, 0);
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          d = dashboard();
+                          return d["totals"]["awaitingReply"] == 0;
+                        }),
+                        d.dump());
+  BOOST_TEST(d["totals"]["comments"] == 3);  // the question, its reply, the notes
+  BOOST_TEST(d["awaitingReply"].empty());
+  // What a node seeds is its own: another site's page cannot read it.
+  BOOST_TEST(http_get(http["a"], "/api/seedbank/dashboard", {{"Sec-Fetch-Site", "cross-site"}}).status == 403u);
+  // B has no key of its own yet: nothing to show.
+  auto none = http_get(http["b"], "/api/seedbank/dashboard");
+  BOOST_REQUIRE_EQUAL(none.status, 200u);
+  BOOST_TEST(json::parse(none.body)["identity"].is_null());
+}
+
 BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
   std::string node_js;
   for (const char* candidate : {"/usr/bin/node", "/usr/local/bin/node", "/usr/bin/nodejs"})

@@ -106,6 +106,7 @@ HttpResponse Api::Impl::handle(const HttpRequest& request) {
     return error_response(405, "POST is not for " + t.path.substr(0, 200) + "; see docs/http-api.md");
   }
   if (t.path == "/api/seedbank/me") return me(request);
+  if (t.path == "/api/seedbank/dashboard") return dashboard(request);
   if (t.path == "/api/v1/models") return list_models(request, t);
   if (auto seg = t.segments_after("/api/v1/models"); seg && seg->size() == 1) return one_model(request, (*seg)[0]);
   if (auto seg = t.segments_after("/api/v1/model-versions/by-hash"); seg && seg->size() == 1)

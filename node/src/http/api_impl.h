@@ -190,6 +190,7 @@ struct Api::Impl {
   HttpResponse update_release(const HttpRequest& request);
   json favorites_json(const LocalLists& lists);
   HttpResponse me(const HttpRequest& request);
+  HttpResponse dashboard(const HttpRequest& request);
   HttpResponse set_local(const HttpRequest& request, bool follows);
 
   // ---- api_social.cpp: reactions and comments ----

@@ -2,7 +2,7 @@
 // keeps for its user alone.
 
 import { api, forgetMe, isAbort, me, postJson, query } from '../api.js';
-import { copyButton, errorBox, h, loadingBlock, section, text, userPath } from '../dom.js';
+import { copyButton, errorBox, formatCount, formatDate, formatSize, h, loadingBlock, section, text, userPath } from '../dom.js';
 import { Feed } from '../feed.js';
 import { imageKey, imageTile } from '../images.js';
 import { NSFW_LEVELS, NSFW_MODES, nsfwSettings, resetNsfwSettings, setNsfwMode } from '../nsfw.js';
@@ -36,7 +36,82 @@ export async function renderMe() {
         follows.map((key) => followItem(key, page.signal)))),
       nsfwPanel(),
       exportPanel()),
+    mine.identity ? dashboard(page) : null,
     followingFeed(follows.length, page));
+}
+
+function modelHref(item) {
+  return `/models/${item.modelId}?modelVersionId=${item.modelVersionId}`;
+}
+
+// What this node holds of a release, from its BitTorrent session.
+function thisNode(here) {
+  if (!here || typeof here !== 'object') return h('span', { class: 'muted' }, 'Not here');
+  const files = Number(here.files) || 0;
+  const stored = Number(here.stored) || 0;
+  const label = here.allStored ? 'Seeding' : `${stored} of ${files} files`;
+  const uploaded = Number(here.uploaded) > 0 ? ` · ${formatSize(Number(here.uploaded) / 1024)} sent` : '';
+  return h('span', { class: here.allStored ? 'seeding-here' : 'muted', title: text(here.state) }, `${label}${uploaded}`);
+}
+
+// The creator dashboard: this key's releases with their seeders,
+// reactions, ratings and comments, what this node seeds of them, and the
+// comments that await a reply (GET /api/seedbank/dashboard).
+function dashboard(page) {
+  const body = h('div', { id: 'dashboard' }, loadingBlock('Loading your releases…'));
+  const box = section('Your releases', body);
+  box.classList.add('dashboard');
+  api('/api/seedbank/dashboard', page.signal).then((data) => {
+    const releases = (Array.isArray(data.releases) ? data.releases : []).filter((r) => r && typeof r === 'object' &&
+      Number.isSafeInteger(r.modelId) && Number.isSafeInteger(r.modelVersionId));
+    if (!releases.length) {
+      body.replaceChildren(h('p', { class: 'muted' }, 'You have published nothing from this key yet: ',
+        h('code', null, 'seedbank publish'), ' signs a release with it.'));
+      return;
+    }
+    const totals = data.totals && typeof data.totals === 'object' ? data.totals : {};
+    const rows = releases.map((r) => {
+      const stats = r.stats && typeof r.stats === 'object' ? r.stats : {};
+      const reactions = ['likeCount', 'heartCount', 'laughCount', 'cryCount', 'imageReactionCount']
+        .reduce((sum, k) => sum + (Number(stats[k]) || 0), 0);
+      const ratingCount = Number(stats.ratingCount) || 0;
+      return h('tr', { dataset: { releaseId: text(r.releaseId) } },
+        h('td', null, h('a', { href: modelHref(r) }, text(r.modelName)), h('div', { class: 'muted' }, text(r.versionName))),
+        h('td', { class: 'num', dataset: { col: 'seeders' } }, formatCount(Number(r.seeders) || 0)),
+        h('td', { dataset: { col: 'here' } }, thisNode(r.thisNode)),
+        h('td', { class: 'num', dataset: { col: 'reactions' } }, formatCount(reactions)),
+        h('td', { class: 'num', dataset: { col: 'rating' } },
+          ratingCount ? `${(Number(stats.rating) || 0).toFixed(1)} (${ratingCount})` : '–'),
+        h('td', { class: 'num', dataset: { col: 'comments' } }, formatCount(Number(stats.commentCount) || 0)),
+        h('td', { class: 'num', dataset: { col: 'awaiting' } }, formatCount(Number(r.awaitingReply) || 0)));
+    });
+    const awaiting = (Array.isArray(data.awaitingReply) ? data.awaitingReply : []).filter((c) => c && typeof c === 'object' &&
+      Number.isSafeInteger(c.modelId) && Number.isSafeInteger(c.modelVersionId));
+    const count = Number(totals.releases) || releases.length;
+    body.replaceChildren(...[
+      h('p', { class: 'muted' },
+        `${formatCount(count)} ${count === 1 ? 'release' : 'releases'}, ${formatCount(Number(totals.seededHere) || 0)} ` +
+        `seeded by this node, ${formatCount(Number(totals.reactions) || 0)} reactions, ` +
+        `${formatCount(Number(totals.awaitingReply) || 0)} comments awaiting your reply.`),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'files dashboard-table' },
+        h('thead', null, h('tr', null, ['Release', 'Seeders', 'This node', 'Reactions', 'Rating', 'Comments', 'Awaiting reply']
+          .map((label) => h('th', null, label)))),
+        h('tbody', null, rows))),
+      h('h3', null, 'Comments awaiting your reply'),
+      awaiting.length
+        ? h('ul', { class: 'own-list', id: 'awaiting-reply' }, awaiting.map((c) => h('li', { class: 'awaiting', dataset: { commentId: text(c.id) } },
+          h('div', null, h('a', { href: userPath(text(c.creator) || text(c.username)) }, text(c.username) || 'Someone'),
+            ' on ', h('a', { href: modelHref(c) }, `${text(c.modelName)} ${text(c.versionName)}`),
+            c.image ? ' (a sample image)' : '', h('span', { class: 'muted' }, ` · ${formatDate(c.createdAt)}`)),
+          h('p', { class: 'awaiting-text' }, text(c.text)))))
+        : h('p', { class: 'muted' }, 'None: you have answered everyone.'),
+      data.complete === false && h('p', { class: 'muted' }, 'Only your newest releases and comments are counted here.'),
+    ].filter(Boolean));
+  }, (err) => {
+    if (isAbort(err)) return;
+    body.replaceChildren(errorBox(err.message));
+  });
+  return box;
 }
 
 function identityPanel(mine) {
