@@ -589,14 +589,17 @@ async function main() {
         return { ok: seen.path === '/me' && listed && seen.identity === (mine.identity || null), seen };
       });
       if (expect.own) {
-        // The creator dashboard: the node's own release, seeded here.
+        // The creator dashboard: the node's own release, seeded here (the
+        // page is loaded again until the node's look at its torrents says so).
         await until(`"${expect.own.name}" in the dashboard, seeded by this node`, async () => {
           const seen = await page.evaluate(() => [...document.querySelectorAll('#dashboard tbody tr')].map((tr) => ({
             release: tr.querySelector('td a')?.textContent.trim() ?? null,
             here: tr.querySelector('[data-col="here"]')?.textContent.trim() ?? null,
           })));
-          return { ok: seen.some((r) => r.release === expect.own.name && (r.here || '').startsWith('Seeding')), seen };
-        });
+          const ok = seen.some((r) => r.release === expect.own.name && (r.here || '').startsWith('Seeding'));
+          if (!ok && seen.length) await page.reload({ waitUntil: 'domcontentloaded' });
+          return { ok, seen };
+        }, PAGE_TIMEOUT_MS, 1000);
       }
       await shot('me.png');
       await page.locator('#favorite-list a', { hasText: target.name }).first().click();

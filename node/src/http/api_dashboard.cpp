@@ -10,6 +10,8 @@
 #include "node_services.h"
 
 #include <algorithm>
+#include <iterator>
+#include <set>
 
 #include "seedbank/protocol/keys.h"
 
@@ -18,12 +20,14 @@ namespace seedbank::node {
 namespace {
 
 constexpr std::size_t kMaxDashboardReleases = 500;
-// Top-level comments looked at in all: a creator with many releases sees
-// the newest comments of as many as this allows, and "complete" says so.
+// Top-level comments looked at in all (pages of kCommentsPage, each page
+// counting in full): a creator with many comments sees the newest ones as
+// far as this allows, and "complete" says when it cut.
 constexpr std::size_t kMaxCommentsLookedAt = 5000;
-constexpr std::size_t kCommentsPerSubject = 100;
+constexpr std::size_t kCommentsPage = 100;
 constexpr std::size_t kMaxAwaitingListed = 50;
-constexpr std::size_t kMaxRepliesLookedAt = 200;
+constexpr std::size_t kReplyPages = 4;  // of 50, beyond the replies a comment page carries
+constexpr std::size_t kMaxPostsCounted = 200;
 constexpr std::size_t kExcerptBytes = 500;
 
 // `text` cut to at most `n` bytes, never inside a character.
@@ -75,35 +79,47 @@ HttpResponse Api::Impl::dashboard(const HttpRequest& request) {
     const auto version_id = civitai_id(rec.id());
     const auto model_id = civitai_model_id(rec.author(), r.getModelSlug().cStr());
     const auto social = index.social({rec.id(), std::nullopt, std::nullopt});
-    std::uint64_t image_reactions = 0;
-    std::vector<indexer::Subject> subjects{{rec.id(), std::nullopt, std::nullopt}};
+    std::uint64_t image_reactions = 0, comment_count = social.comments;
+    // The release and each of its sample images (once per image, though a
+    // release may list the same bytes under two names): those with
+    // comments are read.
+    std::vector<indexer::Subject> subjects;
+    if (social.comments) subjects.push_back({rec.id(), std::nullopt, std::nullopt});
+    std::set<p::Sha256Digest> images;
     for (auto img : r.getImages()) {
-      if (img.getSha256().size() != 32) continue;
+      if (img.getSha256().size() != 32 || !images.insert(digest_of(img.getSha256())).second) continue;
       indexer::Subject s{rec.id(), digest_of(img.getSha256()), std::nullopt};
-      image_reactions += index.social(s).reactions();
-      subjects.push_back(s);
+      const auto counts = index.social(s);
+      image_reactions += counts.reactions();
+      comment_count += counts.comments;
+      if (counts.comments) subjects.push_back(s);
     }
     // Comments by others with no reply from this creator.
     std::uint64_t waiting = 0;
     for (const auto& subject : subjects) {
-      if (looked_at >= kMaxCommentsLookedAt) {
-        complete = false;
-        break;
-      }
       std::optional<indexer::FeedEntry> before;
-      for (const auto& view : comment_page(index, config, subject, before, kCommentsPerSubject)) {
-        ++looked_at;
+      std::vector<CommentView> views;
+      do {
+        if (looked_at >= kMaxCommentsLookedAt) {
+          complete = false;
+          break;
+        }
+        looked_at += kCommentsPage;
+        auto page = comment_page(index, config, subject, before, kCommentsPage);
+        views.insert(views.end(), std::make_move_iterator(page.begin()), std::make_move_iterator(page.end()));
+      } while (before);
+      for (const auto& view : views) {
         if (view.deleted() || is_me(view.original.author())) continue;
         bool replied = std::any_of(view.replies.begin(), view.replies.end(),
                                    [&](const CommentView& reply) { return is_me(reply.original.author()); });
         if (!replied && view.more_replies) {
           std::optional<indexer::FeedEntry> after;
-          for (std::size_t seen = 0; !replied && seen < kMaxRepliesLookedAt;) {
-            auto page = replies_page(index, config, subject, view.original.id(), after, 50);
-            seen += page.size() ? page.size() : kMaxRepliesLookedAt;
-            for (const auto& reply : page) replied = replied || is_me(reply.original.author());
-            if (!after) break;
-          }
+          std::size_t pages = 0;
+          do {
+            for (const auto& reply : replies_page(index, config, subject, view.original.id(), after, 50))
+              replied = replied || is_me(reply.original.author());
+          } while (!replied && after && ++pages < kReplyPages);
+          if (!replied && after) complete = false;  // more replies than were read
         }
         if (replied) continue;
         ++waiting;
@@ -130,7 +146,7 @@ HttpResponse Api::Impl::dashboard(const HttpRequest& request) {
     }
     const auto rating = rating_summary(index, rec.id()).aggregate;
     total_reactions += social.reactions() + image_reactions;
-    total_comments += social.comments;
+    total_comments += comment_count;
     total_awaiting += waiting;
     items.push_back({{"releaseId", p::to_hex(rec.id())},
                      {"modelId", model_id},
@@ -146,10 +162,10 @@ HttpResponse Api::Impl::dashboard(const HttpRequest& request) {
                        {"laughCount", social.laugh},
                        {"cryCount", social.cry},
                        {"imageReactionCount", image_reactions},
-                       {"commentCount", social.comments},
+                       {"commentCount", comment_count},
                        {"rating", rating.mean()},
                        {"ratingCount", rating.count},
-                       {"postCount", index.posts_of(rec.id(), 1000).size()}}},
+                       {"postCount", index.posts_of(rec.id(), kMaxPostsCounted).size()}}},
                      {"awaitingReply", waiting}});
   }
   std::stable_sort(awaiting.begin(), awaiting.end(),

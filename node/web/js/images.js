@@ -101,16 +101,22 @@ export function netImage(image, { thumb = true, alt = '', hashAttr = true } = {}
   });
   // A video the node serves (200) that still fails is one this browser
   // cannot play (its codec): say so instead of waiting for it.
+  // (A 503 gives the same error, so a video that has just arrived is
+  // loaded once more before it is called unplayable.)
+  let servedButFailed = 0;
   const unplayable = () => {
     frame.classList.replace('pending', 'failed');
     frame.classList.add('unplayable');
-    note.replaceChildren('This browser cannot play this video. ', externalLink(url, 'Open it'));
+    const open = externalLink(url, 'Open it');
+    open.addEventListener('click', (event) => event.stopPropagation()); // not the tile's viewer too
+    note.replaceChildren('This browser cannot play this video. ', open);
   };
   img.addEventListener('error', () => {
     if (isVideo && img.error && img.error.code === 4) {
       fetch(url, { method: 'HEAD' }).then((response) => {
-        if (response.ok) unplayable();
-        else onFailure();
+        if (!response.ok) onFailure();
+        else if ((servedButFailed += 1) >= 2) unplayable();
+        else retry();
       }, onFailure);
       return;
     }

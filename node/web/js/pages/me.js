@@ -24,7 +24,7 @@ export async function renderMe() {
   if (page.signal.aborted) return;
   const favorites = (Array.isArray(mine.favorites) ? mine.favorites : []).filter((f) => f && typeof f === 'object');
   const follows = (Array.isArray(mine.follows) ? mine.follows : []).filter((k) => typeof k === 'string' && k);
-  root.replaceChildren(
+  root.replaceChildren(...[
     h('div', { class: 'page-intro' }, h('h1', null, 'You'),
       h('p', { class: 'muted' }, 'This node\'s identity, and the favourites and follows it keeps for you alone.')),
     h('div', { class: 'me-grid' },
@@ -36,8 +36,8 @@ export async function renderMe() {
         follows.map((key) => followItem(key, page.signal)))),
       nsfwPanel(),
       exportPanel()),
-    mine.identity ? dashboard(page) : null,
-    followingFeed(follows.length, page));
+    mine.identity && dashboard(page),
+    followingFeed(follows.length, page)].filter(Boolean));
 }
 
 function modelHref(item) {
