@@ -26,7 +26,11 @@ using protocol::Status;
 inline Error lmdb_error(const char* what, int rc) {
   ErrorCode code = rc == MDB_MAP_FULL ? ErrorCode::limit : ErrorCode::io;
   std::string hint;
-  if (rc == MDB_MAP_FULL) hint = "; the index reached its size limit, raise --index-size";
+  if (rc == MDB_MAP_FULL)
+    hint =
+        "; the index reached its size limit (64 GiB unless set): raise it with --index-size (e.g. seedbank "
+        "--index-size 128GiB node) "
+        "or indexSize in <data dir>/config.json; nothing was lost";
   if (rc == ENOSPC) hint = "; the disk is full, free space and retry";
   return protocol::make_error(code, std::string("index: ") + what + ": " + mdb_strerror(rc) + hint);
 }

@@ -185,8 +185,12 @@ p::Result<NodeConfig> load_node_config(const std::filesystem::path& path) {
     } else if (key == "storeQuota") {
       if (!value.is_number_unsigned()) return bad("storeQuota must be a number of bytes");
       config.store_quota = value.get<std::uint64_t>();
+    } else if (key == "indexSize") {
+      if (!value.is_number_unsigned() || value.get<std::uint64_t>() < kMinIndexSize)
+        return bad("indexSize must be a number of bytes, at least " + std::to_string(kMinIndexSize));
+      config.index_size = value.get<std::uint64_t>();
     } else {
-      return bad("unknown key '" + key + "' (denyListCurators, policy, storeQuota, spam)");
+      return bad("unknown key '" + key + "' (denyListCurators, policy, storeQuota, indexSize, spam)");
     }
   }
   return config;

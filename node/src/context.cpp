@@ -19,6 +19,13 @@ protocol::Result<std::unique_ptr<NodeContext>> NodeContext::open(const NodeOptio
   index_options.dir = index_dir(options.data_dir);
   index_options.network = options.network;
   index_options.log = options.log.with_component("index");
+  if (const auto size = options.index_size ? options.index_size : options.config.index_size) {
+    if (size < kMinIndexSize)
+      return protocol::make_error(protocol::ErrorCode::invalid_argument,
+                                  "--index-size " + std::to_string(size) + " is below the least an index needs (" +
+                                      std::to_string(kMinIndexSize >> 20) + " MiB)");
+    index_options.map_size = size;  // an index already larger keeps its size
+  }
   auto index = indexer::Index::open(index_options);
   if (!index) return index.error();
   node->index = std::move(index).value();

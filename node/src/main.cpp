@@ -11,6 +11,10 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", ctx.global.data_dir,
                  "Node state folder (default $SEEDBANK_DATA_DIR, else ~/.local/share/seedbank)");
   app.add_option("--network", ctx.global.network, "Network id; records never cross networks (default main)");
+  app.add_option("--index-size", ctx.global.index_size,
+                 "Size limit of the index (bytes, or with a unit: 64GiB, 500MB); default indexSize in config.json, "
+                 "else 64 GiB. The file grows as needed up to it")
+      ->transform(CLI::AsSizeValue(true));
   add_hash_command(app, ctx);
   add_inspect_command(app, ctx);
   add_key_commands(app, ctx);

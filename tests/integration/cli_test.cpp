@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/model_files.h"
 #include "support/process.h"
 
 namespace fs = std::filesystem;
@@ -136,6 +137,53 @@ BOOST_AUTO_TEST_CASE(inspect_reads_safetensors_pickles_and_images) {
   auto b = sb({"inspect", bad.string()});
   BOOST_TEST(b.exit_code != 0);
   BOOST_TEST(b.err.find("broken.safetensors") != std::string::npos);
+}
+
+// --index-size limits the index: a publish past it fails saying what to
+// do, nothing already there is lost, and a larger size (also from
+// config.json) lets the same publish through.
+BOOST_AUTO_TEST_CASE(index_size_limits_the_index_and_says_how_to_raise_it) {
+  auto at = [&](const std::string& size, std::vector<std::string> args) {
+    std::vector<std::string> all{"--data-dir", (dir / "data").string(), "--network", "test"};
+    if (!size.empty()) all.insert(all.end(), {"--index-size", size});
+    all.insert(all.end(), args.begin(), args.end());
+    return sb(all);
+  };
+  BOOST_REQUIRE_EQUAL(at("", {"keygen"}).exit_code, 0);
+  std::string description;
+  for (int i = 0; i < 6000; ++i) description += "word" + std::to_string(i) + " ";
+  int published = 0;
+  seedbank::testing::ProcessResult full;
+  fs::path last;
+  for (int i = 0; i < 40; ++i) {
+    last = seedbank::testing::write_safetensors(dir / ("m" + std::to_string(i) + ".safetensors"), 4000,
+                                                static_cast<unsigned>(i + 1));
+    full = at("1MiB", {"publish", last.string(), "--name", "Model " + std::to_string(i), "--type", "LORA",
+                       "--base-model", "SD 1.5", "--description", description});
+    if (full.exit_code != 0) break;
+    ++published;
+  }
+  BOOST_TEST_REQUIRE(full.exit_code != 0, "40 releases fit in a 1 MiB index");
+  BOOST_TEST(published > 0);
+  BOOST_TEST(full.err.find("the index reached its size limit") != std::string::npos, full.err);
+  BOOST_TEST(full.err.find("--index-size") != std::string::npos, full.err);
+  BOOST_TEST(full.err.find("indexSize") != std::string::npos, full.err);
+  // Nothing lost; with room (config.json's indexSize) the same publish goes through.
+  std::ofstream(dir / "data" / "config.json") << "{\"indexSize\": 16777216}";
+  auto again = at("", {"publish", last.string(), "--name", "Model last", "--type", "LORA", "--base-model", "SD 1.5",
+                       "--description", description});
+  BOOST_REQUIRE_MESSAGE(again.exit_code == 0, again.err);
+  auto listed = at("", {"releases", "--json"});
+  BOOST_REQUIRE_EQUAL(listed.exit_code, 0);
+  BOOST_TEST(nlohmann::json::parse(listed.out).size() == static_cast<std::size_t>(published + 1));
+  // Too small to hold an index at all: refused, by the flag and in config.json.
+  auto tiny = at("512KiB", {"releases"});
+  BOOST_TEST(tiny.exit_code != 0);
+  BOOST_TEST(tiny.err.find("below the least an index needs") != std::string::npos, tiny.err);
+  std::ofstream(dir / "data" / "config.json") << "{\"indexSize\": 1000}";
+  auto bad = at("", {"releases"});
+  BOOST_TEST(bad.exit_code != 0);
+  BOOST_TEST(bad.err.find("indexSize must be a number of bytes") != std::string::npos, bad.err);
 }
 
 BOOST_AUTO_TEST_CASE(node_starts_on_a_fresh_data_dir_and_stops_on_sigterm) {

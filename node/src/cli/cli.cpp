@@ -20,6 +20,7 @@ protocol::Result<std::unique_ptr<NodeContext>> open_node(const Context& ctx) {
   NodeOptions options;
   options.data_dir = ctx.global.resolved_data_dir();
   options.network = ctx.global.network;
+  options.index_size = ctx.global.index_size;
   // What the node refuses, commands that fetch without it refuse too.
   auto config = load_node_config(config_path(options.data_dir));
   if (!config) return config.error();

@@ -29,6 +29,7 @@ enum ExitCode : int {
 struct GlobalOptions {
   std::string data_dir;  // empty: default_data_dir()
   std::string network = "main";
+  std::uint64_t index_size = 0;  // --index-size; 0: config.json's, else 64 GiB
   std::filesystem::path resolved_data_dir() const;
 };
 

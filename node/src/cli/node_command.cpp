@@ -147,6 +147,7 @@ void add_node_command(CLI::App& app, Context& ctx) {
     NodeOptions node_options;
     node_options.data_dir = ctx.global.resolved_data_dir();
     node_options.network = ctx.global.network;
+    node_options.index_size = ctx.global.index_size;
     node_options.torrents = *options;
     node_options.torrents.dht = !*no_dht;
     node_options.torrents.port_mapping = !*no_port_mapping;

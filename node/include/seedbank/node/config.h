@@ -7,6 +7,7 @@
 //     "denyListCurators": ["sbpk1..."],
 //     "policy": {"types": ["Checkpoint", "LORA"], "nsfw": false, "mirrors": "followed"},
 //     "storeQuota": 500000000000,
+//     "indexSize": 137438953472,
 //     "spam": {"newKeyWorkBits": 10, "perAuthorPerHour": 10000}
 //   }
 #pragma once
@@ -28,6 +29,9 @@ class Index;
 
 namespace seedbank::node {
 
+// The smallest size limit an index may be given (--index-size, indexSize).
+inline constexpr std::uint64_t kMinIndexSize = 1u << 20;
+
 struct NodeConfig {
   std::vector<protocol::PublicKey> deny_curators;  // their current deny-lists apply here
   std::vector<std::uint16_t> types;                // schema::ModelType values kept; empty: all
@@ -38,6 +42,7 @@ struct NodeConfig {
   enum class Mirrors { all, none, followed } mirrors = Mirrors::all;
   std::vector<protocol::PublicKey> followed;  // for Mirrors::followed (NodeContext::open reads local.json)
   std::uint64_t store_quota = 0;              // bytes; 0: no limit (--store-quota wins)
+  std::uint64_t index_size = 0;               // the index's size limit, bytes; 0: 64 GiB (--index-size wins)
   // "spam": {"newKeyWorkBits": N, "perAuthorPerHour": N, "socialWorkBits":
   // N, "socialPerHour": N}; unset: the gossip defaults (kDefaultNewKeyWorkBits,
   // kDefaultPerAuthorPerHour, kDefaultSocialWorkBits, kDefaultSocialPerHour).

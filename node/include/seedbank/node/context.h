@@ -23,6 +23,9 @@ namespace seedbank::node {
 struct NodeOptions {
   std::filesystem::path data_dir;
   std::string network = "main";
+  // The index's size limit in bytes (LMDB's map; the file grows as needed
+  // up to it). 0: config.indexSize, else 64 GiB.
+  std::uint64_t index_size = 0;
   TorrentOptions torrents;  // used by NodeRuntime; data_dir is filled in
   GossipOptions gossip;     // used by NodeRuntime; data_dir, network, bt_port filled in
   bool gossip_enabled = true;
