@@ -1777,7 +1777,8 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   if (rc) return lmdb::lmdb_error("create environment", rc);
   mdb_env_set_maxdbs(impl->env, 64);  // 38 used
   mdb_env_set_maxreaders(impl->env, 512);
-  mdb_env_set_mapsize(impl->env, options.map_size);
+  rc = mdb_env_set_mapsize(impl->env, static_cast<std::size_t>(options.map_size));
+  if (rc) return lmdb::lmdb_error("set the index's size limit", rc);
   // MDB_NOMETASYNC: one fsync per commit instead of two; see Durability.
   rc = mdb_env_open(impl->env, options.dir.c_str(), MDB_NOTLS | MDB_NOMETASYNC, 0600);
   if (rc) {

@@ -24,13 +24,15 @@ using protocol::Result;
 using protocol::Status;
 
 inline Error lmdb_error(const char* what, int rc) {
-  ErrorCode code = rc == MDB_MAP_FULL ? ErrorCode::limit : ErrorCode::io;
+  // A full index is this node's own limit, not something a peer sent wrong:
+  // io, so gossip drops the records and keeps the peer.
+  ErrorCode code = ErrorCode::io;
   std::string hint;
   if (rc == MDB_MAP_FULL)
     hint =
-        "; the index reached its size limit (64 GiB unless set): raise it with --index-size (e.g. seedbank "
-        "--index-size 128GiB node) "
-        "or indexSize in <data dir>/config.json; nothing was lost";
+        "; the index reached its size limit (64 GiB unless indexSize or --index-size set it): raise indexSize in "
+        "the data dir's config.json (e.g. \"indexSize\": 137438953472), which every seedbank command on it reads, "
+        "or give --index-size to this run; nothing was lost";
   if (rc == ENOSPC) hint = "; the disk is full, free space and retry";
   return protocol::make_error(code, std::string("index: ") + what + ": " + mdb_strerror(rc) + hint);
 }

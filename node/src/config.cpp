@@ -186,8 +186,10 @@ p::Result<NodeConfig> load_node_config(const std::filesystem::path& path) {
       if (!value.is_number_unsigned()) return bad("storeQuota must be a number of bytes");
       config.store_quota = value.get<std::uint64_t>();
     } else if (key == "indexSize") {
-      if (!value.is_number_unsigned() || value.get<std::uint64_t>() < kMinIndexSize)
-        return bad("indexSize must be a number of bytes, at least " + std::to_string(kMinIndexSize));
+      if (!value.is_number_unsigned() || value.get<std::uint64_t>() < kMinIndexSize ||
+          value.get<std::uint64_t>() > kMaxIndexSize)
+        return bad("indexSize must be a number of bytes, from " + std::to_string(kMinIndexSize) + " (1 MiB) to " +
+                   std::to_string(kMaxIndexSize) + " (64 TiB)");
       config.index_size = value.get<std::uint64_t>();
     } else {
       return bad("unknown key '" + key + "' (denyListCurators, policy, storeQuota, indexSize, spam)");

@@ -20,11 +20,14 @@ protocol::Result<std::unique_ptr<NodeContext>> NodeContext::open(const NodeOptio
   index_options.network = options.network;
   index_options.log = options.log.with_component("index");
   if (const auto size = options.index_size ? options.index_size : options.config.index_size) {
-    if (size < kMinIndexSize)
+    if (size < kMinIndexSize || size > kMaxIndexSize)
       return protocol::make_error(protocol::ErrorCode::invalid_argument,
-                                  "--index-size " + std::to_string(size) + " is below the least an index needs (" +
-                                      std::to_string(kMinIndexSize >> 20) + " MiB)");
-    index_options.map_size = size;  // an index already larger keeps its size
+                                  "--index-size " + std::to_string(size) +
+                                      (size < kMinIndexSize ? " is below the least an index needs (1 MiB)"
+                                                            : " is above the most a node maps (64 TiB)"));
+    // Below what the index holds, LMDB raises it to that: the index is
+    // then full until a larger size is given.
+    index_options.map_size = size;
   }
   auto index = indexer::Index::open(index_options);
   if (!index) return index.error();

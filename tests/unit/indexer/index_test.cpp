@@ -37,13 +37,16 @@ struct IndexFixture {
   }
   void reopen() {
     index.reset();
+    index = open_at(dir, 1ull << 30);
+  }
+  static std::unique_ptr<Index> open_at(const fs::path& at, std::uint64_t map_size) {
     IndexOptions options;
-    options.dir = dir;
+    options.dir = at;
     options.network = "test";
-    options.map_size = 1ull << 30;
+    options.map_size = map_size;
     auto opened = Index::open(options);
     SB_REQUIRE_OK(opened);
-    index = std::move(opened).value();
+    return std::move(opened).value();
   }
   protocol::RecordId add(const protocol::Bytes& bytes) {
     auto out = index->ingest(bytes);
@@ -1538,6 +1541,29 @@ BOOST_AUTO_TEST_CASE(collections_are_one_per_author_and_slug_listed_newest_first
     c.setName("x");
   });
   BOOST_TEST(!raw);  // sign_record checks what verify_record checks
+}
+
+// A full index is the node's own limit, not a record's fault: io (gossip
+// keeps the peer that sent it), saying how to raise the limit; what was
+// stored before stays.
+BOOST_AUTO_TEST_CASE(a_full_index_fails_as_the_nodes_own_limit) {
+  auto full = open_at(dir / "small", 1u << 20);
+  std::size_t stored = 0;
+  std::optional<protocol::Error> error;
+  for (std::uint64_t n = 0; n < 5000 && !error; ++n) {
+    auto draft = seedbank::testing::sample_release(n);
+    draft.description = std::string(8000, 'd');
+    auto out = full->ingest(seedbank::testing::sign_release(alice, draft, seedbank::testing::now_ms() - n));
+    if (out.status == IngestStatus::added)
+      ++stored;
+    else
+      error = out.error;
+  }
+  BOOST_TEST_REQUIRE(error.has_value(), "5000 releases fit in 1 MiB");
+  BOOST_TEST(stored > 0u);
+  BOOST_CHECK(error->code == protocol::ErrorCode::io);
+  BOOST_TEST(error->message.find("indexSize") != std::string::npos, error->message);
+  BOOST_TEST(full->stats().records == stored);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

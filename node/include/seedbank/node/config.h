@@ -29,8 +29,10 @@ class Index;
 
 namespace seedbank::node {
 
-// The smallest size limit an index may be given (--index-size, indexSize).
+// The size limits an index may be given (--index-size, indexSize): the
+// largest is what a 47-bit address space can map, with room to spare.
 inline constexpr std::uint64_t kMinIndexSize = 1u << 20;
+inline constexpr std::uint64_t kMaxIndexSize = 1ull << 46;
 
 struct NodeConfig {
   std::vector<protocol::PublicKey> deny_curators;  // their current deny-lists apply here
