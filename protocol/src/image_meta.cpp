@@ -16,6 +16,8 @@
 //         0x8769) -> UserComment (tag 0x9286): an 8-byte charset then text.
 #include "seedbank/protocol/image_meta.h"
 
+#include "media_bytes.h"
+
 #include "seedbank/protocol/text.h"
 #include "seedbank/protocol/util.h"
 
@@ -35,10 +37,11 @@ using TextEntries = std::vector<std::pair<std::string, std::string>>;
 
 // ---- Small helpers -------------------------------------------------------
 
+using media::be32;
+using media::fail;
+using media::tag_text;
+
 std::uint16_t be16(ByteView b, std::size_t at) { return static_cast<std::uint16_t>(b[at] << 8 | b[at + 1]); }
-std::uint32_t be32(ByteView b, std::size_t at) {
-  return std::uint32_t{b[at]} << 24 | std::uint32_t{b[at + 1]} << 16 | std::uint32_t{b[at + 2]} << 8 | b[at + 3];
-}
 std::uint16_t le16(ByteView b, std::size_t at) { return static_cast<std::uint16_t>(b[at] | b[at + 1] << 8); }
 std::uint32_t le24(ByteView b, std::size_t at) {
   return std::uint32_t{b[at]} | std::uint32_t{b[at + 1]} << 8 | std::uint32_t{b[at + 2]} << 16;
@@ -51,21 +54,6 @@ bool starts_with(ByteView b, std::string_view prefix) {
 
 std::string mib(std::size_t n) { return std::to_string(n >> 20) + " MiB"; }
 
-// A four-byte tag as text, with unprintable bytes escaped.
-std::string tag_text(ByteView tag) {
-  std::string out;
-  for (std::uint8_t c : tag) {
-    if (c >= 0x20 && c < 0x7f && c != '\'') {
-      out += static_cast<char>(c);
-    } else {
-      char buffer[8];
-      std::snprintf(buffer, sizeof buffer, "\\x%02x", c);
-      out += buffer;
-    }
-  }
-  return out;
-}
-
 std::string hex_prefix(ByteView b, std::size_t count) {
   std::string out;
   for (std::size_t i = 0; i < std::min(count, b.size()); ++i) {
@@ -74,10 +62,6 @@ std::string hex_prefix(ByteView b, std::size_t count) {
   }
   if (b.size() > count) out += " ...";
   return out;
-}
-
-Error fail(ErrorCode code, std::string_view name, const std::string& detail) {
-  return make_error(code, std::string(name) + ": " + detail);
 }
 
 // ---- Text encodings ------------------------------------------------------

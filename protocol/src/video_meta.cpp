@@ -35,6 +35,7 @@
 #include <limits>
 #include <optional>
 
+#include "media_bytes.h"
 #include "seedbank/protocol/image_meta.h"
 #include "seedbank/protocol/text.h"
 #include "seedbank/protocol/util.h"
@@ -46,33 +47,14 @@ using TextEntries = std::vector<std::pair<std::string, std::string>>;
 
 constexpr int kMaxJsonDepth = 256;
 
-std::uint32_t be32(ByteView b, std::size_t at) {
-  return std::uint32_t{b[at]} << 24 | std::uint32_t{b[at + 1]} << 16 | std::uint32_t{b[at + 2]} << 8 | b[at + 3];
-}
+using media::be32;
+using media::fail;
+using media::tag_text;
+
 std::uint64_t be64(ByteView b, std::size_t at) { return std::uint64_t{be32(b, at)} << 32 | be32(b, at + 4); }
 
 bool equals(ByteView b, std::string_view s) {
   return b.size() == s.size() && std::memcmp(b.data(), s.data(), s.size()) == 0;
-}
-
-Error fail(ErrorCode code, std::string_view name, const std::string& detail) {
-  return make_error(code, std::string(name) + ": " + detail);
-}
-
-// A box type or key as text, with anything unprintable escaped.
-std::string printable(ByteView b) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (std::uint8_t c : b) {
-    if (c >= 0x20 && c < 0x7f && c != '\'') {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 std::string lower_ascii(std::string s) {
@@ -214,7 +196,7 @@ class Mp4Reader {
       const ByteView type = region.subspan(at + 4, 4);
       if (size < header || size > left)
         return fail(ErrorCode::malformed, name_,
-                    "box '" + printable(type) + "' at offset " + std::to_string(base + at) + " claims " +
+                    "box '" + tag_text(type) + "' at offset " + std::to_string(base + at) + " claims " +
                         std::to_string(size) + " bytes but " + std::to_string(left) + " remain in " + where +
                         "; the file is truncated or damaged");
       const auto n = static_cast<std::size_t>(size);
@@ -414,7 +396,7 @@ class WebmReader {
                   "`ffmpeg -i in.mkv -c copy out.webm` (VP8, VP9 or AV1) or `out.mp4` (H.264)");
     if (doc_type != "webm")
       return fail(ErrorCode::malformed, name_,
-                  "is an EBML file of type '" + printable(as_bytes(doc_type)) + "', not a WebM video");
+                  "is an EBML file of type '" + tag_text(as_bytes(doc_type)) + "', not a WebM video");
     // The Segment, after anything else at the top level.
     for (std::size_t at = header->data_offset + static_cast<std::size_t>(header->size); at < b_.size();) {
       auto e = element(at);
