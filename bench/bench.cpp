@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
@@ -1205,6 +1206,24 @@ SocialAdded add_social(const Options& o, indexer::Index& index, std::vector<prot
   return out;
 }
 
+// A real `seedbank node` serving `dir` over HTTP only (no gossip, DHT or
+// LAN), and its "ip:port" once it runs.
+std::pair<std::unique_ptr<testing::Process>, std::string> http_node(const Options& o, const fs::path& dir,
+                                                                    const std::string& log) {
+  auto node = std::make_unique<testing::Process>(
+      std::vector<std::string>{SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "node", "--bt-listen",
+                               "127.0.0.1:0", "--no-dht", "--no-lan", "--no-port-mapping", "--no-gossip", "--http",
+                               "127.0.0.1:0"},
+      (o.dir / log).string());
+  if (!node->wait_for_err("running", std::chrono::seconds(600)))
+    throw std::runtime_error("node did not start: " + node->err());
+  std::smatch m;
+  std::string err = node->err();
+  if (!std::regex_search(err, m, std::regex("API on http://([0-9.]+:[0-9]+)/")))
+    throw std::runtime_error("no HTTP address");
+  return {std::move(node), std::string(m[1])};
+}
+
 nlohmann::json bench_http(const Options& o) {
   auto dir = o.dir / "http-node";
   std::uint64_t ratings_wanted = o.releases / 10;
@@ -1236,17 +1255,10 @@ nlohmann::json bench_http(const Options& o) {
     add_posts(o, *index, dir);
     social_added = add_social(o, *index, commented);
   }
-  testing::Process node(
-      {SEEDBANK_BINARY, "--data-dir", dir.string(), "--network", "bench", "node", "--bt-listen", "127.0.0.1:0",
-       "--no-dht", "--no-lan", "--no-port-mapping", "--no-gossip", "--http", "127.0.0.1:0"},
-      (o.dir / "http-node-log").string());
-  if (!node.wait_for_err("running", std::chrono::seconds(600)))
-    throw std::runtime_error("node did not start: " + node.err());
+  auto [node_process, host] = http_node(o, dir, "http-node-log");
+  testing::Process& node = *node_process;
+  std::string base = "http://" + host;
   std::smatch m;
-  std::string err = node.err();
-  if (!std::regex_search(err, m, std::regex("API on http://([0-9.]+:[0-9]+)/")))
-    throw std::runtime_error("no HTTP address");
-  std::string base = "http://" + std::string(m[1]);
 
   std::mt19937_64 rng(5);
   std::vector<std::string> by_hash, mixed;
@@ -1388,6 +1400,273 @@ nlohmann::json bench_http(const Options& o) {
           {"feed_20", j(feed)},       {"search_20", j(search)},     {"index_bytes", index_bytes},
           {"ranked_20", j(ranked)},   {"comments_20", j(comments)}, {"load", j(load)},
           {"peak_rss_mib", peak_mib}, {"anon_rss_mib", anon_mib}};
+}
+
+// ---- trends ----
+
+// Prompts for the trends bench: 8 to 16 terms each, drawn by a Zipf law
+// (s = 1.1) from 40 common real terms and 5,000 made-up ones, the first
+// ones most often, as prompts are.
+struct PromptMaker {
+  std::vector<std::string> terms;
+  std::vector<double> cdf;
+  PromptMaker() {
+    for (const char* t : {"masterpiece",
+                          "best quality",
+                          "1girl",
+                          "solo",
+                          "looking at viewer",
+                          "smile",
+                          "outdoors",
+                          "highly detailed",
+                          "portrait",
+                          "long hair",
+                          "blue eyes",
+                          "cinematic lighting",
+                          "sky",
+                          "upper body",
+                          "photorealistic",
+                          "night",
+                          "city",
+                          "forest",
+                          "dress",
+                          "flowers",
+                          "landscape",
+                          "sunset",
+                          "8k",
+                          "sharp focus",
+                          "anime",
+                          "illustration",
+                          "depth of field",
+                          "red hair",
+                          "school uniform",
+                          "score_9",
+                          "score_8_up",
+                          "watercolor",
+                          "oil painting",
+                          "bokeh",
+                          "cat",
+                          "dragon",
+                          "castle",
+                          "rain",
+                          "snow",
+                          "ocean"})
+      terms.emplace_back(t);
+    for (int k = 0; terms.size() < 5040; ++k) terms.push_back("concept" + std::to_string(k));
+    double sum = 0;
+    for (std::size_t r = 0; r < terms.size(); ++r)
+      cdf.push_back(sum += 1.0 / std::pow(static_cast<double>(r + 1), 1.1));
+    for (auto& c : cdf) c /= sum;
+  }
+  std::string make(std::mt19937_64& rng) const {
+    std::uniform_real_distribution<double> u(0, 1);
+    std::string out;
+    const int n = 8 + static_cast<int>(rng() % 9);
+    for (int i = 0; i < n; ++i) {
+      auto at = std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin();
+      if (!out.empty()) out += ", ";
+      out +=
+          terms[static_cast<std::size_t>(std::min<std::ptrdiff_t>(at, static_cast<std::ptrdiff_t>(terms.size()) - 1))];
+    }
+    return out;
+  }
+};
+
+protocol::GenerationParams bench_generation(const PromptMaker& prompts, std::mt19937_64& rng) {
+  static constexpr const char* kSamplers[] = {"Euler a", "DPM++ 2M Karras", "DPM++ SDE Karras", "Euler", "DDIM",
+                                              "UniPC"};
+  static constexpr std::uint32_t kSteps[] = {20, 25, 28, 30, 35, 40, 50};
+  protocol::GenerationParams g;
+  g.prompt = prompts.make(rng);
+  g.sampler = kSamplers[rng() % 6];
+  g.steps = kSteps[rng() % 7];
+  return g;
+}
+
+// /api/seedbank/trends of a real node over 100,000 releases and 1,000,000
+// image posts (and 100,000 reactions) dated over the 12 weeks before the
+// dataset was made, their prompts from PromptMaker; kept in DIR/trends-node.
+nlohmann::json bench_trends(const Options& o) {
+  const std::uint64_t releases_n = std::min<std::uint64_t>(o.releases, 100000);
+  const std::uint64_t posts_n = o.posts ? o.posts : 1000000;
+  const std::uint64_t reactions_n = posts_n / 10;
+  auto dir = o.dir / "trends-node";
+  const std::uint64_t now = testing::now_ms();
+  const std::uint64_t span = 84ull * 86400000;  // 12 weeks
+  const PromptMaker prompts;
+  struct Kind {
+    schema::ModelType type;
+    int weight;
+  };
+  const Kind kinds[] = {
+      {schema::ModelType::LORA, 60}, {schema::ModelType::CHECKPOINT, 20}, {schema::ModelType::TEXTUAL_INVERSION, 8},
+      {schema::ModelType::LOCON, 6}, {schema::ModelType::CONTROLNET, 3},  {schema::ModelType::VAE, 3}};
+  const char* bases[] = {"SDXL 1.0", "Pony", "Illustrious", "SD 1.5", "Flux.1 D", "NoobAI"};
+  double ingest_with = 0, ingest_without = 0, generated_s = 0;
+  {
+    auto index = std::move(indexer::Index::open(index_options(dir / "index", 2))).value();
+    auto have = [&](protocol::RecordKind k) { return index->stats().by_kind[static_cast<int>(k)]; };
+    auto t = Clock::now();
+    bool made = false;
+    if (have(protocol::RecordKind::release) < releases_n) {
+      made = true;
+      say(o, "trends: making " + std::to_string(releases_n) + " releases, " + std::to_string(posts_n) +
+                 " image posts and " + std::to_string(reactions_n) + " reactions (kept in " + dir.string() + ")...");
+      for (std::uint64_t first = have(protocol::RecordKind::release); first < releases_n; first += 20000) {
+        const std::uint64_t n = std::min<std::uint64_t>(20000, releases_n - first);
+        std::vector<protocol::Bytes> batch(n);
+        auto sign = [&](std::uint64_t begin, std::uint64_t end) {
+          std::mt19937_64 rng(first + begin);
+          std::vector<protocol::SecretKey> keys;
+          for (int k = 0; k < 200; ++k) keys.push_back(protocol::SecretKey::generate());
+          for (std::uint64_t i = begin; i < end; ++i) {
+            int pick = static_cast<int>(rng() % 100);
+            schema::ModelType type = kinds[0].type;
+            for (const auto& k : kinds) {
+              if (pick < k.weight) {
+                type = k.type;
+                break;
+              }
+              pick -= k.weight;
+            }
+            auto d = testing::sample_release(first + i, type, bases[rng() % 6]);
+            d.tags = {"style", "tag" + std::to_string(rng() % 200),
+                      "tag" + std::to_string((rng() % 20) * (rng() % 20))};
+            d.images[0].generation = bench_generation(prompts, rng);
+            batch[i] = testing::sign_release(keys[i % keys.size()], d, now - span + rng() % span, "bench", 0);
+          }
+        };
+        std::thread other(sign, n / 2, n);
+        sign(0, n / 2);
+        other.join();
+        for (auto& r : index->ingest_batch(batch))
+          if (r.status == indexer::IngestStatus::rejected) throw std::runtime_error(r.error.message);
+      }
+    }
+    std::vector<protocol::RecordId> releases;
+    for (std::uint64_t n = 0; n < releases_n && releases.size() < 20000;
+         n += std::max<std::uint64_t>(1, releases_n / 20000)) {
+      auto page = index->find_by_hash(protocol::to_hex(testing::fake_digest(n, 1)));
+      if (page && !page->empty()) releases.push_back((*page)[0].release);
+    }
+    if (releases.empty()) throw std::runtime_error("trends: no releases to post about");
+    std::vector<protocol::SecretKey> keys;
+    for (int k = 0; k < 1000; ++k) keys.push_back(protocol::SecretKey::generate());
+    auto make_posts = [&](std::uint64_t first, std::uint64_t n, bool with_prompts) {
+      std::vector<protocol::Bytes> batch(n);
+      auto sign = [&](std::uint64_t begin, std::uint64_t end) {
+        std::mt19937_64 rng(first + begin + 7);
+        for (std::uint64_t i = begin; i < end; ++i) {
+          const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+          const auto& release = releases[static_cast<std::size_t>(u * u * static_cast<double>(releases.size()))];
+          auto g = bench_generation(prompts, rng);
+          batch[i] = testing::sign_post(keys[(first + i) % keys.size()], release, testing::fake_digest(first + i, 21),
+                                        now - span + rng() % span, "bench", 0, {}, with_prompts ? &g : nullptr);
+        }
+      };
+      std::thread other(sign, n / 2, n);
+      sign(0, n / 2);
+      other.join();
+      return batch;
+    };
+    for (std::uint64_t first = have(protocol::RecordKind::image_post); first < posts_n; first += 20000) {
+      made = true;
+      auto batch = make_posts(first, std::min<std::uint64_t>(20000, posts_n - first), true);
+      for (auto& r : index->ingest_batch(batch))
+        if (r.status == indexer::IngestStatus::rejected) throw std::runtime_error(r.error.message);
+    }
+    for (std::uint64_t first = have(protocol::RecordKind::reaction); first < reactions_n; first += 20000) {
+      made = true;
+      const std::uint64_t n = std::min<std::uint64_t>(20000, reactions_n - first);
+      std::vector<protocol::Bytes> batch;
+      std::mt19937_64 rng(first + 3);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        const double u = std::uniform_real_distribution<double>(0, 1)(rng);
+        const auto& release = releases[static_cast<std::size_t>(u * u * static_cast<double>(releases.size()))];
+        batch.push_back(testing::sign_social(
+            keys[(first + i) % keys.size()],
+            protocol::ReactionDraft{{release, std::nullopt, std::nullopt}, protocol::ReactionKind::like},
+            now - rng() % (60ull * 86400000), 0));
+      }
+      index->ingest_batch(batch);  // a key's second reaction on a release replaces its first
+    }
+    if (made) generated_s = seconds_since(t);
+    if (made) say(o, "trends: made in " + std::to_string(static_cast<int>(generated_s)) + " s");
+    // What counting costs at ingest: 20,000 posts with prompts against the
+    // same posts without generation data, each into a fresh index.
+    auto with = make_posts(posts_n + 1000000, 20000, true), without = make_posts(posts_n + 1000000, 20000, false);
+    auto rate = [&](const std::vector<protocol::Bytes>& batch) {
+      auto scratch = o.dir / "trends-ingest";
+      fs::remove_all(scratch);
+      auto idx = std::move(indexer::Index::open(index_options(scratch, 2))).value();
+      auto t0 = Clock::now();
+      for (auto& r : idx->ingest_batch(batch))
+        if (r.status != indexer::IngestStatus::added) throw std::runtime_error(r.error.message);
+      double per_s = static_cast<double>(batch.size()) / seconds_since(t0);
+      idx.reset();
+      fs::remove_all(scratch);
+      return per_s;
+    };
+    std::vector<double> w, wo;
+    for (int round = 0; round < o.repeats; ++round) {
+      w.push_back(rate(with));
+      wo.push_back(rate(without));
+    }
+    ingest_with = median(w);
+    ingest_without = median(wo);
+  }
+  auto [node_process, host] = http_node(o, dir, "trends-node-log");
+  testing::Process& node = *node_process;
+  // Every answer counted afresh: each (weeks, base model) is asked once,
+  // so none comes from the node's short-lived cache.
+  std::vector<std::string> paths;
+  for (int weeks = 1; weeks <= 52; ++weeks)
+    for (const char* base : {"", "SDXL%201.0"})
+      paths.push_back("/api/seedbank/trends?weeks=" + std::to_string(weeks) + (*base ? "&baseModel=" : "") + base);
+  (void)testing::http_get(host, "/api/seedbank/trends?weeks=104");  // pages the counters in
+  // What the gallery asks: 4, 12, 26 or 52 weeks, all base models or one.
+  std::vector<std::string> gallery;
+  for (const char* weeks : {"4", "12", "26", "52"})
+    for (const char* base : {"", "&baseModel=SDXL%201.0"})
+      gallery.push_back(std::string("/api/seedbank/trends?weeks=") + weeks + base);
+  std::vector<double> cold;
+  for (const auto& path : paths) {
+    auto t0 = Clock::now();
+    auto r = testing::http_get(host, path);
+    cold.push_back(seconds_since(t0) * 1000);
+    if (r.status != 200) throw std::runtime_error("GET " + path + ": " + std::to_string(r.status) + " " + r.body);
+  }
+  std::sort(cold.begin(), cold.end());
+  const std::string base = "http://" + host;
+  auto floor = run_wrk(o, base + "/static/style.css", {}, 10, 4);
+  auto cached = run_wrk(o, base + "/", wrk_script(o.dir / "wrk-trends.lua", gallery), 10, 4);
+  node.signal(SIGTERM);
+  node.wait(std::chrono::seconds(30));
+  char line[900];
+  std::snprintf(
+      line, sizeof line,
+      "trends with %llu releases, %llu image posts with prompts and %llu reactions over 12 weeks: "
+      "/api/seedbank/trends counted afresh (%zu distinct queries, 1-52 weeks, all or one base model) "
+      "p50 %.1f ms p99 %.1f ms max %.1f ms [goal p99 <= 50 ms] | the gallery's 8 queries under wrk (4 connections, "
+      "10 s, answers kept 2 s) %.0f req/s p99 %.2f ms, constant file p99 %.2f ms | ingest of 20,000 "
+      "posts with prompts %.0f/s, without generation data %.0f/s (%.2fx)%s",
+      static_cast<unsigned long long>(releases_n), static_cast<unsigned long long>(posts_n),
+      static_cast<unsigned long long>(reactions_n), cold.size(), percentile(cold, 0.5), percentile(cold, 0.99),
+      cold.back(), cached.rps, cached.p99_ms, floor.p99_ms, ingest_with, ingest_without,
+      ingest_without > 0 ? ingest_with / ingest_without : 0.0,
+      generated_s > 0 ? (" | dataset made in " + std::to_string(static_cast<int>(generated_s)) + " s").c_str() : "");
+  say(o, line);
+  return {{"releases", releases_n},
+          {"posts", posts_n},
+          {"reactions", reactions_n},
+          {"cold_p50_ms", percentile(cold, 0.5)},
+          {"cold_p99_ms", percentile(cold, 0.99)},
+          {"cold_max_ms", cold.back()},
+          {"cached_rps", cached.rps},
+          {"cached_p99_ms", cached.p99_ms},
+          {"floor_p99_ms", floor.p99_ms},
+          {"ingest_posts_with_prompts_per_s", ingest_with},
+          {"ingest_posts_without_per_s", ingest_without}};
 }
 
 // Set reconciliation between two in-memory sets of 100,000 record ids that
@@ -1979,8 +2258,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.sections.empty())
-    o.sections = {"hash",    "publish", "fetch", "ingest",   "lookup",  "reconcile", "sync", "converge",
-                  "resolve", "load",    "http",  "discover", "preview", "swarm",     "share"};
+    o.sections = {"hash",    "publish", "fetch", "ingest",   "lookup",  "reconcile", "sync",  "converge",
+                  "resolve", "load",    "http",  "discover", "preview", "swarm",     "share", "trends"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
@@ -2017,10 +2296,12 @@ int main(int argc, char** argv) {
         all["swarm"] = bench_swarm(o);
       else if (s == "share")
         all["share"] = bench_share(o);
+      else if (s == "trends")
+        all["trends"] = bench_trends(o);
       else
         throw std::runtime_error("unknown section '" + s +
                                  "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load, "
-                                 "http, discover, preview, swarm, share)");
+                                 "http, discover, preview, swarm, share, trends)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";

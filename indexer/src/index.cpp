@@ -16,6 +16,7 @@
 #include "key_codec.h"
 #include "lmdb_txn.h"
 #include "seedbank/protocol/util.h"
+#include "trends.h"
 
 namespace seedbank::indexer {
 namespace {
@@ -39,18 +40,22 @@ using protocol::RecordKind;
 // image posts, newest first), built the same way (build_image_feed).
 // Reactions and comments (format 5 too) need no new format: an older index
 // has none, and their tables start empty.
-constexpr std::string_view kSchemaVersion = "5";
+// 6 added `trends` (counters per week and day), built from the stored
+// records when an older index is opened (build_trends).
+constexpr std::string_view kSchemaVersion = "6";
 constexpr std::size_t kMaxQueryScan = 100000;  // candidates one page may examine
 constexpr std::size_t kCommitGroup = 4000;     // records per write transaction in a large batch
 constexpr std::uint64_t kHourMs = 3600 * 1000;
-constexpr std::size_t kMaxWaitingReplies = 1000;  // replies that came before their comment, counted when it arrives
+constexpr std::size_t kMaxWaitingReplies = 1000;
+constexpr std::size_t kMaxTrendChanges = 100000;  // trend counters held in memory before a write  // replies that came
+                                                  // before their comment, counted when it arrives
 
 // Every named database; docs/architecture.md describes each key.
 struct Dbs {
   MDB_dbi meta, records, by_time, hashes, rel_time, rel_creator, rel_type, rel_base, rel_tag, rel_word, rel_rating, agg,
       current, posts, models, rel_model, model_rating, ids, tags, creators, names, rel_ratings, denied, author_time,
       author_hour, rotations, opaque, image_refs, arrived, image_feed, author_feed, social, comments, replies, terms,
-      name_words, social_rank, collections;
+      name_words, social_rank, collections, trends;
 };
 
 // image_refs: <image sha256> ++ <record id> -> (empty), for every image post
@@ -417,6 +422,9 @@ struct Index::Impl {
   MDB_env* env = nullptr;
   Dbs db{};
   std::mutex write_mutex;
+  // Trend counters changed by the open write transaction (under
+  // write_mutex), written by flush_trends before it commits.
+  trends::Changes trend_changes;
 
   ~Impl() {
     if (env) mdb_env_close(env);
@@ -609,9 +617,12 @@ struct Index::Impl {
     if (rec.kind() == RecordKind::release) {
       if (auto st = index_release(txn, rec); !st) return st.error();
       if (auto st = index_model(txn, rec); !st) return st.error();
+      if (auto st = count_release_trends(txn, rec); !st) return st.error();
     }
     if (auto st = index_feed(txn, rec); !st) return st.error();
     if (rec.kind() == RecordKind::image_post) {
+      auto release = load(txn, to_id(data_view(rec.body().getPayload().getImagePost().getRelease())));
+      trends::count_post(trend_changes, rec, release ? &*release : nullptr, +1);
       Bytes k;
       append(k, data_view(rec.body().getPayload().getImagePost().getRelease()));
       append(k, time_id(rec.created_at(), rec.id()));
@@ -621,6 +632,101 @@ struct Index::Impl {
         if (auto st = txn.put(db.image_refs, image_ref_key(image, rec.id()), {}); !st) return st.error();
     }
     return IngestStatus::added;
+  }
+
+  // ---- trends ----
+
+  // A release arrived: its counts (unless its author retracted it first),
+  // and the posts about it that came before it move from "" to its type
+  // and base model.
+  Status count_release_trends(lmdb::Txn& txn, const Record& rec) {
+    if (!retracted(txn, rec)) trends::count_release(trend_changes, rec, +1);
+    lmdb::Cursor c(txn, db.posts);
+    const ByteView prefix(rec.id());
+    for (bool ok = c.seek(prefix); ok && keys::starts_with(c.key(), prefix); ok = c.next()) {
+      if (c.key().size() != 72) continue;
+      auto post = load(txn, to_id(c.key().subspan(40)));
+      if (!post) continue;
+      trends::count_post(trend_changes, *post, nullptr, -1);
+      trends::count_post(trend_changes, *post, &rec, +1);
+    }
+    return {};
+  }
+
+  // Writes the counters changed since the last flush, in key order, each
+  // with one cursor lookup (updated in place when it exists).
+  Status flush_trends(lmdb::Txn& txn) {
+    std::vector<const trends::Changes::value_type*> sorted;
+    sorted.reserve(trend_changes.size());
+    for (const auto& change : trend_changes)
+      if (change.second != 0) sorted.push_back(&change);
+    std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+    MDB_cursor* cursor = nullptr;
+    if (int rc = mdb_cursor_open(txn.get(), db.trends, &cursor)) return lmdb::lmdb_error("open trends", rc);
+    struct Close {
+      MDB_cursor* c;
+      ~Close() { mdb_cursor_close(c); }
+    } close{cursor};
+    for (const auto* change : sorted) {
+      MDB_val k{change->first.size(), const_cast<char*>(change->first.data())}, v{};
+      const int found = mdb_cursor_get(cursor, &k, &v, MDB_SET_KEY);
+      if (found != 0 && found != MDB_NOTFOUND) return lmdb::lmdb_error("read trends", found);
+      std::int64_t n = 0;
+      if (found == 0 && v.mv_size == 8)
+        n = static_cast<std::int64_t>(get_be(ByteView(static_cast<const std::uint8_t*>(v.mv_data), 8), 0, 8));
+      const std::int64_t next = std::max<std::int64_t>(0, n + change->second);
+      int rc = 0;
+      if (next == 0) {
+        if (found == 0) rc = mdb_cursor_del(cursor, 0);
+      } else {
+        Bytes out;
+        put_be(out, static_cast<std::uint64_t>(next), 8);
+        MDB_val value{out.size(), out.data()};
+        k = MDB_val{change->first.size(), const_cast<char*>(change->first.data())};
+        rc = mdb_cursor_put(cursor, &k, &value, found == 0 && v.mv_size == 8 ? MDB_CURRENT : 0);
+      }
+      if (rc) return lmdb::lmdb_error("write trends", rc);
+    }
+    trend_changes.clear();
+    return {};
+  }
+
+  // The counters of every stored record, afresh (an index older than them).
+  Status build_trends(lmdb::Txn& txn) {
+    trend_changes.clear();
+    if (int rc = mdb_drop(txn.get(), db.trends, 0)) return lmdb::lmdb_error("empty trends", rc);
+    lmdb::Cursor c(txn, db.by_time);
+    for (bool ok = c.first(); ok; ok = c.next()) {
+      if (c.key().size() != 40) continue;
+      auto rec = load(txn, to_id(c.key().subspan(8)));
+      if (!rec) continue;
+      switch (rec->kind()) {
+        case RecordKind::release:
+          if (!retracted(txn, *rec)) trends::count_release(trend_changes, *rec, +1);
+          break;
+        case RecordKind::image_post: {
+          auto release = load(txn, to_id(data_view(rec->body().getPayload().getImagePost().getRelease())));
+          trends::count_post(trend_changes, *rec, release ? &*release : nullptr, +1);
+          break;
+        }
+        case RecordKind::reaction:
+        case RecordKind::rating: {
+          auto cur =
+              parse_current(txn.get(db.current, current_key(rec->kind(), rec->author(), *replacement_target(*rec))));
+          if (!cur || cur->id != rec->id()) break;
+          if (rec->kind() == RecordKind::reaction)
+            trends::count_reaction(trend_changes, *rec, +1);
+          else
+            trends::count_rating(trend_changes, *rec, +1);
+          break;
+        }
+        default:
+          break;
+      }
+      if (trend_changes.size() >= kMaxTrendChanges)
+        if (auto st = flush_trends(txn); !st) return st;
+    }
+    return flush_trends(txn);
   }
 
   Status add_count(lmdb::Txn& txn, RecordKind kind, std::uint64_t added, bool remove = false) {
@@ -1244,6 +1350,9 @@ struct Index::Impl {
     auto p = rec.body().getPayload();
     switch (rec.kind()) {
       case RecordKind::rating: {
+        if (previous)
+          if (auto old = load(txn, *previous)) trends::count_rating(trend_changes, *old, -1);
+        trends::count_rating(trend_changes, rec, +1);
         Bytes k;
         append(k, data_view(p.getRating().getRelease()));
         append(k, rec.author().bytes);
@@ -1279,6 +1388,9 @@ struct Index::Impl {
         return count_denied(txn, rec, +1);
       }
       case RecordKind::reaction: {
+        if (previous)
+          if (auto old = load(txn, *previous)) trends::count_reaction(trend_changes, *old, -1);
+        trends::count_reaction(trend_changes, rec, +1);
         Bytes key = subject_key(protocol::read_subject(p.getReaction().getSubject()));
         const SocialCounts before = decode_social(txn.get(db.social, key));
         SocialCounts counts = before;
@@ -1294,6 +1406,7 @@ struct Index::Impl {
         if (release_bytes.size() != 32) return {};
         auto release = load(txn, to_id(release_bytes));
         if (!release || release->kind() != RecordKind::release || release->author() != rec.author()) return {};
+        trends::count_release(trend_changes, *release, -1);
         return refresh_head(txn, model_key_of(*release), read_agg(txn, release->id()));
       }
       case RecordKind::release_update:
@@ -1836,19 +1949,22 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
       {"name_words", &d.name_words, 0},
       {"social_rank", &d.social_rank, 0},
       {"collections", &d.collections, 0},
+      {"trends", &d.trends, 0},
   };
   for (const auto& n : named) {
     rc = mdb_dbi_open(txn->get(), n.name, MDB_CREATE | n.flags, n.dbi);
     if (rc) return lmdb::lmdb_error((std::string("open database ") + n.name).c_str(), rc);
   }
   auto version = txn->get(d.meta, protocol::as_bytes("version"));
-  bool build_refs = false;  // formats 1-3 have no image_refs
-  bool build_feed = false;  // formats 1-4 have no image_feed
+  bool build_refs = false;    // formats 1-3 have no image_refs
+  bool build_feed = false;    // formats 1-4 have no image_feed
+  bool build_trends = false;  // formats 1-5 have no trends
   if (version)
-    for (std::string_view old : {"1", "2", "3", "4"}) {
+    for (std::string_view old : {"1", "2", "3", "4", "5"}) {
       bool is = std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == old;
-      build_refs |= is && old != "4";
-      build_feed |= is;
+      build_refs |= is && old != "4" && old != "5";
+      build_feed |= is && old != "5";
+      build_trends |= is;
     }
   if (version && std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "1") {
     if (auto st = impl->migrate_from_1(*txn); !st) return st.error();
@@ -1858,7 +1974,8 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   }
   if (version && (std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "2" ||
                   std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "3" ||
-                  std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "4")) {
+                  std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "4" ||
+                  std::string_view(reinterpret_cast<const char*>(version->data()), version->size()) == "5")) {
     if (auto st = txn->put(d.meta, protocol::as_bytes("version"), protocol::as_bytes(kSchemaVersion)); !st)
       return st.error();
     version = txn->get(d.meta, protocol::as_bytes("version"));
@@ -1918,6 +2035,17 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
     if (auto st = txn->put(d.meta, protocol::as_bytes("social_rank"), impl->social_counts_stored(*txn)); !st)
       return st.error();
   }
+  // After reindex_opaque: the build counts what it indexed too. Counted
+  // afresh too when counted by other rules (an older or newer seedbank).
+  {
+    auto rules = txn->get(d.meta, protocol::as_bytes("trends"));
+    build_trends |=
+        !rules || std::string_view(reinterpret_cast<const char*>(rules->data()), rules->size()) != trends::kRules;
+  }
+  if (auto st = build_trends ? impl->build_trends(*txn) : impl->flush_trends(*txn); !st) return st.error();
+  if (build_trends)
+    if (auto st = txn->put(d.meta, protocol::as_bytes("trends"), protocol::as_bytes(trends::kRules)); !st)
+      return st.error();
   if (auto st = txn->commit(); !st) return st.error();
   return std::unique_ptr<Index>(new Index(std::move(impl)));
 }
@@ -1979,6 +2107,11 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
   if (threads == 0) verify_some();  // a few records: verify inline
 
   std::lock_guard write_lock(impl_->write_mutex);
+  // Counts of a batch that failed before its commit were never written.
+  struct ForgetTrends {
+    trends::Changes& changes;
+    ~ForgetTrends() { changes.clear(); }
+  } forget_trends{impl_->trend_changes};
   std::optional<protocol::Error> failure;
   std::size_t group_begin = 0;  // first record of the uncommitted group
   std::uint64_t added_by_kind[protocol::kRecordKinds] = {};
@@ -1988,6 +2121,8 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
   // Commits the records applied since group_begin; verifiers keep working
   // meanwhile, so the commit's I/O overlaps their signature checks.
   auto commit_group = [&](std::size_t end) {
+    if (!failure)
+      if (auto st = impl_->flush_trends(*txn); !st) failure = st.error();
     for (int k = 0; k < protocol::kRecordKinds && !failure; ++k) {
       if (added_by_kind[k])
         if (auto st = impl_->add_count(*txn, static_cast<RecordKind>(k), added_by_kind[k]); !st) failure = st.error();
@@ -2035,6 +2170,14 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
     }
     outcomes[i].status = *status;
     if (*status != IngestStatus::duplicate) ++added_by_kind[static_cast<int>(verified[i]->kind())];
+    // Records made to hold many counters are written out before a group ends.
+    if (impl_->trend_changes.size() >= kMaxTrendChanges)
+      if (auto st = impl_->flush_trends(*txn); !st) {
+        failure = st.error();
+        for (std::size_t j = group_begin; j <= i; ++j)
+          if (verified[j]) outcomes[j] = IngestOutcome{IngestStatus::rejected, verified[j]->id(), *failure};
+        continue;
+      }
     if (i + 1 - group_begin >= kCommitGroup && i + 1 < n) {
       commit_group(i + 1);
       if (!failure) {
@@ -2773,6 +2916,45 @@ std::vector<RecordId> Index::ids_with_prefix(ByteView prefix, std::size_t limit)
   for (bool ok = c.seek(prefix); ok && out.size() < limit && keys::starts_with(c.key(), prefix); ok = c.next())
     if (c.key().size() == 32) out.push_back(to_id(c.key()));
   return out;
+}
+
+std::vector<TrendCount> Index::trend(TrendSeries series, std::uint32_t from, std::uint32_t to,
+                                     std::string_view value_prefix, std::size_t limit) const {
+  std::vector<TrendCount> out;
+  each_trend(series, from, to, value_prefix, [&](std::uint32_t period, std::string_view value, std::uint64_t count) {
+    if (out.size() >= limit) return false;
+    out.push_back(TrendCount{period, std::string(value), count});
+    return true;
+  });
+  return out;
+}
+
+void Index::each_trend(TrendSeries series, std::uint32_t from, std::uint32_t to, std::string_view value_prefix,
+                       const std::function<bool(std::uint32_t, std::string_view, std::uint64_t)>& visit) const {
+  auto txn = impl_->begin(false);
+  if (!txn || from > to) return;
+  const char tag = static_cast<char>(series);
+  lmdb::Cursor c(*txn, impl_->db.trends);
+  bool ok = c.seek(protocol::as_bytes(trends::key(tag, from, value_prefix)));
+  while (ok) {
+    ByteView k = c.key();
+    if (k.size() < 5 || k[0] != static_cast<std::uint8_t>(tag)) break;
+    const auto period = static_cast<std::uint32_t>(get_be(k, 1, 4));
+    if (period > to) break;
+    std::string_view value(reinterpret_cast<const char*>(k.data()) + 5, k.size() - 5);
+    if (!value.starts_with(value_prefix)) {
+      // Past this period's values with the prefix: on to the next period's.
+      if (value < value_prefix) {
+        ok = c.seek(protocol::as_bytes(trends::key(tag, period, value_prefix)));
+      } else {
+        if (period == to) break;
+        ok = c.seek(protocol::as_bytes(trends::key(tag, period + 1, value_prefix)));
+      }
+      continue;
+    }
+    if (c.value().size() == 8 && !visit(period, value, get_be(c.value(), 0, 8))) return;
+    ok = c.next();
+  }
 }
 
 }  // namespace seedbank::indexer

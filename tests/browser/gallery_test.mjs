@@ -1114,6 +1114,58 @@ async function main() {
       return { model: own, hidden: hiddenSha, updated: after.seen.updated[0] };
     });
 
+    // (12c) Trends, from the header: weekly bars by type drawn as SVG with
+    // every expected type in the legend, prompt terms, and the numbers as CSV.
+    await step('trends', async () => {
+      await page.locator('.site-nav a[href="/trends"]').click();
+      const types = [...new Set(expect.models.map((m) => m.type))];
+      await until(`weekly release bars with ${types.join(', ')} in the legend, and prompt terms`, async () => {
+        const seen = await page.evaluate(() => ({
+          url: location.pathname,
+          bars: document.querySelectorAll('#trend-release-types svg rect.chart-bar').length,
+          legend: [...document.querySelectorAll('#trend-release-types .chart-legend li')].map((li) => li.firstChild.nextSibling?.textContent ?? ''),
+          terms: [...document.querySelectorAll('#trend-terms svg .chart-label')].map((t) => t.textContent),
+          csv: document.querySelector('#trends-csv')?.getAttribute('href') ?? null,
+          errors: [...document.querySelectorAll('.message.error:not([hidden])')].map((e) => e.textContent.trim()),
+        }));
+        const ok = seen.url === '/trends' && seen.bars > 0 && types.every((t) => seen.legend.includes(t)) &&
+          seen.terms.length > 0 && !seen.errors.length;
+        return { ok, seen };
+      });
+      await shot('trends.png');
+      const csv = await page.evaluate(async () => {
+        const r = await fetch(document.querySelector('#trends-csv').getAttribute('href'));
+        return { status: r.status, type: r.headers.get('content-type'), body: await r.text() };
+      });
+      if (csv.status !== 200 || !String(csv.type).startsWith('text/csv') || !csv.body.startsWith('series,week,name,count\n') ||
+          !types.every((t) => csv.body.includes(`,${t},`))) {
+        throw new StepFailure(`the CSV link: ${JSON.stringify({ ...csv, body: csv.body.slice(0, 300) })}`);
+      }
+      // Prompts of one base model: the page follows the choice in its
+      // address, and its terms are those the API gives for that base model.
+      const base = await page.locator('#trend-base option').nth(1).getAttribute('value');
+      if (!base) throw new StepFailure('no base model to choose for the prompts: the fixture images have generation data');
+      {
+        await page.selectOption('#trend-base', base);
+        const want = await page.evaluate(async (b) => {
+          const r = await fetch(`/api/seedbank/trends?baseModel=${encodeURIComponent(b)}`);
+          return (await r.json()).prompts.terms.map((t) => `${t.term} ${t.total}`);
+        }, base);
+        await until(`the terms of ${base}'s prompts`, async () => {
+          const seen = await page.evaluate(() => ({
+            query: new URLSearchParams(location.search).get('baseModel'),
+            title: document.querySelector('#trend-terms .panel-title')?.textContent ?? '',
+            terms: [...document.querySelectorAll('#trend-terms svg .chart-row')]
+              .map((g) => `${g.querySelector('.chart-label').textContent} ${g.querySelector('.chart-value').textContent}`),
+          }));
+          const ok = seen.query === base && seen.title.includes(base) && want.length > 0 &&
+            JSON.stringify(seen.terms) === JSON.stringify(want);
+          return { ok, seen: { ...seen, want } };
+        });
+      }
+      return { types, csvBytes: csv.body.length, base };
+    });
+
     // (13) An unknown model: a page that says so, not an error to retry.
     await step('not-found', async () => {
       await page.goto(`${args.base}/models/999999999999`, { waitUntil: 'domcontentloaded' });

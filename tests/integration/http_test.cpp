@@ -892,6 +892,112 @@ BOOST_AUTO_TEST_CASE(the_creator_dashboard_lists_releases_and_comments_awaiting_
   BOOST_TEST(json::parse(none.body)["identity"].is_null());
 }
 
+BOOST_AUTO_TEST_CASE(trends_count_what_the_network_published_by_type_base_model_tag_and_prompt) {
+  // B learned every record over gossip: its trends are the network's.
+  auto named = [](const json& list, const char* key, const std::string& name) {
+    for (const auto& item : list)
+      if (item[key] == name) return item["total"].get<std::uint64_t>();
+    return std::uint64_t{0};
+  };
+  // Two weeks: the fixture's releases are from now, which may be just
+  // after a Monday 00:00 UTC.
+  json t = get_json("/api/seedbank/trends?weeks=2");
+  BOOST_TEST(t["weeks"].size() == 2u);
+  BOOST_TEST(t["releases"]["byType"].size() == 2u);
+  BOOST_TEST(named(t["releases"]["byType"], "name", "LORA") == 2u);
+  BOOST_TEST(named(t["releases"]["byType"], "name", "Checkpoint") == 1u);
+  BOOST_TEST(named(t["releases"]["byBaseModel"], "name", "SD 1.5") == 2u);
+  BOOST_TEST(named(t["releases"]["byBaseModel"], "name", "SDXL 1.0") == 1u);
+  BOOST_TEST(t["releases"]["byType"][0]["share"] == 0.667);
+  BOOST_TEST(named(t["tags"], "name", "anime") == 2u);
+  BOOST_TEST(named(t["tags"], "name", "photo") == 1u);
+  // Prompts of the sample images: alpha1's PNG and JPEG, alpha2's PNG
+  // (SD 1.5), beta's WebP (SDXL 1.0). The JPEG and WebP say "a red fox 狐
+  // in the snow, café lights 🦊"; the PNG "masterpiece, best quality, a red
+  // fox in a snowy forest, (detailed fur:1.2), soft light".
+  BOOST_TEST(named(t["prompts"]["terms"], "term", "fox") == 4u);
+  BOOST_TEST(named(t["prompts"]["terms"], "term", "masterpiece") == 2u);
+  BOOST_TEST(named(t["prompts"]["terms"], "term", "detailed fur") == 2u);
+  BOOST_TEST(named(t["prompts"]["terms"], "term", "café lights 🦊") == 2u);
+  BOOST_TEST(named(t["prompts"]["terms"], "term", "in") == 0u);  // common words are no terms
+  BOOST_TEST(named(t["prompts"]["terms"], "term", "snow") == 2u);
+  BOOST_TEST(t["complete"] == true);
+  BOOST_TEST(named(t["prompts"]["samplers"], "name", "Euler a") == 2u);
+  BOOST_TEST(named(t["prompts"]["samplers"], "name", "DPM++ 2M") == 2u);
+  BOOST_TEST(named(t["prompts"]["steps"], "steps", "28") == 2u);
+  json sdxl = get_json("/api/seedbank/trends?weeks=2&baseModel=SDXL%201.0");
+  BOOST_TEST(named(sdxl["prompts"]["terms"], "term", "fox") == 1u);
+  BOOST_TEST(named(sdxl["prompts"]["terms"], "term", "masterpiece") == 0u);
+  BOOST_TEST((sdxl["prompts"]["baseModels"] == json{"SD 1.5", "SDXL 1.0"}));
+  // The post about Beta from 30 days ago is in a 12-week view, under Beta's type.
+  json twelve = get_json("/api/seedbank/trends");
+  BOOST_TEST(twelve["weeks"].size() == 12u);
+  BOOST_TEST(named(twelve["posts"]["byType"], "name", "Checkpoint") == 1u);
+  // Rising models over 7 days: ratings made now, a model's versions summed.
+  auto rising = twelve["risingModels"]["days7"];
+  BOOST_TEST_REQUIRE(rising.size() == 2u);
+  BOOST_TEST(rising[0]["name"] == "Alpha LoRA");
+  BOOST_TEST(rising[0]["ratings"] == 2);
+  BOOST_TEST(rising[1]["name"] == "Beta Checkpoint");
+  // Two likes of Beta made on A reach B's trends within seconds.
+  namespace sp = seedbank::protocol;
+  sp::SubjectDraft about_beta{*sp::from_hex_fixed<32>(beta["releaseId"].get<std::string>()), std::nullopt,
+                              std::nullopt};
+  auto like = [&] {
+    return seedbank::testing::sign_social(sp::SecretKey::generate(),
+                                          sp::ReactionDraft{about_beta, sp::ReactionKind::like},
+                                          seedbank::testing::now_ms(), 16);
+  };
+  import("a", {like(), like()});
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          rising = get_json("/api/seedbank/trends")["risingModels"]["days7"];
+                          return rising.size() == 2u && rising[0]["name"] == "Beta Checkpoint";
+                        }),
+                        rising.dump());
+  BOOST_TEST(rising[0]["reactions"] == 2);
+  // The same numbers as CSV, one row per series, week and name.
+  auto csv = http_get(http["b"], "/api/seedbank/trends?weeks=2&format=csv");
+  BOOST_REQUIRE_EQUAL(csv.status, 200u);
+  BOOST_TEST(csv.header("content-type").rfind("text/csv", 0) == 0u);
+  BOOST_TEST(csv.body.rfind("series,week,name,count\n", 0) == 0u);
+  std::uint64_t lora = 0;
+  std::regex row("releases by type,\\d{4}-\\d{2}-\\d{2},LORA,(\\d+)\n");
+  for (auto it = std::sregex_iterator(csv.body.begin(), csv.body.end(), row); it != std::sregex_iterator(); ++it)
+    lora += std::stoull((*it)[1]);
+  BOOST_TEST(lora == 2u);
+  // Bad input says what is wrong.
+  auto bad = http_get(http["b"], "/api/seedbank/trends?weeks=0");
+  BOOST_TEST(bad.status == 400u);
+  BOOST_TEST(bad.body.find("weeks must be a number from 1 to 104") != std::string::npos);
+  BOOST_TEST(http_get(http["b"], "/api/seedbank/trends?format=xml").status == 400u);
+  auto unknown = http_get(http["b"], "/api/seedbank/trends?baseModel=Nothing%20Like%20It");
+  BOOST_TEST(unknown.status == 404u);  // no prompts of it: not counted (nor cached) for nothing
+  BOOST_TEST(unknown.body.find("prompts.baseModels lists those with some") != std::string::npos);
+
+  // Growth compares the last 4 complete weeks with the 4 before: two VAEs
+  // for Pony from 8 and 9 days ago, one from 36 days ago, counted on A.
+  auto vae = [&](std::uint64_t n, std::uint64_t days_ago) {
+    return seedbank::testing::sign_release(
+        sp::SecretKey::generate(), seedbank::testing::sample_release(n, seedbank::schema::ModelType::VAE, "Pony"),
+        seedbank::testing::now_ms() - days_ago * 86400000);
+  };
+  import("a", {vae(901, 8), vae(902, 9), vae(903, 36)});
+  json pony;
+  BOOST_REQUIRE_MESSAGE(eventually([&] {
+                          auto r = http_get(http["a"], "/api/seedbank/trends");
+                          if (r.status != 200) return false;
+                          const json got = json::parse(r.body);  // bound: a range-for over a temporary dangles
+                          for (const auto& s : got["releases"]["byBaseModel"])
+                            if (s["name"] == "Pony") pony = s;
+                          return pony.is_object() && pony["total"] == 3;
+                        }),
+                        pony.dump());
+  BOOST_TEST(pony["recent"] == 2);
+  BOOST_TEST(pony["before"] == 1);
+  BOOST_TEST(pony["growth"] == 1.0);
+  BOOST_TEST(named(twelve["releases"]["byType"], "name", "LORA") == 2u);  // from before the import
+}
+
 BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
   std::string node_js;
   for (const char* candidate : {"/usr/bin/node", "/usr/local/bin/node", "/usr/bin/nodejs"})

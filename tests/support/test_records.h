@@ -117,11 +117,13 @@ inline protocol::Bytes sign_rating(const protocol::SecretKey& key, const protoco
   return std::move(bytes).value();
 }
 
-// A user's post of an image (`image`, 1000 bytes, 64x64 PNG) made with `release`.
+// A user's post of an image (`image`, 1000 bytes, 64x64 PNG) made with
+// `release`, with the generation data that made it when given.
 inline protocol::Bytes sign_post(const protocol::SecretKey& key, const protocol::RecordId& release,
                                  const protocol::Sha256Digest& image, std::uint64_t created_at,
                                  std::string_view network = "test", std::uint32_t work_bits = 0,
-                                 std::string_view caption = {}) {
+                                 std::string_view caption = {},
+                                 const protocol::GenerationParams* generation = nullptr) {
   auto bytes = protocol::sign_record(
       key, network, created_at,
       [&](schema::RecordBody::Builder body) {
@@ -135,6 +137,7 @@ inline protocol::Bytes sign_post(const protocol::SecretKey& key, const protocol:
         img.setWidth(64);
         img.setHeight(64);
         img.setMimeType("image/png");
+        if (generation) protocol::fill_generation(*generation, img.initGeneration());
       },
       work_bits);
   return std::move(bytes).value();

@@ -107,6 +107,7 @@ HttpResponse Api::Impl::handle(const HttpRequest& request) {
   }
   if (t.path == "/api/seedbank/me") return me(request);
   if (t.path == "/api/seedbank/dashboard") return dashboard(request);
+  if (t.path == "/api/seedbank/trends") return trends(request, t);
   if (t.path == "/api/v1/models") return list_models(request, t);
   if (auto seg = t.segments_after("/api/v1/models"); seg && seg->size() == 1) return one_model(request, (*seg)[0]);
   if (auto seg = t.segments_after("/api/v1/model-versions/by-hash"); seg && seg->size() == 1)
@@ -153,7 +154,7 @@ HttpResponse Api::Impl::page(const HttpTarget& t) {
   std::string path = t.path;
   if (path == "/" || path.rfind("/models/", 0) == 0 || path.rfind("/user/", 0) == 0 || path == "/images" ||
       path == "/images/" || path == "/me" || path == "/tags" || path == "/tags/" || path.rfind("/tag/", 0) == 0 ||
-      path == "/collections" || path.rfind("/collections/", 0) == 0)
+      path == "/collections" || path.rfind("/collections/", 0) == 0 || path == "/trends" || path == "/trends/")
     path = "/index.html";
   std::filesystem::path dir;
   {

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -105,6 +106,18 @@ struct Api::Impl {
   };
   std::vector<Ranked> ranking;
   std::chrono::steady_clock::time_point ranking_time{};
+  // Answers of /api/seedbank/trends by query, each kept kTrendsFresh while
+  // records arrive and kTrendsUnchanged while none does (api_trends.cpp).
+  static constexpr auto kTrendsFresh = std::chrono::seconds(2);
+  static constexpr auto kTrendsUnchanged = std::chrono::seconds(60);
+  struct TrendsAnswer {
+    std::uint64_t records = 0;  // IndexStats::records when made
+    std::chrono::steady_clock::time_point at;
+    HttpResponse response;
+  };
+  std::mutex trends_mutex;        // guards trends_cache
+  std::mutex trends_count_mutex;  // one answer counted at a time
+  std::map<std::string, TrendsAnswer> trends_cache;
 
   Impl(indexer::Index& i, ContentStore& s, std::filesystem::path d, NodeServices* n, NodeConfig c)
       : index(i), store(s), data_dir(std::move(d)), node(n), config(std::move(c)) {
@@ -191,6 +204,10 @@ struct Api::Impl {
   json favorites_json(const LocalLists& lists);
   HttpResponse me(const HttpRequest& request);
   HttpResponse dashboard(const HttpRequest& request);
+
+  // ---- api_trends.cpp ----
+
+  HttpResponse trends(const HttpRequest& request, const HttpTarget& t);
   HttpResponse set_local(const HttpRequest& request, bool follows);
 
   // ---- api_social.cpp: reactions and comments ----

@@ -12,6 +12,7 @@ import { renderImages } from './pages/images.js';
 import { renderMe } from './pages/me.js';
 import { renderModel } from './pages/model.js';
 import { renderTag, renderTags } from './pages/tags.js';
+import { renderTrends } from './pages/trends.js';
 import { decodeSegment, render, setRoutes } from './router.js';
 
 // A bug here must still leave something readable on the page.
@@ -33,6 +34,7 @@ setRoutes([
   [/^\/collections\/([^/]+)\/?$/, (m) => renderCollection(decodeSegment(m[1]))],
   [/^\/tags\/?$/, () => renderTags()],
   [/^\/tag\/([^/]+)\/?$/, (m) => renderTag(decodeSegment(m[1]))],
+  [/^\/trends\/?$/, () => renderTrends()],
 ]);
 wireSearch();
 if ('scrollRestoration' in history) history.scrollRestoration = 'manual';

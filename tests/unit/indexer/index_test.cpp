@@ -4,6 +4,7 @@
 
 #include <lmdb.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -1564,6 +1565,191 @@ BOOST_AUTO_TEST_CASE(a_full_index_fails_as_the_nodes_own_limit) {
   BOOST_CHECK(error->code == protocol::ErrorCode::io);
   BOOST_TEST(error->message.find("indexSize") != std::string::npos, error->message);
   BOOST_TEST(full->stats().records == stored);
+}
+
+namespace {
+
+protocol::GenerationParams made_with(std::string prompt, std::string sampler, std::uint32_t steps) {
+  protocol::GenerationParams g;
+  g.prompt = std::move(prompt);
+  g.sampler = std::move(sampler);
+  g.steps = steps;
+  return g;
+}
+
+// Every trend counter, as "series period value = count" lines.
+std::vector<std::string> every_trend(const Index& index) {
+  std::vector<std::string> out;
+  for (char s : std::string("RBPQTWwCLSNrg"))
+    for (const auto& c : index.trend(static_cast<TrendSeries>(s), 0, UINT32_MAX))
+      out.push_back(std::string(1, s) + " " + std::to_string(c.period) + " " + to_hex(protocol::as_bytes(c.value)) +
+                    " = " + std::to_string(c.count));
+  return out;
+}
+
+std::map<std::string, std::uint64_t> trend_of(const Index& index, TrendSeries series, std::uint32_t period,
+                                              std::string_view prefix = {}) {
+  std::map<std::string, std::uint64_t> out;
+  for (const auto& c : index.trend(series, period, period, prefix)) out[c.value.substr(prefix.size())] = c.count;
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(trends_count_releases_posts_prompts_and_reactions_in_any_order_and_after_an_upgrade) {
+  using protocol::ReactionKind;
+  using M = std::map<std::string, std::uint64_t>;
+  // Two weeks, Monday 00:00 UTC ten weeks ago and the week after.
+  const std::uint32_t w = trend_week(testing::now_ms()) - 10;
+  const auto week_ms = [](std::uint32_t week) {
+    return static_cast<std::uint64_t>(trend_week_first_day(week)) * kTrendDayMs;
+  };
+  const std::uint64_t t0 = week_ms(w), t1 = week_ms(w + 1);
+  BOOST_TEST(trend_week(t0) == w);
+  BOOST_TEST(trend_week(t1 - 1) == w);  // Sunday 23:59:59.999 is still week w
+  BOOST_TEST(trend_week(t1) == w + 1);
+
+  auto draft = [](std::uint64_t n, schema::ModelType type, std::string base, const char* prompt) {
+    auto d = testing::sample_release(n, type, std::move(base));
+    d.tags = {"Anime", "style", "anime"};  // one tag counts once per release, lowercased
+    if (prompt) d.images[0].generation = made_with(prompt, "Euler a", 20);
+    return d;
+  };
+  auto post_made_with = [](const SecretKey& key, const protocol::RecordId& release, std::uint64_t salt,
+                           const protocol::GenerationParams& g, std::uint64_t t) {
+    return testing::sign_post(key, release, testing::fake_digest(salt, 11), t, "test", 0, {}, &g);
+  };
+  const char* p1 = "masterpiece, (best quality:1.2), 1girl, <lora:detail:0.8>, BREAK";
+  std::vector<protocol::Bytes> records;
+  // Week w: three SDXL LoRAs; week w+1: two Pony checkpoints and a Pony LoRA its author retracts.
+  records.push_back(testing::sign_release(alice, draft(1, schema::ModelType::LORA, "SDXL 1.0", p1), t0 + 1000));
+  records.push_back(testing::sign_release(alice, draft(2, schema::ModelType::LORA, "SDXL 1.0", nullptr), t0 + 2000));
+  records.push_back(testing::sign_release(bob, draft(3, schema::ModelType::LORA, "SDXL 1.0", nullptr), t0 + 3000));
+  records.push_back(
+      testing::sign_release(bob, draft(4, schema::ModelType::CHECKPOINT, "Pony", "score_9, 1girl"), t1 + 1000));
+  records.push_back(testing::sign_release(bob, draft(5, schema::ModelType::CHECKPOINT, "Pony", nullptr), t1 + 2000));
+  records.push_back(testing::sign_release(alice, draft(6, schema::ModelType::LORA, "Pony", "score_9"), t1 + 3000));
+  auto id = [&](std::size_t i) { return protocol::record_id_of(records[i]); };
+  const auto r1 = id(0), r2 = id(1), r4 = id(3), r6 = id(5);
+  records.push_back(sign_retraction(alice, r6, t1 + 4000));
+  // Posts in week w+1: two about r1, one about r4, one about a release this index never gets.
+  records.push_back(post_made_with(bob, r1, 1, made_with("masterpiece, 1girl, smile", "DPM++ 2M", 30), t1 + 5000));
+  records.push_back(post_made_with(
+      bob, r1, 2, made_with("A photo of a cat sitting on a red chair. Cinematic lighting", "DPM++ 2M", 200),
+      t1 + 6000));
+  records.push_back(post_made_with(alice, r4, 3, made_with("score_9, a smile", "Euler a", 25), t1 + 7000));
+  records.push_back(post_made_with(alice, testing::fake_digest(99, 9), 4, made_with("", "", 0), t1 + 8000));
+  // Reactions and ratings: only current ones count, on their day.
+  const std::uint64_t d = t1 + kTrendDayMs;  // Tuesday of week w+1
+  Subject about_r1{r1, std::nullopt, std::nullopt};
+  records.push_back(testing::sign_reaction(bob, about_r1, ReactionKind::like, d));
+  records.push_back(testing::sign_reaction(bob, about_r1, ReactionKind::heart, d + 1));  // replaces it
+  records.push_back(testing::sign_reaction(alice, about_r1, ReactionKind::like, d));
+  records.push_back(testing::sign_reaction(alice, about_r1, ReactionKind::none, d + 1));  // withdraws it
+  records.push_back(
+      testing::sign_reaction(alice, Subject{r2, testing::fake_digest(2, 5), std::nullopt}, ReactionKind::laugh, d));
+  records.push_back(testing::sign_rating(bob, r1, 4, d));
+  records.push_back(testing::sign_rating(bob, r1, 5, d + kTrendDayMs));  // replaces it, a day later
+  records.push_back(testing::sign_rating(alice, r4, 3, d));
+
+  for (const auto& r : records) add(r);
+  const auto wanted = every_trend(*index);
+
+  BOOST_TEST((trend_of(*index, TrendSeries::releases_by_type, w) == M{{"LORA", 3}}));
+  BOOST_TEST((trend_of(*index, TrendSeries::releases_by_type, w + 1) == M{{"Checkpoint", 2}}));  // r6 retracted
+  BOOST_TEST((trend_of(*index, TrendSeries::releases_by_base, w) == M{{"SDXL 1.0", 3}}));
+  BOOST_TEST((trend_of(*index, TrendSeries::releases_by_base, w + 1) == M{{"Pony", 2}}));
+  BOOST_TEST((trend_of(*index, TrendSeries::release_tags, w) == M{{"anime", 3}, {"style", 3}}));
+  BOOST_TEST((trend_of(*index, TrendSeries::posts_by_type, w + 1) == M{{"", 1}, {"Checkpoint", 1}, {"LORA", 2}}));
+  BOOST_TEST((trend_of(*index, TrendSeries::posts_by_base, w + 1) == M{{"", 1}, {"Pony", 1}, {"SDXL 1.0", 2}}));
+  // Prompt terms by base model: weights, emphasis, extra networks and BREAK
+  // are not terms; a sentence counts as its words.
+  std::string sdxl("SDXL 1.0\0", 9), pony("Pony\0", 5);
+  BOOST_TEST((trend_of(*index, TrendSeries::prompt_terms, w, sdxl) ==
+              M{{"masterpiece", 1}, {"best quality", 1}, {"1girl", 1}}));
+  BOOST_TEST((trend_of(*index, TrendSeries::prompt_terms, w + 1, sdxl) == M{{"masterpiece", 1},
+                                                                            {"1girl", 1},
+                                                                            {"smile", 1},
+                                                                            {"photo", 1},
+                                                                            {"cat", 1},
+                                                                            {"sitting", 1},
+                                                                            {"red", 1},
+                                                                            {"chair", 1},
+                                                                            {"cinematic lighting", 1}}));
+  BOOST_TEST((trend_of(*index, TrendSeries::prompt_terms, w + 1, pony) ==
+              M{{"score_9", 2}, {"1girl", 1}, {"smile", 1}}));  // r6's sample went with its retraction
+  BOOST_TEST((trend_of(*index, TrendSeries::all_prompt_terms, w + 1) ==
+              M{{"masterpiece", 1},
+                {"1girl", 2},
+                {"smile", 2},
+                {"score_9", 2},
+                {"photo", 1},
+                {"cat", 1},
+                {"sitting", 1},
+                {"red", 1},
+                {"chair", 1},
+                {"cinematic lighting", 1}}));  // summed over base models
+  BOOST_TEST((trend_of(*index, TrendSeries::prompts, w + 1) == M{{"Pony", 2}, {"SDXL 1.0", 2}}));
+  BOOST_TEST((trend_of(*index, TrendSeries::prompt_words, w + 1) == M{{"Pony", 2 + 3}, {"SDXL 1.0", 3 + 12}}));
+  // Words of p1 without its weights and <lora:…>: masterpiece best quality 1girl break.
+  BOOST_TEST((trend_of(*index, TrendSeries::prompt_words, w) == M{{"SDXL 1.0", 5}}));
+  BOOST_TEST((trend_of(*index, TrendSeries::samplers, w + 1) == M{{"DPM++ 2M", 2}, {"Euler a", 2}}));
+  BOOST_TEST((trend_of(*index, TrendSeries::steps, w + 1) == M{{"150+", 1}, {"20", 1}, {"25", 1}, {"30", 1}}));
+  auto release_key = [](const protocol::RecordId& r) { return std::string(r.begin(), r.end()); };
+  const std::uint32_t day = trend_day(d);
+  BOOST_TEST((trend_of(*index, TrendSeries::reactions, day) == M{{release_key(r1), 1}, {release_key(r2), 1}}));
+  BOOST_TEST((trend_of(*index, TrendSeries::ratings, day) == M{{release_key(r4), 1}}));
+  BOOST_TEST((trend_of(*index, TrendSeries::ratings, day + 1) == M{{release_key(r1), 1}}));
+  // A range of periods, and a prefix across them.
+  BOOST_TEST(index->trend(TrendSeries::releases_by_type, w, w + 1).size() == 2u);
+  BOOST_TEST(index->trend(TrendSeries::prompt_terms, w, w + 1, pony).size() == 3u);
+  BOOST_TEST(index->trend(TrendSeries::prompt_terms, w, w + 1, sdxl, 4).size() == 4u);
+
+  // The same records in the opposite order (posts before their releases,
+  // the retraction before r6, the newer reactions first): the same counts.
+  {
+    auto other = open_at(dir.string() + "-reversed", 1ull << 30);
+    for (auto it = records.rbegin(); it != records.rend(); ++it) {
+      auto out = other->ingest(*it);
+      BOOST_TEST((out.status == IngestStatus::added || out.status == IngestStatus::superseded));
+    }
+    BOOST_TEST(every_trend(*other) == wanted, boost::test_tools::per_element());
+    other.reset();
+    fs::remove_all(dir.string() + "-reversed");
+  }
+  // All of them in one batch, shuffled, each twice: the counts a
+  // transaction sums before it commits are the same.
+  {
+    auto batch = records;
+    batch.insert(batch.end(), records.begin(), records.end());
+    std::shuffle(batch.begin(), batch.end(), std::mt19937(7));
+    auto other = open_at(dir.string() + "-batch", 1ull << 30);
+    other->ingest_batch(batch);
+    BOOST_TEST(every_trend(*other) == wanted, boost::test_tools::per_element());
+    other.reset();
+    fs::remove_all(dir.string() + "-batch");
+  }
+  // Kept across a reopen, and built from the records for a format 5 index.
+  reopen();
+  BOOST_TEST(every_trend(*index) == wanted, boost::test_tools::per_element());
+  index.reset();
+  downgrade("5", {"trends"});
+  reopen();
+  BOOST_TEST(every_trend(*index) == wanted, boost::test_tools::per_element());
+  // Counted by other rules (another seedbank's): counted afresh.
+  index.reset();
+  edit_raw([&](MDB_txn* txn) {
+    MDB_dbi meta, trends;
+    BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    BOOST_REQUIRE(mdb_dbi_open(txn, "trends", 0, &trends) == 0);
+    MDB_val k{6, const_cast<char*>("trends")}, v{1, const_cast<char*>("0")};
+    BOOST_REQUIRE(mdb_put(txn, meta, &k, &v, 0) == 0);
+    std::string stray = "Rzzzzother rules", count(8, '\x01');
+    MDB_val sk{stray.size(), stray.data()}, sv{count.size(), count.data()};
+    BOOST_REQUIRE(mdb_put(txn, trends, &sk, &sv, 0) == 0);
+  });
+  reopen();
+  BOOST_TEST(every_trend(*index) == wanted, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

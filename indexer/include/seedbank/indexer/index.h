@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -238,6 +239,41 @@ struct FeedEntry {
   bool operator==(const FeedEntry&) const = default;
 };
 
+// The series Index::trend counts as records arrive. Weekly series count
+// per week since 1970 (trend_week); daily ones
+// per day. Values are text, except where said.
+enum class TrendSeries : char {
+  releases_by_type = 'R',  // value: the Civitai type name ("LORA")
+  releases_by_base = 'B',  // value: the base model as written ("SDXL 1.0"), "" when none
+  posts_by_type = 'P',     // image posts by their release's type; "" when the release is not here
+  posts_by_base = 'Q',     // ... and base model
+  release_tags = 'T',      // value: a release's tag, lowercased
+  // Generation data of sample images (under their release's week) and
+  // image posts: value base model ++ '\0' ++ term (ASCII-lowercased phrases of
+  // up to four words without A1111's weights, or a sentence's words).
+  prompt_terms = 'W',
+  all_prompt_terms = 'w',  // the same summed over base models; value: the term
+  prompts = 'C',           // value: base model; images with a prompt
+  prompt_words = 'L',      // value: base model; the words of those prompts, summed
+  samplers = 'S',          // value: sampler name as written
+  steps = 'N',             // value: step count in decimal, "150+" above 150
+  reactions = 'r',         // daily; value: the 32-byte release id; current reactions on it or its images and posts
+  ratings = 'g',           // daily; value: the 32-byte release id; current ratings of it
+};
+
+// Weeks since 1970 starting on Monday (1970-01-01 was a Thursday), days
+// since 1970, and the first day of a week.
+constexpr std::uint64_t kTrendDayMs = 86400000;
+constexpr std::uint32_t trend_week(std::uint64_t ms) { return static_cast<std::uint32_t>((ms / kTrendDayMs + 3) / 7); }
+constexpr std::uint32_t trend_day(std::uint64_t ms) { return static_cast<std::uint32_t>(ms / kTrendDayMs); }
+constexpr std::int64_t trend_week_first_day(std::uint32_t week) { return static_cast<std::int64_t>(week) * 7 - 3; }
+
+struct TrendCount {
+  std::uint32_t period = 0;  // week or day since 1970
+  std::string value;
+  std::uint64_t count = 0;
+};
+
 class Index {
  public:
   static Result<std::unique_ptr<Index>> open(const IndexOptions& options);
@@ -379,6 +415,21 @@ class Index {
 
   // Ids of stored records that start with `prefix` (at most 32 bytes).
   std::vector<RecordId> ids_with_prefix(ByteView prefix, std::size_t limit) const;
+
+  // ---- trends, counted as records arrive (not per request) ----
+  // The counters of `series` for periods `from` to `to` (inclusive), whose
+  // value starts with `value_prefix`, in (period, value) order; at most
+  // `limit`. Every release counts (until retracted); image posts,
+  // reactions and ratings as far as this index holds them. Deny-lists are
+  // not applied (they are each viewer's choice); like SocialCounts, a
+  // reaction or rating a revocation voids counts unless it arrived after
+  // the revocation, and a revocation does not lower what it voids later.
+  std::vector<TrendCount> trend(TrendSeries series, std::uint32_t from, std::uint32_t to,
+                                std::string_view value_prefix = {}, std::size_t limit = 1000000) const;
+  // The same without copies: `visit(period, value, count)` for each, until
+  // it returns false; the value is valid during the call only.
+  void each_trend(TrendSeries series, std::uint32_t from, std::uint32_t to, std::string_view value_prefix,
+                  const std::function<bool(std::uint32_t, std::string_view, std::uint64_t)>& visit) const;
 
   // Record ids ordered by (createdAt, id), for set reconciliation: calls
   // `visit` from `after` on until it returns false.
