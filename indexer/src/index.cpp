@@ -46,9 +46,7 @@ constexpr std::string_view kSchemaVersion = "6";
 constexpr std::size_t kMaxQueryScan = 100000;  // candidates one page may examine
 constexpr std::size_t kCommitGroup = 4000;     // records per write transaction in a large batch
 constexpr std::uint64_t kHourMs = 3600 * 1000;
-constexpr std::size_t kMaxWaitingReplies = 1000;
-constexpr std::size_t kMaxTrendChanges = 100000;  // trend counters held in memory before a write  // replies that came
-                                                  // before their comment, counted when it arrives
+constexpr std::size_t kMaxWaitingReplies = 1000;  // replies that came before their comment, counted when it arrives
 
 // Every named database; docs/architecture.md describes each key.
 struct Dbs {
@@ -723,7 +721,7 @@ struct Index::Impl {
         default:
           break;
       }
-      if (trend_changes.size() >= kMaxTrendChanges)
+      if (trend_changes.size() >= options.max_trend_changes)
         if (auto st = flush_trends(txn); !st) return st;
     }
     return flush_trends(txn);
@@ -1888,7 +1886,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   impl->options = options;
   int rc = mdb_env_create(&impl->env);
   if (rc) return lmdb::lmdb_error("create environment", rc);
-  mdb_env_set_maxdbs(impl->env, 64);  // 38 used
+  mdb_env_set_maxdbs(impl->env, 64);  // 39 used
   mdb_env_set_maxreaders(impl->env, 512);
   rc = mdb_env_set_mapsize(impl->env, static_cast<std::size_t>(options.map_size));
   if (rc) return lmdb::lmdb_error("set the index's size limit", rc);
@@ -2171,7 +2169,7 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
     outcomes[i].status = *status;
     if (*status != IngestStatus::duplicate) ++added_by_kind[static_cast<int>(verified[i]->kind())];
     // Records made to hold many counters are written out before a group ends.
-    if (impl_->trend_changes.size() >= kMaxTrendChanges)
+    if (impl_->trend_changes.size() >= impl_->options.max_trend_changes)
       if (auto st = impl_->flush_trends(*txn); !st) {
         failure = st.error();
         for (std::size_t j = group_begin; j <= i; ++j)

@@ -90,6 +90,30 @@ std::string plain_phrase(std::string_view phrase) {
   return clean;
 }
 
+// Whether a '<' opens an extra network: closed by a '>' before the next
+// comma ("heart <3, smile" has none). Remembers how far no '<' closes, so
+// a prompt of many '<' costs one pass.
+class Networks {
+ public:
+  explicit Networks(std::string_view prompt) : prompt_(prompt) {}
+  bool opens(std::size_t at) {
+    if (at < unclosed_until_) return false;
+    for (std::size_t i = at + 1; i < prompt_.size(); ++i) {
+      if (prompt_[i] == '>') return true;
+      if (prompt_[i] == ',') {
+        unclosed_until_ = i;
+        return false;
+      }
+    }
+    unclosed_until_ = prompt_.size();
+    return false;
+  }
+
+ private:
+  std::string_view prompt_;
+  std::size_t unclosed_until_ = 0;
+};
+
 bool has_letter(std::string_view s) {
   return std::any_of(s.begin(), s.end(),
                      [](char c) { return static_cast<unsigned char>(c) >= 0x80 || (c >= 'a' && c <= 'z'); });
@@ -165,10 +189,11 @@ std::vector<std::string> prompt_terms(std::string_view prompt) {
     });
   };
   int angle = 0;  // inside <lora:...>
+  Networks networks(prompt);
   for (std::size_t i = 0; i < prompt.size(); ++i) {
     const char c = prompt[i];
     if (terms.size() >= kMaxTermsPerPrompt) break;
-    if (c == '<') {
+    if (c == '<' && (angle > 0 || networks.opens(i))) {
       ++angle;
       continue;
     }
@@ -193,8 +218,10 @@ std::size_t prompt_words(std::string_view prompt) {
   // Without extra networks (<lora:x:0.8>) and numbers (weights).
   std::string text;
   int angle = 0;
-  for (char c : prompt) {
-    if (c == '<') ++angle;
+  Networks networks(prompt);
+  for (std::size_t i = 0; i < prompt.size(); ++i) {
+    const char c = prompt[i];
+    if (c == '<' && (angle > 0 || networks.opens(i))) ++angle;
     if (angle == 0) text += c;
     if (c == '>' && angle > 0) --angle;
   }

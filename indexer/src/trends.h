@@ -45,11 +45,13 @@ void count_post(Changes& changes, const Record& post, const Record* release, int
 void count_reaction(Changes& changes, const Record& reaction, int sign);
 void count_rating(Changes& changes, const Record& rating, int sign);
 
-// The terms of a prompt, as TrendSeries::prompt_terms counts them: its comma-separated phrases of up to
-// four words without A1111's emphasis and weights ("(masterpiece:1.2)" is
-// "masterpiece") or extra networks ("<lora:x:0.8>"), ASCII-lowercased;
-// a longer phrase (a sentence) counts as its words, common English words
-// left out. At most kMaxTermsPerPrompt, each once, in order.
+// The terms of a prompt, as TrendSeries::prompt_terms counts them: its
+// comma-separated phrases of up to four words without A1111's emphasis
+// and weights ("(masterpiece:1.2)" is "masterpiece"), extra networks
+// ("<lora:x:0.8>", a "<" closed before the next comma) or a leading
+// "a", "an" or "the", ASCII-lowercased; a longer phrase (a sentence)
+// counts as its words, common English words left out. At most
+// kMaxTermsPerPrompt, each once, in order.
 constexpr std::size_t kMaxTermsPerPrompt = 16;
 constexpr std::size_t kMaxTermBytes = 48;
 std::vector<std::string> prompt_terms(std::string_view prompt);

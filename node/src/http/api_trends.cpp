@@ -214,6 +214,9 @@ HttpResponse Api::Impl::trends(const HttpRequest& /*request*/, const HttpTarget&
   std::string base = t.get("baseModel").value_or("");
   if (base.size() > 100) return error_response(400, "baseModel is at most 100 bytes");
   if (base.find('\0') != std::string::npos) return error_response(400, "baseModel holds a NUL byte");
+  const std::string format = t.get("format").value_or("json");
+  if (format != "json" && format != "csv")
+    return error_response(400, "format is json or csv, not '" + format.substr(0, 20) + "'");
   if (!base.empty()) {
     // Only a base model with prompts is counted (and cached): any other
     // name would cost a count each.
@@ -226,9 +229,6 @@ HttpResponse Api::Impl::trends(const HttpRequest& /*request*/, const HttpTarget&
                                      std::to_string(kMaxWeeks) +
                                      " weeks on this node; prompts.baseModels lists those with some");
   }
-  const std::string format = t.get("format").value_or("json");
-  if (format != "json" && format != "csv")
-    return error_response(400, "format is json or csv, not '" + format.substr(0, 20) + "'");
 
   // A recent answer to the same question, while nothing arrived since or
   // for kTrendsFresh at most. One answer is counted at a time: requests
@@ -323,11 +323,12 @@ HttpResponse Api::Impl::trends(const HttpRequest& /*request*/, const HttpTarget&
   // on made-up ids cannot crowd out real ones (within kMaxRisingLookups).
   struct ModelActivity {
     indexer::ModelKey key{};
-    p::RecordId head{};  // its newest listed version with activity
+    p::RecordId head{};  // the newest of its versions that rose (named in the answer)
     std::uint64_t head_t = 0;
+    std::vector<p::RecordId> rose;  // its versions that rose, all listed
     Activity a;
   };
-  std::set<p::RecordId> listed;  // versions read and found listed
+  std::set<p::RecordId> listed, refused;  // versions read, and what was found
   std::map<std::uint64_t, ModelActivity> by_model;
   std::set<const std::string*> looked_up;
   std::size_t lookups = 0;
@@ -348,30 +349,38 @@ HttpResponse Api::Impl::trends(const HttpRequest& /*request*/, const HttpTarget&
       p::RecordId id{};
       std::copy(value->begin(), value->end(), id.begin());
       auto rec = index.get(id);
-      if (!rec || rec->kind() != p::RecordKind::release || config.refuses(*rec, index)) continue;
+      if (!rec || rec->kind() != p::RecordKind::release || config.refuses(*rec, index)) {
+        refused.insert(id);
+        continue;
+      }
       ++valid;
       listed.insert(id);
       auto r = rec->body().getPayload().getRelease();
       auto& m = by_model[civitai_model_id(rec->author(), r.getModelSlug().cStr())];
       m.key = indexer::model_key(rec->author(), r.getModelSlug().cStr());
+      m.rose.push_back(id);
       if (m.head_t <= rec->created_at()) {
         m.head = rec->id();
         m.head_t = rec->created_at();
       }
     }
   }
-  // A model's figures sum all its listed versions, those that fell too.
+  // A model's figures sum its listed versions, those that fell too: the
+  // ones that rose, and its 100 newest (Index::model).
   for (auto& [number, m] : by_model) {
-    auto info = index.model(m.key);
-    if (!info) continue;
-    for (const auto& v : info->versions) {
+    std::set<p::RecordId> versions(m.rose.begin(), m.rose.end());
+    if (auto info = index.model(m.key)) versions.insert(info->versions.begin(), info->versions.end());
+    for (const auto& v : versions) {
       auto it = by_release.find(std::string(v.begin(), v.end()));
-      if (it == by_release.end()) continue;
+      if (it == by_release.end() || refused.count(v)) continue;
       if (!listed.count(v)) {
         if (lookups >= kMaxRisingLookups) continue;
         ++lookups;
         auto rec = index.get(v);
-        if (!rec || rec->kind() != p::RecordKind::release || config.refuses(*rec, index)) continue;
+        if (!rec || rec->kind() != p::RecordKind::release || config.refuses(*rec, index)) {
+          refused.insert(v);
+          continue;
+        }
         listed.insert(v);
       }
       for (int i = 0; i < 4; ++i) {

@@ -1623,7 +1623,8 @@ BOOST_AUTO_TEST_CASE(trends_count_releases_posts_prompts_and_reactions_in_any_or
   std::vector<protocol::Bytes> records;
   // Week w: three SDXL LoRAs; week w+1: two Pony checkpoints and a Pony LoRA its author retracts.
   records.push_back(testing::sign_release(alice, draft(1, schema::ModelType::LORA, "SDXL 1.0", p1), t0 + 1000));
-  records.push_back(testing::sign_release(alice, draft(2, schema::ModelType::LORA, "SDXL 1.0", nullptr), t0 + 2000));
+  records.push_back(
+      testing::sign_release(alice, draft(2, schema::ModelType::LORA, "SDXL 1.0", "heart <3, smile"), t0 + 2000));
   records.push_back(testing::sign_release(bob, draft(3, schema::ModelType::LORA, "SDXL 1.0", nullptr), t0 + 3000));
   records.push_back(
       testing::sign_release(bob, draft(4, schema::ModelType::CHECKPOINT, "Pony", "score_9, 1girl"), t1 + 1000));
@@ -1666,7 +1667,7 @@ BOOST_AUTO_TEST_CASE(trends_count_releases_posts_prompts_and_reactions_in_any_or
   // are not terms; a sentence counts as its words.
   std::string sdxl("SDXL 1.0\0", 9), pony("Pony\0", 5);
   BOOST_TEST((trend_of(*index, TrendSeries::prompt_terms, w, sdxl) ==
-              M{{"masterpiece", 1}, {"best quality", 1}, {"1girl", 1}}));
+              M{{"masterpiece", 1}, {"best quality", 1}, {"1girl", 1}, {"heart <3", 1}, {"smile", 1}}));
   BOOST_TEST((trend_of(*index, TrendSeries::prompt_terms, w + 1, sdxl) == M{{"masterpiece", 1},
                                                                             {"1girl", 1},
                                                                             {"smile", 1},
@@ -1691,8 +1692,9 @@ BOOST_AUTO_TEST_CASE(trends_count_releases_posts_prompts_and_reactions_in_any_or
                 {"cinematic lighting", 1}}));  // summed over base models
   BOOST_TEST((trend_of(*index, TrendSeries::prompts, w + 1) == M{{"Pony", 2}, {"SDXL 1.0", 2}}));
   BOOST_TEST((trend_of(*index, TrendSeries::prompt_words, w + 1) == M{{"Pony", 2 + 3}, {"SDXL 1.0", 3 + 12}}));
-  // Words of p1 without its weights and <lora:…>: masterpiece best quality 1girl break.
-  BOOST_TEST((trend_of(*index, TrendSeries::prompt_words, w) == M{{"SDXL 1.0", 5}}));
+  // Words of p1 without its weights and <lora:…> (masterpiece best quality
+  // 1girl break), and of "heart <3, smile", whose "<" closes nothing.
+  BOOST_TEST((trend_of(*index, TrendSeries::prompt_words, w) == M{{"SDXL 1.0", 5 + 2}}));
   BOOST_TEST((trend_of(*index, TrendSeries::samplers, w + 1) == M{{"DPM++ 2M", 2}, {"Euler a", 2}}));
   BOOST_TEST((trend_of(*index, TrendSeries::steps, w + 1) == M{{"150+", 1}, {"20", 1}, {"25", 1}, {"30", 1}}));
   auto release_key = [](const protocol::RecordId& r) { return std::string(r.begin(), r.end()); };
@@ -1728,6 +1730,17 @@ BOOST_AUTO_TEST_CASE(trends_count_releases_posts_prompts_and_reactions_in_any_or
     BOOST_TEST(every_trend(*other) == wanted, boost::test_tools::per_element());
     other.reset();
     fs::remove_all(dir.string() + "-batch");
+    // Written out every few counters within the transaction: the same.
+    IndexOptions small;
+    small.dir = dir.string() + "-flushed";
+    small.network = "test";
+    small.max_trend_changes = 3;
+    auto flushed = Index::open(small);
+    SB_REQUIRE_OK(flushed);
+    (*flushed)->ingest_batch(batch);
+    BOOST_TEST(every_trend(**flushed) == wanted, boost::test_tools::per_element());
+    flushed->reset();
+    fs::remove_all(dir.string() + "-flushed");
   }
   // Kept across a reopen, and built from the records for a format 5 index.
   reopen();

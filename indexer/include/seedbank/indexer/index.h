@@ -43,6 +43,9 @@ struct IndexOptions {
   std::uint64_t map_size = 64ull << 30;  // upper bound of the file; disk is used as needed
   unsigned verify_threads = 2;           // signature checks in batch ingest
   protocol::Log log;                     // failures that lose nothing but are worth telling
+  // Trend counters a write transaction sums in memory before it writes
+  // them out (records can be made to change many).
+  std::size_t max_trend_changes = 100000;
 };
 
 // How one record fared on ingest.

@@ -1,7 +1,7 @@
 // /trends: what is rising, from this node's own counters
 // (GET /api/seedbank/trends): releases and image posts per week by type
-// and base model, rising models, tags, and how prompts change. Every
-// number is also in the CSV the page links to.
+// and base model, rising models, tags, and how prompts change. The weekly
+// counts are also in the CSV the page links to.
 
 import { api, isAbort, query } from '../api.js';
 import { barList, lineChart, stackedBars } from '../charts.js';
@@ -106,7 +106,7 @@ export function renderTrends() {
     const scope = data.scope && typeof data.scope === 'object' ? data.scope : {};
     note.textContent = `Counted by this node as records arrive. Releases: ${text(scope.releases)}. ` +
       `Image posts, reactions and ratings: ${text(scope.community)}. Weeks start on Monday (UTC); growth compares ` +
-      'the last 4 complete weeks with the 4 before.' + (data.complete === false ? ' Too many distinct names: the newest were not ranked.' : '');
+      'the last 4 complete weeks with the 4 before.' + (data.complete === false ? ' Too many distinct names: some seen only in older weeks were left out.' : '');
     const prompts = data.prompts && typeof data.prompts === 'object' ? data.prompts : {};
     const bases = Array.isArray(prompts.baseModels) ? prompts.baseModels.map(text) : [];
     if (baseModel && !bases.includes(baseModel)) bases.unshift(baseModel);
