@@ -1486,6 +1486,133 @@ protocol::GenerationParams bench_generation(const PromptMaker& prompts, std::mt1
 // /api/seedbank/trends of a real node over 100,000 releases and 1,000,000
 // image posts (and 100,000 reactions) dated over the 12 weeks before the
 // dataset was made, their prompts from PromptMaker; kept in DIR/trends-node.
+// One HTTP/1.1 connection kept open for request after request, as a
+// browser keeps one for an upload's chunks.
+class KeepAliveClient {
+ public:
+  explicit KeepAliveClient(const std::string& host) : host_(host) {
+    sockaddr_in addr = testing::ipv4_address(host);
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+      throw std::runtime_error("cannot connect to " + host);
+  }
+  ~KeepAliveClient() { ::close(fd_); }
+  KeepAliveClient(const KeepAliveClient&) = delete;
+  KeepAliveClient& operator=(const KeepAliveClient&) = delete;
+  // The status and body of one request.
+  std::pair<int, std::string> request(const std::string& method, const std::string& target, const std::string& body) {
+    std::string head = method + " " + target + " HTTP/1.1\r\nHost: " + host_ +
+                       "\r\nContent-Type: application/octet-stream\r\nContent-Length: " + std::to_string(body.size()) +
+                       "\r\n\r\n";
+    send_all(head);
+    send_all(body);
+    std::size_t end;
+    while ((end = in_.find("\r\n\r\n")) == std::string::npos) fill();
+    std::string headers = in_.substr(0, end);
+    in_.erase(0, end + 4);
+    std::smatch m;
+    std::size_t length = 0;
+    if (std::regex_search(headers, m, std::regex("[Cc]ontent-[Ll]ength: *([0-9]+)"))) length = std::stoul(m[1]);
+    while (in_.size() < length) fill();
+    std::string reply = in_.substr(0, length);
+    in_.erase(0, length);
+    return {std::stoi(headers.substr(9, 3)), reply};
+  }
+
+ private:
+  void send_all(const std::string& bytes) {
+    for (std::size_t sent = 0; sent < bytes.size();) {
+      auto n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) throw std::runtime_error("the node closed the connection");
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+  void fill() {
+    char buf[65536];
+    auto n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) throw std::runtime_error("the node closed the connection");
+    in_.append(buf, static_cast<std::size_t>(n));
+  }
+  std::string host_;
+  int fd_ = -1;
+  std::string in_;
+};
+
+// Publishing from the gallery against `seedbank publish` of the same file
+// (issue: ≤ 1.3×): a browser-less client sends the file in the gallery's
+// 16 MiB chunks to a running node, then asks it to publish and polls the
+// job; the command hashes the file and copies it into a store. The chunks
+// go over one connection, as a browser sends them. Each run
+// has fresh data dirs, so neither finds the file already stored.
+nlohmann::json bench_upload(const Options& o) {
+  auto path = make_model_file(o.dir, o.size_mib << 20, true);
+  time_command("cat '" + path.string() + "'");
+  const std::uint64_t size = fs::file_size(path);
+  const std::string bin = SEEDBANK_BINARY;
+  std::vector<double> cli, chunks, job, total;
+  for (int i = 0; i < o.repeats; ++i) {
+    // The command.
+    auto cli_dir = o.dir / "upload-cli";
+    fs::remove_all(cli_dir);
+    time_command("'" + bin + "' --data-dir '" + cli_dir.string() + "' keygen");
+    cli.push_back(time_command("'" + bin + "' --data-dir '" + cli_dir.string() + "' --network bench publish '" +
+                               path.string() + "' --name 'Bench Upload' --type LORA --json"));
+    fs::remove_all(cli_dir);
+    // The gallery's way.
+    auto node_dir = o.dir / "upload-node";
+    fs::remove_all(node_dir);
+    time_command("'" + bin + "' --data-dir '" + node_dir.string() + "' keygen");
+    auto [node_process, host] = http_node(o, node_dir, "upload-node-log");
+    auto post = [&](const std::string& target, const std::string& body) {
+      auto r = testing::http_request(host, "POST", target, body);
+      auto j = nlohmann::json::parse(r.body, nullptr, false);
+      if (r.status / 100 != 2 || j.is_discarded()) throw std::runtime_error(target + " answered " + r.body);
+      return j;
+    };
+    auto t = Clock::now();
+    auto made =
+        post("/api/seedbank/uploads", nlohmann::json{{"name", path.filename().string()}, {"size", size}}.dump());
+    const std::string id = made["id"];
+    const std::uint64_t chunk = made["chunkBytes"];
+    std::ifstream in(path, std::ios::binary);
+    std::string buf;
+    KeepAliveClient connection(host);
+    for (std::uint64_t at = 0; at < size; at += chunk) {
+      buf.resize(std::min(chunk, size - at));
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      auto [status, reply] =
+          connection.request("POST", "/api/seedbank/uploads/" + id + "?offset=" + std::to_string(at), buf);
+      if (status != 200) throw std::runtime_error("chunk at " + std::to_string(at) + ": " + reply);
+    }
+    chunks.push_back(seconds_since(t));
+    auto t2 = Clock::now();
+    auto started = post(
+        "/api/seedbank/releases",
+        nlohmann::json{{"files", nlohmann::json::array({{{"upload", id}}})}, {"name", "Bench Upload"}, {"type", "LORA"}}
+            .dump());
+    for (;;) {
+      auto r = testing::http_get(host, started["url"].get<std::string>());
+      auto j = nlohmann::json::parse(r.body, nullptr, false);
+      if (!j.is_discarded() && j["state"] == "done") break;
+      if (j.is_discarded() || j["state"] == "failed") throw std::runtime_error("publish job: " + r.body);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    job.push_back(seconds_since(t2));
+    total.push_back(seconds_since(t));
+    node_process.reset();
+    fs::remove_all(node_dir);
+  }
+  double c = median(cli), u = median(chunks), j = median(job), w = median(total);
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "upload %llu MiB through the gallery API: chunks %.3f s (%.0f MiB/s) + publish job %.3f s = %.3f s | "
+                "seedbank publish %.3f s | %.2fx   [goal <= 1.3x]",
+                static_cast<unsigned long long>(o.size_mib), u, static_cast<double>(size) / (1 << 20) / u, j, w, c,
+                w / c);
+  say(o, line);
+  return {{"size_mib", o.size_mib}, {"chunks_s", u}, {"job_s", j}, {"gallery_s", w}, {"cli_s", c}, {"ratio", w / c}};
+}
+
 nlohmann::json bench_trends(const Options& o) {
   const std::uint64_t releases_n = std::min<std::uint64_t>(o.releases, 100000);
   const std::uint64_t posts_n = o.posts ? o.posts : 1000000;
@@ -2242,7 +2369,8 @@ int main(int argc, char** argv) {
         o.json = true;
       else if (a == "--help" || a == "-h") {
         std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] "
-                     "[resolve] [load] [http] [discover] [preview] [swarm] [share] [--dir DIR] [--size-mib N] "
+                     "[resolve] [load] [http] [discover] [preview] [swarm] [share] [trends] [upload] [--dir DIR] "
+                     "[--size-mib N] "
                      "[--releases N] [--posts N]\n"
                      "                      [--ingest-records N] [--repeats N] [--swarm-runs LIST] [--json]\n"
                      "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
@@ -2258,8 +2386,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.sections.empty())
-    o.sections = {"hash",    "publish", "fetch", "ingest",   "lookup",  "reconcile", "sync",  "converge",
-                  "resolve", "load",    "http",  "discover", "preview", "swarm",     "share", "trends"};
+    o.sections = {"hash", "publish", "fetch",    "ingest",  "lookup", "reconcile", "sync",   "converge", "resolve",
+                  "load", "http",    "discover", "preview", "swarm",  "share",     "trends", "upload"};
   if (o.dir.empty()) o.dir = fs::temp_directory_path() / "seedbank-bench";
   fs::create_directories(o.dir);
   if (sodium_init() < 0) return 1;
@@ -2298,10 +2426,12 @@ int main(int argc, char** argv) {
         all["share"] = bench_share(o);
       else if (s == "trends")
         all["trends"] = bench_trends(o);
+      else if (s == "upload")
+        all["upload"] = bench_upload(o);
       else
         throw std::runtime_error("unknown section '" + s +
                                  "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load, "
-                                 "http, discover, preview, swarm, share, trends)");
+                                 "http, discover, preview, swarm, share, trends, upload)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";

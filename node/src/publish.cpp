@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "files.h"
 #include "seedbank/protocol/civitai_import.h"
 #include "seedbank/protocol/image_meta.h"
@@ -33,6 +35,8 @@ std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
+
+constexpr std::uint64_t kMaxCivitaiJson = 16u << 20;  // a .civitai.info is a few KB
 
 // One input file after validation, before hashing.
 struct Candidate {
@@ -178,14 +182,24 @@ p::Result<p::RecordId> parse_release_id(const std::string& hex) {
   return *id;
 }
 
-}  // namespace
+// Steps 1 and 2 of publishing, shared by publish() and preview_publish():
+// every input checked and the metadata chosen, nothing hashed or written.
+// A preview leaves a missing type to the form (a warning says so).
+struct Prepared {
+  std::vector<Candidate> inputs;  // models first, then images, in the request's order
+  std::optional<p::CivitaiImport> civitai;
+  p::ReleaseDraft draft;
+  std::vector<std::string> warnings;
+  std::optional<std::string> type_missing;  // only in a preview: the error publishing gives
+};
 
-p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key, const PublishRequest& req,
-                                 const p::ProgressFn& progress) {
-  PublishResult result;
+p::Result<Prepared> prepare(const PublishRequest& req, bool preview) {
+  Prepared out;
+  auto& inputs = out.inputs;
+  auto& civitai = out.civitai;
+  auto& draft = out.draft;
   // ---- 1. validate every input before anything is written ----
   if (req.files.empty()) return make_error(ErrorCode::invalid_argument, "give at least one model file to publish");
-  std::vector<Candidate> inputs;
   std::set<std::string> names;
   for (const auto& f : req.files) {
     auto c = check_model(f, req.allow_unsafe);
@@ -199,15 +213,22 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   }
   for (const auto& c : inputs)
     if (c.link_target)
-      result.warnings.push_back(c.path.string() + " is a symbolic link to " + c.link_target->string() +
-                                ": that file's content is published under the name '" + c.name + "'");
+      out.warnings.push_back(c.path.string() + " is a symbolic link to " + c.link_target->string() +
+                             ": that file's content is published under the name '" + c.name + "'");
   for (const auto& c : inputs)
     if (!names.insert(c.name).second)
       return make_error(ErrorCode::invalid_argument,
                         "two files are named '" + c.name + "'; names must be unique within a release");
 
-  std::optional<p::CivitaiImport> civitai;
   if (req.civitai_json) {
+    // Regular and small, checked before it is read: /dev/zero or a FIFO
+    // would never end, a model file given by mistake fill the memory.
+    if (auto st = check_regular_file(*req.civitai_json); !st) return st.error();
+    std::error_code ec;
+    if (std::filesystem::file_size(*req.civitai_json, ec) > kMaxCivitaiJson)
+      return make_error(ErrorCode::limit, req.civitai_json->string() + ": larger than " +
+                                              std::to_string(kMaxCivitaiJson >> 20) +
+                                              " MiB, so not a .civitai.info or model-version JSON");
     std::ifstream in(*req.civitai_json, std::ios::binary);
     if (!in) return make_error(ErrorCode::not_found, req.civitai_json->string() + ": cannot read");
     std::stringstream ss;
@@ -220,26 +241,29 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   const p::ModelHints hints = primary.hints.value_or(p::ModelHints{});
 
   // ---- 2. metadata: flags, then the Civitai import, then the file's own ----
-  p::ReleaseDraft draft;
   draft.model_name =
       first_nonempty({req.name, civitai ? civitai->model_name : "", hints.title, primary.path.stem().string()});
   draft.version_name = first_nonempty({req.version, civitai ? civitai->version_name : "", "v1.0"});
   std::string type_name = first_nonempty({req.type, civitai ? civitai->type : "", hints.type});
-  if (type_name.empty())
-    return make_error(ErrorCode::invalid_argument,
-                      "the model type is unknown: pass --type (Checkpoint, LORA, TextualInversion, ...)");
-  auto type = p::parse_model_type(type_name);
-  if (!type)
-    return make_error(ErrorCode::invalid_argument,
-                      "'" + type_name + "' is not a model type; see `seedbank publish --help`");
-  draft.type = *type;
+  const std::string no_type = "the model type is unknown: pass --type (Checkpoint, LORA, TextualInversion, ...)";
+  if (type_name.empty() && !preview) return make_error(ErrorCode::invalid_argument, no_type);
+  if (type_name.empty()) {
+    out.type_missing = no_type;  // a preview fills in the rest for the form, which asks for the type
+    out.warnings.push_back(no_type);
+  } else {
+    auto type = p::parse_model_type(type_name);
+    if (!type)
+      return make_error(ErrorCode::invalid_argument,
+                        "'" + type_name + "' is not a model type; see `seedbank publish --help`");
+    draft.type = *type;
+  }
   draft.base_model = first_nonempty({req.base_model, civitai ? civitai->base_model : "", hints.base_model});
   if (!draft.base_model.empty()) {
     bool known = false;
     for (auto b : p::known_base_models()) known = known || lower(std::string(b)) == lower(draft.base_model);
     if (!known)
-      result.warnings.push_back("base model '" + draft.base_model +
-                                "' is not one Civitai lists; tools that filter by base model may not find it");
+      out.warnings.push_back("base model '" + draft.base_model +
+                             "' is not one Civitai lists; tools that filter by base model may not find it");
   }
   draft.description = first_nonempty({req.description, civitai ? civitai->description : "", hints.description});
   draft.model_description = first_nonempty({req.model_description, civitai ? civitai->model_description : ""});
@@ -273,6 +297,98 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   draft.nsfw = req.nsfw || (civitai && civitai->nsfw) || req.image_nsfw_level >= p::kR;
   draft.trackers = req.trackers;
 
+  return out;
+}
+
+// Which release this one supersedes: req.supersedes, else (unless a
+// mirror, or supersede_by_name is off) the key's latest of the same model
+// name. (A mirror supersedes nothing by name: mirrors of unrelated models
+// that share a name are not versions of one another.)
+p::Status choose_supersedes(PublishTarget& target, const p::SecretKey& key, const PublishRequest& req,
+                            p::ReleaseDraft* draft, std::vector<std::string>* warnings) {
+  if ((req.origin || !req.supersede_by_name) && req.supersedes.empty()) return {};
+  if (!req.supersedes.empty()) {
+    auto id = parse_release_id(req.supersedes);
+    if (!id) return id.error();
+    auto prev = target.index.get(*id);
+    if (prev && prev->kind() != p::RecordKind::release)
+      return make_error(ErrorCode::invalid_argument, "--supersedes: " + req.supersedes + " is not a release");
+    if (!prev) warnings->push_back("superseded release " + req.supersedes + " is not in the local index");
+    draft->supersedes = *id;
+  } else {
+    indexer::ReleaseQuery q;
+    q.creator = key.public_key();
+    q.text = draft->model_name;
+    q.limit = 100;
+    auto page = target.index.query_releases(q);
+    if (page) {
+      for (const auto& r : page->items) {
+        if (std::string(r.body().getPayload().getRelease().getModelSlug().cStr()) == p::slugify(draft->model_name)) {
+          draft->supersedes = r.id();
+          break;
+        }
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+nlohmann::ordered_json published_file_json(const PublishedFile& f, bool pieces_root) {
+  const auto& d = f.digests;
+  nlohmann::ordered_json hashes = {{"SHA256", d.sha256_hex()}, {"AutoV1", d.autov1_hex()}, {"AutoV2", d.autov2_hex()}};
+  if (d.autov3) hashes["AutoV3"] = d.autov3_hex();
+  hashes["CRC32"] = d.crc32_hex();
+  nlohmann::ordered_json out = {
+      {"name", f.name}, {"kind", f.image ? "image" : "model"}, {"size", d.size}, {"hashes", hashes}};
+  if (pieces_root) out["piecesRoot"] = d.pieces_root ? nlohmann::ordered_json(p::to_hex(*d.pieces_root)) : nullptr;
+  out["storedNew"] = f.stored_new;
+  return out;
+}
+
+p::Result<PublishPreview> preview_publish(PublishTarget& target, const p::SecretKey& key, const PublishRequest& req) {
+  auto prepared = prepare(req, true);
+  if (!prepared) return prepared.error();
+  PublishPreview out;
+  out.warnings = std::move(prepared->warnings);
+  if (auto st = choose_supersedes(target, key, req, &prepared->draft, &out.warnings); !st) return st.error();
+  out.draft = std::move(prepared->draft);
+  out.type_missing = prepared->type_missing;
+  for (const auto& c : prepared->inputs) {
+    PublishPreview::Input in;
+    in.name = c.name;
+    in.image = c.image;
+    in.size = c.identity.size;
+    in.format = c.format;
+    in.precision = c.precision;
+    in.width = c.image_info.width;
+    in.height = c.image_info.height;
+    in.mime_type = c.image_info.mime_type;
+    in.generation = c.generation;
+    out.inputs.push_back(std::move(in));
+  }
+  // A Civitai image's generation data stands in for a local image's
+  // missing one, by position, as publish() signs it.
+  std::size_t k = 0;
+  for (auto& in : out.inputs) {
+    if (!in.image) continue;
+    if (!in.generation && prepared->civitai && k < prepared->civitai->images.size())
+      in.generation = prepared->civitai->images[k].meta;
+    ++k;
+  }
+  return out;
+}
+
+p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key, const PublishRequest& req,
+                                 const p::ProgressFn& progress) {
+  PublishResult result;
+  auto prepared = prepare(req, false);
+  if (!prepared) return prepared.error();
+  auto& inputs = prepared->inputs;
+  auto& civitai = prepared->civitai;
+  auto& draft = prepared->draft;
+  result.warnings = std::move(prepared->warnings);
   // ---- 3. hash every file once ----
   std::uint64_t total = 0;
   for (const auto& c : inputs) total += c.identity.size;
@@ -352,33 +468,8 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
   }
 
   // ---- 5. which release this one supersedes ----
-  // (A mirror supersedes nothing by name: mirrors of unrelated models that
-  // share a name are not versions of one another.)
-  if (!result.already_published && ((!req.origin && req.supersede_by_name) || !req.supersedes.empty())) {
-    if (!req.supersedes.empty()) {
-      auto id = parse_release_id(req.supersedes);
-      if (!id) return id.error();
-      auto prev = target.index.get(*id);
-      if (prev && prev->kind() != p::RecordKind::release)
-        return make_error(ErrorCode::invalid_argument, "--supersedes: " + req.supersedes + " is not a release");
-      if (!prev) result.warnings.push_back("superseded release " + req.supersedes + " is not in the local index");
-      draft.supersedes = *id;
-    } else {
-      indexer::ReleaseQuery q;
-      q.creator = key.public_key();
-      q.text = draft.model_name;
-      q.limit = 100;
-      auto page = target.index.query_releases(q);
-      if (page) {
-        for (const auto& r : page->items) {
-          if (std::string(r.body().getPayload().getRelease().getModelSlug().cStr()) == p::slugify(draft.model_name)) {
-            draft.supersedes = r.id();
-            break;
-          }
-        }
-      }
-    }
-  }
+  if (!result.already_published)
+    if (auto st = choose_supersedes(target, key, req, &draft, &result.warnings); !st) return st.error();
 
   // ---- 6. files into the store (rolled back if the record fails) ----
   auto store_lock = target.store.lock();  // held until the record is indexed
@@ -411,9 +502,11 @@ p::Result<PublishResult> publish(PublishTarget& target, const p::SecretKey& key,
       continue;
     }
     // A hard link to a symbolic link would hold the link, not the file.
-    const auto& source = req.link && inputs[i].link_target ? *inputs[i].link_target : inputs[i].path;
+    const bool link =
+        req.link || std::find(req.link_files.begin(), req.link_files.end(), inputs[i].path) != req.link_files.end();
+    const auto& source = link && inputs[i].link_target ? *inputs[i].link_target : inputs[i].path;
     auto stored = target.store.add(source, result.files[i].digests.sha256,
-                                   req.link ? ContentStore::AddMode::hardlink : ContentStore::AddMode::copy);
+                                   link ? ContentStore::AddMode::hardlink : ContentStore::AddMode::copy);
     if (!stored) {
       rollback();
       return stored.error();

@@ -170,7 +170,9 @@ struct NodeRuntime::Impl {
     if (node.options.http == "off") return {};
     services = std::make_unique<NodeServices>(io, *node.index, *torrents, gossip.get(), node.options.log,
                                               [this](const std::vector<p::RecordId>& ids) { announce_local(ids); });
-    api = std::make_unique<Api>(*node.index, *node.store, node.options.data_dir, services.get(), node.options.config);
+    auto api_config = node.options.config;  // uploads count against the quota the store has (--store-quota wins)
+    if (node.options.torrents.store_quota) api_config.store_quota = node.options.torrents.store_quota;
+    api = std::make_unique<Api>(*node.index, *node.store, node.options.data_dir, services.get(), std::move(api_config));
     api->set_listen_address(node.options.http);
     if (!node.options.web_dir.empty()) {
       api->set_web_dir(node.options.web_dir);

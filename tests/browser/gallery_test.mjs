@@ -31,7 +31,10 @@
 // test edits (its description, tags and images change for good); without
 // it that step is skipped. "resources" (optional): a post in the image
 // feed whose generation data names, by hash, the models listed: its viewer
-// links each one's page.
+// links each one's page. "publish" (optional): {"name", "model": a model
+// file larger than one chunk (16 MiB), "version2": another model file on
+// the node's machine, "images": [a PNG, a JPEG]}, published from the
+// gallery (see the publish step); without it that step is skipped.
 // The node needs an identity key (`seedbank keygen` on its data dir) to sign
 // the shared image. That image is tests/fixtures/images/comfyui.png, found
 // from this file's own path; no expected model may use it as a sample image.
@@ -42,7 +45,7 @@
 
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +123,11 @@ async function readExpect(file) {
   }
   if (data.own != null && (typeof data.own !== 'object' || typeof data.own.name !== 'string' || !data.own.name)) {
     usage(`${file}: "own" must be {"name"}, the name of a model the node's key published`);
+  }
+  if (data.publish != null && (typeof data.publish !== 'object' || typeof data.publish.model !== 'string' ||
+      typeof data.publish.version2 !== 'string' || typeof data.publish.name !== 'string' ||
+      !Array.isArray(data.publish.images) || data.publish.images.length !== 2)) {
+    usage(`${file}: "publish" must be {"name", "model", "version2", "images": [two image paths]}`);
   }
   if (data.resources != null && (typeof data.resources !== 'object' || typeof data.resources.sha256 !== 'string' ||
       !Array.isArray(data.resources.models) || !data.resources.models.length)) {
@@ -1164,6 +1172,123 @@ async function main() {
         });
       }
       return { types, csvBytes: csv.body.length, base };
+    });
+
+    // (12d) Publishing from the gallery, from the You page: a model file
+    // whose upload is cut after its first chunk (every later chunk fails
+    // until the connection is back) and resumed, one sample image chosen
+    // and one dropped, their generation data shown, the fields filled in;
+    // then a new version from the model page, its file named by its path
+    // on this machine, and its description edited. published.json in OUTDIR
+    // says what was published, for the C++ side to compare with the CLI and
+    // look for on another node.
+    await step('publish', async () => {
+      if (!expect.publish) return { skipped: 'no "publish" in the expect file' };
+      const want = expect.publish;
+      await page.goto(`${args.base}/me`, { waitUntil: 'domcontentloaded' });
+      await page.locator('#publish-link').click();
+      await page.locator('#publish-form').waitFor();
+      let cut = true;
+      let aborted = 0;
+      const later = (url) => /\/api\/seedbank\/uploads\/[0-9a-f]{32}\?offset=[1-9]/.test(url.href);
+      await page.route(later, (route) => {
+        if (!cut) return route.continue();
+        aborted += 1;
+        return route.abort('connectionreset');
+      });
+      await page.setInputFiles('#publish-file-input', want.model);
+      const row = page.locator('#publish-files .upload-row').first();
+      await until('the upload to stop after its first chunk, with a Resume button', async () => {
+        const seen = { state: await row.getAttribute('data-state'), status: await row.locator('.upload-status').textContent(),
+          resume: await row.locator('.upload-resume').isVisible(), aborted };
+        return { ok: seen.state === 'stopped' && seen.resume, seen };
+      }, 60000);
+      const half = await page.evaluate(async () => (await (await fetch('/api/seedbank/uploads')).json()).items);
+      if (half.length !== 1 || !(half[0].received > 0) || half[0].complete) {
+        throw new StepFailure(`the node after the cut: ${JSON.stringify(half)}`);
+      }
+      cut = false;
+      await page.unroute(later);
+      await row.locator('.upload-resume').click();
+      await until('the resumed upload to finish', async () => {
+        const seen = { state: await row.getAttribute('data-state'), status: await row.locator('.upload-status').textContent() };
+        return { ok: seen.state === 'ready', seen };
+      }, 60000);
+      // One image chosen, one dropped on the drop zone.
+      await page.setInputFiles('#publish-image-input', want.images[0]);
+      const dropped = await readFile(want.images[1]);
+      const transfer = await page.evaluateHandle(({ bytes, name }) => {
+        const data = new DataTransfer();
+        data.items.add(new File([new Uint8Array(bytes)], name, { type: 'image/jpeg' }));
+        return data;
+      }, { bytes: [...dropped], name: path.basename(want.images[1]) });
+      await page.locator('#publish-image-drop').dispatchEvent('drop', { dataTransfer: transfer });
+      await until('both images uploaded, their generation data shown', async () => {
+        const seen = await page.evaluate(() => [...document.querySelectorAll('#publish-images .upload-row')].map((r) => ({
+          name: r.dataset.name, state: r.dataset.state,
+          sampler: [...r.querySelectorAll('.upload-meta dt')].find((dt) => dt.textContent === 'Sampler')?.nextElementSibling.textContent ?? null,
+        })));
+        const ok = seen.length === 2 && seen.every((r) => r.state === 'ready' && r.sampler);
+        return { ok, seen };
+      });
+      await page.fill('#publish-name', want.name);
+      await page.fill('#publish-version', 'v1.0');
+      await page.selectOption('#publish-type', 'LORA');
+      await page.fill('#publish-baseModel', 'SD 1.5');
+      await page.fill('#publish-description', 'Published from the browser');
+      await page.fill('#publish-tags', 'web, browser');
+      await shot('publish.png');
+      await page.click('#publish-submit');
+      const opened = async (versionName) => until(`the model page of ${want.name} ${versionName}`, async () => {
+        const seen = await page.evaluate(() => ({
+          url: location.pathname + location.search,
+          name: document.querySelector('#model-page h1.model-name')?.textContent.trim() ?? null,
+          versionId: document.querySelector('#model-page .model-layout')?.dataset.versionId ?? null,
+          note: document.querySelector('#publish-note')?.textContent ?? null,
+        }));
+        return { ok: seen.name === want.name && /^\/models\//.test(seen.url) && !!seen.versionId, seen };
+      }, 60000);
+      const first = await opened('v1.0');
+      const version = (id) => page.evaluate(async (v) => (await fetch(`/api/v1/model-versions/${v}`)).json(), id);
+      const v1 = await version(first.seen.versionId);
+      if (v1.name !== 'v1.0' || v1.images.length !== 2 || v1.baseModel !== 'SD 1.5') {
+        throw new StepFailure(`the published version: ${JSON.stringify({ name: v1.name, images: v1.images.length, baseModel: v1.baseModel })}`);
+      }
+      // A new version, from the page's author buttons, its file by path.
+      await page.locator('#add-version-link').click();
+      await page.locator('#publish-form').waitFor();
+      if (await page.inputValue('#publish-name') !== want.name) throw new StepFailure('the new version form lost the model name');
+      await page.fill('#publish-path', want.version2);
+      await page.click('#publish-path-add');
+      await page.fill('#publish-version', 'v2.0');
+      await until('the preview to say this is a new version', async () => {
+        const seen = await page.locator('#publish-supersedes').textContent().catch(() => null);
+        return { ok: !!seen && seen.includes('v1.0'), seen };
+      });
+      await page.click('#publish-submit');
+      await until('the new version\'s page', async () => {
+        const seen = await page.evaluate(() => document.querySelector('#model-page .model-layout')?.dataset.versionId ?? null);
+        return { ok: !!seen && seen !== first.seen.versionId, seen };
+      }, 60000);
+      const v2Id = await page.evaluate(() => document.querySelector('#model-page .model-layout').dataset.versionId);
+      // Its notes, edited.
+      await page.click('#edit-page-button');
+      await page.fill('#edit-page-form [name="description"]', 'Second version, edited in the browser');
+      await page.click('#edit-page-save');
+      await until('the edited notes', async () => {
+        const v = await version(v2Id);
+        return { ok: v.description === 'Second version, edited in the browser', seen: v.description };
+      });
+      const v2 = await version(v2Id);
+      const result = {
+        name: want.name,
+        modelId: v1.modelId,
+        first: { releaseId: v1.seedbank.releaseId, modelVersionId: v1.id },
+        second: { releaseId: v2.seedbank.releaseId, modelVersionId: v2.id, supersedes: v2.seedbank.supersedes ?? null },
+        abortedChunks: aborted,
+      };
+      await writeFile(path.join(args.out, 'published.json'), JSON.stringify(result));
+      return result;
     });
 
     // (13) An unknown model: a page that says so, not an error to retry.

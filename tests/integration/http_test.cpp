@@ -998,6 +998,188 @@ BOOST_AUTO_TEST_CASE(trends_count_what_the_network_published_by_type_base_model_
   BOOST_TEST(named(twelve["releases"]["byType"], "name", "LORA") == 2u);  // from before the import
 }
 
+// The gallery's publish form over HTTP, as a browser-less client: a model
+// sent in chunks (one sent again, one that would leave a gap), a sample
+// image, refusals that say what is wrong and publish nothing, then a job
+// whose release is the one `seedbank publish` makes of the same files,
+// which another node receives; and a new version of it.
+BOOST_AUTO_TEST_CASE(publishing_from_the_gallery_uploads_in_chunks_and_signs_what_the_cli_would) {
+  BOOST_REQUIRE_EQUAL(sb("b", {"keygen"}).exit_code, 0);
+  auto post = [&](const std::string& target, const std::string& body,
+                  std::vector<std::pair<std::string, std::string>> headers = {}) {
+    auto r = http_request(http["b"], "POST", target, body, headers);
+    return std::pair{r.status, json::parse(r.body, nullptr, false)};
+  };
+  auto read = [](const fs::path& f) {
+    std::ifstream in(f, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  auto model_path = seedbank::testing::write_safetensors(dir / "delta.safetensors", 5 * 1024 * 1024 + 3, 5);
+  const std::string model = read(model_path);
+  const std::string image = read(images / "a1111.png");
+  auto create = [&](const std::string& name, std::size_t size) {
+    auto [status, j] = post("/api/seedbank/uploads", json{{"name", name}, {"size", size}}.dump());
+    BOOST_REQUIRE_MESSAGE(status == 200, j.dump());
+    return j["id"].get<std::string>();
+  };
+  auto chunk = [&](const std::string& id, std::size_t offset, const std::string& bytes) {
+    return post("/api/seedbank/uploads/" + id + "?offset=" + std::to_string(offset), bytes);
+  };
+
+  // Chunks in order; one sent again (its answer lost) is taken; a gap is not.
+  const std::size_t mib = 1 << 20;
+  auto up = create("delta.safetensors", model.size());
+  BOOST_TEST(chunk(up, 0, model.substr(0, 2 * mib)).second["received"] == 2 * mib);
+  auto [gap, gap_body] = chunk(up, 3 * mib, model.substr(3 * mib, mib));
+  BOOST_TEST(gap == 409);
+  BOOST_TEST(gap_body["received"] == 2 * mib);
+  BOOST_TEST(gap_body["error"].get<std::string>().find("send from 2097152") != std::string::npos, gap_body.dump());
+  BOOST_TEST(chunk(up, mib, model.substr(mib, 2 * mib)).second["received"] == 3 * mib);
+  auto [past, past_body] = chunk(up, 3 * mib, model.substr(3 * mib) + "extra");
+  BOOST_TEST(past == 400);
+  BOOST_TEST(past_body["error"].get<std::string>().find("goes past its end") != std::string::npos, past_body.dump());
+  auto [done, done_body] = chunk(up, 3 * mib, model.substr(3 * mib));
+  BOOST_TEST(done == 200);
+  BOOST_TEST(done_body["complete"] == true);
+  auto img = create("a1111.png", image.size());
+  BOOST_TEST(chunk(img, 0, image).second["complete"] == true);
+
+  // Refusals: another site's page, a file too large for the disk, a name
+  // with a path in it, an image that is not one, a model that is not what
+  // its name says, a version of someone else's model.
+  auto [foreign, foreign_body] = post("/api/seedbank/uploads", json{{"name", "x.safetensors"}, {"size", 10}}.dump(),
+                                      {{"Origin", "http://evil.example"}});
+  BOOST_TEST(foreign == 403);
+  BOOST_TEST(post("/api/seedbank/uploads/" + up + "?offset=0", "x", {{"Sec-Fetch-Site", "cross-site"}}).first == 403);
+  BOOST_TEST(http_get(http["b"], "/api/seedbank/uploads", {{"Sec-Fetch-Site", "cross-site"}}).status == 403);
+  auto [huge, huge_body] =
+      post("/api/seedbank/uploads", json{{"name", "huge.safetensors"}, {"size", 1ull << 49}}.dump());
+  BOOST_TEST(huge == 507);
+  BOOST_TEST(huge_body["error"].get<std::string>().find("does not fit on this node's disk") != std::string::npos);
+  BOOST_TEST(post("/api/seedbank/uploads", json{{"name", "../up.safetensors"}, {"size", 10}}.dump()).first == 400);
+  auto fake = create("fake.png", 12);
+  chunk(fake, 0, "not an image");
+  auto lie = create("lie.safetensors", image.size());
+  chunk(lie, 0, image);
+  json form = {{"files", json::array({{{"upload", up}}})},
+               {"images", json::array({{{"upload", img}}})},
+               {"name", "Delta Web"},
+               {"version", "v1.0"},
+               {"type", "LORA"},
+               {"baseModel", "SD 1.5"},
+               {"tags", json::array({"web"})},
+               {"description", "from the form"}};
+  auto with = [&](const char* key, json value) {
+    json f = form;
+    f[key] = std::move(value);
+    return f.dump();
+  };
+  auto [not_image, not_image_body] = post("/api/seedbank/releases", with("images", json::array({{{"upload", fake}}})));
+  BOOST_TEST(not_image == 400);
+  const std::string not_image_error = not_image_body["error"];
+  BOOST_TEST(not_image_error.find("fake.png") != std::string::npos, not_image_error);
+  BOOST_TEST(not_image_error.find("uploads") == std::string::npos, not_image_error);  // no path of the node's
+  auto [mislabeled, mislabeled_body] = post("/api/seedbank/releases", with("files", json::array({{{"upload", lie}}})));
+  BOOST_TEST(mislabeled == 400);
+  BOOST_TEST(mislabeled_body["error"].get<std::string>().find("lie.safetensors") != std::string::npos);
+  BOOST_TEST(post("/api/seedbank/releases", with("files", json::array({{{"path", "relative.safetensors"}}}))).first ==
+             400);
+  BOOST_TEST(post("/api/seedbank/releases", with("supersedes", version_of(alpha1)["id"])).first == 403);
+  BOOST_TEST(post("/api/seedbank/releases", form.dump(), {{"Origin", "http://evil.example"}}).first == 403);
+  auto unfinished = create("unfinished.safetensors", 100);
+  auto [early, early_body] = post("/api/seedbank/releases", with("files", json::array({{{"upload", unfinished}}})));
+  BOOST_TEST(early == 400);
+  BOOST_TEST(early_body["error"].get<std::string>().find("finish the upload") != std::string::npos, early_body.dump());
+  auto [dry, dry_body] = post("/api/seedbank/releases", with("dryRun", true));
+  BOOST_REQUIRE_MESSAGE(dry == 200, dry_body.dump());
+  BOOST_TEST(dry_body["name"] == "Delta Web");
+  BOOST_TEST(dry_body["files"][1]["meta"]["sampler"] == "Euler a");  // read from the image, for the form to show
+  BOOST_TEST(sb("b", {"releases", "--mine", "--json"}).out.find("Delta") == std::string::npos);  // nothing yet
+
+  // Published by a job, the uploads gone into the store.
+  auto wait_job = [&](const json& started) {
+    json state;
+    BOOST_REQUIRE(eventually(
+        [&] {
+          state = json::parse(http_get(http["b"], started["url"].get<std::string>()).body, nullptr, false);
+          return state.is_object() && (state["state"] == "done" || state["state"] == "failed");
+        },
+        std::chrono::seconds(60)));
+    BOOST_REQUIRE_MESSAGE(state["state"] == "done", state.dump());
+    return state["result"];
+  };
+  auto [started_status, started] = post("/api/seedbank/releases", form.dump());
+  BOOST_REQUIRE_MESSAGE(started_status == 202, started.dump());
+  auto published = wait_job(started);
+  BOOST_TEST(published["alreadyPublished"] == false);
+  auto left = json::parse(http_get(http["b"], "/api/seedbank/uploads").body);
+  std::vector<std::string> left_names;
+  for (const auto& u : left["items"]) left_names.push_back(u["name"]);
+  BOOST_TEST(left_names == (std::vector<std::string>{"fake.png", "lie.safetensors", "unfinished.safetensors"}),
+             left.dump());
+  BOOST_TEST(http_request(http["b"], "DELETE", "/api/seedbank/uploads/" + fake).status == 200);
+  BOOST_TEST(http_get(http["b"], "/api/seedbank/uploads/" + fake).status == 404);
+
+  // The command, with the same files and fields and the same key, signs
+  // the same release into another data dir (only the time differs), and
+  // on B finds that very release already published.
+  auto cli = sb("c", {"publish", model_path.string(), "--image", (images / "a1111.png").string(), "--name", "Delta Web",
+                      "--version", "v1.0", "--type", "LORA", "--base-model", "SD 1.5", "--tag", "web", "--description",
+                      "from the form", "--key", (dir / "b" / "identity.key").string(), "--json"});
+  BOOST_REQUIRE_MESSAGE(cli.exit_code == 0, cli.err);
+  auto cli_json = json::parse(cli.out);
+  BOOST_TEST(cli_json["alreadyPublished"] == false);
+  for (const char* key : {"creator", "model", "version", "type", "baseModel", "infoHashV2", "magnet", "warnings"})
+    BOOST_TEST(cli_json[key] == published[key], key << ": " << cli.out);
+  BOOST_REQUIRE_EQUAL(cli_json["files"].size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i)
+    for (const char* key : {"name", "kind", "size", "hashes"})
+      BOOST_TEST(cli_json["files"][i][key] == published["files"][i][key], key << ": " << cli.out);
+  auto on_c = sb("c", {"releases", "--json"});
+  auto on_b = sb("b", {"releases", "--mine", "--json"});
+  BOOST_REQUIRE(on_c.exit_code == 0 && on_b.exit_code == 0);
+  auto listed_c = json::parse(on_c.out)[0], listed_b = json::parse(on_b.out)[0];
+  for (const char* key : {"model", "version", "type", "baseModel", "creator", "files", "images", "tags"})
+    BOOST_TEST(listed_c[key] == listed_b[key], key << ": " << on_c.out << " vs " << on_b.out);
+  auto again = sb("b", {"publish", model_path.string(), "--image", (images / "a1111.png").string(), "--name",
+                        "Delta Web", "--version", "v1.0", "--type", "LORA", "--json"});
+  BOOST_REQUIRE_MESSAGE(again.exit_code == 0, again.err);
+  BOOST_TEST(json::parse(again.out)["alreadyPublished"] == true);
+  BOOST_TEST(json::parse(again.out)["releaseId"] == published["releaseId"]);
+  // Another node has it, as signed.
+  BOOST_REQUIRE(eventually([&] { return has("a", published["releaseId"]); }));
+  auto on_a = json::parse(http_get(http["a"], "/api/v1/model-versions/" + published["modelVersionId"].dump()).body);
+  BOOST_TEST(on_a["description"] == "from the form");
+  BOOST_TEST(on_a["baseModel"] == "SD 1.5");
+
+  // A new version: a file named by its path on this machine.
+  auto v2_path = seedbank::testing::write_safetensors(dir / "delta_v2.safetensors", 200 * 1024, 6);
+  json v2 = {{"files", json::array({{{"path", v2_path.string()}}})},
+             {"name", "Delta Web"},
+             {"version", "v2.0"},
+             {"type", "LORA"},
+             {"supersedes", published["modelVersionId"]}};
+  auto [v2_status, v2_started] = post("/api/seedbank/releases", v2.dump());
+  BOOST_REQUIRE_MESSAGE(v2_status == 202, v2_started.dump());
+  auto second = wait_job(v2_started);
+  BOOST_TEST(second["supersedes"] == published["releaseId"]);
+  BOOST_TEST(fs::hard_link_count(v2_path) == 1u);  // a file on this machine is copied, never linked or moved
+  // Only model files by path, and none of the node's own.
+  auto [key_file, key_body] =
+      post("/api/seedbank/releases",
+           json{{"files", json::array({{{"path", (dir / "b" / "identity.key").string()}}})}, {"type", "Other"}}.dump());
+  BOOST_TEST(key_file == 403, key_body.dump());
+  std::ofstream(dir / "notes.txt") << "a private note";
+  auto [notes, notes_body] =
+      post("/api/seedbank/releases",
+           json{{"files", json::array({{{"path", (dir / "notes.txt").string()}}})}, {"type", "Other"}, {"dryRun", true}}
+               .dump());
+  BOOST_TEST(notes == 400);
+  BOOST_TEST(notes_body["error"].get<std::string>().find("not a model file") != std::string::npos, notes_body.dump());
+  auto model_page = get_json("/api/v1/models/" + published["modelId"].dump());
+  BOOST_TEST(model_page["modelVersions"].size() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
   std::string node_js;
   for (const char* candidate : {"/usr/bin/node", "/usr/local/bin/node", "/usr/bin/nodejs"})
@@ -1046,6 +1228,14 @@ BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
                                {"sha256", beta["files"][0]["hashes"]["SHA256"]},
                                {"autoV2", beta["files"][0]["hashes"]["AutoV2"]},
                                {"imageHash", first_image(beta)}}})}};
+  // Published from the gallery: a model of three chunks, cut and resumed,
+  // and a second version named by its path here.
+  auto epsilon = seedbank::testing::write_safetensors(dir / "epsilon.safetensors", 40 * 1024 * 1024 + 11, 8);
+  auto epsilon2 = seedbank::testing::write_safetensors(dir / "epsilon_v2.safetensors", 300 * 1024, 9);
+  expect["publish"] = {{"name", "Epsilon From The Web"},
+                       {"model", epsilon.string()},
+                       {"version2", epsilon2.string()},
+                       {"images", json::array({(images / "a1111.png").string(), (images / "a1111.jpg").string()})}};
   auto expect_file = dir / "expect.json";
   std::ofstream(expect_file) << expect.dump(2);
   auto out = fs::path(SEEDBANK_TEST_OUTPUT_DIR) / "gallery";
@@ -1062,6 +1252,28 @@ BOOST_AUTO_TEST_CASE(the_gallery_works_in_a_real_browser) {
   BOOST_TEST(fs::exists(out / "model-shared.png"));
   BOOST_TEST(fs::exists(out / "tags.png"));
   BOOST_TEST(fs::exists(out / "edit-page.png"));
+  BOOST_TEST(fs::exists(out / "publish.png"));
+
+  // What the browser published is what `seedbank publish` makes of the same
+  // files and names (the command finds it already published), and node A
+  // has both versions, the second one's notes as edited.
+  json web;
+  std::ifstream(out / "published.json") >> web;
+  BOOST_TEST(web["abortedChunks"].get<int>() >= 1);
+  auto cli = sb("b", {"publish", epsilon.string(), "--image", (images / "a1111.png").string(), "--image",
+                      (images / "a1111.jpg").string(), "--name", "Epsilon From The Web", "--version", "v1.0", "--type",
+                      "LORA", "--json"});
+  BOOST_REQUIRE_MESSAGE(cli.exit_code == 0, cli.err);
+  BOOST_TEST(json::parse(cli.out)["alreadyPublished"] == true);
+  BOOST_TEST(json::parse(cli.out)["releaseId"] == web["first"]["releaseId"]);
+  BOOST_REQUIRE(eventually(
+      [&] {
+        auto r = http_get(http["a"], "/api/v1/models/" + web["modelId"].dump());
+        if (r.status != 200) return false;
+        auto versions = json::parse(r.body)["modelVersions"];
+        return versions.size() == 2 && versions[0]["description"] == "Second version, edited in the browser";
+      },
+      std::chrono::seconds(60)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -33,19 +33,6 @@ std::string join(const std::vector<std::string_view>& v) {
   return out;
 }
 
-nlohmann::ordered_json file_json(const PublishedFile& f) {
-  const auto& d = f.digests;
-  nlohmann::ordered_json hashes = {{"SHA256", d.sha256_hex()}, {"AutoV1", d.autov1_hex()}, {"AutoV2", d.autov2_hex()}};
-  if (d.autov3) hashes["AutoV3"] = d.autov3_hex();
-  hashes["CRC32"] = d.crc32_hex();
-  return {{"name", f.name},
-          {"kind", f.image ? "image" : "model"},
-          {"size", d.size},
-          {"hashes", hashes},
-          {"piecesRoot", d.pieces_root ? nlohmann::ordered_json(p::to_hex(*d.pieces_root)) : nullptr},
-          {"storedNew", f.stored_new}};
-}
-
 int run_publish(const PublishArgs& a, const Context& ctx) {
   auto data_dir = ctx.global.resolved_data_dir();
   auto key = p::load_secret_key(a.key.empty() ? default_key_path(data_dir) : std::filesystem::path(a.key));
@@ -122,7 +109,7 @@ int run_publish(const PublishArgs& a, const Context& ctx) {
   auto compat_magnet = magnet_of(release, true);
   if (a.json) {
     nlohmann::ordered_json files = nlohmann::ordered_json::array();
-    for (const auto& f : result->files) files.push_back(file_json(f));
+    for (const auto& f : result->files) files.push_back(published_file_json(f, true));
     auto t = release.getTorrent();
     print_json({{"releaseId", p::to_hex(result->record->id())},
                 {"alreadyPublished", result->already_published},

@@ -87,6 +87,10 @@ HttpResponse Api::Impl::handle(const HttpRequest& request) {
   const HttpTarget& t = *target;
   const bool get = request.method == "GET" || request.method == "HEAD";
   const bool post = request.method == "POST";
+  if (auto seg = t.segments_after("/api/seedbank/uploads"); seg && seg->size() <= 1) {
+    if (seg->empty() && post && !t.path.ends_with("/")) return create_upload(request);
+    if (get || post || request.method == "DELETE") return upload(request, t, seg->empty() ? "" : (*seg)[0]);
+  }
   if (!get && !post) return error_response(405, "method " + request.method + " is not supported here");
 
   if (t.path == "/api/v1/model-versions/by-hash" && post) return by_hash_list(request);
@@ -103,11 +107,14 @@ HttpResponse Api::Impl::handle(const HttpRequest& request) {
     if (t.path == "/api/seedbank/reactions") return react(request);
     if (t.path == "/api/seedbank/comments") return comment(request);
     if (t.path == "/api/seedbank/collections") return set_collection(request);
+    if (t.path == "/api/seedbank/releases") return publish_release(request);
     return error_response(405, "POST is not for " + t.path.substr(0, 200) + "; see docs/http-api.md");
   }
   if (t.path == "/api/seedbank/me") return me(request);
   if (t.path == "/api/seedbank/dashboard") return dashboard(request);
   if (t.path == "/api/seedbank/trends") return trends(request, t);
+  if (auto seg = t.segments_after("/api/seedbank/releases/jobs"); seg && seg->size() == 1)
+    return publish_job(request, (*seg)[0]);
   if (t.path == "/api/v1/models") return list_models(request, t);
   if (auto seg = t.segments_after("/api/v1/models"); seg && seg->size() == 1) return one_model(request, (*seg)[0]);
   if (auto seg = t.segments_after("/api/v1/model-versions/by-hash"); seg && seg->size() == 1)

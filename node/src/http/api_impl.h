@@ -27,8 +27,10 @@
 #include "civitai.h"
 #include "collections.h"
 #include "community.h"
+#include "http/uploads.h"
 #include "json_out.h"
 #include "node_services.h"
+#include "seedbank/node/publish.h"
 #include "seedbank/protocol/http_target.h"
 #include "seedbank/protocol/keys.h"
 #include "seedbank/protocol/release.h"
@@ -119,8 +121,29 @@ struct Api::Impl {
   std::mutex trends_count_mutex;  // one answer counted at a time
   std::map<std::string, TrendsAnswer> trends_cache;
 
+  // The gallery's uploads and publish jobs (api_publish.cpp): one job at a
+  // time, the last kMaxPublishJobs remembered. publish_mutex guards the jobs.
+  Uploads uploads;
+  struct PublishJob {
+    std::string id;
+    std::uint64_t done = 0, total = 0;  // bytes hashed
+    bool finished = false;
+    json result;        // when finished without an error
+    std::string error;  // when finished with one
+    unsigned status = 0;
+  };
+  std::mutex publish_mutex;
+  std::vector<std::shared_ptr<PublishJob>> publish_jobs;
+  bool publish_running = false;
+  std::string publish_current;
+
   Impl(indexer::Index& i, ContentStore& s, std::filesystem::path d, NodeServices* n, NodeConfig c)
-      : index(i), store(s), data_dir(std::move(d)), node(n), config(std::move(c)) {
+      : index(i),
+        store(s),
+        data_dir(std::move(d)),
+        node(n),
+        config(std::move(c)),
+        uploads(store.root() / "tmp" / "uploads") {
     thumb_worker = std::jthread([this](const std::stop_token& stop) { make_thumbnails(stop); });
   }
   Impl(const Impl&) = delete;
@@ -205,6 +228,19 @@ struct Api::Impl {
   HttpResponse me(const HttpRequest& request);
   HttpResponse dashboard(const HttpRequest& request);
 
+  // ---- api_publish.cpp: publishing from the gallery ----
+
+  HttpResponse create_upload(const HttpRequest& request);
+  // `id` empty: the list.
+  HttpResponse upload(const HttpRequest& request, const HttpTarget& t, const std::string& id);
+  // `used`: the uploads it names; `by_path`: the files it names by path.
+  std::optional<HttpResponse> read_publish_body(const json& body, const p::SecretKey& key, PublishRequest* req,
+                                                std::vector<UploadInfo>* used,
+                                                std::vector<std::filesystem::path>* by_path);
+  static std::string upload_message(std::string message, const std::vector<UploadInfo>& used);
+  HttpResponse publish_release(const HttpRequest& request);
+  HttpResponse publish_job(const HttpRequest& request, const std::string& id);
+
   // ---- api_trends.cpp ----
 
   HttpResponse trends(const HttpRequest& request, const HttpTarget& t);
@@ -264,7 +300,8 @@ struct Api::Impl {
   static std::optional<unsigned> choose_file(schema::Release::Reader r, const HttpTarget& t);
   std::optional<HttpResponse> may_fetch(const HttpRequest& request, FetchFor why = FetchFor::request);
 
-  std::jthread thumb_worker;  // last: stopped before the rest goes
+  std::jthread publish_thread;  // the publish job running, if any: joined before the rest goes
+  std::jthread thumb_worker;    // last: stopped before the rest goes
 };
 
 }  // namespace seedbank::node

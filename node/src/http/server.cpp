@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -51,6 +52,7 @@ constexpr auto kIdleTimeout = std::chrono::seconds(30);   // between requests, a
 constexpr auto kWriteTimeout = std::chrono::seconds(60);  // for each piece of a response
 constexpr auto kStallLimit = std::chrono::minutes(10);    // a download that brings nothing new
 constexpr std::size_t kChunk = 256 * 1024;
+constexpr std::size_t kLargeBody = 64 * 1024;  // a body past this is read straight into place
 
 // On every response: no other site may frame these pages (a page that
 // framed the gallery under its own button got a click that signed a
@@ -121,33 +123,63 @@ struct HttpServer::Impl {
     std::string remote = ec ? std::string() : endpoint.address().to_string();
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
+    std::string large;  // a body past kLargeBody, read without the parser
     for (;;) {
       http::request_parser<http::string_body> parser;
+      bool large_body = false;  // read into `large`, not through the parser
       parser.header_limit(16 * 1024);
       // Beast checks a Content-Length against the limit as the header
-      // ends: the larger limit first, and the usual one for all but images
-      // shared from the gallery.
-      parser.body_limit(kMaxUploadBody);
+      // ends: the largest limit first, then the route's (the usual one for
+      // all but images shared from the gallery and chunks of uploads).
+      parser.body_limit(std::max(kMaxUploadBody, kMaxChunkBody));
       stream.expires_after(kIdleTimeout);
       co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
       if (!ec) {
         const auto& head = parser.get();
         std::string_view target(head.target().data(), head.target().size());
         // (Uploads act as the node's user: only from this machine.)
-        if (head.method() != http::verb::post || !target.starts_with(kUploadTarget) || !is_loopback_ip(remote)) {
-          if (parser.content_length() && *parser.content_length() > kMaxRequestBody)
-            ec = http::error::body_limit;
-          else
-            parser.body_limit(kMaxRequestBody);
+        std::size_t limit = kMaxRequestBody;
+        if (head.method() == http::verb::post && is_loopback_ip(remote)) {
+          if (target.starts_with(kUploadTarget)) limit = kMaxUploadBody;
+          if (target.starts_with(kChunkTarget)) limit = kMaxChunkBody;
         }
-        if (!ec) co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+        if (parser.content_length() && *parser.content_length() > limit)
+          ec = http::error::body_limit;
+        else
+          parser.body_limit(limit);
+        if (!ec && limit > kMaxRequestBody && parser.content_length() && *parser.content_length() > kLargeBody) {
+          // An upload from this machine is read straight into place, as
+          // much as the socket holds at a time. Beast's parser reads a body
+          // through its buffer, at most 64 KiB a time and often 512 bytes:
+          // a 16 MiB chunk arrived at 25-100 MB/s that way. (Others keep
+          // the parser, which holds no more memory than arrives.)
+          const auto length = static_cast<std::size_t>(*parser.content_length());
+          if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {  // curl asks so for large bodies
+            static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+            co_await asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
+                                       asio::redirect_error(use_awaitable, ec));
+          }
+          large_body = true;
+          large.clear();  // (kept from this connection's previous upload, or new)
+          large.resize(length);
+          const std::size_t have = std::min(length, buffer.size());
+          asio::buffer_copy(asio::buffer(large.data(), have), buffer.data());
+          buffer.consume(have);
+          if (!ec && have < length)
+            co_await asio::async_read(stream, asio::buffer(large.data() + have, length - have),
+                                      asio::redirect_error(use_awaitable, ec));
+        } else if (!ec) {
+          co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+        }
       }
       if (ec == http::error::body_limit) {
         http::response<http::string_body> big{http::status::payload_too_large, 11};
         big.set(http::field::content_type, "application/json; charset=utf-8");
         security_headers(big);
-        big.body() = json_error("the request body is too large: at most " + std::to_string(kMaxRequestBody) +
-                                " bytes, or " + std::to_string(kMaxUploadBody) + " for " + std::string(kUploadTarget));
+        big.body() =
+            json_error("the request body is too large: at most " + std::to_string(kMaxRequestBody) + " bytes, " +
+                       std::to_string(kMaxUploadBody) + " for " + std::string(kUploadTarget) + " or " +
+                       std::to_string(kMaxChunkBody) + " for a chunk (" + std::string(kChunkTarget) + "ID)");
         big.keep_alive(false);
         big.prepare_payload();
         stream.expires_after(kWriteTimeout);
@@ -173,7 +205,10 @@ struct HttpServer::Impl {
       HttpRequest request;
       request.method = std::string(req.method_string());
       request.target = std::string(req.target());
-      request.body = std::move(req.body());
+      if (large_body)
+        request.body.swap(large);
+      else
+        request.body = std::move(req.body());
       request.host = std::string(req[http::field::host]);
       request.sec_fetch_site = std::string(req["Sec-Fetch-Site"]);
       request.origin = std::string(req[http::field::origin]);
@@ -186,6 +221,14 @@ struct HttpServer::Impl {
         response.status = 500;
         response.body = json_error(std::string("internal error: ") + e.what());
       }
+      // The next chunk on this connection reuses the memory: fresh pages
+      // cost a fault each, which took as long as the copy from the socket.
+      // Only after a chunk that was taken, and only until another kind of
+      // request comes (the gallery polls a publish job on it).
+      if (large_body && response.status == 200)
+        large.swap(request.body);
+      else
+        large = std::string();
       bool keep = req.keep_alive();
       bool ok = co_await respond(stream, req, response, keep);
       if (!ok || !keep) break;

@@ -5,7 +5,7 @@
 // waits behind gossip and a handler may block briefly (an LMDB read, a
 // short wait for the node thread). Handlers are called concurrently from
 // those threads and must be thread-safe. Requests are untrusted: sizes are
-// bounded (16 KiB of headers, 1 MiB of body), idle or slow connections time
+// bounded (16 KiB of headers, 1 MiB of body but for the uploads below), idle or slow connections time
 // out, and a handler's exception becomes a 500, never a crash.
 #pragma once
 
@@ -34,6 +34,11 @@ bool is_loopback_ip(std::string_view ip);
 // localhost, *.localhost, 127.x.y.z or [::1].
 bool names_this_machine(std::string_view host);
 inline constexpr std::size_t kMaxUploadBody = protocol::util::kMaxImageBytes;
+// A chunk of a file uploaded to publish (POST /api/seedbank/uploads/ID,
+// only from this machine) has a limit of its own: a model of many GB
+// arrives as requests of at most 32 MiB each (http/uploads.h).
+inline constexpr std::string_view kChunkTarget = "/api/seedbank/uploads/";
+inline constexpr std::size_t kMaxChunkBody = 32u << 20;
 
 struct HttpRequest {
   std::string method;  // "GET", "HEAD", "POST", "OPTIONS", ...

@@ -11,6 +11,7 @@ import { renderHome, wireSearch } from './pages/home.js';
 import { renderImages } from './pages/images.js';
 import { renderMe } from './pages/me.js';
 import { renderModel } from './pages/model.js';
+import { renderPublish } from './pages/publish.js';
 import { renderTag, renderTags } from './pages/tags.js';
 import { renderTrends } from './pages/trends.js';
 import { decodeSegment, render, setRoutes } from './router.js';
@@ -35,6 +36,7 @@ setRoutes([
   [/^\/tags\/?$/, () => renderTags()],
   [/^\/tag\/([^/]+)\/?$/, (m) => renderTag(decodeSegment(m[1]))],
   [/^\/trends\/?$/, () => renderTrends()],
+  [/^\/publish\/?$/, () => renderPublish(new URLSearchParams(location.search))],
 ]);
 wireSearch();
 if ('scrollRestoration' in history) history.scrollRestoration = 'manual';

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "seedbank/indexer/index.h"
 #include "seedbank/node/store.h"
 #include "seedbank/protocol/content_hash.h"
@@ -44,6 +46,9 @@ struct PublishRequest {
   // same model name; false: nothing (share publishing files by name).
   bool supersede_by_name = true;
   bool allow_unsafe = false;  // accept pickle-based files
+  // These of `files` and `images` (the gallery's finished uploads, removed
+  // once published) are hard-linked into the store rather than copied.
+  std::vector<std::filesystem::path> link_files;
 };
 
 struct PublishedFile {
@@ -52,6 +57,11 @@ struct PublishedFile {
   bool stored_new = false;  // false: the content was already in the store
   protocol::FileDigests digests;
 };
+
+// A published file as `seedbank publish --json` and the gallery's publish
+// job show it: {name, kind, size, hashes {SHA256, AutoV1, AutoV2, AutoV3,
+// CRC32}, piecesRoot (with `pieces_root`), storedNew}.
+nlohmann::ordered_json published_file_json(const PublishedFile& f, bool pieces_root = false);
 
 struct PublishResult {
   std::optional<protocol::Record> record;  // always set on success
@@ -72,6 +82,32 @@ struct PublishTarget {
   ContentStore& store;
   std::string network;
 };
+
+// What publish() would sign, without hashing or writing anything: every
+// input checked as publish() checks it (the same errors and warnings), the
+// metadata chosen from the request, then the .civitai.info, then the
+// primary file's own (safetensors metadata), and the release it would
+// supersede. The gallery's form shows this before it publishes.
+struct PublishPreview {
+  protocol::ReleaseDraft draft;  // names, type, texts, tags, license, permissions, supersedes; no files yet
+  struct Input {
+    std::string name;
+    bool image = false;
+    std::uint64_t size = 0;
+    schema::FileFormat format = schema::FileFormat::OTHER;  // models
+    schema::Precision precision = schema::Precision::UNKNOWN;
+    unsigned width = 0, height = 0;  // images
+    std::string mime_type;
+    std::optional<protocol::GenerationParams> generation;
+  };
+  std::vector<Input> inputs;  // models, then images
+  std::vector<std::string> warnings;
+  // Set when nothing names the type (no request field, .civitai.info or
+  // metadata): the error publish() gives, also among the warnings.
+  std::optional<std::string> type_missing;
+};
+protocol::Result<PublishPreview> preview_publish(PublishTarget& target, const protocol::SecretKey& key,
+                                                 const PublishRequest& request);
 
 // Validates everything before writing anything; on any failure the index and
 // the store are as they were. Reads each file once for all hashes (the store

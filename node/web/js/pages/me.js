@@ -59,14 +59,15 @@ function thisNode(here) {
 // comments that await a reply (GET /api/seedbank/dashboard).
 function dashboard(page) {
   const body = h('div', { id: 'dashboard' }, loadingBlock('Loading your releases…'));
-  const box = section('Your releases', body);
+  const box = section('Your releases',
+    h('div', { class: 'btn-row' }, h('a', { href: '/publish', class: 'btn btn-primary', id: 'publish-link' }, 'Publish a model')), body);
   box.classList.add('dashboard');
   api('/api/seedbank/dashboard', page.signal).then((data) => {
     const releases = (Array.isArray(data.releases) ? data.releases : []).filter((r) => r && typeof r === 'object' &&
       Number.isSafeInteger(r.modelId) && Number.isSafeInteger(r.modelVersionId));
     if (!releases.length) {
       body.replaceChildren(h('p', { class: 'muted' }, 'You have published nothing from this key yet: ',
-        h('code', null, 'seedbank publish'), ' signs a release with it.'));
+        'Publish a model here, or with ', h('code', null, 'seedbank publish'), '.'));
       return;
     }
     const totals = data.totals && typeof data.totals === 'object' ? data.totals : {};

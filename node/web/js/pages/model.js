@@ -220,6 +220,8 @@ function authorSlot(model, version, signal, editor) {
       editor.scrollIntoView({ block: 'start' });
       editor.querySelector('textarea').focus({ preventScroll: true });
     });
+    const addVersion = h('a', { href: `/publish?version=${encodeURIComponent(text(version.id))}`, id: 'add-version-link', class: 'btn' },
+      'Add a version');
     const button = h('button', { type: 'button', id: 'retract-button', class: 'btn btn-danger' }, 'Retract this version');
     button.addEventListener('click', async () => {
       const label = [text(model.name), text(version.name)].filter(Boolean).join(' · ') || `version ${text(version.id)}`;
@@ -239,8 +241,9 @@ function authorSlot(model, version, signal, editor) {
     });
     slot.replaceChildren(section('You published this version',
       h('p', { class: 'muted' }, 'Editing changes what this page shows on every node, never the files or names. ' +
+        'A new version carries new files, and this one stays listed under it. ' +
         'Retracting asks every node to stop listing and seeding it.'),
-      h('div', { class: 'btn-row' }, edit, button), note));
+      h('div', { class: 'btn-row' }, edit, addVersion, button), note));
   }, () => {});
   return slot;
 }
