@@ -231,9 +231,14 @@ p::Result<Prepared> prepare(const PublishRequest& req, bool preview) {
                                               " MiB, so not a .civitai.info or model-version JSON");
     std::ifstream in(*req.civitai_json, std::ios::binary);
     if (!in) return make_error(ErrorCode::not_found, req.civitai_json->string() + ": cannot read");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    auto parsed = p::parse_civitai_version_json(ss.str(), req.civitai_json->string());
+    std::string text(kMaxCivitaiJson + 1, '\0');  // and no more, whatever the file became meanwhile
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxCivitaiJson)
+      return make_error(ErrorCode::limit, req.civitai_json->string() + ": larger than " +
+                                              std::to_string(kMaxCivitaiJson >> 20) +
+                                              " MiB, so not a .civitai.info or model-version JSON");
+    auto parsed = p::parse_civitai_version_json(text, req.civitai_json->string());
     if (!parsed) return parsed.error();
     civitai = std::move(*parsed);
   }

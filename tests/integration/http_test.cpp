@@ -9,6 +9,9 @@
 #include <regex>
 #include <set>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "seedbank/protocol/http_target.h"
 #include "support/http_client.h"
 #include "support/model_files.h"
@@ -1058,9 +1061,9 @@ BOOST_AUTO_TEST_CASE(publishing_from_the_gallery_uploads_in_chunks_and_signs_wha
   BOOST_TEST(huge_body["error"].get<std::string>().find("does not fit on this node's disk") != std::string::npos);
   BOOST_TEST(post("/api/seedbank/uploads", json{{"name", "../up.safetensors"}, {"size", 10}}.dump()).first == 400);
   auto fake = create("fake.png", 12);
-  chunk(fake, 0, "not an image");
+  BOOST_REQUIRE(chunk(fake, 0, "not an image").second["complete"] == true);
   auto lie = create("lie.safetensors", image.size());
-  chunk(lie, 0, image);
+  BOOST_REQUIRE(chunk(lie, 0, image).second["complete"] == true);
   json form = {{"files", json::array({{{"upload", up}}})},
                {"images", json::array({{{"upload", img}}})},
                {"name", "Delta Web"},
@@ -1113,9 +1116,9 @@ BOOST_AUTO_TEST_CASE(publishing_from_the_gallery_uploads_in_chunks_and_signs_wha
   auto published = wait_job(started);
   BOOST_TEST(published["alreadyPublished"] == false);
   auto left = json::parse(http_get(http["b"], "/api/seedbank/uploads").body);
-  std::vector<std::string> left_names;
-  for (const auto& u : left["items"]) left_names.push_back(u["name"]);
-  BOOST_TEST(left_names == (std::vector<std::string>{"fake.png", "lie.safetensors", "unfinished.safetensors"}),
+  std::set<std::string> left_names;
+  for (const auto& u : left["items"]) left_names.insert(u["name"].get<std::string>());
+  BOOST_TEST(left_names == (std::set<std::string>{"fake.png", "lie.safetensors", "unfinished.safetensors"}),
              left.dump());
   BOOST_TEST(http_request(http["b"], "DELETE", "/api/seedbank/uploads/" + fake).status == 200);
   BOOST_TEST(http_get(http["b"], "/api/seedbank/uploads/" + fake).status == 404);
@@ -1176,6 +1179,49 @@ BOOST_AUTO_TEST_CASE(publishing_from_the_gallery_uploads_in_chunks_and_signs_wha
                .dump());
   BOOST_TEST(notes == 400);
   BOOST_TEST(notes_body["error"].get<std::string>().find("not a model file") != std::string::npos, notes_body.dump());
+  // A link elsewhere to the node's key, named like a model, is the key.
+  fs::create_symlink(dir / "b" / "identity.key", dir / "innocent.bin");
+  auto [linked, linked_body] =
+      post("/api/seedbank/releases", json{{"files", json::array({{{"path", (dir / "innocent.bin").string()}}})},
+                                          {"type", "Other"},
+                                          {"allowUnsafe", true}}
+                                         .dump());
+  BOOST_TEST(linked == 403, linked_body.dump());
+  // Another user of this machine may upload, never name a file by path.
+  if (::geteuid() == 0) {
+    // Everything the child needs is made before the fork: it only
+    // changes user, sends and reads (no allocation in a forked copy of a
+    // process with threads).
+    const std::string body = json{{"files", json::array({{{"path", v2_path.string()}}})}, {"dryRun", true}}.dump();
+    const std::string raw = "POST /api/seedbank/releases HTTP/1.1\r\nHost: " + http["b"] +
+                            "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+                            body;
+    const sockaddr_in to = seedbank::testing::ipv4_address(http["b"]);
+    int answer[2];
+    BOOST_REQUIRE_EQUAL(::pipe(answer), 0);
+    pid_t child = ::fork();
+    if (child == 0) {
+      char reply[64] = {0};
+      int fd = -1;
+      if (::setgid(65534) == 0 && ::setuid(65534) == 0 && (fd = ::socket(AF_INET, SOCK_STREAM, 0)) >= 0 &&
+          ::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0 &&
+          ::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(raw.size()))
+        (void)!::recv(fd, reply, sizeof reply - 1, MSG_WAITALL);
+      (void)!::write(answer[1], reply, 12);  // "HTTP/1.1 403"
+      ::_exit(0);
+    }
+    char reply[13] = {0};
+    BOOST_REQUIRE_EQUAL(::read(answer[0], reply, 12), 12);
+    const std::string status(reply + 9, 3);
+    ::waitpid(child, nullptr, 0);
+    ::close(answer[0]);
+    ::close(answer[1]);
+    BOOST_TEST(status == "403", reply);
+    // The same request from the node's own user is answered.
+    BOOST_TEST(post("/api/seedbank/releases",
+                    json{{"files", json::array({{{"path", v2_path.string()}}})}, {"dryRun", true}}.dump())
+                   .first == 200);
+  }
   auto model_page = get_json("/api/v1/models/" + published["modelId"].dump());
   BOOST_TEST(model_page["modelVersions"].size() == 2u);
 }

@@ -234,8 +234,8 @@ struct Api::Impl {
   // `id` empty: the list.
   HttpResponse upload(const HttpRequest& request, const HttpTarget& t, const std::string& id);
   // `used`: the uploads it names; `by_path`: the files it names by path.
-  std::optional<HttpResponse> read_publish_body(const json& body, const p::SecretKey& key, PublishRequest* req,
-                                                std::vector<UploadInfo>* used,
+  std::optional<HttpResponse> read_publish_body(const HttpRequest& request, const json& body, const p::SecretKey& key,
+                                                PublishRequest* req, std::vector<UploadInfo>* used,
                                                 std::vector<std::filesystem::path>* by_path);
   static std::string upload_message(std::string message, const std::vector<UploadInfo>& used);
   HttpResponse publish_release(const HttpRequest& request);

@@ -4,6 +4,8 @@
 // node's own user (foreign()), with the node's identity key.
 #include "http/api_impl.h"
 
+#include <unistd.h>
+
 #include "node_services.h"
 
 #include <algorithm>
@@ -133,7 +135,8 @@ HttpResponse Api::Impl::upload(const HttpRequest& request, const HttpTarget& t, 
 
 // The files and fields of a publish request's body into `req`; the
 // uploads it names go into `used` (their ids). Or the 400 to answer.
-std::optional<HttpResponse> Api::Impl::read_publish_body(const json& b, const p::SecretKey& key, PublishRequest* req,
+std::optional<HttpResponse> Api::Impl::read_publish_body(const HttpRequest& request, const json& b,
+                                                         const p::SecretKey& key, PublishRequest* req,
                                                          std::vector<UploadInfo>* used,
                                                          std::vector<std::filesystem::path>* by_path) {
   // A file: {"upload": ID} (uploaded here) or {"path": "/abs/path"} (on this machine).
@@ -146,13 +149,23 @@ std::optional<HttpResponse> Api::Impl::read_publish_body(const json& b, const p:
     }
     if (v.is_object() && v.contains("path") && v["path"].is_string()) {
       std::filesystem::path path(v["path"].get<std::string>());
+      // Other users of this machine reach its loopback address too: only
+      // the node's own user may have it read a file by its path.
+      if (auto uid = loopback_peer_uid(request.remote, request.remote_port); !uid || *uid != ::geteuid())
+        return error_response(403, field + ": only the user the node runs as (uid " + std::to_string(::geteuid()) +
+                                       ") may name a file by its path" +
+                                       (uid ? " (this request came from uid " + std::to_string(*uid) + ")" : "") +
+                                       "; upload the file instead");
       if (!path.is_absolute())
         return error_response(400, field + ": '" + path.string().substr(0, 200) +
                                        "' is not an absolute path; give the whole path of the file on this machine");
       // Never the node's own files (its key, its index, its store).
-      std::error_code ec;
+      std::error_code ec, home_ec;
       auto real = std::filesystem::weakly_canonical(path, ec);
-      auto home = std::filesystem::weakly_canonical(data_dir, ec);
+      auto home = std::filesystem::weakly_canonical(data_dir, home_ec);
+      if (ec || home_ec || real.empty() || home.empty())
+        return error_response(400, field + ": '" + path.string().substr(0, 200) +
+                                       "' cannot be resolved: " + (ec ? ec : home_ec).message());
       auto [end, at] = std::mismatch(home.begin(), home.end(), real.begin(), real.end());
       if (end == home.end())
         return error_response(403, field + ": '" + path.string().substr(0, 200) +
@@ -275,7 +288,7 @@ HttpResponse Api::Impl::publish_release(const HttpRequest& request) {
   PublishRequest req;
   std::vector<UploadInfo> used;
   std::vector<std::filesystem::path> by_path;
-  if (auto r = read_publish_body(b, *key, &req, &used, &by_path)) return *r;
+  if (auto r = read_publish_body(request, b, *key, &req, &used, &by_path)) return *r;
   PublishTarget target{index, store, index.network()};
   // A file named by its path must be a model: a request from this machine
   // cannot have the node publish (or describe) a key or a document it can
@@ -373,42 +386,52 @@ HttpResponse Api::Impl::publish_release(const HttpRequest& request) {
   // and the page shows its progress meanwhile. Assigning joins the
   // previous job's thread, which has finished: publish_running is false
   // only once it will not take the lock again.
-  publish_thread = std::jthread(
-      [this, job, target, req = std::move(req), key = std::move(*key), used = std::move(used), ids]() mutable {
-        json answer;
-        std::string error;
-        unsigned status = 500;
-        bool published = false;
-        try {
-          auto result = publish(target, key, req, [&](std::uint64_t done, std::uint64_t total) {
-            std::lock_guard progress(publish_mutex);
-            job->done = done;
-            job->total = total;
-          });
-          if (result) {
-            published = true;
-            answer = published_json(*result);
-            if (node) node->announce({result->record->id()});  // seeded and announced now, as after `seedbank publish`
-          } else {
-            status = status_of(result.error());
-            error = upload_message(result.error().message, used);
+  try {
+    publish_thread = std::jthread(
+        [this, job, target, req = std::move(req), key = std::move(*key), used = std::move(used), ids]() mutable {
+          json answer;
+          std::string error;
+          unsigned status = 500;
+          bool published = false;
+          try {
+            auto result = publish(target, key, req, [&](std::uint64_t done, std::uint64_t total) {
+              std::lock_guard progress(publish_mutex);
+              job->done = done;
+              job->total = total;
+            });
+            if (result) {
+              published = true;
+              answer = published_json(*result);
+              if (node)
+                node->announce({result->record->id()});  // seeded and announced now, as after `seedbank publish`
+            } else {
+              status = status_of(result.error());
+              error = upload_message(result.error().message, used);
+            }
+          } catch (const std::exception& e) {
+            error = std::string("internal error while publishing: ") + e.what();
+          } catch (...) {
+            error = "internal error while publishing";
           }
-        } catch (const std::exception& e) {
-          error = std::string("internal error while publishing: ") + e.what();
-        }
-        // Published: the uploads are in the store now. Not published: they
-        // stay, for another try without sending them again.
-        uploads.release(ids, published);
-        std::lock_guard done(publish_mutex);
-        if (published) {
-          job->result = std::move(answer);
-        } else {
-          job->status = status;
-          job->error = error;
-        }
-        job->finished = true;
-        publish_running = false;
-      });
+          // Published: the uploads are in the store now. Not published: they
+          // stay, for another try without sending them again.
+          uploads.release(ids, published);
+          std::lock_guard done(publish_mutex);
+          if (published) {
+            job->result = std::move(answer);
+          } else {
+            job->status = status;
+            job->error = error;
+          }
+          job->finished = true;
+          publish_running = false;
+        });
+  } catch (const std::exception& e) {  // no thread: nothing runs, nothing stays claimed
+    publish_running = false;
+    publish_jobs.pop_back();
+    uploads.release(ids, false);
+    return error_response(500, std::string("cannot start publishing: ") + e.what());
+  }
   return json_response(202, json{{"job", job->id}, {"url", "/api/seedbank/releases/jobs/" + job->id}});
 }
 

@@ -1,5 +1,8 @@
 #include "http/server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -13,10 +16,15 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include "seedbank/protocol/http_target.h"
 #include "seedbank/protocol/util.h"
@@ -39,6 +47,50 @@ bool names_this_machine(std::string_view host) {
   return host == "localhost" || host == "[::1]" || loopback_v4 || host.ends_with(".localhost");
 }
 
+std::optional<unsigned> loopback_peer_uid(std::string_view ip, std::uint16_t port) {
+  if (!is_loopback_ip(ip) || port == 0) return std::nullopt;
+  // The client's socket as /proc/net/tcp{,6} writes its local address:
+  // each 32-bit word of the address as the machine holds it, in hex, then
+  // the port. Both tables are read: a dual-stack socket's client may be
+  // either.
+  std::string v4(ip.starts_with("::ffff:") ? ip.substr(7) : ip);
+  std::vector<std::string> wanted;
+  char word[16];
+  in_addr a4{};
+  in6_addr a6{};
+  if (::inet_pton(AF_INET, v4.c_str(), &a4) == 1) {
+    std::uint32_t w = 0;
+    std::memcpy(&w, &a4, 4);
+    std::snprintf(word, sizeof word, "%08X", w);
+    wanted.push_back(std::string(word));
+    wanted.push_back("0000000000000000FFFF0000" + std::string(word));  // as an IPv4-mapped address
+  } else if (::inet_pton(AF_INET6, std::string(ip).c_str(), &a6) == 1) {
+    std::string hex;
+    for (int i = 0; i < 4; ++i) {
+      std::uint32_t w = 0;
+      std::memcpy(&w, reinterpret_cast<const unsigned char*>(&a6) + 4 * i, 4);
+      std::snprintf(word, sizeof word, "%08X", w);
+      hex += word;
+    }
+    wanted.push_back(hex);
+  }
+  std::snprintf(word, sizeof word, ":%04X", port);
+  for (auto& w : wanted) w += word;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the column names
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues, timer, retransmits;
+      unsigned uid = 0;
+      if (!(fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid)) continue;
+      if (std::find(wanted.begin(), wanted.end(), local) != wanted.end()) return uid;
+    }
+  }
+  return std::nullopt;
+}
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -52,7 +104,8 @@ constexpr auto kIdleTimeout = std::chrono::seconds(30);   // between requests, a
 constexpr auto kWriteTimeout = std::chrono::seconds(60);  // for each piece of a response
 constexpr auto kStallLimit = std::chrono::minutes(10);    // a download that brings nothing new
 constexpr std::size_t kChunk = 256 * 1024;
-constexpr std::size_t kLargeBody = 64 * 1024;  // a body past this is read straight into place
+constexpr std::size_t kLargeBody = 64 * 1024;     // a body past this is read straight into place
+constexpr std::size_t kLargeBudget = 256u << 20;  // upload bodies held at once, over every connection
 
 // On every response: no other site may frame these pages (a page that
 // framed the gallery under its own button got a click that signed a
@@ -87,6 +140,7 @@ struct HttpServer::Impl {
   // Declared before io: connections still suspended when io is destroyed
   // count themselves out of `open` as their frames are destroyed.
   std::atomic<std::size_t> open{0};
+  std::atomic<std::size_t> large_held{0};  // bytes of upload bodies held, over every connection
   std::string listen;
   asio::io_context io;
   tcp::acceptor acceptor{io};
@@ -121,12 +175,21 @@ struct HttpServer::Impl {
     boost::system::error_code ec;
     auto endpoint = socket.remote_endpoint(ec);
     std::string remote = ec ? std::string() : endpoint.address().to_string();
+    const std::uint16_t remote_port = ec ? 0 : endpoint.port();
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     std::string large;  // a body past kLargeBody, read without the parser
+    // What `large` counts against kLargeBudget, given back when it goes.
+    struct Held {
+      std::atomic<std::size_t>& total;
+      std::size_t bytes = 0;
+      void release() { total -= std::exchange(bytes, 0); }
+      ~Held() { release(); }
+    } held{large_held};
     for (;;) {
       http::request_parser<http::string_body> parser;
       bool large_body = false;  // read into `large`, not through the parser
+      bool busy = false;        // over kLargeBudget: 503
       parser.header_limit(16 * 1024);
       // Beast checks a Content-Length against the limit as the header
       // ends: the largest limit first, then the route's (the usual one for
@@ -147,30 +210,64 @@ struct HttpServer::Impl {
           ec = http::error::body_limit;
         else
           parser.body_limit(limit);
-        if (!ec && limit > kMaxRequestBody && parser.content_length() && *parser.content_length() > kLargeBody) {
+        const bool large_body_expected =
+            limit > kMaxRequestBody && parser.content_length() && *parser.content_length() > kLargeBody;
+        if (!ec && large_body_expected) {
           // An upload from this machine is read straight into place, as
           // much as the socket holds at a time. Beast's parser reads a body
           // through its buffer, at most 64 KiB a time and often 512 bytes:
           // a 16 MiB chunk arrived at 25-100 MB/s that way. (Others keep
-          // the parser, which holds no more memory than arrives.)
+          // the parser, which holds no more memory than arrives.) Every
+          // connection from this machine may send one: the memory they
+          // hold at once is bounded, and a busy node says so.
           const auto length = static_cast<std::size_t>(*parser.content_length());
-          if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {  // curl asks so for large bodies
+          if (const std::size_t need = std::max(length, large.capacity()); need > held.bytes) {
+            const std::size_t more = need - held.bytes;
+            if (large_held.fetch_add(more) + more > kLargeBudget) {
+              large_held -= more;
+              busy = true;
+            } else {
+              held.bytes = need;
+            }
+          }
+          if (!busy && beast::iequals(parser.get()[http::field::expect], "100-continue")) {  // curl asks so
             static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
             co_await asio::async_write(stream, asio::buffer(kContinue.data(), kContinue.size()),
                                        asio::redirect_error(use_awaitable, ec));
           }
-          large_body = true;
-          large.clear();  // (kept from this connection's previous upload, or new)
-          large.resize(length);
-          const std::size_t have = std::min(length, buffer.size());
-          asio::buffer_copy(asio::buffer(large.data(), have), buffer.data());
-          buffer.consume(have);
-          if (!ec && have < length)
-            co_await asio::async_read(stream, asio::buffer(large.data() + have, length - have),
-                                      asio::redirect_error(use_awaitable, ec));
+          if (!busy && !ec) {
+            large_body = true;
+            if (large.size() != length) {  // else the previous chunk's bytes, all overwritten: no memset
+              large.clear();
+              large.resize(length);
+            }
+            if (large.capacity() > held.bytes) {  // (a string may grow past what it was asked for)
+              large_held += large.capacity() - held.bytes;
+              held.bytes = large.capacity();
+            }
+            const std::size_t have = std::min(length, buffer.size());
+            asio::buffer_copy(asio::buffer(large.data(), have), buffer.data());
+            buffer.consume(have);
+            if (have < length)
+              co_await asio::async_read(stream, asio::buffer(large.data() + have, length - have),
+                                        asio::redirect_error(use_awaitable, ec));
+          }
         } else if (!ec) {
           co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
         }
+      }
+      if (busy) {
+        http::response<http::string_body> later{http::status::service_unavailable, 11};
+        later.set(http::field::content_type, "application/json; charset=utf-8");
+        later.set(http::field::retry_after, "2");
+        security_headers(later);
+        later.body() = json_error("the node is taking in " + std::to_string(kLargeBudget >> 20) +
+                                  " MiB of uploads already; send this one again in a moment");
+        later.keep_alive(false);
+        later.prepare_payload();
+        stream.expires_after(kWriteTimeout);
+        co_await http::async_write(stream, later, asio::redirect_error(use_awaitable, ec));
+        break;
       }
       if (ec == http::error::body_limit) {
         http::response<http::string_body> big{http::status::payload_too_large, 11};
@@ -213,6 +310,7 @@ struct HttpServer::Impl {
       request.sec_fetch_site = std::string(req["Sec-Fetch-Site"]);
       request.origin = std::string(req[http::field::origin]);
       request.remote = remote;
+      request.remote_port = remote_port;
       HttpResponse response;
       try {
         response = handler(request);
@@ -225,10 +323,13 @@ struct HttpServer::Impl {
       // cost a fault each, which took as long as the copy from the socket.
       // Only after a chunk that was taken, and only until another kind of
       // request comes (the gallery polls a publish job on it).
-      if (large_body && response.status == 200)
+      if (large_body && response.status == 200) {
         large.swap(request.body);
-      else
+      } else {
         large = std::string();
+        request.body = std::string();
+        held.release();
+      }
       bool keep = req.keep_alive();
       bool ok = co_await respond(stream, req, response, keep);
       if (!ok || !keep) break;

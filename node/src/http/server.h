@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,12 +41,19 @@ inline constexpr std::size_t kMaxUploadBody = protocol::util::kMaxImageBytes;
 inline constexpr std::string_view kChunkTarget = "/api/seedbank/uploads/";
 inline constexpr std::size_t kMaxChunkBody = 32u << 20;
 
+// The user id that owns the client's end of a connection from this
+// machine (`ip` loopback, `port` the client's), from /proc/net/tcp; nullopt
+// when it cannot be told. What only the node's own user may ask (a file
+// named by its path) is refused to other users of the machine.
+std::optional<unsigned> loopback_peer_uid(std::string_view ip, std::uint16_t port);
+
 struct HttpRequest {
   std::string method;  // "GET", "HEAD", "POST", "OPTIONS", ...
   std::string target;  // as sent ("/api/v1/models?limit=2")
   std::string body;
   std::string host;    // the Host header, for absolute URLs in answers
   std::string remote;  // the client's IP address
+  std::uint16_t remote_port = 0;
   // Set by browsers: "same-origin", "cross-site", ... (empty from tools).
   std::string sec_fetch_site;
   std::string origin;  // the Origin header, set by browsers on POST

@@ -232,7 +232,7 @@ export async function renderPublish(params) {
       for (const id of ['name', 'version', 'baseModel']) if (touched.has(id) && inputs[id].value.trim()) typed[id] = inputs[id].value.trim();
       if (inputs.type.value) typed.type = inputs.type.value;
       if (inputs.allowUnsafe.checked) typed.allowUnsafe = true;
-      const data = await postJson('/api/seedbank/releases', { ...filesBody(), ...typed, dryRun: true,
+      const data = await postJson('/api/seedbank/releases', { ...filesBody(true), ...typed, dryRun: true,
         ...(versionId ? { supersedes: Number(versionId), name: text(previous.model && previous.model.name) } : {}) });
       if (asked !== previewAsked || page.signal.aborted) return;
       const fill = (id, value) => {
@@ -291,11 +291,12 @@ export async function renderPublish(params) {
     done.then(() => { if (entry.state === 'ready') askPreview(); });
     return entry;
   };
-  const filesBody = () => ({
-    files: entries.filter((e) => e.kind === 'model').map((e) => e.body()),
-    images: entries.filter((e) => e.kind === 'image').map((e) => e.body()),
-    civitaiInfo: entries.filter((e) => e.kind === 'info').map((e) => e.body())[0] || null,
-  });
+  // The files as the node knows them (a preview: only those that are
+  // there whole; publishing waits for all of them).
+  const filesBody = (readyOnly = false) => {
+    const of = (kind) => entries.filter((e) => e.kind === kind && (!readyOnly || e.state === 'ready')).map((e) => e.body());
+    return { files: of('model'), images: of('image'), civitaiInfo: of('info')[0] || null };
+  };
 
   // Choosing and dropping files.
   const modelInput = h('input', { type: 'file', id: 'publish-file-input', multiple: true });
@@ -422,8 +423,19 @@ export async function renderPublish(params) {
     try {
       const { job } = await postJson('/api/seedbank/releases', body);
       bar.hidden = false;
+      let misses = 0;
       for (;;) {
-        const state = await api(`/api/seedbank/releases/jobs/${encodeURIComponent(job)}`);
+        let state;
+        try {
+          state = await api(`/api/seedbank/releases/jobs/${encodeURIComponent(job)}`);
+          misses = 0;
+        } catch (err) {
+          // The job goes on without the page: ask again, for a while.
+          misses += 1;
+          if (misses > 20) throw new Error(`${err.message}; the release may still be published: see the You page`);
+          await sleep(1000);
+          continue;
+        }
         if (state.state === 'done') {
           const r = state.result;
           const href = `/models/${r.modelId}?modelVersionId=${r.modelVersionId}`;
