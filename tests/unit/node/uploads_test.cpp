@@ -27,7 +27,7 @@ struct Area {
 
 }  // namespace
 
-BOOST_FIXTURE_TEST_SUITE(uploads, Area)
+BOOST_FIXTURE_TEST_SUITE(uploads_test, Area)
 
 BOOST_AUTO_TEST_CASE(chunks_arrive_in_order_and_an_upload_survives_a_restart) {
   const std::string bytes = "0123456789abcdefghij";
