@@ -79,6 +79,12 @@ std::string civitai_format(schema::FileFormat format) {
   }
 }
 
+std::string_view civitai_commercial_use(schema::CommercialUse use) {
+  static constexpr std::string_view kUses[] = {"Image", "RentCivit", "Rent", "Sell"};
+  auto i = static_cast<unsigned>(use);
+  return i < std::size(kUses) ? kUses[i] : std::string_view();
+}
+
 std::string civitai_precision(schema::Precision precision) {
   switch (precision) {
     case schema::Precision::FP32:
@@ -471,7 +477,6 @@ void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record&
   const p::Record& head = updated_head ? updated_head->shown : signed_head;
   auto r = head.body().getPayload().getRelease();
   auto license = r.getLicense();
-  static const char* uses[] = {"Image", "RentCivit", "Rent", "Sell"};
   // The versions first (their stats add up to the model's), then the model
   // around them.
   JsonOut versions;
@@ -509,7 +514,7 @@ void write_model(JsonOut& out, const indexer::ModelInfo& model, const p::Record&
       .field("allowNoCredit", license.getAllowNoCredit());
   out.key("allowCommercialUse").begin_array();
   for (auto u : license.getAllowCommercialUse())
-    if (static_cast<unsigned>(u) < 4) out.value(uses[static_cast<unsigned>(u)]);
+    if (auto name = civitai_commercial_use(u); !name.empty()) out.value(name);
   out.end_array();
   out.field("allowDerivatives", license.getAllowDerivatives())
       .field("allowDifferentLicense", license.getAllowDifferentLicense());

@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "json_out.h"
 #include "seedbank/indexer/index.h"
@@ -41,6 +42,9 @@ protocol::Bytes civitai_image_record_prefix(std::uint64_t image_id);
 std::string civitai_file_type(schema::FileRole role);
 std::string civitai_format(schema::FileFormat format);
 std::string civitai_precision(schema::Precision precision);
+// Civitai's allowCommercialUse value ("Image", "RentCivit", "Rent",
+// "Sell"); empty for a value this version does not know.
+std::string_view civitai_commercial_use(schema::CommercialUse use);
 
 struct CivitaiLinks {
   // Prefix for downloadUrl and image urls (an HTTP API base such as

@@ -154,8 +154,7 @@ HttpResponse Api::Impl::upload_image(const HttpRequest& request) {
   if (!img) {
     // The message names the temporary file; the user knows it as the upload.
     std::string message = img.error().message;
-    for (auto at = message.find(tmp.string()); at != std::string::npos; at = message.find(tmp.string()))
-      message.replace(at, tmp.string().size(), "the uploaded file");
+    replace_all(message, tmp.string(), "the uploaded file");
     return error_response(img.error().code == p::ErrorCode::io ? 500 : 400, message);
   }
   std::string m;
@@ -189,9 +188,7 @@ HttpResponse Api::Impl::post_image(const HttpRequest& request) {
                                                                                        : ".jpg");
   img->nsfw = b.contains("nsfw") && b["nsfw"].is_boolean() && b["nsfw"].get<bool>();
   if (b.contains("nsfwLevel") && !b["nsfwLevel"].is_null()) {
-    auto& v = b["nsfwLevel"];
-    auto level = v.is_number_unsigned() ? p::parse_nsfw_level(std::to_string(v.get<std::uint64_t>()))
-                                        : (v.is_string() ? p::parse_nsfw_level(v.get<std::string>()) : std::nullopt);
+    auto level = json_nsfw_level(b["nsfwLevel"]);
     if (!level) return error_response(400, "nsfwLevel: give 1, 2, 4, 8 or 16 (PG, PG-13, R, X, XXX)");
     img->nsfw_level = *level;
   }
@@ -304,8 +301,7 @@ HttpResponse Api::Impl::update_release(const HttpRequest& request) {
       return error_response(400, "imageLevels: give {\"<sha256>\": level}");
     for (const auto& [hex, v] : b["imageLevels"].items()) {
       auto sha = p::from_hex_fixed<32>(hex);
-      auto level = v.is_number_unsigned() ? p::parse_nsfw_level(std::to_string(v.get<std::uint64_t>()))
-                                          : (v.is_string() ? p::parse_nsfw_level(v.get<std::string>()) : std::nullopt);
+      auto level = json_nsfw_level(v);
       if (!sha || !level)
         return error_response(400, "imageLevels: give {\"<sha256>\": level}, level 1, 2, 4, 8 or 16 (PG to XXX)");
       ask.image_levels.emplace_back(*sha, *level);

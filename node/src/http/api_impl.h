@@ -67,6 +67,20 @@ inline HttpResponse error_response(unsigned status, const std::string& message) 
   return json_response(status, json{{"error", message}});
 }
 
+// Every `from` in `text` replaced by `to` (which is not searched again).
+inline void replace_all(std::string& text, std::string_view from, std::string_view to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+}
+
+// An image's browsing level in a form: 1, 2, 4, 8, 16 or their names
+// ("PG" ... "XXX"); nullopt for anything else.
+inline std::optional<std::uint8_t> json_nsfw_level(const json& v) {
+  if (v.is_number_unsigned()) return p::parse_nsfw_level(std::to_string(v.get<std::uint64_t>()));
+  if (v.is_string()) return p::parse_nsfw_level(v.get<std::string>());
+  return std::nullopt;
+}
+
 inline std::optional<std::uint64_t> parse_number(std::string_view text) {
   std::uint64_t n = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);

@@ -234,9 +234,7 @@ std::optional<HttpResponse> Api::Impl::read_publish_body(const HttpRequest& requ
   req->v2_only = flag("v2Only").value_or(false);
   req->allow_unsafe = flag("allowUnsafe").value_or(false);
   if (b.contains("nsfwLevel") && !b["nsfwLevel"].is_null()) {
-    const auto& v = b["nsfwLevel"];
-    auto level = v.is_number_unsigned() ? p::parse_nsfw_level(std::to_string(v.get<std::uint64_t>()))
-                                        : (v.is_string() ? p::parse_nsfw_level(v.get<std::string>()) : std::nullopt);
+    auto level = json_nsfw_level(b["nsfwLevel"]);
     if (!level) return error_response(400, "nsfwLevel: give 1, 2, 4, 8 or 16 (PG, PG-13, R, X, XXX)");
     if (req->nsfw && *level < p::kR)
       return error_response(400, "nsfw marks the images R at least; give nsfwLevel R, X or XXX, or leave nsfw out");
@@ -264,15 +262,11 @@ std::optional<HttpResponse> Api::Impl::read_publish_body(const HttpRequest& requ
 // store's temporary folder; the user knows it by its name.
 // The command's flags in publish()'s messages are this API's fields here.
 std::string Api::Impl::upload_message(std::string message, const std::vector<UploadInfo>& used) {
-  auto replace = [&](const std::string& from, const std::string& to) {
-    for (auto at = message.find(from); at != std::string::npos; at = message.find(from, at + to.size()))
-      message.replace(at, from.size(), to);
-  };
-  for (const auto& u : used) replace(u.path.string(), u.name);
-  replace("pass --allow-unsafe", "tick \"Accept pickle files\" (allowUnsafe)");
-  replace("--allow-commercial-use", "allowCommercialUse");
-  replace("pass --type", "choose the type");
-  replace("`seedbank publish --help`", "GET /api/v1/enums");
+  for (const auto& u : used) replace_all(message, u.path.string(), u.name);
+  replace_all(message, "pass --allow-unsafe", "tick \"Accept pickle files\" (allowUnsafe)");
+  replace_all(message, "--allow-commercial-use", "allowCommercialUse");
+  replace_all(message, "pass --type", "choose the type");
+  replace_all(message, "`seedbank publish --help`", "GET /api/v1/enums");
   return message;
 }
 
@@ -322,9 +316,8 @@ HttpResponse Api::Impl::publish_release(const HttpRequest& request) {
       inputs.push_back(std::move(i));
     }
     json uses = json::array();
-    static const char* names[] = {"Image", "RentCivit", "Rent", "Sell"};
     for (auto u : d.allow_commercial_use)
-      if (static_cast<unsigned>(u) < 4) uses.push_back(names[static_cast<unsigned>(u)]);
+      if (auto name = civitai_commercial_use(u); !name.empty()) uses.push_back(std::string(name));
     json supersedes = nullptr;
     if (d.supersedes)
       if (auto prev = index.get(*d.supersedes)) {
