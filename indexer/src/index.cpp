@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -46,7 +48,11 @@ constexpr std::string_view kSchemaVersion = "6";
 constexpr std::size_t kMaxQueryScan = 100000;  // candidates one page may examine
 constexpr std::size_t kCommitGroup = 4000;     // records per write transaction in a large batch
 constexpr std::uint64_t kHourMs = 3600 * 1000;
-constexpr std::size_t kMaxWaitingReplies = 1000;  // replies that came before their comment, counted when it arrives
+constexpr std::size_t kMaxWaitingReplies = 1000;
+// How long a resize of the map waits for open transactions to end (every
+// one in this file is short; a caller's slow visit callback is not).
+constexpr std::chrono::milliseconds kQuiesceWait{
+    10000};  // replies that came before their comment, counted when it arrives
 
 // Every named database; docs/architecture.md describes each key.
 struct Dbs {
@@ -420,6 +426,9 @@ struct Index::Impl {
   MDB_env* env = nullptr;
   Dbs db{};
   std::mutex write_mutex;
+  mutable lmdb::Gate gate;
+  // The size limit: options.map_size, or what grow() raised it to.
+  mutable std::atomic<std::uint64_t> limit{0};
   // Trend counters changed by the open write transaction (under
   // write_mutex), written by flush_trends before it commits.
   trends::Changes trend_changes;
@@ -430,9 +439,48 @@ struct Index::Impl {
 
   Result<lmdb::Txn> begin(bool write) const {
     int rc = 0;
-    lmdb::Txn txn(env, write, &rc);
+    lmdb::Txn txn(env, &gate, write, &rc);
+    // Another process (a command on this data dir given a larger size)
+    // grew the map past ours: adopt its size, then begin again.
+    if (rc == MDB_MAP_RESIZED && adopt_size()) txn = lmdb::Txn(env, &gate, write, &rc);
     if (rc) return lmdb::lmdb_error(write ? "begin write" : "begin read", rc);
     return txn;
+  }
+
+  // The map's size now (LMDB's, which may be above the size asked for).
+  std::uint64_t map_size() const {
+    MDB_envinfo info{};
+    mdb_env_info(env, &info);
+    return info.me_mapsize;
+  }
+
+  bool resize(std::size_t size) const {
+    int rc = -1;
+    if (!gate.quiesce(kQuiesceWait, [&] { rc = mdb_env_set_mapsize(env, size); })) {
+      options.log.warn("index: could not resize the map: transactions stayed open for " +
+                       std::to_string(kQuiesceWait.count() / 1000) + " s; trying again at the next write");
+      return false;
+    }
+    if (rc) options.log.warn(lmdb::lmdb_error("resize the map", rc).message);
+    return rc == 0;
+  }
+  // Another process wrote past our map: map what it wrote, and no more
+  // than our own limit beyond it (LMDB raises a size below the data to the
+  // data's; its own choice, the largest size any process ever used, could
+  // be far above this node's limit).
+  bool adopt_size() const { return resize(static_cast<std::size_t>(limit.load())); }
+
+  // The map was full: grow it to the limit options.size_limit gives now
+  // (a raised indexSize), when that is larger. False when it is not.
+  bool grow() const {
+    if (!options.size_limit) return false;
+    const std::uint64_t before = map_size(), want = options.size_limit();
+    if (want <= before || want > std::numeric_limits<std::size_t>::max()) return false;
+    if (!resize(static_cast<std::size_t>(want))) return false;
+    limit = want;
+    options.log.info("index: size limit raised from " + std::to_string(before) + " to " + std::to_string(map_size()) +
+                     " bytes (the data dir's indexSize); storing again");
+    return true;
   }
 
   // ---- ingest ----
@@ -541,7 +589,7 @@ struct Index::Impl {
   // social_rank for an index written before it, or by a seedbank that
   // kept `social` without it: afresh from `social`.
   Status build_social_rank(lmdb::Txn& txn) {
-    if (int rc = mdb_drop(txn.get(), db.social_rank, 0)) return lmdb::lmdb_error("clear social_rank", rc);
+    if (int rc = txn.noted(mdb_drop(txn.get(), db.social_rank, 0))) return lmdb::lmdb_error("clear social_rank", rc);
     std::vector<std::pair<Bytes, SocialCounts>> all;
     lmdb::Cursor c(txn, db.social);
     for (bool ok = c.first(); ok; ok = c.next())
@@ -683,7 +731,7 @@ struct Index::Impl {
         k = MDB_val{change->first.size(), const_cast<char*>(change->first.data())};
         rc = mdb_cursor_put(cursor, &k, &value, found == 0 && v.mv_size == 8 ? MDB_CURRENT : 0);
       }
-      if (rc) return lmdb::lmdb_error("write trends", rc);
+      if (txn.noted(rc)) return lmdb::lmdb_error("write trends", rc);
     }
     trend_changes.clear();
     return {};
@@ -692,7 +740,7 @@ struct Index::Impl {
   // The counters of every stored record, afresh (an index older than them).
   Status build_trends(lmdb::Txn& txn) {
     trend_changes.clear();
-    if (int rc = mdb_drop(txn.get(), db.trends, 0)) return lmdb::lmdb_error("empty trends", rc);
+    if (int rc = txn.noted(mdb_drop(txn.get(), db.trends, 0))) return lmdb::lmdb_error("empty trends", rc);
     lmdb::Cursor c(txn, db.by_time);
     for (bool ok = c.first(); ok; ok = c.next()) {
       if (c.key().size() != 40) continue;
@@ -727,18 +775,27 @@ struct Index::Impl {
     return flush_trends(txn);
   }
 
-  Status add_count(lmdb::Txn& txn, RecordKind kind, std::uint64_t added, bool remove = false) {
+  // Counts `added` records of `kind`, of `bytes` signed bytes in all (or
+  // takes them off with `remove`).
+  Status add_count(lmdb::Txn& txn, RecordKind kind, std::uint64_t added, std::uint64_t bytes, bool remove = false) {
     std::string key = "count/" + std::string(protocol::to_string(kind));
-    std::uint64_t n = 0;
-    if (auto v = txn.get(db.meta, protocol::as_bytes(key)); v && v->size() == 8) n = get_be(*v, 0, 8);
-    Bytes value;
-    put_be(value, remove ? n - std::min(n, added) : n + added, 8);
+    auto moved = [&](std::string_view meta, std::uint64_t by) {
+      std::uint64_t n = 0;
+      if (auto v = txn.get(db.meta, protocol::as_bytes(meta)); v && v->size() == 8) n = get_be(*v, 0, 8);
+      Bytes value;
+      put_be(value, remove ? n - std::min(n, by) : n + by, 8);
+      return value;
+    };
+    if (auto st = txn.put(db.meta, protocol::as_bytes(bytes_key(kind)), moved(bytes_key(kind), bytes)); !st) return st;
+    Bytes value = moved(key, added);
     // The search index holds as many releases: a seedbank older than it
     // counts releases without indexing them, and the next open sees that.
     if (kind == RecordKind::release)
       if (auto st = txn.put(db.meta, protocol::as_bytes("search"), value); !st) return st;
     if (auto st = txn.put(db.meta, protocol::as_bytes(key), value); !st) return st;
-    if (auto st = txn.put(db.meta, protocol::as_bytes("views"), records_stored(txn)); !st) return st;
+    const Bytes stored = records_stored(txn);
+    if (auto st = txn.put(db.meta, protocol::as_bytes("views"), stored); !st) return st;
+    if (auto st = txn.put(db.meta, protocol::as_bytes("bytes"), stored); !st) return st;
     // Likewise social_rank and the reactions and comments stored.
     if (kind == RecordKind::reaction || kind == RecordKind::comment)
       return txn.put(db.meta, protocol::as_bytes("social_rank"), social_counts_stored(txn));
@@ -761,15 +818,16 @@ struct Index::Impl {
     }
     for (const auto& id : known) {
       if (auto st = txn.del(db.opaque, id); !st) return st;
-      if (auto st = add_count(txn, RecordKind::unknown, 1, true); !st) return st;
       auto rec = load(txn, id);
+      const std::uint64_t size = rec ? rec->bytes().size() : 0;
+      if (auto st = add_count(txn, RecordKind::unknown, 1, size, true); !st) return st;
       if (!rec || rec->kind() == RecordKind::unknown) continue;
       // It was checked against its envelope only: the checks of its kind
       // come now. One that fails them stays stored (it replicates) and is
       // left out of every view.
       if (!protocol::validate_body(rec->body())) continue;
       if (auto status = derive(txn, *rec); !status) return status.error();
-      if (auto st = add_count(txn, rec->kind(), 1); !st) return st;
+      if (auto st = add_count(txn, rec->kind(), 1, size); !st) return st;
     }
     return {};
   }
@@ -1040,7 +1098,7 @@ struct Index::Impl {
         if (auto list = load(txn, id); list && list->kind() == RecordKind::deny_list && !voided(txn, *list))
           if (auto st = count_denied(txn, *list, +1, /*ratings_only=*/true); !st) return st;
     }
-    if (int rc = mdb_drop(txn.get(), db.tags, 0)) return lmdb::lmdb_error("clear tags", rc);
+    if (int rc = txn.noted(mdb_drop(txn.get(), db.tags, 0))) return lmdb::lmdb_error("clear tags", rc);
     std::vector<RecordId> heads;
     {
       MDB_stat st;
@@ -1057,6 +1115,29 @@ struct Index::Impl {
       }
     return {};
   }
+  static std::string bytes_key(RecordKind kind) { return "bytes/" + std::string(protocol::to_string(kind)); }
+  // Meta bytes/<kind>: the signed bytes of the records counted in
+  // count/<kind>, for IndexSpace; meta `bytes` is `views` when they were
+  // last in step (an older seedbank stores records without them). Counted
+  // afresh from the records when not.
+  Status count_record_bytes(lmdb::Txn& txn) {
+    std::uint64_t bytes[protocol::kRecordKinds] = {};
+    {
+      lmdb::Cursor c(txn, db.records);
+      for (bool ok = c.first(); ok; ok = c.next()) {
+        auto id = to_id(c.key());
+        auto rec = protocol::load_stored_record(c.value(), &id);
+        if (rec) bytes[static_cast<int>(rec->kind())] += c.value().size();
+      }
+    }
+    for (int k = 0; k < protocol::kRecordKinds; ++k) {
+      Bytes value;
+      put_be(value, bytes[k], 8);
+      if (auto st = txn.put(db.meta, protocol::as_bytes(bytes_key(static_cast<RecordKind>(k))), value); !st) return st;
+    }
+    return txn.put(db.meta, protocol::as_bytes("bytes"), records_stored(txn));
+  }
+
   // Meta `views`: the records stored when the views were last in step (the
   // sum of count/<kind>). A seedbank older than it stores records without
   // keeping it, and the next open repairs what it may have left.
@@ -1113,7 +1194,7 @@ struct Index::Impl {
     }
     // Display names: afresh, since an older seedbank may have replaced
     // profiles meanwhile.
-    if (int rc = mdb_drop(txn.get(), db.name_words, 0)) return lmdb::lmdb_error("clear name_words", rc);
+    if (int rc = txn.noted(mdb_drop(txn.get(), db.name_words, 0))) return lmdb::lmdb_error("clear name_words", rc);
     lmdb::Cursor p(txn, db.current);
     const Bytes profiles{static_cast<std::uint8_t>(RecordKind::profile)};
     for (bool ok = p.seek(profiles); ok && keys::starts_with(p.key(), profiles); ok = p.next()) {
@@ -1888,6 +1969,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   if (rc) return lmdb::lmdb_error("create environment", rc);
   mdb_env_set_maxdbs(impl->env, 64);  // 39 used
   mdb_env_set_maxreaders(impl->env, 512);
+  impl->limit = options.map_size;
   rc = mdb_env_set_mapsize(impl->env, static_cast<std::size_t>(options.map_size));
   if (rc) return lmdb::lmdb_error("set the index's size limit", rc);
   // MDB_NOMETASYNC: one fsync per commit instead of two; see Durability.
@@ -2010,6 +2092,8 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   const bool views_stale = !same_meta("views", impl->records_stored(*txn));
   const bool rank_stale = !same_meta("social_rank", impl->social_counts_stored(*txn));
   if (auto st = impl->reindex_opaque(*txn); !st) return st.error();
+  if (!same_meta("bytes", impl->records_stored(*txn)))
+    if (auto st = impl->count_record_bytes(*txn); !st) return st.error();
   // The search index came after format 5: built for an index without it,
   // and again when an older seedbank stored releases meanwhile (its count
   // of releases is not the search index's).
@@ -2055,6 +2139,26 @@ IngestOutcome Index::ingest(ByteView bytes, Durability durability) {
 
 std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, Durability durability,
                                                const Admission& admission) {
+  auto outcomes = ingest_once(records, durability, admission);
+  // The map filled: what the failure rejected is stored again once it
+  // grew. Each round grows it (or stops), so this ends.
+  while (impl_->gate.map_full.exchange(false) && impl_->grow()) {
+    std::vector<std::size_t> where;
+    std::vector<Bytes> again;
+    for (std::size_t i = 0; i < outcomes.size(); ++i)
+      if (outcomes[i].status == IngestStatus::rejected && outcomes[i].error.code == ErrorCode::io) {
+        where.push_back(i);
+        again.emplace_back(records[i].begin(), records[i].end());
+      }
+    if (again.empty()) break;
+    auto retried = ingest_once(again, durability, admission);
+    for (std::size_t k = 0; k < where.size(); ++k) outcomes[where[k]] = std::move(retried[k]);
+  }
+  return outcomes;
+}
+
+std::vector<IngestOutcome> Index::ingest_once(std::span<const Bytes> records, Durability durability,
+                                              const Admission& admission) {
   const std::size_t n = records.size();
   std::vector<IngestOutcome> outcomes(n);
   std::vector<std::optional<Record>> verified(n);
@@ -2113,6 +2217,7 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
   std::optional<protocol::Error> failure;
   std::size_t group_begin = 0;  // first record of the uncommitted group
   std::uint64_t added_by_kind[protocol::kRecordKinds] = {};
+  std::uint64_t bytes_by_kind[protocol::kRecordKinds] = {};
   auto txn = impl_->begin(true);
   if (!txn) failure = txn.error();
 
@@ -2123,8 +2228,9 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
       if (auto st = impl_->flush_trends(*txn); !st) failure = st.error();
     for (int k = 0; k < protocol::kRecordKinds && !failure; ++k) {
       if (added_by_kind[k])
-        if (auto st = impl_->add_count(*txn, static_cast<RecordKind>(k), added_by_kind[k]); !st) failure = st.error();
-      added_by_kind[k] = 0;
+        if (auto st = impl_->add_count(*txn, static_cast<RecordKind>(k), added_by_kind[k], bytes_by_kind[k]); !st)
+          failure = st.error();
+      added_by_kind[k] = bytes_by_kind[k] = 0;
     }
     if (!failure)
       if (auto st = txn->commit(); !st) failure = st.error();
@@ -2167,7 +2273,10 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
       continue;
     }
     outcomes[i].status = *status;
-    if (*status != IngestStatus::duplicate) ++added_by_kind[static_cast<int>(verified[i]->kind())];
+    if (*status != IngestStatus::duplicate) {
+      ++added_by_kind[static_cast<int>(verified[i]->kind())];
+      bytes_by_kind[static_cast<int>(verified[i]->kind())] += verified[i]->bytes().size();
+    }
     // Records made to hold many counters are written out before a group ends.
     if (impl_->trend_changes.size() >= impl_->options.max_trend_changes)
       if (auto st = impl_->flush_trends(*txn); !st) {
@@ -2415,6 +2524,66 @@ IndexStats Index::stats() const {
     if (auto v = txn->get(impl_->db.meta, protocol::as_bytes(key)); v && v->size() == 8)
       s.by_kind[k] = get_be(*v, 0, 8);
   }
+  return s;
+}
+
+IndexSpace Index::space() const {
+  IndexSpace s;
+  auto txn = impl_->begin(false);
+  if (!txn) return s;
+  MDB_envinfo info{};
+  MDB_stat env{};
+  mdb_env_info(impl_->env, &info);
+  mdb_env_stat(impl_->env, &env);
+  const std::uint64_t page = env.ms_psize;
+  s.limit = info.me_mapsize;
+  s.used = (info.me_last_pgno + 1) * page;
+  auto bytes_of = [&](MDB_dbi dbi) -> std::uint64_t {
+    MDB_stat st{};
+    if (mdb_stat(txn->get(), dbi, &st) != 0) return 0;
+    return (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * page;
+  };
+  const Dbs& d = impl_->db;
+  // The views only one kind feeds; the rest are shared.
+  const std::pair<RecordKind, std::vector<MDB_dbi>> owned[] = {
+      {RecordKind::release,
+       {d.hashes, d.rel_time, d.rel_creator, d.rel_type, d.rel_base, d.rel_tag, d.rel_word, d.models, d.rel_model,
+        d.ids, d.tags, d.creators, d.arrived, d.terms, d.name_words, d.agg, d.rel_rating, d.model_rating}},
+      {RecordKind::rating, {d.rel_ratings}},
+      {RecordKind::image_post, {d.posts, d.image_feed, d.author_feed, d.image_refs}},
+      {RecordKind::comment, {d.comments, d.replies}},
+      {RecordKind::profile, {d.names}},
+      {RecordKind::deny_list, {d.denied}},
+      {RecordKind::key_rotation, {d.rotations}},
+      {RecordKind::collection, {d.collections}},
+      {RecordKind::unknown, {d.opaque}},
+  };
+  std::uint64_t accounted = 0;
+  for (const auto& [kind, dbis] : owned)
+    for (auto dbi : dbis) {
+      const auto b = bytes_of(dbi);
+      s.by_kind[static_cast<int>(kind)] += b;
+      accounted += b;
+    }
+  for (auto dbi : {d.meta, d.by_time, d.current, d.author_time, d.author_hour, d.social, d.social_rank, d.trends})
+    s.shared += bytes_of(dbi);
+  // The records table, shared out by the signed bytes each kind stored.
+  const std::uint64_t records = bytes_of(d.records);
+  std::uint64_t signed_total = 0;
+  for (int k = 0; k < protocol::kRecordKinds; ++k) {
+    if (auto v = txn->get(d.meta, protocol::as_bytes(Impl::bytes_key(static_cast<RecordKind>(k)))); v && v->size() == 8)
+      s.record_bytes[k] = get_be(*v, 0, 8);
+    signed_total += s.record_bytes[k];
+  }
+  std::uint64_t given = 0;
+  for (int k = 0; k < protocol::kRecordKinds && signed_total; ++k) {
+    const auto share = static_cast<std::uint64_t>(static_cast<long double>(records) * s.record_bytes[k] / signed_total);
+    s.by_kind[k] += share;
+    given += share;
+  }
+  s.shared += records - given;  // rounding, or every record of a kind no view counts
+  accounted += s.shared + given;
+  s.free = s.used > accounted ? s.used - accounted : 0;
   return s;
 }
 

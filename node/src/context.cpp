@@ -1,5 +1,7 @@
 #include "seedbank/node/context.h"
 
+#include <algorithm>
+
 #include "community.h"
 #include "files.h"
 #include "seedbank/node/data_dir.h"
@@ -29,6 +31,21 @@ protocol::Result<std::unique_ptr<NodeContext>> NodeContext::open(const NodeOptio
     // then full until a larger size is given.
     index_options.map_size = size;
   }
+  // A full index grows to a raised indexSize in config.json, read again
+  // then, so a running node needs no restart; --index-size is fixed for
+  // the run it was given to.
+  if (options.index_size)
+    index_options.size_limit = [size = options.index_size] { return size; };
+  else
+    index_options.size_limit = [path = config_path(options.data_dir), log = index_options.log]() -> std::uint64_t {
+      auto config = load_node_config(path);
+      if (!config) {
+        log.warn("the index is full and " + config.error().message);
+        return 0;
+      }
+      return config->index_size ? std::clamp(config->index_size, kMinIndexSize, kMaxIndexSize)
+                                : indexer::IndexOptions{}.map_size;
+    };
   auto index = indexer::Index::open(index_options);
   if (!index) return index.error();
   node->index = std::move(index).value();

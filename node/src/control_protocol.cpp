@@ -245,10 +245,23 @@ p::Result<ControlRequest> parse_request(const json& j) {
 json reply_json(const StatusReply& r) {
   json torrents = json::array();
   for (const auto& t : r.torrents) torrents.push_back(torrent_status_json(t));
-  return {{"v", kControlVersion},        {"network", r.network},
-          {"btListen", r.bt_listen},     {"gossipListen", r.gossip_listen},
-          {"httpListen", r.http_listen}, {"gossipPeers", r.gossip_peers},
-          {"records", r.records},        {"releases", r.releases},
+  json kinds = json::array();
+  for (const auto& k : r.index_kinds)
+    kinds.push_back({{"kind", k.kind}, {"records", k.records}, {"bytes", k.bytes}, {"recordBytes", k.record_bytes}});
+  json index = {{"limit", r.index_limit},
+                {"used", r.index_used},
+                {"shared", r.index_shared},
+                {"free", r.index_free},
+                {"byKind", kinds}};
+  return {{"v", kControlVersion},
+          {"network", r.network},
+          {"btListen", r.bt_listen},
+          {"gossipListen", r.gossip_listen},
+          {"httpListen", r.http_listen},
+          {"gossipPeers", r.gossip_peers},
+          {"records", r.records},
+          {"releases", r.releases},
+          {"index", index},
           {"torrents", torrents}};
 }
 
@@ -336,6 +349,19 @@ p::Result<StatusReply> parse_status_reply(const json& j) {
               read(j, "gossipListen", &r.gossip_listen) && read(j, "httpListen", &r.http_listen) &&
               read(j, "gossipPeers", &r.gossip_peers) && read(j, "records", &r.records) &&
               read(j, "releases", &r.releases);
+    if (auto it = j.find("index"); ok && it != j.end() && it->is_object()) {
+      const auto& x = *it;
+      ok = read(x, "limit", &r.index_limit) && read(x, "used", &r.index_used) && read(x, "shared", &r.index_shared) &&
+           read(x, "free", &r.index_free);
+      if (auto kinds = x.find("byKind"); ok && kinds != x.end() && kinds->is_array())
+        for (const auto& k : *kinds) {
+          StatusReply::IndexKind ik;
+          if (!k.is_object() || !read(k, "kind", &ik.kind) || !read(k, "records", &ik.records) ||
+              !read(k, "bytes", &ik.bytes) || !read(k, "recordBytes", &ik.record_bytes))
+            return false;
+          r.index_kinds.push_back(std::move(ik));
+        }
+    }
     if (auto it = j.find("torrents"); ok && it != j.end() && it->is_array())
       for (const auto& t : *it) {
         auto s = parse_torrent(t);

@@ -35,6 +35,13 @@ struct StatusReply {
   std::size_t gossip_peers = 0;
   std::uint64_t records = 0, releases = 0;
   std::vector<TorrentStatus> torrents;
+  // The index's bytes ("index" in JSON; absent from an older node's reply).
+  struct IndexKind {
+    std::string kind;  // "release", ...
+    std::uint64_t records = 0, bytes = 0, record_bytes = 0;
+  };
+  std::uint64_t index_limit = 0, index_used = 0, index_shared = 0, index_free = 0;
+  std::vector<IndexKind> index_kinds;  // kinds with records or bytes
 };
 
 // Starts (or continues) a fetch: every file, the sample images only, or the

@@ -422,6 +422,15 @@ StatusReply NodeRuntime::status(bool with_peers) {
   auto stats = impl.node.index->stats();
   r.records = stats.records;
   r.releases = stats.by_kind[1];
+  const auto space = impl.node.index->space();
+  r.index_limit = space.limit;
+  r.index_used = space.used;
+  r.index_shared = space.shared;
+  r.index_free = space.free;
+  for (int k = 0; k < p::kRecordKinds; ++k)
+    if (stats.by_kind[k] || space.by_kind[k])
+      r.index_kinds.push_back({std::string(p::to_string(static_cast<p::RecordKind>(k))), stats.by_kind[k],
+                               space.by_kind[k], space.record_bytes[k]});
   if (impl.torrents) r.torrents = impl.torrents->status(with_peers);
   return r;
 }

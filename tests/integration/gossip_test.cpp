@@ -255,4 +255,106 @@ BOOST_AUTO_TEST_CASE(a_hostile_peer_is_cut_off_and_banned_while_others_keep_sync
   BOOST_TEST(std::stoul(rss[1]) < 512u * 1024);
 }
 
+// A node whose index fills keeps serving what it holds and keeps its peers;
+// a command given a larger --index-size grows the index under it (the node
+// adopts the size), and raising indexSize in config.json lets the running
+// node grow it itself: it then syncs what it had to drop, and its own
+// writes (a reaction from the gallery) go through. Nothing stored is lost.
+BOOST_AUTO_TEST_CASE(a_full_index_keeps_serving_and_grows_when_its_size_is_raised) {
+  constexpr std::size_t kRecords = 3000;
+  seed_index("a", releases(20000, kRecords));
+  // b holds some records already (a sync's batch is stored whole or not at
+  // all), in an index that was never larger than its limit.
+  constexpr std::size_t kSeeded = 100;
+  {
+    indexer::IndexOptions o;
+    o.dir = dir / "b" / "index";
+    o.network = "test";
+    o.map_size = 1u << 20;
+    auto index = indexer::Index::open(o);
+    BOOST_REQUIRE(index.ok());
+    for (const auto& out : (*index)->ingest_batch(releases(50000, kSeeded)))
+      BOOST_REQUIRE_MESSAGE(out.status == indexer::IngestStatus::added, out.error.message);
+  }
+  std::ofstream(dir / "b" / "config.json") << "{\"indexSize\": 1048576}";
+  BOOST_REQUIRE_EQUAL(sb("b", {"keygen"}).exit_code, 0);
+  std::string a, b;
+  auto na = start("a", {}, &a);
+  auto nb = start("b", {a}, &b);
+  auto index_of = [&] {
+    auto r = sb("b", {"status", "--json"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return nlohmann::json::parse(r.out);
+  };
+  // Full: b stops short of a's records, says why, and stays connected.
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return nb->err().find("reached its size limit") != std::string::npos; },
+                                   std::chrono::seconds(60)),
+                        nb->err());
+  const auto held = records("b");
+  BOOST_TEST(held >= kSeeded);
+  BOOST_TEST(held < kSeeded + kRecords);
+  auto status = index_of();
+  BOOST_TEST(status["index"]["limit"] == 1048576u);
+  BOOST_TEST(status["index"]["used"].get<std::uint64_t>() <= 1048576u);
+  bool listed = false;
+  for (const auto& k : status["index"]["byKind"])
+    if (k["kind"] == "release") {
+      listed = true;
+      BOOST_TEST(k["records"].get<std::uint64_t>() == held);
+      BOOST_TEST(k["bytes"].get<std::uint64_t>() > k["recordBytes"].get<std::uint64_t>());
+    }
+  BOOST_TEST(listed, status.dump());
+  BOOST_TEST(sb("b", {"status"}).out.find("index ") != std::string::npos);
+  // Reads go on.
+  auto models = seedbank::testing::http_get(http["b"], "/api/v1/models?limit=5");
+  BOOST_REQUIRE_EQUAL(models.status, 200);
+  BOOST_TEST(nlohmann::json::parse(models.body)["items"].size() == 5u);
+  auto release = nlohmann::json::parse(models.body)["items"][0]["modelVersions"][0];
+  const std::string version_id = std::to_string(release["id"].get<std::uint64_t>());
+  auto react = [&] {
+    nlohmann::json body{{"modelVersionId", release["id"]}, {"reaction", "heart"}};
+    return seedbank::testing::http_request(http["b"], "POST", "/api/seedbank/reactions", body.dump(),
+                                           {{"Content-Type", "application/json"}, {"Origin", "http://" + http["b"]}});
+  };
+
+  // A command with a larger size writes past b's map (records of 8 KB
+  // each, 2 MiB of them): b adopts what it wrote.
+  constexpr std::size_t kImported = 250;
+  const auto big = protocol::SecretKey::generate();
+  std::vector<std::string> import_args{"--index-size", "8MiB", "record", "import"};
+  for (std::size_t i = 0; i < kImported; ++i) {
+    auto draft = seedbank::testing::sample_release(900000 + i);
+    draft.description = std::string(8000, 'x');
+    auto bytes = seedbank::testing::sign_release(big, draft, seedbank::testing::now_ms() - i);
+    auto f = dir / ("big-" + std::to_string(i) + ".record");
+    std::ofstream(f, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+    import_args.push_back(f.string());
+  }
+  auto imported = sb("b", import_args);
+  BOOST_REQUIRE_MESSAGE(imported.exit_code == 0, imported.err);
+  const std::string sha = protocol::to_hex(seedbank::testing::fake_digest(900000 + kImported - 1, 1));
+  BOOST_TEST(eventually(
+      [&] { return seedbank::testing::http_get(http["b"], "/api/v1/model-versions/by-hash/" + sha).status == 200; }));
+  // It maps what the command wrote, no more: its own limit is still 1 MiB.
+  status = index_of();
+  BOOST_TEST(status["index"]["limit"].get<std::uint64_t>() > 2u << 20);
+  BOOST_TEST(status["index"]["limit"] == status["index"]["used"]);
+
+  // indexSize raised: b grows its index itself, gets the rest from a and
+  // takes the reaction.
+  std::ofstream(dir / "b" / "config.json") << "{\"indexSize\": 67108864}";
+  BOOST_TEST(eventually([&] { return records("b") >= kSeeded + kRecords + kImported; }, std::chrono::seconds(90)),
+             "b holds " << records("b") << " of " << kSeeded + kRecords + kImported);
+  BOOST_TEST(nb->err().find("size limit raised") != std::string::npos, nb->err());
+  BOOST_TEST(index_of()["index"]["limit"] == 64u << 20);
+  auto taken = react();
+  BOOST_TEST(taken.status == 200, taken.body);
+  BOOST_TEST(seedbank::testing::http_get(http["b"], "/api/v1/model-versions/by-hash/" + sha).status == 200);
+  BOOST_TEST(records("b") == kSeeded + kRecords + kImported + 1);
+  // Neither blamed the other for b's full index.
+  BOOST_TEST(na->err().find("banned") == std::string::npos, na->err());
+  BOOST_TEST(nb->err().find("banned") == std::string::npos, nb->err());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <thread>
 
@@ -101,6 +102,17 @@ int run_status(bool json, bool peers, const Context& ctx) {
   }
   std::cout << "network " << reply->network << ", BitTorrent on " << reply->bt_listen << ", " << reply->releases
             << " releases indexed\n";
+  if (reply->index_limit) {  // an older node does not say
+    std::cout << "index " << human_bytes(reply->index_used) << " of its " << human_bytes(reply->index_limit)
+              << " limit (indexSize)\n";
+    auto row = [](const std::string& what, const std::string& count, std::uint64_t bytes) {
+      std::cout << "  " << std::left << std::setw(16) << what << std::right << std::setw(12) << count << "  "
+                << std::setw(10) << human_bytes(bytes) << "\n";
+    };
+    for (const auto& k : reply->index_kinds) row(k.kind, std::to_string(k.records) + " records", k.bytes);
+    row("shared views", "", reply->index_shared);
+    row("free pages", "", reply->index_free);
+  }
   for (const auto& t : reply->torrents) {
     std::cout << t.release_id.substr(0, 12) << "  " << t.name << "  " << t.state << "  " << human_bytes(t.done) << "/"
               << human_bytes(t.wanted) << "  down " << human_rate(static_cast<double>(t.download_rate)) << "  up "

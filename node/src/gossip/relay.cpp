@@ -276,6 +276,8 @@ std::size_t Relay::stored(SessionId id, const std::optional<SessionFacts>& from,
   // Every outcome counts, also after a record that gets its sender closed:
   // the index has stored the valid ones in the same batch.
   std::optional<std::pair<std::string, bool>> punish;  // reason, ban
+  std::size_t unstored = 0;
+  const p::Error* storage = nullptr;
   for (std::size_t i = 0; i < outcomes.size() && i < batch.size(); ++i) {
     const auto& o = outcomes[i];
     in_flight_.erase(o.id);
@@ -299,6 +301,10 @@ std::size_t Relay::stored(SessionId id, const std::optional<SessionFacts>& from,
       // get it banned here): not asked for again for a while. Any other
       // reason (a clock ahead of ours, a storage error, a kind or value
       // this node does not support): drop the record, keep the peer.
+      if (code == ErrorCode::io) {
+        ++unstored;
+        storage = &o.error;
+      }
       if (code == ErrorCode::refused) {
         remember_refused(o.id, now);
         // The penalty: a session that keeps bringing refused records is
@@ -309,6 +315,13 @@ std::size_t Relay::stored(SessionId id, const std::optional<SessionFacts>& from,
               {"sent " + std::to_string(pr->refused) + " records this node refuses (" + o.error.message + ")", false}};
       }
     }
+  }
+  // Dropped records are fetched again by a later sync, once there is room.
+  if (storage && (!storage_warned_ || now - *storage_warned_ >= std::chrono::minutes(1))) {
+    storage_warned_ = now;
+    log_.warn("could not store " + std::to_string(unstored) + (unstored == 1 ? " record" : " records") +
+              (from ? " from " + endpoint_text(from->remote_ip, from->remote_port) : std::string()) +
+              " (a later sync fetches them again): " + storage->message);
   }
   if (auto* pr = peer(id)) pr->counters.records_in += fresh.size();
   records_received_ += fresh.size();

@@ -138,6 +138,8 @@ class Relay {
   std::map<protocol::RecordId, Requested> in_flight_;
   std::vector<std::pair<protocol::RecordId, SessionId>> to_announce_;  // id, and who sent it to us
   bool announce_posted_ = false;
+  // When a storage failure (a full index or disk) was last logged: once a minute.
+  std::optional<Clock::time_point> storage_warned_;
   // Records admission refused are not asked for again for an hour (a rate
   // limit may allow them then), so reconciliation does not fetch them from
   // every peer over and over.

@@ -5,12 +5,14 @@
 #include <lmdb.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <random>
 #include <set>
 #include <string_view>
+#include <thread>
 
 #include "seedbank/indexer/index.h"
 #include "seedbank/protocol/util.h"
@@ -1565,6 +1567,125 @@ BOOST_AUTO_TEST_CASE(a_full_index_fails_as_the_nodes_own_limit) {
   BOOST_CHECK(error->code == protocol::ErrorCode::io);
   BOOST_TEST(error->message.find("indexSize") != std::string::npos, error->message);
   BOOST_TEST(full->stats().records == stored);
+}
+
+// A full map grows to the limit size_limit gives once that is raised (a
+// running node reading a raised indexSize): the write that found it full
+// goes through, nothing stored before is lost, and readers on other
+// threads keep reading while the map is resized under them.
+BOOST_AUTO_TEST_CASE(a_full_index_grows_to_a_raised_limit_while_readers_keep_reading) {
+  std::atomic<std::uint64_t> limit{1u << 20};
+  IndexOptions options;
+  options.dir = dir / "grows";
+  options.network = "test";
+  options.map_size = 1u << 20;
+  options.size_limit = [&] { return limit.load(); };
+  auto opened = Index::open(options);
+  SB_REQUIRE_OK(opened);
+  auto grows = std::move(opened).value();
+  auto first = grows->ingest(seedbank::testing::sign_release(alice, seedbank::testing::sample_release(0), 1000));
+  BOOST_REQUIRE(first.status == IngestStatus::added);
+
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> reads{0}, failed{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t)
+    readers.emplace_back([&] {
+      while (!stop) {
+        auto got = grows->get(first.id);
+        auto found = grows->find_by_hash(to_hex(first.id));
+        if (!got || !found || found->empty()) ++failed;
+        ++reads;
+      }
+    });
+  struct Join {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~Join() {
+      stop = true;
+      for (auto& t : threads) t.join();
+    }
+  } join{stop, readers};
+
+  std::uint64_t stored = 1, signed_bytes = 0;
+  std::optional<protocol::Error> error;
+  std::vector<protocol::Bytes> batch;
+  for (std::uint64_t n = 1; n < 5000 && !error; ++n) {
+    auto draft = seedbank::testing::sample_release(n);
+    draft.description = std::string(8000, 'd');
+    auto bytes = seedbank::testing::sign_release(alice, draft, seedbank::testing::now_ms() - n);
+    auto out = grows->ingest(bytes);
+    if (out.status == IngestStatus::added) {
+      ++stored;
+      signed_bytes += bytes.size();
+    } else {
+      error = out.error;
+      batch.push_back(bytes);
+    }
+  }
+  BOOST_TEST_REQUIRE(error.has_value(), "5000 releases fit in 1 MiB");
+  BOOST_TEST(error->message.find("the index reached its size limit") != std::string::npos, error->message);
+  BOOST_TEST(grows->space().limit == (1u << 20));
+
+  // Raised: the batch that begins with the release refused above goes in whole.
+  limit = 16u << 20;
+  for (std::uint64_t n = 0; n < 200; ++n) {
+    auto draft = seedbank::testing::sample_release(10000 + n);
+    draft.description = std::string(8000, 'e');
+    batch.push_back(seedbank::testing::sign_release(bob, draft, seedbank::testing::now_ms() - n));
+  }
+  auto outcomes = grows->ingest_batch(batch);
+  for (const auto& o : outcomes) BOOST_TEST_REQUIRE((o.status == IngestStatus::added), o.error.message);
+  for (const auto& b : batch) signed_bytes += b.size();
+  stored += batch.size();
+  stop = true;
+  for (auto& t : readers) t.join();
+  readers.clear();
+  BOOST_TEST(failed.load() == 0u, failed.load() << " of " << reads.load() << " reads failed");
+  BOOST_TEST(reads.load() > 0u);
+  BOOST_TEST(grows->stats().records == stored);
+  BOOST_TEST(grows->space().limit == (16u << 20));
+  BOOST_TEST(grows->get(first.id).ok());
+
+  // Where the bytes went: every release's signed bytes, and parts that add up.
+  auto space = grows->space();
+  auto release = static_cast<int>(protocol::RecordKind::release);
+  BOOST_TEST(space.record_bytes[release] ==
+             signed_bytes + seedbank::testing::sign_release(alice, seedbank::testing::sample_release(0), 1000).size());
+  BOOST_TEST(space.by_kind[release] > space.record_bytes[release]);  // its records, and the views of them
+  std::uint64_t parts = space.shared + space.free;
+  for (auto b : space.by_kind) parts += b;
+  BOOST_TEST(parts == space.used);
+  BOOST_TEST(space.used <= space.limit);
+}
+
+// Bytes per kind are counted for an index an older seedbank wrote (it kept
+// no such count) when it is opened, and kept as records arrive.
+BOOST_AUTO_TEST_CASE(index_bytes_per_kind_are_counted_for_an_older_index) {
+  auto release = add(testing::sign_release(alice, testing::sample_release(1), 1000));
+  auto post = testing::sign_post(bob, release, testing::fake_digest(1, 9), 2000);
+  add(post);
+  auto reaction =
+      testing::sign_reaction(bob, protocol::SubjectDraft{release, {}, {}}, protocol::ReactionKind::heart, 3000);
+  add(reaction);
+  const auto before = index->space();
+  const auto kind = [](protocol::RecordKind k) { return static_cast<int>(k); };
+  BOOST_TEST(before.record_bytes[kind(protocol::RecordKind::image_post)] == post.size());
+  BOOST_TEST(before.record_bytes[kind(protocol::RecordKind::reaction)] == reaction.size());
+  BOOST_TEST(before.by_kind[kind(protocol::RecordKind::image_post)] > 0u);
+  BOOST_TEST(before.by_kind[kind(protocol::RecordKind::rating)] == 0u);
+  index.reset();
+  edit_raw([](MDB_txn* txn) {
+    MDB_dbi meta;
+    BOOST_REQUIRE(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+    for (std::string key : {"bytes", "bytes/release", "bytes/image-post", "bytes/reaction"}) {
+      MDB_val k{key.size(), key.data()};
+      BOOST_REQUIRE(mdb_del(txn, meta, &k, nullptr) == 0);
+    }
+  });
+  reopen();
+  const auto after = index->space();
+  for (int k = 0; k < protocol::kRecordKinds; ++k) BOOST_TEST(after.record_bytes[k] == before.record_bytes[k]);
 }
 
 namespace {

@@ -41,8 +41,13 @@ struct IndexOptions {
   std::filesystem::path dir;             // created (0700) when missing
   std::string network = "main";          // records of other networks are refused
   std::uint64_t map_size = 64ull << 30;  // upper bound of the file; disk is used as needed
-  unsigned verify_threads = 2;           // signature checks in batch ingest
-  protocol::Log log;                     // failures that lose nothing but are worth telling
+  // Asked when a write finds the map full: the size limit now (a raised
+  // indexSize, say). Larger than the map, the map grows to it (waiting for
+  // open transactions to end) and the write goes on; unset, or not
+  // larger: the write fails saying the index is full.
+  std::function<std::uint64_t()> size_limit;
+  unsigned verify_threads = 2;  // signature checks in batch ingest
+  protocol::Log log;            // failures that lose nothing but are worth telling
   // Trend counters a write transaction sums in memory before it writes
   // them out (records can be made to change many).
   std::size_t max_trend_changes = 100000;
@@ -206,6 +211,19 @@ struct IndexStats {
   std::uint64_t by_kind[protocol::kRecordKinds] = {};  // by RecordKind; [0]: kinds this version does not know
 };
 
+// Where the index's bytes go: LMDB pages times the page size. The parts
+// add up to `used`.
+struct IndexSpace {
+  std::uint64_t limit = 0;  // the map's size: the most the file may grow to
+  std::uint64_t used = 0;   // pages written so far (data.mdb holds at least these)
+  // By RecordKind: the kind's share of the records table (in proportion to
+  // the signed bytes of its records) plus the views only that kind feeds.
+  std::uint64_t by_kind[protocol::kRecordKinds] = {};
+  std::uint64_t record_bytes[protocol::kRecordKinds] = {};  // the signed bytes of its records alone
+  std::uint64_t shared = 0;  // views several kinds feed (time order, current records, counters, trends)
+  std::uint64_t free = 0;    // pages free for reuse, and LMDB's own
+};
+
 // What a reaction or comment is about (schema Subject).
 using Subject = protocol::SubjectDraft;
 // The index's key for a subject: release ++ 'R', ++ 'I' ++ image SHA-256,
@@ -293,7 +311,8 @@ class Index {
   // each commit). Outcomes are in input order; returns once everything
   // stored is committed. A storage failure (disk full) stops the batch: the
   // groups committed before it stay stored, the rest are rejected with the
-  // error.
+  // error. A full map is grown first when size_limit allows more, and the
+  // rest of the batch stored then.
   std::vector<IngestOutcome> ingest_batch(std::span<const Bytes> records,
                                           Durability durability = Durability::replicated,
                                           const Admission& admission = {});
@@ -353,6 +372,8 @@ class Index {
   std::vector<RecordId> records_by(const PublicKey& author, std::uint64_t until_ms) const;
 
   IndexStats stats() const;
+  // Reads one LMDB statistic per table: cheap, but not for every request.
+  IndexSpace space() const;
 
   // ---- models, numeric ids, tags, creators (the HTTP API's views) ----
   std::optional<ModelInfo> model(const ModelKey& key) const;
@@ -441,6 +462,8 @@ class Index {
  private:
   struct Impl;
   explicit Index(std::unique_ptr<Impl> impl);
+  std::vector<IngestOutcome> ingest_once(std::span<const Bytes> records, Durability durability,
+                                         const Admission& admission);
   std::unique_ptr<Impl> impl_;
 };
 
