@@ -48,11 +48,10 @@ constexpr std::string_view kSchemaVersion = "6";
 constexpr std::size_t kMaxQueryScan = 100000;  // candidates one page may examine
 constexpr std::size_t kCommitGroup = 4000;     // records per write transaction in a large batch
 constexpr std::uint64_t kHourMs = 3600 * 1000;
-constexpr std::size_t kMaxWaitingReplies = 1000;
+constexpr std::size_t kMaxWaitingReplies = 1000;  // replies that came before their comment, counted when it arrives
 // How long a resize of the map waits for open transactions to end (every
 // one in this file is short; a caller's slow visit callback is not).
-constexpr std::chrono::milliseconds kQuiesceWait{
-    10000};  // replies that came before their comment, counted when it arrives
+constexpr std::chrono::milliseconds kQuiesceWait{10000};
 
 // Every named database; docs/architecture.md describes each key.
 struct Dbs {
@@ -429,6 +428,7 @@ struct Index::Impl {
   mutable lmdb::Gate gate;
   // The size limit: options.map_size, or what grow() raised it to.
   mutable std::atomic<std::uint64_t> limit{0};
+  mutable std::atomic<bool> unusable{false};  // a failed resize left no map
   // Trend counters changed by the open write transaction (under
   // write_mutex), written by flush_trends before it commits.
   trends::Changes trend_changes;
@@ -438,6 +438,10 @@ struct Index::Impl {
   }
 
   Result<lmdb::Txn> begin(bool write) const {
+    if (unusable)
+      return make_error(ErrorCode::io,
+                        "index: its map could not be set up again after a resize failed (out of address space?); "
+                        "restart seedbank");
     int rc = 0;
     lmdb::Txn txn(env, &gate, write, &rc);
     // Another process (a command on this data dir given a larger size)
@@ -454,14 +458,29 @@ struct Index::Impl {
     return info.me_mapsize;
   }
 
-  bool resize(std::size_t size) const {
+  // Resizes the map to `size` (LMDB raises a size below the data to the
+  // data's) when `wanted(current size)` says so, with no transaction open.
+  // A failed resize leaves LMDB without a map: the old size is mapped
+  // again. False when nothing changed.
+  bool resize(std::size_t size, const std::function<bool(std::uint64_t)>& wanted = {}) const {
     int rc = -1;
-    if (!gate.quiesce(kQuiesceWait, [&] { rc = mdb_env_set_mapsize(env, size); })) {
-      options.log.warn("index: could not resize the map: transactions stayed open for " +
-                       std::to_string(kQuiesceWait.count() / 1000) + " s; trying again at the next write");
+    bool skipped = false;
+    const bool quiet = gate.quiesce(kQuiesceWait, [&] {
+      const auto before = map_size();
+      if (wanted && !wanted(before)) {
+        skipped = true;
+        return;
+      }
+      rc = mdb_env_set_mapsize(env, size);
+      if (rc && mdb_env_set_mapsize(env, static_cast<std::size_t>(before)) != 0) unusable = true;
+    });
+    if (!quiet) {
+      options.log.warn(
+          "index: could not resize the map now (a transaction was open: this thread's, or one that stayed open for " +
+          std::to_string(kQuiesceWait.count() / 1000) + " s); trying again at the next write");
       return false;
     }
-    if (rc) options.log.warn(lmdb::lmdb_error("resize the map", rc).message);
+    if (rc && !skipped) options.log.warn(lmdb::lmdb_error("resize the map", rc).message);
     return rc == 0;
   }
   // Another process wrote past our map: map what it wrote, and no more
@@ -474,11 +493,16 @@ struct Index::Impl {
   // (a raised indexSize), when that is larger. False when it is not.
   bool grow() const {
     if (!options.size_limit) return false;
-    const std::uint64_t before = map_size(), want = options.size_limit();
-    if (want <= before || want > std::numeric_limits<std::size_t>::max()) return false;
-    if (!resize(static_cast<std::size_t>(want))) return false;
+    const std::uint64_t want = options.size_limit();
+    if (want > std::numeric_limits<std::size_t>::max()) return false;
+    std::uint64_t before = 0;
+    if (!resize(static_cast<std::size_t>(want), [&](std::uint64_t now) {
+          before = now;
+          return want > now;
+        }))
+      return false;
     limit = want;
-    options.log.info("index: size limit raised from " + std::to_string(before) + " to " + std::to_string(map_size()) +
+    options.log.info("index: size limit raised from " + std::to_string(before) + " to " + std::to_string(want) +
                      " bytes (the data dir's indexSize); storing again");
     return true;
   }
@@ -2091,9 +2115,8 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   };
   const bool views_stale = !same_meta("views", impl->records_stored(*txn));
   const bool rank_stale = !same_meta("social_rank", impl->social_counts_stored(*txn));
+  const bool bytes_stale = !same_meta("bytes", impl->records_stored(*txn));
   if (auto st = impl->reindex_opaque(*txn); !st) return st.error();
-  if (!same_meta("bytes", impl->records_stored(*txn)))
-    if (auto st = impl->count_record_bytes(*txn); !st) return st.error();
   // The search index came after format 5: built for an index without it,
   // and again when an older seedbank stored releases meanwhile (its count
   // of releases is not the search index's).
@@ -2129,6 +2152,14 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
     if (auto st = txn->put(d.meta, protocol::as_bytes("trends"), protocol::as_bytes(trends::kRules)); !st)
       return st.error();
   if (auto st = txn->commit(); !st) return st.error();
+  // Bytes per kind are for display: counted in a transaction of their own,
+  // so a full index still opens (and counts them at a later open).
+  if (bytes_stale) {
+    auto count = impl->begin(true);
+    auto st = count ? impl->count_record_bytes(*count) : Status(count.error());
+    if (st) st = count->commit();
+    if (!st) impl->options.log.warn("index: bytes per record kind not counted: " + st.error().message);
+  }
   return std::unique_ptr<Index>(new Index(std::move(impl)));
 }
 
@@ -2139,10 +2170,11 @@ IngestOutcome Index::ingest(ByteView bytes, Durability durability) {
 
 std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, Durability durability,
                                                const Admission& admission) {
-  auto outcomes = ingest_once(records, durability, admission);
+  bool full = false;
+  auto outcomes = ingest_once(records, durability, admission, &full);
   // The map filled: what the failure rejected is stored again once it
-  // grew. Each round grows it (or stops), so this ends.
-  while (impl_->gate.map_full.exchange(false) && impl_->grow()) {
+  // grew. Each round needs a larger limit than the last, so this ends.
+  while (full && impl_->grow()) {
     std::vector<std::size_t> where;
     std::vector<Bytes> again;
     for (std::size_t i = 0; i < outcomes.size(); ++i)
@@ -2151,14 +2183,14 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
         again.emplace_back(records[i].begin(), records[i].end());
       }
     if (again.empty()) break;
-    auto retried = ingest_once(again, durability, admission);
+    auto retried = ingest_once(again, durability, admission, &full);
     for (std::size_t k = 0; k < where.size(); ++k) outcomes[where[k]] = std::move(retried[k]);
   }
   return outcomes;
 }
 
 std::vector<IngestOutcome> Index::ingest_once(std::span<const Bytes> records, Durability durability,
-                                              const Admission& admission) {
+                                              const Admission& admission, bool* map_full) {
   const std::size_t n = records.size();
   std::vector<IngestOutcome> outcomes(n);
   std::vector<std::optional<Record>> verified(n);
@@ -2297,6 +2329,8 @@ std::vector<IngestOutcome> Index::ingest_once(std::span<const Bytes> records, Du
     }
   }
   if (!failure) commit_group(n);
+  // This call's own: the flag is only set under write_mutex.
+  *map_full = impl_->gate.map_full.exchange(false);
   return outcomes;
 }
 
@@ -2548,9 +2582,9 @@ IndexSpace Index::space() const {
   const std::pair<RecordKind, std::vector<MDB_dbi>> owned[] = {
       {RecordKind::release,
        {d.hashes, d.rel_time, d.rel_creator, d.rel_type, d.rel_base, d.rel_tag, d.rel_word, d.models, d.rel_model,
-        d.ids, d.tags, d.creators, d.arrived, d.terms, d.name_words, d.agg, d.rel_rating, d.model_rating}},
+        d.ids, d.tags, d.creators, d.arrived, d.terms}},
       {RecordKind::rating, {d.rel_ratings}},
-      {RecordKind::image_post, {d.posts, d.image_feed, d.author_feed, d.image_refs}},
+      {RecordKind::image_post, {d.posts, d.image_feed, d.author_feed}},
       {RecordKind::comment, {d.comments, d.replies}},
       {RecordKind::profile, {d.names}},
       {RecordKind::deny_list, {d.denied}},
@@ -2565,7 +2599,10 @@ IndexSpace Index::space() const {
       s.by_kind[static_cast<int>(kind)] += b;
       accounted += b;
     }
-  for (auto dbi : {d.meta, d.by_time, d.current, d.author_time, d.author_hour, d.social, d.social_rank, d.trends})
+  // Ratings and releases feed agg and the rating orders, profiles and
+  // releases name_words, posts and profiles image_refs.
+  for (auto dbi : {d.meta, d.by_time, d.current, d.author_time, d.author_hour, d.social, d.social_rank, d.trends, d.agg,
+                   d.rel_rating, d.model_rating, d.name_words, d.image_refs})
     s.shared += bytes_of(dbi);
   // The records table, shared out by the signed bytes each kind stored.
   const std::uint64_t records = bytes_of(d.records);
@@ -2581,6 +2618,7 @@ IndexSpace Index::space() const {
     s.by_kind[k] += share;
     given += share;
   }
+  given = std::min(given, records);
   s.shared += records - given;  // rounding, or every record of a kind no view counts
   accounted += s.shared + given;
   s.free = s.used > accounted ? s.used - accounted : 0;

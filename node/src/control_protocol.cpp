@@ -248,21 +248,18 @@ json reply_json(const StatusReply& r) {
   json kinds = json::array();
   for (const auto& k : r.index_kinds)
     kinds.push_back({{"kind", k.kind}, {"records", k.records}, {"bytes", k.bytes}, {"recordBytes", k.record_bytes}});
-  json index = {{"limit", r.index_limit},
-                {"used", r.index_used},
-                {"shared", r.index_shared},
-                {"free", r.index_free},
-                {"byKind", kinds}};
-  return {{"v", kControlVersion},
-          {"network", r.network},
-          {"btListen", r.bt_listen},
-          {"gossipListen", r.gossip_listen},
-          {"httpListen", r.http_listen},
-          {"gossipPeers", r.gossip_peers},
-          {"records", r.records},
-          {"releases", r.releases},
-          {"index", index},
-          {"torrents", torrents}};
+  json out = {{"v", kControlVersion},        {"network", r.network},
+              {"btListen", r.bt_listen},     {"gossipListen", r.gossip_listen},
+              {"httpListen", r.http_listen}, {"gossipPeers", r.gossip_peers},
+              {"records", r.records},        {"releases", r.releases}};
+  if (r.index_known)
+    out["index"] = {{"limit", r.index_limit},
+                    {"used", r.index_used},
+                    {"shared", r.index_shared},
+                    {"free", r.index_free},
+                    {"byKind", kinds}};
+  out["torrents"] = std::move(torrents);
+  return out;
 }
 
 json reply_json(const FetchReply& r) { return {{"v", kControlVersion}, {"ok", true}, {"seeders", r.seeders}}; }
@@ -351,6 +348,7 @@ p::Result<StatusReply> parse_status_reply(const json& j) {
               read(j, "releases", &r.releases);
     if (auto it = j.find("index"); ok && it != j.end() && it->is_object()) {
       const auto& x = *it;
+      r.index_known = true;
       ok = read(x, "limit", &r.index_limit) && read(x, "used", &r.index_used) && read(x, "shared", &r.index_shared) &&
            read(x, "free", &r.index_free);
       if (auto kinds = x.find("byKind"); ok && kinds != x.end() && kinds->is_array())

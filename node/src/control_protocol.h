@@ -40,6 +40,7 @@ struct StatusReply {
     std::string kind;  // "release", ...
     std::uint64_t records = 0, bytes = 0, record_bytes = 0;
   };
+  bool index_known = false;  // the node said (an older one does not)
   std::uint64_t index_limit = 0, index_used = 0, index_shared = 0, index_free = 0;
   std::vector<IndexKind> index_kinds;  // kinds with records or bytes
 };

@@ -423,6 +423,7 @@ StatusReply NodeRuntime::status(bool with_peers) {
   r.records = stats.records;
   r.releases = stats.by_kind[1];
   const auto space = impl.node.index->space();
+  r.index_known = true;
   r.index_limit = space.limit;
   r.index_used = space.used;
   r.index_shared = space.shared;

@@ -300,7 +300,7 @@ BOOST_AUTO_TEST_CASE(a_full_index_keeps_serving_and_grows_when_its_size_is_raise
   for (const auto& k : status["index"]["byKind"])
     if (k["kind"] == "release") {
       listed = true;
-      BOOST_TEST(k["records"].get<std::uint64_t>() == held);
+      BOOST_TEST(k["records"] == status["records"]);  // one reply: a small batch may still fit meanwhile
       BOOST_TEST(k["bytes"].get<std::uint64_t>() > k["recordBytes"].get<std::uint64_t>());
     }
   BOOST_TEST(listed, status.dump());

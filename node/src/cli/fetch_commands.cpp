@@ -102,7 +102,7 @@ int run_status(bool json, bool peers, const Context& ctx) {
   }
   std::cout << "network " << reply->network << ", BitTorrent on " << reply->bt_listen << ", " << reply->releases
             << " releases indexed\n";
-  if (reply->index_limit) {  // an older node does not say
+  if (reply->index_known) {  // an older node does not say
     std::cout << "index " << human_bytes(reply->index_used) << " of its " << human_bytes(reply->index_limit)
               << " limit (indexSize)\n";
     auto row = [](const std::string& what, const std::string& count, std::uint64_t bytes) {

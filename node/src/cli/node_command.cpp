@@ -173,6 +173,7 @@ void add_node_command(CLI::App& app, Context& ctx) {
       return;
     }
     node_options.config = std::move(config).value();
+    node_options.config_file = *config_file;
     auto node = NodeContext::open(node_options);
     if (!node) {
       ctx.exit_code = report(node.error());

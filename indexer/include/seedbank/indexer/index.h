@@ -462,8 +462,9 @@ class Index {
  private:
   struct Impl;
   explicit Index(std::unique_ptr<Impl> impl);
+  // ingest_batch without the growth; *map_full: the map was full.
   std::vector<IngestOutcome> ingest_once(std::span<const Bytes> records, Durability durability,
-                                         const Admission& admission);
+                                         const Admission& admission, bool* map_full);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -34,6 +34,9 @@ struct NodeOptions {
   std::string lan_beacon;
   std::string http = "127.0.0.1:7480";  // web gallery and API; "off": none
   NodeConfig config;                    // <data dir>/config.json
+  // Where `config` was read from (node --config), read again when the
+  // index fills; empty: <data dir>/config.json.
+  std::filesystem::path config_file;
   unsigned http_threads = 2;
   // Serve the gallery's files from this folder (node/web/ of a checkout)
   // instead of the copy compiled in, so edits show on reload. Empty: the
