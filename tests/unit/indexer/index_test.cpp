@@ -1629,11 +1629,21 @@ BOOST_AUTO_TEST_CASE(a_full_index_grows_to_a_raised_limit_while_readers_keep_rea
 
   // Raised: the batch that begins with the release refused above goes in whole.
   limit = 16u << 20;
-  for (std::uint64_t n = 0; n < 200; ++n) {
+  for (std::uint64_t n = 0; n < 200; ++n) {  // 1.6 MB: more than the whole map
     auto draft = seedbank::testing::sample_release(10000 + n);
     draft.description = std::string(8000, 'e');
     batch.push_back(seedbank::testing::sign_release(bob, draft, seedbank::testing::now_ms() - n));
   }
+  // But not from inside a read on the same thread (a visit callback): the
+  // resize would wait for that read. It fails as full, at once.
+  std::vector<IngestOutcome> inside;
+  grows->for_each_by_time(0, [&](std::uint64_t, const protocol::RecordId&) {
+    inside = grows->ingest_batch(batch);
+    return false;
+  });
+  BOOST_TEST_REQUIRE(inside.size() == batch.size());
+  for (const auto& o : inside) BOOST_TEST_REQUIRE((o.status == IngestStatus::rejected));
+  BOOST_TEST(grows->space().limit == (1u << 20));
   auto outcomes = grows->ingest_batch(batch);
   for (const auto& o : outcomes) BOOST_TEST_REQUIRE((o.status == IngestStatus::added), o.error.message);
   for (const auto& b : batch) signed_bytes += b.size();
