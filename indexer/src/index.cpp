@@ -429,6 +429,13 @@ struct Index::Impl {
   // The size limit: options.map_size, or what grow() raised it to.
   mutable std::atomic<std::uint64_t> limit{0};
   mutable std::atomic<bool> unusable{false};  // a failed resize left no map
+  // The map's size, as set at open and by resize() (readable without a
+  // transaction, unlike map_size()).
+  mutable std::atomic<std::uint64_t> mapped{0};
+  // Meta `bytes` may follow count/<kind>: bytes/<kind> were in step when
+  // this process opened the index (or counted them then). Set at open,
+  // read under write_mutex.
+  bool bytes_in_step = false;
   // Trend counters changed by the open write transaction (under
   // write_mutex), written by flush_trends before it commits.
   trends::Changes trend_changes;
@@ -452,6 +459,8 @@ struct Index::Impl {
   }
 
   // The map's size now (LMDB's, which may be above the size asked for).
+  // Reads the environment's meta pages: call it with a transaction open,
+  // or inside a quiesce; elsewhere read `mapped`.
   std::uint64_t map_size() const {
     MDB_envinfo info{};
     mdb_env_info(env, &info);
@@ -460,19 +469,23 @@ struct Index::Impl {
 
   // Resizes the map to `size` (LMDB raises a size below the data to the
   // data's) when `wanted(current size)` says so, with no transaction open.
-  // A failed resize leaves LMDB without a map: the old size is mapped
-  // again. False when nothing changed.
+  // False when nothing changed. A failed resize leaves LMDB without a map
+  // (it cannot map the old size again): the index then refuses every
+  // transaction, saying to restart.
   bool resize(std::size_t size, const std::function<bool(std::uint64_t)>& wanted = {}) const {
     int rc = -1;
     bool skipped = false;
     const bool quiet = gate.quiesce(kQuiesceWait, [&] {
-      const auto before = map_size();
-      if (wanted && !wanted(before)) {
+      if (unusable) return;
+      if (wanted && !wanted(map_size())) {
         skipped = true;
         return;
       }
       rc = mdb_env_set_mapsize(env, size);
-      if (rc && mdb_env_set_mapsize(env, static_cast<std::size_t>(before)) != 0) unusable = true;
+      if (rc)
+        unusable = true;
+      else
+        mapped = map_size();
     });
     if (!quiet) {
       options.log.warn(
@@ -480,7 +493,8 @@ struct Index::Impl {
           std::to_string(kQuiesceWait.count() / 1000) + " s); trying again at the next write");
       return false;
     }
-    if (rc && !skipped) options.log.warn(lmdb::lmdb_error("resize the map", rc).message);
+    if (rc && !skipped && !unusable.load()) options.log.warn(lmdb::lmdb_error("resize the map", rc).message);
+    if (rc && unusable) options.log.error(lmdb::lmdb_error("resize the map", rc).message + "; restart seedbank");
     return rc == 0;
   }
   // Another process wrote past our map: map what it wrote, and no more
@@ -489,18 +503,24 @@ struct Index::Impl {
   // be far above this node's limit).
   bool adopt_size() const { return resize(static_cast<std::size_t>(limit.load())); }
 
-  // The map was full: grow it to the limit options.size_limit gives now
-  // (a raised indexSize), when that is larger. False when it is not.
-  bool grow() const {
-    if (!options.size_limit) return false;
+  // A write found the map full when it was `full_at` bytes: grow it to the
+  // limit options.size_limit gives now (a raised indexSize), when that is
+  // larger. True when the map is now larger than `full_at` (also when
+  // another writer grew it meanwhile): the write may be tried again.
+  bool grow(std::uint64_t full_at) const {
+    if (unusable || !options.size_limit) return false;
+    if (mapped.load() > full_at) return true;  // grown meanwhile
     const std::uint64_t want = options.size_limit();
     if (want > std::numeric_limits<std::size_t>::max()) return false;
     std::uint64_t before = 0;
-    if (!resize(static_cast<std::size_t>(want), [&](std::uint64_t now) {
-          before = now;
-          return want > now;
-        }))
-      return false;
+    bool meanwhile = false;
+    const bool grown = resize(static_cast<std::size_t>(want), [&](std::uint64_t now) {
+      before = now;
+      meanwhile = now > full_at;
+      return !meanwhile && want > now;
+    });
+    if (meanwhile) return true;
+    if (!grown) return false;
     limit = want;
     options.log.info("index: size limit raised from " + std::to_string(before) + " to " + std::to_string(want) +
                      " bytes (the data dir's indexSize); storing again");
@@ -819,7 +839,8 @@ struct Index::Impl {
     if (auto st = txn.put(db.meta, protocol::as_bytes(key), value); !st) return st;
     const Bytes stored = records_stored(txn);
     if (auto st = txn.put(db.meta, protocol::as_bytes("views"), stored); !st) return st;
-    if (auto st = txn.put(db.meta, protocol::as_bytes("bytes"), stored); !st) return st;
+    if (bytes_in_step)
+      if (auto st = txn.put(db.meta, protocol::as_bytes("bytes"), stored); !st) return st;
     // Likewise social_rank and the reactions and comments stored.
     if (kind == RecordKind::reaction || kind == RecordKind::comment)
       return txn.put(db.meta, protocol::as_bytes("social_rank"), social_counts_stored(txn));
@@ -2003,6 +2024,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
     if (rc == EAGAIN || rc == EBUSY) err.message += "; another process holds it";
     return err;
   }
+  impl->mapped = impl->map_size();  // no other thread has it yet
   int stale = 0;
   mdb_reader_check(impl->env, &stale);  // readers left by a killed process
 
@@ -2116,6 +2138,7 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
   const bool views_stale = !same_meta("views", impl->records_stored(*txn));
   const bool rank_stale = !same_meta("social_rank", impl->social_counts_stored(*txn));
   const bool bytes_stale = !same_meta("bytes", impl->records_stored(*txn));
+  impl->bytes_in_step = !bytes_stale;
   if (auto st = impl->reindex_opaque(*txn); !st) return st.error();
   // The search index came after format 5: built for an index without it,
   // and again when an older seedbank stored releases meanwhile (its count
@@ -2158,7 +2181,10 @@ Result<std::unique_ptr<Index>> Index::open(const IndexOptions& options) {
     auto count = impl->begin(true);
     auto st = count ? impl->count_record_bytes(*count) : Status(count.error());
     if (st) st = count->commit();
-    if (!st) impl->options.log.warn("index: bytes per record kind not counted: " + st.error().message);
+    if (st)
+      impl->bytes_in_step = true;
+    else
+      impl->options.log.warn("index: bytes per record kind not counted: " + st.error().message);
   }
   return std::unique_ptr<Index>(new Index(std::move(impl)));
 }
@@ -2170,11 +2196,11 @@ IngestOutcome Index::ingest(ByteView bytes, Durability durability) {
 
 std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, Durability durability,
                                                const Admission& admission) {
-  bool full = false;
+  std::optional<std::uint64_t> full;
   auto outcomes = ingest_once(records, durability, admission, &full);
   // The map filled: what the failure rejected is stored again once it
   // grew. Each round needs a larger limit than the last, so this ends.
-  while (full && impl_->grow()) {
+  while (full && impl_->grow(*full)) {
     std::vector<std::size_t> where;
     std::vector<Bytes> again;
     for (std::size_t i = 0; i < outcomes.size(); ++i)
@@ -2190,7 +2216,7 @@ std::vector<IngestOutcome> Index::ingest_batch(std::span<const Bytes> records, D
 }
 
 std::vector<IngestOutcome> Index::ingest_once(std::span<const Bytes> records, Durability durability,
-                                              const Admission& admission, bool* map_full) {
+                                              const Admission& admission, std::optional<std::uint64_t>* full_at) {
   const std::size_t n = records.size();
   std::vector<IngestOutcome> outcomes(n);
   std::vector<std::optional<Record>> verified(n);
@@ -2330,7 +2356,8 @@ std::vector<IngestOutcome> Index::ingest_once(std::span<const Bytes> records, Du
   }
   if (!failure) commit_group(n);
   // This call's own: the flag is only set under write_mutex.
-  *map_full = impl_->gate.map_full.exchange(false);
+  full_at->reset();
+  if (impl_->gate.map_full.exchange(false)) *full_at = impl_->mapped.load();
   return outcomes;
 }
 

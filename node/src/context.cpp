@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
 
 #include "community.h"
 #include "files.h"
@@ -39,16 +40,15 @@ protocol::Result<std::unique_ptr<NodeContext>> NodeContext::open(const NodeOptio
   if (options.index_size)
     index_options.size_limit = [size = options.index_size] { return size; };
   else
-    index_options.size_limit = [path =
-                                    options.config_file.empty() ? config_path(options.data_dir) : options.config_file,
-                                log = index_options.log]() -> std::uint64_t {
+    index_options.size_limit =
+        [path = options.config_file.empty() ? config_path(options.data_dir) : options.config_file,
+         log = index_options.log, said = std::make_shared<std::atomic<std::int64_t>>(0)]() -> std::uint64_t {
       auto config = load_node_config(path);
       if (!config) {  // asked once per full write: said once a minute
-        static std::atomic<std::int64_t> said{0};
         const auto now =
             std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
                 .count();
-        if (auto last = said.load(); now - last >= 60 && said.compare_exchange_strong(last, now))
+        if (auto last = said->load(); now - last >= 60 && said->compare_exchange_strong(last, now))
           log.warn("the index is full and " + config.error().message);
         return 0;
       }

@@ -343,7 +343,10 @@ BOOST_AUTO_TEST_CASE(a_full_index_keeps_serving_and_grows_when_its_size_is_raise
 
   // indexSize raised: b grows its index itself, gets the rest from a and
   // takes the reaction.
-  std::ofstream(dir / "b" / "config.json") << "{\"indexSize\": 67108864}";
+  {  // written whole, then renamed: the node may read it at any moment
+    std::ofstream(dir / "b" / "config.json.tmp") << "{\"indexSize\": 67108864}";
+    fs::rename(dir / "b" / "config.json.tmp", dir / "b" / "config.json");
+  }
   BOOST_TEST(eventually([&] { return records("b") >= kSeeded + kRecords + kImported; }, std::chrono::seconds(90)),
              "b holds " << records("b") << " of " << kSeeded + kRecords + kImported);
   BOOST_TEST(nb->err().find("size limit raised") != std::string::npos, nb->err());

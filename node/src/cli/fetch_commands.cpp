@@ -104,7 +104,7 @@ int run_status(bool json, bool peers, const Context& ctx) {
             << " releases indexed\n";
   if (reply->index_known) {  // an older node does not say
     std::cout << "index " << human_bytes(reply->index_used) << " of its " << human_bytes(reply->index_limit)
-              << " limit (indexSize)\n";
+              << " limit\n";
     auto row = [](const std::string& what, const std::string& count, std::uint64_t bytes) {
       std::cout << "  " << std::left << std::setw(16) << what << std::right << std::setw(12) << count << "  "
                 << std::setw(10) << human_bytes(bytes) << "\n";

@@ -1666,6 +1666,7 @@ BOOST_AUTO_TEST_CASE(a_full_index_grows_to_a_raised_limit_while_readers_keep_rea
   std::uint64_t parts = space.shared + space.free;
   for (auto b : space.by_kind) parts += b;
   BOOST_TEST(parts == space.used);
+  BOOST_TEST(space.free * 4 < space.used, space.free << " of " << space.used << " bytes unaccounted for");
   BOOST_TEST(space.used <= space.limit);
 }
 

@@ -462,9 +462,10 @@ class Index {
  private:
   struct Impl;
   explicit Index(std::unique_ptr<Impl> impl);
-  // ingest_batch without the growth; *map_full: the map was full.
+  // ingest_batch without the growth; *full_at: the map's size when a write
+  // found it full.
   std::vector<IngestOutcome> ingest_once(std::span<const Bytes> records, Durability durability,
-                                         const Admission& admission, bool* map_full);
+                                         const Admission& admission, std::optional<std::uint64_t>* full_at);
   std::unique_ptr<Impl> impl_;
 };
 
