@@ -8,8 +8,10 @@
 //   publish a 1 GiB release (all hashes, torrent, signed record) vs `openssl dgst -sha256`
 //   fetch   node-to-node fetch of a 1 GiB release on loopback vs `cp` + `sync`
 //   lookup  by-hash lookup latency (p50/p99) with --releases releases indexed
+//   ... (see --help and bench/README.md); `scale` runs only when named.
 #include <openssl/evp.h>
 #include <sodium.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <zlib.h>
 
@@ -68,7 +70,9 @@ struct Options {
   fs::path dir;
   std::uint64_t size_mib = 1024;
   std::uint64_t releases = 1000000;
-  std::uint64_t posts = 0;  // image posts in the http index; 0: ten per release, at most 1,000,000
+  std::uint64_t posts = 0;                // image posts in the http index; 0: ten per release, at most 1,000,000
+  std::uint64_t posters = 1000;           // keys posting them
+  std::uint64_t posted_releases = 10000;  // releases they are about
   std::uint64_t ingest_records = 20000;
   std::uint64_t sync_records = 100000;
   int load_seconds = 60;
@@ -413,7 +417,8 @@ node::TorrentOptions loopback_torrents(const fs::path& data_dir) {
   return t;
 }
 
-double fetch_from(node::TorrentService& seeder, const protocol::Record& release, const fs::path& dir);
+double fetch_from(node::TorrentService& seeder, const protocol::Record& release, const fs::path& dir,
+                  double* cpu_s = nullptr);
 // What a receiver must compute to verify a fetched file, each pass timed
 // alone with OpenSSL over `path` (read from the page cache in 1 MiB
 // chunks): SHA-1 of the v1 pieces, SHA-256 of the v2 16 KiB leaves, and
@@ -431,18 +436,22 @@ nlohmann::json bench_fetch(const Options& o) {
   fs::path a_dir = o.dir / "fetch-a", b_dir = o.dir / "fetch-b";
   auto a = fresh_node(a_dir);
   auto published = publish_one(*a, key, path, "Fetch Bench");
+  // The same file as a --v2-only release: no v1 pieces, so no SHA-1 pass.
+  auto published_v2 = publish_one(*a, key, path, "Fetch Bench v2", true);
   auto seeder = std::move(node::TorrentService::start(loopback_torrents(a_dir), *a->index, *a->store)).value();
   seeder->seed_all();
   auto stored = a->store->path_of(published.files[0].digests.sha256);
   time_command("cat '" + stored.string() + "'");
 
-  std::vector<double> ref, ours;
+  std::vector<double> ref, ours, cpu;
   for (int i = 0; i < o.repeats; ++i) {
     fs::path copy = o.dir / "fetch-cp-copy";
     ref.push_back(time_command("cp '" + stored.string() + "' '" + copy.string() + "' && sync '" + copy.string() + "'"));
     fs::remove(copy);
-    ours.push_back(fetch_from(*seeder, *published.record, b_dir));
+    ours.push_back(fetch_from(*seeder, *published.record, b_dir, &cpu.emplace_back()));
   }
+  std::vector<double> ours_v2;
+  for (int i = 0; i < o.repeats; ++i) ours_v2.push_back(fetch_from(*seeder, *published_v2.record, b_dir));
   seeder.reset();
   a.reset();
   fs::remove_all(a_dir);
@@ -464,6 +473,30 @@ nlohmann::json bench_fetch(const Options& o) {
                 "-> %.0f MiB/s over two cores | fetch %.2fx of it   [goal >= 0.5x]",
                 limit.sha1_mib_s, limit.leaves_mib_s, limit.sha256_mib_s, limit.limit_mib_s,
                 mib / s / limit.limit_mib_s);
+  say(o, line);
+  // Where a fetch's time goes: both nodes run in this process on the
+  // machine's cores, so the process's CPU time over the fetch is theirs.
+  // The first fetch also has the seed check each piece as it first serves
+  // it (seed mode); the median leaves that out when --repeats > 1.
+  const double cpu_s = median(cpu),
+               hashing_s = mib / limit.sha1_mib_s + mib / limit.leaves_mib_s + mib / limit.sha256_mib_s;
+  result["cpu_s"] = cpu_s;
+  result["hashing_cpu_s"] = hashing_s;
+  std::snprintf(line, sizeof line,
+                "fetch CPU: %.1f core-seconds for both nodes (%.0f%% of %u cores over the fetch) | the three "
+                "verification passes %.1f core-seconds, %.2fx of it",
+                cpu_s, 100.0 * cpu_s / s / std::max(1u, std::thread::hardware_concurrency()),
+                std::max(1u, std::thread::hardware_concurrency()), hashing_s, hashing_s / cpu_s);
+  say(o, line);
+  const double v2_s = median(ours_v2), v2_limit = 2.0 / (1.0 / limit.leaves_mib_s + 1.0 / limit.sha256_mib_s);
+  result["v2_only_fetch_s"] = v2_s;
+  result["v2_only_vs_hybrid"] = s / v2_s;
+  result["v2_only_vs_verify_limit"] = mib / v2_s / v2_limit;
+  std::snprintf(line, sizeof line,
+                "fetch of the same file as a --v2-only release (no SHA-1 pass): %.3f s (%.0f MiB/s) | %.2fx the "
+                "hybrid's throughput | %.2fx its own verification limit (SHA-256 leaves + SHA-256 file over two "
+                "cores: %.0f MiB/s)",
+                v2_s, mib / v2_s, s / v2_s, mib / v2_s / v2_limit, v2_limit);
   say(o, line);
   // Second reference: aria2c seeding to aria2c, when the tools are here.
   if (std::system("command -v aria2c >/dev/null && command -v opentracker >/dev/null && "
@@ -527,12 +560,22 @@ VerifyLimit verify_limit(const fs::path& path) {
   return v;
 }
 
-// Fetches `release` from `seeder` into a fresh node at `dir`; wall seconds.
-double fetch_from(node::TorrentService& seeder, const protocol::Record& release, const fs::path& dir) {
+// This process's CPU time (user and system, all threads), in seconds.
+double process_cpu_seconds() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto sec = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
+
+// Fetches `release` from `seeder` into a fresh node at `dir`; wall seconds,
+// and the CPU seconds this process spent meanwhile in `cpu_s`.
+double fetch_from(node::TorrentService& seeder, const protocol::Record& release, const fs::path& dir, double* cpu_s) {
   auto b = fresh_node(dir);
   b->index->ingest(release.bytes());
   auto fetcher = std::move(node::TorrentService::start(loopback_torrents(dir), *b->index, *b->store)).value();
   auto t = Clock::now();
+  const double cpu_at_start = process_cpu_seconds();
   if (auto st = fetcher->fetch(release, false, {seeder.listen_address()}); !st)
     throw std::runtime_error(st.error().message);
   for (;;) {
@@ -545,6 +588,7 @@ double fetch_from(node::TorrentService& seeder, const protocol::Record& release,
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   double took = seconds_since(t);
+  if (cpu_s) *cpu_s = process_cpu_seconds() - cpu_at_start;
   fetcher.reset();
   b.reset();
   fs::remove_all(dir);
@@ -1169,8 +1213,9 @@ std::uint64_t posts_wanted(const Options& o) {
   return o.posts ? o.posts : std::min<std::uint64_t>(o.releases * 10, 1000000);
 }
 
-// Image posts by 1,000 keys about 10,000 of the releases, their times among
-// the releases' so the image feed mixes both; their images, 256 distinct
+// Image posts by `o.posters` keys about `o.posted_releases` of the releases
+// (1,000 and 10,000 for http), their times among the releases' so the
+// image feed mixes both; their images, 256 distinct
 // small files, in the node's store, as posted images are (a post whose
 // image is missing is not listed by a node without gossip).
 void add_posts(const Options& o, indexer::Index& index, const fs::path& dir) {
@@ -1197,12 +1242,12 @@ void add_posts(const Options& o, indexer::Index& index, const fs::path& dir) {
   auto t = Clock::now();
   std::mt19937_64 rng(have + 17);
   std::vector<protocol::RecordId> releases;
-  while (releases.size() < 10000) {
+  while (releases.size() < o.posted_releases) {
     auto page = index.find_by_hash(protocol::to_hex(testing::fake_digest(rng() % o.releases, 1)));
     if (page && !page->empty()) releases.push_back((*page)[0].release);
   }
   std::vector<protocol::SecretKey> keys;
-  for (int k = 0; k < 1000; ++k) keys.push_back(protocol::SecretKey::generate());
+  for (std::uint64_t k = 0; k < o.posters; ++k) keys.push_back(protocol::SecretKey::generate());
   constexpr std::uint64_t kChunk = 20000;
   for (std::uint64_t first = have; first < wanted; first += kChunk) {
     std::uint64_t n = std::min(kChunk, wanted - first);
@@ -1307,14 +1352,19 @@ std::pair<std::unique_ptr<testing::Process>, std::string> http_node(const Option
   return {std::move(node), std::string(m[1])};
 }
 
-nlohmann::json bench_http(const Options& o) {
-  auto dir = o.dir / "http-node";
+// `name` names the section and its data dir (NAME-node, kept in --dir).
+nlohmann::json bench_http(const Options& o, const std::string& name = "http") {
+  auto dir = o.dir / (name + "-node");
   std::uint64_t ratings_wanted = o.releases / 10;
   SocialAdded social_added;
   std::vector<protocol::RecordId> commented;  // releases with comments
+  std::uint64_t generated = 0;                // records added to the kept index by this run
+  double generation_s = 0;
   {
     auto index = std::move(indexer::Index::open(index_options(dir / "index", 2))).value();
-    fill_releases(o, *index, "http", dir);
+    const std::uint64_t records_before = index->stats().records;
+    const auto generation_start = Clock::now();
+    fill_releases(o, *index, name, dir);
     // Ratings from 8 keys on random releases, so "Highest Rated" has an order.
     std::uint64_t rated = index->stats().by_kind[static_cast<int>(protocol::RecordKind::rating)];
     if (rated < ratings_wanted) {
@@ -1337,6 +1387,8 @@ nlohmann::json bench_http(const Options& o) {
     }
     add_posts(o, *index, dir);
     social_added = add_social(o, *index, commented);
+    generated = index->stats().records - std::min(records_before, index->stats().records);
+    if (generated) generation_s = seconds_since(generation_start);
   }
   auto [node_process, host] = http_node(o, dir, "http-node-log");
   testing::Process& node = *node_process;
@@ -1478,11 +1530,71 @@ nlohmann::json bench_http(const Options& o) {
     return nlohmann::json{
         {"rps", w.rps}, {"p50_ms", w.p50_ms}, {"p99_ms", w.p99_ms}, {"requests", w.requests}, {"errors", w.errors}};
   };
-  return {{"releases", o.releases},   {"posts", posts_wanted(o)},   {"floor", j(floor)},
-          {"by_hash", j(hashes)},     {"list_100", j(listing)},     {"list_20", j(listing20)},
-          {"feed_20", j(feed)},       {"search_20", j(search)},     {"index_bytes", index_bytes},
-          {"ranked_20", j(ranked)},   {"comments_20", j(comments)}, {"load", j(load)},
-          {"peak_rss_mib", peak_mib}, {"anon_rss_mib", anon_mib}};
+  return {{"releases", o.releases},   {"posts", posts_wanted(o)},    {"floor", j(floor)},
+          {"by_hash", j(hashes)},     {"list_100", j(listing)},      {"list_20", j(listing20)},
+          {"feed_20", j(feed)},       {"search_20", j(search)},      {"index_bytes", index_bytes},
+          {"ranked_20", j(ranked)},   {"comments_20", j(comments)},  {"load", j(load)},
+          {"peak_rss_mib", peak_mib}, {"anon_rss_mib", anon_mib},    {"records", records},
+          {"generated", generated},   {"generation_s", generation_s}};
+}
+
+// The http bench at Civitai's size: --releases (1,000,000) and --posts
+// (10,000,000 unless given) image posts, 100 by each key and 100 about each
+// posted-about release (at least 1,000 keys and 10,000 releases), with
+// reactions and comments as in http. Kept in
+// --dir/scale-node between runs; adds the generation time and the index's
+// bytes per record by kind.
+nlohmann::json bench_scale(const Options& given) {
+  Options o = given;
+  if (!o.posts) o.posts = 10000000;
+  o.posters = std::max<std::uint64_t>(1000, o.posts / 100);
+  o.posted_releases = std::min(o.releases, std::max<std::uint64_t>(10000, o.posts / 100));
+  auto result = bench_http(o, "scale");
+  const auto generated = result["generated"].get<std::uint64_t>();
+  const auto seconds = result["generation_s"].get<double>();
+  char line[1000];
+  if (generated)
+    std::snprintf(line, sizeof line,
+                  "scale generation: %llu records signed and stored in %.0f s (%.0f records/s: signing on two "
+                  "threads, then Index::ingest_batch), %llu posting keys | kept in %s for the next run",
+                  static_cast<unsigned long long>(generated), seconds, static_cast<double>(generated) / seconds,
+                  static_cast<unsigned long long>(o.posters), (o.dir / "scale-node").string().c_str());
+  else
+    std::snprintf(line, sizeof line, "scale generation: none, the %llu records were kept from an earlier run in %s",
+                  static_cast<unsigned long long>(result["records"].get<std::uint64_t>()),
+                  (o.dir / "scale-node").string().c_str());
+  say(o, line);
+  auto index = std::move(indexer::Index::open(index_options(o.dir / "scale-node" / "index", 2))).value();
+  const auto space = index->space();
+  const auto stats = index->stats();
+  std::string kinds;
+  nlohmann::json by_kind = nlohmann::json::object();
+  for (int k = 0; k < protocol::kRecordKinds; ++k) {
+    if (!stats.by_kind[k]) continue;
+    const double per = static_cast<double>(space.by_kind[k]) / static_cast<double>(stats.by_kind[k]);
+    const double signed_per = static_cast<double>(space.record_bytes[k]) / static_cast<double>(stats.by_kind[k]);
+    const std::string kind(protocol::to_string(static_cast<protocol::RecordKind>(k)));
+    by_kind[kind] = {
+        {"records", stats.by_kind[k]}, {"bytes", space.by_kind[k]}, {"record_bytes", space.record_bytes[k]}};
+    char part[200];
+    std::snprintf(part, sizeof part, "%s%s %.0f B/record (%.0f signed, %llu records)", kinds.empty() ? "" : ", ",
+                  kind.c_str(), per, signed_per, static_cast<unsigned long long>(stats.by_kind[k]));
+    kinds += part;
+  }
+  std::snprintf(line, sizeof line, "scale index: %.2f GiB used, %.0f bytes per record over %llu records | by kind: ",
+                static_cast<double>(space.used) / (1 << 30),
+                stats.records ? static_cast<double>(space.used) / static_cast<double>(stats.records) : 0.0,
+                static_cast<unsigned long long>(stats.records));
+  std::snprintf(line + std::strlen(line), sizeof line - std::strlen(line),
+                "%s | views several kinds share %.2f GiB (%.0f B/record), free %.2f GiB", kinds.c_str(),
+                static_cast<double>(space.shared) / (1 << 30),
+                stats.records ? static_cast<double>(space.shared) / static_cast<double>(stats.records) : 0.0,
+                static_cast<double>(space.free) / (1 << 30));
+  say(o, line);
+  result["index_used"] = space.used;
+  result["index_shared"] = space.shared;
+  result["index_by_kind"] = by_kind;
+  return result;
 }
 
 // ---- trends ----
@@ -2451,15 +2563,17 @@ int main(int argc, char** argv) {
       } else if (a == "--json")
         o.json = true;
       else if (a == "--help" || a == "-h") {
-        std::cout << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] "
-                     "[resolve] [load] [http] [discover] [preview] [swarm] [share] [trends] [upload] [--dir DIR] "
-                     "[--size-mib N] "
-                     "[--releases N] [--posts N]\n"
-                     "                      [--ingest-records N] [--repeats N] [--swarm-runs LIST] [--json]\n"
-                     "Runs every section when none is named. DIR (default $TMPDIR/seedbank-bench) keeps the\n"
-                     "test file and the lookup index between runs. --swarm-runs picks swarm's runs, each N\n"
-                     "leechers started together (t), 8 s apart (s), or N aria2c leechers together (a):\n"
-                     "default 4t,4s,8t,8s,4a.\n";
+        std::cout
+            << "usage: seedbank-bench [hash] [publish] [fetch] [ingest] [lookup] [reconcile] [sync] [converge] "
+               "[resolve] [load] [http] [discover] [preview] [swarm] [share] [trends] [upload] [scale] [--dir DIR] "
+               "[--size-mib N] "
+               "[--releases N] [--posts N]\n"
+               "                      [--ingest-records N] [--repeats N] [--swarm-runs LIST] [--json]\n"
+               "Runs every section but scale when none is named. DIR (default $TMPDIR/seedbank-bench)\n"
+               "keeps the test file and the indexes between runs. scale is http at Civitai's size:\n"
+               "--releases (1,000,000) and --posts (10,000,000 unless given), tens of GB in DIR.\n"
+               "--swarm-runs picks swarm's runs, each N leechers started together (t), 8 s apart (s),\n"
+               "or N aria2c leechers together (a): default 4t,4s,8t,8s,4a.\n";
         return 0;
       } else
         o.sections.push_back(a);
@@ -2511,10 +2625,12 @@ int main(int argc, char** argv) {
         all["trends"] = bench_trends(o);
       else if (s == "upload")
         all["upload"] = bench_upload(o);
+      else if (s == "scale")
+        all["scale"] = bench_scale(o);
       else
         throw std::runtime_error("unknown section '" + s +
                                  "' (hash, publish, fetch, ingest, lookup, reconcile, sync, converge, resolve, load, "
-                                 "http, discover, preview, swarm, share, trends, upload)");
+                                 "http, discover, preview, swarm, share, trends, upload, scale)");
     }
   } catch (const std::exception& e) {
     std::cerr << "seedbank-bench: " << e.what() << "\n";

@@ -7,6 +7,7 @@
 
 #include <lmdb.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -16,8 +17,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "seedbank/protocol/bytes.h"
 #include "seedbank/protocol/result.h"
@@ -56,7 +57,7 @@ class Gate {
  public:
   void enter() {
     std::unique_lock lock(mutex_);
-    int& mine = held()[this];
+    int& mine = held_here();
     if (mine == 0) open_cv_.wait(lock, [&] { return !closed_; });
     ++mine;
     ++active_;
@@ -64,7 +65,11 @@ class Gate {
   void leave() {
     std::lock_guard lock(mutex_);
     auto& mine = held();
-    if (auto it = mine.find(this); it != mine.end() && --it->second <= 0) mine.erase(it);
+    auto it = std::find_if(mine.begin(), mine.end(), [&](const auto& e) { return e.first == this; });
+    if (it != mine.end() && --it->second <= 0) {
+      *it = mine.back();  // keeps the vector's memory: no allocation per transaction
+      mine.pop_back();
+    }
     if (--active_ == 0) idle_cv_.notify_all();
   }
   // Runs `resize` with no transaction open, after at most `wait` for the
@@ -72,7 +77,7 @@ class Gate {
   // thread holds one.
   bool quiesce(std::chrono::milliseconds wait, const std::function<void()>& resize) {
     std::unique_lock lock(mutex_);
-    if (held().count(this)) return false;
+    if (std::any_of(held().begin(), held().end(), [&](const auto& e) { return e.first == this; })) return false;
     const auto deadline = std::chrono::steady_clock::now() + wait;
     if (!open_cv_.wait_until(lock, deadline, [&] { return !closed_; })) return false;
     closed_ = true;
@@ -86,10 +91,17 @@ class Gate {
   std::atomic<bool> map_full{false};
 
  private:
-  // This thread's open transactions, per gate.
-  static std::unordered_map<const Gate*, int>& held() {
-    thread_local std::unordered_map<const Gate*, int> counts;
+  // This thread's open transactions, per gate: a thread uses one or two
+  // gates, so a small vector, whose memory stays once grown.
+  static std::vector<std::pair<const Gate*, int>>& held() {
+    thread_local std::vector<std::pair<const Gate*, int>> counts;
     return counts;
+  }
+  int& held_here() {
+    auto& mine = held();
+    for (auto& e : mine)
+      if (e.first == this) return e.second;
+    return mine.emplace_back(this, 0).second;
   }
   std::mutex mutex_;
   std::condition_variable open_cv_, idle_cv_;
