@@ -152,6 +152,10 @@ BOOST_AUTO_TEST_CASE(resolve_with_no_node_and_no_address_finds_the_network_on_th
       sb("r1", {"publish", model.string(), "--name", "Beacon", "--type", "LORA", "--base-model", "SD 1.5", "--json"});
   BOOST_REQUIRE_MESSAGE(pub.exit_code == 0, pub.err);
   auto autov2 = nlohmann::json::parse(pub.out)["files"][0]["hashes"]["AutoV2"].get<std::string>();
+  // Every node holds the release first: the resolver asks whichever node it
+  // reaches first, and gossip reaching r0 and r2 is not what this tests.
+  auto release = nlohmann::json::parse(pub.out)["releaseId"].get<std::string>();
+  BOOST_TEST_REQUIRE(eventually([&] { return has("r0", release) && has("r2", release); }), sessions_report());
   // A fresh data dir: no node, no peers.json, no bootstrap list; only a
   // DHT router, as a user's first `resolve` has the public ones.
   auto r = sb("x", {"resolve", autov2, "--dht-bootstrap", bt["r0"], "--bt-listen", "127.0.0.1:0", "--out",
